@@ -63,33 +63,33 @@ type UserProperty struct {
 type Properties struct {
 	Present uint64 // bit (1 << PropID) for each present non-repeating property
 
-	PayloadFormat         byte
-	MessageExpiry         uint32
-	ContentType           []byte
-	ResponseTopic         []byte
-	CorrelationData       []byte
-	SubscriptionIDs       []uint32
-	SessionExpiry         uint32
-	AssignedClientID      []byte
-	ServerKeepAlive       uint16
-	AuthMethod            []byte
-	AuthData              []byte
-	RequestProblemInfo    byte
-	WillDelay             uint32
-	RequestResponseInfo   byte
-	ResponseInfo          []byte
-	ServerReference       []byte
-	ReasonString          []byte
-	ReceiveMaximum        uint16
-	TopicAliasMaximum     uint16
-	TopicAlias            uint16
-	MaximumQoS            byte
-	RetainAvailable       byte
-	User                  []UserProperty
-	MaximumPacketSize     uint32
-	WildcardSubAvailable  byte
-	SubIDAvailable        byte
-	SharedSubAvailable    byte
+	PayloadFormat        byte
+	MessageExpiry        uint32
+	ContentType          []byte
+	ResponseTopic        []byte
+	CorrelationData      []byte
+	SubscriptionIDs      []uint32
+	SessionExpiry        uint32
+	AssignedClientID     []byte
+	ServerKeepAlive      uint16
+	AuthMethod           []byte
+	AuthData             []byte
+	RequestProblemInfo   byte
+	WillDelay            uint32
+	RequestResponseInfo  byte
+	ResponseInfo         []byte
+	ServerReference      []byte
+	ReasonString         []byte
+	ReceiveMaximum       uint16
+	TopicAliasMaximum    uint16
+	TopicAlias           uint16
+	MaximumQoS           byte
+	RetainAvailable      byte
+	User                 []UserProperty
+	MaximumPacketSize    uint32
+	WildcardSubAvailable byte
+	SubIDAvailable       byte
+	SharedSubAvailable   byte
 }
 
 // Connect is a CONNECT packet.

@@ -1,0 +1,268 @@
+package codec
+
+import "unicode/utf8"
+
+// MaxRemainingLength is the largest remaining length four variable byte
+// integer bytes can carry (268,435,455).
+const MaxRemainingLength = 268435455
+
+// PacketLen reads the fixed header at the start of src. On success t and
+// flags are the packet type and the low nibble of byte 0, and n is the
+// length of the whole packet (fixed header plus remaining length). When src
+// is too short it returns ErrIncomplete with n the total length needed if the
+// fixed header is complete, else n == 0. A remaining length that is longer
+// than four bytes or not minimally encoded returns ErrMalformedRemainingLength;
+// with maxPacketSize > 0 a packet longer than maxPacketSize returns
+// ErrPacketTooLarge as soon as the header is known, before its body arrives.
+// Packet type 0 returns ErrReservedType. It reads at most 5 bytes of src.
+func PacketLen(src []byte, maxPacketSize int) (t Type, flags byte, n int, err error) {
+	if len(src) < 2 {
+		return 0, 0, 0, ErrIncomplete
+	}
+	t, flags = Type(src[0]>>4), src[0]&0x0F
+	if t == TypeReserved {
+		return t, flags, 0, ErrReservedType
+	}
+	var rl, hdr int
+	if b := src[1]; b < 0x80 { // Fast path: remaining length < 128.
+		rl, hdr = int(b), 2
+	} else {
+		rl, hdr, err = remainingLength(src)
+		if err != nil {
+			return t, flags, 0, err
+		}
+	}
+	n = hdr + rl
+	if maxPacketSize > 0 && n > maxPacketSize {
+		return t, flags, n, ErrPacketTooLarge
+	}
+	if len(src) < n {
+		return t, flags, n, ErrIncomplete
+	}
+	return t, flags, n, nil
+}
+
+// remainingLength decodes the multi-byte remaining length at src[1:].
+// Precondition: len(src) >= 2 and src[1] >= 0x80.
+func remainingLength(src []byte) (rl, hdr int, err error) {
+	shift := 0
+	for i := 1; i < 5; i++ {
+		if i >= len(src) {
+			return 0, 0, ErrIncomplete
+		}
+		b := src[i]
+		rl |= int(b&0x7F) << shift
+		if b < 0x80 {
+			if b == 0 { // [MQTT-1.5.5-1] a trailing 0x00 byte is not minimal.
+				return 0, 0, ErrMalformedRemainingLength
+			}
+			return rl, i + 1, nil
+		}
+		shift += 7
+	}
+	return 0, 0, ErrMalformedRemainingLength // More than 4 bytes (2.1.4).
+}
+
+// header decodes the fixed header of a packet that must be of type want and
+// returns its flags, its body (the bytes after the fixed header, exactly the
+// remaining length long, capacity capped so nothing past it is reachable)
+// and n, the whole packet length.
+func header(src []byte, want Type) (flags byte, body []byte, n int, err error) {
+	t, flags, n, err := PacketLen(src, 0)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	if t != want {
+		return 0, nil, 0, ErrUnexpectedType
+	}
+	hdr := 2
+	for src[hdr-1] >= 0x80 {
+		hdr++
+	}
+	return flags, src[hdr:n:n], n, nil
+}
+
+// sizeVarint returns the length of v as a variable byte integer.
+func sizeVarint(v int) int {
+	switch {
+	case v < 128:
+		return 1
+	case v < 16384:
+		return 2
+	case v < 2097152:
+		return 3
+	}
+	return 4
+}
+
+// appendVarint appends v (0 <= v <= MaxRemainingLength) as a variable byte
+// integer.
+func appendVarint(dst []byte, v int) []byte {
+	for v >= 0x80 {
+		dst = append(dst, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(dst, byte(v))
+}
+
+// readVarint decodes a variable byte integer at b[i:], returning the value
+// and the index after it.
+func readVarint(b []byte, i int) (v, next int, err error) {
+	shift := 0
+	for k := 0; k < 4; k++ {
+		if i >= len(b) {
+			return 0, 0, ErrMalformedVarint
+		}
+		c := b[i]
+		i++
+		v |= int(c&0x7F) << shift
+		if c < 0x80 {
+			if c == 0 && k > 0 { // [MQTT-1.5.5-1]
+				return 0, 0, ErrMalformedVarint
+			}
+			return v, i, nil
+		}
+		shift += 7
+	}
+	return 0, 0, ErrMalformedVarint
+}
+
+// readUint16 reads a big-endian uint16 at b[i:].
+func readUint16(b []byte, i int) (uint16, int, error) {
+	if i+2 > len(b) {
+		return 0, 0, ErrMalformed
+	}
+	return uint16(b[i])<<8 | uint16(b[i+1]), i + 2, nil
+}
+
+// readUint32 reads a big-endian uint32 at b[i:].
+func readUint32(b []byte, i int) (uint32, int, error) {
+	if i+4 > len(b) {
+		return 0, 0, ErrMalformed
+	}
+	return uint32(b[i])<<24 | uint32(b[i+1])<<16 | uint32(b[i+2])<<8 | uint32(b[i+3]), i + 4, nil
+}
+
+// readBinary reads two-byte-length-prefixed binary data at b[i:]. The result
+// aliases b.
+func readBinary(b []byte, i int) ([]byte, int, error) {
+	if i+2 > len(b) {
+		return nil, 0, ErrMalformed
+	}
+	l := int(b[i])<<8 | int(b[i+1])
+	i += 2
+	if i+l > len(b) {
+		return nil, 0, ErrMalformed
+	}
+	return b[i : i+l : i+l], i + l, nil
+}
+
+// readString reads a UTF-8 Encoded String at b[i:] and validates it
+// [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-1.5.4-1] [MQTT-1.5.4-2]. The result
+// aliases b.
+func readString(b []byte, i int) ([]byte, int, error) {
+	s, i, err := readBinary(b, i)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ValidUTF8String(s) {
+		return nil, 0, ErrInvalidUTF8
+	}
+	return s, i, nil
+}
+
+// ValidUTF8String reports whether b is a valid MQTT UTF-8 Encoded String
+// body: well-formed UTF-8 without surrogates [MQTT-1.5.3-1] [MQTT-1.5.4-1]
+// and without U+0000 [MQTT-1.5.3-2] [MQTT-1.5.4-2]. It does not check the
+// 65,535-byte length limit. U+FEFF is kept as a character [MQTT-1.5.4-3].
+func ValidUTF8String(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == 0 {
+			return false
+		}
+		if c >= 0x80 {
+			// utf8.Valid rejects overlong forms and surrogates; the only
+			// encoding of U+0000 in valid UTF-8 is the byte 0x00.
+			return utf8.Valid(b[i:]) && indexZero(b[i:]) < 0
+		}
+	}
+	return true
+}
+
+// ValidTopicName reports whether b is a valid MQTT Topic Name: a valid UTF-8
+// string (ValidUTF8String) of at least one byte without the wildcards '+'
+// and '#' [MQTT-3.3.2-2] [MQTT-4.7.3-1].
+func ValidTopicName(b []byte) bool {
+	return len(b) > 0 && checkTopic(b) == nil
+}
+
+// checkTopic validates a non-empty or empty topic name in one pass: UTF-8
+// rules and no wildcards.
+func checkTopic(b []byte) error {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '+' || c == '#':
+			return ErrTopicWildcard // [MQTT-3.3.2-2] [MQTT-4.7.0-1]
+		case c == 0:
+			return ErrInvalidUTF8 // [MQTT-4.7.3-2]
+		case c >= 0x80:
+			if !ValidUTF8String(b[i:]) {
+				return ErrInvalidUTF8
+			}
+			for _, c := range b[i:] {
+				if c == '+' || c == '#' {
+					return ErrTopicWildcard
+				}
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func indexZero(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendUint16 appends v big-endian.
+func appendUint16(dst []byte, v uint16) []byte {
+	return append(dst, byte(v>>8), byte(v))
+}
+
+// appendUint32 appends v big-endian.
+func appendUint32(dst []byte, v uint32) []byte {
+	return append(dst, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// appendBinary appends b with its two-byte length. Precondition:
+// len(b) <= 65535.
+func appendBinary(dst, b []byte) []byte {
+	dst = append(dst, byte(len(b)>>8), byte(len(b)))
+	return append(dst, b...)
+}
+
+// appendHeader appends the fixed header: byte 0 and the remaining length.
+func appendHeader(dst []byte, t Type, flags byte, rl int) []byte {
+	dst = append(dst, byte(t)<<4|flags)
+	if rl < 128 {
+		return append(dst, byte(rl))
+	}
+	return appendVarint(dst, rl)
+}
+
+// grow makes sure dst has room for n more bytes, so the appends that follow
+// do not reallocate more than once.
+func grow(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	nd := make([]byte, len(dst), len(dst)+n+len(dst)/4)
+	copy(nd, dst)
+	return nd
+}

@@ -1,0 +1,143 @@
+package codec
+
+// PUBLISH fixed-header flag bits (3.3.1).
+const (
+	pubRetain = 0x01
+	pubQoS    = 0x06
+	pubDup    = 0x08
+)
+
+// DecodePublish decodes a PUBLISH packet of protocol version v at the start
+// of src into p. Topic, Payload and the byte-slice properties alias src and
+// are valid until src is reused. The topic is checked as a Topic Name (UTF-8
+// rules, no wildcards); in 5.0 it may be empty only with a Topic Alias.
+// Rules that need connection state (alias range, Subscription Identifier
+// sent by a client [MQTT-3.3.4-6], maximum QoS) are the caller's.
+func DecodePublish(src []byte, v Version, p *Publish) (n int, err error) {
+	if len(src) < 2 {
+		return 0, ErrIncomplete
+	}
+	b0 := src[0]
+	if Type(b0>>4) != TypePublish {
+		return 0, ErrUnexpectedType
+	}
+	var b []byte
+	if rl := int(src[1]); rl < 0x80 { // Fast path: short packet.
+		n = 2 + rl
+		if len(src) < n {
+			return 0, ErrIncomplete
+		}
+		b = src[2:n:n]
+	} else {
+		if _, b, n, err = header(src, TypePublish); err != nil {
+			return 0, err
+		}
+	}
+	qos := (b0 & pubQoS) >> 1
+	if qos == 3 {
+		return 0, ErrInvalidQoS // [MQTT-3.3.1-4]
+	}
+	p.Dup = b0&pubDup != 0
+	if p.Dup && qos == 0 {
+		return 0, ErrDupQoS0 // [MQTT-3.3.1-2]
+	}
+	p.QoS = qos
+	p.Retain = b0&pubRetain != 0
+	if len(b) < 2 {
+		return 0, ErrMalformed
+	}
+	tl := int(b[0])<<8 | int(b[1])
+	i := 2 + tl
+	if i > len(b) {
+		return 0, ErrMalformed
+	}
+	p.Topic = b[2:i:i]
+	if err = checkTopic(p.Topic); err != nil { // [MQTT-3.3.2-1] [MQTT-3.3.2-2]
+		return 0, err
+	}
+	p.PacketID = 0
+	if qos > 0 { // [MQTT-2.3.1-5] v311, [MQTT-2.2.1-2] v5: no id at QoS 0.
+		if i+2 > len(b) {
+			return 0, ErrMalformed
+		}
+		p.PacketID = uint16(b[i])<<8 | uint16(b[i+1])
+		i += 2
+		if p.PacketID == 0 {
+			return 0, ErrPacketIDZero // [MQTT-2.3.1-1] v311, [MQTT-2.2.1-3] v5
+		}
+	}
+	if v == V5 {
+		if i, err = decodeProps(b, i, &p.Props, propsPublish); err != nil {
+			return 0, err
+		}
+		if tl == 0 && p.Props.Present&(1<<PropTopicAlias) == 0 {
+			return 0, ErrTopicEmpty // 5.0 3.3.2.1: empty topic needs a Topic Alias.
+		}
+	} else {
+		if tl == 0 {
+			return 0, ErrTopicEmpty // [MQTT-4.7.3-1]
+		}
+		if p.Props.Present != 0 || len(p.Props.User) != 0 || len(p.Props.SubscriptionIDs) != 0 {
+			p.Props.Reset()
+		}
+	}
+	p.Payload = b[i:len(b):len(b)]
+	return n, nil
+}
+
+// publishLen returns the remaining length of p and its property size.
+func publishLen(v Version, p *Publish) (rl, ps int) {
+	rl = 2 + len(p.Topic) + len(p.Payload)
+	if p.QoS > 0 {
+		rl += 2
+	}
+	if v == V5 {
+		ps = propsSize(&p.Props)
+		rl += sizeVarint(ps) + ps
+	}
+	return rl, ps
+}
+
+// SizePublish returns the number of bytes AppendPublish appends.
+func SizePublish(v Version, p *Publish) int {
+	rl, _ := publishLen(v, p)
+	return 1 + sizeVarint(rl) + rl
+}
+
+// AppendPublish appends p as a PUBLISH packet of version v. The packet
+// identifier is written only when p.QoS > 0; p.QoS must be 0, 1 or 2 and
+// len(p.Topic) at most 65535.
+func AppendPublish(dst []byte, v Version, p *Publish) []byte {
+	rl, ps := publishLen(v, p)
+	dst = grow(dst, 5+rl)
+	dst = appendPublishHeader(dst, v, p, rl, ps)
+	return append(dst, p.Payload...)
+}
+
+// AppendPublishHeader appends p as a PUBLISH packet without its payload
+// bytes, which the caller writes right after (for example with a vectored
+// write that shares one payload among many subscribers). The remaining length
+// counts len(p.Payload).
+func AppendPublishHeader(dst []byte, v Version, p *Publish) []byte {
+	rl, ps := publishLen(v, p)
+	return appendPublishHeader(dst, v, p, rl, ps)
+}
+
+func appendPublishHeader(dst []byte, v Version, p *Publish, rl, ps int) []byte {
+	flags := (p.QoS & 3) << 1
+	if p.Dup {
+		flags |= pubDup
+	}
+	if p.Retain {
+		flags |= pubRetain
+	}
+	dst = appendHeader(dst, TypePublish, flags, rl)
+	dst = appendBinary(dst, p.Topic)
+	if p.QoS > 0 {
+		dst = append(dst, byte(p.PacketID>>8), byte(p.PacketID))
+	}
+	if v == V5 {
+		dst = appendProps(dst, &p.Props, ps)
+	}
+	return dst
+}
