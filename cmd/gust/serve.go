@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/gust-mqtt/gust/engine"
+)
+
+func init() { commands["serve"] = runServe }
+
+// shutdownGrace bounds a graceful shutdown after SIGINT/SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+// runServe implements `gust serve`: flags and an optional TOML file bound to
+// engine.Config, then the broker until SIGINT or SIGTERM.
+func runServe(args []string) int {
+	cfg, err := loadServeConfig(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gust serve:", err)
+		return 2
+	}
+	b, err := engine.New(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gust serve:", err)
+		return 2
+	}
+	if err := b.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "gust serve:", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	signal.Stop(sig)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := b.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "gust serve: shutdown:", err)
+		return 1
+	}
+	return 0
+}
+
+// loadServeConfig builds the broker configuration: defaults, then the TOML
+// file named by --config (if any), then every flag given explicitly. The
+// result has passed Config.Validate.
+func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
+	// First pass: only find --config, so the file sits under the flags.
+	path, err := configPath(args)
+	if err != nil {
+		return engine.Config{}, err
+	}
+	cfg := engine.DefaultConfig()
+	if path != "" {
+		if err := decodeConfigFile(path, &cfg); err != nil {
+			return engine.Config{}, err
+		}
+	}
+	fs := newServeFlags(&cfg, stderr)
+	if err := fs.Parse(args); err != nil {
+		return engine.Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return engine.Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := cfg.Validate(); err != nil {
+		return engine.Config{}, err
+	}
+	return cfg, nil
+}
+
+// configPath returns the value of --config (or -config) in args, "" if absent.
+func configPath(args []string) (string, error) {
+	for i, a := range args {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "config" {
+			continue
+		}
+		if hasVal {
+			return val, nil
+		}
+		if i+1 >= len(args) {
+			return "", errors.New("flag needs an argument: -config")
+		}
+		return args[i+1], nil
+	}
+	return "", nil
+}
+
+// decodeConfigFile reads a TOML file into cfg. Unknown keys are an error, so a
+// misspelt setting stops start-up instead of being ignored.
+func decodeConfigFile(path string, cfg *engine.Config) error {
+	md, err := toml.DecodeFile(path, cfg)
+	if err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	if undec := md.Undecoded(); len(undec) > 0 {
+		keys := make([]string, len(undec))
+		for i, k := range undec {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("config file %s: unknown setting(s): %s", path, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// newServeFlags binds every flag of `gust serve` to a field of cfg; the
+// current field values are the flag defaults.
+func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("gust serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.String("config", "", "TOML configuration `file` (flags given explicitly override it)")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "TCP address to listen on, `host:port`")
+	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "number of event loops (0 = one per core)")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "maximum concurrent connections (0 = no limit)")
+	fs.IntVar(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest accepted packet in bytes")
+	fs.IntVar(&cfg.MaxInflight, "max-inflight", cfg.MaxInflight, "QoS 1/2 messages in flight to one client")
+	fs.IntVar(&cfg.MaxQueuedMessages, "max-queued-messages", cfg.MaxQueuedMessages, "messages queued per session")
+	fs.IntVar(&cfg.MaxOutboundBytes, "max-outbound-bytes", cfg.MaxOutboundBytes, "unsent bytes allowed per connection")
+	fs.DurationVar(&cfg.SlowConsumerTimeout, "slow-consumer-timeout", cfg.SlowConsumerTimeout, "time over the outbound limit before a client is disconnected")
+	fs.DurationVar(&cfg.KeepAliveMin, "keep-alive-min", cfg.KeepAliveMin, "smallest keep alive honoured (0 = no bound)")
+	fs.DurationVar(&cfg.KeepAliveMax, "keep-alive-max", cfg.KeepAliveMax, "largest keep alive honoured (0 = no bound)")
+	fs.DurationVar(&cfg.MaxSessionExpiry, "max-session-expiry", cfg.MaxSessionExpiry, "longest time an offline session is kept (0 = forever)")
+	fs.DurationVar(&cfg.SysInterval, "sys-interval", cfg.SysInterval, "period of $SYS publications (0 = off)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous, "accept clients without a user name")
+	fs.BoolVar(&cfg.RetainAvailable, "retain", cfg.RetainAvailable, "enable retained messages")
+	return fs
+}

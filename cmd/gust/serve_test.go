@@ -1,0 +1,76 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gust.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestServeConfigPrecedence(t *testing.T) {
+	p := writeFile(t, "listen = \"127.0.0.1:2883\"\nmax_inflight = 50\nsys_interval = \"3s\"\n")
+	cfg, err := loadServeConfig([]string{"--config", p, "--max-inflight", "7"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:2883" {
+		t.Errorf("listen = %q, want the file's value", cfg.Listen)
+	}
+	if cfg.MaxInflight != 7 {
+		t.Errorf("max_inflight = %d, want the flag's 7 over the file's 50", cfg.MaxInflight)
+	}
+	if cfg.SysInterval != 3*time.Second {
+		t.Errorf("sys_interval = %v, want 3s", cfg.SysInterval)
+	}
+}
+
+func TestServeConfigDefaults(t *testing.T) {
+	cfg, err := loadServeConfig(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":1883" {
+		t.Errorf("default listen = %q, want :1883", cfg.Listen)
+	}
+}
+
+// Bad input at start-up stops it with a message naming the problem.
+func TestServeConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args func(t *testing.T) []string
+		want string
+	}{
+		{name: "unknown flag", args: func(*testing.T) []string { return []string{"--no-such-flag"} }, want: "no-such-flag"},
+		{name: "bad flag value", args: func(*testing.T) []string { return []string{"--max-inflight", "many"} }, want: "max-inflight"},
+		{name: "invalid value", args: func(*testing.T) []string { return []string{"--max-inflight", "0"} }, want: "max_inflight"},
+		{name: "bad listen", args: func(*testing.T) []string { return []string{"--listen", "nohostport"} }, want: "listen"},
+		{name: "missing file", args: func(*testing.T) []string { return []string{"--config", "/nonexistent/gust.toml"} }, want: "/nonexistent/gust.toml"},
+		{name: "unknown key", args: func(t *testing.T) []string { return []string{"--config", writeFile(t, "max_inflght = 3\n")} }, want: "max_inflght"},
+		{name: "bad toml", args: func(t *testing.T) []string { return []string{"--config", writeFile(t, "listen = \n")} }, want: "gust.toml"},
+		{name: "wrong type", args: func(t *testing.T) []string { return []string{"--config", writeFile(t, "loops = \"two\"\n")} }, want: "loops"},
+		{name: "stray argument", args: func(*testing.T) []string { return []string{"extra"} }, want: "extra"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadServeConfig(tc.args(t), io.Discard)
+			if err == nil {
+				t.Fatal("accepted bad input")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
