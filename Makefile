@@ -9,7 +9,7 @@ FUZZTIME        ?= 30s
 RACE_PKGS       := ./engine/... ./trie/... ./loadgen/... ./bench/...
 GUST_FLAGS      ?=
 
-.PHONY: all build run test race fuzz bench microbench lint fmt vet staticcheck interop check clean
+.PHONY: all build run test race fuzz bench microbench lint fmt vet staticcheck interop check clean conformance
 
 all: build
 
@@ -68,3 +68,14 @@ check: lint test race
 
 clean:
 	rm -rf bin $(BIN)
+
+## conformance: how many numbered MQTT statements are tagged in code and in tests.
+SPEC_IDS ?= ../shared/mqtt-statements.txt
+conformance:
+	@test -f $(SPEC_IDS) || { echo "no $(SPEC_IDS)"; exit 1; }
+	@mkdir -p .bin; awk '{print $$2}' $(SPEC_IDS) | sort -u > .bin/spec-ids
+	@git ls-files '*.go' | grep -v '_test.go$$' | xargs grep -ohE 'MQTT-[0-9]+\.[0-9]+\.[0-9]+-[0-9]+' | sort -u > .bin/code-ids
+	@git ls-files '*_test.go' | xargs grep -ohE 'MQTT-[0-9]+\.[0-9]+\.[0-9]+-[0-9]+' | sort -u > .bin/test-ids
+	@echo "distinct statement ids: $$(wc -l < .bin/spec-ids)"
+	@echo "tagged in code:  $$(comm -12 .bin/spec-ids .bin/code-ids | wc -l)"
+	@echo "tagged in tests: $$(comm -12 .bin/spec-ids .bin/test-ids | wc -l)"
