@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+
+	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/loadgen"
+)
+
+func init() { commands["load"] = runLoad }
+
+// runLoad binds the flags of `gust load` to a loadgen.Config and runs it.
+func runLoad(args []string) int {
+	cfg := loadgen.DefaultConfig()
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	mode := fs.String("mode", string(cfg.Mode), "conn, pub, sub or pubsub")
+	version := fs.Int("version", int(cfg.Version), "MQTT protocol level: 4 (3.1.1) or 5")
+	qos := fs.Uint("qos", 0, "QoS of publishes and subscriptions (0, 1, 2)")
+	locals := fs.String("local-addrs", "", "comma-separated source IPs to spread connections over")
+	jsonOut := fs.Bool("json", false, "write JSON lines (progress and result) to stdout")
+	quiet := fs.Bool("quiet", false, "no progress line on stderr")
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "broker host:port")
+	fs.IntVar(&cfg.Publishers, "pubs", cfg.Publishers, "publisher connections")
+	fs.IntVar(&cfg.Subscribers, "subs", cfg.Subscribers, "subscriber connections")
+	fs.IntVar(&cfg.SlowSubscribers, "slow-subs", 0, "subscribers that stop reading after SUBACK")
+	fs.IntVar(&cfg.Conns, "conns", 0, "idle connections (conn mode)")
+	fs.StringVar(&cfg.PubTopic, "topic", cfg.PubTopic, "publish topic (%i: publisher index, %n: message number)")
+	fs.StringVar(&cfg.SubTopic, "filter", cfg.SubTopic, "subscription filter (%i: subscriber index)")
+	fs.BoolVar(&cfg.Retain, "retain", false, "publish with RETAIN")
+	fs.IntVar(&cfg.PayloadSize, "size", cfg.PayloadSize, "payload bytes (>= 16)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second per publisher (0: flat out)")
+	fs.IntVar(&cfg.Inflight, "inflight", cfg.Inflight, "QoS 1/2 inflight window per publisher")
+	fs.IntVar(&cfg.Count, "count", 0, "messages per publisher (0: until -duration)")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "publish phase (conn mode: hold time)")
+	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "wait for in-flight deliveries after publishing")
+	fs.IntVar(&cfg.ExpectRetained, "expect-retained", 0, "subscribers wait for this many retained messages")
+	fs.Float64Var(&cfg.ConnectRate, "connect-rate", 0, "connections per second (0: as fast as possible)")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "bound on the connect phase")
+	fs.BoolVar(&cfg.CleanStart, "clean", cfg.CleanStart, "clean session / clean start")
+	fs.StringVar(&cfg.Username, "username", "", "CONNECT username")
+	fs.StringVar(&cfg.Password, "password", "", "CONNECT password")
+	fs.StringVar(&cfg.ClientPrefix, "client-prefix", "", "client identifier prefix")
+	fs.IntVar(&cfg.Loops, "loops", 0, "event loops (0: GOMAXPROCS)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator to this file")
+	ka := fs.Uint("keepalive", uint(cfg.KeepAlive), "keep alive seconds")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg.Mode = loadgen.Mode(*mode)
+	cfg.Version = codec.Version(*version)
+	cfg.QoS = byte(*qos)
+	cfg.KeepAlive = uint16(*ka)
+	if *locals != "" {
+		cfg.LocalAddrs = strings.Split(*locals, ",")
+	}
+	if !*quiet {
+		cfg.Progress = os.Stderr
+	}
+	if *jsonOut {
+		cfg.JSON = os.Stdout
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gust load:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "gust load:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gust load:", err)
+		return 1
+	}
+	if !*jsonOut {
+		printResult(res)
+	}
+	return 0
+}
+
+func printResult(r *loadgen.Result) {
+	fmt.Printf("mode %s addr %s pubs %d subs %d conns %d qos %d size %d\n",
+		r.Mode, r.Addr, r.Publishers, r.Subscribers, r.Conns, r.QoS, r.PayloadSize)
+	fmt.Printf("connected %d failed %d in %.2fs (%.0f conn/s), connect p50 %dus p99 %dus\n",
+		r.Connected, r.ConnectFailed, r.ConnectSecs, r.ConnectRate, r.ConnectLat.P50, r.ConnectLat.P99)
+	fmt.Printf("sent %d (%.0f/s) acked %d delivered %d (%.0f/s) expected %d lost %d dup %d out-of-order %d errors %d\n",
+		r.Sent, r.SendRate, r.Acked, r.Delivered, r.DeliverRate, r.Expected, r.Lost, r.Duplicated, r.OutOfOrder, r.Errors)
+	l := r.Latency
+	fmt.Printf("latency us: p50 %d p90 %d p99 %d p99.9 %d max %d (n=%d)\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Count)
+	fmt.Printf("bytes out %d in %d, generator CPU %.2fs over %.2fs\n", r.BytesOut, r.BytesIn, r.GenCPUSecs, r.Elapsed)
+	if r.Note != "" {
+		fmt.Println("note:", r.Note)
+	}
+}

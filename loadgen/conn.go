@@ -1,0 +1,360 @@
+package loadgen
+
+import (
+	"time"
+
+	"github.com/gust-mqtt/gust/codec"
+	"golang.org/x/sys/unix"
+)
+
+// connState is where a client is in its life.
+type connState uint8
+
+const (
+	stateIdle        connState = iota // not yet dialled
+	stateDialing                      // non-blocking connect in progress
+	stateConnack                      // CONNECT sent, waiting for CONNACK
+	stateSubscribing                  // SUBSCRIBE sent, waiting for SUBACK
+	stateReady                        // publishing, receiving or idling
+	stateClosed
+)
+
+// role is what a client does.
+type role uint8
+
+const (
+	rolePub role = iota
+	roleSub
+	roleIdle
+)
+
+// conn is one client connection. Loop-only.
+type conn struct {
+	l      *loop
+	slot   int // index in l.conns, stored as the epoll data
+	idx    int // publisher / subscriber / conn index within its role
+	role   role
+	state  connState
+	fd     int
+	events uint32
+	local  unix.Sockaddr // source address to bind, or nil
+	dirty  bool
+	slow   bool // subscriber that stops reading once subscribed
+
+	in      []byte // bytes of a partial packet carried between reads
+	out     []byte // encoded bytes not yet written
+	woff    int    // bytes of out already written
+	started time.Time
+	lastOut time.Time
+
+	// Publisher state.
+	pub       codec.Publish
+	topicTmpl string // PubTopic with %i expanded, when it still has %n
+	payload   []byte
+	seq       uint32
+	sent      int
+	recv      int64 // expected deliveries per message (pubsub mode)
+	done      bool
+	tokens    float64
+	lastFill  time.Time
+	free      []uint16 // free packet ids (QoS 1/2)
+	inUse     []bool   // inUse[id] for id in 1..Inflight
+	window    int
+
+	// Subscriber state.
+	filter   string
+	subAt    time.Time // when SUBSCRIBE was sent
+	wins     map[uint32]*seqWindow
+	received int
+}
+
+// dial opens the non-blocking socket and starts connecting.
+func (c *conn) dial() error {
+	r := c.l.r
+	fd, err := unix.Socket(r.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	c.fd = fd
+	c.started = c.l.now
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if c.local != nil {
+		// Let connect() pick the port with the full 4-tuple, so each source
+		// address is not limited to the ephemeral range on its own.
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+		if err := unix.Bind(fd, c.local); err != nil {
+			return err
+		}
+	}
+	if err := unix.Connect(fd, r.sa); err != nil && err != unix.EINPROGRESS {
+		return err
+	}
+	c.state = stateDialing
+	c.events = unix.EPOLLOUT | unix.EPOLLRDHUP
+	e := unix.EpollEvent{Events: c.events, Fd: int32(c.slot)}
+	return unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_ADD, fd, &e)
+}
+
+// connected completes the TCP connect and sends CONNECT.
+func (c *conn) connected() {
+	if v, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || v != 0 {
+		c.fail()
+		return
+	}
+	cfg := c.l.r.cfg
+	p := codec.Connect{
+		Version:    cfg.Version,
+		CleanStart: cfg.CleanStart,
+		KeepAlive:  cfg.KeepAlive,
+		ClientID:   []byte(c.clientID()),
+	}
+	if cfg.Username != "" {
+		p.UsernameFlag, p.Username = true, []byte(cfg.Username)
+	}
+	if cfg.Password != "" {
+		p.PasswordFlag, p.Password = true, []byte(cfg.Password)
+	}
+	c.out = codec.AppendConnect(c.out, &p)
+	c.state = stateConnack
+	c.l.setEvents(c, unix.EPOLLIN|unix.EPOLLRDHUP)
+	c.l.markDirty(c)
+}
+
+func (c *conn) clientID() string {
+	cfg := c.l.r.cfg
+	switch c.role {
+	case rolePub:
+		return cfg.ClientPrefix + "-p" + itoa(c.idx)
+	case roleSub:
+		return cfg.ClientPrefix + "-s" + itoa(c.idx)
+	default:
+		return cfg.ClientPrefix + "-c" + itoa(c.idx)
+	}
+}
+
+// fail closes a client that never became ready.
+func (c *conn) fail() {
+	if c.state == stateClosed {
+		return
+	}
+	c.l.connecting--
+	c.l.st.connFailed.Add(1)
+	c.closeFD()
+}
+
+// lost closes a client after an error or a close by the broker.
+func (c *conn) lost() {
+	if c.state == stateClosed {
+		return
+	}
+	if c.state < stateReady {
+		c.fail()
+		return
+	}
+	if !c.l.r.quit.Load() {
+		c.l.st.errors.Add(1)
+	}
+	if c.role == rolePub && !c.done {
+		c.done = true
+		c.l.r.pubsDone.Add(1)
+	}
+	c.closeFD()
+}
+
+func (c *conn) closeFD() {
+	c.state = stateClosed
+	if c.fd >= 0 {
+		_ = unix.Close(c.fd)
+		c.fd = -1
+	}
+}
+
+// becomeReady marks the client ready and records its connect latency.
+func (c *conn) becomeReady() {
+	c.state = stateReady
+	c.l.connecting--
+	c.l.st.ready.Add(1)
+	record(c.l.st.connect, c.l.now.Sub(c.started))
+	c.lastFill = c.l.now
+	if c.slow {
+		c.l.setEvents(c, unix.EPOLLRDHUP)
+	}
+}
+
+// readAll reads what the socket has and handles every whole packet. It
+// returns false when the connection was closed.
+func (c *conn) readAll() bool {
+	n, err := unix.Read(c.fd, c.l.rbuf)
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return true
+	}
+	if n <= 0 || err != nil {
+		c.lost()
+		return false
+	}
+	c.l.st.bytesIn.Add(int64(n))
+	data := c.l.rbuf[:n]
+	if len(c.in) > 0 {
+		c.in = append(c.in, data...)
+		data = c.in
+	}
+	used, ok := c.parse(data)
+	if !ok {
+		c.lost()
+		return false
+	}
+	rest := data[used:]
+	if len(c.in) > 0 {
+		c.in = c.in[:copy(c.in, rest)]
+	} else if len(rest) > 0 {
+		c.in = append(c.in[:0], rest...)
+	}
+	return c.state != stateClosed
+}
+
+// parse handles every whole packet at the start of b and returns how many
+// bytes they took; ok is false on a malformed or unexpected packet.
+func (c *conn) parse(b []byte) (used int, ok bool) {
+	for used < len(b) {
+		t, _, n, err := codec.PacketLen(b[used:], 0)
+		if err == codec.ErrIncomplete {
+			return used, true
+		}
+		if err != nil {
+			return used, false
+		}
+		if !c.handle(t, b[used:used+n]) {
+			return used, false
+		}
+		used += n
+	}
+	return used, true
+}
+
+// handle processes one whole packet pkt of type t.
+func (c *conn) handle(t codec.Type, pkt []byte) bool {
+	v := c.l.r.cfg.Version
+	switch t {
+	case codec.TypePublish:
+		p := &c.l.r.scratch[c.l.id].pub
+		if _, err := codec.DecodePublish(pkt, v, p); err != nil {
+			return false
+		}
+		c.onPublish(p)
+	case codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp:
+		a := &c.l.r.scratch[c.l.id].ack
+		if _, err := codec.DecodeAck(pkt, v, a); err != nil {
+			return false
+		}
+		c.onAck(a)
+	case codec.TypeConnack:
+		return c.onConnack(pkt)
+	case codec.TypeSuback:
+		return c.onSuback(pkt)
+	case codec.TypePingresp:
+	case codec.TypeDisconnect:
+		return false
+	default:
+		c.l.st.errors.Add(1)
+	}
+	return true
+}
+
+func (c *conn) onConnack(pkt []byte) bool {
+	s := &c.l.r.scratch[c.l.id]
+	if _, err := codec.DecodeConnack(pkt, c.l.r.cfg.Version, &s.connack); err != nil || s.connack.ReasonCode != 0 {
+		return false
+	}
+	c.l.st.connected.Add(1)
+	if c.role == rolePub && s.connack.Props.ReceiveMaximum > 0 && int(s.connack.Props.ReceiveMaximum) < c.window {
+		// The server's Receive Maximum bounds our inflight window [MQTT-3.3.4-7].
+		c.window = int(s.connack.Props.ReceiveMaximum)
+		c.free = c.free[:0]
+		for id := c.window; id >= 1; id-- {
+			c.free = append(c.free, uint16(id))
+		}
+	}
+	if c.role != roleSub {
+		c.becomeReady()
+		return true
+	}
+	sub := codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte(c.filter), QoS: c.l.r.cfg.QoS}}}
+	c.out = codec.AppendSubscribe(c.out, c.l.r.cfg.Version, &sub)
+	c.state = stateSubscribing
+	c.subAt = c.l.now
+	c.l.markDirty(c)
+	return true
+}
+
+func (c *conn) onSuback(pkt []byte) bool {
+	s := &c.l.r.scratch[c.l.id]
+	if _, err := codec.DecodeSuback(pkt, c.l.r.cfg.Version, &s.suback); err != nil {
+		return false
+	}
+	if c.state != stateSubscribing || len(s.suback.ReasonCodes) != 1 || s.suback.ReasonCodes[0] >= 0x80 {
+		return false
+	}
+	c.becomeReady()
+	return true
+}
+
+func (c *conn) sendPing() {
+	c.out = codec.AppendPingreq(c.out)
+	c.l.markDirty(c)
+}
+
+func (c *conn) sendDisconnect() {
+	c.out = codec.AppendDisconnect(c.out, c.l.r.cfg.Version, &codec.Disconnect{})
+}
+
+// flush writes pending output; on a full socket it waits for EPOLLOUT.
+func (c *conn) flush() {
+	for c.woff < len(c.out) {
+		n, err := unix.Write(c.fd, c.out[c.woff:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			c.l.setEvents(c, c.wantEvents()|unix.EPOLLOUT)
+			return
+		}
+		if err != nil {
+			c.lost()
+			return
+		}
+		c.woff += n
+		c.l.st.bytesOut.Add(int64(n))
+	}
+	c.out, c.woff = c.out[:0], 0
+	c.lastOut = c.l.now
+	c.l.setEvents(c, c.wantEvents())
+}
+
+// wantEvents is the interest set when nothing waits to be written: a
+// flat-out QoS 0 publisher also wants EPOLLOUT, so socket space drives it.
+func (c *conn) wantEvents() uint32 {
+	ev := uint32(unix.EPOLLIN | unix.EPOLLRDHUP)
+	if c.slow && c.state == stateReady {
+		ev = unix.EPOLLRDHUP
+	}
+	cfg := c.l.r.cfg
+	if c.role == rolePub && !c.done && cfg.Rate == 0 && cfg.QoS == 0 &&
+		c.l.r.publishing.Load() && !c.l.r.stopPub.Load() {
+		ev |= unix.EPOLLOUT
+	}
+	return ev
+}
+
+func itoa(i int) string {
+	var b [20]byte
+	n := len(b)
+	if i == 0 {
+		return "0"
+	}
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[n:])
+}

@@ -1,0 +1,200 @@
+package loadgen
+
+import (
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	readBufSize = 64 << 10
+	// outHighWater stops a publisher from encoding more while this many
+	// bytes wait for the socket (the broker is not reading fast enough).
+	outHighWater = 512 << 10
+	// flatBurst is how many messages a flat-out publisher encodes per turn.
+	flatBurst = 64
+	maxEvents = 512
+)
+
+// loop is one event loop: an epoll instance and the connections it owns.
+// Every method is loop-only (called on the loop's goroutine).
+type loop struct {
+	r      *runner
+	id     int
+	epfd   int
+	conns  []*conn // all clients of this loop; the epoll data is the index
+	pubs   []*conn
+	events []unix.EpollEvent
+	rbuf   []byte
+	dirty  []*conn
+	st     *loopStats
+
+	nextConn   int // index in conns of the next client to connect
+	connecting int // clients between socket() and ready
+	connStart  time.Time
+	connRate   float64 // connections per second for this loop
+	lastPing   time.Time
+	now        time.Time
+	nowNanos   int64
+}
+
+func newLoop(r *runner, id int) (*loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	return &loop{
+		r: r, id: id, epfd: epfd,
+		events: make([]unix.EpollEvent, maxEvents),
+		rbuf:   make([]byte, readBufSize),
+		st:     newLoopStats(),
+	}, nil
+}
+
+// run drives the loop until the runner says quit, then disconnects every
+// client and closes the epoll instance.
+func (l *loop) run() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	l.connStart = time.Now()
+	l.lastPing = l.connStart
+	for !l.r.quit.Load() {
+		n, err := unix.EpollWait(l.epfd, l.events, l.timeoutMs())
+		if err != nil && err != unix.EINTR {
+			l.st.errors.Add(1)
+			break
+		}
+		l.now = time.Now()
+		l.nowNanos = l.now.UnixNano()
+		l.st.mu.Lock()
+		for i := 0; i < n; i++ {
+			ev := &l.events[i]
+			l.handleEvent(l.conns[ev.Fd], ev.Events)
+		}
+		l.tick()
+		l.flushDirty()
+		l.st.mu.Unlock()
+	}
+	l.shutdown()
+}
+
+// timeoutMs is the epoll wait: short while connections are being paced or
+// publishers need the clock, long otherwise (the loop still polls the
+// runner's flags at that interval).
+func (l *loop) timeoutMs() int {
+	if l.nextConn < len(l.conns) {
+		return 1
+	}
+	if l.r.publishing.Load() && !l.r.stopPub.Load() && len(l.pubs) > 0 {
+		return 1
+	}
+	return 20
+}
+
+// tick starts due connections, pumps publishers and sends keep alives.
+func (l *loop) tick() {
+	l.startConnections()
+	if l.r.publishing.Load() && !l.r.stopPub.Load() {
+		for _, c := range l.pubs {
+			c.pump()
+		}
+	}
+	if ka := l.r.cfg.KeepAlive; ka > 0 && l.now.Sub(l.lastPing) >= time.Second {
+		l.lastPing = l.now
+		half := time.Duration(ka) * time.Second / 2
+		for _, c := range l.conns {
+			if c.state >= stateConnack && c.state != stateClosed && l.now.Sub(c.lastOut) >= half {
+				c.sendPing()
+			}
+		}
+	}
+}
+
+// startConnections opens sockets for clients whose turn has come under
+// the connect rate, keeping at most ConnectBurst in progress.
+func (l *loop) startConnections() {
+	cfg := l.r.cfg
+	for l.nextConn < len(l.conns) && l.connecting < cfg.ConnectBurst {
+		if l.connRate > 0 {
+			due := int(l.now.Sub(l.connStart).Seconds()*l.connRate) + 1
+			if l.nextConn >= due {
+				return
+			}
+		}
+		c := l.conns[l.nextConn]
+		l.nextConn++
+		l.connecting++
+		if err := c.dial(); err != nil {
+			c.fail()
+		}
+	}
+}
+
+// handleEvent processes one epoll event of c.
+func (l *loop) handleEvent(c *conn, ev uint32) {
+	if c.state == stateClosed {
+		return
+	}
+	if c.state == stateDialing {
+		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+			c.connected()
+		}
+		return
+	}
+	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		if !c.readAll() {
+			return
+		}
+	}
+	if ev&unix.EPOLLOUT != 0 {
+		c.pump()
+		c.flush()
+	}
+}
+
+// markDirty queues c for a flush at the end of this batch.
+func (l *loop) markDirty(c *conn) {
+	if !c.dirty {
+		c.dirty = true
+		l.dirty = append(l.dirty, c)
+	}
+}
+
+func (l *loop) flushDirty() {
+	for i, c := range l.dirty {
+		c.dirty = false
+		if c.state != stateClosed {
+			c.flush()
+		}
+		l.dirty[i] = nil
+	}
+	l.dirty = l.dirty[:0]
+}
+
+// shutdown sends DISCONNECT on every open connection and closes it.
+func (l *loop) shutdown() {
+	l.st.mu.Lock()
+	defer l.st.mu.Unlock()
+	for _, c := range l.conns {
+		if c.state >= stateConnack && c.state != stateClosed {
+			c.sendDisconnect()
+			c.flush()
+		}
+		if c.state != stateClosed && c.fd >= 0 {
+			c.state = stateClosed
+			_ = unix.Close(c.fd)
+		}
+	}
+	_ = unix.Close(l.epfd)
+}
+
+// setEvents changes the epoll interest set of c.
+func (l *loop) setEvents(c *conn, ev uint32) {
+	if c.events == ev {
+		return
+	}
+	c.events = ev
+	e := unix.EpollEvent{Events: ev, Fd: int32(c.slot)}
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &e)
+}

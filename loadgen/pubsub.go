@@ -1,0 +1,159 @@
+package loadgen
+
+import (
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// pump encodes the messages this publisher may send now: what the rate
+// allows (or a burst when flat out), within the inflight window, the count
+// bound and the output high-water mark. Loop-only.
+func (c *conn) pump() {
+	r := c.l.r
+	if c.role != rolePub || c.state != stateReady || c.done || !r.publishing.Load() || r.stopPub.Load() {
+		return
+	}
+	cfg := r.cfg
+	n := flatBurst
+	if cfg.Rate > 0 {
+		c.tokens += c.l.now.Sub(c.lastFill).Seconds() * cfg.Rate
+		c.lastFill = c.l.now
+		if maxTokens := cfg.Rate + 1; c.tokens > maxTokens {
+			c.tokens = maxTokens // catch up at most one second after a stall
+		}
+		n = int(c.tokens)
+	}
+	if cfg.QoS > 0 {
+		n = min(n, len(c.free))
+		if cfg.Rate == 0 && n < c.window/4 && (cfg.Count == 0 || cfg.Count-c.sent > n) {
+			// Flat out: refill the window in batches of at least a quarter,
+			// so writes are fewer and larger (the syscalls dominate the
+			// generator's CPU profile).
+			n = 0
+		}
+	}
+	if cfg.Count > 0 && n > cfg.Count-c.sent {
+		n = cfg.Count - c.sent
+	}
+	if len(c.out)-c.woff > outHighWater {
+		n = 0
+	}
+	for i := 0; i < n; i++ {
+		c.publishOne()
+	}
+	if cfg.Rate > 0 {
+		c.tokens -= float64(n)
+	}
+	if n > 0 {
+		c.l.markDirty(c)
+	}
+	if cfg.Count > 0 && c.sent >= cfg.Count && !c.done {
+		c.done = true
+		r.pubsDone.Add(1)
+	}
+}
+
+// publishOne encodes one stamped PUBLISH into c.out.
+func (c *conn) publishOne() {
+	cfg := c.l.r.cfg
+	p := &c.pub
+	if c.topicTmpl != "" {
+		p.Topic = append(p.Topic[:0], expand(c.topicTmpl, c.idx, c.sent)...)
+	}
+	if cfg.QoS > 0 {
+		id := c.free[len(c.free)-1]
+		c.free = c.free[:len(c.free)-1]
+		c.inUse[id] = true
+		p.PacketID = id
+	}
+	putStamp(c.payload, c.l.nowNanos, uint32(c.idx), c.seq)
+	c.out = codec.AppendPublish(c.out, cfg.Version, p)
+	c.seq++
+	c.sent++
+	c.l.st.sent.Add(1)
+	if c.recv > 0 {
+		c.l.r.expected.Add(c.recv)
+	}
+}
+
+// onAck handles PUBACK, PUBREC, PUBREL and PUBCOMP.
+func (c *conn) onAck(a *codec.Ack) {
+	switch a.Type {
+	case codec.TypePuback, codec.TypePubcomp:
+		if c.role != rolePub || int(a.PacketID) >= len(c.inUse) || !c.inUse[a.PacketID] {
+			c.l.st.errors.Add(1)
+			return
+		}
+		c.inUse[a.PacketID] = false
+		c.free = append(c.free, a.PacketID)
+		c.l.st.acked.Add(1)
+	case codec.TypePubrec:
+		// Our QoS 2 publish was received; release it [MQTT-4.3.3-4].
+		rel := codec.Ack{Type: codec.TypePubrel, PacketID: a.PacketID}
+		c.out = codec.AppendAck(c.out, c.l.r.cfg.Version, &rel)
+		c.l.markDirty(c)
+	case codec.TypePubrel:
+		// The broker released a QoS 2 delivery; complete it [MQTT-4.3.3-11].
+		comp := codec.Ack{Type: codec.TypePubcomp, PacketID: a.PacketID}
+		c.out = codec.AppendAck(c.out, c.l.r.cfg.Version, &comp)
+		c.l.markDirty(c)
+	}
+}
+
+// onPublish handles a delivery: acknowledge it, then classify its stamp.
+func (c *conn) onPublish(p *codec.Publish) {
+	v := c.l.r.cfg.Version
+	switch p.QoS {
+	case 1:
+		// [MQTT-4.3.2-4] a QoS 1 receiver acknowledges with PUBACK.
+		c.out = codec.AppendAck(c.out, v, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID})
+		c.l.markDirty(c)
+	case 2:
+		// [MQTT-4.3.3-8] a QoS 2 receiver answers with PUBREC.
+		c.out = codec.AppendAck(c.out, v, &codec.Ack{Type: codec.TypePubrec, PacketID: p.PacketID})
+		c.l.markDirty(c)
+	}
+	st := c.l.st
+	if want := c.l.r.cfg.ExpectRetained; want > 0 {
+		st.delivered.Add(1)
+		st.lastDelivery.Store(c.l.nowNanos)
+		c.received++
+		if c.received == want {
+			st.retainedDone.Add(1)
+			record(st.latency, c.l.now.Sub(c.subAt))
+		}
+		return
+	}
+	sent, pub, seq, ok := readStamp(p.Payload)
+	if !ok || sent < c.l.r.startNanos {
+		// Not stamped by this run: a message left over from an earlier
+		// run (still in the broker's buffers) or from another client.
+		st.foreign.Add(1)
+		return
+	}
+	st.delivered.Add(1)
+	st.lastDelivery.Store(c.l.nowNanos)
+	w := c.wins[pub]
+	if w == nil {
+		w = &seqWindow{}
+		c.wins[pub] = w
+	}
+	switch w.add(seq) {
+	case seqDuplicate:
+		st.duplicated.Add(1)
+		return
+	case seqOutOfOrder:
+		st.outOfOrder.Add(1)
+	}
+	d := c.l.nowNanos - sent
+	if d < 0 {
+		d = 0
+	}
+	us := d / 1000
+	if us < histMin {
+		us = histMin
+	} else if us > histMax {
+		us = histMax
+	}
+	_ = st.latency.RecordValue(us)
+	_ = st.interval.RecordValue(us)
+}

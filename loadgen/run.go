@@ -1,0 +1,282 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gust-mqtt/gust/codec"
+	"golang.org/x/sys/unix"
+)
+
+// scratch holds one loop's reusable decode targets.
+type scratch struct {
+	pub     codec.Publish
+	ack     codec.Ack
+	connack codec.Connack
+	suback  codec.Suback
+}
+
+// runner is the state shared by the loops of one run.
+type runner struct {
+	cfg     *Config
+	family  int
+	sa      unix.Sockaddr
+	loops   []*loop
+	scratch []scratch
+	clients int
+	// startNanos is the run's start; older stamps are foreign.
+	startNanos int64
+
+	publishing atomic.Bool // publish phase started
+	stopPub    atomic.Bool // publish phase over
+	quit       atomic.Bool // loops must disconnect and return
+	pubsDone   atomic.Int64
+	expected   atomic.Int64
+}
+
+// Run executes one bounded load run described by cfg and returns its
+// result. It returns early with an error only when the run cannot start
+// (bad config, unresolvable address, file limit); failures during the run
+// are counted in the Result. Cancelling ctx ends the run early.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.Normalize(); err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: &cfg}
+	if err := r.resolve(); err != nil {
+		return nil, err
+	}
+	r.clients = cfg.Publishers + cfg.Subscribers + cfg.Conns
+	limit, note, err := raiseFileLimit(r.clients + 64)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.build(); err != nil {
+		return nil, err
+	}
+	rusage0 := cpuSeconds()
+	start := time.Now()
+	r.startNanos = start.UnixNano()
+	var wg sync.WaitGroup
+	for _, l := range r.loops {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.run() }()
+	}
+	rep := newReporter(r, start)
+	stopRep := rep.start()
+	ph := r.phases(ctx, start)
+	stopRep()
+	r.quit.Store(true)
+	wg.Wait()
+	res := r.result(ph, start)
+	res.GenCPUSecs = cpuSeconds() - rusage0
+	res.FileLimit = limit
+	res.Note = note
+	if cfg.JSON != nil {
+		writeJSON(cfg.JSON, res)
+	}
+	return res, nil
+}
+
+// resolve turns cfg.Addr into a socket address.
+func (r *runner) resolve() error {
+	ta, err := net.ResolveTCPAddr("tcp", r.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("loadgen: resolve %s: %w", r.cfg.Addr, err)
+	}
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		sa := &unix.SockaddrInet4{Port: ta.Port}
+		copy(sa.Addr[:], ip4)
+		r.family, r.sa = unix.AF_INET, sa
+		return nil
+	}
+	sa := &unix.SockaddrInet6{Port: ta.Port}
+	copy(sa.Addr[:], ta.IP.To16())
+	r.family, r.sa = unix.AF_INET6, sa
+	return nil
+}
+
+// localAddrs returns the source addresses to spread clients over: the
+// configured list, or 127.0.0.1..127.0.0.k past 60k connections to a
+// loopback broker (each source address has its own ~64k port space).
+func (r *runner) localAddrs() []unix.Sockaddr {
+	list := r.cfg.LocalAddrs
+	if len(list) == 0 && r.clients > 60000 && r.family == unix.AF_INET {
+		if sa := r.sa.(*unix.SockaddrInet4); sa.Addr[0] == 127 {
+			for i := 0; i*60000 < r.clients; i++ {
+				list = append(list, "127.0.0."+strconv.Itoa(i+1))
+			}
+		}
+	}
+	var out []unix.Sockaddr
+	for _, a := range list {
+		ip := net.ParseIP(a)
+		if ip4 := ip.To4(); ip4 != nil && r.family == unix.AF_INET {
+			sa := &unix.SockaddrInet4{}
+			copy(sa.Addr[:], ip4)
+			out = append(out, sa)
+		} else if ip4 == nil && r.family == unix.AF_INET6 {
+			sa := &unix.SockaddrInet6{}
+			copy(sa.Addr[:], ip.To16())
+			out = append(out, sa)
+		}
+	}
+	return out
+}
+
+// build creates the loops and distributes the clients round-robin:
+// subscribers first (so they are subscribed before publishers start),
+// then publishers, then idle connections.
+func (r *runner) build() error {
+	cfg := r.cfg
+	n := cfg.Loops
+	if n > r.clients {
+		n = r.clients
+	}
+	for i := 0; i < n; i++ {
+		l, err := newLoop(r, i)
+		if err != nil {
+			for _, l := range r.loops {
+				_ = unix.Close(l.epfd)
+			}
+			return err
+		}
+		l.connRate = cfg.ConnectRate / float64(n)
+		r.loops = append(r.loops, l)
+	}
+	r.scratch = make([]scratch, n)
+	locals := r.localAddrs()
+	recv := newReceivers(cfg)
+	k := 0
+	add := func(c *conn) {
+		l := r.loops[k%n]
+		c.l, c.slot, c.fd = l, len(l.conns), -1
+		if len(locals) > 0 {
+			c.local = locals[k%len(locals)]
+		}
+		l.conns = append(l.conns, c)
+		if c.role == rolePub {
+			l.pubs = append(l.pubs, c)
+		}
+		k++
+	}
+	for i := 0; i < cfg.Subscribers; i++ {
+		add(&conn{role: roleSub, idx: i, slow: i < cfg.SlowSubscribers,
+			filter: expand(cfg.SubTopic, i, 0), wins: map[uint32]*seqWindow{}})
+	}
+	for i := 0; i < cfg.Publishers; i++ {
+		add(newPublisher(cfg, i, recv))
+	}
+	for i := 0; i < cfg.Conns; i++ {
+		add(&conn{role: roleIdle, idx: i})
+	}
+	return nil
+}
+
+// newPublisher prepares publisher i: topic, payload, packet ids.
+func newPublisher(cfg *Config, i int, recv *receivers) *conn {
+	c := &conn{role: rolePub, idx: i, payload: make([]byte, cfg.PayloadSize), window: cfg.Inflight}
+	topic := expand(cfg.PubTopic, i, 0)
+	if containsN(cfg.PubTopic) {
+		c.topicTmpl = cfg.PubTopic
+	}
+	c.pub = codec.Publish{QoS: cfg.QoS, Retain: cfg.Retain, Topic: []byte(topic), Payload: c.payload}
+	if cfg.QoS > 0 {
+		c.inUse = make([]bool, cfg.Inflight+1)
+		for id := cfg.Inflight; id >= 1; id-- {
+			c.free = append(c.free, uint16(id))
+		}
+	}
+	if cfg.Mode == ModePubSub {
+		c.recv = recv.count(topic)
+	}
+	return c
+}
+
+func containsN(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '%' && s[i+1] == 'n' {
+			return true
+		}
+	}
+	return false
+}
+
+// phaseTimes records when each phase of a run ended.
+type phaseTimes struct {
+	ready, pubStart, pubEnd, end time.Time
+}
+
+// phases drives connect, publish and drain, and returns their times.
+func (r *runner) phases(ctx context.Context, start time.Time) phaseTimes {
+	cfg := r.cfg
+	var ph phaseTimes
+	deadline := start.Add(cfg.ConnectTimeout)
+	wait(ctx, deadline, func() bool {
+		return r.sum(func(s *loopStats) int64 { return s.ready.Load() + s.connFailed.Load() }) >= int64(r.clients)
+	})
+	ph.ready = time.Now()
+	ph.pubStart = ph.ready
+	r.publishing.Store(true)
+	switch {
+	case cfg.Mode == ModeConn:
+		wait(ctx, ph.pubStart.Add(cfg.Duration), func() bool { return false })
+	case cfg.ExpectRetained > 0:
+		wait(ctx, ph.pubStart.Add(cfg.Duration+cfg.Drain), func() bool {
+			return r.sum(func(s *loopStats) int64 { return s.retainedDone.Load() }) >= int64(cfg.Subscribers-cfg.SlowSubscribers)
+		})
+	default:
+		end := ph.pubStart.Add(cfg.Duration)
+		if cfg.Duration <= 0 {
+			end = ph.pubStart.Add(24 * time.Hour)
+		}
+		wait(ctx, end, func() bool { return cfg.Publishers > 0 && r.pubsDone.Load() >= int64(cfg.Publishers) })
+	}
+	r.stopPub.Store(true)
+	ph.pubEnd = time.Now()
+	if cfg.Mode == ModePubSub || (cfg.Mode == ModePub && cfg.QoS > 0) {
+		wait(ctx, ph.pubEnd.Add(cfg.Drain), r.drained)
+	}
+	ph.end = time.Now()
+	return ph
+}
+
+// drained reports whether every expected delivery arrived and every
+// QoS 1/2 publish was acknowledged.
+func (r *runner) drained() bool {
+	if r.cfg.QoS > 0 && r.sum(func(s *loopStats) int64 { return s.acked.Load() }) < r.sum(func(s *loopStats) int64 { return s.sent.Load() }) {
+		return false
+	}
+	if r.cfg.Mode != ModePubSub {
+		return true
+	}
+	uniq := r.sum(func(s *loopStats) int64 { return s.delivered.Load() - s.duplicated.Load() })
+	return uniq >= r.expected.Load()
+}
+
+// wait polls done every 5 ms until it is true, the deadline passes or ctx ends.
+func wait(ctx context.Context, deadline time.Time, done func() bool) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !done() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sum adds f over the loops' stats.
+func (r *runner) sum(f func(*loopStats) int64) int64 {
+	var n int64
+	for _, l := range r.loops {
+		n += f(l.st)
+	}
+	return n
+}
