@@ -1,0 +1,103 @@
+package trie
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidTopicName(t *testing.T) {
+	cases := []struct {
+		name  string
+		topic string
+		want  error
+	}{
+		{name: "simple", topic: "a/b/c"},
+		{name: "slash alone is two empty levels", topic: "/"},
+		{name: "empty levels", topic: "a//b/"},
+		{name: "dollar", topic: "$SYS/broker"},
+		{name: "space", topic: " "},
+		{name: "utf8", topic: "капуста/β"},
+		{name: "bom kept [MQTT-1.5.4-3]", topic: "\uFEFFa"},
+		{name: "empty [MQTT-4.7.3-1]", topic: "", want: ErrEmptyTopic},
+		{name: "plus [MQTT-3.3.2-2]", topic: "a/+", want: ErrWildcardInName},
+		{name: "hash [MQTT-3.3.2-2]", topic: "#", want: ErrWildcardInName},
+		{name: "plus inside level [MQTT-3.3.2-2]", topic: "a+b", want: ErrWildcardInName},
+		{name: "null [MQTT-4.7.3-2]", topic: "a\x00b", want: ErrNullChar},
+		{name: "bad utf8 [MQTT-1.5.4-1]", topic: "a\xffb", want: ErrInvalidUTF8},
+		{name: "surrogate [MQTT-1.5.4-1]", topic: "a\xed\xa0\x80", want: ErrInvalidUTF8},
+		{name: "overlong null [MQTT-1.5.4-1]", topic: "a\xc0\x80", want: ErrInvalidUTF8},
+		{name: "max length [MQTT-4.7.3-3]", topic: strings.Repeat("a", MaxTopicLen)},
+		{name: "too long [MQTT-4.7.3-3]", topic: strings.Repeat("a", MaxTopicLen+1), want: ErrTopicTooLong},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, ValidTopicName([]byte(tc.topic)))
+		})
+	}
+}
+
+func TestValidTopicFilter(t *testing.T) {
+	cases := []struct {
+		name   string
+		filter string
+		want   error
+	}{
+		{name: "exact", filter: "a/b"},
+		{name: "hash alone", filter: "#"},
+		{name: "hash last", filter: "a/b/#"},
+		{name: "hash after empty level", filter: "/#"},
+		{name: "plus alone", filter: "+"},
+		{name: "plus levels", filter: "+/a/+/+"},
+		{name: "plus empty neighbours", filter: "/+/"},
+		{name: "plus then hash", filter: "+/#"},
+		{name: "slash", filter: "/"},
+		{name: "dollar", filter: "$SYS/#"},
+		{name: "empty [MQTT-4.7.3-1]", filter: "", want: ErrEmptyTopic},
+		{name: "hash not last [MQTT-4.7.1-2]", filter: "a/#/b", want: ErrBadMultiLevel},
+		{name: "hash in level [MQTT-4.7.1-2]", filter: "a/b#", want: ErrBadMultiLevel},
+		{name: "hash before level [MQTT-4.7.1-2]", filter: "#a", want: ErrBadMultiLevel},
+		{name: "double hash [MQTT-4.7.1-2]", filter: "##", want: ErrBadMultiLevel},
+		{name: "plus in level [MQTT-4.7.1-3]", filter: "a/b+", want: ErrBadSingleLevel},
+		{name: "plus before text [MQTT-4.7.1-3]", filter: "+a/b", want: ErrBadSingleLevel},
+		{name: "double plus [MQTT-4.7.1-3]", filter: "++", want: ErrBadSingleLevel},
+		{name: "null [MQTT-4.7.3-2]", filter: "a/\x00", want: ErrNullChar},
+		{name: "bad utf8 [MQTT-1.5.4-1]", filter: "\xc3", want: ErrInvalidUTF8},
+		{name: "too long [MQTT-4.7.3-3]", filter: strings.Repeat("+/", MaxTopicLen/2+1), want: ErrTopicTooLong},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, ValidTopicFilter([]byte(tc.filter)))
+		})
+	}
+}
+
+func TestParseShared(t *testing.T) {
+	cases := []struct {
+		name   string
+		in     string
+		group  string
+		filter string
+		shared bool
+		err    error
+	}{
+		{name: "plain", in: "a/b", filter: "a/b"},
+		{name: "share-like but not prefix", in: "$sharex/g/a", filter: "$sharex/g/a"},
+		{name: "shared", in: "$share/g/a/b", group: "g", filter: "a/b", shared: true},
+		{name: "shared wildcard", in: "$share/g/+/#", group: "g", filter: "+/#", shared: true},
+		{name: "shared hash", in: "$share/g/#", group: "g", filter: "#", shared: true},
+		{name: "empty share name [MQTT-4.8.2-1]", in: "$share//a", shared: true, err: ErrBadShareName},
+		{name: "plus share name [MQTT-4.8.2-2]", in: "$share/g+/a", shared: true, err: ErrBadShareName},
+		{name: "hash share name [MQTT-4.8.2-2]", in: "$share/#/a", shared: true, err: ErrBadShareName},
+		{name: "no filter [MQTT-4.8.2-2]", in: "$share/g", shared: true, err: ErrBadSharedFilter},
+		{name: "empty filter [MQTT-4.8.2-2]", in: "$share/g/", shared: true, err: ErrBadSharedFilter},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g, f, shared, err := ParseShared(tc.in)
+			require.Equal(t, tc.err, err)
+			require.Equal(t, tc.shared, shared)
+			require.Equal(t, tc.group, g)
+			require.Equal(t, tc.filter, f)
+		})
+	}
+}
