@@ -1,0 +1,239 @@
+package codec
+
+import "strings"
+
+// fixture is one entry of the catalog: raw bytes annotated from the
+// specification, the struct they decode to, or the error they must raise.
+type fixture struct {
+	name string
+	v    Version
+	raw  string // Annotated hex, see unhex.
+	want any    // Expected decoded packet (pointer), nil when err != nil.
+	err  error  // Expected decode error.
+	// canon is the encoder's canonical form when it differs from raw (a
+	// valid packet written in a longer form than needed); "" means raw.
+	canon string
+}
+
+func bs(s string) []byte { return []byte(s) }
+
+// connectFixtures covers CONNECT in 3.1, 3.1.1 and 5.0.
+var connectFixtures = []fixture{
+	{name: "connect v31 minimal", v: V31, raw: `
+		10 11                    // CONNECT, remaining length 17
+		00 06 4d 51 49 73 64 70  // protocol name "MQIsdp"
+		03                       // level 3 (MQTT 3.1)
+		02                       // flags: clean session
+		00 3c                    // keep alive 60
+		00 03 61 62 63           // client id "abc"`,
+		want: &Connect{ProtocolName: bs("MQIsdp"), Version: V31, CleanStart: true, KeepAlive: 60, ClientID: bs("abc")}},
+	{name: "connect v311 will user password", v: V311, raw: `
+		10 1f                    // CONNECT, remaining length 31
+		00 04 4d 51 54 54        // "MQTT"
+		04                       // level 4
+		ee                       // user, password, will retain, will QoS 1, will, clean
+		00 0a                    // keep alive 10
+		00 02 69 64              // client id "id"
+		00 03 77 2f 74           // will topic "w/t"
+		00 03 62 79 65           // will payload "bye"
+		00 01 75                 // user name "u"
+		00 02 70 77              // password "pw"`,
+		want: &Connect{ProtocolName: bs("MQTT"), Version: V311, CleanStart: true, KeepAlive: 10, ClientID: bs("id"),
+			WillFlag: true, WillQoS: 1, WillRetain: true, WillTopic: bs("w/t"), WillPayload: bs("bye"),
+			UsernameFlag: true, Username: bs("u"), PasswordFlag: true, Password: bs("pw")}},
+	{name: "connect v5 properties and will properties", v: V5, raw: `
+		10 23                    // CONNECT, remaining length 35
+		00 04 4d 51 54 54        // "MQTT"
+		05                       // level 5
+		06                       // will, clean start
+		00 1e                    // keep alive 30
+		0a                       // property length 10
+		11 00 00 00 78           //   session expiry interval 120
+		17 01                    //   request problem information 1
+		21 00 14                 //   receive maximum 20
+		00 01 63                 // client id "c"
+		05                       // will property length 5
+		18 00 00 00 05           //   will delay interval 5
+		00 01 74                 // will topic "t"
+		00 00                    // will payload, empty`,
+		want: &Connect{ProtocolName: bs("MQTT"), Version: V5, CleanStart: true, KeepAlive: 30,
+			Props: Properties{Present: bit(PropSessionExpiry) | bit(PropRequestProblemInfo) | bit(PropReceiveMaximum),
+				SessionExpiry: 120, RequestProblemInfo: 1, ReceiveMaximum: 20},
+			ClientID: bs("c"), WillFlag: true, WillProps: Properties{Present: bit(PropWillDelay), WillDelay: 5},
+			WillTopic: bs("t")}},
+	{name: "connect v5 password without user name, empty client id", v: V5, raw: `
+		10 1b                    // CONNECT, remaining length 27
+		00 04 4d 51 54 54 05     // "MQTT" level 5
+		42                       // password, clean start (allowed without user name in 5.0)
+		00 00                    // keep alive 0
+		09                       // property length 9
+		26 00 01 6b 00 03 76 61 6c // user property "k" = "val"
+		00 00                    // client id "" (server assigns one)
+		00 03 01 02 03           // password`,
+		want: &Connect{ProtocolName: bs("MQTT"), Version: V5, CleanStart: true,
+			Props:        Properties{User: []UserProperty{{Key: bs("k"), Value: bs("val")}}},
+			PasswordFlag: true, Password: []byte{1, 2, 3}}},
+	{name: "connect v311 empty client id clean session", v: V311, raw: `
+		10 0c 00 04 4d 51 54 54 04 02 00 3c
+		00 00                    // client id "" with clean session 1: allowed`,
+		want: &Connect{ProtocolName: bs("MQTT"), Version: V311, CleanStart: true, KeepAlive: 60}},
+	{name: "connect wrong protocol name [MQTT-3.1.2-1]", v: V311, raw: `
+		10 0d 00 04 4d 51 54 58  // "MQTX"
+		04 02 00 3c 00 01 61`, err: ErrProtocolName},
+	{name: "connect MQTT level 3 [MQTT-3.1.2-2]", v: V311, raw: `
+		10 0d 00 04 4d 51 54 54 03 02 00 3c 00 01 61`, err: ErrUnsupportedVersion},
+	{name: "connect MQTT level 6 [MQTT-3.1.2-2]", v: V5, raw: `
+		10 0d 00 04 4d 51 54 54 06 02 00 3c 00 01 61`, err: ErrUnsupportedVersion},
+	{name: "connect MQIsdp level 4 [MQTT-3.1.2-2]", v: V31, raw: `
+		10 0f 00 06 4d 51 49 73 64 70 04 02 00 3c 00 01 61`, err: ErrUnsupportedVersion},
+	{name: "connect reserved flag [MQTT-3.1.2-3]", v: V311, raw: `
+		10 0d 00 04 4d 51 54 54 04
+		03                       // clean session + reserved bit 0
+		00 3c 00 01 61`, err: ErrConnectReservedFlag},
+	{name: "connect will QoS 3 [MQTT-3.1.2-14]", v: V311, raw: `
+		10 0d 00 04 4d 51 54 54 04
+		1e                       // will QoS 3, will, clean
+		00 3c 00 01 61`, err: ErrWillQoS},
+	{name: "connect will retain without will [MQTT-3.1.2-15]", v: V311, raw: `
+		10 0d 00 04 4d 51 54 54 04 22 00 3c 00 01 61`, err: ErrWillFlags},
+	{name: "connect will QoS without will [MQTT-3.1.2-11]", v: V5, raw: `
+		10 0e 00 04 4d 51 54 54 05 0a 00 3c 00 00 01 61`, err: ErrWillFlags},
+	{name: "connect password without user v311 [MQTT-3.1.2-22]", v: V311, raw: `
+		10 0d 00 04 4d 51 54 54 04 42 00 3c 00 01 61`, err: ErrPasswordWithoutUsername},
+	{name: "connect empty client id without clean session [MQTT-3.1.3-8]", v: V311, raw: `
+		10 0c 00 04 4d 51 54 54 04 00 00 3c 00 00`, err: ErrClientIDRejected},
+	{name: "connect client id ill-formed UTF-8 [MQTT-1.5.3-1]", v: V311, raw: `
+		10 0d 00 04 4d 51 54 54 04 02 00 3c 00 01 ff`, err: ErrInvalidUTF8},
+	{name: "connect client id U+0000 [MQTT-1.5.3-2]", v: V311, raw: `
+		10 0d 00 04 4d 51 54 54 04 02 00 3c 00 01 00`, err: ErrInvalidUTF8},
+	{name: "connect client id surrogate [MQTT-1.5.4-1]", v: V5, raw: `
+		10 10 00 04 4d 51 54 54 05 02 00 3c 00
+		00 03 ed a0 80           // U+D800 encoded`, err: ErrInvalidUTF8},
+	{name: "connect header flags [MQTT-2.2.2-1]", v: V311, raw: `
+		11 0d 00 04 4d 51 54 54 04 02 00 3c 00 01 61`, err: ErrReservedFlags},
+	{name: "connect trailing byte", v: V311, raw: `
+		10 0e 00 04 4d 51 54 54 04 02 00 3c 00 01 61 ff`, err: ErrTrailingData},
+	{name: "connect truncated protocol name", v: V311, raw: `
+		10 04 00 04 4d 51`, err: ErrMalformed},
+	{name: "connect v5 topic alias not allowed", v: V5, raw: `
+		10 11 00 04 4d 51 54 54 05 02 00 3c
+		03 23 00 01              // topic alias: PUBLISH only
+		00 01 61`, err: ErrPropertyNotAllowed},
+	{name: "connect v5 duplicate session expiry", v: V5, raw: `
+		10 18 00 04 4d 51 54 54 05 02 00 3c
+		0a 11 00 00 00 01 11 00 00 00 02
+		00 01 61`, err: ErrDuplicateProperty},
+	{name: "connect v5 receive maximum 0", v: V5, raw: `
+		10 11 00 04 4d 51 54 54 05 02 00 3c 03 21 00 00 00 01 61`, err: ErrPropertyValue},
+	{name: "connect v5 unknown property 0x05", v: V5, raw: `
+		10 10 00 04 4d 51 54 54 05 02 00 3c 02 05 00 00 01 61`, err: ErrUnknownProperty},
+	{name: "connect v5 property length overrun", v: V5, raw: `
+		10 0c 00 04 4d 51 54 54 05 02 00 3c 7f 11`, err: ErrMalformedProperties},
+	{name: "connect will topic wildcard [MQTT-3.3.2-2]", v: V311, raw: `
+		10 12 00 04 4d 51 54 54 04 06 00 3c 00 01 61
+		00 01 23                 // will topic "#"
+		00 00`, err: ErrTopicWildcard},
+	{name: "connect will topic missing [MQTT-3.1.2-9]", v: V311, raw: `
+		10 0d 00 04 4d 51 54 54 04 06 00 3c 00 01 61`, err: ErrMalformed},
+	{name: "connect password missing [MQTT-3.1.2-21]", v: V311, raw: `
+		10 10 00 04 4d 51 54 54 04 c2 00 3c 00 01 61 00 01 75`, err: ErrMalformed},
+}
+
+// connackFixtures covers CONNACK.
+var connackFixtures = []fixture{
+	{name: "connack v311 session present", v: V311, raw: `
+		20 02 01 00              // session present, accepted`,
+		want: &Connack{SessionPresent: true}},
+	{name: "connack v31 not authorized", v: V31, raw: `20 02 00 05`,
+		want: &Connack{ReasonCode: 5}},
+	{name: "connack v311 return code 6", v: V311, raw: `20 02 00 06`, err: ErrInvalidReasonCode},
+	{name: "connack reserved acknowledge flags [MQTT-3.2.2-1]", v: V311, raw: `20 02 02 00`, err: ErrConnackFlags},
+	{name: "connack v311 trailing byte", v: V311, raw: `20 03 00 00 00`, err: ErrTrailingData},
+	{name: "connack v5 properties", v: V5, raw: `
+		20 0c 00 00              // not present, success
+		09                       // property length 9
+		12 00 01 78              //   assigned client identifier "x"
+		22 00 0a                 //   topic alias maximum 10
+		24 01                    //   maximum QoS 1`,
+		want: &Connack{Props: Properties{Present: bit(PropAssignedClientID) | bit(PropTopicAliasMaximum) | bit(PropMaximumQoS),
+			AssignedClientID: bs("x"), TopicAliasMaximum: 10, MaximumQoS: 1}}},
+	{name: "connack v5 bad user name or password", v: V5, raw: `20 03 00 86 00`,
+		want: &Connack{ReasonCode: ReasonBadUsernameOrPassword}},
+	{name: "connack v5 reason 0x04 not allowed [MQTT-3.2.2-8]", v: V5, raw: `20 03 00 04 00`, err: ErrInvalidReasonCode},
+	{name: "connack v5 missing property length [MQTT-2.2.2-1]", v: V5, raw: `20 02 00 00`, err: ErrMalformedProperties},
+	{name: "connack v5 maximum QoS 2", v: V5, raw: `20 05 00 00 02 24 02`, err: ErrPropertyValue},
+}
+
+// publishFixtures covers PUBLISH.
+var publishFixtures = []fixture{
+	{name: "publish v311 qos0", v: V311, raw: `
+		30 0a                    // PUBLISH QoS 0, remaining length 10
+		00 03 61 2f 62           // topic "a/b"
+		68 65 6c 6c 6f           // payload "hello"`,
+		want: &Publish{Topic: bs("a/b"), Payload: bs("hello")}},
+	{name: "publish v311 qos1 dup retain", v: V311, raw: `
+		3b 07                    // PUBLISH DUP, QoS 1, RETAIN
+		00 01 74                 // topic "t"
+		00 0a                    // packet id 10
+		68 69                    // "hi"`,
+		want: &Publish{Dup: true, QoS: 1, Retain: true, Topic: bs("t"), PacketID: 10, Payload: bs("hi")}},
+	{name: "publish v31 qos2 empty payload", v: V31, raw: `
+		34 05 00 01 74 ff ff     // QoS 2, topic "t", packet id 65535`,
+		want: &Publish{QoS: 2, Topic: bs("t"), PacketID: 65535}},
+	{name: "publish v311 two-byte remaining length", v: V311,
+		raw:  "30 80 01 00 01 74" + strings.Repeat(" 78", 125),
+		want: &Publish{Topic: bs("t"), Payload: bs(strings.Repeat("x", 125))}},
+	{name: "publish v311 U+FEFF kept [MQTT-1.5.3-3]", v: V311, raw: `
+		30 05 00 03 ef bb bf     // topic U+FEFF`,
+		want: &Publish{Topic: bs("\ufeff")}},
+	{name: "publish v5 every publish property", v: V5, raw: `
+		32 2c                    // PUBLISH QoS 1, remaining length 44
+		00 01 61                 // topic "a"
+		00 01                    // packet id 1
+		25                       // property length 37
+		01 01                    //   payload format indicator 1
+		02 00 00 00 3c           //   message expiry interval 60
+		03 00 03 74 2f 70        //   content type "t/p"
+		08 00 01 72              //   response topic "r"
+		09 00 02 01 02           //   correlation data 01 02
+		0b ac 02                 //   subscription identifier 300
+		0b 01                    //   subscription identifier 1
+		23 00 05                 //   topic alias 5
+		26 00 01 6b 00 01 76     //   user property "k" = "v"
+		78                       // payload "x"`,
+		want: &Publish{QoS: 1, Topic: bs("a"), PacketID: 1, Payload: bs("x"), Props: Properties{
+			Present: bit(PropPayloadFormat) | bit(PropMessageExpiry) | bit(PropContentType) |
+				bit(PropResponseTopic) | bit(PropCorrelationData) | bit(PropTopicAlias),
+			PayloadFormat: 1, MessageExpiry: 60, ContentType: bs("t/p"), ResponseTopic: bs("r"),
+			CorrelationData: []byte{1, 2}, SubscriptionIDs: []uint32{300, 1}, TopicAlias: 5,
+			User: []UserProperty{{Key: bs("k"), Value: bs("v")}}}}},
+	{name: "publish v5 empty topic with alias", v: V5, raw: `
+		30 06 00 00              // topic "" (alias in use)
+		03 23 00 07              // topic alias 7`,
+		want: &Publish{Props: Properties{Present: bit(PropTopicAlias), TopicAlias: 7}}},
+	{name: "publish v5 no properties", v: V5, raw: `30 05 00 01 74 00 7a`,
+		want: &Publish{Topic: bs("t"), Payload: bs("z")}},
+	{name: "publish QoS 3 [MQTT-3.3.1-4]", v: V311, raw: `36 05 00 01 74 00 01`, err: ErrInvalidQoS},
+	{name: "publish DUP on QoS 0 [MQTT-3.3.1-2]", v: V311, raw: `38 03 00 01 74`, err: ErrDupQoS0},
+	{name: "publish packet id 0 [MQTT-2.3.1-1]", v: V311, raw: `32 05 00 01 74 00 00`, err: ErrPacketIDZero},
+	{name: "publish v5 packet id 0 [MQTT-2.2.1-3]", v: V5, raw: `34 06 00 01 74 00 00 00`, err: ErrPacketIDZero},
+	{name: "publish topic + [MQTT-3.3.2-2]", v: V311, raw: `30 03 00 01 2b`, err: ErrTopicWildcard},
+	{name: "publish topic a/# [MQTT-3.3.2-2]", v: V5, raw: `30 06 00 03 61 2f 23 00`, err: ErrTopicWildcard},
+	{name: "publish v311 empty topic [MQTT-4.7.3-1]", v: V311, raw: `30 02 00 00`, err: ErrTopicEmpty},
+	{name: "publish v5 empty topic without alias", v: V5, raw: `30 03 00 00 00`, err: ErrTopicEmpty},
+	{name: "publish v5 topic alias 0 [MQTT-3.3.2-8]", v: V5, raw: `30 07 00 01 74 03 23 00 00`, err: ErrTopicAliasZero},
+	{name: "publish v5 session expiry not allowed", v: V5, raw: `30 09 00 01 74 05 11 00 00 00 01`, err: ErrPropertyNotAllowed},
+	{name: "publish v5 payload format 2", v: V5, raw: `30 06 00 01 74 02 01 02`, err: ErrPropertyValue},
+	{name: "publish v5 subscription identifier 0", v: V5, raw: `30 06 00 01 74 02 0b 00`, err: ErrPropertyValue},
+	{name: "publish v5 duplicate topic alias", v: V5, raw: `30 0a 00 01 74 06 23 00 01 23 00 02`, err: ErrDuplicateProperty},
+	{name: "publish v5 response topic wildcard [MQTT-3.3.2-14]", v: V5, raw: `30 08 00 01 74 04 08 00 01 2b`, err: ErrPropertyValue},
+	{name: "publish v5 user property bad value [MQTT-1.5.7-1]", v: V5, raw: `30 0b 00 01 74 07 26 00 01 6b 00 01 00`, err: ErrInvalidUTF8},
+	{name: "publish topic length overrun", v: V311, raw: `30 03 00 05 61`, err: ErrMalformed},
+	{name: "publish topic ill-formed UTF-8 [MQTT-1.5.3-1]", v: V311, raw: `30 04 00 02 c3 28`, err: ErrInvalidUTF8},
+	{name: "publish topic U+0000 [MQTT-4.7.3-2]", v: V311, raw: `30 04 00 02 61 00`, err: ErrInvalidUTF8},
+	{name: "publish topic overlong '/' [MQTT-1.5.3-1]", v: V311, raw: `30 04 00 02 c0 af`, err: ErrInvalidUTF8},
+	{name: "publish topic surrogate [MQTT-1.5.4-1]", v: V5, raw: `30 06 00 03 ed a0 80 00`, err: ErrInvalidUTF8},
+	{name: "remaining length not minimal [MQTT-1.5.5-1]", v: V5, raw: `30 80 00`, err: ErrMalformedRemainingLength},
+	{name: "remaining length five bytes", v: V311, raw: `30 ff ff ff ff 7f`, err: ErrMalformedRemainingLength},
+	{name: "reserved packet type 0", v: V311, raw: `00 00`, err: ErrReservedType},
+}
