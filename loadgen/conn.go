@@ -86,7 +86,7 @@ func (c *conn) dial() error {
 			return err
 		}
 	}
-	if err := unix.Connect(fd, r.sa); err != nil && err != unix.EINPROGRESS {
+	if err := unix.Connect(fd, c.l.sa); err != nil && err != unix.EINPROGRESS {
 		return err
 	}
 	c.state = stateDialing

@@ -23,7 +23,8 @@ type loop struct {
 	r      *runner
 	id     int
 	epfd   int
-	conns  []*conn // all clients of this loop; the epoll data is the index
+	sa     unix.Sockaddr // the broker's address (a per-loop copy)
+	conns  []*conn       // all clients of this loop; the epoll data is the index
 	pubs   []*conn
 	events []unix.EpollEvent
 	rbuf   []byte

@@ -147,17 +147,26 @@ func (r *runner) build() error {
 			return err
 		}
 		l.connRate = cfg.ConnectRate / float64(n)
+		l.sa = cloneSockaddr(r.sa)
 		r.loops = append(r.loops, l)
 	}
 	r.scratch = make([]scratch, n)
 	locals := r.localAddrs()
+	// unix.Sockaddr values carry a scratch buffer written by each syscall,
+	// so every loop needs its own copies.
+	perLoop := make([][]unix.Sockaddr, n)
+	for i := range perLoop {
+		for _, sa := range locals {
+			perLoop[i] = append(perLoop[i], cloneSockaddr(sa))
+		}
+	}
 	recv := newReceivers(cfg)
 	k := 0
 	add := func(c *conn) {
 		l := r.loops[k%n]
 		c.l, c.slot, c.fd = l, len(l.conns), -1
 		if len(locals) > 0 {
-			c.local = locals[k%len(locals)]
+			c.local = perLoop[k%n][k%len(locals)]
 		}
 		l.conns = append(l.conns, c)
 		if c.role == rolePub {
@@ -196,6 +205,16 @@ func newPublisher(cfg *Config, i int, recv *receivers) *conn {
 		c.recv = recv.count(topic)
 	}
 	return c
+}
+
+func cloneSockaddr(sa unix.Sockaddr) unix.Sockaddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &unix.SockaddrInet4{Port: a.Port, Addr: a.Addr}
+	case *unix.SockaddrInet6:
+		return &unix.SockaddrInet6{Port: a.Port, ZoneId: a.ZoneId, Addr: a.Addr}
+	}
+	return sa
 }
 
 func containsN(s string) bool {
