@@ -2,17 +2,57 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/gust-mqtt/gust/trie"
 )
 
+// Version is the broker version reported in $SYS/broker/version.
+const Version = "0.1.0"
+
 // Broker is an MQTT broker. Create it with New, run it with Start, stop it
-// with Shutdown. Its methods are safe from any goroutine.
+// with Shutdown. Its exported methods are safe from any goroutine.
 type Broker struct {
-	cfg  Config
-	log  *slog.Logger
-	addr net.Addr
+	cfg Config
+	log *slog.Logger
+
+	trie     *trie.Trie
+	retained *trie.Retained[*message]
+	table    sessionTable
+	sessions sessionStore
+	online   func(trie.SubscriberID) bool // b.isOnline, bound once (no per-call closure)
+
+	loopsMu  sync.Mutex // guards loopList; leaf lock
+	loops    sync.Map   // gnet.EventLoop -> *loop
+	loopList []*loop
+
+	clock         atomic.Int64 // coarse unix nanos, updated by the ticker
+	connected     atomic.Int64
+	open          atomic.Int64 // open sockets, connected or not
+	totalConnects atomic.Uint64
+	subCount      atomic.Int64
+	slowClosed    atomic.Uint64
+	assignID      atomic.Uint64
+	maxConnected  atomic.Int64
+	startedAt     time.Time
+
+	mu       sync.Mutex // guards the fields below
+	eng      gnet.Engine
+	addr     net.Addr
+	started  bool
+	closing  atomic.Bool
+	runErr   chan error
+	stopTick chan struct{}
+	tickDone chan struct{}
 }
 
 // New validates cfg and returns a broker that is not yet listening.
@@ -24,24 +64,310 @@ func New(cfg Config) (*Broker, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slogLevel(cfg.LogLevel)}))
 	}
-	return &Broker{cfg: cfg, log: log}, nil
+	b := &Broker{
+		cfg:      cfg,
+		log:      log,
+		trie:     trie.New(),
+		retained: trie.NewRetained[*message](),
+	}
+	b.sessions.m = make(map[string]*session)
+	b.online = b.isOnline
+	b.clock.Store(time.Now().UnixNano())
+	return b, nil
+}
+
+// now returns the coarse clock in unix nanoseconds. Safe from any goroutine.
+func (b *Broker) now() int64 { return b.clock.Load() }
+
+// isOnline reports whether a subscriber has a connected client; used to pick
+// shared-group members. Safe from any goroutine.
+func (b *Broker) isOnline(id trie.SubscriberID) bool {
+	s := b.table.get(id)
+	return s != nil && s.owner.Load() != nil
 }
 
 // Start binds the listener and starts the event loops. It returns once the
 // broker accepts connections; Addr then reports the bound address.
 func (b *Broker) Start() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.started {
+		return ErrStarted
+	}
+	h := &handler{b: b, ready: make(chan struct{})}
+	b.runErr = make(chan error, 1)
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(b.cfg.Loops),
+		gnet.WithLoadBalancing(gnet.RoundRobin),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true),
+		gnet.WithLogger(gnetLogger{b.log}),
+	}
+	go func() { b.runErr <- gnet.Run(h, "tcp://"+b.cfg.Listen, opts...) }()
+	select {
+	case <-h.ready:
+	case err := <-b.runErr:
+		return fmt.Errorf("engine: listen %s: %w", b.cfg.Listen, err)
+	}
+	b.eng = h.eng
+	b.addr = h.addr
+	b.started = true
+	b.startedAt = time.Now()
+	b.stopTick = make(chan struct{})
+	b.tickDone = make(chan struct{})
+	go b.ticker()
+	b.log.Info("broker listening", "addr", b.addr.String(), "version", Version)
 	return nil
 }
 
 // Addr returns the address the broker listens on, or nil before Start.
 func (b *Broker) Addr() net.Addr {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.addr
 }
 
-// Shutdown stops accepting connections, publishes the wills of the
-// connected clients as the specification requires for a server-side close,
-// closes every connection and stops the event loops. It returns when done
-// or when ctx expires.
+// Shutdown stops accepting connections, closes every client connection
+// (their wills are published, as for any close that is not a DISCONNECT
+// [MQTT-3.1.2-8]) and stops the event loops. It returns when done or when
+// ctx expires.
 func (b *Broker) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.started {
+		return ErrNotStarted
+	}
+	if b.closing.Swap(true) {
+		return nil
+	}
+	close(b.stopTick)
+	<-b.tickDone
+	for _, l := range b.loopSnapshot() {
+		_ = l.el.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
+			l.closeAll()
+			return nil
+		}))
+	}
+	for b.open.Load() > 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := b.eng.Stop(ctx)
+	for _, l := range b.loopSnapshot() {
+		l.closeDoorbell()
+	}
+	select {
+	case <-b.runErr:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	b.log.Info("broker stopped")
+	return err
+}
+
+// loopSnapshot returns the loops known so far. Safe from any goroutine.
+func (b *Broker) loopSnapshot() []*loop {
+	b.loopsMu.Lock()
+	defer b.loopsMu.Unlock()
+	return append([]*loop(nil), b.loopList...)
+}
+
+// loopOf returns the broker loop of a gnet loop, creating it on first use.
+// Called from that gnet loop.
+func (b *Broker) loopOf(el gnet.EventLoop) *loop {
+	if v, ok := b.loops.Load(el); ok {
+		return v.(*loop)
+	}
+	b.loopsMu.Lock()
+	l := newLoop(b, len(b.loopList), el)
+	b.loopList = append(b.loopList, l)
+	b.loops.Store(el, l)
+	b.loopsMu.Unlock()
+	go l.startDoorbell()
+	return l
+}
+
+// ticker advances the coarse clock and runs the periodic work of every loop
+// on that loop: keep alive, connect timeouts, slow consumers, queue pumping,
+// and $SYS publication.
+func (b *Broker) ticker() {
+	defer close(b.tickDone)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var lastHouse, lastSys time.Time
+	for {
+		select {
+		case <-b.stopTick:
+			return
+		case now := <-t.C:
+			b.clock.Store(now.UnixNano())
+			if now.Sub(lastHouse) >= 500*time.Millisecond {
+				lastHouse = now
+				for _, l := range b.loopSnapshot() {
+					_ = l.el.Execute(context.Background(), l.houseRunnable)
+				}
+				b.expireSessions()
+			}
+			if b.cfg.SysInterval > 0 && now.Sub(lastSys) >= b.cfg.SysInterval {
+				lastSys = now
+				if ls := b.loopSnapshot(); len(ls) > 0 {
+					l := ls[0]
+					_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+						l.publishSys()
+						return nil
+					}))
+				}
+			}
+		}
+	}
+}
+
+// expireSessions drops offline sessions past their expiry. Runs on the
+// ticker goroutine.
+func (b *Broker) expireSessions() {
+	if b.cfg.MaxSessionExpiry <= 0 {
+		return
+	}
+	now := b.now()
+	st := &b.sessions
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, s := range st.m {
+		s.mu.Lock()
+		if s.owner.Load() == nil && s.expiresAt != 0 && now > s.expiresAt {
+			b.dropSessionLocked(s)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// housekeeping enforces keep alive [MQTT-3.1.2-24], connect timeouts and
+// the slow-consumer deadline, and moves queued messages. Loop-only.
+func (l *loop) housekeeping() {
+	b := l.b
+	now := b.now()
+	for c := range l.clients {
+		switch c.state {
+		case stateNew:
+			if now-c.openedAt > int64(b.cfg.ConnectTimeout) {
+				c.closeNow(closeConnectTimeout)
+			}
+		case stateConnected:
+			if c.keepAlive > 0 && now-c.lastRead > c.keepAlive+c.keepAlive/2 {
+				c.closeNow(closeKeepAlive)
+				continue
+			}
+			if c.slowSince != 0 {
+				c.checkSlow()
+			}
+			if s := c.sess; s != nil && len(s.queue) > 0 && c.state == stateConnected {
+				l.pump(s, c)
+			}
+		}
+	}
+	l.finish()
+}
+
+// closeAll closes every client of the loop for shutdown. Loop-only.
+func (l *loop) closeAll() {
+	for c := range l.clients {
+		c.closeNow(closeShutdown)
+	}
+	l.finish()
+}
+
+// handler adapts the broker to gnet's EventHandler.
+type handler struct {
+	gnet.BuiltinEventEngine
+	b     *Broker
+	eng   gnet.Engine
+	addr  net.Addr
+	ready chan struct{}
+}
+
+// OnBoot records the engine and the bound address.
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.eng = eng
+	h.addr = boundAddr(eng)
+	close(h.ready)
+	return gnet.None
+}
+
+// boundAddr asks the kernel for the listener's address (port 0 resolved).
+func boundAddr(eng gnet.Engine) net.Addr {
+	fd, err := eng.Dup()
+	if err != nil {
+		return nil
+	}
+	defer syscall.Close(fd)
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return nil
+	}
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	}
 	return nil
 }
+
+// OnOpen creates the client of a new connection on its loop.
+func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if _, ok := gc.Context().(*doorbell); ok {
+		return nil, gnet.None
+	}
+	b := h.b
+	if b.closing.Load() {
+		return nil, gnet.Close
+	}
+	l := b.loopOf(gc.EventLoop())
+	if max := b.cfg.MaxConnections; max > 0 && b.open.Load() >= int64(max) {
+		return nil, gnet.Close
+	}
+	b.open.Add(1)
+	now := b.now()
+	c := &client{gc: gc, l: l, openedAt: now, lastRead: now}
+	gc.SetContext(c)
+	l.clients[c] = struct{}{}
+	return nil, gnet.None
+}
+
+// OnTraffic handles readable bytes: the doorbell drains the inbox, a client
+// decodes its packets; then the round is finished (hand-overs, flushes).
+func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
+	switch x := gc.Context().(type) {
+	case *client:
+		act := x.onTraffic()
+		x.l.finish()
+		return act
+	case *doorbell:
+		_, _ = gc.Discard(-1)
+		x.l.drain()
+	}
+	return gnet.None
+}
+
+// OnClose releases a closed client.
+func (h *handler) OnClose(gc gnet.Conn, _ error) gnet.Action {
+	if c, ok := gc.Context().(*client); ok {
+		if c.state != stateClosed {
+			h.b.open.Add(-1)
+		}
+		c.onClose()
+		c.l.finish()
+	}
+	return gnet.None
+}
+
+// gnetLogger sends gnet's own log lines to slog.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }

@@ -44,6 +44,10 @@ type Config struct {
 	// counted and QoS 1/2 messages wait in the session queue.
 	MaxOutboundBytes int `toml:"max_outbound_bytes"`
 
+	// ConnectTimeout is how long a new connection may take to send its
+	// CONNECT before it is closed.
+	ConnectTimeout time.Duration `toml:"connect_timeout"`
+
 	// SlowConsumerTimeout is how long a connection may stay over
 	// MaxOutboundBytes before it is disconnected as a slow consumer.
 	SlowConsumerTimeout time.Duration `toml:"slow_consumer_timeout"`
@@ -154,6 +158,7 @@ func DefaultConfig() Config {
 		MaxQueuedMessages:       1000,    // Mosquitto max_queued_messages
 		MaxOutboundBytes:        4 << 20,
 		SlowConsumerTimeout:     10 * time.Second,
+		ConnectTimeout:          10 * time.Second,
 		KeepAliveMin:            0,
 		KeepAliveMax:            0,
 		SysInterval:             10 * time.Second, // Mosquitto sys_interval
@@ -186,6 +191,7 @@ func (c Config) Validate() error {
 		{c.MaxQueuedMessages >= 0, "max_queued_messages", c.MaxQueuedMessages, ">= 0"},
 		{c.MaxOutboundBytes >= 1024, "max_outbound_bytes", c.MaxOutboundBytes, ">= 1024"},
 		{c.SlowConsumerTimeout > 0, "slow_consumer_timeout", c.SlowConsumerTimeout, "> 0"},
+		{c.ConnectTimeout > 0, "connect_timeout", c.ConnectTimeout, "> 0"},
 		{c.KeepAliveMin >= 0 && c.KeepAliveMin <= 65535*time.Second, "keep_alive_min", c.KeepAliveMin, "0..65535s"},
 		{c.KeepAliveMax >= 0 && c.KeepAliveMax <= 65535*time.Second, "keep_alive_max", c.KeepAliveMax, "0..65535s"},
 		{c.KeepAliveMax == 0 || c.KeepAliveMin <= c.KeepAliveMax, "keep_alive_min", c.KeepAliveMin, "<= keep_alive_max"},

@@ -17,3 +17,12 @@ var (
 	// ErrStarted is returned by a second Start.
 	ErrStarted = errors.New("engine: broker already started")
 )
+
+// Internal close causes; they never leave the package.
+var (
+	errFirstNotConnect   = errors.New("engine: first packet is not CONNECT")
+	errSecondConnect     = errors.New("engine: second CONNECT")
+	errUnsupportedPacket = errors.New("engine: packet type not accepted from a client")
+	errBadWillTopic      = errors.New("engine: invalid will topic")
+	errCloseQuiet        = errors.New("engine: close after handling")
+)

@@ -1,0 +1,303 @@
+package engine
+
+import (
+	"errors"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// clientState is the life stage of a connection.
+type clientState byte
+
+const (
+	stateNew       clientState = iota // waiting for CONNECT [MQTT-3.1.0-1]
+	stateTakeover                     // CONNECT read, waiting for the old session
+	stateConnected                    // CONNACK sent
+	stateClosed                       // closed; late items are ignored
+)
+
+// closeReason says why the broker closes a connection. It selects whether
+// the will is published and, for MQTT 5, the DISCONNECT reason code.
+type closeReason byte
+
+const (
+	closeNone           closeReason = iota
+	closeClean                      // DISCONNECT received: no will [MQTT-3.14.4-3]
+	closeProtocol                   // malformed or forbidden packet
+	closeKeepAlive                  // silent for 1.5x keep alive [MQTT-3.1.2-24]
+	closeTakeover                   // same client id connected again [MQTT-3.1.4-2]
+	closeSlow                       // outbound stuck past SlowConsumerTimeout
+	closeShutdown                   // broker shutting down
+	closeRefused                    // CONNECT refused with a CONNACK code
+	closeConnectTimeout             // no CONNECT in time
+)
+
+var closeReasonNames = [...]string{"socket", "disconnect", "protocol error", "keep alive timeout",
+	"session taken over", "slow consumer", "server shutdown", "connect refused", "connect timeout"}
+
+func (r closeReason) String() string { return closeReasonNames[r] }
+
+// v5Reason is the MQTT 5 DISCONNECT reason code for r (issue 5).
+func (r closeReason) v5Reason() codec.ReasonCode {
+	switch r {
+	case closeKeepAlive:
+		return codec.ReasonKeepAliveTimeout
+	case closeTakeover:
+		return codec.ReasonSessionTakenOver
+	case closeSlow:
+		return codec.ReasonQuotaExceeded
+	case closeShutdown:
+		return codec.ReasonServerShuttingDown
+	}
+	return codec.ReasonProtocolError
+}
+
+// client is one network connection. It is owned by its loop and touched
+// only there.
+type client struct {
+	gc      gnet.Conn
+	l       *loop
+	state   clientState
+	version codec.Version
+	id      string
+	info    ClientInfo
+	sess    *session
+
+	keepAlive int64 // effective keep alive in nanoseconds, 0 none
+	lastRead  int64 // coarse clock at the last packet
+	openedAt  int64
+	will      *message
+	reason    closeReason
+
+	pending   []byte // bytes written this round, flushed once by loop.finish
+	dirty     bool
+	slowSince int64 // coarse clock when outbound went over budget; 0 when under
+
+	// Takeover: the CONNECT is re-read from gnet's buffer once the old
+	// session is released, so nothing is discarded until then.
+	cleanStart bool
+	assignedID bool // the broker chose id [MQTT-3.1.3-6]
+}
+
+// pendingCap bounds the capacity a client keeps in pending between rounds,
+// so idle connections hold little memory.
+const pendingCap = 64 << 10
+
+// onTraffic decodes every whole packet in gnet's buffer in place and
+// handles it; a partial packet stays in gnet's buffer for the next read.
+// Loop-only.
+func (c *client) onTraffic() gnet.Action {
+	if c.state == stateTakeover || c.state == stateClosed {
+		return gnet.None // the CONNECT waits in gnet's buffer
+	}
+	buf, _ := c.gc.Peek(-1)
+	off := 0
+	for off < len(buf) && c.state != stateTakeover {
+		src := buf[off:]
+		t, _, n, err := codec.PacketLen(src, c.l.b.cfg.MaxPacketSize)
+		if err == codec.ErrIncomplete {
+			break
+		}
+		if err != nil {
+			c.protocolError(err)
+			return gnet.Close
+		}
+		c.lastRead = c.l.b.now()
+		c.l.st.msgsIn++
+		c.l.st.bytesIn += uint64(n)
+		if err := c.handle(t, src[:n]); err != nil {
+			if !errors.Is(err, errCloseQuiet) {
+				c.protocolError(err)
+			}
+			_, _ = c.gc.Discard(off + n)
+			return gnet.Close
+		}
+		if c.state == stateTakeover {
+			break // keep the CONNECT in the buffer until resumeConnect
+		}
+		off += n
+	}
+	if off > 0 {
+		_, _ = c.gc.Discard(off)
+	}
+	return gnet.None
+}
+
+// handle dispatches one whole packet. This is the documented hot switch.
+// Loop-only.
+func (c *client) handle(t codec.Type, pkt []byte) error {
+	if c.state == stateNew && t != codec.TypeConnect {
+		return errFirstNotConnect // [MQTT-3.1.0-1]
+	}
+	switch t {
+	case codec.TypePublish:
+		return c.handlePublish(pkt)
+	case codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp:
+		return c.handleAck(pkt)
+	case codec.TypePingreq:
+		if _, _, err := codec.DecodePing(pkt); err != nil {
+			return err
+		}
+		c.pending = codec.AppendPingresp(c.pending) // [MQTT-3.12.4-1]
+		c.l.markDirty(c)
+		return nil
+	case codec.TypeSubscribe:
+		return c.handleSubscribe(pkt)
+	case codec.TypeUnsubscribe:
+		return c.handleUnsubscribe(pkt)
+	case codec.TypeDisconnect:
+		return c.handleDisconnect(pkt)
+	case codec.TypeConnect:
+		if c.state != stateNew {
+			return errSecondConnect // [MQTT-3.1.0-2]
+		}
+		return c.handleConnect(pkt)
+	case codec.TypeAuth:
+		return errUnsupportedPacket // v5 enhanced auth: issue 5
+	}
+	return errUnsupportedPacket // CONNACK, SUBACK, ... from a client
+}
+
+// handleDisconnect ends the connection without the will [MQTT-3.14.4-3].
+func (c *client) handleDisconnect(pkt []byte) error {
+	if _, err := codec.DecodeDisconnect(pkt, c.version, &c.l.disc); err != nil {
+		return err // [MQTT-3.14.1-1]
+	}
+	c.reason = closeClean
+	if c.version == codec.V5 && c.l.disc.ReasonCode == codec.ReasonDisconnectWithWill {
+		c.reason = closeNone
+	}
+	if c.reason == closeClean {
+		c.will = nil // [MQTT-3.1.2-10]
+	}
+	return errCloseQuiet
+}
+
+// protocolError records why c is closed for bad input. Loop-only.
+func (c *client) protocolError(err error) {
+	if c.reason == closeNone {
+		c.reason = closeProtocol
+	}
+	c.l.b.log.Debug("protocol error", "client", c.id, "remote", c.gc.RemoteAddr(), "err", err)
+}
+
+// writeQoS0 appends an encoded QoS 0 PUBLISH unless the outbound budget is
+// spent, in which case it is dropped and counted. Loop-only.
+func (c *client) writeQoS0(pkt []byte) {
+	if c.state != stateConnected {
+		return
+	}
+	if c.overBudget(len(pkt)) {
+		c.l.st.dropped++
+		return
+	}
+	c.pending = append(c.pending, pkt...)
+	c.l.st.msgsOut++
+	c.l.st.pubOut++
+	c.l.st.bytesOut += uint64(len(pkt))
+	c.l.markDirty(c)
+}
+
+// overBudget reports whether n more bytes would exceed MaxOutboundBytes.
+func (c *client) overBudget(n int) bool {
+	return len(c.pending)+c.gc.OutboundBuffered()+n > c.l.b.cfg.MaxOutboundBytes
+}
+
+// flush writes pending with one Write and tracks the slow-consumer
+// deadline. Loop-only; called by loop.finish.
+func (c *client) flush() {
+	c.dirty = false
+	if c.state == stateClosed {
+		c.pending = c.pending[:0]
+		return
+	}
+	if len(c.pending) > 0 {
+		_, _ = c.gc.Write(c.pending) // on error gnet closes c (OnClose)
+		if cap(c.pending) > pendingCap {
+			c.pending = nil
+		} else {
+			c.pending = c.pending[:0]
+		}
+	}
+	c.checkSlow()
+}
+
+// checkSlow starts or clears the slow-consumer clock and closes c when its
+// outbound stayed over budget past SlowConsumerTimeout. Loop-only.
+func (c *client) checkSlow() {
+	if c.state == stateClosed {
+		return
+	}
+	if c.gc.OutboundBuffered() < c.l.b.cfg.MaxOutboundBytes {
+		c.slowSince = 0
+		return
+	}
+	now := c.l.b.now()
+	if c.slowSince == 0 {
+		c.slowSince = now
+		return
+	}
+	if now-c.slowSince > int64(c.l.b.cfg.SlowConsumerTimeout) {
+		c.l.b.slowClosed.Add(1)
+		c.closeNow(closeSlow)
+	}
+}
+
+// closeNow closes c from its loop, outside of its own OnTraffic.
+// Loop-only.
+func (c *client) closeNow(r closeReason) {
+	if c.state == stateClosed {
+		return
+	}
+	if c.reason == closeNone {
+		c.reason = r
+	}
+	if r == closeShutdown || r == closeTakeover || r == closeSlow {
+		c.sendDisconnect(r)
+	}
+	if len(c.pending) > 0 && r != closeSlow {
+		_, _ = c.gc.Write(c.pending)
+		c.pending = c.pending[:0]
+	}
+	_ = c.l.el.Close(c.gc) // calls OnClose synchronously
+}
+
+// sendDisconnect tells a v5 client why it is closed (issue 5); v3 has no
+// server DISCONNECT.
+func (c *client) sendDisconnect(r closeReason) {
+	if c.version != codec.V5 || c.state != stateConnected {
+		return
+	}
+	c.pending = codec.AppendDisconnect(c.pending, c.version, &codec.Disconnect{ReasonCode: r.v5Reason()})
+	_, _ = c.gc.Write(c.pending)
+	c.pending = c.pending[:0]
+}
+
+// onClose releases everything c holds: publishes the will unless the close
+// was clean [MQTT-3.1.2-8], detaches or discards the session. Loop-only;
+// called from gnet's OnClose.
+func (c *client) onClose() {
+	if c.state == stateClosed {
+		return
+	}
+	wasConnected := c.state == stateConnected
+	c.state = stateClosed
+	delete(c.l.clients, c)
+	c.pending = nil
+	b := c.l.b
+	if wasConnected {
+		b.connected.Add(-1)
+		b.log.Debug("client disconnected", "client", c.id, "remote", c.gc.RemoteAddr(), "reason", c.reason.String())
+	}
+	if c.will != nil && c.reason != closeClean {
+		w := c.will
+		c.will = nil // [MQTT-3.1.2-10]
+		c.l.publishWill(w)
+	}
+	if c.sess != nil {
+		b.detach(c.l, c.sess, c)
+		c.sess = nil
+	}
+}

@@ -1,0 +1,308 @@
+package engine
+
+import (
+	"strconv"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/trie"
+)
+
+// handleConnect validates a CONNECT, authenticates, opens or resumes the
+// session and answers CONNACK. When the client id is online on another
+// connection it starts a takeover and leaves the CONNECT in gnet's buffer;
+// resumeConnect runs it again once the old connection is gone. Loop-only.
+func (c *client) handleConnect(pkt []byte) error {
+	l := c.l
+	b := l.b
+	p := &l.conn
+	if _, err := codec.DecodeConnect(pkt, p); err != nil {
+		c.version = p.Version
+		if p.Version == codec.V5 {
+			c.refuse(codec.ReasonCodeOf(err))
+		} else if rc := codec.ConnackCodeV3(err); rc != codec.ConnackCloseV3 {
+			c.refuseV3(rc) // [MQTT-3.1.2-2]
+		}
+		c.protocolError(err) // [MQTT-3.1.4-1]
+		return errCloseQuiet
+	}
+	c.version = p.Version
+	if rc, ok := c.checkClientID(p); !ok {
+		c.refuseCode(rc, codec.ReasonClientIDNotValid)
+		return errCloseQuiet
+	}
+	if rc, ok := c.authenticate(p); !ok {
+		return c.refuseAuth(rc)
+	}
+	if p.WillFlag {
+		if trie.ValidTopicName(p.WillTopic) != nil {
+			c.protocolError(errBadWillTopic)
+			return errCloseQuiet // [MQTT-3.1.4-1]
+		}
+		c.will = newMessage(p.WillTopic, p.WillPayload, p.WillQoS, p.WillRetain)
+	} else {
+		c.will = nil // [MQTT-3.1.2-12]
+	}
+	c.cleanStart = p.CleanStart
+	c.keepAlive = b.effectiveKeepAlive(p.KeepAlive)
+	c.info = ClientInfo{ClientID: c.id, Username: string(p.Username), ProtocolVersion: byte(p.Version)}
+
+	s, present, busy := b.openSession(l, c, p)
+	if busy == l {
+		// Same loop: close the old connection now and retry.
+		if old := s.c; old != nil {
+			old.closeNow(closeTakeover) // [MQTT-3.1.4-2] its will is sent
+		}
+		s, present, busy = b.openSession(l, c, p)
+	}
+	if busy != nil {
+		// [MQTT-3.1.4-2] the other connection goes first; its will is sent.
+		c.state = stateTakeover
+		c.will = nil // rebuilt when the CONNECT is read again
+		l.sendItem(busy, item{kind: itemTakeover, s: s, c: c})
+		return nil
+	}
+	c.sess = s
+	c.state = stateConnected
+	b.connected.Add(1)
+	b.totalConnects.Add(1)
+	ack := codec.Connack{SessionPresent: present} // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
+	if c.version == codec.V5 && c.assignedID {
+		ack.Props.AssignedClientID = []byte(c.id)
+		ack.Props.Set(codec.PropAssignedClientID)
+	}
+	c.pending = codec.AppendConnack(c.pending, c.version, &ack) // [MQTT-3.2.0-1] [MQTT-3.1.4-4]
+	l.markDirty(c)
+	b.log.Debug("client connected", "client", c.id, "remote", c.gc.RemoteAddr(),
+		"version", int(c.version), "clean", p.CleanStart, "keepalive", p.KeepAlive, "session_present", present)
+	if present {
+		l.resend(s, c) // [MQTT-4.4.0-1]
+	}
+	return nil
+}
+
+// checkClientID applies the client identifier rules and assigns an id to
+// an empty one. It returns the v3 CONNACK code and false to refuse.
+func (c *client) checkClientID(p *codec.Connect) (byte, bool) {
+	cfg := &c.l.b.cfg
+	if len(p.ClientID) == 0 {
+		if !p.CleanStart && p.Version != codec.V5 {
+			return codec.ConnackIdentifierRejected, false // [MQTT-3.1.3-8]
+		}
+		if !cfg.AllowZeroLengthClientID || p.Version == codec.V31 {
+			return codec.ConnackIdentifierRejected, false // [MQTT-3.1.3-9]
+		}
+		c.id = "gust-" + strconv.FormatUint(c.l.b.assignID.Add(1), 36) // [MQTT-3.1.3-6]
+		c.assignedID = true
+		return 0, true
+	}
+	if len(p.ClientID) > cfg.MaxClientIDLength || (p.Version == codec.V31 && len(p.ClientID) > 23) {
+		return codec.ConnackIdentifierRejected, false // [MQTT-3.1.3-9]
+	}
+	c.id = string(p.ClientID)
+	return 0, true
+}
+
+// authenticate applies AllowAnonymous and the Authenticator.
+func (c *client) authenticate(p *codec.Connect) (error, bool) {
+	b := c.l.b
+	if !b.cfg.AllowAnonymous && !p.UsernameFlag {
+		return ErrNotAuthorized, false
+	}
+	if b.cfg.Authenticator == nil {
+		return nil, true
+	}
+	info := ConnectInfo{
+		ClientID: p.ClientID, Username: p.Username, Password: p.Password,
+		UsernameFlag: p.UsernameFlag, PasswordFlag: p.PasswordFlag,
+		ProtocolVersion: byte(p.Version), RemoteAddr: c.gc.RemoteAddr(),
+	}
+	if err := b.cfg.Authenticator.Authenticate(&info); err != nil {
+		return err, false
+	}
+	return nil, true
+}
+
+// refuseAuth answers an authentication failure and closes.
+func (c *client) refuseAuth(err error) error {
+	if err == ErrBadCredentials {
+		c.refuseCode(codec.ConnackBadUsernameOrPassword, codec.ReasonBadUsernameOrPassword)
+	} else {
+		c.refuseCode(codec.ConnackNotAuthorized, codec.ReasonNotAuthorized)
+	}
+	c.l.b.log.Debug("client refused", "client", c.id, "remote", c.gc.RemoteAddr(), "err", err)
+	return errCloseQuiet
+}
+
+// refuseCode answers CONNACK with the code of c's version.
+func (c *client) refuseCode(v3 byte, v5 codec.ReasonCode) {
+	if c.version == codec.V5 {
+		c.refuse(v5)
+	} else {
+		c.refuseV3(v3)
+	}
+}
+
+// refuseV3 sends a 3.1/3.1.1 CONNACK with a non-zero return code and
+// Session Present 0 [MQTT-3.2.2-4]; the caller closes [MQTT-3.2.2-5].
+func (c *client) refuseV3(rc byte) {
+	v := c.version
+	if v != codec.V31 && v != codec.V311 {
+		v = codec.V311
+	}
+	c.pending = codec.AppendConnack(c.pending, v, &codec.Connack{ReasonCode: codec.ReasonCode(rc)})
+	c.reason = closeRefused
+	c.l.markDirty(c)
+}
+
+// refuse sends a v5 CONNACK with reason rc; the caller closes.
+func (c *client) refuse(rc codec.ReasonCode) {
+	c.pending = codec.AppendConnack(c.pending, codec.V5, &codec.Connack{ReasonCode: rc})
+	c.reason = closeRefused
+	c.l.markDirty(c)
+}
+
+// resumeConnect runs the CONNECT kept in gnet's buffer again after the
+// previous owner of its session let go. Loop-only.
+func (c *client) resumeConnect() {
+	if c.state != stateTakeover {
+		return
+	}
+	c.state = stateNew
+	if c.onTraffic() == gnet.Close {
+		c.closeNow(closeProtocol)
+	}
+	c.l.finish()
+}
+
+// effectiveKeepAlive applies KeepAliveMin/Max to a CONNECT keep alive in
+// seconds and returns nanoseconds (0: none).
+func (b *Broker) effectiveKeepAlive(secs uint16) int64 {
+	ka := int64(secs) * 1e9
+	if ka == 0 {
+		return int64(b.cfg.KeepAliveMax)
+	}
+	if min := int64(b.cfg.KeepAliveMin); ka < min {
+		ka = min
+	}
+	if max := int64(b.cfg.KeepAliveMax); max > 0 && ka > max {
+		ka = max
+	}
+	return ka
+}
+
+// openSession finds or creates the session of c's client id and attaches it
+// to l. If the session is online elsewhere it returns the owner loop in busy
+// and attaches nothing. Loop-only (l).
+func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, present bool, busy *loop) {
+	st := &b.sessions
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s = st.m[c.id]; s != nil {
+		s.mu.Lock()
+		if o := s.owner.Load(); o != nil {
+			s.mu.Unlock()
+			return s, false, o
+		}
+		if p.CleanStart || s.gone {
+			// [MQTT-3.1.2-6] discard any previous session.
+			b.dropSessionLocked(s)
+			s.mu.Unlock()
+			s = nil
+		} else {
+			s.c = c
+			s.ver.Store(uint32(c.version))
+			s.owner.Store(l)
+			s.expiresAt = 0
+			s.mu.Unlock()
+			return s, true, nil // [MQTT-3.1.2-4] [MQTT-3.2.2-2]
+		}
+	}
+	s = &session{clientID: c.id, subs: make(map[string]subEntry)}
+	s.clean = p.CleanStart // v3: clean session 1 ends with the connection
+	if p.Version == codec.V5 {
+		s.clean = !p.Props.Has(codec.PropSessionExpiry) || p.Props.SessionExpiry == 0
+	}
+	b.table.add(s)
+	s.c = c
+	s.ver.Store(uint32(c.version))
+	s.owner.Store(l)
+	st.m[c.id] = s
+	return s, false, nil
+}
+
+// dropSessionLocked removes s from the store, the table and the trie.
+// Caller holds b.sessions.mu and s.mu; s is offline.
+func (b *Broker) dropSessionLocked(s *session) {
+	if b.sessions.m[s.clientID] == s {
+		delete(b.sessions.m, s.clientID)
+	}
+	if s.gone {
+		return
+	}
+	s.gone = true
+	for _, e := range s.subs {
+		b.trie.Unsubscribe(s.id, e.sub.Filter, e.sub.Group)
+	}
+	b.subCount.Add(int64(-len(s.subs)))
+	s.subs = nil
+	s.queue = nil
+	s.inflight = nil
+	b.table.remove(s)
+}
+
+// detach releases s from its closing client c: a clean session is dropped
+// [MQTT-3.1.2-6], a persistent one goes offline keeping its subscriptions,
+// inflight and queue [MQTT-3.1.2-4] [MQTT-3.1.2-5]. Loop-only (s's owner).
+func (b *Broker) detach(l *loop, s *session, c *client) {
+	b.sessions.mu.Lock()
+	s.mu.Lock()
+	if s.c == c {
+		s.c = nil
+		s.owner.Store(nil)
+		if s.clean {
+			b.dropSessionLocked(s)
+		} else if b.cfg.MaxSessionExpiry > 0 {
+			s.expiresAt = b.now() + int64(b.cfg.MaxSessionExpiry)
+		}
+	}
+	s.mu.Unlock()
+	b.sessions.mu.Unlock()
+}
+
+// takeover closes the client that owns s on l so that next can take the
+// session over, then lets next run its CONNECT again. Loop-only (l).
+func (l *loop) takeover(s *session, next *client) {
+	if s.owner.Load() == l && s.c != nil {
+		s.c.closeNow(closeTakeover) // its will is published [MQTT-3.1.4-2]
+	}
+	l.sendItem(next.l, item{kind: itemResume, c: next})
+}
+
+// sendItem queues it for loop t (run directly when t is l). Loop-only (l).
+func (l *loop) sendItem(t *loop, it item) {
+	if t == l {
+		bt := batch{items: []item{it}}
+		l.apply(&bt)
+		return
+	}
+	bt := l.outFor(t)
+	bt.items = append(bt.items, it)
+}
+
+// resend retransmits a resumed session's unacknowledged messages with DUP
+// set, and PUBRELs, in their original order [MQTT-4.4.0-1] [MQTT-3.3.1-1],
+// then sends queued messages. Loop-only (s's owner).
+func (l *loop) resend(s *session, c *client) {
+	for i := range s.inflight {
+		om := &s.inflight[i]
+		if om.state == outReleased {
+			c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubrel, PacketID: om.pid})
+			continue
+		}
+		c.appendPublish(om.m, om.qos, om.pid, true, om.retain)
+	}
+	l.markDirty(c)
+	l.pump(s, c)
+}

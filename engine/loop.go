@@ -1,0 +1,328 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/trie"
+)
+
+// itemKind says what one hand-over item asks the target loop to do.
+type itemKind byte
+
+const (
+	itemQoS0     itemKind = iota // write buf[off:off+n] to s's client
+	itemMessage                  // deliver m to s at qos (QoS 1/2 or encoded per session)
+	itemTakeover                 // close s's client and hand s to next
+	itemResume                   // s has been released to client next: finish its CONNECT
+	itemClose                    // close client c (shutdown)
+)
+
+// item is one entry of a hand-over batch.
+type item struct {
+	kind   itemKind
+	qos    byte
+	off, n int32
+	s      *session
+	m      *message
+	c      *client
+}
+
+// batch is what one loop hands over to another in one go: the QoS 0 wire
+// bytes it encoded for the target's clients and the items to apply. A batch
+// is owned by its producer until pushed, then by the target until it is
+// returned to home.
+type batch struct {
+	home  chan *batch
+	buf   []byte
+	items []item
+
+	// The last message copied into buf by the producer, so that every item
+	// for this loop shares one copy per message and wire form.
+	seq    uint64
+	fam    int
+	off, n int32
+}
+
+// inbox receives batches from other loops.
+type inbox struct {
+	mu     sync.Mutex // leaf lock
+	q      []*batch
+	rung   bool // a wake-up is pending; producers don't ring again
+	bellFD int  // write end of the doorbell socket pair, -1 until ready
+}
+
+// loopStats are the counters of one loop. The loop accumulates them in
+// plain fields during a batch and folds them into the atomics once at the
+// end of it (STYLE.md §5.8).
+type loopStats struct {
+	msgsIn, msgsOut, bytesIn, bytesOut, dropped, pubIn, pubOut uint64
+}
+
+type loopAtomics struct {
+	msgsIn, msgsOut, bytesIn, bytesOut, dropped, pubIn, pubOut atomic.Uint64
+}
+
+// loop is the broker's state for one gnet event loop. Everything but the
+// inbox and the atomics is touched only on that loop's goroutine.
+type loop struct {
+	b   *Broker
+	idx int
+	el  gnet.EventLoop
+
+	in      inbox
+	free    chan *batch // this loop's spare batches
+	out     []*batch    // per target loop idx: batch being built in this round
+	targets []*loop     // loops with a non-nil out entry
+	dirty   []*client   // clients with pending bytes this round
+	depth   int         // finish re-entrancy guard
+	clients map[*client]struct{}
+
+	// Decode scratch reused for every packet (§5.1).
+	pub     codec.Publish
+	ack     codec.Ack
+	sub     codec.Subscribe
+	unsub   codec.Unsubscribe
+	conn    codec.Connect
+	disc    codec.Disconnect
+	encs    [2][]byte // QoS 0 wire forms of the message being routed (v3, v5)
+	seq     uint64    // messages routed by this loop
+	res     trie.Result
+	codes   []codec.ReasonCode
+	retainQ []retainReq
+
+	cache    map[string]*trie.Result
+	cacheGen uint64
+
+	st  loopStats
+	ast loopAtomics
+
+	houseRunnable gnet.Runnable // l.housekeeping, bound once
+}
+
+func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
+	l := &loop{
+		b:       b,
+		idx:     idx,
+		el:      el,
+		free:    make(chan *batch, 64),
+		clients: make(map[*client]struct{}),
+		cache:   make(map[string]*trie.Result),
+	}
+	l.in.bellFD = -1
+	l.houseRunnable = gnet.RunnableFunc(func(context.Context) error {
+		l.housekeeping()
+		return nil
+	})
+	return l
+}
+
+// getBatch returns an empty batch for a hand-over. Loop-only.
+func (l *loop) getBatch() *batch {
+	select {
+	case bt := <-l.free:
+		return bt
+	default:
+		return &batch{home: l.free, buf: make([]byte, 0, 4096)}
+	}
+}
+
+// outFor returns the batch being built for target t. Loop-only.
+func (l *loop) outFor(t *loop) *batch {
+	for len(l.out) <= t.idx {
+		l.out = append(l.out, nil)
+	}
+	bt := l.out[t.idx]
+	if bt == nil {
+		bt = l.getBatch()
+		l.out[t.idx] = bt
+		l.targets = append(l.targets, t)
+	}
+	return bt
+}
+
+// markDirty records that c has bytes to flush at the end of the round.
+// Loop-only.
+func (l *loop) markDirty(c *client) {
+	if !c.dirty {
+		c.dirty = true
+		l.dirty = append(l.dirty, c)
+	}
+}
+
+// finish ends one round (one OnTraffic, one inbox drain, one close): it
+// hands the built batches to their loops, writes every dirty client once and
+// folds the counters. It is re-entrant: gnet may call OnClose from inside a
+// Write, and a will published there adds work that the outer call picks up.
+// Loop-only.
+func (l *loop) finish() {
+	if l.depth > 0 {
+		return
+	}
+	l.depth++
+	for len(l.targets) > 0 || len(l.dirty) > 0 {
+		for i := 0; i < len(l.targets); i++ {
+			t := l.targets[i]
+			bt := l.out[t.idx]
+			l.out[t.idx] = nil
+			t.push(bt)
+		}
+		l.targets = l.targets[:0]
+		for i := 0; i < len(l.dirty); i++ {
+			l.dirty[i].flush()
+		}
+		clear(l.dirty)
+		l.dirty = l.dirty[:0]
+	}
+	l.depth--
+	l.foldStats()
+}
+
+// foldStats publishes the round's counters with one atomic add each.
+func (l *loop) foldStats() {
+	if l.st == (loopStats{}) {
+		return
+	}
+	l.ast.msgsIn.Add(l.st.msgsIn)
+	l.ast.msgsOut.Add(l.st.msgsOut)
+	l.ast.bytesIn.Add(l.st.bytesIn)
+	l.ast.bytesOut.Add(l.st.bytesOut)
+	l.ast.dropped.Add(l.st.dropped)
+	l.ast.pubIn.Add(l.st.pubIn)
+	l.ast.pubOut.Add(l.st.pubOut)
+	l.st = loopStats{}
+}
+
+// push hands bt to l and wakes l if it is idle. Safe from any goroutine.
+func (l *loop) push(bt *batch) {
+	l.in.mu.Lock()
+	l.in.q = append(l.in.q, bt)
+	ring := !l.in.rung
+	l.in.rung = true
+	fd := l.in.bellFD
+	l.in.mu.Unlock()
+	if !ring {
+		return
+	}
+	if fd >= 0 {
+		// One byte on the doorbell socket wakes the loop without allocating;
+		// EAGAIN means the socket is full of earlier rings, which is as good.
+		var one = [1]byte{1}
+		_, _ = syscall.Write(fd, one[:])
+		return
+	}
+	// Doorbell not ready yet (the loop is new): gnet's Execute allocates a
+	// closure, acceptable for the first rounds only.
+	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		l.drain()
+		return nil
+	}))
+}
+
+// drain applies every batch in the inbox. Loop-only.
+func (l *loop) drain() {
+	l.in.mu.Lock()
+	q := l.in.q
+	l.in.q = nil
+	l.in.rung = false
+	l.in.mu.Unlock()
+	for _, bt := range q {
+		l.apply(bt)
+		bt.buf = bt.buf[:0]
+		bt.seq = 0
+		clear(bt.items)
+		bt.items = bt.items[:0]
+		select {
+		case bt.home <- bt:
+		default:
+		}
+	}
+	clear(q)
+	l.in.mu.Lock()
+	if l.in.q == nil {
+		l.in.q = q[:0] // recycle the slice when nobody pushed meanwhile
+	}
+	l.in.mu.Unlock()
+	l.finish()
+}
+
+// apply performs the items of one batch. Loop-only.
+func (l *loop) apply(bt *batch) {
+	for i := range bt.items {
+		it := &bt.items[i]
+		switch it.kind {
+		case itemQoS0:
+			if it.s.owner.Load() == l && it.s.c != nil {
+				it.s.c.writeQoS0(bt.buf[it.off : it.off+it.n])
+			}
+		case itemMessage:
+			l.deliver(it.s, it.m, it.qos)
+		case itemTakeover:
+			l.takeover(it.s, it.c)
+		case itemResume:
+			it.c.resumeConnect()
+		case itemClose:
+			it.c.closeNow(closeShutdown)
+		}
+	}
+}
+
+// startDoorbell creates the socket pair whose read end gnet watches on this
+// loop, so other loops can wake it with a one-byte write. Runs in its own
+// goroutine; until it finishes, push falls back to Execute.
+func (l *loop) startDoorbell() {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	if err := syscall.SetNonblock(fds[1], true); err != nil {
+		_ = syscall.Close(fds[0])
+		_ = syscall.Close(fds[1])
+		return
+	}
+	f := os.NewFile(uintptr(fds[0]), "gust-doorbell")
+	nc, err := net.FileConn(f) // dups fds[0]
+	_ = f.Close()
+	if err != nil {
+		_ = syscall.Close(fds[1])
+		return
+	}
+	ctx := gnet.NewContext(context.Background(), &doorbell{l: l})
+	ch, err := l.el.Enroll(ctx, nc)
+	if err != nil {
+		_ = nc.Close()
+		_ = syscall.Close(fds[1])
+		return
+	}
+	res := <-ch
+	if res.Err != nil {
+		_ = syscall.Close(fds[1])
+		return
+	}
+	l.in.mu.Lock()
+	l.in.bellFD = fds[1]
+	l.in.mu.Unlock()
+}
+
+// doorbell is the gnet context of a loop's doorbell connection.
+type doorbell struct {
+	l *loop
+}
+
+// closeDoorbell closes the write end. Safe from any goroutine.
+func (l *loop) closeDoorbell() {
+	l.in.mu.Lock()
+	fd := l.in.bellFD
+	l.in.bellFD = -1
+	l.in.mu.Unlock()
+	if fd >= 0 {
+		_ = syscall.Close(fd)
+	}
+}

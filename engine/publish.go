@@ -1,0 +1,313 @@
+package engine
+
+import (
+	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/trie"
+)
+
+// maxCacheEntries bounds the per-loop match cache; it is cleared when full.
+const maxCacheEntries = 8192
+
+// handlePublish handles an inbound PUBLISH: QoS handshake, retained store
+// and fan-out. Loop-only.
+func (c *client) handlePublish(pkt []byte) error {
+	l := c.l
+	p := &l.pub
+	if _, err := codec.DecodePublish(pkt, c.version, p); err != nil {
+		return err // [MQTT-3.3.1-4] [MQTT-3.3.2-2] [MQTT-1.5.3-1]
+	}
+	if c.version == codec.V5 && len(p.Topic) == 0 {
+		return errUnsupportedPacket // topic aliases: issue 5
+	}
+	l.st.pubIn++
+	allowed := true
+	if az := l.b.cfg.Authoriser; az != nil {
+		allowed = az.CanPublish(&c.info, p.Topic, p.QoS, p.Retain) // [MQTT-3.3.5-2]
+	}
+	switch p.QoS {
+	case 0:
+	case 1:
+		// [MQTT-4.3.2-4] PUBACK once we own the message.
+		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID})
+		l.markDirty(c)
+	case 2:
+		s := c.sess
+		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubrec, PacketID: p.PacketID})
+		l.markDirty(c)
+		if s.hasInQoS2(p.PacketID) {
+			return nil // [MQTT-4.3.3-2] already delivered; only PUBREC again
+		}
+		s.inQoS2 = append(s.inQoS2, p.PacketID)
+	}
+	if !allowed {
+		return nil
+	}
+	if p.Retain {
+		l.b.storeRetained(p.Topic, p.Payload, p.QoS)
+	}
+	l.route(p.Topic, p.Payload, p.QoS, c.sess)
+	return nil
+}
+
+// handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP. Loop-only.
+func (c *client) handleAck(pkt []byte) error {
+	l := c.l
+	a := &l.ack
+	if _, err := codec.DecodeAck(pkt, c.version, a); err != nil {
+		return err // [MQTT-3.6.1-1]
+	}
+	s := c.sess
+	switch a.Type {
+	case codec.TypePuback: // [MQTT-4.3.2-3]
+		if i := s.findInflight(a.PacketID); i >= 0 && s.inflight[i].qos == 1 {
+			s.removeInflight(i)
+			l.pump(s, c)
+		}
+	case codec.TypePubrec: // [MQTT-4.3.3-4]
+		i := s.findInflight(a.PacketID)
+		if i >= 0 && s.inflight[i].qos == 2 {
+			if c.version == codec.V5 && a.ReasonCode >= 0x80 {
+				s.removeInflight(i) // [MQTT-4.4.0-2] v5: a failed PUBREC ends the flow
+				l.pump(s, c)
+				return nil
+			}
+			s.inflight[i].state = outReleased
+			s.inflight[i].m = nil // [MQTT-4.3.3-6] never re-sent after PUBREL
+		}
+		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubrel, PacketID: a.PacketID})
+		l.markDirty(c)
+	case codec.TypePubcomp: // [MQTT-4.3.3-5]
+		if i := s.findInflight(a.PacketID); i >= 0 && s.inflight[i].state == outReleased {
+			s.removeInflight(i)
+			l.pump(s, c)
+		}
+	case codec.TypePubrel: // [MQTT-4.3.3-11] [MQTT-4.3.3-12]
+		s.releaseInQoS2(a.PacketID)
+		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubcomp, PacketID: a.PacketID})
+		l.markDirty(c)
+	}
+	return nil
+}
+
+// match returns the subscribers of topic from the loop's cache, filling it
+// from the trie on a miss. The cache is dropped whenever the trie's
+// generation moves (STYLE.md §5.5). The result is valid until the next call.
+// Loop-only.
+func (l *loop) match(topic []byte) *trie.Result {
+	t := l.b.trie
+	if gen := t.Generation(); gen != l.cacheGen {
+		clear(l.cache)
+		l.cacheGen = gen
+	}
+	if r, ok := l.cache[string(topic)]; ok { // no allocation for the lookup key
+		return r
+	}
+	t.Match(topic, &l.res)
+	if len(l.cache) >= maxCacheEntries {
+		clear(l.cache)
+	}
+	r := l.res.Clone()
+	l.cache[string(topic)] = r
+	return r
+}
+
+// fanout carries one message through route.
+type fanout struct {
+	topic, payload []byte
+	qos            byte
+	from           *session
+	m              *message  // built lazily for QoS 1/2 deliveries
+	enc            [2][]byte // QoS 0 wire form per version family (v3, v5); nil until built
+	seq            uint64    // identifies this message in hand-over batches
+}
+
+// route delivers a message to every matching subscription [MQTT-4.5.0-1]:
+// one delivery per subscriber at the highest matching QoS, capped by the
+// published QoS [MQTT-3.3.5-1] [MQTT-3.8.4-6], and one member of each
+// matching shared group. Loop-only.
+func (l *loop) route(topic, payload []byte, qos byte, from *session) {
+	res := l.match(topic)
+	l.seq++
+	f := fanout{topic: topic, payload: payload, qos: qos, from: from, seq: l.seq}
+	for i := range res.Deliveries {
+		d := &res.Deliveries[i]
+		s := l.b.table.get(d.Subscriber)
+		if s == nil {
+			continue
+		}
+		q := d.QoS
+		if s == from {
+			if !d.Local {
+				continue // [MQTT-3.8.3-3] v5 No Local
+			}
+			q = d.LocalQoS
+		}
+		l.deliverTo(&f, s, min(q, qos))
+	}
+	for _, g := range res.Groups {
+		if sub, ok := g.Pick(l.b.online); ok {
+			if s := l.b.table.get(sub.Subscriber); s != nil {
+				l.deliverTo(&f, s, min(sub.QoS, qos)) // [MQTT-4.8.2-3]
+			}
+		}
+	}
+}
+
+// deliverTo sends f to s at qos. QoS 0 goes as shared pre-encoded bytes;
+// QoS 1/2 as a message record through the session. Loop-only.
+func (l *loop) deliverTo(f *fanout, s *session, qos byte) {
+	if qos > 0 {
+		if f.m == nil {
+			f.m = newMessage(f.topic, f.payload, f.qos, false)
+		}
+		l.deliver(s, f.m, qos)
+		return
+	}
+	owner := s.owner.Load()
+	if owner == nil {
+		return // offline: QoS 0 is not queued [MQTT-3.1.2-5]
+	}
+	if owner == l {
+		c := s.c
+		if c == nil {
+			return
+		}
+		c.writeQoS0(l.encodeQoS0(f, c.version))
+		return
+	}
+	// Another loop: copy the wire bytes into its batch once per message and
+	// point every item for that loop at them (STYLE.md §5.7).
+	bt := l.outFor(owner)
+	fam := family(verOf(s))
+	if bt.seq != f.seq || bt.fam != fam {
+		enc := l.encodeQoS0(f, versionOfFamily(fam))
+		bt.off = int32(len(bt.buf))
+		bt.buf = append(bt.buf, enc...)
+		bt.n = int32(len(enc))
+		bt.seq, bt.fam = f.seq, fam
+	}
+	bt.items = append(bt.items, item{kind: itemQoS0, s: s, off: bt.off, n: bt.n})
+}
+
+// verOf guesses the protocol version of a session owned by another loop.
+// It reads only the immutable-while-online version field.
+func verOf(s *session) codec.Version {
+	return codec.Version(s.ver.Load())
+}
+
+// family maps a version to its PUBLISH wire form: 0 for 3.1/3.1.1, 1 for 5.
+func family(v codec.Version) int {
+	if v == codec.V5 {
+		return 1
+	}
+	return 0
+}
+
+func versionOfFamily(f int) codec.Version {
+	if f == 1 {
+		return codec.V5
+	}
+	return codec.V311
+}
+
+// encodeQoS0 returns f's QoS 0 wire form for version v, encoding it on first
+// use into the loop's scratch buffers. Valid until the next route.
+func (l *loop) encodeQoS0(f *fanout, v codec.Version) []byte {
+	fam := family(v)
+	if f.enc[fam] == nil {
+		p := codec.Publish{Topic: f.topic, Payload: f.payload} // [MQTT-3.3.1-9] retain 0, [MQTT-4.3.1-1] DUP 0
+		l.encs[fam] = codec.AppendPublish(l.encs[fam][:0], v, &p)
+		f.enc[fam] = l.encs[fam]
+	}
+	return f.enc[fam]
+}
+
+// deliver hands m to s at qos, wherever s lives: on this loop it is sent or
+// queued, on another loop it joins that loop's batch, offline it is queued
+// under s.mu (QoS 1/2 only) [MQTT-3.1.2-5]. Loop-only.
+func (l *loop) deliver(s *session, m *message, qos byte) {
+	owner := s.owner.Load()
+	if owner == nil {
+		if qos == 0 {
+			return
+		}
+		s.mu.Lock()
+		owner = s.owner.Load()
+		if owner == nil {
+			if !s.gone && !s.enqueue(outMsg{m: m, qos: qos}, l.b.cfg.MaxQueuedMessages) {
+				l.st.dropped++
+			}
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+	if owner != l {
+		bt := l.outFor(owner)
+		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos})
+		return
+	}
+	c := s.c
+	if c == nil || c.state != stateConnected {
+		return
+	}
+	if qos == 0 {
+		c.appendPublish(m, 0, 0, false, false)
+		return
+	}
+	om := outMsg{m: m, qos: qos}
+	if len(s.queue) > 0 || len(s.inflight) >= l.b.cfg.MaxInflight || c.overBudget(len(m.topic)+len(m.payload)+8) {
+		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
+			l.st.dropped++
+		}
+		return
+	}
+	l.sendNew(s, c, om)
+}
+
+// sendNew assigns a packet id to om, records it in flight and writes it
+// [MQTT-4.3.2-1] [MQTT-4.3.3-1]. Loop-only (s's owner).
+func (l *loop) sendNew(s *session, c *client, om outMsg) {
+	om.pid = s.allocPID()
+	om.state = outPublished
+	s.inflight = append(s.inflight, om)
+	c.appendPublish(om.m, om.qos, om.pid, false, om.retain)
+}
+
+// pump moves queued messages into the in-flight window while it and the
+// outbound budget have room. Loop-only (s's owner).
+func (l *loop) pump(s *session, c *client) {
+	max := l.b.cfg.MaxInflight
+	for len(s.queue) > 0 && len(s.inflight) < max && c.state == stateConnected {
+		om := s.queue[0]
+		if om.m != nil && c.overBudget(len(om.m.topic)+len(om.m.payload)+8) {
+			return
+		}
+		s.queue[0] = outMsg{}
+		s.queue = s.queue[1:]
+		if len(s.queue) == 0 {
+			s.queue = nil
+		}
+		l.sendNew(s, c, om)
+	}
+}
+
+// appendPublish encodes m for c. Loop-only.
+func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain bool) {
+	p := codec.Publish{Topic: m.topic, Payload: m.payload, QoS: qos, PacketID: pid, Dup: dup && qos > 0, Retain: retain}
+	n := len(c.pending)
+	c.pending = codec.AppendPublish(c.pending, c.version, &p)
+	c.l.st.msgsOut++
+	c.l.st.pubOut++
+	c.l.st.bytesOut += uint64(len(c.pending) - n)
+	c.l.markDirty(c)
+}
+
+// publishWill publishes a will as if its client had sent it
+// [MQTT-3.1.2-8] [MQTT-3.1.2-16] [MQTT-3.1.2-17]. Loop-only.
+func (l *loop) publishWill(w *message) {
+	if w.retain {
+		l.b.storeRetained(w.topic, w.payload, w.qos)
+	}
+	l.route(w.topic, w.payload, w.qos, nil)
+}

@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/gust-mqtt/gust/trie"
+)
+
+// message is one application message that outlives the OnTraffic call that
+// received it: a QoS 1/2 delivery, a queued message, a retained message or a
+// will. It is immutable once built and shared by reference among every
+// session it is delivered to.
+type message struct {
+	topic   []byte
+	payload []byte
+	qos     byte
+	retain  bool
+	// expireAt is the v5 Message Expiry deadline in unix nanoseconds; 0 means
+	// never. Reserved for MQTT 5 (issue 5).
+	expireAt int64
+}
+
+// newMessage copies topic and payload into one allocation.
+func newMessage(topic, payload []byte, qos byte, retain bool) *message {
+	buf := make([]byte, len(topic)+len(payload))
+	copy(buf, topic)
+	copy(buf[len(topic):], payload)
+	return &message{
+		topic:   buf[:len(topic):len(topic)],
+		payload: buf[len(topic):],
+		qos:     qos,
+		retain:  retain,
+	}
+}
+
+// outState is the stage of one outbound QoS 1/2 delivery.
+type outState byte
+
+const (
+	outPublished outState = iota // PUBLISH sent, waiting for PUBACK/PUBREC.
+	outReleased                  // PUBREL sent, waiting for PUBCOMP.
+)
+
+// outMsg is one outbound QoS 1/2 delivery in a session's window or queue.
+type outMsg struct {
+	m      *message
+	qos    byte
+	pid    uint16
+	state  outState
+	retain bool // sent because of a new subscription [MQTT-3.3.1-8]
+}
+
+// subEntry is one subscription a session holds, by its full filter
+// (with any $share/{group}/ prefix).
+type subEntry struct {
+	sub trie.Subscription
+}
+
+// session is the state MQTT keeps per client identifier. While its client
+// is online it is owned by the client's loop (owner) and touched only there;
+// while offline, producers touch it only under mu. Transitions between the
+// two take mu. See doc.go.
+type session struct {
+	id       trie.SubscriberID
+	clientID string
+
+	mu    sync.Mutex           // guards owner transitions and offline state
+	owner atomic.Pointer[loop] // loop of the online client; nil when offline
+
+	// Owned by the owner loop while online, guarded by mu while offline.
+	c         *client       // online client, nil when offline
+	ver       atomic.Uint32 // protocol version of the last client, read by producers
+	clean     bool          // clean session: discarded at disconnect
+	subs      map[string]subEntry
+	inflight  []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
+	queue     []outMsg // waiting for the window, the outbound budget or a client
+	nextPID   uint16
+	inQoS2    []uint16 // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3-2]
+	dropped   uint64   // messages dropped because the queue was full
+	expiresAt int64    // unix nanos when an offline session is discarded; 0 never
+	gone      bool     // removed from the store; deliveries are dropped
+}
+
+// sessionTable maps dense SubscriberIDs to sessions without locks on the
+// read side: a fixed array of lazily allocated chunks of atomic pointers.
+type sessionTable struct {
+	mu     sync.Mutex // guards free, next and chunk allocation
+	free   []trie.SubscriberID
+	next   trie.SubscriberID
+	chunks [1 << 14]atomic.Pointer[sessionChunk]
+}
+
+const sessionChunkBits = 10
+
+type sessionChunk [1 << sessionChunkBits]atomic.Pointer[session]
+
+// get returns the session with id, or nil. Safe from any goroutine.
+func (t *sessionTable) get(id trie.SubscriberID) *session {
+	ch := t.chunks[id>>sessionChunkBits].Load()
+	if ch == nil {
+		return nil
+	}
+	return ch[id&(1<<sessionChunkBits-1)].Load()
+}
+
+// add assigns s an id and stores it. Safe from any goroutine.
+func (t *sessionTable) add(s *session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var id trie.SubscriberID
+	if n := len(t.free); n > 0 {
+		id = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		t.next++ // id 0 is never used
+		id = t.next
+	}
+	ci := id >> sessionChunkBits
+	ch := t.chunks[ci].Load()
+	if ch == nil {
+		ch = new(sessionChunk)
+		t.chunks[ci].Store(ch)
+	}
+	s.id = id
+	ch[id&(1<<sessionChunkBits-1)].Store(s)
+}
+
+// remove frees s's id. Safe from any goroutine. The caller must have
+// removed every subscription of s from the trie first.
+func (t *sessionTable) remove(s *session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ch := t.chunks[s.id>>sessionChunkBits].Load()
+	if ch == nil || ch[s.id&(1<<sessionChunkBits-1)].Load() != s {
+		return
+	}
+	ch[s.id&(1<<sessionChunkBits-1)].Store(nil)
+	t.free = append(t.free, s.id)
+}
+
+// sessionStore maps client identifiers to sessions.
+type sessionStore struct {
+	mu sync.Mutex // lock order: store.mu before session.mu
+	m  map[string]*session
+}
+
+// len returns the number of stored sessions. Safe from any goroutine.
+func (st *sessionStore) len() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.m)
+}
+
+// allocPID returns a packet identifier not used by s.inflight
+// [MQTT-2.3.1-2] [MQTT-2.3.1-4]. Owner loop only; len(s.inflight) < 65535.
+func (s *session) allocPID() uint16 {
+	for {
+		s.nextPID++
+		if s.nextPID == 0 {
+			s.nextPID = 1
+		}
+		if s.findInflight(s.nextPID) < 0 {
+			return s.nextPID
+		}
+	}
+}
+
+// findInflight returns the index of pid in s.inflight or -1. Acks mostly
+// arrive in order, so the scan usually stops at the first entry.
+func (s *session) findInflight(pid uint16) int {
+	for i := range s.inflight {
+		if s.inflight[i].pid == pid {
+			return i
+		}
+	}
+	return -1
+}
+
+// removeInflight deletes entry i keeping the order.
+func (s *session) removeInflight(i int) {
+	copy(s.inflight[i:], s.inflight[i+1:])
+	s.inflight[len(s.inflight)-1] = outMsg{}
+	s.inflight = s.inflight[:len(s.inflight)-1]
+}
+
+// enqueue appends a QoS 1/2 delivery to the queue, dropping it when the
+// queue is at max. It reports whether it was queued. Caller owns s (owner
+// loop, or mu held while offline).
+func (s *session) enqueue(om outMsg, max int) bool {
+	if len(s.queue) >= max {
+		s.dropped++
+		return false
+	}
+	s.queue = append(s.queue, om)
+	return true
+}
+
+// hasInQoS2 reports whether an inbound QoS 2 id awaits PUBREL.
+func (s *session) hasInQoS2(pid uint16) bool {
+	for _, id := range s.inQoS2 {
+		if id == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// releaseInQoS2 forgets an inbound QoS 2 id.
+func (s *session) releaseInQoS2(pid uint16) {
+	for i, id := range s.inQoS2 {
+		if id == pid {
+			s.inQoS2[i] = s.inQoS2[len(s.inQoS2)-1]
+			s.inQoS2 = s.inQoS2[:len(s.inQoS2)-1]
+			return
+		}
+	}
+}

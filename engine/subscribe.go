@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/trie"
+)
+
+// handleSubscribe adds each filter to the session and the trie and answers
+// one SUBACK with a code per filter in order [MQTT-3.8.4-1] [MQTT-3.8.4-4]
+// [MQTT-3.9.3-1]; then it sends the retained messages of the new
+// subscriptions [MQTT-3.3.1-6]. Loop-only.
+func (c *client) handleSubscribe(pkt []byte) error {
+	l := c.l
+	p := &l.sub
+	if _, err := codec.DecodeSubscribe(pkt, c.version, p); err != nil {
+		return err // [MQTT-3.8.1-1] [MQTT-3.8.3-4]
+	}
+	s := c.sess
+	codes := l.codes[:0]
+	newFrom := len(l.retainQ)
+	for i := range p.Filters {
+		f := &p.Filters[i]
+		rc, existed := c.subscribe(s, f)
+		codes = append(codes, rc)
+		if rc < 0x80 && f.RetainHandling == 0 || rc < 0x80 && f.RetainHandling == 1 && !existed {
+			// [MQTT-3.8.4-3] v311: a replaced subscription re-sends retained.
+			l.retainQ = append(l.retainQ, retainReq{filter: string(f.Filter), qos: byte(rc)})
+		}
+	}
+	l.codes = codes
+	ack := codec.Suback{PacketID: p.PacketID, ReasonCodes: codes} // [MQTT-3.8.4-2]
+	c.pending = codec.AppendSuback(c.pending, c.version, &ack)
+	l.markDirty(c)
+	for _, r := range l.retainQ[newFrom:] {
+		l.sendRetained(c, r.filter, r.qos)
+	}
+	clear(l.retainQ)
+	l.retainQ = l.retainQ[:0]
+	return nil
+}
+
+// retainReq is one subscription whose retained messages must be sent.
+type retainReq struct {
+	filter string
+	qos    byte
+}
+
+// subscribe adds one filter for s and returns its SUBACK code and whether
+// it replaced an existing subscription. Loop-only.
+func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode, bool) {
+	b := c.l.b
+	full := string(f.Filter)
+	group, filter, shared, err := trie.ParseShared(full)
+	if err == nil {
+		err = trie.ValidTopicFilter([]byte(filter))
+	}
+	if err != nil {
+		return failCode(c.version, codec.ReasonTopicFilterInvalid), false // 0x80 in 3.1.1 [MQTT-3.9.3-2]
+	}
+	if az := b.cfg.Authoriser; az != nil && !az.CanSubscribe(&c.info, f.Filter, f.QoS) {
+		return failCode(c.version, codec.ReasonNotAuthorized), false
+	}
+	_ = shared
+	sub := trie.Subscription{
+		Subscriber: s.id, Filter: filter, Group: group, QoS: f.QoS,
+		NoLocal: f.NoLocal, RetainAsPublished: f.RetainAsPublished, RetainHandling: f.RetainHandling,
+	}
+	if c.version == codec.V5 && len(c.l.sub.Props.SubscriptionIDs) > 0 {
+		sub.Identifier = c.l.sub.Props.SubscriptionIDs[0]
+	}
+	existed, err := b.trie.Subscribe(sub) // [MQTT-3.8.4-3] replaces the same filter
+	if err != nil {
+		return failCode(c.version, codec.ReasonTopicFilterInvalid), false
+	}
+	if _, had := s.subs[full]; !had {
+		b.subCount.Add(1)
+	}
+	s.subs[full] = subEntry{sub: sub}
+	return codec.ReasonCode(f.QoS), existed // [MQTT-3.8.4-5] granted QoS
+}
+
+// failCode maps a v5 SUBACK failure code to the 3.1.1 failure code 0x80
+// when the client speaks 3.1/3.1.1 [MQTT-3.9.3-2].
+func failCode(v codec.Version, rc codec.ReasonCode) codec.ReasonCode {
+	if v == codec.V5 {
+		return rc
+	}
+	return codec.ReasonCode(codec.SubackFailureV3)
+}
+
+// handleUnsubscribe removes exactly matching filters [MQTT-3.10.4-1] and
+// always answers UNSUBACK [MQTT-3.10.4-4] [MQTT-3.10.4-5]. Messages already
+// in flight still complete [MQTT-3.10.4-3]. Loop-only.
+func (c *client) handleUnsubscribe(pkt []byte) error {
+	l := c.l
+	p := &l.unsub
+	if _, err := codec.DecodeUnsubscribe(pkt, c.version, p); err != nil {
+		return err // [MQTT-3.10.1-1]
+	}
+	s := c.sess
+	b := l.b
+	codes := l.codes[:0]
+	for _, f := range p.Filters {
+		rc := codec.ReasonNoSubscriptionExisted
+		if e, ok := s.subs[string(f)]; ok { // no allocation for the lookup key
+			b.trie.Unsubscribe(s.id, e.sub.Filter, e.sub.Group) // [MQTT-3.10.4-2]
+			delete(s.subs, string(f))
+			b.subCount.Add(-1)
+			rc = codec.ReasonSuccess
+		}
+		codes = append(codes, rc)
+	}
+	l.codes = codes
+	ack := codec.Unsuback{PacketID: p.PacketID, ReasonCodes: codes}
+	c.pending = codec.AppendUnsuback(c.pending, c.version, &ack)
+	l.markDirty(c)
+	return nil
+}
+
+// storeRetained sets or clears the retained message of topic
+// [MQTT-3.3.1-5] [MQTT-3.3.1-7] [MQTT-3.3.1-10] [MQTT-3.3.1-11]. Safe from
+// any goroutine.
+func (b *Broker) storeRetained(topic, payload []byte, qos byte) {
+	if !b.cfg.RetainAvailable {
+		return
+	}
+	if len(payload) == 0 {
+		b.retained.Delete(string(topic))
+		return
+	}
+	b.retained.Set(string(topic), newMessage(topic, payload, qos, true))
+}
+
+// sendRetained delivers the retained messages matching filter to c with
+// the retain flag set [MQTT-3.3.1-6] [MQTT-3.3.1-8], at the lower of their
+// QoS and the granted one. Loop-only.
+func (l *loop) sendRetained(c *client, full string, granted byte) {
+	_, filter, _, err := trie.ParseShared(full)
+	if err != nil || len(filter) != len(full) {
+		return // shared subscriptions get no retained messages (v5 3.8.4)
+	}
+	s := c.sess
+	l.b.retained.Match([]byte(filter), func(_ string, m *message) bool {
+		qos := min(m.qos, granted)
+		if qos == 0 {
+			c.appendPublish(m, 0, 0, false, true)
+			return true
+		}
+		om := outMsg{m: m, qos: qos, retain: true}
+		if len(s.queue) > 0 || len(s.inflight) >= l.b.cfg.MaxInflight {
+			if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
+				l.st.dropped++
+			}
+			return true
+		}
+		l.sendNew(s, c, om)
+		return true
+	})
+}
