@@ -1,0 +1,303 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// TestInteropPahoQoS publishes at QoS 0/1/2 to subscribers granted QoS
+// 0/1/2 and checks each gets every message at the lower QoS
+// [MQTT-3.8.4-6] [MQTT-4.3.2-1] [MQTT-4.3.3-1] [MQTT-3.3.4-1].
+func TestInteropPahoQoS(t *testing.T) {
+	b := startBroker(t, nil)
+	var cols [3]*collector
+	for q := range cols {
+		cols[q] = newCollector()
+		sub := pahoClient(t, b, fmt.Sprintf("qsub%d", q), nil)
+		subscribe(t, sub, "q/#", byte(q), cols[q])
+	}
+	pub := pahoClient(t, b, "qpub", nil)
+	const per = 20
+	for pq := byte(0); pq <= 2; pq++ {
+		for i := 0; i < per; i++ {
+			publish(t, pub, fmt.Sprintf("q/%d", pq), pq, false, fmt.Sprint(i))
+		}
+	}
+	for sq, col := range cols {
+		msgs := col.wait(t, 3*per, 10*time.Second)
+		time.Sleep(100 * time.Millisecond)
+		equal(t, col.count(), 3*per, "no duplicates at sub QoS", sq)
+		for _, m := range msgs {
+			var pq byte
+			fmt.Sscanf(m.Topic(), "q/%d", &pq)
+			equal(t, m.Qos(), min(pq, byte(sq)), m.Topic())
+			check(t, !m.Duplicate(), "DUP on first delivery [MQTT-3.3.1-3]")
+		}
+	}
+}
+
+// TestInteropPahoRetained sets, replaces and clears a retained message
+// [MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-8] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+func TestInteropPahoRetained(t *testing.T) {
+	b := startBroker(t, nil)
+	pub := pahoClient(t, b, "rpub", nil)
+	publish(t, pub, "r/1", 1, true, "old")
+	publish(t, pub, "r/1", 1, true, "new")
+	publish(t, pub, "r/2", 0, true, "two")
+	publish(t, pub, "r/3", 0, false, "not retained") // [MQTT-3.3.1-12]
+
+	col := newCollector()
+	sub := pahoClient(t, b, "rsub", nil)
+	subscribe(t, sub, "r/+", 1, col)
+	msgs := col.wait(t, 2, 5*time.Second)
+	got := map[string]string{}
+	for _, m := range msgs {
+		check(t, m.Retained(), "retained flag on subscribe delivery")
+		got[m.Topic()] = string(m.Payload())
+	}
+	equal(t, got["r/1"], "new")
+	equal(t, got["r/2"], "two")
+
+	publish(t, pub, "r/1", 0, true, "") // clear
+	col.wait(t, 3, 5*time.Second)        // the empty message is delivered normally
+	col2 := newCollector()
+	sub2 := pahoClient(t, b, "rsub2", nil)
+	subscribe(t, sub2, "r/#", 0, col2)
+	msgs = col2.wait(t, 1, 5*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	equal(t, col2.count(), 1)
+	equal(t, msgs[0].Topic(), "r/2")
+}
+
+// TestInteropPahoWillOnAbnormalClose checks that a will is published when
+// the connection drops without DISCONNECT and not after a DISCONNECT
+// [MQTT-3.1.2-8] [MQTT-3.14.4-3] [MQTT-3.1.2-17].
+func TestInteropPahoWillOnAbnormalClose(t *testing.T) {
+	b := startBroker(t, nil)
+	col := newCollector()
+	sub := pahoClient(t, b, "wsub", nil)
+	subscribe(t, sub, "will/#", 1, col)
+
+	clean := dialRaw(t, b)
+	clean.connect(&codec.Connect{ClientID: []byte("w1"), CleanStart: true, WillFlag: true,
+		WillTopic: []byte("will/w1"), WillPayload: []byte("gone"), WillQoS: 1})
+	clean.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
+	clean.expectClosed(5 * time.Second)
+
+	abrupt := dialRaw(t, b)
+	abrupt.connect(&codec.Connect{ClientID: []byte("w2"), CleanStart: true, WillFlag: true,
+		WillTopic: []byte("will/w2"), WillPayload: []byte("lost"), WillQoS: 1, WillRetain: true})
+	_ = abrupt.nc.Close()
+	msgs := col.wait(t, 1, 5*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	equal(t, col.count(), 1, "only the abrupt client's will")
+	equal(t, msgs[0].Topic(), "will/w2")
+	equal(t, string(msgs[0].Payload()), "lost")
+	equal(t, msgs[0].Qos(), byte(1))
+
+	col2 := newCollector() // the will was retained [MQTT-3.1.2-17]
+	sub2 := pahoClient(t, b, "wsub2", nil)
+	subscribe(t, sub2, "will/w2", 0, col2)
+	m := col2.wait(t, 1, 5*time.Second)[0]
+	check(t, m.Retained())
+}
+
+// TestInteropPahoPersistentSession disconnects a clean-session-0 subscriber,
+// publishes QoS 1 messages while it is away and checks they arrive on its
+// return with session present [MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.2.2-2].
+func TestInteropPahoPersistentSession(t *testing.T) {
+	b := startBroker(t, nil)
+	persistent := func(o *mqtt.ClientOptions) { o.SetCleanSession(false) }
+	col := newCollector()
+	sub := pahoClient(t, b, "psub", persistent)
+	subscribe(t, sub, "p/#", 1, col)
+	sub.Disconnect(50)
+
+	pub := pahoClient(t, b, "ppub", nil)
+	for i := 0; i < 10; i++ {
+		publish(t, pub, "p/x", 1, false, fmt.Sprint(i))
+	}
+	publish(t, pub, "p/x", 0, false, "qos0 not queued")
+
+	raw := dialRaw(t, b)
+	ack := raw.connect(&codec.Connect{ClientID: []byte("psub"), CleanStart: false, KeepAlive: 30})
+	check(t, ack.SessionPresent, "session present")
+	for i := 0; i < 10; i++ {
+		p := decodePublish(t, raw.mustRead(codec.TypePublish))
+		equal(t, string(p.Payload), fmt.Sprint(i), "order [MQTT-4.6.0-6]")
+		equal(t, p.QoS, byte(1))
+		raw.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
+	}
+	if pkt, err := raw.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("unexpected packet %x", pkt)
+	}
+
+	// Clean session 1 discards it [MQTT-3.1.2-6].
+	raw.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
+	raw2 := dialRaw(t, b)
+	ack = raw2.connect(&codec.Connect{ClientID: []byte("psub"), CleanStart: true})
+	check(t, !ack.SessionPresent, "clean session has no session present [MQTT-3.2.2-1]")
+}
+
+// TestInteropInflightResend leaves QoS 1 and 2 messages unacknowledged,
+// reconnects and checks they are re-sent with DUP and their ids
+// [MQTT-4.4.0-1] [MQTT-3.3.1-1] [MQTT-2.3.1-3].
+func TestInteropInflightResend(t *testing.T) {
+	b := startBroker(t, nil)
+	r1 := dialRaw(t, b)
+	r1.connect(&codec.Connect{ClientID: []byte("inf"), CleanStart: false})
+	r1.subscribe(1, "i/#", 2)
+	pub := pahoClient(t, b, "ipub", nil)
+	publish(t, pub, "i/1", 1, false, "one")
+	publish(t, pub, "i/2", 2, false, "two")
+	p1 := decodePublish(t, r1.mustRead(codec.TypePublish))
+	p2 := decodePublish(t, r1.mustRead(codec.TypePublish))
+	_ = r1.nc.Close() // no acks
+
+	r2 := dialRaw(t, b)
+	ack := r2.connect(&codec.Connect{ClientID: []byte("inf"), CleanStart: false})
+	check(t, ack.SessionPresent)
+	q1 := decodePublish(t, r2.mustRead(codec.TypePublish))
+	q2 := decodePublish(t, r2.mustRead(codec.TypePublish))
+	check(t, q1.Dup && q2.Dup, "DUP on resend")
+	equal(t, q1.PacketID, p1.PacketID)
+	equal(t, q2.PacketID, p2.PacketID)
+	equal(t, q2.QoS, byte(2))
+	// Finish QoS 2: PUBREC -> PUBREL -> PUBCOMP; then no more resends.
+	r2.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: q1.PacketID}))
+	r2.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePubrec, PacketID: q2.PacketID}))
+	rel := r2.mustRead(codec.TypePubrel)
+	var a codec.Ack
+	_, err := codec.DecodeAck(rel, codec.V311, &a)
+	noErr(t, err)
+	equal(t, a.PacketID, q2.PacketID)
+	_ = r2.nc.Close()
+
+	// After PUBREC only the PUBREL is re-sent [MQTT-4.3.3-6].
+	r3 := dialRaw(t, b)
+	r3.connect(&codec.Connect{ClientID: []byte("inf"), CleanStart: false})
+	r3.mustRead(codec.TypePubrel)
+	r3.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePubcomp, PacketID: q2.PacketID}))
+	if pkt, err := r3.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("unexpected packet %x", pkt)
+	}
+}
+
+// TestInteropQoS2ExactlyOnce repeats a QoS 2 PUBLISH before PUBREL and
+// checks subscribers get it once [MQTT-4.3.3-2] [MQTT-4.3.3-10].
+func TestInteropQoS2ExactlyOnce(t *testing.T) {
+	b := startBroker(t, nil)
+	col := newCollector()
+	sub := pahoClient(t, b, "eosub", nil)
+	subscribe(t, sub, "eo", 2, col)
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("eopub"), CleanStart: true})
+	p := &codec.Publish{Topic: []byte("eo"), QoS: 2, PacketID: 7, Payload: []byte("x")}
+	r.publish(p)
+	r.mustRead(codec.TypePubrec)
+	p.Dup = true
+	r.publish(p)
+	r.mustRead(codec.TypePubrec)
+	r.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePubrel, PacketID: 7}))
+	r.mustRead(codec.TypePubcomp)
+	p.Dup = false
+	p.Payload = []byte("y") // same id after PUBCOMP is a new message [MQTT-4.3.3-12]
+	r.publish(p)
+	r.mustRead(codec.TypePubrec)
+	col.wait(t, 2, 5*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	equal(t, col.count(), 2)
+}
+
+// TestInteropTakeover connects the same client id twice (landing on
+// different loops) and checks the first connection is closed, its will
+// sent, and the session continues [MQTT-3.1.4-2].
+func TestInteropTakeover(t *testing.T) {
+	b := startBroker(t, nil)
+	col := newCollector()
+	watcher := pahoClient(t, b, "watch", nil)
+	subscribe(t, watcher, "tk/#", 1, col)
+
+	for i := 0; i < 4; i++ { // successive connections alternate loops
+		r1 := dialRaw(t, b)
+		r1.connect(&codec.Connect{ClientID: []byte("dup"), CleanStart: false, WillFlag: true,
+			WillTopic: []byte("tk/will"), WillPayload: []byte(fmt.Sprint(i))})
+		r1.subscribe(1, "tk/data", 1)
+		r2 := dialRaw(t, b)
+		ack := r2.connect(&codec.Connect{ClientID: []byte("dup"), CleanStart: false})
+		check(t, ack.SessionPresent, "taken-over session is present")
+		r1.expectClosed(5 * time.Second)
+		col.wait(t, i+1, 5*time.Second)
+		publish(t, watcher, "tk/data", 1, false, "d")
+		p := decodePublish(t, r2.mustRead(codec.TypePublish))
+		equal(t, string(p.Topic), "tk/data")
+		r2.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
+		r2.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
+		r2.expectClosed(5 * time.Second)
+	}
+	col.wait(t, 8, 5*time.Second) // 4 wills + 4 data
+}
+
+// TestInteropKeepAliveExpiry checks that a client silent for 1.5x its keep
+// alive is disconnected and its will published [MQTT-3.1.2-24].
+func TestInteropKeepAliveExpiry(t *testing.T) {
+	b := startBroker(t, nil)
+	col := newCollector()
+	sub := pahoClient(t, b, "kasub", nil)
+	subscribe(t, sub, "ka/#", 0, col)
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("silent"), CleanStart: true, KeepAlive: 1,
+		WillFlag: true, WillTopic: []byte("ka/will"), WillPayload: []byte("timeout")})
+	start := time.Now()
+	r.expectClosed(5 * time.Second)
+	el := time.Since(start)
+	check(t, el >= 1400*time.Millisecond, "closed too early", el)
+	m := col.wait(t, 1, 5*time.Second)[0]
+	equal(t, m.Topic(), "ka/will")
+}
+
+// TestInteropOverlappingSubscriptions delivers once at the highest QoS
+// [MQTT-3.3.5-1].
+func TestInteropOverlappingSubscriptions(t *testing.T) {
+	b := startBroker(t, nil)
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("ov"), CleanStart: true})
+	r.subscribe(1, "o/#", 0)
+	r.subscribe(2, "o/+", 1)
+	r.subscribe(3, "o/x", 0)
+	pub := pahoClient(t, b, "ovpub", nil)
+	publish(t, pub, "o/x", 2, false, "m")
+	p := decodePublish(t, r.mustRead(codec.TypePublish))
+	equal(t, p.QoS, byte(1))
+	if pkt, err := r.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("duplicate delivery %x", pkt)
+	}
+}
+
+// TestInteropSysTopics checks $SYS publication and that leading wildcards
+// do not match $-topics [MQTT-4.7.2-1].
+func TestInteropSysTopics(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.SysInterval = 200 * time.Millisecond })
+	all := newCollector()
+	sys := newCollector()
+	c := pahoClient(t, b, "sys", nil)
+	subscribe(t, c, "#", 0, all) // one client per filter: paho's own router ignores the $ rule
+	c1 := pahoClient(t, b, "sys1", nil)
+	subscribe(t, c1, "$SYS/broker/clients/connected", 0, sys)
+	m := sys.wait(t, 1, 5*time.Second)[0]
+	n, err := strconv.Atoi(string(m.Payload()))
+	noErr(t, err)
+	check(t, n >= 1 && n <= 2, "clients connected", n)
+	c2 := pahoClient(t, b, "sys2", nil)
+	plus := newCollector()
+	subscribe(t, c2, "+/broker/#", 0, plus)
+	time.Sleep(500 * time.Millisecond)
+	equal(t, all.count(), 0, "# must not match $SYS")
+	equal(t, plus.count(), 0, "+ must not match $SYS")
+}
