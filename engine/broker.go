@@ -180,12 +180,21 @@ func (b *Broker) loopOf(el gnet.EventLoop) *loop {
 	if v, ok := b.loops.Load(el); ok {
 		return v.(*loop)
 	}
+	l := b.loopOf0(el)
+	go l.startDoorbell()
+	return l
+}
+
+// loopOf0 is loopOf without the doorbell (tests install their own).
+func (b *Broker) loopOf0(el gnet.EventLoop) *loop {
+	if v, ok := b.loops.Load(el); ok {
+		return v.(*loop)
+	}
 	b.loopsMu.Lock()
+	defer b.loopsMu.Unlock()
 	l := newLoop(b, len(b.loopList), el)
 	b.loopList = append(b.loopList, l)
 	b.loops.Store(el, l)
-	b.loopsMu.Unlock()
-	go l.startDoorbell()
 	return l
 }
 

@@ -65,7 +65,7 @@ func TestInteropPahoRetained(t *testing.T) {
 	equal(t, got["r/2"], "two")
 
 	publish(t, pub, "r/1", 0, true, "") // clear
-	col.wait(t, 3, 5*time.Second)        // the empty message is delivered normally
+	col.wait(t, 3, 5*time.Second)       // the empty message is delivered normally
 	col2 := newCollector()
 	sub2 := pahoClient(t, b, "rsub2", nil)
 	subscribe(t, sub2, "r/#", 0, col2)

@@ -214,8 +214,7 @@ func (l *loop) push(bt *batch) {
 	if fd >= 0 {
 		// One byte on the doorbell socket wakes the loop without allocating;
 		// EAGAIN means the socket is full of earlier rings, which is as good.
-		var one = [1]byte{1}
-		_, _ = syscall.Write(fd, one[:])
+		_, _ = syscall.Write(fd, bellByte)
 		return
 	}
 	// Doorbell not ready yet (the loop is new): gnet's Execute allocates a
@@ -225,6 +224,10 @@ func (l *loop) push(bt *batch) {
 		return nil
 	}))
 }
+
+// bellByte is what push writes to a doorbell; a package variable so the
+// write does not allocate.
+var bellByte = []byte{1}
 
 // drain applies every batch in the inbox. Loop-only.
 func (l *loop) drain() {

@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"syscall"
+	"testing"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// fakeConn is an in-memory gnet.Conn: tests append inbound bytes, the
+// broker's writes are counted (or kept when keep is set). Only the methods
+// the engine calls are implemented; the embedded nil interface panics on
+// any other, which would reveal an unexpected dependency.
+type fakeConn struct {
+	gnet.Conn
+	el      *fakeLoop
+	in      []byte
+	out     []byte
+	keep    bool
+	written int
+	ctx     any
+	closed  bool
+}
+
+func (f *fakeConn) Peek(n int) ([]byte, error) {
+	if n <= 0 || n > len(f.in) {
+		return f.in, nil
+	}
+	return f.in[:n], nil
+}
+
+func (f *fakeConn) Discard(n int) (int, error) {
+	if n <= 0 || n >= len(f.in) {
+		n = len(f.in)
+	}
+	f.in = f.in[:copy(f.in, f.in[n:])]
+	return n, nil
+}
+
+func (f *fakeConn) InboundBuffered() int  { return len(f.in) }
+func (f *fakeConn) OutboundBuffered() int { return 0 }
+func (f *fakeConn) Write(p []byte) (int, error) {
+	f.written += len(p)
+	if f.keep {
+		f.out = append(f.out, p...)
+	}
+	return len(p), nil
+}
+func (f *fakeConn) Context() any              { return f.ctx }
+func (f *fakeConn) SetContext(ctx any)        { f.ctx = ctx }
+func (f *fakeConn) RemoteAddr() net.Addr      { return fakeAddr{} }
+func (f *fakeConn) EventLoop() gnet.EventLoop { return f.el }
+
+type fakeAddr struct{}
+
+func (fakeAddr) Network() string { return "tcp" }
+func (fakeAddr) String() string  { return "127.0.0.1:1" }
+
+// fakeLoop is an in-memory gnet.EventLoop.
+type fakeLoop struct {
+	gnet.EventLoop
+	h *handler
+}
+
+func (el *fakeLoop) Execute(_ context.Context, r gnet.Runnable) error {
+	return r.Run(context.Background())
+}
+func (el *fakeLoop) Close(c gnet.Conn) error {
+	f := c.(*fakeConn)
+	if !f.closed {
+		f.closed = true
+		el.h.OnClose(c, nil)
+	}
+	return nil
+}
+
+// harness drives a Broker through its gnet handler without sockets: two
+// loops, each with a doorbell socket pair whose read side is drained by
+// hand with pump.
+type harness struct {
+	t     testing.TB
+	b     *Broker
+	h     *handler
+	loops []*fakeLoop
+	bells []int // read ends
+}
+
+func newHarness(t testing.TB, nloops int) *harness {
+	cfg := DefaultConfig()
+	cfg.SysInterval = 0
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	b, err := New(cfg)
+	noErr(t, err)
+	hs := &harness{t: t, b: b, h: &handler{b: b}}
+	for i := 0; i < nloops; i++ {
+		el := &fakeLoop{h: hs.h}
+		l := b.loopOf0(el)
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		noErr(t, err)
+		noErr(t, syscall.SetNonblock(fds[0], true))
+		noErr(t, syscall.SetNonblock(fds[1], true))
+		l.in.bellFD = fds[1]
+		hs.loops = append(hs.loops, el)
+		hs.bells = append(hs.bells, fds[0])
+		t.Cleanup(func() { _ = syscall.Close(fds[0]); _ = syscall.Close(fds[1]) })
+	}
+	return hs
+}
+
+// conn opens a connection on loop i and sends CONNECT.
+func (hs *harness) conn(i int, id string) *fakeConn {
+	f := &fakeConn{el: hs.loops[i]}
+	hs.h.OnOpen(f)
+	hs.send(f, codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311,
+		CleanStart: true, ClientID: []byte(id)}))
+	return f
+}
+
+// send feeds bytes to f as one read and runs OnTraffic.
+func (hs *harness) send(f *fakeConn, b []byte) {
+	f.in = append(f.in, b...)
+	if hs.h.OnTraffic(f) == gnet.Close {
+		hs.loops[0].Close(f)
+	}
+}
+
+// pump runs every loop's doorbell (drains the inboxes), as gnet would.
+func (hs *harness) pump() {
+	var buf [64]byte
+	for i, el := range hs.loops {
+		l := hs.b.loopOf0(el)
+		for {
+			n, _ := syscall.Read(hs.bells[i], buf[:])
+			if n <= 0 {
+				break
+			}
+		}
+		l.drain()
+	}
+}
+
+func (hs *harness) subscribe(f *fakeConn, filter string, qos byte) {
+	hs.send(f, codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1,
+		Filters: []codec.Subscription{{Filter: []byte(filter), QoS: qos}}}))
+}

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// benchPublish measures the in-process QoS 0 publish path: one PUBLISH per
+// OnTraffic on a publisher, fan-out to subs subscribers spread over two
+// loops, each loop's inbox drained after every message.
+func benchPublish(b *testing.B, pubs, subs, size int) {
+	hs := newHarness(b, 2)
+	pubConns := make([]*fakeConn, pubs)
+	for i := range pubConns {
+		pubConns[i] = hs.conn(i%2, fmt.Sprint("pub", i))
+	}
+	subConns := make([]*fakeConn, subs)
+	for i := range subConns {
+		subConns[i] = hs.conn((i+1)%2, fmt.Sprint("sub", i)) // the first on the other loop
+		hs.subscribe(subConns[i], "bench/+", 0)
+	}
+	pkt := codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("bench/t"), Payload: make([]byte, size)})
+	for i := 0; i < 100; i++ {
+		hs.send(pubConns[i%pubs], pkt)
+		hs.pump()
+	}
+	before := 0
+	for _, s := range subConns {
+		before += s.written
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		hs.send(pubConns[i%pubs], pkt)
+		hs.pump()
+	}
+	b.StopTimer()
+	after := 0
+	for _, s := range subConns {
+		after += s.written
+	}
+	if got, want := after-before, b.N*subs*len(pkt); got != want {
+		b.Fatalf("delivered %d bytes, want %d", got, want)
+	}
+	b.ReportMetric(float64(subs), "deliveries/op")
+}
+
+// BenchmarkPublishQoS0 covers 1 -> 1, 1 -> 100 and N -> 1.
+func BenchmarkPublishQoS0(b *testing.B) {
+	for _, size := range []int{16, 256} {
+		for _, tc := range []struct {
+			name       string
+			pubs, subs int
+		}{
+			{name: "pubs=1/subs=1", pubs: 1, subs: 1},
+			{name: "pubs=1/subs=100", pubs: 1, subs: 100},
+			{name: "pubs=10/subs=1", pubs: 10, subs: 1},
+		} {
+			b.Run(fmt.Sprintf("%s/size=%d", tc.name, size), func(b *testing.B) {
+				benchPublish(b, tc.pubs, tc.subs, size)
+			})
+		}
+	}
+}
+
+// BenchmarkMatchCache compares a cached match with a trie match.
+func BenchmarkMatchCache(b *testing.B) {
+	hs := newHarness(b, 1)
+	s := hs.conn(0, "s")
+	for i := 0; i < 100; i++ {
+		hs.subscribe(s, fmt.Sprintf("m/%d/+", i), 0)
+	}
+	l := hs.b.loopOf0(hs.loops[0])
+	topic := []byte("m/42/x")
+	b.Run("cached", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			_ = l.match(topic)
+		}
+	})
+	b.Run("trie", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			hs.b.trie.Match(topic, &l.res)
+		}
+	})
+}
