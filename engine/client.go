@@ -225,22 +225,30 @@ func (c *client) flush() {
 }
 
 // checkSlow starts or clears the slow-consumer clock and closes c when its
-// outbound stayed over budget past SlowConsumerTimeout. Loop-only.
+// outbound stayed stuck past SlowConsumerTimeout. The clock starts when gnet's
+// outbound buffer passes 3/4 of MaxOutboundBytes and stops only when it falls
+// under 1/4: QoS 0 drops keep it just under the budget, so a single
+// threshold would never fire. Loop-only.
 func (c *client) checkSlow() {
 	if c.state == stateClosed {
 		return
 	}
-	if c.gc.OutboundBuffered() < c.l.b.cfg.MaxOutboundBytes {
+	max := c.l.b.cfg.MaxOutboundBytes
+	ob := c.gc.OutboundBuffered()
+	if ob <= max/4 {
 		c.slowSince = 0
 		return
 	}
 	now := c.l.b.now()
 	if c.slowSince == 0 {
-		c.slowSince = now
+		if ob >= max/4*3 {
+			c.slowSince = now
+		}
 		return
 	}
 	if now-c.slowSince > int64(c.l.b.cfg.SlowConsumerTimeout) {
 		c.l.b.slowClosed.Add(1)
+		c.l.b.log.Debug("slow consumer", "client", c.id, "outbound", ob)
 		c.closeNow(closeSlow)
 	}
 }
@@ -257,7 +265,11 @@ func (c *client) closeNow(r closeReason) {
 	if r == closeShutdown || r == closeTakeover || r == closeSlow {
 		c.sendDisconnect(r)
 	}
-	if len(c.pending) > 0 && r != closeSlow {
+	if r == closeSlow {
+		// Discard what the stuck peer never read: a reset instead of a
+		// close that would keep the bytes in the kernel for minutes.
+		_ = c.gc.SetLinger(0)
+	} else if len(c.pending) > 0 {
 		_, _ = c.gc.Write(c.pending)
 		c.pending = c.pending[:0]
 	}
