@@ -1,0 +1,215 @@
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestPacketLen(t *testing.T) {
+	tests := []struct {
+		name      string
+		src       []byte
+		max       int
+		wantType  Type
+		wantFlags byte
+		wantN     int
+		wantErr   error
+	}{
+		{name: "empty", src: nil, wantErr: ErrIncomplete},
+		{name: "one byte", src: []byte{0x30}, wantErr: ErrIncomplete},
+		{name: "header complete, body missing", src: []byte{0x30, 0x05, 0x00}, wantType: TypePublish, wantN: 7, wantErr: ErrIncomplete},
+		{name: "varint incomplete", src: []byte{0x30, 0x80}, wantType: TypePublish, wantErr: ErrIncomplete},
+		{name: "whole", src: []byte{0x62, 0x02, 0x00, 0x01, 0xFF}, wantType: TypePubrel, wantFlags: 2, wantN: 4},
+		{name: "two-byte length", src: append([]byte{0x30, 0x80, 0x01}, make([]byte, 128)...), wantType: TypePublish, wantN: 131},
+		{name: "max length", src: []byte{0x30, 0xFF, 0xFF, 0xFF, 0x7F}, wantType: TypePublish, wantN: 5 + MaxRemainingLength, wantErr: ErrIncomplete},
+		{name: "five-byte length", src: []byte{0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}, wantType: TypePublish, wantErr: ErrMalformedRemainingLength},
+		{name: "non-minimal length [MQTT-1.5.5-1]", src: []byte{0x30, 0x81, 0x00}, wantType: TypePublish, wantErr: ErrMalformedRemainingLength},
+		// A packet over the maximum is rejected from its header alone,
+		// before the body arrives.
+		{name: "too large from header", src: []byte{0x30, 0x80, 0x08}, max: 1024, wantType: TypePublish, wantN: 1027, wantErr: ErrPacketTooLarge},
+		{name: "at maximum", src: []byte{0xC0, 0x00}, max: 2, wantType: TypePingreq, wantN: 2},
+		{name: "reserved type", src: []byte{0x00, 0x00}, wantErr: ErrReservedType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ty, fl, n, err := PacketLen(tt.src, tt.max)
+			if err != tt.wantErr || n != tt.wantN || ty != tt.wantType || fl != tt.wantFlags {
+				t.Fatalf("got (%d, %d, %d, %v), want (%d, %d, %d, %v)", ty, fl, n, err,
+					tt.wantType, tt.wantFlags, tt.wantN, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestDecodeNeverReadsPastPacket checks that decoders see only the declared
+// remaining length: a valid packet followed by garbage decodes the same, and
+// a packet whose fields would run past its remaining length into the next
+// packet is malformed rather than read from the next packet.
+func TestDecodeNeverReadsPastPacket(t *testing.T) {
+	// PUBLISH with remaining length 3: topic length 5 claims bytes that
+	// belong to the next packet (a PINGREQ and more).
+	src := []byte{0x30, 0x03, 0x00, 0x05, 0x61, 0xC0, 0x00, 0x61, 0x62, 0x63}
+	var p Publish
+	if _, err := DecodePublish(src, V311, &p); err != ErrMalformed {
+		t.Fatalf("err = %v, want ErrMalformed", err)
+	}
+	// SUBSCRIBE whose last options byte would be the next packet's first.
+	src = []byte{0x82, 0x05, 0x00, 0x01, 0x00, 0x01, 0x61, 0x01}
+	var s Subscribe
+	if _, err := DecodeSubscribe(src, V311, &s); err != ErrMalformed {
+		t.Fatalf("err = %v, want ErrMalformed", err)
+	}
+}
+
+func TestIncompleteConsumesNothing(t *testing.T) {
+	raw := AppendPublish(nil, V5, benchPublish(300, true))
+	for cut := 0; cut < len(raw); cut++ {
+		var p Publish
+		n, err := DecodePublish(raw[:cut], V5, &p)
+		if err != ErrIncomplete || n != 0 {
+			t.Fatalf("cut %d: n %d err %v", cut, n, err)
+		}
+	}
+}
+
+func TestReasonCodeOf(t *testing.T) {
+	tests := []struct {
+		err    error
+		want   ReasonCode
+		wantV3 byte
+	}{
+		{err: nil, want: ReasonSuccess, wantV3: ConnackAccepted},
+		{err: ErrInvalidQoS, want: ReasonMalformedPacket, wantV3: ConnackCloseV3},
+		{err: ErrPacketIDZero, want: ReasonProtocolError, wantV3: ConnackCloseV3},
+		{err: ErrPacketTooLarge, want: ReasonPacketTooLarge, wantV3: ConnackCloseV3},
+		{err: ErrUnsupportedVersion, want: ReasonUnsupportedProtocolVersion, wantV3: ConnackUnacceptableProtocol}, // [MQTT-3.1.2-2]
+		{err: ErrProtocolName, want: ReasonUnsupportedProtocolVersion, wantV3: ConnackCloseV3},                    // [MQTT-3.1.2-1]
+		{err: ErrClientIDRejected, want: ReasonClientIDNotValid, wantV3: ConnackIdentifierRejected},               // [MQTT-3.1.3-8]
+		{err: ErrConnectReservedFlag, want: ReasonMalformedPacket, wantV3: ConnackCloseV3},                        // [MQTT-3.1.2-3]
+		{err: ErrTopicAliasZero, want: ReasonTopicAliasInvalid, wantV3: ConnackCloseV3},
+		{err: fmt.Errorf("wrapped: %w", ErrDuplicateProperty), want: ReasonProtocolError, wantV3: ConnackCloseV3},
+		{err: errors.New("other"), want: ReasonUnspecifiedError, wantV3: ConnackCloseV3},
+	}
+	for _, tt := range tests {
+		if got := ReasonCodeOf(tt.err); got != tt.want {
+			t.Errorf("ReasonCodeOf(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+		if got := ConnackCodeV3(tt.err); got != tt.wantV3 {
+			t.Errorf("ConnackCodeV3(%v) = %#x, want %#x", tt.err, got, tt.wantV3)
+		}
+	}
+	if s := ErrInvalidQoS.Error(); s != "codec: QoS 3 is not allowed [MQTT-3.3.1-4]" {
+		t.Errorf("Error() = %q", s)
+	}
+}
+
+// TestEveryErrorMapsToAReason checks that every exported *Error answers with
+// a reason code that 5.0 allows in CONNACK or DISCONNECT.
+func TestEveryErrorMapsToAReason(t *testing.T) {
+	for _, e := range []*Error{ErrMalformedRemainingLength, ErrMalformedVarint, ErrPacketTooLarge,
+		ErrReservedType, ErrUnexpectedType, ErrReservedFlags, ErrMalformed, ErrTrailingData, ErrInvalidQoS,
+		ErrDupQoS0, ErrInvalidUTF8, ErrPacketIDZero, ErrProtocolName, ErrUnsupportedVersion,
+		ErrConnectReservedFlag, ErrWillFlags, ErrWillQoS, ErrPasswordWithoutUsername, ErrClientIDRejected,
+		ErrConnackFlags, ErrTopicEmpty, ErrTopicWildcard, ErrTopicAliasZero, ErrNoFilters,
+		ErrSubscriptionOptions, ErrRetainHandling, ErrNoLocalShared, ErrNoReasonCodes, ErrInvalidReasonCode,
+		ErrUnknownProperty, ErrPropertyNotAllowed, ErrDuplicateProperty, ErrPropertyValue,
+		ErrMalformedProperties, ErrNotV5} {
+		if !ValidReason(TypeConnack, e.ReasonCode) && !ValidReason(TypeDisconnect, e.ReasonCode) {
+			t.Errorf("%v: reason %v fits neither CONNACK nor DISCONNECT", e, e.ReasonCode)
+		}
+		if e.ReasonCode < 0x80 {
+			t.Errorf("%v: reason %v is not an error", e, e.ReasonCode)
+		}
+	}
+}
+
+func TestValidUTF8String(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{s: "", want: true},
+		{s: "sensors/building-1/floor-2/temp", want: true},
+		{s: "日本/😀", want: true},
+		{s: "\ufeffbom", want: true},             // [MQTT-1.5.4-3] kept, not stripped.
+		{s: "a\x00b", want: false},               // [MQTT-1.5.4-2]
+		{s: "0123456789abcdef\x00", want: false}, // U+0000 in the overlapping last word.
+		{s: "\xed\xa0\x80", want: false},         // [MQTT-1.5.4-1] surrogate U+D800.
+		{s: "\xc0\x80", want: false},             // Overlong U+0000.
+		{s: "0123456789\xff", want: false},       // Ill-formed after an ASCII run.
+		{s: "é\x00", want: false},                // U+0000 after a non-ASCII rune.
+		{s: "\xf4\x90\x80\x80", want: false},     // Above U+10FFFF.
+		{s: "abcdefgh+#/ijklmnop", want: true},   // Wildcards are fine in strings.
+	}
+	for _, tt := range tests {
+		if got := ValidUTF8String([]byte(tt.s)); got != tt.want {
+			t.Errorf("ValidUTF8String(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestValidTopicName(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{s: "a", want: true},
+		{s: "", want: false},                             // [MQTT-4.7.3-1]
+		{s: "a/+/b", want: false},                        // [MQTT-3.3.2-2]
+		{s: "sensors/building-1/floor-2/#", want: false}, // [MQTT-3.3.2-2]
+		{s: "0123456789abcde+", want: false},
+		{s: "é/#", want: false},
+		{s: "é/a", want: true},
+		{s: "a\x00", want: false}, // [MQTT-4.7.3-2]
+	}
+	for _, tt := range tests {
+		if got := ValidTopicName([]byte(tt.s)); got != tt.want {
+			t.Errorf("ValidTopicName(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestPropertiesHasSetClear(t *testing.T) {
+	var p Properties
+	if !p.Empty() || p.Has(PropTopicAlias) || p.Has(PropUserProperty) {
+		t.Fatal("zero Properties not empty")
+	}
+	p.TopicAlias = 3
+	p.Set(PropTopicAlias)
+	p.Set(PropUserProperty) // No effect: present when the slice is non-empty.
+	if !p.Has(PropTopicAlias) || p.Has(PropUserProperty) {
+		t.Fatal("Set")
+	}
+	p.User = append(p.User, UserProperty{Key: []byte("k")})
+	p.SubscriptionIDs = append(p.SubscriptionIDs, 1)
+	if !p.Has(PropUserProperty) || !p.Has(PropSubscriptionID) {
+		t.Fatal("repeating properties")
+	}
+	p.Clear(PropTopicAlias)
+	p.Clear(PropUserProperty)
+	if p.Has(PropTopicAlias) || p.Has(PropUserProperty) || !p.Has(PropSubscriptionID) {
+		t.Fatal("Clear")
+	}
+	c := cap(p.SubscriptionIDs)
+	p.Reset()
+	if !p.Empty() || cap(p.SubscriptionIDs) != c {
+		t.Fatal("Reset")
+	}
+	if AllowedProps(TypePublish, false)&bit(PropTopicAlias) == 0 || AllowedProps(TypeConnect, true)&bit(PropWillDelay) == 0 ||
+		AllowedProps(TypePingreq, false) != 0 {
+		t.Fatal("AllowedProps")
+	}
+}
+
+func TestReasonCodeString(t *testing.T) {
+	if s := ReasonPacketTooLarge.String(); s != "packet too large" {
+		t.Errorf("got %q", s)
+	}
+	if s := ReasonCode(0x03).String(); s != "reason 0x03" {
+		t.Errorf("got %q", s)
+	}
+	if ConnackV3FromReason(ReasonNotAuthorized) != ConnackNotAuthorized || ConnackV3FromReason(ReasonQuotaExceeded) != ConnackCloseV3 {
+		t.Error("ConnackV3FromReason")
+	}
+}
