@@ -245,9 +245,9 @@ func sharedGroup(filter string) (group, plain string) {
 	return rest[:i], rest[i+1:]
 }
 
-// matchTopic reports whether the MQTT topic filter matches the topic name
+// MatchTopic reports whether the MQTT topic filter matches the topic name
 // (wildcards + and #; a leading $ is not matched by wildcards [MQTT-4.7.2-1]).
-func matchTopic(filter, topic string) bool {
+func MatchTopic(filter, topic string) bool {
 	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
 		return false
 	}

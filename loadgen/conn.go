@@ -78,6 +78,12 @@ func (c *conn) dial() error {
 	c.fd = fd
 	c.started = c.l.now
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if cfg := r.cfg; c.role == rolePub && cfg.QoS == 0 && cfg.Rate == 0 {
+		// A flat-out QoS 0 publisher is paced only by its socket: a fixed
+		// send buffer (no autotuning to megabytes) keeps the backlog, and
+		// so the measured latency, in the broker rather than in our kernel.
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, flatSendBuf)
+	}
 	if c.local != nil {
 		// Let connect() pick the port with the full 4-tuple, so each source
 		// address is not limited to the ephemeral range on its own.

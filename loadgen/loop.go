@@ -14,7 +14,9 @@ const (
 	outHighWater = 512 << 10
 	// flatBurst is how many messages a flat-out publisher encodes per turn.
 	flatBurst = 64
-	maxEvents = 512
+	// flatSendBuf is the socket send buffer of flat-out QoS 0 publishers.
+	flatSendBuf = 64 << 10
+	maxEvents   = 512
 )
 
 // loop is one event loop: an epoll instance and the connections it owns.

@@ -123,7 +123,7 @@ func (b *lossyBroker) forward(p *codec.Publish) {
 		out = append(out, out...)
 	}
 	for c, f := range b.subs {
-		if matchTopic(f, string(p.Topic)) {
+		if MatchTopic(f, string(p.Topic)) {
 			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			_, _ = c.Write(out)
 		}

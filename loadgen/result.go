@@ -41,7 +41,7 @@ func newReceivers(cfg *Config) *receivers {
 func (rc *receivers) count(topic string) int64 {
 	n := rc.exact[topic]
 	for f, k := range rc.wild {
-		if matchTopic(f, topic) {
+		if MatchTopic(f, topic) {
 			n += k
 		}
 	}

@@ -16,8 +16,8 @@ func TestMatchTopic(t *testing.T) {
 		{filter: "a/+", topic: "a/b/c", want: false},
 		{filter: "a/b/c", topic: "a/b", want: false},
 	} {
-		if got := matchTopic(tc.filter, tc.topic); got != tc.want {
-			t.Errorf("matchTopic(%q, %q) = %v, want %v", tc.filter, tc.topic, got, tc.want)
+		if got := MatchTopic(tc.filter, tc.topic); got != tc.want {
+			t.Errorf("MatchTopic(%q, %q) = %v, want %v", tc.filter, tc.topic, got, tc.want)
 		}
 	}
 }

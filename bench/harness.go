@@ -1,0 +1,288 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gust-mqtt/gust/loadgen"
+)
+
+// Config is one harness invocation; `gust bench` only binds flags to it.
+type Config struct {
+	// Scenarios are the scenario names to run, in order.
+	Scenarios []string
+	// Size scales the scenarios (Quick or Standard).
+	Size Size
+	// QoS, when non-empty, replaces each scenario's QoS list (levels a
+	// scenario does not list are skipped).
+	QoS []byte
+	// Targets are the brokers to compare; the first gust target is the
+	// reference of the ratios.
+	Targets []Target
+	// Reps is the number of repetitions; targets alternate within each.
+	Reps int
+	// Duration, when non-zero, replaces each scenario's measured duration.
+	Duration time.Duration
+	// Tune, when non-nil, adjusts each measured load (tests shrink them).
+	Tune func(*loadgen.Config)
+	// Root is the Gust module root (for building gust and the peers);
+	// empty means search upwards from the working directory.
+	Root string
+	// ResultsDir is where the run directory is created ("" = Root/results).
+	ResultsDir string
+	// Label names the run directory: <date>-<Label>-<commit>.
+	Label string
+	// PinBroker is a taskset CPU list for broker processes ("" = no pinning).
+	PinBroker string
+	// PinGenerator is a CPU list for this process ("" = no pinning).
+	PinGenerator string
+	// Log receives progress lines (nil = silent).
+	Log io.Writer
+	// Plots turns SVG plot generation on.
+	Plots bool
+	// Args are the command-line flags, recorded in env.txt.
+	Args []string
+	// Claims adds the MQTT-vs-HTTP claims table (claims.md).
+	Claims bool
+}
+
+// Record is one measured run of one scenario at one QoS on one target.
+type Record struct {
+	Scenario string          `json:"scenario"`
+	QoS      int             `json:"qos"`
+	Target   string          `json:"target"`
+	Rep      int             `json:"rep"`
+	Result   *loadgen.Result `json:"result,omitempty"`
+	Broker   *ProcUsage      `json:"broker,omitempty"`
+	// CPUPerMillion is broker CPU-seconds per million delivered messages.
+	CPUPerMillion float64 `json:"broker_cpu_secs_per_million,omitempty"`
+	// RSSPerConn is (peak RSS - RSS before connecting) / connections.
+	RSSPerConn float64 `json:"broker_rss_per_conn_bytes,omitempty"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// Run executes the configured comparison and writes the results
+// directory; it returns the directory and the records.
+func Run(ctx context.Context, cfg Config) (string, []Record, error) {
+	h, err := newHarness(cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	defer os.RemoveAll(h.tmp)
+	records := h.runAll(ctx)
+	var claims []ClaimRow
+	if cfg.Claims {
+		claims = h.runClaims(ctx)
+	}
+	dir, err := h.write(records, claims)
+	return dir, records, err
+}
+
+// harness holds the state of one Run.
+type harness struct {
+	cfg     Config
+	root    string
+	tmp     string
+	targets []Target
+	skipped []string // "name: reason" for targets that could not run
+	all     map[string]Scenario
+	started time.Time
+}
+
+func newHarness(cfg Config) (*harness, error) {
+	if cfg.Reps <= 0 {
+		cfg.Reps = 1
+	}
+	if len(cfg.Scenarios) == 0 {
+		cfg.Scenarios = DefaultSet()
+	}
+	all := Scenarios(cfg.Size)
+	for _, n := range cfg.Scenarios {
+		if _, ok := all[n]; !ok {
+			return nil, fmt.Errorf("%w: %q (have %s)", ErrUnknownScenario, n, strings.Join(Names(), ", "))
+		}
+	}
+	root := cfg.Root
+	if root == "" {
+		var err error
+		if root, err = findRoot(); err != nil {
+			return nil, err
+		}
+	}
+	tmp, err := os.MkdirTemp("", "gust-bench-")
+	if err != nil {
+		return nil, err
+	}
+	h := &harness{cfg: cfg, root: root, tmp: tmp, all: all, started: time.Now()}
+	if cfg.PinGenerator != "" {
+		if err := pinSelf(cfg.PinGenerator); err != nil {
+			h.logf("cannot pin the generator to %s: %v", cfg.PinGenerator, err)
+		}
+	}
+	for _, t := range cfg.Targets {
+		if err := t.prepare(context.Background(), root, tmp); err != nil {
+			h.skipped = append(h.skipped, t.Name+": "+err.Error())
+			h.logf("skipping target %s: %v", t.Name, err)
+			continue
+		}
+		h.targets = append(h.targets, t)
+	}
+	if len(h.targets) == 0 {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("%w: %s", ErrNoTargets, strings.Join(h.skipped, "; "))
+	}
+	return h, nil
+}
+
+func (h *harness) logf(format string, args ...any) {
+	if h.cfg.Log != nil {
+		fmt.Fprintf(h.cfg.Log, "bench: "+format+"\n", args...)
+	}
+}
+
+// qosLevels returns the QoS levels to run for s.
+func (h *harness) qosLevels(s Scenario) []byte {
+	if len(h.cfg.QoS) == 0 {
+		return s.QoS
+	}
+	var out []byte
+	for _, q := range h.cfg.QoS {
+		for _, sq := range s.QoS {
+			if q == sq {
+				out = append(out, q)
+			}
+		}
+	}
+	return out
+}
+
+// runAll runs every scenario and QoS, repetition by repetition, rotating
+// the target order each repetition so no target always runs first.
+func (h *harness) runAll(ctx context.Context) []Record {
+	var out []Record
+	for _, name := range h.cfg.Scenarios {
+		s := h.all[name]
+		for _, q := range h.qosLevels(s) {
+			for rep := 0; rep < h.cfg.Reps; rep++ {
+				for i := range h.targets {
+					if ctx.Err() != nil {
+						return out
+					}
+					t := &h.targets[(i+rep)%len(h.targets)]
+					if t.Kind == KindHTTP && (q != 0 || !isCore(s.Name)) {
+						continue // the HTTP baseline only does fanin, fanout, p2p without QoS
+					}
+					rec := h.runOne(ctx, s, q, t, rep)
+					h.logRecord(rec)
+					out = append(out, rec)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// runOne starts a fresh broker, runs the setup and the measured load
+// while sampling the broker process, and stops the broker.
+func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, rep int) Record {
+	rec := Record{Scenario: s.Name, QoS: int(qos), Target: t.Name, Rep: rep}
+	r, err := t.start(ctx, h.tmp, h.cfg.PinBroker)
+	if err != nil {
+		rec.Error = err.Error()
+		return rec
+	}
+	defer r.stop()
+	prefix := fmt.Sprintf("b%d%s%d", rep, t.Name, time.Now().UnixNano()%1e6)
+	if s.Setup != nil {
+		setup := *s.Setup
+		setup.Addr, setup.ClientPrefix = r.addr, prefix+"s"
+		if _, err := loadgen.Run(ctx, setup); err != nil {
+			rec.Error = "setup: " + err.Error()
+			return rec
+		}
+	}
+	load := s.Load
+	load.Addr, load.ClientPrefix = r.addr, prefix
+	if !s.PerConn {
+		load.QoS = qos
+	}
+	if h.cfg.Duration > 0 && !s.PerConn && load.ExpectRetained == 0 {
+		load.Duration = h.cfg.Duration
+	}
+	if h.cfg.Tune != nil {
+		h.cfg.Tune(&load)
+	}
+	var sampler *Sampler
+	if r.pid > 0 {
+		sampler = StartSampler(r.pid, 100*time.Millisecond)
+	}
+	var res *loadgen.Result
+	if t.Kind == KindHTTP {
+		res, err = loadgen.RunHTTP(ctx, load, true)
+	} else {
+		res, err = loadgen.Run(ctx, load)
+	}
+	if sampler != nil {
+		u := sampler.Stop()
+		rec.Broker = &u
+	}
+	if err != nil {
+		rec.Error = err.Error()
+		return rec
+	}
+	rec.Result = res
+	h.derive(&rec, s)
+	return rec
+}
+
+// derive computes the per-message and per-connection broker figures.
+func (h *harness) derive(rec *Record, s Scenario) {
+	if rec.Broker == nil || rec.Result == nil {
+		return
+	}
+	if d := rec.Result.Delivered; d > 0 && !s.PerConn {
+		rec.CPUPerMillion = rec.Broker.CPUSecs / float64(d) * 1e6
+	}
+	if s.PerConn && rec.Result.Connected > 0 {
+		rec.RSSPerConn = float64(rec.Broker.RSSPeak-rec.Broker.RSSStart) / float64(rec.Result.Connected)
+	}
+}
+
+func (h *harness) logRecord(r Record) {
+	if r.Error != "" {
+		h.logf("%s qos%d %s rep %d: error: %s", r.Scenario, r.QoS, r.Target, r.Rep, r.Error)
+		return
+	}
+	res := r.Result
+	if r.RSSPerConn > 0 || res.Conns > 0 {
+		h.logf("%s %s rep %d: %d connected (%d failed) at %.0f conn/s, RSS/conn %.0f B",
+			r.Scenario, r.Target, r.Rep, res.Connected, res.ConnectFailed, res.ConnectRate, r.RSSPerConn)
+		return
+	}
+	h.logf("%s qos%d %s rep %d: %.0f msg/s delivered, p50 %dus p99 %dus, lost %d, broker CPU %.2fs/M",
+		r.Scenario, r.QoS, r.Target, r.Rep, res.DeliverRate, res.Latency.P50, res.Latency.P99, res.Lost, r.CPUPerMillion)
+}
+
+// findRoot walks up from the working directory to the Gust module root.
+func findRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(b), "module github.com/gust-mqtt/gust\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", ErrRepoRoot
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,105 @@
+package bench
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// writePlots draws, for each message scenario and QoS, the delivered
+// throughput per target and the latency percentiles per target, as SVG.
+// It returns the file names written.
+func writePlots(dir string, groups []*group) ([]string, error) {
+	var names []string
+	for _, g := range groups {
+		if g.Scenario == "conn" {
+			continue
+		}
+		prefix := fmt.Sprintf("%s-qos%d-", g.Scenario, g.QoS)
+		if n, err := throughputPlot(dir, prefix+"throughput.svg", g); err != nil {
+			return names, err
+		} else if n != "" {
+			names = append(names, n)
+		}
+		if n, err := latencyPlot(dir, prefix+"latency.svg", g); err != nil {
+			return names, err
+		} else if n != "" {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+func throughputPlot(dir, name string, g *group) (string, error) {
+	var vals plotter.Values
+	var labels []string
+	for _, t := range g.Targets {
+		v, ok := median(g.By[t], mRate)
+		if !ok {
+			continue
+		}
+		vals = append(vals, v)
+		labels = append(labels, t)
+	}
+	if len(vals) == 0 {
+		return "", nil
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%s QoS %d: delivered messages/s (median)", g.Scenario, g.QoS)
+	p.Y.Label.Text = "messages/s"
+	bars, err := plotter.NewBarChart(vals, vg.Points(30))
+	if err != nil {
+		return "", err
+	}
+	bars.Color = plotutil.Color(0)
+	p.Add(bars)
+	p.NominalX(labels...)
+	return name, p.Save(5*vg.Inch, 3.5*vg.Inch, filepath.Join(dir, name))
+}
+
+func latencyPlot(dir, name string, g *group) (string, error) {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%s QoS %d: latency percentiles (median of runs)", g.Scenario, g.QoS)
+	p.Y.Label.Text = "microseconds"
+	pcts := []struct {
+		label string
+		f     func(Record) float64
+	}{
+		{"p50", mP50},
+		{"p90", func(r Record) float64 { return float64(r.Result.Latency.P90) }},
+		{"p99", mP99},
+		{"p99.9", func(r Record) float64 { return float64(r.Result.Latency.P999) }},
+	}
+	w := vg.Points(12)
+	var labels []string
+	for _, t := range g.Targets {
+		if _, ok := median(g.By[t], mRate); ok {
+			labels = append(labels, t)
+		}
+	}
+	if len(labels) == 0 {
+		return "", nil
+	}
+	for i, pc := range pcts {
+		var vals plotter.Values
+		for _, t := range labels {
+			v, _ := median(g.By[t], pc.f)
+			vals = append(vals, v)
+		}
+		bars, err := plotter.NewBarChart(vals, w)
+		if err != nil {
+			return "", err
+		}
+		bars.Color = plotutil.Color(i)
+		bars.Offset = w * vg.Length(i-len(pcts)/2)
+		p.Add(bars)
+		p.Legend.Add(pc.label, bars)
+	}
+	p.Legend.Top = true
+	p.NominalX(labels...)
+	return name, p.Save(6*vg.Inch, 3.5*vg.Inch, filepath.Join(dir, name))
+}

@@ -1,0 +1,118 @@
+package bench
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat
+// (100 on every Linux architecture Go supports).
+const clockTicks = 100
+
+// ProcSample is one reading of a process's CPU time and resident memory.
+type ProcSample struct {
+	CPUSecs  float64 // user + system
+	RSSBytes int64
+}
+
+// ReadProc reads /proc/PID/stat and /proc/PID/status.
+func ReadProc(pid int) (ProcSample, error) {
+	var s ProcSample
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return s, err
+	}
+	// Fields after the command name (which may hold spaces) in parentheses.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 {
+		f := bytes.Fields(stat[i+1:])
+		// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+		if len(f) > 12 {
+			ut, _ := strconv.ParseInt(string(f[11]), 10, 64)
+			st, _ := strconv.ParseInt(string(f[12]), 10, 64)
+			s.CPUSecs = float64(ut+st) / clockTicks
+		}
+	}
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return s, err
+	}
+	for _, line := range bytes.Split(status, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			f := bytes.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseInt(string(f[0]), 10, 64)
+				s.RSSBytes = kb << 10
+			}
+			break
+		}
+	}
+	return s, nil
+}
+
+// ProcUsage is what a Sampler saw over one measured run.
+type ProcUsage struct {
+	CPUSecs      float64 `json:"cpu_secs"`
+	RSSStart     int64   `json:"rss_start"`
+	RSSPeak      int64   `json:"rss_peak"`
+	RSSEnd       int64   `json:"rss_end"`
+	SampledEvery string  `json:"sampled_every"`
+}
+
+// Sampler polls one process every interval for its peak RSS. Safe from
+// any goroutine: Stop may be called once, from any goroutine.
+type Sampler struct {
+	pid      int
+	interval time.Duration
+	start    ProcSample
+	mu       sync.Mutex
+	peak     int64
+	done     chan struct{}
+	finished chan struct{}
+}
+
+// StartSampler takes a first reading of pid and starts polling it.
+func StartSampler(pid int, interval time.Duration) *Sampler {
+	s := &Sampler{pid: pid, interval: interval, done: make(chan struct{}), finished: make(chan struct{})}
+	s.start, _ = ReadProc(pid)
+	s.peak = s.start.RSSBytes
+	go s.loop()
+	return s
+}
+
+func (s *Sampler) loop() {
+	defer close(s.finished)
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			if p, err := ReadProc(s.pid); err == nil {
+				s.mu.Lock()
+				s.peak = max(s.peak, p.RSSBytes)
+				s.mu.Unlock()
+			}
+		}
+	}
+}
+
+// Stop ends polling and returns the CPU time used since StartSampler and
+// the RSS at start, peak and end.
+func (s *Sampler) Stop() ProcUsage {
+	close(s.done)
+	<-s.finished
+	end, _ := ReadProc(s.pid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ProcUsage{
+		CPUSecs:      end.CPUSecs - s.start.CPUSecs,
+		RSSStart:     s.start.RSSBytes,
+		RSSPeak:      max(s.peak, end.RSSBytes),
+		RSSEnd:       end.RSSBytes,
+		SampledEvery: s.interval.String(),
+	}
+}

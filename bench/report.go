@@ -1,0 +1,287 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// write creates the run directory with env.txt, raw.jsonl, summary.md and
+// plots, then regenerates the results index.
+func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
+	base := h.cfg.ResultsDir
+	if base == "" {
+		base = filepath.Join(h.root, "results")
+	}
+	label := h.cfg.Label
+	if label == "" {
+		label = strings.Join(h.cfg.Scenarios, "-")
+		if len(h.cfg.Scenarios) > 3 {
+			label = map[Size]string{Quick: "quick", Standard: "standard"}[h.cfg.Size]
+		}
+	}
+	name := h.started.UTC().Format("2006-01-02T1504") + "-" + label + "-" + gitCommit(h.root)
+	dir := filepath.Join(base, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "env.txt"), []byte(h.envText()), 0o644); err != nil {
+		return dir, err
+	}
+	var raw strings.Builder
+	for _, r := range records {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return dir, err
+		}
+		raw.Write(b)
+		raw.WriteByte('\n')
+	}
+	if err := os.WriteFile(filepath.Join(dir, "raw.jsonl"), []byte(raw.String()), 0o644); err != nil {
+		return dir, err
+	}
+	groups := groupRecords(records, h.targetNames())
+	var plots []string
+	if h.cfg.Plots {
+		var err error
+		if plots, err = writePlots(dir, groups); err != nil {
+			h.logf("plots: %v", err)
+		}
+	}
+	sum := h.summary(groups, plots)
+	if len(claims) > 0 {
+		sum += "\n" + claimsMarkdown(claims)
+		var cj strings.Builder
+		for _, c := range claims {
+			b, _ := json.Marshal(c)
+			cj.Write(b)
+			cj.WriteByte('\n')
+		}
+		if err := os.WriteFile(filepath.Join(dir, "claims.jsonl"), []byte(cj.String()), 0o644); err != nil {
+			return dir, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(sum), 0o644); err != nil {
+		return dir, err
+	}
+	return dir, writeIndex(base)
+}
+
+func (h *harness) targetNames() []string {
+	var out []string
+	for _, t := range h.targets {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+// group is every record of one scenario at one QoS, by target.
+type group struct {
+	Scenario string
+	QoS      int
+	Targets  []string
+	By       map[string][]Record
+}
+
+func groupRecords(records []Record, targets []string) []*group {
+	var out []*group
+	idx := map[string]*group{}
+	for _, r := range records {
+		key := fmt.Sprintf("%s/%d", r.Scenario, r.QoS)
+		g := idx[key]
+		if g == nil {
+			g = &group{Scenario: r.Scenario, QoS: r.QoS, Targets: targets, By: map[string][]Record{}}
+			idx[key] = g
+			out = append(out, g)
+		}
+		g.By[r.Target] = append(g.By[r.Target], r)
+	}
+	return out
+}
+
+// median returns the median of f over the successful records.
+func median(rs []Record, f func(Record) float64) (float64, bool) {
+	var v []float64
+	for _, r := range rs {
+		if r.Error == "" && r.Result != nil {
+			v = append(v, f(r))
+		}
+	}
+	if len(v) == 0 {
+		return 0, false
+	}
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2], true
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
+}
+
+func sumOK(rs []Record, f func(Record) int64) int64 {
+	var n int64
+	for _, r := range rs {
+		if r.Error == "" && r.Result != nil {
+			n += f(r)
+		}
+	}
+	return n
+}
+
+func firstError(rs []Record) string {
+	for _, r := range rs {
+		if r.Error != "" {
+			return r.Error
+		}
+	}
+	return ""
+}
+
+// Metric extractors.
+var (
+	mRate    = func(r Record) float64 { return r.Result.DeliverRate }
+	mP50     = func(r Record) float64 { return float64(r.Result.Latency.P50) }
+	mP99     = func(r Record) float64 { return float64(r.Result.Latency.P99) }
+	mCPU     = func(r Record) float64 { return r.CPUPerMillion }
+	mGenCPU  = func(r Record) float64 { return r.Result.GenCPUSecs }
+	mRSSPeak = func(r Record) float64 {
+		if r.Broker == nil {
+			return 0
+		}
+		return float64(r.Broker.RSSPeak)
+	}
+)
+
+func (h *harness) summary(groups []*group, plots []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Gust benchmark: %s\n\n", h.started.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "Commit %s, %d repetition(s) per target, targets alternated each repetition; medians shown. "+
+		"Machine and flags: [env.txt](env.txt); every run: [raw.jsonl](raw.jsonl).\n\n", gitCommit(h.root), h.cfg.Reps)
+	b.WriteString("Caveats: the generator and the brokers share this machine's cores, so every figure includes their " +
+		"competition for CPU; QoS 0 runs are flat out, so their latency is queueing under saturation, not idle latency; " +
+		"a run that lost messages says so in the `lost` column.\n\n")
+	for _, s := range h.skipped {
+		fmt.Fprintf(&b, "- Skipped target %s\n", s)
+	}
+	for _, g := range groups {
+		s := h.all[g.Scenario]
+		fmt.Fprintf(&b, "## %s, QoS %d\n\n%s.\n\n", g.Scenario, g.QoS, s.Description)
+		switch {
+		case s.PerConn:
+			connTable(&b, g)
+		case s.Load.ExpectRetained > 0:
+			retainedTable(&b, g)
+		default:
+			msgTable(&b, g)
+		}
+		for _, p := range plots {
+			if strings.HasPrefix(p, fmt.Sprintf("%s-qos%d-", g.Scenario, g.QoS)) {
+				fmt.Fprintf(&b, "![%s](%s)\n", p, p)
+			}
+		}
+		b.WriteString("\n")
+	}
+	h.claims(&b, groups)
+	return b.String()
+}
+
+func msgTable(b *strings.Builder, g *group) {
+	ref, hasRef := median(g.By[refTarget(g)], mRate)
+	fmt.Fprintf(b, "| target | delivered msg/s | %s ÷ target |", refTarget(g))
+	b.WriteString(" p50 µs | p99 µs | sent | lost | dup | out of order | broker CPU-s per M msgs | broker RSS peak MiB | generator CPU-s |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, t := range g.Targets {
+		rs := g.By[t]
+		rate, ok := median(rs, mRate)
+		if !ok {
+			fmt.Fprintf(b, "| %s | error: %s |||||||||||\n", t, oneLine(firstError(rs)))
+			continue
+		}
+		ratio := "—"
+		if hasRef && rate > 0 {
+			ratio = fmt.Sprintf("%.2f", ref/rate)
+		}
+		p50, _ := median(rs, mP50)
+		p99, _ := median(rs, mP99)
+		cpu, _ := median(rs, mCPU)
+		rss, _ := median(rs, mRSSPeak)
+		gen, _ := median(rs, mGenCPU)
+		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.2f |\n",
+			t, rate, ratio, p50, p99,
+			sumOK(rs, func(r Record) int64 { return r.Result.Sent }),
+			sumOK(rs, func(r Record) int64 { return r.Result.Lost }),
+			sumOK(rs, func(r Record) int64 { return r.Result.Duplicated }),
+			sumOK(rs, func(r Record) int64 { return r.Result.OutOfOrder }),
+			cpu, rss/(1<<20), gen)
+	}
+}
+
+func connTable(b *strings.Builder, g *group) {
+	b.WriteString("| target | connected | failed | connect/s | connect p99 µs | broker RSS peak MiB | RSS per connection (B) | RSS for 1M connections (GiB, extrapolated) |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, t := range g.Targets {
+		rs := g.By[t]
+		conn, ok := median(rs, func(r Record) float64 { return float64(r.Result.Connected) })
+		if !ok {
+			fmt.Fprintf(b, "| %s | error: %s |||||||\n", t, oneLine(firstError(rs)))
+			continue
+		}
+		failed, _ := median(rs, func(r Record) float64 { return float64(r.Result.ConnectFailed) })
+		rate, _ := median(rs, func(r Record) float64 { return r.Result.ConnectRate })
+		p99, _ := median(rs, func(r Record) float64 { return float64(r.Result.ConnectLat.P99) })
+		rss, _ := median(rs, mRSSPeak)
+		per, _ := median(rs, func(r Record) float64 { return r.RSSPerConn })
+		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.0f | %.0f | %.1f | %.0f | %.2f |\n",
+			t, conn, failed, rate, p99, rss/(1<<20), per, per*1e6/(1<<30))
+	}
+}
+
+func retainedTable(b *strings.Builder, g *group) {
+	b.WriteString("| target | subscribers done | time to all retained p50 ms | p99 ms | delivered | broker CPU-s | broker RSS peak MiB |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, t := range g.Targets {
+		rs := g.By[t]
+		done, ok := median(rs, func(r Record) float64 { return float64(r.Result.RetainedDone) })
+		if !ok {
+			fmt.Fprintf(b, "| %s | error: %s ||||||\n", t, oneLine(firstError(rs)))
+			continue
+		}
+		p50, _ := median(rs, mP50)
+		p99, _ := median(rs, mP99)
+		del, _ := median(rs, func(r Record) float64 { return float64(r.Result.Delivered) })
+		cpu, _ := median(rs, func(r Record) float64 {
+			if r.Broker == nil {
+				return 0
+			}
+			return r.Broker.CPUSecs
+		})
+		rss, _ := median(rs, mRSSPeak)
+		fmt.Fprintf(b, "| %s | %.0f | %.1f | %.1f | %.0f | %.2f | %.1f |\n", t, done, p50/1000, p99/1000, del, cpu, rss/(1<<20))
+	}
+}
+
+// refTarget is the reference of the ratios: the first target named gust,
+// else the first target.
+func refTarget(g *group) string {
+	for _, t := range g.Targets {
+		if t == KindGust {
+			return t
+		}
+	}
+	if len(g.Targets) > 0 {
+		return g.Targets[0]
+	}
+	return ""
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "|", "/")
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}

@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"sort"
+	"time"
+
+	"github.com/gust-mqtt/gust/loadgen"
+)
+
+// Scenario is one named workload. Load is the measured run (its Addr is
+// filled per target); Setup, when set, runs first against the same
+// broker and is not measured (the retained scenario stores messages).
+type Scenario struct {
+	// Name is the scenario's fixed name (fanin, fanout, ...).
+	Name string
+	// Description says in one sentence what is measured.
+	Description string
+	// QoS lists the QoS levels the scenario runs at.
+	QoS []byte
+	// Load is the measured load.
+	Load loadgen.Config
+	// Setup is an optional unmeasured load run before Load.
+	Setup *loadgen.Config
+	// PerConn reports broker RSS per connection instead of per-message
+	// figures (the conn scenario).
+	PerConn bool
+}
+
+// Size scales scenarios: Quick is for `make bench` (a few minutes on two
+// cores), Standard for the committed comparison.
+type Size int
+
+// Scenario sizes.
+const (
+	Quick Size = iota
+	Standard
+)
+
+// base is the common load configuration of the message scenarios.
+func base(size Size) loadgen.Config {
+	c := loadgen.DefaultConfig()
+	c.PayloadSize = 64
+	c.Inflight = 64
+	c.Duration = 10 * time.Second
+	c.Drain = 3 * time.Second
+	if size == Quick {
+		c.Duration = 3 * time.Second
+		c.Drain = 2 * time.Second
+	}
+	return c
+}
+
+// Scenarios returns every named scenario at the given size.
+func Scenarios(size Size) map[string]Scenario {
+	clients := 50
+	conns := 19000
+	retained := 10000
+	if size == Quick {
+		clients, conns, retained = 20, 5000, 2000
+	}
+	m := map[string]Scenario{}
+	add := func(s Scenario) { m[s.Name] = s }
+
+	fanin := base(size)
+	fanin.Publishers, fanin.Subscribers = clients, 1
+	fanin.PubTopic, fanin.SubTopic = "bench/fanin/%i", "bench/fanin/#"
+	add(Scenario{Name: "fanin", QoS: []byte{0, 1, 2}, Load: fanin,
+		Description: "many publishers flat out, one wildcard subscriber receiving everything"})
+
+	fanout := base(size)
+	fanout.Publishers, fanout.Subscribers = 1, clients
+	fanout.PubTopic, fanout.SubTopic = "bench/fanout", "bench/fanout"
+	add(Scenario{Name: "fanout", QoS: []byte{0, 1, 2}, Load: fanout,
+		Description: "one publisher flat out, every message delivered to many subscribers"})
+
+	p2p := base(size)
+	p2p.Publishers, p2p.Subscribers = clients, clients
+	p2p.PubTopic, p2p.SubTopic = "bench/p2p/%i", "bench/p2p/%i"
+	add(Scenario{Name: "p2p", QoS: []byte{0, 1, 2}, Load: p2p,
+		Description: "publisher/subscriber pairs on distinct topics"})
+
+	shared := base(size)
+	shared.Publishers, shared.Subscribers = clients, 5
+	shared.Version = 5
+	shared.PubTopic, shared.SubTopic = "bench/shared/%i", "$share/g/bench/shared/#"
+	add(Scenario{Name: "shared", QoS: []byte{0, 1}, Load: shared,
+		Description: "fan-in to a $share group of five subscribers (MQTT 5)"})
+
+	conn := loadgen.DefaultConfig()
+	conn.Mode = loadgen.ModeConn
+	conn.Conns = conns
+	conn.Duration = 3 * time.Second
+	add(Scenario{Name: "conn", QoS: []byte{0}, Load: conn, PerConn: true,
+		Description: "connection storm as fast as possible, then idle connections held: connect rate and RSS per connection"})
+
+	setup := base(size)
+	setup.Mode = loadgen.ModePub
+	setup.Publishers = 1
+	setup.QoS = 1
+	setup.Retain = true
+	setup.Count = retained
+	setup.PubTopic = "bench/retained/%n"
+	ret := base(size)
+	ret.Mode = loadgen.ModeSub
+	ret.Subscribers = 10
+	ret.SubTopic = "bench/retained/#"
+	ret.ExpectRetained = retained
+	ret.Duration = 20 * time.Second
+	add(Scenario{Name: "retained", QoS: []byte{0}, Load: ret, Setup: &setup,
+		Description: "subscribers subscribe over many stored retained messages; latency is the time to receive all"})
+
+	slow := base(size)
+	slow.Publishers, slow.Subscribers, slow.SlowSubscribers = 10, 11, 1
+	slow.Rate = 2000
+	slow.PubTopic, slow.SubTopic = "bench/slow/%i", "bench/slow/#"
+	add(Scenario{Name: "slow", QoS: []byte{0, 1}, Load: slow,
+		Description: "one stuck subscriber among ten healthy ones at a fixed rate: the healthy ones' latency and the broker's memory"})
+	return m
+}
+
+// DefaultSet is the scenario list of a standard comparison.
+func DefaultSet() []string {
+	return []string{"fanin", "fanout", "p2p", "shared", "conn", "retained", "slow"}
+}
+
+// QuickSet is the scenario list of `gust bench --quick`.
+func QuickSet() []string { return []string{"fanin", "fanout", "p2p", "conn"} }
+
+// Names returns every scenario name, sorted.
+func Names() []string {
+	var out []string
+	for n := range Scenarios(Quick) {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
