@@ -141,3 +141,27 @@ func appendPublishHeader(dst []byte, v Version, p *Publish, rl, ps int) []byte {
 	}
 	return dst
 }
+
+// SetPublishPacketID overwrites, in place, the packet identifier of the
+// encoded PUBLISH packet at the start of pkt, so one encoding can be reused
+// for many subscribers. It reports false, changing nothing, when pkt does not
+// start with a whole QoS 1 or 2 PUBLISH.
+func SetPublishPacketID(pkt []byte, id uint16) bool {
+	t, flags, n, err := PacketLen(pkt, 0)
+	if err != nil || t != TypePublish || flags&pubQoS == 0 {
+		return false
+	}
+	i := 2
+	for pkt[i-1] >= 0x80 {
+		i++
+	}
+	if i+2 > n {
+		return false
+	}
+	i += 2 + (int(pkt[i])<<8 | int(pkt[i+1]))
+	if i+2 > n {
+		return false
+	}
+	pkt[i], pkt[i+1] = byte(id>>8), byte(id)
+	return true
+}
