@@ -3,6 +3,7 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gust-mqtt/gust/trie"
 )
@@ -86,12 +87,22 @@ type session struct {
 // read side: a fixed array of lazily allocated chunks of atomic pointers.
 type sessionTable struct {
 	mu     sync.Mutex // guards free, next and chunk allocation
-	free   []trie.SubscriberID
+	free   []freeID   // FIFO of released ids
 	next   trie.SubscriberID
 	chunks [1 << 14]atomic.Pointer[sessionChunk]
 }
 
 const sessionChunkBits = 10
+
+// freeID is a released id and when it was released. An id is reused only
+// after idQuarantine, so that a match result computed before the release
+// (another loop's cache, a batch in flight) cannot reach the id's next owner.
+type freeID struct {
+	id trie.SubscriberID
+	at time.Time
+}
+
+const idQuarantine = 2 * time.Second
 
 type sessionChunk [1 << sessionChunkBits]atomic.Pointer[session]
 
@@ -109,9 +120,10 @@ func (t *sessionTable) add(s *session) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var id trie.SubscriberID
-	if n := len(t.free); n > 0 {
-		id = t.free[n-1]
-		t.free = t.free[:n-1]
+	if len(t.free) > 0 && time.Since(t.free[0].at) > idQuarantine {
+		id = t.free[0].id
+		t.free[0] = freeID{}
+		t.free = t.free[1:]
 	} else {
 		t.next++ // id 0 is never used
 		id = t.next
@@ -136,7 +148,7 @@ func (t *sessionTable) remove(s *session) {
 		return
 	}
 	ch[s.id&(1<<sessionChunkBits-1)].Store(nil)
-	t.free = append(t.free, s.id)
+	t.free = append(t.free, freeID{id: s.id, at: time.Now()})
 }
 
 // sessionStore maps client identifiers to sessions.

@@ -142,12 +142,17 @@ func (l *loop) sendRetained(c *client, full string, granted byte) {
 	s := c.sess
 	l.b.retained.Match([]byte(filter), func(_ string, m *message) bool {
 		qos := min(m.qos, granted)
+		over := c.overBudget(len(m.topic) + len(m.payload) + 8)
 		if qos == 0 {
-			c.appendPublish(m, 0, 0, false, true)
+			if over {
+				l.st.dropped++
+			} else {
+				c.appendPublish(m, 0, 0, false, true)
+			}
 			return true
 		}
 		om := outMsg{m: m, qos: qos, retain: true}
-		if len(s.queue) > 0 || len(s.inflight) >= l.b.cfg.MaxInflight {
+		if over || len(s.queue) > 0 || len(s.inflight) >= l.b.cfg.MaxInflight {
 			if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 				l.st.dropped++
 			}

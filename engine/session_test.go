@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// TestInflightWindow checks that at most MaxInflight QoS 1 messages are
+// unacknowledged at once and that an ack releases the next queued one in
+// order [MQTT-4.6.0-6] (v5 flow-control shape [MQTT-3.3.4-9]).
+func TestInflightWindow(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.MaxInflight = 5 })
+	sub := dialRaw(t, b)
+	sub.connect(&codec.Connect{ClientID: []byte("win"), CleanStart: true})
+	sub.subscribe(1, "w", 1)
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("wpub"), CleanStart: true})
+	for i := 0; i < 8; i++ {
+		pub.publish(&codec.Publish{Topic: []byte("w"), QoS: 1, PacketID: uint16(i + 1), Payload: []byte(fmt.Sprint(i))})
+		pub.mustRead(codec.TypePuback)
+	}
+	var ids []uint16
+	for i := 0; i < 5; i++ {
+		p := decodePublish(t, sub.mustRead(codec.TypePublish))
+		equal(t, string(p.Payload), fmt.Sprint(i))
+		ids = append(ids, p.PacketID)
+	}
+	if pkt, err := sub.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("window exceeded: %x", pkt)
+	}
+	sub.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: ids[0]}))
+	p := decodePublish(t, sub.mustRead(codec.TypePublish))
+	equal(t, string(p.Payload), "5")
+	for _, id := range ids[1:] {
+		sub.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: id}))
+	}
+	for i := 6; i < 8; i++ {
+		p := decodePublish(t, sub.mustRead(codec.TypePublish))
+		equal(t, string(p.Payload), fmt.Sprint(i))
+	}
+}
+
+// TestOfflineQueueBound queues at most MaxQueuedMessages for an offline
+// session and counts the rest as dropped [MQTT-3.1.2-5].
+func TestOfflineQueueBound(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.MaxQueuedMessages = 10 })
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("q"), CleanStart: false})
+	r.subscribe(1, "q/#", 2)
+	r.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
+	r.expectClosed(3 * time.Second)
+
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("qpub"), CleanStart: true})
+	for i := 0; i < 25; i++ {
+		pub.publish(&codec.Publish{Topic: []byte("q/a"), QoS: 1, PacketID: uint16(i + 1), Payload: []byte(fmt.Sprint(i))})
+		pub.mustRead(codec.TypePuback)
+	}
+	r2 := dialRaw(t, b)
+	ack := r2.connect(&codec.Connect{ClientID: []byte("q"), CleanStart: false})
+	check(t, ack.SessionPresent)
+	for i := 0; i < 10; i++ {
+		p := decodePublish(t, r2.mustRead(codec.TypePublish))
+		equal(t, string(p.Payload), fmt.Sprint(i), "oldest kept")
+		r2.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
+	}
+	if pkt, err := r2.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("more than the queue bound: %x", pkt)
+	}
+	check(t, b.Stats().PublishDropped >= 15, "drops counted", b.Stats().PublishDropped)
+}
+
+// TestUnsubscribe stops delivery for exactly the removed filter and always
+// answers UNSUBACK [MQTT-3.10.4-1] [MQTT-3.10.4-2] [MQTT-3.10.4-5].
+func TestUnsubscribe(t *testing.T) {
+	b := startBroker(t, nil)
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("u"), CleanStart: true})
+	r.subscribe(1, "u/+", 0)
+	r.subscribe(2, "u/x", 0)
+	r.write(codec.AppendUnsubscribe(nil, codec.V311, &codec.Unsubscribe{PacketID: 9, Filters: [][]byte{[]byte("u/+"), []byte("none")}}))
+	var ua codec.Unsuback
+	_, err := codec.DecodeUnsuback(r.mustRead(codec.TypeUnsuback), codec.V311, &ua)
+	noErr(t, err)
+	equal(t, ua.PacketID, uint16(9))
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("upub"), CleanStart: true})
+	pub.publish(&codec.Publish{Topic: []byte("u/y"), Payload: []byte("gone")})
+	pub.publish(&codec.Publish{Topic: []byte("u/x"), Payload: []byte("kept")})
+	p := decodePublish(t, r.mustRead(codec.TypePublish))
+	equal(t, string(p.Payload), "kept")
+}
+
+// TestZeroLengthClientID assigns an id with clean session 1
+// [MQTT-3.1.3-6] and two such clients do not take each other over.
+func TestZeroLengthClientID(t *testing.T) {
+	b := startBroker(t, nil)
+	r1 := dialRaw(t, b)
+	equal(t, r1.connect(&codec.Connect{CleanStart: true}).ReasonCode, codec.ReasonCode(0))
+	r2 := dialRaw(t, b)
+	equal(t, r2.connect(&codec.Connect{CleanStart: true}).ReasonCode, codec.ReasonCode(0))
+	r1.write(codec.AppendPingreq(nil))
+	r1.mustRead(codec.TypePingresp)
+	equal(t, b.connected.Load(), int64(2))
+}
+
+// TestShutdownPublishesWills checks graceful shutdown closes every client
+// and publishes wills (a server-side close is not a DISCONNECT).
+func TestShutdownPublishesWills(t *testing.T) {
+	b := startBroker(t, nil)
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("sd"), CleanStart: true, WillFlag: true, WillRetain: true,
+		WillTopic: []byte("sd/will"), WillPayload: []byte("x")})
+	noErr(t, b.Shutdown(t.Context()))
+	r.expectClosed(3 * time.Second)
+	_, ok := b.retained.Get("sd/will")
+	check(t, ok, "retained will stored at shutdown")
+}
