@@ -122,3 +122,20 @@ func TestInteropPahoBasic(t *testing.T) {
 		col.wait(t, 11, 5*time.Second)
 	}
 }
+
+// TestInteropPahoMQTT31 connects paho with protocol 3.1 ("MQIsdp") and
+// exchanges QoS 1 messages with a 3.1.1 client.
+func TestInteropPahoMQTT31(t *testing.T) {
+	b := startBroker(t, nil)
+	col := newCollector()
+	old := pahoClient(t, b, "v31", func(o *mqtt.ClientOptions) { o.SetProtocolVersion(3) })
+	subscribe(t, old, "v31/#", 1, col)
+	pub := pahoClient(t, b, "v311", nil)
+	publish(t, pub, "v31/a", 1, false, "from 3.1.1")
+	m := col.wait(t, 1, 5*time.Second)[0]
+	equal(t, string(m.Payload()), "from 3.1.1")
+	col2 := newCollector()
+	subscribe(t, pub, "back", 1, col2)
+	publish(t, old, "back", 1, false, "from 3.1")
+	equal(t, string(col2.wait(t, 1, 5*time.Second)[0].Payload()), "from 3.1")
+}
