@@ -1,0 +1,196 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gust-mqtt/gust/loadgen"
+)
+
+// TestMain lets the test binary play the HTTP baseline process the
+// harness starts as `<exe> bench --serve-http ADDR`.
+func TestMain(m *testing.M) {
+	if len(os.Args) == 4 && os.Args[1] == "bench" && os.Args[2] == "--serve-http" {
+		if err := ServeHTTPBaseline(context.Background(), os.Args[3]); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func needMosquitto(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(MosquittoPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mosquitto missing at %s", MosquittoPath)
+		}
+		t.Skip("mosquitto not installed")
+	}
+}
+
+// TestHarnessTiny runs a tiny fanin against Mosquitto and the HTTP
+// baseline and checks the results directory and its formats.
+func TestHarnessTiny(t *testing.T) {
+	needMosquitto(t)
+	out := t.TempDir()
+	cfg := Config{
+		Scenarios:  []string{"fanin"},
+		Size:       Quick,
+		QoS:        []byte{0, 1},
+		Targets:    []Target{{Name: KindMosquitto, Kind: KindMosquitto}, {Name: KindHTTP, Kind: KindHTTP}},
+		Reps:       2,
+		ResultsDir: out,
+		Label:      "tiny",
+		Plots:      true,
+		Tune: func(c *loadgen.Config) {
+			c.Publishers, c.Count, c.Duration, c.Drain = 2, 300, 5*time.Second, 3*time.Second
+		},
+	}
+	dir, records, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mosquitto: 2 QoS x 2 reps; http: QoS 0 only x 2 reps.
+	if len(records) != 6 {
+		t.Fatalf("%d records, want 6", len(records))
+	}
+	for _, r := range records {
+		if r.Error != "" || r.Result == nil || r.Broker == nil {
+			t.Fatalf("record %+v failed", r)
+		}
+		if r.Result.Sent != 600 || r.Result.Delivered != 600 || r.Result.Lost != 0 {
+			t.Fatalf("%s qos%d: sent %d delivered %d lost %d, want 600/600/0",
+				r.Target, r.QoS, r.Result.Sent, r.Result.Delivered, r.Result.Lost)
+		}
+	}
+	for _, f := range []string{"env.txt", "raw.jsonl", "summary.md", "fanin-qos0-throughput.svg", "fanin-qos1-latency.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatalf("missing %s: %v", f, err)
+		}
+	}
+	checkRaw(t, filepath.Join(dir, "raw.jsonl"), 6)
+	sum, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
+	for _, want := range []string{"## fanin, QoS 0", "## fanin, QoS 1", "| mosquitto |", "| http |", "delivered msg/s"} {
+		if !strings.Contains(string(sum), want) {
+			t.Fatalf("summary.md lacks %q:\n%s", want, sum)
+		}
+	}
+	idx, _ := os.ReadFile(filepath.Join(out, "README.md"))
+	if !strings.Contains(string(idx), filepath.Base(dir)+"/summary.md") {
+		t.Fatalf("README.md does not index %s:\n%s", filepath.Base(dir), idx)
+	}
+	env, _ := os.ReadFile(filepath.Join(dir, "env.txt"))
+	for _, want := range []string{"kernel:", "go:", "gomaxprocs:", "commit:", "target mosquitto:"} {
+		if !strings.Contains(string(env), want) {
+			t.Fatalf("env.txt lacks %q:\n%s", want, env)
+		}
+	}
+}
+
+// checkRaw checks raw.jsonl holds n JSON records that round-trip.
+func checkRaw(t *testing.T, path string, n int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != n {
+		t.Fatalf("raw.jsonl has %d lines, want %d", len(lines), n)
+	}
+	for _, l := range lines {
+		var r Record
+		if err := json.Unmarshal([]byte(l), &r); err != nil || r.Scenario != "fanin" || r.Result == nil || r.Result.Type != "result" {
+			t.Fatalf("bad raw line %q: %v", l, err)
+		}
+	}
+}
+
+// TestHTTPBaselineCounts drives the in-process HTTP baseline and checks
+// every publish reaches every subscriber.
+func TestHTTPBaselineCounts(t *testing.T) {
+	srv := httptest.NewServer(NewHTTPBroker())
+	t.Cleanup(srv.Close)
+	cfg := loadgen.DefaultConfig()
+	cfg.Addr = strings.TrimPrefix(srv.URL, "http://")
+	cfg.Publishers, cfg.Subscribers, cfg.Count = 2, 2, 100
+	cfg.Duration, cfg.Drain = 5*time.Second, 2*time.Second
+	for _, keep := range []bool{true, false} {
+		res, err := loadgen.RunHTTP(context.Background(), cfg, keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Sent != 200 || res.Expected != 400 || res.Delivered != 400 || res.Lost != 0 || res.BytesOut == 0 {
+			t.Fatalf("keepalive=%v: sent %d expected %d delivered %d lost %d bytes %d",
+				keep, res.Sent, res.Expected, res.Delivered, res.Lost, res.BytesOut)
+		}
+	}
+}
+
+func TestReadProcSelf(t *testing.T) {
+	p, err := ReadProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RSSBytes <= 0 {
+		t.Fatalf("RSS %d, want > 0", p.RSSBytes)
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		kind    string
+		wantErr bool
+	}{
+		{in: "gust", kind: KindGust},
+		{in: "mosquitto", kind: KindMosquitto},
+		{in: "emqx=127.0.0.1:1883", kind: KindAddr},
+		{in: "emqx=nohost", wantErr: true},
+		{in: "nats", wantErr: true},
+	} {
+		got, err := ParseTarget(tc.in)
+		if (err != nil) != tc.wantErr || (err == nil && got.Kind != tc.kind) {
+			t.Errorf("ParseTarget(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	rs := []Record{
+		{Result: &loadgen.Result{DeliverRate: 3}},
+		{Result: &loadgen.Result{DeliverRate: 1}},
+		{Error: "x"},
+		{Result: &loadgen.Result{DeliverRate: 2}},
+	}
+	if m, ok := median(rs, mRate); !ok || m != 2 {
+		t.Fatalf("median %v %v, want 2", m, ok)
+	}
+	if _, ok := median([]Record{{Error: "x"}}, mRate); ok {
+		t.Fatal("median of failed runs reported ok")
+	}
+}
+
+func TestScenariosComplete(t *testing.T) {
+	for _, size := range []Size{Quick, Standard} {
+		all := Scenarios(size)
+		for _, n := range DefaultSet() {
+			s, ok := all[n]
+			if !ok || len(s.QoS) == 0 || s.Description == "" {
+				t.Fatalf("scenario %q missing or incomplete", n)
+			}
+			cfg := s.Load
+			cfg.Addr = "127.0.0.1:1"
+			if err := cfg.Normalize(); err != nil {
+				t.Fatalf("scenario %q: %v", n, err)
+			}
+		}
+	}
+}
