@@ -119,3 +119,37 @@ func TestShutdownPublishesWills(t *testing.T) {
 	_, ok := b.retained.Get("sd/will")
 	check(t, ok, "retained will stored at shutdown")
 }
+
+// TestSharedSubscription delivers each message to exactly one member of a
+// $share group [MQTT-4.8.2-3] while plain subscribers get all of them.
+func TestSharedSubscription(t *testing.T) {
+	b := startBroker(t, nil)
+	members := make([]*rawConn, 3)
+	for i := range members {
+		members[i] = dialRaw(t, b)
+		members[i].connect(&codec.Connect{ClientID: []byte(fmt.Sprint("m", i)), CleanStart: true})
+		members[i].subscribe(1, "$share/g/s/+", 0)
+	}
+	plain := dialRaw(t, b)
+	plain.connect(&codec.Connect{ClientID: []byte("plain"), CleanStart: true})
+	plain.subscribe(1, "s/+", 0)
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("spub"), CleanStart: true})
+	const n = 30
+	for i := 0; i < n; i++ {
+		pub.publish(&codec.Publish{Topic: []byte("s/x"), Payload: []byte(fmt.Sprint(i))})
+	}
+	for i := 0; i < n; i++ {
+		plain.mustRead(codec.TypePublish)
+	}
+	total := 0
+	for _, m := range members {
+		for {
+			if _, err := m.read(300 * time.Millisecond); err != nil {
+				break
+			}
+			total++
+		}
+	}
+	equal(t, total, n, "each message to one member")
+}

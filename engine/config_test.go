@@ -1,0 +1,47 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConfigValidate checks that every bad field is reported by name.
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+	cases := []struct {
+		field string
+		mod   func(*Config)
+	}{
+		{field: "listen", mod: func(c *Config) { c.Listen = "nohostport" }},
+		{field: "loops", mod: func(c *Config) { c.Loops = -1 }},
+		{field: "max_connections", mod: func(c *Config) { c.MaxConnections = -5 }},
+		{field: "max_packet_size", mod: func(c *Config) { c.MaxPacketSize = 3 }},
+		{field: "max_inflight", mod: func(c *Config) { c.MaxInflight = 0 }},
+		{field: "max_queued_messages", mod: func(c *Config) { c.MaxQueuedMessages = -1 }},
+		{field: "max_outbound_bytes", mod: func(c *Config) { c.MaxOutboundBytes = 10 }},
+		{field: "slow_consumer_timeout", mod: func(c *Config) { c.SlowConsumerTimeout = 0 }},
+		{field: "connect_timeout", mod: func(c *Config) { c.ConnectTimeout = 0 }},
+		{field: "keep_alive_min", mod: func(c *Config) { c.KeepAliveMin, c.KeepAliveMax = time.Minute, time.Second }},
+		{field: "keep_alive_max", mod: func(c *Config) { c.KeepAliveMax = 100000 * time.Second }},
+		{field: "sys_interval", mod: func(c *Config) { c.SysInterval = time.Millisecond }},
+		{field: "log_level", mod: func(c *Config) { c.LogLevel = "loud" }},
+		{field: "max_client_id_length", mod: func(c *Config) { c.MaxClientIDLength = 5 }},
+		{field: "receive_maximum", mod: func(c *Config) { c.ReceiveMaximum = 0 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.field, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.mod(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("Validate() = %v, want an error naming %s", err, tc.field)
+			}
+			if _, err := New(c); err == nil {
+				t.Fatal("New accepted an invalid config")
+			}
+		})
+	}
+}
