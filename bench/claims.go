@@ -65,6 +65,10 @@ func (h *harness) coreClaims(check func(bool, string, ...any), g *group, peer st
 		return
 	}
 	check(gr >= 2*pr, "%s QoS %d: Gust %.0f msg/s = %.2fx %s (%.0f msg/s; target 2x)", g.Scenario, g.QoS, gr, gr/pr, peer, pr)
+	if peer == KindMosquitto && g.QoS > 0 {
+		lost := sumOK(gust, func(r Record) int64 { return r.Result.Lost })
+		check(lost == 0, "%s QoS %d: Gust lost %d QoS %d messages over all repetitions (target: none)", g.Scenario, g.QoS, lost, g.QoS)
+	}
 	gp, _ := median(gust, mP99)
 	pp, _ := median(rs, mP99)
 	check(gp < pp, "%s QoS %d: Gust p99 %.0f µs vs %s %.0f µs (target: lower)", g.Scenario, g.QoS, gp, peer, pp)
