@@ -115,7 +115,39 @@ func Scenarios(size Size) map[string]Scenario {
 	slow.PubTopic, slow.SubTopic = "bench/slow/%i", "bench/slow/#"
 	add(Scenario{Name: "slow", QoS: []byte{0, 1}, Load: slow,
 		Description: "one stuck subscriber among ten healthy ones at a fixed rate: the healthy ones' latency and the broker's memory"})
+	addOMB(add, size)
 	return m
+}
+
+// addOMB adds scenarios shaped like the Open MQTT Benchmark Suite's
+// (emqx/mqttbs): many clients each publishing slowly at QoS 1, measured for
+// latency at a steady load rather than for peak throughput. The client
+// counts are scaled to fit this machine's open-file limit (about 19,500
+// connections per process), so they are shapes, not the suite's sizes.
+func addOMB(add func(Scenario), size Size) {
+	pairs, fanin := 5000, 9000
+	if size == Quick {
+		pairs, fanin = 1000, 2000
+	}
+	p2p := base(size)
+	p2p.Publishers, p2p.Subscribers, p2p.Rate, p2p.PayloadSize = pairs, pairs, 1, 16
+	p2p.PubTopic, p2p.SubTopic = "omb/p2p/%i", "omb/p2p/%i"
+	p2p.Duration = 20 * time.Second
+	add(Scenario{Name: "omb-p2p", QoS: []byte{1}, Load: p2p,
+		Description: "Open MQTT Benchmark shape: publisher/subscriber pairs, 1 msg/s each, 16-byte payload, QoS 1"})
+	fi := base(size)
+	fi.Publishers, fi.Subscribers, fi.Rate, fi.PayloadSize = fanin, 50, 1, 16
+	fi.Version = 5
+	fi.PubTopic, fi.SubTopic = "omb/fanin/%i", "$share/omb/omb/fanin/#"
+	fi.Duration = 20 * time.Second
+	add(Scenario{Name: "omb-fanin", QoS: []byte{1}, Load: fi,
+		Description: "Open MQTT Benchmark shape: many publishers at 1 msg/s into a $share group of 50 subscribers, QoS 1"})
+	fo := base(size)
+	fo.Publishers, fo.Subscribers, fo.Rate, fo.PayloadSize = 1, pairs, 10, 16
+	fo.PubTopic, fo.SubTopic = "omb/fanout", "omb/fanout"
+	fo.Duration = 20 * time.Second
+	add(Scenario{Name: "omb-fanout", QoS: []byte{1}, Load: fo,
+		Description: "Open MQTT Benchmark shape: one publisher at 10 msg/s to thousands of subscribers, QoS 1"})
 }
 
 // DefaultSet is the scenario list of a standard comparison.

@@ -57,8 +57,9 @@ type conn struct {
 	done      bool
 	tokens    float64
 	lastFill  time.Time
-	free      []uint16 // free packet ids (QoS 1/2)
-	inUse     []bool   // inUse[id] for id in 1..Inflight
+	nextDue   time.Time // rate-limited publishers: when the next token is due
+	free      []uint16  // free packet ids (QoS 1/2)
+	inUse     []bool    // inUse[id] for id in 1..Inflight
 	window    int
 
 	// Subscriber state.

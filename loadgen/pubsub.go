@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"time"
+
 	"github.com/gust-mqtt/gust/codec"
 )
 
@@ -15,6 +17,9 @@ func (c *conn) pump() {
 	cfg := r.cfg
 	n := flatBurst
 	if cfg.Rate > 0 {
+		if c.l.now.Before(c.nextDue) {
+			return // cheap skip: slow publishers are visited every loop turn
+		}
 		c.tokens += c.l.now.Sub(c.lastFill).Seconds() * cfg.Rate
 		c.lastFill = c.l.now
 		if maxTokens := cfg.Rate + 1; c.tokens > maxTokens {
@@ -42,6 +47,11 @@ func (c *conn) pump() {
 	}
 	if cfg.Rate > 0 {
 		c.tokens -= float64(n)
+		// Next token due; a stalled publisher (n limited by the window or
+		// the high-water mark) retries on the next turn.
+		if wait := (1 - c.tokens) / cfg.Rate; wait > 0 && n > 0 {
+			c.nextDue = c.l.now.Add(time.Duration(wait * float64(time.Second)))
+		}
 	}
 	if n > 0 {
 		c.l.markDirty(c)
