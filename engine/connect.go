@@ -219,7 +219,7 @@ func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, 
 			return s, true, nil // [MQTT-3.1.2-4] [MQTT-3.2.2-2]
 		}
 	}
-	s = &session{clientID: c.id, subs: make(map[string]subEntry)}
+	s = &session{clientID: c.id}
 	s.clean = p.CleanStart // v3: clean session 1 ends with the connection
 	if p.Version == codec.V5 {
 		s.clean = !p.Props.Has(codec.PropSessionExpiry) || p.Props.SessionExpiry == 0
@@ -242,11 +242,11 @@ func (b *Broker) dropSessionLocked(s *session) {
 		return
 	}
 	s.gone = true
-	for _, e := range s.subs {
+	for _, e := range s.subs.list {
 		b.trie.Unsubscribe(s.id, e.sub.Filter, e.sub.Group)
 	}
-	b.subCount.Add(int64(-len(s.subs)))
-	s.subs = nil
+	b.subCount.Add(int64(-len(s.subs.list)))
+	s.subs = subList{}
 	s.queue = nil
 	s.inflight = nil
 	b.table.remove(s)

@@ -52,10 +52,70 @@ type outMsg struct {
 	retain bool // sent because of a new subscription [MQTT-3.3.1-8]
 }
 
-// subEntry is one subscription a session holds, by its full filter
-// (with any $share/{group}/ prefix).
+// subEntry is one subscription a session holds. full is the filter as
+// subscribed (with any $share/{group}/ prefix); sub.Filter and sub.Group
+// alias it.
 type subEntry struct {
-	sub trie.Subscription
+	full string
+	sub  trie.Subscription
+}
+
+// subList is a session's subscriptions: a slice searched linearly, since
+// most sessions hold a handful, plus an index once it grows. A map per
+// session cost ~1 KiB and extra GC work (BenchmarkGCSessions).
+type subList struct {
+	list  []subEntry
+	index map[string]int // full -> position, built past subIndexMin entries
+}
+
+const subIndexMin = 32
+
+// find returns the position of full or -1.
+func (sl *subList) find(full []byte) int {
+	if sl.index != nil {
+		if i, ok := sl.index[string(full)]; ok { // no allocation for the key
+			return i
+		}
+		return -1
+	}
+	for i := range sl.list {
+		if sl.list[i].full == string(full) {
+			return i
+		}
+	}
+	return -1
+}
+
+// put adds or replaces e and reports whether it replaced one.
+func (sl *subList) put(e subEntry) bool {
+	if i := sl.find([]byte(e.full)); i >= 0 {
+		sl.list[i] = e
+		return true
+	}
+	sl.list = append(sl.list, e)
+	if sl.index != nil {
+		sl.index[e.full] = len(sl.list) - 1
+	} else if len(sl.list) > subIndexMin {
+		sl.index = make(map[string]int, len(sl.list))
+		for i := range sl.list {
+			sl.index[sl.list[i].full] = i
+		}
+	}
+	return false
+}
+
+// remove deletes entry i, moving the last entry into its place.
+func (sl *subList) remove(i int) {
+	last := len(sl.list) - 1
+	if sl.index != nil {
+		delete(sl.index, sl.list[i].full)
+		if i != last {
+			sl.index[sl.list[last].full] = i
+		}
+	}
+	sl.list[i] = sl.list[last]
+	sl.list[last] = subEntry{}
+	sl.list = sl.list[:last]
 }
 
 // session is the state MQTT keeps per client identifier. While its client
@@ -73,7 +133,7 @@ type session struct {
 	c         *client       // online client, nil when offline
 	ver       atomic.Uint32 // protocol version of the last client, read by producers
 	clean     bool          // clean session: discarded at disconnect
-	subs      map[string]subEntry
+	subs      subList
 	inflight  []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
 	queue     []outMsg // waiting for the window, the outbound budget or a client
 	nextPID   uint16

@@ -72,10 +72,9 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 	if err != nil {
 		return failCode(c.version, codec.ReasonTopicFilterInvalid), false
 	}
-	if _, had := s.subs[full]; !had {
+	if !s.subs.put(subEntry{full: full, sub: sub}) {
 		b.subCount.Add(1)
 	}
-	s.subs[full] = subEntry{sub: sub}
 	return codec.ReasonCode(f.QoS), existed // [MQTT-3.8.4-5] granted QoS
 }
 
@@ -102,9 +101,10 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 	codes := l.codes[:0]
 	for _, f := range p.Filters {
 		rc := codec.ReasonNoSubscriptionExisted
-		if e, ok := s.subs[string(f)]; ok { // no allocation for the lookup key
+		if i := s.subs.find(f); i >= 0 {
+			e := &s.subs.list[i]
 			b.trie.Unsubscribe(s.id, e.sub.Filter, e.sub.Group) // [MQTT-3.10.4-2]
-			delete(s.subs, string(f))
+			s.subs.remove(i)
 			b.subCount.Add(-1)
 			rc = codec.ReasonSuccess
 		}
