@@ -111,10 +111,10 @@ func Scenarios(size Size) map[string]Scenario {
 
 	slow := base(size)
 	slow.Publishers, slow.Subscribers, slow.SlowSubscribers = 10, 11, 1
-	slow.Rate = 2000
+	slow.Rate = 500
 	slow.PubTopic, slow.SubTopic = "bench/slow/%i", "bench/slow/#"
 	add(Scenario{Name: "slow", QoS: []byte{0, 1}, Load: slow,
-		Description: "one stuck subscriber among ten healthy ones at a fixed rate: the healthy ones' latency and the broker's memory"})
+		Description: "one stuck subscriber among ten healthy ones, 10 publishers at 500 msg/s each: the healthy ones' latency and the broker's memory"})
 	addOMB(add, size)
 	return m
 }

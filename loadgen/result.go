@@ -104,7 +104,11 @@ func (r *runner) result(ph phaseTimes, start time.Time) *Result {
 		res.SendRate = float64(res.Sent) / res.PublishSecs
 	}
 	if lastDelivery > 0 {
-		res.DeliverSecs = time.Unix(0, lastDelivery).Sub(ph.pubStart).Seconds()
+		from := ph.pubStart
+		if cfg.ExpectRetained > 0 {
+			from = start // retained messages arrive while subscribing
+		}
+		res.DeliverSecs = time.Unix(0, lastDelivery).Sub(from).Seconds()
 		if res.DeliverSecs > 0 {
 			res.DeliverRate = float64(res.Delivered-res.Duplicated) / res.DeliverSecs
 		}
