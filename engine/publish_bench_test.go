@@ -7,10 +7,11 @@ import (
 	"github.com/gust-mqtt/gust/codec"
 )
 
-// benchPublish measures the in-process QoS 0 publish path: one PUBLISH per
-// OnTraffic on a publisher, fan-out to subs subscribers spread over two
-// loops, each loop's inbox drained after every message.
-func benchPublish(b *testing.B, pubs, subs, size int) {
+// benchPublish measures the in-process QoS 0 publish path: batch PUBLISH
+// packets per OnTraffic on a publisher, fan-out to subs subscribers spread
+// over two loops, each loop's inbox drained after every read. One op is one
+// message. With batch=1 the doorbell write and read syscalls dominate.
+func benchPublish(b *testing.B, pubs, subs, size, batch int) {
 	hs := newHarness(b, 2)
 	pubConns := make([]*fakeConn, pubs)
 	for i := range pubConns {
@@ -22,8 +23,12 @@ func benchPublish(b *testing.B, pubs, subs, size int) {
 		hs.subscribe(subConns[i], "bench/+", 0)
 	}
 	pkt := codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("bench/t"), Payload: make([]byte, size)})
+	read := make([]byte, 0, batch*len(pkt))
+	for i := 0; i < batch; i++ {
+		read = append(read, pkt...)
+	}
 	for i := 0; i < 100; i++ {
-		hs.send(pubConns[i%pubs], pkt)
+		hs.send(pubConns[i%pubs], read)
 		hs.pump()
 	}
 	before := 0
@@ -33,8 +38,9 @@ func benchPublish(b *testing.B, pubs, subs, size int) {
 	b.ReportAllocs()
 	b.SetBytes(int64(size))
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		hs.send(pubConns[i%pubs], pkt)
+	n := (b.N + batch - 1) / batch
+	for i := 0; i < n; i++ {
+		hs.send(pubConns[i%pubs], read)
 		hs.pump()
 	}
 	b.StopTimer()
@@ -42,7 +48,7 @@ func benchPublish(b *testing.B, pubs, subs, size int) {
 	for _, s := range subConns {
 		after += s.written
 	}
-	if got, want := after-before, b.N*subs*len(pkt); got != want {
+	if got, want := after-before, n*batch*subs*len(pkt); got != want {
 		b.Fatalf("delivered %d bytes, want %d", got, want)
 	}
 	b.ReportMetric(float64(subs), "deliveries/op")
@@ -50,18 +56,20 @@ func benchPublish(b *testing.B, pubs, subs, size int) {
 
 // BenchmarkPublishQoS0 covers 1 -> 1, 1 -> 100 and N -> 1.
 func BenchmarkPublishQoS0(b *testing.B) {
-	for _, size := range []int{16, 256} {
-		for _, tc := range []struct {
-			name       string
-			pubs, subs int
-		}{
-			{name: "pubs=1/subs=1", pubs: 1, subs: 1},
-			{name: "pubs=1/subs=100", pubs: 1, subs: 100},
-			{name: "pubs=10/subs=1", pubs: 10, subs: 1},
-		} {
-			b.Run(fmt.Sprintf("%s/size=%d", tc.name, size), func(b *testing.B) {
-				benchPublish(b, tc.pubs, tc.subs, size)
-			})
+	for _, batch := range []int{1, 64} {
+		for _, size := range []int{16, 256} {
+			for _, tc := range []struct {
+				name       string
+				pubs, subs int
+			}{
+				{name: "pubs=1/subs=1", pubs: 1, subs: 1},
+				{name: "pubs=1/subs=100", pubs: 1, subs: 100},
+				{name: "pubs=10/subs=1", pubs: 10, subs: 1},
+			} {
+				b.Run(fmt.Sprintf("%s/size=%d/batch=%d", tc.name, size, batch), func(b *testing.B) {
+					benchPublish(b, tc.pubs, tc.subs, size, batch)
+				})
+			}
 		}
 	}
 }

@@ -73,8 +73,6 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/publish/messages/received", u(st.PublishReceived)},
 		{"$SYS/broker/publish/messages/sent", u(st.PublishSent)},
 		{"$SYS/broker/publish/messages/dropped", u(st.PublishDropped)},
-		{"$SYS/broker/load/bytes/received", u(st.BytesReceived)},
-		{"$SYS/broker/load/bytes/sent", u(st.BytesSent)},
 		{"$SYS/broker/bytes/received", u(st.BytesReceived)},
 		{"$SYS/broker/bytes/sent", u(st.BytesSent)},
 		{"$SYS/broker/subscriptions/count", i(st.Subscriptions)},
