@@ -153,3 +153,66 @@ func TestSharedSubscription(t *testing.T) {
 	}
 	equal(t, total, n, "each message to one member")
 }
+
+type denyAuthoriser struct{}
+
+func (denyAuthoriser) CanPublish(_ *ClientInfo, topic []byte, _ byte, _ bool) bool {
+	return string(topic) != "secret"
+}
+
+func (denyAuthoriser) CanSubscribe(_ *ClientInfo, filter []byte, _ byte) bool {
+	return string(filter) != "forbidden/#"
+}
+
+// TestAuthoriser checks a refused PUBLISH is acknowledged but not delivered
+// [MQTT-3.3.5-2] and a refused SUBSCRIBE gets 0x80 [MQTT-3.9.3-2].
+func TestAuthoriser(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.Authoriser = denyAuthoriser{} })
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("az"), CleanStart: true})
+	equal(t, r.subscribe(1, "forbidden/#", 0).ReasonCodes[0], codec.ReasonCode(0x80))
+	equal(t, r.subscribe(2, "#", 1).ReasonCodes[0], codec.ReasonCode(1))
+	r.publish(&codec.Publish{Topic: []byte("secret"), QoS: 1, PacketID: 3, Payload: []byte("x")})
+	r.mustRead(codec.TypePuback)
+	r.publish(&codec.Publish{Topic: []byte("open"), QoS: 0, Payload: []byte("y")})
+	p := decodePublish(t, r.mustRead(codec.TypePublish))
+	equal(t, string(p.Topic), "open")
+}
+
+// TestMaxConnections closes connections past the limit.
+func TestMaxConnections(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.MaxConnections = 2 })
+	for i := 0; i < 2; i++ {
+		dialRaw(t, b).connect(&codec.Connect{ClientID: []byte(fmt.Sprint("mc", i)), CleanStart: true})
+	}
+	r := dialRaw(t, b)
+	r.write(connectBytes("mc2", 0))
+	r.expectClosed(3 * time.Second)
+}
+
+// TestKeepAliveBounds holds a client asking for keep alive 0 to
+// KeepAliveMax: silent past 1.5x of it, it is disconnected.
+func TestKeepAliveBounds(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.KeepAliveMax = time.Second })
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("ka0"), CleanStart: true, KeepAlive: 0})
+	r.expectClosed(5 * time.Second)
+}
+
+// TestSessionExpiry drops an offline persistent session after
+// MaxSessionExpiry.
+func TestSessionExpiry(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.MaxSessionExpiry = 500 * time.Millisecond })
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("exp"), CleanStart: false})
+	r.subscribe(1, "e", 1)
+	r.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
+	r.expectClosed(3 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for b.sessions.len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	r2 := dialRaw(t, b)
+	check(t, !r2.connect(&codec.Connect{ClientID: []byte("exp"), CleanStart: false}).SessionPresent, "session expired")
+	equal(t, b.subCount.Load(), int64(0))
+}
