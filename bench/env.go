@@ -49,6 +49,14 @@ func (h *harness) envText() string {
 	w("pin generator", orNone(h.cfg.PinGenerator))
 	for _, t := range h.targets {
 		w("target "+t.Name, t.Version)
+		switch t.Kind {
+		case KindGust:
+			w("gust flags", "serve --listen 127.0.0.1:PORT --log-level warn "+strings.Join(GustArgs(), " "))
+		case KindMosquitto:
+			w("mosquitto conf", strings.ReplaceAll(strings.TrimSpace(MosquittoConfig(0)), "\n", "; "))
+		case KindMochi:
+			w("mochi options", "defaults (bench/peers/mochi): allow-all auth, logging off")
+		}
 	}
 	for _, s := range h.skipped {
 		w("skipped", s)

@@ -132,7 +132,7 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 	var args []string
 	switch t.Kind {
 	case KindGust:
-		args = []string{t.bin, "serve", "--listen", addr}
+		args = append([]string{t.bin, "serve", "--listen", addr, "--log-level", "warn"}, GustArgs()...)
 	case KindMochi:
 		args = []string{t.bin, "-listen", addr}
 	case KindHTTP:
@@ -163,9 +163,15 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 	return r, nil
 }
 
+// GustArgs are the broker settings the harness gives Gust, matching
+// MosquittoConfig: a 64-message QoS 1/2 window toward each client and a
+// per-session queue too large to drop anything in a benchmark run (Gust,
+// like Mosquitto, defaults to 20 and 1000, and drops past the queue).
+func GustArgs() []string { return []string{"--max-inflight", "64", "--max-queued-messages", "100000000"} }
+
 // MosquittoConfig is the configuration the harness gives Mosquitto: one
-// loopback listener, no persistence, no logging, and unbounded queues and
-// inflight windows so it does not drop QoS 1/2 messages by configuration,
+// loopback listener, no persistence, no logging, an unbounded queue (so it
+// does not drop QoS 1/2 messages by configuration), a 64-message window,
 // and TCP_NODELAY (as Gust, mochi and the generator use) so Nagle's
 // algorithm does not hold small acknowledgements back.
 func MosquittoConfig(port int) string {
@@ -174,7 +180,7 @@ func MosquittoConfig(port int) string {
 		"persistence false\n" +
 		"log_dest none\n" +
 		"max_queued_messages 0\n" +
-		"max_inflight_messages 0\n" +
+		"max_inflight_messages 64\n" +
 		"max_connections -1\n" +
 		"set_tcp_nodelay true\n"
 }
