@@ -278,15 +278,19 @@ func (l *loop) sendNew(s *session, c *client, om outMsg) {
 // outbound budget have room. Loop-only (s's owner).
 func (l *loop) pump(s *session, c *client) {
 	max := l.b.cfg.MaxInflight
+	now := l.b.now()
 	for len(s.queue) > 0 && len(s.inflight) < max && c.state == stateConnected {
 		om := s.queue[0]
-		if om.m != nil && c.overBudget(len(om.m.topic)+len(om.m.payload)+8) {
+		if c.overBudget(len(om.m.topic) + len(om.m.payload) + 8) {
 			return
 		}
 		s.queue[0] = outMsg{}
 		s.queue = s.queue[1:]
 		if len(s.queue) == 0 {
 			s.queue = nil
+		}
+		if om.m.expired(now) {
+			continue
 		}
 		l.sendNew(s, c, om)
 	}

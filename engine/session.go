@@ -22,6 +22,12 @@ type message struct {
 	expireAt int64
 }
 
+// expired reports whether m's v5 Message Expiry has passed at now (unix
+// nanoseconds); such a message is not delivered (MQTT 5 3.3.2.3.3).
+func (m *message) expired(now int64) bool {
+	return m.expireAt != 0 && now > m.expireAt
+}
+
 // newMessage copies topic and payload into one allocation.
 func newMessage(topic, payload []byte, qos byte, retain bool) *message {
 	buf := make([]byte, len(topic)+len(payload))
