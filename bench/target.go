@@ -167,7 +167,9 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 // MosquittoConfig: a 64-message QoS 1/2 window toward each client and a
 // per-session queue too large to drop anything in a benchmark run (Gust,
 // like Mosquitto, defaults to 20 and 1000, and drops past the queue).
-func GustArgs() []string { return []string{"--max-inflight", "64", "--max-queued-messages", "100000000"} }
+func GustArgs() []string {
+	return []string{"--max-inflight", "64", "--max-queued-messages", "100000000"}
+}
 
 // MosquittoConfig is the configuration the harness gives Mosquitto: one
 // loopback listener, no persistence, no logging, an unbounded queue (so it

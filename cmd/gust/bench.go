@@ -39,6 +39,7 @@ func runBench(args []string) int {
 	fs.StringVar(&cfg.PinBroker, "pin-broker", "", "taskset CPU list for broker processes, e.g. 0")
 	fs.StringVar(&cfg.PinGenerator, "pin-gen", "", "CPU list for the generator, e.g. 1")
 	noPlots := fs.Bool("no-plots", false, "skip SVG plots")
+	profile := fs.String("profile", "", "profile Gust in-process under this scenario (first -qos level) and write cpu.pprof and heap.pprof to -results")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -72,6 +73,9 @@ func runBench(args []string) int {
 			cfg.QoS = append(cfg.QoS, byte(n))
 		}
 	}
+	if *profile != "" {
+		return runProfile(ctx, *profile, cfg)
+	}
 	if len(targets) == 0 {
 		targets = targetList{"gust", "mosquitto", "mochi"}
 	}
@@ -96,4 +100,23 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// runProfile implements --profile: CPU and heap profiles of Gust under one scenario.
+func runProfile(ctx context.Context, scenario string, cfg bench.Config) int {
+	pc := bench.ProfileConfig{Scenario: scenario, Size: cfg.Size, Dir: cfg.ResultsDir}
+	if len(cfg.QoS) > 0 {
+		pc.QoS = cfg.QoS[0]
+	}
+	if pc.Dir == "" {
+		pc.Dir = "gust-profile"
+	}
+	res, err := bench.Profile(ctx, pc)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gust bench:", err)
+		return 1
+	}
+	fmt.Printf("%s: delivered %.0f msg/s, connected %d; profiles in %s (go tool pprof %s/cpu.pprof)\n",
+		scenario, res.DeliverRate, res.Connected, pc.Dir, pc.Dir)
+	return 0
 }
