@@ -305,7 +305,7 @@ func (l *loop) startDoorbell() {
 		return
 	}
 	res := <-ch
-	if res.Err != nil {
+	if res.Err != nil || res.Conn == nil { // nil Conn: the engine stopped meanwhile
 		_ = syscall.Close(fds[1])
 		return
 	}
