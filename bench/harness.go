@@ -28,6 +28,10 @@ type Config struct {
 	Reps int
 	// Duration, when non-zero, replaces each scenario's measured duration.
 	Duration time.Duration
+	// Rate, when non-zero, sets every publisher of the message scenarios
+	// to this many messages per second (latency at a fixed offered load
+	// instead of flat out).
+	Rate float64
 	// Tune, when non-nil, adjusts each measured load (tests shrink them).
 	Tune func(*loadgen.Config)
 	// Root is the Gust module root (for building gust and the peers);
@@ -213,6 +217,9 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	}
 	if h.cfg.Duration > 0 && !s.PerConn && load.ExpectRetained == 0 {
 		load.Duration = h.cfg.Duration
+	}
+	if h.cfg.Rate > 0 && !s.PerConn && load.ExpectRetained == 0 {
+		load.Rate = h.cfg.Rate
 	}
 	if h.cfg.Tune != nil {
 		h.cfg.Tune(&load)

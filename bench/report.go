@@ -160,9 +160,14 @@ func (h *harness) summary(groups []*group, plots []string) string {
 	fmt.Fprintf(&b, "# Gust benchmark: %s\n\n", h.started.UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "Commit %s, %d repetition(s) per target, targets alternated each repetition; medians shown. "+
 		"Machine and flags: [env.txt](env.txt); every run: [raw.jsonl](raw.jsonl).\n\n", gitCommit(h.root), h.cfg.Reps)
-	b.WriteString("Caveats: the generator and the brokers share this machine's cores, so every figure includes their " +
-		"competition for CPU; QoS 0 runs are flat out, so their latency is queueing under saturation, not idle latency; " +
-		"a run that lost messages says so in the `lost` column.\n\n")
+	pace := "QoS 0 runs are flat out (publishers paced only by their sockets), so their latency is queueing under " +
+		"saturation, not idle latency; QoS 1/2 publishers keep at most 64 messages in flight each"
+	if h.cfg.Rate > 0 {
+		pace = fmt.Sprintf("every publisher of the message scenarios sends %.0f msg/s", h.cfg.Rate)
+	}
+	fmt.Fprintf(&b, "Caveats: the generator and the brokers share this machine's cores, so every figure includes their "+
+		"competition for CPU; %s; a run that lost messages says so in the `lost` column (QoS 0 loss includes what was "+
+		"still undelivered when the drain period ended).\n\n", pace)
 	for _, s := range h.skipped {
 		fmt.Fprintf(&b, "- Skipped target %s\n", s)
 	}

@@ -34,6 +34,7 @@ func runBench(args []string) int {
 	serveHTTP := fs.String("serve-http", "", "run only the HTTP baseline broker on this address (used by the harness)")
 	fs.IntVar(&cfg.Reps, "reps", 3, "repetitions per target (targets alternate within each)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "override each scenario's measured duration")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second per publisher (default: flat out)")
 	fs.StringVar(&cfg.ResultsDir, "results", "", "results directory (default <repo>/results)")
 	fs.StringVar(&cfg.Label, "label", "", "run directory label (default: scenario set)")
 	fs.StringVar(&cfg.PinBroker, "pin-broker", "", "taskset CPU list for broker processes, e.g. 0")
