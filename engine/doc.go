@@ -30,6 +30,29 @@
 // through a doorbell socket pair registered with gnet (a one-byte write,
 // no allocation). Each touched client is written once per round.
 //
+// # Outbound bounds
+//
+// Each connection's unsent bytes (its pending round buffer plus gnet's
+// outbound buffer) are bounded by Config.MaxOutboundBytes: past it a QoS 0
+// message is dropped and counted, a QoS 1/2 message waits in the session
+// queue (Config.MaxQueuedMessages, then dropped and counted). At most
+// Config.MaxInflight QoS 1/2 messages are unacknowledged per session; the
+// queue is pumped on each acknowledgement and by housekeeping. A connection
+// whose gnet buffer stays above 3/4 of the bound (until it falls under 1/4)
+// for Config.SlowConsumerTimeout is reset as a slow consumer.
+//
+// # Allocation
+//
+// The QoS 0 path allocates nothing per message (TestAllocsQoS0PublishPath):
+// packets are decoded in place from gnet's buffer into per-loop scratch
+// structs, the match result comes from the per-loop cache, the wire form is
+// encoded once per message and protocol family into loop scratch and copied
+// into each subscriber's pending buffer or the target loop's batch, batches
+// are recycled through their home loop's free list, and the doorbell write
+// uses a package-level byte. A QoS 1/2 message is copied once into a shared
+// record (2 allocations, BenchmarkPublishQoS1) referenced by every session
+// it goes to.
+//
 // # Lock order
 //
 // Acquire in this order, never the reverse:

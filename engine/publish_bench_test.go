@@ -96,3 +96,66 @@ func BenchmarkMatchCache(b *testing.B) {
 		}
 	})
 }
+
+// ackAll answers every QoS 1 PUBLISH the broker wrote to f with a PUBACK.
+func (hs *harness) ackAll(f *fakeConn, scratch []byte) []byte {
+	acks := scratch[:0]
+	for off := 0; off < len(f.out); {
+		t, flags, n, err := codec.PacketLen(f.out[off:], 0)
+		if err != nil {
+			break
+		}
+		if t == codec.TypePublish && flags&0x06 != 0 {
+			var p codec.Publish
+			if _, err := codec.DecodePublish(f.out[off:off+n], codec.V311, &p); err == nil {
+				acks = codec.AppendAck(acks, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID})
+			}
+		}
+		off += n
+	}
+	f.out = f.out[:0]
+	if len(acks) > 0 {
+		hs.send(f, acks)
+	}
+	return acks
+}
+
+// BenchmarkPublishQoS1 measures QoS 1 end to end in process: the PUBACK to
+// the publisher, one shared message record, a packet id and in-flight entry
+// per subscriber, and the subscribers' PUBACKs. One op is one message.
+func BenchmarkPublishQoS1(b *testing.B) {
+	for _, subs := range []int{1, 10} {
+		b.Run(fmt.Sprintf("subs=%d/size=64", subs), func(b *testing.B) {
+			hs := newHarness(b, 2)
+			pub := hs.conn(0, "pub")
+			subConns := make([]*fakeConn, subs)
+			for i := range subConns {
+				subConns[i] = hs.conn((i+1)%2, fmt.Sprint("sub", i))
+				subConns[i].keep = true
+				hs.subscribe(subConns[i], "q1/+", 1)
+			}
+			pkt := codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("q1/t"), QoS: 1, PacketID: 1, Payload: make([]byte, 64)})
+			var scratch []byte
+			step := func() {
+				hs.send(pub, pkt)
+				hs.pump()
+				for _, s := range subConns {
+					scratch = hs.ackAll(s, scratch)
+				}
+				hs.pump()
+			}
+			for i := 0; i < 100; i++ {
+				step()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				step()
+			}
+			b.StopTimer()
+			if d := hs.b.Stats().PublishDropped; d != 0 {
+				b.Fatalf("%d dropped", d)
+			}
+		})
+	}
+}
