@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"net"
 	"testing"
 	"time"
 
@@ -140,4 +143,42 @@ func TestAuthenticatorCodes(t *testing.T) {
 			r.expectClosed(3 * time.Second) // [MQTT-3.2.2-5]
 		}
 	}
+}
+
+// TestRandomInputNoPanic feeds random bytes, and random mutations of valid
+// packets, after a valid CONNECT on many connections; the broker must
+// survive and keep serving.
+func TestRandomInputNoPanic(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.ConnectTimeout = time.Second })
+	rng := rand.New(rand.NewPCG(1, 2))
+	valid := [][]byte{
+		codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("a/b"), QoS: 1, PacketID: 1, Payload: []byte("x")}),
+		codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 2, Filters: []codec.Subscription{{Filter: []byte("a/#"), QoS: 2}}}),
+		codec.AppendUnsubscribe(nil, codec.V311, &codec.Unsubscribe{PacketID: 3, Filters: [][]byte{[]byte("a/#")}}),
+		codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePubrel, PacketID: 1}),
+		codec.AppendPingreq(nil),
+	}
+	for i := 0; i < 200; i++ {
+		nc, err := net.Dial("tcp", b.Addr().String())
+		noErr(t, err)
+		buf := connectBytes(fmt.Sprint("rnd", i), 0)
+		for j := 0; j < 8; j++ {
+			p := append([]byte(nil), valid[rng.IntN(len(valid))]...)
+			if rng.IntN(2) == 0 {
+				p[rng.IntN(len(p))] ^= byte(1 + rng.IntN(255))
+			}
+			buf = append(buf, p...)
+		}
+		junk := make([]byte, rng.IntN(64))
+		for k := range junk {
+			junk[k] = byte(rng.UintN(256))
+		}
+		buf = append(buf, junk...)
+		_, _ = nc.Write(buf)
+		_ = nc.Close()
+	}
+	ok := dialRaw(t, b)
+	ok.connect(&codec.Connect{ClientID: []byte("after"), CleanStart: true})
+	ok.write(codec.AppendPingreq(nil))
+	ok.mustRead(codec.TypePingresp)
 }
