@@ -262,4 +262,3 @@ func mapsEqual(a, b map[SubscriberID]byte) bool {
 	}
 	return true
 }
-
