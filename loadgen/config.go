@@ -90,6 +90,10 @@ type Config struct {
 	KeepAlive uint16
 	// CleanStart is the Clean Session / Clean Start flag.
 	CleanStart bool
+	// SessionExpiry is the MQTT 5 Session Expiry Interval in seconds sent
+	// in CONNECT (0: the session ends with the connection). With
+	// CleanStart false it makes v5 sessions persistent.
+	SessionExpiry uint32
 	// Username and Password are sent in CONNECT when non-empty.
 	Username, Password string
 	// ClientPrefix prefixes every client identifier.

@@ -115,6 +115,10 @@ func (c *conn) connected() {
 		KeepAlive:  cfg.KeepAlive,
 		ClientID:   []byte(c.clientID()),
 	}
+	if cfg.Version == codec.V5 && cfg.SessionExpiry > 0 {
+		p.Props.SessionExpiry = cfg.SessionExpiry
+		p.Props.Set(codec.PropSessionExpiry)
+	}
 	if cfg.Username != "" {
 		p.UsernameFlag, p.Username = true, []byte(cfg.Username)
 	}

@@ -45,6 +45,7 @@ func runLoad(args []string) int {
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "bound on the connect phase")
 	fs.BoolVar(&cfg.CleanStart, "clean", cfg.CleanStart, "clean session / clean start")
 	fs.StringVar(&cfg.Username, "username", "", "CONNECT username")
+	sessExp := fs.Uint("session-expiry", 0, "MQTT 5 session expiry interval in seconds (with -clean=false: persistent sessions)")
 	fs.StringVar(&cfg.Password, "password", "", "CONNECT password")
 	fs.StringVar(&cfg.ClientPrefix, "client-prefix", "", "client identifier prefix")
 	fs.IntVar(&cfg.Loops, "loops", 0, "event loops (0: GOMAXPROCS)")
@@ -57,6 +58,7 @@ func runLoad(args []string) int {
 	cfg.Version = codec.Version(*version)
 	cfg.QoS = byte(*qos)
 	cfg.KeepAlive = uint16(*ka)
+	cfg.SessionExpiry = uint32(*sessExp)
 	if *locals != "" {
 		cfg.LocalAddrs = strings.Split(*locals, ",")
 	}
