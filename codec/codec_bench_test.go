@@ -3,7 +3,9 @@ package codec
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"testing"
+	"time"
 
 	pp "github.com/eclipse/paho.golang/packets"
 	pv3 "github.com/eclipse/paho.mqtt.golang/packets"
@@ -37,9 +39,7 @@ func benchCases() []benchCase {
 	return cs
 }
 
-func (c benchCase) name(codec string) string {
-	return fmt.Sprintf("v=%d/payload=%d/codec=%s", c.v, c.size, codec)
-}
+func (c benchCase) name() string { return fmt.Sprintf("v=%d/payload=%d", c.v, c.size) }
 
 func toMochiPublish(p *Publish, v Version) *mp.Packet {
 	pk := &mp.Packet{ProtocolVersion: byte(v), TopicName: string(p.Topic), PacketID: p.PacketID, Payload: p.Payload,
@@ -54,149 +54,171 @@ func toMochiPublish(p *Publish, v Version) *mp.Packet {
 	return pk
 }
 
-func BenchmarkDecodePublish(b *testing.B) {
-	for _, c := range benchCases() {
-		b.Run(c.name("gust"), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(c.raw)))
-			var p Publish
-			for i := 0; i < b.N; i++ {
-				n, err := DecodePublish(c.raw, c.v, &p)
-				if err != nil {
-					b.Fatal(err)
-				}
-				benchSink += n + len(p.Payload)
+// decoders returns one PUBLISH decode operation per codec for c. mochi's
+// decoder checks less than ours (wildcards, packet id and topic alias rules
+// live in its PublishValidate), so it is measured alone ("mochi") and with
+// PublishValidate ("mochi+validate"), which is the same work as ours.
+func decoders(c benchCase) map[string]func() {
+	var p Publish
+	var r bytes.Reader
+	mochi := func(validate bool) func() {
+		return func() {
+			pk := mp.Packet{ProtocolVersion: byte(c.v)}
+			if err := pk.FixedHeader.Decode(c.raw[0]); err != nil {
+				panic(err)
 			}
-		})
-		// mochi's decoder checks less than ours (wildcards, packet id and
-		// topic alias rules live in its PublishValidate), so it is measured
-		// alone and with PublishValidate, which is the same work as ours.
-		for _, validate := range []bool{false, true} {
-			name := "mochi"
-			if validate {
-				name = "mochi+validate"
+			r.Reset(c.raw[1:])
+			rl, hl, err := mp.DecodeLength(&r)
+			if err != nil {
+				panic(err)
 			}
-			b.Run(c.name(name), func(b *testing.B) {
-				b.ReportAllocs()
-				b.SetBytes(int64(len(c.raw)))
-				var r bytes.Reader
-				for i := 0; i < b.N; i++ {
-					pk := mp.Packet{ProtocolVersion: byte(c.v)}
-					if err := pk.FixedHeader.Decode(c.raw[0]); err != nil {
-						b.Fatal(err)
-					}
-					r.Reset(c.raw[1:])
-					rl, hl, err := mp.DecodeLength(&r)
-					if err != nil {
-						b.Fatal(err)
-					}
-					pk.FixedHeader.Remaining = rl
-					if err := pk.PublishDecode(c.raw[1+hl:]); err != nil {
-						b.Fatal(err)
-					}
-					if validate && pk.PublishValidate(65535) != mp.CodeSuccess {
-						b.Fatal("mochi validate")
-					}
-					benchSink += len(pk.Payload)
-				}
-			})
+			pk.FixedHeader.Remaining = rl
+			if err := pk.PublishDecode(c.raw[1+hl:]); err != nil {
+				panic(err)
+			}
+			if validate && pk.PublishValidate(65535) != mp.CodeSuccess {
+				panic("mochi validate")
+			}
+			benchSink += len(pk.Payload)
 		}
-		if c.v == V5 {
-			b.Run(c.name("paho.golang"), func(b *testing.B) {
+	}
+	m := map[string]func(){
+		"gust": func() {
+			if _, err := DecodePublish(c.raw, c.v, &p); err != nil {
+				panic(err)
+			}
+			benchSink += len(p.Payload)
+		},
+		"mochi":          mochi(false),
+		"mochi+validate": mochi(true),
+	}
+	if c.v == V5 {
+		m["paho.golang"] = func() {
+			r.Reset(c.raw)
+			cp, err := pp.ReadPacket(&r)
+			if err != nil {
+				panic(err)
+			}
+			benchSink += len(cp.Content.(*pp.Publish).Payload)
+		}
+	} else {
+		m["paho.mqtt.golang"] = func() {
+			r.Reset(c.raw)
+			cp, err := pv3.ReadPacket(&r)
+			if err != nil {
+				panic(err)
+			}
+			benchSink += len(cp.(*pv3.PublishPacket).Payload)
+		}
+	}
+	return m
+}
+
+// encoders returns one PUBLISH encode operation per codec for c, each
+// appending to a reused buffer. "gust-header-only" is the form the broker
+// uses to share one payload among subscribers (vectored write); it does not
+// copy the payload, so it is not compared with the peers.
+func encoders(c benchCase) map[string]func() {
+	dst := make([]byte, 0, len(c.raw))
+	var buf bytes.Buffer
+	mpk := toMochiPublish(c.pub, c.v)
+	m := map[string]func(){
+		"gust":             func() { dst = AppendPublish(dst[:0], c.v, c.pub); benchSink += len(dst) },
+		"gust-header-only": func() { dst = AppendPublishHeader(dst[:0], c.v, c.pub); benchSink += len(dst) },
+		"mochi": func() {
+			buf.Reset()
+			if err := mpk.PublishEncode(&buf); err != nil {
+				panic(err)
+			}
+		},
+	}
+	if c.v == V5 {
+		cp := toPaho(c.pub)
+		m["paho.golang"] = func() {
+			buf.Reset()
+			if _, err := cp.WriteTo(&buf); err != nil {
+				panic(err)
+			}
+		}
+	} else {
+		pk := pv3.NewControlPacket(pv3.Publish).(*pv3.PublishPacket)
+		pk.Qos, pk.TopicName, pk.MessageID, pk.Payload = c.pub.QoS, string(c.pub.Topic), c.pub.PacketID, c.pub.Payload
+		m["paho.mqtt.golang"] = func() {
+			buf.Reset()
+			if err := pk.Write(&buf); err != nil {
+				panic(err)
+			}
+		}
+	}
+	return m
+}
+
+func sortedNames(m map[string]func()) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func runOps(b *testing.B, ops func(benchCase) map[string]func()) {
+	for _, c := range benchCases() {
+		m := ops(c)
+		for _, name := range sortedNames(m) {
+			f := m[name]
+			b.Run(c.name()+"/codec="+name, func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(c.raw)))
-				var r bytes.Reader
 				for i := 0; i < b.N; i++ {
-					r.Reset(c.raw)
-					cp, err := pp.ReadPacket(&r)
-					if err != nil {
-						b.Fatal(err)
-					}
-					benchSink += len(cp.Content.(*pp.Publish).Payload)
-				}
-			})
-		} else {
-			b.Run(c.name("paho.mqtt.golang"), func(b *testing.B) {
-				b.ReportAllocs()
-				b.SetBytes(int64(len(c.raw)))
-				var r bytes.Reader
-				for i := 0; i < b.N; i++ {
-					r.Reset(c.raw)
-					cp, err := pv3.ReadPacket(&r)
-					if err != nil {
-						b.Fatal(err)
-					}
-					benchSink += len(cp.(*pv3.PublishPacket).Payload)
+					f()
 				}
 			})
 		}
 	}
 }
 
-func BenchmarkEncodePublish(b *testing.B) {
-	for _, c := range benchCases() {
-		b.Run(c.name("gust"), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(c.raw)))
-			dst := make([]byte, 0, len(c.raw))
-			for i := 0; i < b.N; i++ {
-				dst = AppendPublish(dst[:0], c.v, c.pub)
-			}
-			benchSink += len(dst)
-		})
-		// The header-only form the broker uses to share one payload among
-		// subscribers (vectored write); it does not copy the payload, so it
-		// is not compared with the peers.
-		b.Run(c.name("gust-header-only"), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(c.raw)))
-			dst := make([]byte, 0, len(c.raw))
-			for i := 0; i < b.N; i++ {
-				dst = AppendPublishHeader(dst[:0], c.v, c.pub)
-			}
-			benchSink += len(dst)
-		})
-		b.Run(c.name("mochi"), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(c.raw)))
-			pk := toMochiPublish(c.pub, c.v)
-			var buf bytes.Buffer
-			for i := 0; i < b.N; i++ {
-				buf.Reset()
-				if err := pk.PublishEncode(&buf); err != nil {
-					b.Fatal(err)
-				}
-			}
-			benchSink += buf.Len()
-		})
-		if c.v == V5 {
-			b.Run(c.name("paho.golang"), func(b *testing.B) {
-				b.ReportAllocs()
-				b.SetBytes(int64(len(c.raw)))
-				cp := toPaho(c.pub)
-				var buf bytes.Buffer
-				for i := 0; i < b.N; i++ {
-					buf.Reset()
-					if _, err := cp.WriteTo(&buf); err != nil {
-						b.Fatal(err)
+func BenchmarkDecodePublish(b *testing.B) { runOps(b, decoders) }
+
+func BenchmarkEncodePublish(b *testing.B) { runOps(b, encoders) }
+
+// BenchmarkPublishRatio runs gust and the peers in alternating batches inside
+// one benchmark, so that load from other processes on the machine hits all of
+// them alike, and reports each codec's ns/op and the ratio of the fastest
+// comparable peer to gust ("x-faster"). b.N counts rounds of all codecs.
+func BenchmarkPublishRatio(b *testing.B) {
+	for _, op := range []struct {
+		name string
+		ops  func(benchCase) map[string]func()
+	}{{name: "decode", ops: decoders}, {name: "encode", ops: encoders}} {
+		for _, c := range benchCases() {
+			m := op.ops(c)
+			names := sortedNames(m)
+			b.Run("op="+op.name+"/"+c.name(), func(b *testing.B) {
+				const batch = 64
+				total := make(map[string]time.Duration, len(m))
+				for done := 0; done < b.N; done += batch {
+					for _, name := range names {
+						f := m[name]
+						start := time.Now()
+						for j := 0; j < batch; j++ {
+							f()
+						}
+						total[name] += time.Since(start)
 					}
 				}
-				benchSink += buf.Len()
-			})
-		} else {
-			b.Run(c.name("paho.mqtt.golang"), func(b *testing.B) {
-				b.ReportAllocs()
-				b.SetBytes(int64(len(c.raw)))
-				pk := pv3.NewControlPacket(pv3.Publish).(*pv3.PublishPacket)
-				pk.Qos, pk.TopicName, pk.MessageID, pk.Payload = c.pub.QoS, string(c.pub.Topic), c.pub.PacketID, c.pub.Payload
-				var buf bytes.Buffer
-				for i := 0; i < b.N; i++ {
-					buf.Reset()
-					if err := pk.Write(&buf); err != nil {
-						b.Fatal(err)
+				rounds := float64((b.N + batch - 1) / batch * batch)
+				best := time.Duration(1 << 62)
+				for _, name := range names {
+					b.ReportMetric(float64(total[name])/rounds, name+"-ns/op")
+					if name != "gust" && name != "gust-header-only" && name != "mochi+validate" && total[name] < best {
+						best = total[name]
 					}
 				}
-				benchSink += buf.Len()
+				b.ReportMetric(float64(best)/float64(total["gust"]), "x-faster")
+				if v, ok := total["mochi+validate"]; ok {
+					b.ReportMetric(float64(v)/float64(total["gust"]), "x-vs-mochi+validate")
+				}
 			})
 		}
 	}

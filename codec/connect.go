@@ -61,6 +61,9 @@ func DecodeConnect(src []byte, p *Connect) (n int, err error) {
 		if i, err = decodeProps(b, i, &p.Props, propsConnect); err != nil {
 			return 0, err
 		}
+		if p.Props.Present&(1<<PropAuthData|1<<PropAuthMethod) == 1<<PropAuthData {
+			return 0, ErrPropertyValue // 5.0 3.1.2.11.10: Authentication Data without a method.
+		}
 	} else {
 		p.Props.Reset()
 	}

@@ -125,6 +125,10 @@ var connectFixtures = []fixture{
 		00 01 61`, err: ErrDuplicateProperty},
 	{name: "connect v5 receive maximum 0", v: V5, raw: `
 		10 11 00 04 4d 51 54 54 05 02 00 3c 03 21 00 00 00 01 61`, err: ErrPropertyValue},
+	{name: "connect v5 authentication data without method", v: V5, raw: `
+		10 12 00 04 4d 51 54 54 05 02 00 3c
+		04 16 00 01 ff           // authentication data, no method
+		00 01 61`, err: ErrPropertyValue},
 	{name: "connect v5 unknown property 0x05", v: V5, raw: `
 		10 10 00 04 4d 51 54 54 05 02 00 3c 02 05 00 00 01 61`, err: ErrUnknownProperty},
 	{name: "connect v5 property length overrun", v: V5, raw: `

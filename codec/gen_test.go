@@ -151,6 +151,10 @@ func (g *gen) connect(v Version) *Connect {
 	}
 	if v == V5 {
 		p.Props = g.props(propsConnect, 0)
+		if p.Props.Has(PropAuthData) && !p.Props.Has(PropAuthMethod) {
+			p.Props.Clear(PropAuthData)
+			p.Props.AuthData = nil
+		}
 	}
 	if g.coin() {
 		p.WillFlag, p.WillQoS, p.WillRetain = true, byte(g.r.Intn(3)), g.coin()

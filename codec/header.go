@@ -179,15 +179,14 @@ func readString(b []byte, i int) ([]byte, int, error) {
 // and without U+0000 [MQTT-1.5.3-2] [MQTT-1.5.4-2]. It does not check the
 // 65,535-byte length limit. U+FEFF is kept as a character [MQTT-1.5.4-3].
 func ValidUTF8String(b []byte) bool {
-	if plainASCII(b, 0, 0) {
-		return true
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c == 0 {
-			return false
+	i := 0
+	for ; i+8 <= len(b); i += 8 { // ASCII without 0x00, 8 bytes per step (SWAR).
+		if x := binary.LittleEndian.Uint64(b[i:]); (x|(x-lsb)&^x)&msb != 0 {
+			break
 		}
-		if c >= 0x80 {
+	}
+	for ; i < len(b); i++ {
+		if b[i]-1 >= 0x7F { // 0x00 or non-ASCII.
 			// utf8.Valid rejects overlong forms and surrogates; the only
 			// encoding of U+0000 in valid UTF-8 is the byte 0x00.
 			return utf8.Valid(b[i:]) && indexZero(b[i:]) < 0
@@ -206,47 +205,46 @@ func ValidTopicName(b []byte) bool {
 const (
 	lsb = 0x0101010101010101
 	msb = 0x8080808080808080
+	// plusWord and hashWord repeat '+' and '#' in every byte.
+	plusWord = lsb * '+'
+	hashWord = lsb * '#'
 )
 
-// swarBad reports whether any byte of x is 0x00, >= 0x80, or equal to a
-// byte of m1 or m2 (each a byte repeated 8 times): the SWAR zero-byte test
-// applied to x, x^m1 and x^m2.
-func swarBad(x, m1, m2 uint64) bool {
-	y1, y2 := x^m1, x^m2
-	return (x|(x-lsb)&^x|(y1-lsb)&^y1|(y2-lsb)&^y2)&msb != 0
-}
+// topicStop marks the bytes that end the ASCII fast path of checkTopic.
+var topicStop = [256]bool{0: true, '+': true, '#': true}
 
-// plainASCII reports whether b is made only of ASCII bytes other than 0x00,
-// c1 and c2, checking 8 bytes per step with an overlapping last word.
-// BenchmarkDecodePublish justifies it: topic validation is most of the cost
-// of decoding a PUBLISH.
-func plainASCII(b []byte, c1, c2 byte) bool {
-	n := len(b)
-	if n < 8 {
-		for _, c := range b {
-			if c == 0 || c >= 0x80 || c == c1 || c == c2 {
-				return false
-			}
-		}
-		return true
+func init() {
+	for c := 0x80; c < 0x100; c++ {
+		topicStop[c] = true
 	}
-	m1, m2 := lsb*uint64(c1), lsb*uint64(c2)
-	for i := 0; i+8 <= n; i += 8 {
-		if swarBad(binary.LittleEndian.Uint64(b[i:]), m1, m2) {
-			return false
-		}
-	}
-	return !swarBad(binary.LittleEndian.Uint64(b[n-8:]), m1, m2)
 }
 
 // checkTopic validates a topic name (empty allowed) in one pass: UTF-8 rules
-// and no wildcards.
+// and no wildcards. Plain ASCII is checked 8 bytes per step with the SWAR
+// zero-byte test on x, x^'+' and x^'#'; BenchmarkDecodePublish justifies it,
+// topic validation being most of the cost of decoding a PUBLISH.
 func checkTopic(b []byte) error {
-	if plainASCII(b, '+', '#') {
-		return nil
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y1, y2 := x^plusWord, x^hashWord
+		if (x|(x-lsb)&^x|(y1-lsb)&^y1|(y2-lsb)&^y2)&msb != 0 {
+			break
+		}
 	}
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
+	for ; i < len(b); i++ {
+		if topicStop[b[i]] {
+			return checkTopicSlow(b[i:])
+		}
+	}
+	return nil
+}
+
+// checkTopicSlow finishes checkTopic from the first byte that is not plain
+// ASCII.
+func checkTopicSlow(b []byte) error {
+	for i, c := range b {
+		switch {
 		case c == '+' || c == '#':
 			return ErrTopicWildcard // [MQTT-3.3.2-2] [MQTT-4.7.0-1]
 		case c == 0:
