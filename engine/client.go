@@ -213,9 +213,12 @@ func (c *client) flush() {
 		c.pending = c.pending[:0]
 		return
 	}
-	if len(c.pending) > 0 {
+	if n := len(c.pending); n > 0 {
 		_, _ = c.gc.Write(c.pending) // on error gnet closes c (OnClose)
-		if cap(c.pending) > pendingCap {
+		// Keep a big buffer while rounds keep filling it (a busy subscriber
+		// would otherwise regrow it every round); give it back once a round
+		// uses under a quarter of it.
+		if cap(c.pending) > pendingCap && n < cap(c.pending)/4 {
 			c.pending = nil
 		} else {
 			c.pending = c.pending[:0]

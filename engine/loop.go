@@ -112,7 +112,7 @@ func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
 		b:       b,
 		idx:     idx,
 		el:      el,
-		free:    make(chan *batch, 64),
+		free:    make(chan *batch, freeBatches),
 		clients: make(map[*client]struct{}),
 		cache:   make(map[string]*trie.Result),
 	}
@@ -124,13 +124,18 @@ func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
 	return l
 }
 
+// freeBatches is how many spare batches a loop keeps. A busy target loop
+// may hold many of a producer's batches between two drains; dropping the
+// spares meant regrowing new ones (growslice in a fan-in profile).
+const freeBatches = 512
+
 // getBatch returns an empty batch for a hand-over. Loop-only.
 func (l *loop) getBatch() *batch {
 	select {
 	case bt := <-l.free:
 		return bt
 	default:
-		return &batch{home: l.free, buf: make([]byte, 0, 4096)}
+		return &batch{home: l.free, buf: make([]byte, 0, 16<<10), items: make([]item, 0, 64)}
 	}
 }
 
