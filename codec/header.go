@@ -179,13 +179,18 @@ func readString(b []byte, i int) ([]byte, int, error) {
 // and without U+0000 [MQTT-1.5.3-2] [MQTT-1.5.4-2]. It does not check the
 // 65,535-byte length limit. U+FEFF is kept as a character [MQTT-1.5.4-3].
 func ValidUTF8String(b []byte) bool {
-	i := 0
-	for ; i+8 <= len(b); i += 8 { // ASCII without 0x00, 8 bytes per step (SWAR).
+	i, n := 0, len(b)
+	for ; i+8 <= n; i += 8 { // ASCII without 0x00, 8 bytes per step (SWAR).
 		if x := binary.LittleEndian.Uint64(b[i:]); (x|(x-lsb)&^x)&msb != 0 {
 			break
 		}
 	}
-	for ; i < len(b); i++ {
+	if i < n && i+8 > n && n >= 8 { // The loop ran to the end without a stop.
+		if x := binary.LittleEndian.Uint64(b[n-8:]); (x|(x-lsb)&^x)&msb == 0 {
+			return true // The overlapping last word covers the tail.
+		}
+	}
+	for ; i < n; i++ {
 		if b[i]-1 >= 0x7F { // 0x00 or non-ASCII.
 			// utf8.Valid rejects overlong forms and surrogates; the only
 			// encoding of U+0000 in valid UTF-8 is the byte 0x00.
@@ -224,20 +229,27 @@ func init() {
 // zero-byte test on x, x^'+' and x^'#'; BenchmarkDecodePublish justifies it,
 // topic validation being most of the cost of decoding a PUBLISH.
 func checkTopic(b []byte) error {
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		y1, y2 := x^plusWord, x^hashWord
-		if (x|(x-lsb)&^x|(y1-lsb)&^y1|(y2-lsb)&^y2)&msb != 0 {
+	i, n := 0, len(b)
+	for ; i+8 <= n; i += 8 {
+		if topicWordStops(binary.LittleEndian.Uint64(b[i:])) {
 			break
 		}
 	}
-	for ; i < len(b); i++ {
+	if i < n && i+8 > n && n >= 8 && !topicWordStops(binary.LittleEndian.Uint64(b[n-8:])) {
+		return nil // The overlapping last word covers the tail.
+	}
+	for ; i < n; i++ {
 		if topicStop[b[i]] {
 			return checkTopicSlow(b[i:])
 		}
 	}
 	return nil
+}
+
+// topicWordStops reports whether a byte of x is 0x00, non-ASCII, '+' or '#'.
+func topicWordStops(x uint64) bool {
+	y1, y2 := x^plusWord, x^hashWord
+	return (x|(x-lsb)&^x|(y1-lsb)&^y1|(y2-lsb)&^y2)&msb != 0
 }
 
 // checkTopicSlow finishes checkTopic from the first byte that is not plain

@@ -1,9 +1,11 @@
 package codec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestPacketLen(t *testing.T) {
@@ -159,6 +161,8 @@ func TestValidTopicName(t *testing.T) {
 		{s: "a/+/b", want: false},                        // [MQTT-3.3.2-2]
 		{s: "sensors/building-1/floor-2/#", want: false}, // [MQTT-3.3.2-2]
 		{s: "0123456789abcde+", want: false},
+		{s: "+123456789abcdefg", want: false}, // Wildcard in the first word, clean last word.
+		{s: "01234567#9abcdefg", want: false},
 		{s: "é/#", want: false},
 		{s: "é/a", want: true},
 		{s: "a\x00", want: false}, // [MQTT-4.7.3-2]
@@ -235,6 +239,33 @@ func TestPublishHelpers(t *testing.T) {
 		}
 		if SetPublishPacketID(full[:len(full)-1], 1) || SetPublishPacketID(AppendPingreq(nil), 1) {
 			t.Fatal("SetPublishPacketID accepted a partial packet or a PINGREQ")
+		}
+	}
+}
+
+// TestValidatorsAgainstReference compares the SWAR fast paths with plain
+// reference implementations on random strings built from a small alphabet
+// of interesting bytes, at every length up to 40.
+func TestValidatorsAgainstReference(t *testing.T) {
+	alphabet := []string{"a", "/", "+", "#", "\x00", "é", "\xff", "\xed\xa0\x80", "\xef\xbb\xbf", "z"}
+	r := newGen(5).r
+	for i := 0; i < 20000; i++ {
+		var b []byte
+		n := r.Intn(40)
+		for len(b) < n {
+			if r.Intn(8) == 0 {
+				b = append(b, alphabet[r.Intn(len(alphabet))]...)
+			} else {
+				b = append(b, byte('a'+r.Intn(26)))
+			}
+		}
+		wantUTF8 := utf8.Valid(b) && !bytes.Contains(b, []byte{0})
+		if got := ValidUTF8String(b); got != wantUTF8 {
+			t.Fatalf("ValidUTF8String(%q) = %v, want %v", b, got, wantUTF8)
+		}
+		wantTopic := wantUTF8 && !bytes.ContainsAny(b, "+#")
+		if got := checkTopic(b) == nil; got != wantTopic {
+			t.Fatalf("checkTopic(%q) ok = %v, want %v", b, got, wantTopic)
 		}
 	}
 }
