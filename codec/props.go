@@ -1,5 +1,7 @@
 package codec
 
+import "math/bits"
+
 // PropID is an MQTT 5 property identifier (5.0 section 2.2.2.2).
 type PropID byte
 
@@ -388,14 +390,7 @@ func bytesField(p *Properties, id PropID) *[]byte {
 	return &p.ReasonString
 }
 
-func popcount(x uint64) int {
-	n := 0
-	for x != 0 {
-		x &= x - 1
-		n++
-	}
-	return n
-}
+func popcount(x uint64) int { return bits.OnesCount64(x) }
 
 // appendProps appends the Property Length (size, from propsSize) and the
 // properties of p in identifier order, user properties last in their order.
@@ -404,17 +399,18 @@ func appendProps(dst []byte, p *Properties, size int) []byte {
 	if size == 0 {
 		return dst
 	}
-	pr := p.Present
-	for id := PropID(1); id <= PropSharedSubAvailable; id++ {
-		if pr&bit(id) == 0 {
-			if id == PropSubscriptionID {
-				for _, s := range p.SubscriptionIDs {
-					dst = appendVarint(append(dst, byte(id)), int(s))
-				}
-			}
-			continue
-		}
-		dst = appendProp(dst, p, id)
+	// Set bits in identifier order; subscription identifiers (0x0B) go
+	// between the lower and the higher ones.
+	const below = 1<<PropSubscriptionID - 1
+	pr := p.Present & propsKnown &^ (1<<PropSubscriptionID | 1<<PropUserProperty)
+	for x := pr & below; x != 0; x &= x - 1 {
+		dst = appendProp(dst, p, PropID(bits.TrailingZeros64(x)))
+	}
+	for _, s := range p.SubscriptionIDs {
+		dst = appendVarint(append(dst, byte(PropSubscriptionID)), int(s))
+	}
+	for x := pr &^ below; x != 0; x &= x - 1 {
+		dst = appendProp(dst, p, PropID(bits.TrailingZeros64(x)))
 	}
 	for _, u := range p.User {
 		dst = append(dst, byte(PropUserProperty))
