@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -108,14 +106,12 @@ func (h *harness) claimOne(ctx context.Context, t *Target, v claimVariant, n int
 	if r.pid > 0 {
 		s = StartSampler(r.pid, 100*time.Millisecond)
 	}
-	segs0 := tcpOutSegs()
 	var res *loadgen.Result
 	if v.http {
 		res, err = loadgen.RunHTTP(ctx, cfg, v.keepAlive)
 	} else {
 		res, err = loadgen.Run(ctx, cfg)
 	}
-	segs := tcpOutSegs() - segs0
 	var bcpu float64
 	if s != nil {
 		bcpu = s.Stop().CPUSecs
@@ -127,40 +123,13 @@ func (h *harness) claimOne(ctx context.Context, t *Target, v claimVariant, n int
 	row.Delivered, row.Lost = res.Delivered, res.Lost
 	if d := float64(res.Delivered); d > 0 {
 		row.AppBytesPerMsg = float64(res.BytesOut+res.BytesIn) / d
-		row.SegsPerMsg = float64(segs) / d
+		row.SegsPerMsg = float64(res.Segments) / d
 		row.WireBytesPerMsg = row.AppBytesPerMsg + row.SegsPerMsg*tcpHeaderBytes
 		row.BrokerCPUus = bcpu / d * 1e6
 		row.TotalCPUus = (bcpu + res.GenCPUSecs) / d * 1e6
 	}
 	row.Rate, row.P50, row.P99 = res.DeliverRate, res.Latency.P50, res.Latency.P99
 	return row
-}
-
-// tcpOutSegs is the machine's TCP OutSegs counter from /proc/net/snmp:
-// on loopback every segment of both ends is counted once.
-func tcpOutSegs() int64 {
-	b, err := os.ReadFile("/proc/net/snmp")
-	if err != nil {
-		return 0
-	}
-	var names []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "Tcp:") {
-			continue
-		}
-		f := strings.Fields(line)[1:]
-		if names == nil {
-			names = f
-			continue
-		}
-		for i, n := range names {
-			if n == "OutSegs" && i < len(f) {
-				v, _ := strconv.ParseInt(f[i], 10, 64)
-				return v
-			}
-		}
-	}
-	return 0
 }
 
 // claimsMarkdown renders the claims table.
@@ -170,8 +139,8 @@ func claimsMarkdown(rows []ClaimRow) string {
 		"One publisher, one subscriber, 64-byte payloads, flat out, on the same machine. Bytes per message are all " +
 		"application bytes the generator's sockets wrote and read (publisher→broker plus broker→subscriber, " +
 		"connection setup, acknowledgements and HTTP headers included) divided by messages delivered; wire bytes add " +
-		"52 bytes of IPv4+TCP header for every TCP segment the machine sent meanwhile (/proc/net/snmp OutSegs, both " +
-		"ends, ACKs and handshakes included). HTTP delivery is Server-Sent Events with base64 payloads. " +
+		"52 bytes of IPv4+TCP header for every TCP segment of the generator's connections (TCP_INFO segs_out + segs_in " +
+		"of each socket read just before it closes: handshakes, ACKs and payload segments, not the final FIN exchange). HTTP delivery is Server-Sent Events with base64 payloads. " +
 		"CPU is microseconds of CPU per delivered message: the broker process alone, and broker plus generator.\n\n")
 	b.WriteString("| variant | target | messages | delivered | lost | app bytes/msg | TCP segments/msg | wire bytes/msg | msg/s | p50 µs | p99 µs | broker CPU µs/msg | total CPU µs/msg |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")

@@ -42,7 +42,7 @@ func base(size Size) loadgen.Config {
 	c.PayloadSize = 64
 	c.Inflight = 64
 	c.Duration = 10 * time.Second
-	c.Drain = 3 * time.Second
+	c.Drain = 5 * time.Second
 	if size == Quick {
 		c.Duration = 3 * time.Second
 		c.Drain = 2 * time.Second

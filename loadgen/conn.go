@@ -175,6 +175,7 @@ func (c *conn) lost() {
 func (c *conn) closeFD() {
 	c.state = stateClosed
 	if c.fd >= 0 {
+		c.l.st.segments.Add(tcpSegments(c.fd))
 		_ = unix.Close(c.fd)
 		c.fd = -1
 	}

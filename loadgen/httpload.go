@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -27,13 +28,23 @@ import (
 // countingConn counts the bytes read and written on one socket.
 type countingConn struct {
 	net.Conn
-	in, out *atomic.Int64
+	in, out, segs *atomic.Int64
 }
 
 func (c countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.in.Add(int64(n))
 	return n, err
+}
+
+// Close adds the socket's TCP segment counts before closing it.
+func (c countingConn) Close() error {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { c.segs.Add(tcpSegments(int(fd))) })
+		}
+	}
+	return c.Conn.Close()
 }
 
 func (c countingConn) Write(p []byte) (int, error) {
@@ -48,6 +59,7 @@ type httpRun struct {
 	base     string
 	start    time.Time
 	in, out  atomic.Int64
+	segs     atomic.Int64
 	conns    atomic.Int64
 	st       *loopStats
 	expected atomic.Int64
@@ -66,7 +78,7 @@ func (h *httpRun) client(keepAlive bool) *http.Client {
 				return nil, err
 			}
 			h.conns.Add(1)
-			return countingConn{Conn: c, in: &h.in, out: &h.out}, nil
+			return countingConn{Conn: c, in: &h.in, out: &h.out, segs: &h.segs}, nil
 		},
 	}
 	return &http.Client{Transport: tr}
@@ -116,7 +128,7 @@ func RunHTTP(ctx context.Context, cfg Config, keepAlive bool) (*Result, error) {
 	res := r.result(phaseTimes{ready: ready, pubStart: pubStart, pubEnd: pubEnd, end: end}, h.start)
 	res.Mode = "http"
 	res.Connected = h.conns.Load()
-	res.BytesIn, res.BytesOut = h.in.Load(), h.out.Load()
+	res.BytesIn, res.BytesOut, res.Segments = h.in.Load(), h.out.Load(), h.segs.Load()
 	res.GenCPUSecs = cpuSeconds() - cpu0
 	if !keepAlive {
 		res.Note = "HTTP without keep-alive: one TCP connection per publish"

@@ -185,8 +185,7 @@ func (l *loop) shutdown() {
 			c.flush()
 		}
 		if c.state != stateClosed && c.fd >= 0 {
-			c.state = stateClosed
-			_ = unix.Close(c.fd)
+			c.closeFD()
 		}
 	}
 	_ = unix.Close(l.epfd)

@@ -74,6 +74,7 @@ func (r *runner) result(ph phaseTimes, start time.Time) *Result {
 		res.Foreign += s.foreign.Load()
 		res.BytesOut += s.bytesOut.Load()
 		res.BytesIn += s.bytesIn.Load()
+		res.Segments += s.segments.Load()
 		res.RetainedDone += s.retainedDone.Load()
 		lastDelivery = max(lastDelivery, s.lastDelivery.Load())
 		lat.Merge(s.latency)
@@ -123,6 +124,15 @@ func writeJSON(w io.Writer, v any) {
 		return
 	}
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// tcpSegments returns segs_out + segs_in of the socket fd (0 if unknown).
+func tcpSegments(fd int) int64 {
+	ti, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	if err != nil {
+		return 0
+	}
+	return int64(ti.Segs_out) + int64(ti.Segs_in)
 }
 
 // cpuSeconds is this process's user+system CPU time so far.

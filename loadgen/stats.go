@@ -36,6 +36,7 @@ type counters struct {
 	sent, acked, delivered          atomic.Int64
 	duplicated, outOfOrder, errors  atomic.Int64
 	bytesOut, bytesIn, retainedDone atomic.Int64
+	segments                        atomic.Int64 // TCP segments both ways, read from TCP_INFO at close
 	foreign                         atomic.Int64 // deliveries not stamped by this run
 	lastDelivery                    atomic.Int64 // Unix nanos of the latest delivery
 }
@@ -125,6 +126,10 @@ type Result struct {
 
 	BytesOut int64 `json:"bytes_out"`
 	BytesIn  int64 `json:"bytes_in"`
+	// Segments is the number of TCP segments sent and received on the
+	// generator's sockets (TCP_INFO segs_out + segs_in, read just before
+	// each close), so handshakes, ACKs and headers can be counted.
+	Segments int64 `json:"tcp_segments"`
 	// GenCPUSecs is the CPU time (user+system) the generator process used
 	// during the run, so its own share of a small machine is visible.
 	GenCPUSecs float64 `json:"gen_cpu_secs"`
