@@ -17,6 +17,18 @@ func writePlots(dir string, groups []*group) ([]string, error) {
 	var names []string
 	for _, g := range groups {
 		if g.Scenario == "conn" {
+			if n, err := barPlot(dir, "conn-rss-per-conn.svg", g, "conn: broker RSS per idle connection (median)", "bytes",
+				func(r Record) float64 { return r.RSSPerConn }); err != nil {
+				return names, err
+			} else if n != "" {
+				names = append(names, n)
+			}
+			if n, err := barPlot(dir, "conn-connect-rate.svg", g, "conn: connections per second during the storm (median)", "connections/s",
+				func(r Record) float64 { return r.Result.ConnectRate }); err != nil {
+				return names, err
+			} else if n != "" {
+				names = append(names, n)
+			}
 			continue
 		}
 		prefix := fmt.Sprintf("%s-qos%d-", g.Scenario, g.QoS)
@@ -35,10 +47,15 @@ func writePlots(dir string, groups []*group) ([]string, error) {
 }
 
 func throughputPlot(dir, name string, g *group) (string, error) {
+	return barPlot(dir, name, g, fmt.Sprintf("%s QoS %d: delivered messages/s (median)", g.Scenario, g.QoS), "messages/s", mRate)
+}
+
+// barPlot draws one bar per target: the median of f over its runs.
+func barPlot(dir, name string, g *group, title, unit string, f func(Record) float64) (string, error) {
 	var vals plotter.Values
 	var labels []string
 	for _, t := range g.Targets {
-		v, ok := median(g.By[t], mRate)
+		v, ok := median(g.By[t], f)
 		if !ok {
 			continue
 		}
@@ -49,8 +66,8 @@ func throughputPlot(dir, name string, g *group) (string, error) {
 		return "", nil
 	}
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s QoS %d: delivered messages/s (median)", g.Scenario, g.QoS)
-	p.Y.Label.Text = "messages/s"
+	p.Title.Text = title
+	p.Y.Label.Text = unit
 	bars, err := plotter.NewBarChart(vals, vg.Points(30))
 	if err != nil {
 		return "", err

@@ -183,7 +183,7 @@ func (h *harness) summary(groups []*group, plots []string) string {
 			msgTable(&b, g)
 		}
 		for _, p := range plots {
-			if strings.HasPrefix(p, fmt.Sprintf("%s-qos%d-", g.Scenario, g.QoS)) {
+			if strings.HasPrefix(p, fmt.Sprintf("%s-qos%d-", g.Scenario, g.QoS)) || (s.PerConn && strings.HasPrefix(p, g.Scenario+"-")) {
 				fmt.Fprintf(&b, "![%s](%s)\n", p, p)
 			}
 		}

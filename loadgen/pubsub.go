@@ -87,21 +87,28 @@ func (c *conn) publishOne() {
 
 // onAck handles PUBACK, PUBREC, PUBREL and PUBCOMP.
 func (c *conn) onAck(a *codec.Ack) {
-	switch a.Type {
-	case codec.TypePuback, codec.TypePubcomp:
+	switch {
+	case a.Type == codec.TypePuback || a.Type == codec.TypePubcomp ||
+		(a.Type == codec.TypePubrec && a.ReasonCode >= 0x80):
 		if c.role != rolePub || int(a.PacketID) >= len(c.inUse) || !c.inUse[a.PacketID] {
 			c.l.st.errors.Add(1)
 			return
 		}
 		c.inUse[a.PacketID] = false
 		c.free = append(c.free, a.PacketID)
+		if a.ReasonCode >= 0x80 {
+			// Refused by the broker (v5): the flow ends here, no PUBREL
+			// [MQTT-4.3.3-4]; count it as an error, not as acknowledged.
+			c.l.st.errors.Add(1)
+			return
+		}
 		c.l.st.acked.Add(1)
-	case codec.TypePubrec:
+	case a.Type == codec.TypePubrec:
 		// Our QoS 2 publish was received; release it [MQTT-4.3.3-4].
 		rel := codec.Ack{Type: codec.TypePubrel, PacketID: a.PacketID}
 		c.out = codec.AppendAck(c.out, c.l.r.cfg.Version, &rel)
 		c.l.markDirty(c)
-	case codec.TypePubrel:
+	case a.Type == codec.TypePubrel:
 		// The broker released a QoS 2 delivery; complete it [MQTT-4.3.3-11].
 		comp := codec.Ack{Type: codec.TypePubcomp, PacketID: a.PacketID}
 		c.out = codec.AppendAck(c.out, c.l.r.cfg.Version, &comp)
