@@ -117,7 +117,7 @@ func TestInteropMosquittoRetained(t *testing.T) {
 	lines := mosqSub(t, b, "-t", "mr/#", "-C", "1", "-v", "--retained-only")()
 	equal(t, len(lines), 1)
 	equal(t, lines[0], "mr/a kept")
-	mosqPub(t, b, "-t", "mr/a", "-r", "-n")
+	mosqPub(t, b, "-t", "mr/a", "-r", "-n", "-q", "1")
 	lines = mosqSub(t, b, "-t", "mr/#", "-v", "--retained-only", "-W", "1")()
 	equal(t, len(lines), 0, "cleared")
 }

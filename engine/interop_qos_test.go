@@ -51,6 +51,7 @@ func TestInteropPahoRetained(t *testing.T) {
 	publish(t, pub, "r/1", 1, true, "new")
 	publish(t, pub, "r/2", 0, true, "two")
 	publish(t, pub, "r/3", 0, false, "not retained") // [MQTT-3.3.1-12]
+	publish(t, pub, "sync", 1, false, "")            // PUBACK: the QoS 0 ones before it are done
 
 	col := newCollector()
 	sub := pahoClient(t, b, "rsub", nil)
@@ -65,7 +66,8 @@ func TestInteropPahoRetained(t *testing.T) {
 	equal(t, got["r/2"], "two")
 
 	publish(t, pub, "r/1", 0, true, "") // clear
-	col.wait(t, 3, 5*time.Second)       // the empty message is delivered normally
+	publish(t, pub, "sync", 1, false, "")
+	col.wait(t, 3, 5*time.Second) // the empty message is delivered normally
 	col2 := newCollector()
 	sub2 := pahoClient(t, b, "rsub2", nil)
 	subscribe(t, sub2, "r/#", 0, col2)
