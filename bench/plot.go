@@ -81,7 +81,7 @@ func barPlot(dir, name string, g *group, title, unit string, f func(Record) floa
 func latencyPlot(dir, name string, g *group) (string, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s QoS %d: latency percentiles (median of runs)", g.Scenario, g.QoS)
-	p.Y.Label.Text = "microseconds"
+	p.Y.Label.Text = "milliseconds"
 	pcts := []struct {
 		label string
 		f     func(Record) float64
@@ -105,7 +105,7 @@ func latencyPlot(dir, name string, g *group) (string, error) {
 		var vals plotter.Values
 		for _, t := range labels {
 			v, _ := median(g.By[t], pc.f)
-			vals = append(vals, v)
+			vals = append(vals, v/1000)
 		}
 		bars, err := plotter.NewBarChart(vals, w)
 		if err != nil {
@@ -116,7 +116,7 @@ func latencyPlot(dir, name string, g *group) (string, error) {
 		p.Add(bars)
 		p.Legend.Add(pc.label, bars)
 	}
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
 	p.NominalX(labels...)
 	return name, p.Save(6*vg.Inch, 3.5*vg.Inch, filepath.Join(dir, name))
 }
