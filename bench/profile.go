@@ -106,6 +106,7 @@ type heapTrigger struct {
 	done bool
 }
 
+// Write receives one JSON line of the generator; safe from any goroutine.
 func (t *heapTrigger) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -31,6 +31,7 @@ type countingConn struct {
 	in, out, segs *atomic.Int64
 }
 
+// Read reads from the socket and counts the bytes.
 func (c countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.in.Add(int64(n))
@@ -47,6 +48,7 @@ func (c countingConn) Close() error {
 	return c.Conn.Close()
 }
 
+// Write writes to the socket and counts the bytes.
 func (c countingConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.out.Add(int64(n))

@@ -18,7 +18,9 @@ func init() { commands["bench"] = runBench }
 // targetList collects repeated --target flags.
 type targetList []string
 
+// String implements flag.Value.
 func (t *targetList) String() string     { return strings.Join(*t, ",") }
+// Set implements flag.Value: each --target adds one.
 func (t *targetList) Set(v string) error { *t = append(*t, v); return nil }
 
 // runBench binds the flags of `gust bench` to a bench.Config and runs it.
