@@ -19,7 +19,8 @@ func init() { commands["bench"] = runBench }
 type targetList []string
 
 // String implements flag.Value.
-func (t *targetList) String() string     { return strings.Join(*t, ",") }
+func (t *targetList) String() string { return strings.Join(*t, ",") }
+
 // Set implements flag.Value: each --target adds one.
 func (t *targetList) Set(v string) error { *t = append(*t, v); return nil }
 
