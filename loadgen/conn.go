@@ -204,7 +204,7 @@ func (c *conn) readAll() bool {
 		c.lost()
 		return false
 	}
-	c.l.st.bytesIn.Add(int64(n))
+	c.l.acc.bytesIn += int64(n)
 	data := c.l.rbuf[:n]
 	if len(c.in) > 0 {
 		c.in = append(c.in, data...)
@@ -335,7 +335,7 @@ func (c *conn) flush() {
 			return
 		}
 		c.woff += n
-		c.l.st.bytesOut.Add(int64(n))
+		c.l.acc.bytesOut += int64(n)
 	}
 	c.out, c.woff = c.out[:0], 0
 	c.lastOut = c.l.now

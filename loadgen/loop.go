@@ -32,6 +32,7 @@ type loop struct {
 	rbuf   []byte
 	dirty  []*conn
 	st     *loopStats
+	acc    accum // counts of this turn, published to st once per turn
 
 	nextConn   int // index in conns of the next client to connect
 	connecting int // clients between socket() and ready
@@ -77,6 +78,7 @@ func (l *loop) run() {
 		}
 		l.tick()
 		l.flushDirty()
+		l.publishCounts()
 		l.st.mu.Unlock()
 	}
 	l.shutdown()
@@ -188,7 +190,46 @@ func (l *loop) shutdown() {
 			c.closeFD()
 		}
 	}
+	l.publishCounts()
 	_ = unix.Close(l.epfd)
+}
+
+// accum holds one loop turn's counts; hot paths increment these plain
+// fields and publishCounts adds them to the atomics once per turn.
+type accum struct {
+	sent, acked, delivered, duplicated, outOfOrder int64
+	bytesIn, bytesOut, expected, lastDelivery      int64
+}
+
+// publishCounts adds the turn's counts to the shared atomics and clears them.
+func (l *loop) publishCounts() {
+	a, st := &l.acc, l.st
+	if a.sent != 0 {
+		st.sent.Add(a.sent)
+	}
+	if a.expected != 0 {
+		l.r.expected.Add(a.expected)
+	}
+	if a.acked != 0 {
+		st.acked.Add(a.acked)
+	}
+	if a.delivered != 0 {
+		st.delivered.Add(a.delivered)
+		st.lastDelivery.Store(a.lastDelivery)
+	}
+	if a.duplicated != 0 {
+		st.duplicated.Add(a.duplicated)
+	}
+	if a.outOfOrder != 0 {
+		st.outOfOrder.Add(a.outOfOrder)
+	}
+	if a.bytesIn != 0 {
+		st.bytesIn.Add(a.bytesIn)
+	}
+	if a.bytesOut != 0 {
+		st.bytesOut.Add(a.bytesOut)
+	}
+	*a = accum{}
 }
 
 // setEvents changes the epoll interest set of c.

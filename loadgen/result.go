@@ -78,6 +78,7 @@ func (r *runner) result(ph phaseTimes, start time.Time) *Result {
 		res.RetainedDone += s.retainedDone.Load()
 		lastDelivery = max(lastDelivery, s.lastDelivery.Load())
 		lat.Merge(s.latency)
+		lat.Merge(s.interval) // not yet folded in by the reporter
 		conn.Merge(s.connect)
 		for _, c := range l.conns {
 			for _, w := range c.wins {
@@ -213,6 +214,7 @@ func (rp *reporter) tick() {
 		p.Errors += s.errors.Load() + s.connFailed.Load()
 		s.mu.Lock()
 		h.Merge(s.interval)
+		s.latency.Merge(s.interval)
 		s.interval.Reset()
 		s.mu.Unlock()
 	}

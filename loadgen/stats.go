@@ -45,8 +45,8 @@ type counters struct {
 type loopStats struct {
 	counters
 	mu       sync.Mutex
-	latency  *hdrhistogram.Histogram // whole run
-	interval *hdrhistogram.Histogram // since the last progress line
+	latency  *hdrhistogram.Histogram // whole run, except the current interval
+	interval *hdrhistogram.Histogram // since the last progress line (folded into latency then)
 	connect  *hdrhistogram.Histogram // TCP connect start to CONNACK (to SUBACK for subscribers)
 }
 
