@@ -51,6 +51,29 @@ type batch struct {
 	off, n int32
 }
 
+// Spare batches keep at most this much capacity, so that one burst of big
+// messages does not pin memory in every spare batch.
+const (
+	maxKeptBatchBytes = 256 << 10
+	maxKeptBatchItems = 4096
+)
+
+// reset empties bt for reuse, dropping oversized buffers.
+func (bt *batch) reset() {
+	bt.seq = 0
+	if cap(bt.buf) > maxKeptBatchBytes {
+		bt.buf = nil
+	} else {
+		bt.buf = bt.buf[:0]
+	}
+	clear(bt.items)
+	if cap(bt.items) > maxKeptBatchItems {
+		bt.items = nil
+	} else {
+		bt.items = bt.items[:0]
+	}
+}
+
 // inbox receives batches from other loops.
 type inbox struct {
 	mu     sync.Mutex // leaf lock
@@ -243,10 +266,7 @@ func (l *loop) drain() {
 	l.in.mu.Unlock()
 	for _, bt := range q {
 		l.apply(bt)
-		bt.buf = bt.buf[:0]
-		bt.seq = 0
-		clear(bt.items)
-		bt.items = bt.items[:0]
+		bt.reset()
 		select {
 		case bt.home <- bt:
 		default:
