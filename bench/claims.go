@@ -56,12 +56,25 @@ func (h *harness) claims(b *strings.Builder, groups []*group) {
 	b.WriteString("\n")
 }
 
-func isCore(s string) bool { return s == "fanin" || s == "fanout" || s == "p2p" }
+func isCore(s string) bool {
+	switch s {
+	case "fanin", "fanout", "p2p", "fanin-steady", "fanout-steady", "p2p-steady":
+		return true
+	}
+	return false
+}
 
 func (h *harness) coreClaims(check func(bool, string, ...any), g *group, peer string, gust, rs []Record) {
 	gr, ok1 := median(gust, mRate)
 	pr, ok2 := median(rs, mRate)
 	if !ok1 || !ok2 || pr == 0 {
+		return
+	}
+	if strings.HasSuffix(g.Scenario, "-steady") {
+		// Fixed offered load: only latency (and loss) can differ.
+		gp, _ := median(gust, mP99)
+		pp, _ := median(rs, mP99)
+		check(gp < pp, "%s QoS %d: Gust p99 %.0f µs vs %s %.0f µs at the same fixed rate (target: lower)", g.Scenario, g.QoS, gp, peer, pp)
 		return
 	}
 	check(gr >= 2*pr, "%s QoS %d: Gust %.0f msg/s = %.2fx %s (%.0f msg/s; target 2x)", g.Scenario, g.QoS, gr, gr/pr, peer, pr)

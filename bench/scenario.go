@@ -64,13 +64,13 @@ func Scenarios(size Size) map[string]Scenario {
 	fanin := base(size)
 	fanin.Publishers, fanin.Subscribers = clients, 1
 	fanin.PubTopic, fanin.SubTopic = "bench/fanin/%i", "bench/fanin/#"
-	add(Scenario{Name: "fanin", QoS: []byte{0, 1, 2}, Load: fanin,
+	add(Scenario{Name: "fanin", QoS: []byte{0, 1}, Load: fanin,
 		Description: "many publishers flat out, one wildcard subscriber receiving everything"})
 
 	fanout := base(size)
 	fanout.Publishers, fanout.Subscribers = 1, clients
 	fanout.PubTopic, fanout.SubTopic = "bench/fanout", "bench/fanout"
-	add(Scenario{Name: "fanout", QoS: []byte{0, 1, 2}, Load: fanout,
+	add(Scenario{Name: "fanout", QoS: []byte{0, 1}, Load: fanout,
 		Description: "one publisher flat out, every message delivered to many subscribers"})
 
 	p2p := base(size)
@@ -115,6 +115,17 @@ func Scenarios(size Size) map[string]Scenario {
 	slow.PubTopic, slow.SubTopic = "bench/slow/%i", "bench/slow/#"
 	add(Scenario{Name: "slow", QoS: []byte{0, 1}, Load: slow,
 		Description: "one stuck subscriber among ten healthy ones, 10 publishers at 500 msg/s each: the healthy ones' latency and the broker's memory"})
+	for _, name := range []string{"fanin", "fanout", "p2p"} {
+		st := m[name]
+		st.Name = name + "-steady"
+		st.QoS = []byte{0, 1}
+		st.Load.Rate = 200
+		if name == "fanout" {
+			st.Load.Rate = 200 * float64(clients) / 50
+		}
+		st.Description = "the " + name + " shape at a fixed 200 msg/s per publisher that every broker sustains: latency without saturation"
+		add(st)
+	}
 	addOMB(add, size)
 	return m
 }
@@ -152,7 +163,7 @@ func addOMB(add func(Scenario), size Size) {
 
 // DefaultSet is the scenario list of a standard comparison.
 func DefaultSet() []string {
-	return []string{"fanin", "fanout", "p2p", "shared", "conn", "retained", "slow"}
+	return []string{"fanin", "fanout", "p2p", "fanin-steady", "fanout-steady", "p2p-steady", "shared", "conn", "retained", "slow"}
 }
 
 // QuickSet is the scenario list of `gust bench --quick`.
