@@ -13,12 +13,12 @@ func DecodeAck(src []byte, v Version, p *Ack) (n int, err error) {
 		return 0, ErrUnexpectedType
 	}
 	var b []byte
-	if rl := int(src[1]); rl < 0x80 {
-		n = 2 + rl
+	if rl, hdr := shortLen(src); hdr > 0 {
+		n = hdr + rl
 		if len(src) < n {
 			return 0, ErrIncomplete
 		}
-		b = src[2:n:n]
+		b = src[hdr:n:n]
 	} else if _, b, n, err = header(src, t); err != nil {
 		return 0, err
 	}

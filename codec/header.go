@@ -45,6 +45,22 @@ func PacketLen(src []byte, maxPacketSize int) (t Type, flags byte, n int, err er
 	return t, flags, n, nil
 }
 
+// shortLen decodes a remaining length of one or two bytes, the forms of
+// every packet under 16 KiB, for the decoders' fast paths. It returns hdr ==
+// 0 when the length is longer, malformed or not yet complete; the caller
+// then takes the general path through PacketLen. Precondition: len(src) >= 2.
+func shortLen(src []byte) (rl, hdr int) {
+	if b := src[1]; b < 0x80 {
+		return int(b), 2
+	}
+	if len(src) >= 3 {
+		if b := src[2]; b-1 < 0x7F { // 0x01..0x7F: a minimal final byte.
+			return int(src[1]&0x7F) | int(b)<<7, 3
+		}
+	}
+	return 0, 0
+}
+
 // remainingLength decodes the multi-byte remaining length at src[1:].
 // Precondition: len(src) >= 2 and src[1] >= 0x80.
 func remainingLength(src []byte) (rl, hdr int, err error) {
