@@ -247,7 +247,7 @@ func TestPublishHelpers(t *testing.T) {
 // reference implementations on random strings built from a small alphabet
 // of interesting bytes, at every length up to 40.
 func TestValidatorsAgainstReference(t *testing.T) {
-	alphabet := []string{"a", "/", "+", "#", "\x00", "é", "\xff", "\xed\xa0\x80", "\xef\xbb\xbf", "z"}
+	alphabet := []string{"a", "/", "+", "#", "\x00", "é", "\xff", "\xed\xa0\x80", "\xef\xbb\xbf", "z", " ", "$", "!", "\x7f", ","}
 	r := newGen(5).r
 	for i := 0; i < 20000; i++ {
 		var b []byte
@@ -266,6 +266,13 @@ func TestValidatorsAgainstReference(t *testing.T) {
 		wantTopic := wantUTF8 && !bytes.ContainsAny(b, "+#")
 		if got := checkTopic(b) == nil; got != wantTopic {
 			t.Fatalf("checkTopic(%q) ok = %v, want %v", b, got, wantTopic)
+		}
+		// The fast paths may say "not sure" (false) but never accept wrongly.
+		if plainString(b) && !wantUTF8 {
+			t.Fatalf("plainString(%q) accepted an invalid string", b)
+		}
+		if len(b) >= 8 && plainTopicWords(b) && !wantTopic {
+			t.Fatalf("plainTopicWords(%q) accepted an invalid topic", b)
 		}
 	}
 }

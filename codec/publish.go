@@ -50,8 +50,11 @@ func DecodePublish(src []byte, v Version, p *Publish) (n int, err error) {
 		return 0, ErrMalformed
 	}
 	p.Topic = b[2:i:i]
-	if err = checkTopic(p.Topic); err != nil { // [MQTT-3.3.2-1] [MQTT-3.3.2-2]
-		return 0, err
+	// [MQTT-3.3.2-1] [MQTT-3.3.2-2] plainTopicWords is the inlined fast path.
+	if tl < 8 || !plainTopicWords(p.Topic) {
+		if err = checkTopic(p.Topic); err != nil {
+			return 0, err
+		}
 	}
 	p.PacketID = 0
 	if qos > 0 { // [MQTT-2.3.1-5] v311, [MQTT-2.2.1-2] v5: no id at QoS 0.
