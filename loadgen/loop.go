@@ -99,6 +99,10 @@ func (l *loop) timeoutMs() int {
 
 // tick starts due connections, pumps publishers and sends keep alives.
 func (l *loop) tick() {
+	// Re-read the clock: handling this turn's events took time, and the
+	// publish stamps taken below should be close to the actual write.
+	l.now = time.Now()
+	l.nowNanos = l.now.UnixNano()
 	l.startConnections()
 	if l.r.publishing.Load() && !l.r.stopPub.Load() {
 		for _, c := range l.pubs {
