@@ -19,6 +19,9 @@ func (h *harness) claims(b *strings.Builder, groups []*group) {
 		}
 		lines = append(lines, fmt.Sprintf("- %s: %s", mark, fmt.Sprintf(format, args...)))
 	}
+	note := func(format string, args ...any) {
+		lines = append(lines, "- NOTE: "+fmt.Sprintf(format, args...))
+	}
 	for _, g := range groups {
 		gust := g.By[KindGust]
 		if gust == nil {
@@ -38,6 +41,15 @@ func (h *harness) claims(b *strings.Builder, groups []*group) {
 				}
 			case isCore(g.Scenario) && g.QoS <= 1:
 				h.coreClaims(check, g, peer, gust, rs)
+			}
+		}
+		if isCore(g.Scenario) && g.QoS == 0 {
+			lost := sumOK(gust, func(r Record) int64 { return r.Result.Lost })
+			sent := sumOK(gust, func(r Record) int64 { return r.Result.Expected })
+			if lost > 0 && sent > 0 {
+				note("%s QoS 0: Gust did not deliver %d of %d expected deliveries (%.1f%%) over all repetitions: "+
+					"QoS 0 messages dropped for a subscriber that could not keep up, or still queued when the drain ended",
+					g.Scenario, lost, sent, 100*float64(lost)/float64(sent))
 			}
 		}
 		if g.Scenario == "conn" {
