@@ -111,7 +111,16 @@ func SizePublish(v Version, p *Publish) int {
 func AppendPublish(dst []byte, v Version, p *Publish) []byte {
 	rl, ps := publishLen(v, p)
 	dst = grow(dst, 5+rl)
-	dst = appendPublishHeader(dst, v, p, rl, ps)
+	if v != V5 { // Payload copied by index too: BenchmarkPublishRatio op=encode.
+		off := len(dst)
+		b := dst[off:cap(dst)]
+		i := putPublishHeader(b, p, rl)
+		i += copy(b[i:], p.Payload)
+		return dst[:off+i]
+	}
+	off := len(dst)
+	dst = dst[:off+putPublishHeader(dst[off:cap(dst)], p, rl)]
+	dst = appendProps(dst, &p.Props, ps)
 	return append(dst, p.Payload...)
 }
 
@@ -122,14 +131,19 @@ func AppendPublish(dst []byte, v Version, p *Publish) []byte {
 func AppendPublishHeader(dst []byte, v Version, p *Publish) []byte {
 	rl, ps := publishLen(v, p)
 	dst = grow(dst, 5+rl-len(p.Payload))
-	return appendPublishHeader(dst, v, p, rl, ps)
+	off := len(dst)
+	dst = dst[:off+putPublishHeader(dst[off:cap(dst)], p, rl)]
+	if v == V5 {
+		dst = appendProps(dst, &p.Props, ps)
+	}
+	return dst
 }
 
-// appendPublishHeader writes the fixed header, topic and packet identifier
-// by index into room reserved up front rather than with one append per
-// field. Precondition: dst has room for them (the callers grow it).
+// putPublishHeader writes the fixed header, topic and packet identifier of p
+// at the start of b by index, rather than with one append per field, and
+// returns how many bytes it wrote. Precondition: b has room for them.
 // BenchmarkPublishRatio (op=encode) justifies it.
-func appendPublishHeader(dst []byte, v Version, p *Publish, rl, ps int) []byte {
+func putPublishHeader(b []byte, p *Publish, rl int) int {
 	flags := (p.QoS & 3) << 1
 	if p.Dup {
 		flags |= pubDup
@@ -137,34 +151,21 @@ func appendPublishHeader(dst []byte, v Version, p *Publish, rl, ps int) []byte {
 	if p.Retain {
 		flags |= pubRetain
 	}
-	off, tl := len(dst), len(p.Topic)
-	hl := 1 + sizeVarint(rl) + 2 + tl
-	if p.QoS > 0 {
-		hl += 2
-	}
-	b := dst[off : off+hl]
 	b[0] = byte(TypePublish)<<4 | flags
 	i := 1
-	for x := rl; ; i++ {
-		if x < 0x80 {
-			b[i] = byte(x)
-			break
-		}
-		b[i] = byte(x) | 0x80
-		x >>= 7
+	for ; rl >= 0x80; i++ {
+		b[i] = byte(rl) | 0x80
+		rl >>= 7
 	}
-	i++
-	b[i], b[i+1] = byte(tl>>8), byte(tl)
-	i += 2 + copy(b[i+2:], p.Topic)
+	b[i] = byte(rl)
+	tl := len(p.Topic)
+	b[i+1], b[i+2] = byte(tl>>8), byte(tl)
+	i += 3 + copy(b[i+3:], p.Topic)
 	if p.QoS > 0 {
 		b[i], b[i+1] = byte(p.PacketID>>8), byte(p.PacketID)
 		i += 2
 	}
-	dst = dst[:off+hl]
-	if v == V5 {
-		dst = appendProps(dst, &p.Props, ps)
-	}
-	return dst
+	return i
 }
 
 // SetPublishPacketID overwrites, in place, the packet identifier of the
