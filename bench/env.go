@@ -38,6 +38,8 @@ func (h *harness) envText() string {
 	w("go", runtime.Version())
 	w("gomaxprocs", strconv.Itoa(runtime.GOMAXPROCS(0)))
 	w("memory", memTotal())
+	w("loadavg start", h.loadStart)
+	w("loadavg end", readTrim("/proc/loadavg"))
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
 		w("nofile", fmt.Sprintf("soft %d hard %d", rl.Cur, rl.Max))

@@ -96,6 +96,9 @@ type harness struct {
 	skipped []string // "name: reason" for targets that could not run
 	all     map[string]Scenario
 	started time.Time
+	// loadStart is /proc/loadavg when the run began: other work on the
+	// machine skews every figure, so env.txt records it.
+	loadStart string
 }
 
 func newHarness(cfg Config) (*harness, error) {
@@ -122,7 +125,7 @@ func newHarness(cfg Config) (*harness, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &harness{cfg: cfg, root: root, tmp: tmp, all: all, started: time.Now()}
+	h := &harness{cfg: cfg, root: root, tmp: tmp, all: all, started: time.Now(), loadStart: readTrim("/proc/loadavg")}
 	if cfg.PinGenerator != "" {
 		if err := pinSelf(cfg.PinGenerator); err != nil {
 			h.logf("cannot pin the generator to %s: %v", cfg.PinGenerator, err)
