@@ -77,6 +77,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.GenCPUSecs = cpuSeconds() - rusage0
 	res.FileLimit = limit
 	res.Note = note
+	if res.Elapsed > 0 && res.GenCPUSecs/res.Elapsed > 0.9*float64(len(r.loops)) {
+		if res.Note != "" {
+			res.Note += "; "
+		}
+		res.Note += fmt.Sprintf("the generator used %.2f CPUs with %d loops: it may be the bottleneck",
+			res.GenCPUSecs/res.Elapsed, len(r.loops))
+	}
 	if cfg.JSON != nil {
 		writeJSON(cfg.JSON, res)
 	}
