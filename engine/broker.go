@@ -143,12 +143,12 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	}
 	close(b.stopTick)
 	<-b.tickDone
-	for _, l := range b.loopSnapshot() {
-		_ = l.el.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
-			l.closeAll()
-			return nil
-		}))
-	}
+	// Phase 1: every loop publishes its clients' wills while every client
+	// is still connected, so subscribers on any loop get them. Phase 2
+	// starts only when all loops are done; it drains the hand-overs of
+	// phase 1, then closes.
+	b.onEachLoop(ctx, (*loop).publishShutdownWills)
+	b.onEachLoop(ctx, (*loop).closeAll)
 	for b.open.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -279,8 +279,45 @@ func (l *loop) housekeeping() {
 	l.finish()
 }
 
-// closeAll closes every client of the loop for shutdown. Loop-only.
+// onEachLoop runs fn on every loop and waits for all of them (or ctx).
+func (b *Broker) onEachLoop(ctx context.Context, fn func(*loop)) {
+	var wg sync.WaitGroup
+	for _, l := range b.loopSnapshot() {
+		wg.Add(1)
+		err := l.el.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
+			defer wg.Done()
+			fn(l)
+			return nil
+		}))
+		if err != nil {
+			wg.Done()
+		}
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// publishShutdownWills publishes the will of every connected client of the
+// loop, as the coming server-side close requires [MQTT-3.1.2-8]. Loop-only.
+func (l *loop) publishShutdownWills() {
+	for c := range l.clients {
+		if c.state == stateConnected && c.will != nil {
+			w := c.will
+			c.will = nil // [MQTT-3.1.2-10]
+			l.publishWill(w)
+		}
+	}
+	l.finish()
+}
+
+// closeAll delivers what other loops handed over, then closes every client
+// of the loop for shutdown. Loop-only.
 func (l *loop) closeAll() {
+	l.drain()
 	for c := range l.clients {
 		c.closeNow(closeShutdown)
 	}

@@ -111,11 +111,22 @@ func TestZeroLengthClientID(t *testing.T) {
 // and publishes wills (a server-side close is not a DISCONNECT).
 func TestShutdownPublishesWills(t *testing.T) {
 	b := startBroker(t, nil)
+	watchers := make([]*rawConn, 2) // on both loops
+	for i := range watchers {
+		watchers[i] = dialRaw(t, b)
+		watchers[i].connect(&codec.Connect{ClientID: []byte(fmt.Sprint("sdw", i)), CleanStart: true})
+		watchers[i].subscribe(1, "sd/#", 0)
+	}
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("sd"), CleanStart: true, WillFlag: true, WillRetain: true,
 		WillTopic: []byte("sd/will"), WillPayload: []byte("x")})
 	noErr(t, b.Shutdown(t.Context()))
 	r.expectClosed(3 * time.Second)
+	for _, w := range watchers {
+		p := decodePublish(t, w.mustRead(codec.TypePublish))
+		equal(t, string(p.Topic), "sd/will")
+		w.expectClosed(3 * time.Second)
+	}
 	_, ok := b.retained.Get("sd/will")
 	check(t, ok, "retained will stored at shutdown")
 }
