@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +194,47 @@ func TestScenariosComplete(t *testing.T) {
 				t.Fatalf("scenario %q: %v", n, err)
 			}
 		}
+	}
+}
+
+// TestHarnessAddrTarget runs a tiny p2p against a broker given by address
+// (how a user compares with EMQX): no process to sample, results still
+// complete.
+func TestHarnessAddrTarget(t *testing.T) {
+	needMosquitto(t)
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "m.conf")
+	if err := os.WriteFile(conf, []byte(MosquittoConfig(port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(MosquittoPath, "-c", conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	if err := waitListening(context.Background(), addr, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := ParseTarget("ext=" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, records, err := Run(context.Background(), Config{
+		Scenarios: []string{"p2p"}, Size: Quick, QoS: []byte{1}, Targets: []Target{tg},
+		ResultsDir: filepath.Join(dir, "results"),
+		Tune: func(c *loadgen.Config) {
+			c.Publishers, c.Subscribers, c.Count, c.Duration = 3, 3, 200, 5*time.Second
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 1 || records[0].Error != "" || records[0].Broker != nil || records[0].Result.Delivered != 600 {
+		t.Fatalf("records %+v", records)
 	}
 }
