@@ -69,7 +69,7 @@ func TestFixturesSplit(t *testing.T) {
 }
 
 // TestFixturesRoundTrip checks decode(encode(x)) == x for every valid
-// fixture, in every version the fixture's packet type exists in.
+// fixture in its version.
 func TestFixturesRoundTrip(t *testing.T) {
 	for _, f := range allFixtures() {
 		if f.err != nil {
@@ -86,22 +86,34 @@ func TestFixturesRoundTrip(t *testing.T) {
 	}
 }
 
-// TestFixtureCoverage makes sure the catalog has a valid and a malformed
+// TestFixtureCoverage makes sure the catalog has a valid case for every
+// packet type in every version it exists in (AUTH: 5.0 only), and a malformed
 // case for every packet type.
 func TestFixtureCoverage(t *testing.T) {
-	valid, bad := map[Type]bool{}, map[Type]bool{}
+	type key struct {
+		ty Type
+		v  Version
+	}
+	valid, bad := map[key]bool{}, map[Type]bool{}
 	for _, f := range allFixtures() {
-		raw := unhex(f.raw)
-		ty := Type(raw[0] >> 4)
+		ty := Type(unhex(f.raw)[0] >> 4)
 		if f.err == nil {
-			valid[ty] = true
+			valid[key{ty: ty, v: f.v}] = true
 		} else {
 			bad[ty] = true
 		}
 	}
 	for ty := TypeConnect; ty <= TypeAuth; ty++ {
-		if !valid[ty] || !bad[ty] {
-			t.Errorf("type %d: valid fixture %v, malformed fixture %v", ty, valid[ty], bad[ty])
+		if !bad[ty] {
+			t.Errorf("type %d: no malformed fixture", ty)
+		}
+		for _, v := range versions {
+			if ty == TypeAuth && v != V5 {
+				continue
+			}
+			if !valid[key{ty: ty, v: v}] {
+				t.Errorf("type %d version %d: no valid fixture", ty, v)
+			}
 		}
 	}
 }

@@ -59,7 +59,11 @@ type UserProperty struct {
 // Properties holds the MQTT 5 properties of one packet. A fixed-size property
 // is present only if its bit is set in Present (see Has and Set); byte-slice
 // properties are present when Present says so as well. User and
-// SubscriptionIDs are present when non-empty.
+// SubscriptionIDs are present when non-empty. Present is authoritative:
+// encoders write only present properties, and decoders, before filling a
+// reused Properties, zero the fields of the properties it marks present and
+// truncate User and SubscriptionIDs (a field set without its Present bit is
+// left as it is, and stays absent).
 type Properties struct {
 	Present uint64 // bit (1 << PropID) for each present non-repeating property
 
