@@ -226,11 +226,16 @@ func TestInteropTakeover(t *testing.T) {
 	watcher := pahoClient(t, b, "watch", nil)
 	subscribe(t, watcher, "tk/#", 1, col)
 
-	for i := 0; i < 4; i++ { // successive connections alternate loops
+	for i := 0; i < 4; i++ {
 		r1 := dialRaw(t, b)
 		r1.connect(&codec.Connect{ClientID: []byte("dup"), CleanStart: false, WillFlag: true,
 			WillTopic: []byte("tk/will"), WillPayload: []byte(fmt.Sprint(i))})
 		r1.subscribe(1, "tk/data", 1)
+		if i%2 == 1 {
+			// Round robin over 2 loops: one more connection puts r2 on r1's
+			// loop, so both the same-loop and the cross-loop takeover run.
+			dialRaw(t, b).connect(&codec.Connect{ClientID: []byte(fmt.Sprint("pad", i)), CleanStart: true})
+		}
 		r2 := dialRaw(t, b)
 		ack := r2.connect(&codec.Connect{ClientID: []byte("dup"), CleanStart: false})
 		check(t, ack.SessionPresent, "taken-over session is present")

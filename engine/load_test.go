@@ -169,6 +169,7 @@ func TestManyConnections(t *testing.T) {
 		readPkt(i, codec.TypeSuback)
 	}
 	equal(t, b.connected.Load(), int64(n), "connected")
+	t.Logf("%d connections: RSS %d MiB (broker and clients)", n, rssBytes(t)>>20)
 
 	pub := dialRaw(t, b)
 	pub.connect(&codec.Connect{ClientID: []byte("pub"), CleanStart: true})
