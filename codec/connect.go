@@ -269,6 +269,9 @@ func DecodeConnack(src []byte, v Version, p *Connack) (n int, err error) {
 	}
 	p.SessionPresent = b[0] == 1
 	p.ReasonCode = ReasonCode(b[1])
+	if p.SessionPresent && p.ReasonCode != ReasonSuccess {
+		return 0, ErrSessionPresentRefused // [MQTT-3.2.2-4] v311, [MQTT-3.2.2-6] v5
+	}
 	if v != V5 {
 		p.Props.Reset()
 		if len(b) != 2 {

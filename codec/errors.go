@@ -62,6 +62,7 @@ var (
 	ErrPasswordWithoutUsername  = malformed("MQTT-3.1.2-22 v311", "password flag set without user name flag")
 	ErrClientIDRejected         = newErr(ReasonClientIDNotValid, ConnackIdentifierRejected, "MQTT-3.1.3-8 v311", "empty client identifier with clean session 0")
 	ErrConnackFlags             = malformed("MQTT-3.2.2-1 v5", "CONNACK reserved acknowledge flags set")
+	ErrSessionPresentRefused    = protocolErr("MQTT-3.2.2-4 v311, MQTT-3.2.2-6 v5", "CONNACK session present with a refusal code")
 	ErrTopicEmpty               = protocolErr("MQTT-4.7.3-1", "empty topic name or filter")
 	ErrTopicWildcard            = newErr(ReasonTopicNameInvalid, ConnackCloseV3, "MQTT-3.3.2-2, MQTT-4.7.1-1 v311, MQTT-4.7.0-1 v5", "wildcard in topic name")
 	ErrTopicAliasZero           = newErr(ReasonTopicAliasInvalid, ConnackCloseV3, "MQTT-3.3.2-8 v5", "topic alias 0")

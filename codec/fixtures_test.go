@@ -150,6 +150,8 @@ var connackFixtures = []fixture{
 		want: &Connack{SessionPresent: true}},
 	{name: "connack v31 not authorized", v: V31, raw: `20 02 00 05`,
 		want: &Connack{ReasonCode: 5}},
+	{name: "connack v311 session present with refusal [MQTT-3.2.2-4]", v: V311, raw: `20 02 01 05`, err: ErrSessionPresentRefused},
+	{name: "connack v5 session present with refusal [MQTT-3.2.2-6]", v: V5, raw: `20 03 01 87 00`, err: ErrSessionPresentRefused},
 	{name: "connack v311 return code 6", v: V311, raw: `20 02 00 06`, err: ErrInvalidReasonCode},
 	{name: "connack reserved acknowledge flags [MQTT-3.2.2-1]", v: V311, raw: `20 02 02 00`, err: ErrConnackFlags},
 	{name: "connack v311 trailing byte", v: V311, raw: `20 03 00 00 00`, err: ErrTrailingData},

@@ -229,6 +229,9 @@ func (g *gen) packet(v Version) any {
 		if v == V5 {
 			p.ReasonCode, p.Props = g.reason(&connackReasons), g.props(propsConnack, 0)
 		}
+		if p.ReasonCode != ReasonSuccess {
+			p.SessionPresent = false // [MQTT-3.2.2-4] v311, [MQTT-3.2.2-6] v5
+		}
 		return p
 	case TypePublish:
 		return g.publish(v)

@@ -113,7 +113,7 @@ func TestEveryErrorMapsToAReason(t *testing.T) {
 		ErrReservedType, ErrUnexpectedType, ErrReservedFlags, ErrMalformed, ErrTrailingData, ErrInvalidQoS,
 		ErrDupQoS0, ErrInvalidUTF8, ErrPacketIDZero, ErrProtocolName, ErrUnsupportedVersion,
 		ErrConnectReservedFlag, ErrWillFlags, ErrWillQoS, ErrPasswordWithoutUsername, ErrClientIDRejected,
-		ErrConnackFlags, ErrTopicEmpty, ErrTopicWildcard, ErrTopicAliasZero, ErrNoFilters,
+		ErrConnackFlags, ErrSessionPresentRefused, ErrTopicEmpty, ErrTopicWildcard, ErrTopicAliasZero, ErrNoFilters,
 		ErrSubscriptionOptions, ErrRetainHandling, ErrNoLocalShared, ErrNoReasonCodes, ErrInvalidReasonCode,
 		ErrUnknownProperty, ErrPropertyNotAllowed, ErrDuplicateProperty, ErrPropertyValue,
 		ErrMalformedProperties, ErrNotV5} {
