@@ -66,6 +66,8 @@ type conn struct {
 	filter   string
 	subAt    time.Time // when SUBSCRIBE was sent
 	wins     map[uint32]*seqWindow
+	lastPub  uint32     // publisher of lastWin
+	lastWin  *seqWindow // window of the latest delivery's publisher
 	received int
 }
 

@@ -148,10 +148,15 @@ func (c *conn) onPublish(p *codec.Publish) {
 	acc := &c.l.acc
 	acc.delivered++
 	acc.lastDelivery = c.l.nowNanos
-	w := c.wins[pub]
-	if w == nil {
-		w = &seqWindow{}
-		c.wins[pub] = w
+	w := c.lastWin
+	if w == nil || c.lastPub != pub {
+		// One-entry cache in front of the map: a subscriber of one
+		// publisher (fanout, p2p) never looks the map up.
+		if w = c.wins[pub]; w == nil {
+			w = &seqWindow{}
+			c.wins[pub] = w
+		}
+		c.lastPub, c.lastWin = pub, w
 	}
 	switch w.add(seq) {
 	case seqDuplicate:
