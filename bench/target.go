@@ -36,6 +36,9 @@ type Target struct {
 	Addr string
 	// Version describes the broker build (for env.txt).
 	Version string
+	// Bin, when set for a gust or mochi target, is a prebuilt executable
+	// to run instead of building one.
+	Bin string
 	// bin is the prepared executable of a started target.
 	bin string
 }
@@ -62,11 +65,15 @@ func ParseTarget(s string) (Target, error) {
 func (t *Target) prepare(ctx context.Context, root, dir string) error {
 	switch t.Kind {
 	case KindGust:
+		t.Version = "gust " + gitCommit(root)
+		if t.Bin != "" {
+			t.bin, t.Version = t.Bin, "gust prebuilt "+t.Bin
+			return nil
+		}
 		t.bin = filepath.Join(dir, "gust")
 		if out, err := goBuild(ctx, root, t.bin, "./cmd/gust"); err != nil {
 			return fmt.Errorf("build gust: %v: %s", err, out)
 		}
-		t.Version = "gust " + gitCommit(root)
 	case KindMochi:
 		t.bin = filepath.Join(dir, "mochi")
 		if out, err := goBuild(ctx, filepath.Join(root, "bench", "peers", "mochi"), t.bin, "."); err != nil {

@@ -43,6 +43,7 @@ func runBench(args []string) int {
 	fs.StringVar(&cfg.PinBroker, "pin-broker", "", "taskset CPU list for broker processes, e.g. 0")
 	fs.StringVar(&cfg.PinGenerator, "pin-gen", "", "CPU list for the generator, e.g. 1")
 	noPlots := fs.Bool("no-plots", false, "skip SVG plots")
+	gustBin := fs.String("gust-bin", "", "prebuilt gust binary for the gust target (default: go build ./cmd/gust)")
 	profile := fs.String("profile", "", "profile Gust in-process under this scenario (first -qos level) and write cpu.pprof and heap.pprof to -results")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -88,6 +89,9 @@ func runBench(args []string) int {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "gust bench:", err)
 			return 2
+		}
+		if tg.Kind == bench.KindGust {
+			tg.Bin = *gustBin
 		}
 		cfg.Targets = append(cfg.Targets, tg)
 	}
