@@ -64,6 +64,10 @@ func (c *client) handleConnect(pkt []byte) error {
 		return nil
 	}
 	c.sess = s
+	s.window = b.cfg.MaxInflight
+	if p.Version == codec.V5 && p.Props.Has(codec.PropReceiveMaximum) && int(p.Props.ReceiveMaximum) < s.window {
+		s.window = int(p.Props.ReceiveMaximum) // [MQTT-3.3.4-9] [MQTT-4.9.0-1]
+	}
 	c.state = stateConnected
 	b.connected.Add(1)
 	b.totalConnects.Add(1)

@@ -256,7 +256,7 @@ func (l *loop) deliver(s *session, m *message, qos byte) {
 		return
 	}
 	om := outMsg{m: m, qos: qos}
-	if len(s.queue) > 0 || len(s.inflight) >= l.b.cfg.MaxInflight || c.overBudget(len(m.topic)+len(m.payload)+8) {
+	if len(s.queue) > 0 || len(s.inflight) >= s.window || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 			l.st.dropped++
 		}
@@ -277,7 +277,7 @@ func (l *loop) sendNew(s *session, c *client, om outMsg) {
 // pump moves queued messages into the in-flight window while it and the
 // outbound budget have room. Loop-only (s's owner).
 func (l *loop) pump(s *session, c *client) {
-	max := l.b.cfg.MaxInflight
+	max := s.window
 	now := l.b.now()
 	for len(s.queue) > 0 && len(s.inflight) < max && c.state == stateConnected {
 		om := s.queue[0]

@@ -142,6 +142,7 @@ type session struct {
 	subs      subList
 	inflight  []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
 	queue     []outMsg // waiting for the window, the outbound budget or a client
+	window    int      // in-flight limit: MaxInflight, or less for a v5 Receive Maximum [MQTT-3.3.4-9]
 	nextPID   uint16
 	inQoS2    []uint16 // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3-2]
 	dropped   uint64   // messages dropped because the queue was full

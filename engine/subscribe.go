@@ -152,7 +152,7 @@ func (l *loop) sendRetained(c *client, full string, granted byte) {
 			return true
 		}
 		om := outMsg{m: m, qos: qos, retain: true}
-		if over || len(s.queue) > 0 || len(s.inflight) >= l.b.cfg.MaxInflight {
+		if over || len(s.queue) > 0 || len(s.inflight) >= s.window {
 			if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 				l.st.dropped++
 			}

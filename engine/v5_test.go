@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gust-mqtt/gust/codec"
 )
@@ -44,4 +45,37 @@ func TestV5Basics(t *testing.T) {
 	equal(t, pa.PacketID, uint16(5))
 	p := decodePublish(t, v3.mustRead(codec.TypePublish))
 	equal(t, string(p.Payload), "5to3")
+}
+
+// TestV5ReceiveMaximum never has more unacknowledged QoS 1 messages to a
+// v5 client than its Receive Maximum [MQTT-3.3.4-9].
+func TestV5ReceiveMaximum(t *testing.T) {
+	b := startBroker(t, nil)
+	c := &codec.Connect{Version: codec.V5, ClientID: []byte("rm"), CleanStart: true}
+	c.Props.ReceiveMaximum = 2
+	c.Props.Set(codec.PropReceiveMaximum)
+	v5 := dialRaw(t, b)
+	v5.connect(c)
+	v5.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("rm"), QoS: 1}}}))
+	v5.mustRead(codec.TypeSuback)
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("rmpub"), CleanStart: true})
+	for i := 0; i < 4; i++ {
+		pub.publish(&codec.Publish{Topic: []byte("rm"), QoS: 1, PacketID: uint16(i + 1), Payload: []byte{byte('0' + i)}})
+		pub.mustRead(codec.TypePuback)
+	}
+	var first codec.Publish
+	for i := 0; i < 2; i++ {
+		var p codec.Publish
+		_, err := codec.DecodePublish(v5.mustRead(codec.TypePublish), codec.V5, &p)
+		noErr(t, err)
+		if i == 0 {
+			first = p
+		}
+	}
+	if pkt, err := v5.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("over receive maximum: %x", pkt)
+	}
+	v5.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: first.PacketID}))
+	v5.mustRead(codec.TypePublish)
 }
