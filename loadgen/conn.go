@@ -195,19 +195,39 @@ func (c *conn) becomeReady() {
 	}
 }
 
-// readAll reads what the socket has and handles every whole packet. It
-// returns false when the connection was closed.
+// maxReadsPerEvent bounds the reads of one readable event: a subscriber
+// drains up to this many full buffers per loop turn, so it keeps pace with
+// the publishers sharing its loop (one 64 KiB read per turn let flat-out
+// fan-in publishers outrun their subscriber).
+const maxReadsPerEvent = 16
+
+// readAll reads what the socket has (up to maxReadsPerEvent buffers) and
+// handles every whole packet. It returns false when the connection was
+// closed.
 func (c *conn) readAll() bool {
-	n, err := unix.Read(c.fd, c.l.rbuf)
-	if err == unix.EAGAIN || err == unix.EINTR {
-		return true
+	for i := 0; i < maxReadsPerEvent; i++ {
+		n, err := unix.Read(c.fd, c.l.rbuf)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return true
+		}
+		if n <= 0 || err != nil {
+			c.lost()
+			return false
+		}
+		if !c.consume(c.l.rbuf[:n]) {
+			return false
+		}
+		if n < len(c.l.rbuf) || c.slow {
+			return true // socket drained
+		}
 	}
-	if n <= 0 || err != nil {
-		c.lost()
-		return false
-	}
-	c.l.acc.bytesIn += int64(n)
-	data := c.l.rbuf[:n]
+	return true
+}
+
+// consume handles the packets in data (one read's bytes) after any partial
+// packet carried from the previous read.
+func (c *conn) consume(data []byte) bool {
+	c.l.acc.bytesIn += int64(len(data))
 	if len(c.in) > 0 {
 		c.in = append(c.in, data...)
 		data = c.in
