@@ -29,6 +29,7 @@ const (
 type item struct {
 	kind   itemKind
 	qos    byte
+	fam    byte // wire form of a QoS 0 item (see family)
 	off, n int32
 	s      *session
 	m      *message
@@ -287,8 +288,10 @@ func (l *loop) apply(bt *batch) {
 		it := &bt.items[i]
 		switch it.kind {
 		case itemQoS0:
-			if it.s.owner.Load() == l && it.s.c != nil {
-				it.s.c.writeQoS0(bt.buf[it.off : it.off+it.n])
+			// The session may have a new client, maybe of another version,
+			// since the producer encoded the bytes.
+			if c := it.s.c; it.s.owner.Load() == l && c != nil && family(c.version) == int(it.fam) {
+				c.writeQoS0(bt.buf[it.off : it.off+it.n])
 			}
 		case itemMessage:
 			l.deliver(it.s, it.m, it.qos)

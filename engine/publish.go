@@ -186,7 +186,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte) {
 		bt.n = int32(len(enc))
 		bt.seq, bt.fam = f.seq, fam
 	}
-	bt.items = append(bt.items, item{kind: itemQoS0, s: s, off: bt.off, n: bt.n})
+	bt.items = append(bt.items, item{kind: itemQoS0, fam: byte(fam), s: s, off: bt.off, n: bt.n})
 }
 
 // verOf guesses the protocol version of a session owned by another loop.
