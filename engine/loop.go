@@ -290,7 +290,10 @@ func (l *loop) apply(bt *batch) {
 		case itemQoS0:
 			// The session may have a new client, maybe of another version,
 			// since the producer encoded the bytes.
-			if c := it.s.c; it.s.owner.Load() == l && c != nil && family(c.version) == int(it.fam) {
+			if it.s.owner.Load() != l {
+				break // s.c belongs to another loop or to nobody
+			}
+			if c := it.s.c; c != nil && family(c.version) == int(it.fam) {
 				c.writeQoS0(bt.buf[it.off : it.off+it.n])
 			}
 		case itemMessage:
