@@ -67,7 +67,11 @@ type Record struct {
 	CPUPerMillion float64 `json:"broker_cpu_secs_per_million,omitempty"`
 	// RSSPerConn is (peak RSS - RSS before connecting) / connections.
 	RSSPerConn float64 `json:"broker_rss_per_conn_bytes,omitempty"`
-	Error      string  `json:"error,omitempty"`
+	// OtherCPU is the machine's busy CPU time during the measured run
+	// minus the broker's and the generator's: other work that competed
+	// with this run (0 on a quiet machine).
+	OtherCPU float64 `json:"other_cpu_secs"`
+	Error    string  `json:"error,omitempty"`
 }
 
 // Run executes the configured comparison and writes the results
@@ -231,12 +235,14 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	if r.pid > 0 {
 		sampler = StartSampler(r.pid, 100*time.Millisecond)
 	}
+	busy0 := MachineBusySecs()
 	var res *loadgen.Result
 	if t.Kind == KindHTTP {
 		res, err = loadgen.RunHTTP(ctx, load, true)
 	} else {
 		res, err = loadgen.Run(ctx, load)
 	}
+	busy := MachineBusySecs() - busy0
 	if sampler != nil {
 		u := sampler.Stop()
 		rec.Broker = &u
@@ -246,6 +252,11 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 		return rec
 	}
 	rec.Result = res
+	rec.OtherCPU = busy - res.GenCPUSecs
+	if rec.Broker != nil {
+		rec.OtherCPU -= rec.Broker.CPUSecs
+	}
+	rec.OtherCPU = max(0, rec.OtherCPU)
 	h.derive(&rec, s)
 	return rec
 }

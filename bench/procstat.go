@@ -116,3 +116,29 @@ func (s *Sampler) Stop() ProcUsage {
 		SampledEvery: s.interval.String(),
 	}
 }
+
+// MachineBusySecs reads the CPU time all CPUs have spent busy (not idle
+// or waiting for I/O) since boot, from the first line of /proc/stat.
+func MachineBusySecs() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 6 || string(f[0]) != "cpu" {
+		return 0
+	}
+	var total, idle int64
+	for i, x := range f[1:] {
+		v, _ := strconv.ParseInt(string(x), 10, 64)
+		if i >= 8 { // guest time is already counted in user time
+			break
+		}
+		total += v
+		if i == 3 || i == 4 { // idle, iowait
+			idle += v
+		}
+	}
+	return float64(total-idle) / clockTicks
+}

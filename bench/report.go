@@ -167,7 +167,9 @@ func (h *harness) summary(groups []*group, plots []string) string {
 	}
 	fmt.Fprintf(&b, "Caveats: the generator and the brokers share this machine's cores, so every figure includes their "+
 		"competition for CPU; %s; a run that lost messages says so in the `lost` column (QoS 0 loss includes what was "+
-		"still undelivered when the drain period ended).\n\n", pace)
+		"still undelivered when the drain period ended); `other CPU-s` is the machine's busy CPU time during the run "+
+		"that was neither the broker's nor the generator's: other work on the machine competing with the run, plus " +
+		"kernel network processing charged to no process (softirq).\n\n", pace)
 	for _, s := range h.skipped {
 		fmt.Fprintf(&b, "- Skipped target %s\n", s)
 	}
@@ -196,13 +198,13 @@ func (h *harness) summary(groups []*group, plots []string) string {
 func msgTable(b *strings.Builder, g *group) {
 	ref, hasRef := median(g.By[refTarget(g)], mRate)
 	fmt.Fprintf(b, "| target | delivered msg/s | %s ÷ target |", refTarget(g))
-	b.WriteString(" p50 µs | p99 µs | sent | lost | dup | out of order | broker CPU-s per M msgs | broker RSS peak MiB | generator CPU-s |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString(" p50 µs | p99 µs | sent | lost | dup | out of order | broker CPU-s per M msgs | broker RSS peak MiB | generator CPU-s | other CPU-s |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range g.Targets {
 		rs := g.By[t]
 		rate, ok := median(rs, mRate)
 		if !ok {
-			fmt.Fprintf(b, "| %s | error: %s |||||||||||\n", t, oneLine(firstError(rs)))
+			fmt.Fprintf(b, "| %s | error: %s ||||||||||||\n", t, oneLine(firstError(rs)))
 			continue
 		}
 		ratio := "—"
@@ -214,13 +216,14 @@ func msgTable(b *strings.Builder, g *group) {
 		cpu, _ := median(rs, mCPU)
 		rss, _ := median(rs, mRSSPeak)
 		gen, _ := median(rs, mGenCPU)
-		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.2f |\n",
+		other, _ := median(rs, func(r Record) float64 { return r.OtherCPU })
+		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.2f | %.2f |\n",
 			t, rate, ratio, p50, p99,
 			sumOK(rs, func(r Record) int64 { return r.Result.Sent }),
 			sumOK(rs, func(r Record) int64 { return r.Result.Lost }),
 			sumOK(rs, func(r Record) int64 { return r.Result.Duplicated }),
 			sumOK(rs, func(r Record) int64 { return r.Result.OutOfOrder }),
-			cpu, rss/(1<<20), gen)
+			cpu, rss/(1<<20), gen, other)
 	}
 }
 
