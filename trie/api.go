@@ -49,8 +49,8 @@ type Delivery struct {
 	LocalQoS byte
 	// RetainAsPublished is true if any matching subscription has it.
 	RetainAsPublished bool
-	// Identifiers holds the non-zero subscription identifiers of the matching
-	// subscriptions, in match order. It is owned by the Result: valid until
+	// Identifiers holds the distinct non-zero subscription identifiers of
+	// the matching subscriptions, in match order. It is owned by the Result: valid until
 	// the Result is reused (next Match or Reset).
 	Identifiers []uint32
 }

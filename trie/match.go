@@ -1,6 +1,10 @@
 package trie
 
-import "github.com/cespare/xxhash/v2"
+import (
+	"slices"
+
+	"github.com/cespare/xxhash/v2"
+)
 
 // level is one level of a tokenized topic: topic[start:end] and its hash.
 type level struct {
@@ -80,6 +84,9 @@ func (r *Result) tokenize(topic []byte) []level {
 
 // addNode adds the subscriptions and groups held at n.
 func (r *Result) addNode(n *node) {
+	if s := n.one.Load(); s != nil { // one before subs: see node.one
+		r.add(s)
+	}
 	if t := n.subs.Load(); t != nil {
 		for i := range t.slots {
 			if s := t.slots[i].Load(); s != nil && s != tombSub {
@@ -141,7 +148,7 @@ func (d *Delivery) merge(s *Subscription) {
 		d.LocalQoS = max(d.LocalQoS, s.QoS)
 	}
 	d.RetainAsPublished = d.RetainAsPublished || s.RetainAsPublished
-	if s.Identifier != 0 {
+	if s.Identifier != 0 && !slices.Contains(d.Identifiers, s.Identifier) {
 		d.Identifiers = append(d.Identifiers, s.Identifier)
 	}
 }

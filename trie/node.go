@@ -11,16 +11,25 @@ import (
 // writer holds the mutex of the node's shard.
 type node struct {
 	path   string // the filter up to and including this level
-	key    string // this level; aliases path
-	hash   uint64 // xxhash of key
+	keyOff uint32 // this level is path[keyOff:]
+	hash   uint64 // xxhash of the level
 	parent *node  // nil for a shard root
 
-	children atomic.Pointer[table[node]]         // exact levels
-	plus     atomic.Pointer[node]                // "+" child
-	multi    atomic.Pointer[node]                // "#" child
-	subs     atomic.Pointer[table[Subscription]] // non-shared, keyed by Subscriber
-	groups   atomic.Pointer[[]*Group]            // shared, immutable snapshot
+	children atomic.Pointer[table[node]] // exact levels
+	plus     atomic.Pointer[node]        // "+" child
+	multi    atomic.Pointer[node]        // "#" child
+	// Non-shared subscriptions: a lone one in one (no table: saves memory
+	// and an indirection for the common exact filter, BenchmarkMemory and
+	// BenchmarkMatch), more in subs keyed by Subscriber. The writer stores
+	// subs before clearing one, and readers load one before subs, so a
+	// reader may see a subscription twice (merged away) but never miss it.
+	one    atomic.Pointer[Subscription]
+	subs   atomic.Pointer[table[Subscription]]
+	groups atomic.Pointer[[]*Group] // shared, immutable snapshot
 }
+
+// key returns this node's level.
+func (n *node) key() string { return n.path[n.keyOff:] }
 
 // Deleted-slot markers for the tables.
 var (
@@ -48,7 +57,7 @@ func (n *node) child(k []byte, h uint64) *node {
 		if c == nil {
 			return nil
 		}
-		if c.hash == h && c.key == string(k) && c != tombNode {
+		if c.hash == h && c.path[c.keyOff:] == string(k) && c != tombNode {
 			return c
 		}
 	}
@@ -56,13 +65,13 @@ func (n *node) child(k []byte, h uint64) *node {
 
 // childString is child for the writer's string keys.
 func (n *node) childString(k string, h uint64) *node {
-	return n.children.Load().find(h, func(c *node) bool { return c.hash == h && c.key == k })
+	return n.children.Load().find(h, func(c *node) bool { return c.hash == h && c.key() == k })
 }
 
 // empty reports whether n holds nothing and can be unlinked. Caller is the writer.
 func (n *node) empty() bool {
 	return n.children.Load() == nil && n.plus.Load() == nil && n.multi.Load() == nil &&
-		n.subs.Load() == nil && n.groups.Load() == nil
+		n.one.Load() == nil && n.subs.Load() == nil && n.groups.Load() == nil
 }
 
 // descend returns the child of n for the level filter[start:end], creating
@@ -94,7 +103,7 @@ func (n *node) descend(filter string, start, end int, create bool) *node {
 
 func newNode(filter string, start, end int, h uint64, parent *node) *node {
 	path := string([]byte(filter[:end])) // own copy: the caller's string may be short-lived
-	return &node{path: path, key: path[start:end], hash: h, parent: parent}
+	return &node{path: path, keyOff: uint32(start), hash: h, parent: parent}
 }
 
 // unlink removes n, which is empty, from its parent. Caller is the writer.

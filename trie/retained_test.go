@@ -125,3 +125,23 @@ func TestRetainedConcurrent(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, 100, r.Count())
 }
+
+func TestRetainedAllocs(t *testing.T) {
+	r := NewRetained[int]()
+	for i := range 100 {
+		r.Set("a/"+strconv.Itoa(i)+"/x", i)
+	}
+	n := 0
+	count := func(string, int) bool { n++; return true }
+	filters := [][]byte{[]byte("#"), []byte("a/+/x"), []byte("a/7/#"), []byte("a/7/x")}
+	allocs := testing.AllocsPerRun(50, func() {
+		for _, f := range filters {
+			r.Match(f, count)
+		}
+		if _, ok := r.Get("a/7/x"); !ok {
+			t.Fatal("missing a/7/x")
+		}
+	})
+	require.Zero(t, allocs)
+	require.Greater(t, n, 0)
+}

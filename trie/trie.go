@@ -127,9 +127,26 @@ func (t *Trie) Subscribe(s Subscription) (existed bool, err error) {
 func (n *node) putSub(s *Subscription) bool {
 	e := new(Subscription)
 	*e = *s
-	h := idHash(s.Subscriber)
-	tab := n.subs.Load()
 	id := s.Subscriber
+	h := idHash(id)
+	tab := n.subs.Load()
+	if tab == nil {
+		o := n.one.Load()
+		switch {
+		case o == nil:
+			n.one.Store(e)
+			return false
+		case o.Subscriber == id:
+			n.one.Store(e)
+			return true
+		}
+		// A second subscriber: move to a table. Publish the table before
+		// clearing one (see node.one).
+		tab = tab.insert(idHash(o.Subscriber), o, tombSub, subHash)
+		n.subs.Store(tab.insert(h, e, tombSub, subHash))
+		n.one.Store(nil)
+		return false
+	}
 	if old := tab.find(h, func(o *Subscription) bool { return o.Subscriber == id }); old != nil {
 		tab.replace(h, old, e)
 		return true
@@ -214,6 +231,13 @@ func (t *Trie) Unsubscribe(id SubscriberID, filter, group string) bool {
 
 // delSub removes id's non-shared subscription at n. Caller is the writer.
 func (n *node) delSub(id SubscriberID) bool {
+	if o := n.one.Load(); o != nil {
+		if o.Subscriber != id {
+			return false
+		}
+		n.one.Store(nil)
+		return true
+	}
 	h := idHash(id)
 	tab := n.subs.Load()
 	e := tab.find(h, func(o *Subscription) bool { return o.Subscriber == id })
