@@ -41,6 +41,13 @@
 // whose gnet buffer stays above 3/4 of the bound (until it falls under 1/4)
 // for Config.SlowConsumerTimeout is reset as a slow consumer.
 //
+// Publishers are not throttled: the broker acknowledges a QoS 1/2 PUBLISH
+// once it owns the message, and a subscriber that cannot keep up loses the
+// excess (counted in $SYS/broker/publish/messages/dropped) rather than
+// slowing the publisher and every other subscriber of its topics down.
+// TODO(engine): a bounded publisher throttle (delay reading a QoS 1/2
+// publisher while a target queue is above 3/4, never past a deadline).
+//
 // # Allocation
 //
 // The QoS 0 path allocates nothing per message (TestAllocsQoS0PublishPath):
