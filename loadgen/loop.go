@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,7 +33,8 @@ type loop struct {
 	rbuf   []byte
 	dirty  []*conn
 	st     *loopStats
-	acc    accum // counts of this turn, published to st once per turn
+	acc    accum        // counts of this turn, published to st once per turn
+	turns  atomic.Int64 // completed turns; lets the runner wait for counts to settle
 
 	nextConn   int // index in conns of the next client to connect
 	connecting int // clients between socket() and ready
@@ -80,6 +82,7 @@ func (l *loop) run() {
 		l.flushDirty()
 		l.publishCounts()
 		l.st.mu.Unlock()
+		l.turns.Add(1)
 	}
 	l.shutdown()
 }

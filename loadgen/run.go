@@ -269,11 +269,30 @@ func (r *runner) phases(ctx context.Context, start time.Time) phaseTimes {
 	}
 	r.stopPub.Store(true)
 	ph.pubEnd = time.Now()
+	r.settle(ctx)
 	if cfg.Mode == ModePubSub || (cfg.Mode == ModePub && cfg.QoS > 0) {
 		wait(ctx, ph.pubEnd.Add(cfg.Drain), r.drained)
 	}
 	ph.end = time.Now()
 	return ph
+}
+
+// settle waits until every loop has finished the turn it was in when the
+// publish phase ended, so the messages that turn sent are in the counters
+// before drained compares them.
+func (r *runner) settle(ctx context.Context) {
+	seen := make([]int64, len(r.loops))
+	for i, l := range r.loops {
+		seen[i] = l.turns.Load()
+	}
+	wait(ctx, time.Now().Add(time.Second), func() bool {
+		for i, l := range r.loops {
+			if l.turns.Load() <= seen[i] {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // drained reports whether every expected delivery arrived and every
