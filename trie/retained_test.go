@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -144,4 +145,40 @@ func TestRetainedAllocs(t *testing.T) {
 	})
 	require.Zero(t, allocs)
 	require.Greater(t, n, 0)
+}
+
+// FuzzRetainedMatch compares Retained.Match with the reference matcher. The
+// input is newline-separated topic names followed by one filter.
+func FuzzRetainedMatch(f *testing.F) {
+	f.Add("a\na/b\n$SYS/x\n/\n#")
+	f.Add("a/b/c\na//c\na/+/c")
+	f.Add("a\na/\na/#")
+	f.Fuzz(func(t *testing.T, in string) {
+		lines := strings.Split(in, "\n")
+		filter := lines[len(lines)-1]
+		if ValidTopicFilter([]byte(filter)) != nil {
+			return
+		}
+		r := NewRetained[int]()
+		set := map[string]bool{}
+		for i, tp := range lines[:len(lines)-1] {
+			if ValidTopicName([]byte(tp)) != nil {
+				continue
+			}
+			r.Set(tp, i)
+			set[tp] = true
+		}
+		var want []string
+		for tp := range set {
+			if refMatch(filter, tp) {
+				want = append(want, tp)
+			}
+		}
+		slices.Sort(want)
+		require.Equal(t, want, retainedMatches(r, filter), "filter %q", filter)
+		for tp := range set {
+			require.True(t, r.Delete(tp))
+		}
+		require.Zero(t, r.Count())
+	})
 }
