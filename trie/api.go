@@ -73,7 +73,7 @@ type Result struct {
 	levels []level                 // tokenized topic scratch
 }
 
-// Reset empties r, keeping its buffers.
+// Reset empties r, keeping its buffers. Not safe for concurrent use of r.
 func (r *Result) Reset() {
 	for i := range r.Deliveries {
 		r.Deliveries[i].Identifiers = r.Deliveries[i].Identifiers[:0]
@@ -88,7 +88,8 @@ func (r *Result) Reset() {
 
 // Clone returns a deep copy of r's Deliveries and Groups that stays valid
 // until discarded, for a per-loop cache. Cached results must be dropped when
-// Trie.Generation changes. Allocates.
+// Trie.Generation changes. Allocates. Not safe for concurrent use of r; the
+// clone, never modified by the trie, may be read from any goroutine.
 func (r *Result) Clone() *Result {
 	c := &Result{
 		Deliveries: make([]Delivery, len(r.Deliveries)),
@@ -123,7 +124,7 @@ type Strategy interface {
 // RoundRobin offers each message to the next member in turn.
 type RoundRobin struct{}
 
-// Start implements Strategy.
+// Start implements Strategy. Safe from any goroutine.
 func (RoundRobin) Start(state *atomic.Uint64, n int) int {
 	return int((state.Add(1) - 1) % uint64(n))
 }
@@ -131,7 +132,7 @@ func (RoundRobin) Start(state *atomic.Uint64, n int) int {
 // Random offers each message to a uniformly random member.
 type Random struct{}
 
-// Start implements Strategy.
+// Start implements Strategy. Safe from any goroutine.
 func (Random) Start(_ *atomic.Uint64, n int) int {
 	return rand.IntN(n)
 }

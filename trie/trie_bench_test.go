@@ -359,3 +359,38 @@ func BenchmarkRetainedMatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMatchFanout matches a topic that n subscribers share one filter
+// of (plus one '+' and one '#' filter each for a tenth of them), the shape
+// of a broadcast topic.
+func BenchmarkMatchFanout(b *testing.B) {
+	const n = 10_000
+	g, m := New(), mqtt.NewTopicsIndex()
+	for i := range n {
+		for j, fl := range []string{"news/world/today", "news/+/today", "news/#"} {
+			if j > 0 && i%10 != 0 {
+				continue
+			}
+			_, _ = g.Subscribe(Subscription{Subscriber: SubscriberID(i), Filter: fl, QoS: byte(j)})
+			m.Subscribe("c"+strconv.Itoa(i), packets.Subscription{Filter: fl, Qos: byte(j)})
+		}
+	}
+	topic := "news/world/today"
+	b.Run(fmt.Sprintf("subs=%d/index=gust", n), func(b *testing.B) {
+		var res Result
+		g.Match([]byte(topic), &res)
+		bt := []byte(topic)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			g.Match(bt, &res)
+		}
+		sink += len(res.Deliveries)
+	})
+	b.Run(fmt.Sprintf("subs=%d/index=mochi", n), func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			sink += len(m.Subscribers(topic).Subscriptions)
+		}
+	})
+}
