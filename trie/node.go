@@ -1,6 +1,7 @@
 package trie
 
 import (
+	"strings"
 	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
@@ -10,9 +11,9 @@ import (
 // pointers to immutable values or to single-writer tables (see table); the
 // writer holds the mutex of the node's shard.
 type node struct {
-	path   string // the filter up to and including this level
-	keyOff uint32 // this level is path[keyOff:]
-	hash   uint64 // xxhash of the level
+	key    string // this level
+	path   string // the whole filter; set by the writer once the node holds a subscription
+	hash   uint64 // xxhash of key
 	parent *node  // nil for a shard root
 
 	children atomic.Pointer[table[node]] // exact levels
@@ -28,9 +29,6 @@ type node struct {
 	groups atomic.Pointer[[]*Group] // shared, immutable snapshot
 }
 
-// key returns this node's level.
-func (n *node) key() string { return n.path[n.keyOff:] }
-
 // Deleted-slot markers for the tables.
 var (
 	tombNode = new(node)
@@ -39,8 +37,13 @@ var (
 
 func nodeHash(n *node) uint64 { return n.hash }
 
-// idHash spreads dense subscriber ids over the table (Fibonacci hashing).
-func idHash(id SubscriberID) uint64 { return uint64(id) * 0x9E3779B97F4A7C15 >> 7 }
+// idHash spreads subscriber ids over a table, whose slot is the low bits:
+// Fibonacci hashing, with the high half folded in so that ids differing
+// only in high bits do not collide.
+func idHash(id SubscriberID) uint64 {
+	h := uint64(id) * 0x9E3779B97F4A7C15
+	return h ^ h>>32
+}
 
 func subHash(s *Subscription) uint64 { return idHash(s.Subscriber) }
 
@@ -57,7 +60,7 @@ func (n *node) child(k []byte, h uint64) *node {
 		if c == nil {
 			return nil
 		}
-		if c.hash == h && c.path[c.keyOff:] == string(k) && c != tombNode {
+		if c.hash == h && c.key == string(k) && c != tombNode {
 			return c
 		}
 	}
@@ -65,7 +68,7 @@ func (n *node) child(k []byte, h uint64) *node {
 
 // childString is child for the writer's string keys.
 func (n *node) childString(k string, h uint64) *node {
-	return n.children.Load().find(h, func(c *node) bool { return c.hash == h && c.key() == k })
+	return n.children.Load().find(h, func(c *node) bool { return c.hash == h && c.key == k })
 }
 
 // empty reports whether n holds nothing and can be unlinked. Caller is the writer.
@@ -89,21 +92,21 @@ func (n *node) descend(filter string, start, end int, create bool) *node {
 		if c := n.childString(k, h); c != nil || !create {
 			return c
 		}
-		c := newNode(filter, start, end, h, n)
+		c := newNode(k, h, n)
 		n.children.Store(n.children.Load().insert(h, c, tombNode, nodeHash))
 		return c
 	}
 	if c := slot.Load(); c != nil || !create {
 		return c
 	}
-	c := newNode(filter, start, end, 0, n)
+	c := newNode(k, 0, n)
 	slot.Store(c)
 	return c
 }
 
-func newNode(filter string, start, end int, h uint64, parent *node) *node {
-	path := string([]byte(filter[:end])) // own copy: the caller's string may be short-lived
-	return &node{path: path, keyOff: uint32(start), hash: h, parent: parent}
+func newNode(key string, h uint64, parent *node) *node {
+	// Own copy: the caller's string may alias a short-lived buffer.
+	return &node{key: strings.Clone(key), hash: h, parent: parent}
 }
 
 // unlink removes n, which is empty, from its parent. Caller is the writer.

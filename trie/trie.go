@@ -108,6 +108,9 @@ func (t *Trie) Subscribe(s Subscription) (existed bool, err error) {
 	sh := t.shardOf(s.Filter)
 	sh.mu.Lock()
 	n := walk(sh, s.Filter, true)
+	if n.path == "" {
+		n.path = strings.Clone(s.Filter) // shared by every subscription here
+	}
 	s.Filter = n.path
 	if s.Group == "" {
 		existed = n.putSub(&s)
