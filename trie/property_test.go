@@ -262,3 +262,53 @@ func mapsEqual(a, b map[SubscriberID]byte) bool {
 	}
 	return true
 }
+
+// TestPickConcurrent picks members from several goroutines while members
+// join and leave; stable members must share the picks evenly under
+// round-robin. Run under -race.
+func TestPickConcurrent(t *testing.T) {
+	tr := New()
+	for id := SubscriberID(1); id <= 4; id++ {
+		_, err := tr.Subscribe(Subscription{Subscriber: id, Filter: "jobs/+", Group: "workers"})
+		require.NoError(t, err)
+	}
+	var res Result
+	tr.Match([]byte("jobs/x"), &res)
+	require.Len(t, res.Groups, 1)
+	g := res.Groups[0]
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 500 {
+			id := SubscriberID(100 + i%3)
+			if _, err := tr.Subscribe(Subscription{Subscriber: id, Filter: "jobs/+", Group: "workers"}); err != nil {
+				t.Error(err)
+				return
+			}
+			tr.Unsubscribe(id, "jobs/+", "workers")
+		}
+	}()
+	var counts [5]atomic.Int64
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stable := func(id SubscriberID) bool { return id <= 4 }
+			for range 2000 {
+				s, ok := g.Pick(stable)
+				if !ok || s.Subscriber < 1 || s.Subscriber > 4 {
+					t.Errorf("picked %+v, %v", s, ok)
+					return
+				}
+				counts[s.Subscriber].Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	for id := 1; id <= 4; id++ {
+		// 6000 picks over 4 stable members; churned members are skipped, so
+		// the member after one gets a little more.
+		require.Greater(t, int(counts[id].Load()), 6000/4/2, "member %d", id)
+	}
+}
