@@ -1,6 +1,7 @@
 package trie
 
 import (
+	"bytes"
 	"math/bits"
 	"strings"
 	"sync"
@@ -186,7 +187,7 @@ func (n *rnode[V]) match(filter []byte, end int, fn func(string, V) bool) bool {
 	// filter[end] == '/'; the next level is filter[start:next].
 	start := end + 1
 	next := len(filter)
-	if i := indexByte(filter[start:], '/'); i >= 0 {
+	if i := bytes.IndexByte(filter[start:], '/'); i >= 0 {
 		next = start + i
 	}
 	k := filter[start:next]
@@ -212,13 +213,4 @@ func (n *rnode[V]) emit(fn func(string, V) bool) bool {
 // all calls fn for n's message and every message below n.
 func (n *rnode[V]) all(fn func(string, V) bool) bool {
 	return n.emit(fn) && n.children.Load().each(func(c *rnode[V]) bool { return c.all(fn) })
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
