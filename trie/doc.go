@@ -34,7 +34,9 @@
 // caller's) and eligibility callback decide.
 //
 // Generation changes on every Subscribe and Unsubscribe, so a per-loop cache
-// of Results (Result.Clone) can be dropped when it moves.
+// of Results (Result.Clone) can be dropped when it moves. GenerationOf(topic)
+// changes only with the two shards a topic's Match reads, so a cache that
+// stores it per entry survives churn on unrelated topics.
 //
 // Retained is the same lock-free level tree keyed by topic names, with a
 // value per node; Retained.Match walks only the subtrees a filter reaches.

@@ -1,6 +1,7 @@
 package trie
 
 import (
+	"bytes"
 	"math/bits"
 	"strings"
 	"sync"
@@ -26,7 +27,8 @@ type Trie struct {
 type shard struct {
 	mu   sync.Mutex // serialises writers; Match never takes it
 	root node
-	_    [64]byte // keep shards on separate cache lines
+	gen  atomic.Uint64 // bumped on every change in this shard
+	_    [64]byte      // keep shards on separate cache lines
 }
 
 // DefaultShards is the default Options.Shards.
@@ -53,6 +55,21 @@ func New(opts ...Option) *Trie {
 // Unsubscribe. Read it before Match: a Result cached under one generation is
 // stale once Generation returns another. Safe from any goroutine.
 func (t *Trie) Generation() uint64 { return t.gen.Load() }
+
+// GenerationOf returns a number that changes whenever a subscription that
+// could match topic is added or removed: it covers the shard of topic's first
+// level and the wildcard shard, so changes elsewhere leave it unchanged. Use
+// it instead of Generation to keep a per-topic cache entry valid across
+// unrelated subscription churn: read it before Match and store it with the
+// entry. Safe from any goroutine; allocates nothing.
+func (t *Trie) GenerationOf(topic []byte) uint64 {
+	f := topic
+	if i := bytes.IndexByte(topic, '/'); i >= 0 {
+		f = topic[:i]
+	}
+	// Both counters only grow, so their sum changes iff one of them does.
+	return t.shards[xxhash.Sum64(f)>>t.shift].gen.Load() + t.wild.gen.Load()
+}
 
 // Len returns the number of subscriptions, shared ones included. Safe from
 // any goroutine.
@@ -117,6 +134,7 @@ func (t *Trie) Subscribe(s Subscription) (existed bool, err error) {
 	} else {
 		existed = n.putMember(&s, t.opts.Strategy)
 	}
+	sh.gen.Add(1)
 	t.gen.Add(1)
 	sh.mu.Unlock()
 	if !existed {
@@ -227,6 +245,7 @@ func (t *Trie) Unsubscribe(id SubscriberID, filter, group string) bool {
 		n.unlink()
 		n = n.parent
 	}
+	sh.gen.Add(1)
 	t.gen.Add(1)
 	t.count.Add(-1)
 	return true

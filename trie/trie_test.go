@@ -282,3 +282,24 @@ func TestMatchAllocs(t *testing.T) {
 	require.Len(t, res.Deliveries, 100)
 	require.Len(t, res.Groups, 1)
 }
+
+func TestGenerationOf(t *testing.T) {
+	tr := New(WithShards(64))
+	a, b, sys := []byte("a/x"), []byte("b/x"), []byte("$SYS/x")
+	ga, gb := tr.GenerationOf(a), tr.GenerationOf(b)
+	_, err := tr.Subscribe(Subscription{Subscriber: 1, Filter: "a/+"})
+	require.NoError(t, err)
+	require.NotEqual(t, ga, tr.GenerationOf(a), "own shard changed")
+	if tr.shardOf("a") != tr.shardOf("b") {
+		require.Equal(t, gb, tr.GenerationOf(b), "other shard unchanged")
+	}
+	ga, gb, gs := tr.GenerationOf(a), tr.GenerationOf(b), tr.GenerationOf(sys)
+	_, err = tr.Subscribe(Subscription{Subscriber: 1, Filter: "+/x"})
+	require.NoError(t, err)
+	require.NotEqual(t, ga, tr.GenerationOf(a), "wildcard shard covers every topic")
+	require.NotEqual(t, gb, tr.GenerationOf(b), "wildcard shard covers every topic")
+	require.NotEqual(t, gs, tr.GenerationOf(sys), "conservative for $ topics")
+	ga = tr.GenerationOf(a)
+	require.True(t, tr.Unsubscribe(1, "a/+", ""))
+	require.NotEqual(t, ga, tr.GenerationOf(a))
+}
