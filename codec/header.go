@@ -298,6 +298,10 @@ func plainTopicWords(b []byte) bool {
 func plainString(b []byte) bool {
 	n := len(b)
 	if n < 8 {
+		if n >= 4 { // Two overlapping 4-byte loads make one word.
+			x := uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<32
+			return (x|(x-lsb)&^x)&msb == 0
+		}
 		for _, c := range b {
 			if c-1 >= 0x7F {
 				return false
