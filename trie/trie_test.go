@@ -303,3 +303,43 @@ func TestGenerationOf(t *testing.T) {
 	require.True(t, tr.Unsubscribe(1, "a/+", ""))
 	require.NotEqual(t, ga, tr.GenerationOf(a))
 }
+
+// TestMergeManySources merges hundreds of subscribers with sparse ids over
+// several nodes, reusing one Result.
+func TestMergeManySources(t *testing.T) {
+	tr := New()
+	const n = 700
+	for i := range n {
+		id := SubscriberID(i * 7919) // sparse ids
+		for j, f := range []string{"a/b", "a/+", "a/#", "#"} {
+			if (i+j)%3 == 0 {
+				continue
+			}
+			_, err := tr.Subscribe(Subscription{Subscriber: id, Filter: f, QoS: byte(j % 3), Identifier: uint32(j + 1)})
+			require.NoError(t, err)
+		}
+	}
+	var res Result
+	for range 3 {
+		tr.Match([]byte("a/b"), &res)
+		require.Len(t, res.Deliveries, n)
+		seen := map[SubscriberID]bool{}
+		for _, d := range res.Deliveries {
+			require.False(t, seen[d.Subscriber], "duplicate %d", d.Subscriber)
+			seen[d.Subscriber] = true
+			i := int(d.Subscriber / 7919)
+			var want byte
+			var ids []uint32
+			for j := range 4 {
+				if (i+j)%3 != 0 {
+					want = max(want, byte(j%3))
+					ids = append(ids, uint32(j+1))
+				}
+			}
+			require.Equal(t, want, d.QoS, "subscriber %d", d.Subscriber)
+			require.ElementsMatch(t, ids, d.Identifiers)
+		}
+		tr.Match([]byte("x"), &res) // a small match in between
+		require.Len(t, res.Deliveries, n-(n+2)/3) // "#" only: i%3 != 0
+	}
+}
