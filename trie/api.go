@@ -7,7 +7,9 @@ import (
 
 // SubscriberID identifies one subscriber (one session). The engine assigns
 // them; they should be dense small integers because a Result indexes a
-// scratch slice by SubscriberID to merge overlapping subscriptions.
+// scratch slice by SubscriberID to merge overlapping subscriptions (4 bytes
+// per id up to the largest seen). Ids of 1<<24 and above still work, through
+// a slower map.
 type SubscriberID uint64
 
 // Subscription is what one SUBSCRIBE filter stores.
