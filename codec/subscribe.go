@@ -3,34 +3,50 @@ package codec
 // sharePrefix starts a Shared Subscription filter (5.0 4.8.2).
 const sharePrefix = "$share/"
 
+// decodeIDProps reads the start that SUBSCRIBE, UNSUBSCRIBE, SUBACK and
+// UNSUBACK share: the fixed header of type t with flags wantFlags
+// ([MQTT-3.8.1-1] [MQTT-3.10.1-1] 0x02; [MQTT-2.2.2-1] v311, [MQTT-2.1.3-1]
+// v5 0 for the acks), a non-zero packet identifier ([MQTT-2.3.1-1] v311,
+// [MQTT-2.2.1-3] v5; the acks echo it, [MQTT-2.3.1-7] v311, [MQTT-2.2.1-6]
+// v5), then in 5.0 the properties allowed by allowed (in 3.1/3.1.1 props is
+// reset). It returns the body b, the index i after those fields and n, the
+// whole packet length.
+func decodeIDProps(src []byte, t Type, wantFlags byte, v Version, pid *uint16, props *Properties,
+	allowed uint64) (b []byte, i, n int, err error) {
+	flags, b, n, err := header(src, t)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if flags != wantFlags {
+		return nil, 0, 0, ErrReservedFlags
+	}
+	if *pid, i, err = readUint16(b, 0); err != nil {
+		return nil, 0, 0, err
+	}
+	if *pid == 0 {
+		return nil, 0, 0, ErrPacketIDZero
+	}
+	if v == V5 {
+		if i, err = decodeProps(b, i, props, allowed); err != nil {
+			return nil, 0, 0, err
+		}
+	} else if !props.Empty() {
+		props.Reset()
+	}
+	return b, i, n, nil
+}
+
 // DecodeSubscribe decodes a SUBSCRIBE packet of protocol version v at the
 // start of src into p. p.Filters is truncated and appended to, so a reused p
 // stops allocating. Filter bytes alias src and are valid until src is
 // reused. Filters are checked as UTF-8 strings of at least one byte; their
 // wildcard syntax is checked by the caller (package trie).
 func DecodeSubscribe(src []byte, v Version, p *Subscribe) (n int, err error) {
-	flags, b, n, err := header(src, TypeSubscribe)
+	p.Filters = p.Filters[:0]
+	b, i, n, err := decodeIDProps(src, TypeSubscribe, 0x02, v, &p.PacketID, &p.Props, propsSubscribe)
 	if err != nil {
 		return 0, err
 	}
-	if flags != 0x02 {
-		return 0, ErrReservedFlags // [MQTT-3.8.1-1]
-	}
-	i := 0
-	if p.PacketID, i, err = readUint16(b, i); err != nil {
-		return 0, err
-	}
-	if p.PacketID == 0 {
-		return 0, ErrPacketIDZero // [MQTT-2.3.1-1] v311, [MQTT-2.2.1-3] v5
-	}
-	if v == V5 {
-		if i, err = decodeProps(b, i, &p.Props, propsSubscribe); err != nil {
-			return 0, err
-		}
-	} else if !p.Props.Empty() {
-		p.Props.Reset()
-	}
-	p.Filters = p.Filters[:0]
 	if i == len(b) {
 		return 0, ErrNoFilters // [MQTT-3.8.3-3] v311, [MQTT-3.8.3-2] v5
 	}
@@ -133,28 +149,11 @@ func AppendSubscribe(dst []byte, v Version, p *Subscribe) []byte {
 // byte appended to *codes after checking it against set.
 func decodeCodes(src []byte, t Type, v Version, pid *uint16, props *Properties,
 	codes *[]ReasonCode, set *reasonSet) (n int, err error) {
-	flags, b, n, err := header(src, t)
+	*codes = (*codes)[:0]
+	b, i, n, err := decodeIDProps(src, t, 0, v, pid, props, propsAck)
 	if err != nil {
 		return 0, err
 	}
-	if flags != 0 {
-		return 0, ErrReservedFlags // [MQTT-2.2.2-1] v311, [MQTT-2.1.3-1] v5
-	}
-	i := 0
-	if *pid, i, err = readUint16(b, i); err != nil {
-		return 0, err
-	}
-	if *pid == 0 {
-		return 0, ErrPacketIDZero // [MQTT-2.3.1-7] v311, [MQTT-2.2.1-6] v5
-	}
-	if v == V5 {
-		if i, err = decodeProps(b, i, props, propsAck); err != nil {
-			return 0, err
-		}
-	} else if !props.Empty() {
-		props.Reset()
-	}
-	*codes = (*codes)[:0]
 	if set == nil { // 3.1.1 UNSUBACK: packet id only.
 		if i != len(b) {
 			return 0, ErrTrailingData
@@ -250,28 +249,11 @@ func AppendUnsuback(dst []byte, v Version, p *Unsuback) []byte {
 // of src into p. p.Filters is truncated and appended to; the filters alias
 // src and are valid until src is reused.
 func DecodeUnsubscribe(src []byte, v Version, p *Unsubscribe) (n int, err error) {
-	flags, b, n, err := header(src, TypeUnsubscribe)
+	p.Filters = p.Filters[:0]
+	b, i, n, err := decodeIDProps(src, TypeUnsubscribe, 0x02, v, &p.PacketID, &p.Props, propsUnsubscribe)
 	if err != nil {
 		return 0, err
 	}
-	if flags != 0x02 {
-		return 0, ErrReservedFlags // [MQTT-3.10.1-1]
-	}
-	i := 0
-	if p.PacketID, i, err = readUint16(b, i); err != nil {
-		return 0, err
-	}
-	if p.PacketID == 0 {
-		return 0, ErrPacketIDZero // [MQTT-2.3.1-1] v311, [MQTT-2.2.1-3] v5
-	}
-	if v == V5 {
-		if i, err = decodeProps(b, i, &p.Props, propsUnsubscribe); err != nil {
-			return 0, err
-		}
-	} else if !p.Props.Empty() {
-		p.Props.Reset()
-	}
-	p.Filters = p.Filters[:0]
 	if i == len(b) {
 		return 0, ErrNoFilters // [MQTT-3.10.3-2]
 	}
