@@ -276,6 +276,9 @@ func (l *loop) housekeeping() {
 			}
 		}
 	}
+	if len(l.throttled) > 0 {
+		l.resumePending = true // bounded throttle: at most one housekeeping period
+	}
 	l.finish()
 }
 

@@ -79,6 +79,7 @@ type client struct {
 	// session is released, so nothing is discarded until then.
 	cleanStart bool
 	assignedID bool // the broker chose id [MQTT-3.1.3-6]
+	throttled  bool // not read until resumed (throttle.go)
 }
 
 // pendingCap bounds the capacity a client keeps in pending between rounds,
@@ -89,8 +90,23 @@ const pendingCap = 64 << 10
 // handles it; a partial packet stays in gnet's buffer for the next read.
 // Loop-only.
 func (c *client) onTraffic() gnet.Action {
+	c.l.inTraffic++ // the decode scratch is in use: no nested resume (throttle.go)
+	act := c.readPackets()
+	c.l.inTraffic--
+	return act
+}
+
+// readPackets is onTraffic's body.
+func (c *client) readPackets() gnet.Action {
 	if c.state == stateTakeover || c.state == stateClosed {
 		return gnet.None // the CONNECT waits in gnet's buffer
+	}
+	if c.throttled {
+		c.lastRead = c.l.b.now() // it is alive, we are the ones not reading
+		if c.gc.InboundBuffered() < throttleMaxBuffered {
+			return gnet.None
+		}
+		c.throttled = false // over the bound: read (and drop) rather than buffer more
 	}
 	buf, _ := c.gc.Peek(-1)
 	off := 0
@@ -118,6 +134,9 @@ func (c *client) onTraffic() gnet.Action {
 			break // keep the CONNECT in the buffer until resumeConnect
 		}
 		off += n
+		if c.throttled {
+			break // the rest waits in gnet's buffer (throttle.go)
+		}
 	}
 	if off > 0 {
 		_, _ = c.gc.Discard(off)

@@ -261,6 +261,7 @@ func (b *Broker) dropSessionLocked(s *session) {
 // inflight and queue [MQTT-3.1.2-4] [MQTT-3.1.2-5]. Loop-only (s's owner).
 func (b *Broker) detach(l *loop, s *session, c *client) {
 	b.sessions.mu.Lock()
+	s.clearCongested(l, true) // offline queues never throttle
 	s.mu.Lock()
 	if s.c == c {
 		s.c = nil

@@ -41,12 +41,13 @@
 // whose gnet buffer stays above 3/4 of the bound (until it falls under 1/4)
 // for Config.SlowConsumerTimeout is reset as a slow consumer.
 //
-// Publishers are not throttled: the broker acknowledges a QoS 1/2 PUBLISH
-// once it owns the message, and a subscriber that cannot keep up loses the
-// excess (counted in $SYS/broker/publish/messages/dropped) rather than
-// slowing the publisher and every other subscriber of its topics down.
-// TODO(engine): a bounded publisher throttle (delay reading a QoS 1/2
-// publisher while a target queue is above 3/4, never past a deadline).
+// A QoS 1/2 publisher whose messages meet a congested session (its queue
+// past half the bound, or its owner loop a quarter of the bound behind on
+// hand-overs) is throttled: the broker stops reading it, so its own
+// in-flight window slows it down instead of the broker dropping messages it
+// acknowledged. The throttle is bounded (throttle.go): a session counts as
+// congested for at most throttleMax, so one stuck subscriber holds the
+// others up for about a second once, then its excess is dropped and counted.
 //
 // # Allocation
 //

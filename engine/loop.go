@@ -18,11 +18,12 @@ import (
 type itemKind byte
 
 const (
-	itemQoS0     itemKind = iota // write buf[off:off+n] to s's client
-	itemMessage                  // deliver m to s at qos (QoS 1/2 or encoded per session)
-	itemTakeover                 // close s's client and hand s to next
-	itemResume                   // s has been released to client next: finish its CONNECT
-	itemClose                    // close client c (shutdown)
+	itemQoS0            itemKind = iota // write buf[off:off+n] to s's client
+	itemMessage                         // deliver m to s at qos (QoS 1/2 or encoded per session)
+	itemTakeover                        // close s's client and hand s to next
+	itemResume                          // s has been released to client next: finish its CONNECT
+	itemClose                           // close client c (shutdown)
+	itemResumeThrottled                 // a congested session drained: resume throttled publishers
 )
 
 // item is one entry of a hand-over batch.
@@ -129,6 +130,14 @@ type loop struct {
 	ast loopAtomics
 
 	houseRunnable gnet.Runnable // l.housekeeping, bound once
+
+	// Publisher throttle (throttle.go).
+	throttled      []*client
+	spareThrottled []*client
+	hasThrottled   atomic.Bool // read by other loops
+	resumePending  bool
+	inTraffic      int  // > 0 while a client's packets are being decoded
+	congested      bool // the message being routed hit a congested session
 }
 
 func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
@@ -212,6 +221,9 @@ func (l *loop) finish() {
 	}
 	l.depth--
 	l.foldStats()
+	if l.resumePending && l.inTraffic == 0 {
+		l.resumeThrottled() // ends with finish
+	}
 }
 
 // foldStats publishes the round's counters with one atomic add each.
@@ -297,6 +309,9 @@ func (l *loop) apply(bt *batch) {
 				c.writeQoS0(bt.buf[it.off : it.off+it.n])
 			}
 		case itemMessage:
+			if it.qos > 0 {
+				it.s.handedIn.Add(-1)
+			}
 			l.deliver(it.s, it.m, it.qos)
 		case itemTakeover:
 			l.takeover(it.s, it.c)
@@ -304,6 +319,8 @@ func (l *loop) apply(bt *batch) {
 			it.c.resumeConnect()
 		case itemClose:
 			it.c.closeNow(closeShutdown)
+		case itemResumeThrottled:
+			l.resumePending = true
 		}
 	}
 }

@@ -46,6 +46,12 @@ func (c *client) handlePublish(pkt []byte) error {
 		l.b.storeRetained(p.Topic, p.Payload, p.QoS)
 	}
 	l.route(p.Topic, p.Payload, p.QoS, c.sess)
+	if l.congested {
+		l.congested = false
+		if p.QoS > 0 {
+			c.throttle()
+		}
+	}
 	return nil
 }
 
@@ -157,6 +163,9 @@ func (l *loop) route(topic, payload []byte, qos byte, from *session) {
 // QoS 1/2 as a message record through the session. Loop-only.
 func (l *loop) deliverTo(f *fanout, s *session, qos byte) {
 	if qos > 0 {
+		if s.throttles(l.b.now()) {
+			l.congested = true
+		}
 		if f.m == nil {
 			f.m = newMessage(f.topic, f.payload, f.qos, false)
 		}
@@ -243,6 +252,9 @@ func (l *loop) deliver(s *session, m *message, qos byte) {
 		s.mu.Unlock()
 	}
 	if owner != l {
+		if qos > 0 {
+			s.noteHandedIn(l)
+		}
 		bt := l.outFor(owner)
 		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos})
 		return
@@ -260,6 +272,7 @@ func (l *loop) deliver(s *session, m *message, qos byte) {
 		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 			l.st.dropped++
 		}
+		s.markCongested(l, l.b.cfg.MaxQueuedMessages)
 		return
 	}
 	l.sendNew(s, c, om)
@@ -294,6 +307,7 @@ func (l *loop) pump(s *session, c *client) {
 		}
 		l.sendNew(s, c, om)
 	}
+	s.clearCongested(l, false)
 }
 
 // appendPublish encodes m for c. Loop-only.
