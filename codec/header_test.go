@@ -274,5 +274,13 @@ func TestValidatorsAgainstReference(t *testing.T) {
 		if len(b) >= 8 && plainTopicWords(b) && !wantTopic {
 			t.Fatalf("plainTopicWords(%q) accepted an invalid topic", b)
 		}
+		// shortPlainAt reads b with its length prefix, followed by a byte it
+		// must not read into.
+		enc := append(appendBinary([]byte{0xAA}, b), 0)
+		if s, next := shortPlainAt(enc, 1); next > 0 && (!wantUTF8 || !bytes.Equal(s, b) || next != len(enc)-1) {
+			t.Fatalf("shortPlainAt(%q) = %q, %d: accepted an invalid string or misread it", b, s, next)
+		} else if next == 0 && wantUTF8 && len(b) >= 4 && len(b) <= 16 && plainString(b) {
+			t.Fatalf("shortPlainAt(%q) refused a short ASCII string", b)
+		}
 	}
 }
