@@ -339,7 +339,7 @@ func TestMergeManySources(t *testing.T) {
 			require.Equal(t, want, d.QoS, "subscriber %d", d.Subscriber)
 			require.ElementsMatch(t, ids, d.Identifiers)
 		}
-		tr.Match([]byte("x"), &res) // a small match in between
+		tr.Match([]byte("x"), &res)               // a small match in between
 		require.Len(t, res.Deliveries, n-(n+2)/3) // "#" only: i%3 != 0
 	}
 }
