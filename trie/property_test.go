@@ -142,6 +142,7 @@ func TestMatchProperty(t *testing.T) {
 		for range 20 {
 			checkAgainstRef(t, tr, keep, randTopic(r), &res)
 		}
+		checkTrie(t, tr)
 	}
 }
 
@@ -176,6 +177,7 @@ func FuzzMatch(f *testing.F) {
 		}
 		var res Result
 		checkAgainstRef(t, tr, uniqueSubs(subs), topic, &res)
+		checkTrie(t, tr)
 	})
 }
 
@@ -245,6 +247,7 @@ func TestMatchConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	require.Equal(t, len(stable), tr.Len())
+	checkTrie(t, tr)
 	var res Result
 	for _, topic := range topics {
 		checkAgainstRef(t, tr, stable, topic, &res)
