@@ -43,7 +43,7 @@ bench:
 
 ## microbench: the Go benchmarks (codec, trie, engine) with allocation counts.
 microbench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./codec/... ./trie/... ./engine/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./codec/... ./trie/... ./engine/...
 
 ## interop: only the tests that talk to real third-party clients.
 interop:
