@@ -204,11 +204,18 @@ func decodeProps(b []byte, i int, p *Properties, allowed uint64) (int, error) {
 					continue
 				}
 			}
-		} else if id < 64 && propsPlainString&allowed&bit(id) != 0 && p.Present&bit(id) == 0 {
-			if v, j := shortPlainAt(pb, i+1); j > 0 {
-				*bytesField(p, id) = v
+		} else if id < 64 && p.Present&bit(id) == 0 && allowed&bit(id) != 0 {
+			if propsPlainString&bit(id) != 0 {
+				if v, j := shortPlainAt(pb, i+1); j > 0 {
+					*bytesField(p, id) = v
+					p.Present |= bit(id)
+					i = j
+					continue
+				}
+			} else if propsPlainUint32&bit(id) != 0 && i+5 <= len(pb) {
+				*uint32Field(p, id) = binary.BigEndian.Uint32(pb[i+1:])
 				p.Present |= bit(id)
-				i = j
+				i += 5
 				continue
 			}
 		}
@@ -223,6 +230,21 @@ func decodeProps(b []byte, i int, p *Properties, allowed uint64) (int, error) {
 // UTF-8 ones (Response Topic, a topic name, is not among them).
 const propsPlainString uint64 = 1<<PropContentType | 1<<PropAssignedClientID | 1<<PropAuthMethod |
 	1<<PropResponseInfo | 1<<PropServerReference | 1<<PropReasonString
+
+// propsPlainUint32 lists the four-byte integer properties that any value may
+// take (Maximum Packet Size, which may not be 0, is not among them).
+const propsPlainUint32 uint64 = 1<<PropMessageExpiry | 1<<PropSessionExpiry | 1<<PropWillDelay
+
+// uint32Field returns the field of a property in propsPlainUint32.
+func uint32Field(p *Properties, id PropID) *uint32 {
+	switch id {
+	case PropMessageExpiry:
+		return &p.MessageExpiry
+	case PropSessionExpiry:
+		return &p.SessionExpiry
+	}
+	return &p.WillDelay
+}
 
 // shortPlainAt reads the two-byte-length-prefixed string at b[i:] when it is
 // 4 to 16 bytes of ASCII without 0x00, so valid UTF-8 without U+0000

@@ -1,0 +1,58 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// publishWithProps builds a 5.0 QoS 0 PUBLISH to topic "t" whose properties
+// are props (the Property Length is computed).
+func publishWithProps(props []byte) []byte {
+	body := append([]byte{0x00, 0x01, 't', byte(len(props))}, props...)
+	return append([]byte{0x30, byte(len(body))}, body...)
+}
+
+// TestPropsFastPath covers the edges of the inlined property fast path in
+// decodeProps (short ASCII strings, User Properties, four-byte integers):
+// whatever it refuses must reach decodeProp and fail there with the same
+// error as before, and what it accepts must decode as decodeProp would.
+func TestPropsFastPath(t *testing.T) {
+	cases := []struct {
+		name  string
+		props []byte
+		err   error
+	}{
+		{"duplicate message expiry", []byte{0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 2}, ErrDuplicateProperty},
+		{"truncated message expiry", []byte{0x02, 0, 0}, ErrMalformedProperties},
+		{"content type with U+0000 [MQTT-1.5.4-2]", []byte{0x03, 0, 5, 'a', 'b', 0, 'c', 'd'}, ErrInvalidUTF8},
+		{"content type ill-formed UTF-8 [MQTT-1.5.4-1]", []byte{0x03, 0, 5, 'a', 'b', 0x80, 'c', 'd'}, ErrInvalidUTF8},
+		{"duplicate content type", []byte{0x03, 0, 4, 'a', 'b', 'c', 'd', 0x03, 0, 4, 'a', 'b', 'c', 'd'}, ErrDuplicateProperty},
+		{"user property key U+0000 [MQTT-1.5.7-1]", []byte{0x26, 0, 5, 'k', 'e', 0, 'y', 's', 0, 4, 'v', 'a', 'l', 'u'}, ErrInvalidUTF8},
+		{"user property value ill-formed [MQTT-1.5.7-1]", []byte{0x26, 0, 4, 'k', 'e', 'y', 's', 0, 4, 'v', 0xff, 'l', 'u'}, ErrInvalidUTF8},
+		{"session expiry not allowed in PUBLISH", []byte{0x11, 0, 0, 0, 1}, ErrPropertyNotAllowed},
+		{"reason string not allowed in PUBLISH", []byte{0x1F, 0, 4, 'a', 'b', 'c', 'd'}, ErrPropertyNotAllowed},
+	}
+	for _, c := range cases {
+		var p Publish
+		if _, err := DecodePublish(publishWithProps(c.props), V5, &p); !errors.Is(err, c.err) {
+			t.Errorf("%s: err = %v, want %v", c.name, err, c.err)
+		}
+	}
+	// A string running past the Property Length is malformed, whichever path reads it.
+	var p Publish
+	if _, err := DecodePublish(publishWithProps([]byte{0x03, 0, 6, 'a', 'b', 'c', 'd'}), V5, &p); err == nil {
+		t.Errorf("content type past the property length: no error")
+	}
+	props := []byte{0x02, 0, 0, 0x0e, 0x10, 0x03, 0, 16}
+	props = append(props, "application/json"...)
+	props = append(props, 0x26, 0, 5, 't', 'r', 'a', 'c', 'e', 0, 6, 'a', 'b', 'c', '1', '2', '3')
+	if _, err := DecodePublish(publishWithProps(props), V5, &p); err != nil {
+		t.Fatalf("valid properties: %v", err)
+	}
+	if !p.Props.Has(PropMessageExpiry) || p.Props.MessageExpiry != 3600 || !p.Props.Has(PropContentType) ||
+		string(p.Props.ContentType) != "application/json" || len(p.Props.User) != 1 ||
+		!bytes.Equal(p.Props.User[0].Key, []byte("trace")) || !bytes.Equal(p.Props.User[0].Value, []byte("abc123")) {
+		t.Fatalf("valid properties decoded as %+v", p.Props)
+	}
+}
