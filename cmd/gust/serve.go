@@ -131,6 +131,7 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", cfg.MaxInflight, "QoS 1/2 messages in flight to one client")
 	fs.IntVar(&cfg.MaxQueuedMessages, "max-queued-messages", cfg.MaxQueuedMessages, "messages queued per session")
 	fs.IntVar(&cfg.MaxOutboundBytes, "max-outbound-bytes", cfg.MaxOutboundBytes, "unsent bytes allowed per connection")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "time a new connection has to send CONNECT")
 	fs.DurationVar(&cfg.SlowConsumerTimeout, "slow-consumer-timeout", cfg.SlowConsumerTimeout, "time over the outbound limit before a client is disconnected")
 	fs.DurationVar(&cfg.KeepAliveMin, "keep-alive-min", cfg.KeepAliveMin, "smallest keep alive honoured (0 = no bound)")
 	fs.DurationVar(&cfg.KeepAliveMax, "keep-alive-max", cfg.KeepAliveMax, "largest keep alive honoured (0 = no bound)")
@@ -138,6 +139,9 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.SysInterval, "sys-interval", cfg.SysInterval, "period of $SYS publications (0 = off)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous, "accept clients without a user name")
-	fs.BoolVar(&cfg.RetainAvailable, "retain", cfg.RetainAvailable, "enable retained messages")
+	fs.BoolVar(&cfg.AllowZeroLengthClientID, "allow-zero-length-client-id", cfg.AllowZeroLengthClientID, "assign an id to clean-session clients that send none")
+	fs.IntVar(&cfg.MaxClientIDLength, "max-client-id-length", cfg.MaxClientIDLength, "longest accepted client id in bytes")
+	fs.IntVar(&cfg.ReceiveMaximum, "receive-maximum", cfg.ReceiveMaximum, "unacknowledged QoS 1/2 messages a client may send at once")
+	fs.BoolVar(&cfg.RetainAvailable, "retain-available", cfg.RetainAvailable, "enable retained messages")
 	return fs
 }

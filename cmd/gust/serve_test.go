@@ -4,9 +4,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gust-mqtt/gust/engine"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -72,5 +75,22 @@ func TestServeConfigErrors(t *testing.T) {
 				t.Errorf("error %q does not name %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Every setting of the TOML file has a flag of the same name (with '-' for
+// '_'), so the README's rule for writing a config file holds.
+func TestServeFlagsCoverConfig(t *testing.T) {
+	cfg := engine.DefaultConfig()
+	fs := newServeFlags(&cfg, io.Discard)
+	typ := reflect.TypeOf(cfg)
+	for i := range typ.NumField() {
+		key := typ.Field(i).Tag.Get("toml")
+		if key == "" || key == "-" {
+			continue
+		}
+		if fs.Lookup(strings.ReplaceAll(key, "_", "-")) == nil {
+			t.Errorf("config key %q has no flag --%s", key, strings.ReplaceAll(key, "_", "-"))
+		}
 	}
 }
