@@ -142,7 +142,10 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	close(b.stopTick)
-	<-b.tickDone
+	select { // the ticker may wait on the session store: bounded by ctx too
+	case <-b.tickDone:
+	case <-ctx.Done():
+	}
 	// Phase 1: every loop publishes its clients' wills while every client
 	// is still connected, so subscribers on any loop get them. Phase 2
 	// starts only when all loops are done; it drains the hand-overs of
@@ -153,11 +156,14 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	err := b.eng.Stop(ctx)
-	for _, l := range b.loopSnapshot() {
-		l.closeDoorbell()
-	}
 	select {
 	case <-b.runErr:
+		// Every loop has returned, so nobody rings a doorbell any more. (If
+		// ctx expired first, a wedged loop may still push: its doorbell stays
+		// open rather than having a recycled descriptor written to.)
+		for _, l := range b.loopSnapshot() {
+			l.closeDoorbell()
+		}
 	case <-ctx.Done():
 		if err == nil {
 			err = ctx.Err()
