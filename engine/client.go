@@ -80,6 +80,10 @@ type client struct {
 	cleanStart bool
 	assignedID bool // the broker chose id [MQTT-3.1.3-6]
 	throttled  bool // not read until resumed (throttle.go)
+
+	// aliases holds the topics of the client's v5 Topic Aliases, indexed by
+	// alias; they live and die with this connection [MQTT-3.3.2-7].
+	aliases [][]byte
 }
 
 // pendingCap bounds the capacity a client keeps in pending between rounds,
@@ -126,6 +130,7 @@ func (c *client) readPackets() gnet.Action {
 		if err := c.handle(t, src[:n]); err != nil {
 			if !errors.Is(err, errCloseQuiet) {
 				c.protocolError(err)
+				c.disconnectFor(err)
 			}
 			_, _ = c.gc.Discard(off + n)
 			return gnet.Close
@@ -192,6 +197,17 @@ func (c *client) handleDisconnect(pkt []byte) error {
 		c.will = nil // [MQTT-3.1.2-10]
 	}
 	return errCloseQuiet
+}
+
+// disconnectFor queues the v5 DISCONNECT that tells a connected client why
+// it is closed for err [MQTT-4.13.1-1]; it is written when the round ends,
+// before gnet closes the connection. Loop-only.
+func (c *client) disconnectFor(err error) {
+	if c.version != codec.V5 || c.state != stateConnected {
+		return
+	}
+	c.pending = codec.AppendDisconnect(c.pending, c.version, &codec.Disconnect{ReasonCode: disconnectReason(err)})
+	c.l.markDirty(c)
 }
 
 // protocolError records why c is closed for bad input. Loop-only.

@@ -95,6 +95,10 @@ type Config struct {
 	// RetainAvailable enables retained messages. Default true.
 	RetainAvailable bool `toml:"retain_available"`
 
+	// TopicAliasMaximum is the highest Topic Alias an MQTT 5 client may
+	// use towards the broker (announced in CONNACK); 0 disables aliases.
+	TopicAliasMaximum int `toml:"topic_alias_maximum"`
+
 	// Authenticator checks the credentials of each CONNECT. Nil accepts
 	// every client (subject to AllowAnonymous).
 	Authenticator Authenticator `toml:"-"`
@@ -169,6 +173,7 @@ func DefaultConfig() Config {
 		MaxSessionExpiry:        0,
 		ReceiveMaximum:          65535,
 		RetainAvailable:         true,
+		TopicAliasMaximum:       10, // Mosquitto max_topic_alias
 	}
 }
 
@@ -200,6 +205,7 @@ func (c Config) Validate() error {
 		{c.MaxClientIDLength >= 23 && c.MaxClientIDLength <= 65535, "max_client_id_length", c.MaxClientIDLength, "23..65535"},
 		{c.MaxSessionExpiry >= 0, "max_session_expiry", c.MaxSessionExpiry, ">= 0"},
 		{c.ReceiveMaximum >= 1 && c.ReceiveMaximum <= 65535, "receive_maximum", c.ReceiveMaximum, "1..65535"},
+		{c.TopicAliasMaximum >= 0 && c.TopicAliasMaximum <= 65535, "topic_alias_maximum", c.TopicAliasMaximum, "0..65535"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

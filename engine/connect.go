@@ -72,9 +72,8 @@ func (c *client) handleConnect(pkt []byte) error {
 	b.connected.Add(1)
 	b.totalConnects.Add(1)
 	ack := codec.Connack{SessionPresent: present} // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
-	if c.version == codec.V5 && c.assignedID {
-		ack.Props.AssignedClientID = []byte(c.id)
-		ack.Props.Set(codec.PropAssignedClientID)
+	if c.version == codec.V5 {
+		c.connackProps(&ack.Props, p)
 	}
 	c.pending = codec.AppendConnack(c.pending, c.version, &ack) // [MQTT-3.2.0-1] [MQTT-3.1.4-4]
 	l.markDirty(c)
@@ -310,4 +309,39 @@ func (l *loop) resend(s *session, c *client) {
 	}
 	l.markDirty(c)
 	l.pump(s, c)
+}
+
+// connackProps fills the MQTT 5 CONNACK properties that tell the client
+// the broker's configuration: limits, the features available, an assigned
+// client id and the keep alive the broker applies. Loop-only.
+func (c *client) connackProps(pr *codec.Properties, p *codec.Connect) {
+	cfg := &c.l.b.cfg
+	if c.assignedID {
+		pr.AssignedClientID = []byte(c.id) // [MQTT-3.2.2-16]
+		pr.Set(codec.PropAssignedClientID)
+	}
+	if cfg.ReceiveMaximum < 65535 {
+		pr.ReceiveMaximum = uint16(cfg.ReceiveMaximum)
+		pr.Set(codec.PropReceiveMaximum)
+	}
+	pr.MaximumPacketSize = uint32(min(cfg.MaxPacketSize, MaxPacketSizeLimit))
+	pr.Set(codec.PropMaximumPacketSize) // [MQTT-3.2.2-15]
+	if cfg.TopicAliasMaximum > 0 {
+		pr.TopicAliasMaximum = uint16(cfg.TopicAliasMaximum) // [MQTT-3.2.2-17]
+		pr.Set(codec.PropTopicAliasMaximum)
+	}
+	if !cfg.RetainAvailable {
+		pr.RetainAvailable = 0 // [MQTT-3.2.2-14]
+		pr.Set(codec.PropRetainAvailable)
+	}
+	pr.WildcardSubAvailable = 1
+	pr.Set(codec.PropWildcardSubAvailable)
+	pr.SharedSubAvailable = 1
+	pr.Set(codec.PropSharedSubAvailable)
+	pr.SubIDAvailable = 0 // subscription identifiers are not returned on delivery yet
+	pr.Set(codec.PropSubIDAvailable)
+	if ka := uint16(c.keepAlive / 1e9); ka != p.KeepAlive {
+		pr.ServerKeepAlive = ka // [MQTT-3.2.2-21] [MQTT-3.2.2-22]
+		pr.Set(codec.PropServerKeepAlive)
+	}
 }

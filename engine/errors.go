@@ -1,6 +1,10 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/gust-mqtt/gust/codec"
+)
 
 // Errors returned by the engine.
 var (
@@ -26,3 +30,32 @@ var (
 	errBadWillTopic      = errors.New("engine: invalid will topic")
 	errCloseQuiet        = errors.New("engine: close after handling")
 )
+
+// reasonError is an internal close cause that carries the MQTT 5
+// DISCONNECT reason code the client is told.
+type reasonError struct {
+	code codec.ReasonCode
+	msg  string
+}
+
+func (e *reasonError) Error() string { return e.msg }
+
+// MQTT 5 close causes with their DISCONNECT reason codes.
+var (
+	errTopicAliasInvalid = &reasonError{codec.ReasonTopicAliasInvalid, "engine: topic alias 0 or above the maximum"}
+	errTopicAliasUnknown = &reasonError{codec.ReasonProtocolError, "engine: empty topic name with an unknown topic alias"}
+	errPayloadFormat     = &reasonError{codec.ReasonPayloadFormatInvalid, "engine: payload format indicator 1 with a payload that is not UTF-8"}
+)
+
+// disconnectReason is the MQTT 5 DISCONNECT reason code for a close cause:
+// the code carried by the error, else protocol error.
+func disconnectReason(err error) codec.ReasonCode {
+	var re *reasonError
+	if errors.As(err, &re) {
+		return re.code
+	}
+	if rc := codec.ReasonCodeOf(err); rc >= 0x80 && rc != codec.ReasonUnspecifiedError {
+		return rc
+	}
+	return codec.ReasonProtocolError
+}

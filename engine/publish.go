@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"unicode/utf8"
+
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/trie"
 )
@@ -16,8 +18,13 @@ func (c *client) handlePublish(pkt []byte) error {
 	if _, err := codec.DecodePublish(pkt, c.version, p); err != nil {
 		return err // [MQTT-3.3.1-4] [MQTT-3.3.2-2] [MQTT-1.5.3-1]
 	}
-	if c.version == codec.V5 && len(p.Topic) == 0 {
-		return errUnsupportedPacket // topic aliases: issue 5
+	rc := codec.ReasonSuccess
+	var props *codec.Properties
+	if c.version == codec.V5 {
+		var err error
+		if props, rc, err = c.publishV5(p); err != nil {
+			return err
+		}
 	}
 	l.st.pubIn++
 	allowed := true
@@ -28,30 +35,85 @@ func (c *client) handlePublish(pkt []byte) error {
 	case 0:
 	case 1:
 		// [MQTT-4.3.2-4] PUBACK once we own the message.
-		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID})
+		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID, ReasonCode: rc})
 		l.markDirty(c)
 	case 2:
 		s := c.sess
-		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubrec, PacketID: p.PacketID})
+		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubrec, PacketID: p.PacketID, ReasonCode: rc})
 		l.markDirty(c)
+		if rc >= 0x80 {
+			return nil // [MQTT-4.3.3-4] v5: a failed PUBREC ends the flow
+		}
 		if s.hasInQoS2(p.PacketID) {
 			return nil // [MQTT-4.3.3-2] already delivered; only PUBREC again
 		}
 		s.inQoS2 = append(s.inQoS2, p.PacketID)
 	}
-	if !allowed {
+	if !allowed || rc >= 0x80 {
 		return nil
 	}
 	if p.Retain {
 		l.b.storeRetained(p.Topic, p.Payload, p.QoS)
 	}
-	l.route(p.Topic, p.Payload, p.QoS, c.sess)
+	l.route(p.Topic, p.Payload, p.QoS, c.sess, props)
 	if l.congested {
 		l.congested = false
 		if p.QoS > 0 {
 			c.throttle()
 		}
 	}
+	return nil
+}
+
+// publishV5 applies the MQTT 5 parts of an inbound PUBLISH: it resolves a
+// Topic Alias, checks a payload that says it is UTF-8, and returns the
+// properties to forward (nil when there are none) and the reason code of
+// the acknowledgement. An error closes the connection with its DISCONNECT
+// reason. Loop-only.
+func (c *client) publishV5(p *codec.Publish) (*codec.Properties, codec.ReasonCode, error) {
+	if err := c.resolveAlias(p); err != nil {
+		return nil, 0, err
+	}
+	rc := codec.ReasonSuccess
+	if p.Props.Has(codec.PropPayloadFormat) && p.Props.PayloadFormat == 1 && !utf8.Valid(p.Payload) {
+		if p.QoS == 0 {
+			return nil, 0, errPayloadFormat // DISCONNECT 0x99
+		}
+		rc = codec.ReasonPayloadFormatInvalid // PUBACK/PUBREC 0x99
+	}
+	p.Props.SubscriptionIDs = p.Props.SubscriptionIDs[:0] // the broker sets its own
+	if p.Props.Present == 0 && len(p.Props.User) == 0 {
+		return nil, rc, nil
+	}
+	return &p.Props, rc, nil // [MQTT-3.3.2-4] [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-17] [MQTT-3.3.2-20]
+}
+
+// resolveAlias maps a v5 Topic Alias to its topic: a PUBLISH with a topic
+// and an alias sets the alias, one with an empty topic uses it
+// [MQTT-3.3.2-12]. The alias is not forwarded. Loop-only.
+func (c *client) resolveAlias(p *codec.Publish) error {
+	if !p.Props.Has(codec.PropTopicAlias) {
+		if len(p.Topic) == 0 {
+			return errTopicAliasUnknown
+		}
+		return nil
+	}
+	a := int(p.Props.TopicAlias)
+	if a == 0 || a > c.l.b.cfg.TopicAliasMaximum {
+		return errTopicAliasInvalid // [MQTT-3.3.2-8] [MQTT-3.3.2-9] [MQTT-3.2.2-17]
+	}
+	p.Props.Present &^= uint64(1) << codec.PropTopicAlias
+	if len(p.Topic) > 0 {
+		for len(c.aliases) <= a {
+			c.aliases = append(c.aliases, nil)
+		}
+		c.aliases[a] = append(c.aliases[a][:0], p.Topic...)
+		return nil
+	}
+	if a >= len(c.aliases) || len(c.aliases[a]) == 0 {
+		return errTopicAliasUnknown
+	}
+	p.Topic = c.aliases[a]
 	return nil
 }
 
@@ -122,19 +184,20 @@ type fanout struct {
 	topic, payload []byte
 	qos            byte
 	from           *session
-	m              *message  // built lazily for QoS 1/2 deliveries
-	enc            [2][]byte // QoS 0 wire form per version family (v3, v5); nil until built
-	seq            uint64    // identifies this message in hand-over batches
+	props          *codec.Properties // v5 properties to forward, nil if none
+	m              *message          // built lazily for QoS 1/2 deliveries
+	enc            [2][]byte         // QoS 0 wire form per version family (v3, v5); nil until built
+	seq            uint64            // identifies this message in hand-over batches
 }
 
 // route delivers a message to every matching subscription [MQTT-4.5.0-1]:
 // one delivery per subscriber at the highest matching QoS, capped by the
 // published QoS [MQTT-3.3.5-1] [MQTT-3.8.4-6], and one member of each
 // matching shared group. Loop-only.
-func (l *loop) route(topic, payload []byte, qos byte, from *session) {
+func (l *loop) route(topic, payload []byte, qos byte, from *session, props *codec.Properties) {
 	res := l.match(topic)
 	l.seq++
-	f := fanout{topic: topic, payload: payload, qos: qos, from: from, seq: l.seq}
+	f := fanout{topic: topic, payload: payload, qos: qos, from: from, props: props, seq: l.seq}
 	for i := range res.Deliveries {
 		d := &res.Deliveries[i]
 		s := l.b.table.get(d.Subscriber)
@@ -167,7 +230,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte) {
 			l.congested = true
 		}
 		if f.m == nil {
-			f.m = newMessage(f.topic, f.payload, f.qos, false)
+			f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
 		}
 		l.deliver(s, f.m, qos)
 		return
@@ -225,6 +288,9 @@ func (l *loop) encodeQoS0(f *fanout, v codec.Version) []byte {
 	fam := family(v)
 	if f.enc[fam] == nil {
 		p := codec.Publish{Topic: f.topic, Payload: f.payload} // [MQTT-3.3.1-9] retain 0, [MQTT-4.3.1-1] DUP 0
+		if fam == 1 && f.props != nil {
+			p.Props = *f.props // forwarded as received; it has not waited [MQTT-3.3.2-6]
+		}
 		l.encs[fam] = codec.AppendPublish(l.encs[fam][:0], v, &p)
 		f.enc[fam] = l.encs[fam]
 	}
@@ -262,6 +328,9 @@ func (l *loop) deliver(s *session, m *message, qos byte) {
 	c := s.c
 	if c == nil || c.state != stateConnected {
 		return
+	}
+	if m.expired(l.b.now()) {
+		return // [MQTT-3.3.2-5]
 	}
 	if qos == 0 {
 		c.appendPublish(m, 0, 0, false, false)
@@ -313,6 +382,14 @@ func (l *loop) pump(s *session, c *client) {
 // appendPublish encodes m for c. Loop-only.
 func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain bool) {
 	p := codec.Publish{Topic: m.topic, Payload: m.payload, QoS: qos, PacketID: pid, Dup: dup && qos > 0, Retain: retain}
+	if m.hasProps && c.version == codec.V5 {
+		p.Props = m.props
+		if m.expireAt != 0 {
+			// [MQTT-3.3.2-6] what is left, rounded up so it never reads 0.
+			left := (m.expireAt - c.l.b.now() + 1e9 - 1) / 1e9
+			p.Props.MessageExpiry = uint32(max(left, 1))
+		}
+	}
 	n := len(c.pending)
 	c.pending = codec.AppendPublish(c.pending, c.version, &p)
 	c.l.st.msgsOut++
@@ -327,5 +404,5 @@ func (l *loop) publishWill(w *message) {
 	if w.retain {
 		l.b.storeRetained(w.topic, w.payload, w.qos)
 	}
-	l.route(w.topic, w.payload, w.qos, nil)
+	l.route(w.topic, w.payload, w.qos, nil, nil)
 }

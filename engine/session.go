@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -18,8 +19,13 @@ type message struct {
 	qos     byte
 	retain  bool
 	// expireAt is the v5 Message Expiry deadline in unix nanoseconds; 0 means
-	// never. Reserved for MQTT 5 (issue 5).
+	// never.
 	expireAt int64
+	// props are the v5 PUBLISH properties forwarded to v5 subscribers; their
+	// byte slices point into the message's own buffer. hasProps is false for
+	// a message without any (the common case).
+	props    codec.Properties
+	hasProps bool
 }
 
 // expired reports whether m's v5 Message Expiry has passed at now (unix
@@ -39,6 +45,51 @@ func newMessage(topic, payload []byte, qos byte, retain bool) *message {
 		qos:     qos,
 		retain:  retain,
 	}
+}
+
+// newMessageProps is newMessage for a message with v5 properties pr (nil:
+// none), received at now (unix nanoseconds): the properties are copied
+// into the same buffer (the User Property list is one more allocation) and
+// a Message Expiry Interval becomes the deadline expireAt.
+func newMessageProps(topic, payload []byte, qos byte, retain bool, pr *codec.Properties, now int64) *message {
+	if pr == nil {
+		return newMessage(topic, payload, qos, retain)
+	}
+	n := len(topic) + len(payload) + len(pr.ContentType) + len(pr.ResponseTopic) + len(pr.CorrelationData)
+	for _, u := range pr.User {
+		n += len(u.Key) + len(u.Value)
+	}
+	buf := make([]byte, 0, n)
+	take := func(b []byte) []byte { // b's copy in buf, capacity clipped
+		if b == nil {
+			return nil
+		}
+		buf = append(buf, b...)
+		return buf[len(buf)-len(b) : len(buf) : len(buf)]
+	}
+	m := &message{topic: take(topic), qos: qos, retain: retain, hasProps: true}
+	m.payload = take(payload)
+	if m.payload == nil {
+		m.payload = buf[len(buf):len(buf):len(buf)]
+	}
+	m.props = codec.Properties{
+		Present:         pr.Present,
+		PayloadFormat:   pr.PayloadFormat,
+		MessageExpiry:   pr.MessageExpiry,
+		ContentType:     take(pr.ContentType),
+		ResponseTopic:   take(pr.ResponseTopic),
+		CorrelationData: take(pr.CorrelationData),
+	}
+	if len(pr.User) > 0 {
+		m.props.User = make([]codec.UserProperty, len(pr.User))
+		for i, u := range pr.User {
+			m.props.User[i] = codec.UserProperty{Key: take(u.Key), Value: take(u.Value)} // [MQTT-3.3.2-18]
+		}
+	}
+	if pr.Has(codec.PropMessageExpiry) {
+		m.expireAt = now + int64(pr.MessageExpiry)*1e9
+	}
+	return m
 }
 
 // outState is the stage of one outbound QoS 1/2 delivery.

@@ -1,0 +1,267 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// pahoV5 is a connected github.com/eclipse/paho.golang client whose
+// received PUBLISH packets arrive on msgs.
+type pahoV5 struct {
+	c     *paho.Client
+	ack   *paho.Connack
+	msgs  chan *paho.Publish
+	discs chan *paho.Disconnect
+}
+
+// dialPahoV5 connects a paho.golang v5 client (plain paho.Client over a
+// net.Conn) with client id id; mod may adjust the CONNECT.
+func dialPahoV5(t testing.TB, b *Broker, id string, mod func(*paho.Connect)) *pahoV5 {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+	noErr(t, err)
+	pc := &pahoV5{msgs: make(chan *paho.Publish, 1024), discs: make(chan *paho.Disconnect, 1)}
+	pc.c = paho.NewClient(paho.ClientConfig{
+		Conn: nc,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			pc.msgs <- pr.Packet
+			return true, nil
+		}},
+		OnServerDisconnect: func(d *paho.Disconnect) {
+			select {
+			case pc.discs <- d:
+			default:
+			}
+		},
+		OnClientError: func(error) {},
+	})
+	cp := &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}
+	if mod != nil {
+		mod(cp)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pc.ack, err = pc.c.Connect(ctx, cp)
+	noErr(t, err, "paho connect")
+	equal(t, pc.ack.ReasonCode, byte(0))
+	t.Cleanup(func() {
+		_ = pc.c.Disconnect(&paho.Disconnect{ReasonCode: 0})
+		_ = nc.Close()
+	})
+	return pc
+}
+
+func (pc *pahoV5) subscribe(t testing.TB, filter string, qos byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sa, err := pc.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
+	noErr(t, err, "paho subscribe")
+	equal(t, sa.Reasons[0], qos)
+}
+
+func (pc *pahoV5) publish(t testing.TB, p *paho.Publish) *paho.PublishResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := pc.c.Publish(ctx, p)
+	noErr(t, err, "paho publish")
+	return r
+}
+
+// next returns the next received PUBLISH or fails after d.
+func (pc *pahoV5) next(t testing.TB, d time.Duration) *paho.Publish {
+	t.Helper()
+	select {
+	case p := <-pc.msgs:
+		return p
+	case <-time.After(d):
+		t.Fatal("no PUBLISH received")
+		return nil
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestInteropPahoV5ConnackProperties checks that CONNACK announces the
+// configured limits and features [MQTT-3.2.2-14] [MQTT-3.2.2-15]
+// [MQTT-3.2.2-17], and a Server Keep Alive when the configured maximum
+// overrides the client's [MQTT-3.2.2-21] [MQTT-3.2.2-22].
+func TestInteropPahoV5ConnackProperties(t *testing.T) {
+	b := startBroker(t, func(c *Config) {
+		c.ReceiveMaximum = 100
+		c.MaxPacketSize = 64 << 10
+		c.TopicAliasMaximum = 7
+		c.RetainAvailable = false
+		c.KeepAliveMax = 20 * time.Second
+	})
+	pc := dialPahoV5(t, b, "v5-connack", nil) // asks for keep alive 30
+	pr := pc.ack.Properties
+	check(t, pr != nil, "no CONNACK properties")
+	check(t, pr.ReceiveMaximum != nil && *pr.ReceiveMaximum == 100, "receive maximum", pr.ReceiveMaximum)
+	check(t, pr.MaximumPacketSize != nil && *pr.MaximumPacketSize == 64<<10, "maximum packet size", pr.MaximumPacketSize)
+	check(t, pr.TopicAliasMaximum != nil && *pr.TopicAliasMaximum == 7, "topic alias maximum", pr.TopicAliasMaximum)
+	check(t, !pr.RetainAvailable, "retain available with RetainAvailable=false")
+	check(t, pr.WildcardSubAvailable, "wildcard subscriptions available")
+	check(t, pr.SharedSubAvailable, "shared subscriptions available")
+	check(t, !pr.SubIDAvailable, "subscription identifiers are not implemented yet")
+	check(t, pr.ServerKeepAlive != nil && *pr.ServerKeepAlive == 20, "server keep alive", pr.ServerKeepAlive)
+
+	b2 := startBroker(t, nil)
+	pc2 := dialPahoV5(t, b2, "v5-connack-defaults", nil)
+	pr = pc2.ack.Properties
+	check(t, pr.ReceiveMaximum == nil, "receive maximum 65535 is left out")
+	check(t, pr.RetainAvailable, "retain available by default")
+	check(t, pr.ServerKeepAlive == nil, "no server keep alive when the client's is honoured")
+	check(t, pr.TopicAliasMaximum != nil && *pr.TopicAliasMaximum == 10, "default topic alias maximum")
+}
+
+// TestInteropPahoV5PropertiesForwarded sends a PUBLISH with every message
+// property from a paho.golang client at QoS 0 and 1: a v5 subscriber gets
+// them unchanged, user properties in order [MQTT-3.3.2-4] [MQTT-3.3.2-15]
+// [MQTT-3.3.2-16] [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20], and a
+// 3.1.1 subscriber gets the message without them.
+func TestInteropPahoV5PropertiesForwarded(t *testing.T) {
+	b := startBroker(t, nil)
+	sub := dialPahoV5(t, b, "v5-props-sub", nil)
+	sub.subscribe(t, "props/#", 1)
+	v3 := dialRaw(t, b)
+	v3.connect(&codec.Connect{ClientID: []byte("v3-props-sub"), CleanStart: true})
+	v3.subscribe(1, "props/#", 0)
+	pub := dialPahoV5(t, b, "v5-props-pub", nil)
+	user := paho.UserProperties{{Key: "b", Value: "2"}, {Key: "a", Value: "1"}, {Key: "b", Value: "3"}}
+	for _, qos := range []byte{0, 1} {
+		pub.publish(t, &paho.Publish{Topic: "props/x", QoS: qos, Payload: []byte("héllo"), Properties: &paho.PublishProperties{
+			PayloadFormat: ptr(byte(1)), MessageExpiry: ptr(uint32(3600)), ContentType: "text/plain",
+			ResponseTopic: "props/reply", CorrelationData: []byte{0, 1, 2}, User: user}})
+		p := sub.next(t, 5*time.Second)
+		equal(t, string(p.Payload), "héllo")
+		pp := p.Properties
+		check(t, pp != nil, "no properties forwarded")
+		check(t, pp.PayloadFormat != nil && *pp.PayloadFormat == 1, "payload format", pp.PayloadFormat)
+		check(t, pp.MessageExpiry != nil && *pp.MessageExpiry <= 3600 && *pp.MessageExpiry >= 3590, "message expiry", pp.MessageExpiry)
+		equal(t, pp.ContentType, "text/plain")
+		equal(t, pp.ResponseTopic, "props/reply")
+		equal(t, string(pp.CorrelationData), "\x00\x01\x02")
+		equal(t, len(pp.User), 3, "user properties")
+		for i := range user {
+			equal(t, pp.User[i], user[i], "user property order")
+		}
+		p3 := decodePublish(t, v3.mustRead(codec.TypePublish))
+		equal(t, string(p3.Payload), "héllo")
+	}
+}
+
+// TestInteropPahoV5PayloadFormatInvalid: a payload that is not UTF-8 with
+// Payload Format Indicator 1 gets PUBACK 0x99 at QoS 1 and DISCONNECT 0x99
+// at QoS 0, and is delivered to nobody.
+func TestInteropPahoV5PayloadFormatInvalid(t *testing.T) {
+	b := startBroker(t, nil)
+	sub := dialPahoV5(t, b, "v5-pfi-sub", nil)
+	sub.subscribe(t, "pfi/#", 1)
+	pub := dialPahoV5(t, b, "v5-pfi-pub", nil)
+	bad := []byte{0xff, 0xfe, 'x'}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := pub.c.Publish(ctx, &paho.Publish{Topic: "pfi/x", QoS: 1, Payload: bad,
+		Properties: &paho.PublishProperties{PayloadFormat: ptr(byte(1))}})
+	check(t, err != nil && r != nil, "want a failed PUBACK, got", r, err)
+	equal(t, r.ReasonCode, byte(codec.ReasonPayloadFormatInvalid))
+	pub.publish(t, &paho.Publish{Topic: "pfi/x", QoS: 0, Payload: bad,
+		Properties: &paho.PublishProperties{PayloadFormat: ptr(byte(1))}})
+	select {
+	case d := <-pub.discs:
+		equal(t, d.ReasonCode, byte(codec.ReasonPayloadFormatInvalid))
+	case <-time.After(5 * time.Second):
+		t.Fatal("no DISCONNECT 0x99")
+	}
+	// The same bytes without the indicator are fine.
+	pub2 := dialPahoV5(t, b, "v5-pfi-pub2", nil)
+	pub2.publish(t, &paho.Publish{Topic: "pfi/ok", QoS: 1, Payload: bad})
+	p := sub.next(t, 5*time.Second)
+	equal(t, p.Topic, "pfi/ok", "the invalid messages were not delivered")
+}
+
+// TestInteropPahoV5MessageExpiry: a message queued for an offline session
+// is forwarded with its expiry decreased by the time it waited
+// [MQTT-3.3.2-6], and one that expired while queued is not delivered
+// [MQTT-3.3.2-5].
+func TestInteropPahoV5MessageExpiry(t *testing.T) {
+	b := startBroker(t, nil)
+	persistent := func(cp *paho.Connect) {
+		cp.CleanStart = false
+		cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: ptr(uint32(300))}
+	}
+	sub := dialPahoV5(t, b, "v5-exp-sub", persistent)
+	sub.subscribe(t, "exp/#", 1)
+	_ = sub.c.Disconnect(&paho.Disconnect{ReasonCode: 0})
+	pub := dialPahoV5(t, b, "v5-exp-pub", nil)
+	pub.publish(t, &paho.Publish{Topic: "exp/short", QoS: 1, Payload: []byte("short"),
+		Properties: &paho.PublishProperties{MessageExpiry: ptr(uint32(1))}})
+	pub.publish(t, &paho.Publish{Topic: "exp/long", QoS: 1, Payload: []byte("long"),
+		Properties: &paho.PublishProperties{MessageExpiry: ptr(uint32(60))}})
+	time.Sleep(2500 * time.Millisecond) // the short one expires, the long one waits 2-3 s
+	back := dialPahoV5(t, b, "v5-exp-sub", persistent)
+	check(t, back.ack.SessionPresent, "session present")
+	p := back.next(t, 5*time.Second)
+	equal(t, p.Topic, "exp/long", "the expired message was delivered")
+	check(t, p.Properties != nil && p.Properties.MessageExpiry != nil, "expiry forwarded")
+	left := *p.Properties.MessageExpiry
+	check(t, left >= 56 && left <= 58, "expiry not decreased by the wait:", left)
+	select {
+	case p := <-back.msgs:
+		t.Fatal("unexpected message", p.Topic)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestInteropPahoV5TopicAlias: a paho.golang client sets a Topic Alias and
+// then publishes with an empty topic; subscribers get the full topic
+// [MQTT-3.3.2-12]. An alias above the maximum gets DISCONNECT 0x94
+// [MQTT-3.3.2-9].
+func TestInteropPahoV5TopicAlias(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.TopicAliasMaximum = 5 })
+	sub := dialPahoV5(t, b, "v5-alias-sub", nil)
+	sub.subscribe(t, "alias/#", 1)
+	pub := dialPahoV5(t, b, "v5-alias-pub", nil)
+	pub.publish(t, &paho.Publish{Topic: "alias/one", QoS: 1, Payload: []byte("1"),
+		Properties: &paho.PublishProperties{TopicAlias: ptr(uint16(3))}})
+	pub.publish(t, &paho.Publish{QoS: 1, Payload: []byte("2"),
+		Properties: &paho.PublishProperties{TopicAlias: ptr(uint16(3))}})
+	pub.publish(t, &paho.Publish{QoS: 0, Payload: []byte("3"),
+		Properties: &paho.PublishProperties{TopicAlias: ptr(uint16(3))}})
+	for _, want := range []string{"1", "2", "3"} {
+		p := sub.next(t, 5*time.Second)
+		equal(t, p.Topic, "alias/one")
+		equal(t, string(p.Payload), want)
+		check(t, p.Properties == nil || p.Properties.TopicAlias == nil, "client's alias forwarded")
+	}
+	// Over the maximum: raw bytes, since paho refuses to send it.
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-alias-bad"), CleanStart: true})
+	pp := codec.Publish{Topic: []byte("alias/x"), Payload: []byte("x")}
+	pp.Props.TopicAlias = 6
+	pp.Props.Set(codec.PropTopicAlias)
+	r.write(codec.AppendPublish(nil, codec.V5, &pp))
+	var d codec.Disconnect
+	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
+	noErr(t, err)
+	equal(t, d.ReasonCode, codec.ReasonTopicAliasInvalid)
+	r.expectClosed(3 * time.Second)
+	// An alias never set: protocol error.
+	r2 := dialRaw(t, b)
+	r2.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-alias-unset"), CleanStart: true})
+	pp = codec.Publish{Payload: []byte("x")}
+	pp.Props.TopicAlias = 2
+	pp.Props.Set(codec.PropTopicAlias)
+	r2.write(codec.AppendPublish(nil, codec.V5, &pp))
+	_, err = codec.DecodeDisconnect(r2.mustRead(codec.TypeDisconnect), codec.V5, &d)
+	noErr(t, err)
+	equal(t, d.ReasonCode, codec.ReasonProtocolError)
+}
