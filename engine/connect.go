@@ -40,7 +40,7 @@ func (c *client) handleConnect(pkt []byte) error {
 			c.protocolError(errBadWillTopic)
 			return errCloseQuiet // [MQTT-3.1.4-1]
 		}
-		c.will = newMessage(p.WillTopic, p.WillPayload, p.WillQoS, p.WillRetain)
+		c.will = newWill(p)
 	} else {
 		c.will = nil // [MQTT-3.1.2-12]
 	}
@@ -344,4 +344,18 @@ func (c *client) connackProps(pr *codec.Properties, p *codec.Connect) {
 		pr.ServerKeepAlive = ka // [MQTT-3.2.2-21] [MQTT-3.2.2-22]
 		pr.Set(codec.PropServerKeepAlive)
 	}
+}
+
+// newWill builds the will message of a CONNECT. A v5 will keeps its
+// properties but the Will Delay Interval, which is not forwarded; its
+// Message Expiry runs from when it is published (publishWill).
+func newWill(p *codec.Connect) *message {
+	wp := &p.WillProps
+	if p.Version != codec.V5 || (wp.Present == 0 && len(wp.User) == 0) {
+		return newMessage(p.WillTopic, p.WillPayload, p.WillQoS, p.WillRetain)
+	}
+	m := newMessageProps(p.WillTopic, p.WillPayload, p.WillQoS, p.WillRetain, wp, 0)
+	m.props.Present &^= uint64(1) << codec.PropWillDelay
+	m.expireAt = 0
+	return m
 }

@@ -126,11 +126,15 @@ func TestInteropPahoPersistentSession(t *testing.T) {
 		publish(t, pub, "p/x", 1, false, fmt.Sprint(i))
 	}
 	publish(t, pub, "p/x", 0, false, "qos0 not queued")
+	// paho returns from a QoS 0 publish once it is written; the PUBACK of a
+	// QoS 1 marker on the same connection proves the broker handled it
+	// before the subscriber returns.
+	publish(t, pub, "p/x", 1, false, "10")
 
 	raw := dialRaw(t, b)
 	ack := raw.connect(&codec.Connect{ClientID: []byte("psub"), CleanStart: false, KeepAlive: 30})
 	check(t, ack.SessionPresent, "session present")
-	for i := 0; i < 10; i++ {
+	for i := 0; i < 11; i++ {
 		p := decodePublish(t, raw.mustRead(codec.TypePublish))
 		equal(t, string(p.Payload), fmt.Sprint(i), "order [MQTT-4.6.0-6]")
 		equal(t, p.QoS, byte(1))

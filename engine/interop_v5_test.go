@@ -265,3 +265,69 @@ func TestInteropPahoV5TopicAlias(t *testing.T) {
 	noErr(t, err)
 	equal(t, d.ReasonCode, codec.ReasonProtocolError)
 }
+
+// TestInteropPahoV5RetainedAndWillProperties: a retained message keeps its
+// properties for later v5 subscribers, with the expiry decreased by the
+// time it was kept [MQTT-3.3.2-6]; a will is published with its properties
+// [MQTT-3.3.2-17] [MQTT-3.3.2-20], without the Will Delay Interval.
+func TestInteropPahoV5RetainedAndWillProperties(t *testing.T) {
+	b := startBroker(t, nil)
+	pub := dialPahoV5(t, b, "v5-ret-pub", nil)
+	pub.publish(t, &paho.Publish{Topic: "ret/x", QoS: 1, Retain: true, Payload: []byte("kept"),
+		Properties: &paho.PublishProperties{MessageExpiry: ptr(uint32(60)), ContentType: "text/plain",
+			User: paho.UserProperties{{Key: "k", Value: "v"}}}})
+	pub.publish(t, &paho.Publish{Topic: "ret/gone", QoS: 1, Retain: true, Payload: []byte("gone"),
+		Properties: &paho.PublishProperties{MessageExpiry: ptr(uint32(1))}})
+	time.Sleep(2200 * time.Millisecond)
+	sub := dialPahoV5(t, b, "v5-ret-sub", nil)
+	sub.subscribe(t, "ret/#", 1)
+	p := sub.next(t, 5*time.Second)
+	equal(t, p.Topic, "ret/x", "the expired retained message was delivered")
+	check(t, p.Retain, "retain flag")
+	pp := p.Properties
+	check(t, pp != nil && pp.MessageExpiry != nil, "retained expiry forwarded")
+	check(t, *pp.MessageExpiry >= 57 && *pp.MessageExpiry <= 58, "retained expiry not decreased:", *pp.MessageExpiry)
+	equal(t, pp.ContentType, "text/plain")
+	equal(t, len(pp.User), 1)
+	equal(t, pp.User[0], paho.UserProperty{Key: "k", Value: "v"})
+
+	sub.subscribe(t, "will/#", 0)
+	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+	noErr(t, err)
+	wc := paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = wc.Connect(ctx, &paho.Connect{ClientID: "v5-will", CleanStart: true, KeepAlive: 30,
+		WillMessage: &paho.WillMessage{Topic: "will/x", QoS: 0, Payload: []byte("bye")},
+		WillProperties: &paho.WillProperties{WillDelayInterval: ptr(uint32(0)), ContentType: "text/bye",
+			ResponseTopic: "will/reply", CorrelationData: []byte("c"), User: paho.UserProperties{{Key: "w", Value: "1"}}}})
+	noErr(t, err)
+	_ = nc.Close() // not a DISCONNECT: the will goes out [MQTT-3.1.2-8]
+	p = sub.next(t, 5*time.Second)
+	equal(t, p.Topic, "will/x")
+	// paho.golang v0.23 writes only the Will Delay Interval and User
+	// Properties of a will; the raw client below sends the others.
+	check(t, p.Properties != nil, "will properties")
+	equal(t, len(p.Properties.User), 1)
+	equal(t, p.Properties.User[0], paho.UserProperty{Key: "w", Value: "1"})
+
+	r := dialRaw(t, b)
+	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-will-raw"), CleanStart: true,
+		WillFlag: true, WillTopic: []byte("will/raw"), WillPayload: []byte("bye")}
+	cp.WillProps.ContentType = []byte("text/bye")
+	cp.WillProps.ResponseTopic = []byte("will/reply")
+	cp.WillProps.CorrelationData = []byte("c")
+	cp.WillProps.Set(codec.PropContentType)
+	cp.WillProps.Set(codec.PropResponseTopic)
+	cp.WillProps.Set(codec.PropCorrelationData)
+	cp.WillProps.Set(codec.PropWillDelay) // 0: published at once, and not forwarded
+	r.connect(&cp)
+	_ = r.nc.Close()
+	p = sub.next(t, 5*time.Second)
+	equal(t, p.Topic, "will/raw")
+	pp = p.Properties
+	check(t, pp != nil, "will properties")
+	equal(t, pp.ContentType, "text/bye")
+	equal(t, pp.ResponseTopic, "will/reply")
+	equal(t, string(pp.CorrelationData), "c")
+}

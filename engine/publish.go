@@ -53,7 +53,7 @@ func (c *client) handlePublish(pkt []byte) error {
 		return nil
 	}
 	if p.Retain {
-		l.b.storeRetained(p.Topic, p.Payload, p.QoS)
+		l.b.storeRetained(p.Topic, p.Payload, p.QoS, props)
 	}
 	l.route(p.Topic, p.Payload, p.QoS, c.sess, props)
 	if l.congested {
@@ -401,8 +401,12 @@ func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain boo
 // publishWill publishes a will as if its client had sent it
 // [MQTT-3.1.2-8] [MQTT-3.1.2-16] [MQTT-3.1.2-17]. Loop-only.
 func (l *loop) publishWill(w *message) {
-	if w.retain {
-		l.b.storeRetained(w.topic, w.payload, w.qos)
+	var props *codec.Properties
+	if w.hasProps {
+		props = &w.props // its expiry starts now
 	}
-	l.route(w.topic, w.payload, w.qos, nil, nil)
+	if w.retain {
+		l.b.storeRetained(w.topic, w.payload, w.qos, props)
+	}
+	l.route(w.topic, w.payload, w.qos, nil, props)
 }

@@ -119,8 +119,9 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 
 // storeRetained sets or clears the retained message of topic
 // [MQTT-3.3.1-5] [MQTT-3.3.1-7] [MQTT-3.3.1-10] [MQTT-3.3.1-11]. Safe from
-// any goroutine.
-func (b *Broker) storeRetained(topic, payload []byte, qos byte) {
+// any goroutine. props are the message's v5 properties (nil: none), kept
+// for v5 subscribers along with its expiry deadline.
+func (b *Broker) storeRetained(topic, payload []byte, qos byte, props *codec.Properties) {
 	if !b.cfg.RetainAvailable {
 		return
 	}
@@ -128,7 +129,7 @@ func (b *Broker) storeRetained(topic, payload []byte, qos byte) {
 		b.retained.Delete(string(topic))
 		return
 	}
-	b.retained.Set(string(topic), newMessage(topic, payload, qos, true))
+	b.retained.Set(string(topic), newMessageProps(topic, payload, qos, true, props, b.now()))
 }
 
 // sendRetained delivers the retained messages matching filter to c with
@@ -140,7 +141,11 @@ func (l *loop) sendRetained(c *client, full string, granted byte) {
 		return // shared subscriptions get no retained messages (v5 3.8.4)
 	}
 	s := c.sess
+	now := l.b.now()
 	l.b.retained.Match([]byte(filter), func(_ string, m *message) bool {
+		if m.expired(now) {
+			return true // [MQTT-3.3.2-5]
+		}
 		qos := min(m.qos, granted)
 		over := c.overBudget(len(m.topic) + len(m.payload) + 8)
 		if qos == 0 {

@@ -81,7 +81,7 @@ func (l *loop) publishSys() {
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)
-		l.b.storeRetained(topic, payload, 0)
+		l.b.storeRetained(topic, payload, 0, nil)
 		l.route(topic, payload, 0, nil, nil)
 	}
 	l.finish()
