@@ -84,6 +84,8 @@ type client struct {
 	// aliases holds the topics of the client's v5 Topic Aliases, indexed by
 	// alias; they live and die with this connection [MQTT-3.3.2-7].
 	aliases [][]byte
+	// maxOut is the v5 client's Maximum Packet Size; 0 means no limit.
+	maxOut int
 }
 
 // pendingCap bounds the capacity a client keeps in pending between rounds,
@@ -122,6 +124,7 @@ func (c *client) readPackets() gnet.Action {
 		}
 		if err != nil {
 			c.protocolError(err)
+			c.disconnectFor(err) // v5: 0x95 for a packet over MaxPacketSize
 			return gnet.Close
 		}
 		c.lastRead = c.l.b.now()
@@ -222,6 +225,10 @@ func (c *client) protocolError(err error) {
 // spent, in which case it is dropped and counted. Loop-only.
 func (c *client) writeQoS0(pkt []byte) {
 	if c.state != stateConnected {
+		return
+	}
+	if c.maxOut > 0 && len(pkt) > c.maxOut {
+		c.l.st.dropped++ // [MQTT-3.1.2-24]
 		return
 	}
 	if c.overBudget(len(pkt)) {

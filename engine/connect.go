@@ -64,6 +64,10 @@ func (c *client) handleConnect(pkt []byte) error {
 		return nil
 	}
 	c.sess = s
+	c.maxOut = 0
+	if p.Version == codec.V5 && p.Props.Has(codec.PropMaximumPacketSize) {
+		c.maxOut = int(p.Props.MaximumPacketSize) // [MQTT-3.1.2-24]
+	}
 	s.window = b.cfg.MaxInflight
 	if p.Version == codec.V5 && p.Props.Has(codec.PropReceiveMaximum) && int(p.Props.ReceiveMaximum) < s.window {
 		s.window = int(p.Props.ReceiveMaximum) // [MQTT-3.3.4-9] [MQTT-4.9.0-1]

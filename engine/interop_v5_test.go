@@ -331,3 +331,49 @@ func TestInteropPahoV5RetainedAndWillProperties(t *testing.T) {
 	equal(t, pp.ResponseTopic, "will/reply")
 	equal(t, string(pp.CorrelationData), "c")
 }
+
+// TestInteropPahoV5MaximumPacketSize: a message larger than the client's
+// Maximum Packet Size is not sent to it, at QoS 0 or 1 [MQTT-3.1.2-24]; a
+// packet larger than the broker's gets DISCONNECT 0x95.
+func TestInteropPahoV5MaximumPacketSize(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.MaxPacketSize = 1024 })
+	sub := dialPahoV5(t, b, "v5-mps-sub", func(cp *paho.Connect) {
+		cp.Properties = &paho.ConnectProperties{MaximumPacketSize: ptr(uint32(100))}
+	})
+	sub.subscribe(t, "mps/#", 1)
+	pub := dialPahoV5(t, b, "v5-mps-pub", nil)
+	big := make([]byte, 200)
+	pub.publish(t, &paho.Publish{Topic: "mps/big0", QoS: 0, Payload: big})
+	pub.publish(t, &paho.Publish{Topic: "mps/big1", QoS: 1, Payload: big})
+	pub.publish(t, &paho.Publish{Topic: "mps/small", QoS: 1, Payload: []byte("ok")})
+	p := sub.next(t, 5*time.Second)
+	equal(t, p.Topic, "mps/small", "a packet over the client's maximum was sent")
+
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-mps-big"), CleanStart: true})
+	r.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("mps/x"), Payload: make([]byte, 2000)}))
+	var d codec.Disconnect
+	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
+	noErr(t, err)
+	equal(t, d.ReasonCode, codec.ReasonPacketTooLarge)
+}
+
+// TestInteropV5ReceiveMaximumExceeded: a client with more unacknowledged
+// QoS 2 PUBLISHes than the broker's Receive Maximum gets DISCONNECT 0x93
+// [MQTT-3.3.4-7].
+func TestInteropV5ReceiveMaximumExceeded(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.ReceiveMaximum = 2 })
+	pc := dialPahoV5(t, b, "v5-rm-probe", nil)
+	check(t, pc.ack.Properties.ReceiveMaximum != nil && *pc.ack.Properties.ReceiveMaximum == 2, "CONNACK receive maximum")
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-rm"), CleanStart: true})
+	for pid := uint16(1); pid <= 3; pid++ { // no PUBREL: all three stay unacknowledged
+		r.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("rm/x"), QoS: 2, PacketID: pid, Payload: []byte("x")}))
+	}
+	r.mustRead(codec.TypePubrec)
+	r.mustRead(codec.TypePubrec)
+	var d codec.Disconnect
+	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
+	noErr(t, err)
+	equal(t, d.ReasonCode, codec.ReasonReceiveMaximumExceeded)
+}

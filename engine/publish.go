@@ -39,12 +39,16 @@ func (c *client) handlePublish(pkt []byte) error {
 		l.markDirty(c)
 	case 2:
 		s := c.sess
+		dup := s.hasInQoS2(p.PacketID)
+		if !dup && c.version == codec.V5 && len(s.inQoS2) >= l.b.cfg.ReceiveMaximum {
+			return errReceiveMaximum // [MQTT-3.3.4-7] DISCONNECT 0x93
+		}
 		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubrec, PacketID: p.PacketID, ReasonCode: rc})
 		l.markDirty(c)
 		if rc >= 0x80 {
 			return nil // [MQTT-4.3.3-4] v5: a failed PUBREC ends the flow
 		}
-		if s.hasInQoS2(p.PacketID) {
+		if dup {
 			return nil // [MQTT-4.3.3-2] already delivered; only PUBREC again
 		}
 		s.inQoS2 = append(s.inQoS2, p.PacketID)
@@ -352,8 +356,10 @@ func (l *loop) deliver(s *session, m *message, qos byte) {
 func (l *loop) sendNew(s *session, c *client, om outMsg) {
 	om.pid = s.allocPID()
 	om.state = outPublished
+	if !c.appendPublish(om.m, om.qos, om.pid, false, om.retain) {
+		return // too large for the client: discarded as if delivered [MQTT-3.1.2-24]
+	}
 	s.inflight = append(s.inflight, om)
-	c.appendPublish(om.m, om.qos, om.pid, false, om.retain)
 }
 
 // pump moves queued messages into the in-flight window while it and the
@@ -379,8 +385,9 @@ func (l *loop) pump(s *session, c *client) {
 	s.clearCongested(l, false)
 }
 
-// appendPublish encodes m for c. Loop-only.
-func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain bool) {
+// appendPublish encodes m for c. It reports false, writing nothing, when
+// the packet would exceed the client's Maximum Packet Size. Loop-only.
+func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain bool) bool {
 	p := codec.Publish{Topic: m.topic, Payload: m.payload, QoS: qos, PacketID: pid, Dup: dup && qos > 0, Retain: retain}
 	if m.hasProps && c.version == codec.V5 {
 		p.Props = m.props
@@ -392,10 +399,16 @@ func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain boo
 	}
 	n := len(c.pending)
 	c.pending = codec.AppendPublish(c.pending, c.version, &p)
+	if c.maxOut > 0 && len(c.pending)-n > c.maxOut {
+		c.pending = c.pending[:n] // [MQTT-3.1.2-24]
+		c.l.st.dropped++
+		return false
+	}
 	c.l.st.msgsOut++
 	c.l.st.pubOut++
 	c.l.st.bytesOut += uint64(len(c.pending) - n)
 	c.l.markDirty(c)
+	return true
 }
 
 // publishWill publishes a will as if its client had sent it
