@@ -309,7 +309,7 @@ func (l *loop) resend(s *session, c *client) {
 			c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubrel, PacketID: om.pid})
 			continue
 		}
-		c.appendPublish(om.m, om.qos, om.pid, true, om.retain)
+		c.appendPublish(om.m, om.qos, om.pid, true, om.retain, om.subIDs)
 	}
 	l.markDirty(c)
 	l.pump(s, c)
@@ -342,7 +342,7 @@ func (c *client) connackProps(pr *codec.Properties, p *codec.Connect) {
 	pr.Set(codec.PropWildcardSubAvailable)
 	pr.SharedSubAvailable = 1
 	pr.Set(codec.PropSharedSubAvailable)
-	pr.SubIDAvailable = 0 // subscription identifiers are not returned on delivery yet
+	pr.SubIDAvailable = 1 // [MQTT-3.3.4-3]
 	pr.Set(codec.PropSubIDAvailable)
 	if ka := uint16(c.keepAlive / 1e9); ka != p.KeepAlive {
 		pr.ServerKeepAlive = ka // [MQTT-3.2.2-21] [MQTT-3.2.2-22]

@@ -110,7 +110,7 @@ func TestInteropPahoV5ConnackProperties(t *testing.T) {
 	check(t, !pr.RetainAvailable, "retain available with RetainAvailable=false")
 	check(t, pr.WildcardSubAvailable, "wildcard subscriptions available")
 	check(t, pr.SharedSubAvailable, "shared subscriptions available")
-	check(t, !pr.SubIDAvailable, "subscription identifiers are not implemented yet")
+	check(t, pr.SubIDAvailable, "subscription identifiers available")
 	check(t, pr.ServerKeepAlive != nil && *pr.ServerKeepAlive == 20, "server keep alive", pr.ServerKeepAlive)
 
 	b2 := startBroker(t, nil)
@@ -376,4 +376,48 @@ func TestInteropV5ReceiveMaximumExceeded(t *testing.T) {
 	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
 	noErr(t, err)
 	equal(t, d.ReasonCode, codec.ReasonReceiveMaximumExceeded)
+}
+
+// TestInteropPahoV5SubscriptionIdentifiers: a PUBLISH carries the
+// Subscription Identifiers of every matching subscription [MQTT-3.3.4-3],
+// at QoS 0 and 1, whether the subscriber is on the publisher's loop or not;
+// a subscription without one gets none.
+func TestInteropPahoV5SubscriptionIdentifiers(t *testing.T) {
+	b := startBroker(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sub := dialPahoV5(t, b, "v5-sid-sub", nil)
+	_, err := sub.c.Subscribe(ctx, &paho.Subscribe{Properties: &paho.SubscribeProperties{SubscriptionIdentifier: ptr(7)},
+		Subscriptions: []paho.SubscribeOptions{{Topic: "sid/#", QoS: 1}}})
+	noErr(t, err)
+	raw := dialRaw(t, b) // the other loop
+	raw.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-sid-raw"), CleanStart: true})
+	for i, f := range []string{"sid/+", "sid/#"} {
+		s := codec.Subscribe{PacketID: uint16(i + 1), Filters: []codec.Subscription{{Filter: []byte(f), QoS: 1}}}
+		s.Props.SubscriptionIDs = []uint32{uint32(3 + i)}
+		raw.write(codec.AppendSubscribe(nil, codec.V5, &s))
+		raw.mustRead(codec.TypeSuback)
+	}
+	plain := dialPahoV5(t, b, "v5-sid-plain", nil)
+	plain.subscribe(t, "sid/#", 1)
+	pub := dialPahoV5(t, b, "v5-sid-pub", nil)
+	for _, qos := range []byte{0, 1} {
+		pub.publish(t, &paho.Publish{Topic: "sid/x", QoS: qos, Payload: []byte("m"),
+			Properties: &paho.PublishProperties{User: paho.UserProperties{{Key: "u", Value: "1"}}}})
+		p := sub.next(t, 5*time.Second)
+		check(t, p.Properties != nil && p.Properties.SubscriptionIdentifier != nil && *p.Properties.SubscriptionIdentifier == 7,
+			"subscription identifier at QoS", qos)
+		equal(t, len(p.Properties.User), 1, "user properties kept beside the identifier")
+		var rp codec.Publish
+		_, err := codec.DecodePublish(raw.mustRead(codec.TypePublish), codec.V5, &rp)
+		noErr(t, err)
+		equal(t, len(rp.Props.SubscriptionIDs), 2, "both matching identifiers")
+		got := map[uint32]bool{rp.Props.SubscriptionIDs[0]: true, rp.Props.SubscriptionIDs[1]: true}
+		check(t, got[3] && got[4], "identifiers", rp.Props.SubscriptionIDs)
+		if rp.QoS == 1 {
+			raw.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: rp.PacketID}))
+		}
+		pp := plain.next(t, 5*time.Second)
+		check(t, pp.Properties == nil || pp.Properties.SubscriptionIdentifier == nil, "identifier without a subscription identifier")
+	}
 }

@@ -35,6 +35,7 @@ type item struct {
 	s      *session
 	m      *message
 	c      *client
+	ids    []uint32 // itemMessage: Subscription Identifiers (immutable)
 }
 
 // batch is what one loop hands over to another in one go: the QoS 0 wire
@@ -118,6 +119,7 @@ type loop struct {
 	conn    codec.Connect
 	disc    codec.Disconnect
 	encs    [2][]byte // QoS 0 wire forms of the message being routed (v3, v5)
+	encID   []byte    // a v5 QoS 0 wire form with Subscription Identifiers
 	seq     uint64    // messages routed by this loop
 	res     trie.Result
 	codes   []codec.ReasonCode
@@ -312,7 +314,7 @@ func (l *loop) apply(bt *batch) {
 			if it.qos > 0 {
 				it.s.handedIn.Add(-1)
 			}
-			l.deliver(it.s, it.m, it.qos)
+			l.deliver(it.s, it.m, it.qos, it.ids)
 		case itemTakeover:
 			l.takeover(it.s, it.c)
 		case itemResume:

@@ -215,20 +215,22 @@ func (l *loop) route(topic, payload []byte, qos byte, from *session, props *code
 			}
 			q = d.LocalQoS
 		}
-		l.deliverTo(&f, s, min(q, qos))
+		l.deliverTo(&f, s, min(q, qos), d.Identifiers)
 	}
 	for _, g := range res.Groups {
 		if sub, ok := g.Pick(l.b.online); ok {
 			if s := l.b.table.get(sub.Subscriber); s != nil {
-				l.deliverTo(&f, s, min(sub.QoS, qos)) // [MQTT-4.8.2-3]
+				l.deliverTo(&f, s, min(sub.QoS, qos), nil) // [MQTT-4.8.2-3]
 			}
 		}
 	}
 }
 
-// deliverTo sends f to s at qos. QoS 0 goes as shared pre-encoded bytes;
-// QoS 1/2 as a message record through the session. Loop-only.
-func (l *loop) deliverTo(f *fanout, s *session, qos byte) {
+// deliverTo sends f to s at qos with the Subscription Identifiers ids
+// (v5). QoS 0 goes as shared pre-encoded bytes (encoded for s alone when it
+// has identifiers); QoS 1/2 as a message record through the session.
+// Loop-only.
+func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32) {
 	if qos > 0 {
 		if s.throttles(l.b.now()) {
 			l.congested = true
@@ -236,7 +238,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte) {
 		if f.m == nil {
 			f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
 		}
-		l.deliver(s, f.m, qos)
+		l.deliver(s, f.m, qos, ids)
 		return
 	}
 	owner := s.owner.Load()
@@ -248,6 +250,10 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte) {
 		if c == nil {
 			return
 		}
+		if len(ids) > 0 && c.version == codec.V5 {
+			c.writeQoS0(l.encodeQoS0IDs(f, ids))
+			return
+		}
 		c.writeQoS0(l.encodeQoS0(f, c.version))
 		return
 	}
@@ -255,6 +261,14 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte) {
 	// point every item for that loop at them (STYLE.md §5.7).
 	bt := l.outFor(owner)
 	fam := family(verOf(s))
+	if len(ids) > 0 && fam == 1 {
+		// Its own wire form: not shared, so bt.seq is left alone.
+		enc := l.encodeQoS0IDs(f, ids)
+		off := int32(len(bt.buf))
+		bt.buf = append(bt.buf, enc...)
+		bt.items = append(bt.items, item{kind: itemQoS0, fam: byte(fam), s: s, off: off, n: int32(len(enc))})
+		return
+	}
 	if bt.seq != f.seq || bt.fam != fam {
 		enc := l.encodeQoS0(f, versionOfFamily(fam))
 		bt.off = int32(len(bt.buf))
@@ -301,10 +315,23 @@ func (l *loop) encodeQoS0(f *fanout, v codec.Version) []byte {
 	return f.enc[fam]
 }
 
+// encodeQoS0IDs returns f's v5 QoS 0 wire form carrying the Subscription
+// Identifiers ids [MQTT-3.3.4-3], encoded into loop scratch. Valid until
+// the next call.
+func (l *loop) encodeQoS0IDs(f *fanout, ids []uint32) []byte {
+	p := codec.Publish{Topic: f.topic, Payload: f.payload}
+	if f.props != nil {
+		p.Props = *f.props
+	}
+	p.Props.SubscriptionIDs = ids
+	l.encID = codec.AppendPublish(l.encID[:0], codec.V5, &p)
+	return l.encID
+}
+
 // deliver hands m to s at qos, wherever s lives: on this loop it is sent or
 // queued, on another loop it joins that loop's batch, offline it is queued
 // under s.mu (QoS 1/2 only) [MQTT-3.1.2-5]. Loop-only.
-func (l *loop) deliver(s *session, m *message, qos byte) {
+func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32) {
 	owner := s.owner.Load()
 	if owner == nil {
 		if qos == 0 {
@@ -313,7 +340,7 @@ func (l *loop) deliver(s *session, m *message, qos byte) {
 		s.mu.Lock()
 		owner = s.owner.Load()
 		if owner == nil {
-			if !s.gone && !s.enqueue(outMsg{m: m, qos: qos}, l.b.cfg.MaxQueuedMessages) {
+			if !s.gone && !s.enqueue(outMsg{m: m, qos: qos, subIDs: ids}, l.b.cfg.MaxQueuedMessages) {
 				l.st.dropped++
 			}
 			s.mu.Unlock()
@@ -326,7 +353,7 @@ func (l *loop) deliver(s *session, m *message, qos byte) {
 			s.noteHandedIn(l)
 		}
 		bt := l.outFor(owner)
-		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos})
+		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids})
 		return
 	}
 	c := s.c
@@ -337,10 +364,10 @@ func (l *loop) deliver(s *session, m *message, qos byte) {
 		return // [MQTT-3.3.2-5]
 	}
 	if qos == 0 {
-		c.appendPublish(m, 0, 0, false, false)
+		c.appendPublish(m, 0, 0, false, false, ids)
 		return
 	}
-	om := outMsg{m: m, qos: qos}
+	om := outMsg{m: m, qos: qos, subIDs: ids}
 	if len(s.queue) > 0 || len(s.inflight) >= s.window || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 			l.st.dropped++
@@ -356,7 +383,7 @@ func (l *loop) deliver(s *session, m *message, qos byte) {
 func (l *loop) sendNew(s *session, c *client, om outMsg) {
 	om.pid = s.allocPID()
 	om.state = outPublished
-	if !c.appendPublish(om.m, om.qos, om.pid, false, om.retain) {
+	if !c.appendPublish(om.m, om.qos, om.pid, false, om.retain, om.subIDs) {
 		return // too large for the client: discarded as if delivered [MQTT-3.1.2-24]
 	}
 	s.inflight = append(s.inflight, om)
@@ -385,9 +412,10 @@ func (l *loop) pump(s *session, c *client) {
 	s.clearCongested(l, false)
 }
 
-// appendPublish encodes m for c. It reports false, writing nothing, when
+// appendPublish encodes m for c, with the Subscription Identifiers ids for
+// a v5 client [MQTT-3.3.4-3]. It reports false, writing nothing, when
 // the packet would exceed the client's Maximum Packet Size. Loop-only.
-func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain bool) bool {
+func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain bool, ids []uint32) bool {
 	p := codec.Publish{Topic: m.topic, Payload: m.payload, QoS: qos, PacketID: pid, Dup: dup && qos > 0, Retain: retain}
 	if m.hasProps && c.version == codec.V5 {
 		p.Props = m.props
@@ -396,6 +424,9 @@ func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain boo
 			left := (m.expireAt - c.l.b.now() + 1e9 - 1) / 1e9
 			p.Props.MessageExpiry = uint32(max(left, 1))
 		}
+	}
+	if len(ids) > 0 && c.version == codec.V5 {
+		p.Props.SubscriptionIDs = ids
 	}
 	n := len(c.pending)
 	c.pending = codec.AppendPublish(c.pending, c.version, &p)

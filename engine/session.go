@@ -107,6 +107,10 @@ type outMsg struct {
 	pid    uint16
 	state  outState
 	retain bool // sent because of a new subscription [MQTT-3.3.1-8]
+	// subIDs are the v5 Subscription Identifiers of the matching
+	// subscriptions [MQTT-3.3.4-3]; an immutable slice of a cached match
+	// result, nil for none.
+	subIDs []uint32
 }
 
 // subEntry is one subscription a session holds. full is the filter as

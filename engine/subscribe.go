@@ -152,7 +152,7 @@ func (l *loop) sendRetained(c *client, full string, granted byte) {
 			if over {
 				l.st.dropped++
 			} else {
-				c.appendPublish(m, 0, 0, false, true)
+				c.appendPublish(m, 0, 0, false, true, nil)
 			}
 			return true
 		}
