@@ -142,6 +142,7 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.AllowZeroLengthClientID, "allow-zero-length-client-id", cfg.AllowZeroLengthClientID, "assign an id to clean-session clients that send none")
 	fs.IntVar(&cfg.MaxClientIDLength, "max-client-id-length", cfg.MaxClientIDLength, "longest accepted client id in bytes")
 	fs.IntVar(&cfg.ReceiveMaximum, "receive-maximum", cfg.ReceiveMaximum, "unacknowledged QoS 1/2 messages a client may send at once")
+	fs.IntVar(&cfg.TopicAliasMaximum, "topic-alias-maximum", cfg.TopicAliasMaximum, "highest MQTT 5 topic alias a client may use (0 = none)")
 	fs.BoolVar(&cfg.RetainAvailable, "retain-available", cfg.RetainAvailable, "enable retained messages")
 	return fs
 }
