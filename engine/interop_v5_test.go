@@ -421,3 +421,28 @@ func TestInteropPahoV5SubscriptionIdentifiers(t *testing.T) {
 		check(t, pp.Properties == nil || pp.Properties.SubscriptionIdentifier == nil, "identifier without a subscription identifier")
 	}
 }
+
+// TestInteropPahoV5RetainAsPublished: a subscription with Retain As
+// Published gets live messages with RETAIN as published [MQTT-3.3.1-13],
+// one without gets RETAIN 0 [MQTT-3.3.1-12], at QoS 0 and 1.
+func TestInteropPahoV5RetainAsPublished(t *testing.T) {
+	b := startBroker(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rap := dialPahoV5(t, b, "v5-rap", nil)
+	_, err := rap.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{
+		{Topic: "rap/#", QoS: 1, RetainAsPublished: true, RetainHandling: 2}}})
+	noErr(t, err)
+	plain := dialPahoV5(t, b, "v5-rap-plain", nil)
+	plain.subscribe(t, "rap/#", 1)
+	pub := dialPahoV5(t, b, "v5-rap-pub", nil)
+	for _, qos := range []byte{0, 1} {
+		for _, retain := range []bool{true, false} {
+			pub.publish(t, &paho.Publish{Topic: "rap/x", QoS: qos, Retain: retain, Payload: []byte("m")})
+			p := rap.next(t, 5*time.Second)
+			equal(t, p.Retain, retain, "retain as published, qos", qos)
+			p = plain.next(t, 5*time.Second)
+			check(t, !p.Retain, "retain forwarded without Retain As Published, qos", qos)
+		}
+	}
+}

@@ -36,6 +36,7 @@ type item struct {
 	m      *message
 	c      *client
 	ids    []uint32 // itemMessage: Subscription Identifiers (immutable)
+	retain bool     // itemMessage: RETAIN as published (Retain As Published)
 }
 
 // batch is what one loop hands over to another in one go: the QoS 0 wire
@@ -314,7 +315,7 @@ func (l *loop) apply(bt *batch) {
 			if it.qos > 0 {
 				it.s.handedIn.Add(-1)
 			}
-			l.deliver(it.s, it.m, it.qos, it.ids)
+			l.deliver(it.s, it.m, it.qos, it.ids, it.retain)
 		case itemTakeover:
 			l.takeover(it.s, it.c)
 		case itemResume:

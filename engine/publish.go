@@ -59,7 +59,7 @@ func (c *client) handlePublish(pkt []byte) error {
 	if p.Retain {
 		l.b.storeRetained(p.Topic, p.Payload, p.QoS, props)
 	}
-	l.route(p.Topic, p.Payload, p.QoS, c.sess, props)
+	l.route(p.Topic, p.Payload, p.QoS, p.Retain, c.sess, props)
 	if l.congested {
 		l.congested = false
 		if p.QoS > 0 {
@@ -187,6 +187,7 @@ func (l *loop) match(topic []byte) *trie.Result {
 type fanout struct {
 	topic, payload []byte
 	qos            byte
+	retain         bool // RETAIN as published, for Retain As Published subscriptions
 	from           *session
 	props          *codec.Properties // v5 properties to forward, nil if none
 	m              *message          // built lazily for QoS 1/2 deliveries
@@ -198,10 +199,12 @@ type fanout struct {
 // one delivery per subscriber at the highest matching QoS, capped by the
 // published QoS [MQTT-3.3.5-1] [MQTT-3.8.4-6], and one member of each
 // matching shared group. Loop-only.
-func (l *loop) route(topic, payload []byte, qos byte, from *session, props *codec.Properties) {
+// retain is the RETAIN flag as published, forwarded only to subscriptions
+// with Retain As Published [MQTT-3.3.1-12] [MQTT-3.3.1-13].
+func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session, props *codec.Properties) {
 	res := l.match(topic)
 	l.seq++
-	f := fanout{topic: topic, payload: payload, qos: qos, from: from, props: props, seq: l.seq}
+	f := fanout{topic: topic, payload: payload, qos: qos, retain: retain, from: from, props: props, seq: l.seq}
 	for i := range res.Deliveries {
 		d := &res.Deliveries[i]
 		s := l.b.table.get(d.Subscriber)
@@ -215,22 +218,22 @@ func (l *loop) route(topic, payload []byte, qos byte, from *session, props *code
 			}
 			q = d.LocalQoS
 		}
-		l.deliverTo(&f, s, min(q, qos), d.Identifiers)
+		l.deliverTo(&f, s, min(q, qos), d.Identifiers, d.RetainAsPublished && retain)
 	}
 	for _, g := range res.Groups {
 		if sub, ok := g.Pick(l.b.online); ok {
 			if s := l.b.table.get(sub.Subscriber); s != nil {
-				l.deliverTo(&f, s, min(sub.QoS, qos), nil) // [MQTT-4.8.2-3]
+				l.deliverTo(&f, s, min(sub.QoS, qos), nil, sub.RetainAsPublished && retain) // [MQTT-4.8.2-3]
 			}
 		}
 	}
 }
 
-// deliverTo sends f to s at qos with the Subscription Identifiers ids
-// (v5). QoS 0 goes as shared pre-encoded bytes (encoded for s alone when it
-// has identifiers); QoS 1/2 as a message record through the session.
-// Loop-only.
-func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32) {
+// deliverTo sends f to s at qos with the Subscription Identifiers ids and
+// the RETAIN flag retain (both v5). QoS 0 goes as shared pre-encoded bytes
+// (encoded for s alone when it has identifiers or retain); QoS 1/2 as a
+// message record through the session. Loop-only.
+func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain bool) {
 	if qos > 0 {
 		if s.throttles(l.b.now()) {
 			l.congested = true
@@ -238,7 +241,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32) {
 		if f.m == nil {
 			f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
 		}
-		l.deliver(s, f.m, qos, ids)
+		l.deliver(s, f.m, qos, ids, retain)
 		return
 	}
 	owner := s.owner.Load()
@@ -250,8 +253,8 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32) {
 		if c == nil {
 			return
 		}
-		if len(ids) > 0 && c.version == codec.V5 {
-			c.writeQoS0(l.encodeQoS0IDs(f, ids))
+		if (len(ids) > 0 || retain) && c.version == codec.V5 {
+			c.writeQoS0(l.encodeQoS0Own(f, ids, retain))
 			return
 		}
 		c.writeQoS0(l.encodeQoS0(f, c.version))
@@ -261,9 +264,9 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32) {
 	// point every item for that loop at them (STYLE.md §5.7).
 	bt := l.outFor(owner)
 	fam := family(verOf(s))
-	if len(ids) > 0 && fam == 1 {
+	if (len(ids) > 0 || retain) && fam == 1 {
 		// Its own wire form: not shared, so bt.seq is left alone.
-		enc := l.encodeQoS0IDs(f, ids)
+		enc := l.encodeQoS0Own(f, ids, retain)
 		off := int32(len(bt.buf))
 		bt.buf = append(bt.buf, enc...)
 		bt.items = append(bt.items, item{kind: itemQoS0, fam: byte(fam), s: s, off: off, n: int32(len(enc))})
@@ -315,11 +318,11 @@ func (l *loop) encodeQoS0(f *fanout, v codec.Version) []byte {
 	return f.enc[fam]
 }
 
-// encodeQoS0IDs returns f's v5 QoS 0 wire form carrying the Subscription
-// Identifiers ids [MQTT-3.3.4-3], encoded into loop scratch. Valid until
-// the next call.
-func (l *loop) encodeQoS0IDs(f *fanout, ids []uint32) []byte {
-	p := codec.Publish{Topic: f.topic, Payload: f.payload}
+// encodeQoS0Own returns f's v5 QoS 0 wire form for one subscriber: with
+// the Subscription Identifiers ids [MQTT-3.3.4-3] and RETAIN as published
+// [MQTT-3.3.1-13], encoded into loop scratch. Valid until the next call.
+func (l *loop) encodeQoS0Own(f *fanout, ids []uint32, retain bool) []byte {
+	p := codec.Publish{Topic: f.topic, Payload: f.payload, Retain: retain}
 	if f.props != nil {
 		p.Props = *f.props
 	}
@@ -331,7 +334,7 @@ func (l *loop) encodeQoS0IDs(f *fanout, ids []uint32) []byte {
 // deliver hands m to s at qos, wherever s lives: on this loop it is sent or
 // queued, on another loop it joins that loop's batch, offline it is queued
 // under s.mu (QoS 1/2 only) [MQTT-3.1.2-5]. Loop-only.
-func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32) {
+func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bool) {
 	owner := s.owner.Load()
 	if owner == nil {
 		if qos == 0 {
@@ -340,7 +343,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32) {
 		s.mu.Lock()
 		owner = s.owner.Load()
 		if owner == nil {
-			if !s.gone && !s.enqueue(outMsg{m: m, qos: qos, subIDs: ids}, l.b.cfg.MaxQueuedMessages) {
+			if !s.gone && !s.enqueue(outMsg{m: m, qos: qos, subIDs: ids, retain: retain}, l.b.cfg.MaxQueuedMessages) {
 				l.st.dropped++
 			}
 			s.mu.Unlock()
@@ -353,7 +356,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32) {
 			s.noteHandedIn(l)
 		}
 		bt := l.outFor(owner)
-		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids})
+		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids, retain: retain})
 		return
 	}
 	c := s.c
@@ -364,10 +367,10 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32) {
 		return // [MQTT-3.3.2-5]
 	}
 	if qos == 0 {
-		c.appendPublish(m, 0, 0, false, false, ids)
+		c.appendPublish(m, 0, 0, false, retain, ids)
 		return
 	}
-	om := outMsg{m: m, qos: qos, subIDs: ids}
+	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain}
 	if len(s.queue) > 0 || len(s.inflight) >= s.window || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 			l.st.dropped++
@@ -452,5 +455,5 @@ func (l *loop) publishWill(w *message) {
 	if w.retain {
 		l.b.storeRetained(w.topic, w.payload, w.qos, props)
 	}
-	l.route(w.topic, w.payload, w.qos, nil, props)
+	l.route(w.topic, w.payload, w.qos, w.retain, nil, props)
 }

@@ -106,7 +106,7 @@ type outMsg struct {
 	qos    byte
 	pid    uint16
 	state  outState
-	retain bool // sent because of a new subscription [MQTT-3.3.1-8]
+	retain bool // RETAIN set: sent because of a new subscription [MQTT-3.3.1-8], or as published [MQTT-3.3.1-13]
 	// subIDs are the v5 Subscription Identifiers of the matching
 	// subscriptions [MQTT-3.3.4-3]; an immutable slice of a cached match
 	// result, nil for none.
