@@ -42,6 +42,7 @@ type Broker struct {
 	subCount      atomic.Int64
 	slowClosed    atomic.Uint64
 	assignID      atomic.Uint64
+	anyExpiry     atomic.Bool // some session has had a finite expiry (expireSessions runs)
 	maxConnected  atomic.Int64
 	startedAt     time.Time
 
@@ -242,8 +243,8 @@ func (b *Broker) ticker() {
 // expireSessions drops offline sessions past their expiry. Runs on the
 // ticker goroutine.
 func (b *Broker) expireSessions() {
-	if b.cfg.MaxSessionExpiry <= 0 {
-		return
+	if b.cfg.MaxSessionExpiry <= 0 && !b.anyExpiry.Load() {
+		return // no offline session can expire
 	}
 	now := b.now()
 	st := &b.sessions

@@ -196,6 +196,15 @@ func (c *client) handleDisconnect(pkt []byte) error {
 	if c.version == codec.V5 && c.l.disc.ReasonCode == codec.ReasonDisconnectWithWill {
 		c.reason = closeNone
 	}
+	if s := c.sess; c.version == codec.V5 && s != nil && c.l.disc.Props.Has(codec.PropSessionExpiry) {
+		// A session that ends with the connection cannot be given a
+		// lifetime now (MQTT 5 3.14.2.2.2: protocol error); otherwise the
+		// DISCONNECT's interval replaces the CONNECT's.
+		if s.expiry != 0 {
+			s.expiry = c.l.disc.Props.SessionExpiry
+			s.clean = s.expiry == 0
+		}
+	}
 	if c.reason == closeClean {
 		c.will = nil // [MQTT-3.1.2-10]
 	}

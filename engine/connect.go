@@ -2,6 +2,7 @@ package engine
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -222,15 +223,15 @@ func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, 
 			s.ver.Store(uint32(c.version))
 			s.owner.Store(l)
 			s.expiresAt = 0
+			s.expiry = sessionExpiryOf(p) // the new CONNECT's interval applies
+			s.clean = s.expiry == 0
 			s.mu.Unlock()
 			return s, true, nil // [MQTT-3.1.2-4] [MQTT-3.2.2-2]
 		}
 	}
 	s = &session{clientID: c.id}
-	s.clean = p.CleanStart // v3: clean session 1 ends with the connection
-	if p.Version == codec.V5 {
-		s.clean = !p.Props.Has(codec.PropSessionExpiry) || p.Props.SessionExpiry == 0
-	}
+	s.expiry = sessionExpiryOf(p)
+	s.clean = s.expiry == 0
 	b.table.add(s)
 	s.c = c
 	s.ver.Store(uint32(c.version))
@@ -270,9 +271,10 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 		s.c = nil
 		s.owner.Store(nil)
 		if s.clean {
-			b.dropSessionLocked(s)
-		} else if b.cfg.MaxSessionExpiry > 0 {
-			s.expiresAt = b.now() + int64(b.cfg.MaxSessionExpiry)
+			b.dropSessionLocked(s) // [MQTT-4.1.0-2] interval 0
+		} else if d := b.sessionLifetime(s.expiry); d > 0 {
+			s.expiresAt = b.now() + int64(d) // [MQTT-3.1.2-23] [MQTT-4.1.0-2]
+			b.anyExpiry.Store(true)
 		}
 	}
 	s.mu.Unlock()
@@ -344,6 +346,12 @@ func (c *client) connackProps(pr *codec.Properties, p *codec.Connect) {
 	pr.Set(codec.PropSharedSubAvailable)
 	pr.SubIDAvailable = 1 // [MQTT-3.3.4-3]
 	pr.Set(codec.PropSubIDAvailable)
+	if want := sessionExpiryOf(p); want != 0 && cfg.MaxSessionExpiry > 0 {
+		if lt := c.l.b.sessionLifetime(want); lt < time.Duration(want)*time.Second || want == noExpiry {
+			pr.SessionExpiry = uint32(lt / time.Second) // the broker's cap applies
+			pr.Set(codec.PropSessionExpiry)
+		}
+	}
 	if ka := uint16(c.keepAlive / 1e9); ka != p.KeepAlive {
 		pr.ServerKeepAlive = ka // [MQTT-3.2.2-21] [MQTT-3.2.2-22]
 		pr.Set(codec.PropServerKeepAlive)
@@ -362,4 +370,39 @@ func newWill(p *codec.Connect) *message {
 	m.props.Present &^= uint64(1) << codec.PropWillDelay
 	m.expireAt = 0
 	return m
+}
+
+// noExpiry is the v5 Session Expiry Interval of a session that never
+// expires, and what a 3.1.1 clean-session-0 session asks for.
+const noExpiry = 0xFFFFFFFF
+
+// sessionExpiryOf returns the Session Expiry Interval a CONNECT asks for,
+// in seconds: 3.1.1 clean session 1 is 0 and clean session 0 is noExpiry;
+// v5 without the property is 0.
+func sessionExpiryOf(p *codec.Connect) uint32 {
+	if p.Version != codec.V5 {
+		if p.CleanStart {
+			return 0
+		}
+		return noExpiry
+	}
+	if !p.Props.Has(codec.PropSessionExpiry) {
+		return 0
+	}
+	return p.Props.SessionExpiry
+}
+
+// sessionLifetime is how long an offline session with interval secs is
+// kept: capped by MaxSessionExpiry; 0 means forever (or, for secs 0, not
+// at all; the caller handles that).
+func (b *Broker) sessionLifetime(secs uint32) time.Duration {
+	max := b.cfg.MaxSessionExpiry
+	if secs == noExpiry {
+		return max
+	}
+	d := time.Duration(secs) * time.Second
+	if max > 0 && d > max {
+		return max
+	}
+	return d
 }

@@ -446,3 +446,58 @@ func TestInteropPahoV5RetainAsPublished(t *testing.T) {
 		}
 	}
 }
+
+// TestInteropPahoV5SessionExpiry: a session is kept while its Session
+// Expiry Interval runs [MQTT-3.1.2-23] and discarded after it
+// [MQTT-4.1.0-2]; a reconnect with interval 0 makes it end with that
+// connection; a DISCONNECT's interval replaces the CONNECT's; CONNACK
+// announces the broker's cap.
+func TestInteropPahoV5SessionExpiry(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.MaxSessionExpiry = time.Hour })
+	withExpiry := func(secs uint32) func(*paho.Connect) {
+		return func(cp *paho.Connect) {
+			cp.CleanStart = false
+			cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: ptr(secs)}
+		}
+	}
+	leave := func(pc *pahoV5, d *paho.Disconnect) {
+		noErr(t, pc.c.Disconnect(d))
+		time.Sleep(100 * time.Millisecond) // the broker handles the close
+	}
+
+	// Short interval: gone after it passes.
+	pc := dialPahoV5(t, b, "v5-se-short", withExpiry(1))
+	check(t, !pc.ack.SessionPresent, "new session")
+	pc.subscribe(t, "se/#", 1)
+	leave(pc, &paho.Disconnect{})
+	pc = dialPahoV5(t, b, "v5-se-short", withExpiry(1))
+	check(t, pc.ack.SessionPresent, "kept within its interval")
+	leave(pc, &paho.Disconnect{})
+	time.Sleep(2 * time.Second) // interval 1 s, swept every 500 ms
+	pc = dialPahoV5(t, b, "v5-se-short", withExpiry(1))
+	check(t, !pc.ack.SessionPresent, "kept past its interval")
+	leave(pc, &paho.Disconnect{})
+
+	// Resumed with interval 0: it ends with that connection.
+	pc = dialPahoV5(t, b, "v5-se-zero", withExpiry(300))
+	leave(pc, &paho.Disconnect{})
+	pc = dialPahoV5(t, b, "v5-se-zero", withExpiry(0))
+	check(t, pc.ack.SessionPresent, "resumed")
+	leave(pc, &paho.Disconnect{})
+	pc = dialPahoV5(t, b, "v5-se-zero", withExpiry(300))
+	check(t, !pc.ack.SessionPresent, "a session resumed with interval 0 outlived its connection")
+	leave(pc, &paho.Disconnect{})
+
+	// DISCONNECT with interval 0 discards it.
+	pc = dialPahoV5(t, b, "v5-se-disc", withExpiry(300))
+	leave(pc, &paho.Disconnect{Properties: &paho.DisconnectProperties{SessionExpiryInterval: ptr(uint32(0))}})
+	pc = dialPahoV5(t, b, "v5-se-disc", withExpiry(300))
+	check(t, !pc.ack.SessionPresent, "DISCONNECT interval 0 ignored")
+	check(t, pc.ack.Properties.SessionExpiryInterval == nil, "no cap announced under the maximum")
+	leave(pc, &paho.Disconnect{})
+
+	// Above the broker's maximum: CONNACK says what applies.
+	pc = dialPahoV5(t, b, "v5-se-cap", withExpiry(noExpiry))
+	sei := pc.ack.Properties.SessionExpiryInterval
+	check(t, sei != nil && *sei == 3600, "CONNACK session expiry cap", sei)
+}

@@ -196,6 +196,7 @@ type session struct {
 	congested atomic.Int64  // coarse clock when congestion began; 0 if not (throttle.go)
 	handedIn  atomic.Int32  // QoS 1/2 deliveries handed to the owner loop, not yet applied
 	clean     bool          // clean session: discarded at disconnect
+	expiry    uint32        // session expiry interval in seconds; 0 = clean, noExpiry = never
 	subs      subList
 	inflight  []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
 	queue     []outMsg // waiting for the window, the outbound budget or a client
