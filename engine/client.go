@@ -360,7 +360,7 @@ func (c *client) onClose() {
 	if c.will != nil && c.reason != closeClean {
 		w := c.will
 		c.will = nil // [MQTT-3.1.2-10]
-		c.l.publishWill(w)
+		c.closeWill(w)
 	}
 	if c.sess != nil {
 		b.detach(c.l, c.sess, c)

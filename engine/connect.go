@@ -47,6 +47,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	c.cleanStart = p.CleanStart
 	c.keepAlive = b.effectiveKeepAlive(p.KeepAlive)
+	c.lastRead = b.refreshClock()
 	c.info = ClientInfo{ClientID: c.id, Username: string(p.Username), ProtocolVersion: byte(p.Version)}
 
 	s, present, busy := b.openSession(l, c, p)
@@ -223,6 +224,7 @@ func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, 
 			s.ver.Store(uint32(c.version))
 			s.owner.Store(l)
 			s.expiresAt = 0
+			b.cancelWill(s)               // back within the Will Delay Interval [MQTT-3.1.3-9]
 			s.expiry = sessionExpiryOf(p) // the new CONNECT's interval applies
 			s.clean = s.expiry == 0
 			s.mu.Unlock()
@@ -250,6 +252,7 @@ func (b *Broker) dropSessionLocked(s *session) {
 		return
 	}
 	s.gone = true
+	b.dueWill(s) // a delayed will goes out when its session ends [MQTT-3.1.3-9]
 	for _, e := range s.subs.list {
 		b.trie.Unsubscribe(s.id, e.sub.Filter, e.sub.Group)
 	}
@@ -367,6 +370,9 @@ func newWill(p *codec.Connect) *message {
 		return newMessage(p.WillTopic, p.WillPayload, p.WillQoS, p.WillRetain)
 	}
 	m := newMessageProps(p.WillTopic, p.WillPayload, p.WillQoS, p.WillRetain, wp, 0)
+	if wp.Has(codec.PropWillDelay) {
+		m.delay = wp.WillDelay
+	}
 	m.props.Present &^= uint64(1) << codec.PropWillDelay
 	m.expireAt = 0
 	return m

@@ -501,3 +501,51 @@ func TestInteropPahoV5SessionExpiry(t *testing.T) {
 	sei := pc.ack.Properties.SessionExpiryInterval
 	check(t, sei != nil && *sei == 3600, "CONNACK session expiry cap", sei)
 }
+
+// TestInteropPahoV5WillDelay: a will with a Will Delay Interval waits; the
+// client resuming its session in time cancels it, otherwise it is published
+// once the delay has passed [MQTT-3.1.3-9].
+func TestInteropPahoV5WillDelay(t *testing.T) {
+	b := startBroker(t, nil)
+	watch := dialPahoV5(t, b, "v5-wd-watch", nil)
+	watch.subscribe(t, "wd/#", 0)
+	connectWill := func(id string) net.Conn {
+		nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+		noErr(t, err)
+		t.Cleanup(func() { _ = nc.Close() })
+		wc := paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = wc.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: false, KeepAlive: 30,
+			Properties:     &paho.ConnectProperties{SessionExpiryInterval: ptr(uint32(60))},
+			WillMessage:    &paho.WillMessage{Topic: "wd/" + id, Payload: []byte("gone")},
+			WillProperties: &paho.WillProperties{WillDelayInterval: ptr(uint32(2))}})
+		noErr(t, err)
+		return nc
+	}
+	noWill := func(d time.Duration, why string) {
+		select {
+		case p := <-watch.msgs:
+			t.Fatal(why, p.Topic)
+		case <-time.After(d):
+		}
+	}
+
+	// Back in time: cancelled.
+	nc := connectWill("back")
+	_ = nc.Close()
+	noWill(700*time.Millisecond, "will published before its delay:")
+	nc = connectWill("back")
+	noWill(2500*time.Millisecond, "will published although the client came back:")
+	_ = nc.Close() // its will waits again; the broker's shutdown publishes it
+
+	// Away: published after the delay.
+	start := time.Now()
+	_ = connectWill("away").Close()
+	p := watch.next(t, 5*time.Second)
+	for p.Topic == "wd/back" { // from the first part, if its delay ran out meanwhile
+		p = watch.next(t, 5*time.Second)
+	}
+	equal(t, p.Topic, "wd/away")
+	check(t, time.Since(start) >= 1900*time.Millisecond, "will published after", time.Since(start))
+}

@@ -26,6 +26,8 @@ type message struct {
 	// a message without any (the common case).
 	props    codec.Properties
 	hasProps bool
+	// delay is a will's v5 Will Delay Interval in seconds (will.go).
+	delay uint32
 }
 
 // expired reports whether m's v5 Message Expiry has passed at now (unix

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Delayed wills (MQTT 5 Will Delay Interval). A will with a delay whose
+// session outlives the connection waits in the broker's delayedWills until
+// the earlier of its delay and its session's end [MQTT-3.1.3-9]; a client
+// that resumes the session in time cancels it. The ticker publishes due
+// wills on the first loop.
+
+// delayedWills holds the wills waiting for their delay. mu is a leaf lock.
+type delayedWills struct {
+	mu sync.Mutex
+	m  map[*session]delayedWill
+	n  atomic.Int32 // len(m), read by the ticker without the lock
+}
+
+type delayedWill struct {
+	w  *message
+	at int64 // unix nanos when it is due
+}
+
+// delayWill records w of s, due at at. Safe from any goroutine.
+func (b *Broker) delayWill(s *session, w *message, at int64) {
+	dw := &b.wills
+	dw.mu.Lock()
+	if dw.m == nil {
+		dw.m = make(map[*session]delayedWill)
+	}
+	dw.m[s] = delayedWill{w: w, at: at}
+	dw.n.Store(int32(len(dw.m)))
+	dw.mu.Unlock()
+}
+
+// cancelWill drops the delayed will of s, if any: its client came back in
+// time. Safe from any goroutine.
+func (b *Broker) cancelWill(s *session) {
+	dw := &b.wills
+	if dw.n.Load() == 0 {
+		return
+	}
+	dw.mu.Lock()
+	delete(dw.m, s)
+	dw.n.Store(int32(len(dw.m)))
+	dw.mu.Unlock()
+}
+
+// dueWill makes the delayed will of s, if any, due now: its session ended.
+// Safe from any goroutine.
+func (b *Broker) dueWill(s *session) {
+	dw := &b.wills
+	if dw.n.Load() == 0 {
+		return
+	}
+	dw.mu.Lock()
+	if w, ok := dw.m[s]; ok {
+		w.at = 0
+		dw.m[s] = w
+	}
+	dw.mu.Unlock()
+}
+
+// takeDueWills removes and returns the wills due at now (all of them when
+// all is set). Safe from any goroutine.
+func (b *Broker) takeDueWills(now int64, all bool) []*message {
+	dw := &b.wills
+	if dw.n.Load() == 0 {
+		return nil
+	}
+	dw.mu.Lock()
+	defer dw.mu.Unlock()
+	var due []*message
+	for s, w := range dw.m {
+		if all || w.at <= now {
+			due = append(due, w.w)
+			delete(dw.m, s)
+		}
+	}
+	dw.n.Store(int32(len(dw.m)))
+	return due
+}
+
+// publishDueWills publishes the delayed wills due now on the first loop.
+// Runs on the ticker goroutine.
+func (b *Broker) publishDueWills() {
+	due := b.takeDueWills(b.now(), false)
+	if len(due) == 0 {
+		return
+	}
+	ls := b.loopSnapshot()
+	if len(ls) == 0 {
+		return
+	}
+	l := ls[0]
+	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		for _, w := range due {
+			l.publishWill(w) // [MQTT-3.1.2-8]
+		}
+		l.finish()
+		return nil
+	}))
+}
+
+// closeWill publishes or delays the will w of client c, closed without a
+// clean DISCONNECT. A v5 will with a delay waits when the session outlives
+// the connection. Loop-only.
+func (c *client) closeWill(w *message) {
+	s := c.sess
+	if w.delay == 0 || s == nil || s.clean {
+		c.l.publishWill(w)
+		return
+	}
+	b := c.l.b
+	d := int64(w.delay) * 1e9
+	if lt := int64(b.sessionLifetime(s.expiry)); lt > 0 && lt < d {
+		d = lt // the session ends first [MQTT-3.1.3-9]
+	}
+	b.delayWill(s, w, b.now()+d)
+}
