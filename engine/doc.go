@@ -16,7 +16,8 @@
 //     session, then is told to run its CONNECT again (itemResume).
 //   - The ticker goroutine (Broker.ticker) only updates the coarse clock,
 //     expires offline sessions under the store lock, and schedules
-//     housekeeping and $SYS publication onto the loops with Execute.
+//     housekeeping, $SYS publication and due delayed wills (MQTT 5 Will
+//     Delay Interval, will.go) onto the loops with Execute.
 //   - Any goroutine may call the Broker's exported methods.
 //
 // # Cross-loop delivery
@@ -73,8 +74,8 @@
 //	  session.mu        (one session)
 //	    trie shard locks (inside trie.Subscribe/Unsubscribe)
 //	    sessionTable.mu
-//	inbox.mu, Broker.loopsMu, Broker.mu: leaf locks, nothing is taken while
-//	holding them.
+//	inbox.mu, Broker.loopsMu, Broker.mu, Broker.wills.mu: leaf locks,
+//	nothing is taken while holding them.
 //
 // trie.Match, trie.Retained reads, the session table lookup and
 // session.owner loads take no lock.
