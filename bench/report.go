@@ -202,6 +202,9 @@ func msgTable(b *strings.Builder, g *group) {
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range g.Targets {
 		rs := g.By[t]
+		if len(rs) == 0 {
+			continue // target not run for this scenario (the HTTP baseline)
+		}
 		rate, ok := median(rs, mRate)
 		if !ok {
 			fmt.Fprintf(b, "| %s | error: %s ||||||||||||\n", t, oneLine(firstError(rs)))
@@ -232,6 +235,9 @@ func connTable(b *strings.Builder, g *group) {
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range g.Targets {
 		rs := g.By[t]
+		if len(rs) == 0 {
+			continue // target not run for this scenario (the HTTP baseline)
+		}
 		conn, ok := median(rs, func(r Record) float64 { return float64(r.Result.Connected) })
 		if !ok {
 			fmt.Fprintf(b, "| %s | error: %s |||||||\n", t, oneLine(firstError(rs)))
@@ -252,6 +258,9 @@ func retainedTable(b *strings.Builder, g *group) {
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range g.Targets {
 		rs := g.By[t]
+		if len(rs) == 0 {
+			continue // target not run for this scenario (the HTTP baseline)
+		}
 		done, ok := median(rs, func(r Record) float64 { return float64(r.Result.RetainedDone) })
 		if !ok {
 			fmt.Fprintf(b, "| %s | error: %s ||||||\n", t, oneLine(firstError(rs)))
