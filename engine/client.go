@@ -316,8 +316,8 @@ func (c *client) closeNow(r closeReason) {
 	if c.reason == closeNone {
 		c.reason = r
 	}
-	if r == closeShutdown || r == closeTakeover || r == closeSlow {
-		c.sendDisconnect(r)
+	if r == closeShutdown || r == closeTakeover || r == closeSlow || r == closeKeepAlive {
+		c.sendDisconnect(r) // v5: 0x8B, 0x8E, 0x97, 0x8D
 	}
 	if r == closeSlow {
 		// Discard what the stuck peer never read: a reset instead of a

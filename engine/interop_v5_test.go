@@ -549,3 +549,35 @@ func TestInteropPahoV5WillDelay(t *testing.T) {
 	equal(t, p.Topic, "wd/away")
 	check(t, time.Since(start) >= 1900*time.Millisecond, "will published after", time.Since(start))
 }
+
+// TestInteropPahoV5ServerDisconnectReasons: the broker tells a v5 client
+// why it closes it: session taken over 0x8E, keep alive timeout 0x8D,
+// server shutting down 0x8B.
+func TestInteropPahoV5ServerDisconnectReasons(t *testing.T) {
+	b := startBroker(t, nil)
+	want := func(pc *pahoV5, rc codec.ReasonCode) {
+		t.Helper()
+		select {
+		case d := <-pc.discs:
+			equal(t, d.ReasonCode, byte(rc))
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no DISCONNECT 0x%02x", byte(rc))
+		}
+	}
+	old := dialPahoV5(t, b, "v5-dr-take", nil)
+	_ = dialPahoV5(t, b, "v5-dr-take", nil)
+	want(old, codec.ReasonSessionTakenOver)
+
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-dr-ka"), CleanStart: true, KeepAlive: 1})
+	var d codec.Disconnect
+	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
+	noErr(t, err)
+	equal(t, d.ReasonCode, codec.ReasonKeepAliveTimeout)
+
+	last := dialPahoV5(t, b, "v5-dr-shut", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	noErr(t, b.Shutdown(ctx))
+	want(last, codec.ReasonServerShuttingDown)
+}
