@@ -33,6 +33,12 @@ func (c *client) handleConnect(pkt []byte) error {
 		c.refuseCode(rc, codec.ReasonClientIDNotValid)
 		return errCloseQuiet
 	}
+	if p.Version == codec.V5 && p.Props.Has(codec.PropAuthMethod) {
+		// No enhanced authentication method is implemented yet, so every
+		// method is unknown: CONNACK 0x8C (MQTT 5 4.12).
+		c.refuse(codec.ReasonBadAuthenticationMethod)
+		return errCloseQuiet
+	}
 	if rc, ok := c.authenticate(p); !ok {
 		return c.refuseAuth(rc)
 	}

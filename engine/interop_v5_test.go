@@ -581,3 +581,20 @@ func TestInteropPahoV5ServerDisconnectReasons(t *testing.T) {
 	noErr(t, b.Shutdown(ctx))
 	want(last, codec.ReasonServerShuttingDown)
 }
+
+// TestInteropPahoV5UnknownAuthMethod: a CONNECT naming an enhanced
+// authentication method the broker does not know gets CONNACK 0x8C.
+func TestInteropPahoV5UnknownAuthMethod(t *testing.T) {
+	b := startBroker(t, nil)
+	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+	noErr(t, err)
+	t.Cleanup(func() { _ = nc.Close() })
+	c := paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ack, err := c.Connect(ctx, &paho.Connect{ClientID: "v5-auth", CleanStart: true,
+		Properties: &paho.ConnectProperties{AuthMethod: "NO-SUCH-METHOD", AuthData: []byte("x")}})
+	check(t, err != nil, "connect with an unknown method succeeded")
+	check(t, ack != nil, "no CONNACK:", err)
+	equal(t, ack.ReasonCode, byte(codec.ReasonBadAuthenticationMethod))
+}
