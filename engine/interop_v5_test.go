@@ -598,3 +598,36 @@ func TestInteropPahoV5UnknownAuthMethod(t *testing.T) {
 	check(t, ack != nil, "no CONNACK:", err)
 	equal(t, ack.ReasonCode, byte(codec.ReasonBadAuthenticationMethod))
 }
+
+// TestV5RawProtocolErrors: v5 protocol errors close only the offending
+// connection, after a DISCONNECT with the reason: a property given twice,
+// and Topic Alias 0 [MQTT-3.3.2-8].
+func TestV5RawProtocolErrors(t *testing.T) {
+	b := startBroker(t, nil)
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+		want codec.ReasonCode
+	}{
+		// PUBLISH "a", properties: Content Type "x" twice, payload "p".
+		{"duplicate property", []byte{0x30, 13, 0, 1, 'a', 8, 0x03, 0, 1, 'x', 0x03, 0, 1, 'x', 'p'}, 0},
+		// PUBLISH "a" with Topic Alias 0.
+		{"topic alias 0", []byte{0x30, 8, 0, 1, 'a', 3, 0x23, 0, 0, 'p'}, codec.ReasonTopicAliasInvalid},
+	} {
+		r := dialRaw(t, b)
+		r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-raw-err"), CleanStart: true})
+		r.write(tc.pkt)
+		var d codec.Disconnect
+		_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
+		noErr(t, err, tc.name)
+		if tc.want != 0 {
+			equal(t, d.ReasonCode, tc.want, tc.name)
+		} else {
+			check(t, d.ReasonCode == codec.ReasonMalformedPacket || d.ReasonCode == codec.ReasonProtocolError,
+				tc.name, "reason", d.ReasonCode)
+		}
+		r.expectClosed(3 * time.Second)
+	}
+	ok := dialRaw(t, b) // the broker still serves others
+	equal(t, ok.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-raw-ok"), CleanStart: true}).ReasonCode, codec.ReasonSuccess)
+}
