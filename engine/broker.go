@@ -245,8 +245,11 @@ func (b *Broker) ticker() {
 				b.expireSessions()
 			}
 			if b.cfg.SysInterval > 0 && now.Sub(lastSys) >= b.cfg.SysInterval {
-				lastSys = now
+				// The first publication waits for a loop to exist, so the
+				// retained $SYS topics are there soon after start-up (as
+				// with Mosquitto), not one whole interval later.
 				if ls := b.loopSnapshot(); len(ls) > 0 {
+					lastSys = now
 					l := ls[0]
 					_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 						l.publishSys()
