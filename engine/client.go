@@ -86,6 +86,14 @@ type client struct {
 	aliases [][]byte
 	// maxOut is the v5 client's Maximum Packet Size; 0 means no limit.
 	maxOut int
+	// noProblem is set when the v5 client sent Request Problem Information
+	// 0: no Reason String or User Property on acknowledgements
+	// [MQTT-3.1.2-29].
+	noProblem bool
+	// aliasMax is the v5 client's Topic Alias Maximum (0: no aliases), and
+	// outAlias the topics given an alias on this connection (alias.go).
+	aliasMax uint16
+	outAlias map[string]uint16
 }
 
 // pendingCap bounds the capacity a client keeps in pending between rounds,
@@ -218,7 +226,7 @@ func (c *client) disconnectFor(err error) {
 	if c.version != codec.V5 || c.state != stateConnected {
 		return
 	}
-	c.pending = codec.AppendDisconnect(c.pending, c.version, &codec.Disconnect{ReasonCode: disconnectReason(err)})
+	c.pending = c.appendDisconnect(c.pending, disconnectReason(err))
 	c.l.markDirty(c)
 }
 
@@ -336,7 +344,7 @@ func (c *client) sendDisconnect(r closeReason) {
 	if c.version != codec.V5 || c.state != stateConnected {
 		return
 	}
-	c.pending = codec.AppendDisconnect(c.pending, c.version, &codec.Disconnect{ReasonCode: r.v5Reason()})
+	c.pending = c.appendDisconnect(c.pending, r.v5Reason())
 	_, _ = c.gc.Write(c.pending)
 	c.pending = c.pending[:0]
 }

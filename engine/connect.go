@@ -29,6 +29,7 @@ func (c *client) handleConnect(pkt []byte) error {
 		return errCloseQuiet
 	}
 	c.version = p.Version
+	c.setAliasMax(p)
 	if rc, ok := c.checkClientID(p); !ok {
 		c.refuseCode(rc, codec.ReasonClientIDNotValid)
 		return errCloseQuiet
@@ -73,6 +74,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	c.sess = s
 	c.maxOut = 0
+	c.noProblem = p.Version == codec.V5 && p.Props.Has(codec.PropRequestProblemInfo) && p.Props.RequestProblemInfo == 0
 	if p.Version == codec.V5 && p.Props.Has(codec.PropMaximumPacketSize) {
 		c.maxOut = int(p.Props.MaximumPacketSize) // [MQTT-3.1.2-24]
 	}
@@ -173,7 +175,16 @@ func (c *client) refuseV3(rc byte) {
 
 // refuse sends a v5 CONNACK with reason rc; the caller closes.
 func (c *client) refuse(rc codec.ReasonCode) {
-	c.pending = codec.AppendConnack(c.pending, codec.V5, &codec.Connack{ReasonCode: rc})
+	ack := codec.Connack{ReasonCode: rc}
+	// A CONNACK may carry a Reason String even with Request Problem
+	// Information 0 [MQTT-3.1.2-29], but not past the client's Maximum
+	// Packet Size [MQTT-3.2.2-19].
+	cp := &c.l.conn.Props
+	if txt := reasonText(rc); txt != nil && (!cp.Has(codec.PropMaximumPacketSize) || int(cp.MaximumPacketSize) >= len(txt)+16) {
+		ack.Props.ReasonString = txt
+		ack.Props.Set(codec.PropReasonString)
+	}
+	c.pending = codec.AppendConnack(c.pending, codec.V5, &ack)
 	c.reason = closeRefused
 	c.l.markDirty(c)
 }
@@ -228,6 +239,7 @@ func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, 
 		} else {
 			s.c = c
 			s.ver.Store(uint32(c.version))
+			s.aliasing.Store(c.aliasMax > 0)
 			s.owner.Store(l)
 			s.expiresAt = 0
 			b.cancelWill(s)               // back within the Will Delay Interval [MQTT-3.1.3-9]
@@ -243,6 +255,7 @@ func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, 
 	b.table.add(s)
 	s.c = c
 	s.ver.Store(uint32(c.version))
+	s.aliasing.Store(c.aliasMax > 0)
 	s.owner.Store(l)
 	st.m[c.id] = s
 	return s, false, nil

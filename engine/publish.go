@@ -30,12 +30,15 @@ func (c *client) handlePublish(pkt []byte) error {
 	allowed := true
 	if az := l.b.cfg.Authoriser; az != nil {
 		allowed = az.CanPublish(&c.info, p.Topic, p.QoS, p.Retain) // [MQTT-3.3.5-2]
+		if !allowed && rc == codec.ReasonSuccess && c.version == codec.V5 {
+			rc = codec.ReasonNotAuthorized // v5 PUBACK/PUBREC 0x87
+		}
 	}
 	switch p.QoS {
 	case 0:
 	case 1:
 		// [MQTT-4.3.2-4] PUBACK once we own the message.
-		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID, ReasonCode: rc})
+		c.pending = c.appendAck(c.pending, codec.TypePuback, p.PacketID, rc)
 		l.markDirty(c)
 	case 2:
 		s := c.sess
@@ -43,7 +46,7 @@ func (c *client) handlePublish(pkt []byte) error {
 		if !dup && c.version == codec.V5 && len(s.inQoS2) >= l.b.cfg.ReceiveMaximum {
 			return errReceiveMaximum // [MQTT-3.3.4-7] DISCONNECT 0x93
 		}
-		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubrec, PacketID: p.PacketID, ReasonCode: rc})
+		c.pending = c.appendAck(c.pending, codec.TypePubrec, p.PacketID, rc)
 		l.markDirty(c)
 		if rc >= 0x80 {
 			return nil // [MQTT-4.3.3-4] v5: a failed PUBREC ends the flow
@@ -248,6 +251,20 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 	if owner == nil {
 		return // offline: QoS 0 is not queued [MQTT-3.1.2-5]
 	}
+	if s.aliasing.Load() {
+		// Aliases are per connection: the subscriber's loop encodes it.
+		if owner == l {
+			if c := s.c; c != nil {
+				c.writeQoS0Alias(f, ids, retain)
+			}
+			return
+		}
+		if f.m == nil {
+			f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
+		}
+		l.deliver(s, f.m, 0, ids, retain)
+		return
+	}
 	if owner == l {
 		c := s.c
 		if c == nil {
@@ -367,6 +384,10 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		return // [MQTT-3.3.2-5]
 	}
 	if qos == 0 {
+		if c.overBudget(len(m.topic) + len(m.payload) + 8) {
+			l.st.dropped++
+			return
+		}
 		c.appendPublish(m, 0, 0, false, retain, ids)
 		return
 	}
@@ -431,10 +452,12 @@ func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain boo
 	if len(ids) > 0 && c.version == codec.V5 {
 		p.Props.SubscriptionIDs = ids
 	}
+	added := c.aliasTopic(&p)
 	n := len(c.pending)
 	c.pending = codec.AppendPublish(c.pending, c.version, &p)
 	if c.maxOut > 0 && len(c.pending)-n > c.maxOut {
 		c.pending = c.pending[:n] // [MQTT-3.1.2-24]
+		c.unalias(m.topic, added)
 		c.l.st.dropped++
 		return false
 	}

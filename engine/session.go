@@ -195,6 +195,7 @@ type session struct {
 	// Owned by the owner loop while online, guarded by mu while offline.
 	c         *client       // online client, nil when offline
 	ver       atomic.Uint32 // protocol version of the last client, read by producers
+	aliasing  atomic.Bool   // the online client takes broker-assigned Topic Aliases (alias.go)
 	congested atomic.Int64  // coarse clock when congestion began; 0 if not (throttle.go)
 	handedIn  atomic.Int32  // QoS 1/2 deliveries handed to the owner loop, not yet applied
 	clean     bool          // clean session: discarded at disconnect

@@ -29,6 +29,7 @@ func (c *client) handleSubscribe(pkt []byte) error {
 	}
 	l.codes = codes
 	ack := codec.Suback{PacketID: p.PacketID, ReasonCodes: codes} // [MQTT-3.8.4-2]
+	c.problem(&ack.Props, codes)
 	c.pending = codec.AppendSuback(c.pending, c.version, &ack)
 	l.markDirty(c)
 	for _, r := range l.retainQ[newFrom:] {
