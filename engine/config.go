@@ -95,6 +95,12 @@ type Config struct {
 	// RetainAvailable enables retained messages. Default true.
 	RetainAvailable bool `toml:"retain_available"`
 
+	// MaximumQoS is the highest QoS the broker accepts in a PUBLISH and
+	// grants to a subscription (0, 1 or 2; default 2). Below 2 it is
+	// announced in MQTT 5 CONNACK; a PUBLISH above it closes the connection
+	// (v5: DISCONNECT 0x9B).
+	MaximumQoS int `toml:"maximum_qos"`
+
 	// TopicAliasMaximum is the highest Topic Alias an MQTT 5 client may
 	// use towards the broker (announced in CONNACK); 0 disables aliases.
 	TopicAliasMaximum int `toml:"topic_alias_maximum"`
@@ -173,6 +179,7 @@ func DefaultConfig() Config {
 		MaxSessionExpiry:        0,
 		ReceiveMaximum:          65535,
 		RetainAvailable:         true,
+		MaximumQoS:              2,
 		TopicAliasMaximum:       10, // Mosquitto max_topic_alias
 	}
 }
@@ -205,6 +212,7 @@ func (c Config) Validate() error {
 		{c.MaxClientIDLength >= 23 && c.MaxClientIDLength <= 65535, "max_client_id_length", c.MaxClientIDLength, "23..65535"},
 		{c.MaxSessionExpiry >= 0, "max_session_expiry", c.MaxSessionExpiry, ">= 0"},
 		{c.ReceiveMaximum >= 1 && c.ReceiveMaximum <= 65535, "receive_maximum", c.ReceiveMaximum, "1..65535"},
+		{c.MaximumQoS >= 0 && c.MaximumQoS <= 2, "maximum_qos", c.MaximumQoS, "0..2"},
 		{c.TopicAliasMaximum >= 0 && c.TopicAliasMaximum <= 65535, "topic_alias_maximum", c.TopicAliasMaximum, "0..65535"},
 	}
 	for _, ch := range checks {

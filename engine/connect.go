@@ -48,6 +48,13 @@ func (c *client) handleConnect(pkt []byte) error {
 			c.protocolError(errBadWillTopic)
 			return errCloseQuiet // [MQTT-3.1.4-1]
 		}
+		if int(p.WillQoS) > b.cfg.MaximumQoS {
+			if p.Version == codec.V5 {
+				c.refuse(codec.ReasonQoSNotSupported) // [MQTT-3.2.2-12]
+				return errCloseQuiet
+			}
+			p.WillQoS = byte(b.cfg.MaximumQoS) // 3.1.1 has no code for it: capped
+		}
 		c.will = newWill(p)
 	} else {
 		c.will = nil // [MQTT-3.1.2-12]
@@ -357,6 +364,10 @@ func (c *client) connackProps(pr *codec.Properties, p *codec.Connect) {
 	if cfg.TopicAliasMaximum > 0 {
 		pr.TopicAliasMaximum = uint16(cfg.TopicAliasMaximum) // [MQTT-3.2.2-17]
 		pr.Set(codec.PropTopicAliasMaximum)
+	}
+	if cfg.MaximumQoS < 2 {
+		pr.MaximumQoS = byte(cfg.MaximumQoS) // [MQTT-3.2.2-9]
+		pr.Set(codec.PropMaximumQoS)
 	}
 	if !cfg.RetainAvailable {
 		pr.RetainAvailable = 0 // [MQTT-3.2.2-14]

@@ -64,7 +64,11 @@
 // Properties). A QoS 1/2 message is copied once into a shared
 // record (2 allocations, BenchmarkPublishQoS1) referenced by every session
 // it goes to; its v5 properties are copied into the same buffer, plus one
-// allocation for a User Property list.
+// allocation for a User Property list. A v5 subscriber that takes
+// broker-assigned Topic Aliases (alias.go) gets its own QoS 0 encoding: no
+// allocation on the publisher's loop, and from another loop the message goes
+// as a shared record, 2 allocations per message
+// (TestAllocsV5AliasQoS0PublishPath).
 //
 // # Lock order
 //

@@ -45,6 +45,7 @@ var (
 	errTopicAliasInvalid = &reasonError{codec.ReasonTopicAliasInvalid, "engine: topic alias 0 or above the maximum"}
 	errTopicAliasUnknown = &reasonError{codec.ReasonProtocolError, "engine: empty topic name with an unknown topic alias"}
 	errReceiveMaximum    = &reasonError{codec.ReasonReceiveMaximumExceeded, "engine: more unacknowledged QoS 2 PUBLISHes than the receive maximum"}
+	errQoSNotSupported   = &reasonError{codec.ReasonQoSNotSupported, "engine: PUBLISH above the broker's maximum QoS"}
 	errPayloadFormat     = &reasonError{codec.ReasonPayloadFormatInvalid, "engine: payload format indicator 1 with a payload that is not UTF-8"}
 )
 

@@ -18,6 +18,9 @@ func (c *client) handlePublish(pkt []byte) error {
 	if _, err := codec.DecodePublish(pkt, c.version, p); err != nil {
 		return err // [MQTT-3.3.1-4] [MQTT-3.3.2-2] [MQTT-1.5.3-1]
 	}
+	if int(p.QoS) > l.b.cfg.MaximumQoS {
+		return errQoSNotSupported // [MQTT-3.2.2-11] v5: DISCONNECT 0x9B
+	}
 	rc := codec.ReasonSuccess
 	var props *codec.Properties
 	if c.version == codec.V5 {

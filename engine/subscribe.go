@@ -62,8 +62,9 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 		return failCode(c.version, codec.ReasonNotAuthorized), false
 	}
 	_ = shared
+	qos := min(f.QoS, byte(b.cfg.MaximumQoS)) // [MQTT-3.2.2-10] accepted, granted at most MaximumQoS
 	sub := trie.Subscription{
-		Subscriber: s.id, Filter: filter, Group: group, QoS: f.QoS,
+		Subscriber: s.id, Filter: filter, Group: group, QoS: qos,
 		NoLocal: f.NoLocal, RetainAsPublished: f.RetainAsPublished, RetainHandling: f.RetainHandling,
 	}
 	if c.version == codec.V5 && len(c.l.sub.Props.SubscriptionIDs) > 0 {
@@ -76,7 +77,7 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 	if !s.subs.put(subEntry{full: full, sub: sub}) {
 		b.subCount.Add(1)
 	}
-	return codec.ReasonCode(f.QoS), existed // [MQTT-3.8.4-5] granted QoS
+	return codec.ReasonCode(qos), existed // [MQTT-3.8.4-5] granted QoS
 }
 
 // failCode maps a v5 SUBACK failure code to the 3.1.1 failure code 0x80

@@ -144,5 +144,6 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.ReceiveMaximum, "receive-maximum", cfg.ReceiveMaximum, "unacknowledged QoS 1/2 messages a client may send at once")
 	fs.IntVar(&cfg.TopicAliasMaximum, "topic-alias-maximum", cfg.TopicAliasMaximum, "highest MQTT 5 topic alias a client may use (0 = none)")
 	fs.BoolVar(&cfg.RetainAvailable, "retain-available", cfg.RetainAvailable, "enable retained messages")
+	fs.IntVar(&cfg.MaximumQoS, "maximum-qos", cfg.MaximumQoS, "highest QoS accepted in a PUBLISH and granted to a subscription (0..2)")
 	return fs
 }
