@@ -53,3 +53,22 @@ func TestInteropPahoV5MaximumQoS(t *testing.T) {
 	p = sub.next(t, 5*time.Second)
 	equal(t, string(p.Payload), "after", "QoS 2 PUBLISH delivered")
 }
+
+// TestMaximumQoSV311: a 3.1.1 client on a broker with MaximumQoS 1 is
+// granted at most QoS 1 [MQTT-3.2.2-10 applied to 3.1.1], and its QoS 2
+// PUBLISH closes only its connection (3.1.1 has no code for it).
+func TestMaximumQoSV311(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.MaximumQoS = 1 })
+	r := dialRaw(t, b)
+	equal(t, r.connect(&codec.Connect{ClientID: []byte("v3-mq"), CleanStart: true}).ReasonCode, codec.ReasonSuccess)
+	equal(t, r.subscribe(1, "mq3/#", 2).ReasonCodes[0], codec.ReasonCode(1), "granted QoS")
+	bad := dialRaw(t, b)
+	bad.connect(&codec.Connect{ClientID: []byte("v3-mq-bad"), CleanStart: true})
+	bad.publish(&codec.Publish{Topic: []byte("mq3/x"), QoS: 2, PacketID: 1, Payload: []byte("x")})
+	bad.expectClosed(3 * time.Second)
+	r.publish(&codec.Publish{Topic: []byte("mq3/y"), QoS: 1, PacketID: 2, Payload: []byte("y")})
+	r.mustRead(codec.TypePuback)
+	p := decodePublish(t, r.mustRead(codec.TypePublish))
+	equal(t, string(p.Topic), "mq3/y", "the QoS 2 PUBLISH was delivered")
+	equal(t, p.QoS, byte(1))
+}
