@@ -48,11 +48,13 @@ type batch struct {
 	buf   []byte
 	items []item
 
-	// The last message copied into buf by the producer, so that every item
-	// for this loop shares one copy per message and wire form.
-	seq    uint64
-	fam    int
-	off, n int32
+	// The last message copied into buf by the producer, per wire form
+	// (see family), so that every item for this loop shares one copy per
+	// message and wire form even when v3 and v5 subscribers alternate.
+	last [2]struct {
+		seq    uint64
+		off, n int32
+	}
 }
 
 // Spare batches keep at most this much capacity, so that one burst of big
@@ -64,7 +66,10 @@ const (
 
 // reset empties bt for reuse, dropping oversized buffers.
 func (bt *batch) reset() {
-	bt.seq = 0
+	bt.last = [2]struct {
+		seq    uint64
+		off, n int32
+	}{}
 	if cap(bt.buf) > maxKeptBatchBytes {
 		bt.buf = nil
 	} else {

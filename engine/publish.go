@@ -285,21 +285,22 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 	bt := l.outFor(owner)
 	fam := family(verOf(s))
 	if (len(ids) > 0 || retain) && fam == 1 {
-		// Its own wire form: not shared, so bt.seq is left alone.
+		// Its own wire form: not shared, so bt.last is left alone.
 		enc := l.encodeQoS0Own(f, ids, retain)
 		off := int32(len(bt.buf))
 		bt.buf = append(bt.buf, enc...)
 		bt.items = append(bt.items, item{kind: itemQoS0, fam: byte(fam), s: s, off: off, n: int32(len(enc))})
 		return
 	}
-	if bt.seq != f.seq || bt.fam != fam {
+	last := &bt.last[fam]
+	if last.seq != f.seq {
 		enc := l.encodeQoS0(f, versionOfFamily(fam))
-		bt.off = int32(len(bt.buf))
+		last.off = int32(len(bt.buf))
 		bt.buf = append(bt.buf, enc...)
-		bt.n = int32(len(enc))
-		bt.seq, bt.fam = f.seq, fam
+		last.n = int32(len(enc))
+		last.seq = f.seq
 	}
-	bt.items = append(bt.items, item{kind: itemQoS0, fam: byte(fam), s: s, off: bt.off, n: bt.n})
+	bt.items = append(bt.items, item{kind: itemQoS0, fam: byte(fam), s: s, off: last.off, n: last.n})
 }
 
 // verOf guesses the protocol version of a session owned by another loop.
