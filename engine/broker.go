@@ -62,6 +62,11 @@ func New(cfg Config) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.PasswordFile != "" {
+		if err := cfg.loadPasswordFile(); err != nil {
+			return nil, err
+		}
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slogLevel(cfg.LogLevel)}))
@@ -287,7 +292,7 @@ func (l *loop) housekeeping() {
 	now := b.now()
 	for c := range l.clients {
 		switch c.state {
-		case stateNew:
+		case stateNew, stateAuth:
 			if now-c.openedAt > int64(b.cfg.ConnectTimeout) {
 				c.closeNow(closeConnectTimeout)
 			}

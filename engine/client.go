@@ -16,6 +16,7 @@ const (
 	stateTakeover                     // CONNECT read, waiting for the old session
 	stateConnected                    // CONNACK sent
 	stateClosed                       // closed; late items are ignored
+	stateAuth                         // CONNECT read, enhanced authentication under way (auth.go)
 )
 
 // closeReason says why the broker closes a connection. It selects whether
@@ -94,6 +95,9 @@ type client struct {
 	// outAlias the topics given an alias on this connection (alias.go).
 	aliasMax uint16
 	outAlias map[string]uint16
+	// auth is the MQTT 5 enhanced authentication state (auth.go), nil for
+	// clients whose CONNECT named no Authentication Method.
+	auth *authState
 }
 
 // pendingCap bounds the capacity a client keeps in pending between rounds,
@@ -147,6 +151,9 @@ func (c *client) readPackets() gnet.Action {
 			return gnet.Close
 		}
 		if c.state == stateTakeover {
+			if c.keptConnect() != nil {
+				off += n // the CONNECT is kept in c.auth, not in the buffer
+			}
 			break // keep the CONNECT in the buffer until resumeConnect
 		}
 		off += n
@@ -163,8 +170,10 @@ func (c *client) readPackets() gnet.Action {
 // handle dispatches one whole packet. This is the documented hot switch.
 // Loop-only.
 func (c *client) handle(t codec.Type, pkt []byte) error {
-	if c.state == stateNew && t != codec.TypeConnect {
-		return errFirstNotConnect // [MQTT-3.1.0-1]
+	if c.state != stateConnected {
+		if err := c.preConnack(t); err != nil {
+			return err // [MQTT-3.1.0-1] [MQTT-3.1.2-30]
+		}
 	}
 	switch t {
 	case codec.TypePublish:
@@ -190,7 +199,7 @@ func (c *client) handle(t codec.Type, pkt []byte) error {
 		}
 		return c.handleConnect(pkt)
 	case codec.TypeAuth:
-		return errUnsupportedPacket // v5 enhanced auth: issue 5
+		return c.handleAuth(pkt) // MQTT 5 4.12 (auth.go)
 	}
 	return errUnsupportedPacket // CONNACK, SUBACK, ... from a client
 }

@@ -111,6 +111,19 @@ type Config struct {
 
 	// Authoriser checks each PUBLISH and SUBSCRIBE. Nil allows everything.
 	Authoriser Authoriser `toml:"-"`
+
+	// AuthMethods maps MQTT 5 Authentication Method names to the enhanced
+	// authentication methods the broker offers (MQTT 5 section 4.12). A
+	// CONNECT naming any other method is refused with CONNACK 0x8C.
+	AuthMethods map[string]AuthMethod `toml:"-"`
+
+	// PasswordFile names a users file (see ParseUsers; `gust passwd`
+	// writes it). When set, New loads it: user name and password CONNECTs
+	// are checked against it (it becomes the Authenticator, which must
+	// then be nil) and SCRAM-SHA-256 enhanced authentication is offered
+	// unless AuthMethods already has it. AllowAnonymous still applies;
+	// `gust serve` turns it off unless allow_anonymous is set explicitly.
+	PasswordFile string `toml:"password_file"`
 }
 
 // ConnectInfo is a read-only view of an accepted-so-far CONNECT, given to
@@ -139,6 +152,35 @@ type Authenticator interface {
 	// ErrNotAuthorized to refuse it with the matching CONNACK code. It runs
 	// on the client's event loop and must not block.
 	Authenticate(info *ConnectInfo) error
+}
+
+// AuthMethod is one MQTT 5 enhanced authentication method (MQTT 5 section
+// 4.12), such as SCRAM. Its methods must be safe from any goroutine.
+type AuthMethod interface {
+	// Start begins an exchange for a CONNECT carrying this method, or for
+	// a re-authentication of a connected client (its ClientID and the
+	// user name it authenticated as). info and its slices are valid only
+	// during the call. It runs on the client's event loop and must not
+	// block.
+	Start(info *ConnectInfo) AuthExchange
+}
+
+// AuthExchange is one connection's authentication conversation. Its
+// methods are called on the connection's event loop only, one at a time,
+// and must not block.
+type AuthExchange interface {
+	// Step takes the Authentication Data of the client's CONNECT or AUTH
+	// (nil when absent; valid only during the call) and returns the data
+	// to send back. done false continues the exchange (AUTH 0x18); done
+	// true means success (CONNACK 0x00, or AUTH 0x00 when
+	// re-authenticating), out going with it. An error ends the exchange:
+	// ErrBadCredentials answers 0x86, any other error 0x87. out must stay
+	// valid until the next call.
+	Step(data []byte) (out []byte, done bool, err error)
+	// Username returns the user name a successful exchange authenticated,
+	// or "" if the method has no notion of one. A re-authentication must
+	// authenticate the same user as the connection's first exchange.
+	Username() string
 }
 
 // Authoriser decides what a connected client may publish and subscribe to.
@@ -214,6 +256,7 @@ func (c Config) Validate() error {
 		{c.ReceiveMaximum >= 1 && c.ReceiveMaximum <= 65535, "receive_maximum", c.ReceiveMaximum, "1..65535"},
 		{c.MaximumQoS >= 0 && c.MaximumQoS <= 2, "maximum_qos", c.MaximumQoS, "0..2"},
 		{c.TopicAliasMaximum >= 0 && c.TopicAliasMaximum <= 65535, "topic_alias_maximum", c.TopicAliasMaximum, "0..65535"},
+		{c.PasswordFile == "" || c.Authenticator == nil, "password_file", c.PasswordFile, "unset when an Authenticator is given"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

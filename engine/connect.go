@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -35,12 +36,10 @@ func (c *client) handleConnect(pkt []byte) error {
 		return errCloseQuiet
 	}
 	if p.Version == codec.V5 && p.Props.Has(codec.PropAuthMethod) {
-		// No enhanced authentication method is implemented yet, so every
-		// method is unknown: CONNACK 0x8C (MQTT 5 4.12).
-		c.refuse(codec.ReasonBadAuthenticationMethod)
-		return errCloseQuiet
-	}
-	if rc, ok := c.authenticate(p); !ok {
+		if c.auth == nil || !c.auth.passed {
+			return c.startConnectAuth(pkt, p) // MQTT 5 4.12 (auth.go)
+		}
+	} else if rc, ok := c.authenticate(p); !ok {
 		return c.refuseAuth(rc)
 	}
 	if p.WillFlag {
@@ -63,6 +62,9 @@ func (c *client) handleConnect(pkt []byte) error {
 	c.keepAlive = b.effectiveKeepAlive(p.KeepAlive)
 	c.lastRead = b.refreshClock()
 	c.info = ClientInfo{ClientID: c.id, Username: string(p.Username), ProtocolVersion: byte(p.Version)}
+	if c.auth != nil && c.auth.user != "" {
+		c.info.Username = c.auth.user // who the exchange authenticated
+	}
 
 	s, present, busy := b.openSession(l, c, p)
 	if busy == l {
@@ -95,8 +97,12 @@ func (c *client) handleConnect(pkt []byte) error {
 	ack := codec.Connack{SessionPresent: present} // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
 	if c.version == codec.V5 {
 		c.connackProps(&ack.Props, p)
+		c.connackAuth(&ack.Props, p)
 	}
 	c.pending = codec.AppendConnack(c.pending, c.version, &ack) // [MQTT-3.2.0-1] [MQTT-3.1.4-4]
+	if c.auth != nil {
+		c.auth.connect, c.auth.final = nil, nil // p is dead from here
+	}
 	l.markDirty(c)
 	b.log.Debug("client connected", "client", c.id, "remote", c.gc.RemoteAddr(),
 		"version", int(c.version), "clean", p.CleanStart, "keepalive", p.KeepAlive, "session_present", present)
@@ -137,11 +143,7 @@ func (c *client) authenticate(p *codec.Connect) (error, bool) {
 	if b.cfg.Authenticator == nil {
 		return nil, true
 	}
-	info := ConnectInfo{
-		ClientID: p.ClientID, Username: p.Username, Password: p.Password,
-		UsernameFlag: p.UsernameFlag, PasswordFlag: p.PasswordFlag,
-		ProtocolVersion: byte(p.Version), RemoteAddr: c.gc.RemoteAddr(),
-	}
+	info := c.connectInfo(p)
 	if err := b.cfg.Authenticator.Authenticate(&info); err != nil {
 		return err, false
 	}
@@ -203,6 +205,22 @@ func (c *client) resumeConnect() {
 		return
 	}
 	c.state = stateNew
+	if kept := c.keptConnect(); kept != nil {
+		// An enhanced authentication's CONNECT is not in gnet's buffer.
+		c.l.inTraffic++
+		err := c.handleConnect(kept)
+		c.l.inTraffic--
+		if err != nil || c.state == stateTakeover {
+			if err != nil {
+				if !errors.Is(err, errCloseQuiet) {
+					c.protocolError(err)
+				}
+				c.closeNow(closeProtocol)
+			}
+			c.l.finish()
+			return
+		}
+	}
 	if c.onTraffic() == gnet.Close {
 		c.closeNow(closeProtocol)
 	}

@@ -16,6 +16,8 @@ var (
 	// ErrNotAuthorized is returned by an Authenticator to refuse a client
 	// with CONNACK code 0x05 (v5: 0x87).
 	ErrNotAuthorized = errors.New("engine: not authorized")
+	// ErrUsersFile wraps every error reading a users file.
+	ErrUsersFile = errors.New("engine: bad users file")
 	// ErrNotStarted is returned by Shutdown before Start.
 	ErrNotStarted = errors.New("engine: broker not started")
 	// ErrStarted is returned by a second Start.
@@ -47,6 +49,11 @@ var (
 	errReceiveMaximum    = &reasonError{codec.ReasonReceiveMaximumExceeded, "engine: more unacknowledged QoS 2 PUBLISHes than the receive maximum"}
 	errQoSNotSupported   = &reasonError{codec.ReasonQoSNotSupported, "engine: PUBLISH above the broker's maximum QoS"}
 	errPayloadFormat     = &reasonError{codec.ReasonPayloadFormatInvalid, "engine: payload format indicator 1 with a payload that is not UTF-8"}
+	errAuthUnexpected    = &reasonError{codec.ReasonProtocolError, "engine: AUTH without an authentication method at CONNECT, or out of sequence"}
+	errAuthMethod        = &reasonError{codec.ReasonProtocolError, "engine: AUTH with another authentication method"}
+	errAuthOnlyBefore    = &reasonError{codec.ReasonProtocolError, "engine: packet other than AUTH or DISCONNECT before CONNACK"}
+	errReauthBadCreds    = &reasonError{codec.ReasonBadUsernameOrPassword, "engine: re-authentication failed: bad credentials"}
+	errReauthNotAuth     = &reasonError{codec.ReasonNotAuthorized, "engine: re-authentication failed: not authorized"}
 )
 
 // disconnectReason is the MQTT 5 DISCONNECT reason code for a close cause:

@@ -1,0 +1,247 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// scramClient is the client side of SCRAM-SHA-256 (RFC 5802 section 3),
+// written for the tests from the RFC, independently of the server code.
+type scramClient struct {
+	user, pass, cnonce string
+
+	bare      string // client-first-message-bare
+	serverSig []byte // expected server signature
+}
+
+func (sc *scramClient) first() []byte {
+	sc.bare = "n=" + strings.NewReplacer("=", "=3D", ",", "=2C").Replace(sc.user) + ",r=" + sc.cnonce
+	return []byte("n,," + sc.bare)
+}
+
+// final answers server-first-message with client-final-message.
+func (sc *scramClient) final(t testing.TB, serverFirst []byte) []byte {
+	t.Helper()
+	attrs, ok := scramAttrs(serverFirst)
+	check(t, ok, "server-first", string(serverFirst))
+	nonce := string(attrs['r'])
+	check(t, strings.HasPrefix(nonce, sc.cnonce) && len(nonce) > len(sc.cnonce), "server nonce does not extend ours:", nonce)
+	salt, err := base64.StdEncoding.DecodeString(string(attrs['s']))
+	noErr(t, err)
+	iter, err := strconv.Atoi(string(attrs['i']))
+	noErr(t, err)
+	salted, err := pbkdf2.Key(sha256.New, sc.pass, salt, iter, sha256.Size)
+	noErr(t, err)
+	clientKey := hmacSHA256(salted, []byte("Client Key"))
+	stored := sha256.Sum256(clientKey)
+	without := "c=biws,r=" + nonce
+	authMsg := []byte(sc.bare + "," + string(serverFirst) + "," + without)
+	sig := hmacSHA256(stored[:], authMsg)
+	proof := make([]byte, len(clientKey))
+	for i := range proof {
+		proof[i] = clientKey[i] ^ sig[i]
+	}
+	sc.serverSig = hmacSHA256(hmacSHA256(salted, []byte("Server Key")), authMsg)
+	return []byte(without + ",p=" + base64.StdEncoding.EncodeToString(proof))
+}
+
+// verify checks server-final-message.
+func (sc *scramClient) verify(serverFinal []byte) bool {
+	return string(serverFinal) == "v="+base64.StdEncoding.EncodeToString(sc.serverSig)
+}
+
+// testUsers returns a store holding name:password pairs.
+func testUsers(t testing.TB, pairs ...string) *Users {
+	t.Helper()
+	var sb strings.Builder
+	sb.WriteString("# test users\n\n")
+	for i := 0; i < len(pairs); i += 2 {
+		c, err := NewCredential([]byte(pairs[i+1]))
+		noErr(t, err)
+		sb.WriteString(FormatUserLine(pairs[i], &c) + "\n")
+	}
+	u, err := ParseUsers(strings.NewReader(sb.String()), "test")
+	noErr(t, err)
+	return u
+}
+
+// TestSCRAMRFC7677: the server replays RFC 7677 section 3's exchange byte
+// for byte (user "user", password "pencil").
+func TestSCRAMRFC7677(t *testing.T) {
+	salt, _ := base64.StdEncoding.DecodeString("W22ZaJ0SNY7soEsUEjb6gQ==")
+	cred, err := DeriveCredential([]byte("pencil"), salt, 4096)
+	noErr(t, err)
+	u := &Users{m: map[string]UserCredential{"user": cred}}
+	m := NewSCRAM(u)
+	m.nonce = func() string { return "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0" }
+	ex := m.Start(&ConnectInfo{})
+	out, done, err := ex.Step([]byte("n,,n=user,r=rOprNGfwEbeRWgbNEkqO"))
+	noErr(t, err)
+	check(t, !done, "done after client-first")
+	equal(t, string(out), "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+	out, done, err = ex.Step([]byte("c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0," +
+		"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="))
+	noErr(t, err)
+	check(t, done, "not done after client-final")
+	equal(t, string(out), "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+	equal(t, ex.Username(), "user")
+
+	// The test client computes the same client-final from the vector.
+	sc := &scramClient{user: "user", pass: "pencil", cnonce: "rOprNGfwEbeRWgbNEkqO"}
+	sc.first()
+	cf := sc.final(t, []byte("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"))
+	equal(t, string(cf), "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+	check(t, sc.verify([]byte("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")), "server signature")
+}
+
+// runSCRAM runs a whole exchange for sc against m, letting tamper change
+// client-final, and returns the final step's result.
+func runSCRAM(t *testing.T, m *SCRAM, info *ConnectInfo, sc *scramClient, tamper func([]byte) []byte) ([]byte, bool, error, AuthExchange) {
+	t.Helper()
+	ex := m.Start(info)
+	sf, done, err := ex.Step(sc.first())
+	if err != nil || done {
+		return sf, done, err, ex
+	}
+	cf := sc.final(t, sf)
+	if tamper != nil {
+		cf = tamper(cf)
+	}
+	out, done, err := ex.Step(cf)
+	return out, done, err, ex
+}
+
+// TestSCRAMExchange: success with a fresh salt and nonce, and every way
+// the proof or nonce can be wrong.
+func TestSCRAMExchange(t *testing.T) {
+	m := NewSCRAM(testUsers(t, "alice", "s3cret", "b,o=b", "pw"))
+	tamperProof := func(cf []byte) []byte {
+		i := bytes.LastIndex(cf, []byte(",p="))
+		p, _ := base64.StdEncoding.DecodeString(string(cf[i+3:]))
+		p[0] ^= 1
+		return append(cf[:i+3:i+3], base64.StdEncoding.EncodeToString(p)...)
+	}
+	tamperNonce := func(cf []byte) []byte { return bytes.Replace(cf, []byte(",r=cnonce"), []byte(",r=cNonce"), 1) }
+	for _, tc := range []struct {
+		name   string
+		info   ConnectInfo
+		user   string
+		pass   string
+		tamper func([]byte) []byte
+		want   error
+	}{
+		{name: "ok", user: "alice", pass: "s3cret"},
+		{name: "escaped user name", user: "b,o=b", pass: "pw"},
+		{name: "CONNECT user name matches", info: ConnectInfo{UsernameFlag: true, Username: []byte("alice")}, user: "alice", pass: "s3cret"},
+		{name: "wrong password", user: "alice", pass: "s3cret!", want: ErrBadCredentials},
+		{name: "unknown user", user: "mallory", pass: "x", want: ErrBadCredentials},
+		{name: "tampered proof", user: "alice", pass: "s3cret", tamper: tamperProof, want: ErrBadCredentials},
+		{name: "tampered nonce", user: "alice", pass: "s3cret", tamper: tamperNonce, want: ErrNotAuthorized},
+		{name: "channel binding changed", user: "alice", pass: "s3cret", want: ErrNotAuthorized,
+			tamper: func(cf []byte) []byte { return bytes.Replace(cf, []byte("c=biws"), []byte("c=eSws"), 1) }},
+		{name: "proof missing", user: "alice", pass: "s3cret", want: ErrNotAuthorized,
+			tamper: func(cf []byte) []byte { return cf[:bytes.LastIndex(cf, []byte(",p="))] }},
+		{name: "CONNECT names another user", info: ConnectInfo{UsernameFlag: true, Username: []byte("bob")},
+			user: "alice", pass: "s3cret", want: ErrNotAuthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &scramClient{user: tc.user, pass: tc.pass, cnonce: "cnonce"}
+			out, done, err, ex := runSCRAM(t, m, &tc.info, sc, tc.tamper)
+			if tc.want != nil {
+				check(t, errors.Is(err, tc.want), "got", err, "want", tc.want)
+				check(t, !done, "done despite", err)
+				equal(t, ex.Username(), "")
+				return
+			}
+			noErr(t, err)
+			check(t, done, "not done")
+			check(t, sc.verify(out), "server signature wrong:", string(out))
+			equal(t, ex.Username(), tc.user)
+		})
+	}
+}
+
+// TestSCRAMMalformedFirst: client-first messages the server refuses.
+func TestSCRAMMalformedFirst(t *testing.T) {
+	m := NewSCRAM(testUsers(t, "alice", "pw"))
+	for _, msg := range []string{
+		"", "n,", "p=tls-unique,,n=alice,r=x", "n,,n=alice", "n,,r=x", "n,,n=alice,r=x,r=y",
+		"n,,n=al=ice,r=x", "n,a=bob,n=alice,r=x", "n,,m=ext,n=alice,r=x", "n,,garbage",
+	} {
+		_, done, err := m.Start(&ConnectInfo{}).Step([]byte(msg))
+		check(t, errors.Is(err, ErrNotAuthorized) && !done, "accepted", msg, err)
+	}
+	// A third message after success is out of sequence.
+	sc := &scramClient{user: "alice", pass: "pw", cnonce: "n1"}
+	ex := m.Start(&ConnectInfo{})
+	sf, _, err := ex.Step(sc.first())
+	noErr(t, err)
+	_, done, err := ex.Step(sc.final(t, sf))
+	check(t, done && err == nil, "exchange failed", err)
+	_, _, err = ex.Step([]byte("again"))
+	check(t, errors.Is(err, ErrNotAuthorized), "third step accepted")
+}
+
+// TestSCRAMUnknownUserSalt: an unknown user gets a stable salt, so the
+// salt does not reveal whether a user exists.
+func TestSCRAMUnknownUserSalt(t *testing.T) {
+	m := NewSCRAM(testUsers(t, "alice", "pw"))
+	salt := func(user string) string {
+		sf, _, err := m.Start(&ConnectInfo{}).Step([]byte("n,,n=" + user + ",r=x"))
+		noErr(t, err)
+		a, _ := scramAttrs(sf)
+		return string(a['s']) + "/" + string(a['i'])
+	}
+	equal(t, salt("ghost"), salt("ghost"))
+	check(t, salt("ghost") != salt("alice"), "same salt for two users")
+}
+
+// TestUsersFile: credentials round-trip through their stored form, the
+// store checks plain passwords, and a bad file names its line.
+func TestUsersFile(t *testing.T) {
+	u := testUsers(t, "alice", "s3cret", "bob", "hunter2")
+	equal(t, u.Len(), 2)
+	c, ok := u.Lookup("alice")
+	check(t, ok, "alice missing")
+	back, err := ParseCredential(c.String())
+	noErr(t, err)
+	check(t, bytes.Equal(back.Salt, c.Salt) && back.StoredKey == c.StoredKey && back.ServerKey == c.ServerKey &&
+		back.Iterations == DefaultSCRAMIterations, "round trip")
+	check(t, !strings.Contains(c.String(), "s3cret"), "password stored")
+
+	auth := func(user, pass string, hasPass bool) error {
+		return u.Authenticate(&ConnectInfo{UsernameFlag: true, Username: []byte(user), PasswordFlag: hasPass, Password: []byte(pass)})
+	}
+	noErr(t, auth("alice", "s3cret", true))
+	noErr(t, auth("bob", "hunter2", true))
+	equal(t, auth("alice", "hunter2", true), ErrBadCredentials)
+	equal(t, auth("alice", "", false), ErrBadCredentials)
+	equal(t, auth("carol", "s3cret", true), ErrBadCredentials)
+	noErr(t, u.Authenticate(&ConnectInfo{}), "anonymous is AllowAnonymous's business")
+
+	line := FormatUserLine("alice", &c)
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"no colon", "# c\nalice\n", "f:2:"},
+		{"bad prefix", "alice:$7$101$abc\n", "f:1:"},
+		{"bad iterations", "\n\nalice:SCRAM-SHA-256$x:" + line[strings.Index(line, ":")+len("SCRAM-SHA-256$4096:")+1:] + "\n", "f:3:"},
+		{"short key", "alice:SCRAM-SHA-256$4096:c2FsdA==$YQ==:YQ==\n", "f:1:"},
+		{"twice", line + "\n" + line + "\n", "f:2:"},
+	} {
+		_, err := ParseUsers(strings.NewReader(tc.file), "f")
+		check(t, err != nil && strings.HasPrefix(err.Error(), tc.want) && errors.Is(err, ErrUsersFile),
+			tc.name, "got", err)
+	}
+	_, err = LoadUsers(t.TempDir() + "/missing")
+	check(t, errors.Is(err, ErrUsersFile) && strings.Contains(err.Error(), "missing"), err)
+	for name, ok := range map[string]bool{"alice": true, "a-b.c@d": true, "": false, "a:b": false, "#a": false, "a b": false} {
+		equal(t, ValidUserName(name), ok, name)
+	}
+}
