@@ -1,0 +1,407 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// writeUsersFile writes name:password pairs to a users file in a temporary
+// directory and returns its path.
+func writeUsersFile(t testing.TB, pairs ...string) string {
+	t.Helper()
+	var sb strings.Builder
+	for i := 0; i < len(pairs); i += 2 {
+		c, err := NewCredential([]byte(pairs[i+1]))
+		noErr(t, err)
+		sb.WriteString(FormatUserLine(pairs[i], &c) + "\n")
+	}
+	path := filepath.Join(t.TempDir(), "users")
+	noErr(t, os.WriteFile(path, []byte(sb.String()), 0o600))
+	return path
+}
+
+// startAuthBroker starts a broker whose users are alice:s3cret and
+// bob:hunter2, from a password file.
+func startAuthBroker(t testing.TB, mod func(*Config)) *Broker {
+	t.Helper()
+	path := writeUsersFile(t, "alice", "s3cret", "bob", "hunter2")
+	return startBroker(t, func(c *Config) {
+		c.PasswordFile = path
+		if mod != nil {
+			mod(c)
+		}
+	})
+}
+
+// pahoSCRAM is a paho.Auther answering the broker's AUTH 0x18 with the
+// current scramClient's client-final-message.
+type pahoSCRAM struct {
+	mu  sync.Mutex
+	sc  *scramClient
+	err error
+}
+
+func (a *pahoSCRAM) set(sc *scramClient) {
+	a.mu.Lock()
+	a.sc, a.err = sc, nil
+	a.mu.Unlock()
+}
+
+func (a *pahoSCRAM) Authenticate(in *paho.Auth) *paho.Auth {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var data []byte
+	if in.Properties == nil || in.Properties.AuthMethod != SCRAMSHA256 || in.ReasonCode != byte(codec.ReasonContinueAuthentication) {
+		a.err = errors.New("unexpected AUTH from the broker") // [MQTT-4.12.0-2] [MQTT-4.12.0-5]
+	} else {
+		data, a.err = a.sc.final(in.Properties.AuthData)
+	}
+	// [MQTT-4.12.0-3] the client's reply is 0x18 with the same method.
+	return &paho.Auth{ReasonCode: byte(codec.ReasonContinueAuthentication),
+		Properties: &paho.AuthProperties{AuthMethod: SCRAMSHA256, AuthData: data}}
+}
+
+func (a *pahoSCRAM) Authenticated() {}
+
+// dialPahoSCRAM connects a paho.golang client with SCRAM-SHA-256 as user
+// and pass; it returns the CONNACK and the Connect error.
+func dialPahoSCRAM(t *testing.T, b *Broker, id, user, pass string) (*paho.Client, *paho.Connack, *pahoSCRAM, error) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+	noErr(t, err)
+	t.Cleanup(func() { _ = nc.Close() })
+	a := &pahoSCRAM{}
+	sc := &scramClient{user: user, pass: pass, cnonce: "paho-" + id}
+	a.set(sc)
+	c := paho.NewClient(paho.ClientConfig{Conn: nc, AuthHandler: a, OnClientError: func(error) {},
+		OnServerDisconnect: func(*paho.Disconnect) {}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ack, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30,
+		Properties: &paho.ConnectProperties{AuthMethod: SCRAMSHA256, AuthData: sc.first()}})
+	if err == nil {
+		// [MQTT-4.12.0-5] the CONNACK repeats the method, with server-final.
+		equal(t, ack.Properties.AuthMethod, SCRAMSHA256)
+		check(t, sc.verify(ack.Properties.AuthData), "server-final does not prove the server knows the key")
+		t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
+	}
+	return c, ack, a, err
+}
+
+// reauth re-authenticates c as user/pass and returns the response.
+func reauth(t *testing.T, c *paho.Client, a *pahoSCRAM, user, pass string) (*paho.AuthResponse, *scramClient) {
+	t.Helper()
+	sc := &scramClient{user: user, pass: pass, cnonce: "re-" + user + pass}
+	a.set(sc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := c.Authenticate(ctx, &paho.Auth{ReasonCode: byte(codec.ReasonReAuthenticate),
+		Properties: &paho.AuthProperties{AuthMethod: SCRAMSHA256, AuthData: sc.first()}}) // [MQTT-4.12.1-1]
+	noErr(t, err, "re-authentication")
+	return resp, sc
+}
+
+// TestInteropPahoV5SCRAM: a full SCRAM-SHA-256 login through paho.golang's
+// Auther, a wrong password, and re-authentication (MQTT 5 4.12, 4.12.1)
+// that succeeds, fails on a wrong password and fails for another user.
+func TestInteropPahoV5SCRAM(t *testing.T) {
+	b := startAuthBroker(t, nil)
+
+	c, _, a, err := dialPahoSCRAM(t, b, "scram-ok", "alice", "s3cret")
+	noErr(t, err, "SCRAM login")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = c.Publish(ctx, &paho.Publish{Topic: "auth/t", QoS: 1, Payload: []byte("x")})
+	noErr(t, err, "publish after SCRAM login")
+
+	// paho's AuthResponse drops the AUTH's data: TestAuthRawReauth checks
+	// the server-final of a re-authentication.
+	resp, _ := reauth(t, c, a, "alice", "s3cret")
+	check(t, resp.Success, "re-authentication refused", resp.ReasonCode)
+	equal(t, resp.ReasonCode, byte(codec.ReasonSuccess))
+	noErr(t, a.err)
+	_, err = c.Publish(ctx, &paho.Publish{Topic: "auth/t", QoS: 1, Payload: []byte("y")})
+	noErr(t, err, "publish after re-authentication")
+
+	// Wrong password at CONNECT: CONNACK 0x86 [MQTT-4.12.0-4].
+	_, ack, _, err := dialPahoSCRAM(t, b, "scram-bad", "alice", "wrong")
+	check(t, err != nil && ack != nil, "wrong password accepted or no CONNACK", err)
+	equal(t, ack.ReasonCode, byte(codec.ReasonBadUsernameOrPassword))
+	equal(t, ack.Properties.ReasonString, "bad user name or password")
+	_, ack, _, err = dialPahoSCRAM(t, b, "scram-ghost", "ghost", "x")
+	check(t, err != nil && ack != nil, "unknown user accepted", err)
+	equal(t, ack.ReasonCode, byte(codec.ReasonBadUsernameOrPassword))
+
+	// Re-authentication failures: DISCONNECT with the reason, then close
+	// [MQTT-4.12.1-2].
+	for _, tc := range []struct {
+		user, pass string
+		want       codec.ReasonCode
+	}{
+		{"alice", "wrong", codec.ReasonBadUsernameOrPassword},
+		{"bob", "hunter2", codec.ReasonNotAuthorized}, // valid, but not who connected
+	} {
+		c, _, a, err := dialPahoSCRAM(t, b, "scram-re-"+tc.user, "alice", "s3cret")
+		noErr(t, err)
+		resp, _ := reauth(t, c, a, tc.user, tc.pass)
+		check(t, !resp.Success, "re-authentication as", tc.user, "accepted")
+		equal(t, resp.ReasonCode, byte(tc.want), tc.user)
+	}
+	waitConnected(t, b, 1) // only the first client is left
+}
+
+// waitConnected waits until the broker counts n connected clients.
+func waitConnected(t *testing.T, b *Broker, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for b.connected.Load() != n {
+		check(t, time.Now().Before(deadline), "connected clients:", b.connected.Load(), "want", n)
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// v5Auth returns a v5 AUTH packet.
+func v5Auth(rc codec.ReasonCode, method string, data []byte) []byte {
+	ap := codec.Auth{ReasonCode: rc}
+	ap.Props.AuthMethod = []byte(method)
+	ap.Props.Set(codec.PropAuthMethod)
+	if data != nil {
+		ap.Props.AuthData = data
+		ap.Props.Set(codec.PropAuthData)
+	}
+	return codec.AppendAuth(nil, &ap)
+}
+
+// readAuth reads an AUTH packet.
+func (r *rawConn) readAuth() *codec.Auth {
+	r.t.Helper()
+	var ap codec.Auth
+	_, err := codec.DecodeAuth(r.mustRead(codec.TypeAuth), &ap)
+	noErr(r.t, err)
+	return &ap
+}
+
+// readConnack5 reads a v5 CONNACK.
+func (r *rawConn) readConnack5() *codec.Connack {
+	r.t.Helper()
+	var ack codec.Connack
+	_, err := codec.DecodeConnack(r.mustRead(codec.TypeConnack), codec.V5, &ack)
+	noErr(r.t, err)
+	return &ack
+}
+
+// readDisconnect5 reads a v5 DISCONNECT and returns its reason.
+func (r *rawConn) readDisconnect5() codec.ReasonCode {
+	r.t.Helper()
+	var d codec.Disconnect
+	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
+	noErr(r.t, err)
+	return d.ReasonCode
+}
+
+// rawSCRAMStart sends a SCRAM CONNECT for id and returns the client and
+// the broker's AUTH 0x18 carrying server-first.
+func rawSCRAMStart(t *testing.T, b *Broker, id, user, pass string) (*rawConn, *scramClient, *codec.Auth) {
+	t.Helper()
+	r := dialRaw(t, b)
+	sc := &scramClient{user: user, pass: pass, cnonce: "raw-" + id}
+	p := &codec.Connect{Version: codec.V5, ProtocolName: []byte("MQTT"), ClientID: []byte(id), KeepAlive: 30}
+	p.Props.AuthMethod = []byte(SCRAMSHA256)
+	p.Props.Set(codec.PropAuthMethod)
+	p.Props.AuthData = sc.first()
+	p.Props.Set(codec.PropAuthData)
+	r.write(codec.AppendConnect(nil, p))
+	ap := r.readAuth()
+	equal(t, ap.ReasonCode, codec.ReasonContinueAuthentication) // [MQTT-4.12.0-2]
+	equal(t, string(ap.Props.AuthMethod), SCRAMSHA256)          // [MQTT-4.12.0-5]
+	return r, sc, ap
+}
+
+// rawSCRAM logs id in as alice and returns the CONNACK.
+func rawSCRAM(t *testing.T, b *Broker, id string) (*rawConn, *codec.Connack) {
+	t.Helper()
+	r, sc, ap := rawSCRAMStart(t, b, id, "alice", "s3cret")
+	cf, err := sc.final(ap.Props.AuthData)
+	noErr(t, err)
+	r.write(v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, cf)) // [MQTT-4.12.0-3]
+	ack := r.readConnack5()
+	equal(t, ack.ReasonCode, codec.ReasonSuccess)
+	equal(t, string(ack.Props.AuthMethod), SCRAMSHA256) // [MQTT-4.12.0-5]
+	check(t, sc.verify(ack.Props.AuthData), "server-final")
+	return r, ack
+}
+
+// TestAuthRawProtocolErrors: AUTH packets out of place. Before CONNACK the
+// reason goes in a CONNACK, since no DISCONNECT may precede a successful
+// CONNACK [MQTT-3.14.0-1]; after it, in a DISCONNECT.
+func TestAuthRawProtocolErrors(t *testing.T) {
+	b := startAuthBroker(t, nil)
+
+	t.Run("AUTH before CONNECT", func(t *testing.T) {
+		r := dialRaw(t, b)
+		r.write(v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, []byte("n,,n=alice,r=x")))
+		r.expectClosed(3 * time.Second) // [MQTT-3.1.0-1]
+	})
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+		want codec.ReasonCode
+	}{
+		// [MQTT-4.12.0-5] every AUTH repeats the CONNECT's method.
+		{"AUTH with another method", v5Auth(codec.ReasonContinueAuthentication, "PLAIN", []byte("x")), codec.ReasonProtocolError},
+		// [MQTT-4.12.0-3] the client continues with 0x18, not 0x19.
+		{"AUTH 0x19 during the exchange", v5Auth(codec.ReasonReAuthenticate, SCRAMSHA256, []byte("x")), codec.ReasonProtocolError},
+		// [MQTT-3.1.2-30] only AUTH or DISCONNECT before CONNACK.
+		{"PUBLISH during the exchange", codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("a"), Payload: []byte("p")}), codec.ReasonProtocolError},
+		{"PINGREQ during the exchange", codec.AppendPingreq(nil), codec.ReasonProtocolError},
+		// [MQTT-3.15.1-1] reserved flags set: malformed.
+		{"AUTH with flags", append([]byte{0xF1}, v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, nil)[1:]...), codec.ReasonMalformedPacket},
+		{"tampered client-final", v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, []byte("c=biws,r=nope,p=AAAA")), codec.ReasonNotAuthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _, _ := rawSCRAMStart(t, b, "raw-err", "alice", "s3cret")
+			r.write(tc.pkt)
+			ack := r.readConnack5()
+			equal(t, ack.ReasonCode, tc.want) // [MQTT-4.12.0-4]
+			r.expectClosed(3 * time.Second)
+		})
+	}
+	t.Run("DISCONNECT during the exchange", func(t *testing.T) {
+		r, _, _ := rawSCRAMStart(t, b, "raw-disc", "alice", "s3cret")
+		r.write(codec.AppendDisconnect(nil, codec.V5, &codec.Disconnect{}))
+		r.expectClosed(3 * time.Second)
+	})
+	t.Run("AUTH from a 3.1.1 client", func(t *testing.T) {
+		r := dialRaw(t, b)
+		equal(t, r.connect(&codec.Connect{ClientID: []byte("raw-v3"), CleanStart: true,
+			UsernameFlag: true, Username: []byte("alice"), PasswordFlag: true, Password: []byte("s3cret")}).ReasonCode, 0)
+		r.write(v5Auth(codec.ReasonReAuthenticate, SCRAMSHA256, []byte("n,,n=alice,r=x")))
+		r.expectClosed(3 * time.Second) // no AUTH before 5.0, and no DISCONNECT to send
+	})
+	t.Run("re-authentication without a method at CONNECT", func(t *testing.T) {
+		r := dialRaw(t, b)
+		equal(t, r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("raw-plain"), CleanStart: true,
+			UsernameFlag: true, Username: []byte("alice"), PasswordFlag: true, Password: []byte("s3cret")}).ReasonCode, 0)
+		r.write(v5Auth(codec.ReasonReAuthenticate, SCRAMSHA256, []byte("n,,n=alice,r=x")))
+		equal(t, r.readDisconnect5(), codec.ReasonProtocolError) // [MQTT-4.12.0-7]
+		r.expectClosed(3 * time.Second)
+	})
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+	}{
+		{"re-authentication with another method", v5Auth(codec.ReasonReAuthenticate, "PLAIN", []byte("x"))}, // [MQTT-4.12.1-1]
+		{"AUTH 0x18 outside an exchange", v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, []byte("x"))},
+		{"AUTH 0x00 from the client", v5Auth(codec.ReasonSuccess, SCRAMSHA256, nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := rawSCRAM(t, b, "raw-re")
+			r.write(tc.pkt)
+			equal(t, r.readDisconnect5(), codec.ReasonProtocolError)
+			r.expectClosed(3 * time.Second)
+		})
+	}
+}
+
+// TestAuthRawReauth: re-authentication (4.12.1) twice on one connection,
+// with other packets in between; the final AUTH 0x00 carries the method
+// and server-final [MQTT-4.12.0-5].
+func TestAuthRawReauth(t *testing.T) {
+	b := startAuthBroker(t, nil)
+	r, _ := rawSCRAM(t, b, "raw-reauth")
+	for i := range 2 {
+		sc := &scramClient{user: "alice", pass: "s3cret", cnonce: "re" + string(rune('a'+i))}
+		r.write(v5Auth(codec.ReasonReAuthenticate, SCRAMSHA256, sc.first()))
+		ap := r.readAuth()
+		equal(t, ap.ReasonCode, codec.ReasonContinueAuthentication) // [MQTT-4.12.0-2]
+		cf, err := sc.final(ap.Props.AuthData)
+		noErr(t, err)
+		r.write(codec.AppendPingreq(nil)) // packets may flow during re-authentication
+		r.mustRead(codec.TypePingresp)
+		r.write(v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, cf))
+		ap = r.readAuth()
+		equal(t, ap.ReasonCode, codec.ReasonSuccess)
+		equal(t, string(ap.Props.AuthMethod), SCRAMSHA256)
+		check(t, sc.verify(ap.Props.AuthData), "re-authentication server-final")
+	}
+	r.write(codec.AppendPingreq(nil))
+	r.mustRead(codec.TypePingresp)
+}
+
+// TestAuthTakeover: a client that authenticated with SCRAM takes over the
+// session of another connection with its id, on another loop and on the
+// same loop; the CONNECT is re-read from the kept copy, not from gnet's
+// buffer [MQTT-3.1.4-2].
+func TestAuthTakeover(t *testing.T) {
+	b := startAuthBroker(t, func(c *Config) { c.Loops = 2 })
+	first, _ := rawSCRAM(t, b, "take")
+	second, _ := rawSCRAM(t, b, "take") // round robin: the other loop
+	equal(t, first.readDisconnect5(), codec.ReasonSessionTakenOver)
+	first.expectClosed(3 * time.Second)
+	dialRaw(t, b).connect(&codec.Connect{ClientID: []byte("filler"), CleanStart: true}) // shift the loop
+	third, _ := rawSCRAM(t, b, "take")
+	equal(t, second.readDisconnect5(), codec.ReasonSessionTakenOver)
+	second.expectClosed(3 * time.Second)
+	third.write(codec.AppendPingreq(nil))
+	third.mustRead(codec.TypePingresp) // the winner is connected
+}
+
+// TestAuthSingleStepAndAnonymous: a method done at its first step answers
+// CONNACK at once, with its data; AllowAnonymous false still refuses a
+// plain client without user name next to a password file.
+func TestAuthSingleStepAndAnonymous(t *testing.T) {
+	b := startAuthBroker(t, func(c *Config) {
+		c.AllowAnonymous = false
+		c.AuthMethods = map[string]AuthMethod{"TOKEN": tokenMethod{}}
+	})
+	r := dialRaw(t, b)
+	p := &codec.Connect{Version: codec.V5, ProtocolName: []byte("MQTT"), ClientID: []byte("tok"), CleanStart: true}
+	p.Props.AuthMethod = []byte("TOKEN")
+	p.Props.Set(codec.PropAuthMethod)
+	p.Props.AuthData = []byte("good")
+	p.Props.Set(codec.PropAuthData)
+	r.write(codec.AppendConnect(nil, p))
+	ack := r.readConnack5()
+	equal(t, ack.ReasonCode, codec.ReasonSuccess)
+	equal(t, string(ack.Props.AuthMethod), "TOKEN")
+	equal(t, string(ack.Props.AuthData), "welcome")
+
+	// SCRAM is still offered next to the caller's methods.
+	rawSCRAM(t, b, "scram-too")
+
+	equal(t, dialRaw(t, b).connect(&codec.Connect{Version: codec.V5, ClientID: []byte("anon"), CleanStart: true}).ReasonCode,
+		codec.ReasonNotAuthorized)
+	// [MQTT-4.12.0-6] no method in CONNECT: no method in CONNACK.
+	ack = dialRaw(t, b).connect(&codec.Connect{Version: codec.V5, ClientID: []byte("plain"), CleanStart: true,
+		UsernameFlag: true, Username: []byte("bob"), PasswordFlag: true, Password: []byte("hunter2")})
+	equal(t, ack.ReasonCode, codec.ReasonSuccess)
+	check(t, !ack.Props.Has(codec.PropAuthMethod), "CONNACK names a method")
+}
+
+// tokenMethod accepts the data "good" in one step.
+type tokenMethod struct{}
+
+func (tokenMethod) Start(*ConnectInfo) AuthExchange { return &tokenExchange{} }
+
+type tokenExchange struct{ ok bool }
+
+func (e *tokenExchange) Step(data []byte) ([]byte, bool, error) {
+	if string(data) != "good" {
+		return nil, false, ErrNotAuthorized
+	}
+	e.ok = true
+	return []byte("welcome"), true, nil
+}
+
+func (e *tokenExchange) Username() string { return "" }
