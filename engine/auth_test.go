@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/gust-mqtt/gust/codec"
 )
@@ -22,7 +24,7 @@ func writeUsersFile(t testing.TB, pairs ...string) string {
 	t.Helper()
 	var sb strings.Builder
 	for i := 0; i < len(pairs); i += 2 {
-		c, err := NewCredential([]byte(pairs[i+1]))
+		c, err := NewCredential([]byte(pairs[i+1]), DefaultSCRAMIterations)
 		noErr(t, err)
 		sb.WriteString(FormatUserLine(pairs[i], &c) + "\n")
 	}
@@ -405,3 +407,55 @@ func (e *tokenExchange) Step(data []byte) ([]byte, bool, error) {
 }
 
 func (e *tokenExchange) Username() string { return "" }
+
+// TestInteropPahoPasswordFile: 3.1.1 user name/password logins through a
+// password file with paho.mqtt.golang: the right password connects, a
+// wrong one or an unknown user gets return code 4, and with AllowAnonymous
+// false a client without user name gets 5 [MQTT-3.1.4-2].
+func TestInteropPahoPasswordFile(t *testing.T) {
+	b := startAuthBroker(t, func(c *Config) { c.AllowAnonymous = false })
+	c := pahoClient(t, b, "pw-ok", func(o *mqtt.ClientOptions) { o.SetUsername("bob").SetPassword("hunter2") })
+	col := newCollector()
+	subscribe(t, c, "pw/t", 1, col)
+	publish(t, c, "pw/t", 1, false, "hello")
+	equal(t, string(col.wait(t, 1, 5*time.Second)[0].Payload()), "hello")
+
+	for _, tc := range []struct {
+		name, user, pass string
+		want             string
+	}{
+		{"wrong password", "bob", "s3cret", "bad user name or password"},
+		{"unknown user", "carol", "hunter2", "bad user name or password"},
+		{"anonymous", "", "", "not Authorized"},
+	} {
+		o := mqtt.NewClientOptions().AddBroker("tcp://"+b.Addr().String()).SetClientID("pw-"+tc.name).
+			SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5*time.Second)
+		if tc.user != "" {
+			o.SetUsername(tc.user).SetPassword(tc.pass)
+		}
+		tok := mqtt.NewClient(o).Connect()
+		check(t, tok.WaitTimeout(5*time.Second), tc.name, "connect timeout")
+		err := tok.Error()
+		check(t, err != nil && strings.Contains(err.Error(), tc.want), tc.name, "got", err, "want", tc.want)
+	}
+}
+
+// TestInteropMosquittoPasswordFile: mosquitto_pub logs in with a user name
+// and password checked against the password file, and is refused with a
+// wrong one.
+func TestInteropMosquittoPasswordFile(t *testing.T) {
+	tool := mosquittoTool(t, "mosquitto_pub")
+	b := startAuthBroker(t, func(c *Config) { c.AllowAnonymous = false })
+	mosqPub(t, b, "-u", "alice", "-P", "s3cret", "-t", "pw/m", "-m", "x", "-q", "1")
+	h, p := hostPort(t, b)
+	for _, args := range [][]string{
+		{"-u", "alice", "-P", "wrong"},
+		{}, // anonymous
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		out, err := exec.CommandContext(ctx, tool, append([]string{"-h", h, "-p", p, "-V", "mqttv311",
+			"-t", "pw/m", "-m", "x"}, args...)...).CombinedOutput()
+		cancel()
+		check(t, err != nil, "mosquitto_pub", args, "accepted:", string(out))
+	}
+}

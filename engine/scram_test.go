@@ -69,7 +69,7 @@ func testUsers(t testing.TB, pairs ...string) *Users {
 	var sb strings.Builder
 	sb.WriteString("# test users\n\n")
 	for i := 0; i < len(pairs); i += 2 {
-		c, err := NewCredential([]byte(pairs[i+1]))
+		c, err := NewCredential([]byte(pairs[i+1]), DefaultSCRAMIterations)
 		noErr(t, err)
 		sb.WriteString(FormatUserLine(pairs[i], &c) + "\n")
 	}

@@ -44,11 +44,11 @@ func DeriveCredential(password, salt []byte, iterations int) (UserCredential, er
 }
 
 // NewCredential derives the credential of password with a fresh random
-// salt and DefaultSCRAMIterations.
-func NewCredential(password []byte) (UserCredential, error) {
+// salt and iterations (DefaultSCRAMIterations or more is advised).
+func NewCredential(password []byte, iterations int) (UserCredential, error) {
 	salt := make([]byte, scramSaltLen)
 	_, _ = rand.Read(salt) // crypto/rand.Read never fails (Go 1.24+)
-	return DeriveCredential(password, salt, DefaultSCRAMIterations)
+	return DeriveCredential(password, salt, iterations)
 }
 
 // Verify reports, in constant time over the keys, whether password matches

@@ -3,6 +3,7 @@
 //	gust serve   run the broker
 //	gust load    run the load generator
 //	gust bench   run the benchmark harness
+//	gust passwd  create or update a user of a users file
 package main
 
 import (
@@ -14,11 +15,11 @@ import (
 type subcommand func(args []string) int
 
 // commands maps each verb to its implementation; each lives in its own file
-// (serve.go, load.go, bench.go) and registers itself from an init function.
+// (serve.go, load.go, bench.go, passwd.go) and registers itself from an init function.
 var commands = map[string]subcommand{}
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gust <serve|load|bench> [flags]\n\nRun 'gust <command> -h' for the flags of a command.")
+	fmt.Fprintln(os.Stderr, "usage: gust <serve|load|bench|passwd> [flags]\n\nRun 'gust <command> -h' for the flags of a command.")
 }
 
 func main() {

@@ -65,10 +65,13 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 		return engine.Config{}, err
 	}
 	cfg := engine.DefaultConfig()
+	anonSet := false // allow_anonymous given explicitly, in the file or as a flag
 	if path != "" {
-		if err := decodeConfigFile(path, &cfg); err != nil {
+		md, err := decodeConfigFile(path, &cfg)
+		if err != nil {
 			return engine.Config{}, err
 		}
+		anonSet = md.IsDefined("allow_anonymous")
 	}
 	fs := newServeFlags(&cfg, stderr)
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +79,16 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return engine.Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { anonSet = anonSet || f.Name == "allow-anonymous" })
+	if cfg.PasswordFile != "" {
+		if !anonSet {
+			cfg.AllowAnonymous = false // a users file means logins are wanted
+		}
+		// Checked here too so that a bad file stops start-up with its line.
+		if _, err := engine.LoadUsers(cfg.PasswordFile); err != nil {
+			return engine.Config{}, fmt.Errorf("password file: %w", err)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return engine.Config{}, err
@@ -103,19 +116,19 @@ func configPath(args []string) (string, error) {
 
 // decodeConfigFile reads a TOML file into cfg. Unknown keys are an error, so a
 // misspelt setting stops start-up instead of being ignored.
-func decodeConfigFile(path string, cfg *engine.Config) error {
+func decodeConfigFile(path string, cfg *engine.Config) (toml.MetaData, error) {
 	md, err := toml.DecodeFile(path, cfg)
 	if err != nil {
-		return fmt.Errorf("config file %s: %w", path, err)
+		return md, fmt.Errorf("config file %s: %w", path, err)
 	}
 	if undec := md.Undecoded(); len(undec) > 0 {
 		keys := make([]string, len(undec))
 		for i, k := range undec {
 			keys[i] = k.String()
 		}
-		return fmt.Errorf("config file %s: unknown setting(s): %s", path, strings.Join(keys, ", "))
+		return md, fmt.Errorf("config file %s: unknown setting(s): %s", path, strings.Join(keys, ", "))
 	}
-	return nil
+	return md, nil
 }
 
 // newServeFlags binds every flag of `gust serve` to a field of cfg; the
@@ -138,7 +151,8 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.MaxSessionExpiry, "max-session-expiry", cfg.MaxSessionExpiry, "longest time an offline session is kept (0 = forever)")
 	fs.DurationVar(&cfg.SysInterval, "sys-interval", cfg.SysInterval, "period of $SYS publications (0 = off)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
-	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous, "accept clients without a user name")
+	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous, "accept clients without a user name (default false when --password-file is set, unless given explicitly)")
+	fs.StringVar(&cfg.PasswordFile, "password-file", cfg.PasswordFile, "users `file` written by 'gust passwd': user name/password and MQTT 5 SCRAM-SHA-256 logins are checked against it; clients without a user name are then refused unless allow-anonymous is set explicitly")
 	fs.BoolVar(&cfg.AllowZeroLengthClientID, "allow-zero-length-client-id", cfg.AllowZeroLengthClientID, "assign an id to clean-session clients that send none")
 	fs.IntVar(&cfg.MaxClientIDLength, "max-client-id-length", cfg.MaxClientIDLength, "longest accepted client id in bytes")
 	fs.IntVar(&cfg.ReceiveMaximum, "receive-maximum", cfg.ReceiveMaximum, "unacknowledged QoS 1/2 messages a client may send at once")

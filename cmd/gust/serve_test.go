@@ -94,3 +94,57 @@ func TestServeFlagsCoverConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestServePasswordFile: --password-file (toml password_file) is loaded at
+// start-up; a bad file stops it naming the file and line; anonymous
+// clients are refused unless allow_anonymous is given explicitly.
+func TestServePasswordFile(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users")
+	if err := passwd([]string{"-c", "--password", "pw", users, "alice"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		args     func(t *testing.T) []string
+		wantAnon bool
+	}{
+		{name: "flag", args: func(*testing.T) []string { return []string{"--password-file", users} }},
+		{name: "file", args: func(t *testing.T) []string {
+			return []string{"--config", writeFile(t, "password_file = \""+users+"\"\n")}
+		}},
+		{name: "explicit flag", wantAnon: true, args: func(*testing.T) []string {
+			return []string{"--password-file", users, "--allow-anonymous"}
+		}},
+		{name: "explicit in file", wantAnon: true, args: func(t *testing.T) []string {
+			return []string{"--config", writeFile(t, "allow_anonymous = true\npassword_file = \""+users+"\"\n")}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadServeConfig(tc.args(t), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.PasswordFile != users || cfg.AllowAnonymous != tc.wantAnon {
+				t.Errorf("password_file %q allow_anonymous %v, want %q %v", cfg.PasswordFile, cfg.AllowAnonymous, users, tc.wantAnon)
+			}
+			if _, err := engine.New(cfg); err != nil {
+				t.Errorf("engine.New: %v", err)
+			}
+		})
+	}
+	cfg, err := loadServeConfig(nil, io.Discard)
+	if err != nil || !cfg.AllowAnonymous {
+		t.Errorf("without a password file anonymous clients are allowed: %v %v", cfg.AllowAnonymous, err)
+	}
+
+	bad := writeFile(t, "# users\nalice:SCRAM-SHA-256$4096:c2FsdA==$YQ==:YQ==\n")
+	for _, tc := range []struct{ name, path, want string }{
+		{"malformed line", bad, bad + ":2:"},
+		{"missing file", "/nonexistent/users", "/nonexistent/users"},
+	} {
+		_, err := loadServeConfig([]string{"--password-file", tc.path}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v does not name %q", tc.name, err, tc.want)
+		}
+	}
+}
