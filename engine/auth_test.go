@@ -428,8 +428,8 @@ func TestInteropPahoPasswordFile(t *testing.T) {
 		{"unknown user", "carol", "hunter2", "bad user name or password"},
 		{"anonymous", "", "", "not Authorized"},
 	} {
-		o := mqtt.NewClientOptions().AddBroker("tcp://"+b.Addr().String()).SetClientID("pw-"+tc.name).
-			SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5*time.Second)
+		o := mqtt.NewClientOptions().AddBroker("tcp://" + b.Addr().String()).SetClientID("pw-" + tc.name).
+			SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
 		if tc.user != "" {
 			o.SetUsername(tc.user).SetPassword(tc.pass)
 		}
