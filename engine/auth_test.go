@@ -459,3 +459,11 @@ func TestInteropMosquittoPasswordFile(t *testing.T) {
 		check(t, err != nil, "mosquitto_pub", args, "accepted:", string(out))
 	}
 }
+
+// TestAuthExchangeTimeout: a client that stops in the middle of its
+// exchange is closed after ConnectTimeout, like one that sends no CONNECT.
+func TestAuthExchangeTimeout(t *testing.T) {
+	b := startAuthBroker(t, func(c *Config) { c.ConnectTimeout = 300 * time.Millisecond })
+	r, _, _ := rawSCRAMStart(t, b, "stall", "alice", "s3cret")
+	r.expectClosed(5 * time.Second)
+}
