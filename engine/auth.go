@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"maps"
 
 	"github.com/gust-mqtt/gust/codec"
@@ -214,7 +215,7 @@ func (c *client) authFailed(err error) error {
 		return c.refuseAuth(err) // [MQTT-4.12.0-4]
 	}
 	c.l.b.log.Debug("re-authentication failed", "client", c.id, "remote", c.gc.RemoteAddr(), "err", err)
-	if err == ErrBadCredentials {
+	if errors.Is(err, ErrBadCredentials) {
 		return errReauthBadCreds // [MQTT-4.12.1-2]
 	}
 	return errReauthNotAuth // [MQTT-4.12.1-2]

@@ -152,7 +152,7 @@ func (c *client) authenticate(p *codec.Connect) (error, bool) {
 
 // refuseAuth answers an authentication failure and closes.
 func (c *client) refuseAuth(err error) error {
-	if err == ErrBadCredentials {
+	if errors.Is(err, ErrBadCredentials) {
 		c.refuseCode(codec.ConnackBadUsernameOrPassword, codec.ReasonBadUsernameOrPassword)
 	} else {
 		c.refuseCode(codec.ConnackNotAuthorized, codec.ReasonNotAuthorized)

@@ -110,12 +110,12 @@ func TestSCRAMRFC7677(t *testing.T) {
 
 // runSCRAM runs a whole exchange for sc against m, letting tamper change
 // client-final, and returns the final step's result.
-func runSCRAM(t *testing.T, m *SCRAM, info *ConnectInfo, sc *scramClient, tamper func([]byte) []byte) ([]byte, bool, error, AuthExchange) {
+func runSCRAM(t *testing.T, m *SCRAM, info *ConnectInfo, sc *scramClient, tamper func([]byte) []byte) (AuthExchange, []byte, bool, error) {
 	t.Helper()
 	ex := m.Start(info)
 	sf, done, err := ex.Step(sc.first())
 	if err != nil || done {
-		return sf, done, err, ex
+		return ex, sf, done, err
 	}
 	cf, err := sc.final(sf)
 	noErr(t, err)
@@ -123,7 +123,7 @@ func runSCRAM(t *testing.T, m *SCRAM, info *ConnectInfo, sc *scramClient, tamper
 		cf = tamper(cf)
 	}
 	out, done, err := ex.Step(cf)
-	return out, done, err, ex
+	return ex, out, done, err
 }
 
 // TestSCRAMExchange: success with a fresh salt and nonce, and every way
@@ -161,7 +161,7 @@ func TestSCRAMExchange(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := &scramClient{user: tc.user, pass: tc.pass, cnonce: "cnonce"}
-			out, done, err, ex := runSCRAM(t, m, &tc.info, sc, tc.tamper)
+			ex, out, done, err := runSCRAM(t, m, &tc.info, sc, tc.tamper)
 			if tc.want != nil {
 				check(t, errors.Is(err, tc.want), "got", err, "want", tc.want)
 				check(t, !done, "done despite", err)

@@ -120,7 +120,7 @@ func ParseUserLine(line string) (name string, c UserCredential, err error) {
 	}
 	name, secret, ok := strings.Cut(line, ":")
 	if !ok || name == "" {
-		return "", c, fmt.Errorf("%w: want user:%s...", ErrUsersFile, scramPrefix)
+		return "", c, fmt.Errorf("%w: want user:%s<iterations>:<salt>$<StoredKey>:<ServerKey>", ErrUsersFile, scramPrefix)
 	}
 	c, err = ParseCredential(secret)
 	return name, c, err
