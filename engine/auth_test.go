@@ -467,3 +467,23 @@ func TestAuthExchangeTimeout(t *testing.T) {
 	r, _, _ := rawSCRAMStart(t, b, "stall", "alice", "s3cret")
 	r.expectClosed(5 * time.Second)
 }
+
+// TestNewPasswordFile: New loads the password file, refuses a bad one
+// naming it and its line, and leaves the caller's AuthMethods map alone.
+func TestNewPasswordFile(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.PasswordFile = filepath.Join(t.TempDir(), "users")
+	noErr(t, os.WriteFile(cfg.PasswordFile, []byte("alice:nope\n"), 0o600))
+	_, err := New(cfg)
+	check(t, errors.Is(err, ErrUsersFile) && strings.Contains(err.Error(), cfg.PasswordFile+":1:"), err)
+
+	cfg.PasswordFile = writeUsersFile(t, "alice", "pw")
+	mine := map[string]AuthMethod{"TOKEN": tokenMethod{}}
+	cfg.AuthMethods = mine
+	b, err := New(cfg)
+	noErr(t, err)
+	equal(t, len(mine), 1)
+	check(t, b.cfg.AuthMethods[SCRAMSHA256] != nil && b.cfg.AuthMethods["TOKEN"] != nil, "methods", b.cfg.AuthMethods)
+	_, ok := b.cfg.Authenticator.(*Users)
+	check(t, ok, "the password file is not the Authenticator")
+}

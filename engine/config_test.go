@@ -30,6 +30,7 @@ func TestConfigValidate(t *testing.T) {
 		{field: "log_level", mod: func(c *Config) { c.LogLevel = "loud" }},
 		{field: "max_client_id_length", mod: func(c *Config) { c.MaxClientIDLength = 5 }},
 		{field: "receive_maximum", mod: func(c *Config) { c.ReceiveMaximum = 0 }},
+		{field: "password_file", mod: func(c *Config) { c.PasswordFile, c.Authenticator = "users", &Users{} }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.field, func(t *testing.T) {
