@@ -74,6 +74,11 @@ func passwd(args []string, stdin io.Reader, stderr io.Writer) error {
 	}
 	pw := []byte(*pass)
 	if *pass == "" {
+		if f, ok := stdin.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				fmt.Fprint(stderr, "Password (echoed): ")
+			}
+		}
 		var err error
 		if pw, err = readPassword(stdin); err != nil {
 			return err
