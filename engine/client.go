@@ -215,8 +215,13 @@ func (c *client) handleDisconnect(pkt []byte) error {
 	}
 	if s := c.sess; c.version == codec.V5 && s != nil && c.l.disc.Props.Has(codec.PropSessionExpiry) {
 		// A session that ends with the connection cannot be given a
-		// lifetime now (MQTT 5 3.14.2.2.2: protocol error); otherwise the
-		// DISCONNECT's interval replaces the CONNECT's.
+		// lifetime now (MQTT 5 3.14.2.2.2: protocol error, not a valid
+		// DISCONNECT, so the will goes out); otherwise the DISCONNECT's
+		// interval replaces the CONNECT's.
+		if s.expiry == 0 && c.l.disc.Props.SessionExpiry != 0 {
+			c.reason = closeNone
+			return errDisconnectExpiry
+		}
 		if s.expiry != 0 {
 			s.expiry = c.l.disc.Props.SessionExpiry
 			s.clean = s.expiry == 0

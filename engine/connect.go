@@ -47,6 +47,10 @@ func (c *client) handleConnect(pkt []byte) error {
 			c.protocolError(errBadWillTopic)
 			return errCloseQuiet // [MQTT-3.1.4-1]
 		}
+		if p.WillRetain && !b.cfg.RetainAvailable && p.Version == codec.V5 {
+			c.refuse(codec.ReasonRetainNotSupported) // [MQTT-3.2.2-13]
+			return errCloseQuiet
+		}
 		if int(p.WillQoS) > b.cfg.MaximumQoS {
 			if p.Version == codec.V5 {
 				c.refuse(codec.ReasonQoSNotSupported) // [MQTT-3.2.2-12]

@@ -68,3 +68,10 @@ func disconnectReason(err error) codec.ReasonCode {
 	}
 	return codec.ReasonProtocolError
 }
+
+// MQTT 5 close causes found by the issue 5 audit (engine/V5-COVERAGE.md).
+var (
+	errSubIDFromClient    = &reasonError{codec.ReasonProtocolError, "engine: subscription identifier in a PUBLISH from a client"}
+	errRetainNotSupported = &reasonError{codec.ReasonRetainNotSupported, "engine: PUBLISH with RETAIN while retain is not available"}
+	errDisconnectExpiry   = &reasonError{codec.ReasonProtocolError, "engine: DISCONNECT session expiry after a CONNECT with 0"}
+)

@@ -91,7 +91,12 @@ func (c *client) publishV5(p *codec.Publish) (*codec.Properties, codec.ReasonCod
 		}
 		rc = codec.ReasonPayloadFormatInvalid // PUBACK/PUBREC 0x99
 	}
-	p.Props.SubscriptionIDs = p.Props.SubscriptionIDs[:0] // the broker sets its own
+	if len(p.Props.SubscriptionIDs) > 0 {
+		return nil, 0, errSubIDFromClient // [MQTT-3.3.4-6] DISCONNECT 0x82
+	}
+	if p.Retain && !c.l.b.cfg.RetainAvailable {
+		return nil, 0, errRetainNotSupported // MQTT 5 3.3.1.3: DISCONNECT 0x9A
+	}
 	if p.Props.Present == 0 && len(p.Props.User) == 0 {
 		return nil, rc, nil
 	}
@@ -143,6 +148,10 @@ func (c *client) handleAck(pkt []byte) error {
 		}
 	case codec.TypePubrec: // [MQTT-4.3.3-4]
 		i := s.findInflight(a.PacketID)
+		rc := codec.ReasonSuccess
+		if i < 0 || s.inflight[i].qos != 2 {
+			rc = codec.ReasonPacketIDNotFound // v5 PUBREL 0x92 [MQTT-3.6.2-1]
+		}
 		if i >= 0 && s.inflight[i].qos == 2 {
 			if c.version == codec.V5 && a.ReasonCode >= 0x80 {
 				s.removeInflight(i) // [MQTT-4.4.0-2] v5: a failed PUBREC ends the flow
@@ -152,7 +161,7 @@ func (c *client) handleAck(pkt []byte) error {
 			s.inflight[i].state = outReleased
 			s.inflight[i].m = nil // [MQTT-4.3.3-6] never re-sent after PUBREL
 		}
-		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubrel, PacketID: a.PacketID})
+		c.pending = c.appendAck(c.pending, codec.TypePubrel, a.PacketID, rc)
 		l.markDirty(c)
 	case codec.TypePubcomp: // [MQTT-4.3.3-5]
 		if i := s.findInflight(a.PacketID); i >= 0 && s.inflight[i].state == outReleased {
@@ -160,8 +169,12 @@ func (c *client) handleAck(pkt []byte) error {
 			l.pump(s, c)
 		}
 	case codec.TypePubrel: // [MQTT-4.3.3-11] [MQTT-4.3.3-12]
+		rc := codec.ReasonSuccess
+		if !s.hasInQoS2(a.PacketID) {
+			rc = codec.ReasonPacketIDNotFound // v5 PUBCOMP 0x92 [MQTT-3.7.2-1]
+		}
 		s.releaseInQoS2(a.PacketID)
-		c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubcomp, PacketID: a.PacketID})
+		c.pending = c.appendAck(c.pending, codec.TypePubcomp, a.PacketID, rc)
 		l.markDirty(c)
 	}
 	return nil

@@ -24,6 +24,7 @@ var reasonTexts = map[codec.ReasonCode][]byte{
 	codec.ReasonServerShuttingDown:         []byte("server shutting down"),
 	codec.ReasonQuotaExceeded:              []byte("quota exceeded"),
 	codec.ReasonQoSNotSupported:            []byte("QoS not supported"),
+	codec.ReasonRetainNotSupported:         []byte("retain not supported"),
 }
 
 // reasonText is the Reason String for rc, nil for success codes and codes
@@ -54,8 +55,9 @@ func (c *client) problem(pr *codec.Properties, codes []codec.ReasonCode) {
 	}
 }
 
-// appendAck appends a PUBACK or PUBREC with rc, and for a v5 failure its
-// Reason String when the client allows problem information. Loop-only.
+// appendAck appends a PUBACK, PUBREC, PUBREL or PUBCOMP with rc, and for a
+// v5 failure its Reason String when the client allows problem information.
+// Loop-only.
 func (c *client) appendAck(dst []byte, t codec.Type, id uint16, rc codec.ReasonCode) []byte {
 	a := codec.Ack{Type: t, PacketID: id, ReasonCode: rc}
 	if rc >= 0x80 {
