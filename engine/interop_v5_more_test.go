@@ -304,3 +304,75 @@ func TestInteropPahoV5RetainNotAvailable(t *testing.T) {
 	pub.expectClosed(3 * time.Second)
 	sub.quiet(t, 300*time.Millisecond, "a refused retained PUBLISH was delivered:")
 }
+
+// TestInteropPahoV5WillDelayPastSession: a will whose delay outlasts its
+// session (Session Expiry Interval 1 s, Will Delay Interval 60 s) is
+// published when the session ends [MQTT-3.1.3-9] [MQTT-3.1.2-8].
+func TestInteropPahoV5WillDelayPastSession(t *testing.T) {
+	b := startBroker(t, nil)
+	watch := dialPahoV5(t, b, "v5-wdp-watch", nil)
+	watch.subscribe(t, "wdp/#", 0)
+	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+	noErr(t, err)
+	t.Cleanup(func() { _ = nc.Close() })
+	wc := paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = wc.Connect(ctx, &paho.Connect{ClientID: "v5-wdp", CleanStart: true, KeepAlive: 30,
+		Properties:     &paho.ConnectProperties{SessionExpiryInterval: ptr(uint32(1))},
+		WillMessage:    &paho.WillMessage{Topic: "wdp/gone", Payload: []byte("gone")},
+		WillProperties: &paho.WillProperties{WillDelayInterval: ptr(uint32(60))}})
+	noErr(t, err)
+	start := time.Now()
+	_ = nc.Close()
+	p := watch.next(t, 5*time.Second)
+	equal(t, p.Topic, "wdp/gone")
+	check(t, time.Since(start) >= 900*time.Millisecond, "will published before the session ended:", time.Since(start))
+}
+
+// TestInteropSharedMixedVersions: a $share group with a paho.golang v5
+// member and a paho.mqtt.golang 3.1.1 member gets each message of a v5
+// publisher exactly once, at one live member [MQTT-4.8.2-3], both members
+// taking part; a plain subscriber beside the group gets every message.
+func TestInteropSharedMixedVersions(t *testing.T) {
+	b := startBroker(t, nil)
+	m5 := dialPahoV5(t, b, "share-v5", nil)
+	m5.subscribe(t, "$share/g/shm/#", 1)
+	col := newCollector()
+	m3 := pahoClient(t, b, "share-v3", nil)
+	subscribe(t, m3, "$share/g/shm/#", 1, col)
+	plain := dialPahoV5(t, b, "share-plain", nil)
+	plain.subscribe(t, "shm/#", 1)
+	pub := dialPahoV5(t, b, "share-pub", nil)
+	const n = 20
+	for i := range n {
+		pub.publish(t, &paho.Publish{Topic: "shm/x", QoS: byte(i % 2), Payload: []byte{byte(i)},
+			Properties: &paho.PublishProperties{User: paho.UserProperties{{Key: "i", Value: "x"}}}})
+	}
+	for range n {
+		plain.next(t, 5*time.Second)
+	}
+	seen := map[byte]int{}
+	deadline := time.After(5 * time.Second)
+	v5n := 0
+	for v5n+col.count() < n {
+		select {
+		case p := <-m5.msgs:
+			seen[p.Payload[0]]++
+			v5n++
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("group got %d+%d messages, want %d", v5n, col.count(), n)
+		}
+	}
+	for _, m := range col.wait(t, n-v5n, time.Second) {
+		seen[m.Payload()[0]]++
+	}
+	m5.quiet(t, 200*time.Millisecond, "a message went to the group twice:")
+	equal(t, v5n+col.count(), n, "messages at the group")
+	equal(t, len(seen), n, "distinct messages at the group")
+	for i, k := range seen {
+		equal(t, k, 1, "deliveries of message", i)
+	}
+	check(t, v5n > 0 && col.count() > 0, "one member got nothing: v5", v5n, "v3", col.count())
+}
