@@ -78,6 +78,54 @@ func TestInteropPahoV5RetainHandling(t *testing.T) {
 	pub.publish(t, &paho.Publish{Topic: "rh/x", QoS: 1, Payload: []byte("live")})
 	p := sub.next(t, 5*time.Second)
 	equal(t, string(p.Payload), "live", "live messages flow with retain handling 2")
+
+	// An empty retained payload clears it and is not stored [MQTT-3.3.1-7].
+	pub.publish(t, &paho.Publish{Topic: "rh/x", QoS: 1, Retain: true})
+	equal(t, len(sub.next(t, 5*time.Second).Payload), 0, "the clearing message is delivered live")
+	subRH(0)
+	sub.quiet(t, 400*time.Millisecond, "an empty retained message was stored:")
+}
+
+// TestInteropPahoV5OverlappingSubscriptions: a client whose subscriptions
+// "ov/#" (QoS 0, identifier 1) and "ov/+" (QoS 2, identifier 2) both match
+// gets the message once at the highest granted QoS [MQTT-3.3.4-2]
+// [MQTT-3.8.4-8], carrying both identifiers [MQTT-3.3.4-4].
+func TestInteropPahoV5OverlappingSubscriptions(t *testing.T) {
+	b := startBroker(t, nil)
+	sub := dialPahoV5(t, b, "v5-ov-sub", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i, f := range []struct {
+		filter string
+		qos    byte
+	}{{filter: "ov/#", qos: 0}, {filter: "ov/+", qos: 2}} {
+		_, err := sub.c.Subscribe(ctx, &paho.Subscribe{Properties: &paho.SubscribeProperties{SubscriptionIdentifier: ptr(i + 1)},
+			Subscriptions: []paho.SubscribeOptions{{Topic: f.filter, QoS: f.qos}}})
+		noErr(t, err)
+	}
+	pub := dialPahoV5(t, b, "v5-ov-pub", nil)
+	for _, qos := range []byte{1, 2} {
+		pub.publish(t, &paho.Publish{Topic: "ov/x", QoS: qos, Payload: []byte("m")})
+		p := sub.next(t, 5*time.Second)
+		equal(t, p.QoS, qos, "delivered QoS")
+		check(t, p.Properties != nil, "no properties")
+		sub.quiet(t, 200*time.Millisecond, "a second copy:")
+	}
+	// paho.golang keeps one Subscription Identifier; the raw client sees all.
+	r := dialV5(t, b, "v5-ov-raw", nil)
+	for i, f := range []string{"ov/#", "ov/+"} {
+		s := codec.Subscribe{PacketID: uint16(i + 1), Filters: []codec.Subscription{{Filter: []byte(f), QoS: byte(2 * i)}}}
+		s.Props.SubscriptionIDs = []uint32{uint32(i + 1)}
+		r.write(codec.AppendSubscribe(nil, codec.V5, &s))
+		r.mustRead(codec.TypeSuback)
+	}
+	pub.publish(t, &paho.Publish{Topic: "ov/y", QoS: 1, Payload: []byte("m")})
+	var rp codec.Publish
+	_, err := codec.DecodePublish(r.mustRead(codec.TypePublish), codec.V5, &rp)
+	noErr(t, err)
+	equal(t, rp.QoS, byte(1))
+	equal(t, len(rp.Props.SubscriptionIDs), 2, "identifiers", rp.Props.SubscriptionIDs)
+	check(t, rp.Props.SubscriptionIDs[0]+rp.Props.SubscriptionIDs[1] == 3, "identifiers", rp.Props.SubscriptionIDs)
 }
 
 // TestInteropPahoV5NoLocal: a subscription with No Local never gets the
@@ -220,7 +268,8 @@ func TestInteropPahoV5ServerKeepAlive(t *testing.T) {
 // TestInteropPahoV5ReceiveMaximumManualAck: a paho.golang client with
 // Receive Maximum 3 that acknowledges by hand never has more than 3
 // unacknowledged QoS 1 or QoS 2 messages from the broker [MQTT-3.3.4-9]
-// [MQTT-4.9.0-2]; each acknowledgement lets the next one through, in order.
+// [MQTT-4.9.0-2]; each acknowledgement lets the next one through, in the
+// order published [MQTT-4.6.0-5].
 func TestInteropPahoV5ReceiveMaximumManualAck(t *testing.T) {
 	b := startBroker(t, nil)
 	for _, qos := range []byte{1, 2} {

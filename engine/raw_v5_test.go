@@ -202,7 +202,7 @@ func TestV5RawPacketIDNotFound(t *testing.T) {
 // TestV5RawReasonStringFitsMaximumPacketSize: a client with Maximum Packet
 // Size 16 gets its failed SUBACK, PUBACK and DISCONNECT without the Reason
 // String that would not fit [MQTT-3.9.2-1] [MQTT-3.4.2-2] [MQTT-3.14.2-3],
-// and no packet over 16 bytes [MQTT-3.1.2-24].
+// and no packet over 16 bytes [MQTT-3.1.2-24]; so does a refused CONNACK.
 func TestV5RawReasonStringFitsMaximumPacketSize(t *testing.T) {
 	b := startBroker(t, nil)
 	r := dialV5(t, b, "v5-rs-mps", func(cp *codec.Connect) {
@@ -232,6 +232,21 @@ func TestV5RawReasonStringFitsMaximumPacketSize(t *testing.T) {
 	r.write(codec.AppendPublish(nil, codec.V5, &p))
 	pkt = r.mustRead(codec.TypeDisconnect)
 	check(t, len(pkt) <= 16, "DISCONNECT over the client's maximum:", len(pkt))
+
+	// A refused CONNACK too [MQTT-3.2.2-19].
+	b2 := startBroker(t, func(c *Config) { c.RetainAvailable = false })
+	r = dialRaw(t, b2)
+	cp := codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V5, ClientID: []byte("v5-rs-connack"), CleanStart: true,
+		WillFlag: true, WillRetain: true, WillTopic: []byte("w"), WillPayload: []byte("w")}
+	cp.Props.MaximumPacketSize = 16
+	cp.Props.Set(codec.PropMaximumPacketSize)
+	r.write(codec.AppendConnect(nil, &cp))
+	pkt = r.mustRead(codec.TypeConnack)
+	check(t, len(pkt) <= 16, "CONNACK over the client's maximum:", len(pkt))
+	var ack codec.Connack
+	_, err = codec.DecodeConnack(pkt, codec.V5, &ack)
+	noErr(t, err)
+	equal(t, ack.ReasonCode, codec.ReasonRetainNotSupported)
 }
 
 // TestV5RawConnectTooLarge: a CONNECT larger than the broker's Maximum
