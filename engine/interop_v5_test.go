@@ -379,7 +379,8 @@ func TestInteropV5ReceiveMaximumExceeded(t *testing.T) {
 }
 
 // TestInteropPahoV5SubscriptionIdentifiers: a PUBLISH carries the
-// Subscription Identifiers of every matching subscription [MQTT-3.3.4-3],
+// Subscription Identifiers of every matching subscription [MQTT-3.3.4-3]
+// [MQTT-3.3.4-4],
 // at QoS 0 and 1, whether the subscriber is on the publisher's loop or not;
 // a subscription without one gets none.
 func TestInteropPahoV5SubscriptionIdentifiers(t *testing.T) {
@@ -449,7 +450,8 @@ func TestInteropPahoV5RetainAsPublished(t *testing.T) {
 
 // TestInteropPahoV5SessionExpiry: a session is kept while its Session
 // Expiry Interval runs [MQTT-3.1.2-23] and discarded after it
-// [MQTT-4.1.0-2]; a reconnect with interval 0 makes it end with that
+// [MQTT-4.1.0-2], CONNACK Session Present saying which [MQTT-3.2.2-3]; a
+// reconnect with interval 0 makes it end with that
 // connection; a DISCONNECT's interval replaces the CONNECT's; CONNACK
 // announces the broker's cap.
 func TestInteropPahoV5SessionExpiry(t *testing.T) {
@@ -551,8 +553,8 @@ func TestInteropPahoV5WillDelay(t *testing.T) {
 }
 
 // TestInteropPahoV5ServerDisconnectReasons: the broker tells a v5 client
-// why it closes it: session taken over 0x8E, keep alive timeout 0x8D,
-// server shutting down 0x8B.
+// why it closes it: session taken over 0x8E [MQTT-3.1.4-3], keep alive
+// timeout 0x8D, server shutting down 0x8B.
 func TestInteropPahoV5ServerDisconnectReasons(t *testing.T) {
 	b := startBroker(t, nil)
 	want := func(pc *pahoV5, rc codec.ReasonCode) {
