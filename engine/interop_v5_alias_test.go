@@ -9,11 +9,11 @@ import (
 )
 
 // TestInteropPahoV5BrokerTopicAlias: a subscriber whose CONNECT allows 2
-// Topic Aliases gets aliases 1..2 only [MQTT-3.3.2-11] (which the client
-// must accept [MQTT-3.3.2-10]), each sent with its topic first and then
+// Topic Aliases gets aliases 1..2 only [MQTT-3.3.2-11] [MQTT-3.1.2-26]
+// (which the client must accept [MQTT-3.3.2-10]), each sent with its topic first and then
 // with an empty topic; the third topic always goes in full. QoS 0 and QoS
 // 1, from publishers on either loop. A subscriber without a Topic Alias
-// Maximum gets no alias.
+// Maximum gets no alias [MQTT-3.1.2-27].
 func TestInteropPahoV5BrokerTopicAlias(t *testing.T) {
 	b := startBroker(t, nil)
 	sub := dialPahoV5(t, b, "v5-bta-sub", func(cp *paho.Connect) {

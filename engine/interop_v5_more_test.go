@@ -178,8 +178,9 @@ func TestInteropPahoV5Unsuback(t *testing.T) {
 	equal(t, u.ReasonCodes[0], codec.ReasonNoSubscriptionExisted)
 }
 
-// TestInteropPahoV5DisconnectWill: DISCONNECT 0x04 (with will) publishes
-// the will, with its properties; DISCONNECT 0x00 discards it
+// TestInteropPahoV5DisconnectWill: the will is kept with the session
+// [MQTT-3.1.2-7]; DISCONNECT 0x04 (with will) publishes it, with its User
+// Properties in order [MQTT-3.1.3-10]; DISCONNECT 0x00 discards it
 // [MQTT-3.14.4-3] [MQTT-3.1.2-10].
 func TestInteropPahoV5DisconnectWill(t *testing.T) {
 	b := startBroker(t, nil)
@@ -200,7 +201,7 @@ func TestInteropPahoV5DisconnectWill(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err = c.Connect(ctx, &paho.Connect{ClientID: "v5-dw-" + tc.id, CleanStart: true, KeepAlive: 30,
 			WillMessage:    &paho.WillMessage{Topic: "dw/" + tc.id, QoS: 1, Payload: []byte("bye")},
-			WillProperties: &paho.WillProperties{User: paho.UserProperties{{Key: "why", Value: tc.id}}}})
+			WillProperties: &paho.WillProperties{User: paho.UserProperties{{Key: "why", Value: tc.id}, {Key: "a", Value: "1"}, {Key: "why", Value: "2"}}}})
 		cancel()
 		noErr(t, err)
 		noErr(t, c.Disconnect(&paho.Disconnect{ReasonCode: tc.reason}))
@@ -211,8 +212,10 @@ func TestInteropPahoV5DisconnectWill(t *testing.T) {
 		p := watch.next(t, 5*time.Second)
 		equal(t, p.Topic, "dw/"+tc.id)
 		equal(t, string(p.Payload), "bye")
-		check(t, p.Properties != nil && len(p.Properties.User) == 1 && p.Properties.User[0].Value == tc.id,
-			"will user property", p.Properties)
+		check(t, p.Properties != nil && len(p.Properties.User) == 3, "will user properties", p.Properties)
+		for i, want := range []paho.UserProperty{{Key: "why", Value: tc.id}, {Key: "a", Value: "1"}, {Key: "why", Value: "2"}} {
+			equal(t, p.Properties.User[i], want, "will user property order")
+		}
 	}
 }
 

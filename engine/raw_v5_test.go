@@ -87,7 +87,7 @@ func TestV5RawProtocolErrorsMore(t *testing.T) {
 			pkt: sub(func(s *codec.Subscribe) { s.Props.SubscriptionIDs = []uint32{1, 2} })},
 		{name: "No Local on a shared subscription [MQTT-3.8.3-4]", want: malformed,
 			pkt: sub(func(s *codec.Subscribe) { s.Filters[0].Filter = []byte("$share/g/err/#"); s.Filters[0].NoLocal = true })},
-		{name: "second CONNECT [MQTT-3.1.0-2]", want: malformed,
+		{name: "second CONNECT [MQTT-3.1.0-2] [MQTT-3.2.0-2]", want: malformed,
 			pkt: codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V5, ClientID: []byte("again"), CleanStart: true})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

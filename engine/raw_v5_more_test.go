@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// TestV5RawSuback: one SUBSCRIBE with four filters gets one SUBACK with
+// its packet identifier [MQTT-3.8.4-2] and a reason per filter, in order
+// [MQTT-3.9.3-1]: the granted QoS or a failure [MQTT-3.8.4-7].
+func TestV5RawSuback(t *testing.T) {
+	b := startBroker(t, nil)
+	r := dialV5(t, b, "v5-suback", nil)
+	r.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 321, Filters: []codec.Subscription{
+		{Filter: []byte("sa/#"), QoS: 1}, {Filter: []byte("sa/#/x"), QoS: 0}, {Filter: []byte("sb"), QoS: 2}, {Filter: []byte("sc/+"), QoS: 0}}}))
+	var sa codec.Suback
+	_, err := codec.DecodeSuback(r.mustRead(codec.TypeSuback), codec.V5, &sa)
+	noErr(t, err)
+	equal(t, sa.PacketID, uint16(321))
+	want := []codec.ReasonCode{codec.ReasonGrantedQoS1, codec.ReasonTopicFilterInvalid, codec.ReasonGrantedQoS2, codec.ReasonGrantedQoS0}
+	equal(t, len(sa.ReasonCodes), len(want))
+	for i, w := range want {
+		equal(t, sa.ReasonCodes[i], w, "reason code", i)
+	}
+}
+
+// TestV5RawNoDataAfterRefusedConnect: bytes a client sends after a CONNECT
+// the broker refuses are not processed [MQTT-3.1.4-6]: a PUBLISH written
+// in the same segment as a CONNECT refused with 0x9A reaches nobody, and
+// the connection is closed [MQTT-3.2.2-7] [MQTT-4.13.2-1].
+func TestV5RawNoDataAfterRefusedConnect(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.RetainAvailable = false })
+	watch := dialV5(t, b, "v5-nda-watch", nil)
+	watch.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("nda/#"), QoS: 0}}}))
+	watch.mustRead(codec.TypeSuback)
+	r := dialRaw(t, b)
+	pkt := codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V5, ClientID: []byte("v5-nda"),
+		CleanStart: true, WillFlag: true, WillRetain: true, WillTopic: []byte("nda/will"), WillPayload: []byte("w")})
+	pkt = codec.AppendPublish(pkt, codec.V5, &codec.Publish{Topic: []byte("nda/x"), Payload: []byte("after")})
+	r.write(pkt)
+	var ack codec.Connack
+	_, err := codec.DecodeConnack(r.mustRead(codec.TypeConnack), codec.V5, &ack)
+	noErr(t, err)
+	equal(t, ack.ReasonCode, codec.ReasonRetainNotSupported)
+	r.expectClosed(3 * time.Second)
+	if p, err := watch.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("data after a refused CONNECT was processed: %x", p)
+	}
+}
+
+// TestV5RawTooLargeCountsAsDelivered: a QoS 1 message too large for the
+// client's Maximum Packet Size is dropped as if delivered [MQTT-3.1.2-25]:
+// it does not hold the client's only Receive Maximum slot, so the next
+// message arrives.
+func TestV5RawTooLargeCountsAsDelivered(t *testing.T) {
+	b := startBroker(t, nil)
+	sub := dialV5(t, b, "v5-tl-sub", func(cp *codec.Connect) {
+		cp.Props.ReceiveMaximum = 1
+		cp.Props.MaximumPacketSize = 64
+		cp.Props.Set(codec.PropReceiveMaximum)
+		cp.Props.Set(codec.PropMaximumPacketSize)
+	})
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("tl/#"), QoS: 1}}}))
+	sub.mustRead(codec.TypeSuback)
+	pub := dialV5(t, b, "v5-tl-pub", nil)
+	for i, size := range []int{200, 200, 5} {
+		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("tl/x"), QoS: 1, PacketID: uint16(i + 1), Payload: make([]byte, size)}))
+		pub.readAck(codec.TypePuback)
+	}
+	var p codec.Publish
+	_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
+	noErr(t, err)
+	equal(t, len(p.Payload), 5, "the message after two too-large ones")
+}
+
+// TestV5RawFailedPubackNotResent: a QoS 1 PUBLISH the subscriber answers
+// with PUBACK 0x80 counts as acknowledged and is not sent again when the
+// session resumes [MQTT-4.4.0-2]; one left unacknowledged is
+// [MQTT-4.4.0-1].
+func TestV5RawFailedPubackNotResent(t *testing.T) {
+	b := startBroker(t, nil)
+	persistent := func(cp *codec.Connect) {
+		cp.CleanStart = false
+		cp.Props.SessionExpiry = 60
+		cp.Props.Set(codec.PropSessionExpiry)
+	}
+	sub := dialV5(t, b, "v5-fp-sub", persistent)
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("fp/#"), QoS: 1}}}))
+	sub.mustRead(codec.TypeSuback)
+	pub := dialV5(t, b, "v5-fp-pub", nil)
+	for i, payload := range []string{"refused", "unacked"} {
+		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("fp/x"), QoS: 1, PacketID: uint16(i + 1), Payload: []byte(payload)}))
+		pub.readAck(codec.TypePuback)
+		var p codec.Publish
+		_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
+		noErr(t, err)
+		equal(t, string(p.Payload), payload)
+		if i == 0 {
+			sub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID, ReasonCode: codec.ReasonUnspecifiedError}))
+		}
+	}
+	sub.write(codec.AppendPingreq(nil)) // the PUBACK is handled before the close
+	sub.mustRead(codec.TypePingresp)
+	_ = sub.nc.Close()
+	time.Sleep(100 * time.Millisecond)
+
+	back := dialRaw(t, b)
+	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-fp-sub")}
+	persistent(&cp)
+	check(t, back.connect(&cp).SessionPresent, "session present")
+	var p codec.Publish
+	_, err := codec.DecodePublish(back.mustRead(codec.TypePublish), codec.V5, &p)
+	noErr(t, err)
+	equal(t, string(p.Payload), "unacked", "resent message")
+	check(t, p.Dup, "a resent PUBLISH has DUP 1")
+	if pkt, err := back.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("more than the unacknowledged message resent: %x", pkt)
+	}
+}
