@@ -9,7 +9,8 @@ import (
 
 // TestV5RawSuback: one SUBSCRIBE with four filters gets one SUBACK with
 // its packet identifier [MQTT-3.8.4-2] and a reason per filter, in order
-// [MQTT-3.9.3-1]: the granted QoS or a failure [MQTT-3.8.4-7].
+// [MQTT-3.9.3-1]: the granted QoS or a failure [MQTT-3.8.4-7] ("#" not
+// last is invalid [MQTT-4.7.1-1]).
 func TestV5RawSuback(t *testing.T) {
 	b := startBroker(t, nil)
 	r := dialV5(t, b, "v5-suback", nil)
@@ -77,8 +78,9 @@ func TestV5RawTooLargeCountsAsDelivered(t *testing.T) {
 
 // TestV5RawFailedPubackNotResent: a QoS 1 PUBLISH the subscriber answers
 // with PUBACK 0x80 counts as acknowledged and is not sent again when the
-// session resumes [MQTT-4.4.0-2]; one left unacknowledged is
-// [MQTT-4.4.0-1].
+// session resumes [MQTT-4.4.0-2]; one left unacknowledged is, with DUP 1
+// [MQTT-4.4.0-1] [MQTT-4.3.2-3]. First sends have DUP 0 [MQTT-4.3.2-2]; the
+// publisher's PUBACK echoes its packet identifier [MQTT-4.3.2-4].
 func TestV5RawFailedPubackNotResent(t *testing.T) {
 	b := startBroker(t, nil)
 	persistent := func(cp *codec.Connect) {
@@ -92,11 +94,12 @@ func TestV5RawFailedPubackNotResent(t *testing.T) {
 	pub := dialV5(t, b, "v5-fp-pub", nil)
 	for i, payload := range []string{"refused", "unacked"} {
 		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("fp/x"), QoS: 1, PacketID: uint16(i + 1), Payload: []byte(payload)}))
-		pub.readAck(codec.TypePuback)
+		equal(t, pub.readAck(codec.TypePuback).PacketID, uint16(i+1))
 		var p codec.Publish
 		_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
 		noErr(t, err)
 		equal(t, string(p.Payload), payload)
+		check(t, !p.Dup, "DUP 1 on a first send")
 		if i == 0 {
 			sub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID, ReasonCode: codec.ReasonUnspecifiedError}))
 		}

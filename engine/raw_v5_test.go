@@ -11,7 +11,8 @@ import (
 // (engine/V5-COVERAGE.md).
 
 // dialV5 connects a raw MQTT 5 client with id, adjusting the CONNECT with
-// mod, and checks the CONNACK is a success.
+// mod, and checks the first packet back is a CONNACK [MQTT-3.2.0-1] with
+// reason 0x00 [MQTT-3.1.4-5].
 func dialV5(t *testing.T, b *Broker, id string, mod func(*codec.Connect)) *rawConn {
 	t.Helper()
 	r := dialRaw(t, b)
@@ -75,6 +76,17 @@ func TestV5RawProtocolErrorsMore(t *testing.T) {
 			pkt: pub(func(p *codec.Publish) { p.Props.ReceiveMaximum = 5; p.Props.Set(codec.PropReceiveMaximum) })},
 		{name: "QoS 3 [MQTT-3.3.1-4]", want: malformed,
 			pkt: func() []byte { b := pub(func(*codec.Publish) {}); b[0] |= 0x06; return b }()},
+		{name: "wildcard in Topic Name [MQTT-4.7.0-1]", want: append(malformed, codec.ReasonTopicNameInvalid),
+			pkt: pub(func(p *codec.Publish) { p.Topic = []byte("err/+") })},
+		{name: "Topic Name not UTF-8 [MQTT-3.3.2-1]", want: append(malformed, codec.ReasonTopicNameInvalid),
+			pkt: pub(func(p *codec.Publish) { p.Topic = []byte{'e', 0xff, 'x'} })},
+		{name: "Response Topic not UTF-8 [MQTT-3.3.2-13]", want: malformed,
+			pkt: pub(func(p *codec.Publish) { p.Props.ResponseTopic = []byte{0xc3}; p.Props.Set(codec.PropResponseTopic) })},
+		{name: "Content Type not UTF-8 [MQTT-3.3.2-19]", want: malformed,
+			pkt: pub(func(p *codec.Publish) {
+				p.Props.ContentType = []byte{0xed, 0xa0, 0x80}
+				p.Props.Set(codec.PropContentType)
+			})},
 		{name: "wildcard in Response Topic [MQTT-3.3.2-14]", want: malformed,
 			pkt: pub(func(p *codec.Publish) { p.Props.ResponseTopic = []byte("err/#"); p.Props.Set(codec.PropResponseTopic) })},
 		{name: "SUBSCRIBE reserved flags [MQTT-3.8.1-1] [MQTT-2.1.3-1]", want: malformed,
@@ -132,11 +144,14 @@ func TestV5RawTopicAliasPerConnection(t *testing.T) {
 	equal(t, r.disconnect().ReasonCode, codec.ReasonProtocolError, "alias carried over to a new connection")
 }
 
-// TestV5RawReceiveMaximumQoS2: with Receive Maximum 2 a QoS 2 message
-// counts against the quota until its PUBCOMP, not its PUBREC
-// [MQTT-4.9.0-2] [MQTT-3.3.4-9]; at zero quota the broker still answers
-// PINGREQ and SUBSCRIBE [MQTT-4.9.0-3] [MQTT-3.3.4-10]. The QoS 2 reason
-// codes are 0x00 on the way [MQTT-3.6.2-1] [MQTT-3.7.2-1].
+// TestV5RawReceiveMaximumQoS2: with Receive Maximum 2 the broker sends two
+// QoS 2 messages [MQTT-4.9.0-1] with distinct non-zero packet identifiers
+// [MQTT-2.2.1-4], and a QoS 2 message counts against the quota until its
+// PUBCOMP, not its PUBREC [MQTT-4.9.0-2] [MQTT-3.3.4-9] [MQTT-4.3.3-5]; at
+// zero quota the broker still answers PINGREQ and SUBSCRIBE [MQTT-4.9.0-3]
+// [MQTT-3.3.4-10]. Both directions of the QoS 2 exchange echo the packet
+// identifier [MQTT-2.2.1-5] [MQTT-4.3.3-8] [MQTT-4.3.3-4] [MQTT-4.3.3-11]
+// with reason 0x00 [MQTT-3.6.2-1] [MQTT-3.7.2-1].
 func TestV5RawReceiveMaximumQoS2(t *testing.T) {
 	b := startBroker(t, nil)
 	sub := dialV5(t, b, "v5-rm2", func(cp *codec.Connect) {
@@ -148,15 +163,20 @@ func TestV5RawReceiveMaximumQoS2(t *testing.T) {
 	pub := dialV5(t, b, "v5-rm2-pub", nil)
 	for i := range 4 {
 		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("rm2"), QoS: 2, PacketID: uint16(i + 1), Payload: []byte{byte('0' + i)}}))
-		equal(t, pub.readAck(codec.TypePubrec).ReasonCode, codec.ReasonSuccess)
+		rec := pub.readAck(codec.TypePubrec)
+		equal(t, rec.ReasonCode, codec.ReasonSuccess)
+		equal(t, rec.PacketID, uint16(i+1), "PUBREC packet identifier")
 		pub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrel, PacketID: uint16(i + 1)}))
-		equal(t, pub.readAck(codec.TypePubcomp).ReasonCode, codec.ReasonSuccess, "PUBCOMP for a known id")
+		comp := pub.readAck(codec.TypePubcomp)
+		equal(t, comp.ReasonCode, codec.ReasonSuccess, "PUBCOMP for a known id")
+		equal(t, comp.PacketID, uint16(i+1), "PUBCOMP packet identifier")
 	}
 	var got []codec.Publish
 	for range 2 {
 		var p codec.Publish
 		_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
 		noErr(t, err)
+		check(t, p.PacketID != 0 && (len(got) == 0 || got[0].PacketID != p.PacketID), "packet identifiers", p.PacketID)
 		got = append(got, p)
 	}
 	// Quota zero: other packets are still answered.
