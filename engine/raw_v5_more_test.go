@@ -122,3 +122,68 @@ func TestV5RawFailedPubackNotResent(t *testing.T) {
 		t.Fatalf("more than the unacknowledged message resent: %x", pkt)
 	}
 }
+
+// TestV5RawBadConnect: a malformed or invalid v5 CONNECT is refused with a
+// CONNACK of 0x80 or more or closed without one [MQTT-3.1.4-1]
+// [MQTT-3.2.2-7], never answered with a success or a DISCONNECT
+// [MQTT-3.14.0-1]; a 23-character alphanumeric client id is accepted
+// [MQTT-3.1.3-5].
+func TestV5RawBadConnect(t *testing.T) {
+	b := startBroker(t, nil)
+	conn := func(mod func(*codec.Connect), patch func([]byte)) []byte {
+		cp := codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V5, ClientID: []byte("v5-badc"), CleanStart: true}
+		if mod != nil {
+			mod(&cp)
+		}
+		pkt := codec.AppendConnect(nil, &cp)
+		if patch != nil {
+			patch(pkt[9:]) // pkt[9] is the Connect Flags byte (2-byte fixed header)
+		}
+		return pkt
+	}
+	will := func(cp *codec.Connect) { cp.WillFlag, cp.WillTopic, cp.WillPayload = true, []byte("w"), []byte("w") }
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+	}{
+		{name: "will QoS 3 [MQTT-3.1.2-12]", pkt: conn(will, func(f []byte) { f[0] |= 0x18 })},
+		{name: "will retain without will flag [MQTT-3.1.2-13]", pkt: conn(nil, func(f []byte) { f[0] |= 0x20 })},
+		{name: "password flag without password [MQTT-3.1.2-19]", pkt: conn(nil, func(f []byte) { f[0] |= 0x40 })},
+		{name: "user name without its flag [MQTT-3.1.2-16]", pkt: conn(func(cp *codec.Connect) {
+			cp.UsernameFlag, cp.Username = true, []byte("u")
+		}, func(f []byte) { f[0] &^= 0x80 })},
+		{name: "password without its flag [MQTT-3.1.2-18]", pkt: conn(func(cp *codec.Connect) {
+			cp.PasswordFlag, cp.Password = true, []byte("p")
+		}, func(f []byte) { f[0] &^= 0x40 })},
+		{name: "client id not UTF-8 [MQTT-3.1.3-4]", pkt: conn(func(cp *codec.Connect) { cp.ClientID = []byte{'a', 0xff} }, nil)},
+		{name: "will topic not UTF-8 [MQTT-3.1.3-11]", pkt: conn(func(cp *codec.Connect) { will(cp); cp.WillTopic = []byte{0xc0, 0x80} }, nil)},
+		{name: "user name not UTF-8 [MQTT-3.1.3-12]", pkt: conn(func(cp *codec.Connect) {
+			cp.UsernameFlag, cp.Username = true, []byte{0xff}
+		}, nil)},
+		{name: "receive maximum 0", pkt: conn(func(cp *codec.Connect) {
+			cp.Props.ReceiveMaximum = 0
+			cp.Props.Set(codec.PropReceiveMaximum)
+		}, nil)},
+		{name: "maximum packet size 0", pkt: conn(func(cp *codec.Connect) {
+			cp.Props.MaximumPacketSize = 0
+			cp.Props.Set(codec.PropMaximumPacketSize)
+		}, nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dialRaw(t, b)
+			r.write(tc.pkt)
+			pkt, err := r.read(3 * time.Second)
+			if err != nil {
+				check(t, isReset(err) || err.Error() == "EOF", "connection not closed:", err)
+				return
+			}
+			equal(t, codec.Type(pkt[0]>>4), codec.TypeConnack, "the answer to a bad CONNECT")
+			var ack codec.Connack
+			_, err = codec.DecodeConnack(pkt, codec.V5, &ack)
+			noErr(t, err)
+			check(t, ack.ReasonCode >= 0x80, "CONNACK", ack.ReasonCode, "to a bad CONNECT")
+			r.expectClosed(3 * time.Second)
+		})
+	}
+	dialV5(t, b, "abcXYZ0123456789abcdefg", nil)
+}
