@@ -187,3 +187,61 @@ func TestV5RawBadConnect(t *testing.T) {
 	}
 	dialV5(t, b, "abcXYZ0123456789abcdefg", nil)
 }
+
+// TestV5RawQoSIdentifierReuse: after the broker's PUBACK, a QoS 1 PUBLISH
+// reusing the packet identifier is a new message even with DUP 1
+// [MQTT-4.3.2-5]; after a PUBREC 0x99, a QoS 2 PUBLISH reusing the
+// identifier is a new message [MQTT-4.3.3-9]. A QoS 2 PUBLISH to a
+// subscriber stays unacknowledged until its PUBREC and is sent again on
+// resume [MQTT-4.3.3-3].
+func TestV5RawQoSIdentifierReuse(t *testing.T) {
+	b := startBroker(t, nil)
+	persistent := func(cp *codec.Connect) {
+		cp.CleanStart = false
+		cp.Props.SessionExpiry = 60
+		cp.Props.Set(codec.PropSessionExpiry)
+	}
+	sub := dialV5(t, b, "v5-reuse-sub", persistent)
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("reuse/#"), QoS: 2}}}))
+	sub.mustRead(codec.TypeSuback)
+	next := func(r *rawConn) *codec.Publish {
+		t.Helper()
+		var p codec.Publish
+		_, err := codec.DecodePublish(r.mustRead(codec.TypePublish), codec.V5, &p)
+		noErr(t, err)
+		return &p
+	}
+	pub := dialV5(t, b, "v5-reuse-pub", nil)
+	for i, payload := range []string{"one", "two"} {
+		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("reuse/1"), QoS: 1, PacketID: 5, Dup: i == 1, Payload: []byte(payload)}))
+		pub.readAck(codec.TypePuback)
+		p := next(sub)
+		equal(t, string(p.Payload), payload, "QoS 1 identifier reused after PUBACK")
+		sub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
+	}
+
+	bad := codec.Publish{Topic: []byte("reuse/2"), QoS: 2, PacketID: 6, Payload: []byte{0xff}}
+	bad.Props.PayloadFormat = 1
+	bad.Props.Set(codec.PropPayloadFormat)
+	pub.write(codec.AppendPublish(nil, codec.V5, &bad))
+	equal(t, pub.readAck(codec.TypePubrec).ReasonCode, codec.ReasonPayloadFormatInvalid)
+	pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("reuse/2"), QoS: 2, PacketID: 6, Payload: []byte("good")}))
+	equal(t, pub.readAck(codec.TypePubrec).ReasonCode, codec.ReasonSuccess, "same id after a failed PUBREC")
+	pub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrel, PacketID: 6}))
+	equal(t, pub.readAck(codec.TypePubcomp).ReasonCode, codec.ReasonSuccess)
+	p := next(sub)
+	equal(t, string(p.Payload), "good", "QoS 2 identifier reused after PUBREC 0x99")
+	equal(t, p.QoS, byte(2))
+
+	// No PUBREC: sent again on resume.
+	_ = sub.nc.Close()
+	time.Sleep(100 * time.Millisecond)
+	back := dialRaw(t, b)
+	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-reuse-sub")}
+	persistent(&cp)
+	check(t, back.connect(&cp).SessionPresent, "session present")
+	again := next(back)
+	equal(t, string(again.Payload), "good")
+	equal(t, again.PacketID, p.PacketID)
+	check(t, again.Dup, "DUP 1 on the resent QoS 2 PUBLISH")
+}
