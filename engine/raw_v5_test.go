@@ -220,8 +220,9 @@ func TestV5RawPacketIDNotFound(t *testing.T) {
 }
 
 // TestV5RawReasonStringFitsMaximumPacketSize: a client with Maximum Packet
-// Size 16 gets its failed SUBACK, PUBACK and DISCONNECT without the Reason
-// String that would not fit [MQTT-3.9.2-1] [MQTT-3.4.2-2] [MQTT-3.14.2-3],
+// Size 16 gets its failed SUBACK, PUBACK, PUBREC and DISCONNECT without the
+// Reason String that would not fit [MQTT-3.9.2-1] [MQTT-3.4.2-2]
+// [MQTT-3.5.2-2] [MQTT-3.14.2-3],
 // and no packet over 16 bytes [MQTT-3.1.2-24]; so does a refused CONNACK.
 func TestV5RawReasonStringFitsMaximumPacketSize(t *testing.T) {
 	b := startBroker(t, nil)
@@ -244,6 +245,14 @@ func TestV5RawReasonStringFitsMaximumPacketSize(t *testing.T) {
 	pkt = r.mustRead(codec.TypePuback)
 	check(t, len(pkt) <= 16, "PUBACK over the client's maximum:", len(pkt))
 	var a codec.Ack
+	_, err = codec.DecodeAck(pkt, codec.V5, &a)
+	noErr(t, err)
+	equal(t, a.ReasonCode, codec.ReasonPayloadFormatInvalid)
+
+	p.QoS, p.PacketID = 2, 3
+	r.write(codec.AppendPublish(nil, codec.V5, &p))
+	pkt = r.mustRead(codec.TypePubrec)
+	check(t, len(pkt) <= 16, "PUBREC over the client's maximum:", len(pkt))
 	_, err = codec.DecodeAck(pkt, codec.V5, &a)
 	noErr(t, err)
 	equal(t, a.ReasonCode, codec.ReasonPayloadFormatInvalid)
