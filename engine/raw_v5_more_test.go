@@ -245,3 +245,99 @@ func TestV5RawQoSIdentifierReuse(t *testing.T) {
 	equal(t, again.PacketID, p.PacketID)
 	check(t, again.Dup, "DUP 1 on the resent QoS 2 PUBLISH")
 }
+
+// expectEOF checks that the broker closes the connection within d without
+// sending anything more [MQTT-3.14.4-1].
+func (r *rawConn) expectEOF(d time.Duration) {
+	r.t.Helper()
+	pkt, err := r.read(d)
+	if err == nil {
+		r.t.Fatalf("a packet after the broker's DISCONNECT: %x", pkt)
+	}
+	check(r.t, isReset(err) || err.Error() == "EOF", "connection not closed:", err)
+}
+
+// TestV5RawQoS2AfterExpiry: a QoS 2 message whose Message Expiry passes
+// while it waits for the subscriber's PUBREC is still sent again on resume
+// [MQTT-4.3.3-7], and its exchange completes: PUBREC gets PUBREL, PUBCOMP
+// ends it [MQTT-4.3.3-13].
+func TestV5RawQoS2AfterExpiry(t *testing.T) {
+	b := startBroker(t, nil)
+	persistent := func(cp *codec.Connect) {
+		cp.CleanStart = false
+		cp.Props.SessionExpiry = 60
+		cp.Props.Set(codec.PropSessionExpiry)
+	}
+	sub := dialV5(t, b, "v5-q2exp-sub", persistent)
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("q2exp"), QoS: 2}}}))
+	sub.mustRead(codec.TypeSuback)
+	pub := dialV5(t, b, "v5-q2exp-pub", nil)
+	m := codec.Publish{Topic: []byte("q2exp"), QoS: 2, PacketID: 1, Payload: []byte("soon gone")}
+	m.Props.MessageExpiry = 1
+	m.Props.Set(codec.PropMessageExpiry)
+	pub.write(codec.AppendPublish(nil, codec.V5, &m))
+	pub.readAck(codec.TypePubrec)
+	pub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrel, PacketID: 1}))
+	pub.readAck(codec.TypePubcomp)
+	var first codec.Publish
+	_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &first)
+	noErr(t, err)
+	equal(t, first.QoS, byte(2))
+	_ = sub.nc.Close()
+	time.Sleep(1500 * time.Millisecond) // past the expiry
+
+	back := dialRaw(t, b)
+	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-q2exp-sub")}
+	persistent(&cp)
+	check(t, back.connect(&cp).SessionPresent, "session present")
+	var p codec.Publish
+	_, err = codec.DecodePublish(back.mustRead(codec.TypePublish), codec.V5, &p)
+	noErr(t, err)
+	equal(t, string(p.Payload), "soon gone", "an expired in-flight message was not sent again")
+	equal(t, p.QoS, byte(2))
+	check(t, p.Dup, "DUP 1 on the resent PUBLISH")
+	back.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrec, PacketID: p.PacketID}))
+	equal(t, back.readAck(codec.TypePubrel).PacketID, p.PacketID)
+	back.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubcomp, PacketID: p.PacketID}))
+	back.write(codec.AppendPingreq(nil))
+	back.mustRead(codec.TypePingresp) // nothing else in between
+}
+
+// TestV5RawUnsubscribeFinishesInflight: a QoS 1 delivery already sent for a
+// filter the client then removes is still completed: it is sent again on
+// resume [MQTT-3.10.4-3], while new messages on that topic no longer come
+// [MQTT-3.10.4-2].
+func TestV5RawUnsubscribeFinishesInflight(t *testing.T) {
+	b := startBroker(t, nil)
+	persistent := func(cp *codec.Connect) {
+		cp.CleanStart = false
+		cp.Props.SessionExpiry = 60
+		cp.Props.Set(codec.PropSessionExpiry)
+	}
+	sub := dialV5(t, b, "v5-unfin-sub", persistent)
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("unfin"), QoS: 1}}}))
+	sub.mustRead(codec.TypeSuback)
+	pub := dialV5(t, b, "v5-unfin-pub", nil)
+	pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("unfin"), QoS: 1, PacketID: 1, Payload: []byte("started")}))
+	pub.readAck(codec.TypePuback)
+	sub.mustRead(codec.TypePublish) // not acknowledged
+	sub.write(codec.AppendUnsubscribe(nil, codec.V5, &codec.Unsubscribe{PacketID: 2, Filters: [][]byte{[]byte("unfin")}}))
+	sub.mustRead(codec.TypeUnsuback)
+	pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("unfin"), QoS: 1, PacketID: 2, Payload: []byte("after")}))
+	pub.readAck(codec.TypePuback)
+	_ = sub.nc.Close()
+	time.Sleep(100 * time.Millisecond)
+
+	back := dialRaw(t, b)
+	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-unfin-sub")}
+	persistent(&cp)
+	check(t, back.connect(&cp).SessionPresent, "session present")
+	var p codec.Publish
+	_, err := codec.DecodePublish(back.mustRead(codec.TypePublish), codec.V5, &p)
+	noErr(t, err)
+	equal(t, string(p.Payload), "started", "the started delivery was not completed")
+	back.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
+	if pkt, err := back.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("a message after UNSUBSCRIBE was delivered: %x", pkt)
+	}
+}

@@ -44,8 +44,8 @@ func (r *rawConn) readAck(want codec.Type) *codec.Ack {
 
 // TestV5RawProtocolErrorsMore: each v5 protocol error closes only the
 // offending connection after a DISCONNECT with the reason [MQTT-4.13.1-1]
-// [MQTT-3.14.4-2], and that DISCONNECT carries no Session Expiry Interval
-// [MQTT-3.14.2-2].
+// [MQTT-3.14.4-2], with nothing after it [MQTT-3.14.4-1], and that
+// DISCONNECT carries no Session Expiry Interval [MQTT-3.14.2-2].
 func TestV5RawProtocolErrorsMore(t *testing.T) {
 	b := startBroker(t, func(c *Config) { c.TopicAliasMaximum = 4 })
 	pub := func(mod func(*codec.Publish)) []byte {
@@ -112,7 +112,7 @@ func TestV5RawProtocolErrorsMore(t *testing.T) {
 			}
 			check(t, ok, "DISCONNECT reason", d.ReasonCode, "want one of", tc.want)
 			check(t, !d.Props.Has(codec.PropSessionExpiry), "server DISCONNECT with a Session Expiry Interval")
-			r.expectClosed(3 * time.Second)
+			r.expectEOF(3 * time.Second)
 		})
 	}
 	dialV5(t, b, "v5-raw-more-ok", nil) // the broker still serves others
