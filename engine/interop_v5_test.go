@@ -585,7 +585,8 @@ func TestInteropPahoV5ServerDisconnectReasons(t *testing.T) {
 }
 
 // TestInteropPahoV5UnknownAuthMethod: a CONNECT naming an enhanced
-// authentication method the broker does not know gets CONNACK 0x8C.
+// authentication method the broker does not know gets CONNACK 0x8C
+// [MQTT-4.12.0-1].
 func TestInteropPahoV5UnknownAuthMethod(t *testing.T) {
 	b := startBroker(t, nil)
 	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
