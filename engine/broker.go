@@ -274,15 +274,18 @@ func (b *Broker) expireSessions() {
 	}
 	now := b.now()
 	st := &b.sessions
+	var orphans []item
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	for _, s := range st.m {
 		s.mu.Lock()
 		if s.owner.Load() == nil && s.expiresAt != 0 && now > s.expiresAt {
+			orphans = takeOrphans(s, orphans)
 			b.dropSessionLocked(s)
 		}
 		s.mu.Unlock()
 	}
+	st.mu.Unlock()
+	b.handOrphans(orphans) // delivered by a loop, outside the locks
 }
 
 // housekeeping enforces keep alive [MQTT-3.1.2-24], connect timeouts and

@@ -105,6 +105,22 @@ type Config struct {
 	// use towards the broker (announced in CONNACK); 0 disables aliases.
 	TopicAliasMaximum int `toml:"topic_alias_maximum"`
 
+	// WildcardSubAvailable lets clients subscribe to filters with '+' or
+	// '#'. When false, such a filter is refused (v5 SUBACK 0xA2, 3.1.1
+	// 0x80) and MQTT 5 CONNACK says Wildcard Subscription Available 0.
+	// Default true.
+	WildcardSubAvailable bool `toml:"wildcard_subscription_available"`
+
+	// SubIDAvailable accepts MQTT 5 Subscription Identifiers. When false,
+	// CONNACK says Subscription Identifiers Available 0 and a SUBSCRIBE
+	// carrying one closes the connection with DISCONNECT 0xA1. Default true.
+	SubIDAvailable bool `toml:"subscription_identifier_available"`
+
+	// SharedSubAvailable enables shared subscriptions ($share/{group}/...).
+	// When false, a shared filter is refused (v5 SUBACK 0x9E, 3.1.1 0x80)
+	// and MQTT 5 CONNACK says Shared Subscription Available 0. Default true.
+	SharedSubAvailable bool `toml:"shared_subscription_available"`
+
 	// Authenticator checks the credentials of each CONNECT. Nil accepts
 	// every client (subject to AllowAnonymous).
 	Authenticator Authenticator `toml:"-"`
@@ -223,6 +239,9 @@ func DefaultConfig() Config {
 		RetainAvailable:         true,
 		MaximumQoS:              2,
 		TopicAliasMaximum:       10, // Mosquitto max_topic_alias
+		WildcardSubAvailable:    true,
+		SubIDAvailable:          true,
+		SharedSubAvailable:      true,
 	}
 }
 

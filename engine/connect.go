@@ -78,6 +78,7 @@ func (c *client) handleConnect(pkt []byte) error {
 		}
 		s, present, busy = b.openSession(l, c, p)
 	}
+	l.adoptOrphans() // of a discarded previous session, now that no lock is held
 	if busy != nil {
 		// [MQTT-3.1.4-2] the other connection goes first; its will is sent.
 		c.state = stateTakeover
@@ -262,6 +263,9 @@ func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, 
 		}
 		if p.CleanStart || s.gone {
 			// [MQTT-3.1.2-6] discard any previous session.
+			if !s.gone {
+				l.orphans = takeOrphans(s, l.orphans) // adopted by handleConnect
+			}
 			b.dropSessionLocked(s)
 			s.mu.Unlock()
 			s = nil
@@ -315,6 +319,9 @@ func (b *Broker) dropSessionLocked(s *session) {
 // [MQTT-3.1.2-6], a persistent one goes offline keeping its subscriptions,
 // inflight and queue [MQTT-3.1.2-4] [MQTT-3.1.2-5]. Loop-only (s's owner).
 func (b *Broker) detach(l *loop, s *session, c *client) {
+	if s.c == c {
+		l.handOverShared(s) // while l still owns s
+	}
 	b.sessions.mu.Lock()
 	s.clearCongested(l, true) // offline queues never throttle
 	s.mu.Lock()
@@ -395,11 +402,13 @@ func (c *client) connackProps(pr *codec.Properties, p *codec.Connect) {
 		pr.RetainAvailable = 0 // [MQTT-3.2.2-14]
 		pr.Set(codec.PropRetainAvailable)
 	}
-	pr.WildcardSubAvailable = 1
+	// The feature flags say what the configuration allows (MQTT 5
+	// 3.2.2.3.11, 3.2.2.3.12, 3.2.2.3.13); handleSubscribe enforces them.
+	pr.WildcardSubAvailable = flag01(cfg.WildcardSubAvailable)
 	pr.Set(codec.PropWildcardSubAvailable)
-	pr.SharedSubAvailable = 1
+	pr.SharedSubAvailable = flag01(cfg.SharedSubAvailable)
 	pr.Set(codec.PropSharedSubAvailable)
-	pr.SubIDAvailable = 1 // [MQTT-3.3.4-3]
+	pr.SubIDAvailable = flag01(cfg.SubIDAvailable) // [MQTT-3.3.4-3] when 1
 	pr.Set(codec.PropSubIDAvailable)
 	if want := sessionExpiryOf(p); want != 0 && cfg.MaxSessionExpiry > 0 {
 		if lt := c.l.b.sessionLifetime(want); lt < time.Duration(want)*time.Second || want == noExpiry {
@@ -411,6 +420,14 @@ func (c *client) connackProps(pr *codec.Properties, p *codec.Connect) {
 		pr.ServerKeepAlive = ka // [MQTT-3.2.2-21] [MQTT-3.2.2-22]
 		pr.Set(codec.PropServerKeepAlive)
 	}
+}
+
+// flag01 is a CONNACK availability byte: 1 for true, 0 for false.
+func flag01(ok bool) byte {
+	if ok {
+		return 1
+	}
+	return 0
 }
 
 // newWill builds the will message of a CONNECT. A v5 will keeps its

@@ -15,9 +15,10 @@
 //     the owner loop (itemTakeover) to close the old client and release the
 //     session, then is told to run its CONNECT again (itemResume).
 //   - The ticker goroutine (Broker.ticker) only updates the coarse clock,
-//     expires offline sessions under the store lock, and schedules
-//     housekeeping, $SYS publication and due delayed wills (MQTT 5 Will
-//     Delay Interval, will.go) onto the loops with Execute.
+//     expires offline sessions under the store lock (their unacknowledged
+//     shared-subscription messages go to a loop in a batch, shared.go), and
+//     schedules housekeeping, $SYS publication and due delayed wills (MQTT
+//     5 Will Delay Interval, will.go) onto the loops with Execute.
 //   - Any goroutine may call the Broker's exported methods.
 //
 // # Cross-loop delivery
@@ -30,6 +31,13 @@
 // each batch is pushed to its loop's inbox and the loop is woken once,
 // through a doorbell socket pair registered with gnet (a one-byte write,
 // no allocation). Each touched client is written once per round.
+//
+// A QoS 1/2 message delivered through a shared subscription carries its
+// group. When the member's client leaves, its owner loop, still owning the
+// session, hands the unacknowledged ones to other live members through the
+// same deliver path (so through batches for members on other loops); one
+// that reaches a member already gone is redirected on the member's loop
+// (shared.go).
 //
 // # Outbound bounds
 //

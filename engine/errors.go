@@ -54,6 +54,8 @@ var (
 	errAuthOnlyBefore    = &reasonError{codec.ReasonProtocolError, "engine: packet other than AUTH or DISCONNECT before CONNACK"}
 	errReauthBadCreds    = &reasonError{codec.ReasonBadUsernameOrPassword, "engine: re-authentication failed: bad credentials"}
 	errReauthNotAuth     = &reasonError{codec.ReasonNotAuthorized, "engine: re-authentication failed: not authorized"}
+
+	errSubIDsNotSupported = &reasonError{codec.ReasonSubscriptionIDsNotSupported, "engine: subscription identifier while they are not available"}
 )
 
 // disconnectReason is the MQTT 5 DISCONNECT reason code for a close cause:

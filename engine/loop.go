@@ -24,19 +24,22 @@ const (
 	itemResume                          // s has been released to client next: finish its CONNECT
 	itemClose                           // close client c (shutdown)
 	itemResumeThrottled                 // a congested session drained: resume throttled publishers
+	itemOrphan                          // m's shared member's session ended: give it to another (shared.go)
 )
 
 // item is one entry of a hand-over batch.
+// The small fields come first so that the struct stays at 72 bytes.
 type item struct {
 	kind   itemKind
 	qos    byte
 	fam    byte // wire form of a QoS 0 item (see family)
+	retain bool // itemMessage: RETAIN as published (Retain As Published)
 	off, n int32
 	s      *session
 	m      *message
 	c      *client
-	ids    []uint32 // itemMessage: Subscription Identifiers (immutable)
-	retain bool     // itemMessage: RETAIN as published (Retain As Published)
+	ids    []uint32    // itemMessage: Subscription Identifiers (immutable)
+	group  *trie.Group // itemMessage: shared subscription it came through, nil if none
 }
 
 // batch is what one loop hands over to another in one go: the QoS 0 wire
@@ -146,6 +149,12 @@ type loop struct {
 	resumePending  bool
 	inTraffic      int  // > 0 while a client's packets are being decoded
 	congested      bool // the message being routed hit a congested session
+
+	// Shared-subscription hand-over (shared.go).
+	pickOther func(trie.SubscriberID) bool // l.isOtherLive, bound once
+	skip      [maxSkip]trie.SubscriberID   // members pickOther excludes
+	nskip     int
+	orphans   []item // itemOrphan items taken under the store lock, adopted after it
 }
 
 func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
@@ -158,6 +167,7 @@ func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
 		cache:   make(map[string]*trie.Result),
 	}
 	l.in.bellFD = -1
+	l.pickOther = l.isOtherLive
 	l.houseRunnable = gnet.RunnableFunc(func(context.Context) error {
 		l.housekeeping()
 		return nil
@@ -320,7 +330,7 @@ func (l *loop) apply(bt *batch) {
 			if it.qos > 0 {
 				it.s.handedIn.Add(-1)
 			}
-			l.deliver(it.s, it.m, it.qos, it.ids, it.retain)
+			l.deliver(it.s, it.m, it.qos, it.ids, it.retain, it.group)
 		case itemTakeover:
 			l.takeover(it.s, it.c)
 		case itemResume:
@@ -329,6 +339,8 @@ func (l *loop) apply(bt *batch) {
 			it.c.closeNow(closeShutdown)
 		case itemResumeThrottled:
 			l.resumePending = true
+		case itemOrphan:
+			l.adoptOrphan(it)
 		}
 	}
 }
@@ -380,6 +392,7 @@ func (l *loop) closeDoorbell() {
 	l.in.mu.Lock()
 	fd := l.in.bellFD
 	l.in.bellFD = -1
+	l.pickOther = l.isOtherLive
 	l.in.mu.Unlock()
 	if fd >= 0 {
 		_ = syscall.Close(fd)

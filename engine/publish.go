@@ -212,6 +212,10 @@ type fanout struct {
 	m              *message          // built lazily for QoS 1/2 deliveries
 	enc            [2][]byte         // QoS 0 wire form per version family (v3, v5); nil until built
 	seq            uint64            // identifies this message in hand-over batches
+	// group is the shared subscription of the delivery being made, nil
+	// for a non-shared one; set around deliverTo so that the non-shared
+	// fan-out loop passes one argument less.
+	group *trie.Group
 }
 
 // route delivers a message to every matching subscription [MQTT-4.5.0-1]:
@@ -240,9 +244,12 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 		l.deliverTo(&f, s, min(q, qos), d.Identifiers, d.RetainAsPublished && retain)
 	}
 	for _, g := range res.Groups {
-		if sub, ok := g.Pick(l.b.online); ok {
+		// ids: the chosen member's own Subscription Identifier [MQTT-3.3.4-3].
+		if sub, ids, ok := g.PickMember(l.b.online); ok {
 			if s := l.b.table.get(sub.Subscriber); s != nil {
-				l.deliverTo(&f, s, min(sub.QoS, qos), nil, sub.RetainAsPublished && retain) // [MQTT-4.8.2-3]
+				f.group = g
+				l.deliverTo(&f, s, min(sub.QoS, qos), ids, sub.RetainAsPublished && retain) // [MQTT-4.8.2-3]
+				f.group = nil
 			}
 		}
 	}
@@ -251,7 +258,7 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 // deliverTo sends f to s at qos with the Subscription Identifiers ids and
 // the RETAIN flag retain (both v5). QoS 0 goes as shared pre-encoded bytes
 // (encoded for s alone when it has identifiers or retain); QoS 1/2 as a
-// message record through the session. Loop-only.
+// message record through the session, with f.group. Loop-only.
 func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain bool) {
 	if qos > 0 {
 		if s.throttles(l.b.now()) {
@@ -260,7 +267,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 		if f.m == nil {
 			f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
 		}
-		l.deliver(s, f.m, qos, ids, retain)
+		l.deliver(s, f.m, qos, ids, retain, f.group)
 		return
 	}
 	owner := s.owner.Load()
@@ -278,7 +285,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 		if f.m == nil {
 			f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
 		}
-		l.deliver(s, f.m, 0, ids, retain)
+		l.deliver(s, f.m, 0, ids, retain, nil)
 		return
 	}
 	if owner == l {
@@ -367,17 +374,22 @@ func (l *loop) encodeQoS0Own(f *fanout, ids []uint32, retain bool) []byte {
 
 // deliver hands m to s at qos, wherever s lives: on this loop it is sent or
 // queued, on another loop it joins that loop's batch, offline it is queued
-// under s.mu (QoS 1/2 only) [MQTT-3.1.2-5]. Loop-only.
-func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bool) {
+// under s.mu (QoS 1/2 only) [MQTT-3.1.2-5]. g is the shared subscription
+// m goes through (nil if none): a shared message that finds its member
+// offline goes to another live member instead (shared.go). Loop-only.
+func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) {
 	owner := s.owner.Load()
 	if owner == nil {
 		if qos == 0 {
 			return
 		}
+		if g != nil && l.redirect(s, m, retain, g) {
+			return
+		}
 		s.mu.Lock()
 		owner = s.owner.Load()
 		if owner == nil {
-			if !s.gone && !s.enqueue(outMsg{m: m, qos: qos, subIDs: ids, retain: retain}, l.b.cfg.MaxQueuedMessages) {
+			if !s.gone && !s.enqueue(outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}, l.b.cfg.MaxQueuedMessages) {
 				l.st.dropped++
 			}
 			s.mu.Unlock()
@@ -390,7 +402,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 			s.noteHandedIn(l)
 		}
 		bt := l.outFor(owner)
-		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids, retain: retain})
+		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids, retain: retain, group: g})
 		return
 	}
 	c := s.c
@@ -408,7 +420,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		c.appendPublish(m, 0, 0, false, retain, ids)
 		return
 	}
-	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain}
+	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
 	if len(s.queue) > 0 || len(s.inflight) >= s.window || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 			l.st.dropped++

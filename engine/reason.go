@@ -25,6 +25,11 @@ var reasonTexts = map[codec.ReasonCode][]byte{
 	codec.ReasonQuotaExceeded:              []byte("quota exceeded"),
 	codec.ReasonQoSNotSupported:            []byte("QoS not supported"),
 	codec.ReasonRetainNotSupported:         []byte("retain not supported"),
+
+	// Features switched off in Config (announced in CONNACK).
+	codec.ReasonSharedSubscriptionsNotSupported:   []byte("shared subscriptions not available"),
+	codec.ReasonSubscriptionIDsNotSupported:       []byte("subscription identifiers not available"),
+	codec.ReasonWildcardSubscriptionsNotSupported: []byte("wildcard subscriptions not available"),
 }
 
 // reasonText is the Reason String for rc, nil for success codes and codes

@@ -113,6 +113,10 @@ type outMsg struct {
 	// subscriptions [MQTT-3.3.4-3]; an immutable slice of a cached match
 	// result, nil for none.
 	subIDs []uint32
+	// group is the shared subscription the message came through, nil for
+	// a non-shared one; unacknowledged, it goes to another member when
+	// this one leaves (shared.go).
+	group *trie.Group
 }
 
 // subEntry is one subscription a session holds. full is the filter as

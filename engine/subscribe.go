@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"strings"
+
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/trie"
 )
@@ -14,6 +16,11 @@ func (c *client) handleSubscribe(pkt []byte) error {
 	p := &l.sub
 	if _, err := codec.DecodeSubscribe(pkt, c.version, p); err != nil {
 		return err // [MQTT-3.8.1-1] [MQTT-3.8.3-4]
+	}
+	if c.version == codec.V5 && len(p.Props.SubscriptionIDs) > 0 && !l.b.cfg.SubIDAvailable {
+		// CONNACK said Subscription Identifiers Available 0 (MQTT 5
+		// 3.2.2.3.12): a protocol error, DISCONNECT 0xA1.
+		return errSubIDsNotSupported
 	}
 	s := c.sess
 	codes := l.codes[:0]
@@ -32,8 +39,15 @@ func (c *client) handleSubscribe(pkt []byte) error {
 	c.problem(&ack.Props, codes)
 	c.pending = codec.AppendSuback(c.pending, c.version, &ack)
 	l.markDirty(c)
+	var ids []uint32
+	if c.version == codec.V5 && len(p.Props.SubscriptionIDs) > 0 && len(l.retainQ) > newFrom {
+		// The retained messages carry the identifier of the SUBSCRIBE that
+		// caused them [MQTT-3.3.4-3]; a copy, since p is decode scratch and
+		// a queued message keeps it.
+		ids = []uint32{p.Props.SubscriptionIDs[0]}
+	}
 	for _, r := range l.retainQ[newFrom:] {
-		l.sendRetained(c, r.filter, r.qos)
+		l.sendRetained(c, r.filter, r.qos, ids)
 	}
 	clear(l.retainQ)
 	l.retainQ = l.retainQ[:0]
@@ -58,10 +72,18 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 	if err != nil {
 		return failCode(c.version, codec.ReasonTopicFilterInvalid), false // 0x80 in 3.1.1 [MQTT-3.9.3-2]
 	}
+	if shared && !b.cfg.SharedSubAvailable {
+		// CONNACK said Shared Subscription Available 0 (MQTT 5 3.2.2.3.13).
+		return failCode(c.version, codec.ReasonSharedSubscriptionsNotSupported), false
+	}
+	if !b.cfg.WildcardSubAvailable && strings.ContainsAny(filter, "+#") {
+		// v3.1.1 [MQTT-3.8.3-2]; v5: CONNACK said Wildcard Subscription
+		// Available 0 (MQTT 5 3.2.2.3.11), SUBACK 0xA2.
+		return failCode(c.version, codec.ReasonWildcardSubscriptionsNotSupported), false
+	}
 	if az := b.cfg.Authoriser; az != nil && !az.CanSubscribe(&c.info, f.Filter, f.QoS) {
 		return failCode(c.version, codec.ReasonNotAuthorized), false
 	}
-	_ = shared
 	qos := min(f.QoS, byte(b.cfg.MaximumQoS)) // [MQTT-3.2.2-10] accepted, granted at most MaximumQoS
 	sub := trie.Subscription{
 		Subscriber: s.id, Filter: filter, Group: group, QoS: qos,
@@ -136,8 +158,10 @@ func (b *Broker) storeRetained(topic, payload []byte, qos byte, props *codec.Pro
 
 // sendRetained delivers the retained messages matching filter to c with
 // the retain flag set [MQTT-3.3.1-6] [MQTT-3.3.1-8], at the lower of their
-// QoS and the granted one. Loop-only.
-func (l *loop) sendRetained(c *client, full string, granted byte) {
+// QoS and the granted one, with the Subscription Identifiers ids of the
+// SUBSCRIBE that caused them [MQTT-3.3.4-3] (immutable, nil for none).
+// Loop-only.
+func (l *loop) sendRetained(c *client, full string, granted byte, ids []uint32) {
 	_, filter, _, err := trie.ParseShared(full)
 	if err != nil || len(filter) != len(full) {
 		return // shared subscriptions get no retained messages (v5 3.8.4)
@@ -154,11 +178,11 @@ func (l *loop) sendRetained(c *client, full string, granted byte) {
 			if over {
 				l.st.dropped++
 			} else {
-				c.appendPublish(m, 0, 0, false, true, nil)
+				c.appendPublish(m, 0, 0, false, true, ids)
 			}
 			return true
 		}
-		om := outMsg{m: m, qos: qos, retain: true}
+		om := outMsg{m: m, qos: qos, retain: true, subIDs: ids}
 		if over || len(s.queue) > 0 || len(s.inflight) >= s.window {
 			if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 				l.st.dropped++

@@ -150,14 +150,31 @@ type Group struct {
 
 	strategy Strategy
 	state    atomic.Uint64
-	members  atomic.Pointer[[]Subscription] // immutable snapshot, copy on write
+	members  atomic.Pointer[memberSnap] // immutable snapshot, copy on write
+}
+
+// memberSnap is one immutable version of a group's members. ids[i] is
+// subs[i].Identifier, kept apart so that PickMember can hand out a
+// one-element identifier slice without allocating.
+type memberSnap struct {
+	subs []Subscription
+	ids  []uint32
+}
+
+// newMemberSnap builds the snapshot of subs, which it takes over.
+func newMemberSnap(subs []Subscription) *memberSnap {
+	ids := make([]uint32, len(subs))
+	for i := range subs {
+		ids[i] = subs[i].Identifier
+	}
+	return &memberSnap{subs: subs, ids: ids}
 }
 
 // Members returns the current members. The slice is an immutable snapshot:
 // valid forever, never modified; do not modify it. Safe from any goroutine.
 func (g *Group) Members() []Subscription {
 	if m := g.members.Load(); m != nil {
-		return *m
+		return m.subs
 	}
 	return nil
 }
@@ -168,11 +185,22 @@ func (g *Group) Members() []Subscription {
 // member is eligible or the group is empty. Safe from any goroutine; eligible
 // is called on the caller's goroutine.
 func (g *Group) Pick(eligible func(SubscriberID) bool) (s Subscription, ok bool) {
-	m := g.Members()
-	n := len(m)
-	if n == 0 {
-		return Subscription{}, false
+	s, _, ok = g.PickMember(eligible)
+	return s, ok
+}
+
+// PickMember is Pick that also returns the chosen member's v5 Subscription
+// Identifier as a one-element slice, or nil when it has none. ids is a view
+// of an immutable snapshot: valid forever, never modified; do not modify
+// it. Picking allocates nothing. Safe from any goroutine; eligible is called
+// on the caller's goroutine.
+func (g *Group) PickMember(eligible func(SubscriberID) bool) (s Subscription, ids []uint32, ok bool) {
+	snap := g.members.Load()
+	if snap == nil || len(snap.subs) == 0 {
+		return Subscription{}, nil, false
 	}
+	m := snap.subs
+	n := len(m)
 	start := g.strategy.Start(&g.state, n)
 	for i := 0; i < n; i++ {
 		j := start + i
@@ -180,10 +208,13 @@ func (g *Group) Pick(eligible func(SubscriberID) bool) (s Subscription, ok bool)
 			j -= n
 		}
 		if eligible == nil || eligible(m[j].Subscriber) {
-			return m[j], true
+			if snap.ids[j] != 0 {
+				ids = snap.ids[j : j+1 : j+1]
+			}
+			return m[j], ids, true
 		}
 	}
-	return Subscription{}, false
+	return Subscription{}, nil, false
 }
 
 // Options configure a Trie.

@@ -202,7 +202,7 @@ func (n *node) putMember(s *Subscription, st Strategy) bool {
 	if !replaced {
 		m = append(m, *s)
 	}
-	g.members.Store(&m)
+	g.members.Store(newMemberSnap(m))
 	return replaced
 }
 
@@ -287,7 +287,7 @@ func (n *node) delMember(id SubscriberID, name string) bool {
 	if len(m) == len(old) {
 		return false
 	}
-	g.members.Store(&m)
+	g.members.Store(newMemberSnap(m))
 	if len(m) > 0 {
 		return true
 	}

@@ -199,6 +199,37 @@ func TestSharedGroups(t *testing.T) {
 	require.Len(t, res.Groups, 2)
 }
 
+// TestPickMemberIdentifiers checks that PickMember returns the chosen
+// member's own Subscription Identifier [MQTT-3.3.4-3], nil for a member
+// without one, that the slice survives the member's replacement, and that
+// picking allocates nothing.
+func TestPickMemberIdentifiers(t *testing.T) {
+	tr := New()
+	_, err := tr.Subscribe(Subscription{Subscriber: 1, Filter: "p/+", Group: "g", Identifier: 11})
+	require.NoError(t, err)
+	_, err = tr.Subscribe(Subscription{Subscriber: 2, Filter: "p/+", Group: "g"})
+	require.NoError(t, err)
+	var res Result
+	tr.Match([]byte("p/x"), &res)
+	require.Len(t, res.Groups, 1)
+	g := res.Groups[0]
+	got := map[SubscriberID][]uint32{}
+	for range 4 {
+		s, ids, ok := g.PickMember(nil)
+		require.True(t, ok)
+		got[s.Subscriber] = ids
+	}
+	require.Equal(t, map[SubscriberID][]uint32{1: {11}, 2: nil}, got)
+	only1 := func(id SubscriberID) bool { return id == 1 }
+	_, ids, _ := g.PickMember(only1)
+	_, err = tr.Subscribe(Subscription{Subscriber: 1, Filter: "p/+", Group: "g", Identifier: 12})
+	require.NoError(t, err)
+	require.Equal(t, []uint32{11}, ids, "an old snapshot is never modified")
+	_, ids, _ = g.PickMember(only1)
+	require.Equal(t, []uint32{12}, ids)
+	require.Zero(t, testing.AllocsPerRun(100, func() { _, _, _ = g.PickMember(only1) }))
+}
+
 func TestRandomStrategy(t *testing.T) {
 	tr := New(WithStrategy(Random{}), WithShards(3))
 	require.Len(t, tr.shards, 4)

@@ -159,5 +159,8 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.TopicAliasMaximum, "topic-alias-maximum", cfg.TopicAliasMaximum, "highest MQTT 5 topic alias a client may use (0 = none)")
 	fs.BoolVar(&cfg.RetainAvailable, "retain-available", cfg.RetainAvailable, "enable retained messages")
 	fs.IntVar(&cfg.MaximumQoS, "maximum-qos", cfg.MaximumQoS, "highest QoS accepted in a PUBLISH and granted to a subscription (0..2)")
+	fs.BoolVar(&cfg.WildcardSubAvailable, "wildcard-subscription-available", cfg.WildcardSubAvailable, "accept topic filters with + or #")
+	fs.BoolVar(&cfg.SubIDAvailable, "subscription-identifier-available", cfg.SubIDAvailable, "accept MQTT 5 subscription identifiers")
+	fs.BoolVar(&cfg.SharedSubAvailable, "shared-subscription-available", cfg.SharedSubAvailable, "accept shared subscriptions ($share/{group}/{filter})")
 	return fs
 }
