@@ -392,7 +392,6 @@ func (l *loop) closeDoorbell() {
 	l.in.mu.Lock()
 	fd := l.in.bellFD
 	l.in.bellFD = -1
-	l.pickOther = l.isOtherLive
 	l.in.mu.Unlock()
 	if fd >= 0 {
 		_ = syscall.Close(fd)
