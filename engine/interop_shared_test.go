@@ -399,3 +399,36 @@ func TestSharedOrphansOnSessionEnd(t *testing.T) {
 	check(t, !a3.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("so-a2"), CleanStart: true}).SessionPresent)
 	equal(t, payloadOf(b2.mustRead(codec.TypePublish)), "two", "after A2's session was discarded")
 }
+
+// TestSharedFailedAckNotRedelivered: a member that answers a shared
+// message with a PUBACK reason code of 0x80 or more has it discarded; it
+// is not offered to another member, not even when that member leaves
+// [MQTT-4.8.2-6].
+func TestSharedFailedAckNotRedelivered(t *testing.T) {
+	b := startBroker(t, nil)
+	member := func(id string) *rawConn {
+		r := dialRaw(t, b)
+		r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte(id), CleanStart: true})
+		r.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1,
+			Filters: []codec.Subscription{{Filter: []byte("$share/g/fa"), QoS: 1}}}))
+		r.mustRead(codec.TypeSuback)
+		return r
+	}
+	a, bm := member("fa-a"), member("fa-b")
+	pub := pahoClient(t, b, "fa-pub", nil)
+	publish(t, pub, "fa", 1, false, "one")
+	publish(t, pub, "fa", 1, false, "two")
+	var pa, pb codec.Publish // round robin: one each
+	_, err := codec.DecodePublish(a.mustRead(codec.TypePublish), codec.V5, &pa)
+	noErr(t, err)
+	_, err = codec.DecodePublish(bm.mustRead(codec.TypePublish), codec.V5, &pb)
+	noErr(t, err)
+	a.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: pa.PacketID,
+		ReasonCode: codec.ReasonUnspecifiedError}))
+	bm.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: pb.PacketID}))
+	_ = a.nc.Close()
+	waitOffline(t, b, "fa-a")
+	if pkt, err := bm.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("a message refused with PUBACK 0x80 went to another member: %x", pkt)
+	}
+}
