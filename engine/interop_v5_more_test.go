@@ -280,8 +280,7 @@ func TestInteropPahoV5ReceiveMaximumManualAck(t *testing.T) {
 		noErr(t, err)
 		t.Cleanup(func() { _ = nc.Close() })
 		msgs := make(chan *paho.Publish, 64)
-		var c *paho.Client
-		c = paho.NewClient(paho.ClientConfig{Conn: nc, EnableManualAcknowledgment: true, SendAcksInterval: 10 * time.Millisecond,
+		c := paho.NewClient(paho.ClientConfig{Conn: nc, EnableManualAcknowledgment: true, SendAcksInterval: 10 * time.Millisecond,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 				msgs <- pr.Packet
 				return true, nil
