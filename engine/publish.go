@@ -425,7 +425,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 			l.st.dropped++
 		}
-		s.markCongested(l, l.b.cfg.MaxQueuedMessages)
+		s.markCongested(l)
 		return
 	}
 	l.sendNew(s, c, om)
@@ -447,11 +447,13 @@ func (l *loop) sendNew(s *session, c *client, om outMsg) {
 func (l *loop) pump(s *session, c *client) {
 	max := s.window
 	now := l.b.now()
+	moved := false
 	for len(s.queue) > 0 && len(s.inflight) < max && c.state == stateConnected {
 		om := s.queue[0]
 		if c.overBudget(len(om.m.topic) + len(om.m.payload) + 8) {
-			return
+			break
 		}
+		moved = true
 		s.queue[0] = outMsg{}
 		s.queue = s.queue[1:]
 		if len(s.queue) == 0 {
@@ -462,7 +464,7 @@ func (l *loop) pump(s *session, c *client) {
 		}
 		l.sendNew(s, c, om)
 	}
-	s.clearCongested(l, false)
+	s.pumped(l, moved) // throttle.go
 }
 
 // appendPublish encodes m for c, with the Subscription Identifiers ids for

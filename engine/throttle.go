@@ -6,45 +6,84 @@ import (
 	"github.com/panjf2000/gnet/v2"
 )
 
-// Publisher throttle. A QoS 1/2 publisher whose message lands in an online
-// session queue filled past half of MaxQueuedMessages stops being read: its
-// bytes wait in gnet's buffer, and since it cannot get more PUBACKs than its
-// own window, it slows down instead of the broker dropping messages it has
-// acknowledged. The throttle is bounded so that one stuck subscriber cannot
-// slow other clients down for long: a session counts as congested for at
-// most throttleMax, after which it drops (and counts) like before; a
-// throttled publisher is resumed when a congested session drains to 1/4, by
-// housekeeping, or when its buffered input passes throttleMaxBuffered.
+// Publisher throttle. A QoS 1/2 publisher whose message lands in a
+// congested online session stops being read: its bytes wait in gnet's
+// buffer and the kernel's, and since it cannot get more PUBACKs than its
+// own window, it slows down to the subscriber's pace instead of the broker
+// queueing (and delaying) without bound or dropping messages it has
+// acknowledged.
+//
+// Congestion is absolute, tied to the in-flight window and not to
+// MaxQueuedMessages (which may be huge): a session is congested when its
+// queue, or the QoS 1/2 deliveries handed over to its owner loop and not
+// yet applied, reach congestAt (throttleWindows windows, at most half of
+// MaxQueuedMessages so the queue keeps room for what is already on its
+// way). It stays congested until the queue drains to a quarter of that.
+//
+// The throttle lasts as long as the subscriber makes progress: each time
+// its queue moves into the window (acknowledgements arrived, or outbound
+// bytes left) the congestion clock restarts. Only a subscriber that makes
+// no progress for throttleMax stops throttling its publishers, so one
+// stuck subscriber holds the others up for about throttleMax once; its
+// excess is then queued up to MaxQueuedMessages and dropped (and counted)
+// past it. A throttled publisher is resumed when a congested session
+// drains, by housekeeping, or when its buffered input passes
+// throttleMaxBuffered.
 const (
 	throttleMax         = time.Second
 	throttleMaxBuffered = 1 << 20
+	// throttleWindows is the congestion bound in in-flight windows: with
+	// the default 64-message window a subscriber has 4 windows queued
+	// before its publishers wait.
+	throttleWindows = 4
+	// throttleMinQueue is the least congestion bound, for tiny windows.
+	throttleMinQueue = 64
 )
 
-// markCongested records that s's queue passed half of the bound (the rest
-// absorbs what other loops already handed over). Owner loop
-// only.
-func (s *session) markCongested(l *loop, max int) {
-	if len(s.queue) >= max/2 && s.congested.Load() == 0 {
+// congestAt is the queue length at which a session counts as congested.
+// It reads only the configuration: safe from any goroutine.
+func (b *Broker) congestAt() int {
+	return min(max(throttleWindows*b.cfg.MaxInflight, throttleMinQueue), b.cfg.MaxQueuedMessages/2)
+}
+
+// markCongested records that s's queue reached the congestion bound. Owner
+// loop only.
+func (s *session) markCongested(l *loop) {
+	if len(s.queue) >= l.b.congestAt() && s.congested.Load() == 0 {
 		s.congested.Store(l.b.now())
 	}
 }
 
 // noteHandedIn counts a QoS 1/2 delivery handed to s's owner loop. When the
-// owner lags a quarter of the queue bound behind, s counts as congested:
-// the queue cannot tell yet, and the hand-overs would overflow it. Loop-only
-// (the producer's loop).
+// owner lags the congestion bound behind, s counts as congested: the queue
+// cannot tell yet. Loop-only (the producer's loop).
 func (s *session) noteHandedIn(l *loop) {
-	if s.handedIn.Add(1) > int32(l.b.cfg.MaxQueuedMessages/4) && s.congested.Load() == 0 {
+	if s.handedIn.Add(1) > int32(l.b.congestAt()) && s.congested.Load() == 0 {
 		s.congested.CompareAndSwap(0, l.b.now())
 		l.congested = true
 	}
+}
+
+// pumped ends a pump of s: when it moved messages into the window (the
+// subscriber made progress) a congestion keeps throttling for another
+// throttleMax, and a queue drained to a quarter of the bound ends it.
+// Owner loop only.
+func (s *session) pumped(l *loop, moved bool) {
+	t := s.congested.Load()
+	if t == 0 {
+		return
+	}
+	if now := l.b.now(); moved && t != now {
+		s.congested.Store(now) // producers only CAS from 0: no lost update
+	}
+	s.clearCongested(l, false)
 }
 
 // clearCongested ends s's congestion once its queue is under 1/4 of the
 // bound (always when force) and asks every loop to resume its throttled
 // publishers. Owner loop only.
 func (s *session) clearCongested(l *loop, force bool) {
-	if s.congested.Load() == 0 || (!force && len(s.queue) > l.b.cfg.MaxQueuedMessages/4) {
+	if s.congested.Load() == 0 || (!force && len(s.queue) > l.b.congestAt()/4) {
 		return
 	}
 	s.congested.Store(0)
@@ -61,8 +100,9 @@ func (s *session) clearCongested(l *loop, force bool) {
 	}
 }
 
-// throttles reports whether a delivery to s should throttle its publisher.
-// Safe from any goroutine.
+// throttles reports whether a delivery to s should throttle its publisher:
+// s is congested and made progress within throttleMax. Safe from any
+// goroutine.
 func (s *session) throttles(now int64) bool {
 	t := s.congested.Load()
 	return t != 0 && now-t < int64(throttleMax)
