@@ -50,13 +50,16 @@
 // whose gnet buffer stays above 3/4 of the bound (until it falls under 1/4)
 // for Config.SlowConsumerTimeout is reset as a slow consumer.
 //
-// A QoS 1/2 publisher whose messages meet a congested session (its queue
-// past half the bound, or its owner loop a quarter of the bound behind on
-// hand-overs) is throttled: the broker stops reading it, so its own
-// in-flight window slows it down instead of the broker dropping messages it
-// acknowledged. The throttle is bounded (throttle.go): a session counts as
-// congested for at most throttleMax, so one stuck subscriber holds the
-// others up for about a second once, then its excess is dropped and counted.
+// A QoS 1/2 publisher whose messages meet a congested session (its queue,
+// or its owner loop's backlog of hand-overs, past a few in-flight windows:
+// an absolute bound, whatever MaxQueuedMessages is) is throttled: the
+// broker stops reading it, so its own in-flight window slows it down to the
+// subscriber's pace instead of the broker queueing without bound or
+// dropping messages it acknowledged. The throttle lasts while the
+// subscriber makes progress (throttle.go); only one making no progress for
+// throttleMax stops throttling its publishers, so one stuck subscriber
+// holds the others up for about a second once, then its excess is queued
+// up to MaxQueuedMessages and dropped (and counted) past it.
 //
 // # Allocation
 //

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/panjf2000/gnet/v2"
 
 	"github.com/gust-mqtt/gust/codec"
 )
@@ -69,4 +71,104 @@ func TestStuckSubscriberBoundedStall(t *testing.T) {
 	t.Logf("%d messages through in %v, %d dropped for the stuck subscriber", n, el, b.Stats().PublishDropped)
 	check(t, el < 3*throttleMax+2*time.Second, "stalled too long", el)
 	check(t, b.Stats().PublishDropped > 0, "the stuck subscriber's excess is dropped and counted")
+}
+
+// TestThrottleBoundsSlowSubscriberQueue floods QoS 1 to one slow but
+// live subscriber with a queue limit too large to matter. The throttle
+// engages on the absolute bound (congestAt) and keeps holding the
+// publisher while the subscriber makes progress, even when draining the
+// queue to the resume mark takes longer than throttleMax: the session's
+// backlog stays bounded. Then the subscriber speeds up and every message
+// the broker acknowledged arrives, in order [MQTT-4.3.2-4] [MQTT-4.6.0-2].
+func TestThrottleBoundsSlowSubscriberQueue(t *testing.T) {
+	const (
+		n      = 3000
+		window = 4
+		slow   = 2500 * time.Millisecond // 40 msg/s: 48 messages take 1.2 s
+	)
+	b := startBroker(t, func(c *Config) { c.MaxInflight = window; c.MaxQueuedMessages = 100_000_000 })
+	sub := dialRaw(t, b)
+	sub.connect(&codec.Connect{ClientID: []byte("slowsub"), CleanStart: true})
+	sub.subscribe(1, "fl", 1)
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("floodpub"), CleanStart: true})
+	go func() { // drain PUBACKs so the publisher's socket never blocks
+		for {
+			if _, err := pub.read(30 * time.Second); err != nil {
+				return
+			}
+		}
+	}()
+	peak := make(chan int, 1)
+	stop := make(chan struct{})
+	go func() { peak <- sampleBacklog(b, "slowsub", stop) }()
+	var all []byte
+	for i := 0; i < n; i++ {
+		all = codec.AppendPublish(all, codec.V311, &codec.Publish{Topic: []byte("fl"), QoS: 1,
+			PacketID: uint16(i%60000 + 1), Payload: []byte(fmt.Sprint(i))})
+	}
+	start := time.Now()
+	pub.write(all)
+	var acks []byte
+	slowMax, slowN := -1, 0
+	for i := 0; i < n; i++ {
+		pkt, err := sub.read(10 * time.Second)
+		noErr(t, err, "message", i)
+		p := decodePublish(t, pkt)
+		equal(t, string(p.Payload), fmt.Sprint(i), "order")
+		acks = codec.AppendAck(acks, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID})
+		if time.Since(start) > slow {
+			if slowMax < 0 {
+				stop <- struct{}{} // end of the slow phase
+				slowMax, slowN = <-peak, i
+			}
+			sub.write(acks)
+			acks = acks[:0]
+		} else if i%window == window-1 {
+			sub.write(acks)
+			acks = acks[:0]
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	close(stop)
+	t.Logf("%d messages in %v, peak backlog %d in the slow phase (bound %d), %d received then",
+		n, time.Since(start), slowMax, b.congestAt(), slowN)
+	check(t, slowMax >= 0 && slowMax <= 2*b.congestAt()+window, "backlog not bounded by the throttle", slowMax)
+	equal(t, b.Stats().PublishDropped, uint64(0), "dropped")
+}
+
+// sampleBacklog returns the largest queue plus hand-over backlog of the
+// session id seen until stop is closed, read on the session's owner loop.
+func sampleBacklog(b *Broker, id string, stop <-chan struct{}) int {
+	peak := 0
+	tk := time.NewTicker(2 * time.Millisecond)
+	defer tk.Stop()
+	for {
+		select {
+		case <-stop:
+			return peak
+		case <-tk.C:
+		}
+		b.sessions.mu.Lock()
+		s := b.sessions.m[id]
+		b.sessions.mu.Unlock()
+		owner := s.owner.Load()
+		if owner == nil {
+			continue
+		}
+		got := make(chan int, 1)
+		err := owner.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			got <- len(s.queue) + int(s.handedIn.Load())
+			return nil
+		}))
+		if err != nil {
+			continue
+		}
+		select {
+		case v := <-got:
+			peak = max(peak, v)
+		case <-stop:
+			return peak
+		}
+	}
 }
