@@ -447,13 +447,13 @@ func (l *loop) sendNew(s *session, c *client, om outMsg) {
 func (l *loop) pump(s *session, c *client) {
 	max := s.window
 	now := l.b.now()
-	moved := false
+	moved := 0
 	for len(s.queue) > 0 && len(s.inflight) < max && c.state == stateConnected {
 		om := s.queue[0]
 		if c.overBudget(len(om.m.topic) + len(om.m.payload) + 8) {
 			break
 		}
-		moved = true
+		moved++
 		s.queue[0] = outMsg{}
 		s.queue = s.queue[1:]
 		if len(s.queue) == 0 {

@@ -13,12 +13,16 @@ import (
 // queueing (and delaying) without bound or dropping messages it has
 // acknowledged.
 //
-// Congestion is absolute, tied to the in-flight window and not to
-// MaxQueuedMessages (which may be huge): a session is congested when its
-// queue, or the QoS 1/2 deliveries handed over to its owner loop and not
-// yet applied, reach congestAt (throttleWindows windows, at most half of
-// MaxQueuedMessages so the queue keeps room for what is already on its
-// way). It stays congested until the queue drains to a quarter of that.
+// Congestion is absolute, tied to the session's delivery rate and
+// in-flight window, not to MaxQueuedMessages (which may be huge): a session
+// is congested when its queue, or the QoS 1/2 deliveries handed over to its
+// owner loop and not yet applied, reach its bound: what it delivers in
+// throttleLag at the rate measured over the last coarse tick, at least
+// throttleWindows windows, at most half of MaxQueuedMessages so the queue
+// keeps room for what is already on its way. So the backlog adds about
+// throttleLag of latency at most, whether one subscriber takes 300k msg/s
+// (fan-in) or each of fifty takes 10k (pairs). It stays congested until the
+// queue drains to a quarter of the bound.
 //
 // The throttle lasts as long as the subscriber makes progress: each time
 // its queue moves into the window (acknowledgements arrived, or outbound
@@ -32,24 +36,50 @@ import (
 const (
 	throttleMax         = time.Second
 	throttleMaxBuffered = 1 << 20
-	// throttleWindows is the congestion bound in in-flight windows: with
-	// the default 64-message window a subscriber has 4 windows queued
-	// before its publishers wait.
+	// throttleLag is the delivery time a session's backlog may hold.
+	throttleLag = 5 * time.Millisecond
+	// throttleWindows is the least bound in in-flight windows: with the
+	// default 64-message window a subscriber has 4 windows queued before
+	// its publishers wait, however slow it is.
 	throttleWindows = 4
-	// throttleMinQueue is the least congestion bound, for tiny windows.
+	// throttleMinQueue is the least bound, for tiny windows.
 	throttleMinQueue = 64
 )
 
-// congestAt is the queue length at which a session counts as congested.
-// It reads only the configuration: safe from any goroutine.
-func (b *Broker) congestAt() int {
+// baseCongestAt is the least congestion bound of any session. It reads
+// only the configuration: safe from any goroutine.
+func (b *Broker) baseCongestAt() int {
 	return min(max(throttleWindows*b.cfg.MaxInflight, throttleMinQueue), b.cfg.MaxQueuedMessages/2)
+}
+
+// congestAt is the queue length at which s counts as congested. Safe from
+// any goroutine.
+func (s *session) congestAt(b *Broker) int {
+	if n := s.bound.Load(); n > 0 {
+		return int(n)
+	}
+	return b.baseCongestAt()
+}
+
+// measure adds n messages moved into s's window to the rate measure and,
+// once per coarse tick, sets s's bound from the rate. Owner loop only.
+func (s *session) measure(l *loop, n int) {
+	s.rateN += int64(n)
+	now := l.b.now()
+	if now == s.rateAt {
+		return
+	}
+	if el := now - s.rateAt; s.rateAt != 0 && el > 0 {
+		want := s.rateN * int64(throttleLag) / el
+		s.bound.Store(int32(min(max(want, int64(l.b.baseCongestAt())), int64(l.b.cfg.MaxQueuedMessages/2))))
+	}
+	s.rateAt, s.rateN = now, 0
 }
 
 // markCongested records that s's queue reached the congestion bound. Owner
 // loop only.
 func (s *session) markCongested(l *loop) {
-	if len(s.queue) >= l.b.congestAt() && s.congested.Load() == 0 {
+	if len(s.queue) >= s.congestAt(l.b) && s.congested.Load() == 0 {
 		s.congested.Store(l.b.now())
 	}
 }
@@ -58,22 +88,22 @@ func (s *session) markCongested(l *loop) {
 // owner lags the congestion bound behind, s counts as congested: the queue
 // cannot tell yet. Loop-only (the producer's loop).
 func (s *session) noteHandedIn(l *loop) {
-	if s.handedIn.Add(1) > int32(l.b.congestAt()) && s.congested.Load() == 0 {
+	if s.handedIn.Add(1) > int32(s.congestAt(l.b)) && s.congested.Load() == 0 {
 		s.congested.CompareAndSwap(0, l.b.now())
 		l.congested = true
 	}
 }
 
-// pumped ends a pump of s: when it moved messages into the window (the
-// subscriber made progress) a congestion keeps throttling for another
-// throttleMax, and a queue drained to a quarter of the bound ends it.
-// Owner loop only.
-func (s *session) pumped(l *loop, moved bool) {
+// pumped ends a pump of s that moved n messages into the window: progress
+// keeps a congestion throttling for another throttleMax, and a queue
+// drained to a quarter of the bound ends it. Owner loop only.
+func (s *session) pumped(l *loop, n int) {
+	s.measure(l, n)
 	t := s.congested.Load()
 	if t == 0 {
 		return
 	}
-	if now := l.b.now(); moved && t != now {
+	if now := l.b.now(); n > 0 && t != now {
 		s.congested.Store(now) // producers only CAS from 0: no lost update
 	}
 	s.clearCongested(l, false)
@@ -83,7 +113,7 @@ func (s *session) pumped(l *loop, moved bool) {
 // bound (always when force) and asks every loop to resume its throttled
 // publishers. Owner loop only.
 func (s *session) clearCongested(l *loop, force bool) {
-	if s.congested.Load() == 0 || (!force && len(s.queue) > l.b.congestAt()/4) {
+	if s.congested.Load() == 0 || (!force && len(s.queue) > s.congestAt(l.b)/4) {
 		return
 	}
 	s.congested.Store(0)
