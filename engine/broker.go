@@ -242,6 +242,7 @@ func (b *Broker) ticker() {
 		case now := <-t.C:
 			b.clock.Store(now.UnixNano())
 			b.publishDueWills()
+			b.resumeThrottledLoops() // throttle.go
 			if now.Sub(lastHouse) >= 500*time.Millisecond {
 				lastHouse = now
 				for _, l := range b.loopSnapshot() {

@@ -203,6 +203,7 @@ type session struct {
 	congested atomic.Int64  // coarse clock when congestion began; 0 if not (throttle.go)
 	handedIn  atomic.Int32  // QoS 1/2 deliveries handed to the owner loop, not yet applied
 	bound     atomic.Int32  // congestion bound from the delivery rate; 0 until measured (throttle.go)
+	progress  atomic.Int64  // fineNow of the last queue move while congested (throttle.go)
 	rateAt    int64         // coarse clock of the rate measure's start (throttle.go)
 	rateN     int64         // messages moved into the window since rateAt
 	clean     bool          // clean session: discarded at disconnect

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -24,17 +25,19 @@ import (
 // (fan-in) or each of fifty takes 10k (pairs). It stays congested until the
 // queue drains to a quarter of the bound.
 //
-// The throttle lasts as long as the subscriber makes progress: each time
-// its queue moves into the window (acknowledgements arrived, or outbound
-// bytes left) the congestion clock restarts. Only a subscriber that makes
-// no progress for throttleMax stops throttling its publishers, so one
-// stuck subscriber holds the others up for about throttleMax once; its
-// excess is then queued up to MaxQueuedMessages and dropped (and counted)
-// past it. A throttled publisher is resumed when a congested session
-// drains, by housekeeping, or when its buffered input passes
-// throttleMaxBuffered.
+// The throttle lasts as long as the subscriber makes progress: a session
+// throttles only while it is congested and its queue moved into the window
+// (acknowledgements arrived, or outbound bytes left) within throttleMax,
+// on a fine clock. A subscriber that stopped reading before its queue grew
+// (stuck) never throttles anyone: its excess is queued up to
+// MaxQueuedMessages and dropped (and counted) past it. One that gets stuck
+// while throttling holds its publishers for throttleMax at most, plus one
+// tick of the broker's ticker, which resumes throttled publishers every
+// 100 ms (they throttle again at once if their session still throttles).
+// A throttled publisher is also resumed when a congested session drains or
+// when its buffered input passes throttleMaxBuffered.
 const (
-	throttleMax         = time.Second
+	throttleMax         = 500 * time.Millisecond
 	throttleMaxBuffered = 1 << 20
 	// throttleLag is the delivery time a session's backlog may hold.
 	throttleLag = 5 * time.Millisecond
@@ -95,18 +98,27 @@ func (s *session) noteHandedIn(l *loop) {
 }
 
 // pumped ends a pump of s that moved n messages into the window: progress
-// keeps a congestion throttling for another throttleMax, and a queue
-// drained to a quarter of the bound ends it. Owner loop only.
+// of a congested session keeps it throttling for another throttleMax, and
+// a queue drained to a quarter of the bound ends the congestion. Owner loop
+// only.
 func (s *session) pumped(l *loop, n int) {
 	s.measure(l, n)
-	t := s.congested.Load()
-	if t == 0 {
+	if s.congested.Load() == 0 {
 		return
 	}
-	if now := l.b.now(); n > 0 && t != now {
-		s.congested.Store(now) // producers only CAS from 0: no lost update
+	if n > 0 {
+		s.progress.Store(fineNow())
 	}
 	s.clearCongested(l, false)
+}
+
+// fineEpoch is the origin of fineNow.
+var fineEpoch = time.Now()
+
+// fineNow is a monotonic clock in nanoseconds, never 0. The coarse clock
+// (100 ms) is too coarse to tell a slow subscriber from a stuck one.
+func fineNow() int64 {
+	return int64(time.Since(fineEpoch)) + 1
 }
 
 // clearCongested ends s's congestion once its queue is under 1/4 of the
@@ -133,9 +145,27 @@ func (s *session) clearCongested(l *loop, force bool) {
 // throttles reports whether a delivery to s should throttle its publisher:
 // s is congested and made progress within throttleMax. Safe from any
 // goroutine.
-func (s *session) throttles(now int64) bool {
-	t := s.congested.Load()
-	return t != 0 && now-t < int64(throttleMax)
+func (s *session) throttles() bool {
+	if s.congested.Load() == 0 {
+		return false
+	}
+	p := s.progress.Load()
+	return p != 0 && fineNow()-p < int64(throttleMax)
+}
+
+// resumeThrottledLoops asks every loop with throttled publishers to read
+// them again, so a session that stopped throttling (its subscriber stuck)
+// holds them at most one tick more. Runs on the ticker goroutine.
+func (b *Broker) resumeThrottledLoops() {
+	for _, l := range b.loopSnapshot() {
+		if l.hasThrottled.Load() {
+			_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+				l.resumePending = true
+				l.finish() // resumes unless a client is being read
+				return nil
+			}))
+		}
+	}
 }
 
 // throttle stops reading c until resumeThrottled. Loop-only.

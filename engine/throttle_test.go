@@ -173,3 +173,77 @@ func sampleBacklog(b *Broker, id string, stop <-chan struct{}) int {
 		}
 	}
 }
+
+// TestThrottleLapsesWhenSubscriberStops floods QoS 1 to a healthy
+// subscriber and to one that first acknowledges slowly (so it throttles
+// the publisher) and then stops reading: once it makes no progress for
+// throttleMax, the publisher is read again and the healthy subscriber gets
+// everything soon after; the stuck one's backlog is queued, not dropped.
+func TestThrottleLapsesWhenSubscriberStops(t *testing.T) {
+	const (
+		n      = 3000
+		window = 4
+	)
+	b := startBroker(t, func(c *Config) { c.MaxInflight = window; c.MaxQueuedMessages = 100_000_000 })
+	stuck := dialRaw(t, b)
+	stuck.connect(&codec.Connect{ClientID: []byte("laterstuck"), CleanStart: true})
+	stuck.subscribe(1, "lp", 1)
+	healthy := dialRaw(t, b)
+	healthy.connect(&codec.Connect{ClientID: []byte("healthy2"), CleanStart: true})
+	healthy.subscribe(1, "lp", 1)
+	got := make(chan int, 1)
+	go func() { // acknowledge at once, count
+		i := 0
+		for ; i < n; i++ {
+			pkt, err := healthy.read(10 * time.Second)
+			if err != nil {
+				break
+			}
+			var p codec.Publish
+			if _, err := codec.DecodePublish(pkt, codec.V311, &p); err != nil {
+				break
+			}
+			_ = healthy.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if _, err := healthy.nc.Write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID})); err != nil {
+				break
+			}
+		}
+		got <- i
+	}()
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("lppub"), CleanStart: true})
+	go func() {
+		for {
+			if _, err := pub.read(30 * time.Second); err != nil {
+				return
+			}
+		}
+	}()
+	var all []byte
+	for i := 0; i < n; i++ {
+		all = codec.AppendPublish(all, codec.V311, &codec.Publish{Topic: []byte("lp"), QoS: 1,
+			PacketID: uint16(i%60000 + 1), Payload: []byte(fmt.Sprint(i))})
+	}
+	pub.write(all)
+	for i := 0; i < 15*window; i++ { // slow progress: the publisher is throttled
+		pkt, err := stuck.read(5 * time.Second)
+		noErr(t, err)
+		p := decodePublish(t, pkt)
+		stuck.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
+		if i%window == window-1 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	select {
+	case k := <-got:
+		t.Fatalf("healthy subscriber done (%d) while the publisher should be throttled", k)
+	default:
+	}
+	stopped := time.Now() // from here on the stuck subscriber reads nothing
+	k := <-got
+	el := time.Since(stopped)
+	t.Logf("healthy got %d messages %v after the other stopped (throttleMax %v)", k, el, throttleMax)
+	equal(t, k, n, "healthy subscriber's messages")
+	check(t, el < throttleMax+time.Second, "the stuck subscriber held the others too long", el)
+	equal(t, b.Stats().PublishDropped, uint64(0), "dropped")
+}
