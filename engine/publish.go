@@ -261,7 +261,7 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 // message record through the session, with f.group. Loop-only.
 func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain bool) {
 	if qos > 0 {
-		if s.throttles() {
+		if !l.congested && s.throttles() { // one is enough: skip the clock
 			l.congested = true
 		}
 		if f.m == nil {
