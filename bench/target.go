@@ -174,6 +174,11 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 // MosquittoConfig: a 64-message QoS 1/2 window toward each client and a
 // per-session queue too large to drop anything in a benchmark run (Gust,
 // like Mosquitto, defaults to 20 and 1000, and drops past the queue).
+// Mosquitto's max_queued_messages 0 is unlimited too. Gust's publisher
+// throttle (engine/throttle.go) bounds a session's backlog by its delivery
+// rate whatever this limit is, so the large limit does not let a fan-in
+// queue grow without bound; Mosquitto, single-threaded, paces its
+// publishers by reading them in turn with its subscribers.
 func GustArgs() []string {
 	return []string{"--max-inflight", "64", "--max-queued-messages", "100000000"}
 }
