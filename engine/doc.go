@@ -51,15 +51,16 @@
 // for Config.SlowConsumerTimeout is reset as a slow consumer.
 //
 // A QoS 1/2 publisher whose messages meet a congested session (its queue,
-// or its owner loop's backlog of hand-overs, past a few in-flight windows:
-// an absolute bound, whatever MaxQueuedMessages is) is throttled: the
-// broker stops reading it, so its own in-flight window slows it down to the
-// subscriber's pace instead of the broker queueing without bound or
-// dropping messages it acknowledged. The throttle lasts while the
-// subscriber makes progress (throttle.go); only one making no progress for
-// throttleMax stops throttling its publishers, so one stuck subscriber
-// holds the others up for about a second once, then its excess is queued
-// up to MaxQueuedMessages and dropped (and counted) past it.
+// or its owner loop's backlog of hand-overs, past an absolute bound: about
+// 5 ms of its delivery rate, at least one in-flight window, whatever
+// MaxQueuedMessages is) is throttled: the broker stops reading it, so its
+// own in-flight window slows it down to the subscriber's pace instead of
+// the broker queueing without bound or dropping messages it acknowledged.
+// The throttle lasts while the subscriber makes progress (throttle.go): a
+// subscriber stuck before its queue grew throttles nobody, and one that
+// gets stuck while throttling holds its publishers for throttleMax (500
+// ms) plus one 100 ms tick at most; its excess is then queued up to
+// MaxQueuedMessages and dropped (and counted) past it.
 //
 // # Allocation
 //
