@@ -46,7 +46,8 @@ func TestInteropThrottleNoLoss(t *testing.T) {
 // TestStuckSubscriberBoundedStall floods QoS 1 to a subscriber that never
 // acknowledges and to a healthy one: the stuck one's drops are counted, and
 // the publisher and the healthy subscriber are held up at most about
-// throttleMax.
+// throttleMax (a subscriber that never made progress throttles nobody;
+// TestThrottleLapsesWhenSubscriberStops covers one that stops later).
 func TestStuckSubscriberBoundedStall(t *testing.T) {
 	const n = 2000
 	b := startBroker(t, func(c *Config) { c.MaxQueuedMessages = 50 })
