@@ -43,6 +43,26 @@ func (c *Config) loadPasswordFile() error {
 	return nil
 }
 
+// ReloadPasswordFile reads Config.PasswordFile again and, if it parses,
+// swaps it in atomically for plain and SCRAM logins (connected clients
+// stay connected; cached logins are dropped). On error, which names the
+// file and line, the old users stay in force. Both outcomes are logged.
+// Without a password file it does nothing. Safe from any goroutine.
+func (b *Broker) ReloadPasswordFile() error {
+	cur, ok := b.cfg.Authenticator.(*Users)
+	if b.cfg.PasswordFile == "" || !ok {
+		return nil
+	}
+	u, err := LoadUsers(b.cfg.PasswordFile)
+	if err != nil {
+		b.log.Error("password file not reloaded, keeping the previous users", "file", b.cfg.PasswordFile, "err", err)
+		return err
+	}
+	cur.Replace(u)
+	b.log.Info("password file reloaded", "file", b.cfg.PasswordFile, "users", cur.Len())
+	return nil
+}
+
 // connectInfo is the Authenticator's and AuthMethod's view of p.
 func (c *client) connectInfo(p *codec.Connect) ConnectInfo {
 	return ConnectInfo{

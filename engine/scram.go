@@ -17,6 +17,13 @@ const SCRAMSHA256 = "SCRAM-SHA-256"
 // scramNonceLen is the number of random bytes in the server nonce.
 const scramNonceLen = 18
 
+// Limits on what a client sends, so that an exchange keeps a few
+// kilobytes per connection whatever the Maximum Packet Size.
+const (
+	scramMaxMessage = 1024 // client-first or client-final, in bytes
+	scramMaxNonce   = 256  // client nonce, in bytes
+)
+
 // SCRAM is the server side of SCRAM-SHA-256 enhanced authentication over a
 // Users store. Channel binding is not supported (a client asking for it is
 // refused) and user names and passwords are used as UTF-8 bytes without
@@ -43,7 +50,7 @@ func randomNonce() string {
 // Start begins one SCRAM exchange. info is not kept. Safe from any
 // goroutine.
 func (m *SCRAM) Start(info *ConnectInfo) AuthExchange {
-	ex := &scramExchange{m: m}
+	ex := &scramExchange{m: m, wantSet: info.UsernameFlag}
 	if info.UsernameFlag {
 		ex.want = string(info.Username)
 	}
@@ -54,7 +61,8 @@ func (m *SCRAM) Start(info *ConnectInfo) AuthExchange {
 // the connection's loop.
 type scramExchange struct {
 	m    *SCRAM
-	want string // user name the exchange must authenticate, "" for any
+	want    string // user name the exchange must authenticate, if wantSet
+	wantSet bool   // the CONNECT had a User Name (maybe empty)
 
 	step      int
 	user      string
@@ -96,7 +104,7 @@ func (ex *scramExchange) Username() string {
 func (ex *scramExchange) first(msg []byte) ([]byte, error) {
 	// gs2-header: "n," or "y," (no channel binding), then an optional
 	// authzid "a=...", then ",".
-	if len(msg) < 3 || (msg[0] != 'n' && msg[0] != 'y') || msg[1] != ',' {
+	if len(msg) < 3 || len(msg) > scramMaxMessage || (msg[0] != 'n' && msg[0] != 'y') || msg[1] != ',' {
 		return nil, ErrNotAuthorized // "p=": channel binding not supported
 	}
 	i := bytes.IndexByte(msg[2:], ',')
@@ -105,8 +113,10 @@ func (ex *scramExchange) first(msg []byte) ([]byte, error) {
 	}
 	ex.gs2 = append([]byte(nil), msg[:2+i+1]...)
 	bare := msg[2+i+1:]
+	// client-first-message-bare: "n=" user "," "r=" nonce, in this order;
+	// a reserved "m=" extension is refused (RFC 5802 section 5.1).
 	attrs, ok := scramAttrs(bare)
-	if !ok || attrs['n'] == nil || attrs['r'] == nil || attrs['m'] != nil {
+	if !ok || !scramOrder(bare, "nr") || !scramNonceOK(attrs['r']) {
 		return nil, ErrNotAuthorized
 	}
 	if authz := ex.gs2[2 : len(ex.gs2)-1]; len(authz) > 0 {
@@ -121,10 +131,9 @@ func (ex *scramExchange) first(msg []byte) ([]byte, error) {
 		return nil, ErrNotAuthorized
 	}
 	ex.user = user
-	ex.cred, ex.known = ex.m.users.Lookup(user)
-	if !ex.known {
-		ex.cred = ex.m.users.mockCredential(user) // no user enumeration
-	}
+	// An unknown user gets a mock credential and fails at the proof
+	// only: no user enumeration (RFC 5802 section 9).
+	ex.cred, ex.known = ex.m.users.lookupOrMock([]byte(user))
 	ex.nonce = append(append([]byte(nil), attrs['r']...), ex.m.nonce()...)
 	sf := make([]byte, 0, 64+len(ex.nonce))
 	sf = append(sf, "r="...)
@@ -140,13 +149,15 @@ func (ex *scramExchange) first(msg []byte) ([]byte, error) {
 
 // final checks client-final-message and returns server-final-message.
 func (ex *scramExchange) final(msg []byte) ([]byte, error) {
-	// client-final-message-without-proof "," "p=" proof, proof last.
+	// client-final-message-without-proof ("c=" cbind "," "r=" nonce
+	// ["," extensions]) "," "p=" proof: proof last, so that the whole
+	// message but the proof is signed.
 	i := bytes.LastIndex(msg, []byte(",p="))
-	if i < 0 {
+	if i < 0 || len(msg) > scramMaxMessage || bytes.IndexByte(msg[i+1:], ',') >= 0 {
 		return nil, ErrNotAuthorized
 	}
 	attrs, ok := scramAttrs(msg)
-	if !ok || attrs['c'] == nil || attrs['r'] == nil || attrs['p'] == nil {
+	if !ok || !scramOrder(msg, "cr") {
 		return nil, ErrNotAuthorized
 	}
 	cb, err := base64.StdEncoding.DecodeString(string(attrs['c']))
@@ -171,7 +182,7 @@ func (ex *scramExchange) final(msg []byte) ([]byte, error) {
 	if subtle.ConstantTimeCompare(stored[:], ex.cred.StoredKey[:]) != 1 || !ex.known {
 		return nil, ErrBadCredentials
 	}
-	if ex.want != "" && ex.want != ex.user {
+	if ex.wantSet && ex.want != ex.user {
 		return nil, ErrNotAuthorized // CONNECT User Name names someone else
 	}
 	ex.authentic = true
@@ -193,6 +204,36 @@ func scramAttrs(msg []byte) (map[byte][]byte, bool) {
 		m[part[0]] = part[2:]
 	}
 	return m, true
+}
+
+// scramOrder reports whether the first attributes of msg have the letters
+// of keys, in order.
+func scramOrder(msg []byte, keys string) bool {
+	for i := range len(keys) {
+		if len(msg) < 2 || msg[0] != keys[i] || msg[1] != '=' {
+			return false
+		}
+		if j := bytes.IndexByte(msg, ','); j >= 0 {
+			msg = msg[j+1:]
+		} else {
+			msg = nil
+		}
+	}
+	return true
+}
+
+// scramNonceOK reports whether a client nonce is 1 to scramMaxNonce
+// printable ASCII characters other than ',' (RFC 5802 section 7).
+func scramNonceOK(r []byte) bool {
+	if len(r) == 0 || len(r) > scramMaxNonce {
+		return false
+	}
+	for _, b := range r {
+		if b < 0x21 || b > 0x7E || b == ',' {
+			return false
+		}
+	}
+	return true
 }
 
 // scramUnescape decodes a saslname: "=2C" is ',' and "=3D" is '='; any

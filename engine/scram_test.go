@@ -84,7 +84,7 @@ func TestSCRAMRFC7677(t *testing.T) {
 	salt, _ := base64.StdEncoding.DecodeString("W22ZaJ0SNY7soEsUEjb6gQ==")
 	cred, err := DeriveCredential([]byte("pencil"), salt, 4096)
 	noErr(t, err)
-	u := &Users{m: map[string]UserCredential{"user": cred}}
+	u := newUsers(map[string]UserCredential{"user": cred})
 	m := NewSCRAM(u)
 	m.nonce = func() string { return "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0" }
 	ex := m.Start(&ConnectInfo{})

@@ -2,16 +2,21 @@ package engine
 
 import (
 	"bufio"
+	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // DefaultSCRAMIterations is the PBKDF2 iteration count of new credentials,
@@ -84,8 +89,8 @@ func ParseCredential(s string) (UserCredential, error) {
 		return c, fmt.Errorf("%w: want %s<iterations>:<salt>$<StoredKey>:<ServerKey>", ErrUsersFile, scramPrefix)
 	}
 	n, err := strconv.Atoi(iter)
-	if err != nil || n < 1 {
-		return c, fmt.Errorf("%w: bad iteration count %q", ErrUsersFile, iter)
+	if err != nil || n < 1 || n > maxSCRAMIterations {
+		return c, fmt.Errorf("%w: bad iteration count %q (1 to %d)", ErrUsersFile, iter, maxSCRAMIterations)
 	}
 	c.Iterations = n
 	enc := base64.StdEncoding
@@ -126,24 +131,86 @@ func ParseUserLine(line string) (name string, c UserCredential, err error) {
 	return name, c, err
 }
 
-// Users is a read-only store of user credentials: an Authenticator for
-// plain user name and password CONNECTs and the store behind SCRAM. Build
-// it with ParseUsers or LoadUsers; safe from any goroutine.
+// Users is a store of user credentials: an Authenticator for plain user
+// name and password CONNECTs and the store behind SCRAM. Build it with
+// ParseUsers or LoadUsers; Replace swaps its contents atomically (a
+// password file reload). Safe from any goroutine.
 type Users struct {
-	m map[string]UserCredential
+	tab atomic.Pointer[userTable]
 	// mockKey derives stable fake salts for unknown users, so that SCRAM
-	// does not tell which users exist (RFC 5802 section 9).
+	// does not tell which users exist (RFC 5802 section 9). It survives
+	// Replace: a fake salt that changed on reload would tell as much.
 	mockKey [32]byte
+	// cacheKey keys the tags of verified passwords (verifiedCache).
+	cacheKey [32]byte
+	tags     sync.Pool // of hash.Hash: HMAC-SHA256 under cacheKey
+	// derivations counts the PBKDF2 runs of Authenticate (tests).
+	derivations atomic.Uint64
+}
+
+// userTable is one immutable generation of a Users store with its cache
+// of verified passwords; Replace installs a new one, so a changed file
+// drops every cached login at once.
+type userTable struct {
+	m map[string]UserCredential
+	// mockIter is the iteration count shown for unknown users: the most
+	// common one of the store, so that it does not single them out.
+	mockIter int
+	cache    verifiedCache
+}
+
+// usersCacheMax bounds the verified-password cache: one entry per user.
+const usersCacheMax = 4096
+
+// maxSCRAMIterations bounds a stored iteration count: PBKDF2 runs on an
+// event loop (about half a second at this count).
+const maxSCRAMIterations = 1 << 20
+
+// verifiedCache maps a user name to the tag, HMAC-SHA256 under the
+// store's per-process random cacheKey, of the password that last passed
+// the full PBKDF2 check for that user. A repeated correct login then costs
+// one HMAC and a constant-time compare instead of PBKDF2. Only a password
+// that passed the full check is ever cached, and any password that does
+// not match the tag (a wrong one included) still pays the full check, so
+// the cache gives an attacker no faster way to test guesses: each guess
+// costs the broker PBKDF2, as without the cache, and the tags in memory
+// cannot be attacked offline without the key, which never leaves the
+// process. The key is secret, so the compare's timing says nothing either.
+type verifiedCache struct {
+	mu sync.RWMutex
+	m  map[string][sha256.Size]byte
+}
+
+// newUsers returns a store of the credentials m (kept, not copied).
+func newUsers(m map[string]UserCredential) *Users {
+	u := &Users{}
+	_, _ = rand.Read(u.mockKey[:]) // crypto/rand.Read never fails (Go 1.24+)
+	_, _ = rand.Read(u.cacheKey[:])
+	u.tags.New = func() any { return hmac.New(sha256.New, u.cacheKey[:]) }
+	u.tab.Store(newUserTable(m))
+	return u
+}
+
+func newUserTable(m map[string]UserCredential) *userTable {
+	t := &userTable{m: m, mockIter: DefaultSCRAMIterations}
+	count := make(map[int]int)
+	for _, c := range m {
+		count[c.Iterations]++
+		if n := count[c.Iterations]; n > count[t.mockIter] || (n == count[t.mockIter] && c.Iterations < t.mockIter) {
+			t.mockIter = c.Iterations
+		}
+	}
+	return t
 }
 
 // ParseUsers reads a users file from r, one "name:credential" per line;
 // '#' starts a comment line. An error names file (for messages) and the
 // line number.
 func ParseUsers(r io.Reader, file string) (*Users, error) {
-	u := &Users{m: make(map[string]UserCredential)}
-	_, _ = rand.Read(u.mockKey[:])
+	m := make(map[string]UserCredential)
 	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
+	n := 1
+	for ; sc.Scan(); n++ {
 		name, c, err := ParseUserLine(sc.Text())
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", file, n, err)
@@ -151,15 +218,15 @@ func ParseUsers(r io.Reader, file string) (*Users, error) {
 		if name == "" {
 			continue
 		}
-		if _, dup := u.m[name]; dup {
+		if _, dup := m[name]; dup {
 			return nil, fmt.Errorf("%s:%d: %w: user %q listed twice", file, n, ErrUsersFile, name)
 		}
-		u.m[name] = c
+		m[name] = c
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, fmt.Errorf("%s:%d: %w: %w", file, n, ErrUsersFile, err)
 	}
-	return u, nil
+	return newUsers(m), nil
 }
 
 // LoadUsers reads the users file at path (see ParseUsers).
@@ -172,34 +239,103 @@ func LoadUsers(path string) (*Users, error) {
 	return ParseUsers(f, path)
 }
 
+// Replace makes u hold the credentials of from, atomically: a login
+// checks either the old or the new users, never a mix. Cached logins are
+// dropped. from should not be used afterwards. Safe from any goroutine.
+func (u *Users) Replace(from *Users) {
+	u.tab.Store(newUserTable(from.tab.Load().m))
+}
+
 // Len returns the number of users.
-func (u *Users) Len() int { return len(u.m) }
+func (u *Users) Len() int { return len(u.tab.Load().m) }
 
 // Lookup returns the credential of user name.
 func (u *Users) Lookup(name string) (UserCredential, bool) {
-	c, ok := u.m[name]
+	c, ok := u.tab.Load().m[name]
 	return c, ok
 }
 
-// mockCredential is a credential no password matches, with a salt that is
-// the same for every attempt on name.
-func (u *Users) mockCredential(name string) UserCredential {
-	return UserCredential{Salt: hmacSHA256(u.mockKey[:], []byte(name))[:scramSaltLen], Iterations: DefaultSCRAMIterations}
+// lookupOrMock returns the credential of user name, or a mock one that no
+// password matches, with a salt that is the same for every attempt on name
+// and the store's usual iteration count, and known false.
+func (u *Users) lookupOrMock(name []byte) (c UserCredential, known bool) {
+	return u.lookupIn(u.tab.Load(), name)
+}
+
+// lookupIn is lookupOrMock in generation t.
+func (u *Users) lookupIn(t *userTable, name []byte) (UserCredential, bool) {
+	if c, ok := t.m[string(name)]; ok {
+		return c, true
+	}
+	return UserCredential{Salt: hmacSHA256(u.mockKey[:], name)[:scramSaltLen], Iterations: t.mockIter}, false
 }
 
 // Authenticate checks a plain CONNECT: a client without a user name passes
 // (AllowAnonymous decides about it before); otherwise the user must exist
-// and the password must match, else ErrBadCredentials. It runs PBKDF2 on
-// the client's loop. Safe from any goroutine.
+// and the password must match, else ErrBadCredentials. A password that
+// does not match the cached one runs PBKDF2 on the client's loop, for an
+// unknown user too, so that the time taken does not tell which users
+// exist. Safe from any goroutine.
 func (u *Users) Authenticate(info *ConnectInfo) error {
 	if !info.UsernameFlag {
 		return nil
 	}
-	c, ok := u.m[string(info.Username)]
-	if !ok || !info.PasswordFlag || !c.Verify(info.Password) {
+	if !info.PasswordFlag || !u.verify(info.Username, info.Password) {
 		return ErrBadCredentials
 	}
 	return nil
+}
+
+// verify reports whether password is the password of user name: from the
+// verified cache, else with the full PBKDF2 check (see verifiedCache).
+func (u *Users) verify(name, password []byte) bool {
+	t := u.tab.Load()
+	tag := u.tag(name, password)
+	t.cache.mu.RLock()
+	want, hit := t.cache.m[string(name)]
+	t.cache.mu.RUnlock()
+	if hit && subtle.ConstantTimeCompare(want[:], tag[:]) == 1 {
+		return true
+	}
+	c, known := u.lookupIn(t, name)
+	u.derivations.Add(1)
+	if !c.Verify(password) || !known {
+		return false
+	}
+	t.cache.put(string(name), tag)
+	return true
+}
+
+// tag returns HMAC-SHA256(cacheKey, len(name) name password).
+func (u *Users) tag(name, password []byte) [sha256.Size]byte {
+	h := u.tags.Get().(hash.Hash)
+	h.Reset()
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(name)))
+	h.Write(n[:])
+	h.Write(name)
+	h.Write(password)
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	u.tags.Put(h)
+	return out
+}
+
+// put records the tag of user name's verified password, evicting an
+// arbitrary entry when the cache is full.
+func (vc *verifiedCache) put(name string, tag [sha256.Size]byte) {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	if vc.m == nil {
+		vc.m = make(map[string][sha256.Size]byte)
+	}
+	if _, ok := vc.m[name]; !ok && len(vc.m) >= usersCacheMax {
+		for k := range vc.m {
+			delete(vc.m, k)
+			break
+		}
+	}
+	vc.m[name] = tag
 }
 
 // ValidUserName reports whether name can be stored in a users file: not

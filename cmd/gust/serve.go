@@ -23,7 +23,8 @@ func init() { commands["serve"] = runServe }
 const shutdownGrace = 10 * time.Second
 
 // runServe implements `gust serve`: flags and an optional TOML file bound to
-// engine.Config, then the broker until SIGINT or SIGTERM.
+// engine.Config, then the broker until SIGINT or SIGTERM; SIGHUP reloads
+// the password file.
 func runServe(args []string) int {
 	cfg, err := loadServeConfig(args, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -43,8 +44,8 @@ func runServe(args []string) int {
 		return 1
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	waitSignals(b, sig)
 	signal.Stop(sig)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
@@ -53,6 +54,17 @@ func runServe(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// waitSignals returns at the first SIGINT or SIGTERM from sig; each SIGHUP
+// reloads the password file (a bad one is logged and the old kept).
+func waitSignals(b *engine.Broker, sig <-chan os.Signal) {
+	for s := range sig {
+		if s != syscall.SIGHUP {
+			return
+		}
+		_ = b.ReloadPasswordFile() // logged by the broker
+	}
 }
 
 // loadServeConfig builds the broker configuration: defaults, then the TOML
