@@ -60,7 +60,7 @@ func (m *SCRAM) Start(info *ConnectInfo) AuthExchange {
 // scramExchange is one connection's SCRAM-SHA-256 conversation. Owned by
 // the connection's loop.
 type scramExchange struct {
-	m    *SCRAM
+	m       *SCRAM
 	want    string // user name the exchange must authenticate, if wantSet
 	wantSet bool   // the CONNECT had a User Name (maybe empty)
 
