@@ -158,6 +158,20 @@ func TestSCRAMExchange(t *testing.T) {
 			tamper: func(cf []byte) []byte { return cf[:bytes.LastIndex(cf, []byte(",p="))] }},
 		{name: "CONNECT names another user", info: ConnectInfo{UsernameFlag: true, Username: []byte("bob")},
 			user: "alice", pass: "s3cret", want: ErrNotAuthorized},
+		{name: "CONNECT names the empty user", info: ConnectInfo{UsernameFlag: true, Username: []byte{}},
+			user: "alice", pass: "s3cret", want: ErrNotAuthorized},
+		{name: "attribute after the proof", user: "alice", pass: "s3cret", want: ErrNotAuthorized,
+			tamper: func(cf []byte) []byte { return append(cf, ",x=unsigned"...) }},
+		{name: "nonce before channel binding", user: "alice", pass: "s3cret", want: ErrNotAuthorized,
+			tamper: func(cf []byte) []byte {
+				a := bytes.SplitN(cf, []byte(","), 3)
+				return bytes.Join([][]byte{a[1], a[0], a[2]}, []byte(","))
+			}},
+		{name: "client-final too long", user: "alice", pass: "s3cret", want: ErrNotAuthorized,
+			tamper: func(cf []byte) []byte {
+				i := bytes.LastIndex(cf, []byte(",p="))
+				return append(append(cf[:i:i], ",x="+strings.Repeat("y", scramMaxMessage)...), cf[i:]...)
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := &scramClient{user: tc.user, pass: tc.pass, cnonce: "cnonce"}
@@ -182,6 +196,9 @@ func TestSCRAMMalformedFirst(t *testing.T) {
 	for _, msg := range []string{
 		"", "n,", "p=tls-unique,,n=alice,r=x", "n,,n=alice", "n,,r=x", "n,,n=alice,r=x,r=y",
 		"n,,n=al=ice,r=x", "n,a=bob,n=alice,r=x", "n,,m=ext,n=alice,r=x", "n,,garbage",
+		"n,,r=x,n=alice", "n,,n=alice,r=", "n,,n=alice,r=a\x01b", "n,,n=alice,r=a b",
+		"n,,n=alice,r=" + strings.Repeat("x", scramMaxNonce+1),
+		"n,,n=alice,r=x,e=" + strings.Repeat("x", scramMaxMessage),
 	} {
 		_, done, err := m.Start(&ConnectInfo{}).Step([]byte(msg))
 		check(t, errors.Is(err, ErrNotAuthorized) && !done, "accepted", msg, err)

@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// plainLogin checks user/pass against u like a plain CONNECT.
+func plainLogin(u *Users, user, pass string) error {
+	return u.Authenticate(&ConnectInfo{UsernameFlag: true, Username: []byte(user), PasswordFlag: true, Password: []byte(pass)})
+}
+
+// TestUsersUnknownUserCostsPBKDF2: a plain login of an unknown user runs
+// the same PBKDF2 as a wrong password of a known one, so the time taken
+// does not tell which users exist.
+func TestUsersUnknownUserCostsPBKDF2(t *testing.T) {
+	u := testUsers(t, "alice", "s3cret")
+	equal(t, plainLogin(u, "mallory", "s3cret"), ErrBadCredentials)
+	equal(t, u.derivations.Load(), uint64(1), "PBKDF2 runs for an unknown user")
+	equal(t, plainLogin(u, "alice", "wrong"), ErrBadCredentials)
+	equal(t, u.derivations.Load(), uint64(2), "PBKDF2 runs for a wrong password")
+}
+
+// TestUsersVerifiedCache: a repeated correct login skips PBKDF2; a wrong
+// password, even right after a cached login, still pays it and fails; a
+// replaced store drops the cache, so an old password stops working.
+func TestUsersVerifiedCache(t *testing.T) {
+	u := testUsers(t, "alice", "s3cret", "bob", "hunter2")
+	noErr(t, plainLogin(u, "alice", "s3cret"))
+	equal(t, u.derivations.Load(), uint64(1))
+	for range 3 {
+		noErr(t, plainLogin(u, "alice", "s3cret"))
+	}
+	equal(t, u.derivations.Load(), uint64(1), "cached login ran PBKDF2")
+	for i, pw := range []string{"s3cre", "s3cret ", "hunter2", ""} {
+		equal(t, plainLogin(u, "alice", pw), ErrBadCredentials, pw)
+		equal(t, u.derivations.Load(), uint64(2+i), "wrong password skipped PBKDF2", pw)
+	}
+	// bob's cached tag is not alice's: the name is part of the tag.
+	noErr(t, plainLogin(u, "bob", "hunter2"))
+	equal(t, plainLogin(u, "alice", "hunter2"), ErrBadCredentials)
+	noErr(t, plainLogin(u, "alice", "s3cret"))
+
+	// A new file where alice changed her password and bob is gone.
+	u.Replace(testUsers(t, "alice", "n3w"))
+	before := u.derivations.Load()
+	equal(t, plainLogin(u, "alice", "s3cret"), ErrBadCredentials, "old password after reload")
+	equal(t, plainLogin(u, "bob", "hunter2"), ErrBadCredentials, "deleted user after reload")
+	equal(t, u.derivations.Load(), before+2, "cache survived the reload")
+	noErr(t, plainLogin(u, "alice", "n3w"))
+	equal(t, u.Len(), 1)
+}
+
+// TestUsersCacheBounded: the cache never holds more than usersCacheMax
+// users.
+func TestUsersCacheBounded(t *testing.T) {
+	var vc verifiedCache
+	for i := range usersCacheMax + 10 {
+		vc.put(strings.Repeat("u", 1+i%7)+string(rune('a'+i%26))+string(rune(i)), [32]byte{byte(i)})
+	}
+	check(t, len(vc.m) <= usersCacheMax, "cache holds", len(vc.m))
+	vc.put("last", [32]byte{1})
+	check(t, len(vc.m) <= usersCacheMax, "cache holds", len(vc.m))
+	_, ok := vc.m["last"]
+	check(t, ok, "newest entry evicted")
+}
+
+// TestUsersConcurrentReplace: logins on several goroutines while the store
+// is replaced see either the old or the new users, never an error of
+// another kind (run under -race).
+func TestUsersConcurrentReplace(t *testing.T) {
+	u := testUsers(t, "alice", "a")
+	next := []*Users{testUsers(t, "alice", "a", "bob", "b"), testUsers(t, "alice", "a")}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for range 20 {
+				noErr(t, plainLogin(u, "alice", "a"))
+				if err := plainLogin(u, "bob", "b"); err != nil && err != ErrBadCredentials {
+					t.Error(err)
+				}
+				_, _ = u.Lookup("bob")
+			}
+		})
+	}
+	for _, n := range next {
+		u.Replace(n)
+	}
+	wg.Wait()
+	equal(t, u.Len(), 1)
+}
+
+// TestSCRAMUnknownUserLooksKnown: an unknown user is shown the store's
+// usual iteration count, and the same salt before and after a reload.
+func TestSCRAMUnknownUserLooksKnown(t *testing.T) {
+	var sb strings.Builder
+	for _, name := range []string{"alice", "bob"} {
+		c, err := NewCredential([]byte("pw"), 2*DefaultSCRAMIterations)
+		noErr(t, err)
+		sb.WriteString(FormatUserLine(name, &c) + "\n")
+	}
+	u, err := ParseUsers(strings.NewReader(sb.String()), "f")
+	noErr(t, err)
+	m := NewSCRAM(u)
+	first := func(user string) map[byte][]byte {
+		sf, _, err := m.Start(&ConnectInfo{}).Step([]byte("n,,n=" + user + ",r=x"))
+		noErr(t, err)
+		a, _ := scramAttrs(sf)
+		return a
+	}
+	equal(t, string(first("alice")['i']), "8192")
+	equal(t, string(first("ghost")['i']), "8192", "unknown user's iteration count")
+	salt := string(first("ghost")['s'])
+	u.Replace(testUsers(t, "alice", "pw"))
+	equal(t, string(first("ghost")['s']), salt, "unknown user's salt changed on reload")
+	equal(t, string(first("ghost")['i']), "4096")
+}
+
+// TestUsersFileLimits: an absurd iteration count and an over-long line are
+// refused naming their line.
+func TestUsersFileLimits(t *testing.T) {
+	c, err := NewCredential([]byte("pw"), DefaultSCRAMIterations)
+	noErr(t, err)
+	line := FormatUserLine("alice", &c)
+	huge := strings.Replace(line, "$4096:", "$2000000000:", 1)
+	for _, tc := range []struct{ name, file, want string }{
+		{"iterations", "# c\n" + huge + "\n", "f:2:"},
+		{"long line", "# c\n\nalice:" + strings.Repeat("x", 70000) + "\n", "f:3:"},
+	} {
+		_, err := ParseUsers(strings.NewReader(tc.file), "f")
+		check(t, err != nil && strings.HasPrefix(err.Error(), tc.want) && errors.Is(err, ErrUsersFile), tc.name, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// plainConnack connects user/pass with MQTT 3.1.1 and returns the CONNACK
+// return code.
+func plainConnack(t *testing.T, b *Broker, user, pass string) codec.ReasonCode {
+	t.Helper()
+	r := dialRaw(t, b)
+	return r.connect(&codec.Connect{ClientID: []byte("c-" + user), CleanStart: true,
+		UsernameFlag: true, Username: []byte(user), PasswordFlag: true, Password: []byte(pass)}).ReasonCode
+}
+
+// TestReloadPasswordFile: Broker.ReloadPasswordFile swaps in a changed
+// file for new logins, plain and SCRAM; a bad file keeps the old users
+// and is logged naming the file and line. Nothing logged holds a password
+// or a proof.
+func TestReloadPasswordFile(t *testing.T) {
+	var logs syncBuffer
+	path := writeUsersFile(t, "alice", "s3cret", "bob", "hunter2")
+	b := startBroker(t, func(c *Config) {
+		c.PasswordFile = path
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	equal(t, plainConnack(t, b, "alice", "s3cret"), codec.ReasonCode(0))
+	equal(t, plainConnack(t, b, "carol", "pa55"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
+
+	noErr(t, os.Rename(writeUsersFile(t, "alice", "n3w", "carol", "pa55"), path))
+	noErr(t, b.ReloadPasswordFile())
+	check(t, strings.Contains(logs.String(), "password file reloaded"), logs.String())
+	equal(t, plainConnack(t, b, "alice", "s3cret"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword), "old password")
+	equal(t, plainConnack(t, b, "alice", "n3w"), codec.ReasonCode(0))
+	equal(t, plainConnack(t, b, "carol", "pa55"), codec.ReasonCode(0))
+	equal(t, plainConnack(t, b, "bob", "hunter2"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword), "deleted user")
+	_, ack := rawSCRAMAs(t, b, "scram-carol", "carol", "pa55")
+	equal(t, ack.ReasonCode, codec.ReasonSuccess, "SCRAM after reload")
+
+	noErr(t, os.WriteFile(path, []byte("# broken\ncarol:SCRAM-SHA-256$4096:c2FsdA==\n"), 0o600))
+	err := b.ReloadPasswordFile()
+	check(t, errors.Is(err, ErrUsersFile) && strings.Contains(err.Error(), path+":2:"), err)
+	check(t, strings.Contains(logs.String(), "password file not reloaded") && strings.Contains(logs.String(), path+":2:"), logs.String())
+	equal(t, plainConnack(t, b, "carol", "pa55"), codec.ReasonCode(0), "old users kept after a bad file")
+
+	// A wrong SCRAM proof and wrong passwords leave no secret in the logs.
+	_, ack = rawSCRAMAs(t, b, "scram-bad", "carol", "wrong-pw")
+	equal(t, ack.ReasonCode, codec.ReasonBadUsernameOrPassword)
+	equal(t, plainConnack(t, b, "alice", "wr0ng"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
+	for _, secret := range []string{"s3cret", "n3w", "pa55", "wrong-pw", "wr0ng"} {
+		check(t, !strings.Contains(logs.String(), secret), "log holds", secret)
+	}
+}
+
+// rawSCRAMAs runs a whole SCRAM login of user/pass for id and returns the
+// CONNACK.
+func rawSCRAMAs(t *testing.T, b *Broker, id, user, pass string) (*rawConn, *codec.Connack) {
+	t.Helper()
+	r, sc, ap := rawSCRAMStart(t, b, id, user, pass)
+	cf, err := sc.final(ap.Props.AuthData)
+	noErr(t, err)
+	r.write(v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, cf)) // [MQTT-4.12.0-3]
+	return r, r.readConnack5()
+}
