@@ -143,7 +143,7 @@ type Users struct {
 	mockKey [32]byte
 	// cacheKey keys the tags of verified passwords (verifiedCache).
 	cacheKey [32]byte
-	tags     sync.Pool // of hash.Hash: HMAC-SHA256 under cacheKey
+	tags     sync.Pool // of *tagger
 	// derivations counts the PBKDF2 runs of Authenticate (tests).
 	derivations atomic.Uint64
 }
@@ -186,7 +186,7 @@ func newUsers(m map[string]UserCredential) *Users {
 	u := &Users{}
 	_, _ = rand.Read(u.mockKey[:]) // crypto/rand.Read never fails (Go 1.24+)
 	_, _ = rand.Read(u.cacheKey[:])
-	u.tags.New = func() any { return hmac.New(sha256.New, u.cacheKey[:]) }
+	u.tags.New = func() any { return &tagger{h: hmac.New(sha256.New, u.cacheKey[:])} }
 	u.tab.Store(newUserTable(m))
 	return u
 }
@@ -306,18 +306,24 @@ func (u *Users) verify(name, password []byte) bool {
 	return true
 }
 
+// tagger is a pooled HMAC-SHA256 under cacheKey with its scratch, so that
+// a cached login allocates nothing.
+type tagger struct {
+	h   hash.Hash
+	len [4]byte
+	sum [sha256.Size]byte
+}
+
 // tag returns HMAC-SHA256(cacheKey, len(name) name password).
 func (u *Users) tag(name, password []byte) [sha256.Size]byte {
-	h := u.tags.Get().(hash.Hash)
-	h.Reset()
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(name)))
-	h.Write(n[:])
-	h.Write(name)
-	h.Write(password)
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	u.tags.Put(h)
+	tg := u.tags.Get().(*tagger)
+	tg.h.Reset()
+	binary.BigEndian.PutUint32(tg.len[:], uint32(len(name)))
+	tg.h.Write(tg.len[:])
+	tg.h.Write(name)
+	tg.h.Write(password)
+	out := [sha256.Size]byte(tg.h.Sum(tg.sum[:0]))
+	u.tags.Put(tg)
 	return out
 }
 
