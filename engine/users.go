@@ -98,12 +98,13 @@ func ParseCredential(s string) (UserCredential, error) {
 		return c, fmt.Errorf("%w: bad salt", ErrUsersFile)
 	}
 	for _, k := range []struct {
-		dst *[sha256.Size]byte
-		src string
-	}{{&c.StoredKey, stored}, {&c.ServerKey, server}} {
+		dst       *[sha256.Size]byte
+		src, name string
+	}{{&c.StoredKey, stored, "StoredKey"}, {&c.ServerKey, server, "ServerKey"}} {
 		b, err := enc.DecodeString(k.src)
 		if err != nil || len(b) != sha256.Size {
-			return c, fmt.Errorf("%w: bad key %q", ErrUsersFile, k.src)
+			// Not quoted: key material does not belong in logs.
+			return c, fmt.Errorf("%w: bad %s (want %d bytes, base64)", ErrUsersFile, k.name, sha256.Size)
 		}
 		copy(k.dst[:], b)
 	}

@@ -137,6 +137,15 @@ func TestUsersFileLimits(t *testing.T) {
 		_, err := ParseUsers(strings.NewReader(tc.file), "f")
 		check(t, err != nil && strings.HasPrefix(err.Error(), tc.want) && errors.Is(err, ErrUsersFile), tc.name, err)
 	}
+	// An error, which ends up in the log on a reload, quotes no key.
+	stored, server := line[strings.LastIndex(line, "$")+1:strings.LastIndex(line, ":")], line[strings.LastIndex(line, ":")+1:]
+	for _, bad := range []string{
+		strings.Replace(line, server, server[:20], 1),
+		strings.Replace(line, stored, stored[:20], 1),
+	} {
+		_, err := ParseUsers(strings.NewReader(bad+"\n"), "f")
+		check(t, err != nil && !strings.Contains(err.Error(), server[:20]) && !strings.Contains(err.Error(), stored[:20]), "key in error:", err)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger and a test at once.
