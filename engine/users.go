@@ -174,9 +174,13 @@ const maxSCRAMIterations = 1 << 20
 // that passed the full check is ever cached, and any password that does
 // not match the tag (a wrong one included) still pays the full check, so
 // the cache gives an attacker no faster way to test guesses: each guess
-// costs the broker PBKDF2, as without the cache, and the tags in memory
-// cannot be attacked offline without the key, which never leaves the
-// process. The key is secret, so the compare's timing says nothing either.
+// costs the broker PBKDF2, as without the cache: an online attacker stays
+// bounded to the PBKDF2 rate (a few hundred guesses a second per core),
+// whether or not the user's login is cached. The tags cannot be attacked
+// offline without the key, which never leaves the process (a dump of the
+// process memory would give both, and guesses at HMAC speed: the price of
+// a fast repeated login). The key is secret, so the compare's timing says
+// nothing either.
 type verifiedCache struct {
 	mu sync.RWMutex
 	m  map[string][sha256.Size]byte
