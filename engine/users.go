@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/rand"
@@ -150,8 +151,8 @@ type Users struct {
 }
 
 // userTable is one immutable generation of a Users store with its cache
-// of verified passwords; Replace installs a new one, so a changed file
-// drops every cached login at once.
+// of verified passwords; Replace installs a new one, carrying over only
+// the cached logins of unchanged credentials.
 type userTable struct {
 	m map[string]UserCredential
 	// mockIter is the iteration count shown for unknown users: the most
@@ -246,9 +247,26 @@ func LoadUsers(path string) (*Users, error) {
 
 // Replace makes u hold the credentials of from, atomically: a login
 // checks either the old or the new users, never a mix. Cached logins are
-// dropped. from should not be used afterwards. Safe from any goroutine.
+// kept only for users whose credential is unchanged, so that a reload
+// does not make every reconnecting client pay PBKDF2 again. from should
+// not be used afterwards. Safe from any goroutine.
 func (u *Users) Replace(from *Users) {
-	u.tab.Store(newUserTable(from.tab.Load().m))
+	old, nt := u.tab.Load(), newUserTable(from.tab.Load().m)
+	old.cache.mu.RLock()
+	for name, tag := range old.cache.m {
+		if oc, nc := old.m[name], nt.m[name]; sameCredential(&oc, &nc) {
+			nt.cache.put(name, tag)
+		}
+	}
+	old.cache.mu.RUnlock()
+	u.tab.Store(nt)
+}
+
+// sameCredential reports whether a and b are the same non-empty
+// credential.
+func sameCredential(a, b *UserCredential) bool {
+	return len(a.Salt) > 0 && bytes.Equal(a.Salt, b.Salt) && a.Iterations == b.Iterations &&
+		a.StoredKey == b.StoredKey && a.ServerKey == b.ServerKey
 }
 
 // Len returns the number of users.

@@ -58,6 +58,29 @@ func TestUsersVerifiedCache(t *testing.T) {
 	equal(t, u.Len(), 1)
 }
 
+// TestUsersReplaceKeepsUnchangedLogins: a reload keeps the cached login
+// of a user whose credential did not change (no PBKDF2 storm after each
+// reload) and drops that of a user whose password changed.
+func TestUsersReplaceKeepsUnchangedLogins(t *testing.T) {
+	path := writeUsersFile(t, "alice", "a", "bob", "b")
+	u, err := LoadUsers(path)
+	noErr(t, err)
+	noErr(t, plainLogin(u, "alice", "a"))
+	noErr(t, plainLogin(u, "bob", "b"))
+	alice, _ := u.Lookup("alice")
+	bob, err := NewCredential([]byte("b2"), DefaultSCRAMIterations)
+	noErr(t, err)
+	next, err := ParseUsers(strings.NewReader(FormatUserLine("alice", &alice)+"\n"+FormatUserLine("bob", &bob)+"\n"), "f")
+	noErr(t, err)
+	u.Replace(next)
+	before := u.derivations.Load()
+	noErr(t, plainLogin(u, "alice", "a"))
+	equal(t, u.derivations.Load(), before, "unchanged user's cached login dropped")
+	equal(t, plainLogin(u, "bob", "b"), ErrBadCredentials, "changed user's old password")
+	noErr(t, plainLogin(u, "bob", "b2"))
+	equal(t, u.derivations.Load(), before+2)
+}
+
 // TestUsersCacheBounded: the cache never holds more than usersCacheMax
 // users.
 func TestUsersCacheBounded(t *testing.T) {
