@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -123,5 +124,80 @@ func TestServeSIGHUPReloadsPasswordFile(t *testing.T) {
 	}
 	if rc := connackCode(t, b.Addr(), "alice", "pw2"); rc != 0 {
 		t.Fatalf("old users lost after a bad reload: %d", rc)
+	}
+}
+
+// TestServeSIGHUPProcess runs `gust serve` in a child process (this test
+// binary, re-executed) and sends it real signals: SIGHUP reloads the
+// password file, SIGTERM stops it with exit code 0.
+func TestServeSIGHUPProcess(t *testing.T) {
+	if args := os.Getenv("GUST_TEST_SERVE_ARGS"); args != "" {
+		os.Exit(runServe(strings.Split(args, "\n"))) // the child
+	}
+	users := filepath.Join(t.TempDir(), "users")
+	if err := passwd([]string{"-c", "--password", "pw", users, "alice"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr()
+	_ = l.Close() // free for the child; a clash only fails this test
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeSIGHUPProcess$")
+	cmd.Env = append(os.Environ(), "GUST_TEST_SERVE_ARGS="+strings.Join([]string{
+		"--listen", addr.String(), "--password-file", users, "--sys-interval", "0"}, "\n"))
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	waitFor(t, "the child listening", func() bool {
+		c, err := net.Dial("tcp", addr.String())
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	})
+	if rc := connackCode(t, addr, "alice", "pw"); rc != 0 {
+		t.Fatalf("alice refused: %d\n%s", rc, stderr.String())
+	}
+	if err := passwd([]string{"--password", "pw2", users, "alice"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload", func() bool { return strings.Contains(stderr.String(), "password file reloaded") })
+	if rc := connackCode(t, addr, "alice", "pw2"); rc != 0 {
+		t.Fatalf("new password refused after SIGHUP: %d\n%s", rc, stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}
+
+// waitFor polls cond every 20 ms for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }
