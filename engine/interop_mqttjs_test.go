@@ -13,18 +13,20 @@ import (
 	"time"
 )
 
-// The MQTT.js interop tests run engine/testdata/mqttjs/scenarios.js, one
-// scenario per node process, against an in-process broker, and assert on
-// the JSON it prints. They need node and the program's node_modules:
+// The MQTT.js interop test runs engine/testdata/mqttjs/scenarios.js, all
+// scenarios concurrently in one node process (one node start-up, and the
+// scenarios mostly wait), against in-process brokers, then asserts on the
+// JSON it prints, one subtest per scenario and MQTT version. It needs node
+// and the program's node_modules:
 //
 //	npm ci --prefix engine/testdata/mqttjs
 //
-// Without them the tests skip, or fail when CI=true.
+// Without them the test skips, or fails when CI=true.
 
 // mqttjsDir holds the scenario program and its package-lock.json.
 const mqttjsDir = "testdata/mqttjs"
 
-// mqttjsTimeout bounds one node process; the program's own limit is 15 s.
+// mqttjsTimeout bounds the node process; the program's own limit is 15 s.
 const mqttjsTimeout = 20 * time.Second
 
 // jsProps is the v5 properties of a message as MQTT.js decoded them.
@@ -58,6 +60,7 @@ type jsAlias struct {
 type jsResult struct {
 	Failures []string `json:"failures"`
 	Error    string   `json:"error"`
+	Ms       int      `json:"ms"`
 
 	Granted     []int   `json:"granted"`
 	GrantedPlus []int   `json:"grantedPlus"`
@@ -118,42 +121,71 @@ func mqttjsNode(t *testing.T) string {
 	return node
 }
 
-// runMQTTJS runs one scenario with MQTT protocol version v (4 or 5)
-// against b and returns its result; a failed check of the program itself,
-// an exception or a timeout fails the test.
-func runMQTTJS(t *testing.T, b *Broker, scenario string, v int) *jsResult {
-	t.Helper()
+// mqttjsCase is one scenario run with one MQTT version and the checks on
+// its result.
+type mqttjsCase struct {
+	scenario string
+	version  int
+	check    func(t *testing.T, v int, r *jsResult)
+}
+
+// mqttjsCases are the scenarios of scenarios.js, each with its checks.
+var mqttjsCases = []mqttjsCase{
+	{scenario: "qos", version: 4, check: checkJSQoS},
+	{scenario: "qos", version: 5, check: checkJSQoS},
+	{scenario: "session", version: 4, check: checkJSSession},
+	{scenario: "session", version: 5, check: checkJSSession},
+	{scenario: "retained", version: 4, check: checkJSRetained},
+	{scenario: "retained", version: 5, check: checkJSRetained},
+	{scenario: "will", version: 4, check: checkJSWill},
+	{scenario: "will", version: 5, check: checkJSWill},
+	{scenario: "subrefused", version: 4, check: checkJSSubscribeRefused},
+	{scenario: "subrefused", version: 5, check: checkJSSubscribeRefused},
+	{scenario: "shared", version: 4, check: checkJSShared},
+	{scenario: "shared", version: 5, check: checkJSShared},
+	{scenario: "props", version: 5, check: checkJSProperties},
+	{scenario: "expiry", version: 5, check: checkJSExpiry},
+	{scenario: "alias", version: 5, check: checkJSTopicAlias},
+	{scenario: "auth", version: 4, check: checkJSAuth},
+	{scenario: "auth", version: 5, check: checkJSAuth},
+}
+
+// TestInteropMQTTJS runs every MQTT.js scenario against a broker with
+// default settings, and the auth scenario against one with a password file
+// and anonymous clients refused; see the check functions for what each
+// subtest asserts and the spec ids it covers.
+func TestInteropMQTTJS(t *testing.T) {
 	node := mqttjsNode(t)
+	b := startBroker(t, nil)
+	ab := startAuthBroker(t, func(c *Config) { c.AllowAnonymous = false })
+	args := []string{"scenarios.js", b.Addr().String(), ab.Addr().String()}
+	for _, c := range mqttjsCases {
+		args = append(args, c.scenario+"/"+strconv.Itoa(c.version))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), mqttjsTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "scenarios.js", b.Addr().String(), scenario, strconv.Itoa(v))
+	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = mqttjsDir
 	cmd.WaitDelay = time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	runErr := cmd.Run()
-	var r jsResult
-	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &r); err != nil {
-		t.Fatalf("%s v%d: %v (run: %v)\nstdout: %s\nstderr: %s", scenario, v, err, runErr, out.String(), errb.String())
+	runErr := cmd.Run() // exit status 1 or 2 is reported per scenario below
+	results := map[string]*jsResult{}
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &results); err != nil {
+		t.Fatalf("scenarios.js: %v (run: %v)\nstdout: %s\nstderr: %s", err, runErr, out.String(), errb.String())
 	}
-	if runErr != nil || r.Error != "" || len(r.Failures) > 0 {
-		t.Fatalf("%s v%d: %v: error %q, failures %q\nstdout: %s\nstderr: %s",
-			scenario, v, runErr, r.Error, r.Failures, out.String(), errb.String())
-	}
-	return &r
-}
-
-// forVersions runs f as a parallel subtest per MQTT version against b;
-// the node processes mostly wait, so they overlap well even on 2 cores.
-func forVersions(t *testing.T, b *Broker, scenario string, vs []int, f func(t *testing.T, v int, r *jsResult)) {
-	t.Helper()
-	mqttjsNode(t)
-	for _, v := range vs {
-		t.Run("v"+strconv.Itoa(v), func(t *testing.T) {
-			t.Parallel()
-			f(t, v, runMQTTJS(t, b, scenario, v))
+	for _, c := range mqttjsCases {
+		key := c.scenario + "/" + strconv.Itoa(c.version)
+		t.Run(c.scenario+"/v"+strconv.Itoa(c.version), func(t *testing.T) {
+			r := results[key]
+			check(t, r != nil, "no result for", key, "stderr:", errb.String())
+			if r.Error != "" || len(r.Failures) > 0 {
+				t.Fatalf("error %q, failures %q (run: %v)\nstderr: %s", r.Error, r.Failures, runErr, errb.String())
+			}
+			c.check(t, c.version, r)
 		})
 	}
+	check(t, runErr == nil || t.Failed(), "scenarios.js failed but every scenario passed:", runErr, errb.String())
 }
 
 // msgKeys renders messages as "topic payload qos retain" for comparison.
@@ -173,230 +205,200 @@ func sameStrings(t *testing.T, got, want []string, msg ...any) {
 	}
 }
 
-// TestInteropMQTTJSQoS publishes QoS 0, 1 and 2 with MQTT.js to a '+' and a
-// '#' subscription granted QoS 2: every message arrives once, at the QoS it
+// checkJSQoS: MQTT.js publishes QoS 0, 1 and 2 to a '+' and a '#'
+// subscription granted QoS 2, and every message arrives once, at the QoS it
 // was published with (v311 [MQTT-4.3.1-1] [MQTT-4.3.2-1] [MQTT-4.3.3-1]
 // [MQTT-3.8.4-6] [MQTT-3.3.2-3]; wildcards v311 [MQTT-4.7.1-2]
 // [MQTT-4.7.1-3], v5 [MQTT-4.7.1-1] [MQTT-4.7.1-2]).
-func TestInteropMQTTJSQoS(t *testing.T) {
-	b := startBroker(t, nil)
-	forVersions(t, b, "qos", []int{4, 5}, func(t *testing.T, v int, r *jsResult) {
-		pre := "js/qos/v" + strconv.Itoa(v)
-		equal(t, len(r.GrantedPlus), 1)
-		equal(t, r.GrantedPlus[0], 2)
-		equal(t, len(r.GrantedHash), 1)
-		equal(t, r.GrantedHash[0], 2)
-		equal(t, r.Acked, 9, "publishes completed")
-		var wantPlus, wantHash []string
-		for q := 0; q <= 2; q++ {
-			qs := strconv.Itoa(q)
-			wantPlus = append(wantPlus, pre+"/a/x q"+qs+":a/x q"+qs+" rfalse")
-			wantHash = append(wantHash, pre+" q"+qs+": q"+qs+" rfalse",
-				pre+"/a/x q"+qs+":a/x q"+qs+" rfalse", pre+"/b/y q"+qs+":b/y q"+qs+" rfalse")
-		}
-		sameStrings(t, msgKeys(r.Plus), wantPlus, "'+' subscription")
-		sameStrings(t, msgKeys(r.Hash), wantHash, "'#' subscription (matches its parent level too)")
-	})
+func checkJSQoS(t *testing.T, v int, r *jsResult) {
+	pre := "js/qos/v" + strconv.Itoa(v)
+	equal(t, len(r.GrantedPlus), 1)
+	equal(t, r.GrantedPlus[0], 2)
+	equal(t, len(r.GrantedHash), 1)
+	equal(t, r.GrantedHash[0], 2)
+	equal(t, r.Acked, 9, "publishes completed")
+	var wantPlus, wantHash []string
+	for q := 0; q <= 2; q++ {
+		qs := strconv.Itoa(q)
+		wantPlus = append(wantPlus, pre+"/a/x q"+qs+":a/x q"+qs+" rfalse")
+		wantHash = append(wantHash, pre+" q"+qs+": q"+qs+" rfalse",
+			pre+"/a/x q"+qs+":a/x q"+qs+" rfalse", pre+"/b/y q"+qs+":b/y q"+qs+" rfalse")
+	}
+	sameStrings(t, msgKeys(r.Plus), wantPlus, "'+' subscription")
+	sameStrings(t, msgKeys(r.Hash), wantHash, "'#' subscription (matches its parent level too)")
 }
 
-// TestInteropMQTTJSSession connects MQTT.js with a persistent session, goes
-// away, and comes back: Session Present is 0 then 1, the QoS 1 messages
+// checkJSSession: MQTT.js connects with a persistent session, goes away,
+// and comes back: Session Present is 0 then 1, the QoS 1 messages
 // published meanwhile arrive in order, and a clean connect drops the
 // session and its subscription (v311 [MQTT-3.1.2-4] [MQTT-3.1.2-5]
 // [MQTT-3.1.2-6] [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
 // [MQTT-4.6.0-6]; v5 [MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.1.2-6]
 // [MQTT-3.1.2-23] [MQTT-3.2.2-2] [MQTT-3.2.2-3] [MQTT-4.6.0-5]).
-func TestInteropMQTTJSSession(t *testing.T) {
-	b := startBroker(t, nil)
-	forVersions(t, b, "session", []int{4, 5}, func(t *testing.T, v int, r *jsResult) {
-		topic := "js/session/v" + strconv.Itoa(v)
-		check(t, !r.FirstSessionPresent, "new session: Session Present must be 0")
-		equal(t, len(r.Granted), 1)
-		equal(t, r.Granted[0], 1)
-		check(t, r.ResumedSessionPresent, "resumed session: Session Present must be 1")
-		sameStrings(t, msgKeys(r.Queued), []string{
-			topic + " queued0 q1 rfalse", topic + " queued1 q1 rfalse", topic + " queued2 q1 rfalse",
-		}, "queued while offline")
-		sameStrings(t, msgKeys(r.Live), []string{topic + " live q1 rfalse"}, "subscription kept")
-		check(t, !r.CleanSessionPresent, "clean connect: Session Present must be 0")
-		equal(t, len(r.AfterClean), 0, "the clean session must have no subscription")
-	})
+func checkJSSession(t *testing.T, v int, r *jsResult) {
+	topic := "js/session/v" + strconv.Itoa(v)
+	check(t, !r.FirstSessionPresent, "new session: Session Present must be 0")
+	equal(t, len(r.Granted), 1)
+	equal(t, r.Granted[0], 1)
+	check(t, r.ResumedSessionPresent, "resumed session: Session Present must be 1")
+	sameStrings(t, msgKeys(r.Queued), []string{
+		topic + " queued0 q1 rfalse", topic + " queued1 q1 rfalse", topic + " queued2 q1 rfalse",
+	}, "queued while offline")
+	sameStrings(t, msgKeys(r.Live), []string{topic + " live q1 rfalse"}, "subscription kept")
+	check(t, !r.CleanSessionPresent, "clean connect: Session Present must be 0")
+	equal(t, len(r.AfterClean), 0, "the clean session must have no subscription")
 }
 
-// TestInteropMQTTJSRetained sets a retained message with MQTT.js, gets it
+// checkJSRetained: MQTT.js sets a retained message, gets it
 // with RETAIN=1 on a new subscription, gets a live retained publish with
 // RETAIN=0 through the existing one, then clears it with an empty payload
 // (delivered normally) so that a later subscriber gets nothing (v311
 // [MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-8] [MQTT-3.3.1-9]
 // [MQTT-3.3.1-10]; v5 [MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-9]
 // [MQTT-3.3.1-12]).
-func TestInteropMQTTJSRetained(t *testing.T) {
-	b := startBroker(t, nil)
-	forVersions(t, b, "retained", []int{4, 5}, func(t *testing.T, v int, r *jsResult) {
-		topic := "js/retained/v" + strconv.Itoa(v) + "/a"
-		sameStrings(t, msgKeys(r.First), []string{
-			topic + " kept q1 rtrue", topic + " live q1 rfalse", topic + "  q1 rfalse",
-		}, "first subscriber")
-		equal(t, len(r.AfterClear), 0, "retained message not cleared")
-	})
+func checkJSRetained(t *testing.T, v int, r *jsResult) {
+	topic := "js/retained/v" + strconv.Itoa(v) + "/a"
+	sameStrings(t, msgKeys(r.First), []string{
+		topic + " kept q1 rtrue", topic + " live q1 rfalse", topic + "  q1 rfalse",
+	}, "first subscriber")
+	equal(t, len(r.AfterClear), 0, "retained message not cleared")
 }
 
-// TestInteropMQTTJSWill destroys an MQTT.js client's socket: its will
+// checkJSWill: an MQTT.js client's socket is destroyed, and its will
 // (with its v5 properties) is published, not retained; another client that
 // sends DISCONNECT has its will dropped (v311 [MQTT-3.1.2-8]
 // [MQTT-3.1.2-10] [MQTT-3.1.2-16]; v5 [MQTT-3.1.2-8] [MQTT-3.1.2-10]
 // [MQTT-3.1.3-10]).
-func TestInteropMQTTJSWill(t *testing.T) {
-	b := startBroker(t, nil)
-	forVersions(t, b, "will", []int{4, 5}, func(t *testing.T, v int, r *jsResult) {
-		topic := "js/will/v" + strconv.Itoa(v) + "/dying"
-		sameStrings(t, msgKeys(r.Wills), []string{topic + " gone q1 rfalse"}, "wills")
-		if v == 5 {
-			p := r.Wills[0].Props
-			check(t, p != nil, "will properties lost")
-			equal(t, p.ContentType, "text/plain")
-			equal(t, string(p.UserProperties), `{"why":"abrupt","n":["1","2"]}`, "will user properties, in order")
-		}
-	})
+func checkJSWill(t *testing.T, v int, r *jsResult) {
+	topic := "js/will/v" + strconv.Itoa(v) + "/dying"
+	sameStrings(t, msgKeys(r.Wills), []string{topic + " gone q1 rfalse"}, "wills")
+	if v == 5 {
+		p := r.Wills[0].Props
+		check(t, p != nil, "will properties lost")
+		equal(t, p.ContentType, "text/plain")
+		equal(t, string(p.UserProperties), `{"why":"abrupt","n":["1","2"]}`, "will user properties, in order")
+	}
 }
 
-// TestInteropMQTTJSSubscribeRefused subscribes MQTT.js to a valid filter
+// checkJSSubscribeRefused: MQTT.js subscribes to a valid filter
 // and two invalid shared ones in one SUBSCRIBE: one code per filter, in
 // order, failures 0x80 (v311) or 0x8F Topic Filter invalid (v5), and the
 // valid subscription works (v311 [MQTT-3.8.4-1] [MQTT-3.9.3-1]
 // [MQTT-3.9.3-2]; v5 [MQTT-3.8.4-1] [MQTT-3.8.4-6] [MQTT-3.9.3-1]
 // [MQTT-3.9.3-2] [MQTT-4.8.2-1] [MQTT-4.8.2-2]).
-func TestInteropMQTTJSSubscribeRefused(t *testing.T) {
-	b := startBroker(t, nil)
-	forVersions(t, b, "subrefused", []int{4, 5}, func(t *testing.T, v int, r *jsResult) {
-		fail := 0x80
-		if v == 5 {
-			fail = 0x8F
-		}
-		check(t, slices.Equal(r.Granted, []int{1, fail, fail}), "SUBACK codes", r.Granted)
-		sameStrings(t, msgKeys(r.After), []string{"js/subrefused/v" + strconv.Itoa(v) + "/ok still-up q1 rfalse"})
-	})
+func checkJSSubscribeRefused(t *testing.T, v int, r *jsResult) {
+	fail := 0x80
+	if v == 5 {
+		fail = 0x8F
+	}
+	check(t, slices.Equal(r.Granted, []int{1, fail, fail}), "SUBACK codes", r.Granted)
+	sameStrings(t, msgKeys(r.After), []string{"js/subrefused/v" + strconv.Itoa(v) + "/ok still-up q1 rfalse"})
 }
 
-// TestInteropMQTTJSShared has two MQTT.js members of $share/g1 split ten
+// checkJSShared: two MQTT.js members of $share/g1 split ten
 // QoS 1 messages (each exactly once, both used) while a plain subscriber
 // gets all ten in order (v311 [MQTT-4.6.0-6], v5 [MQTT-4.6.0-6]). Gust
 // treats $share/ filters as shared in 3.1.1 too, like Mosquitto.
-func TestInteropMQTTJSShared(t *testing.T) {
-	b := startBroker(t, nil)
-	forVersions(t, b, "shared", []int{4, 5}, func(t *testing.T, v int, r *jsResult) {
-		check(t, slices.Equal(r.Granted, []int{1, 1, 1}), "SUBACK codes", r.Granted)
-		var want []string
-		for i := 0; i < 10; i++ {
-			want = append(want, "m0"+strconv.Itoa(i))
-		}
-		sameStrings(t, r.All, want, "plain subscriber")
-		check(t, len(r.M1) > 0 && len(r.M2) > 0, "a member got nothing", r.M1, r.M2)
-		split := slices.Concat(r.M1, r.M2)
-		slices.Sort(split)
-		sameStrings(t, split, want, "members together")
-	})
+func checkJSShared(t *testing.T, v int, r *jsResult) {
+	check(t, slices.Equal(r.Granted, []int{1, 1, 1}), "SUBACK codes", r.Granted)
+	var want []string
+	for i := 0; i < 10; i++ {
+		want = append(want, "m0"+strconv.Itoa(i))
+	}
+	sameStrings(t, r.All, want, "plain subscriber")
+	check(t, len(r.M1) > 0 && len(r.M2) > 0, "a member got nothing", r.M1, r.M2)
+	split := slices.Concat(r.M1, r.M2)
+	slices.Sort(split)
+	sameStrings(t, split, want, "members together")
 }
 
-// TestInteropMQTTJSProperties runs an MQTT.js request/response: the broker
+// checkJSProperties: MQTT.js runs a request/response, and the broker
 // forwards the Response Topic, Correlation Data, User Properties (order
 // kept, a repeated name too), Content Type, Payload Format Indicator and
 // the Message Expiry Interval unchanged both ways (v5 [MQTT-3.3.2-4]
 // [MQTT-3.3.2-6] [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-17]
 // [MQTT-3.3.2-18] [MQTT-3.3.2-20]).
-func TestInteropMQTTJSProperties(t *testing.T) {
-	b := startBroker(t, nil)
-	forVersions(t, b, "props", []int{5}, func(t *testing.T, _ int, r *jsResult) {
-		check(t, r.Request != nil && r.Request.Props != nil, "request lost or without properties")
-		p := r.Request.Props
-		equal(t, r.Request.Payload, `{"q":1}`)
-		check(t, p.PayloadFormatIndicator, "payload format indicator lost")
-		check(t, p.MessageExpiryInterval > 0 && p.MessageExpiryInterval <= 60, "message expiry", p.MessageExpiryInterval)
-		equal(t, p.ContentType, "application/json")
-		equal(t, p.ResponseTopic, "js/props/resp")
-		equal(t, p.CorrelationData, "corr-42")
-		equal(t, string(p.UserProperties), `{"a":"1","b":["x","y"]}`)
+func checkJSProperties(t *testing.T, _ int, r *jsResult) {
+	check(t, r.Request != nil && r.Request.Props != nil, "request lost or without properties")
+	p := r.Request.Props
+	equal(t, r.Request.Payload, `{"q":1}`)
+	check(t, p.PayloadFormatIndicator, "payload format indicator lost")
+	check(t, p.MessageExpiryInterval > 0 && p.MessageExpiryInterval <= 60, "message expiry", p.MessageExpiryInterval)
+	equal(t, p.ContentType, "application/json")
+	equal(t, p.ResponseTopic, "js/props/resp")
+	equal(t, p.CorrelationData, "corr-42")
+	equal(t, string(p.UserProperties), `{"a":"1","b":["x","y"]}`)
 
-		check(t, r.Response != nil && r.Response.Props != nil, "response lost or without properties")
-		p = r.Response.Props
-		equal(t, r.Response.Payload, `re:{"q":1}`)
-		equal(t, p.CorrelationData, "corr-42")
-		equal(t, p.ContentType, "application/json")
-		equal(t, string(p.UserProperties), `{"echo":"yes"}`)
-		check(t, !p.PayloadFormatIndicator && p.MessageExpiryInterval == 0, "properties the responder did not set")
-	})
+	check(t, r.Response != nil && r.Response.Props != nil, "response lost or without properties")
+	p = r.Response.Props
+	equal(t, r.Response.Payload, `re:{"q":1}`)
+	equal(t, p.CorrelationData, "corr-42")
+	equal(t, p.ContentType, "application/json")
+	equal(t, string(p.UserProperties), `{"echo":"yes"}`)
+	check(t, !p.PayloadFormatIndicator && p.MessageExpiryInterval == 0, "properties the responder did not set")
 }
 
-// TestInteropMQTTJSExpiry queues two QoS 1 messages for an offline MQTT.js
-// session, with a 1 s and a 100 s expiry, and reconnects 2.2 s later: only
-// the second arrives, its interval lowered by the wait (v5 [MQTT-3.3.2-5]
+// checkJSExpiry: two QoS 1 messages are queued for an offline MQTT.js
+// session, with a 1 s and a 100 s expiry, and the client reconnects 2.2 s
+// later: only the second arrives, its interval lowered by the wait (v5 [MQTT-3.3.2-5]
 // [MQTT-3.3.2-6]).
-func TestInteropMQTTJSExpiry(t *testing.T) {
-	b := startBroker(t, nil)
-	forVersions(t, b, "expiry", []int{5}, func(t *testing.T, _ int, r *jsResult) {
-		sameStrings(t, msgKeys(r.Received), []string{"js/expiry long q1 rfalse"})
-		e := r.Received[0].Props
-		check(t, e != nil && e.MessageExpiryInterval >= 90 && e.MessageExpiryInterval <= 98,
-			"expiry interval after 2.2 s offline", e)
-	})
+func checkJSExpiry(t *testing.T, _ int, r *jsResult) {
+	sameStrings(t, msgKeys(r.Received), []string{"js/expiry long q1 rfalse"})
+	e := r.Received[0].Props
+	check(t, e != nil && e.MessageExpiryInterval >= 90 && e.MessageExpiryInterval <= 98,
+		"expiry interval after 2.2 s offline", e)
 }
 
-// TestInteropMQTTJSTopicAlias has MQTT.js publish with Topic Aliases, set
+// checkJSTopicAlias: MQTT.js publishes with Topic Aliases, set
 // explicitly then reused by autoUseTopicAlias, and assigned by
 // autoAssignTopicAlias, within the CONNACK maximum; a subscriber with a
 // Topic Alias Maximum of 5 gets aliases from the broker and every message
 // resolves to its topic (v5 [MQTT-3.3.2-8] [MQTT-3.3.2-11]
 // [MQTT-3.3.2-12]).
-func TestInteropMQTTJSTopicAlias(t *testing.T) {
-	b := startBroker(t, nil)
-	forVersions(t, b, "alias", []int{5}, func(t *testing.T, _ int, r *jsResult) {
-		equal(t, r.ConnackAliasMax, b.cfg.TopicAliasMaximum, "CONNACK Topic Alias Maximum")
-		use, assign := "js/alias/use", "js/alias/assign"
-		want := func(topic string, n int) []jsAlias {
-			w := []jsAlias{{Topic: topic, Alias: 1}}
-			for range n - 1 {
-				w = append(w, jsAlias{Alias: 1})
-			}
-			return w
+func checkJSTopicAlias(t *testing.T, _ int, r *jsResult) {
+	equal(t, r.ConnackAliasMax, DefaultConfig().TopicAliasMaximum, "CONNACK Topic Alias Maximum")
+	use, assign := "js/alias/use", "js/alias/assign"
+	want := func(topic string, n int) []jsAlias {
+		w := []jsAlias{{Topic: topic, Alias: 1}}
+		for range n - 1 {
+			w = append(w, jsAlias{Alias: 1})
 		}
-		check(t, slices.Equal(r.SentUse, want(use, 4)), "autoUseTopicAlias sent", r.SentUse)
-		check(t, slices.Equal(r.SentAssign, want(assign, 3)), "autoAssignTopicAlias sent", r.SentAssign)
+		return w
+	}
+	check(t, slices.Equal(r.SentUse, want(use, 4)), "autoUseTopicAlias sent", r.SentUse)
+	check(t, slices.Equal(r.SentAssign, want(assign, 3)), "autoAssignTopicAlias sent", r.SentAssign)
 
-		seen := map[int]string{}
-		for _, p := range r.AliasReceived {
-			check(t, p.Alias >= 1 && p.Alias <= 5, "broker alias outside 1..5", p)
-			if p.Topic != "" {
-				seen[p.Alias] = p.Topic
-			}
-			check(t, seen[p.Alias] != "", "alias used before its topic was sent", p)
+	seen := map[int]string{}
+	for _, p := range r.AliasReceived {
+		check(t, p.Alias >= 1 && p.Alias <= 5, "broker alias outside 1..5", p)
+		if p.Topic != "" {
+			seen[p.Alias] = p.Topic
 		}
-		check(t, len(r.AliasReceived) == 7 && len(seen) == 2, "broker aliases", r.AliasReceived)
-		var got []string
-		for _, m := range r.Messages {
-			got = append(got, m.Topic+" "+m.Payload)
-		}
-		slices.Sort(got)
-		sameStrings(t, got, []string{
-			assign + " a0", assign + " a1", assign + " a2", use + " u0", use + " u1", use + " u2", use + " u3",
-		}, "messages after alias resolution")
-	})
+		check(t, seen[p.Alias] != "", "alias used before its topic was sent", p)
+	}
+	check(t, len(r.AliasReceived) == 7 && len(seen) == 2, "broker aliases", r.AliasReceived)
+	var got []string
+	for _, m := range r.Messages {
+		got = append(got, m.Topic+" "+m.Payload)
+	}
+	slices.Sort(got)
+	sameStrings(t, got, []string{
+		assign + " a0", assign + " a1", assign + " a2", use + " u0", use + " u1", use + " u2", use + " u3",
+	}, "messages after alias resolution")
 }
 
-// TestInteropMQTTJSAuth connects MQTT.js to a broker with a password file
-// and anonymous clients refused: a wrong password gets 4 (v311) or 0x86
+// checkJSAuth: MQTT.js connects to a broker with a password file and
+// anonymous clients refused: a wrong password gets 4 (v311) or 0x86
 // (v5), no user name 5 or 0x87, the right password 0 with Session Present
 // 0 (v311 [MQTT-3.1.4-4] [MQTT-3.2.2-1]; v5 [MQTT-3.1.4-2] [MQTT-3.1.4-5]
 // [MQTT-3.2.2-2]).
-func TestInteropMQTTJSAuth(t *testing.T) {
-	b := startAuthBroker(t, func(c *Config) { c.AllowAnonymous = false })
-	forVersions(t, b, "auth", []int{4, 5}, func(t *testing.T, v int, r *jsResult) {
-		bad, anon := 4, 5
-		if v == 5 {
-			bad, anon = 0x86, 0x87
-		}
-		equal(t, r.BadPassword, bad, "wrong password")
-		equal(t, r.Anonymous, anon, "no user name")
-		equal(t, r.Good, 0, "right password")
-		check(t, !r.GoodSessionPresent, "Session Present on a new session")
-	})
+func checkJSAuth(t *testing.T, v int, r *jsResult) {
+	bad, anon := 4, 5
+	if v == 5 {
+		bad, anon = 0x86, 0x87
+	}
+	equal(t, r.BadPassword, bad, "wrong password")
+	equal(t, r.Anonymous, anon, "no user name")
+	equal(t, r.Good, 0, "right password")
+	check(t, !r.GoodSessionPresent, "Session Present on a new session")
 }
