@@ -37,6 +37,7 @@ type jsProps struct {
 	ResponseTopic          string          `json:"responseTopic"`
 	CorrelationData        string          `json:"correlationData"`
 	UserProperties         json.RawMessage `json:"userProperties"`
+	SubscriptionIdentifier json.RawMessage `json:"subscriptionIdentifier"`
 }
 
 // jsMsg is one message an MQTT.js client received.
@@ -99,6 +100,22 @@ type jsResult struct {
 	M1  []string `json:"m1"`
 	M2  []string `json:"m2"`
 	All []string `json:"all"`
+
+	ServerKeepAlive int  `json:"serverKeepAlive"`
+	Pingresps       int  `json:"pingresps"`
+	Connected       bool `json:"connected"`
+
+	FirstDisconnect int  `json:"firstDisconnect"`
+	FirstClosed     bool `json:"firstClosed"`
+	SecondConnected bool `json:"secondConnected"`
+
+	Unsuback []int          `json:"unsuback"`
+	Sizes    map[string]int `json:"sizes"`
+
+	NL  []jsMsg `json:"nl"`
+	RAP []jsMsg `json:"rap"`
+	RH2 []jsMsg `json:"rh2"`
+	ID  []jsMsg `json:"id"`
 }
 
 // mqttjsNode returns the node program, skipping the test (failing when
@@ -148,6 +165,16 @@ var mqttjsCases = []mqttjsCase{
 	{scenario: "alias", version: 5, check: checkJSTopicAlias},
 	{scenario: "auth", version: 4, check: checkJSAuth},
 	{scenario: "auth", version: 5, check: checkJSAuth},
+	{scenario: "keepalive", version: 4, check: checkJSKeepAlive},
+	{scenario: "keepalive", version: 5, check: checkJSKeepAlive},
+	{scenario: "takeover", version: 4, check: checkJSTakeover},
+	{scenario: "takeover", version: 5, check: checkJSTakeover},
+	{scenario: "unsub", version: 4, check: checkJSUnsubscribe},
+	{scenario: "unsub", version: 5, check: checkJSUnsubscribe},
+	{scenario: "large", version: 4, check: checkJSLarge},
+	{scenario: "large", version: 5, check: checkJSLarge},
+	{scenario: "subopts", version: 5, check: checkJSSubscriptionOptions},
+	{scenario: "maxpacket", version: 5, check: checkJSMaxPacket},
 }
 
 // TestInteropMQTTJS runs every MQTT.js scenario against a broker with
@@ -401,4 +428,73 @@ func checkJSAuth(t *testing.T, v int, r *jsResult) {
 	equal(t, r.Anonymous, anon, "no user name")
 	equal(t, r.Good, 0, "right password")
 	check(t, !r.GoodSessionPresent, "Session Present on a new session")
+}
+
+// checkJSKeepAlive: an idle MQTT.js client with Keep Alive 1 s sends
+// PINGREQs, gets PINGRESPs and stays connected for 2.6 s; the broker sends
+// no Server Keep Alive, as it honours 1 s (v311 [MQTT-3.12.4-1]; v5
+// [MQTT-3.12.4-1] [MQTT-3.2.2-22]).
+func checkJSKeepAlive(t *testing.T, _ int, r *jsResult) {
+	equal(t, r.ServerKeepAlive, 0, "Server Keep Alive")
+	check(t, r.Pingresps >= 1, "PINGRESPs", r.Pingresps)
+	check(t, r.Connected, "idle client with keep alive was disconnected")
+}
+
+// checkJSTakeover: a second MQTT.js connection with the same client id
+// closes the first, which in v5 gets DISCONNECT 0x8E Session taken over
+// first (v311 [MQTT-3.1.4-2]; v5 [MQTT-3.1.4-3]).
+func checkJSTakeover(t *testing.T, v int, r *jsResult) {
+	check(t, r.FirstClosed, "first connection not closed")
+	check(t, r.SecondConnected, "second connection not connected")
+	if v == 5 {
+		equal(t, r.FirstDisconnect, 0x8E, "DISCONNECT reason")
+	} else {
+		equal(t, r.FirstDisconnect, -1, "a 3.1.1 client got a DISCONNECT")
+	}
+}
+
+// checkJSUnsubscribe: MQTT.js unsubscribes from a held filter and an
+// unknown one in one UNSUBSCRIBE; the v5 UNSUBACK says 0x00 and 0x11 No
+// subscription existed, in order, and only the removed filter's messages
+// stop (v311 [MQTT-3.10.4-1] [MQTT-3.10.4-2] [MQTT-3.10.4-4]
+// [MQTT-3.10.4-5] [MQTT-3.10.4-6]; v5 [MQTT-3.10.4-1] [MQTT-3.10.4-2]
+// [MQTT-3.10.4-4] [MQTT-3.10.4-5] [MQTT-3.10.4-6] [MQTT-3.11.3-1]
+// [MQTT-3.11.3-2]).
+func checkJSUnsubscribe(t *testing.T, v int, r *jsResult) {
+	if v == 5 {
+		check(t, slices.Equal(r.Unsuback, []int{0x00, 0x11}), "UNSUBACK codes", r.Unsuback)
+	} else {
+		equal(t, len(r.Unsuback), 0, "3.1.1 UNSUBACK has no codes")
+	}
+	sameStrings(t, msgKeys(r.After), []string{"js/unsub/v" + strconv.Itoa(v) + "/b kept q1 rfalse"})
+}
+
+// checkJSLarge: 200 kB at QoS 0 and 300 kB at QoS 1 from MQTT.js arrive
+// intact (scenarios.js compares the bytes) through packets split over
+// many reads.
+func checkJSLarge(t *testing.T, _ int, r *jsResult) {
+	equal(t, r.Sizes["q0"], 200000, "QoS 0 payload size")
+	equal(t, r.Sizes["q1"], 300000, "QoS 1 payload size")
+}
+
+// checkJSSubscriptionOptions: MQTT.js subscription options: No Local
+// drops the client's own message, Retain As Published keeps RETAIN=1 on
+// live messages, Retain Handling 2 sends no retained message at subscribe
+// time, and a Subscription Identifier comes back on the PUBLISH (v5
+// [MQTT-3.8.3-3] [MQTT-3.3.1-13] [MQTT-3.3.1-11] [MQTT-3.3.4-3]).
+func checkJSSubscriptionOptions(t *testing.T, _ int, r *jsResult) {
+	sameStrings(t, msgKeys(r.NL), []string{"js/subopts/nl other q1 rfalse"}, "No Local")
+	sameStrings(t, msgKeys(r.RAP), []string{"js/subopts/r kept q1 rtrue", "js/subopts/r live q1 rtrue"}, "Retain As Published")
+	sameStrings(t, msgKeys(r.RH2), []string{"js/subopts/r live q1 rfalse"}, "Retain Handling 2")
+	sameStrings(t, msgKeys(r.ID), []string{"js/subopts/id tagged q1 rfalse"}, "Subscription Identifier")
+	check(t, r.ID[0].Props != nil, "no properties on the PUBLISH")
+	equal(t, string(r.ID[0].Props.SubscriptionIdentifier), "7", "Subscription Identifier")
+}
+
+// checkJSMaxPacket: an MQTT.js client with Maximum Packet Size 200 is not
+// sent a 1000-byte message, stays connected and gets the next small one
+// (v5 [MQTT-3.1.2-24] [MQTT-3.1.2-25]).
+func checkJSMaxPacket(t *testing.T, _ int, r *jsResult) {
+	sameStrings(t, msgKeys(r.Received), []string{"js/maxpacket fits q1 rfalse"})
+	check(t, r.Connected, "client disconnected")
 }

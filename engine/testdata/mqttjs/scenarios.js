@@ -358,6 +358,122 @@ const scenarios = {
   },
 };
 
+// More scenarios: keep alive, takeover, unsubscribe, large payloads, v5
+// subscription options and Maximum Packet Size.
+Object.assign(scenarios, {
+  // keepalive: with Keep Alive 1 s, MQTT.js pings and the broker answers,
+  // so an idle client stays connected.
+  async keepalive(r) {
+    const c = await r.open('c', { keepalive: 1 });
+    r.out.serverKeepAlive = (c.connack.properties || {}).serverKeepAlive || 0;
+    r.out.pingresps = 0;
+    c.client.on('packetreceive', (p) => {
+      if (p.cmd === 'pingresp') r.out.pingresps++;
+    });
+    await sleep(2600);
+    r.out.connected = c.client.connected;
+    await close(c.client);
+  },
+
+  // takeover: a second connection with the same client id closes the
+  // first one (v5: DISCONNECT 0x8E first).
+  async takeover(r) {
+    const first = (await r.open('dup')).client;
+    r.out.firstDisconnect = -1;
+    first.on('disconnect', (p) => (r.out.firstDisconnect = p.reasonCode || 0));
+    let closed = false;
+    first.on('close', () => (closed = true));
+    const second = (await r.open('dup')).client;
+    const end = Date.now() + WAIT_MS;
+    while (!closed && Date.now() < end) await sleep(5);
+    r.out.firstClosed = closed;
+    r.out.secondConnected = second.connected;
+    first.end(true);
+    await close(second);
+  },
+
+  // unsub: UNSUBSCRIBE of a held filter and an unknown one; only the held
+  // one is removed and its messages stop.
+  async unsub(r) {
+    const pre = `js/unsub/v${r.version}`;
+    const c = (await r.open('c')).client;
+    await sub(c, [`${pre}/a`, `${pre}/b`], { qos: 1 });
+    const ack = await new Promise((resolve, reject) =>
+      c.unsubscribe([`${pre}/a`, `${pre}/none`], (err, packet) => (err ? reject(err) : resolve(packet || {}))),
+    );
+    r.out.unsuback = ack.granted || [];
+    await publish(c, `${pre}/a`, 'gone', { qos: 1 });
+    await publish(c, `${pre}/b`, 'kept', { qos: 1 });
+    r.out.after = await waitMsgs(c, 1);
+    await close(c);
+  },
+
+  // large: 300 kB payloads at QoS 0 and 1 arrive intact (split over many
+  // TCP reads both ways).
+  async large(r) {
+    const pre = `js/large/v${r.version}`;
+    const s = (await r.open('s')).client;
+    await sub(s, `${pre}/#`, { qos: 1 });
+    const got = {};
+    s.on('message', (topic, payload) => (got[topic.slice(pre.length + 1)] = payload));
+    const pub = (await r.open('pub')).client;
+    const big = Buffer.alloc(300000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 8)) & 0xff;
+    const sent = { q0: big.subarray(0, 200000), q1: big };
+    await publish(pub, `${pre}/q0`, sent.q0, { qos: 0 });
+    await publish(pub, `${pre}/q1`, sent.q1, { qos: 1 });
+    const end = Date.now() + WAIT_MS;
+    while (Object.keys(got).length < 2 && Date.now() < end) await sleep(5);
+    r.out.sizes = {};
+    for (const k of Object.keys(sent)) {
+      r.out.sizes[k] = got[k] ? got[k].length : -1;
+      r.expect(got[k] && Buffer.compare(got[k], sent[k]) === 0, `${k}: payload differs`);
+    }
+    await Promise.all([close(s), close(pub)]);
+  },
+
+  // subopts: v5 No Local, Retain As Published, Retain Handling 2 and a
+  // Subscription Identifier, each on its own client.
+  async subopts(r) {
+    const pre = 'js/subopts';
+    const pub = (await r.open('pub')).client;
+    await publish(pub, `${pre}/r`, 'kept', { qos: 1, retain: true });
+    const nl = (await r.open('nl')).client;
+    await sub(nl, `${pre}/nl`, { qos: 1, nl: true });
+    const rap = (await r.open('rap')).client;
+    await sub(rap, `${pre}/r`, { qos: 1, rap: true });
+    const rh2 = (await r.open('rh2')).client;
+    await sub(rh2, `${pre}/r`, { qos: 1, rh: 2 });
+    const id = (await r.open('id')).client;
+    await sub(id, `${pre}/id`, { qos: 1, properties: { subscriptionIdentifier: 7 } });
+    await publish(nl, `${pre}/nl`, 'own', { qos: 1 });
+    await publish(pub, `${pre}/nl`, 'other', { qos: 1 });
+    await publish(pub, `${pre}/r`, 'live', { qos: 1, retain: true });
+    await publish(pub, `${pre}/id`, 'tagged', { qos: 1 });
+    r.out.nl = await waitMsgs(nl, 1, false);
+    r.out.rap = await waitMsgs(rap, 2, false);
+    r.out.rh2 = await waitMsgs(rh2, 1, false);
+    r.out.id = await waitMsgs(id, 1);
+    r.out.nl = nl.msgs.slice(); // after the settle
+    r.out.rh2 = rh2.msgs.slice();
+    await Promise.all([close(pub), close(nl), close(rap), close(rh2), close(id)]);
+  },
+
+  // maxpacket: a v5 client with Maximum Packet Size 200 is not sent a
+  // larger PUBLISH, stays connected and gets the next small one.
+  async maxpacket(r) {
+    const topic = 'js/maxpacket';
+    const small = (await r.open('small', { properties: { maximumPacketSize: 200 } })).client;
+    await sub(small, topic, { qos: 1 });
+    const pub = (await r.open('pub')).client;
+    await publish(pub, topic, 'x'.repeat(1000), { qos: 1 });
+    await publish(pub, topic, 'fits', { qos: 1 });
+    r.out.received = await waitMsgs(small, 1);
+    r.out.connected = small.connected;
+    await Promise.all([close(small), close(pub)]);
+  },
+});
+
 async function main() {
   const [addr, authAddr, ...specs] = process.argv.slice(2);
   const runs = specs.map((spec) => {
