@@ -99,7 +99,10 @@ func (c *client) handleConnect(pkt []byte) error {
 	c.state = stateConnected
 	b.connected.Add(1)
 	b.totalConnects.Add(1)
-	ack := codec.Connack{SessionPresent: present} // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
+	// [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]; MQTT 3.1 has no Session
+	// Present: the first CONNACK byte is reserved there, so it stays 0 (as
+	// in Mosquitto).
+	ack := codec.Connack{SessionPresent: present && c.version != codec.V31}
 	if c.version == codec.V5 {
 		c.connackProps(&ack.Props, p)
 		c.connackAuth(&ack.Props, p)
