@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gust-mqtt/gust/codec"
 )
 
 // The MQTT.js interop test runs engine/testdata/mqttjs/scenarios.js, all
@@ -138,7 +140,7 @@ func mqttjsNode(t *testing.T) string {
 	return node
 }
 
-// mqttjsCase is one scenario run with one MQTT version and the checks on
+// mqttjsCase is one scenario run with one MQTT version (3 is MQTT 3.1) and the checks on
 // its result.
 type mqttjsCase struct {
 	scenario string
@@ -148,12 +150,15 @@ type mqttjsCase struct {
 
 // mqttjsCases are the scenarios of scenarios.js, each with its checks.
 var mqttjsCases = []mqttjsCase{
+	{scenario: "qos", version: 3, check: checkJSQoS},
 	{scenario: "qos", version: 4, check: checkJSQoS},
 	{scenario: "qos", version: 5, check: checkJSQoS},
+	{scenario: "session", version: 3, check: checkJSSession},
 	{scenario: "session", version: 4, check: checkJSSession},
 	{scenario: "session", version: 5, check: checkJSSession},
 	{scenario: "retained", version: 4, check: checkJSRetained},
 	{scenario: "retained", version: 5, check: checkJSRetained},
+	{scenario: "will", version: 3, check: checkJSWill},
 	{scenario: "will", version: 4, check: checkJSWill},
 	{scenario: "will", version: 5, check: checkJSWill},
 	{scenario: "subrefused", version: 4, check: checkJSSubscribeRefused},
@@ -267,7 +272,8 @@ func checkJSSession(t *testing.T, v int, r *jsResult) {
 	check(t, !r.FirstSessionPresent, "new session: Session Present must be 0")
 	equal(t, len(r.Granted), 1)
 	equal(t, r.Granted[0], 1)
-	check(t, r.ResumedSessionPresent, "resumed session: Session Present must be 1")
+	// MQTT 3.1 has no Session Present: the byte is reserved, always 0.
+	check(t, r.ResumedSessionPresent == (v != 3), "resumed session: Session Present", r.ResumedSessionPresent)
 	sameStrings(t, msgKeys(r.Queued), []string{
 		topic + " queued0 q1 rfalse", topic + " queued1 q1 rfalse", topic + " queued2 q1 rfalse",
 	}, "queued while offline")
@@ -497,4 +503,19 @@ func checkJSSubscriptionOptions(t *testing.T, _ int, r *jsResult) {
 func checkJSMaxPacket(t *testing.T, _ int, r *jsResult) {
 	sameStrings(t, msgKeys(r.Received), []string{"js/maxpacket fits q1 rfalse"})
 	check(t, r.Connected, "client disconnected")
+}
+
+// TestMQTT31NoSessionPresent: a resumed MQTT 3.1 session gets a CONNACK
+// whose first byte, reserved in 3.1, is 0 (MQTT.js with protocolVersion 3
+// showed the broker setting Session Present there).
+func TestMQTT31NoSessionPresent(t *testing.T) {
+	b := startBroker(t, nil)
+	for i := range 2 {
+		r := dialRaw(t, b)
+		ack := r.connect(&codec.Connect{Version: codec.V31, ClientID: []byte("v31-sp"), KeepAlive: 30})
+		equal(t, byte(ack.ReasonCode), codec.ConnackAccepted)
+		check(t, !ack.SessionPresent, "connect", i, "3.1 CONNACK byte 1 is not 0")
+		r.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
+		r.expectClosed(3 * time.Second)
+	}
 }

@@ -2,10 +2,10 @@
 // MQTT.js scenarios against running brokers, driven by
 // engine/interop_mqttjs_test.go.
 //
-//   node scenarios.js <host:port> <auth host:port> <scenario>/<4|5>...
+//   node scenarios.js <host:port> <auth host:port> <scenario>/<3|4|5>...
 //
 // Runs the named scenarios concurrently (they use distinct topics and client
-// ids), each with MQTT protocol version 4 or 5; the auth scenario talks to
+// ids), each with MQTT protocol version 3 (3.1), 4 (3.1.1) or 5; the auth scenario talks to
 // the second broker, which requires USER/PASSWORD, the others to the first.
 // Prints one JSON line on stdout: an object keyed "<scenario>/<version>"
 // whose values hold what the clients saw (CONNACK flags and reason codes,
@@ -73,6 +73,7 @@ class Run {
         reconnectPeriod: 0,
         connectTimeout: WAIT_MS,
         keepalive: 30,
+        ...(this.version === 3 ? { protocolId: 'MQIsdp' } : {}),
         ...extra,
       });
       client.msgs = [];
@@ -480,8 +481,8 @@ async function main() {
     const [name, v] = spec.split('/');
     return new Run(name === 'auth' ? authAddr : addr, name, Number(v));
   });
-  if (!authAddr || runs.length === 0 || runs.some((r) => !scenarios[r.scenario] || (r.version !== 4 && r.version !== 5))) {
-    process.stderr.write(`usage: scenarios.js <host:port> <auth host:port> <${Object.keys(scenarios).join('|')}>/<4|5>...\n`);
+  if (!authAddr || runs.length === 0 || runs.some((r) => !scenarios[r.scenario] || ![3, 4, 5].includes(r.version))) {
+    process.stderr.write(`usage: scenarios.js <host:port> <auth host:port> <${Object.keys(scenarios).join('|')}>/<3|4|5>...\n`);
     process.exit(2);
   }
   const result = {};
