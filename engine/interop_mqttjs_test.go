@@ -114,6 +114,11 @@ type jsResult struct {
 	Unsuback []int          `json:"unsuback"`
 	Sizes    map[string]int `json:"sizes"`
 
+	Assigned   string `json:"assigned"`
+	Disconnect int    `json:"disconnect"`
+	Closed     bool   `json:"closed"`
+	DelayMs    int    `json:"delayMs"`
+
 	NL  []jsMsg `json:"nl"`
 	RAP []jsMsg `json:"rap"`
 	RH2 []jsMsg `json:"rh2"`
@@ -180,6 +185,9 @@ var mqttjsCases = []mqttjsCase{
 	{scenario: "large", version: 5, check: checkJSLarge},
 	{scenario: "subopts", version: 5, check: checkJSSubscriptionOptions},
 	{scenario: "maxpacket", version: 5, check: checkJSMaxPacket},
+	{scenario: "emptyid", version: 4, check: checkJSEmptyID},
+	{scenario: "emptyid", version: 5, check: checkJSEmptyID},
+	{scenario: "willdelay", version: 5, check: checkJSWillDelay},
 }
 
 // TestInteropMQTTJS runs every MQTT.js scenario against a broker with
@@ -503,6 +511,31 @@ func checkJSSubscriptionOptions(t *testing.T, _ int, r *jsResult) {
 func checkJSMaxPacket(t *testing.T, _ int, r *jsResult) {
 	sameStrings(t, msgKeys(r.Received), []string{"js/maxpacket fits q1 rfalse"})
 	check(t, r.Connected, "client disconnected")
+}
+
+// checkJSEmptyID: MQTT.js connects with an empty client id and a clean
+// session: accepted, with an Assigned Client Identifier in v5; its
+// PUBLISH to a topic with a wildcard then closes the connection, after
+// DISCONNECT 0x90 Topic Name invalid in v5 (v311 [MQTT-3.1.3-6]
+// [MQTT-3.3.2-2] [MQTT-4.8.0-1]; v5 [MQTT-3.1.3-6] [MQTT-3.1.3-7]
+// [MQTT-3.3.2-2] [MQTT-4.13.1-1]).
+func checkJSEmptyID(t *testing.T, v int, r *jsResult) {
+	check(t, r.Closed, "connection not closed after a wildcard topic name")
+	if v == 5 {
+		check(t, r.Assigned != "", "no Assigned Client Identifier")
+		equal(t, r.Disconnect, 0x90, "DISCONNECT reason")
+	} else {
+		equal(t, r.Disconnect, -1, "a 3.1.1 client got a DISCONNECT")
+	}
+}
+
+// checkJSWillDelay: a v5 will with a 1 s Will Delay Interval is published
+// about 1 s after its client's socket closes; one with 5 s is dropped
+// because its client reconnected within 300 ms (v5 [MQTT-3.1.2-8]
+// [MQTT-3.1.3-9]).
+func checkJSWillDelay(t *testing.T, _ int, r *jsResult) {
+	sameStrings(t, msgKeys(r.Wills), []string{"js/willdelay/a a q1 rfalse"}, "wills")
+	check(t, r.DelayMs >= 900, "will published before its delay", r.DelayMs)
 }
 
 // TestMQTT31NoSessionPresent: a resumed MQTT 3.1 session gets a CONNACK

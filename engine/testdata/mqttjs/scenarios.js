@@ -78,7 +78,12 @@ class Run {
       });
       client.msgs = [];
       client.on('message', (topic, payload, packet) => client.msgs.push(record(topic, payload, packet)));
-      client.once('connect', (connack) => resolve({ client, connack }));
+      const onClose = () => reject(new Error(`${role}: connection closed before CONNACK`));
+      client.once('close', onClose);
+      client.once('connect', (connack) => {
+        client.removeListener('close', onClose);
+        resolve({ client, connack });
+      });
       client.once('error', (err) => {
         client.end(true);
         reject(err);
@@ -473,6 +478,48 @@ Object.assign(scenarios, {
     r.out.connected = small.connected;
     await Promise.all([close(small), close(pub)]);
   },
+
+  // emptyid: an empty client id with a clean session is accepted, and in
+  // v5 the broker assigns one; a PUBLISH to a topic with a wildcard then
+  // closes the connection (v5: DISCONNECT 0x90 first).
+  async emptyid(r) {
+    const c = await r.open('unused', { clientId: '', clean: true });
+    r.out.assigned = (c.connack.properties || {}).assignedClientIdentifier || '';
+    r.out.disconnect = -1;
+    c.client.on('disconnect', (p) => (r.out.disconnect = p.reasonCode || 0));
+    let closed = false;
+    c.client.on('close', () => (closed = true));
+    c.client.publish('js/emptyid/+/bad', 'x', { qos: 1 });
+    const end = Date.now() + WAIT_MS;
+    while (!closed && Date.now() < end) await sleep(5);
+    r.out.closed = closed;
+    c.client.end(true);
+  },
+
+  // willdelay: a v5 will with a 1 s Will Delay Interval is published about
+  // 1 s after the abrupt close; one with 5 s is not published when the
+  // client reconnects in time.
+  async willdelay(r) {
+    const pre = 'js/willdelay';
+    const watcher = (await r.open('watch')).client;
+    await sub(watcher, `${pre}/#`, { qos: 1 });
+    const keep = { clean: false, properties: { sessionExpiryInterval: 60 } };
+    const will = (t, delay) => ({ topic: `${pre}/${t}`, payload: t, qos: 1, properties: { willDelayInterval: delay } });
+    const a = (await r.open('a', { ...keep, will: will('a', 1) })).client;
+    const b = (await r.open('b', { ...keep, will: will('b', 5) })).client;
+    const start = Date.now();
+    a.stream.destroy();
+    b.stream.destroy();
+    let arrived = 0;
+    watcher.on('message', () => arrived || (arrived = Date.now()));
+    await sleep(300);
+    const back = (await r.open('b', { ...keep, will: will('b', 5) })).client;
+    r.out.wills = await waitMsgs(watcher, 1);
+    r.out.delayMs = arrived ? arrived - start : -1;
+    a.end(true);
+    b.end(true);
+    await Promise.all([close(back), close(watcher)]);
+  },
 });
 
 async function main() {
@@ -495,7 +542,7 @@ async function main() {
   setTimeout(() => {
     for (const r of runs) if (!r.done) r.out.error = `timeout after ${TOTAL_MS} ms`;
     finish();
-  }, TOTAL_MS).unref();
+  }, TOTAL_MS); // not unref'd: a scenario stuck with no socket left must still end in a report
   await Promise.all(
     runs.map(async (r) => {
       const start = Date.now();
