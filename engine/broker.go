@@ -30,6 +30,7 @@ type Broker struct {
 	table    sessionTable
 	sessions sessionStore
 	online   func(trie.SubscriberID) bool // b.isOnline, bound once (no per-call closure)
+	unloaded func(trie.SubscriberID) bool // b.isOnlineUncongested, bound once
 
 	loopsMu  sync.Mutex // guards loopList; leaf lock
 	loops    sync.Map   // gnet.EventLoop -> *loop
@@ -79,6 +80,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.sessions.m = make(map[string]*session)
 	b.online = b.isOnline
+	b.unloaded = b.isOnlineUncongested
 	b.clock.Store(time.Now().UnixNano())
 	return b, nil
 }
@@ -107,6 +109,15 @@ func (b *Broker) refreshClock() int64 {
 func (b *Broker) isOnline(id trie.SubscriberID) bool {
 	s := b.table.get(id)
 	return s != nil && s.owner.Load() != nil
+}
+
+// isOnlineUncongested is isOnline for a member whose session is not
+// congested (throttle.go): a shared message goes to a member with room
+// before one whose backlog would throttle the publisher. Safe from any
+// goroutine.
+func (b *Broker) isOnlineUncongested(id trie.SubscriberID) bool {
+	s := b.table.get(id)
+	return s != nil && s.owner.Load() != nil && s.congested.Load() == 0
 }
 
 // Start binds the listener and starts the event loops. It returns once the

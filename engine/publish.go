@@ -245,7 +245,14 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 	}
 	for _, g := range res.Groups {
 		// ids: the chosen member's own Subscription Identifier [MQTT-3.3.4-3].
-		if sub, ids, ok := g.PickMember(l.b.online); ok {
+		// A member with room first: a congested one would throttle the
+		// publisher while the others idle; if all are congested, any online
+		// member.
+		sub, ids, ok := g.PickMember(l.b.unloaded)
+		if !ok {
+			sub, ids, ok = g.PickMember(l.b.online)
+		}
+		if ok {
 			if s := l.b.table.get(sub.Subscriber); s != nil {
 				f.group = g
 				l.deliverTo(&f, s, min(sub.QoS, qos), ids, sub.RetainAsPublished && retain) // [MQTT-4.8.2-3]

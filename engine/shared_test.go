@@ -86,3 +86,55 @@ func TestAllocsSharedQoS0PublishPath(t *testing.T) {
 	check(t, same.written > s0 && other.written > o0, "both members served")
 	equal(t, allocs, 0.0, "allocs per shared QoS 0 message")
 }
+
+// TestSharedPicksUncongestedMember: a shared QoS 1 message goes to a member
+// whose session is not congested while one is [MQTT-4.8.2-3] (exactly one
+// member each), so one slow member does not throttle the publisher while
+// the others have room; with every member congested, messages still go to
+// an online member rather than nowhere.
+func TestSharedPicksUncongestedMember(t *testing.T) {
+	hs := newHarness(t, 2)
+	a := hs.conn(0, "a")
+	hs.subscribe(a, "$share/g/up", 1)
+	bm := hs.conn(1, "b")
+	hs.subscribe(bm, "$share/g/up", 1)
+	pub := hs.conn(1, "pub")
+	hs.pump()
+	a.keep, a.out, bm.keep, bm.out = true, nil, true, nil
+	sa := a.ctx.(*client).sess
+	sb := bm.ctx.(*client).sess
+	publish := func(first, n int) {
+		var msgs []byte
+		for i := first; i < first+n; i++ {
+			msgs = codec.AppendPublish(msgs, codec.V311, &codec.Publish{Topic: []byte("up"), QoS: 1,
+				PacketID: uint16(i + 1), Payload: []byte(fmt.Sprint(i))})
+		}
+		hs.send(pub, msgs)
+		hs.pump()
+	}
+	count := func(f *fakeConn) int {
+		n := 0
+		for buf := f.out; len(buf) > 0; n++ {
+			_, _, m, err := codec.PacketLen(buf, 0)
+			noErr(t, err)
+			buf = buf[m:]
+		}
+		f.out = nil
+		return n
+	}
+	sa.congested.Store(1)
+	publish(0, 8)
+	equal(t, count(a), 0, "messages to the congested member")
+	equal(t, count(bm), 8, "messages to the member with room")
+	sb.congested.Store(1)
+	publish(8, 8)
+	equal(t, count(a)+count(bm), 8, "messages with every member congested")
+	sa.congested.Store(0)
+	sb.congested.Store(0)
+	publish(16, 8)
+	na, nb := count(a), count(bm)
+	equal(t, na+nb, 8, "messages after congestion")
+	if na == 0 || nb == 0 {
+		t.Fatalf("round robin after congestion: a got %d, b got %d", na, nb)
+	}
+}
