@@ -24,7 +24,9 @@ const maxAliasTopics = 1024
 // setAliasMax records the Topic Alias Maximum of CONNECT p. Loop-only.
 func (c *client) setAliasMax(p *codec.Connect) {
 	c.aliasMax = 0
-	c.outAlias = nil
+	if c.ext != nil {
+		c.ext.outAlias = nil
+	}
 	if p.Version == codec.V5 && p.Props.Has(codec.PropTopicAliasMaximum) {
 		c.aliasMax = min(p.Props.TopicAliasMaximum, maxAliasTopics)
 	}
@@ -37,20 +39,21 @@ func (c *client) aliasTopic(p *codec.Publish) bool {
 	if c.aliasMax == 0 || c.version != codec.V5 || len(p.Topic) == 0 {
 		return false
 	}
-	if a, ok := c.outAlias[string(p.Topic)]; ok {
+	x := c.x()
+	if a, ok := x.outAlias[string(p.Topic)]; ok {
 		p.Props.TopicAlias = a
 		p.Props.Set(codec.PropTopicAlias)
 		p.Topic = nil // the alias stands for it
 		return false
 	}
-	if len(c.outAlias) >= int(c.aliasMax) {
+	if len(x.outAlias) >= int(c.aliasMax) {
 		return false // all aliases in use: the topic goes in full
 	}
-	if c.outAlias == nil {
-		c.outAlias = make(map[string]uint16, min(int(c.aliasMax), 16))
+	if x.outAlias == nil {
+		x.outAlias = make(map[string]uint16, min(int(c.aliasMax), 16))
 	}
-	a := uint16(len(c.outAlias) + 1) // 1..aliasMax [MQTT-3.3.2-11]
-	c.outAlias[string(p.Topic)] = a
+	a := uint16(len(x.outAlias) + 1) // 1..aliasMax [MQTT-3.3.2-11]
+	x.outAlias[string(p.Topic)] = a
 	p.Props.TopicAlias = a
 	p.Props.Set(codec.PropTopicAlias) // sent with the topic: sets the mapping
 	return true
@@ -59,8 +62,8 @@ func (c *client) aliasTopic(p *codec.Publish) bool {
 // unalias forgets the alias just assigned to topic when its PUBLISH was not
 // sent, so the client never sees an alias it was not told. Loop-only.
 func (c *client) unalias(topic []byte, added bool) {
-	if added {
-		delete(c.outAlias, string(topic))
+	if added && c.ext != nil {
+		delete(c.ext.outAlias, string(topic))
 	}
 }
 
@@ -84,7 +87,7 @@ func (c *client) writeQoS0Alias(f *fanout, ids []uint32, retain bool) {
 	added := c.aliasTopic(&p)
 	n := len(c.pending)
 	c.pending = codec.AppendPublish(c.pending, codec.V5, &p)
-	if c.maxOut > 0 && len(c.pending)-n > c.maxOut {
+	if max := c.maxOut(); max > 0 && len(c.pending)-n > max {
 		c.pending = c.pending[:n] // [MQTT-3.1.2-24]
 		c.unalias(f.topic, added)
 		c.l.st.dropped++

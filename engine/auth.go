@@ -23,6 +23,9 @@ type authState struct {
 	connect []byte
 	final   []byte // Authentication Data for the success CONNACK
 	passed  bool   // the CONNECT's exchange succeeded
+	// opened is when the connection was opened: the exchange must end
+	// within ConnectTimeout of it, like the CONNECT.
+	opened int64
 }
 
 // loadPasswordFile reads PasswordFile into the Authenticator and offers
@@ -83,7 +86,8 @@ func (c *client) startConnectAuth(pkt []byte, p *codec.Connect) error {
 		c.refuse(codec.ReasonBadAuthenticationMethod) // [MQTT-4.12.0-1]
 		return errCloseQuiet
 	}
-	a := &authState{method: string(p.Props.AuthMethod), m: m, connect: append([]byte(nil), pkt...)}
+	a := &authState{method: string(p.Props.AuthMethod), m: m, connect: append([]byte(nil), pkt...),
+		opened: c.lastRead} // not moved by the CONNECT (readPackets)
 	c.auth = a
 	info := c.connectInfo(p)
 	a.ex = m.Start(&info)

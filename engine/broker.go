@@ -305,10 +305,18 @@ func (b *Broker) expireSessions() {
 func (l *loop) housekeeping() {
 	b := l.b
 	now := b.now()
-	for c := range l.clients {
+	for i := len(l.clients) - 1; i >= 0; i-- { // backwards: see removeClient
+		if i >= len(l.clients) {
+			continue // a close removed more than one client
+		}
+		c := l.clients[i]
 		switch c.state {
-		case stateNew, stateAuth:
-			if now-c.openedAt > int64(b.cfg.ConnectTimeout) {
+		case stateNew:
+			if now-c.lastRead > int64(b.cfg.ConnectTimeout) { // lastRead: when opened
+				c.closeNow(closeConnectTimeout)
+			}
+		case stateAuth:
+			if now-c.auth.opened > int64(b.cfg.ConnectTimeout) {
 				c.closeNow(closeConnectTimeout)
 			}
 		case stateConnected:
@@ -316,7 +324,7 @@ func (l *loop) housekeeping() {
 				c.closeNow(closeKeepAlive)
 				continue
 			}
-			if c.slowSince != 0 {
+			if c.slowSince() != 0 {
 				c.checkSlow()
 			}
 			if s := c.sess; s != nil && len(s.queue) > 0 && c.state == stateConnected {
@@ -360,7 +368,11 @@ func (l *loop) publishShutdownWills() {
 			l.publishWill(w) // the sessions end with the broker
 		}
 	}
-	for c := range l.clients {
+	for i := len(l.clients) - 1; i >= 0; i-- { // backwards: see removeClient
+		if i >= len(l.clients) {
+			continue
+		}
+		c := l.clients[i]
 		if c.state == stateConnected && c.will != nil {
 			w := c.will
 			c.will = nil // [MQTT-3.1.2-10]
@@ -374,8 +386,10 @@ func (l *loop) publishShutdownWills() {
 // of the loop for shutdown. Loop-only.
 func (l *loop) closeAll() {
 	l.drain()
-	for c := range l.clients {
+	for len(l.clients) > 0 {
+		c := l.clients[len(l.clients)-1]
 		c.closeNow(closeShutdown)
+		l.removeClient(c) // in case gnet did not call OnClose
 	}
 	l.finish()
 }
@@ -432,9 +446,9 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	b.open.Add(1)
 	now := b.refreshClock()
-	c := &client{gc: gc, l: l, openedAt: now, lastRead: now}
+	c := &client{gc: gc, l: l, lastRead: now}
 	gc.SetContext(c)
-	l.clients[c] = struct{}{}
+	l.addClient(c)
 	return nil, gnet.None
 }
 

@@ -56,48 +56,102 @@ func (r closeReason) v5Reason() codec.ReasonCode {
 }
 
 // client is one network connection. It is owned by its loop and touched
-// only there.
+// only there. Its fields are ordered and sized so that an idle connection
+// fits the 128-byte size class (TestIdleConnHeapBudget, issue 6): state
+// that only some connections need lives in ext.
 type client struct {
-	gc      gnet.Conn
-	l       *loop
-	state   clientState
-	version codec.Version
-	id      string
-	info    ClientInfo
-	sess    *session
+	gc   gnet.Conn
+	l    *loop
+	sess *session
+	will *message
+	// ext holds the state of rarely used features; nil until one is used.
+	ext *clientExt
+	// auth is the MQTT 5 enhanced authentication state (auth.go), nil for
+	// clients whose CONNECT named no Authentication Method.
+	auth *authState
+	id   string
+
+	pending []byte // bytes written this round, flushed once by loop.finish
 
 	keepAlive int64 // effective keep alive in nanoseconds, 0 none
-	lastRead  int64 // coarse clock at the last packet
-	openedAt  int64
-	will      *message
-	reason    closeReason
+	// lastRead is the coarse clock at the last packet, or when the
+	// connection was opened (the CONNECT timeout counts from it).
+	lastRead int64
+	idx      int32 // position in l.clients
 
-	pending   []byte // bytes written this round, flushed once by loop.finish
-	dirty     bool
-	slowSince int64 // coarse clock when outbound went over budget; 0 when under
+	state   clientState
+	version codec.Version
+	reason  closeReason
+	dirty   bool
 
 	// Takeover: the CONNECT is re-read from gnet's buffer once the old
 	// session is released, so nothing is discarded until then.
 	cleanStart bool
 	assignedID bool // the broker chose id [MQTT-3.1.3-6]
 	throttled  bool // not read until resumed (throttle.go)
-
-	// aliases holds the topics of the client's v5 Topic Aliases, indexed by
-	// alias; they live and die with this connection [MQTT-3.3.2-7].
-	aliases [][]byte
-	// maxOut is the v5 client's Maximum Packet Size; 0 means no limit.
-	maxOut int
 	// noProblem is set when the v5 client sent Request Problem Information
 	// 0: no Reason String or User Property on acknowledgements
 	// [MQTT-3.1.2-29].
 	noProblem bool
-	// aliasMax is the v5 client's Topic Alias Maximum (0: no aliases), and
-	// outAlias the topics given an alias on this connection (alias.go).
+	// aliasMax is the v5 client's Topic Alias Maximum (0: no aliases); the
+	// topics given an alias are in ext.outAlias (alias.go).
 	aliasMax uint16
+}
+
+// clientExt is the part of a client that most connections never need: it
+// is allocated on first use (client.x), so an idle 3.1.1 connection does
+// not pay for MQTT 5 options, topic aliases or the slow-consumer clock.
+type clientExt struct {
+	// username is kept for the Authoriser only (clientInfo).
+	username string
+	// aliases holds the topics of the client's v5 Topic Aliases, indexed by
+	// alias; they live and die with this connection [MQTT-3.3.2-7].
+	aliases [][]byte
+	// outAlias maps the topics given an alias on this connection (alias.go).
 	outAlias map[string]uint16
-	// auth is the MQTT 5 enhanced authentication state (auth.go), nil for
-	// clients whose CONNECT named no Authentication Method.
-	auth *authState
+	// maxOut is the v5 client's Maximum Packet Size; 0 means no limit.
+	maxOut int
+	// slowSince is the coarse clock when outbound went over budget; 0 when
+	// under.
+	slowSince int64
+}
+
+// x returns c's extension, allocating it on first use. Loop-only.
+func (c *client) x() *clientExt {
+	if c.ext == nil {
+		c.ext = new(clientExt)
+	}
+	return c.ext
+}
+
+// maxOut is the v5 client's Maximum Packet Size; 0 means no limit.
+func (c *client) maxOut() int {
+	if c.ext == nil {
+		return 0
+	}
+	return c.ext.maxOut
+}
+
+// slowSince is the coarse clock when c's outbound went over budget; 0 when
+// under.
+func (c *client) slowSince() int64 {
+	if c.ext == nil {
+		return 0
+	}
+	return c.ext.slowSince
+}
+
+// clientInfo describes c to the Authoriser, in the loop's scratch (valid
+// during the call only, as ClientInfo documents). Loop-only.
+func (c *client) clientInfo() *ClientInfo {
+	info := &c.l.info
+	*info = ClientInfo{ClientID: c.id, ProtocolVersion: byte(c.version)}
+	if c.auth != nil && c.auth.user != "" {
+		info.Username = c.auth.user // who the exchange authenticated
+	} else if c.ext != nil {
+		info.Username = c.ext.username
+	}
+	return info
 }
 
 // pendingCap bounds the capacity a client keeps in pending between rounds,
@@ -139,7 +193,9 @@ func (c *client) readPackets() gnet.Action {
 			c.disconnectFor(err) // v5: 0x95 for a packet over MaxPacketSize
 			return gnet.Close
 		}
-		c.lastRead = c.l.b.now()
+		if c.state != stateNew {
+			c.lastRead = c.l.b.now() // in stateNew it is when the connection opened
+		}
 		c.l.st.msgsIn++
 		c.l.st.bytesIn += uint64(n)
 		if err := c.handle(t, src[:n]); err != nil {
@@ -258,7 +314,7 @@ func (c *client) writeQoS0(pkt []byte) {
 	if c.state != stateConnected {
 		return
 	}
-	if c.maxOut > 0 && len(pkt) > c.maxOut {
+	if max := c.maxOut(); max > 0 && len(pkt) > max {
 		c.l.st.dropped++ // [MQTT-3.1.2-24]
 		return
 	}
@@ -312,17 +368,20 @@ func (c *client) checkSlow() {
 	max := c.l.b.cfg.MaxOutboundBytes
 	ob := c.gc.OutboundBuffered()
 	if ob <= max/4 {
-		c.slowSince = 0
-		return
-	}
-	now := c.l.b.now()
-	if c.slowSince == 0 {
-		if ob >= max/4*3 {
-			c.slowSince = now
+		if c.ext != nil {
+			c.ext.slowSince = 0
 		}
 		return
 	}
-	if now-c.slowSince > int64(c.l.b.cfg.SlowConsumerTimeout) {
+	now := c.l.b.now()
+	since := c.slowSince()
+	if since == 0 {
+		if ob >= max/4*3 {
+			c.x().slowSince = now
+		}
+		return
+	}
+	if now-since > int64(c.l.b.cfg.SlowConsumerTimeout) {
 		c.l.b.slowClosed.Add(1)
 		c.l.b.log.Debug("slow consumer", "client", c.id, "outbound", ob)
 		c.closeNow(closeSlow)
@@ -372,7 +431,7 @@ func (c *client) onClose() {
 	}
 	wasConnected := c.state == stateConnected
 	c.state = stateClosed
-	delete(c.l.clients, c)
+	c.l.removeClient(c)
 	c.pending = nil
 	b := c.l.b
 	if wasConnected {

@@ -65,9 +65,8 @@ func (c *client) handleConnect(pkt []byte) error {
 	c.cleanStart = p.CleanStart
 	c.keepAlive = b.effectiveKeepAlive(p.KeepAlive)
 	c.lastRead = b.refreshClock()
-	c.info = ClientInfo{ClientID: c.id, Username: string(p.Username), ProtocolVersion: byte(p.Version)}
-	if c.auth != nil && c.auth.user != "" {
-		c.info.Username = c.auth.user // who the exchange authenticated
+	if b.cfg.Authoriser != nil && len(p.Username) > 0 {
+		c.x().username = string(p.Username) // for clientInfo
 	}
 
 	s, present, busy := b.openSession(l, c, p)
@@ -87,14 +86,16 @@ func (c *client) handleConnect(pkt []byte) error {
 		return nil
 	}
 	c.sess = s
-	c.maxOut = 0
+	if c.ext != nil {
+		c.ext.maxOut = 0
+	}
 	c.noProblem = p.Version == codec.V5 && p.Props.Has(codec.PropRequestProblemInfo) && p.Props.RequestProblemInfo == 0
 	if p.Version == codec.V5 && p.Props.Has(codec.PropMaximumPacketSize) {
-		c.maxOut = int(p.Props.MaximumPacketSize) // [MQTT-3.1.2-24]
+		c.x().maxOut = int(p.Props.MaximumPacketSize) // [MQTT-3.1.2-24]
 	}
-	s.window = b.cfg.MaxInflight
-	if p.Version == codec.V5 && p.Props.Has(codec.PropReceiveMaximum) && int(p.Props.ReceiveMaximum) < s.window {
-		s.window = int(p.Props.ReceiveMaximum) // [MQTT-3.3.4-9] [MQTT-4.9.0-1]
+	s.window = int32(b.cfg.MaxInflight)
+	if p.Version == codec.V5 && p.Props.Has(codec.PropReceiveMaximum) && int32(p.Props.ReceiveMaximum) < s.window {
+		s.window = int32(p.Props.ReceiveMaximum) // [MQTT-3.3.4-9] [MQTT-4.9.0-1]
 	}
 	c.state = stateConnected
 	b.connected.Add(1)

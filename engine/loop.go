@@ -118,7 +118,8 @@ type loop struct {
 	targets []*loop     // loops with a non-nil out entry
 	dirty   []*client   // clients with pending bytes this round
 	depth   int         // finish re-entrancy guard
-	clients map[*client]struct{}
+	clients []*client   // every client of the loop; client.idx is its position
+	info    ClientInfo  // scratch for the Authoriser (client.clientInfo)
 
 	// Decode scratch reused for every packet (§5.1).
 	pub     codec.Publish
@@ -159,12 +160,11 @@ type loop struct {
 
 func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
 	l := &loop{
-		b:       b,
-		idx:     idx,
-		el:      el,
-		free:    make(chan *batch, freeBatches),
-		clients: make(map[*client]struct{}),
-		cache:   make(map[string]*trie.Result),
+		b:     b,
+		idx:   idx,
+		el:    el,
+		free:  make(chan *batch, freeBatches),
+		cache: make(map[string]*trie.Result),
 	}
 	l.in.bellFD = -1
 	l.pickOther = l.isOtherLive
@@ -173,6 +173,31 @@ func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
 		return nil
 	})
 	return l
+}
+
+// addClient records a new client of l. Loop-only.
+func (l *loop) addClient(c *client) {
+	c.idx = int32(len(l.clients))
+	l.clients = append(l.clients, c)
+}
+
+// removeClient forgets c, moving the last client into its place: a loop
+// over l.clients that may close clients runs backwards, so the moved client
+// has been visited already. A slice instead of a set saves a map entry and
+// its growth garbage per connection (issue 6). Loop-only.
+func (l *loop) removeClient(c *client) {
+	i := int(c.idx)
+	if i >= len(l.clients) || l.clients[i] != c {
+		return
+	}
+	last := len(l.clients) - 1
+	l.clients[i] = l.clients[last]
+	l.clients[i].idx = int32(i)
+	l.clients[last] = nil
+	l.clients = l.clients[:last]
+	if cap(l.clients) > 1024 && last < cap(l.clients)/4 {
+		l.clients = append([]*client(nil), l.clients...) // give a storm's capacity back
+	}
 }
 
 // freeBatches is how many spare batches a loop keeps. A busy target loop

@@ -32,7 +32,7 @@ func (c *client) handlePublish(pkt []byte) error {
 	l.st.pubIn++
 	allowed := true
 	if az := l.b.cfg.Authoriser; az != nil {
-		allowed = az.CanPublish(&c.info, p.Topic, p.QoS, p.Retain) // [MQTT-3.3.5-2]
+		allowed = az.CanPublish(c.clientInfo(), p.Topic, p.QoS, p.Retain) // [MQTT-3.3.5-2]
 		if !allowed && rc == codec.ReasonSuccess && c.version == codec.V5 {
 			rc = codec.ReasonNotAuthorized // v5 PUBACK/PUBREC 0x87
 		}
@@ -119,16 +119,18 @@ func (c *client) resolveAlias(p *codec.Publish) error {
 	}
 	p.Props.Present &^= uint64(1) << codec.PropTopicAlias
 	if len(p.Topic) > 0 {
-		for len(c.aliases) <= a {
-			c.aliases = append(c.aliases, nil)
+		x := c.x()
+		for len(x.aliases) <= a {
+			x.aliases = append(x.aliases, nil)
 		}
-		c.aliases[a] = append(c.aliases[a][:0], p.Topic...)
+		x.aliases[a] = append(x.aliases[a][:0], p.Topic...)
 		return nil
 	}
-	if a >= len(c.aliases) || len(c.aliases[a]) == 0 {
+	x := c.ext
+	if x == nil || a >= len(x.aliases) || len(x.aliases[a]) == 0 {
 		return errTopicAliasUnknown
 	}
-	p.Topic = c.aliases[a]
+	p.Topic = x.aliases[a]
 	return nil
 }
 
@@ -428,7 +430,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		return
 	}
 	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
-	if len(s.queue) > 0 || len(s.inflight) >= s.window || c.overBudget(len(m.topic)+len(m.payload)+8) {
+	if len(s.queue) > 0 || len(s.inflight) >= int(s.window) || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 			l.st.dropped++
 		}
@@ -452,7 +454,7 @@ func (l *loop) sendNew(s *session, c *client, om outMsg) {
 // pump moves queued messages into the in-flight window while it and the
 // outbound budget have room. Loop-only (s's owner).
 func (l *loop) pump(s *session, c *client) {
-	max := s.window
+	max := int(s.window)
 	now := l.b.now()
 	moved := 0
 	for len(s.queue) > 0 && len(s.inflight) < max && c.state == stateConnected {
@@ -493,7 +495,7 @@ func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain boo
 	added := c.aliasTopic(&p)
 	n := len(c.pending)
 	c.pending = codec.AppendPublish(c.pending, c.version, &p)
-	if c.maxOut > 0 && len(c.pending)-n > c.maxOut {
+	if max := c.maxOut(); max > 0 && len(c.pending)-n > max {
 		c.pending = c.pending[:n] // [MQTT-3.1.2-24]
 		c.unalias(m.topic, added)
 		c.l.st.dropped++

@@ -50,7 +50,7 @@ func (c *client) problem(pr *codec.Properties, codes []codec.ReasonCode) {
 	}
 	for _, rc := range codes {
 		if txt := reasonText(rc); txt != nil {
-			if c.maxOut > 0 && c.maxOut < len(txt)+len(codes)+16 {
+			if max := c.maxOut(); max > 0 && max < len(txt)+len(codes)+16 {
 				return
 			}
 			pr.ReasonString = txt
@@ -76,7 +76,7 @@ func (c *client) appendAck(dst []byte, t codec.Type, id uint16, rc codec.ReasonC
 // [MQTT-3.1.2-29], but not past its Maximum Packet Size [MQTT-3.1.2-24].
 func (c *client) appendDisconnect(dst []byte, rc codec.ReasonCode) []byte {
 	d := codec.Disconnect{ReasonCode: rc}
-	if txt := reasonText(rc); txt != nil && (c.maxOut == 0 || c.maxOut >= len(txt)+16) {
+	if txt := reasonText(rc); txt != nil && (c.maxOut() == 0 || c.maxOut() >= len(txt)+16) {
 		d.Props.ReasonString = txt
 		d.Props.Set(codec.PropReasonString)
 	}

@@ -81,7 +81,7 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 		// Available 0 (MQTT 5 3.2.2.3.11), SUBACK 0xA2.
 		return failCode(c.version, codec.ReasonWildcardSubscriptionsNotSupported), false
 	}
-	if az := b.cfg.Authoriser; az != nil && !az.CanSubscribe(&c.info, f.Filter, f.QoS) {
+	if az := b.cfg.Authoriser; az != nil && !az.CanSubscribe(c.clientInfo(), f.Filter, f.QoS) {
 		return failCode(c.version, codec.ReasonNotAuthorized), false
 	}
 	qos := min(f.QoS, byte(b.cfg.MaximumQoS)) // [MQTT-3.2.2-10] accepted, granted at most MaximumQoS
@@ -183,7 +183,7 @@ func (l *loop) sendRetained(c *client, full string, granted byte, ids []uint32) 
 			return true
 		}
 		om := outMsg{m: m, qos: qos, retain: true, subIDs: ids}
-		if over || len(s.queue) > 0 || len(s.inflight) >= s.window {
+		if over || len(s.queue) > 0 || len(s.inflight) >= int(s.window) {
 			if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 				l.st.dropped++
 			}
