@@ -45,7 +45,10 @@ type Broker struct {
 	assignID      atomic.Uint64
 	anyExpiry     atomic.Bool // some session has had a finite expiry (expireSessions runs)
 	maxConnected  atomic.Int64
-	wills         delayedWills // v5 wills waiting for their delay (will.go)
+	churn         atomic.Uint64 // connections opened plus closed (idle trim)
+	trim          idleTrim      // ticker goroutine only (trim.go)
+	trims         atomic.Uint64 // idle trims started
+	wills         delayedWills  // v5 wills waiting for their delay (will.go)
 	startedAt     time.Time
 
 	mu       sync.Mutex // guards the fields below
@@ -260,6 +263,7 @@ func (b *Broker) ticker() {
 					_ = l.el.Execute(context.Background(), l.houseRunnable)
 				}
 				b.expireSessions()
+				b.trimIdle(now)
 			}
 			if b.cfg.SysInterval > 0 && now.Sub(lastSys) >= b.cfg.SysInterval {
 				// The first publication waits for a loop to exist, so the
@@ -445,6 +449,7 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	b.open.Add(1)
+	b.churn.Add(1)
 	now := b.refreshClock()
 	c := &client{gc: gc, l: l, lastRead: now}
 	gc.SetContext(c)
@@ -472,6 +477,7 @@ func (h *handler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	if c, ok := gc.Context().(*client); ok {
 		if c.state != stateClosed {
 			h.b.open.Add(-1)
+			h.b.churn.Add(1)
 		}
 		c.onClose()
 		c.l.finish()
