@@ -16,7 +16,10 @@ package engine
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
+	"time"
+	"unsafe"
 
 	"github.com/gust-mqtt/gust/codec"
 )
@@ -58,7 +61,7 @@ func idleConnHeap(t testing.TB, n int) float64 {
 // connection (issue 6: RSS per connection no higher than Mosquitto's, 742 B
 // at 19,000 connections, of which gnet's conn takes about 350 B).
 func TestIdleConnHeapBudget(t *testing.T) {
-	const budget = 768 // bytes per idle connection, engine structures only (579 B measured)
+	const budget = 480 // bytes per idle connection, engine structures only (408 B measured)
 	per := idleConnHeap(t, 4000)
 	t.Logf("engine heap per idle connection: %.0f B", per)
 	check(t, per < budget, fmt.Sprintf("engine heap per idle connection %.0f B, budget %d B", per, budget))
@@ -73,4 +76,68 @@ func BenchmarkIdleConnHeap(b *testing.B) {
 		per = idleConnHeap(b, 4000)
 	}
 	b.ReportMetric(per, "heap-B/conn")
+}
+
+// TestIdleConnSizeClasses keeps the two structures every idle connection
+// has in their size classes: client in 128 B (one more pointer fits),
+// session in 192 B. Rarely used client state belongs in clientExt.
+func TestIdleConnSizeClasses(t *testing.T) {
+	cs, ss := unsafe.Sizeof(client{}), unsafe.Sizeof(session{})
+	t.Logf("client %d B, session %d B, clientExt %d B", cs, ss, unsafe.Sizeof(clientExt{}))
+	check(t, cs <= 128, fmt.Sprintf("client is %d B, over the 128 B size class", cs))
+	check(t, ss <= 192, fmt.Sprintf("session is %d B, over the 192 B size class", ss))
+}
+
+// recordingAuthoriser remembers the last ClientInfo it was shown.
+type recordingAuthoriser struct {
+	mu   sync.Mutex
+	last ClientInfo
+}
+
+func (a *recordingAuthoriser) CanPublish(c *ClientInfo, _ []byte, _ byte, _ bool) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.last = *c
+	return true
+}
+
+func (a *recordingAuthoriser) CanSubscribe(c *ClientInfo, _ []byte, _ byte) bool {
+	return a.CanPublish(c, nil, 0, false)
+}
+
+// TestAuthoriserClientInfo checks that the ClientInfo built for the
+// Authoriser (no longer stored in every client) names the client, its user
+// name and its protocol version.
+func TestAuthoriserClientInfo(t *testing.T) {
+	az := &recordingAuthoriser{}
+	b := startBroker(t, func(c *Config) { c.Authoriser = az })
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("who"), CleanStart: true, UsernameFlag: true, Username: []byte("alice")})
+	equal(t, r.subscribe(1, "a/#", 0).ReasonCodes[0], codec.ReasonCode(0))
+	az.mu.Lock()
+	got := az.last
+	az.mu.Unlock()
+	equal(t, got, ClientInfo{ClientID: "who", Username: "alice", ProtocolVersion: byte(codec.V311)})
+}
+
+// TestIdleTrim checks that the broker returns memory once after activity
+// followed by TrimIdle of quiet, not again while nothing happens, and again
+// after new activity.
+func TestIdleTrim(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.TrimIdle = 100 * time.Millisecond })
+	waitTrims := func(want uint64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for b.trims.Load() < want && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		equal(t, b.trims.Load(), want, "idle trims")
+	}
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("trim"), CleanStart: true})
+	waitTrims(1)
+	time.Sleep(1200 * time.Millisecond) // two housekeeping periods, quiet
+	equal(t, b.trims.Load(), uint64(1), "no trim without new activity")
+	r.publish(&codec.Publish{Topic: []byte("t"), Payload: []byte("x")})
+	waitTrims(2)
 }
