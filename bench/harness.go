@@ -67,6 +67,10 @@ type Record struct {
 	CPUPerMillion float64 `json:"broker_cpu_secs_per_million,omitempty"`
 	// RSSPerConn is (peak RSS - RSS before connecting) / connections.
 	RSSPerConn float64 `json:"broker_rss_per_conn_bytes,omitempty"`
+	// RSSHoldPerConn is (RSS once the idle connections have been held for
+	// holdAfter - RSS before connecting) / connections: the RSS per idle
+	// connection.
+	RSSHoldPerConn float64 `json:"broker_rss_hold_per_conn_bytes,omitempty"`
 	// OtherCPU is the machine's busy CPU time during the measured run
 	// minus the broker's and the generator's: other work that competed
 	// with this run (0 on a quiet machine).
@@ -232,8 +236,13 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 		h.cfg.Tune(&load)
 	}
 	var sampler *Sampler
+	var hold *holdProbe
 	if r.pid > 0 {
 		sampler = StartSampler(r.pid, 100*time.Millisecond)
+		if s.PerConn && load.JSON == nil {
+			hold = &holdProbe{pid: r.pid, want: int64(load.Conns)}
+			load.JSON = hold
+		}
 	}
 	busy0 := MachineBusySecs()
 	var res *loadgen.Result
@@ -258,6 +267,11 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	}
 	rec.OtherCPU = max(0, rec.OtherCPU)
 	h.derive(&rec, s)
+	if hold != nil && rec.RSSPerConn > 0 {
+		if rss := hold.holdRSS(); rss > 0 {
+			rec.RSSHoldPerConn = float64(rss-rec.Broker.RSSStart) / float64(rec.Result.Connected)
+		}
+	}
 	return rec
 }
 
@@ -281,8 +295,8 @@ func (h *harness) logRecord(r Record) {
 	}
 	res := r.Result
 	if r.RSSPerConn > 0 || res.Conns > 0 {
-		h.logf("%s %s rep %d: %d connected (%d failed) at %.0f conn/s, RSS/conn %.0f B",
-			r.Scenario, r.Target, r.Rep, res.Connected, res.ConnectFailed, res.ConnectRate, r.RSSPerConn)
+		h.logf("%s %s rep %d: %d connected (%d failed) at %.0f conn/s, RSS/conn %.0f B at peak, %.0f B held idle",
+			r.Scenario, r.Target, r.Rep, res.Connected, res.ConnectFailed, res.ConnectRate, r.RSSPerConn, r.RSSHoldPerConn)
 		return
 	}
 	h.logf("%s qos%d %s rep %d: %.0f msg/s delivered, p50 %dus p99 %dus, lost %d, broker CPU %.2fs/M",

@@ -231,8 +231,8 @@ func msgTable(b *strings.Builder, g *group) {
 }
 
 func connTable(b *strings.Builder, g *group) {
-	b.WriteString("| target | connected | failed | connect/s | connect p99 µs | broker RSS peak MiB | RSS per connection (B) | RSS for 1M connections (GiB, extrapolated) |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| target | connected | failed | connect/s | connect p99 µs | broker RSS peak MiB | RSS per connection at the storm's peak (B) | RSS per idle connection, held " + holdAfter.String() + " (B) | RSS for 1M idle connections (GiB, extrapolated) |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range g.Targets {
 		rs := g.By[t]
 		if len(rs) == 0 {
@@ -240,7 +240,7 @@ func connTable(b *strings.Builder, g *group) {
 		}
 		conn, ok := median(rs, func(r Record) float64 { return float64(r.Result.Connected) })
 		if !ok {
-			fmt.Fprintf(b, "| %s | error: %s |||||||\n", t, oneLine(firstError(rs)))
+			fmt.Fprintf(b, "| %s | error: %s ||||||||\n", t, oneLine(firstError(rs)))
 			continue
 		}
 		failed, _ := median(rs, func(r Record) float64 { return float64(r.Result.ConnectFailed) })
@@ -248,8 +248,9 @@ func connTable(b *strings.Builder, g *group) {
 		p99, _ := median(rs, func(r Record) float64 { return float64(r.Result.ConnectLat.P99) })
 		rss, _ := median(rs, mRSSPeak)
 		per, _ := median(rs, func(r Record) float64 { return r.RSSPerConn })
-		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.0f | %.0f | %.1f | %.0f | %.2f |\n",
-			t, conn, failed, rate, p99, rss/(1<<20), per, per*1e6/(1<<30))
+		held, _ := median(rs, func(r Record) float64 { return r.RSSHoldPerConn })
+		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.0f | %.0f | %.1f | %.0f | %.0f | %.2f |\n",
+			t, conn, failed, rate, p99, rss/(1<<20), per, held, held*1e6/(1<<30))
 	}
 }
 

@@ -89,9 +89,9 @@ func Scenarios(size Size) map[string]Scenario {
 	conn := loadgen.DefaultConfig()
 	conn.Mode = loadgen.ModeConn
 	conn.Conns = conns
-	conn.Duration = 3 * time.Second
+	conn.Duration = holdAfter + 2*time.Second // RSS read after holdAfter
 	add(Scenario{Name: "conn", QoS: []byte{0}, Load: conn, PerConn: true,
-		Description: "connection storm as fast as possible, then idle connections held: connect rate and RSS per connection"})
+		Description: "connection storm as fast as possible, then idle connections held: connect rate, RSS per connection at the storm's peak and while held idle"})
 
 	setup := base(size)
 	setup.Mode = loadgen.ModePub
