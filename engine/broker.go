@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"os"
@@ -81,11 +82,18 @@ func New(cfg Config) (*Broker, error) {
 		trie:     trie.New(),
 		retained: trie.NewRetained[*message](),
 	}
-	b.sessions.m = make(map[string]*session)
+	b.sessions.seed = maphash.MakeSeed()
 	b.online = b.isOnline
 	b.unloaded = b.isOnlineUncongested
 	b.clock.Store(time.Now().UnixNano())
 	return b, nil
+}
+
+// debug reports whether debug log lines are wanted. Callers on the
+// connection path test it first: slog boxes its arguments (the client id
+// is one allocation) even when the level is off. Safe from any goroutine.
+func (b *Broker) debug() bool {
+	return b.log.Enabled(context.Background(), slog.LevelDebug)
 }
 
 // now returns the coarse clock in unix nanoseconds. Safe from any goroutine.
@@ -292,14 +300,14 @@ func (b *Broker) expireSessions() {
 	st := &b.sessions
 	var orphans []item
 	st.mu.Lock()
-	for _, s := range st.m {
+	st.each(func(s *session) {
 		s.mu.Lock()
 		if s.owner.Load() == nil && s.expiresAt != 0 && now > s.expiresAt {
 			orphans = takeOrphans(s, orphans)
 			b.dropSessionLocked(s)
 		}
 		s.mu.Unlock()
-	}
+	})
 	st.mu.Unlock()
 	b.handOrphans(orphans) // delivered by a loop, outside the locks
 }
@@ -331,7 +339,7 @@ func (l *loop) housekeeping() {
 			if c.slowSince() != 0 {
 				c.checkSlow()
 			}
-			if s := c.sess; s != nil && len(s.queue) > 0 && c.state == stateConnected {
+			if s := c.sess; s != nil && s.queued() > 0 && c.state == stateConnected {
 				l.pump(s, c)
 			}
 		}

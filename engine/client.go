@@ -305,7 +305,9 @@ func (c *client) protocolError(err error) {
 	if c.reason == closeNone {
 		c.reason = closeProtocol
 	}
-	c.l.b.log.Debug("protocol error", "client", c.id, "remote", c.gc.RemoteAddr(), "err", err)
+	if c.l.b.debug() {
+		c.l.b.log.Debug("protocol error", "client", c.id, "remote", c.gc.RemoteAddr(), "err", err)
+	}
 }
 
 // writeQoS0 appends an encoded QoS 0 PUBLISH unless the outbound budget is
@@ -436,7 +438,9 @@ func (c *client) onClose() {
 	b := c.l.b
 	if wasConnected {
 		b.connected.Add(-1)
-		b.log.Debug("client disconnected", "client", c.id, "remote", c.gc.RemoteAddr(), "reason", c.reason.String())
+		if b.debug() {
+			b.log.Debug("client disconnected", "client", c.id, "remote", c.gc.RemoteAddr(), "reason", c.reason.String())
+		}
 	}
 	if c.will != nil && c.reason != closeClean {
 		w := c.will

@@ -113,8 +113,10 @@ func (c *client) handleConnect(pkt []byte) error {
 		c.auth.connect, c.auth.final = nil, nil // p is dead from here
 	}
 	l.markDirty(c)
-	b.log.Debug("client connected", "client", c.id, "remote", c.gc.RemoteAddr(),
-		"version", int(c.version), "clean", p.CleanStart, "keepalive", p.KeepAlive, "session_present", present)
+	if b.debug() { // the arguments would be boxed even with debug off
+		b.log.Debug("client connected", "client", c.id, "remote", c.gc.RemoteAddr(),
+			"version", int(c.version), "clean", p.CleanStart, "keepalive", p.KeepAlive, "session_present", present)
+	}
 	if present {
 		l.resend(s, c) // [MQTT-4.4.0-1]
 	}
@@ -166,7 +168,9 @@ func (c *client) refuseAuth(err error) error {
 	} else {
 		c.refuseCode(codec.ConnackNotAuthorized, codec.ReasonNotAuthorized)
 	}
-	c.l.b.log.Debug("client refused", "client", c.id, "remote", c.gc.RemoteAddr(), "err", err)
+	if c.l.b.debug() {
+		c.l.b.log.Debug("client refused", "client", c.id, "remote", c.gc.RemoteAddr(), "err", err)
+	}
 	return errCloseQuiet
 }
 
@@ -259,7 +263,7 @@ func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, 
 	st := &b.sessions
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if s = st.m[c.id]; s != nil {
+	if s = st.get(c.id); s != nil {
 		s.mu.Lock()
 		if o := s.owner.Load(); o != nil {
 			s.mu.Unlock()
@@ -294,16 +298,14 @@ func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, 
 	s.ver.Store(uint32(c.version))
 	s.aliasing.Store(c.aliasMax > 0)
 	s.owner.Store(l)
-	st.m[c.id] = s
+	st.put(s)
 	return s, false, nil
 }
 
 // dropSessionLocked removes s from the store, the table and the trie.
 // Caller holds b.sessions.mu and s.mu; s is offline.
 func (b *Broker) dropSessionLocked(s *session) {
-	if b.sessions.m[s.clientID] == s {
-		delete(b.sessions.m, s.clientID)
-	}
+	b.sessions.remove(s)
 	if s.gone {
 		return
 	}
@@ -314,8 +316,7 @@ func (b *Broker) dropSessionLocked(s *session) {
 	}
 	b.subCount.Add(int64(-len(s.subs.list)))
 	s.subs = subList{}
-	s.queue = nil
-	s.inflight = nil
+	s.sessionQoS = nil // queue, inflight
 	b.table.remove(s)
 }
 
@@ -367,7 +368,7 @@ func (l *loop) sendItem(t *loop, it item) {
 // set, and PUBRELs, in their original order [MQTT-4.4.0-1] [MQTT-3.3.1-1],
 // then sends queued messages. Loop-only (s's owner).
 func (l *loop) resend(s *session, c *client) {
-	for i := range s.inflight {
+	for i := range s.inflightMsgs() {
 		om := &s.inflight[i]
 		if om.state == outReleased {
 			c.pending = codec.AppendAck(c.pending, c.version, &codec.Ack{Type: codec.TypePubrel, PacketID: om.pid})

@@ -164,7 +164,7 @@ func waitOffline(t testing.TB, b *Broker, id string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		b.sessions.mu.Lock()
-		s := b.sessions.m[id]
+		s := b.sessions.get(id)
 		off := s == nil || s.owner.Load() == nil
 		b.sessions.mu.Unlock()
 		if off {

@@ -45,6 +45,7 @@ func (c *client) handlePublish(pkt []byte) error {
 		l.markDirty(c)
 	case 2:
 		s := c.sess
+		s.useQoS()
 		dup := s.hasInQoS2(p.PacketID)
 		if !dup && c.version == codec.V5 && len(s.inQoS2) >= l.b.cfg.ReceiveMaximum {
 			return errReceiveMaximum // [MQTT-3.3.4-7] DISCONNECT 0x93
@@ -429,6 +430,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		c.appendPublish(m, 0, 0, false, retain, ids)
 		return
 	}
+	s.useQoS()
 	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
 	if len(s.queue) > 0 || len(s.inflight) >= int(s.window) || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
@@ -443,7 +445,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 // sendNew assigns a packet id to om, records it in flight and writes it
 // [MQTT-4.3.2-1] [MQTT-4.3.3-1]. Loop-only (s's owner).
 func (l *loop) sendNew(s *session, c *client, om outMsg) {
-	om.pid = s.allocPID()
+	om.pid = s.allocPID() // allocates s's QoS state if need be
 	om.state = outPublished
 	if !c.appendPublish(om.m, om.qos, om.pid, false, om.retain, om.subIDs) {
 		return // too large for the client: discarded as if delivered [MQTT-3.1.2-24]
@@ -457,7 +459,7 @@ func (l *loop) pump(s *session, c *client) {
 	max := int(s.window)
 	now := l.b.now()
 	moved := 0
-	for len(s.queue) > 0 && len(s.inflight) < max && c.state == stateConnected {
+	for s.queued() > 0 && len(s.inflight) < max && c.state == stateConnected {
 		om := s.queue[0]
 		if c.overBudget(len(om.m.topic) + len(om.m.payload) + 8) {
 			break

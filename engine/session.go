@@ -209,14 +209,46 @@ type session struct {
 	rateN     int64         // messages moved into the window since rateAt
 	expiry    uint32        // session expiry interval in seconds; 0 = clean, noExpiry = never
 	subs      subList
-	inflight  []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
-	queue     []outMsg // waiting for the window, the outbound budget or a client
-	inQoS2    []uint16 // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3-2]
-	expiresAt int64    // unix nanos when an offline session is discarded; 0 never
-	window    int32    // in-flight limit: MaxInflight, or less for a v5 Receive Maximum [MQTT-3.3.4-9]
-	nextPID   uint16
-	clean     bool // clean session: discarded at disconnect
-	gone      bool // removed from the store; deliveries are dropped
+	// QoS 1/2 state (inflight, queue, inQoS2, nextPID), nil until a QoS
+	// 1/2 message comes or goes (useQoS): most idle sessions never need it.
+	// Code that may run before checks it or calls useQoS.
+	*sessionQoS
+	expiresAt int64 // unix nanos when an offline session is discarded; 0 never
+	window    int32 // in-flight limit: MaxInflight, or less for a v5 Receive Maximum [MQTT-3.3.4-9]
+	clean     bool  // clean session: discarded at disconnect
+	gone      bool  // removed from the store; deliveries are dropped
+}
+
+// sessionQoS is the QoS 1/2 state of a session, allocated on first use.
+type sessionQoS struct {
+	inflight []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
+	queue    []outMsg // waiting for the window, the outbound budget or a client
+	inQoS2   []uint16 // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3-2]
+	nextPID  uint16
+}
+
+// useQoS allocates s's QoS 1/2 state if it has none. Caller owns s (owner
+// loop, or mu held while offline).
+func (s *session) useQoS() {
+	if s.sessionQoS == nil {
+		s.sessionQoS = new(sessionQoS)
+	}
+}
+
+// queued returns the number of messages in s's queue. Caller owns s.
+func (s *session) queued() int {
+	if s.sessionQoS == nil {
+		return 0
+	}
+	return len(s.queue)
+}
+
+// inflightMsgs returns s's in-flight messages (nil for none). Caller owns s.
+func (s *session) inflightMsgs() []outMsg {
+	if s.sessionQoS == nil {
+		return nil
+	}
+	return s.inflight
 }
 
 // sessionTable maps dense SubscriberIDs to sessions without locks on the
@@ -287,22 +319,10 @@ func (t *sessionTable) remove(s *session) {
 	t.free = append(t.free, freeID{id: s.id, at: time.Now()})
 }
 
-// sessionStore maps client identifiers to sessions.
-type sessionStore struct {
-	mu sync.Mutex // lock order: store.mu before session.mu
-	m  map[string]*session
-}
-
-// len returns the number of stored sessions. Safe from any goroutine.
-func (st *sessionStore) len() int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return len(st.m)
-}
-
 // allocPID returns a packet identifier not used by s.inflight
 // [MQTT-2.3.1-2] [MQTT-2.3.1-4]. Owner loop only; len(s.inflight) < 65535.
 func (s *session) allocPID() uint16 {
+	s.useQoS()
 	for {
 		s.nextPID++
 		if s.nextPID == 0 {
@@ -317,7 +337,7 @@ func (s *session) allocPID() uint16 {
 // findInflight returns the index of pid in s.inflight or -1. Acks mostly
 // arrive in order, so the scan usually stops at the first entry.
 func (s *session) findInflight(pid uint16) int {
-	for i := range s.inflight {
+	for i := range s.inflightMsgs() {
 		if s.inflight[i].pid == pid {
 			return i
 		}
@@ -337,15 +357,19 @@ func (s *session) removeInflight(i int) {
 // queued. Caller owns s (owner
 // loop, or mu held while offline).
 func (s *session) enqueue(om outMsg, max int) bool {
-	if len(s.queue) >= max {
+	if s.queued() >= max {
 		return false
 	}
+	s.useQoS()
 	s.queue = append(s.queue, om)
 	return true
 }
 
 // hasInQoS2 reports whether an inbound QoS 2 id awaits PUBREL.
 func (s *session) hasInQoS2(pid uint16) bool {
+	if s.sessionQoS == nil {
+		return false
+	}
 	for _, id := range s.inQoS2 {
 		if id == pid {
 			return true
@@ -356,6 +380,9 @@ func (s *session) hasInQoS2(pid uint16) bool {
 
 // releaseInQoS2 forgets an inbound QoS 2 id.
 func (s *session) releaseInQoS2(pid uint16) {
+	if s.sessionQoS == nil {
+		return
+	}
 	for i, id := range s.inQoS2 {
 		if id == pid {
 			s.inQoS2[i] = s.inQoS2[len(s.inQoS2)-1]

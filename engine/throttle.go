@@ -87,7 +87,7 @@ func (s *session) measure(l *loop, n int) {
 // markCongested records that s's queue reached the congestion bound. Owner
 // loop only.
 func (s *session) markCongested(l *loop) {
-	if len(s.queue) >= s.congestAt(l.b) && s.congested.Load() == 0 {
+	if s.queued() >= s.congestAt(l.b) && s.congested.Load() == 0 {
 		s.congested.Store(l.b.now())
 	}
 }
@@ -130,7 +130,7 @@ func fineNow() int64 {
 // bound (always when force) and asks every loop to resume its throttled
 // publishers. Owner loop only.
 func (s *session) clearCongested(l *loop, force bool) {
-	if s.congested.Load() == 0 || (!force && len(s.queue) > s.congestAt(l.b)/4) {
+	if s.congested.Load() == 0 || (!force && s.queued() > s.congestAt(l.b)/4) {
 		return
 	}
 	s.congested.Store(0)

@@ -152,7 +152,7 @@ func sampleBacklog(b *Broker, id string, stop <-chan struct{}) int {
 		case <-tk.C:
 		}
 		b.sessions.mu.Lock()
-		s := b.sessions.m[id]
+		s := b.sessions.get(id)
 		b.sessions.mu.Unlock()
 		owner := s.owner.Load()
 		if owner == nil {
@@ -160,7 +160,7 @@ func sampleBacklog(b *Broker, id string, stop <-chan struct{}) int {
 		}
 		got := make(chan int, 1)
 		err := owner.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			got <- len(s.queue) + int(s.handedIn.Load())
+			got <- s.queued() + int(s.handedIn.Load())
 			return nil
 		}))
 		if err != nil {
