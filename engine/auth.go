@@ -187,7 +187,7 @@ func (c *client) handleAuth(pkt []byte) error {
 		// The client's next step [MQTT-4.12.0-3].
 	case ap.ReasonCode == codec.ReasonReAuthenticate && a.ex == nil && c.state == stateConnected:
 		info := ConnectInfo{
-			ClientID: []byte(c.id), Username: []byte(a.user), UsernameFlag: a.user != "",
+			ClientID: []byte(c.clientID()), Username: []byte(a.user), UsernameFlag: a.user != "",
 			ProtocolVersion: byte(codec.V5), RemoteAddr: c.gc.RemoteAddr(),
 		}
 		a.ex = a.m.Start(&info) // 4.12.1: re-authentication
@@ -238,7 +238,7 @@ func (c *client) authFailed(err error) error {
 		c.reloadConnect()
 		return c.refuseAuth(err) // [MQTT-4.12.0-4]
 	}
-	c.l.b.log.Debug("re-authentication failed", "client", c.id, "remote", c.gc.RemoteAddr(), "err", err)
+	c.l.b.log.Debug("re-authentication failed", "client", c.clientID(), "remote", c.gc.RemoteAddr(), "err", err)
 	if errors.Is(err, ErrBadCredentials) {
 		return errReauthBadCreds // [MQTT-4.12.1-2]
 	}

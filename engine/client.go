@@ -65,11 +65,11 @@ type client struct {
 	sess *session
 	will *message
 	// ext holds the state of rarely used features; nil until one is used.
+	// The client identifier is sess.clientID (clientID).
 	ext *clientExt
 	// auth is the MQTT 5 enhanced authentication state (auth.go), nil for
 	// clients whose CONNECT named no Authentication Method.
 	auth *authState
-	id   string
 
 	pending []byte // bytes written this round, flushed once by loop.finish
 
@@ -141,11 +141,20 @@ func (c *client) slowSince() int64 {
 	return c.ext.slowSince
 }
 
+// clientID returns c's client identifier, "" before its session is open.
+// Loop-only.
+func (c *client) clientID() string {
+	if c.sess == nil {
+		return ""
+	}
+	return c.sess.clientID
+}
+
 // clientInfo describes c to the Authoriser, in the loop's scratch (valid
 // during the call only, as ClientInfo documents). Loop-only.
 func (c *client) clientInfo() *ClientInfo {
 	info := &c.l.info
-	*info = ClientInfo{ClientID: c.id, ProtocolVersion: byte(c.version)}
+	*info = ClientInfo{ClientID: c.clientID(), ProtocolVersion: byte(c.version)}
 	if c.auth != nil && c.auth.user != "" {
 		info.Username = c.auth.user // who the exchange authenticated
 	} else if c.ext != nil {
@@ -306,7 +315,7 @@ func (c *client) protocolError(err error) {
 		c.reason = closeProtocol
 	}
 	if c.l.b.debug() {
-		c.l.b.log.Debug("protocol error", "client", c.id, "remote", c.gc.RemoteAddr(), "err", err)
+		c.l.b.log.Debug("protocol error", "client", c.clientID(), "remote", c.gc.RemoteAddr(), "err", err)
 	}
 }
 
@@ -385,7 +394,7 @@ func (c *client) checkSlow() {
 	}
 	if now-since > int64(c.l.b.cfg.SlowConsumerTimeout) {
 		c.l.b.slowClosed.Add(1)
-		c.l.b.log.Debug("slow consumer", "client", c.id, "outbound", ob)
+		c.l.b.log.Debug("slow consumer", "client", c.clientID(), "outbound", ob)
 		c.closeNow(closeSlow)
 	}
 }
@@ -439,7 +448,7 @@ func (c *client) onClose() {
 	if wasConnected {
 		b.connected.Add(-1)
 		if b.debug() {
-			b.log.Debug("client disconnected", "client", c.id, "remote", c.gc.RemoteAddr(), "reason", c.reason.String())
+			b.log.Debug("client disconnected", "client", c.clientID(), "remote", c.gc.RemoteAddr(), "reason", c.reason.String())
 		}
 	}
 	if c.will != nil && c.reason != closeClean {

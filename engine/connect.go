@@ -31,7 +31,8 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	c.version = p.Version
 	c.setAliasMax(p)
-	if rc, ok := c.checkClientID(p); !ok {
+	id, rc, ok := c.checkClientID(p)
+	if !ok {
 		c.refuseCode(rc, codec.ReasonClientIDNotValid)
 		return errCloseQuiet
 	}
@@ -69,13 +70,13 @@ func (c *client) handleConnect(pkt []byte) error {
 		c.x().username = string(p.Username) // for clientInfo
 	}
 
-	s, present, busy := b.openSession(l, c, p)
+	s, present, busy := b.openSession(l, c, id, p)
 	if busy == l {
 		// Same loop: close the old connection now and retry.
 		if old := s.c; old != nil {
 			old.closeNow(closeTakeover) // [MQTT-3.1.4-2] its will is sent
 		}
-		s, present, busy = b.openSession(l, c, p)
+		s, present, busy = b.openSession(l, c, id, p)
 	}
 	l.adoptOrphans() // of a discarded previous session, now that no lock is held
 	if busy != nil {
@@ -114,7 +115,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	l.markDirty(c)
 	if b.debug() { // the arguments would be boxed even with debug off
-		b.log.Debug("client connected", "client", c.id, "remote", c.gc.RemoteAddr(),
+		b.log.Debug("client connected", "client", id, "remote", c.gc.RemoteAddr(),
 			"version", int(c.version), "clean", p.CleanStart, "keepalive", p.KeepAlive, "session_present", present)
 	}
 	if present {
@@ -124,25 +125,24 @@ func (c *client) handleConnect(pkt []byte) error {
 }
 
 // checkClientID applies the client identifier rules and assigns an id to
-// an empty one. It returns the v3 CONNACK code and false to refuse.
-func (c *client) checkClientID(p *codec.Connect) (byte, bool) {
+// an empty one. It returns the id, or the v3 CONNACK code and false to
+// refuse.
+func (c *client) checkClientID(p *codec.Connect) (string, byte, bool) {
 	cfg := &c.l.b.cfg
 	if len(p.ClientID) == 0 {
 		if !p.CleanStart && p.Version != codec.V5 {
-			return codec.ConnackIdentifierRejected, false // [MQTT-3.1.3-8]
+			return "", codec.ConnackIdentifierRejected, false // [MQTT-3.1.3-8]
 		}
 		if !cfg.AllowZeroLengthClientID || p.Version == codec.V31 {
-			return codec.ConnackIdentifierRejected, false // [MQTT-3.1.3-9]
+			return "", codec.ConnackIdentifierRejected, false // [MQTT-3.1.3-9]
 		}
-		c.id = "gust-" + strconv.FormatUint(c.l.b.assignID.Add(1), 36) // [MQTT-3.1.3-6]
 		c.assignedID = true
-		return 0, true
+		return "gust-" + strconv.FormatUint(c.l.b.assignID.Add(1), 36), 0, true // [MQTT-3.1.3-6]
 	}
 	if len(p.ClientID) > cfg.MaxClientIDLength || (p.Version == codec.V31 && len(p.ClientID) > 23) {
-		return codec.ConnackIdentifierRejected, false // [MQTT-3.1.3-9]
+		return "", codec.ConnackIdentifierRejected, false // [MQTT-3.1.3-9]
 	}
-	c.id = string(p.ClientID)
-	return 0, true
+	return string(p.ClientID), 0, true
 }
 
 // authenticate applies AllowAnonymous and the Authenticator.
@@ -169,7 +169,7 @@ func (c *client) refuseAuth(err error) error {
 		c.refuseCode(codec.ConnackNotAuthorized, codec.ReasonNotAuthorized)
 	}
 	if c.l.b.debug() {
-		c.l.b.log.Debug("client refused", "client", c.id, "remote", c.gc.RemoteAddr(), "err", err)
+		c.l.b.log.Debug("client refused", "client", string(c.l.conn.ClientID), "remote", c.gc.RemoteAddr(), "err", err)
 	}
 	return errCloseQuiet
 }
@@ -256,14 +256,14 @@ func (b *Broker) effectiveKeepAlive(secs uint16) int64 {
 	return ka
 }
 
-// openSession finds or creates the session of c's client id and attaches it
-// to l. If the session is online elsewhere it returns the owner loop in busy
+// openSession finds or creates the session of client id for c and attaches
+// it to l. If the session is online elsewhere it returns the owner loop in busy
 // and attaches nothing. Loop-only (l).
-func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, present bool, busy *loop) {
+func (b *Broker) openSession(l *loop, c *client, id string, p *codec.Connect) (s *session, present bool, busy *loop) {
 	st := &b.sessions
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if s = st.get(c.id); s != nil {
+	if s = st.get(id); s != nil {
 		s.mu.Lock()
 		if o := s.owner.Load(); o != nil {
 			s.mu.Unlock()
@@ -290,7 +290,7 @@ func (b *Broker) openSession(l *loop, c *client, p *codec.Connect) (s *session, 
 			return s, true, nil // [MQTT-3.1.2-4] [MQTT-3.2.2-2]
 		}
 	}
-	s = &session{clientID: c.id}
+	s = &session{clientID: id}
 	s.expiry = sessionExpiryOf(p)
 	s.clean = s.expiry == 0
 	b.table.add(s)
@@ -386,7 +386,7 @@ func (l *loop) resend(s *session, c *client) {
 func (c *client) connackProps(pr *codec.Properties, p *codec.Connect) {
 	cfg := &c.l.b.cfg
 	if c.assignedID {
-		pr.AssignedClientID = []byte(c.id) // [MQTT-3.2.2-16]
+		pr.AssignedClientID = []byte(c.sess.clientID) // [MQTT-3.2.2-16]
 		pr.Set(codec.PropAssignedClientID)
 	}
 	if cfg.ReceiveMaximum < 65535 {
