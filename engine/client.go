@@ -57,7 +57,7 @@ func (r closeReason) v5Reason() codec.ReasonCode {
 
 // client is one network connection. It is owned by its loop and touched
 // only there. Its fields are ordered and sized so that an idle connection
-// fits the 128-byte size class (TestIdleConnHeapBudget, issue 6): state
+// fits the 112-byte size class (TestIdleConnSizeClasses, issue 6): state
 // that only some connections need lives in ext.
 type client struct {
 	gc   gnet.Conn
