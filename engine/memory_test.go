@@ -2,19 +2,19 @@ package engine
 
 // Memory per idle connection (issue 6: RSS per idle connection no higher
 // than Mosquitto's). Harness conn scenario, 19,000 connections, medians of
-// 3 repetitions in one run: before this work Gust 1,330 B at the storm's
-// peak vs Mosquitto 742 B; now Gust 978 B at the peak and 844 B while the
-// idle connections are held (read 8 s into the hold), Mosquitto 742 B for
-// both. Live heap per idle 3.1.1 connection (heap profile of an in-process
-// broker after a 19,000-connection storm, runtime.GC): 662 B, down from
-// 940 B:
+// 3 repetitions in one run: before this work Gust 1,329 B at the storm's
+// peak vs Mosquitto 742 B; now Gust 1,009 B at the peak and 859 B while the
+// idle connections are held (read 8 s into the hold; 0.80 GiB for 1M),
+// Mosquitto 742 B for both. Live heap per idle 3.1.1 connection (heap
+// profile of an in-process broker after a 19,000-connection storm,
+// runtime.GC): 662 B, down from 940 B:
 //
 //   - gnet, fixed: conn 256 B (size class), remote address as
 //     net.TCPAddr+IP and unix.Sockaddr about 80 B, its connection matrix
 //     about 31 B; 112 B of accept sockaddr garbage per accept.
-//   - client 104 B (112 B class, was 232 B in 240 B): MQTT 5 options,
-//     topic aliases, the user name and the slow-consumer clock live in
-//     clientExt, allocated on first use; the client id only in the session.
+//   - client 112 B (was 232 B in the 240 B class): MQTT 5 options, topic
+//     aliases, the user name and the slow-consumer clock live in clientExt,
+//     allocated on first use; the client id only in the session.
 //   - session 128 B (was 224 B): QoS 1/2 state (inflight, queue, inQoS2,
 //     nextPID) in sessionQoS, allocated on first use; a write-only counter
 //     and padding removed.
