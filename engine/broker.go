@@ -302,7 +302,7 @@ func (b *Broker) expireSessions() {
 	st.mu.Lock()
 	st.each(func(s *session) {
 		s.mu.Lock()
-		if s.owner.Load() == nil && s.expiresAt != 0 && now > s.expiresAt {
+		if s.owner.Load() == nil && s.sessionExt != nil && s.expiresAt != 0 && now > s.expiresAt {
 			orphans = takeOrphans(s, orphans)
 			b.dropSessionLocked(s)
 		}

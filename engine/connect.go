@@ -94,9 +94,9 @@ func (c *client) handleConnect(pkt []byte) error {
 	if p.Version == codec.V5 && p.Props.Has(codec.PropMaximumPacketSize) {
 		c.x().maxOut = int(p.Props.MaximumPacketSize) // [MQTT-3.1.2-24]
 	}
-	s.window = int32(b.cfg.MaxInflight)
-	if p.Version == codec.V5 && p.Props.Has(codec.PropReceiveMaximum) && int32(p.Props.ReceiveMaximum) < s.window {
-		s.window = int32(p.Props.ReceiveMaximum) // [MQTT-3.3.4-9] [MQTT-4.9.0-1]
+	s.window = uint16(b.cfg.MaxInflight) // 1..65535 (Validate)
+	if p.Version == codec.V5 && p.Props.Has(codec.PropReceiveMaximum) && p.Props.ReceiveMaximum < s.window {
+		s.window = p.Props.ReceiveMaximum // [MQTT-3.3.4-9] [MQTT-4.9.0-1]
 	}
 	c.state = stateConnected
 	b.connected.Add(1)
@@ -282,7 +282,9 @@ func (b *Broker) openSession(l *loop, c *client, id string, p *codec.Connect) (s
 			s.ver.Store(uint32(c.version))
 			s.aliasing.Store(c.aliasMax > 0)
 			s.owner.Store(l)
-			s.expiresAt = 0
+			if s.sessionExt != nil {
+				s.expiresAt = 0
+			}
 			b.cancelWill(s)               // back within the Will Delay Interval [MQTT-3.1.3-9]
 			s.expiry = sessionExpiryOf(p) // the new CONNECT's interval applies
 			s.clean = s.expiry == 0
@@ -316,7 +318,7 @@ func (b *Broker) dropSessionLocked(s *session) {
 	}
 	b.subCount.Add(int64(-len(s.subs.list)))
 	s.subs = subList{}
-	s.sessionQoS = nil // queue, inflight
+	s.sessionExt = nil // queue, inflight, expiry deadline
 	b.table.remove(s)
 }
 
@@ -336,6 +338,7 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 		if s.clean {
 			b.dropSessionLocked(s) // [MQTT-4.1.0-2] interval 0
 		} else if d := b.sessionLifetime(s.expiry); d > 0 {
+			s.useExt()
 			s.expiresAt = b.now() + int64(d) // [MQTT-3.1.2-23] [MQTT-4.1.0-2]
 			b.anyExpiry.Store(true)
 		}

@@ -45,7 +45,7 @@ func (c *client) handlePublish(pkt []byte) error {
 		l.markDirty(c)
 	case 2:
 		s := c.sess
-		s.useQoS()
+		s.useExt()
 		dup := s.hasInQoS2(p.PacketID)
 		if !dup && c.version == codec.V5 && len(s.inQoS2) >= l.b.cfg.ReceiveMaximum {
 			return errReceiveMaximum // [MQTT-3.3.4-7] DISCONNECT 0x93
@@ -430,7 +430,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		c.appendPublish(m, 0, 0, false, retain, ids)
 		return
 	}
-	s.useQoS()
+	s.useExt()
 	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
 	if len(s.queue) > 0 || len(s.inflight) >= int(s.window) || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {

@@ -205,39 +205,42 @@ type session struct {
 	handedIn  atomic.Int32  // QoS 1/2 deliveries handed to the owner loop, not yet applied
 	bound     atomic.Int32  // congestion bound from the delivery rate; 0 until measured (throttle.go)
 	progress  atomic.Int64  // fineNow of the last queue move while congested (throttle.go)
-	rateAt    int64         // coarse clock of the rate measure's start (throttle.go)
-	rateN     int64         // messages moved into the window since rateAt
 	expiry    uint32        // session expiry interval in seconds; 0 = clean, noExpiry = never
+	window    uint16        // in-flight limit: MaxInflight, or less for a v5 Receive Maximum [MQTT-3.3.4-9]
+	clean     bool          // clean session: discarded at disconnect
+	gone      bool          // removed from the store; deliveries are dropped
 	subs      subList
-	// QoS 1/2 state (inflight, queue, inQoS2, nextPID), nil until a QoS
-	// 1/2 message comes or goes (useQoS): most idle sessions never need it.
-	// Code that may run before checks it or calls useQoS.
-	*sessionQoS
-	expiresAt int64 // unix nanos when an offline session is discarded; 0 never
-	window    int32 // in-flight limit: MaxInflight, or less for a v5 Receive Maximum [MQTT-3.3.4-9]
-	clean     bool  // clean session: discarded at disconnect
-	gone      bool  // removed from the store; deliveries are dropped
+	// The state most sessions never need (QoS 1/2 queues, the delivery
+	// rate, an offline expiry), nil until used (useExt): its fields read as
+	// the session's own. Code that may run before checks sessionExt or
+	// calls useExt.
+	*sessionExt
 }
 
-// sessionQoS is the QoS 1/2 state of a session, allocated on first use.
-type sessionQoS struct {
-	inflight []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
-	queue    []outMsg // waiting for the window, the outbound budget or a client
-	inQoS2   []uint16 // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3-2]
-	nextPID  uint16
+// sessionExt is the part of a session allocated on first use: an idle
+// session has no QoS 1/2 message, no delivery rate to measure and, while
+// online, no expiry deadline (issue 6: a session fits 128 bytes).
+type sessionExt struct {
+	inflight  []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
+	queue     []outMsg // waiting for the window, the outbound budget or a client
+	inQoS2    []uint16 // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3-2]
+	rateAt    int64    // coarse clock of the rate measure's start (throttle.go)
+	rateN     int64    // messages moved into the window since rateAt
+	expiresAt int64    // unix nanos when an offline session is discarded; 0 never
+	nextPID   uint16
 }
 
-// useQoS allocates s's QoS 1/2 state if it has none. Caller owns s (owner
+// useExt allocates s's sessionExt if it has none. Caller owns s (owner
 // loop, or mu held while offline).
-func (s *session) useQoS() {
-	if s.sessionQoS == nil {
-		s.sessionQoS = new(sessionQoS)
+func (s *session) useExt() {
+	if s.sessionExt == nil {
+		s.sessionExt = new(sessionExt)
 	}
 }
 
 // queued returns the number of messages in s's queue. Caller owns s.
 func (s *session) queued() int {
-	if s.sessionQoS == nil {
+	if s.sessionExt == nil {
 		return 0
 	}
 	return len(s.queue)
@@ -245,7 +248,7 @@ func (s *session) queued() int {
 
 // inflightMsgs returns s's in-flight messages (nil for none). Caller owns s.
 func (s *session) inflightMsgs() []outMsg {
-	if s.sessionQoS == nil {
+	if s.sessionExt == nil {
 		return nil
 	}
 	return s.inflight
@@ -322,7 +325,7 @@ func (t *sessionTable) remove(s *session) {
 // allocPID returns a packet identifier not used by s.inflight
 // [MQTT-2.3.1-2] [MQTT-2.3.1-4]. Owner loop only; len(s.inflight) < 65535.
 func (s *session) allocPID() uint16 {
-	s.useQoS()
+	s.useExt()
 	for {
 		s.nextPID++
 		if s.nextPID == 0 {
@@ -360,14 +363,14 @@ func (s *session) enqueue(om outMsg, max int) bool {
 	if s.queued() >= max {
 		return false
 	}
-	s.useQoS()
+	s.useExt()
 	s.queue = append(s.queue, om)
 	return true
 }
 
 // hasInQoS2 reports whether an inbound QoS 2 id awaits PUBREL.
 func (s *session) hasInQoS2(pid uint16) bool {
-	if s.sessionQoS == nil {
+	if s.sessionExt == nil {
 		return false
 	}
 	for _, id := range s.inQoS2 {
@@ -380,7 +383,7 @@ func (s *session) hasInQoS2(pid uint16) bool {
 
 // releaseInQoS2 forgets an inbound QoS 2 id.
 func (s *session) releaseInQoS2(pid uint16) {
-	if s.sessionQoS == nil {
+	if s.sessionExt == nil {
 		return
 	}
 	for i, id := range s.inQoS2 {

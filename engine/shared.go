@@ -46,7 +46,7 @@ func (l *loop) isOtherLive(id trie.SubscriberID) bool {
 // is dropped and counted (4.8.2: only another Client may get it, and none
 // is connected). Loop-only, s's owner, before s is released.
 func (l *loop) handOverShared(s *session) {
-	if s.sessionQoS == nil {
+	if s.sessionExt == nil {
 		return // no QoS 1/2 message was ever queued or sent
 	}
 	if l.nskip == len(l.skip) {
@@ -123,7 +123,7 @@ func (l *loop) redirect(s *session, m *message, retain bool, g *trie.Group) bool
 // itemOrphan items; a sent QoS 2 message ends with the session
 // [MQTT-4.8.2-5]. Caller holds s.mu; s is offline.
 func takeOrphans(s *session, out []item) []item {
-	if s.sessionQoS == nil {
+	if s.sessionExt == nil {
 		return out // no QoS 1/2 message was ever queued or sent
 	}
 	for _, list := range [2][]outMsg{s.inflight, s.queue} {

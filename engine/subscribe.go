@@ -182,7 +182,7 @@ func (l *loop) sendRetained(c *client, full string, granted byte, ids []uint32) 
 			}
 			return true
 		}
-		s.useQoS()
+		s.useExt()
 		om := outMsg{m: m, qos: qos, retain: true, subIDs: ids}
 		if over || len(s.queue) > 0 || len(s.inflight) >= int(s.window) {
 			if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {

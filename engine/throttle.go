@@ -72,6 +72,9 @@ func (s *session) congestAt(b *Broker) int {
 // measure adds n messages moved into s's window to the rate measure and,
 // once per coarse tick, sets s's bound from the rate. Owner loop only.
 func (s *session) measure(l *loop, n int) {
+	if s.sessionExt == nil {
+		return // nothing was ever queued: no rate
+	}
 	s.rateN += int64(n)
 	now := l.b.now()
 	if now == s.rateAt {
