@@ -3,7 +3,7 @@ package engine
 // Memory per idle connection (issue 6: RSS per idle connection no higher
 // than Mosquitto's). Harness conn scenario, 19,000 connections, medians of
 // 3 repetitions in one run: before this work Gust 1,329 B at the storm's
-// peak vs Mosquitto 742 B; now Gust 984 B at the peak and 850 B while the
+// peak vs Mosquitto 742 B; now Gust 995 B at the peak and 845 B while the
 // idle connections are held (read 8 s into the hold; 0.79 GiB for 1M),
 // Mosquitto 743 B for both. Live heap per idle 3.1.1 connection (heap
 // profile of an in-process broker after a 19,000-connection storm,
