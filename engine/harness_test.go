@@ -26,6 +26,10 @@ type fakeConn struct {
 	written int
 	ctx     any
 	closed  bool
+	// outBuffered is what OutboundBuffered reports: bytes gnet would hold
+	// for a peer that does not read.
+	outBuffered int
+	linger      *int // set by SetLinger
 }
 
 func (f *fakeConn) Peek(n int) ([]byte, error) {
@@ -44,7 +48,11 @@ func (f *fakeConn) Discard(n int) (int, error) {
 }
 
 func (f *fakeConn) InboundBuffered() int  { return len(f.in) }
-func (f *fakeConn) OutboundBuffered() int { return 0 }
+func (f *fakeConn) OutboundBuffered() int { return f.outBuffered }
+func (f *fakeConn) SetLinger(sec int) error {
+	f.linger = &sec
+	return nil
+}
 func (f *fakeConn) Write(p []byte) (int, error) {
 	f.written += len(p)
 	if f.keep {

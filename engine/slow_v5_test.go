@@ -1,0 +1,52 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// TestV5SlowConsumerDisconnect0x97: a v5 subscriber whose outbound stays
+// stuck over the budget past SlowConsumerTimeout is told DISCONNECT 0x97
+// Quota exceeded before the broker closes it [MQTT-4.13.1-1]
+// [MQTT-3.14.2-1]; while it still drains (under a quarter of the budget) it
+// is left alone. A real client never sees this DISCONNECT (it sits behind
+// the bytes the client did not read, and the close resets), so the fake
+// connection reports the stuck outbound here.
+func TestV5SlowConsumerDisconnect0x97(t *testing.T) {
+	hs := newHarness(t, 1)
+	f := hs.connV5(0, "stuck")
+	f.keep, f.out = true, nil
+	c := f.ctx.(*client)
+	max := hs.b.cfg.MaxOutboundBytes
+	timeout := int64(hs.b.cfg.SlowConsumerTimeout)
+
+	f.outBuffered = max / 8 // draining: no clock
+	c.checkSlow()
+	hs.b.clock.Add(2 * timeout)
+	c.checkSlow()
+	if f.closed {
+		t.Fatal("closed a subscriber whose outbound is under a quarter of the budget")
+	}
+
+	f.outBuffered = max // stuck: the clock starts
+	c.checkSlow()
+	hs.b.clock.Add(timeout / 2)
+	c.checkSlow()
+	if f.closed {
+		t.Fatal("closed before SlowConsumerTimeout")
+	}
+	hs.b.clock.Add(timeout)
+	c.checkSlow()
+	if !f.closed {
+		t.Fatal("stuck subscriber not closed after SlowConsumerTimeout")
+	}
+	if f.linger == nil || *f.linger != 0 {
+		t.Fatal("a slow consumer's unread bytes are not discarded with linger 0")
+	}
+	equal(t, hs.b.slowClosed.Load(), uint64(1), "slow consumers closed")
+	var d codec.Disconnect
+	_, err := codec.DecodeDisconnect(f.out, codec.V5, &d)
+	noErr(t, err)
+	equal(t, d.ReasonCode, codec.ReasonQuotaExceeded, "DISCONNECT reason")
+}
