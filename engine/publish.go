@@ -417,6 +417,13 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 	}
 	c := s.c
 	if c == nil || c.state != stateConnected {
+		// A closing client (its will being published, before detach):
+		// its session keeps the message, and detach hands a shared one
+		// to another member (shared.go) [MQTT-3.1.2-8].
+		if c != nil && c.state == stateClosed && qos > 0 &&
+			!s.enqueue(outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}, l.b.cfg.MaxQueuedMessages) {
+			l.st.dropped++
+		}
 		return
 	}
 	if m.expired(l.b.now()) {
