@@ -39,3 +39,59 @@ func TestSharedWillNotLostToDyingMember(t *testing.T) {
 	}
 	equal(t, got, n, "wills received by the live member")
 }
+
+// countPublishes counts the PUBLISH packets in out.
+func countPublishes(t *testing.T, out []byte) int {
+	t.Helper()
+	n := 0
+	for buf := out; len(buf) > 0; {
+		_, _, m, err := codec.PacketLen(buf, 0)
+		noErr(t, err)
+		if codec.Type(buf[0]>>4) == codec.TypePublish {
+			n++
+		}
+		buf = buf[m:]
+	}
+	return n
+}
+
+// TestSharedCongestionNotStale: a member marked congested by a burst
+// handed to its loop whose messages never reach its window (here they
+// expire on the way [MQTT-3.3.2-5]) is not left congested for good: the
+// congestion-aware pick would pass it over as long as another member has
+// room, so it would get no shared message again. Housekeeping clears it.
+func TestSharedCongestionNotStale(t *testing.T) {
+	hs := newHarness(t, 2)
+	a := hs.connV5(0, "a")
+	hs.subscribeV5(a, "$share/g/cs", 1)
+	bm := hs.connV5(1, "b")
+	hs.subscribeV5(bm, "$share/g/cs", 1)
+	pub := hs.connV5(1, "pub")
+	hs.pump()
+	var msgs []byte
+	for i := range 2*hs.b.baseCongestAt() + 4 {
+		p := codec.Publish{Topic: []byte("cs"), QoS: 1, PacketID: uint16(i + 1), Payload: []byte("x")}
+		p.Props.MessageExpiry = 1
+		p.Props.Set(codec.PropMessageExpiry)
+		msgs = codec.AppendPublish(msgs, codec.V5, &p)
+	}
+	hs.send(pub, msgs) // one read: a's share waits in one batch for loop 0
+	sa := hs.b.table.get(hs.b.loopOf0(hs.loops[0]).clients[0].sess.id)
+	check(t, sa != nil && sa.clientID == "a" && sa.congested.Load() != 0, "a is congested by the hand-over")
+	hs.b.clock.Add(3e9) // a's messages expire before loop 0 applies them
+	hs.pump()
+	for _, el := range hs.loops {
+		hs.b.loopOf0(el).housekeeping()
+	}
+	hs.pump()
+	a.keep, a.out = true, nil
+	pub2 := hs.connV5(1, "pub2")
+	msgs = msgs[:0]
+	for i := range 10 {
+		msgs = codec.AppendPublish(msgs, codec.V5, &codec.Publish{Topic: []byte("cs"), QoS: 1,
+			PacketID: uint16(i + 1), Payload: []byte("y")})
+	}
+	hs.send(pub2, msgs)
+	hs.pump()
+	check(t, countPublishes(t, a.out) > 0, "a gets shared messages again")
+}
