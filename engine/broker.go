@@ -339,7 +339,9 @@ func (l *loop) housekeeping() {
 			if c.slowSince() != 0 {
 				c.checkSlow()
 			}
-			if s := c.sess; s != nil && s.queued() > 0 && c.state == stateConnected {
+			// A congestion none of whose messages reached the window (they
+			// expired, or were too large) ends here: pump clears it.
+			if s := c.sess; s != nil && (s.queued() > 0 || s.congested.Load() != 0) && c.state == stateConnected {
 				l.pump(s, c)
 			}
 		}
