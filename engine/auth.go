@@ -9,8 +9,8 @@ import (
 
 // authState is a connection's MQTT 5 enhanced authentication (section
 // 4.12). It exists only for clients whose CONNECT named an Authentication
-// Method, behind the single client.auth pointer; plain clients pay one nil
-// pointer. Loop-only.
+// Method, behind the clientExt.auth pointer (client.auth); plain clients
+// pay nothing. Loop-only.
 type authState struct {
 	method string       // the CONNECT's Authentication Method [MQTT-4.12.0-5]
 	m      AuthMethod   // its implementation
@@ -88,7 +88,7 @@ func (c *client) startConnectAuth(pkt []byte, p *codec.Connect) error {
 	}
 	a := &authState{method: string(p.Props.AuthMethod), m: m, connect: append([]byte(nil), pkt...),
 		opened: c.lastRead} // not moved by the CONNECT (readPackets)
-	c.auth = a
+	c.x().auth = a
 	info := c.connectInfo(p)
 	a.ex = m.Start(&info)
 	out, done, err := a.ex.Step(authData(&p.Props))
@@ -106,7 +106,7 @@ func (c *client) startConnectAuth(pkt []byte, p *codec.Connect) error {
 // connectAuthed runs the kept CONNECT again, now authenticated; its
 // CONNACK carries the method and out [MQTT-4.12.0-5]. Loop-only.
 func (c *client) connectAuthed(out []byte) error {
-	a := c.auth
+	a := c.auth()
 	a.passed = true
 	a.user = a.ex.Username()
 	a.ex = nil // out stays valid: Step is not called again
@@ -118,17 +118,17 @@ func (c *client) connectAuthed(out []byte) error {
 // keptConnect returns the CONNECT kept for an enhanced authentication
 // still waiting for its CONNACK, nil otherwise. Loop-only.
 func (c *client) keptConnect() []byte {
-	if c.auth == nil {
-		return nil
+	if a := c.auth(); a != nil {
+		return a.connect
 	}
-	return c.auth.connect
+	return nil
 }
 
 // connackAuth adds the Authentication Method and final data to a
 // successful CONNACK and drops the kept CONNECT. p must not be used after
 // the CONNACK is encoded. Loop-only.
 func (c *client) connackAuth(pr *codec.Properties, p *codec.Connect) {
-	a := c.auth
+	a := c.auth()
 	if a == nil {
 		return // no AUTH, no method in CONNACK [MQTT-4.12.0-6]
 	}
@@ -175,7 +175,7 @@ func (c *client) handleAuth(pkt []byte) error {
 	if _, err := codec.DecodeAuth(pkt, &ap); err != nil {
 		return c.authError(err) // [MQTT-3.15.1-1]
 	}
-	a := c.auth
+	a := c.auth()
 	if a == nil {
 		return c.authError(errAuthUnexpected) // [MQTT-4.12.0-7]
 	}
@@ -220,7 +220,7 @@ func (c *client) handleAuth(pkt []byte) error {
 // [MQTT-3.15.2-2] [MQTT-3.15.2-3]. Loop-only.
 func (c *client) sendAuth(rc codec.ReasonCode, data []byte) {
 	ap := codec.Auth{ReasonCode: rc} // [MQTT-3.15.2-1]
-	ap.Props.AuthMethod = []byte(c.auth.method)
+	ap.Props.AuthMethod = []byte(c.auth().method)
 	ap.Props.Set(codec.PropAuthMethod)
 	if data != nil {
 		ap.Props.AuthData = data

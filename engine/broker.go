@@ -128,7 +128,7 @@ func (b *Broker) isOnline(id trie.SubscriberID) bool {
 // goroutine.
 func (b *Broker) isOnlineUncongested(id trie.SubscriberID) bool {
 	s := b.table.get(id)
-	return s != nil && s.owner.Load() != nil && s.congested.Load() == 0
+	return s != nil && s.owner.Load() != nil && s.congestedSince() == 0
 }
 
 // Start binds the listener and starts the event loops. It returns once the
@@ -312,8 +312,19 @@ func (b *Broker) expireSessions() {
 	b.handOrphans(orphans) // delivered by a loop, outside the locks
 }
 
+// A connection that has read nothing for idlePending has its empty write
+// buffer dropped by housekeeping if it is a small one (at most
+// idlePendingCap: the CONNACK's, a PINGRESP's), so idle connections hold
+// none; one that only receives small messages regrows it at most once per
+// housekeeping period, and a bigger buffer stays (flush bounds those).
+const (
+	idlePending    = 2 * time.Second
+	idlePendingCap = 64
+)
+
 // housekeeping enforces keep alive [MQTT-3.1.2-24], connect timeouts and
-// the slow-consumer deadline, and moves queued messages. Loop-only.
+// the slow-consumer deadline, moves queued messages and drops the write
+// buffer of idle connections. Loop-only.
 func (l *loop) housekeeping() {
 	b := l.b
 	now := b.now()
@@ -328,11 +339,11 @@ func (l *loop) housekeeping() {
 				c.closeNow(closeConnectTimeout)
 			}
 		case stateAuth:
-			if now-c.auth.opened > int64(b.cfg.ConnectTimeout) {
+			if now-c.auth().opened > int64(b.cfg.ConnectTimeout) {
 				c.closeNow(closeConnectTimeout)
 			}
 		case stateConnected:
-			if c.keepAlive > 0 && now-c.lastRead > c.keepAlive+c.keepAlive/2 {
+			if ka := c.keepAlive(); ka > 0 && now-c.lastRead > ka+ka/2 {
 				c.closeNow(closeKeepAlive)
 				continue
 			}
@@ -343,6 +354,9 @@ func (l *loop) housekeeping() {
 			// expired, or were too large) ends here: pump clears it.
 			if s := c.sess; s != nil && (s.queued() > 0 || s.congested.Load() != 0) && c.state == stateConnected {
 				l.pump(s, c)
+			}
+			if n := cap(c.pending); n > 0 && n <= idlePendingCap && len(c.pending) == 0 && now-c.lastRead > int64(idlePending) {
+				c.pending = nil // an idle connection keeps no write buffer (issue 6)
 			}
 		}
 	}

@@ -57,7 +57,7 @@ func (r closeReason) v5Reason() codec.ReasonCode {
 
 // client is one network connection. It is owned by its loop and touched
 // only there. Its fields are ordered and sized so that an idle connection
-// fits the 112-byte size class (TestIdleConnSizeClasses, issue 6): state
+// fits the 96-byte size class (TestIdleConnSizeClasses, issue 6): state
 // that only some connections need lives in ext.
 type client struct {
 	gc   gnet.Conn
@@ -67,28 +67,23 @@ type client struct {
 	// ext holds the state of rarely used features; nil until one is used.
 	// The client identifier is sess.clientID (clientID).
 	ext *clientExt
-	// auth is the MQTT 5 enhanced authentication state (auth.go), nil for
-	// clients whose CONNECT named no Authentication Method.
-	auth *authState
 
 	pending []byte // bytes written this round, flushed once by loop.finish
 
-	keepAlive int64 // effective keep alive in nanoseconds, 0 none
 	// lastRead is the coarse clock at the last packet, or when the
 	// connection was opened (the CONNECT timeout counts from it).
 	lastRead int64
-	idx      int32 // position in l.clients
+	// keepAliveMs is the effective keep alive in milliseconds, 0 none
+	// (keepAlive).
+	keepAliveMs int32
+	idx         int32 // position in l.clients
 
 	state   clientState
 	version codec.Version
 	reason  closeReason
 	dirty   bool
 
-	// Takeover: the CONNECT is re-read from gnet's buffer once the old
-	// session is released, so nothing is discarded until then.
-	cleanStart bool
-	assignedID bool // the broker chose id [MQTT-3.1.3-6]
-	throttled  bool // not read until resumed (throttle.go)
+	throttled bool // not read until resumed (throttle.go)
 	// noProblem is set when the v5 client sent Request Problem Information
 	// 0: no Reason String or User Property on acknowledgements
 	// [MQTT-3.1.2-29].
@@ -100,8 +95,12 @@ type client struct {
 
 // clientExt is the part of a client that most connections never need: it
 // is allocated on first use (client.x), so an idle 3.1.1 connection does
-// not pay for MQTT 5 options, topic aliases or the slow-consumer clock.
+// not pay for MQTT 5 options, enhanced authentication, topic aliases or the
+// slow-consumer clock.
 type clientExt struct {
+	// auth is the MQTT 5 enhanced authentication state (auth.go), nil for
+	// clients whose CONNECT named no Authentication Method.
+	auth *authState
 	// username is kept for the Authoriser only (clientInfo).
 	username string
 	// aliases holds the topics of the client's v5 Topic Aliases, indexed by
@@ -122,6 +121,20 @@ func (c *client) x() *clientExt {
 		c.ext = new(clientExt)
 	}
 	return c.ext
+}
+
+// auth returns c's MQTT 5 enhanced authentication state (auth.go), nil
+// for a client whose CONNECT named no Authentication Method. Loop-only.
+func (c *client) auth() *authState {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.auth
+}
+
+// keepAlive returns c's effective keep alive in nanoseconds, 0 for none.
+func (c *client) keepAlive() int64 {
+	return int64(c.keepAliveMs) * 1e6
 }
 
 // maxOut is the v5 client's Maximum Packet Size; 0 means no limit.
@@ -155,8 +168,8 @@ func (c *client) clientID() string {
 func (c *client) clientInfo() *ClientInfo {
 	info := &c.l.info
 	*info = ClientInfo{ClientID: c.clientID(), ProtocolVersion: byte(c.version)}
-	if c.auth != nil && c.auth.user != "" {
-		info.Username = c.auth.user // who the exchange authenticated
+	if a := c.auth(); a != nil && a.user != "" {
+		info.Username = a.user // who the exchange authenticated
 	} else if c.ext != nil {
 		info.Username = c.ext.username
 	}
@@ -217,7 +230,7 @@ func (c *client) readPackets() gnet.Action {
 		}
 		if c.state == stateTakeover {
 			if c.keptConnect() != nil {
-				off += n // the CONNECT is kept in c.auth, not in the buffer
+				off += n // the CONNECT is kept in c.auth(), not in the buffer
 			}
 			break // keep the CONNECT in the buffer until resumeConnect
 		}
@@ -289,7 +302,6 @@ func (c *client) handleDisconnect(pkt []byte) error {
 		}
 		if s.expiry != 0 {
 			s.expiry = c.l.disc.Props.SessionExpiry
-			s.clean = s.expiry == 0
 		}
 	}
 	if c.reason == closeClean {

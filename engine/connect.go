@@ -37,7 +37,7 @@ func (c *client) handleConnect(pkt []byte) error {
 		return errCloseQuiet
 	}
 	if p.Version == codec.V5 && p.Props.Has(codec.PropAuthMethod) {
-		if c.auth == nil || !c.auth.passed {
+		if a := c.auth(); a == nil || !a.passed {
 			return c.startConnectAuth(pkt, p) // MQTT 5 4.12 (auth.go)
 		}
 	} else if rc, ok := c.authenticate(p); !ok {
@@ -63,8 +63,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	} else {
 		c.will = nil // [MQTT-3.1.2-12]
 	}
-	c.cleanStart = p.CleanStart
-	c.keepAlive = b.effectiveKeepAlive(p.KeepAlive)
+	c.keepAliveMs = b.effectiveKeepAlive(p.KeepAlive)
 	c.lastRead = b.refreshClock()
 	if b.cfg.Authoriser != nil && len(p.Username) > 0 {
 		c.x().username = string(p.Username) // for clientInfo
@@ -94,10 +93,11 @@ func (c *client) handleConnect(pkt []byte) error {
 	if p.Version == codec.V5 && p.Props.Has(codec.PropMaximumPacketSize) {
 		c.x().maxOut = int(p.Props.MaximumPacketSize) // [MQTT-3.1.2-24]
 	}
-	s.window = uint16(b.cfg.MaxInflight) // 1..65535 (Validate)
-	if p.Version == codec.V5 && p.Props.Has(codec.PropReceiveMaximum) && p.Props.ReceiveMaximum < s.window {
-		s.window = p.Props.ReceiveMaximum // [MQTT-3.3.4-9] [MQTT-4.9.0-1]
+	var recvMax uint16
+	if p.Version == codec.V5 && p.Props.Has(codec.PropReceiveMaximum) {
+		recvMax = p.Props.ReceiveMaximum
 	}
+	s.setWindow(b, recvMax) // [MQTT-3.3.4-9] [MQTT-4.9.0-1]
 	c.state = stateConnected
 	b.connected.Add(1)
 	b.totalConnects.Add(1)
@@ -110,8 +110,8 @@ func (c *client) handleConnect(pkt []byte) error {
 		c.connackAuth(&ack.Props, p)
 	}
 	c.pending = codec.AppendConnack(c.pending, c.version, &ack) // [MQTT-3.2.0-1] [MQTT-3.1.4-4]
-	if c.auth != nil {
-		c.auth.connect, c.auth.final = nil, nil // p is dead from here
+	if a := c.auth(); a != nil {
+		a.connect, a.final = nil, nil // p is dead from here
 	}
 	l.markDirty(c)
 	if b.debug() { // the arguments would be boxed even with debug off
@@ -136,7 +136,6 @@ func (c *client) checkClientID(p *codec.Connect) (string, byte, bool) {
 		if !cfg.AllowZeroLengthClientID || p.Version == codec.V31 {
 			return "", codec.ConnackIdentifierRejected, false // [MQTT-3.1.3-9]
 		}
-		c.assignedID = true
 		return "gust-" + strconv.FormatUint(c.l.b.assignID.Add(1), 36), 0, true // [MQTT-3.1.3-6]
 	}
 	if len(p.ClientID) > cfg.MaxClientIDLength || (p.Version == codec.V31 && len(p.ClientID) > 23) {
@@ -241,19 +240,22 @@ func (c *client) resumeConnect() {
 }
 
 // effectiveKeepAlive applies KeepAliveMin/Max to a CONNECT keep alive in
-// seconds and returns nanoseconds (0: none).
-func (b *Broker) effectiveKeepAlive(secs uint16) int64 {
-	ka := int64(secs) * 1e9
+// seconds and returns milliseconds (0: none; Validate keeps both limits
+// within 65535 s, so it fits an int32).
+func (b *Broker) effectiveKeepAlive(secs uint16) int32 {
+	ka := time.Duration(secs) * time.Second
 	if ka == 0 {
-		return int64(b.cfg.KeepAliveMax)
+		ka = b.cfg.KeepAliveMax
+	} else {
+		ka = max(ka, b.cfg.KeepAliveMin)
+		if b.cfg.KeepAliveMax > 0 {
+			ka = min(ka, b.cfg.KeepAliveMax)
+		}
 	}
-	if min := int64(b.cfg.KeepAliveMin); ka < min {
-		ka = min
+	if ka <= 0 {
+		return 0
 	}
-	if max := int64(b.cfg.KeepAliveMax); max > 0 && ka > max {
-		ka = max
-	}
-	return ka
+	return int32(max(ka.Milliseconds(), 1))
 }
 
 // openSession finds or creates the session of client id for c and attaches
@@ -269,37 +271,27 @@ func (b *Broker) openSession(l *loop, c *client, id string, p *codec.Connect) (s
 			s.mu.Unlock()
 			return s, false, o
 		}
-		if p.CleanStart || s.gone {
+		if p.CleanStart || s.gone() {
 			// [MQTT-3.1.2-6] discard any previous session.
-			if !s.gone {
+			if !s.gone() {
 				l.orphans = takeOrphans(s, l.orphans) // adopted by handleConnect
 			}
 			b.dropSessionLocked(s)
 			s.mu.Unlock()
 			s = nil
 		} else {
-			s.c = c
-			s.ver.Store(uint32(c.version))
-			s.aliasing.Store(c.aliasMax > 0)
-			s.owner.Store(l)
+			s.attach(c) // c.l is l
 			if s.sessionExt != nil {
 				s.expiresAt = 0
 			}
 			b.cancelWill(s)               // back within the Will Delay Interval [MQTT-3.1.3-9]
 			s.expiry = sessionExpiryOf(p) // the new CONNECT's interval applies
-			s.clean = s.expiry == 0
 			s.mu.Unlock()
 			return s, true, nil // [MQTT-3.1.2-4] [MQTT-3.2.2-2]
 		}
 	}
-	s = &session{clientID: id}
-	s.expiry = sessionExpiryOf(p)
-	s.clean = s.expiry == 0
-	b.table.add(s)
-	s.c = c
-	s.ver.Store(uint32(c.version))
-	s.aliasing.Store(c.aliasMax > 0)
-	s.owner.Store(l)
+	s = &session{clientID: id, expiry: sessionExpiryOf(p)}
+	s.attach(c) // c.l is l; a SubscriberID comes with the first SUBSCRIBE
 	st.put(s)
 	return s, false, nil
 }
@@ -308,18 +300,22 @@ func (b *Broker) openSession(l *loop, c *client, id string, p *codec.Connect) (s
 // Caller holds b.sessions.mu and s.mu; s is offline.
 func (b *Broker) dropSessionLocked(s *session) {
 	b.sessions.remove(s)
-	if s.gone {
+	if s.gone() {
 		return
 	}
-	s.gone = true
-	b.dueWill(s) // a delayed will goes out when its session ends [MQTT-3.1.3-9]
-	for _, e := range s.subs.list {
-		b.trie.Unsubscribe(s.id, e.sub.Filter, e.sub.Group)
-	}
-	b.subCount.Add(int64(-len(s.subs.list)))
-	s.subs = subList{}
+	s.peer.Or(peerGone)
+	b.dueWill(s)       // a delayed will goes out when its session ends [MQTT-3.1.3-9]
 	s.sessionExt = nil // queue, inflight, expiry deadline
-	b.table.remove(s)
+	st := s.sub.Load()
+	if st == nil || st.id == 0 {
+		return // never subscribed: not in the trie nor the table
+	}
+	for _, e := range st.subs.list {
+		b.trie.Unsubscribe(st.id, e.sub.Filter, e.sub.Group)
+	}
+	b.subCount.Add(int64(-len(st.subs.list)))
+	st.subs = subList{}
+	b.table.remove(s, st.id)
 }
 
 // detach releases s from its closing client c: a clean session is dropped
@@ -335,7 +331,7 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 	if s.c == c {
 		s.c = nil
 		s.owner.Store(nil)
-		if s.clean {
+		if s.clean() {
 			b.dropSessionLocked(s) // [MQTT-4.1.0-2] interval 0
 		} else if d := b.sessionLifetime(s.expiry); d > 0 {
 			s.useExt()
@@ -388,7 +384,7 @@ func (l *loop) resend(s *session, c *client) {
 // client id and the keep alive the broker applies. Loop-only.
 func (c *client) connackProps(pr *codec.Properties, p *codec.Connect) {
 	cfg := &c.l.b.cfg
-	if c.assignedID {
+	if len(p.ClientID) == 0 { // checkClientID assigned one [MQTT-3.1.3-6]
 		pr.AssignedClientID = []byte(c.sess.clientID) // [MQTT-3.2.2-16]
 		pr.Set(codec.PropAssignedClientID)
 	}
@@ -424,7 +420,7 @@ func (c *client) connackProps(pr *codec.Properties, p *codec.Connect) {
 			pr.Set(codec.PropSessionExpiry)
 		}
 	}
-	if ka := uint16(c.keepAlive / 1e9); ka != p.KeepAlive {
+	if ka := uint16(c.keepAliveMs / 1000); ka != p.KeepAlive {
 		pr.ServerKeepAlive = ka // [MQTT-3.2.2-21] [MQTT-3.2.2-22]
 		pr.Set(codec.PropServerKeepAlive)
 	}

@@ -353,7 +353,7 @@ func (l *loop) apply(bt *batch) {
 			}
 		case itemMessage:
 			if it.qos > 0 {
-				it.s.handedIn.Add(-1)
+				it.s.appliedHandedIn()
 			}
 			l.deliver(it.s, it.m, it.qos, it.ids, it.retain, it.group)
 		case itemTakeover:

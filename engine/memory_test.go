@@ -43,6 +43,7 @@ import (
 	"unsafe"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/trie"
 )
 
 // idleConnHeap opens n connections through the handler (no sockets), each
@@ -79,10 +80,10 @@ func idleConnHeap(t testing.TB, n int) float64 {
 }
 
 // TestIdleConnHeapBudget guards the engine's share of the memory per idle
-// connection (issue 6: RSS per connection no higher than Mosquitto's, 742 B
-// at 19,000 connections, of which gnet's conn takes about 350 B).
+// connection (issue 6: RSS per connection no higher than Mosquitto's, 743 B
+// at 19,000 connections, of which gnet's conn takes about 370 B).
 func TestIdleConnHeapBudget(t *testing.T) {
-	const budget = 352 // bytes per idle connection, engine structures only (280 B measured)
+	const budget = 240 // bytes per idle connection, engine structures only (191 B measured)
 	per := idleConnHeap(t, 4000)
 	t.Logf("engine heap per idle connection: %.0f B", per)
 	check(t, per < budget, fmt.Sprintf("engine heap per idle connection %.0f B, budget %d B", per, budget))
@@ -100,14 +101,44 @@ func BenchmarkIdleConnHeap(b *testing.B) {
 }
 
 // TestIdleConnSizeClasses keeps the two structures every idle connection
-// has in their size classes: client in 112 B (full: a new field goes in
-// clientExt unless every connection needs it) and session in 128 B (QoS
-// 1/2 state and the like go in sessionExt).
+// has in their size classes: client in 96 B (full: a new field goes in
+// clientExt unless every connection needs it) and session in 64 B (full:
+// a subscriber's state goes in subState, QoS 1/2 state and the like in
+// sessionExt).
 func TestIdleConnSizeClasses(t *testing.T) {
 	cs, ss := unsafe.Sizeof(client{}), unsafe.Sizeof(session{})
-	t.Logf("client %d B, session %d B, clientExt %d B", cs, ss, unsafe.Sizeof(clientExt{}))
-	check(t, cs <= 112, fmt.Sprintf("client is %d B, over the 112 B size class", cs))
-	check(t, ss <= 128, fmt.Sprintf("session is %d B, over the 128 B size class", ss))
+	t.Logf("client %d B, session %d B, clientExt %d B, subState %d B, sessionExt %d B",
+		cs, ss, unsafe.Sizeof(clientExt{}), unsafe.Sizeof(subState{}), unsafe.Sizeof(sessionExt{}))
+	check(t, cs <= 96, fmt.Sprintf("client is %d B, over the 96 B size class", cs))
+	check(t, ss <= 64, fmt.Sprintf("session is %d B, over the 64 B size class", ss))
+}
+
+// TestIdleConnHoldsNoExtras checks that an idle 3.1.1 connection has none
+// of the parts allocated on first use (issue 6): no clientExt, no
+// subscriber state, no QoS 1/2 state and, once it has read nothing for
+// idlePending, no write buffer; and that its first SUBSCRIBE creates the
+// subscriber state.
+func TestIdleConnHoldsNoExtras(t *testing.T) {
+	hs := newHarness(t, 1)
+	f := hs.conn(0, "idle")
+	c, ok := f.ctx.(*client)
+	if !ok || c.state != stateConnected {
+		t.Fatal("connection not connected")
+	}
+	s := c.sess
+	check(t, c.ext == nil, "clientExt allocated")
+	check(t, s.sub.Load() == nil, "subscriber state allocated")
+	equal(t, s.subID(), trie.SubscriberID(0), "SubscriberID of a session that never subscribed")
+	check(t, s.sessionExt == nil, "QoS 1/2 state allocated")
+	hs.b.clock.Store(c.lastRead + int64(idlePending) + 1)
+	hs.b.loopOf0(hs.loops[0]).housekeeping()
+	equal(t, c.state, stateConnected, "state after housekeeping")
+	check(t, c.pending == nil, fmt.Sprintf("idle connection keeps a %d B write buffer", cap(c.pending)))
+	hs.subscribe(f, "a/b", 0)
+	st := s.sub.Load()
+	check(t, st != nil && len(st.subs.list) == 1 && st.id != 0, "no subscriber state after SUBSCRIBE")
+	check(t, hs.b.table.get(st.id) == s, "session not in the table under its SubscriberID")
+	check(t, c.pending != nil, "no SUBACK pending")
 }
 
 // recordingAuthoriser remembers the last ClientInfo it was shown.

@@ -284,7 +284,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 	if owner == nil {
 		return // offline: QoS 0 is not queued [MQTT-3.1.2-5]
 	}
-	if s.aliasing.Load() {
+	if s.aliasing() {
 		// Aliases are per connection: the subscriber's loop encodes it.
 		if owner == l {
 			if c := s.c; c != nil {
@@ -336,7 +336,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 // verOf guesses the protocol version of a session owned by another loop.
 // It reads only the immutable-while-online version field.
 func verOf(s *session) codec.Version {
-	return codec.Version(s.ver.Load())
+	return codec.Version(byte(s.peer.Load()))
 }
 
 // family maps a version to its PUBLISH wire form: 0 for 3.1/3.1.1, 1 for 5.
@@ -399,7 +399,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		s.mu.Lock()
 		owner = s.owner.Load()
 		if owner == nil {
-			if !s.gone && !s.enqueue(outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}, l.b.cfg.MaxQueuedMessages) {
+			if !s.gone() && !s.enqueue(outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}, l.b.cfg.MaxQueuedMessages) {
 				l.st.dropped++
 			}
 			s.mu.Unlock()
@@ -439,7 +439,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 	}
 	s.useExt()
 	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
-	if len(s.queue) > 0 || len(s.inflight) >= int(s.window) || c.overBudget(len(m.topic)+len(m.payload)+8) {
+	if len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 			l.st.dropped++
 		}
@@ -463,7 +463,7 @@ func (l *loop) sendNew(s *session, c *client, om outMsg) {
 // pump moves queued messages into the in-flight window while it and the
 // outbound budget have room. Loop-only (s's owner).
 func (l *loop) pump(s *session, c *client) {
-	max := int(s.window)
+	max := s.inflightMax(l.b)
 	now := l.b.now()
 	moved := 0
 	for s.queued() > 0 && len(s.inflight) < max && c.state == stateConnected {

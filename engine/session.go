@@ -186,40 +186,148 @@ func (sl *subList) remove(i int) {
 }
 
 // session is the state MQTT keeps per client identifier. While its client
-// is online it is owned by the client's loop (owner) and touched only there;
-// while offline, producers touch it only under mu. Transitions between the
-// two take mu. See doc.go. The fields are ordered and sized to fit the
-// 192-byte size class (issue 6: every idle connection has one).
+// is online it is owned by the client's loop (owner) and touched only
+// there; while offline, producers touch it only under mu. Transitions
+// between the two take mu. See doc.go. The fields are ordered and sized to
+// fit the 64-byte size class (issue 6: every idle connection has one):
+// what only a subscriber needs, its SubscriberID included, is in subState,
+// what only QoS 1/2 delivery or an offline expiry needs in sessionExt.
 type session struct {
-	id       trie.SubscriberID
 	clientID string
 
 	mu    sync.Mutex           // guards owner transitions and offline state
 	owner atomic.Pointer[loop] // loop of the online client; nil when offline
 
 	// Owned by the owner loop while online, guarded by mu while offline.
-	c         *client       // online client, nil when offline
-	ver       atomic.Uint32 // protocol version of the last client, read by producers
-	aliasing  atomic.Bool   // the online client takes broker-assigned Topic Aliases (alias.go)
-	congested atomic.Int64  // coarse clock when congestion began; 0 if not (throttle.go)
-	handedIn  atomic.Int32  // QoS 1/2 deliveries handed to the owner loop, not yet applied
-	bound     atomic.Int32  // congestion bound from the delivery rate; 0 until measured (throttle.go)
-	progress  atomic.Int64  // fineNow of the last queue move while congested (throttle.go)
-	expiry    uint32        // session expiry interval in seconds; 0 = clean, noExpiry = never
-	window    uint16        // in-flight limit: MaxInflight, or less for a v5 Receive Maximum [MQTT-3.3.4-9]
-	clean     bool          // clean session: discarded at disconnect
-	gone      bool          // removed from the store; deliveries are dropped
-	subs      subList
+	c *client // online client, nil when offline
+	// sub is the subscriber's state (SubscriberID, subscriptions,
+	// throttle), nil until the first SUBSCRIBE (subState).
+	sub atomic.Pointer[subState]
 	// The state most sessions never need (QoS 1/2 queues, the delivery
 	// rate, an offline expiry), nil until used (useExt): its fields read as
 	// the session's own. Code that may run before checks sessionExt or
 	// calls useExt.
 	*sessionExt
+	// peer is what producers read of the online client: its protocol
+	// version in the low byte and peerAliasing; and peerGone. Written
+	// under mu (or before s is published).
+	peer   atomic.Uint32
+	expiry uint32 // session expiry interval in seconds; 0 = clean, noExpiry = never
+}
+
+// session.peer bits above the protocol version.
+const (
+	peerAliasing = 1 << 8 // the online client takes broker-assigned Topic Aliases (alias.go)
+	peerGone     = 1 << 9 // removed from the store; deliveries are dropped
+)
+
+// attach makes c, on loop c.l, s's online client. Caller holds s.mu or s
+// is not published yet; s is not gone.
+func (s *session) attach(c *client) {
+	p := uint32(c.version)
+	if c.aliasMax > 0 {
+		p |= peerAliasing
+	}
+	s.peer.Store(p)
+	s.c = c
+	s.owner.Store(c.l)
+}
+
+// aliasing reports whether s's online client takes broker-assigned Topic
+// Aliases (alias.go). Safe from any goroutine.
+func (s *session) aliasing() bool {
+	return s.peer.Load()&peerAliasing != 0
+}
+
+// gone reports whether s was removed from the store. Caller holds s.mu or
+// owns s.
+func (s *session) gone() bool {
+	return s.peer.Load()&peerGone != 0
+}
+
+// clean reports whether s ends with its connection (expiry interval 0).
+// Caller owns s.
+func (s *session) clean() bool {
+	return s.expiry == 0
+}
+
+// subID returns s's SubscriberID, 0 (never used) if it never subscribed.
+// Caller owns s, or found it through the trie (the id is set before the
+// first subscription is inserted, and never changes).
+func (s *session) subID() trie.SubscriberID {
+	if st := s.sub.Load(); st != nil {
+		return st.id
+	}
+	return 0
+}
+
+// inflightMax is s's in-flight limit: MaxInflight, or less for a v5
+// Receive Maximum [MQTT-3.3.4-9]. Caller owns s.
+func (s *session) inflightMax(b *Broker) int {
+	if s.sessionExt != nil && s.window > 0 {
+		return int(s.window)
+	}
+	return b.cfg.MaxInflight
+}
+
+// setWindow records the Receive Maximum of s's new client (0: none, or
+// not below MaxInflight) [MQTT-3.3.4-9] [MQTT-4.9.0-1]. Caller owns s.
+func (s *session) setWindow(b *Broker, recvMax uint16) {
+	if recvMax > 0 && int(recvMax) < b.cfg.MaxInflight {
+		s.useExt()
+		s.window = recvMax
+	} else if s.sessionExt != nil {
+		s.window = 0
+	}
+}
+
+// subState is the part of a session only a subscriber needs: its
+// SubscriberID, its subscriptions and the throttle's view of its backlog
+// (throttle.go). An idle connection that never subscribes has none, nor a
+// session table slot (issue 6). The owner loop creates it at the first
+// SUBSCRIBE (subscribe), before the subscription is in the trie, so a
+// producer, which reaches a session to deliver to only through a trie
+// match or a shared group's member, finds it; it is never removed.
+// Readers that may run first treat nil as "not congested"; writers call
+// subscriber, which creates it race-free.
+type subState struct {
+	subs      subList      // owner loop while online, mu while offline
+	congested atomic.Int64 // coarse clock when congestion began; 0 if not (throttle.go)
+	progress  atomic.Int64 // fineNow of the last queue move while congested (throttle.go)
+	handedIn  atomic.Int32 // QoS 1/2 deliveries handed to the owner loop, not yet applied
+	bound     atomic.Int32 // congestion bound from the delivery rate; 0 until measured (throttle.go)
+	// id is the session's SubscriberID in the trie and the session table,
+	// assigned by the owner loop before the first subscription is
+	// inserted; 0 until then. Owner loop, or mu while offline.
+	id trie.SubscriberID
+}
+
+// subscriber returns s's subscriber state, creating it if need be. Safe
+// from any goroutine; its subs field is the owner's (or mu's while
+// offline).
+func (s *session) subscriber() *subState {
+	if st := s.sub.Load(); st != nil {
+		return st
+	}
+	st := new(subState)
+	if s.sub.CompareAndSwap(nil, st) {
+		return st
+	}
+	return s.sub.Load()
+}
+
+// congestedSince returns when s's congestion began (coarse clock), 0 if it
+// is not congested. Safe from any goroutine.
+func (s *session) congestedSince() int64 {
+	if st := s.sub.Load(); st != nil {
+		return st.congested.Load()
+	}
+	return 0
 }
 
 // sessionExt is the part of a session allocated on first use: an idle
 // session has no QoS 1/2 message, no delivery rate to measure and, while
-// online, no expiry deadline (issue 6: a session fits 128 bytes).
+// online, no expiry deadline (issue 6: a session fits 64 bytes).
 type sessionExt struct {
 	inflight  []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
 	queue     []outMsg // waiting for the window, the outbound budget or a client
@@ -228,6 +336,7 @@ type sessionExt struct {
 	rateN     int64    // messages moved into the window since rateAt
 	expiresAt int64    // unix nanos when an offline session is discarded; 0 never
 	nextPID   uint16
+	window    uint16 // a v5 Receive Maximum below MaxInflight, 0 for none (inflightMax)
 }
 
 // useExt allocates s's sessionExt if it has none. Caller owns s (owner
@@ -286,8 +395,9 @@ func (t *sessionTable) get(id trie.SubscriberID) *session {
 	return ch[id&(1<<sessionChunkBits-1)].Load()
 }
 
-// add assigns s an id and stores it. Safe from any goroutine.
-func (t *sessionTable) add(s *session) {
+// add stores s under a new id and returns the id. Safe from any
+// goroutine.
+func (t *sessionTable) add(s *session) trie.SubscriberID {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var id trie.SubscriberID
@@ -305,21 +415,21 @@ func (t *sessionTable) add(s *session) {
 		ch = new(sessionChunk)
 		t.chunks[ci].Store(ch)
 	}
-	s.id = id
 	ch[id&(1<<sessionChunkBits-1)].Store(s)
+	return id
 }
 
 // remove frees s's id. Safe from any goroutine. The caller must have
 // removed every subscription of s from the trie first.
-func (t *sessionTable) remove(s *session) {
+func (t *sessionTable) remove(s *session, id trie.SubscriberID) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ch := t.chunks[s.id>>sessionChunkBits].Load()
-	if ch == nil || ch[s.id&(1<<sessionChunkBits-1)].Load() != s {
+	ch := t.chunks[id>>sessionChunkBits].Load()
+	if ch == nil || ch[id&(1<<sessionChunkBits-1)].Load() != s {
 		return
 	}
-	ch[s.id&(1<<sessionChunkBits-1)].Store(nil)
-	t.free = append(t.free, freeID{id: s.id, at: time.Now()})
+	ch[id&(1<<sessionChunkBits-1)].Store(nil)
+	t.free = append(t.free, freeID{id: id, at: time.Now()})
 }
 
 // allocPID returns a packet identifier not used by s.inflight

@@ -52,7 +52,7 @@ func (l *loop) handOverShared(s *session) {
 	if l.nskip == len(l.skip) {
 		return // cannot happen: only redirect nests, and it leaves room
 	}
-	l.skip[l.nskip] = s.id
+	l.skip[l.nskip] = s.subID()
 	l.nskip++
 	keep := s.inflight[:0]
 	for _, om := range s.inflight {
@@ -73,7 +73,7 @@ func (l *loop) handOverShared(s *session) {
 	clear(s.queue[len(keep):])
 	s.queue = keep
 	l.nskip--
-	if !s.clean {
+	if !s.clean() {
 		return
 	}
 	for _, list := range [2][]outMsg{s.inflight, s.queue} {
@@ -108,7 +108,7 @@ func (l *loop) redirect(s *session, m *message, retain bool, g *trie.Group) bool
 	if l.nskip == len(l.skip) {
 		return false
 	}
-	l.skip[l.nskip] = s.id
+	l.skip[l.nskip] = s.subID()
 	l.nskip++
 	ok := l.handOver(&outMsg{m: m, retain: retain, group: g})
 	l.nskip--

@@ -122,15 +122,15 @@ func TestSharedPicksUncongestedMember(t *testing.T) {
 		f.out = nil
 		return n
 	}
-	sa.congested.Store(1)
+	sa.subscriber().congested.Store(1)
 	publish(0, 8)
 	equal(t, count(a), 0, "messages to the congested member")
 	equal(t, count(bm), 8, "messages to the member with room")
-	sb.congested.Store(1)
+	sb.subscriber().congested.Store(1)
 	publish(8, 8)
 	equal(t, count(a)+count(bm), 8, "messages with every member congested")
-	sa.congested.Store(0)
-	sb.congested.Store(0)
+	sa.subscriber().congested.Store(0)
+	sb.subscriber().congested.Store(0)
 	publish(16, 8)
 	na, nb := count(a), count(bm)
 	equal(t, na+nb, 8, "messages after congestion")

@@ -85,8 +85,14 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 		return failCode(c.version, codec.ReasonNotAuthorized), false
 	}
 	qos := min(f.QoS, byte(b.cfg.MaximumQoS)) // [MQTT-3.2.2-10] accepted, granted at most MaximumQoS
+	// The subscriber state and its id exist before a producer can match s
+	// (subState).
+	st := s.subscriber()
+	if st.id == 0 {
+		st.id = b.table.add(s)
+	}
 	sub := trie.Subscription{
-		Subscriber: s.id, Filter: filter, Group: group, QoS: qos,
+		Subscriber: st.id, Filter: filter, Group: group, QoS: qos,
 		NoLocal: f.NoLocal, RetainAsPublished: f.RetainAsPublished, RetainHandling: f.RetainHandling,
 	}
 	if c.version == codec.V5 && len(c.l.sub.Props.SubscriptionIDs) > 0 {
@@ -96,7 +102,7 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 	if err != nil {
 		return failCode(c.version, codec.ReasonTopicFilterInvalid), false
 	}
-	if !s.subs.put(subEntry{full: full, sub: sub}) {
+	if !st.subs.put(subEntry{full: full, sub: sub}) {
 		b.subCount.Add(1)
 	}
 	return codec.ReasonCode(qos), existed // [MQTT-3.8.4-5] granted QoS
@@ -121,14 +127,19 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 		return err // [MQTT-3.10.1-1]
 	}
 	s := c.sess
+	st := s.sub.Load() // nil: s never subscribed
 	b := l.b
 	codes := l.codes[:0]
 	for _, f := range p.Filters {
 		rc := codec.ReasonNoSubscriptionExisted
-		if i := s.subs.find(f); i >= 0 {
-			e := &s.subs.list[i]
-			b.trie.Unsubscribe(s.id, e.sub.Filter, e.sub.Group) // [MQTT-3.10.4-2]
-			s.subs.remove(i)
+		i := -1
+		if st != nil {
+			i = st.subs.find(f)
+		}
+		if i >= 0 {
+			e := &st.subs.list[i]
+			b.trie.Unsubscribe(st.id, e.sub.Filter, e.sub.Group) // [MQTT-3.10.4-2]
+			st.subs.remove(i)
 			b.subCount.Add(-1)
 			rc = codec.ReasonSuccess
 		}
@@ -184,7 +195,7 @@ func (l *loop) sendRetained(c *client, full string, granted byte, ids []uint32) 
 		}
 		s.useExt()
 		om := outMsg{m: m, qos: qos, retain: true, subIDs: ids}
-		if over || len(s.queue) > 0 || len(s.inflight) >= int(s.window) {
+		if over || len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) {
 			if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
 				l.st.dropped++
 			}

@@ -63,8 +63,10 @@ func (b *Broker) baseCongestAt() int {
 // congestAt is the queue length at which s counts as congested. Safe from
 // any goroutine.
 func (s *session) congestAt(b *Broker) int {
-	if n := s.bound.Load(); n > 0 {
-		return int(n)
+	if st := s.sub.Load(); st != nil {
+		if n := st.bound.Load(); n > 0 {
+			return int(n)
+		}
 	}
 	return b.baseCongestAt()
 }
@@ -82,7 +84,7 @@ func (s *session) measure(l *loop, n int) {
 	}
 	if el := now - s.rateAt; s.rateAt != 0 && el > 0 {
 		want := s.rateN * int64(throttleLag) / el
-		s.bound.Store(int32(min(max(want, int64(l.b.baseCongestAt())), int64(l.b.cfg.MaxQueuedMessages/2), 1<<30)))
+		s.subscriber().bound.Store(int32(min(max(want, int64(l.b.baseCongestAt())), int64(l.b.cfg.MaxQueuedMessages/2), 1<<30)))
 	}
 	s.rateAt, s.rateN = now, 0
 }
@@ -90,8 +92,8 @@ func (s *session) measure(l *loop, n int) {
 // markCongested records that s's queue reached the congestion bound. Owner
 // loop only.
 func (s *session) markCongested(l *loop) {
-	if s.queued() >= s.congestAt(l.b) && s.congested.Load() == 0 {
-		s.congested.Store(l.b.now())
+	if s.queued() >= s.congestAt(l.b) && s.congestedSince() == 0 {
+		s.subscriber().congested.Store(l.b.now())
 	}
 }
 
@@ -99,10 +101,17 @@ func (s *session) markCongested(l *loop) {
 // owner lags the congestion bound behind, s counts as congested: the queue
 // cannot tell yet. Loop-only (the producer's loop).
 func (s *session) noteHandedIn(l *loop) {
-	if s.handedIn.Add(1) > int32(s.congestAt(l.b)) && s.congested.Load() == 0 {
-		s.congested.CompareAndSwap(0, l.b.now())
+	st := s.subscriber()
+	if st.handedIn.Add(1) > int32(s.congestAt(l.b)) && st.congested.Load() == 0 {
+		st.congested.CompareAndSwap(0, l.b.now())
 		l.congested = true
 	}
+}
+
+// appliedHandedIn counts a QoS 1/2 delivery handed in by noteHandedIn as
+// applied. Owner loop only.
+func (s *session) appliedHandedIn() {
+	s.subscriber().handedIn.Add(-1)
 }
 
 // pumped ends a pump of s that moved n messages into the window: progress
@@ -111,11 +120,12 @@ func (s *session) noteHandedIn(l *loop) {
 // only.
 func (s *session) pumped(l *loop, n int) {
 	s.measure(l, n)
-	if s.congested.Load() == 0 {
+	st := s.sub.Load()
+	if st == nil || st.congested.Load() == 0 {
 		return
 	}
 	if n > 0 {
-		s.progress.Store(fineNow())
+		st.progress.Store(fineNow())
 	}
 	s.clearCongested(l, false)
 }
@@ -133,10 +143,11 @@ func fineNow() int64 {
 // bound (always when force) and asks every loop to resume its throttled
 // publishers. Owner loop only.
 func (s *session) clearCongested(l *loop, force bool) {
-	if s.congested.Load() == 0 || (!force && s.queued() > s.congestAt(l.b)/4) {
+	st := s.sub.Load()
+	if st == nil || st.congested.Load() == 0 || (!force && s.queued() > s.congestAt(l.b)/4) {
 		return
 	}
-	s.congested.Store(0)
+	st.congested.Store(0)
 	for _, t := range l.b.loopSnapshot() {
 		if !t.hasThrottled.Load() {
 			continue
@@ -154,10 +165,11 @@ func (s *session) clearCongested(l *loop, force bool) {
 // s is congested and made progress within throttleMax. Safe from any
 // goroutine.
 func (s *session) throttles() bool {
-	if s.congested.Load() == 0 {
+	st := s.sub.Load()
+	if st == nil || st.congested.Load() == 0 {
 		return false
 	}
-	p := s.progress.Load()
+	p := st.progress.Load()
 	return p != 0 && fineNow()-p < int64(throttleMax)
 }
 

@@ -175,7 +175,7 @@ func sampleBacklog(b *Broker, id string, stop <-chan struct{}) int {
 		}
 		got := make(chan int, 1)
 		err := owner.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			got <- s.queued() + int(s.handedIn.Load())
+			got <- s.queued() + int(s.subscriber().handedIn.Load())
 			return nil
 		}))
 		if err != nil {

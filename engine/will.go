@@ -112,7 +112,7 @@ func (b *Broker) publishDueWills() {
 // the connection. Loop-only.
 func (c *client) closeWill(w *message) {
 	s := c.sess
-	if w.delay == 0 || s == nil || s.clean {
+	if w.delay == 0 || s == nil || s.clean() {
 		c.l.publishWill(w)
 		return
 	}
