@@ -109,6 +109,9 @@ func (c *client) handleConnect(pkt []byte) error {
 		c.connackProps(&ack.Props, p)
 		c.connackAuth(&ack.Props, p)
 	}
+	if c.pending == nil {
+		c.pending = l.smallPending()
+	}
 	c.pending = codec.AppendConnack(c.pending, c.version, &ack) // [MQTT-3.2.0-1] [MQTT-3.1.4-4]
 	if a := c.auth(); a != nil {
 		a.connect, a.final = nil, nil // p is dead from here

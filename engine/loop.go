@@ -133,6 +133,7 @@ type loop struct {
 	seq     uint64    // messages routed by this loop
 	res     trie.Result
 	codes   []codec.ReasonCode
+	slab    []byte // what is left of the chunk smallPending carves from
 	retainQ []retainReq
 
 	cache    map[string]*trie.Result
@@ -173,6 +174,30 @@ func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
 		return nil
 	})
 	return l
+}
+
+// Small write buffers (issue 6). A connection's first write buffer, the
+// one its CONNACK goes in, is carved from a chunk shared by
+// slabConns connections rather than allocated alone: a lone 8-byte buffer
+// would share a 16-byte block with unrelated objects, and once
+// housekeeping drops it from the idle connection (idlePending) it would
+// leave a hole that keeps the block's span resident. A chunk is freed
+// whole once its connections dropped or outgrew their slice.
+const (
+	smallPendingCap = 8 // a v3 CONNACK is 4 bytes
+	slabConns       = 512
+)
+
+// smallPending returns an empty write buffer of capacity smallPendingCap
+// carved from the loop's current chunk. Appending past its capacity moves
+// it to a buffer of its own, as for any slice. Loop-only.
+func (l *loop) smallPending() []byte {
+	if len(l.slab) < smallPendingCap {
+		l.slab = make([]byte, smallPendingCap*slabConns)
+	}
+	b := l.slab[:0:smallPendingCap]
+	l.slab = l.slab[smallPendingCap:]
+	return b
 }
 
 // addClient records a new client of l. Loop-only.
