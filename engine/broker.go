@@ -352,7 +352,7 @@ func (l *loop) housekeeping() {
 			}
 			// A congestion none of whose messages reached the window (they
 			// expired, or were too large) ends here: pump clears it.
-			if s := c.sess; s != nil && (s.queued() > 0 || s.congested.Load() != 0) && c.state == stateConnected {
+			if s := c.sess; s != nil && (s.queued() > 0 || s.congestedSince() != 0) && c.state == stateConnected {
 				l.pump(s, c)
 			}
 			if n := cap(c.pending); n > 0 && n <= idlePendingCap && len(c.pending) == 0 && now-c.lastRead > int64(idlePending) {

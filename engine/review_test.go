@@ -76,8 +76,8 @@ func TestSharedCongestionNotStale(t *testing.T) {
 		msgs = codec.AppendPublish(msgs, codec.V5, &p)
 	}
 	hs.send(pub, msgs) // one read: a's share waits in one batch for loop 0
-	sa := hs.b.table.get(hs.b.loopOf0(hs.loops[0]).clients[0].sess.id)
-	check(t, sa != nil && sa.clientID == "a" && sa.congested.Load() != 0, "a is congested by the hand-over")
+	sa := hs.b.table.get(hs.b.loopOf0(hs.loops[0]).clients[0].sess.subID())
+	check(t, sa != nil && sa.clientID == "a" && sa.congestedSince() != 0, "a is congested by the hand-over")
 	hs.b.clock.Add(3e9) // a's messages expire before loop 0 applies them
 	hs.pump()
 	for _, el := range hs.loops {
