@@ -1,38 +1,44 @@
 package engine
 
 // Memory per idle connection (issue 6: RSS per idle connection no higher
-// than Mosquitto's). Harness conn scenario, 19,000 connections, medians of
-// 3 repetitions in one run: before this work Gust 1,329 B at the storm's
-// peak vs Mosquitto 742 B; now Gust 995 B at the peak and 845 B while the
-// idle connections are held (read 8 s into the hold; 0.79 GiB for 1M),
-// Mosquitto 743 B for both. Live heap per idle 3.1.1 connection (heap
-// profile of an in-process broker after a 19,000-connection storm,
-// runtime.GC): 662 B, down from 940 B:
+// than Mosquitto's). Harness conn scenario, 19,000 idle 3.1.1 clean-session
+// connections, medians of 3 repetitions, RSS read 8 s into the hold: before
+// this work Gust 1,329 B at the storm's peak vs Mosquitto 742 B; at 96b9dbb
+// 993 B at the peak and 851 B held; now 831 B at the peak and 741 B held
+// (0.69 GiB for 1M), Mosquitto 743 B in the same run. Live heap per idle
+// connection (MemStats.BySize of an in-process broker behind real sockets
+// after a 19,000-connection storm): about 570 B, down from 662 B and 940 B:
 //
-//   - gnet, fixed: conn 256 B (size class), remote address as
-//     net.TCPAddr+IP and unix.Sockaddr about 80 B, its connection matrix
-//     about 31 B; 112 B of accept sockaddr garbage per accept.
-//   - client 112 B (was 232 B in the 240 B class): MQTT 5 options, topic
-//     aliases, the user name and the slow-consumer clock live in clientExt,
-//     allocated on first use; the client id only in the session.
-//   - session 128 B (was 224 B, and 160 B with the throttle's rate fields):
-//     QoS 1/2 state (inflight, queue, inQoS2, nextPID), the throttle's rate
-//     measure and the offline expiry deadline in sessionExt, allocated on
-//     first use; a write-only counter and padding removed.
-//   - client id string 24 B; session store about 14 B (a pointer hash
-//     table, was a map[string]*session at about 45 B plus growth garbage);
-//     session table 9.5 B; the loop's client slice about 10 B (was a map);
-//     the CONNACK's 8 B pending buffer.
+//   - gnet, fixed: conn 240 B, remote address as unix.Sockaddr 32 B and
+//     net.TCPAddr 48 B, its processIO closure 16 B, its connection map
+//     about 31 B.
+//   - client 96 B (was 232 B): MQTT 5 options, topic aliases, enhanced
+//     authentication, the user name and the slow-consumer clock live in
+//     clientExt, allocated on first use; keep alive in milliseconds; the
+//     client id only in the session.
+//   - session 64 B (was 224 B): QoS 1/2 state, the throttle's rate measure,
+//     a Receive Maximum and the offline expiry deadline in sessionExt; the
+//     subscriptions, the throttle's congestion state and the SubscriberID
+//     (so the session table slot too) in subState, made at the first
+//     SUBSCRIBE. Both are allocated on first use.
+//   - client id string 16 B; session store about 14 B (a pointer hash
+//     table); the loop's client slice about 9 B. The CONNACK's write
+//     buffer is carved from a per-loop chunk and dropped once the
+//     connection has been idle for idlePending.
 //
-// RSS beyond the live heap: at the storm's peak, garbage since the last GC
-// (GC headroom, GOGC=100); while held, after the idle trim (trim.go) has
-// returned free pages, about 50 B of span fragmentation, 45 B of GC
-// metadata and about 35 B of code pages first touched during the storm.
-// Lowering the GC target was measured and rejected as a default: GOGC=25
+// RSS beyond the live heap, while held (after the idle trim, trim.go, has
+// returned free pages): about 50 B of span fragmentation, most of it gnet's
+// 16 B class (two 16 B garbage objects per accept, a task queue node and a
+// closure, between its live closures), 43 B of GC metadata (mark and
+// allocation bits), 12 B of span structures, and a fixed ~450 kB of code
+// pages first touched during the storm (64 KB fault-around), 24 B per
+// connection at 19,000. At the storm's peak add the garbage since the last
+// GC. Lowering the GC target was measured and rejected as a default: GOGC=25
 // saved about 5% of the peak and GOGC=10 about 12%, but GOGC=25 nearly
-// doubled broker CPU per message in fanin and p2p QoS 1. The remaining gap
-// to Mosquitto is mostly gnet's fixed ~370 B; the next engine step would be
-// the session's subscription list (32 B) in the lazily allocated part.
+// doubled broker CPU per message in fanin and p2p QoS 1. The next engine
+// step would be a client of 80 B (will, throttled, noProblem and aliasMax
+// in clientExt, lastRead in 32 bits), at 64 B more for a client with a
+// will.
 
 import (
 	"fmt"
