@@ -154,8 +154,7 @@ func (c *client) handleAck(pkt []byte) error {
 		rc := codec.ReasonSuccess
 		if i < 0 || s.inflight[i].qos != 2 {
 			rc = codec.ReasonPacketIDNotFound // v5 PUBREL 0x92 [MQTT-3.6.2-1]
-		}
-		if i >= 0 && s.inflight[i].qos == 2 {
+		} else {
 			if c.version == codec.V5 && a.ReasonCode >= 0x80 {
 				s.removeInflight(i) // [MQTT-4.4.0-2] v5: a failed PUBREC ends the flow
 				l.pump(s, c)
