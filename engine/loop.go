@@ -145,12 +145,13 @@ type loop struct {
 	houseRunnable gnet.Runnable // l.housekeeping, bound once
 
 	// Publisher throttle (throttle.go).
-	throttled      []*client
-	spareThrottled []*client
-	hasThrottled   atomic.Bool // read by other loops
-	resumePending  bool
-	inTraffic      int  // > 0 while a client's packets are being decoded
-	congested      bool // the message being routed hit a congested session
+	throttled       []*client
+	spareThrottled  []*client
+	servedThrottled []*client   // scratch of resumeThrottled
+	hasThrottled    atomic.Bool // read by other loops
+	resumePending   bool
+	inTraffic       int  // > 0 while a client's packets are being decoded
+	congested       bool // the message being routed hit a congested session
 
 	// Shared-subscription hand-over (shared.go).
 	pickOther func(trie.SubscriberID) bool // l.isOtherLive, bound once

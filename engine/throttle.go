@@ -200,6 +200,14 @@ func (c *client) throttle() {
 
 // resumeThrottled reads the buffered input of every throttled client of
 // the loop again. Loop-only, outside of any client's onTraffic.
+//
+// The round is fair: a congested session usually has room for a few
+// publishers' windows, so the first clients read fill it and every later
+// one throttles again after a single message. Those go first in the next
+// round, ahead of the ones that were served, so the list turns round robin
+// instead of the same head being served every round and the tail's
+// messages waiting many rounds (fan-in at QoS 1: 50 publishers, one
+// subscriber).
 func (l *loop) resumeThrottled() {
 	l.resumePending = false
 	if len(l.throttled) == 0 {
@@ -208,16 +216,27 @@ func (l *loop) resumeThrottled() {
 	list := l.throttled
 	l.throttled = l.spareThrottled[:0]
 	l.hasThrottled.Store(false)
+	served := l.servedThrottled[:0]
 	for i, c := range list {
 		list[i] = nil
 		if !c.throttled || c.state != stateConnected {
 			continue
 		}
 		c.throttled = false
+		seq := l.seq
 		if c.onTraffic() == gnet.Close {
 			c.closeNow(closeProtocol)
+			continue
+		}
+		// Throttled again: c is the last entry (only c was read).
+		if n := len(l.throttled); n > 0 && l.throttled[n-1] == c && l.seq-seq > 1 {
+			l.throttled = l.throttled[:n-1]
+			served = append(served, c)
 		}
 	}
+	l.throttled = append(l.throttled, served...)
+	clear(served)
+	l.servedThrottled = served[:0]
 	l.spareThrottled = list[:0]
 	l.finish()
 }

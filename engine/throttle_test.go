@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -261,5 +262,83 @@ func TestThrottleLapsesWhenSubscriberStops(t *testing.T) {
 	t.Logf("healthy got %d messages %v after the other stopped (throttleMax %v)", k, el, throttleMax)
 	equal(t, k, n, "healthy subscriber's messages")
 	check(t, el < throttleMax+2*time.Second, "the stuck subscriber held the others too long", el)
+	equal(t, b.Stats().PublishDropped, uint64(0), "dropped")
+}
+
+// TestThrottleResumeIsFair has many publishers, each keeping a window of
+// QoS 1 messages in flight as the bench's do, flood one subscriber that is
+// already known to make progress (a warm-up burst congested its session and
+// it acknowledged it): every resume round has room for a few publishers'
+// messages only, so the order of the rounds decides who waits. When half of
+// everything has been delivered, every publisher, on either loop, has had a
+// fair part of its messages through.
+func TestThrottleResumeIsFair(t *testing.T) {
+	const (
+		pubs     = 16
+		each     = 1000
+		inflight = 32
+		window   = 8
+	)
+	b := startBroker(t, func(c *Config) { c.MaxInflight = window; c.MaxQueuedMessages = 100_000_000 })
+	sub := dialRaw(t, b)
+	sub.connect(&codec.Connect{ClientID: []byte("fairsub"), CleanStart: true})
+	sub.subscribe(1, "fair/#", 1)
+	warm := dialRaw(t, b)
+	warm.connect(&codec.Connect{ClientID: []byte("fairwarm"), CleanStart: true})
+	var burst []byte
+	for i := range 200 {
+		burst = codec.AppendPublish(burst, codec.V311, &codec.Publish{Topic: []byte("fair/warm"), QoS: 1,
+			PacketID: uint16(i + 1), Payload: []byte{pubs}})
+	}
+	warm.write(burst)
+	var acks []byte
+	for i := range 200 {
+		pkt, err := sub.read(10 * time.Second)
+		noErr(t, err, "warm-up message", i)
+		acks = codec.AppendAck(acks, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: decodePublish(t, pkt).PacketID})
+		if i%window == window-1 {
+			sub.write(acks)
+			acks = acks[:0]
+		}
+	}
+	for p := range pubs {
+		r := dialRaw(t, b)
+		r.connect(&codec.Connect{ClientID: fmt.Appendf(nil, "fairpub%d", p), CleanStart: true})
+		topic := fmt.Appendf(nil, "fair/%d", p)
+		msg := func(i int) []byte {
+			return codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: topic, QoS: 1,
+				PacketID: uint16(i + 1), Payload: []byte{byte(p)}})
+		}
+		go func() { // a window in flight: one more message for each PUBACK
+			var first []byte
+			for i := range inflight {
+				first = append(first, msg(i)...)
+			}
+			r.write(first)
+			for i := inflight; i < each; i++ {
+				if _, err := r.read(30 * time.Second); err != nil {
+					return
+				}
+				r.write(msg(i))
+			}
+		}()
+	}
+	got := make([]int, pubs)
+	for i := 0; i < pubs*each; i++ {
+		pkt, err := sub.read(10 * time.Second)
+		noErr(t, err, "message", i)
+		m := decodePublish(t, pkt)
+		got[m.Payload[0]]++
+		acks = codec.AppendAck(acks, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: m.PacketID})
+		if i%window == window-1 {
+			sub.write(acks)
+			acks = acks[:0]
+		}
+		if i == pubs*each/2 {
+			least := slices.Min(got)
+			t.Logf("at the half-way mark each publisher had delivered %v of %d", got, each)
+			check(t, least >= each/5, "a publisher starved by the resume order", least)
+		}
+	}
 	equal(t, b.Stats().PublishDropped, uint64(0), "dropped")
 }
