@@ -156,12 +156,16 @@ func TestParseTarget(t *testing.T) {
 		{in: "mosquitto", kind: KindMosquitto},
 		{in: "emqx=127.0.0.1:1883", kind: KindAddr},
 		{in: "emqx=nohost", wantErr: true},
+		{in: "gust1=gust:--loops 1", kind: KindGust},
 		{in: "nats", wantErr: true},
 	} {
 		got, err := ParseTarget(tc.in)
 		if (err != nil) != tc.wantErr || (err == nil && got.Kind != tc.kind) {
 			t.Errorf("ParseTarget(%q) = %+v, %v", tc.in, got, err)
 		}
+	}
+	if g, _ := ParseTarget("gust1=gust:--loops 1"); g.Name != "gust1" || len(g.Args) != 2 || g.Args[1] != "1" {
+		t.Errorf("gust with flags: %+v", g)
 	}
 }
 

@@ -53,7 +53,7 @@ func (h *harness) envText() string {
 		w("target "+t.Name, t.Version)
 		switch t.Kind {
 		case KindGust:
-			w("gust flags", "serve --listen 127.0.0.1:PORT --log-level warn "+strings.Join(GustArgs(), " "))
+			w(t.Name+" flags", "serve --listen 127.0.0.1:PORT --log-level warn "+strings.Join(append(GustArgs(), t.Args...), " "))
 		case KindMosquitto:
 			w("mosquitto conf", strings.ReplaceAll(strings.TrimSpace(MosquittoConfig(0)), "\n", "; "))
 		case KindMochi:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,13 +40,20 @@ type Target struct {
 	// Bin, when set for a gust or mochi target, is a prebuilt executable
 	// to run instead of building one.
 	Bin string
+	// Args are extra `gust serve` flags of a gust target, after GustArgs
+	// (name=gust:FLAGS, e.g. "gust1=gust:--loops 1").
+	Args []string
 	// bin is the prepared executable of a started target.
 	bin string
 }
 
-// ParseTarget parses a --target value: gust, mosquitto, mochi, http or
-// name=host:port.
+// ParseTarget parses a --target value: gust, mosquitto, mochi, http,
+// name=host:port, or name=gust:FLAGS (a Gust started with extra serve
+// flags, to compare settings side by side).
 func ParseTarget(s string) (Target, error) {
+	if name, flags, ok := strings.Cut(s, "=gust:"); ok && name != "" {
+		return Target{Name: name, Kind: KindGust, Args: strings.Fields(flags)}, nil
+	}
 	if name, addr, ok := strings.Cut(s, "="); ok {
 		if _, _, err := net.SplitHostPort(addr); err != nil || name == "" {
 			return Target{}, fmt.Errorf("%w: %q (want name=host:port)", ErrUnknownTarget, s)
@@ -140,6 +148,7 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 	switch t.Kind {
 	case KindGust:
 		args = append([]string{t.bin, "serve", "--listen", addr, "--log-level", "warn"}, GustArgs()...)
+		args = append(args, t.Args...)
 	case KindMochi:
 		args = []string{t.bin, "-listen", addr}
 	case KindHTTP:
@@ -179,8 +188,18 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 // rate whatever this limit is, so the large limit does not let a fan-in
 // queue grow without bound; Mosquitto, single-threaded, paces its
 // publishers by reading them in turn with its subscribers.
+//
+// The event loops are the machine's cores less the one the generator
+// keeps busy (at least one), as an operator sizes them on a machine that
+// runs something else: on a 2-core machine, one loop. Measured on this
+// project's 2-core VM (gust bench --target gust --target "gust1=gust:--loops
+// 1", fanin/fanout/p2p): the default two loops, competing with the
+// generator for both cores, took 1.5-2x the CPU per message at 10k msg/s
+// and delivered less flat out in fan-in and fan-out at QoS 0 (2.1M vs 3.0M
+// and 4.7M vs 12M msg/s); a later --loops flag (name=gust:FLAGS) wins.
 func GustArgs() []string {
-	return []string{"--max-inflight", "64", "--max-queued-messages", "100000000"}
+	return []string{"--max-inflight", "64", "--max-queued-messages", "100000000",
+		"--loops", strconv.Itoa(max(1, runtime.NumCPU()-1))}
 }
 
 // MosquittoConfig is the configuration the harness gives Mosquitto: one
