@@ -242,3 +242,43 @@ func TestHarnessAddrTarget(t *testing.T) {
 		t.Fatalf("records %+v", records)
 	}
 }
+
+// TestHarnessConn runs a small conn scenario against Mosquitto: the
+// warm-up connections come and go before the RSS baseline, every measured
+// connection is held, and the per-connection RSS figures and their table
+// are written.
+func TestHarnessConn(t *testing.T) {
+	needMosquitto(t)
+	out := t.TempDir()
+	cfg := Config{
+		Scenarios:  []string{"conn"},
+		Size:       Quick,
+		Targets:    []Target{{Name: KindMosquitto, Kind: KindMosquitto}},
+		Reps:       1,
+		ResultsDir: out,
+		Label:      "tinyconn",
+		Tune:       func(c *loadgen.Config) { c.Conns = 2000 },
+	}
+	dir, records, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 1 || records[0].Error != "" || records[0].Result == nil {
+		t.Fatalf("records %+v", records)
+	}
+	r := records[0]
+	if r.Result.Connected != 2000 || r.Result.ConnectFailed != 0 {
+		t.Fatalf("connected %d failed %d, want 2000/0", r.Result.Connected, r.Result.ConnectFailed)
+	}
+	// Mosquitto holds a few hundred bytes per idle connection: a figure
+	// outside 50 B-50 kB means the baseline or the hold read is wrong.
+	for name, v := range map[string]float64{"peak": r.RSSPerConn, "held": r.RSSHoldPerConn} {
+		if v < 50 || v > 50_000 {
+			t.Fatalf("RSS per connection %s: %.0f B", name, v)
+		}
+	}
+	sum, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
+	if !strings.Contains(string(sum), "## conn") || !strings.Contains(string(sum), "RSS per idle connection") {
+		t.Fatalf("summary.md lacks the conn table:\n%s", sum)
+	}
+}
