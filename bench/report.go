@@ -166,7 +166,8 @@ func (h *harness) summary(groups []*group, plots []string) string {
 		pace = fmt.Sprintf("every publisher of the message scenarios sends %.0f msg/s", h.cfg.Rate)
 	}
 	fmt.Fprintf(&b, "Caveats: the generator and the brokers share this machine's cores, so every figure includes their "+
-		"competition for CPU; %s; a run that lost messages says so in the `lost` column (QoS 0 loss includes what was "+
+		"competition for CPU (Gust is given one event loop per core less the one the generator keeps busy: "+
+		strings.Join(GustArgs(), " ")+"; Mosquitto is single-threaded; mochi uses every core); %s; a run that lost messages says so in the `lost` column (QoS 0 loss includes what was "+
 		"still undelivered when the drain period ended); `other CPU-s` is the machine's busy CPU time during the run "+
 		"that was neither the broker's nor the generator's: other work on the machine competing with the run, plus "+
 		"kernel network processing charged to no process (softirq).\n\n", pace)
