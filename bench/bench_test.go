@@ -79,7 +79,7 @@ func TestHarnessTiny(t *testing.T) {
 	}
 	checkRaw(t, filepath.Join(dir, "raw.jsonl"), 6)
 	sum, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
-	for _, want := range []string{"## fanin, QoS 0", "## fanin, QoS 1", "| mosquitto |", "| http |", "delivered msg/s"} {
+	for _, want := range []string{"## fanin, QoS 0", "## fanin, QoS 1", "| mosquitto |", "| http |", "delivered msg/s", "stolen CPU-s"} {
 		if !strings.Contains(string(sum), want) {
 			t.Fatalf("summary.md lacks %q:\n%s", want, sum)
 		}

@@ -40,6 +40,10 @@ func (h *harness) envText() string {
 	w("memory", memTotal())
 	w("loadavg start", h.loadStart)
 	w("loadavg end", readTrim("/proc/loadavg"))
+	if busy, steal := MachineCPUSecs(); busy > h.busyStart {
+		w("cpu stolen", fmt.Sprintf("%.1f s of %.1f s busy CPU during the run (steal: the hypervisor serving other guests)",
+			steal-h.stealStart, busy-h.busyStart))
+	}
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
 		w("nofile", fmt.Sprintf("soft %d hard %d", rl.Cur, rl.Max))

@@ -75,7 +75,11 @@ type Record struct {
 	// minus the broker's and the generator's: other work that competed
 	// with this run (0 on a quiet machine).
 	OtherCPU float64 `json:"other_cpu_secs"`
-	Error    string  `json:"error,omitempty"`
+	// StolenCPU is the CPU time the hypervisor gave to other guests during
+	// the measured run (steal in /proc/stat; 0 on bare metal): a run that
+	// shows some was slowed by a neighbour, whatever the target.
+	StolenCPU float64 `json:"stolen_cpu_secs"`
+	Error     string  `json:"error,omitempty"`
 }
 
 // Run executes the configured comparison and writes the results
@@ -107,6 +111,8 @@ type harness struct {
 	// loadStart is /proc/loadavg when the run began: other work on the
 	// machine skews every figure, so env.txt records it.
 	loadStart string
+	// busyStart and stealStart are MachineCPUSecs when the run began.
+	busyStart, stealStart float64
 }
 
 func newHarness(cfg Config) (*harness, error) {
@@ -134,6 +140,7 @@ func newHarness(cfg Config) (*harness, error) {
 		return nil, err
 	}
 	h := &harness{cfg: cfg, root: root, tmp: tmp, all: all, started: time.Now(), loadStart: readTrim("/proc/loadavg")}
+	h.busyStart, h.stealStart = MachineCPUSecs()
 	if cfg.PinGenerator != "" {
 		if err := pinSelf(cfg.PinGenerator); err != nil {
 			h.logf("cannot pin the generator to %s: %v", cfg.PinGenerator, err)
@@ -244,14 +251,15 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 			load.JSON = hold
 		}
 	}
-	busy0 := MachineBusySecs()
+	busy0, steal0 := MachineCPUSecs()
 	var res *loadgen.Result
 	if t.Kind == KindHTTP {
 		res, err = loadgen.RunHTTP(ctx, load, true)
 	} else {
 		res, err = loadgen.Run(ctx, load)
 	}
-	busy := MachineBusySecs() - busy0
+	busy, steal := MachineCPUSecs()
+	busy, steal = busy-busy0, steal-steal0
 	if sampler != nil {
 		u := sampler.Stop()
 		rec.Broker = &u
@@ -261,7 +269,8 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 		return rec
 	}
 	rec.Result = res
-	rec.OtherCPU = busy - res.GenCPUSecs
+	rec.StolenCPU = steal
+	rec.OtherCPU = busy - steal - res.GenCPUSecs
 	if rec.Broker != nil {
 		rec.OtherCPU -= rec.Broker.CPUSecs
 	}

@@ -117,28 +117,33 @@ func (s *Sampler) Stop() ProcUsage {
 	}
 }
 
-// MachineBusySecs reads the CPU time all CPUs have spent busy (not idle
-// or waiting for I/O) since boot, from the first line of /proc/stat.
-func MachineBusySecs() float64 {
+// MachineCPUSecs reads, from the first line of /proc/stat, the CPU time
+// all CPUs have spent busy since boot (not idle or waiting for I/O;
+// stolen time included) and the part of it the hypervisor gave to other
+// guests (steal): CPU this machine's work wanted and did not get.
+func MachineCPUSecs() (busy, steal float64) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	f := bytes.Fields(line)
 	if len(f) < 6 || string(f[0]) != "cpu" {
-		return 0
+		return 0, 0
 	}
-	var total, idle int64
+	var total, idle, stolen int64
 	for i, x := range f[1:] {
 		v, _ := strconv.ParseInt(string(x), 10, 64)
 		if i >= 8 { // guest time is already counted in user time
 			break
 		}
 		total += v
-		if i == 3 || i == 4 { // idle, iowait
+		switch i {
+		case 3, 4: // idle, iowait
 			idle += v
+		case 7:
+			stolen = v
 		}
 	}
-	return float64(total-idle) / clockTicks
+	return float64(total-idle) / clockTicks, float64(stolen) / clockTicks
 }

@@ -170,7 +170,9 @@ func (h *harness) summary(groups []*group, plots []string) string {
 		strings.Join(GustArgs(), " ")+"; Mosquitto is single-threaded; mochi uses every core); %s; a run that lost messages says so in the `lost` column (QoS 0 loss includes what was "+
 		"still undelivered when the drain period ended); `other CPU-s` is the machine's busy CPU time during the run "+
 		"that was neither the broker's nor the generator's: other work on the machine competing with the run, plus "+
-		"kernel network processing charged to no process (softirq).\n\n", pace)
+		"kernel network processing charged to no process (softirq); `stolen CPU-s` is CPU time the hypervisor gave to "+
+		"other guests during the run (steal; 0 on bare metal): a run with some was slowed by a neighbour, and its "+
+		"latency tail shows it more than its medians.\n\n", pace)
 	for _, s := range h.skipped {
 		fmt.Fprintf(&b, "- Skipped target %s\n", s)
 	}
@@ -199,8 +201,8 @@ func (h *harness) summary(groups []*group, plots []string) string {
 func msgTable(b *strings.Builder, g *group) {
 	ref, hasRef := median(g.By[refTarget(g)], mRate)
 	fmt.Fprintf(b, "| target | delivered msg/s | %s ÷ target |", refTarget(g))
-	b.WriteString(" p50 µs | p99 µs | sent | lost | dup | out of order | broker CPU-s per M msgs | broker RSS peak MiB | generator CPU-s | other CPU-s |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString(" p50 µs | p99 µs | sent | lost | dup | out of order | broker CPU-s per M msgs | broker RSS peak MiB | generator CPU-s | other CPU-s | stolen CPU-s |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range g.Targets {
 		rs := g.By[t]
 		if len(rs) == 0 {
@@ -208,7 +210,7 @@ func msgTable(b *strings.Builder, g *group) {
 		}
 		rate, ok := median(rs, mRate)
 		if !ok {
-			fmt.Fprintf(b, "| %s | error: %s ||||||||||||\n", t, oneLine(firstError(rs)))
+			fmt.Fprintf(b, "| %s | error: %s |||||||||||||\n", t, oneLine(firstError(rs)))
 			continue
 		}
 		ratio := "—"
@@ -221,13 +223,14 @@ func msgTable(b *strings.Builder, g *group) {
 		rss, _ := median(rs, mRSSPeak)
 		gen, _ := median(rs, mGenCPU)
 		other, _ := median(rs, func(r Record) float64 { return r.OtherCPU })
-		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.2f | %.2f |\n",
+		stolen, _ := median(rs, func(r Record) float64 { return r.StolenCPU })
+		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.2f | %.2f | %.2f |\n",
 			t, rate, ratio, p50, p99,
 			sumOK(rs, func(r Record) int64 { return r.Result.Sent }),
 			sumOK(rs, func(r Record) int64 { return r.Result.Lost }),
 			sumOK(rs, func(r Record) int64 { return r.Result.Duplicated }),
 			sumOK(rs, func(r Record) int64 { return r.Result.OutOfOrder }),
-			cpu, rss/(1<<20), gen, other)
+			cpu, rss/(1<<20), gen, other, stolen)
 	}
 }
 
