@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -280,5 +281,38 @@ func TestHarnessConn(t *testing.T) {
 	sum, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
 	if !strings.Contains(string(sum), "## conn") || !strings.Contains(string(sum), "RSS per idle connection") {
 		t.Fatalf("summary.md lacks the conn table:\n%s", sum)
+	}
+}
+
+// TestCalmPair checks the rule the p99 targets use: repetitions with more
+// than 1% of the machine's CPU stolen are left out, for both targets alike,
+// only when both keep at least one; otherwise all count and the line says
+// the comparison is within noise.
+func TestCalmPair(t *testing.T) {
+	rec := func(p99 int64, stolen float64) Record {
+		r := Record{Result: &loadgen.Result{Elapsed: 10}, StolenCPU: stolen}
+		r.Result.Latency.P99 = p99
+		return r
+	}
+	limit := calmShare * 10 * float64(runtime.NumCPU())
+	gust := []Record{rec(1000, 0), rec(30000, 4*limit), rec(1200, limit/2)}
+	peer := []Record{rec(1500, 0), rec(1400, 0), rec(1600, 0)}
+	g, p, tag := calmPair(gust, peer)
+	if len(g) != 2 || len(p) != 3 || !strings.Contains(tag, "Gust 2 of 3") {
+		t.Fatalf("calm pair: %d, %d, %q", len(g), len(p), tag)
+	}
+	if m, _ := median(g, mP99); m != 1100 {
+		t.Fatalf("calm Gust p99 median %v, want 1100", m)
+	}
+	g, p, _ = calmPair(gust[:2], peer)
+	if len(g) != 1 || len(p) != 3 {
+		t.Fatalf("calm pair of one: %d, %d", len(g), len(p))
+	}
+	g, p, tag = calmPair(gust[1:2], peer)
+	if len(g) != 1 || len(p) != 3 || !strings.Contains(tag, "within noise") {
+		t.Fatalf("no calm Gust run: %d, %d, %q", len(g), len(p), tag)
+	}
+	if _, _, tag = calmPair(peer, peer); tag != "" {
+		t.Fatalf("all calm: tag %q", tag)
 	}
 }

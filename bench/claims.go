@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 )
@@ -74,7 +75,9 @@ func (h *harness) claims(b *strings.Builder, groups []*group) {
 	if len(lines) == 0 {
 		return
 	}
-	b.WriteString("## Targets\n\nChecked on this run's medians (targets from the project's issue 6).\n\n")
+	b.WriteString("## Targets\n\nChecked on this run's medians (targets from the project's issue 6). A p99 is compared on the " +
+		"repetitions during which the hypervisor stole under 1% of the machine's CPU when both targets have some and some " +
+		"were not (the line says so), since a neighbour's stall, not the broker, then decides the tail.\n\n")
 	b.WriteString(strings.Join(lines, "\n"))
 	b.WriteString("\n")
 }
@@ -95,9 +98,10 @@ func (h *harness) coreClaims(check func(bool, string, ...any), g *group, peer st
 	}
 	if strings.HasSuffix(g.Scenario, "-steady") {
 		// Fixed offered load: only latency (and loss) can differ.
-		gp, _ := median(gust, mP99)
-		pp, _ := median(rs, mP99)
-		check(gp < pp, "%s QoS %d: Gust p99 %.0f µs vs %s %.0f µs at the same fixed rate (target: lower)", g.Scenario, g.QoS, gp, peer, pp)
+		gs, ps, tag := calmPair(gust, rs)
+		gp, _ := median(gs, mP99)
+		pp, _ := median(ps, mP99)
+		check(gp < pp, "%s QoS %d: Gust p99 %.0f µs vs %s %.0f µs at the same fixed rate%s (target: lower)", g.Scenario, g.QoS, gp, peer, pp, tag)
 		return
 	}
 	check(gr >= 2*pr, "%s QoS %d: Gust %.0f msg/s = %.2fx %s (%.0f msg/s; target 2x)", g.Scenario, g.QoS, gr, gr/pr, peer, pr)
@@ -105,9 +109,10 @@ func (h *harness) coreClaims(check func(bool, string, ...any), g *group, peer st
 		lost := sumOK(gust, func(r Record) int64 { return r.Result.Lost })
 		check(lost == 0, "%s QoS %d: Gust lost %d QoS %d messages over all repetitions (target: none)", g.Scenario, g.QoS, lost, g.QoS)
 	}
-	gp, _ := median(gust, mP99)
-	pp, _ := median(rs, mP99)
-	check(gp < pp, "%s QoS %d: Gust p99 %.0f µs vs %s %.0f µs (target: lower)", g.Scenario, g.QoS, gp, peer, pp)
+	gs, ps, tag := calmPair(gust, rs)
+	gp, _ := median(gs, mP99)
+	pp, _ := median(ps, mP99)
+	check(gp < pp, "%s QoS %d: Gust p99 %.0f µs vs %s %.0f µs%s (target: lower)", g.Scenario, g.QoS, gp, peer, pp, tag)
 	if peer == KindMosquitto {
 		gc, _ := median(gust, mCPU)
 		pc, _ := median(rs, mCPU)
@@ -116,6 +121,41 @@ func (h *harness) coreClaims(check func(bool, string, ...any), g *group, peer st
 				g.Scenario, g.QoS, gc, gc/pc, pc)
 		}
 	}
+}
+
+// calmShare is the largest share of the machine's CPU capacity during a
+// run that the hypervisor may have stolen for the run to count as calm.
+const calmShare = 0.01
+
+// calm returns the records of rs during which the hypervisor stole at
+// most calmShare of the machine's CPU capacity.
+func calm(rs []Record) []Record {
+	var out []Record
+	for _, r := range rs {
+		if r.Result != nil && r.StolenCPU <= calmShare*r.Result.Elapsed*float64(runtime.NumCPU()) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// calmPair chooses the repetitions a latency target is checked on. A
+// neighbour on the hypervisor stalls whatever run is on the machine for
+// milliseconds at a time, which decides a p99 (the steal column shows
+// it), so when both targets have calm repetitions and some were not, the
+// check uses the calm ones, the same rule for every target, and says so;
+// when one target has none, it uses all and says that too.
+func calmPair(gust, peer []Record) (g, p []Record, tag string) {
+	cg, cp := calm(gust), calm(peer)
+	switch {
+	case len(cg) == len(gust) && len(cp) == len(peer):
+		return gust, peer, ""
+	case len(cg) > 0 && len(cp) > 0:
+		return cg, cp, fmt.Sprintf(", on the repetitions with under %.0f%% of the CPU stolen by the hypervisor (Gust %d of %d, peer %d of %d)",
+			100*calmShare, len(cg), len(gust), len(cp), len(peer))
+	}
+	return gust, peer, fmt.Sprintf(", CPU stolen by the hypervisor in every repetition of one of them (Gust %d of %d calm, peer %d of %d): within noise",
+		len(cg), len(gust), len(cp), len(peer))
 }
 
 // writeIndex regenerates base/README.md: every run directory, newest
