@@ -5,7 +5,11 @@ package engine
 // connections, medians of 3 repetitions, RSS read 8 s into the hold: before
 // this work Gust 1,329 B at the storm's peak vs Mosquitto 742 B; at 96b9dbb
 // 993 B at the peak and 851 B held; now 831 B at the peak and 741 B held
-// (0.69 GiB for 1M), Mosquitto 743 B in the same run. Live heap per idle
+// (0.69 GiB for 1M), Mosquitto 743 B in the same run. Since f2759f1 the
+// harness reads its baseline after a warm-up of 1,000 connections opened
+// and closed, so fixed costs (the code pages below) are not charged to
+// the connections: 671 B held vs Mosquitto 704 B, 756 B at the peak
+// (results/2026-11-26T0504-standard-f2759f1). Live heap per idle
 // connection (MemStats.BySize of an in-process broker behind real sockets
 // after a 19,000-connection storm): about 570 B, down from 662 B and 940 B:
 //
