@@ -194,7 +194,7 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 // runs something else: on a 2-core machine, one loop. Measured on this
 // project's 2-core VM (gust bench --target gust --target "gust1=gust:--loops
 // 1", fanin/fanout/p2p): the default two loops, competing with the
-// generator for both cores, took 1.5-2x the CPU per message at 10k msg/s
+// generator for both cores, took 1.1-2.1x the CPU per message at 10k msg/s
 // and delivered less flat out in fan-in and fan-out at QoS 0 (2.1M vs 3.0M
 // and 4.7M vs 12M msg/s); a later --loops flag (name=gust:FLAGS) wins.
 func GustArgs() []string {

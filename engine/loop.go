@@ -150,7 +150,7 @@ type loop struct {
 	servedThrottled []*client   // scratch of resumeThrottled
 	hasThrottled    atomic.Bool // read by other loops
 	resumePending   bool
-	inTraffic       int  // > 0 while a client's packets are being decoded
+	inTraffic       int  // > 0 while a client's packets are decoded, or throttled clients resumed
 	congested       bool // the message being routed hit a congested session
 
 	// Shared-subscription hand-over (shared.go).

@@ -217,6 +217,11 @@ func (l *loop) resumeThrottled() {
 	l.throttled = l.spareThrottled[:0]
 	l.hasThrottled.Store(false)
 	served := l.servedThrottled[:0]
+	// No nested round: closing a client (closeNow, OnClose) finishes the
+	// loop, and a congestion its session ends sets resumePending; a round
+	// started there would take l.throttled, which shares its array with
+	// l.spareThrottled, and served. The final finish starts it instead.
+	l.inTraffic++
 	for i, c := range list {
 		list[i] = nil
 		if !c.throttled || c.state != stateConnected {
@@ -234,6 +239,7 @@ func (l *loop) resumeThrottled() {
 			served = append(served, c)
 		}
 	}
+	l.inTraffic--
 	l.throttled = append(l.throttled, served...)
 	clear(served)
 	l.servedThrottled = served[:0]
