@@ -546,6 +546,7 @@ func tail(s string, n int) string {
 	}
 	return "..." + s[len(s)-n:]
 }
+
 // TestHarness checks the harness itself: a broker starts, a probe's round
 // trips complete, /proc readings are plausible and a raw client connects.
 func TestHarness(t *testing.T) {
