@@ -6,9 +6,9 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/trie"
@@ -324,7 +324,7 @@ func (l *loop) push(bt *batch) {
 	if fd >= 0 {
 		// One byte on the doorbell socket wakes the loop without allocating;
 		// EAGAIN means the socket is full of earlier rings, which is as good.
-		_, _ = syscall.Write(fd, bellByte)
+		_, _ = unix.Write(fd, bellByte)
 		return
 	}
 	// Doorbell not ready yet (the loop is new): gnet's Execute allocates a
@@ -400,32 +400,32 @@ func (l *loop) apply(bt *batch) {
 // loop, so other loops can wake it with a one-byte write. Runs in its own
 // goroutine; until it finishes, push falls back to Execute.
 func (l *loop) startDoorbell() {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fds, err := bellPair()
 	if err != nil {
 		return
 	}
-	if err := syscall.SetNonblock(fds[1], true); err != nil {
-		_ = syscall.Close(fds[0])
-		_ = syscall.Close(fds[1])
+	if err := unix.SetNonblock(fds[1], true); err != nil {
+		_ = unix.Close(fds[0])
+		_ = unix.Close(fds[1])
 		return
 	}
 	f := os.NewFile(uintptr(fds[0]), "gust-doorbell")
 	nc, err := net.FileConn(f) // dups fds[0]
 	_ = f.Close()
 	if err != nil {
-		_ = syscall.Close(fds[1])
+		_ = unix.Close(fds[1])
 		return
 	}
 	ctx := gnet.NewContext(context.Background(), &doorbell{l: l})
 	ch, err := l.el.Enroll(ctx, nc)
 	if err != nil {
 		_ = nc.Close()
-		_ = syscall.Close(fds[1])
+		_ = unix.Close(fds[1])
 		return
 	}
 	res := <-ch
 	if res.Err != nil || res.Conn == nil { // nil Conn: the engine stopped meanwhile
-		_ = syscall.Close(fds[1])
+		_ = unix.Close(fds[1])
 		return
 	}
 	l.in.mu.Lock()
@@ -445,6 +445,6 @@ func (l *loop) closeDoorbell() {
 	l.in.bellFD = -1
 	l.in.mu.Unlock()
 	if fd >= 0 {
-		_ = syscall.Close(fd)
+		_ = unix.Close(fd)
 	}
 }

@@ -9,10 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/engine"
 )
@@ -26,6 +26,10 @@ const shutdownGrace = 10 * time.Second
 // engine.Config, then the broker until SIGINT or SIGTERM; SIGHUP reloads
 // the password file.
 func runServe(args []string) int {
+	if err := engine.CheckPlatform(); err != nil {
+		fmt.Fprintln(os.Stderr, "gust serve:", err)
+		return 1
+	}
 	cfg, err := loadServeConfig(args, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -44,7 +48,7 @@ func runServe(args []string) int {
 		return 1
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sig, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	waitSignals(b, sig)
 	signal.Stop(sig)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -60,7 +64,7 @@ func runServe(args []string) int {
 // reloads the password file (a bad one is logged and the old kept).
 func waitSignals(b *engine.Broker, sig <-chan os.Signal) {
 	for s := range sig {
-		if s != syscall.SIGHUP {
+		if s != unix.SIGHUP {
 			return
 		}
 		_ = b.ReloadPasswordFile() // logged by the broker
