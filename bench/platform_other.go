@@ -18,8 +18,12 @@ const platformNote = runtime.GOOS + ": no /proc, so broker CPU and RSS, stolen C
 func killWithParent(*exec.Cmd) {}
 
 // pinSelf checks list and reports that this platform has no CPU affinity
-// call (sched_setaffinity): the generator runs unpinned.
+// call (sched_setaffinity): the generator runs unpinned. An empty list
+// asks for no pinning and succeeds.
 func pinSelf(list string) error {
+	if list == "" {
+		return nil
+	}
 	if _, err := parseCPUList(list); err != nil {
 		return err
 	}
