@@ -95,8 +95,8 @@ type inbox struct {
 	mu     sync.Mutex // leaf lock
 	q      []*batch
 	bytes  atomic.Int64 // batch.size of the batches in q, read by producers once per batch (outFor)
-	rung   bool // a wake-up is pending; producers don't ring again
-	bellFD int  // write end of the doorbell socket pair, -1 until ready
+	rung   bool         // a wake-up is pending; producers don't ring again
+	bellFD int          // write end of the doorbell socket pair, -1 until ready
 }
 
 // loopStats are the counters of one loop. The loop accumulates them in
