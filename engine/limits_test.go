@@ -279,8 +279,8 @@ func TestMaxRetainedBytes(t *testing.T) {
 	equal(t, send("rb/a", 56, 0), codec.ReasonSuccess) // 60 B
 	equal(t, send("rb/b", 40, 0), codec.ReasonQuotaExceeded, "new topic past the bytes")
 	equal(t, send("rb/a", 100, 0), codec.ReasonQuotaExceeded, "growing replacement past the bytes")
-	equal(t, send("rb/a", 6, 0), codec.ReasonSuccess, "smaller replacement")   // 10 B
-	equal(t, send("rb/b", 46, 1), codec.ReasonSuccess, "room again")          // 50 B, expires in 1 s
+	equal(t, send("rb/a", 6, 0), codec.ReasonSuccess, "smaller replacement") // 10 B
+	equal(t, send("rb/b", 46, 1), codec.ReasonSuccess, "room again")         // 50 B, expires in 1 s
 	equal(t, b.Stats().RetainedBytes, int64(60))
 	hasLog(t, logs, "retained limit", "max_retained_bytes")
 	time.Sleep(2100 * time.Millisecond) // past the expiry, at 1 s granularity
