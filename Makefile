@@ -9,7 +9,7 @@ FUZZTIME        ?= 30s
 RACE_PKGS       := ./engine/... ./trie/... ./loadgen/... ./bench/...
 GUST_FLAGS      ?=
 
-.PHONY: all build run test race fuzz bench microbench lint fmt vet staticcheck interop check clean conformance
+.PHONY: all build run test race fuzz bench microbench lint fmt vet tidy staticcheck interop check clean conformance
 
 all: build
 
@@ -59,11 +59,15 @@ fmt:
 vet:
 	$(GO) vet ./...
 
+## tidy: go.mod and go.sum list exactly what the module needs.
+tidy:
+	$(GO) mod tidy -diff
+
 staticcheck: $(BIN)/staticcheck
 	$(BIN)/staticcheck ./...
 
-## lint: gofmt, go vet and staticcheck (pinned, installed through the module proxy).
-lint: fmt vet staticcheck
+## lint: gofmt, go vet, go mod tidy and staticcheck (pinned, installed through the module proxy).
+lint: fmt vet tidy staticcheck
 
 check: lint test race
 
