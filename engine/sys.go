@@ -21,6 +21,18 @@ type SysStats struct {
 	Retained            int64
 	SlowConsumersClosed uint64
 	Uptime              time.Duration
+
+	// Limits (Config "Limits" group, limits.go).
+	SessionsEvicted       uint64 // offline sessions discarded for MaxSessions
+	SessionsRefused       uint64 // CONNECTs refused for MaxSessions
+	SubscriptionsRefused  uint64 // SUBSCRIBE filters refused (MaxSubscriptionsPerClient, SubscriberIDs)
+	RetainedRefused       uint64 // retained messages not stored (MaxRetainedMessages, MaxRetainedBytes)
+	RetainedBytes         int64  // the MaxRetainedBytes measure
+	QueuedBytes           int64  // the MaxQueuedBytes measure summed over sessions
+	QueuedBytesDropped    uint64 // messages dropped for MaxQueuedBytes or MaxQueuedBytesTotal (also in PublishDropped)
+	HandoverDropped       uint64 // QoS 0 messages dropped for MaxHandoverBytes (also in PublishDropped)
+	DelayedWills          int64  // wills waiting for their Will Delay Interval
+	DelayedWillsPublished uint64 // delayed wills published at once (MaxDelayedWills, MaxDelayedWillBytes)
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -34,6 +46,8 @@ func (b *Broker) Stats() SysStats {
 		s.PublishDropped += l.ast.dropped.Load()
 		s.BytesReceived += l.ast.bytesIn.Load()
 		s.BytesSent += l.ast.bytesOut.Load()
+		s.QueuedBytesDropped += l.ast.queueDropped.Load()
+		s.HandoverDropped += l.ast.handoverDropped.Load()
 	}
 	s.ClientsConnected = b.connected.Load()
 	if m := b.maxConnected.Load(); s.ClientsConnected > m {
@@ -47,6 +61,15 @@ func (b *Broker) Stats() SysStats {
 	s.Subscriptions = b.subCount.Load()
 	s.Retained = int64(b.retained.Count())
 	s.SlowConsumersClosed = b.slowClosed.Load()
+	lim := &b.limits
+	s.SessionsEvicted = lim.sessionsEvicted.Load()
+	s.SessionsRefused = lim.sessionsRefused.Load()
+	s.SubscriptionsRefused = lim.subsRefused.Load()
+	s.RetainedRefused = lim.retainedRefused.Load()
+	s.RetainedBytes = lim.retainedBytes.Load()
+	s.QueuedBytes = max(lim.queuedBytes.Load(), 0) // loops fold their changes at different times
+	s.DelayedWills = int64(b.wills.n.Load())
+	s.DelayedWillsPublished = lim.willsEarly.Load()
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
@@ -78,10 +101,20 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/subscriptions/count", i(st.Subscriptions)},
 		{"$SYS/broker/retained messages/count", i(st.Retained)},
 		{"$SYS/broker/slow consumers/disconnected", u(st.SlowConsumersClosed)},
+		{"$SYS/broker/sessions/evicted", u(st.SessionsEvicted)},
+		{"$SYS/broker/sessions/refused", u(st.SessionsRefused)},
+		{"$SYS/broker/subscriptions/refused", u(st.SubscriptionsRefused)},
+		{"$SYS/broker/retained messages/refused", u(st.RetainedRefused)},
+		{"$SYS/broker/retained messages/bytes", i(st.RetainedBytes)},
+		{"$SYS/broker/queued/bytes", i(st.QueuedBytes)},
+		{"$SYS/broker/queued/dropped", u(st.QueuedBytesDropped)},
+		{"$SYS/broker/handover/dropped", u(st.HandoverDropped)},
+		{"$SYS/broker/wills/delayed", i(st.DelayedWills)},
+		{"$SYS/broker/wills/published early", u(st.DelayedWillsPublished)},
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)
-		l.b.storeRetained(topic, payload, 0, nil)
+		l.b.storeRetained(topic, payload, 0, nil, true)
 		l.route(topic, payload, 0, false, nil, nil)
 	}
 	l.finish()

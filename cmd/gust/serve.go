@@ -179,5 +179,15 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.WildcardSubAvailable, "wildcard-subscription-available", cfg.WildcardSubAvailable, "accept topic filters with + or #")
 	fs.BoolVar(&cfg.SubIDAvailable, "subscription-identifier-available", cfg.SubIDAvailable, "accept MQTT 5 subscription identifiers")
 	fs.BoolVar(&cfg.SharedSubAvailable, "shared-subscription-available", cfg.SharedSubAvailable, "accept shared subscriptions ($share/{group}/{filter})")
+	// Limits.
+	fs.IntVar(&cfg.MaxSessions, "max-sessions", cfg.MaxSessions, "sessions kept, online and offline; past it the oldest offline one is discarded, or the CONNECT refused if none")
+	fs.IntVar(&cfg.MaxSubscriptionsPerClient, "max-subscriptions-per-client", cfg.MaxSubscriptionsPerClient, "subscriptions one session holds; past it SUBACK 0x97 (3.1.1: 0x80)")
+	fs.IntVar(&cfg.MaxRetainedMessages, "max-retained-messages", cfg.MaxRetainedMessages, "retained messages stored; past it new topics are not retained")
+	fs.IntVar(&cfg.MaxRetainedBytes, "max-retained-bytes", cfg.MaxRetainedBytes, "bytes of retained messages (topic, payload, properties)")
+	fs.IntVar(&cfg.MaxQueuedBytes, "max-queued-bytes", cfg.MaxQueuedBytes, "bytes of QoS 1/2 messages one session holds, queued or unacknowledged")
+	fs.IntVar(&cfg.MaxQueuedBytesTotal, "max-queued-bytes-total", cfg.MaxQueuedBytesTotal, "max-queued-bytes summed over every session")
+	fs.IntVar(&cfg.MaxHandoverBytes, "max-handover-bytes", cfg.MaxHandoverBytes, "bytes of QoS 0 messages waiting for one event loop from the others")
+	fs.IntVar(&cfg.MaxDelayedWills, "max-delayed-wills", cfg.MaxDelayedWills, "MQTT 5 wills waiting for their delay; past it a will is published at once")
+	fs.IntVar(&cfg.MaxDelayedWillBytes, "max-delayed-will-bytes", cfg.MaxDelayedWillBytes, "bytes of the wills waiting for their delay")
 	return fs
 }
