@@ -20,7 +20,14 @@ type SysStats struct {
 	Subscriptions       int64
 	Retained            int64
 	SlowConsumersClosed uint64
-	Uptime              time.Duration
+	// ConnectionsRefused counts connections closed at accept without being
+	// served: over max_connections, shed while out of descriptors, or
+	// not taken by an event loop.
+	ConnectionsRefused uint64
+	// AcceptErrors counts failed accept calls (out of descriptors or
+	// memory, or other transient errors); each backs the acceptor off.
+	AcceptErrors uint64
+	Uptime       time.Duration
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -47,6 +54,10 @@ func (b *Broker) Stats() SysStats {
 	s.Subscriptions = b.subCount.Load()
 	s.Retained = int64(b.retained.Count())
 	s.SlowConsumersClosed = b.slowClosed.Load()
+	if a := b.acc.Load(); a != nil {
+		s.ConnectionsRefused = a.refused.Load()
+		s.AcceptErrors = a.acceptErrors.Load()
+	}
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
@@ -78,6 +89,8 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/subscriptions/count", i(st.Subscriptions)},
 		{"$SYS/broker/retained messages/count", i(st.Retained)},
 		{"$SYS/broker/slow consumers/disconnected", u(st.SlowConsumersClosed)},
+		{"$SYS/broker/connections/refused", u(st.ConnectionsRefused)},
+		{"$SYS/broker/connections/accept errors", u(st.AcceptErrors)},
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)
