@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/trie"
 )
@@ -144,27 +146,32 @@ func (b *Broker) Start() error {
 	if b.started {
 		return ErrStarted
 	}
-	ln, err := listenTCP(b.cfg.Listen)
+	ln, addr, err := listenTCP(b.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("engine: listen %s: %w", b.cfg.Listen, err)
 	}
-	if err := b.startLoops(); err != nil {
+	loops, err := b.startLoops()
+	if err != nil {
 		_ = ln.Close()
 		return err
 	}
-	loops := b.cfg.Loops
-	if loops == 0 {
-		loops = runtime.NumCPU()
+	maxConns := connectionCap(b.cfg.MaxConnections, len(loops), b.log)
+	next := 0
+	handOff := func(fd int, sa unix.Sockaddr, lost func(error)) error { // acceptor goroutine only
+		l := loops[next]
+		if next++; next == len(loops) {
+			next = 0
+		}
+		return l.adopt(fd, sa, addr, lost)
 	}
-	maxConns := connectionCap(b.cfg.MaxConnections, loops, b.log)
-	acc, err := newAcceptor(ln, maxConns, &b.open, b.handOff, b.listenerFailed, newAcceptLogs(b.log))
-	if err != nil { // not reached: a TCP listener has a raw connection
+	acc, err := newAcceptor(ln, maxConns, &b.open, handOff, b.listenerFailed, newAcceptLogs(b.log))
+	if err != nil { // not reached: a socket file has a raw connection
 		_ = ln.Close()
 		return err
 	}
 	b.acc.Store(acc)
 	go acc.run()
-	b.addr = ln.Addr()
+	b.addr = addr
 	b.started = true
 	b.startedAt = time.Now()
 	b.stopTick = make(chan struct{})
@@ -175,21 +182,27 @@ func (b *Broker) Start() error {
 	return nil
 }
 
-// startLoops starts the gnet engine, its event loops and nothing that
-// accepts: gnet gets a sealed listener (listener.go), connections come
-// from the acceptor through handOff.
-func (b *Broker) startLoops() error {
+// startLoops starts the gnet engine and its event loops, with nothing
+// that accepts: gnet gets a sealed listener (listener.go), connections come
+// from the acceptor through loop.adopt (handoff.go). It returns the
+// broker's loops, one per gnet loop, each with its doorbell.
+func (b *Broker) startLoops() ([]*loop, error) {
 	sealed, err := newSealedSocket()
 	if err != nil {
-		return fmt.Errorf("engine: event loops: %w", err)
+		return nil, fmt.Errorf("engine: event loops: %w", err)
 	}
 	h := &handler{b: b, ready: make(chan struct{})}
 	b.engDone = make(chan struct{})
+	n := b.cfg.Loops
+	if n == 0 {
+		n = runtime.NumCPU() // gnet's own choice with WithMulticore
+	}
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
-		gnet.WithNumEventLoop(b.cfg.Loops),
-		gnet.WithLoadBalancing(gnet.RoundRobin), // next() is called by the acceptor alone
+		gnet.WithNumEventLoop(n),
+		gnet.WithLoadBalancing(gnet.RoundRobin), // Register's choice: see bootLoops
 		gnet.WithLogger(gnetLogger{b.log}),
+		gnet.WithTicker(true), // OnTick: every loop is registered
 	}
 	go func() {
 		b.engErr = gnet.Run(h, "unix://"+sealed.path, opts...)
@@ -200,18 +213,28 @@ func (b *Broker) startLoops() error {
 	case <-b.engDone:
 		sealed.seal()
 		sealed.close()
-		return fmt.Errorf("engine: event loops: %w", b.engErr)
+		return nil, fmt.Errorf("engine: event loops: %w", b.engErr)
 	}
 	sealed.seal()
 	b.sealed = sealed
 	b.eng = h.eng
-	return nil
-}
-
-// handOff gives an accepted connection to an event loop, chosen round
-// robin by gnet. Called by the acceptor goroutine only.
-func (b *Broker) handOff(c *net.TCPConn) (<-chan gnet.RegisteredResult, error) {
-	return b.eng.Register(gnet.NewNetConnContext(context.Background(), c))
+	loops, err := b.bootLoops(n)
+	if err == nil {
+		err = checkGnet(loops[0].el)
+	}
+	if err != nil {
+		b.closing.Store(true) // not a failure for Done to report
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = b.eng.Stop(ctx)
+		select {
+		case <-b.engDone:
+			sealed.close()
+		default:
+		}
+		return nil, err
+	}
+	return loops, nil
 }
 
 // watchLoops reports through Done an engine that stopped while the broker
@@ -315,18 +338,9 @@ func (b *Broker) loopSnapshot() []*loop {
 	return append([]*loop(nil), b.loopList...)
 }
 
-// loopOf returns the broker loop of a gnet loop, creating it on first use.
-// Called from that gnet loop.
-func (b *Broker) loopOf(el gnet.EventLoop) *loop {
-	if v, ok := b.loops.Load(el); ok {
-		return v.(*loop)
-	}
-	l := b.loopOf0(el)
-	go l.startDoorbell()
-	return l
-}
-
-// loopOf0 is loopOf without the doorbell (tests install their own).
+// loopOf0 returns the broker loop of a gnet loop, creating it on first
+// use, without a doorbell: bootLoops gives each loop its doorbell (tests
+// install their own). Called from that gnet loop.
 func (b *Broker) loopOf0(el gnet.EventLoop) *loop {
 	if v, ok := b.loops.Load(el); ok {
 		return v.(*loop)
@@ -518,19 +532,30 @@ type handler struct {
 	gnet.BuiltinEventEngine
 	b     *Broker
 	eng   gnet.Engine
-	ready chan struct{}
+	ready chan struct{} // closed by the first OnTick
+	once  sync.Once
 }
 
 // OnBoot records the engine.
 func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 	h.eng = eng
-	close(h.ready)
 	return gnet.None
+}
+
+// OnTick runs once, when gnet has registered every event loop (OnBoot
+// comes before): it says the engine is ready and asks never to be called
+// again.
+func (h *handler) OnTick() (time.Duration, gnet.Action) {
+	h.once.Do(func() { close(h.ready) })
+	return math.MaxInt64, gnet.None
 }
 
 // OnOpen creates the client of a new connection on its loop.
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	if _, ok := gc.Context().(*doorbell); ok {
+	if d, ok := gc.Context().(*doorbell); ok {
+		if d.l == nil { // registered by bootLoops
+			d.l = h.b.loopOf0(gc.EventLoop())
+		}
 		return nil, gnet.None
 	}
 	b := h.b
@@ -538,7 +563,7 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		b.open.Add(-1) // counted by the acceptor, never a client
 		return nil, gnet.Close
 	}
-	l := b.loopOf(gc.EventLoop())
+	l := b.loopOf0(gc.EventLoop())
 	b.churn.Add(1)
 	now := b.refreshClock()
 	c := &client{gc: gc, l: l, lastRead: now}

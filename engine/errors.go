@@ -34,7 +34,6 @@ var (
 	errUnsupportedPacket = errors.New("engine: packet type not accepted from a client")
 	errBadWillTopic      = errors.New("engine: invalid will topic")
 	errCloseQuiet        = errors.New("engine: close after handling")
-	errHandOff           = errors.New("engine: no event loop took the connection")
 )
 
 // reasonError is an internal close cause that carries the MQTT 5

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,32 +21,32 @@ const (
 	backoffMax = 50 * time.Millisecond
 )
 
-// maxHandOffs bounds the hand-offs in flight: each holds a second
-// descriptor (gnet duplicates the socket) until its loop has taken it, so
-// the bound keeps that excess within reservedFDs.
-const maxHandOffs = 32
+// acceptBatch bounds the connections accepted in one wake-up, so that stop
+// can close the listener between batches during a flood.
+const acceptBatch = 64
 
 // shedBatch bounds the connections refused in one round of the
 // reserved-descriptor trick, so that legitimate clients that arrive when
 // descriptors come back are not refused for long.
 const shedBatch = 256
 
-// handOffFunc gives an admitted connection to an event loop. It returns
-// at once with a channel that delivers the outcome once the loop has taken
-// the connection (or an error, the connection then being closed). If it
-// returns an error, the connection was not taken and the caller closes it.
-type handOffFunc func(c *net.TCPConn) (<-chan gnet.RegisteredResult, error)
+// handOffFunc gives an accepted socket (non-blocking, close-on-exec; sa
+// its peer) to an event loop. It returns an error if no loop took it, the
+// caller then closing fd; a loop that took it but fails to register it
+// calls lost (from the loop), having closed fd.
+type handOffFunc func(fd int, sa unix.Sockaddr, lost func(error)) error
 
 // acceptor owns the broker's TCP listener and admits connections to the
 // event loops: it is where a transport starts.
 //
 // Contract:
-//   - One goroutine (run) accepts; it never blocks on a loop except when
-//     maxHandOffs hand-offs are in flight, then it waits for the oldest.
+//   - One goroutine (run) accepts, in batches, and hands each admitted
+//     socket to a loop; a hand-off only queues it on the loop (no
+//     goroutine, no wait), the loop registers it and runs OnOpen.
 //   - open counts connections from admission to close. The acceptor adds
-//     one before handing a connection off; whoever ends it subtracts one:
-//     the loop when it closes a connection it took (OnClose, or OnOpen
-//     refusing it), the acceptor when a hand-off fails.
+//     one before the hand-off; whoever ends the connection subtracts one:
+//     the loop when it closes one it took (OnClose, or OnOpen refusing it),
+//     lost when a hand-off fails.
 //   - A connection is admitted only while open < max (max 0: no cap), so
 //     open never exceeds max however many dial at once; past it a
 //     connection is accepted and closed at once, counted in refused and
@@ -59,58 +58,62 @@ type handOffFunc func(c *net.TCPConn) (<-chan gnet.RegisteredResult, error)
 //     acceptor nor keeps clients waiting), reopens it and backs off
 //     (5-50 ms) before accepting again; the error is counted in
 //     acceptErrors, the connections in refused, both logged rate-limited.
-//     Other transient errors back off the same way. Only an error that
-//     says the listener itself is gone ends the acceptor; it is reported
+//     Other transient errors back off the same way. Only a listener that
+//     can no longer accept at all ends the acceptor; it is reported
 //     through onFatal.
 //
-// Its counters are safe from any goroutine; everything else belongs to
-// the run goroutine.
+// Its counters and lost are safe from any goroutine; everything else
+// belongs to the run goroutine.
 type acceptor struct {
-	ln      *net.TCPListener
+	ln      *os.File // the listening socket, in Go's poller to wait on
 	raw     syscall.RawConn
 	max     int64 // 0: no cap
 	open    *atomic.Int64
 	handOff handOffFunc
 	onFatal func(error)
+	logs    *acceptLogs
 
 	refused      atomic.Uint64 // connections closed at accept, never served
 	acceptErrors atomic.Uint64 // failed accept calls
 
-	logs *acceptLogs
-
-	spare   int // reserved descriptor (/dev/null), -1 when not held
-	backoff time.Duration
-	pending []<-chan gnet.RegisteredResult // hand-offs in flight, oldest first
+	acceptSome func(fd uintptr) bool // a.accept, bound once
+	lostFunc   func(error)           // a.lost, bound once
+	spare      int                   // reserved descriptor (/dev/null), -1 when not held
+	backoff    time.Duration
+	err        error // the accept error that ended the last batch
 
 	closing atomic.Bool
 	quit    chan struct{} // closed by stop
 	done    chan struct{} // closed when run has returned
 }
 
-// newAcceptor returns an acceptor for ln; start it with go a.run().
-func newAcceptor(ln *net.TCPListener, maxConns int64, open *atomic.Int64, handOff handOffFunc, onFatal func(error), logs *acceptLogs) (*acceptor, error) {
+// newAcceptor returns an acceptor for the listening socket ln; start it
+// with go a.run().
+func newAcceptor(ln *os.File, maxConns int64, open *atomic.Int64, handOff handOffFunc, onFatal func(error), logs *acceptLogs) (*acceptor, error) {
 	raw, err := ln.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
-	return &acceptor{
-		ln: ln, raw: raw, max: maxConns, open: open, handOff: handOff, onFatal: onFatal,
-		logs:  logs,
+	a := &acceptor{
+		ln: ln, raw: raw, max: maxConns, open: open, handOff: handOff, onFatal: onFatal, logs: logs,
 		spare: openSpare(),
 		quit:  make(chan struct{}), done: make(chan struct{}),
-	}, nil
+	}
+	a.acceptSome = a.accept
+	a.lostFunc = a.lost
+	return a, nil
 }
 
 // acceptLogs are the acceptor's rate-limited log lines.
 type acceptLogs struct {
-	full, err, handOff *rateLog
+	full, err, lost *rateLog
 }
 
 func newAcceptLogs(log *slog.Logger) *acceptLogs {
 	return &acceptLogs{
-		full:    newRateLog(log, "connection refused: max_connections reached"),
-		err:     newRateLog(log, "accept failed; backing off"),
-		handOff: newRateLog(log, "connection refused: no event loop took it"),
+		full: newRateLog(log, "connection refused: max_connections reached"),
+		err:  newRateLog(log, "accept failed; backing off"),
+		lost: newRateLog(log, "connection refused: no event loop took it"),
 	}
 }
 
@@ -118,7 +121,7 @@ func newAcceptLogs(log *slog.Logger) *acceptLogs {
 func (l *acceptLogs) flush() {
 	l.full.flush()
 	l.err.flush()
-	l.handOff.flush()
+	l.lost.flush()
 }
 
 // openSpare opens the reserved descriptor, or returns -1.
@@ -130,61 +133,87 @@ func openSpare() int {
 	return fd
 }
 
-// run accepts until stop or a fatal listener error.
+// run accepts until stop or until the listener fails.
 func (a *acceptor) run() {
 	defer close(a.done)
-	defer a.settle(true)
 	for {
-		c, err := a.ln.AcceptTCP()
+		a.err = nil
+		err := a.raw.Read(a.acceptSome) // waits in Go's poller while nothing is pending
+		if a.closing.Load() {
+			return
+		}
+		if err == nil && a.err != nil && listenerGone(a.err) {
+			err = a.err
+		}
 		if err != nil {
-			if a.closing.Load() {
-				return
-			}
-			if listenerGone(err) {
-				a.onFatal(err)
-				return
-			}
-			a.failed(err)
-			continue
+			a.onFatal(err)
+			return
 		}
-		a.backoff = 0
-		a.settle(false)
-		if a.max > 0 && a.open.Load() >= a.max {
-			_ = c.Close()
-			a.refused.Add(1)
-			a.logs.full.note(1, "max_connections", a.max, "refused_total", a.refused.Load())
-			continue
-		}
-		a.open.Add(1)
-		ch, err := a.handOff(c)
-		if err != nil {
-			_ = c.Close()
-			a.handOffFailed(err)
-			continue
-		}
-		a.pending = append(a.pending, ch)
-		if len(a.pending) >= maxHandOffs {
-			a.result(<-a.pending[0])
-			a.pending = a.pending[:copy(a.pending, a.pending[1:])]
+		if a.err != nil {
+			a.failed()
 		}
 	}
 }
 
-// failed handles an accept error that leaves the listener usable: count,
-// shed the backlog if out of resources, log, back off.
-func (a *acceptor) failed(err error) {
-	a.acceptErrors.Add(1)
-	shed := 0
-	if outOfResources(err) {
-		shed = a.shed()
+// accept accepts up to acceptBatch connections from the listening socket
+// fd. It returns false when none is pending (Read then waits) and true at
+// the end of a batch or on an error (left in a.err).
+func (a *acceptor) accept(fd uintptr) bool {
+	for i := 0; i < acceptBatch; {
+		nfd, sa, err := unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+			i++
+			a.admit(nfd, sa)
+		case unix.EAGAIN:
+			return false
+		case unix.EINTR, unix.ECONNABORTED: // a connection reset while it waited
+		default:
+			a.err = os.NewSyscallError("accept4", err)
+			if outOfResources(err) {
+				a.shed(int(fd))
+			}
+			return true
+		}
 	}
+	return true
+}
+
+// admit hands an accepted socket to a loop, or closes it at once if
+// max_connections are open.
+func (a *acceptor) admit(fd int, sa unix.Sockaddr) {
+	a.backoff = 0
+	if a.max > 0 && a.open.Load() >= a.max {
+		a.refused.Add(1) // before the close a client may see
+		_ = unix.Close(fd)
+		a.logs.full.note(1, "max_connections", a.max, "refused_total", a.refused.Load())
+		return
+	}
+	a.open.Add(1)
+	if err := a.handOff(fd, sa, a.lostFunc); err != nil {
+		_ = unix.Close(fd)
+		a.lost(err)
+	}
+}
+
+// lost accounts for an admitted connection that no loop took (its
+// descriptor closed). Safe from any goroutine.
+func (a *acceptor) lost(err error) {
+	a.open.Add(-1)
+	a.refused.Add(1)
+	a.logs.lost.note(1, "err", err, "refused_total", a.refused.Load())
+}
+
+// failed counts and logs the accept error a.err, then backs off.
+func (a *acceptor) failed() {
+	a.acceptErrors.Add(1)
 	if a.backoff == 0 {
 		a.backoff = backoffMin
 	} else {
 		a.backoff = min(2*a.backoff, backoffMax)
 	}
-	a.logs.err.note(1, "err", err, "refused", shed, "backoff", a.backoff,
-		"open", a.open.Load(), "accept_errors_total", a.acceptErrors.Load(), "refused_total", a.refused.Load())
+	a.logs.err.note(1, "err", a.err, "backoff", a.backoff, "open", a.open.Load(),
+		"accept_errors_total", a.acceptErrors.Load(), "refused_total", a.refused.Load())
 	t := time.NewTimer(a.backoff)
 	select {
 	case <-t.C:
@@ -194,82 +223,36 @@ func (a *acceptor) failed(err error) {
 }
 
 // shed frees the reserved descriptor and uses it to accept and close the
-// pending connections (at most shedBatch), then takes it back. It returns
-// the number of connections refused.
-func (a *acceptor) shed() int {
+// pending connections of the listening socket fd (at most shedBatch),
+// then takes it back.
+func (a *acceptor) shed(fd int) {
 	if a.spare >= 0 {
 		_ = unix.Close(a.spare)
 		a.spare = -1
 	}
-	n := 0
-	_ = a.raw.Control(func(fd uintptr) {
-		for n < shedBatch {
-			nfd, _, err := unix.Accept(int(fd)) // the listener is non-blocking: EAGAIN when drained
-			if err == unix.EINTR || err == unix.ECONNABORTED {
-				continue
-			}
-			if err != nil {
-				return
-			}
-			_ = unix.Close(nfd)
-			n++
-		}
-	})
-	a.spare = openSpare()
-	a.refused.Add(uint64(n))
-	return n
-}
-
-// settle collects the outcome of the hand-offs that have one; all waits
-// for every one.
-func (a *acceptor) settle(all bool) {
-	i := 0
-	for _, ch := range a.pending {
-		if all {
-			a.result(<-ch)
+	for n := 0; n < shedBatch; {
+		nfd, _, err := unix.Accept(fd)
+		if err == unix.EINTR || err == unix.ECONNABORTED {
 			continue
 		}
-		select {
-		case r := <-ch:
-			a.result(r)
-		default:
-			a.pending[i] = ch
-			i++
+		if err != nil { // EAGAIN: drained; EMFILE: the spare's slot was taken
+			break
 		}
+		a.refused.Add(1)
+		_ = unix.Close(nfd)
+		n++
 	}
-	clear(a.pending[i:])
-	a.pending = a.pending[:i]
-}
-
-// result accounts for a hand-off's outcome: a connection the loop did
-// not take was closed by the hand-off and is no longer open.
-func (a *acceptor) result(r gnet.RegisteredResult) {
-	if r.Err == nil && r.Conn != nil {
-		return
-	}
-	err := r.Err
-	if err == nil {
-		err = errHandOff
-	}
-	a.handOffFailed(err)
-}
-
-// handOffFailed accounts for an admitted connection that no loop took.
-func (a *acceptor) handOffFailed(err error) {
-	a.open.Add(-1)
-	a.refused.Add(1)
-	a.logs.handOff.note(1, "err", err, "refused_total", a.refused.Load())
+	a.spare = openSpare()
 }
 
 // stop closes the listener and waits (until ctx expires) for run to
-// return, having settled the hand-offs in flight. Safe from any
-// goroutine; once.
+// return. Safe from any goroutine; once.
 func (a *acceptor) stop(ctx context.Context) {
 	if a.closing.Swap(true) {
 		return
 	}
 	close(a.quit)
-	_ = a.ln.Close()
+	_ = a.ln.Close() // wakes Read; waits for a batch in progress
 	select {
 	case <-a.done:
 		if a.spare >= 0 {
@@ -294,16 +277,35 @@ func listenerGone(err error) bool {
 		errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTSOCK)
 }
 
-// listenTCP binds the broker's TCP listener. Accepted connections get
-// TCP_NODELAY (Go's default) and no TCP keep alive (MQTT has its own), as
-// with gnet's listener before.
-func listenTCP(addr string) (*net.TCPListener, error) {
-	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
+// listenTCP binds the broker's TCP listener (Go's choices: SO_REUSEADDR,
+// both IPv4 and IPv6 for an unspecified host, the system's largest
+// backlog) and returns the listening socket as a file in Go's poller, and
+// its address. Accepted sockets inherit TCP_NODELAY from it; they get no
+// TCP keep alive (MQTT has its own).
+func listenTCP(addr string) (*os.File, net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return ln.(*net.TCPListener), nil
+	defer ln.Close() // the file is a duplicate of the same socket
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := f.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) {
+			err = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		})
+		if err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	return f, ln.Addr(), nil
 }
 
 // sealedSocket is the listener gnet's server engine is started with. Its
