@@ -8,13 +8,11 @@ import (
 	"math"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/trie"
 )
@@ -156,15 +154,7 @@ func (b *Broker) Start() error {
 		return err
 	}
 	maxConns := connectionCap(b.cfg.MaxConnections, len(loops), b.log)
-	next := 0
-	handOff := func(fd int, sa unix.Sockaddr, lost func(error)) error { // acceptor goroutine only
-		l := loops[next]
-		if next++; next == len(loops) {
-			next = 0
-		}
-		return l.adopt(fd, sa, addr, lost)
-	}
-	acc, err := newAcceptor(ln, maxConns, &b.open, handOff, b.listenerFailed, newAcceptLogs(b.log))
+	acc, err := newAcceptor(ln, maxConns, &b.open, roundRobin(loops, addr), b.listenerFailed, newAcceptLogs(b.log))
 	if err != nil { // not reached: a socket file has a raw connection
 		_ = ln.Close()
 		return err
@@ -180,76 +170,6 @@ func (b *Broker) Start() error {
 	go b.watchLoops()
 	b.log.Info("broker listening", "addr", b.addr.String(), "version", Version)
 	return nil
-}
-
-// startLoops starts the gnet engine and its event loops, with nothing
-// that accepts: gnet gets a sealed listener (listener.go), connections come
-// from the acceptor through loop.adopt (handoff.go). It returns the
-// broker's loops, one per gnet loop, each with its doorbell.
-func (b *Broker) startLoops() ([]*loop, error) {
-	sealed, err := newSealedSocket()
-	if err != nil {
-		return nil, fmt.Errorf("engine: event loops: %w", err)
-	}
-	h := &handler{b: b, ready: make(chan struct{})}
-	b.engDone = make(chan struct{})
-	n := b.cfg.Loops
-	if n == 0 {
-		n = runtime.NumCPU() // gnet's own choice with WithMulticore
-	}
-	opts := []gnet.Option{
-		gnet.WithMulticore(true),
-		gnet.WithNumEventLoop(n),
-		gnet.WithLoadBalancing(gnet.RoundRobin), // Register's choice: see bootLoops
-		gnet.WithLogger(gnetLogger{b.log}),
-		gnet.WithTicker(true), // OnTick: every loop is registered
-	}
-	go func() {
-		b.engErr = gnet.Run(h, "unix://"+sealed.path, opts...)
-		close(b.engDone)
-	}()
-	select {
-	case <-h.ready:
-	case <-b.engDone:
-		sealed.seal()
-		sealed.close()
-		return nil, fmt.Errorf("engine: event loops: %w", b.engErr)
-	}
-	sealed.seal()
-	b.sealed = sealed
-	b.eng = h.eng
-	loops, err := b.bootLoops(n)
-	if err == nil {
-		err = checkGnet(loops[0].el)
-	}
-	if err != nil {
-		b.closing.Store(true) // not a failure for Done to report
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = b.eng.Stop(ctx)
-		select {
-		case <-b.engDone:
-			sealed.close()
-		default:
-		}
-		return nil, err
-	}
-	return loops, nil
-}
-
-// watchLoops reports through Done an engine that stopped while the broker
-// was not shutting down: every client is gone, the broker cannot serve.
-func (b *Broker) watchLoops() {
-	<-b.engDone
-	if b.closing.Load() {
-		return
-	}
-	err := b.engErr
-	if err == nil {
-		err = ErrStopped
-	}
-	b.log.Error("event loops stopped on their own", "err", err)
-	b.report(fmt.Errorf("engine: event loops stopped: %w", err))
 }
 
 // listenerFailed reports through Done a listener that can no longer

@@ -23,7 +23,7 @@
 //   - The acceptor goroutine (listener.go) owns the TCP listener: it
 //     accepts, admits a connection while fewer than max_connections are
 //     open (Broker.open, counted from accept to close), and hands it to a
-//     loop, round robin (loop.adopt, handoff.go: queued on the loop, which
+//     loop, round robin (loop.adopt, gnet.go: queued on the loop, which
 //     registers it with gnet and runs OnOpen). gnet itself listens on a
 //     sealed socket nothing can reach, so its accept never runs.
 //   - Any goroutine may call the Broker's exported methods.

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -307,42 +306,3 @@ func listenTCP(addr string) (*os.File, net.Addr, error) {
 	}
 	return f, ln.Addr(), nil
 }
-
-// sealedSocket is the listener gnet's server engine is started with. Its
-// engine offers Register (the hand-off) and Stop only with a listener of
-// its own, and its accept treats running out of descriptors as fatal; so
-// it gets a unix socket that nothing can reach: bound in a new private
-// directory through that directory's descriptor (/proc/self/fd/N/s), then
-// unlinked with its directory (seal) as soon as gnet has bound it. Its
-// accept never runs; nothing is left behind even if the process is
-// killed; and the path gnet removes when it closes the socket names
-// nothing while the descriptor stays open (close, after the engine has
-// stopped).
-type sealedSocket struct {
-	dir  *os.File
-	path string
-}
-
-func newSealedSocket() (*sealedSocket, error) {
-	name, err := os.MkdirTemp("", "gust-loops-")
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.Open(name)
-	if err != nil {
-		_ = os.Remove(name)
-		return nil, err
-	}
-	return &sealedSocket{dir: dir, path: "/proc/self/fd/" + strconv.Itoa(int(dir.Fd())) + "/s"}, nil
-}
-
-// seal unlinks the socket and its directory: it stays bound, nobody can
-// reach it.
-func (s *sealedSocket) seal() {
-	_ = os.Remove(s.path)
-	_ = os.Remove(s.dir.Name())
-}
-
-// close releases the directory's descriptor; call it after the engine
-// has stopped (and seal before).
-func (s *sealedSocket) close() { _ = s.dir.Close() }

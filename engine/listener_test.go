@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,12 +9,9 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-	gerrors "github.com/panjf2000/gnet/v2/pkg/errors"
 	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/codec"
@@ -202,63 +198,4 @@ func TestAcceptOutOfDescriptors(t *testing.T) {
 func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
-}
-
-// TestDoneWhenLoopsStop stops gnet's event loops behind the broker's back:
-// Done says so, and Shutdown still returns.
-func TestDoneWhenLoopsStop(t *testing.T) {
-	b := startBroker(t, nil)
-	r := dialRaw(t, b)
-	r.connect(&codec.Connect{ClientID: []byte("done"), CleanStart: true})
-	select {
-	case err := <-b.Done():
-		t.Fatal("Done before anything stopped:", err)
-	default:
-	}
-	ls := b.loopSnapshot()
-	noErr(t, ls[0].el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		return gerrors.ErrEngineShutdown
-	})))
-	select {
-	case err := <-b.Done():
-		check(t, err != nil && strings.Contains(err.Error(), ErrStopped.Error()), "Done error:", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Done silent after the event loops stopped")
-	}
-	r.expectClosed(5 * time.Second)
-}
-
-// TestStartSealsGnetListener checks that nothing is left of the unix
-// socket gnet listens on: neither it nor its directory can be reached.
-func TestStartSealsGnetListener(t *testing.T) {
-	b := startBroker(t, nil)
-	_, err := os.Stat(b.sealed.dir.Name())
-	check(t, os.IsNotExist(err), "sealed socket directory still there:", err)
-	_, err = net.Dial("unix", b.sealed.path)
-	check(t, err != nil, "sealed socket reachable")
-	r := dialRaw(t, b)
-	r.connect(&codec.Connect{ClientID: []byte("sealed"), CleanStart: true})
-}
-
-// TestHandOffSpreadsOverLoops checks the acceptor's round robin: with two
-// loops, two connections land on distinct loops.
-func TestHandOffSpreadsOverLoops(t *testing.T) {
-	b := startBroker(t, nil) // 2 loops
-	var seen atomic.Int32
-	for i := 0; i < 2; i++ {
-		r := dialRaw(t, b)
-		r.connect(&codec.Connect{ClientID: []byte(fmt.Sprint("rr-", i)), CleanStart: true})
-	}
-	for _, l := range b.loopSnapshot() {
-		done := make(chan struct{})
-		noErr(t, l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			if len(l.clients) == 1 {
-				seen.Add(1)
-			}
-			close(done)
-			return nil
-		})))
-		<-done
-	}
-	equal(t, seen.Load(), int32(2), "loops with one client each")
 }

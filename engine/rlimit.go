@@ -7,9 +7,8 @@ import (
 )
 
 // raiseNoFile raises the soft RLIMIT_NOFILE to the hard limit, as servers
-// do at start-up (the Go runtime already does so on Linux; a limit set by
-// the caller after exec, or on another platform, is raised here), and
-// returns the soft limit in force. It returns 0 if the limit cannot be
+// do at start-up (the Go runtime does so when the process starts; a limit
+// lowered since is raised here), and returns the soft limit in force. It returns 0 if the limit cannot be
 // read or is unlimited.
 func raiseNoFile() uint64 {
 	var lim unix.Rlimit
@@ -31,10 +30,9 @@ func raiseNoFile() uint64 {
 // reservedFDs is the number of descriptors kept out of the derived
 // max_connections for the broker's own use: per event loop an epoll
 // descriptor, an eventfd and the two ends of its doorbell; the listeners,
-// the reserved descriptor of the accept back-off, the hand-offs in flight
-// (each holds a second descriptor for a moment, at most maxHandOffs),
-// standard streams, log and password files, and room for data files:
-// at least 64, or 2% of the limit if more.
+// the reserved descriptor of the accept back-off, Go's own poller,
+// standard streams, log and password files, and room for data files: at
+// least 64, or 2% of the limit if more.
 func reservedFDs(limit uint64, loops int) uint64 {
 	return max(64, limit/50) + 4*uint64(loops)
 }
