@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -56,9 +56,13 @@ type Broker struct {
 	mu       sync.Mutex // guards the fields below
 	eng      gnet.Engine
 	addr     net.Addr
+	acc      atomic.Pointer[acceptor] // the TCP listener (listener.go); set by Start
+	sealed   *sealedSocket            // gnet's own listener, unreachable
 	started  bool
 	closing  atomic.Bool
-	runErr   chan error
+	engDone  chan struct{} // closed when the gnet engine has stopped
+	engErr   error         // why; written before engDone is closed
+	died     chan error    // Done: the engine or listener stopped on its own
 	stopTick chan struct{}
 	tickDone chan struct{}
 }
@@ -82,6 +86,7 @@ func New(cfg Config) (*Broker, error) {
 		log:      log,
 		trie:     trie.New(),
 		retained: trie.NewRetained[*message](),
+		died:     make(chan error, 2),
 	}
 	b.sessions.seed = maphash.MakeSeed()
 	b.online = b.isOnline
@@ -140,32 +145,53 @@ func (b *Broker) Start() error {
 	if b.started {
 		return ErrStarted
 	}
-	h := &handler{b: b, ready: make(chan struct{})}
-	b.runErr = make(chan error, 1)
-	opts := []gnet.Option{
-		gnet.WithMulticore(true),
-		gnet.WithNumEventLoop(b.cfg.Loops),
-		gnet.WithLoadBalancing(gnet.RoundRobin),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReuseAddr(true),
-		gnet.WithLogger(gnetLogger{b.log}),
-	}
-	go func() { b.runErr <- gnet.Run(h, "tcp://"+b.cfg.Listen, opts...) }()
-	select {
-	case <-h.ready:
-	case err := <-b.runErr:
+	ln, addr, err := listenTCP(b.cfg.Listen)
+	if err != nil {
 		return fmt.Errorf("engine: listen %s: %w", b.cfg.Listen, err)
 	}
-	b.eng = h.eng
-	b.addr = h.addr
+	loops, err := b.startLoops()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	maxConns := connectionCap(b.cfg.MaxConnections, len(loops), b.log)
+	acc, err := newAcceptor(ln, maxConns, &b.open, roundRobin(loops, addr), b.listenerFailed, newAcceptLogs(b.log))
+	if err != nil { // not reached: a socket file has a raw connection
+		_ = ln.Close()
+		return err
+	}
+	b.acc.Store(acc)
+	go acc.run()
+	b.addr = addr
 	b.started = true
 	b.startedAt = time.Now()
 	b.stopTick = make(chan struct{})
 	b.tickDone = make(chan struct{})
 	go b.ticker()
+	go b.watchLoops()
 	b.log.Info("broker listening", "addr", b.addr.String(), "version", Version)
 	return nil
 }
+
+// listenerFailed reports through Done a listener that can no longer
+// accept. Called by the acceptor goroutine.
+func (b *Broker) listenerFailed(err error) {
+	b.log.Error("listener failed, no new connections can be accepted", "err", err)
+	b.report(fmt.Errorf("engine: listener: %w", err))
+}
+
+func (b *Broker) report(err error) {
+	select {
+	case b.died <- err:
+	default:
+	}
+}
+
+// Done delivers an error if the broker stops serving on its own (its
+// event loops or its listener stopped while Shutdown was not called); the
+// broker is then of no use and its owner should call Shutdown and exit.
+// Nothing is delivered when Shutdown stops it. Safe from any goroutine.
+func (b *Broker) Done() <-chan error { return b.died }
 
 // Addr returns the address the broker listens on, or nil before Start.
 func (b *Broker) Addr() net.Addr {
@@ -196,20 +222,27 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	// is still connected, so subscribers on any loop get them. Phase 2
 	// starts only when all loops are done; it drains the hand-overs of
 	// phase 1, then closes.
+	b.acc.Load().stop(ctx) // no new connections; the hand-offs in flight are settled
 	b.onEachLoop(ctx, (*loop).publishShutdownWills)
 	b.onEachLoop(ctx, (*loop).closeAll)
 	for b.open.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
-	err := b.eng.Stop(ctx)
+	var err error
 	select {
-	case <-b.runErr:
+	case <-b.engDone: // stopped on its own: Done has said so
+	default:
+		err = b.eng.Stop(ctx)
+	}
+	select {
+	case <-b.engDone:
 		// Every loop has returned, so nobody rings a doorbell any more. (If
 		// ctx expired first, a wedged loop may still push: its doorbell stays
 		// open rather than having a recycled descriptor written to.)
 		for _, l := range b.loopSnapshot() {
 			l.closeDoorbell()
 		}
+		b.sealed.close()
 	case <-ctx.Done():
 		if err == nil {
 			err = ctx.Err()
@@ -226,18 +259,9 @@ func (b *Broker) loopSnapshot() []*loop {
 	return append([]*loop(nil), b.loopList...)
 }
 
-// loopOf returns the broker loop of a gnet loop, creating it on first use.
-// Called from that gnet loop.
-func (b *Broker) loopOf(el gnet.EventLoop) *loop {
-	if v, ok := b.loops.Load(el); ok {
-		return v.(*loop)
-	}
-	l := b.loopOf0(el)
-	go l.startDoorbell()
-	return l
-}
-
-// loopOf0 is loopOf without the doorbell (tests install their own).
+// loopOf0 returns the broker loop of a gnet loop, creating it on first
+// use, without a doorbell: bootLoops gives each loop its doorbell (tests
+// install their own). Called from that gnet loop.
 func (b *Broker) loopOf0(el gnet.EventLoop) *loop {
 	if v, ok := b.loops.Load(el); ok {
 		return v.(*loop)
@@ -273,6 +297,7 @@ func (b *Broker) ticker() {
 				}
 				b.expireSessions()
 				b.trimIdle(now)
+				b.acc.Load().logs.flush()
 			}
 			if now.Sub(lastSweep) >= retainedSweepEvery {
 				lastSweep = now
@@ -437,52 +462,38 @@ type handler struct {
 	gnet.BuiltinEventEngine
 	b     *Broker
 	eng   gnet.Engine
-	addr  net.Addr
-	ready chan struct{}
+	ready chan struct{} // closed by the first OnTick
+	once  sync.Once
 }
 
-// OnBoot records the engine and the bound address.
+// OnBoot records the engine.
 func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 	h.eng = eng
-	h.addr = boundAddr(eng)
-	close(h.ready)
 	return gnet.None
 }
 
-// boundAddr asks the kernel for the listener's address (port 0 resolved).
-func boundAddr(eng gnet.Engine) net.Addr {
-	fd, err := eng.Dup()
-	if err != nil {
-		return nil
-	}
-	defer syscall.Close(fd)
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		return nil
-	}
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
-	case *syscall.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
-	}
-	return nil
+// OnTick runs once, when gnet has registered every event loop (OnBoot
+// comes before): it says the engine is ready and asks never to be called
+// again.
+func (h *handler) OnTick() (time.Duration, gnet.Action) {
+	h.once.Do(func() { close(h.ready) })
+	return math.MaxInt64, gnet.None
 }
 
 // OnOpen creates the client of a new connection on its loop.
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	if _, ok := gc.Context().(*doorbell); ok {
+	if d, ok := gc.Context().(*doorbell); ok {
+		if d.l == nil { // registered by bootLoops
+			d.l = h.b.loopOf0(gc.EventLoop())
+		}
 		return nil, gnet.None
 	}
 	b := h.b
 	if b.closing.Load() {
+		b.open.Add(-1) // counted by the acceptor, never a client
 		return nil, gnet.Close
 	}
-	l := b.loopOf(gc.EventLoop())
-	if max := b.cfg.MaxConnections; max > 0 && b.open.Load() >= int64(max) {
-		return nil, gnet.Close
-	}
-	b.open.Add(1)
+	l := b.loopOf0(gc.EventLoop())
 	b.churn.Add(1)
 	now := b.refreshClock()
 	c := &client{gc: gc, l: l, lastRead: now}

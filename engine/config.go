@@ -21,7 +21,17 @@ type Config struct {
 	Loops int `toml:"loops"`
 
 	// MaxConnections caps the number of concurrently open client
-	// connections; connections past it are closed on accept. 0 means no cap.
+	// connections, counted from accept to close; a connection past it is
+	// closed as soon as it is accepted (counted in
+	// $SYS/broker/connections/refused, logged at most once a second), so
+	// a burst cannot exceed it. 0 (the default) derives it at start from
+	// the descriptor limit (RLIMIT_NOFILE, its soft limit first raised to
+	// the hard one): the limit less a reserve for the broker's own
+	// descriptors, max(64, 2%) plus 4 per event loop; the start-up log says
+	// what was chosen. -1 means no cap: connections are then bounded by the
+	// descriptor limit alone, and accepts that fail for want of one are
+	// refused and backed off. A value above the derived one is allowed
+	// (logged as a warning).
 	MaxConnections int `toml:"max_connections"`
 
 	// MaxPacketSize is the largest MQTT packet (fixed header included), in
@@ -343,7 +353,7 @@ func (c Config) Validate() error {
 		want string
 	}{
 		{c.Loops >= 0 && c.Loops <= 1024, "loops", c.Loops, "0..1024"},
-		{c.MaxConnections >= 0, "max_connections", c.MaxConnections, ">= 0"},
+		{c.MaxConnections >= -1, "max_connections", c.MaxConnections, "-1 (no cap), 0 (derived from the descriptor limit) or a count"},
 		{c.MaxPacketSize >= 16 && c.MaxPacketSize <= MaxPacketSizeLimit, "max_packet_size", c.MaxPacketSize, "16..268435460"},
 		{c.MaxInflight >= 1 && c.MaxInflight <= 65535, "max_inflight", c.MaxInflight, "1..65535"},
 		{c.MaxQueuedMessages >= 0, "max_queued_messages", c.MaxQueuedMessages, ">= 0"},

@@ -1,5 +1,6 @@
 // Package engine is the Gust MQTT broker: a gnet v2 event handler with one
-// event loop per core and no goroutine per connection.
+// event loop per core, one acceptor goroutine and no goroutine per
+// connection.
 //
 // # Goroutines and what they own
 //
@@ -21,6 +22,12 @@
 //     shared-subscription messages go to a loop in a batch, shared.go), and
 //     schedules housekeeping, $SYS publication and due delayed wills (MQTT
 //     5 Will Delay Interval, will.go) onto the loops with Execute.
+//   - The acceptor goroutine (listener.go) owns the TCP listener: it
+//     accepts, admits a connection while fewer than max_connections are
+//     open (Broker.open, counted from accept to close), and hands it to a
+//     loop, round robin (loop.adopt, gnet.go: queued on the loop, which
+//     registers it with gnet and runs OnOpen). gnet itself listens on a
+//     sealed socket nothing can reach, so its accept never runs.
 //   - Any goroutine may call the Broker's exported methods.
 //
 // # Cross-loop delivery

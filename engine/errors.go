@@ -22,6 +22,9 @@ var (
 	ErrNotStarted = errors.New("engine: broker not started")
 	// ErrStarted is returned by a second Start.
 	ErrStarted = errors.New("engine: broker already started")
+	// ErrStopped is delivered by Broker.Done when the event loops or the
+	// listener stopped while the broker was not shutting down.
+	ErrStopped = errors.New("engine: stopped on its own")
 )
 
 // Internal close causes; they never leave the package.

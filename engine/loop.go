@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -437,41 +438,65 @@ func (l *loop) apply(bt *batch) {
 	}
 }
 
-// startDoorbell creates the socket pair whose read end gnet watches on this
-// loop, so other loops can wake it with a one-byte write. Runs in its own
-// goroutine; until it finishes, push falls back to Execute.
-func (l *loop) startDoorbell() {
+// bootLoops gives each of gnet's n event loops its broker loop and
+// doorbell, and returns the loops. gnet lists its loops to nobody, but
+// Engine.Register with its round robin puts n registrations in a row on n
+// distinct loops (nothing else registers or accepts meanwhile): each
+// registers a doorbell, whose OnOpen creates the loop's broker loop.
+func (b *Broker) bootLoops(n int) ([]*loop, error) {
+	for i := 0; i < n; i++ {
+		if err := b.openDoorbell(); err != nil {
+			return nil, fmt.Errorf("engine: doorbell: %w", err)
+		}
+	}
+	loops := b.loopSnapshot()
+	if len(loops) != n {
+		return nil, fmt.Errorf("engine: %d doorbells landed on %d of %d event loops", n, len(loops), n)
+	}
+	return loops, nil
+}
+
+// openDoorbell creates a socket pair whose read end gnet watches on the
+// loop its round robin picks, so other loops can wake that loop with a
+// one-byte write; until a loop has one, push falls back to Execute.
+func (b *Broker) openDoorbell() error {
 	fds, err := bellPair()
 	if err != nil {
-		return
+		return err
 	}
 	if err := unix.SetNonblock(fds[1], true); err != nil {
 		_ = unix.Close(fds[0])
 		_ = unix.Close(fds[1])
-		return
+		return err
 	}
 	f := os.NewFile(uintptr(fds[0]), "gust-doorbell")
 	nc, err := net.FileConn(f) // dups fds[0]
 	_ = f.Close()
 	if err != nil {
 		_ = unix.Close(fds[1])
-		return
+		return err
 	}
-	ctx := gnet.NewContext(context.Background(), &doorbell{l: l})
-	ch, err := l.el.Enroll(ctx, nc)
+	d := &doorbell{}
+	ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), d), nc)
+	ch, err := b.eng.Register(ctx)
 	if err != nil {
 		_ = nc.Close()
 		_ = unix.Close(fds[1])
-		return
+		return err
 	}
-	res := <-ch
-	if res.Err != nil || res.Conn == nil { // nil Conn: the engine stopped meanwhile
+	res := <-ch // OnOpen has set d.l before the result is sent
+	if res.Err != nil || res.Conn == nil || d.l == nil {
 		_ = unix.Close(fds[1])
-		return
+		if res.Err != nil {
+			return res.Err
+		}
+		return ErrStopped
 	}
+	l := d.l
 	l.in.mu.Lock()
 	l.in.bellFD = fds[1]
 	l.in.mu.Unlock()
+	return nil
 }
 
 // doorbell is the gnet context of a loop's doorbell connection.

@@ -12,3 +12,9 @@ func CheckPlatform() error { return nil }
 func bellPair() ([2]int, error) {
 	return unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 }
+
+// acceptSocket accepts one connection from the listening socket fd, the
+// new socket non-blocking and close-on-exec.
+func acceptSocket(fd int) (int, unix.Sockaddr, error) {
+	return unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+}

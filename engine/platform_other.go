@@ -32,3 +32,23 @@ func bellPair() ([2]int, error) {
 	unix.CloseOnExec(fds[1])
 	return fds, nil
 }
+
+// acceptSocket accepts one connection from the listening socket fd, the
+// new socket non-blocking and close-on-exec (set after accept, under the
+// fork lock as in bellPair).
+func acceptSocket(fd int) (int, unix.Sockaddr, error) {
+	syscall.ForkLock.RLock()
+	nfd, sa, err := unix.Accept(fd)
+	if err == nil {
+		unix.CloseOnExec(nfd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return -1, nil, err
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		_ = unix.Close(nfd)
+		return -1, nil, err
+	}
+	return nfd, sa, nil
+}

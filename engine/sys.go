@@ -33,6 +33,13 @@ type SysStats struct {
 	HandoverDropped       uint64 // QoS 0 messages dropped for MaxHandoverBytes (also in PublishDropped)
 	DelayedWills          int64  // wills waiting for their Will Delay Interval
 	DelayedWillsPublished uint64 // delayed wills published at once (MaxDelayedWills, MaxDelayedWillBytes)
+	// ConnectionsRefused counts connections closed at accept without being
+	// served: over max_connections, shed while out of descriptors, or
+	// not taken by an event loop.
+	ConnectionsRefused uint64
+	// AcceptErrors counts failed accept calls (out of descriptors or
+	// memory, or other transient errors); each backs the acceptor off.
+	AcceptErrors uint64
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -70,6 +77,10 @@ func (b *Broker) Stats() SysStats {
 	s.QueuedBytes = max(lim.queuedBytes.Load(), 0) // loops fold their changes at different times
 	s.DelayedWills = int64(b.wills.n.Load())
 	s.DelayedWillsPublished = lim.willsEarly.Load()
+	if a := b.acc.Load(); a != nil {
+		s.ConnectionsRefused = a.refused.Load()
+		s.AcceptErrors = a.acceptErrors.Load()
+	}
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
@@ -111,6 +122,8 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/handover/dropped", u(st.HandoverDropped)},
 		{"$SYS/broker/wills/delayed", i(st.DelayedWills)},
 		{"$SYS/broker/wills/published early", u(st.DelayedWillsPublished)},
+		{"$SYS/broker/connections/refused", u(st.ConnectionsRefused)},
+		{"$SYS/broker/connections/accept errors", u(st.AcceptErrors)},
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)

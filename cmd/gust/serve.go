@@ -49,7 +49,7 @@ func runServe(args []string) int {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
-	waitSignals(b, sig)
+	failed := waitSignals(b, sig)
 	signal.Stop(sig)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
@@ -57,17 +57,27 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "gust serve: shutdown:", err)
 		return 1
 	}
+	if failed != nil {
+		fmt.Fprintln(os.Stderr, "gust serve:", failed)
+		return 1
+	}
 	return 0
 }
 
-// waitSignals returns at the first SIGINT or SIGTERM from sig; each SIGHUP
-// reloads the password file (a bad one is logged and the old kept).
-func waitSignals(b *engine.Broker, sig <-chan os.Signal) {
-	for s := range sig {
-		if s != unix.SIGHUP {
-			return
+// waitSignals returns at the first SIGINT or SIGTERM from sig (nil), or
+// with the error when the broker stops serving on its own (Done); each
+// SIGHUP reloads the password file (a bad one is logged and the old kept).
+func waitSignals(b *engine.Broker, sig <-chan os.Signal) error {
+	for {
+		select {
+		case err := <-b.Done():
+			return err
+		case s := <-sig:
+			if s != unix.SIGHUP {
+				return nil
+			}
+			_ = b.ReloadPasswordFile() // logged by the broker
 		}
-		_ = b.ReloadPasswordFile() // logged by the broker
 	}
 }
 
@@ -155,7 +165,7 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.String("config", "", "TOML configuration `file` (flags given explicitly override it)")
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "TCP address to listen on, `host:port`")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "number of event loops (0 = one per core)")
-	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "maximum concurrent connections (0 = no limit)")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "maximum concurrent connections (0 = derived from the descriptor limit, -1 = no cap)")
 	fs.IntVar(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest accepted packet in bytes")
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", cfg.MaxInflight, "QoS 1/2 messages in flight to one client")
 	fs.IntVar(&cfg.MaxQueuedMessages, "max-queued-messages", cfg.MaxQueuedMessages, "messages queued per session")

@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gust-mqtt/gust/codec"
+)
+
+// captureLog sends the broker's log to a buffer the test can read.
+func captureLog(c *Config) *syncBuffer {
+	buf := &syncBuffer{}
+	c.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return buf
+}
+
+// eventually polls cond every 10 ms until it holds or d has passed.
+func eventually(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// connectOutcome dials addr, sends CONNECT and reports whether a CONNACK
+// came back; a served connection is returned open.
+func connectOutcome(addr, id string) (net.Conn, bool) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, false
+	}
+	_, _ = c.Write(codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311,
+		CleanStart: true, KeepAlive: 60, ClientID: []byte(id)}))
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var hdr [4]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil || codec.Type(hdr[0]>>4) != codec.TypeConnack {
+		_ = c.Close()
+		return nil, false
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	return c, true
+}
+
+// TestMaxConnectionsBurst dials many connections at once at a broker with
+// a small max_connections: exactly that many are served, every other one
+// is closed at accept and counted as refused (Stats, $SYS, a log line),
+// the served clients keep working, and a new client is served once one
+// leaves.
+func TestMaxConnectionsBurst(t *testing.T) {
+	const (
+		maxConns = 8
+		burst    = 48
+	)
+	var logs *syncBuffer
+	b := startBroker(t, func(c *Config) {
+		c.MaxConnections = maxConns
+		c.SysInterval = 100 * time.Millisecond
+		logs = captureLog(c)
+	})
+	addr := b.Addr().String()
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		served []net.Conn
+		start  = make(chan struct{})
+	)
+	for i := 0; i < burst; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if c, ok := connectOutcome(addr, fmt.Sprint("burst-", i)); ok {
+				mu.Lock()
+				served = append(served, c)
+				mu.Unlock()
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range served {
+			_ = c.Close()
+		}
+	})
+	equal(t, len(served), maxConns, "connections served")
+	equal(t, b.open.Load(), int64(maxConns), "open connections")
+	st := b.Stats()
+	equal(t, st.ConnectionsRefused, uint64(burst-maxConns), "refused")
+	equal(t, st.ClientsConnected, int64(maxConns), "clients connected")
+	check(t, strings.Contains(logs.String(), "connection refused: max_connections reached"), "no log line:", logs.String())
+
+	// A served client still works: its own subscription gets its publish,
+	// and $SYS says how many were refused.
+	r := &rawConn{t: t, nc: served[0], r: bufio.NewReader(served[0])}
+	r.subscribe(1, "$SYS/broker/connections/refused", 0)
+	r.subscribe(2, "burst/echo", 0)
+	r.publish(&codec.Publish{Topic: []byte("burst/echo"), Payload: []byte("hi")})
+	sawSys, sawEcho := false, false
+	for deadline := time.Now().Add(5 * time.Second); (!sawSys || !sawEcho) && time.Now().Before(deadline); {
+		p := decodePublish(t, r.mustRead(codec.TypePublish))
+		switch string(p.Topic) {
+		case "burst/echo":
+			sawEcho = string(p.Payload) == "hi"
+		case "$SYS/broker/connections/refused":
+			sawSys = string(p.Payload) == fmt.Sprint(burst-maxConns)
+		}
+	}
+	check(t, sawEcho && sawSys, "echo", sawEcho, "$SYS refused", sawSys)
+
+	// One leaves: one more is served.
+	_ = served[1].Close()
+	check(t, eventually(5*time.Second, func() bool { return b.open.Load() == maxConns-1 }), "open after a close:", b.open.Load())
+	c, ok := connectOutcome(addr, "after")
+	check(t, ok, "a client not served after one left")
+	_ = c.Close()
+}
+
+// TestAcceptOutOfDescriptors runs the broker out of descriptors (the test
+// process's soft limit lowered, every descriptor but one taken): the
+// connection that finds none is closed with the reserved descriptor,
+// counted and logged, the existing clients keep exchanging messages, and
+// once descriptors are free again a new client is served within a second.
+func TestAcceptOutOfDescriptors(t *testing.T) {
+	var logs *syncBuffer
+	b := startBroker(t, func(c *Config) {
+		c.MaxConnections = -1 // no cap: only the descriptor limit
+		logs = captureLog(c)
+	})
+	sub := dialRaw(t, b)
+	sub.connect(&codec.Connect{ClientID: []byte("fd-sub"), CleanStart: true})
+	sub.subscribe(1, "fd/t", 0)
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("fd-pub"), CleanStart: true})
+
+	var orig unix.Rlimit
+	noErr(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &orig))
+	ents, err := os.ReadDir("/proc/self/fd")
+	noErr(t, err)
+	low := unix.Rlimit{Cur: uint64(len(ents)) + 32, Max: orig.Max}
+	noErr(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &low))
+	var fillers []int
+	release := func() {
+		for _, fd := range fillers {
+			_ = unix.Close(fd)
+		}
+		fillers = nil
+		_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &orig)
+	}
+	t.Cleanup(release)
+	for {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		fillers = append(fillers, fd)
+	}
+	check(t, len(fillers) > 0, "no descriptor to fill")
+	_ = unix.Close(fillers[len(fillers)-1]) // one left: for the client's socket
+	fillers = fillers[:len(fillers)-1]
+
+	c, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+	noErr(t, err, "dial with one descriptor left")
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.Read(make([]byte, 1))
+	_ = c.Close()
+	check(t, err != nil && !isTimeout(err), "connection without a descriptor not closed:", err)
+	check(t, eventually(5*time.Second, func() bool { return b.Stats().AcceptErrors > 0 }), "accept error not counted")
+	check(t, b.Stats().ConnectionsRefused > 0, "refused connection not counted")
+	check(t, eventually(5*time.Second, func() bool { return strings.Contains(logs.String(), "too many open files") }),
+		"no log line:", logs.String())
+
+	// Existing clients are served meanwhile.
+	pub.publish(&codec.Publish{Topic: []byte("fd/t"), Payload: []byte("during")})
+	equal(t, string(decodePublish(t, sub.mustRead(codec.TypePublish)).Payload), "during")
+
+	release()
+	start := time.Now()
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("fd-after"), CleanStart: true})
+	check(t, time.Since(start) < time.Second, "new client served after", time.Since(start))
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
