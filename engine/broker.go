@@ -43,6 +43,7 @@ type Broker struct {
 	totalConnects atomic.Uint64
 	subCount      atomic.Int64
 	slowClosed    atomic.Uint64
+	limits        limits // hits of the Limits group's bounds (limits.go)
 	assignID      atomic.Uint64
 	anyExpiry     atomic.Bool // some session has had a finite expiry (expireSessions runs)
 	maxConnected  atomic.Int64

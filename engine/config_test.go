@@ -30,6 +30,12 @@ func TestConfigValidate(t *testing.T) {
 		{field: "log_level", mod: func(c *Config) { c.LogLevel = "loud" }},
 		{field: "max_client_id_length", mod: func(c *Config) { c.MaxClientIDLength = 5 }},
 		{field: "receive_maximum", mod: func(c *Config) { c.ReceiveMaximum = 0 }},
+		{field: "max_topic_levels", mod: func(c *Config) { c.MaxTopicLevels = 0 }},
+		{field: "max_topic_length", mod: func(c *Config) { c.MaxTopicLength = 65536 }},
+		{field: "max_subscribe_filters", mod: func(c *Config) { c.MaxSubscribeFilters = 0 }},
+		{field: "max_user_properties", mod: func(c *Config) { c.MaxUserProperties = 70000 }},
+		{field: "topic_alias_bytes", mod: func(c *Config) { c.TopicAliasBytes = -1 }},
+		{field: "match_cache_bytes", mod: func(c *Config) { c.MatchCacheBytes = -1 }},
 		{field: "password_file", mod: func(c *Config) { c.PasswordFile, c.Authenticator = "users", &Users{} }},
 	}
 	for _, tc := range cases {

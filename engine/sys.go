@@ -21,6 +21,13 @@ type SysStats struct {
 	Retained            int64
 	SlowConsumersClosed uint64
 	Uptime              time.Duration
+
+	// Hits of the Limits group's bounds (Config), under $SYS/broker/limits/.
+	TopicsRefused           uint64 // names and filters over max_topic_levels or max_topic_length
+	SubscribeFiltersRefused uint64 // SUBSCRIBEs with filters past max_subscribe_filters
+	UserPropertiesRefused   uint64 // packets over max_user_properties
+	TopicAliasesFull        uint64 // connections that reached topic_alias_bytes
+	MatchCacheClears        uint64 // per-loop match caches emptied at match_cache_bytes
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -47,6 +54,11 @@ func (b *Broker) Stats() SysStats {
 	s.Subscriptions = b.subCount.Load()
 	s.Retained = int64(b.retained.Count())
 	s.SlowConsumersClosed = b.slowClosed.Load()
+	s.TopicsRefused = b.limitCount(limitTopic)
+	s.SubscribeFiltersRefused = b.limitCount(limitSubscribeFilters)
+	s.UserPropertiesRefused = b.limitCount(limitUserProperties)
+	s.TopicAliasesFull = b.limitCount(limitTopicAlias)
+	s.MatchCacheClears = b.limitCount(limitMatchCache)
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
@@ -78,6 +90,11 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/subscriptions/count", i(st.Subscriptions)},
 		{"$SYS/broker/retained messages/count", i(st.Retained)},
 		{"$SYS/broker/slow consumers/disconnected", u(st.SlowConsumersClosed)},
+		{"$SYS/broker/limits/topics refused", u(st.TopicsRefused)},
+		{"$SYS/broker/limits/subscribe filters refused", u(st.SubscribeFiltersRefused)},
+		{"$SYS/broker/limits/user properties refused", u(st.UserPropertiesRefused)},
+		{"$SYS/broker/limits/topic aliases full", u(st.TopicAliasesFull)},
+		{"$SYS/broker/limits/match cache clears", u(st.MatchCacheClears)},
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)

@@ -175,5 +175,11 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.WildcardSubAvailable, "wildcard-subscription-available", cfg.WildcardSubAvailable, "accept topic filters with + or #")
 	fs.BoolVar(&cfg.SubIDAvailable, "subscription-identifier-available", cfg.SubIDAvailable, "accept MQTT 5 subscription identifiers")
 	fs.BoolVar(&cfg.SharedSubAvailable, "shared-subscription-available", cfg.SharedSubAvailable, "accept shared subscriptions ($share/{group}/{filter})")
+	fs.IntVar(&cfg.MaxTopicLevels, "max-topic-levels", cfg.MaxTopicLevels, "most levels in a topic name or filter")
+	fs.IntVar(&cfg.MaxTopicLength, "max-topic-length", cfg.MaxTopicLength, "longest topic name or filter in bytes (up to 65535)")
+	fs.IntVar(&cfg.MaxSubscribeFilters, "max-subscribe-filters", cfg.MaxSubscribeFilters, "most topic filters in one SUBSCRIBE (the rest are refused)")
+	fs.IntVar(&cfg.MaxUserProperties, "max-user-properties", cfg.MaxUserProperties, "most MQTT 5 User Properties in one incoming packet")
+	fs.IntVar(&cfg.TopicAliasBytes, "topic-alias-bytes", cfg.TopicAliasBytes, "bytes of topics an MQTT 5 connection may be given topic aliases for (0 = no aliases)")
+	fs.IntVar(&cfg.MatchCacheBytes, "match-cache-bytes", cfg.MatchCacheBytes, "bytes of subscription match results cached per event loop (0 = no cache)")
 	return fs
 }
