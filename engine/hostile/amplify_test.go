@@ -434,9 +434,9 @@ func TestAmplifyTopicAliases(t *testing.T) {
 				if err := c.publish(&codec.Publish{Topic: topic, Payload: []byte{'x'}}); err != nil {
 					t.Fatal(err)
 				}
-				if i%32 == 31 {
-					pingRoundTrip(t, c) // pace it to the subscribers: over their budget messages are dropped
-				}
+				// One at a time: the subscribers' outbound buffers stay
+				// small, so the growth measured is what the broker keeps.
+				pingRoundTrip(t, c)
 			}
 			pingRoundTrip(t, c)
 			time.Sleep(time.Second)
