@@ -48,6 +48,9 @@ func (h *harness) envText() string {
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
 		w("nofile", fmt.Sprintf("soft %d hard %d", rl.Cur, rl.Max))
 	}
+	if platformNote != "" {
+		w("platform", platformNote)
+	}
 	w("flags", strings.Join(h.cfg.Args, " "))
 	w("size", map[Size]string{Quick: "quick", Standard: "standard"}[h.cfg.Size])
 	w("reps", strconv.Itoa(h.cfg.Reps))
@@ -109,39 +112,24 @@ func memTotal() string {
 	return strings.Join(strings.Fields(line)[1:], " ")
 }
 
-// pinSelf restricts this process to the CPUs of list ("0", "0-1", "0,2").
-func pinSelf(list string) error {
-	var set unix.CPUSet
+// parseCPUList returns the CPUs of a list such as "0", "0-1" or "0,2".
+func parseCPUList(list string) ([]int, error) {
+	var cpus []int
 	for _, part := range strings.Split(list, ",") {
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		b := a
 		if isRange {
 			if b, err = strconv.Atoi(hi); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for c := a; c <= b; c++ {
-			set.Set(c)
+			cpus = append(cpus, c)
 		}
 	}
-	// Affinity is per thread: set it on every thread of the process (new
-	// threads inherit it from the thread that creates them).
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := unix.SchedSetaffinity(tid, &set); err != nil {
-			return err
-		}
-	}
-	return nil
+	return cpus, nil
 }

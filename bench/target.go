@@ -10,8 +10,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Target kinds.
@@ -167,7 +168,7 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	killWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -223,7 +224,7 @@ func (r *running) stop() {
 	if r.cmd == nil {
 		return
 	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	_ = r.cmd.Process.Signal(unix.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = r.cmd.Wait(); close(done) }()
 	select {

@@ -67,8 +67,9 @@ func (c *client) aliasTopic(p *codec.Publish) bool {
 	if cost := aliasCost(p.Topic); cost > budget/16 || x.aliasBytes+cost > budget {
 		if !x.aliasFull { // counted and logged once per connection
 			x.aliasFull = true
-			c.l.b.limitHit(limitTopicAlias, "client", c.clientID(), "aliases", len(x.outAlias),
-				"bytes", x.aliasBytes, "topic_length", len(p.Topic))
+			b := c.l.b
+			b.limits.aliasesFull.Add(1)
+			b.infoLimit(&b.limits.logAliases, "topic aliases full: topics sent in full", "topic_alias_bytes", budget, c.clientID())
 		}
 		return false
 	}

@@ -43,7 +43,6 @@ type Broker struct {
 	totalConnects atomic.Uint64
 	subCount      atomic.Int64
 	slowClosed    atomic.Uint64
-	limits        limits // hits of the Limits group's bounds (limits.go)
 	assignID      atomic.Uint64
 	anyExpiry     atomic.Bool // some session has had a finite expiry (expireSessions runs)
 	maxConnected  atomic.Int64
@@ -51,6 +50,7 @@ type Broker struct {
 	trim          idleTrim      // ticker goroutine only (trim.go)
 	trims         atomic.Uint64 // idle trims started
 	wills         delayedWills  // v5 wills waiting for their delay (will.go)
+	limits        limitStats    // Config "Limits" counters and measures (limits.go)
 	startedAt     time.Time
 
 	mu       sync.Mutex // guards the fields below
@@ -257,7 +257,7 @@ func (b *Broker) ticker() {
 	defer close(b.tickDone)
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
-	var lastHouse, lastSys time.Time
+	var lastHouse, lastSys, lastSweep time.Time
 	for {
 		select {
 		case <-b.stopTick:
@@ -273,6 +273,10 @@ func (b *Broker) ticker() {
 				}
 				b.expireSessions()
 				b.trimIdle(now)
+			}
+			if now.Sub(lastSweep) >= retainedSweepEvery {
+				lastSweep = now
+				b.sweepRetained()
 			}
 			if b.cfg.SysInterval > 0 && now.Sub(lastSys) >= b.cfg.SysInterval {
 				// The first publication waits for a loop to exist, so the
@@ -290,6 +294,11 @@ func (b *Broker) ticker() {
 		}
 	}
 }
+
+// retainedSweepEvery is the period of sweepRetained: an expired retained
+// message is never delivered, but holds its share of the retained limits
+// until swept.
+const retainedSweepEvery = 5 * time.Second
 
 // expireSessions drops offline sessions past their expiry. Runs on the
 // ticker goroutine.

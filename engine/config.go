@@ -129,8 +129,90 @@ type Config struct {
 	// and MQTT 5 CONNACK says Shared Subscription Available 0. Default true.
 	SharedSubAvailable bool `toml:"shared_subscription_available"`
 
-	// Limits: what one client can make the broker hold or do. Reaching one
-	// has a reaction the client sees, a log line and a $SYS counter.
+	// Authenticator checks the credentials of each CONNECT. Nil accepts
+	// every client (subject to AllowAnonymous).
+	Authenticator Authenticator `toml:"-"`
+
+	// Authoriser checks each PUBLISH and SUBSCRIBE. Nil allows everything.
+	Authoriser Authoriser `toml:"-"`
+
+	// AuthMethods maps MQTT 5 Authentication Method names to the enhanced
+	// authentication methods the broker offers (MQTT 5 section 4.12). A
+	// CONNECT naming any other method is refused with CONNACK 0x8C.
+	AuthMethods map[string]AuthMethod `toml:"-"`
+
+	// PasswordFile names a users file (see ParseUsers; `gust passwd`
+	// writes it). When set, New loads it: user name and password CONNECTs
+	// are checked against it (it becomes the Authenticator, which must
+	// then be nil) and SCRAM-SHA-256 enhanced authentication is offered
+	// unless AuthMethods already has it. AllowAnonymous still applies;
+	// `gust serve` turns it off unless allow_anonymous is set explicitly.
+	PasswordFile string `toml:"password_file"`
+
+	// Limits. Each bounds a resource a client can make the broker hold;
+	// the defaults let a 1 GB machine survive any client and can be raised.
+	// A client that meets one gets a reason code where MQTT has one, and
+	// the broker logs it (at most once a second per limit) and counts it
+	// in $SYS (sys.go).
+
+	// MaxSessions bounds the sessions the broker keeps, online and offline
+	// (persistent sessions whose client is away). A CONNECT that needs a
+	// new session past it discards the offline session that went offline
+	// longest ago; when every session is online the CONNECT is refused
+	// (CONNACK 0x97 Quota exceeded, 3.1.1: 0x03 Server unavailable). A
+	// session with a few subscriptions costs about 1 KB.
+	MaxSessions int `toml:"max_sessions"`
+
+	// MaxSubscriptionsPerClient bounds the subscriptions one session
+	// holds. A SUBSCRIBE filter past it is refused (SUBACK 0x97 Quota
+	// exceeded, 3.1.1: 0x80); replacing a subscription is always allowed.
+	MaxSubscriptionsPerClient int `toml:"max_subscriptions_per_client"`
+
+	// MaxRetainedMessages bounds the number of retained messages. A
+	// retained PUBLISH for a new topic past it is not stored: an MQTT 5
+	// QoS 1/2 PUBLISH is refused (PUBACK/PUBREC 0x97 Quota exceeded) and
+	// not delivered, any other is delivered to the live subscribers only.
+	// Replacing or clearing a retained message is always allowed.
+	MaxRetainedMessages int `toml:"max_retained_messages"`
+
+	// MaxRetainedBytes bounds the bytes of retained messages (topic,
+	// payload and properties), with the reaction of MaxRetainedMessages; a
+	// replacement is refused only if it is larger than the message it
+	// replaces and would pass the bound.
+	MaxRetainedBytes int `toml:"max_retained_bytes"`
+
+	// MaxQueuedBytes bounds the bytes of the QoS 1/2 messages one session
+	// holds: queued (while its client is away or its in-flight window is
+	// full) and sent but not acknowledged. A message is counted by its
+	// topic, payload and properties plus 64 bytes, for every session it
+	// waits in. Past it a message that would be queued is dropped and
+	// counted, like past MaxQueuedMessages; a live session's publishers
+	// are throttled from half of it (throttle.go).
+	MaxQueuedBytes int `toml:"max_queued_bytes"`
+
+	// MaxQueuedBytesTotal bounds the MaxQueuedBytes measure summed over
+	// every session; past it a message that would be queued is dropped
+	// and counted.
+	MaxQueuedBytesTotal int `toml:"max_queued_bytes_total"`
+
+	// MaxHandoverBytes bounds the bytes of QoS 0 messages other event
+	// loops have handed to one loop and it has not yet written (a loop
+	// that lags behind its producers); past it further QoS 0 messages for
+	// that loop are dropped and counted. QoS 1/2 messages are bounded by
+	// the session queues instead. It is checked once per batch, so a loop
+	// may hold up to one batch more per other loop.
+	MaxHandoverBytes int `toml:"max_handover_bytes"`
+
+	// MaxDelayedWills bounds the MQTT 5 wills waiting for their Will
+	// Delay Interval. A will past it (or past MaxDelayedWillBytes) is
+	// published at once instead of after its delay: the subscribers still
+	// learn that the client went away, and nothing is held.
+	MaxDelayedWills int `toml:"max_delayed_wills"`
+
+	// MaxDelayedWillBytes bounds the bytes (topic, payload and
+	// properties) of the wills waiting for their delay, with the reaction
+	// of MaxDelayedWills.
+	MaxDelayedWillBytes int `toml:"max_delayed_will_bytes"`
 
 	// MaxTopicLevels is the most levels ('/'-separated parts) a topic name
 	// or filter may have: PUBLISH topics, SUBSCRIBE and UNSUBSCRIBE filters
@@ -172,26 +254,6 @@ type Config struct {
 	// emptied when full, and a result larger than 1/64 of it is not
 	// cached. 0 disables the cache; default 8 MiB.
 	MatchCacheBytes int `toml:"match_cache_bytes"`
-
-	// Authenticator checks the credentials of each CONNECT. Nil accepts
-	// every client (subject to AllowAnonymous).
-	Authenticator Authenticator `toml:"-"`
-
-	// Authoriser checks each PUBLISH and SUBSCRIBE. Nil allows everything.
-	Authoriser Authoriser `toml:"-"`
-
-	// AuthMethods maps MQTT 5 Authentication Method names to the enhanced
-	// authentication methods the broker offers (MQTT 5 section 4.12). A
-	// CONNECT naming any other method is refused with CONNACK 0x8C.
-	AuthMethods map[string]AuthMethod `toml:"-"`
-
-	// PasswordFile names a users file (see ParseUsers; `gust passwd`
-	// writes it). When set, New loads it: user name and password CONNECTs
-	// are checked against it (it becomes the Authenticator, which must
-	// then be nil) and SCRAM-SHA-256 enhanced authentication is offered
-	// unless AuthMethods already has it. AllowAnonymous still applies;
-	// `gust serve` turns it off unless allow_anonymous is set explicitly.
-	PasswordFile string `toml:"password_file"`
 }
 
 // ConnectInfo is a read-only view of an accepted-so-far CONNECT, given to
@@ -296,12 +358,22 @@ func DefaultConfig() Config {
 		SubIDAvailable:          true,
 		SharedSubAvailable:      true,
 
-		MaxTopicLevels:      200,  // Mosquitto's limit (CVE-2019-11779)
-		MaxTopicLength:      4096, // 16x AWS IoT's 256 bytes; 1/16 of the protocol's
-		MaxSubscribeFilters: 1000,
-		MaxUserProperties:   64,
-		TopicAliasBytes:     64 << 10,
-		MatchCacheBytes:     8 << 20,
+		// Limits, for a 1 GB machine (see the fields' comments).
+		MaxSessions:               100_000,
+		MaxSubscriptionsPerClient: 1000,
+		MaxRetainedMessages:       100_000,
+		MaxRetainedBytes:          64 << 20,
+		MaxQueuedBytes:            32 << 20,
+		MaxQueuedBytesTotal:       256 << 20,
+		MaxHandoverBytes:          64 << 20,
+		MaxDelayedWills:           100_000,
+		MaxDelayedWillBytes:       64 << 20,
+		MaxTopicLevels:            200,  // Mosquitto's limit (CVE-2019-11779)
+		MaxTopicLength:            4096, // 16x AWS IoT's 256 bytes; 1/16 of the protocol's
+		MaxSubscribeFilters:       1000,
+		MaxUserProperties:         64,
+		TopicAliasBytes:           64 << 10,
+		MatchCacheBytes:           8 << 20,
 	}
 }
 
@@ -336,13 +408,24 @@ func (c Config) Validate() error {
 		{c.ReceiveMaximum >= 1 && c.ReceiveMaximum <= 65535, "receive_maximum", c.ReceiveMaximum, "1..65535"},
 		{c.MaximumQoS >= 0 && c.MaximumQoS <= 2, "maximum_qos", c.MaximumQoS, "0..2"},
 		{c.TopicAliasMaximum >= 0 && c.TopicAliasMaximum <= 65535, "topic_alias_maximum", c.TopicAliasMaximum, "0..65535"},
+		{c.PasswordFile == "" || c.Authenticator == nil, "password_file", c.PasswordFile, "unset when an Authenticator is given"},
+
+		// Limits.
+		{c.MaxSessions >= 1, "max_sessions", c.MaxSessions, ">= 1"},
+		{c.MaxSubscriptionsPerClient >= 1, "max_subscriptions_per_client", c.MaxSubscriptionsPerClient, ">= 1"},
+		{c.MaxRetainedMessages >= 0, "max_retained_messages", c.MaxRetainedMessages, ">= 0"},
+		{c.MaxRetainedBytes >= 0, "max_retained_bytes", c.MaxRetainedBytes, ">= 0"},
+		{c.MaxQueuedBytes >= 1024, "max_queued_bytes", c.MaxQueuedBytes, ">= 1024"},
+		{c.MaxQueuedBytesTotal >= c.MaxQueuedBytes, "max_queued_bytes_total", c.MaxQueuedBytesTotal, ">= max_queued_bytes"},
+		{c.MaxHandoverBytes >= 64<<10, "max_handover_bytes", c.MaxHandoverBytes, ">= 65536"},
+		{c.MaxDelayedWills >= 0, "max_delayed_wills", c.MaxDelayedWills, ">= 0"},
+		{c.MaxDelayedWillBytes >= 0, "max_delayed_will_bytes", c.MaxDelayedWillBytes, ">= 0"},
 		{c.MaxTopicLevels >= 1 && c.MaxTopicLevels <= 65536, "max_topic_levels", c.MaxTopicLevels, "1..65536"},
 		{c.MaxTopicLength >= 1 && c.MaxTopicLength <= 65535, "max_topic_length", c.MaxTopicLength, "1..65535"},
 		{c.MaxSubscribeFilters >= 1, "max_subscribe_filters", c.MaxSubscribeFilters, ">= 1"},
 		{c.MaxUserProperties >= 1 && c.MaxUserProperties <= 65535, "max_user_properties", c.MaxUserProperties, "1..65535"},
 		{c.TopicAliasBytes >= 0, "topic_alias_bytes", c.TopicAliasBytes, ">= 0"},
 		{c.MatchCacheBytes >= 0, "match_cache_bytes", c.MatchCacheBytes, ">= 0"},
-		{c.PasswordFile == "" || c.Authenticator == nil, "password_file", c.PasswordFile, "unset when an Authenticator is given"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

@@ -37,6 +37,15 @@ func TestConfigValidate(t *testing.T) {
 		{field: "topic_alias_bytes", mod: func(c *Config) { c.TopicAliasBytes = -1 }},
 		{field: "match_cache_bytes", mod: func(c *Config) { c.MatchCacheBytes = -1 }},
 		{field: "password_file", mod: func(c *Config) { c.PasswordFile, c.Authenticator = "users", &Users{} }},
+		{field: "max_sessions", mod: func(c *Config) { c.MaxSessions = 0 }},
+		{field: "max_subscriptions_per_client", mod: func(c *Config) { c.MaxSubscriptionsPerClient = 0 }},
+		{field: "max_retained_messages", mod: func(c *Config) { c.MaxRetainedMessages = -1 }},
+		{field: "max_retained_bytes", mod: func(c *Config) { c.MaxRetainedBytes = -1 }},
+		{field: "max_queued_bytes", mod: func(c *Config) { c.MaxQueuedBytes = 100 }},
+		{field: "max_queued_bytes_total", mod: func(c *Config) { c.MaxQueuedBytesTotal = c.MaxQueuedBytes - 1 }},
+		{field: "max_handover_bytes", mod: func(c *Config) { c.MaxHandoverBytes = 1000 }},
+		{field: "max_delayed_wills", mod: func(c *Config) { c.MaxDelayedWills = -1 }},
+		{field: "max_delayed_will_bytes", mod: func(c *Config) { c.MaxDelayedWillBytes = -1 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.field, func(t *testing.T) {

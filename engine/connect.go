@@ -49,7 +49,7 @@ func (c *client) handleConnect(pkt []byte) error {
 			return errCloseQuiet // [MQTT-3.1.4-1]
 		}
 		if err := b.checkTopic(p.WillTopic); err != nil {
-			c.refuseTopic("will", p.WillTopic, err)
+			c.refuseTopic("will", err)
 			if p.Version == codec.V5 {
 				c.refuse(codec.ReasonTopicNameInvalid) // CONNACK 0x90
 			} else {
@@ -87,6 +87,15 @@ func (c *client) handleConnect(pkt []byte) error {
 		s, present, busy = b.openSession(l, c, id, p)
 	}
 	l.adoptOrphans() // of a discarded previous session, now that no lock is held
+	if s == nil {
+		// MaxSessions, and every session is online: nothing to discard.
+		b.limits.sessionsRefused.Add(1)
+		b.logLimit(&b.limits.logRefused, 1, "session limit: CONNECT refused, every session is online",
+			"max_sessions", b.cfg.MaxSessions, id)
+		c.will = nil // no session, no will
+		c.refuseCode(codec.ConnackServerUnavailable, codec.ReasonQuotaExceeded)
+		return errCloseQuiet
+	}
 	if busy != nil {
 		// [MQTT-3.1.4-2] the other connection goes first; its will is sent.
 		c.state = stateTakeover
@@ -272,7 +281,10 @@ func (b *Broker) effectiveKeepAlive(secs uint16) int32 {
 
 // openSession finds or creates the session of client id for c and attaches
 // it to l. If the session is online elsewhere it returns the owner loop in busy
-// and attaches nothing. Loop-only (l).
+// and attaches nothing. A new session past MaxSessions takes the place of
+// the offline session that went offline longest ago; when there is none it
+// returns a nil session (and busy nil): the CONNECT is refused. Loop-only
+// (l).
 func (b *Broker) openSession(l *loop, c *client, id string, p *codec.Connect) (s *session, present bool, busy *loop) {
 	st := &b.sessions
 	st.mu.Lock()
@@ -293,6 +305,7 @@ func (b *Broker) openSession(l *loop, c *client, id string, p *codec.Connect) (s
 			s = nil
 		} else {
 			s.attach(c) // c.l is l
+			st.unlinkOffline(s)
 			if s.sessionExt != nil {
 				s.expiresAt = 0
 			}
@@ -302,10 +315,33 @@ func (b *Broker) openSession(l *loop, c *client, id string, p *codec.Connect) (s
 			return s, true, nil // [MQTT-3.1.2-4] [MQTT-3.2.2-2]
 		}
 	}
+	if st.n >= b.cfg.MaxSessions && !b.evictLocked(l) {
+		return nil, false, nil
+	}
 	s = &session{clientID: id, expiry: sessionExpiryOf(p)}
 	s.attach(c) // c.l is l; a SubscriberID comes with the first SUBSCRIBE
 	st.put(s)
 	return s, false, nil
+}
+
+// evictLocked discards the offline session that went offline longest ago
+// to make room for a new one (MaxSessions), as if it had expired: its will
+// goes out if delayed [MQTT-3.1.3-9], its shared messages go to other
+// members (l.orphans, adopted by the caller). It reports false when no
+// session is offline. Caller holds b.sessions.mu. Loop-only (l).
+func (b *Broker) evictLocked(l *loop) bool {
+	s := b.sessions.offHead
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	l.orphans = takeOrphans(s, l.orphans)
+	b.dropSessionLocked(s)
+	s.mu.Unlock()
+	b.limits.sessionsEvicted.Add(1)
+	b.logLimit(&b.limits.logSessions, 1, "session limit: the oldest offline session discarded for a new one",
+		"max_sessions", b.cfg.MaxSessions, s.clientID)
+	return true
 }
 
 // dropSessionLocked removes s from the store, the table and the trie.
@@ -316,7 +352,11 @@ func (b *Broker) dropSessionLocked(s *session) {
 		return
 	}
 	s.peer.Or(peerGone)
-	b.dueWill(s)       // a delayed will goes out when its session ends [MQTT-3.1.3-9]
+	b.dueWill(s) // a delayed will goes out when its session ends [MQTT-3.1.3-9]
+	if s.sessionExt != nil {
+		b.sessions.unlinkOffline(s)
+		b.limits.queuedBytes.Add(-s.held)
+	}
 	s.sessionExt = nil // queue, inflight, expiry deadline
 	st := s.sub.Load()
 	if st == nil || st.id == 0 {
@@ -345,10 +385,13 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 		s.owner.Store(nil)
 		if s.clean() {
 			b.dropSessionLocked(s) // [MQTT-4.1.0-2] interval 0
-		} else if d := b.sessionLifetime(s.expiry); d > 0 {
+		} else {
 			s.useExt()
-			s.expiresAt = b.now() + int64(d) // [MQTT-3.1.2-23] [MQTT-4.1.0-2]
-			b.anyExpiry.Store(true)
+			if d := b.sessionLifetime(s.expiry); d > 0 {
+				s.expiresAt = b.now() + int64(d) // [MQTT-3.1.2-23] [MQTT-4.1.0-2]
+				b.anyExpiry.Store(true)
+			}
+			b.sessions.pushOffline(s, max(b.now(), 1)) // MaxSessions discards the oldest first
 		}
 	}
 	s.mu.Unlock()

@@ -9,7 +9,9 @@
 //     its loop: OnOpen, OnTraffic, OnClose, inbox drains and housekeeping all
 //     run there.
 //   - A session is owned by the loop of its online client (session.owner).
-//     While offline it is owned by nobody and touched only under session.mu.
+//     While offline it is owned by nobody and touched only under session.mu;
+//     its place in the store's offline list (oldest first, for
+//     Config.MaxSessions) is guarded by the store's lock.
 //     Ownership changes (attach, detach, takeover) happen under session.mu,
 //     and takeover across loops is an explicit hand-over: the new loop asks
 //     the owner loop (itemTakeover) to close the old client and release the
@@ -50,6 +52,14 @@
 // queue is pumped on each acknowledgement and by housekeeping. A connection
 // whose gnet buffer stays above 3/4 of the bound (until it falls under 1/4)
 // for Config.SlowConsumerTimeout is reset as a slow consumer.
+//
+// The QoS 1/2 messages a session holds, queued or in flight, are also
+// bounded in bytes, per session (Config.MaxQueuedBytes) and summed over
+// sessions (Config.MaxQueuedBytesTotal: each loop folds its change into one
+// atomic once per round); a message past either is dropped and counted.
+// The QoS 0 bytes handed to a loop and not yet drained are bounded by
+// Config.MaxHandoverBytes, read once per batch (per producer, target and
+// round); past it QoS 0 messages for that loop are dropped and counted.
 //
 // A QoS 1/2 publisher whose messages meet a congested session (its queue,
 // or its owner loop's backlog of hand-overs, past an absolute bound: about

@@ -100,9 +100,17 @@ type harness struct {
 }
 
 func newHarness(t testing.TB, nloops int) *harness {
+	return newHarnessWith(t, nloops, nil)
+}
+
+// newHarnessWith is newHarness with the configuration adjusted by mod.
+func newHarnessWith(t testing.TB, nloops int, mod func(*Config)) *harness {
 	cfg := DefaultConfig()
 	cfg.SysInterval = 0
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if mod != nil {
+		mod(&cfg)
+	}
 	b, err := New(cfg)
 	noErr(t, err)
 	hs := &harness{t: t, b: b, h: &handler{b: b}}

@@ -6,496 +6,501 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gust-mqtt/gust/codec"
 )
 
-// Tests of the Limits group of Config: each bound is hit, the client sees
-// the reaction, the broker logs it and counts it, and another client is
-// still served.
-
-// logBuf collects a broker's log lines. Safe from any goroutine.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// has reports whether a line containing s was logged.
-func (l *logBuf) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.b.String(), s)
-}
-
-// startLimited starts a broker with mod applied and its log captured.
-func startLimited(t *testing.T, mod func(*Config)) (*Broker, *logBuf) {
+// startBrokerLogs is startBroker with the log lines kept for the test.
+func startBrokerLogs(t *testing.T, mod func(*Config)) (*Broker, *syncBuffer) {
 	t.Helper()
-	lb := &logBuf{}
+	logs := &syncBuffer{}
 	b := startBroker(t, func(c *Config) {
-		c.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		if mod != nil {
 			mod(c)
 		}
 	})
-	return b, lb
+	return b, logs
 }
 
-// bystander checks that a fresh client still gets its own message back.
-func bystander(t *testing.T, b *Broker) {
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("timed out waiting for", what)
+}
+
+// hasLog checks that a log line contains every one of parts.
+func hasLog(t *testing.T, logs *syncBuffer, parts ...string) {
+	t.Helper()
+	for _, line := range strings.Split(logs.String(), "\n") {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(line, p)
+		}
+		if ok {
+			return
+		}
+	}
+	t.Fatalf("no log line with %q in:\n%s", parts, logs.String())
+}
+
+// offlineSession leaves a persistent 3.1.1 session for id, subscribed to
+// filter at QoS 1.
+func offlineSession(t *testing.T, b *Broker, id, filter string) {
 	t.Helper()
 	r := dialRaw(t, b)
-	equal(t, r.connect(&codec.Connect{ClientID: []byte("bystander"), CleanStart: true}).ReasonCode, codec.ReasonSuccess)
-	r.subscribe(1, "by/stander", 0)
-	r.publish(&codec.Publish{Topic: []byte("by/stander"), Payload: []byte("ok")})
-	equal(t, string(decodePublish(t, r.mustRead(codec.TypePublish)).Payload), "ok", "bystander's message")
+	r.connect(&codec.Connect{ClientID: []byte(id), CleanStart: false})
+	r.subscribe(1, filter, 1)
+	r.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
+	r.expectClosed(3 * time.Second)
+	waitOffline(t, b, id)
 }
 
-// waitStat polls a counter until it reaches want.
-func waitStat(t *testing.T, b *Broker, name string, get func(SysStats) uint64, want uint64) {
+// pingOK checks that r is still served: PINGREQ gets PINGRESP.
+func pingOK(t *testing.T, r *rawConn) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for get(b.Stats()) < want && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	r.write(codec.AppendPingreq(nil))
+	r.mustRead(codec.TypePingresp)
+}
+
+// TestMaxSessionsEvictsOldestOffline: at MaxSessions a new session takes
+// the place of the offline session that went offline longest ago (counted,
+// logged), the younger offline session stays; when every session is
+// online a new one is refused, CONNACK 0x03 (3.1.1) or 0x97 (v5), and the
+// clients already connected are still served.
+func TestMaxSessionsEvictsOldestOffline(t *testing.T) {
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxSessions = 3 })
+	offlineSession(t, b, "old", "ms/old")
+	offlineSession(t, b, "young", "ms/young")
+	live := dialRaw(t, b)
+	live.connect(&codec.Connect{ClientID: []byte("live"), CleanStart: true})
+	live.subscribe(1, "ms/live", 0)
+
+	nw := dialRaw(t, b)
+	equal(t, nw.connect(&codec.Connect{ClientID: []byte("new"), CleanStart: true}).ReasonCode, codec.ReasonSuccess)
+	equal(t, b.Stats().SessionsEvicted, uint64(1), "evicted")
+	hasLog(t, logs, "session limit", "max_sessions", "client=old")
+	equal(t, b.sessions.len(), 3, "sessions")
+
+	young := dialRaw(t, b)
+	check(t, young.connect(&codec.Connect{ClientID: []byte("young"), CleanStart: false}).SessionPresent, "younger offline session kept")
+
+	// All three online: nothing to discard.
+	old := dialRaw(t, b)
+	ack := old.connect(&codec.Connect{ClientID: []byte("old"), CleanStart: false})
+	equal(t, ack.ReasonCode, codec.ReasonCode(codec.ConnackServerUnavailable), "3.1.1 refusal")
+	old.expectClosed(3 * time.Second)
+	v5 := dialRaw(t, b)
+	equal(t, v5.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5"), CleanStart: true}).ReasonCode,
+		codec.ReasonQuotaExceeded, "v5 refusal")
+	v5.expectClosed(3 * time.Second)
+	equal(t, b.Stats().SessionsRefused, uint64(2), "refused")
+	hasLog(t, logs, "session limit: CONNECT refused", "client=old")
+	check(t, !strings.Contains(logs.String(), "client=v5"), "a second refusal within a second is not logged")
+
+	// The others are unaffected: a message still goes from new to live.
+	nw.publish(&codec.Publish{Topic: []byte("ms/live"), Payload: []byte("hi")})
+	equal(t, string(decodePublish(t, live.mustRead(codec.TypePublish)).Payload), "hi")
+	pingOK(t, young)
+	// An online client's own id still takes its session over.
+	again := dialRaw(t, b)
+	equal(t, again.connect(&codec.Connect{ClientID: []byte("live"), CleanStart: true}).ReasonCode, codec.ReasonSuccess, "takeover at the bound")
+}
+
+// TestMaxSubscriptionsPerClient: filters past the bound get SUBACK 0x97
+// (v5) or 0x80 (3.1.1), counted and logged; replacing a subscription is
+// still allowed, and another client subscribes freely.
+func TestMaxSubscriptionsPerClient(t *testing.T) {
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxSubscriptionsPerClient = 2 })
+	r := dialV5(t, b, "subs-v5", nil)
+	r.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 7, Filters: []codec.Subscription{
+		{Filter: []byte("sl/a"), QoS: 1}, {Filter: []byte("sl/b"), QoS: 0}, {Filter: []byte("sl/c"), QoS: 0}, {Filter: []byte("sl/a"), QoS: 0}}}))
+	var sa codec.Suback
+	_, err := codec.DecodeSuback(r.mustRead(codec.TypeSuback), codec.V5, &sa)
+	noErr(t, err)
+	want := []codec.ReasonCode{codec.ReasonGrantedQoS1, codec.ReasonGrantedQoS0, codec.ReasonQuotaExceeded, codec.ReasonGrantedQoS0}
+	equal(t, fmt.Sprint(sa.ReasonCodes), fmt.Sprint(want), "v5 codes (the last replaces sl/a)")
+
+	v3 := dialRaw(t, b)
+	v3.connect(&codec.Connect{ClientID: []byte("subs-v3"), CleanStart: true})
+	equal(t, v3.subscribe(1, "sl/x", 0).ReasonCodes[0], codec.ReasonCode(0))
+	equal(t, v3.subscribe(2, "sl/y", 0).ReasonCodes[0], codec.ReasonCode(0))
+	equal(t, v3.subscribe(3, "sl/z", 0).ReasonCodes[0], codec.ReasonCode(codec.SubackFailureV3), "3.1.1 code")
+	equal(t, b.Stats().SubscriptionsRefused, uint64(2))
+	equal(t, b.Stats().Subscriptions, int64(4))
+	hasLog(t, logs, "subscription limit", "max_subscriptions_per_client", "client=subs-v5")
+
+	other := dialRaw(t, b)
+	other.connect(&codec.Connect{ClientID: []byte("subs-other"), CleanStart: true})
+	equal(t, other.subscribe(1, "sl/c", 0).ReasonCodes[0], codec.ReasonCode(0), "another client")
+	v3.publish(&codec.Publish{Topic: []byte("sl/c"), Payload: []byte("c")})
+	equal(t, string(decodePublish(t, other.mustRead(codec.TypePublish)).Payload), "c")
+}
+
+// TestSubscriberIDsExhausted: when the session table has no id left, a
+// new subscriber's SUBSCRIBE is refused (not a panic), counted and
+// logged, and subscribers that have an id are unaffected.
+func TestSubscriberIDsExhausted(t *testing.T) {
+	b, logs := startBrokerLogs(t, nil)
+	first := dialRaw(t, b)
+	first.connect(&codec.Connect{ClientID: []byte("id-first"), CleanStart: true})
+	equal(t, first.subscribe(1, "ids/a", 0).ReasonCodes[0], codec.ReasonCode(0))
+	b.table.mu.Lock()
+	b.table.limit = b.table.next // every id handed out
+	b.table.mu.Unlock()
+
+	late := dialRaw(t, b)
+	late.connect(&codec.Connect{ClientID: []byte("id-late"), CleanStart: true})
+	equal(t, late.subscribe(1, "ids/a", 0).ReasonCodes[0], codec.ReasonCode(codec.SubackFailureV3))
+	late5 := dialV5(t, b, "id-late5", nil)
+	late5.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("ids/a")}}}))
+	var sa codec.Suback
+	_, err := codec.DecodeSuback(late5.mustRead(codec.TypeSuback), codec.V5, &sa)
+	noErr(t, err)
+	equal(t, sa.ReasonCodes[0], codec.ReasonQuotaExceeded)
+	equal(t, b.Stats().SubscriptionsRefused, uint64(2))
+	hasLog(t, logs, "every SubscriberID is in use", "client=id-late")
+
+	equal(t, first.subscribe(2, "ids/b", 0).ReasonCodes[0], codec.ReasonCode(0), "a subscriber with an id subscribes more")
+	late.publish(&codec.Publish{Topic: []byte("ids/b"), Payload: []byte("b")})
+	equal(t, string(decodePublish(t, first.mustRead(codec.TypePublish)).Payload), "b")
+}
+
+// TestSessionTableExhausted: add refuses past the table's ids instead of
+// indexing past its chunks, and reuses a released id once quarantined.
+func TestSessionTableExhausted(t *testing.T) {
+	var tb sessionTable
+	tb.limit = 3
+	var ids []uint64
+	for i := range 3 {
+		id, ok := tb.add(&session{clientID: fmt.Sprint(i)})
+		check(t, ok, "add", i)
+		ids = append(ids, uint64(id))
 	}
-	equal(t, get(b.Stats()), want, name)
+	equal(t, fmt.Sprint(ids), "[1 2 3]")
+	_, ok := tb.add(&session{})
+	check(t, !ok, "add past the limit")
+	s := tb.get(2)
+	tb.remove(s, 2)
+	_, ok = tb.add(&session{})
+	check(t, !ok, "a released id is quarantined")
+	tb.free[0].at = time.Now().Add(-2 * idQuarantine)
+	id, ok := tb.add(&session{clientID: "reused"})
+	check(t, ok && id == 2 && tb.get(2).clientID == "reused", "released id reused", id)
+
+	// The real capacity: the last chunk's last slot, then refusal.
+	var full sessionTable
+	full.next = maxSubscriberIDs - 2
+	id, ok = full.add(&session{clientID: "last"})
+	check(t, ok && id == maxSubscriberIDs-1 && full.get(id).clientID == "last", "last id", id)
+	_, ok = full.add(&session{})
+	check(t, !ok, "past 2^24 ids")
 }
 
-func topicsRefused(s SysStats) uint64 { return s.TopicsRefused }
-
-// deepTopic returns a topic of n levels.
-func deepTopic(prefix string, n int) string {
-	return prefix + strings.Repeat("/l", n-1)
+// v5Publish sends a v5 PUBLISH.
+func v5Publish(r *rawConn, p *codec.Publish) {
+	r.t.Helper()
+	r.write(codec.AppendPublish(nil, codec.V5, p))
 }
 
-// TestLimitTopicPublish: a PUBLISH topic past max_topic_levels or
-// max_topic_length closes a 3.1.1 publisher [MQTT-3.3.5-2] and a v5 QoS 0
-// one with DISCONNECT 0x90; v5 QoS 1/2 get PUBACK/PUBREC 0x90 and stay
-// connected. The message reaches nobody.
-func TestLimitTopicPublish(t *testing.T) {
-	b, logs := startLimited(t, func(c *Config) { c.MaxTopicLevels, c.MaxTopicLength = 8, 64 })
-	sub := dialRaw(t, b)
-	sub.connect(&codec.Connect{ClientID: []byte("watcher"), CleanStart: true})
-	sub.subscribe(1, "#", 0)
-	cases := []struct {
-		name  string
-		v5    bool
-		qos   byte
-		topic string
+// TestMaxRetainedMessages: a retained message for a new topic past the
+// count is refused to a v5 QoS 1 publisher (PUBACK 0x97, not delivered),
+// delivered but not stored for a 3.1.1 one; replacing and clearing stay
+// allowed; counted and logged; other traffic is unaffected.
+func TestMaxRetainedMessages(t *testing.T) {
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxRetainedMessages = 2 })
+	watch := dialRaw(t, b)
+	watch.connect(&codec.Connect{ClientID: []byte("rt-watch"), CleanStart: true})
+	watch.subscribe(1, "rt/#", 0)
+	pub := dialV5(t, b, "rt-pub", nil)
+	for i, tp := range []string{"rt/a", "rt/b", "rt/c"} {
+		v5Publish(pub, &codec.Publish{Topic: []byte(tp), Payload: []byte(tp), QoS: 1, PacketID: uint16(i + 1), Retain: true})
+	}
+	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess)
+	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess)
+	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonQuotaExceeded, "third topic")
+	equal(t, string(decodePublish(t, watch.mustRead(codec.TypePublish)).Topic), "rt/a")
+	equal(t, string(decodePublish(t, watch.mustRead(codec.TypePublish)).Topic), "rt/b")
+	if p, err := watch.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("refused PUBLISH delivered: %x", p)
+	}
+	v3 := dialRaw(t, b)
+	v3.connect(&codec.Connect{ClientID: []byte("rt-v3"), CleanStart: true})
+	v3.publish(&codec.Publish{Topic: []byte("rt/d"), Payload: []byte("d"), Retain: true})
+	equal(t, string(decodePublish(t, watch.mustRead(codec.TypePublish)).Topic), "rt/d", "3.1.1: delivered live")
+	equal(t, b.Stats().Retained, int64(2))
+	equal(t, b.Stats().RetainedRefused, uint64(2))
+	hasLog(t, logs, "retained limit", "max_retained_messages")
+
+	// Replace a (allowed at the bound), clear b, then c fits.
+	v5Publish(pub, &codec.Publish{Topic: []byte("rt/a"), Payload: []byte("a2"), QoS: 1, PacketID: 9, Retain: true})
+	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess, "replace")
+	v5Publish(pub, &codec.Publish{Topic: []byte("rt/b"), QoS: 1, PacketID: 10, Retain: true})
+	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess, "clear")
+	v5Publish(pub, &codec.Publish{Topic: []byte("rt/c"), Payload: []byte("c"), QoS: 1, PacketID: 11, Retain: true})
+	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess, "room again")
+	late := dialRaw(t, b)
+	late.connect(&codec.Connect{ClientID: []byte("rt-late"), CleanStart: true})
+	late.subscribe(1, "rt/#", 0)
+	got := map[string]string{}
+	for range 2 {
+		p := decodePublish(t, late.mustRead(codec.TypePublish))
+		got[string(p.Topic)] = string(p.Payload)
+	}
+	equal(t, fmt.Sprint(got), "map[rt/a:a2 rt/c:c]", "stored")
+	equal(t, b.Stats().RetainedBytes, int64(len("rt/a")+2+len("rt/c")+1))
+}
+
+// TestMaxRetainedBytes: the bytes bound refuses a new topic and a
+// replacement that grows past it, allows a smaller replacement, and its
+// measure follows sets, replacements, clears and expiry.
+func TestMaxRetainedBytes(t *testing.T) {
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxRetainedBytes = 100 })
+	pub := dialV5(t, b, "rb-pub", nil)
+	pid := uint16(0)
+	send := func(topic string, n int, expiry uint32) codec.ReasonCode {
+		t.Helper()
+		pid++
+		p := &codec.Publish{Topic: []byte(topic), Payload: bytes.Repeat([]byte("x"), n), QoS: 1, PacketID: pid, Retain: true}
+		if expiry > 0 {
+			p.Props.MessageExpiry = expiry
+			p.Props.Set(codec.PropMessageExpiry)
+		}
+		v5Publish(pub, p)
+		return pub.readAck(codec.TypePuback).ReasonCode
+	}
+	equal(t, send("rb/a", 56, 0), codec.ReasonSuccess) // 60 B
+	equal(t, send("rb/b", 40, 0), codec.ReasonQuotaExceeded, "new topic past the bytes")
+	equal(t, send("rb/a", 100, 0), codec.ReasonQuotaExceeded, "growing replacement past the bytes")
+	equal(t, send("rb/a", 6, 0), codec.ReasonSuccess, "smaller replacement") // 10 B
+	equal(t, send("rb/b", 46, 1), codec.ReasonSuccess, "room again")         // 50 B, expires in 1 s
+	equal(t, b.Stats().RetainedBytes, int64(60))
+	hasLog(t, logs, "retained limit", "max_retained_bytes")
+	time.Sleep(2100 * time.Millisecond) // past the expiry, at 1 s granularity
+	b.sweepRetained()
+	equal(t, b.Stats().RetainedBytes, int64(10), "expired message swept")
+	equal(t, b.Stats().Retained, int64(1))
+	equal(t, send("rb/a", 0, 0), codec.ReasonSuccess, "clear")
+	equal(t, b.Stats().RetainedBytes, int64(0))
+}
+
+// TestMaxQueuedBytes: an offline session holds at most MaxQueuedBytes of
+// messages; the rest are dropped, counted and logged, while another
+// offline session still gets all of its own. The measure returns to 0 once
+// the messages are delivered and acknowledged.
+func TestMaxQueuedBytes(t *testing.T) {
+	const size = 1000
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxQueuedBytes = 4096 })
+	offlineSession(t, b, "qb-big", "qb/big")
+	offlineSession(t, b, "qb-small", "qb/small")
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("qb-pub"), CleanStart: true})
+	for i := range 10 {
+		pub.publish(&codec.Publish{Topic: []byte("qb/big"), QoS: 1, PacketID: uint16(i + 1), Payload: bytes.Repeat([]byte{'a' + byte(i)}, size)})
+		pub.mustRead(codec.TypePuback)
+	}
+	for i := range 3 {
+		pub.publish(&codec.Publish{Topic: []byte("qb/small"), QoS: 1, PacketID: uint16(i + 20), Payload: []byte{'0' + byte(i)}})
+		pub.mustRead(codec.TypePuback)
+	}
+	keep := 4096 / (size + len("qb/big") + queueEntryBytes)
+	waitFor(t, "drops counted", func() bool { return b.Stats().QueuedBytesDropped == uint64(10-keep) })
+	st := b.Stats()
+	check(t, st.PublishDropped >= st.QueuedBytesDropped, "counted as dropped too")
+	hasLog(t, logs, "queued bytes limit", "max_queued_bytes", "client=qb-big")
+
+	for _, tc := range []struct {
+		id   string
+		want int
+	}{{id: "qb-big", want: keep}, {id: "qb-small", want: 3}} {
+		r := dialRaw(t, b)
+		check(t, r.connect(&codec.Connect{ClientID: []byte(tc.id), CleanStart: false}).SessionPresent)
+		for i := range tc.want {
+			p := decodePublish(t, r.mustRead(codec.TypePublish))
+			if tc.id == "qb-big" {
+				equal(t, p.Payload[0], 'a'+byte(i), "oldest kept")
+			}
+			r.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
+		}
+		if p, err := r.read(300 * time.Millisecond); err == nil {
+			t.Fatalf("%s: more than kept: %x", tc.id, p)
+		}
+	}
+	waitFor(t, "queued bytes back to 0", func() bool { return b.Stats().QueuedBytes == 0 })
+}
+
+// TestMaxQueuedBytesTotal: the sessions together hold at most
+// MaxQueuedBytesTotal; past it messages for any session are dropped,
+// counted and logged, and a live subscriber is still served.
+func TestMaxQueuedBytesTotal(t *testing.T) {
+	const size = 1000
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxQueuedBytes, c.MaxQueuedBytesTotal = 4096, 5000 })
+	for _, id := range []string{"qt-1", "qt-2", "qt-3"} {
+		offlineSession(t, b, id, "qt/all")
+	}
+	live := dialRaw(t, b)
+	live.connect(&codec.Connect{ClientID: []byte("qt-live"), CleanStart: true})
+	live.subscribe(1, "qt/all", 1)
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("qt-pub"), CleanStart: true})
+	for i := range 3 {
+		pub.publish(&codec.Publish{Topic: []byte("qt/all"), QoS: 1, PacketID: uint16(i + 1), Payload: make([]byte, size)})
+		pub.mustRead(codec.TypePuback)
+		p := decodePublish(t, live.mustRead(codec.TypePublish))
+		live.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
+	}
+	// 9 copies for the offline sessions, 1070 B each: the first message's
+	// 3 fit under 5000 whatever else is held, a fourth if the live
+	// subscriber's copy was acknowledged in time.
+	waitFor(t, "drops counted", func() bool { d := b.Stats().QueuedBytesDropped; return d == 5 || d == 6 })
+	hasLog(t, logs, "queued bytes limit", "max_queued_bytes_total")
+	kept := 9 - int(b.Stats().QueuedBytesDropped)
+	n := 0
+	for _, id := range []string{"qt-1", "qt-2", "qt-3"} {
+		r := dialRaw(t, b)
+		check(t, r.connect(&codec.Connect{ClientID: []byte(id), CleanStart: false}).SessionPresent)
+		for {
+			pkt, err := r.read(300 * time.Millisecond)
+			if err != nil {
+				break
+			}
+			p := decodePublish(t, pkt)
+			r.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
+			n++
+		}
+	}
+	equal(t, n, kept, "messages the offline sessions kept")
+}
+
+// TestHandoverBound: QoS 0 messages for a loop that does not drain its
+// inbox are dropped past MaxHandoverBytes (counted, logged); what was
+// kept is delivered when the loop drains, and a subscriber on the
+// publisher's own loop gets every message.
+func TestHandoverBound(t *testing.T) {
+	logs := &syncBuffer{}
+	hs := newHarnessWith(t, 2, func(c *Config) {
+		c.MaxHandoverBytes = 64 << 10
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	far := hs.conn(1, "ho-far")
+	far.keep = true
+	hs.subscribe(far, "ho/t", 0)
+	near := hs.conn(0, "ho-near")
+	hs.subscribe(near, "ho/t", 0)
+	pub := hs.conn(0, "ho-pub")
+	hs.pump()
+	nearBefore, farBefore := near.written, len(far.out)
+	const n, size = 40, 4 << 10
+	pkt := codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("ho/t"), Payload: make([]byte, size)})
+	for range n {
+		hs.send(pub, pkt) // one round each; loop 1 is not drained meanwhile
+	}
+	equal(t, near.written-nearBefore, n*len(pkt), "same-loop subscriber got every message")
+	st := hs.b.Stats()
+	check(t, st.HandoverDropped > 0 && st.HandoverDropped < n, "dropped", st.HandoverDropped)
+	kept := n - int(st.HandoverDropped)
+	check(t, kept*len(pkt) <= 64<<10, "kept within the bound", kept)
+	hasLog(t, logs, "hand-over limit", "max_handover_bytes")
+	hs.pump()
+	equal(t, len(far.out)-farBefore, kept*len(pkt), "kept messages delivered")
+	equal(t, hs.b.loopOf0(hs.loops[1]).in.bytes.Load(), int64(0), "inbox measure after the drain")
+	hs.send(pub, pkt)
+	hs.pump()
+	equal(t, len(far.out)-farBefore, (kept+1)*len(pkt), "room again after the drain")
+}
+
+// TestMaxDelayedWills: past MaxDelayedWills a will with a delay is
+// published at once (counted, logged) while the one within the bound
+// waits; the bytes bound acts the same.
+func TestMaxDelayedWills(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mod     func(*Config)
+		setting string
 	}{
-		{name: "v3 levels", topic: deepTopic("a", 9)},
-		{name: "v3 length", topic: strings.Repeat("x", 65)},
-		{name: "v5 qos0 levels", v5: true, topic: deepTopic("a", 9)},
-		{name: "v5 qos1 length", v5: true, qos: 1, topic: strings.Repeat("x", 65)},
-		{name: "v5 qos2 levels", v5: true, qos: 2, topic: deepTopic("a", 9)},
-	}
-	for i, tc := range cases {
+		{name: "count", mod: func(c *Config) { c.MaxDelayedWills = 1 }, setting: "max_delayed_wills"},
+		{name: "bytes", mod: func(c *Config) { c.MaxDelayedWillBytes = 20 }, setting: "max_delayed_will_bytes"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &codec.Publish{Topic: []byte(tc.topic), QoS: tc.qos, Payload: []byte("refused")}
-			if tc.qos > 0 {
-				p.PacketID = 7
+			b, logs := startBrokerLogs(t, tc.mod)
+			watch := dialRaw(t, b)
+			watch.connect(&codec.Connect{ClientID: []byte("dw-watch"), CleanStart: true})
+			watch.subscribe(1, "dw/#", 0)
+			var conns []*rawConn
+			for _, id := range []string{"dw-1", "dw-2"} {
+				conns = append(conns, dialV5(t, b, id, func(cp *codec.Connect) {
+					cp.Props.SessionExpiry = 600
+					cp.Props.Set(codec.PropSessionExpiry)
+					cp.WillFlag, cp.WillTopic, cp.WillPayload = true, []byte("dw/"+id), []byte("gone")
+					cp.WillProps.WillDelay = 600
+					cp.WillProps.Set(codec.PropWillDelay)
+				}))
 			}
-			if !tc.v5 {
-				r := dialRaw(t, b)
-				r.connect(&codec.Connect{ClientID: []byte("p3"), CleanStart: true})
-				r.publish(p)
-				r.expectClosed(5 * time.Second)
-			} else {
-				r := dialV5(t, b, "p5", nil)
-				r.write(codec.AppendPublish(nil, codec.V5, p))
-				switch tc.qos {
-				case 0:
-					equal(t, r.disconnect().ReasonCode, codec.ReasonTopicNameInvalid, "DISCONNECT")
-					r.expectEOF(5 * time.Second)
-				default:
-					typ := codec.TypePuback
-					if tc.qos == 2 {
-						typ = codec.TypePubrec
-					}
-					a := r.readAck(typ)
-					equal(t, a.ReasonCode, codec.ReasonTopicNameInvalid, "ack reason")
-					equal(t, a.PacketID, uint16(7))
-					// Still connected: a valid PUBLISH is acknowledged.
-					r.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("ok"), QoS: 1, PacketID: 8, Payload: []byte("ok")}))
-					equal(t, r.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess)
-					equal(t, string(decodePublish(t, sub.mustRead(codec.TypePublish)).Payload), "ok", "only the valid message")
-				}
+			_ = conns[0].nc.Close() // no DISCONNECT: the will is due
+			waitFor(t, "first will delayed", func() bool { return b.Stats().DelayedWills == 1 })
+			_ = conns[1].nc.Close()
+			p := decodePublish(t, watch.mustRead(codec.TypePublish))
+			equal(t, string(p.Topic), "dw/dw-2", "second will at once")
+			equal(t, b.Stats().DelayedWillsPublished, uint64(1))
+			equal(t, b.Stats().DelayedWills, int64(1), "first still waits")
+			hasLog(t, logs, "delayed will limit", tc.setting, "client=dw-2")
+			if p, err := watch.read(300 * time.Millisecond); err == nil {
+				t.Fatalf("the delayed will went out: %x", p)
 			}
-			waitStat(t, b, "topics refused", topicsRefused, uint64(i+1))
-		})
-	}
-	check(t, logs.has("topic refused: over max_topic_levels or max_topic_length"), "no log line")
-	_, err := sub.read(100 * time.Millisecond)
-	check(t, err != nil, "a refused message was delivered")
-	bystander(t, b)
-}
-
-// TestLimitTopicSubscribe: a filter past the limits gets SUBACK 0x8F (3.1.1
-// 0x80) while the other filters of the packet are granted; a v5
-// UNSUBSCRIBE of such a filter gets 0x8F. A shared filter is measured
-// without its $share/{group}/ prefix.
-func TestLimitTopicSubscribe(t *testing.T) {
-	b, logs := startLimited(t, func(c *Config) { c.MaxTopicLevels, c.MaxTopicLength = 8, 64 })
-
-	r := dialRaw(t, b)
-	r.connect(&codec.Connect{ClientID: []byte("s3"), CleanStart: true})
-	r.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{
-		{Filter: []byte(deepTopic("a", 9))}, {Filter: []byte("ok/+")}, {Filter: []byte(strings.Repeat("x", 65))},
-		{Filter: []byte("$share/g/" + deepTopic("a", 8))},
-	}}))
-	var ack codec.Suback
-	_, err := codec.DecodeSuback(r.mustRead(codec.TypeSuback), codec.V311, &ack)
-	noErr(t, err)
-	want := []codec.ReasonCode{0x80, 0, 0x80, 0}
-	equal(t, fmt.Sprint(ack.ReasonCodes), fmt.Sprint(want), "v3 SUBACK codes")
-
-	r5 := dialV5(t, b, "s5", nil)
-	r5.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 2, Filters: []codec.Subscription{
-		{Filter: []byte(deepTopic("b", 9))}, {Filter: []byte("ok5/#")},
-	}}))
-	_, err = codec.DecodeSuback(r5.mustRead(codec.TypeSuback), codec.V5, &ack)
-	noErr(t, err)
-	want = []codec.ReasonCode{codec.ReasonTopicFilterInvalid, 0}
-	equal(t, fmt.Sprint(ack.ReasonCodes), fmt.Sprint(want), "v5 SUBACK codes")
-	r5.write(codec.AppendUnsubscribe(nil, codec.V5, &codec.Unsubscribe{PacketID: 3, Filters: [][]byte{
-		[]byte(deepTopic("b", 9)), []byte("ok5/#"),
-	}}))
-	var un codec.Unsuback
-	_, err = codec.DecodeUnsuback(r5.mustRead(codec.TypeUnsuback), codec.V5, &un)
-	noErr(t, err)
-	want = []codec.ReasonCode{codec.ReasonTopicFilterInvalid, 0}
-	equal(t, fmt.Sprint(un.ReasonCodes), fmt.Sprint(want), "v5 UNSUBACK codes")
-
-	waitStat(t, b, "topics refused", topicsRefused, 4)
-	equal(t, b.Stats().Subscriptions, int64(2), "subscriptions kept") // ok/+ and the shared one
-	check(t, logs.has("topic refused"), "no log line")
-	bystander(t, b)
-}
-
-// TestLimitWillTopic: a will topic past the limits refuses the CONNECT:
-// v5 CONNACK 0x90, 3.1.1 closed without a CONNACK.
-func TestLimitWillTopic(t *testing.T) {
-	b, logs := startLimited(t, func(c *Config) { c.MaxTopicLevels = 8 })
-	will := func(p *codec.Connect) {
-		p.WillFlag, p.WillTopic, p.WillPayload = true, []byte(deepTopic("w", 9)), []byte("gone")
-	}
-
-	r := dialRaw(t, b)
-	p := &codec.Connect{Version: codec.V5, ClientID: []byte("w5"), CleanStart: true, ProtocolName: []byte("MQTT")}
-	will(p)
-	equal(t, r.connect(p).ReasonCode, codec.ReasonTopicNameInvalid, "v5 CONNACK")
-	r.expectEOF(5 * time.Second)
-
-	r3 := dialRaw(t, b)
-	p = &codec.Connect{Version: codec.V311, ClientID: []byte("w3"), CleanStart: true, ProtocolName: []byte("MQTT")}
-	will(p)
-	r3.write(codec.AppendConnect(nil, p))
-	r3.expectEOF(5 * time.Second)
-
-	waitStat(t, b, "topics refused", topicsRefused, 2)
-	check(t, logs.has("topic refused"), "no log line")
-	bystander(t, b)
-}
-
-// TestLimitSubscribeFilters: the filters of one SUBSCRIBE past
-// max_subscribe_filters are refused one by one (v5 0x97, 3.1.1 0x80) and
-// not subscribed; the first ones are granted [MQTT-3.8.4-4].
-func TestLimitSubscribeFilters(t *testing.T) {
-	b, logs := startLimited(t, func(c *Config) { c.MaxSubscribeFilters = 3 })
-	filters := func(prefix string) []codec.Subscription {
-		var fs []codec.Subscription
-		for i := 0; i < 5; i++ {
-			fs = append(fs, codec.Subscription{Filter: fmt.Appendf(nil, "%s/%d", prefix, i), QoS: 1})
-		}
-		return fs
-	}
-	r5 := dialV5(t, b, "f5", nil)
-	r5.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: filters("v5")}))
-	var ack codec.Suback
-	_, err := codec.DecodeSuback(r5.mustRead(codec.TypeSuback), codec.V5, &ack)
-	noErr(t, err)
-	want := []codec.ReasonCode{1, 1, 1, codec.ReasonQuotaExceeded, codec.ReasonQuotaExceeded}
-	equal(t, fmt.Sprint(ack.ReasonCodes), fmt.Sprint(want), "v5 SUBACK")
-
-	r3 := dialRaw(t, b)
-	r3.connect(&codec.Connect{ClientID: []byte("f3"), CleanStart: true})
-	r3.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1, Filters: filters("v3")}))
-	_, err = codec.DecodeSuback(r3.mustRead(codec.TypeSuback), codec.V311, &ack)
-	noErr(t, err)
-	want = []codec.ReasonCode{1, 1, 1, 0x80, 0x80}
-	equal(t, fmt.Sprint(ack.ReasonCodes), fmt.Sprint(want), "v3 SUBACK")
-
-	equal(t, b.Stats().Subscriptions, int64(6), "subscriptions")
-	waitStat(t, b, "subscribe filters refused", func(s SysStats) uint64 { return s.SubscribeFiltersRefused }, 2)
-	check(t, logs.has("subscribe filters refused: over max_subscribe_filters"), "no log line")
-	// Still connected and subscribed to the first ones.
-	r3.publish(&codec.Publish{Topic: []byte("v3/0"), Payload: []byte("in")})
-	equal(t, string(decodePublish(t, r3.mustRead(codec.TypePublish)).Payload), "in")
-	bystander(t, b)
-}
-
-// TestSubscribeDuplicateFiltersRetainedOnce: a SUBSCRIBE naming one filter
-// many times walks the retained store once: the later subscription replaces
-// the earlier [MQTT-3.8.4-3], each is acknowledged, and the retained
-// message comes once, at the QoS of the last one.
-func TestSubscribeDuplicateFiltersRetainedOnce(t *testing.T) {
-	b := startBroker(t, nil)
-	pub := dialRaw(t, b)
-	pub.connect(&codec.Connect{ClientID: []byte("rp"), CleanStart: true})
-	pub.publish(&codec.Publish{Topic: []byte("d/x"), QoS: 1, PacketID: 1, Retain: true, Payload: []byte("kept")})
-	pub.mustRead(codec.TypePuback)
-
-	cases := []struct{ others, copies int }{
-		{others: 0, copies: 3},   // duplicates found by scanning
-		{others: 20, copies: 40}, // past retainIdxMin walks: found through the map
-	}
-	for _, tc := range cases {
-		t.Run(fmt.Sprint(tc.copies), func(t *testing.T) {
-			r := dialRaw(t, b)
-			r.connect(&codec.Connect{ClientID: []byte("rs"), CleanStart: true})
-			var fs []codec.Subscription
-			for i := 0; i < tc.others; i++ {
-				fs = append(fs, codec.Subscription{Filter: fmt.Appendf(nil, "z/%d", i)})
-			}
-			for i := 0; i < tc.copies; i++ {
-				fs = append(fs, codec.Subscription{Filter: []byte("d/#")}, codec.Subscription{Filter: []byte("d/+")})
-			}
-			fs[len(fs)-2].QoS = 1 // the last d/#
-			r.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 9, Filters: fs}))
-			var ack codec.Suback
-			_, err := codec.DecodeSuback(r.mustRead(codec.TypeSuback), codec.V311, &ack)
-			noErr(t, err)
-			equal(t, len(ack.ReasonCodes), len(fs), "SUBACK codes")
-			equal(t, ack.ReasonCodes[len(fs)-2], codec.ReasonCode(1), "last d/# granted QoS 1")
-			// One retained copy per distinct filter: d/# (at QoS 1) and d/+.
-			var qos []byte
-			for i := 0; i < 2; i++ {
-				p := decodePublish(t, r.mustRead(codec.TypePublish))
-				check(t, p.Retain && string(p.Payload) == "kept", "retained message", p)
-				qos = append(qos, p.QoS)
-			}
-			equal(t, fmt.Sprint(qos), "[1 0]", "QoS of the d/# and d/+ copies")
-			if pkt, err := r.read(200 * time.Millisecond); err == nil {
-				t.Fatalf("a third retained copy: % x", pkt)
-			}
+			pingOK(t, watch)
 		})
 	}
 }
 
-// TestRetainedWalkStopsWhenFull: the retained walk of a SUBSCRIBE stops at
-// the first message that finds no room in the outbound budget, instead of
-// walking (and dropping) every other one.
-func TestRetainedWalkStopsWhenFull(t *testing.T) {
-	b := startBroker(t, func(c *Config) { c.MaxOutboundBytes = 4096 })
-	pub := dialRaw(t, b)
-	pub.connect(&codec.Connect{ClientID: []byte("many"), CleanStart: true})
-	const n = 2000
-	for i := 0; i < n; i++ {
-		pub.publish(&codec.Publish{Topic: fmt.Appendf(nil, "full/%d", i), Retain: true, Payload: bytes.Repeat([]byte("p"), 100)})
+// TestLimitLogRate: a limit logs at most one line per limitLogEvery,
+// carrying the hits not logged since.
+func TestLimitLogRate(t *testing.T) {
+	var lg limitLog
+	now := time.Now().UnixNano()
+	ok, n := lg.allow(now, 1)
+	check(t, ok && n == 1, "first line", n)
+	for i := range 5 {
+		ok, _ = lg.allow(now+int64(i), 2)
+		check(t, !ok, "within the period")
 	}
-	pub.write(codec.AppendPingreq(nil))
-	pub.mustRead(codec.TypePingresp)
-	equal(t, b.Stats().Retained, int64(n))
-
-	r := dialRaw(t, b)
-	r.connect(&codec.Connect{ClientID: []byte("greedy"), CleanStart: true})
-	r.subscribe(1, "full/#", 0)
-	got := 0
-	for {
-		if _, err := r.read(300 * time.Millisecond); err != nil {
-			break
-		}
-		got++
-	}
-	check(t, got > 10 && got < 100, "retained messages sent within 4 KiB:", got)
-	waitStat(t, b, "dropped", func(s SysStats) uint64 { return s.PublishDropped }, 1)
-	bystander(t, b)
+	ok, n = lg.allow(now+int64(limitLogEvery), 1)
+	check(t, ok && n == 11, "next line carries the skipped hits", n)
 }
 
-// TestMatchCacheBytes: the per-loop match cache stays within
-// match_cache_bytes whatever the topics: many distinct topics empty it
-// (counted, logged), and a result or topic too large for it is matched
-// each time without being kept. Measured on the Go heap.
-func TestMatchCacheBytes(t *testing.T) {
-	const limit = 1 << 20
-	hs := newHarness(t, 1)
-	lb := &logBuf{}
-	hs.b.log = slog.New(slog.NewTextHandler(lb, nil))
-	hs.b.cfg.MatchCacheBytes = limit
-	l := hs.b.loopOf0(hs.loops[0])
-	for i := 0; i < 3; i++ {
-		f := hs.conn(0, fmt.Sprint("sub", i))
-		hs.subscribe(f, "m/#", 0)
-	}
-
+// TestOfflineSessionHeap measures the live heap of an offline persistent
+// session with three subscriptions (a device: its command topic, its
+// configuration subtree, a broadcast), the figure behind MaxSessions'
+// default: 100,000 of them stay near 150 MB.
+func TestOfflineSessionHeap(t *testing.T) {
+	const n = 20000
+	hs := newHarness(t, 2)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	topic := make([]byte, 1000)
-	for i := 0; i < 20000; i++ {
-		copy(topic, fmt.Sprintf("m/%d/", i))
-		r := l.match(topic)
-		equal(t, len(r.Deliveries), 3, "deliveries")
-		check(t, l.cacheBytes <= limit, "cache over its bound:", l.cacheBytes)
+	for i := range n {
+		id := fmt.Sprintf("device-%06d", i)
+		f := &fakeConn{el: hs.loops[i%2]}
+		hs.h.OnOpen(f)
+		hs.send(f, codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311,
+			KeepAlive: 60, ClientID: []byte(id)}))
+		hs.send(f, codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{
+			{Filter: []byte("devices/" + id + "/cmd"), QoS: 1}, {Filter: []byte("devices/" + id + "/config/#"), QoS: 1},
+			{Filter: []byte("broadcast/all"), QoS: 0}}}))
+		hs.send(f, codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
 	}
+	hs.pump()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	t.Logf("20,000 distinct 1000-byte topics: cache %d entries, %d bytes estimated, heap +%d", len(l.cache), l.cacheBytes, grown)
-	check(t, grown < 2*limit, "heap grew by", grown, "for a cache bounded at", limit)
-	check(t, hs.b.Stats().MatchCacheClears > 0, "no clear counted")
-	check(t, lb.has("match cache emptied: match_cache_bytes reached"), "no log line")
-
-	// A topic whose entry would pass limit/64 is matched but not kept.
-	n := len(l.cache)
-	long := append([]byte("m/"), bytes.Repeat([]byte("y"), limit/64)...)
-	equal(t, len(l.match(long).Deliveries), 3, "deliveries of a long topic")
-	equal(t, len(l.cache), n, "cache entries after a long topic")
-
-	// So is a result with many subscribers.
-	for i := 0; i < 500; i++ {
-		hs.subscribe(hs.conn(0, fmt.Sprint("many", i)), "big/#", 0)
-	}
-	l.match([]byte("m/warm")) // the subscriptions moved the generation: the cache restarts
-	n = len(l.cache)
-	equal(t, len(l.match([]byte("big/one")).Deliveries), 500, "deliveries of a large result")
-	equal(t, len(l.cache), n, "cache entries after a large result")
-	equal(t, len(l.match([]byte("big/one")).Deliveries), 500, "matched again")
-}
-
-// TestAliasBytes: broker-assigned topic aliases stop at topic_alias_bytes
-// (and skip topics over 1/16 of it): later topics go in full, aliases
-// already given keep working, and it is counted and logged once for the
-// connection.
-func TestAliasBytes(t *testing.T) {
-	const budget = 4096
-	b, logs := startLimited(t, func(c *Config) { c.TopicAliasBytes = budget })
-	sub := dialV5(t, b, "aliased", func(p *codec.Connect) {
-		p.Props.TopicAliasMaximum = 1000
-		p.Props.Set(codec.PropTopicAliasMaximum)
-	})
-	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("al/#")}}}))
-	sub.mustRead(codec.TypeSuback)
-	pub := dialRaw(t, b)
-	pub.connect(&codec.Connect{ClientID: []byte("alpub"), CleanStart: true})
-
-	recv := func() *codec.Publish {
-		var p codec.Publish
-		_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
-		noErr(t, err)
-		return &p
-	}
-	// Over budget/16: sent in full although there is room.
-	pub.publish(&codec.Publish{Topic: append([]byte("al/"), bytes.Repeat([]byte("L"), budget/16)...), Payload: []byte("x")})
-	p := recv()
-	check(t, !p.Props.Has(codec.PropTopicAlias), "a long topic got an alias")
-
-	topic := func(i int) []byte { return fmt.Appendf(nil, "al/%033d", i) } // 36 bytes: 100 with the overhead
-	fit := budget / (36 + aliasOverhead)
-	for i := 0; i < fit+5; i++ {
-		pub.publish(&codec.Publish{Topic: topic(i), Payload: []byte("x")})
-		p := recv()
-		equal(t, string(p.Topic), string(topic(i)), "topic sent with its first message")
-		equal(t, p.Props.Has(codec.PropTopicAlias), i < fit, "alias for topic", i)
-	}
-	// An alias given earlier stands for its topic.
-	pub.publish(&codec.Publish{Topic: topic(0), Payload: []byte("x")})
-	p = recv()
-	check(t, len(p.Topic) == 0 && p.Props.TopicAlias == 1, "topic 0 by its alias:", string(p.Topic), p.Props.TopicAlias)
-
-	waitStat(t, b, "topic aliases full", func(s SysStats) uint64 { return s.TopicAliasesFull }, 1)
-	check(t, logs.has("topic aliases full: topic_alias_bytes reached"), "no log line")
-	bystander(t, b)
-}
-
-// TestLimitUserProperties: a packet with more User Properties than
-// max_user_properties is refused: CONNECT (or its will) with CONNACK
-// 0x97, anything else with DISCONNECT 0x97; up to the bound they pass.
-func TestLimitUserProperties(t *testing.T) {
-	b, logs := startLimited(t, func(c *Config) { c.MaxUserProperties = 4 })
-	users := func(n int) []codec.UserProperty {
-		u := make([]codec.UserProperty, n)
-		for i := range u {
-			u[i] = codec.UserProperty{Key: []byte("k"), Value: fmt.Appendf(nil, "%d", i)}
-		}
-		return u
-	}
-	sub := dialV5(t, b, "upsub", nil)
-	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("up/#")}}}))
-	sub.mustRead(codec.TypeSuback)
-
-	// Up to the bound: delivered with its properties.
-	pub := dialV5(t, b, "uppub", nil)
-	p := &codec.Publish{Topic: []byte("up/ok"), QoS: 1, PacketID: 1, Payload: []byte("x")}
-	p.Props.User = users(4)
-	pub.write(codec.AppendPublish(nil, codec.V5, p))
-	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess)
-	var got codec.Publish
-	_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &got)
-	noErr(t, err)
-	equal(t, len(got.Props.User), 4, "user properties forwarded")
-
-	// Past it: PUBLISH and SUBSCRIBE close with DISCONNECT 0x97.
-	p.Props.User = users(5)
-	pub.write(codec.AppendPublish(nil, codec.V5, p))
-	equal(t, pub.disconnect().ReasonCode, codec.ReasonQuotaExceeded, "DISCONNECT after PUBLISH")
-	pub.expectEOF(5 * time.Second)
-	s2 := dialV5(t, b, "upsub2", nil)
-	sp := &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("x")}}}
-	sp.Props.User = users(5)
-	s2.write(codec.AppendSubscribe(nil, codec.V5, sp))
-	equal(t, s2.disconnect().ReasonCode, codec.ReasonQuotaExceeded, "DISCONNECT after SUBSCRIBE")
-
-	// CONNECT and will properties: CONNACK 0x97.
-	for i, mod := range []func(*codec.Connect){
-		func(c *codec.Connect) { c.Props.User = users(5) },
-		func(c *codec.Connect) {
-			c.WillFlag, c.WillTopic, c.WillPayload = true, []byte("w"), []byte("w")
-			c.WillProps.User = users(5)
-		},
-	} {
-		r := dialRaw(t, b)
-		cp := &codec.Connect{Version: codec.V5, ClientID: fmt.Appendf(nil, "upc%d", i), CleanStart: true}
-		mod(cp)
-		equal(t, r.connect(cp).ReasonCode, codec.ReasonQuotaExceeded, "CONNACK", i)
-	}
-	waitStat(t, b, "user properties refused", func(s SysStats) uint64 { return s.UserPropertiesRefused }, 4)
-	check(t, logs.has("packet refused: over max_user_properties"), "no log line")
-	_, err = sub.read(100 * time.Millisecond)
-	check(t, err != nil, "a refused message was delivered")
-	bystander(t, b)
-}
-
-// TestLimitsSys: every counter of the Limits group is published under
-// $SYS/broker/limits/.
-func TestLimitsSys(t *testing.T) {
-	b := startBroker(t, func(c *Config) { c.SysInterval = 100 * time.Millisecond; c.MaxTopicLength = 30 })
-	r := dialRaw(t, b)
-	r.connect(&codec.Connect{ClientID: []byte("sys"), CleanStart: true})
-	r.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{
-		{Filter: []byte(strings.Repeat("a", 31))}, {Filter: []byte("$SYS/broker/limits/#")},
-	}}))
-	r.mustRead(codec.TypeSuback)
-	seen := map[string]string{}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(seen) < 5 && time.Now().Before(deadline) {
-		pkt, err := r.read(time.Until(deadline))
-		noErr(t, err)
-		p := decodePublish(t, pkt)
-		seen[string(p.Topic)] = string(p.Payload)
-	}
-	for _, name := range []string{"topics refused", "subscribe filters refused", "user properties refused",
-		"topic aliases full", "match cache clears"} {
-		_, ok := seen["$SYS/broker/limits/"+name]
-		check(t, ok, "missing $SYS/broker/limits/"+name, seen)
-	}
-	equal(t, seen["$SYS/broker/limits/topics refused"], "1", "topics refused")
+	equal(t, hs.b.sessions.len(), n, "offline sessions")
+	equal(t, hs.b.sessions.offN, n, "offline list")
+	per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	t.Logf("heap per offline session with 3 subscriptions: %.0f B", per)
+	check(t, per < 2048, fmt.Sprintf("%.0f B per offline session: revisit MaxSessions' default", per))
 }

@@ -6,9 +6,10 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
+	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/trie"
@@ -50,6 +51,9 @@ type batch struct {
 	home  chan *batch
 	buf   []byte
 	items []item
+	// room is what the target's inbox could still take of QoS 0 bytes
+	// (MaxHandoverBytes) when the producer started the batch.
+	room int
 
 	// The last message copied into buf by the producer, per wire form
 	// (see family), so that every item for this loop shares one copy per
@@ -90,8 +94,9 @@ func (bt *batch) reset() {
 type inbox struct {
 	mu     sync.Mutex // leaf lock
 	q      []*batch
-	rung   bool // a wake-up is pending; producers don't ring again
-	bellFD int  // write end of the doorbell socket pair, -1 until ready
+	bytes  atomic.Int64 // batch.size of the batches in q, read by producers once per batch (outFor)
+	rung   bool         // a wake-up is pending; producers don't ring again
+	bellFD int          // write end of the doorbell socket pair, -1 until ready
 }
 
 // loopStats are the counters of one loop. The loop accumulates them in
@@ -99,10 +104,13 @@ type inbox struct {
 // end of it (STYLE.md §5.8).
 type loopStats struct {
 	msgsIn, msgsOut, bytesIn, bytesOut, dropped, pubIn, pubOut uint64
+	// Limit hits (limits.go), also counted in dropped.
+	queueDropped, handoverDropped uint64
 }
 
 type loopAtomics struct {
 	msgsIn, msgsOut, bytesIn, bytesOut, dropped, pubIn, pubOut atomic.Uint64
+	queueDropped, handoverDropped                              atomic.Uint64
 }
 
 // loop is the broker's state for one gnet event loop. Everything but the
@@ -146,6 +154,14 @@ type loop struct {
 
 	st  loopStats
 	ast loopAtomics
+
+	// Queued-bytes accounting (limits.go): the change of the sessions'
+	// MaxQueuedBytes measure this round, folded into the broker's total
+	// once per round, and the last drop for its log line.
+	heldDelta   int64
+	dropWho     *session
+	dropSetting string
+	dropLimit   int
 
 	houseRunnable gnet.Runnable // l.housekeeping, bound once
 
@@ -255,10 +271,31 @@ func (l *loop) outFor(t *loop) *batch {
 	bt := l.out[t.idx]
 	if bt == nil {
 		bt = l.getBatch()
+		bt.room = l.b.cfg.MaxHandoverBytes - int(t.in.bytes.Load())
 		l.out[t.idx] = bt
 		l.targets = append(l.targets, t)
 	}
 	return bt
+}
+
+// itemSize is what one hand-over item costs in a batch.
+const itemSize = int(unsafe.Sizeof(item{}))
+
+// size is what bt holds: its wire bytes and items.
+func (bt *batch) size() int {
+	return len(bt.buf) + len(bt.items)*itemSize
+}
+
+// full reports whether a QoS 0 item of n wire bytes would take bt past the
+// room its target had (MaxHandoverBytes); the caller drops the message and
+// counts it. Loop-only (the producer's).
+func (l *loop) full(bt *batch, n int) bool {
+	if bt.size()+n+itemSize <= bt.room {
+		return false
+	}
+	l.st.dropped++
+	l.st.handoverDropped++
+	return true
 }
 
 // markDirty records that c has bytes to flush at the end of the round.
@@ -303,9 +340,10 @@ func (l *loop) finish() {
 
 // foldStats publishes the round's counters with one atomic add each.
 func (l *loop) foldStats() {
-	if l.st == (loopStats{}) {
+	if l.st == (loopStats{}) && l.heldDelta == 0 {
 		return
 	}
+	l.foldLimits()
 	l.ast.msgsIn.Add(l.st.msgsIn)
 	l.ast.msgsOut.Add(l.st.msgsOut)
 	l.ast.bytesIn.Add(l.st.bytesIn)
@@ -318,6 +356,7 @@ func (l *loop) foldStats() {
 
 // push hands bt to l and wakes l if it is idle. Safe from any goroutine.
 func (l *loop) push(bt *batch) {
+	l.in.bytes.Add(int64(bt.size()))
 	l.in.mu.Lock()
 	l.in.q = append(l.in.q, bt)
 	ring := !l.in.rung
@@ -330,7 +369,7 @@ func (l *loop) push(bt *batch) {
 	if fd >= 0 {
 		// One byte on the doorbell socket wakes the loop without allocating;
 		// EAGAIN means the socket is full of earlier rings, which is as good.
-		_, _ = syscall.Write(fd, bellByte)
+		_, _ = unix.Write(fd, bellByte)
 		return
 	}
 	// Doorbell not ready yet (the loop is new): gnet's Execute allocates a
@@ -353,7 +392,9 @@ func (l *loop) drain() {
 	l.in.rung = false
 	l.in.mu.Unlock()
 	for _, bt := range q {
+		n := bt.size()
 		l.apply(bt)
+		l.in.bytes.Add(int64(-n))
 		bt.reset()
 		select {
 		case bt.home <- bt:
@@ -406,32 +447,32 @@ func (l *loop) apply(bt *batch) {
 // loop, so other loops can wake it with a one-byte write. Runs in its own
 // goroutine; until it finishes, push falls back to Execute.
 func (l *loop) startDoorbell() {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fds, err := bellPair()
 	if err != nil {
 		return
 	}
-	if err := syscall.SetNonblock(fds[1], true); err != nil {
-		_ = syscall.Close(fds[0])
-		_ = syscall.Close(fds[1])
+	if err := unix.SetNonblock(fds[1], true); err != nil {
+		_ = unix.Close(fds[0])
+		_ = unix.Close(fds[1])
 		return
 	}
 	f := os.NewFile(uintptr(fds[0]), "gust-doorbell")
 	nc, err := net.FileConn(f) // dups fds[0]
 	_ = f.Close()
 	if err != nil {
-		_ = syscall.Close(fds[1])
+		_ = unix.Close(fds[1])
 		return
 	}
 	ctx := gnet.NewContext(context.Background(), &doorbell{l: l})
 	ch, err := l.el.Enroll(ctx, nc)
 	if err != nil {
 		_ = nc.Close()
-		_ = syscall.Close(fds[1])
+		_ = unix.Close(fds[1])
 		return
 	}
 	res := <-ch
 	if res.Err != nil || res.Conn == nil { // nil Conn: the engine stopped meanwhile
-		_ = syscall.Close(fds[1])
+		_ = unix.Close(fds[1])
 		return
 	}
 	l.in.mu.Lock()
@@ -451,6 +492,6 @@ func (l *loop) closeDoorbell() {
 	l.in.bellFD = -1
 	l.in.mu.Unlock()
 	if fd >= 0 {
-		_ = syscall.Close(fd)
+		_ = unix.Close(fd)
 	}
 }

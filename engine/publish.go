@@ -24,7 +24,7 @@ func (c *client) handlePublish(pkt []byte) error {
 	// An empty topic takes a v5 alias's, checked when the alias was set.
 	if len(p.Topic) > 0 {
 		if err := l.b.checkTopic(p.Topic); err != nil {
-			c.refuseTopic("publish", p.Topic, err)
+			c.refuseTopic("publish", err)
 			if c.version != codec.V5 || p.QoS == 0 {
 				// v5: DISCONNECT 0x90. 3.1.1 has no code to refuse a
 				// PUBLISH with: the connection is closed [MQTT-3.3.5-2].
@@ -47,6 +47,23 @@ func (c *client) handlePublish(pkt []byte) error {
 			rc = codec.ReasonNotAuthorized // v5 PUBACK/PUBREC 0x87
 		}
 	}
+	dup := false
+	if p.QoS == 2 {
+		s := c.sess
+		s.useExt()
+		dup = s.hasInQoS2(p.PacketID)
+		if !dup && c.version == codec.V5 && len(s.inQoS2) >= l.b.cfg.ReceiveMaximum {
+			return errReceiveMaximum // [MQTT-3.3.4-7] DISCONNECT 0x93
+		}
+	}
+	if p.Retain && allowed && rc < 0x80 && !dup && !l.b.storeRetained(p.Topic, p.Payload, p.QoS, props, false) &&
+		c.version == codec.V5 && p.QoS > 0 {
+		// Past a retained limit. A v5 QoS 1/2 publisher is told (MQTT 5
+		// 3.4.2.1, 0x97): the PUBLISH is refused whole, not delivered, as
+		// for any failure code. Others cannot be told: their message
+		// still reaches the live subscribers, only not the store.
+		rc = codec.ReasonQuotaExceeded
+	}
 	switch p.QoS {
 	case 0:
 	case 1:
@@ -55,11 +72,6 @@ func (c *client) handlePublish(pkt []byte) error {
 		l.markDirty(c)
 	case 2:
 		s := c.sess
-		s.useExt()
-		dup := s.hasInQoS2(p.PacketID)
-		if !dup && c.version == codec.V5 && len(s.inQoS2) >= l.b.cfg.ReceiveMaximum {
-			return errReceiveMaximum // [MQTT-3.3.4-7] DISCONNECT 0x93
-		}
 		c.pending = c.appendAck(c.pending, codec.TypePubrec, p.PacketID, rc)
 		l.markDirty(c)
 		if rc >= 0x80 {
@@ -72,9 +84,6 @@ func (c *client) handlePublish(pkt []byte) error {
 	}
 	if !allowed || rc >= 0x80 {
 		return nil
-	}
-	if p.Retain {
-		l.b.storeRetained(p.Topic, p.Payload, p.QoS, props)
 	}
 	l.route(p.Topic, p.Payload, p.QoS, p.Retain, c.sess, props)
 	if l.congested {
@@ -156,7 +165,7 @@ func (c *client) handleAck(pkt []byte) error {
 	switch a.Type {
 	case codec.TypePuback: // [MQTT-4.3.2-3]
 		if i := s.findInflight(a.PacketID); i >= 0 && s.inflight[i].qos == 1 {
-			s.removeInflight(i)
+			s.removeInflight(l, i)
 			l.pump(s, c)
 		}
 	case codec.TypePubrec: // [MQTT-4.3.3-4]
@@ -166,18 +175,19 @@ func (c *client) handleAck(pkt []byte) error {
 			rc = codec.ReasonPacketIDNotFound // v5 PUBREL 0x92 [MQTT-3.6.2-1]
 		} else {
 			if c.version == codec.V5 && a.ReasonCode >= 0x80 {
-				s.removeInflight(i) // [MQTT-4.4.0-2] v5: a failed PUBREC ends the flow
+				s.removeInflight(l, i) // [MQTT-4.4.0-2] v5: a failed PUBREC ends the flow
 				l.pump(s, c)
 				return nil
 			}
 			s.inflight[i].state = outReleased
+			s.release(l, s.inflight[i].m)
 			s.inflight[i].m = nil // [MQTT-4.3.3-6] never re-sent after PUBREL
 		}
 		c.pending = c.appendAck(c.pending, codec.TypePubrel, a.PacketID, rc)
 		l.markDirty(c)
 	case codec.TypePubcomp: // [MQTT-4.3.3-5]
 		if i := s.findInflight(a.PacketID); i >= 0 && s.inflight[i].state == outReleased {
-			s.removeInflight(i)
+			s.removeInflight(l, i)
 			l.pump(s, c)
 		}
 	case codec.TypePubrel: // [MQTT-4.3.3-11] [MQTT-4.3.3-12]
@@ -224,7 +234,8 @@ func (l *loop) match(topic []byte) *trie.Result {
 		// A new map: clear would keep the old one's slots.
 		l.cache = make(map[string]*trie.Result)
 		l.cacheBytes = 0
-		l.b.limitHit(limitMatchCache, "loop", l.idx, "match_cache_bytes", limit)
+		l.b.limits.cacheClears.Add(1)
+		l.b.infoLimit(&l.b.limits.logCache, "match cache emptied", "match_cache_bytes", limit, "")
 	}
 	r := l.res.Clone()
 	l.cache[string(topic)] = r
@@ -363,6 +374,9 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 	if (len(ids) > 0 || retain) && fam == 1 {
 		// Its own wire form: not shared, so bt.last is left alone.
 		enc := l.encodeQoS0Own(f, ids, retain)
+		if l.full(bt, len(enc)) {
+			return
+		}
 		off := int32(len(bt.buf))
 		bt.buf = append(bt.buf, enc...)
 		bt.items = append(bt.items, item{kind: itemQoS0, fam: byte(fam), s: s, off: off, n: int32(len(enc))})
@@ -371,10 +385,15 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 	last := &bt.last[fam]
 	if last.seq != f.seq {
 		enc := l.encodeQoS0(f, versionOfFamily(fam))
+		if l.full(bt, len(enc)) {
+			return // the owner loop lags (MaxHandoverBytes)
+		}
 		last.off = int32(len(bt.buf))
 		bt.buf = append(bt.buf, enc...)
 		last.n = int32(len(enc))
 		last.seq = f.seq
+	} else if l.full(bt, 0) {
+		return
 	}
 	bt.items = append(bt.items, item{kind: itemQoS0, fam: byte(fam), s: s, off: last.off, n: last.n})
 }
@@ -445,8 +464,8 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		s.mu.Lock()
 		owner = s.owner.Load()
 		if owner == nil {
-			if !s.gone() && !s.enqueue(outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}, l.b.cfg.MaxQueuedMessages) {
-				l.st.dropped++
+			if !s.gone() {
+				s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
 			}
 			s.mu.Unlock()
 			return
@@ -454,10 +473,12 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		s.mu.Unlock()
 	}
 	if owner != l {
+		bt := l.outFor(owner)
 		if qos > 0 {
 			s.noteHandedIn(l)
+		} else if l.full(bt, len(m.topic)+len(m.payload)) {
+			return // the owner loop lags: QoS 0 is dropped (MaxHandoverBytes)
 		}
-		bt := l.outFor(owner)
 		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids, retain: retain, group: g})
 		return
 	}
@@ -466,9 +487,8 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		// A closing client (its will being published, before detach):
 		// its session keeps the message, and detach hands a shared one
 		// to another member (shared.go) [MQTT-3.1.2-8].
-		if c != nil && c.state == stateClosed && qos > 0 &&
-			!s.enqueue(outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}, l.b.cfg.MaxQueuedMessages) {
-			l.st.dropped++
+		if c != nil && c.state == stateClosed && qos > 0 {
+			s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
 		}
 		return
 	}
@@ -486,9 +506,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 	s.useExt()
 	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
 	if len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) || c.overBudget(len(m.topic)+len(m.payload)+8) {
-		if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
-			l.st.dropped++
-		}
+		s.enqueue(l, om)
 		s.markCongested(l)
 		return
 	}
@@ -504,6 +522,7 @@ func (l *loop) sendNew(s *session, c *client, om outMsg) {
 		return // too large for the client: discarded as if delivered [MQTT-3.1.2-24]
 	}
 	s.inflight = append(s.inflight, om)
+	s.hold(l, om.m)
 }
 
 // pump moves queued messages into the in-flight window while it and the
@@ -518,6 +537,7 @@ func (l *loop) pump(s *session, c *client) {
 			break
 		}
 		moved++
+		s.release(l, om.m)
 		s.queue[0] = outMsg{}
 		s.queue = s.queue[1:]
 		if len(s.queue) == 0 {
@@ -571,7 +591,7 @@ func (l *loop) publishWill(w *message) {
 		props = &w.props // its expiry starts now
 	}
 	if w.retain {
-		l.b.storeRetained(w.topic, w.payload, w.qos, props)
+		l.b.storeRetained(w.topic, w.payload, w.qos, props, false) // past a limit: delivered, not stored
 	}
 	l.route(w.topic, w.payload, w.qos, w.retain, nil, props)
 }

@@ -36,6 +36,16 @@ func (m *message) expired(now int64) bool {
 	return m.expireAt != 0 && now > m.expireAt
 }
 
+// size is m's topic, payload and properties in bytes: what the retained,
+// queued-bytes and delayed-will limits count (limits.go).
+func (m *message) size() int {
+	n := len(m.topic) + len(m.payload)
+	if m.hasProps {
+		n += propsSize(&m.props)
+	}
+	return n
+}
+
 // newMessage copies topic and payload into one allocation.
 func newMessage(topic, payload []byte, qos byte, retain bool) *message {
 	buf := make([]byte, len(topic)+len(payload))
@@ -335,8 +345,16 @@ type sessionExt struct {
 	rateAt    int64    // coarse clock of the rate measure's start (throttle.go)
 	rateN     int64    // messages moved into the window since rateAt
 	expiresAt int64    // unix nanos when an offline session is discarded; 0 never
-	nextPID   uint16
-	window    uint16 // a v5 Receive Maximum below MaxInflight, 0 for none (inflightMax)
+	// held is the MaxQueuedBytes measure of queue and inflight (heldSize
+	// of each message; one released by PUBREC no longer counts).
+	held int64
+	// The offline list of the session store (sessionStore.pushOffline):
+	// when the session went offline (coarse clock; 0: not in the list)
+	// and its neighbours. Guarded by Broker.sessions.mu.
+	offAt            int64
+	offPrev, offNext *session
+	nextPID          uint16
+	window           uint16 // a v5 Receive Maximum below MaxInflight, 0 for none (inflightMax)
 }
 
 // useExt allocates s's sessionExt if it has none. Caller owns s (owner
@@ -365,14 +383,24 @@ func (s *session) inflightMsgs() []outMsg {
 
 // sessionTable maps dense SubscriberIDs to sessions without locks on the
 // read side: a fixed array of lazily allocated chunks of atomic pointers.
+// It holds maxSubscriberIDs ids; a released id is reused after
+// idQuarantine, and when every id is taken (or quarantined) add refuses.
 type sessionTable struct {
-	mu     sync.Mutex // guards free, next and chunk allocation
-	free   []freeID   // FIFO of released ids
-	next   trie.SubscriberID
-	chunks [1 << 14]atomic.Pointer[sessionChunk]
+	mu    sync.Mutex // guards free, next, limit and chunk allocation
+	free  []freeID   // FIFO of released ids
+	next  trie.SubscriberID
+	limit trie.SubscriberID // highest id add hands out; 0 means maxSubscriberIDs-1
+	// chunks is indexed by id >> sessionChunkBits.
+	chunks [sessionChunks]atomic.Pointer[sessionChunk]
 }
 
-const sessionChunkBits = 10
+const (
+	sessionChunkBits = 10
+	sessionChunks    = 1 << 14
+	// maxSubscriberIDs is the table's capacity, id 0 (never used)
+	// included: 16,777,216.
+	maxSubscriberIDs = sessionChunks << sessionChunkBits
+)
 
 // freeID is a released id and when it was released. An id is reused only
 // after idQuarantine, so that a match result computed before the release
@@ -395,19 +423,26 @@ func (t *sessionTable) get(id trie.SubscriberID) *session {
 	return ch[id&(1<<sessionChunkBits-1)].Load()
 }
 
-// add stores s under a new id and returns the id. Safe from any
-// goroutine.
-func (t *sessionTable) add(s *session) trie.SubscriberID {
+// add stores s under a new id and returns the id, or false when every id
+// is in use or still quarantined. Safe from any goroutine.
+func (t *sessionTable) add(s *session) (trie.SubscriberID, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	limit := t.limit
+	if limit == 0 {
+		limit = maxSubscriberIDs - 1
+	}
 	var id trie.SubscriberID
-	if len(t.free) > 0 && time.Since(t.free[0].at) > idQuarantine {
+	switch {
+	case len(t.free) > 0 && time.Since(t.free[0].at) > idQuarantine:
 		id = t.free[0].id
 		t.free[0] = freeID{}
 		t.free = t.free[1:]
-	} else {
+	case t.next < limit:
 		t.next++ // id 0 is never used
 		id = t.next
+	default:
+		return 0, false
 	}
 	ci := id >> sessionChunkBits
 	ch := t.chunks[ci].Load()
@@ -416,7 +451,7 @@ func (t *sessionTable) add(s *session) trie.SubscriberID {
 		t.chunks[ci].Store(ch)
 	}
 	ch[id&(1<<sessionChunkBits-1)].Store(s)
-	return id
+	return id, true
 }
 
 // remove frees s's id. Safe from any goroutine. The caller must have
@@ -458,24 +493,73 @@ func (s *session) findInflight(pid uint16) int {
 	return -1
 }
 
-// removeInflight deletes entry i keeping the order.
-func (s *session) removeInflight(i int) {
+// removeInflight deletes entry i keeping the order. Caller owns s.
+func (s *session) removeInflight(l *loop, i int) {
+	if m := s.inflight[i].m; m != nil {
+		s.release(l, m)
+	}
 	copy(s.inflight[i:], s.inflight[i+1:])
 	s.inflight[len(s.inflight)-1] = outMsg{}
 	s.inflight = s.inflight[:len(s.inflight)-1]
 }
 
-// enqueue appends a QoS 1/2 delivery to the queue, dropping it when the
-// queue is at max (the caller counts the drop). It reports whether it was
-// queued. Caller owns s (owner
-// loop, or mu held while offline).
-func (s *session) enqueue(om outMsg, max int) bool {
-	if s.queued() >= max {
+// queueEntryBytes is what a held message counts for MaxQueuedBytes beyond
+// its own bytes: its outMsg entry and a share of its record.
+const queueEntryBytes = 64
+
+// heldSize is what m counts for MaxQueuedBytes in each session holding it.
+func heldSize(m *message) int64 {
+	return int64(m.size()) + queueEntryBytes
+}
+
+// hold counts m as held by s (queued or in flight), in s and in the
+// round's change of the broker's total, folded by l. Caller owns s.
+func (s *session) hold(l *loop, m *message) {
+	n := heldSize(m)
+	s.held += n
+	l.heldDelta += n
+}
+
+// release undoes hold for m. Caller owns s.
+func (s *session) release(l *loop, m *message) {
+	n := heldSize(m)
+	s.held -= n
+	l.heldDelta -= n
+}
+
+// enqueue appends a QoS 1/2 delivery to the queue unless the queue is at
+// MaxQueuedMessages or the message would take s past MaxQueuedBytes or
+// the sessions' total past MaxQueuedBytesTotal; then the message is
+// dropped and counted. It reports whether it was queued. Caller owns s
+// (owner loop, or mu held while offline); l is the caller's loop.
+func (s *session) enqueue(l *loop, om outMsg) bool {
+	cfg := &l.b.cfg
+	if s.queued() >= cfg.MaxQueuedMessages {
+		l.st.dropped++
 		return false
 	}
 	s.useExt()
+	n := heldSize(om.m)
+	switch {
+	case s.held+n > int64(cfg.MaxQueuedBytes):
+		l.dropQueued(s, "max_queued_bytes", cfg.MaxQueuedBytes)
+		return false
+	case l.b.limits.queuedBytes.Load()+l.heldDelta+n > int64(cfg.MaxQueuedBytesTotal):
+		l.dropQueued(s, "max_queued_bytes_total", cfg.MaxQueuedBytesTotal)
+		return false
+	}
 	s.queue = append(s.queue, om)
+	s.held += n
+	l.heldDelta += n
 	return true
+}
+
+// dropQueued counts a message dropped for a queued-bytes limit; foldLimits
+// logs the round's drops. Loop-only.
+func (l *loop) dropQueued(s *session, setting string, limit int) {
+	l.st.dropped++
+	l.st.queueDropped++
+	l.dropWho, l.dropSetting, l.dropLimit = s, setting, limit
 }
 
 // hasInQoS2 reports whether an inbound QoS 2 id awaits PUBREL.

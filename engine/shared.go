@@ -60,6 +60,8 @@ func (l *loop) handOverShared(s *session) {
 		// QoS 1 one is still owed a PUBACK while outPublished.
 		if om.group == nil || om.qos != 1 || om.state != outPublished || !l.handOver(&om) {
 			keep = append(keep, om)
+		} else {
+			s.release(l, om.m)
 		}
 	}
 	clear(s.inflight[len(keep):])
@@ -68,6 +70,8 @@ func (l *loop) handOverShared(s *session) {
 	for _, om := range s.queue {
 		if om.group == nil || !l.handOver(&om) {
 			keep = append(keep, om)
+		} else {
+			s.release(l, om.m)
 		}
 	}
 	clear(s.queue[len(keep):])

@@ -12,11 +12,22 @@ import (
 // map[string]*session held a 16-byte key and an 8-byte value per slot and
 // left its old tables as garbage at each growth, about 40 bytes per
 // session (issue 6: every idle connection has a session).
+//
+// The table shrinks when sessions go (by halves while under 1/8 full), so a
+// storm of sessions does not pin its table. The store also keeps the
+// offline sessions in the order they went offline (a list linked through
+// their sessionExt), so that MaxSessions discards the oldest first.
 type sessionStore struct {
-	mu    sync.Mutex // lock order: store.mu before session.mu
-	seed  maphash.Seed
-	slots []*session // nil or a session; len is a power of two
-	n     int
+	mu      sync.Mutex // lock order: store.mu before session.mu
+	seed    maphash.Seed
+	slots   []*session // nil or a session; len is a power of two
+	n       int
+	walking bool // each is running: remove does not shrink the table
+
+	// offHead went offline longest ago, offTail last; offN is the list's
+	// length.
+	offHead, offTail *session
+	offN             int
 }
 
 // minStoreSlots is the table size of the first session.
@@ -45,7 +56,7 @@ func (st *sessionStore) get(id string) *session {
 // id. Caller holds mu.
 func (st *sessionStore) put(s *session) {
 	if (st.n+1)*4 > len(st.slots)*3 {
-		st.grow()
+		st.resize(max(minStoreSlots, 2*len(st.slots)))
 	}
 	mask := len(st.slots) - 1
 	for i := st.home(s.clientID); ; i = (i + 1) & mask {
@@ -62,10 +73,11 @@ func (st *sessionStore) put(s *session) {
 	}
 }
 
-// grow doubles the table. Caller holds mu.
-func (st *sessionStore) grow() {
+// resize moves the sessions into a table of size slots (a power of two
+// that keeps it at most 3/4 full). Caller holds mu.
+func (st *sessionStore) resize(slots int) {
 	old := st.slots
-	st.slots = make([]*session, max(minStoreSlots, 2*len(old)))
+	st.slots = make([]*session, slots)
 	st.n = 0
 	for _, s := range old {
 		if s != nil {
@@ -100,6 +112,22 @@ func (st *sessionStore) remove(s *session) {
 			i = j
 		}
 	}
+	if !st.walking {
+		st.shrink()
+	}
+}
+
+// shrink halves the table while it is under 1/8 full, so it is at most
+// 1/4 full after: a later put grows it again only after the sessions have
+// tripled. Caller holds mu.
+func (st *sessionStore) shrink() {
+	n := len(st.slots)
+	for n > minStoreSlots && st.n*8 < n {
+		n /= 2
+	}
+	if n != len(st.slots) {
+		st.resize(n)
+	}
 }
 
 // each calls fn once for every stored session; fn may remove that
@@ -110,6 +138,11 @@ func (st *sessionStore) each(fn func(*session)) {
 	if st.n == 0 {
 		return
 	}
+	st.walking = true
+	defer func() {
+		st.walking = false
+		st.shrink()
+	}()
 	mask := len(st.slots) - 1
 	e := 0
 	for st.slots[e] != nil { // exists: the table is at most 3/4 full
@@ -126,6 +159,41 @@ func (st *sessionStore) each(fn func(*session)) {
 		}
 		k++
 	}
+}
+
+// pushOffline appends s, which just went offline at now (coarse clock, not
+// 0), to the offline list. Caller holds mu; s has a sessionExt and is not
+// in the list.
+func (st *sessionStore) pushOffline(s *session, now int64) {
+	s.offAt = now
+	s.offPrev, s.offNext = st.offTail, nil
+	if st.offTail != nil {
+		st.offTail.offNext = s
+	} else {
+		st.offHead = s
+	}
+	st.offTail = s
+	st.offN++
+}
+
+// unlinkOffline removes s from the offline list if it is there. Caller
+// holds mu.
+func (st *sessionStore) unlinkOffline(s *session) {
+	if s.sessionExt == nil || s.offAt == 0 {
+		return
+	}
+	if s.offPrev != nil {
+		s.offPrev.offNext = s.offNext
+	} else {
+		st.offHead = s.offNext
+	}
+	if s.offNext != nil {
+		s.offNext.offPrev = s.offPrev
+	} else {
+		st.offTail = s.offPrev
+	}
+	s.offAt, s.offPrev, s.offNext = 0, nil, nil
+	st.offN--
 }
 
 // len returns the number of stored sessions. Safe from any goroutine.

@@ -45,8 +45,7 @@ func (c *client) handleSubscribe(pkt []byte) error {
 		}
 	}
 	if n := len(p.Filters) - maxFilters; n > 0 {
-		l.b.limitHit(limitSubscribeFilters, "client", c.clientID(), "remote", c.gc.RemoteAddr(),
-			"filters", len(p.Filters), "refused", n)
+		c.refuseFilters(n)
 	}
 	l.codes = codes
 	ack := codec.Suback{PacketID: p.PacketID, ReasonCodes: codes} // [MQTT-3.8.4-2]
@@ -140,7 +139,7 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 	if err == nil {
 		// filter is a suffix of full: checked in place.
 		if err = b.checkTopic(f.Filter[len(full)-len(filter):]); err != nil {
-			c.refuseTopic("subscribe", f.Filter, err)
+			c.refuseTopic("subscribe", err)
 		}
 	}
 	if err == nil {
@@ -165,8 +164,21 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 	// The subscriber state and its id exist before a producer can match s
 	// (subState).
 	st := s.subscriber()
+	if len(st.subs.list) >= b.cfg.MaxSubscriptionsPerClient && st.subs.find(f.Filter) < 0 {
+		b.limits.subsRefused.Add(1)
+		b.logLimit(&b.limits.logSubs, 1, "subscription limit: SUBSCRIBE filter refused",
+			"max_subscriptions_per_client", b.cfg.MaxSubscriptionsPerClient, s.clientID)
+		return failCode(c.version, codec.ReasonQuotaExceeded), false // 0x80 in 3.1.1 [MQTT-3.9.3-2]
+	}
 	if st.id == 0 {
-		st.id = b.table.add(s)
+		id, ok := b.table.add(s)
+		if !ok {
+			b.limits.subsRefused.Add(1)
+			b.logLimit(&b.limits.logSubs, 1, "subscriber limit: every SubscriberID is in use, SUBSCRIBE filter refused",
+				"subscriber_ids", maxSubscriberIDs-1, s.clientID)
+			return failCode(c.version, codec.ReasonQuotaExceeded), false
+		}
+		st.id = id
 	}
 	sub := trie.Subscription{
 		Subscriber: st.id, Filter: filter, Group: group, QoS: qos,
@@ -221,7 +233,7 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 			rc = codec.ReasonSuccess
 		} else if err := b.checkTopic(f); err != nil {
 			// Never subscribed, as it could not be; v5 says why (0x8F).
-			c.refuseTopic("unsubscribe", f, err)
+			c.refuseTopic("unsubscribe", err)
 			rc = codec.ReasonTopicFilterInvalid
 		}
 		codes = append(codes, rc)
@@ -238,15 +250,91 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 // [MQTT-3.3.1-5] [MQTT-3.3.1-7] [MQTT-3.3.1-10] [MQTT-3.3.1-11]. Safe from
 // any goroutine. props are the message's v5 properties (nil: none), kept
 // for v5 subscribers along with its expiry deadline.
-func (b *Broker) storeRetained(topic, payload []byte, qos byte, props *codec.Properties) {
+//
+// A new message past MaxRetainedMessages or MaxRetainedBytes is not
+// stored and storeRetained returns false; the caller decides what the
+// publisher is told. [MQTT-3.3.1-5] says the Server MUST store it, and an
+// MQTT 5 Server may refuse a PUBLISH it cannot take with Quota exceeded
+// (MQTT 5 3.4.2.1), which handlePublish does when it can say so. internal
+// (the broker's own $SYS topics) bypasses the limits. Checking and storing
+// are not one atomic step: loops storing at the same instant may pass a
+// bound by a message each.
+func (b *Broker) storeRetained(topic, payload []byte, qos byte, props *codec.Properties, internal bool) bool {
 	if !b.cfg.RetainAvailable {
-		return
+		return true
 	}
+	lim := &b.limits
 	if len(payload) == 0 {
-		b.retained.Delete(string(topic))
+		if old, ok := b.retained.DeleteFunc(string(topic), nil); ok {
+			lim.retainedBytes.Add(int64(-old.size()))
+		}
+		return true
+	}
+	n := int64(len(topic) + len(payload) + propsSize(props))
+	if !internal {
+		old, exists := b.retained.Get(string(topic))
+		switch {
+		case !exists && b.retained.Count() >= b.cfg.MaxRetainedMessages:
+			return b.refuseRetained("max_retained_messages", b.cfg.MaxRetainedMessages)
+		case (!exists || n > int64(old.size())) && lim.retainedBytes.Load()+n-oldSize(old, exists) > int64(b.cfg.MaxRetainedBytes):
+			return b.refuseRetained("max_retained_bytes", b.cfg.MaxRetainedBytes)
+		}
+	}
+	m := newMessageProps(topic, payload, qos, true, props, b.now())
+	if m.expireAt != 0 {
+		lim.retainedExpiring.Store(true)
+	}
+	old, replaced := b.retained.Swap(string(topic), m)
+	lim.retainedBytes.Add(int64(m.size()) - oldSize(old, replaced))
+	return true
+}
+
+// propsSize is the bytes newMessageProps copies of pr (nil: none).
+func propsSize(pr *codec.Properties) int {
+	if pr == nil {
+		return 0
+	}
+	n := len(pr.ContentType) + len(pr.ResponseTopic) + len(pr.CorrelationData)
+	for _, u := range pr.User {
+		n += len(u.Key) + len(u.Value)
+	}
+	return n
+}
+
+// oldSize is the size of a replaced retained message, 0 if there was none.
+func oldSize(m *message, ok bool) int64 {
+	if !ok {
+		return 0
+	}
+	return int64(m.size())
+}
+
+// refuseRetained counts and logs a retained message not stored for the
+// limit named by setting; it returns false for storeRetained.
+func (b *Broker) refuseRetained(setting string, limit int) bool {
+	b.limits.retainedRefused.Add(1)
+	b.logLimit(&b.limits.logRetained, 1, "retained limit: retained message not stored", setting, limit, "")
+	return false
+}
+
+// sweepRetained removes the retained messages whose Message Expiry has
+// passed [MQTT-3.3.2-5], so they leave the retained limits' measures.
+// Runs on the ticker goroutine, only once a message with an expiry was
+// stored.
+func (b *Broker) sweepRetained() {
+	if !b.limits.retainedExpiring.Load() {
 		return
 	}
-	b.retained.Set(string(topic), newMessageProps(topic, payload, qos, true, props, b.now()))
+	now := b.now()
+	expired := func(m *message) bool { return m.expired(now) }
+	b.retained.Range(func(topic string, m *message) bool {
+		if m.expired(now) {
+			if old, ok := b.retained.DeleteFunc(topic, expired); ok {
+				b.limits.retainedBytes.Add(int64(-old.size()))
+			}
+		}
+		return true
+	})
 }
 
 // sendRetained delivers the retained messages matching filter to c with
@@ -280,9 +368,8 @@ func (l *loop) sendRetained(c *client, full string, granted byte, ids []uint32) 
 		s.useExt()
 		om := outMsg{m: m, qos: qos, retain: true, subIDs: ids}
 		if over || len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) {
-			if !s.enqueue(om, l.b.cfg.MaxQueuedMessages) {
-				l.st.dropped++
-				return false
+			if !s.enqueue(l, om) {
+				return false // counted by enqueue
 			}
 			return true
 		}

@@ -22,12 +22,22 @@ type SysStats struct {
 	SlowConsumersClosed uint64
 	Uptime              time.Duration
 
-	// Hits of the Limits group's bounds (Config), under $SYS/broker/limits/.
-	TopicsRefused           uint64 // names and filters over max_topic_levels or max_topic_length
-	SubscribeFiltersRefused uint64 // SUBSCRIBEs with filters past max_subscribe_filters
-	UserPropertiesRefused   uint64 // packets over max_user_properties
-	TopicAliasesFull        uint64 // connections that reached topic_alias_bytes
-	MatchCacheClears        uint64 // per-loop match caches emptied at match_cache_bytes
+	// Limits (Config "Limits" group, limits.go).
+	SessionsEvicted         uint64 // offline sessions discarded for MaxSessions
+	SessionsRefused         uint64 // CONNECTs refused for MaxSessions
+	SubscriptionsRefused    uint64 // SUBSCRIBE filters refused (MaxSubscriptionsPerClient, SubscriberIDs)
+	RetainedRefused         uint64 // retained messages not stored (MaxRetainedMessages, MaxRetainedBytes)
+	RetainedBytes           int64  // the MaxRetainedBytes measure
+	QueuedBytes             int64  // the MaxQueuedBytes measure summed over sessions
+	QueuedBytesDropped      uint64 // messages dropped for MaxQueuedBytes or MaxQueuedBytesTotal (also in PublishDropped)
+	HandoverDropped         uint64 // QoS 0 messages dropped for MaxHandoverBytes (also in PublishDropped)
+	DelayedWills            int64  // wills waiting for their Will Delay Interval
+	DelayedWillsPublished   uint64 // delayed wills published at once (MaxDelayedWills, MaxDelayedWillBytes)
+	TopicsRefused           uint64 // topic names and filters over MaxTopicLevels or MaxTopicLength
+	SubscribeFiltersRefused uint64 // SUBSCRIBE filters past MaxSubscribeFilters
+	UserPropertiesRefused   uint64 // packets over MaxUserProperties
+	TopicAliasesFull        uint64 // connections that reached TopicAliasBytes
+	MatchCacheClears        uint64 // per-loop match caches emptied at MatchCacheBytes
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -41,6 +51,8 @@ func (b *Broker) Stats() SysStats {
 		s.PublishDropped += l.ast.dropped.Load()
 		s.BytesReceived += l.ast.bytesIn.Load()
 		s.BytesSent += l.ast.bytesOut.Load()
+		s.QueuedBytesDropped += l.ast.queueDropped.Load()
+		s.HandoverDropped += l.ast.handoverDropped.Load()
 	}
 	s.ClientsConnected = b.connected.Load()
 	if m := b.maxConnected.Load(); s.ClientsConnected > m {
@@ -54,11 +66,20 @@ func (b *Broker) Stats() SysStats {
 	s.Subscriptions = b.subCount.Load()
 	s.Retained = int64(b.retained.Count())
 	s.SlowConsumersClosed = b.slowClosed.Load()
-	s.TopicsRefused = b.limitCount(limitTopic)
-	s.SubscribeFiltersRefused = b.limitCount(limitSubscribeFilters)
-	s.UserPropertiesRefused = b.limitCount(limitUserProperties)
-	s.TopicAliasesFull = b.limitCount(limitTopicAlias)
-	s.MatchCacheClears = b.limitCount(limitMatchCache)
+	lim := &b.limits
+	s.SessionsEvicted = lim.sessionsEvicted.Load()
+	s.SessionsRefused = lim.sessionsRefused.Load()
+	s.SubscriptionsRefused = lim.subsRefused.Load()
+	s.RetainedRefused = lim.retainedRefused.Load()
+	s.RetainedBytes = lim.retainedBytes.Load()
+	s.QueuedBytes = max(lim.queuedBytes.Load(), 0) // loops fold their changes at different times
+	s.DelayedWills = int64(b.wills.n.Load())
+	s.DelayedWillsPublished = lim.willsEarly.Load()
+	s.TopicsRefused = lim.topicsRefused.Load()
+	s.SubscribeFiltersRefused = lim.filtersRefused.Load()
+	s.UserPropertiesRefused = lim.userPropsRefused.Load()
+	s.TopicAliasesFull = lim.aliasesFull.Load()
+	s.MatchCacheClears = lim.cacheClears.Load()
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
@@ -90,15 +111,25 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/subscriptions/count", i(st.Subscriptions)},
 		{"$SYS/broker/retained messages/count", i(st.Retained)},
 		{"$SYS/broker/slow consumers/disconnected", u(st.SlowConsumersClosed)},
-		{"$SYS/broker/limits/topics refused", u(st.TopicsRefused)},
-		{"$SYS/broker/limits/subscribe filters refused", u(st.SubscribeFiltersRefused)},
-		{"$SYS/broker/limits/user properties refused", u(st.UserPropertiesRefused)},
-		{"$SYS/broker/limits/topic aliases full", u(st.TopicAliasesFull)},
-		{"$SYS/broker/limits/match cache clears", u(st.MatchCacheClears)},
+		{"$SYS/broker/sessions/evicted", u(st.SessionsEvicted)},
+		{"$SYS/broker/sessions/refused", u(st.SessionsRefused)},
+		{"$SYS/broker/subscriptions/refused", u(st.SubscriptionsRefused)},
+		{"$SYS/broker/retained messages/refused", u(st.RetainedRefused)},
+		{"$SYS/broker/retained messages/bytes", i(st.RetainedBytes)},
+		{"$SYS/broker/queued/bytes", i(st.QueuedBytes)},
+		{"$SYS/broker/queued/dropped", u(st.QueuedBytesDropped)},
+		{"$SYS/broker/handover/dropped", u(st.HandoverDropped)},
+		{"$SYS/broker/wills/delayed", i(st.DelayedWills)},
+		{"$SYS/broker/wills/published early", u(st.DelayedWillsPublished)},
+		{"$SYS/broker/topics/refused", u(st.TopicsRefused)},
+		{"$SYS/broker/subscribe filters/refused", u(st.SubscribeFiltersRefused)},
+		{"$SYS/broker/user properties/refused", u(st.UserPropertiesRefused)},
+		{"$SYS/broker/topic aliases/full", u(st.TopicAliasesFull)},
+		{"$SYS/broker/match cache/clears", u(st.MatchCacheClears)},
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)
-		l.b.storeRetained(topic, payload, 0, nil)
+		l.b.storeRetained(topic, payload, 0, nil, true)
 		l.route(topic, payload, 0, false, nil, nil)
 	}
 	l.finish()

@@ -89,10 +89,15 @@ func (s *session) measure(l *loop, n int) {
 	s.rateAt, s.rateN = now, 0
 }
 
-// markCongested records that s's queue reached the congestion bound. Owner
-// loop only.
+// markCongested records that s's queue reached the congestion bound, or
+// that s holds half of MaxQueuedBytes with a queue: a subscriber of large
+// messages throttles its publishers before its queue's bytes make it drop
+// their messages. Owner loop only.
 func (s *session) markCongested(l *loop) {
-	if s.queued() >= s.congestAt(l.b) && s.congestedSince() == 0 {
+	if s.congestedSince() != 0 {
+		return
+	}
+	if s.queued() >= s.congestAt(l.b) || s.queued() > 0 && s.held >= int64(l.b.cfg.MaxQueuedBytes/2) {
 		s.subscriber().congested.Store(l.b.now())
 	}
 }
@@ -140,11 +145,15 @@ func fineNow() int64 {
 }
 
 // clearCongested ends s's congestion once its queue is under 1/4 of the
-// bound (always when force) and asks every loop to resume its throttled
+// bound, and it holds under 1/4 of MaxQueuedBytes or has an empty queue
+// (always when force), and asks every loop to resume its throttled
 // publishers. Owner loop only.
 func (s *session) clearCongested(l *loop, force bool) {
 	st := s.sub.Load()
-	if st == nil || st.congested.Load() == 0 || (!force && s.queued() > s.congestAt(l.b)/4) {
+	if st == nil || st.congested.Load() == 0 {
+		return
+	}
+	if !force && (s.queued() > s.congestAt(l.b)/4 || s.queued() > 0 && s.held > int64(l.b.cfg.MaxQueuedBytes/4)) {
 		return
 	}
 	st.congested.Store(0)

@@ -14,11 +14,14 @@ import (
 // that resumes the session in time cancels it. The ticker publishes due
 // wills on the first loop.
 
-// delayedWills holds the wills waiting for their delay. mu is a leaf lock.
+// delayedWills holds the wills waiting for their delay, at most
+// MaxDelayedWills of them and MaxDelayedWillBytes of their size. mu is a
+// leaf lock.
 type delayedWills struct {
-	mu sync.Mutex
-	m  map[*session]delayedWill
-	n  atomic.Int32 // len(m), read by the ticker without the lock
+	mu    sync.Mutex
+	m     map[*session]delayedWill
+	bytes int          // sum of the wills' size; guarded by mu
+	n     atomic.Int32 // len(m), read by the ticker without the lock
 }
 
 type delayedWill struct {
@@ -26,16 +29,31 @@ type delayedWill struct {
 	at int64 // unix nanos when it is due
 }
 
-// delayWill records w of s, due at at. Safe from any goroutine.
-func (b *Broker) delayWill(s *session, w *message, at int64) {
+// delayWill records w of s, due at at, and returns ""; past
+// MaxDelayedWills or MaxDelayedWillBytes it records nothing and returns
+// the setting's name. Safe from any goroutine.
+func (b *Broker) delayWill(s *session, w *message, at int64) string {
 	dw := &b.wills
+	n := w.size()
 	dw.mu.Lock()
+	defer dw.mu.Unlock()
+	had := 0 // the size of a will of s already waiting (replaced)
+	if old, ok := dw.m[s]; ok {
+		had = old.w.size()
+	} else if len(dw.m) >= b.cfg.MaxDelayedWills {
+		return "max_delayed_wills"
+	}
+	if dw.bytes-had+n > b.cfg.MaxDelayedWillBytes {
+		return "max_delayed_will_bytes"
+	}
+	dw.bytes -= had
 	if dw.m == nil {
 		dw.m = make(map[*session]delayedWill)
 	}
 	dw.m[s] = delayedWill{w: w, at: at}
+	dw.bytes += n
 	dw.n.Store(int32(len(dw.m)))
-	dw.mu.Unlock()
+	return ""
 }
 
 // cancelWill drops the delayed will of s, if any: its client came back in
@@ -46,7 +64,10 @@ func (b *Broker) cancelWill(s *session) {
 		return
 	}
 	dw.mu.Lock()
-	delete(dw.m, s)
+	if w, ok := dw.m[s]; ok {
+		dw.bytes -= w.w.size()
+		delete(dw.m, s)
+	}
 	dw.n.Store(int32(len(dw.m)))
 	dw.mu.Unlock()
 }
@@ -79,6 +100,7 @@ func (b *Broker) takeDueWills(now int64, all bool) []*message {
 	for s, w := range dw.m {
 		if all || w.at <= now {
 			due = append(due, w.w)
+			dw.bytes -= w.w.size()
 			delete(dw.m, s)
 		}
 	}
@@ -109,7 +131,16 @@ func (b *Broker) publishDueWills() {
 
 // closeWill publishes or delays the will w of client c, closed without a
 // clean DISCONNECT. A v5 will with a delay waits when the session outlives
-// the connection. Loop-only.
+// the connection.
+//
+// Past MaxDelayedWills or MaxDelayedWillBytes the will is published at
+// once. Either choice breaks a rule: publishing early breaks
+// [MQTT-3.1.3-9] if the client comes back within the delay, dropping
+// breaks [MQTT-3.1.2-8] (the will MUST be published). Early wins: the
+// delay only spares subscribers the news of a short absence, and a
+// client that comes back can say so (the usual pattern publishes a
+// retained "online" at connect), while a dropped will leaves subscribers
+// believing a gone client is alive. Loop-only.
 func (c *client) closeWill(w *message) {
 	s := c.sess
 	if w.delay == 0 || s == nil || s.clean() {
@@ -121,5 +152,13 @@ func (c *client) closeWill(w *message) {
 	if lt := int64(b.sessionLifetime(s.expiry)); lt > 0 && lt < d {
 		d = lt // the session ends first [MQTT-3.1.3-9]
 	}
-	b.delayWill(s, w, b.now()+d)
+	if setting := b.delayWill(s, w, b.now()+d); setting != "" {
+		limit := b.cfg.MaxDelayedWills
+		if setting == "max_delayed_will_bytes" {
+			limit = b.cfg.MaxDelayedWillBytes
+		}
+		b.limits.willsEarly.Add(1)
+		b.logLimit(&b.limits.logWills, 1, "delayed will limit: will published without its delay", setting, limit, s.clientID)
+		c.l.publishWill(w)
+	}
 }

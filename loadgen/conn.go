@@ -31,12 +31,12 @@ const (
 // conn is one client connection. Loop-only.
 type conn struct {
 	l      *loop
-	slot   int // index in l.conns, stored as the epoll data
+	slot   int // index in l.conns, reported by the poller
 	idx    int // publisher / subscriber / conn index within its role
 	role   role
 	state  connState
 	fd     int
-	events uint32
+	events interest
 	local  unix.Sockaddr // source address to bind, or nil
 	dirty  bool
 	slow   bool // subscriber that stops reading once subscribed
@@ -74,7 +74,7 @@ type conn struct {
 // dial opens the non-blocking socket and starts connecting.
 func (c *conn) dial() error {
 	r := c.l.r
-	fd, err := unix.Socket(r.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := newSocket(r.family)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (c *conn) dial() error {
 	if c.local != nil {
 		// Let connect() pick the port with the full 4-tuple, so each source
 		// address is not limited to the ephemeral range on its own.
-		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+		bindAddressNoPort(fd)
 		if err := unix.Bind(fd, c.local); err != nil {
 			return err
 		}
@@ -99,9 +99,8 @@ func (c *conn) dial() error {
 		return err
 	}
 	c.state = stateDialing
-	c.events = unix.EPOLLOUT | unix.EPOLLRDHUP
-	e := unix.EpollEvent{Events: c.events, Fd: int32(c.slot)}
-	return unix.EpollCtl(c.l.epfd, unix.EPOLL_CTL_ADD, fd, &e)
+	c.events = wantWrite
+	return c.l.p.add(fd, c.slot, c.events)
 }
 
 // connected completes the TCP connect and sends CONNECT.
@@ -129,7 +128,7 @@ func (c *conn) connected() {
 	}
 	c.out = codec.AppendConnect(c.out, &p)
 	c.state = stateConnack
-	c.l.setEvents(c, unix.EPOLLIN|unix.EPOLLRDHUP)
+	c.l.setEvents(c, wantRead)
 	c.l.markDirty(c)
 }
 
@@ -191,7 +190,7 @@ func (c *conn) becomeReady() {
 	record(c.l.st.connect, c.l.now.Sub(c.started))
 	c.lastFill = c.l.now
 	if c.slow {
-		c.l.setEvents(c, unix.EPOLLRDHUP)
+		c.l.setEvents(c, 0)
 	}
 }
 
@@ -341,7 +340,7 @@ func (c *conn) sendDisconnect() {
 	c.out = codec.AppendDisconnect(c.out, c.l.r.cfg.Version, &codec.Disconnect{})
 }
 
-// flush writes pending output; on a full socket it waits for EPOLLOUT.
+// flush writes pending output; on a full socket it waits to be writable.
 func (c *conn) flush() {
 	for c.woff < len(c.out) {
 		n, err := unix.Write(c.fd, c.out[c.woff:])
@@ -349,7 +348,7 @@ func (c *conn) flush() {
 			continue
 		}
 		if err == unix.EAGAIN {
-			c.l.setEvents(c, c.wantEvents()|unix.EPOLLOUT)
+			c.l.setEvents(c, c.wantEvents()|wantWrite)
 			return
 		}
 		if err != nil {
@@ -365,16 +364,16 @@ func (c *conn) flush() {
 }
 
 // wantEvents is the interest set when nothing waits to be written: a
-// flat-out QoS 0 publisher also wants EPOLLOUT, so socket space drives it.
-func (c *conn) wantEvents() uint32 {
-	ev := uint32(unix.EPOLLIN | unix.EPOLLRDHUP)
+// flat-out QoS 0 publisher also wants to write, so socket space drives it.
+func (c *conn) wantEvents() interest {
+	ev := wantRead
 	if c.slow && c.state == stateReady {
-		ev = unix.EPOLLRDHUP
+		ev = 0
 	}
 	cfg := c.l.r.cfg
 	if c.role == rolePub && !c.done && cfg.Rate == 0 && cfg.QoS == 0 &&
 		c.l.r.publishing.Load() && !c.l.r.stopPub.Load() {
-		ev |= unix.EPOLLOUT
+		ev |= wantWrite
 	}
 	return ev
 }

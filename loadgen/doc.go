@@ -1,7 +1,18 @@
 // Package loadgen is Gust's MQTT load generator: many client connections
-// from one process, driven by a few epoll event loops over raw non-blocking
+// from one process, driven by a few event loops over raw non-blocking
 // sockets and the project's codec (no client library, no goroutine per
 // connection).
+//
+// # Platforms
+//
+// The loops wait on a poller: epoll on Linux (poller_linux.go), kqueue on
+// macOS and FreeBSD (poller_kqueue.go), with the same loop and connection
+// code on top. Linux is the tested and measured platform: every test and
+// benchmark figure comes from it. The kqueue poller is compiled for darwin
+// and freebsd by `make cross` but has not been run. Off Linux, sockets
+// take their flags after socket(), a bound source address takes its port
+// at bind() (no IP_BIND_ADDRESS_NO_PORT), and Result.Segments is 0 (no
+// TCP_INFO segment counts), which Result.Note says.
 //
 // # Ownership
 //

@@ -133,8 +133,9 @@ func RunHTTP(ctx context.Context, cfg Config, keepAlive bool) (*Result, error) {
 	res.BytesIn, res.BytesOut, res.Segments = h.in.Load(), h.out.Load(), h.segs.Load()
 	res.GenCPUSecs = cpuSeconds() - cpu0
 	if !keepAlive {
-		res.Note = "HTTP without keep-alive: one TCP connection per publish"
+		res.addNote("HTTP without keep-alive: one TCP connection per publish")
 	}
+	res.addNote(segmentsNote)
 	return res, nil
 }
 

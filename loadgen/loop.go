@@ -8,6 +8,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// interest is the readiness a connection waits for. A close by the peer
+// is reported whatever the interest (see poller.event's hangup).
+type interest uint8
+
+const (
+	wantRead interest = 1 << iota
+	wantWrite
+)
+
 const (
 	readBufSize = 64 << 10
 	// outHighWater stops a publisher from encoding more while this many
@@ -20,21 +29,20 @@ const (
 	maxEvents   = 512
 )
 
-// loop is one event loop: an epoll instance and the connections it owns.
-// Every method is loop-only (called on the loop's goroutine).
+// loop is one event loop: a poller (epoll or kqueue) and the connections
+// it owns. Every method is loop-only (called on the loop's goroutine).
 type loop struct {
-	r      *runner
-	id     int
-	epfd   int
-	sa     unix.Sockaddr // the broker's address (a per-loop copy)
-	conns  []*conn       // all clients of this loop; the epoll data is the index
-	pubs   []*conn
-	events []unix.EpollEvent
-	rbuf   []byte
-	dirty  []*conn
-	st     *loopStats
-	acc    accum        // counts of this turn, published to st once per turn
-	turns  atomic.Int64 // completed turns; lets the runner wait for counts to settle
+	r     *runner
+	id    int
+	p     poller
+	sa    unix.Sockaddr // the broker's address (a per-loop copy)
+	conns []*conn       // all clients of this loop; the poller reports the index
+	pubs  []*conn
+	rbuf  []byte
+	dirty []*conn
+	st    *loopStats
+	acc   accum        // counts of this turn, published to st once per turn
+	turns atomic.Int64 // completed turns; lets the runner wait for counts to settle
 
 	nextConn   int // index in conns of the next client to connect
 	connecting int // clients between socket() and ready
@@ -46,27 +54,26 @@ type loop struct {
 }
 
 func newLoop(r *runner, id int) (*loop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	p, err := newPoller(maxEvents)
 	if err != nil {
 		return nil, err
 	}
 	return &loop{
-		r: r, id: id, epfd: epfd,
-		events: make([]unix.EpollEvent, maxEvents),
-		rbuf:   make([]byte, readBufSize),
-		st:     newLoopStats(),
+		r: r, id: id, p: p,
+		rbuf: make([]byte, readBufSize),
+		st:   newLoopStats(),
 	}, nil
 }
 
 // run drives the loop until the runner says quit, then disconnects every
-// client and closes the epoll instance.
+// client and closes the poller.
 func (l *loop) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	l.connStart = time.Now()
 	l.lastPing = l.connStart
 	for !l.r.quit.Load() {
-		n, err := unix.EpollWait(l.epfd, l.events, l.timeoutMs())
+		n, err := l.p.wait(l.timeoutMs())
 		if err != nil && err != unix.EINTR {
 			l.st.errors.Add(1)
 			break
@@ -75,8 +82,8 @@ func (l *loop) run() {
 		l.nowNanos = l.now.UnixNano()
 		l.st.mu.Lock()
 		for i := 0; i < n; i++ {
-			ev := &l.events[i]
-			l.handleEvent(l.conns[ev.Fd], ev.Events)
+			slot, readable, writable, hangup := l.p.event(i)
+			l.handleEvent(l.conns[slot], readable, writable, hangup)
 		}
 		l.tick()
 		l.flushDirty()
@@ -87,7 +94,7 @@ func (l *loop) run() {
 	l.shutdown()
 }
 
-// timeoutMs is the epoll wait: short while connections are being paced or
+// timeoutMs is the poller wait: short while connections are being paced or
 // publishers need the clock, long otherwise (the loop still polls the
 // runner's flags at that interval).
 func (l *loop) timeoutMs() int {
@@ -143,23 +150,23 @@ func (l *loop) startConnections() {
 	}
 }
 
-// handleEvent processes one epoll event of c.
-func (l *loop) handleEvent(c *conn, ev uint32) {
+// handleEvent processes one poller event of c.
+func (l *loop) handleEvent(c *conn, readable, writable, hangup bool) {
 	if c.state == stateClosed {
 		return
 	}
 	if c.state == stateDialing {
-		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+		if writable || hangup {
 			c.connected()
 		}
 		return
 	}
-	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+	if readable || hangup {
 		if !c.readAll() {
 			return
 		}
 	}
-	if ev&unix.EPOLLOUT != 0 {
+	if writable {
 		c.pump()
 		c.flush()
 	}
@@ -198,7 +205,7 @@ func (l *loop) shutdown() {
 		}
 	}
 	l.publishCounts()
-	_ = unix.Close(l.epfd)
+	_ = l.p.close()
 }
 
 // accum holds one loop turn's counts; hot paths increment these plain
@@ -239,12 +246,11 @@ func (l *loop) publishCounts() {
 	*a = accum{}
 }
 
-// setEvents changes the epoll interest set of c.
-func (l *loop) setEvents(c *conn, ev uint32) {
-	if c.events == ev {
+// setEvents changes the interest of c.
+func (l *loop) setEvents(c *conn, in interest) {
+	if c.events == in {
 		return
 	}
-	c.events = ev
-	e := unix.EpollEvent{Events: ev, Fd: int32(c.slot)}
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &e)
+	c.events = in
+	_ = l.p.modify(c.fd, c.slot, in)
 }

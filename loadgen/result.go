@@ -127,15 +127,6 @@ func writeJSON(w io.Writer, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// tcpSegments returns segs_out + segs_in of the socket fd (0 if unknown).
-func tcpSegments(fd int) int64 {
-	ti, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-	if err != nil {
-		return 0
-	}
-	return int64(ti.Segs_out) + int64(ti.Segs_in)
-}
-
 // cpuSeconds is this process's user+system CPU time so far.
 func cpuSeconds() float64 {
 	var ru unix.Rusage
@@ -153,20 +144,25 @@ func raiseFileLimit(need int) (limit uint64, note string, err error) {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
 		return 0, "", err
 	}
-	if rl.Cur >= uint64(need) {
-		return rl.Cur, "", nil
+	old := uint64(rl.Cur)
+	if old >= uint64(need) {
+		return old, "", nil
 	}
-	old := rl.Cur
-	rl.Cur = rl.Max
+	cur := fileLimitCap(uint64(rl.Max))
+	setRlim(&rl.Cur, cur)
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
 		return old, "", fmt.Errorf("%w: need %d, soft limit %d and raising it failed: %v", ErrFileLimit, need, old, err)
 	}
-	if rl.Cur < uint64(need) {
-		return rl.Cur, "", fmt.Errorf("%w: need %d open files but the hard limit is %d; raise it (ulimit -Hn, limits.conf) or use fewer connections",
-			ErrFileLimit, need, rl.Max)
+	if cur < uint64(need) {
+		return cur, "", fmt.Errorf("%w: need %d open files but the hard limit is %d; raise it (ulimit -Hn, limits.conf) or use fewer connections",
+			ErrFileLimit, need, cur)
 	}
-	return rl.Cur, fmt.Sprintf("raised open-file limit from %d to %d", old, rl.Cur), nil
+	return cur, fmt.Sprintf("raised open-file limit from %d to %d", old, cur), nil
 }
+
+// setRlim stores v in an rlimit field, whose type is uint64 on Linux and
+// macOS and int64 on FreeBSD.
+func setRlim[T int64 | uint64](f *T, v uint64) { *f = T(v) }
 
 // reporter prints a progress line and a JSON progress object each second.
 type reporter struct {

@@ -76,13 +76,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := r.result(ph, start)
 	res.GenCPUSecs = cpuSeconds() - rusage0
 	res.FileLimit = limit
-	res.Note = note
+	res.addNote(note)
+	res.addNote(segmentsNote)
 	if res.Elapsed > 0 && res.GenCPUSecs/res.Elapsed > 0.9*float64(len(r.loops)) {
-		if res.Note != "" {
-			res.Note += "; "
-		}
-		res.Note += fmt.Sprintf("the generator used %.2f CPUs with %d loops: it may be the bottleneck",
-			res.GenCPUSecs/res.Elapsed, len(r.loops))
+		res.addNote(fmt.Sprintf("the generator used %.2f CPUs with %d loops: it may be the bottleneck",
+			res.GenCPUSecs/res.Elapsed, len(r.loops)))
 	}
 	if cfg.JSON != nil {
 		writeJSON(cfg.JSON, res)
@@ -153,7 +151,7 @@ func (r *runner) build() error {
 		l, err := newLoop(r, i)
 		if err != nil {
 			for _, l := range r.loops {
-				_ = unix.Close(l.epfd)
+				_ = l.p.close()
 			}
 			return err
 		}

@@ -128,7 +128,8 @@ type Result struct {
 	BytesIn  int64 `json:"bytes_in"`
 	// Segments is the number of TCP segments sent and received on the
 	// generator's sockets (TCP_INFO segs_out + segs_in, read just before
-	// each close), so handshakes, ACKs and headers can be counted.
+	// each close), so handshakes, ACKs and headers can be counted. It is
+	// 0 off Linux, which Note then says.
 	Segments int64 `json:"tcp_segments"`
 	// GenCPUSecs is the CPU time (user+system) the generator process used
 	// during the run, so its own share of a small machine is visible.
@@ -138,6 +139,17 @@ type Result struct {
 	FileLimit uint64 `json:"file_limit"`
 	// Note carries warnings, e.g. a file limit that could not be raised.
 	Note string `json:"note,omitempty"`
+}
+
+// addNote appends s (if not empty) to r.Note, separated by "; ".
+func (r *Result) addNote(s string) {
+	switch {
+	case s == "":
+	case r.Note == "":
+		r.Note = s
+	default:
+		r.Note += "; " + s
+	}
 }
 
 // Progress is one per-second JSON line.

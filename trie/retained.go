@@ -100,34 +100,69 @@ func (r *Retained[V]) find(topic string, create bool) (*rnode[V], *rshard[V]) {
 // [MQTT-3.3.1-5], and reports whether one was replaced. topic must be a
 // valid topic name; the index keeps its own copy. Safe from any goroutine.
 func (r *Retained[V]) Set(topic string, v V) (replaced bool) {
+	_, replaced = r.Swap(topic, v)
+	return replaced
+}
+
+// Swap is Set returning the message it replaced, if any. Safe from any
+// goroutine.
+func (r *Retained[V]) Swap(topic string, v V) (old V, replaced bool) {
 	sh := &r.shards[xxhash.Sum64String(first(topic))>>r.shift]
 	sh.mu.Lock()
 	n, _ := r.find(topic, true)
-	old := n.val.Swap(&retained[V]{topic: strings.Clone(topic), v: v})
+	e := n.val.Swap(&retained[V]{topic: strings.Clone(topic), v: v})
 	sh.mu.Unlock()
-	if old == nil {
+	if e == nil {
 		r.count.Add(1)
+		return old, false
 	}
-	return old != nil
+	return e.v, true
 }
 
 // Delete removes the retained message of topic and reports whether there was
 // one. Safe from any goroutine.
 func (r *Retained[V]) Delete(topic string) bool {
+	_, ok := r.DeleteFunc(topic, nil)
+	return ok
+}
+
+// DeleteFunc removes the retained message of topic if del is nil or
+// returns true for it, and returns the message removed. del runs under the
+// shard's lock, so the message it sees is the one removed: a message set
+// meanwhile is not removed in its place. del must not call r. Safe from
+// any goroutine.
+func (r *Retained[V]) DeleteFunc(topic string, del func(V) bool) (old V, ok bool) {
 	sh := &r.shards[xxhash.Sum64String(first(topic))>>r.shift]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	n, _ := r.find(topic, false)
-	if n == nil || n.val.Swap(nil) == nil {
-		return false
+	if n == nil {
+		return old, false
 	}
+	e := n.val.Load()
+	if e == nil || del != nil && !del(e.v) {
+		return old, false
+	}
+	n.val.Store(nil)
 	for n.parent != nil && n.val.Load() == nil && n.children.Load() == nil {
 		p := n.parent
 		p.children.Store(p.children.Load().remove(n.hash, n, rnodeHash[V]))
 		n = p
 	}
 	r.count.Add(-1)
-	return true
+	return e.v, true
+}
+
+// Range calls fn for every retained message, $ topics included, until fn
+// returns false. The order is unspecified; fn may call any method of r,
+// and a message set or deleted during the walk may or may not be seen.
+// Safe from any goroutine.
+func (r *Retained[V]) Range(fn func(topic string, v V) bool) {
+	for i := range r.shards {
+		if !r.shards[i].root.all(fn) {
+			return
+		}
+	}
 }
 
 // Get returns the retained message of topic. Safe from any goroutine.

@@ -66,6 +66,36 @@ func TestRetained(t *testing.T) {
 	}
 }
 
+// TestRetainedSwapDeleteFuncRange checks the forms that return the
+// message replaced or removed (the engine's byte accounting needs them), a
+// conditional delete that leaves a newer message alone, and a walk of every
+// topic, $ topics included.
+func TestRetainedSwapDeleteFuncRange(t *testing.T) {
+	r := NewRetained[int]()
+	old, ok := r.Swap("a/b", 1)
+	require.False(t, ok)
+	require.Equal(t, 0, old)
+	old, ok = r.Swap("a/b", 2)
+	require.True(t, ok)
+	require.Equal(t, 1, old)
+	r.Set("$SYS/x", 3)
+	r.Set("c", 4)
+	got := map[string]int{}
+	r.Range(func(topic string, v int) bool { got[topic] = v; return true })
+	require.Equal(t, map[string]int{"a/b": 2, "$SYS/x": 3, "c": 4}, got)
+	n := 0
+	r.Range(func(string, int) bool { n++; return false })
+	require.Equal(t, 1, n, "early stop")
+	_, ok = r.DeleteFunc("a/b", func(v int) bool { return v == 1 })
+	require.False(t, ok, "not the message the caller saw")
+	old, ok = r.DeleteFunc("a/b", func(v int) bool { return v == 2 })
+	require.True(t, ok)
+	require.Equal(t, 2, old)
+	_, ok = r.DeleteFunc("nothing/here", nil)
+	require.False(t, ok)
+	require.Equal(t, 2, r.Count())
+}
+
 // TestRetainedProperty compares Retained.Match with the reference matcher.
 func TestRetainedProperty(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(5, 6))

@@ -8,7 +8,8 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/bench"
 )
@@ -48,7 +49,7 @@ func runBench(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
 	if *serveHTTP != "" {
 		if err := bench.ServeHTTPBaseline(ctx, *serveHTTP); err != nil {

@@ -8,7 +8,8 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/loadgen"
@@ -81,7 +82,7 @@ func runLoad(args []string) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {

@@ -9,10 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/engine"
 )
@@ -26,6 +26,10 @@ const shutdownGrace = 10 * time.Second
 // engine.Config, then the broker until SIGINT or SIGTERM; SIGHUP reloads
 // the password file.
 func runServe(args []string) int {
+	if err := engine.CheckPlatform(); err != nil {
+		fmt.Fprintln(os.Stderr, "gust serve:", err)
+		return 1
+	}
 	cfg, err := loadServeConfig(args, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -44,7 +48,7 @@ func runServe(args []string) int {
 		return 1
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sig, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	waitSignals(b, sig)
 	signal.Stop(sig)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -60,7 +64,7 @@ func runServe(args []string) int {
 // reloads the password file (a bad one is logged and the old kept).
 func waitSignals(b *engine.Broker, sig <-chan os.Signal) {
 	for s := range sig {
-		if s != syscall.SIGHUP {
+		if s != unix.SIGHUP {
 			return
 		}
 		_ = b.ReloadPasswordFile() // logged by the broker
@@ -175,6 +179,16 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.WildcardSubAvailable, "wildcard-subscription-available", cfg.WildcardSubAvailable, "accept topic filters with + or #")
 	fs.BoolVar(&cfg.SubIDAvailable, "subscription-identifier-available", cfg.SubIDAvailable, "accept MQTT 5 subscription identifiers")
 	fs.BoolVar(&cfg.SharedSubAvailable, "shared-subscription-available", cfg.SharedSubAvailable, "accept shared subscriptions ($share/{group}/{filter})")
+	// Limits.
+	fs.IntVar(&cfg.MaxSessions, "max-sessions", cfg.MaxSessions, "sessions kept, online and offline; past it the oldest offline one is discarded, or the CONNECT refused if none")
+	fs.IntVar(&cfg.MaxSubscriptionsPerClient, "max-subscriptions-per-client", cfg.MaxSubscriptionsPerClient, "subscriptions one session holds; past it SUBACK 0x97 (3.1.1: 0x80)")
+	fs.IntVar(&cfg.MaxRetainedMessages, "max-retained-messages", cfg.MaxRetainedMessages, "retained messages stored; past it new topics are not retained")
+	fs.IntVar(&cfg.MaxRetainedBytes, "max-retained-bytes", cfg.MaxRetainedBytes, "bytes of retained messages (topic, payload, properties)")
+	fs.IntVar(&cfg.MaxQueuedBytes, "max-queued-bytes", cfg.MaxQueuedBytes, "bytes of QoS 1/2 messages one session holds, queued or unacknowledged")
+	fs.IntVar(&cfg.MaxQueuedBytesTotal, "max-queued-bytes-total", cfg.MaxQueuedBytesTotal, "max-queued-bytes summed over every session")
+	fs.IntVar(&cfg.MaxHandoverBytes, "max-handover-bytes", cfg.MaxHandoverBytes, "bytes of QoS 0 messages waiting for one event loop from the others")
+	fs.IntVar(&cfg.MaxDelayedWills, "max-delayed-wills", cfg.MaxDelayedWills, "MQTT 5 wills waiting for their delay; past it a will is published at once")
+	fs.IntVar(&cfg.MaxDelayedWillBytes, "max-delayed-will-bytes", cfg.MaxDelayedWillBytes, "bytes of the wills waiting for their delay")
 	fs.IntVar(&cfg.MaxTopicLevels, "max-topic-levels", cfg.MaxTopicLevels, "most levels in a topic name or filter")
 	fs.IntVar(&cfg.MaxTopicLength, "max-topic-length", cfg.MaxTopicLength, "longest topic name or filter in bytes (up to 65535)")
 	fs.IntVar(&cfg.MaxSubscribeFilters, "max-subscribe-filters", cfg.MaxSubscribeFilters, "most topic filters in one SUBSCRIBE (the rest are refused)")

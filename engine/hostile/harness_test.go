@@ -172,7 +172,7 @@ func launch(t testing.TB, name string, args []string, nofile uint64) *broker {
 	b := &broker{t: t, name: name, log: &logBuffer{}, done: make(chan struct{})}
 	b.cmd = exec.Command(args[0], args[1:]...)
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	prepareProcess(t, b.cmd)
 	if err := b.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
