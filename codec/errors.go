@@ -78,6 +78,10 @@ var (
 	ErrPropertyValue            = protocolErr("", "property value out of range")
 	ErrMalformedProperties      = malformed("", "properties overrun their length")
 	ErrNotV5                    = malformed("", "AUTH exists only in MQTT 5")
+	// ErrTooManyUserProperties is a limit of the receiver, not a protocol
+	// rule: more User Properties than Properties.UserLimit. 0x97 Quota
+	// exceeded is "an implementation or administrative imposed limit".
+	ErrTooManyUserProperties = newErr(ReasonQuotaExceeded, ConnackCloseV3, "", "more user properties than the receiver accepts")
 )
 
 // ReasonCodeOf returns the 5.0 reason code a broker answers err with: the

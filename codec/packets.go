@@ -67,20 +67,25 @@ type UserProperty struct {
 type Properties struct {
 	Present uint64 // bit (1 << PropID) for each present non-repeating property
 
-	PayloadFormat        byte
-	MessageExpiry        uint32
-	ContentType          []byte
-	ResponseTopic        []byte
-	CorrelationData      []byte
-	SubscriptionIDs      []uint32
-	SessionExpiry        uint32
-	AssignedClientID     []byte
-	ServerKeepAlive      uint16
-	AuthMethod           []byte
-	AuthData             []byte
-	RequestProblemInfo   byte
-	WillDelay            uint32
-	RequestResponseInfo  byte
+	PayloadFormat       byte
+	MessageExpiry       uint32
+	ContentType         []byte
+	ResponseTopic       []byte
+	CorrelationData     []byte
+	SubscriptionIDs     []uint32
+	SessionExpiry       uint32
+	AssignedClientID    []byte
+	ServerKeepAlive     uint16
+	AuthMethod          []byte
+	AuthData            []byte
+	RequestProblemInfo  byte
+	WillDelay           uint32
+	RequestResponseInfo byte
+	// UserLimit is a decoding option, not a property: when not 0, a packet
+	// carrying more User Properties than it fails to decode with
+	// ErrTooManyUserProperties, before they are stored in User. Reset and
+	// decoding keep it; encoders ignore it.
+	UserLimit            uint16
 	ResponseInfo         []byte
 	ServerReference      []byte
 	ReasonString         []byte

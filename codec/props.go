@@ -76,9 +76,9 @@ func (p *Properties) Clear(id PropID) {
 }
 
 // Reset clears every property, keeping the capacity of User and
-// SubscriptionIDs so a reused Properties stops allocating.
+// SubscriptionIDs so a reused Properties stops allocating, and UserLimit.
 func (p *Properties) Reset() {
-	*p = Properties{User: p.User[:0], SubscriptionIDs: p.SubscriptionIDs[:0]}
+	*p = Properties{User: p.User[:0], SubscriptionIDs: p.SubscriptionIDs[:0], UserLimit: p.UserLimit}
 }
 
 // clearPresent is the Reset decoders use: it zeroes only the byte-slice
@@ -197,6 +197,9 @@ func decodeProps(b []byte, i int, p *Properties, allowed uint64) (int, error) {
 		// goes to decodeProp. BenchmarkPublishRatio (op=decode, v=5)
 		// justifies it.
 		if id := PropID(pb[i]); id == PropUserProperty && allowed&bit(id) != 0 {
+			if p.UserLimit != 0 && len(p.User) >= int(p.UserLimit) {
+				return 0, ErrTooManyUserProperties
+			}
 			if k, j := shortPlainAt(pb, i+1); j > 0 {
 				if v, j := shortPlainAt(pb, j); j > 0 {
 					addUser(p, k, v) // [MQTT-1.5.7-1]
@@ -291,6 +294,9 @@ func decodeProp(b []byte, i int, p *Properties, allowed uint64) (int, error) {
 	var err error
 	switch id {
 	case PropUserProperty:
+		if p.UserLimit != 0 && len(p.User) >= int(p.UserLimit) {
+			return 0, ErrTooManyUserProperties
+		}
 		var k, v []byte
 		if k, i, err = readString(b, i); err != nil {
 			return 0, err

@@ -18,14 +18,28 @@ import "github.com/gust-mqtt/gust/codec"
 
 // maxAliasTopics bounds the aliases a connection is given whatever its
 // Topic Alias Maximum, so that a client cannot make the broker keep 65535
-// topic strings per connection.
+// topic strings per connection. Config.TopicAliasBytes bounds their bytes:
+// a topic is given an alias only if its aliasCost fits what is left, and
+// none longer than 1/16 of the budget, so that a few long topics do not
+// take it all.
 const maxAliasTopics = 1024
+
+// aliasOverhead is what an alias costs besides its topic: a map slot (key
+// header, value, control byte at the map's load factor) and the string's
+// allocation rounding.
+const aliasOverhead = 64
+
+// aliasCost is the bytes an alias for topic counts against
+// Config.TopicAliasBytes.
+func aliasCost(topic []byte) int { return len(topic) + aliasOverhead }
 
 // setAliasMax records the Topic Alias Maximum of CONNECT p. Loop-only.
 func (c *client) setAliasMax(p *codec.Connect) {
 	c.aliasMax = 0
 	if c.ext != nil {
 		c.ext.outAlias = nil
+		c.ext.aliasBytes = 0
+		c.ext.aliasFull = false
 	}
 	if p.Version == codec.V5 && p.Props.Has(codec.PropTopicAliasMaximum) {
 		c.aliasMax = min(p.Props.TopicAliasMaximum, maxAliasTopics)
@@ -49,6 +63,17 @@ func (c *client) aliasTopic(p *codec.Publish) bool {
 	if len(x.outAlias) >= int(c.aliasMax) {
 		return false // all aliases in use: the topic goes in full
 	}
+	budget := c.l.b.cfg.TopicAliasBytes
+	if cost := aliasCost(p.Topic); cost > budget/16 || x.aliasBytes+cost > budget {
+		if !x.aliasFull { // counted and logged once per connection
+			x.aliasFull = true
+			b := c.l.b
+			b.limits.aliasesFull.Add(1)
+			b.infoLimit(&b.limits.logAliases, "topic aliases full: topics sent in full", "topic_alias_bytes", budget, c.clientID())
+		}
+		return false
+	}
+	x.aliasBytes += aliasCost(p.Topic)
 	if x.outAlias == nil {
 		x.outAlias = make(map[string]uint16, min(int(c.aliasMax), 16))
 	}
@@ -64,6 +89,7 @@ func (c *client) aliasTopic(p *codec.Publish) bool {
 func (c *client) unalias(topic []byte, added bool) {
 	if added && c.ext != nil {
 		delete(c.ext.outAlias, string(topic))
+		c.ext.aliasBytes -= aliasCost(topic)
 	}
 }
 

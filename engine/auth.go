@@ -172,6 +172,7 @@ func (c *client) handleAuth(pkt []byte) error {
 		return errUnsupportedPacket // no AUTH before MQTT 5
 	}
 	var ap codec.Auth
+	ap.Props.UserLimit = uint16(c.l.b.cfg.MaxUserProperties)
 	if _, err := codec.DecodeAuth(pkt, &ap); err != nil {
 		return c.authError(err) // [MQTT-3.15.1-1]
 	}

@@ -108,6 +108,10 @@ type clientExt struct {
 	aliases [][]byte
 	// outAlias maps the topics given an alias on this connection (alias.go).
 	outAlias map[string]uint16
+	// aliasBytes is what outAlias counts against Config.TopicAliasBytes;
+	// aliasFull is set once a topic did not fit (alias.go).
+	aliasBytes int
+	aliasFull  bool
 	// maxOut is the v5 client's Maximum Packet Size; 0 means no limit.
 	maxOut int
 	// slowSince is the coarse clock when outbound went over budget; 0 when
@@ -325,6 +329,9 @@ func (c *client) disconnectFor(err error) {
 func (c *client) protocolError(err error) {
 	if c.reason == closeNone {
 		c.reason = closeProtocol
+	}
+	if err == codec.ErrTooManyUserProperties {
+		c.refuseUserProps() // v5: CONNACK or DISCONNECT 0x97
 	}
 	if c.l.b.debug() {
 		c.l.b.log.Debug("protocol error", "client", c.clientID(), "remote", c.gc.RemoteAddr(), "err", err)

@@ -223,6 +223,47 @@ type Config struct {
 	// properties) of the wills waiting for their delay, with the reaction
 	// of MaxDelayedWills.
 	MaxDelayedWillBytes int `toml:"max_delayed_will_bytes"`
+
+	// MaxTopicLevels is the most levels ('/'-separated parts) a topic name
+	// or filter may have: PUBLISH topics, SUBSCRIBE and UNSUBSCRIBE filters
+	// and will topics. Past it a v5 PUBLISH gets PUBACK/PUBREC 0x90 (QoS
+	// 1/2) or DISCONNECT 0x90 (QoS 0), a 3.1.1 publisher is disconnected,
+	// a filter gets SUBACK 0x8F (3.1.1: 0x80) or v5 UNSUBACK 0x8F and a
+	// will topic CONNACK 0x90 (3.1.1: the connection is closed). Each
+	// level costs a trie or retained-tree node. 1..65536; default 200
+	// (Mosquitto's limit).
+	MaxTopicLevels int `toml:"max_topic_levels"`
+
+	// MaxTopicLength is the longest topic name or filter, in bytes, with
+	// the same reactions as MaxTopicLevels. Topics are kept as keys of the
+	// trie, the retained store, the match cache and topic aliases, so one
+	// long topic is paid for several times. 1..65535 (the protocol's
+	// maximum); default 4096.
+	MaxTopicLength int `toml:"max_topic_length"`
+
+	// MaxSubscribeFilters is the most topic filters one SUBSCRIBE may
+	// carry. The filters past it are refused one by one, SUBACK 0x97
+	// (3.1.1: 0x80); the others are handled as usual. >= 1; default 1000.
+	MaxSubscribeFilters int `toml:"max_subscribe_filters"`
+
+	// MaxUserProperties is the most MQTT 5 User Properties one incoming
+	// packet (or will) may carry. A CONNECT past it is refused with
+	// CONNACK 0x97, any other packet closes the connection with
+	// DISCONNECT 0x97. 1..65535; default 64.
+	MaxUserProperties int `toml:"max_user_properties"`
+
+	// TopicAliasBytes bounds the topics an MQTT 5 connection has been given
+	// broker-assigned Topic Aliases for, in bytes (each alias counts its
+	// topic plus 64 bytes of bookkeeping). A topic that does not fit, or
+	// that is longer than 1/16 of it, is sent in full. 0 assigns no
+	// aliases; default 64 KiB.
+	TopicAliasBytes int `toml:"topic_alias_bytes"`
+
+	// MatchCacheBytes bounds each event loop's cache of subscription match
+	// results, in bytes (topics, results and bookkeeping). The cache is
+	// emptied when full, and a result larger than 1/64 of it is not
+	// cached. 0 disables the cache; default 8 MiB.
+	MatchCacheBytes int `toml:"match_cache_bytes"`
 }
 
 // ConnectInfo is a read-only view of an accepted-so-far CONNECT, given to
@@ -337,6 +378,12 @@ func DefaultConfig() Config {
 		MaxHandoverBytes:          64 << 20,
 		MaxDelayedWills:           100_000,
 		MaxDelayedWillBytes:       64 << 20,
+		MaxTopicLevels:            200,  // Mosquitto's limit (CVE-2019-11779)
+		MaxTopicLength:            4096, // 16x AWS IoT's 256 bytes; 1/16 of the protocol's
+		MaxSubscribeFilters:       1000,
+		MaxUserProperties:         64,
+		TopicAliasBytes:           64 << 10,
+		MatchCacheBytes:           8 << 20,
 	}
 }
 
@@ -383,6 +430,12 @@ func (c Config) Validate() error {
 		{c.MaxHandoverBytes >= 64<<10, "max_handover_bytes", c.MaxHandoverBytes, ">= 65536"},
 		{c.MaxDelayedWills >= 0, "max_delayed_wills", c.MaxDelayedWills, ">= 0"},
 		{c.MaxDelayedWillBytes >= 0, "max_delayed_will_bytes", c.MaxDelayedWillBytes, ">= 0"},
+		{c.MaxTopicLevels >= 1 && c.MaxTopicLevels <= 65536, "max_topic_levels", c.MaxTopicLevels, "1..65536"},
+		{c.MaxTopicLength >= 1 && c.MaxTopicLength <= 65535, "max_topic_length", c.MaxTopicLength, "1..65535"},
+		{c.MaxSubscribeFilters >= 1, "max_subscribe_filters", c.MaxSubscribeFilters, ">= 1"},
+		{c.MaxUserProperties >= 1 && c.MaxUserProperties <= 65535, "max_user_properties", c.MaxUserProperties, "1..65535"},
+		{c.TopicAliasBytes >= 0, "topic_alias_bytes", c.TopicAliasBytes, ">= 0"},
+		{c.MatchCacheBytes >= 0, "match_cache_bytes", c.MatchCacheBytes, ">= 0"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

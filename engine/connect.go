@@ -48,6 +48,15 @@ func (c *client) handleConnect(pkt []byte) error {
 			c.protocolError(errBadWillTopic)
 			return errCloseQuiet // [MQTT-3.1.4-1]
 		}
+		if err := b.checkTopic(p.WillTopic); err != nil {
+			c.refuseTopic("will", err)
+			if p.Version == codec.V5 {
+				c.refuse(codec.ReasonTopicNameInvalid) // CONNACK 0x90
+			} else {
+				c.protocolError(errTopicRefused) // 3.1.1 has no CONNACK code for it: closed
+			}
+			return errCloseQuiet
+		}
 		if p.WillRetain && !b.cfg.RetainAvailable && p.Version == codec.V5 {
 			c.refuse(codec.ReasonRetainNotSupported) // [MQTT-3.2.2-13]
 			return errCloseQuiet

@@ -33,7 +33,8 @@
 // # Cross-loop delivery
 //
 // A PUBLISH is decoded in place from gnet's buffer, matched (through a
-// per-loop cache keyed by topic and invalidated by trie.Generation) and
+// per-loop cache keyed by topic, invalidated by trie.Generation and bounded
+// by Config.MatchCacheBytes) and
 // fanned out. Subscribers on the same loop get the encoded bytes appended to
 // their pending buffer. Subscribers on other loops are grouped per target
 // loop into one batch per round (one OnTraffic); at the end of the round

@@ -58,6 +58,7 @@ var (
 	errReauthBadCreds    = &reasonError{codec.ReasonBadUsernameOrPassword, "engine: re-authentication failed: bad credentials"}
 	errReauthNotAuth     = &reasonError{codec.ReasonNotAuthorized, "engine: re-authentication failed: not authorized"}
 
+	errTopicRefused       = &reasonError{codec.ReasonTopicNameInvalid, "engine: topic name over max_topic_levels or max_topic_length"}
 	errSubIDsNotSupported = &reasonError{codec.ReasonSubscriptionIDsNotSupported, "engine: subscription identifier while they are not available"}
 )
 

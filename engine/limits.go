@@ -3,6 +3,9 @@ package engine
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/trie"
 )
 
 // Limits (Config "Limits" group). Each bound that a client can reach is
@@ -48,7 +51,14 @@ type limitStats struct {
 	queuedBytes      atomic.Int64  // MaxQueuedBytes measure summed over sessions (loops fold theirs in)
 	retainedExpiring atomic.Bool   // a retained message with a Message Expiry was stored (sweepRetained)
 
+	topicsRefused    atomic.Uint64 // topic names and filters over MaxTopicLevels or MaxTopicLength
+	filtersRefused   atomic.Uint64 // SUBSCRIBE filters past MaxSubscribeFilters
+	userPropsRefused atomic.Uint64 // packets over MaxUserProperties
+	aliasesFull      atomic.Uint64 // connections that reached TopicAliasBytes
+	cacheClears      atomic.Uint64 // match caches emptied at MatchCacheBytes
+
 	logSessions, logRefused, logSubs, logRetained, logQueued, logHandover, logWills limitLog
+	logTopics, logFilters, logUserProps, logAliases, logCache                       limitLog
 }
 
 // logLimit logs one line for n hits of the limit named by setting, rate
@@ -88,4 +98,63 @@ func (l *loop) foldLimits() {
 		b.limits.queuedBytes.Add(l.heldDelta)
 		l.heldDelta = 0
 	}
+}
+
+// infoLimit is logLimit at info level, for bounds whose hits are normal
+// under load rather than a client refused (topic aliases, match cache).
+// Safe from any goroutine.
+func (b *Broker) infoLimit(lg *limitLog, msg, setting string, limit int, who string) {
+	if ok, hits := lg.allow(time.Now().UnixNano(), 1); ok {
+		b.log.Info(msg, "limit", setting, "value", limit, "hits", hits, "client", who)
+	}
+}
+
+// checkTopic reports whether topic (a name, or a filter without its
+// $share/{group}/ prefix) is within MaxTopicLevels and MaxTopicLength:
+// nil, trie.ErrTooManyLevels or trie.ErrTopicTooLong. Cheap enough for
+// every PUBLISH: levels are counted only for a topic long enough to have
+// too many. Safe from any goroutine.
+func (b *Broker) checkTopic(topic []byte) error {
+	return trie.CheckLimits(topic, b.cfg.MaxTopicLevels, b.cfg.MaxTopicLength)
+}
+
+// refuseTopic counts and logs a topic refused by checkTopic with err; what
+// says where it came from (publish, subscribe, unsubscribe, will).
+// Loop-only.
+func (c *client) refuseTopic(what string, err error) {
+	b := c.l.b
+	b.limits.topicsRefused.Add(1)
+	setting, limit := "max_topic_length", b.cfg.MaxTopicLength
+	if err == trie.ErrTooManyLevels {
+		setting, limit = "max_topic_levels", b.cfg.MaxTopicLevels
+	}
+	b.logLimit(&b.limits.logTopics, 1, "topic refused ("+what+")", setting, limit, c.clientID())
+}
+
+// refuseFilters counts and logs the n filters of a SUBSCRIBE refused past
+// MaxSubscribeFilters. Loop-only.
+func (c *client) refuseFilters(n int) {
+	b := c.l.b
+	b.limits.filtersRefused.Add(uint64(n))
+	b.logLimit(&b.limits.logFilters, uint64(n), "subscribe filters refused", "max_subscribe_filters",
+		b.cfg.MaxSubscribeFilters, c.clientID())
+}
+
+// userPropsLimit sets the User Property limit on every decode scratch of
+// l. Loop-only.
+func (l *loop) userPropsLimit() {
+	n := uint16(l.b.cfg.MaxUserProperties)
+	for _, p := range []*codec.Properties{&l.pub.Props, &l.ack.Props, &l.sub.Props,
+		&l.unsub.Props, &l.conn.Props, &l.conn.WillProps, &l.disc.Props} {
+		p.UserLimit = n
+	}
+}
+
+// refuseUserProps counts and logs a packet refused for its User
+// Properties. Loop-only.
+func (c *client) refuseUserProps() {
+	b := c.l.b
+	b.limits.userPropsRefused.Add(1)
+	b.logLimit(&b.limits.logUserProps, 1, "packet refused: too many user properties", "max_user_properties",
+		b.cfg.MaxUserProperties, c.clientID())
 }

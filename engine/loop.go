@@ -131,22 +131,27 @@ type loop struct {
 	info    ClientInfo  // scratch for the Authoriser (client.clientInfo)
 
 	// Decode scratch reused for every packet (§5.1).
-	pub     codec.Publish
-	ack     codec.Ack
-	sub     codec.Subscribe
-	unsub   codec.Unsubscribe
-	conn    codec.Connect
-	disc    codec.Disconnect
-	encs    [2][]byte // QoS 0 wire forms of the message being routed (v3, v5)
-	encID   []byte    // a v5 QoS 0 wire form with Subscription Identifiers
-	seq     uint64    // messages routed by this loop
-	res     trie.Result
-	codes   []codec.ReasonCode
-	slab    []byte // what is left of the chunk smallPending carves from
-	retainQ []retainReq
+	pub       codec.Publish
+	ack       codec.Ack
+	sub       codec.Subscribe
+	unsub     codec.Unsubscribe
+	conn      codec.Connect
+	disc      codec.Disconnect
+	encs      [2][]byte // QoS 0 wire forms of the message being routed (v3, v5)
+	encID     []byte    // a v5 QoS 0 wire form with Subscription Identifiers
+	seq       uint64    // messages routed by this loop
+	res       trie.Result
+	codes     []codec.ReasonCode
+	slab      []byte // what is left of the chunk smallPending carves from
+	retainQ   []retainReq
+	retainIdx map[string]int // retainQ positions of one large SUBSCRIBE (queueRetained)
 
-	cache    map[string]*trie.Result
-	cacheGen uint64
+	// Match cache (match): results by topic, emptied when the trie's
+	// generation moves or cacheBytes, their estimated size, would pass
+	// Config.MatchCacheBytes.
+	cache      map[string]*trie.Result
+	cacheGen   uint64
+	cacheBytes int
 
 	st  loopStats
 	ast loopAtomics
@@ -186,6 +191,7 @@ func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
 		cache: make(map[string]*trie.Result),
 	}
 	l.in.bellFD = -1
+	l.userPropsLimit()
 	l.pickOther = l.isOtherLive
 	l.houseRunnable = gnet.RunnableFunc(func(context.Context) error {
 		l.housekeeping()

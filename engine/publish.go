@@ -2,13 +2,11 @@ package engine
 
 import (
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/trie"
 )
-
-// maxCacheEntries bounds the per-loop match cache; it is cleared when full.
-const maxCacheEntries = 8192
 
 // handlePublish handles an inbound PUBLISH: QoS handshake, retained store
 // and fan-out. Loop-only.
@@ -23,7 +21,19 @@ func (c *client) handlePublish(pkt []byte) error {
 	}
 	rc := codec.ReasonSuccess
 	var props *codec.Properties
-	if c.version == codec.V5 {
+	// An empty topic takes a v5 alias's, checked when the alias was set.
+	if len(p.Topic) > 0 {
+		if err := l.b.checkTopic(p.Topic); err != nil {
+			c.refuseTopic("publish", err)
+			if c.version != codec.V5 || p.QoS == 0 {
+				// v5: DISCONNECT 0x90. 3.1.1 has no code to refuse a
+				// PUBLISH with: the connection is closed [MQTT-3.3.5-2].
+				return errTopicRefused
+			}
+			rc = codec.ReasonTopicNameInvalid // PUBACK/PUBREC 0x90; not delivered, no alias set
+		}
+	}
+	if c.version == codec.V5 && rc == codec.ReasonSuccess {
 		var err error
 		if props, rc, err = c.publishV5(p); err != nil {
 			return err
@@ -194,24 +204,62 @@ func (c *client) handleAck(pkt []byte) error {
 
 // match returns the subscribers of topic from the loop's cache, filling it
 // from the trie on a miss. The cache is dropped whenever the trie's
-// generation moves (STYLE.md §5.5). The result is valid until the next call.
-// Loop-only.
+// generation moves (STYLE.md §5.5), and emptied when its estimated size
+// would pass Config.MatchCacheBytes; a result larger than 1/64 of that is
+// not cached but matched again each time, so that neither many distinct
+// topics nor results with many subscribers make the cache hold more. The
+// result is valid until the next call and must not be modified. Loop-only.
 func (l *loop) match(topic []byte) *trie.Result {
 	t := l.b.trie
 	if gen := t.Generation(); gen != l.cacheGen {
 		clear(l.cache)
+		l.cacheBytes = 0
 		l.cacheGen = gen
 	}
 	if r, ok := l.cache[string(topic)]; ok { // no allocation for the lookup key
 		return r
 	}
 	t.Match(topic, &l.res)
-	if len(l.cache) >= maxCacheEntries {
-		clear(l.cache)
+	limit := l.b.cfg.MatchCacheBytes
+	size, ids := cacheEntryBytes(topic, &l.res)
+	if size > limit/64 {
+		if ids {
+			// Identifiers outlive the next Match: hand-over items and
+			// session queues keep them.
+			return l.res.Clone()
+		}
+		return &l.res
+	}
+	if l.cacheBytes+size > limit {
+		// A new map: clear would keep the old one's slots.
+		l.cache = make(map[string]*trie.Result)
+		l.cacheBytes = 0
+		l.b.limits.cacheClears.Add(1)
+		l.b.infoLimit(&l.b.limits.logCache, "match cache emptied", "match_cache_bytes", limit, "")
 	}
 	r := l.res.Clone()
 	l.cache[string(topic)] = r
+	l.cacheBytes += size
 	return r
+}
+
+// cacheEntryOverhead is what a cache entry costs besides its topic and
+// result slices: a map slot (key header, value pointer, control byte, at
+// the map's load factor) and the Result.
+const cacheEntryOverhead = 64 + int(unsafe.Sizeof(trie.Result{}))
+
+// cacheEntryBytes estimates the bytes a cached clone of r under topic
+// holds, and reports whether r has Subscription Identifiers.
+func cacheEntryBytes(topic []byte, r *trie.Result) (n int, ids bool) {
+	n = len(topic) + cacheEntryOverhead +
+		len(r.Deliveries)*int(unsafe.Sizeof(trie.Delivery{})) + len(r.Groups)*int(unsafe.Sizeof((*trie.Group)(nil)))
+	for i := range r.Deliveries {
+		if k := len(r.Deliveries[i].Identifiers); k > 0 {
+			n += 4 * k
+			ids = true
+		}
+	}
+	return n, ids
 }
 
 // fanout carries one message through route.

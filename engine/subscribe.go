@@ -10,13 +10,18 @@ import (
 // handleSubscribe adds each filter to the session and the trie and answers
 // one SUBACK with a code per filter in order [MQTT-3.8.4-1] [MQTT-3.8.4-4]
 // [MQTT-3.9.3-1]; then it sends the retained messages of the new
-// subscriptions [MQTT-3.3.1-6]. Loop-only.
+// subscriptions [MQTT-3.3.1-6], walking the retained store once per
+// distinct filter. The filters past Config.MaxSubscribeFilters are refused
+// one by one (SUBACK 0x97 Quota exceeded, 3.1.1 0x80): the packet is still
+// handled as a sequence of SUBSCRIBEs [MQTT-3.8.4-4], only the ones past
+// the bound fail. Loop-only.
 func (c *client) handleSubscribe(pkt []byte) error {
 	l := c.l
 	p := &l.sub
 	if _, err := codec.DecodeSubscribe(pkt, c.version, p); err != nil {
 		return err // [MQTT-3.8.1-1] [MQTT-3.8.3-4]
 	}
+	defer l.trimSubScratch()
 	if c.version == codec.V5 && len(p.Props.SubscriptionIDs) > 0 && !l.b.cfg.SubIDAvailable {
 		// CONNACK said Subscription Identifiers Available 0 (MQTT 5
 		// 3.2.2.3.12): a protocol error, DISCONNECT 0xA1.
@@ -25,14 +30,22 @@ func (c *client) handleSubscribe(pkt []byte) error {
 	s := c.sess
 	codes := l.codes[:0]
 	newFrom := len(l.retainQ)
+	maxFilters := l.b.cfg.MaxSubscribeFilters
 	for i := range p.Filters {
 		f := &p.Filters[i]
+		if i >= maxFilters {
+			codes = append(codes, failCode(c.version, codec.ReasonQuotaExceeded))
+			continue
+		}
 		rc, existed := c.subscribe(s, f)
 		codes = append(codes, rc)
 		if rc < 0x80 && f.RetainHandling == 0 || rc < 0x80 && f.RetainHandling == 1 && !existed {
 			// [MQTT-3.8.4-3] v311: a replaced subscription re-sends retained.
-			l.retainQ = append(l.retainQ, retainReq{filter: string(f.Filter), qos: byte(rc)})
+			l.queueRetained(newFrom, f.Filter, byte(rc))
 		}
+	}
+	if n := len(p.Filters) - maxFilters; n > 0 {
+		c.refuseFilters(n)
 	}
 	l.codes = codes
 	ack := codec.Suback{PacketID: p.PacketID, ReasonCodes: codes} // [MQTT-3.8.4-2]
@@ -51,6 +64,7 @@ func (c *client) handleSubscribe(pkt []byte) error {
 	}
 	clear(l.retainQ)
 	l.retainQ = l.retainQ[:0]
+	l.retainIdx = nil
 	return nil
 }
 
@@ -60,12 +74,74 @@ type retainReq struct {
 	qos    byte
 }
 
+// retainIdxMin is the number of retained walks queued for one SUBSCRIBE
+// past which queueRetained finds duplicates through a map rather than by
+// scanning.
+const retainIdxMin = 16
+
+// queueRetained queues the retained walk of filter at qos for the
+// SUBSCRIBE whose walks start at l.retainQ[from]. A filter already queued
+// by this packet is walked once: as if the SUBSCRIBEs came one after the
+// other, the later subscription replaces the earlier [MQTT-3.8.4-3], so
+// its granted QoS applies, and the messages are not sent twice. Loop-only.
+func (l *loop) queueRetained(from int, filter []byte, qos byte) {
+	q := l.retainQ[from:]
+	if len(q) < retainIdxMin {
+		for i := range q {
+			if q[i].filter == string(filter) {
+				q[i].qos = qos
+				return
+			}
+		}
+	} else {
+		if l.retainIdx == nil {
+			l.retainIdx = make(map[string]int, 2*len(q))
+			for i := range q {
+				l.retainIdx[q[i].filter] = i
+			}
+		}
+		if i, ok := l.retainIdx[string(filter)]; ok {
+			q[i].qos = qos
+			return
+		}
+		l.retainIdx[string(filter)] = len(q)
+	}
+	l.retainQ = append(l.retainQ, retainReq{filter: string(filter), qos: qos})
+}
+
+// maxKeptFilters bounds the capacity the SUBSCRIBE and UNSUBSCRIBE decode
+// scratch and the reason code scratch keep after a packet, so that one
+// packet with many filters does not pin their memory.
+const maxKeptFilters = 1024
+
+// trimSubScratch drops decode scratch grown past maxKeptFilters. Loop-only.
+func (l *loop) trimSubScratch() {
+	if cap(l.sub.Filters) > maxKeptFilters {
+		l.sub.Filters = nil
+	}
+	if cap(l.unsub.Filters) > maxKeptFilters {
+		l.unsub.Filters = nil
+	}
+	if cap(l.codes) > maxKeptFilters {
+		l.codes = nil
+	}
+	if cap(l.retainQ) > maxKeptFilters {
+		l.retainQ = nil
+	}
+}
+
 // subscribe adds one filter for s and returns its SUBACK code and whether
 // it replaced an existing subscription. Loop-only.
 func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode, bool) {
 	b := c.l.b
 	full := string(f.Filter)
 	group, filter, shared, err := trie.ParseShared(full)
+	if err == nil {
+		// filter is a suffix of full: checked in place.
+		if err = b.checkTopic(f.Filter[len(full)-len(filter):]); err != nil {
+			c.refuseTopic("subscribe", err)
+		}
+	}
 	if err == nil {
 		err = trie.ValidTopicFilter([]byte(filter))
 	}
@@ -155,10 +231,15 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 			st.subs.remove(i)
 			b.subCount.Add(-1)
 			rc = codec.ReasonSuccess
+		} else if err := b.checkTopic(f); err != nil {
+			// Never subscribed, as it could not be; v5 says why (0x8F).
+			c.refuseTopic("unsubscribe", err)
+			rc = codec.ReasonTopicFilterInvalid
 		}
 		codes = append(codes, rc)
 	}
 	l.codes = codes
+	defer l.trimSubScratch()
 	ack := codec.Unsuback{PacketID: p.PacketID, ReasonCodes: codes}
 	c.pending = codec.AppendUnsuback(c.pending, c.version, &ack)
 	l.markDirty(c)
@@ -260,7 +341,9 @@ func (b *Broker) sweepRetained() {
 // the retain flag set [MQTT-3.3.1-6] [MQTT-3.3.1-8], at the lower of their
 // QoS and the granted one, with the Subscription Identifiers ids of the
 // SUBSCRIBE that caused them [MQTT-3.3.4-3] (immutable, nil for none).
-// Loop-only.
+// The walk stops at the first message that finds no room (outbound budget
+// for QoS 0, session queue for QoS 1/2): the rest would be dropped too, and
+// walking them would hold the loop for nothing. Loop-only.
 func (l *loop) sendRetained(c *client, full string, granted byte, ids []uint32) {
 	_, filter, _, err := trie.ParseShared(full)
 	if err != nil || len(filter) != len(full) {
@@ -277,15 +360,17 @@ func (l *loop) sendRetained(c *client, full string, granted byte, ids []uint32) 
 		if qos == 0 {
 			if over {
 				l.st.dropped++
-			} else {
-				c.appendPublish(m, 0, 0, false, true, ids)
+				return false
 			}
+			c.appendPublish(m, 0, 0, false, true, ids)
 			return true
 		}
 		s.useExt()
 		om := outMsg{m: m, qos: qos, retain: true, subIDs: ids}
 		if over || len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) {
-			s.enqueue(l, om)
+			if !s.enqueue(l, om) {
+				return false // counted by enqueue
+			}
 			return true
 		}
 		l.sendNew(s, c, om)

@@ -23,16 +23,21 @@ type SysStats struct {
 	Uptime              time.Duration
 
 	// Limits (Config "Limits" group, limits.go).
-	SessionsEvicted       uint64 // offline sessions discarded for MaxSessions
-	SessionsRefused       uint64 // CONNECTs refused for MaxSessions
-	SubscriptionsRefused  uint64 // SUBSCRIBE filters refused (MaxSubscriptionsPerClient, SubscriberIDs)
-	RetainedRefused       uint64 // retained messages not stored (MaxRetainedMessages, MaxRetainedBytes)
-	RetainedBytes         int64  // the MaxRetainedBytes measure
-	QueuedBytes           int64  // the MaxQueuedBytes measure summed over sessions
-	QueuedBytesDropped    uint64 // messages dropped for MaxQueuedBytes or MaxQueuedBytesTotal (also in PublishDropped)
-	HandoverDropped       uint64 // QoS 0 messages dropped for MaxHandoverBytes (also in PublishDropped)
-	DelayedWills          int64  // wills waiting for their Will Delay Interval
-	DelayedWillsPublished uint64 // delayed wills published at once (MaxDelayedWills, MaxDelayedWillBytes)
+	SessionsEvicted         uint64 // offline sessions discarded for MaxSessions
+	SessionsRefused         uint64 // CONNECTs refused for MaxSessions
+	SubscriptionsRefused    uint64 // SUBSCRIBE filters refused (MaxSubscriptionsPerClient, SubscriberIDs)
+	RetainedRefused         uint64 // retained messages not stored (MaxRetainedMessages, MaxRetainedBytes)
+	RetainedBytes           int64  // the MaxRetainedBytes measure
+	QueuedBytes             int64  // the MaxQueuedBytes measure summed over sessions
+	QueuedBytesDropped      uint64 // messages dropped for MaxQueuedBytes or MaxQueuedBytesTotal (also in PublishDropped)
+	HandoverDropped         uint64 // QoS 0 messages dropped for MaxHandoverBytes (also in PublishDropped)
+	DelayedWills            int64  // wills waiting for their Will Delay Interval
+	DelayedWillsPublished   uint64 // delayed wills published at once (MaxDelayedWills, MaxDelayedWillBytes)
+	TopicsRefused           uint64 // topic names and filters over MaxTopicLevels or MaxTopicLength
+	SubscribeFiltersRefused uint64 // SUBSCRIBE filters past MaxSubscribeFilters
+	UserPropertiesRefused   uint64 // packets over MaxUserProperties
+	TopicAliasesFull        uint64 // connections that reached TopicAliasBytes
+	MatchCacheClears        uint64 // per-loop match caches emptied at MatchCacheBytes
 	// ConnectionsRefused counts connections closed at accept without being
 	// served: over max_connections, shed while out of descriptors, or
 	// not taken by an event loop.
@@ -81,6 +86,11 @@ func (b *Broker) Stats() SysStats {
 		s.ConnectionsRefused = a.refused.Load()
 		s.AcceptErrors = a.acceptErrors.Load()
 	}
+	s.TopicsRefused = lim.topicsRefused.Load()
+	s.SubscribeFiltersRefused = lim.filtersRefused.Load()
+	s.UserPropertiesRefused = lim.userPropsRefused.Load()
+	s.TopicAliasesFull = lim.aliasesFull.Load()
+	s.MatchCacheClears = lim.cacheClears.Load()
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
@@ -124,6 +134,11 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/wills/published early", u(st.DelayedWillsPublished)},
 		{"$SYS/broker/connections/refused", u(st.ConnectionsRefused)},
 		{"$SYS/broker/connections/accept errors", u(st.AcceptErrors)},
+		{"$SYS/broker/topics/refused", u(st.TopicsRefused)},
+		{"$SYS/broker/subscribe filters/refused", u(st.SubscribeFiltersRefused)},
+		{"$SYS/broker/user properties/refused", u(st.UserPropertiesRefused)},
+		{"$SYS/broker/topic aliases/full", u(st.TopicAliasesFull)},
+		{"$SYS/broker/match cache/clears", u(st.MatchCacheClears)},
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)

@@ -7,8 +7,12 @@ import "errors"
 var (
 	// ErrEmptyTopic reports a zero-length topic name or filter.
 	ErrEmptyTopic = errors.New("trie: empty topic")
-	// ErrTopicTooLong reports a topic longer than 65535 bytes.
-	ErrTopicTooLong = errors.New("trie: topic longer than 65535 bytes")
+	// ErrTopicTooLong reports a topic longer than 65535 bytes, or than the
+	// limit given to CheckLimits.
+	ErrTopicTooLong = errors.New("trie: topic too long")
+	// ErrTooManyLevels reports a topic with more levels than the limit
+	// given to CheckLimits.
+	ErrTooManyLevels = errors.New("trie: topic has too many levels")
 	// ErrNullChar reports a U+0000 character in a topic.
 	ErrNullChar = errors.New("trie: topic contains U+0000")
 	// ErrInvalidUTF8 reports ill-formed UTF-8 (surrogates included) in a topic.

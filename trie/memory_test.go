@@ -73,3 +73,42 @@ func TestUnsubscribeFreesMemory(t *testing.T) {
 	require.True(t, tr.wild.root.empty(), "wildcard shard not empty")
 	runtime.KeepAlive(tr)
 }
+
+// TestDeepTopicMemory measures what one level of a deep filter costs in
+// the trie and of a deep topic in the retained index: the engine bounds
+// the levels (max_topic_levels), so this per-level cost times that bound
+// is the most one filter or retained topic can hold in nodes.
+func TestDeepTopicMemory(t *testing.T) {
+	if raceEnabled {
+		t.Skip("heap figures are not meaningful under -race")
+	}
+	const filters, levels = 100, 200
+	deep := func(i int) string {
+		b := strconv.AppendInt(nil, int64(i), 10)
+		for range levels - 1 {
+			b = append(b, "/l"...)
+		}
+		return string(b)
+	}
+	tr := New()
+	ret := NewRetained[int]()
+	start := heapInUse()
+	for i := range filters {
+		if _, err := tr.Subscribe(Subscription{Subscriber: SubscriberID(i + 1), Filter: deep(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mid := heapInUse()
+	for i := range filters {
+		ret.Set(deep(i), i)
+	}
+	end := heapInUse()
+	perSub := (int64(mid) - int64(start)) / (filters * levels)
+	perRet := (int64(end) - int64(mid)) / (filters * levels)
+	t.Logf("per level: trie %d B, retained %d B (%d-level filters: %d KiB each)", perSub, perRet, levels, perSub*levels>>10)
+	if perSub > 256 || perRet > 256 {
+		t.Fatalf("a level costs %d B in the trie and %d B in the retained index, want <= 256", perSub, perRet)
+	}
+	runtime.KeepAlive(tr)
+	runtime.KeepAlive(ret)
+}

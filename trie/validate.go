@@ -1,6 +1,7 @@
 package trie
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -50,6 +51,25 @@ func ValidTopicFilter(b []byte) error {
 	}
 	return nil
 }
+
+// CheckLimits reports whether topic, a topic name or a filter without its
+// $share/{group}/ prefix, has at most maxLevels levels and maxLen bytes:
+// ErrTooManyLevels, ErrTopicTooLong or nil. These are a receiver's limits,
+// not protocol rules; each level of a filter or retained topic costs a
+// node. Levels are counted only when topic is long enough to have too
+// many, so a short topic costs two comparisons. Safe from any goroutine.
+func CheckLimits(topic []byte, maxLevels, maxLen int) error {
+	if len(topic) > maxLen {
+		return ErrTopicTooLong
+	}
+	// n bytes hold at most n+1 levels.
+	if len(topic) >= maxLevels && bytes.Count(topic, slash)+1 > maxLevels {
+		return ErrTooManyLevels
+	}
+	return nil
+}
+
+var slash = []byte{'/'}
 
 // checkString applies the rules shared by names and filters.
 func checkString(b []byte) error {

@@ -101,3 +101,28 @@ func TestParseShared(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckLimits(t *testing.T) {
+	cases := []struct {
+		name   string
+		topic  string
+		levels int
+		length int
+		want   error
+	}{
+		{name: "within", topic: "a/b/c", levels: 3, length: 5},
+		{name: "shorter than the level bound", topic: "a/b", levels: 200, length: 100},
+		{name: "one level too many", topic: "a/b/c/d", levels: 3, length: 100, want: ErrTooManyLevels},
+		{name: "empty levels count", topic: "///", levels: 3, length: 100, want: ErrTooManyLevels},
+		{name: "filter levels", topic: "+/+/#", levels: 3, length: 100},
+		{name: "one byte too long", topic: "abcdef", levels: 10, length: 5, want: ErrTopicTooLong},
+		{name: "deep and long: length first", topic: strings.Repeat("/", 100), levels: 10, length: 50, want: ErrTopicTooLong},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := CheckLimits([]byte(tc.topic), tc.levels, tc.length); got != tc.want {
+				t.Fatalf("CheckLimits(%q, %d, %d) = %v, want %v", tc.topic, tc.levels, tc.length, got, tc.want)
+			}
+		})
+	}
+}

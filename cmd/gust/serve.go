@@ -199,5 +199,11 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxHandoverBytes, "max-handover-bytes", cfg.MaxHandoverBytes, "bytes of QoS 0 messages waiting for one event loop from the others")
 	fs.IntVar(&cfg.MaxDelayedWills, "max-delayed-wills", cfg.MaxDelayedWills, "MQTT 5 wills waiting for their delay; past it a will is published at once")
 	fs.IntVar(&cfg.MaxDelayedWillBytes, "max-delayed-will-bytes", cfg.MaxDelayedWillBytes, "bytes of the wills waiting for their delay")
+	fs.IntVar(&cfg.MaxTopicLevels, "max-topic-levels", cfg.MaxTopicLevels, "most levels in a topic name or filter")
+	fs.IntVar(&cfg.MaxTopicLength, "max-topic-length", cfg.MaxTopicLength, "longest topic name or filter in bytes (up to 65535)")
+	fs.IntVar(&cfg.MaxSubscribeFilters, "max-subscribe-filters", cfg.MaxSubscribeFilters, "most topic filters in one SUBSCRIBE (the rest are refused)")
+	fs.IntVar(&cfg.MaxUserProperties, "max-user-properties", cfg.MaxUserProperties, "most MQTT 5 User Properties in one incoming packet")
+	fs.IntVar(&cfg.TopicAliasBytes, "topic-alias-bytes", cfg.TopicAliasBytes, "bytes of topics an MQTT 5 connection may be given topic aliases for (0 = no aliases)")
+	fs.IntVar(&cfg.MatchCacheBytes, "match-cache-bytes", cfg.MatchCacheBytes, "bytes of subscription match results cached per event loop (0 = no cache)")
 	return fs
 }
