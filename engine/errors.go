@@ -56,6 +56,8 @@ var (
 	errReauthNotAuth     = &reasonError{codec.ReasonNotAuthorized, "engine: re-authentication failed: not authorized"}
 
 	errSubIDsNotSupported = &reasonError{codec.ReasonSubscriptionIDsNotSupported, "engine: subscription identifier while they are not available"}
+
+	errPartialBudget = &reasonError{codec.ReasonQuotaExceeded, "engine: partial packets of all connections past max_partial_bytes"}
 )
 
 // disconnectReason is the MQTT 5 DISCONNECT reason code for a close cause:

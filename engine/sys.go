@@ -20,7 +20,19 @@ type SysStats struct {
 	Subscriptions       int64
 	Retained            int64
 	SlowConsumersClosed uint64
-	Uptime              time.Duration
+	// PartialBytes is the bytes held by large packets not yet whole
+	// (Config.MaxPartialBytes); PartialRefused counts the connections
+	// closed because one more would have passed it.
+	PartialBytes   int64
+	PartialRefused uint64
+	// TakeoverClosed counts the connections closed for sending more than
+	// Config.MaxTakeoverBytes while their session takeover was pending.
+	TakeoverClosed uint64
+	// IdleTrims and SpikeTrims count the times memory was returned to the
+	// operating system (Config.TrimIdle, Config.TrimExcess).
+	IdleTrims  uint64
+	SpikeTrims uint64
+	Uptime     time.Duration
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -47,6 +59,11 @@ func (b *Broker) Stats() SysStats {
 	s.Subscriptions = b.subCount.Load()
 	s.Retained = int64(b.retained.Count())
 	s.SlowConsumersClosed = b.slowClosed.Load()
+	s.PartialBytes = b.partial.used.Load()
+	s.PartialRefused = b.partial.refused.Load()
+	s.TakeoverClosed = b.takeoverClosed.Load()
+	s.IdleTrims = b.trims.Load()
+	s.SpikeTrims = b.spikeTrims.Load()
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
@@ -78,6 +95,11 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/subscriptions/count", i(st.Subscriptions)},
 		{"$SYS/broker/retained messages/count", i(st.Retained)},
 		{"$SYS/broker/slow consumers/disconnected", u(st.SlowConsumersClosed)},
+		{"$SYS/broker/partial/bytes", i(st.PartialBytes)},
+		{"$SYS/broker/partial/refused", u(st.PartialRefused)},
+		{"$SYS/broker/takeover/closed", u(st.TakeoverClosed)},
+		{"$SYS/broker/memory/idle trims", u(st.IdleTrims)},
+		{"$SYS/broker/memory/spike trims", u(st.SpikeTrims)},
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)

@@ -175,5 +175,11 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.WildcardSubAvailable, "wildcard-subscription-available", cfg.WildcardSubAvailable, "accept topic filters with + or #")
 	fs.BoolVar(&cfg.SubIDAvailable, "subscription-identifier-available", cfg.SubIDAvailable, "accept MQTT 5 subscription identifiers")
 	fs.BoolVar(&cfg.SharedSubAvailable, "shared-subscription-available", cfg.SharedSubAvailable, "accept shared subscriptions ($share/{group}/{filter})")
+
+	// Limits.
+	fs.IntVar(&cfg.MaxPartialBytes, "max-partial-bytes", cfg.MaxPartialBytes, "bytes held by large packets not yet whole, all connections together; past it a connection is closed (v5: DISCONNECT 0x97)")
+	fs.IntVar(&cfg.MaxTakeoverBytes, "max-takeover-bytes", cfg.MaxTakeoverBytes, "bytes a connection may send after its CONNECT while its session takeover is pending")
+	fs.Var(&cfg.MemoryLimit, "memory-limit", "Go runtime soft memory limit: auto (3/4 of the machine's or cgroup's memory), 0 (none), or a size such as 512MiB; GOMEMLIMIT overrides it")
+	fs.IntVar(&cfg.TrimExcess, "trim-excess", cfg.TrimExcess, "return memory to the OS when the runtime holds this many bytes over twice the live heap, or after many connections closed (0 = off)")
 	return fs
 }
