@@ -31,6 +31,10 @@ func TestConfigValidate(t *testing.T) {
 		{field: "max_client_id_length", mod: func(c *Config) { c.MaxClientIDLength = 5 }},
 		{field: "receive_maximum", mod: func(c *Config) { c.ReceiveMaximum = 0 }},
 		{field: "password_file", mod: func(c *Config) { c.PasswordFile, c.Authenticator = "users", &Users{} }},
+		{field: "max_partial_bytes", mod: func(c *Config) { c.MaxPartialBytes = c.MaxPacketSize - 1 }},
+		{field: "max_takeover_bytes", mod: func(c *Config) { c.MaxTakeoverBytes = -1 }},
+		{field: "memory_limit", mod: func(c *Config) { c.MemoryLimit = -2 }},
+		{field: "trim_excess", mod: func(c *Config) { c.TrimExcess = -1 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.field, func(t *testing.T) {

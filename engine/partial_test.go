@@ -193,3 +193,90 @@ func waitFor(t testing.TB, cond func() bool, what string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// openTakeover opens a connection on loop 1 whose CONNECT for id (with a
+// will payload of willSize bytes, sent in reads of at most 16 KiB) waits
+// for the session's owner on loop 0: the takeover stays pending until the
+// next pump.
+func (hs *harness) openTakeover(id string, willSize int) *fakeConn {
+	f := &fakeConn{el: hs.loops[1]}
+	hs.h.OnOpen(f)
+	p := &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311, CleanStart: true, ClientID: []byte(id)}
+	if willSize > 0 {
+		p.WillFlag, p.WillTopic, p.WillPayload = true, []byte("will/"+id), make([]byte, willSize)
+	}
+	conn := codec.AppendConnect(nil, p)
+	for len(conn) > 0 {
+		n := min(len(conn), 16<<10)
+		hs.send(f, conn[:n])
+		conn = conn[n:]
+	}
+	equal(hs.t, f.ctx.(*client).state, stateTakeover, "state of the new connection")
+	return f
+}
+
+// TestTakeoverInputBounded: the bytes a client sends after its CONNECT
+// while its takeover is pending wait in gnet's buffer (readPackets does
+// not consume them) and are read once the session is free; past
+// MaxTakeoverBytes the connection is closed, logged and counted, and other
+// clients are served.
+func TestTakeoverInputBounded(t *testing.T) {
+	var logs syncBuffer
+	hs := newHarness(t, 2, func(c *Config) {
+		c.MaxTakeoverBytes = 1000
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	sub := hs.conn(0, "sub")
+	hs.subscribe(sub, "t/#", 0)
+	pub := hs.conn(0, "pub")
+
+	// Under the bound: the pipelined PUBLISH is delivered after the takeover.
+	hs.conn(0, "dup")
+	f := hs.openTakeover("dup", 0)
+	held := publishPacket("t/held", 500)
+	hs.send(f, held)
+	check(t, !f.closed, "closed under the bound")
+	equal(t, len(f.in) > len(held), true, "input held in gnet's buffer")
+	w0 := sub.written
+	hs.pump() // loop 0 closes the old connection, loop 1 reads the held input
+	hs.pump() // loop 0 delivers what loop 1 handed over
+	equal(t, f.ctx.(*client).state, stateConnected, "state after the takeover")
+	equal(t, sub.written-w0, len(held), "held PUBLISH delivered after the takeover")
+
+	// Over it: closed without a CONNACK.
+	hs.conn(0, "dup2")
+	g := hs.openTakeover("dup2", 0)
+	hs.send(g, publishPacket("t/over", 1500))
+	check(t, g.closed, "connection over max_takeover_bytes not closed")
+	equal(t, hs.b.Stats().TakeoverClosed, uint64(1), "closes counted")
+	check(t, strings.Contains(logs.String(), "max_takeover_bytes"), "no log line:\n", logs.String())
+	hs.pump()
+	w0 = sub.written
+	hs.send(pub, publishPacket("t/other", 10))
+	equal(t, sub.written-w0, len(publishPacket("t/other", 10)), "another client served")
+}
+
+// TestTakeoverKeepsLargeConnect: a CONNECT assembled in its own buffer
+// (over partialMin) waits for its takeover there, not in gnet's buffer,
+// and the buffer is given back once it is read again.
+func TestTakeoverKeepsLargeConnect(t *testing.T) {
+	hs := newHarness(t, 2)
+	sub := hs.conn(0, "sub")
+	hs.subscribe(sub, "t/#", 0)
+	hs.conn(0, "big")
+	f := hs.openTakeover("big", 20<<10)
+	p := partialOf(f)
+	check(t, p != nil && len(p) == cap(p), "CONNECT kept in its own buffer")
+	equal(t, len(f.in), 0, "bytes in gnet's buffer")
+	pkt := publishPacket("t/after", 10)
+	hs.send(f, pkt)
+	w0 := sub.written
+	hs.pump()
+	hs.pump()
+	c := f.ctx.(*client)
+	equal(t, c.state, stateConnected, "state after the takeover")
+	check(t, c.will != nil, "will of the large CONNECT lost")
+	check(t, partialOf(f) == nil, "CONNECT buffer kept after CONNACK")
+	equal(t, hs.b.partial.used.Load(), int64(0), "budget in use")
+	equal(t, sub.written-w0, len(pkt), "PUBLISH sent during the takeover delivered")
+}
