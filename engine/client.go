@@ -50,7 +50,7 @@ func (r closeReason) v5Reason() codec.ReasonCode {
 		return codec.ReasonKeepAliveTimeout
 	case closeTakeover:
 		return codec.ReasonSessionTakenOver
-	case closeSlow:
+	case closeSlow, closeInboundQuota:
 		return codec.ReasonQuotaExceeded
 	case closeShutdown:
 		return codec.ReasonServerShuttingDown
@@ -238,7 +238,7 @@ func (c *client) readPackets() gnet.Action {
 		src := buf[off:]
 		t, _, n, err := codec.PacketLen(src, max)
 		if err == codec.ErrIncomplete {
-			if n > partialMin {
+			if n > partialMin && off > 0 { // off 0 is the case handled above
 				_, _ = c.gc.Discard(off) // buf is not used again
 				return c.startPartial(t, n)
 			}

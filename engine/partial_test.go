@@ -52,7 +52,7 @@ func TestPartialLargeAssembled(t *testing.T) {
 	want := len(big) + len(small) // a 3.1.1 QoS 0 PUBLISH is forwarded as is
 	equal(t, sub.written-w0, want, "bytes delivered")
 	p := partialOf(pub)
-	check(t, p != nil && len(p) == 3000 && cap(p) == len(big), "second packet assembled")
+	check(t, len(p) == 3000 && cap(p) == len(big), "second packet assembled")
 	equal(t, hs.b.partial.used.Load(), int64(len(big)), "budget in use by the second packet")
 	hs.send(pub, big[3000:])
 	equal(t, sub.written-w0, want+len(big), "bytes delivered with the second packet")
