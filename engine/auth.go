@@ -115,11 +115,19 @@ func (c *client) connectAuthed(out []byte) error {
 	return c.handleConnect(a.connect)
 }
 
-// keptConnect returns the CONNECT kept for an enhanced authentication
-// still waiting for its CONNACK, nil otherwise. Loop-only.
+// keptConnect returns the CONNECT kept outside gnet's buffer: for an
+// enhanced authentication still waiting for its CONNACK, or a large CONNECT
+// assembled in c's own buffer (partial.go) waiting for a takeover; nil
+// otherwise. Loop-only.
 func (c *client) keptConnect() []byte {
-	if a := c.auth(); a != nil {
+	if c.ext == nil {
+		return nil
+	}
+	if a := c.ext.auth; a != nil {
 		return a.connect
+	}
+	if p := c.ext.part; p != nil && len(p) == cap(p) {
+		return p
 	}
 	return nil
 }

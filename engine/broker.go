@@ -37,21 +37,26 @@ type Broker struct {
 	loops    sync.Map   // gnet.EventLoop -> *loop
 	loopList []*loop
 
-	clock         atomic.Int64 // coarse unix nanos, updated by the ticker
-	connected     atomic.Int64
-	open          atomic.Int64 // open sockets, connected or not
-	totalConnects atomic.Uint64
-	subCount      atomic.Int64
-	slowClosed    atomic.Uint64
-	assignID      atomic.Uint64
-	anyExpiry     atomic.Bool // some session has had a finite expiry (expireSessions runs)
-	maxConnected  atomic.Int64
-	churn         atomic.Uint64 // connections opened plus closed (idle trim)
-	trim          idleTrim      // ticker goroutine only (trim.go)
-	trims         atomic.Uint64 // idle trims started
-	wills         delayedWills  // v5 wills waiting for their delay (will.go)
-	limits        limitStats    // Config "Limits" counters and measures (limits.go)
-	startedAt     time.Time
+	clock          atomic.Int64 // coarse unix nanos, updated by the ticker
+	connected      atomic.Int64
+	open           atomic.Int64 // open sockets, connected or not
+	totalConnects  atomic.Uint64
+	subCount       atomic.Int64
+	slowClosed     atomic.Uint64
+	assignID       atomic.Uint64
+	anyExpiry      atomic.Bool // some session has had a finite expiry (expireSessions runs)
+	maxConnected   atomic.Int64
+	churn          atomic.Uint64 // connections opened plus closed (idle trim)
+	trim           idleTrim      // ticker goroutine only (trim.go)
+	trims          atomic.Uint64 // idle trims started
+	spike          spikeTrim     // ticker goroutine only (trim.go)
+	spikeTrims     atomic.Uint64 // spike trims started
+	limits         limitStats    // Config "Limits" counters and measures (limits.go)
+	wills          delayedWills  // v5 wills waiting for their delay (will.go)
+	partial        partialBudget // partial-packet buffers in use (partial.go)
+	takeoverClosed atomic.Uint64 // connections closed for input past MaxTakeoverBytes
+	takeoverLog    limitLog
+	startedAt      time.Time
 
 	mu       sync.Mutex // guards the fields below
 	eng      gnet.Engine
@@ -165,6 +170,7 @@ func (b *Broker) Start() error {
 	b.addr = addr
 	b.started = true
 	b.startedAt = time.Now()
+	b.applyMemoryLimit()
 	b.stopTick = make(chan struct{})
 	b.tickDone = make(chan struct{})
 	go b.ticker()
@@ -297,6 +303,7 @@ func (b *Broker) ticker() {
 				}
 				b.expireSessions()
 				b.trimIdle(now)
+				b.trimSpike(now)
 				b.acc.Load().logs.flush()
 			}
 			if now.Sub(lastSweep) >= retainedSweepEvery {

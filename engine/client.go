@@ -33,10 +33,13 @@ const (
 	closeShutdown                   // broker shutting down
 	closeRefused                    // CONNECT refused with a CONNACK code
 	closeConnectTimeout             // no CONNECT in time
+	closeInboundQuota               // partial packet past MaxPartialBytes (partial.go)
+	closeTakeoverInput              // input past MaxTakeoverBytes while a takeover is pending
 )
 
 var closeReasonNames = [...]string{"socket", "disconnect", "protocol error", "keep alive timeout",
-	"session taken over", "slow consumer", "server shutdown", "connect refused", "connect timeout"}
+	"session taken over", "slow consumer", "server shutdown", "connect refused", "connect timeout",
+	"partial packets over budget", "input during takeover over bound"}
 
 func (r closeReason) String() string { return closeReasonNames[r] }
 
@@ -47,7 +50,7 @@ func (r closeReason) v5Reason() codec.ReasonCode {
 		return codec.ReasonKeepAliveTimeout
 	case closeTakeover:
 		return codec.ReasonSessionTakenOver
-	case closeSlow:
+	case closeSlow, closeInboundQuota:
 		return codec.ReasonQuotaExceeded
 	case closeShutdown:
 		return codec.ReasonServerShuttingDown
@@ -117,6 +120,10 @@ type clientExt struct {
 	// slowSince is the coarse clock when outbound went over budget; 0 when
 	// under.
 	slowSince int64
+	// part is a large packet being assembled (partial.go): len is what has
+	// arrived, cap its declared length. After a whole CONNECT that started
+	// a takeover it is that CONNECT, kept until resumeConnect.
+	part []byte
 }
 
 // x returns c's extension, allocating it on first use. Loop-only.
@@ -185,8 +192,7 @@ func (c *client) clientInfo() *ClientInfo {
 const pendingCap = 64 << 10
 
 // onTraffic decodes every whole packet in gnet's buffer in place and
-// handles it; a partial packet stays in gnet's buffer for the next read.
-// Loop-only.
+// handles it; a partial packet waits for the rest (partial.go). Loop-only.
 func (c *client) onTraffic() gnet.Action {
 	c.l.inTraffic++ // the decode scratch is in use: no nested resume (throttle.go)
 	act := c.readPackets()
@@ -196,8 +202,11 @@ func (c *client) onTraffic() gnet.Action {
 
 // readPackets is onTraffic's body.
 func (c *client) readPackets() gnet.Action {
-	if c.state == stateTakeover || c.state == stateClosed {
-		return gnet.None // the CONNECT waits in gnet's buffer
+	switch c.state {
+	case stateTakeover:
+		return c.holdForTakeover() // the CONNECT waits in gnet's buffer
+	case stateClosed:
+		return gnet.None
 	}
 	if c.throttled {
 		c.lastRead = c.l.b.now() // it is alive, we are the ones not reading
@@ -206,12 +215,37 @@ func (c *client) readPackets() gnet.Action {
 		}
 		c.throttled = false // over the bound: read (and drop) rather than buffer more
 	}
+	if c.ext != nil && c.ext.part != nil {
+		if act, more := c.readPartial(); !more {
+			return act
+		}
+	}
+	total := c.gc.InboundBuffered()
+	if total == 0 {
+		return gnet.None
+	}
+	max := c.l.b.cfg.MaxPacketSize
+	// While the first packet is incomplete only its fixed header is looked
+	// at: Peek(-1) would copy all that gnet holds (partial.go).
+	hdr, _ := c.gc.Peek(min(total, 5))
+	if t, _, n, err := codec.PacketLen(hdr, max); err == codec.ErrIncomplete && n > total {
+		if n > partialMin {
+			return c.startPartial(t, n)
+		}
+		return gnet.None
+	} else if err == codec.ErrIncomplete && n == 0 {
+		return gnet.None // the fixed header itself is incomplete
+	}
 	buf, _ := c.gc.Peek(-1)
 	off := 0
 	for off < len(buf) && c.state != stateTakeover {
 		src := buf[off:]
-		t, _, n, err := codec.PacketLen(src, c.l.b.cfg.MaxPacketSize)
+		t, _, n, err := codec.PacketLen(src, max)
 		if err == codec.ErrIncomplete {
+			if n > partialMin && off > 0 { // off 0 is the case handled above
+				_, _ = c.gc.Discard(off) // buf is not used again
+				return c.startPartial(t, n)
+			}
 			break
 		}
 		if err != nil {
@@ -225,12 +259,8 @@ func (c *client) readPackets() gnet.Action {
 		c.l.st.msgsIn++
 		c.l.st.bytesIn += uint64(n)
 		if err := c.handle(t, src[:n]); err != nil {
-			if !errors.Is(err, errCloseQuiet) {
-				c.protocolError(err)
-				c.disconnectFor(err)
-			}
 			_, _ = c.gc.Discard(off + n)
-			return gnet.Close
+			return c.fail(err)
 		}
 		if c.state == stateTakeover {
 			if c.keptConnect() != nil {
@@ -247,6 +277,17 @@ func (c *client) readPackets() gnet.Action {
 		_, _ = c.gc.Discard(off)
 	}
 	return gnet.None
+}
+
+// fail reacts to err from handling a packet: unless the handler already
+// answered (errCloseQuiet), it records a protocol error and tells a v5
+// client why; the connection is then closed. Loop-only.
+func (c *client) fail(err error) gnet.Action {
+	if !errors.Is(err, errCloseQuiet) {
+		c.protocolError(err)
+		c.disconnectFor(err)
+	}
+	return gnet.Close
 }
 
 // handle dispatches one whole packet. This is the documented hot switch.
@@ -463,6 +504,7 @@ func (c *client) onClose() {
 	c.state = stateClosed
 	c.l.removeClient(c)
 	c.pending = nil
+	c.releasePartial()
 	b := c.l.b
 	if wasConnected {
 		b.connected.Add(-1)

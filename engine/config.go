@@ -264,6 +264,43 @@ type Config struct {
 	// emptied when full, and a result larger than 1/64 of it is not
 	// cached. 0 disables the cache; default 8 MiB.
 	MatchCacheBytes int `toml:"match_cache_bytes"`
+
+	// MaxPartialBytes bounds the bytes held, summed over every connection,
+	// by packets larger than 4 KiB that have not arrived whole: each is
+	// assembled in a buffer of its declared length, taken from this budget
+	// when its fixed header arrives (smaller ones wait in the connection's
+	// read buffer). A packet that would pass it closes its connection (v5:
+	// DISCONNECT 0x97 Quota exceeded); the broker logs it (at most once a
+	// second) and counts it ($SYS/broker/partial/refused). At least
+	// MaxPacketSize.
+	MaxPartialBytes int `toml:"max_partial_bytes"`
+
+	// MaxTakeoverBytes bounds the bytes a connection may send after its
+	// CONNECT while the broker waits for the previous connection of the
+	// same client id, on another event loop, to let the session go. Past
+	// it the connection is closed (it has no CONNACK yet, so without a
+	// DISCONNECT), logged (at most once a second) and counted
+	// ($SYS/broker/takeover/closed).
+	MaxTakeoverBytes int `toml:"max_takeover_bytes"`
+
+	// MemoryLimit is the soft memory limit given to the Go runtime (see
+	// runtime/debug.SetMemoryLimit, like GOMEMLIMIT): near it the garbage
+	// collector works harder and returns memory to the operating system
+	// sooner. MemoryLimitAuto (the default, "auto") takes 3/4 of the
+	// machine's memory or of the cgroup's memory limit when lower; 0 leaves
+	// the runtime's limit alone. A GOMEMLIMIT environment variable takes
+	// precedence over it. Start logs the limit chosen and why.
+	MemoryLimit ByteSize `toml:"memory_limit"`
+
+	// TrimExcess returns memory to the operating system after a spike
+	// even while traffic continues (the idle trim, TrimIdle, waits for
+	// quiet): when the memory the Go runtime holds exceeds twice the live
+	// heap by more than TrimExcess for 2 s, or many connections have
+	// closed while it holds more than TrimExcess, the broker collects
+	// garbage and returns the free memory (at most once per 5 s, backing
+	// off to once per 2 min while that frees little). Counted in
+	// $SYS/broker/memory/spike trims. 0 disables it.
+	TrimExcess int `toml:"trim_excess"`
 }
 
 // ConnectInfo is a read-only view of an accepted-so-far CONNECT, given to
@@ -384,6 +421,10 @@ func DefaultConfig() Config {
 		MaxUserProperties:         64,
 		TopicAliasBytes:           64 << 10,
 		MatchCacheBytes:           8 << 20,
+		MaxPartialBytes:           256 << 20,
+		MaxTakeoverBytes:          64 << 10,
+		MemoryLimit:               MemoryLimitAuto,
+		TrimExcess:                64 << 20,
 	}
 }
 
@@ -436,6 +477,10 @@ func (c Config) Validate() error {
 		{c.MaxUserProperties >= 1 && c.MaxUserProperties <= 65535, "max_user_properties", c.MaxUserProperties, "1..65535"},
 		{c.TopicAliasBytes >= 0, "topic_alias_bytes", c.TopicAliasBytes, ">= 0"},
 		{c.MatchCacheBytes >= 0, "match_cache_bytes", c.MatchCacheBytes, ">= 0"},
+		{c.MaxPartialBytes >= c.MaxPacketSize, "max_partial_bytes", c.MaxPartialBytes, ">= max_packet_size"},
+		{c.MaxTakeoverBytes >= 0, "max_takeover_bytes", c.MaxTakeoverBytes, ">= 0"},
+		{c.MemoryLimit >= MemoryLimitAuto, "memory_limit", c.MemoryLimit, "auto, 0 (leave the runtime's) or a size such as 1073741824, 512MiB or 1GiB"},
+		{c.TrimExcess >= 0, "trim_excess", c.TrimExcess, ">= 0 (0: off)"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

@@ -46,6 +46,10 @@ func TestConfigValidate(t *testing.T) {
 		{field: "max_handover_bytes", mod: func(c *Config) { c.MaxHandoverBytes = 1000 }},
 		{field: "max_delayed_wills", mod: func(c *Config) { c.MaxDelayedWills = -1 }},
 		{field: "max_delayed_will_bytes", mod: func(c *Config) { c.MaxDelayedWillBytes = -1 }},
+		{field: "max_partial_bytes", mod: func(c *Config) { c.MaxPartialBytes = c.MaxPacketSize - 1 }},
+		{field: "max_takeover_bytes", mod: func(c *Config) { c.MaxTakeoverBytes = -1 }},
+		{field: "memory_limit", mod: func(c *Config) { c.MemoryLimit = -2 }},
+		{field: "trim_excess", mod: func(c *Config) { c.TrimExcess = -1 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.field, func(t *testing.T) {

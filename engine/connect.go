@@ -243,6 +243,9 @@ func (c *client) resumeConnect() {
 		c.l.inTraffic++
 		err := c.handleConnect(kept)
 		c.l.inTraffic--
+		if c.state != stateTakeover {
+			c.releasePartial() // a large CONNECT's own buffer (partial.go)
+		}
 		if err != nil || c.state == stateTakeover {
 			if err != nil {
 				if !errors.Is(err, errCloseQuiet) {

@@ -80,6 +80,19 @@
 // ms) plus one 100 ms tick at most; its excess is then queued up to
 // MaxQueuedMessages and dropped (and counted) past it.
 //
+// # Inbound bounds
+//
+// A packet is decoded in place from gnet's buffer once it is whole; while
+// the first packet there is incomplete a read looks at its fixed header
+// only. A packet over 4 KiB that is not whole is moved out of gnet's buffer
+// into a buffer of exactly its declared length (partial.go), taken from
+// Config.MaxPartialBytes, a budget shared by every connection (an atomic,
+// touched once per such packet); past it the connection is closed. Input
+// that arrives while a takeover is pending waits in gnet's buffer, up to
+// Config.MaxTakeoverBytes past the CONNECT. Config.MemoryLimit and the
+// idle and spike trims (trim.go, run by the ticker) return memory to the
+// operating system after a spike.
+//
 // # Allocation
 //
 // The QoS 0 path allocates nothing per message (TestAllocsQoS0PublishPath):

@@ -60,6 +60,8 @@ var (
 
 	errTopicRefused       = &reasonError{codec.ReasonTopicNameInvalid, "engine: topic name over max_topic_levels or max_topic_length"}
 	errSubIDsNotSupported = &reasonError{codec.ReasonSubscriptionIDsNotSupported, "engine: subscription identifier while they are not available"}
+
+	errPartialBudget = &reasonError{codec.ReasonQuotaExceeded, "engine: partial packets of all connections past max_partial_bytes"}
 )
 
 // disconnectReason is the MQTT 5 DISCONNECT reason code for a close cause:

@@ -26,9 +26,9 @@ func startBrokerLogs(t *testing.T, mod func(*Config)) (*Broker, *syncBuffer) {
 }
 
 // waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if cond() {
 			return
 		}
@@ -385,7 +385,7 @@ func TestMaxQueuedBytesTotal(t *testing.T) {
 // publisher's own loop gets every message.
 func TestHandoverBound(t *testing.T) {
 	logs := &syncBuffer{}
-	hs := newHarnessWith(t, 2, func(c *Config) {
+	hs := newHarness(t, 2, func(c *Config) {
 		c.MaxHandoverBytes = 64 << 10
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})

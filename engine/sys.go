@@ -45,6 +45,18 @@ type SysStats struct {
 	// AcceptErrors counts failed accept calls (out of descriptors or
 	// memory, or other transient errors); each backs the acceptor off.
 	AcceptErrors uint64
+	// PartialBytes is the bytes held by large packets not yet whole
+	// (Config.MaxPartialBytes); PartialRefused counts the connections
+	// closed because one more would have passed it.
+	PartialBytes   int64
+	PartialRefused uint64
+	// TakeoverClosed counts the connections closed for sending more than
+	// Config.MaxTakeoverBytes while their session takeover was pending.
+	TakeoverClosed uint64
+	// IdleTrims and SpikeTrims count the times memory was returned to the
+	// operating system (Config.TrimIdle, Config.TrimExcess).
+	IdleTrims  uint64
+	SpikeTrims uint64
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -91,6 +103,11 @@ func (b *Broker) Stats() SysStats {
 	s.UserPropertiesRefused = lim.userPropsRefused.Load()
 	s.TopicAliasesFull = lim.aliasesFull.Load()
 	s.MatchCacheClears = lim.cacheClears.Load()
+	s.PartialBytes = b.partial.used.Load()
+	s.PartialRefused = b.partial.refused.Load()
+	s.TakeoverClosed = b.takeoverClosed.Load()
+	s.IdleTrims = b.trims.Load()
+	s.SpikeTrims = b.spikeTrims.Load()
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
@@ -139,6 +156,11 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/user properties/refused", u(st.UserPropertiesRefused)},
 		{"$SYS/broker/topic aliases/full", u(st.TopicAliasesFull)},
 		{"$SYS/broker/match cache/clears", u(st.MatchCacheClears)},
+		{"$SYS/broker/partial/bytes", i(st.PartialBytes)},
+		{"$SYS/broker/partial/refused", u(st.PartialRefused)},
+		{"$SYS/broker/takeover/closed", u(st.TakeoverClosed)},
+		{"$SYS/broker/memory/idle trims", u(st.IdleTrims)},
+		{"$SYS/broker/memory/spike trims", u(st.SpikeTrims)},
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)

@@ -205,5 +205,9 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxUserProperties, "max-user-properties", cfg.MaxUserProperties, "most MQTT 5 User Properties in one incoming packet")
 	fs.IntVar(&cfg.TopicAliasBytes, "topic-alias-bytes", cfg.TopicAliasBytes, "bytes of topics an MQTT 5 connection may be given topic aliases for (0 = no aliases)")
 	fs.IntVar(&cfg.MatchCacheBytes, "match-cache-bytes", cfg.MatchCacheBytes, "bytes of subscription match results cached per event loop (0 = no cache)")
+	fs.IntVar(&cfg.MaxPartialBytes, "max-partial-bytes", cfg.MaxPartialBytes, "bytes held by large packets not yet whole, all connections together; past it a connection is closed (v5: DISCONNECT 0x97)")
+	fs.IntVar(&cfg.MaxTakeoverBytes, "max-takeover-bytes", cfg.MaxTakeoverBytes, "bytes a connection may send after its CONNECT while its session takeover is pending")
+	fs.Var(&cfg.MemoryLimit, "memory-limit", "Go runtime soft memory limit: auto (3/4 of the machine's or cgroup's memory), 0 (none), or a size such as 512MiB; GOMEMLIMIT overrides it")
+	fs.IntVar(&cfg.TrimExcess, "trim-excess", cfg.TrimExcess, "return memory to the OS when the runtime holds this many bytes over twice the live heap, or after many connections closed (0 = off)")
 	return fs
 }

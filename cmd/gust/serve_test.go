@@ -38,6 +38,30 @@ func TestServeConfigPrecedence(t *testing.T) {
 	}
 }
 
+// TestServeMemoryLimit: sizes are accepted with units, as plain integers
+// and as auto, in the file and as a flag.
+func TestServeMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want engine.ByteSize
+	}{
+		{args: nil, want: engine.MemoryLimitAuto},
+		{args: []string{"--memory-limit", "512MiB"}, want: 512 << 20},
+		{args: []string{"--memory-limit", "0"}, want: 0},
+		{args: []string{"--config", writeFile(t, "memory_limit = \"1GiB\"\n")}, want: 1 << 30},
+		{args: []string{"--config", writeFile(t, "memory_limit = 2097152\n")}, want: 2 << 20},
+		{args: []string{"--config", writeFile(t, "memory_limit = \"1GiB\"\n"), "--memory-limit", "auto"}, want: engine.MemoryLimitAuto},
+	} {
+		cfg, err := loadServeConfig(tc.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if cfg.MemoryLimit != tc.want {
+			t.Errorf("%v: memory_limit = %v, want %v", tc.args, cfg.MemoryLimit, tc.want)
+		}
+	}
+}
+
 func TestServeConfigDefaults(t *testing.T) {
 	cfg, err := loadServeConfig(nil, io.Discard)
 	if err != nil {
@@ -64,6 +88,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{name: "bad toml", args: func(t *testing.T) []string { return []string{"--config", writeFile(t, "listen = \n")} }, want: "gust.toml"},
 		{name: "wrong type", args: func(t *testing.T) []string { return []string{"--config", writeFile(t, "loops = \"two\"\n")} }, want: "loops"},
 		{name: "stray argument", args: func(*testing.T) []string { return []string{"extra"} }, want: "extra"},
+		{name: "bad size flag", args: func(*testing.T) []string { return []string{"--memory-limit", "lots"} }, want: "memory-limit"},
+		{name: "bad size in file", args: func(t *testing.T) []string { return []string{"--config", writeFile(t, "memory_limit = \"1GB\"\n")} }, want: "memory_limit"},
+		{name: "partial under packet", args: func(*testing.T) []string { return []string{"--max-partial-bytes", "1000"} }, want: "max_partial_bytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
