@@ -14,6 +14,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/gust-mqtt/gust/engine/auth"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -51,6 +52,10 @@ type Broker struct {
 	trims         atomic.Uint64 // idle trims started
 	wills         delayedWills  // v5 wills waiting for their delay (will.go)
 	startedAt     time.Time
+	// authPool runs the full password checks (login.go); nil without an
+	// auth.CachedAuthenticator. Set by Start before the loops run.
+	authPool *auth.Pool
+	auth     authStats
 
 	mu       sync.Mutex // guards the fields below
 	eng      gnet.Engine
@@ -141,6 +146,7 @@ func (b *Broker) Start() error {
 	}
 	h := &handler{b: b, ready: make(chan struct{})}
 	b.runErr = make(chan error, 1)
+	b.startAuthPool()
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(b.cfg.Loops),
@@ -153,6 +159,9 @@ func (b *Broker) Start() error {
 	select {
 	case <-h.ready:
 	case err := <-b.runErr:
+		if b.authPool != nil {
+			b.authPool.Close()
+		}
 		return fmt.Errorf("engine: listen %s: %w", b.cfg.Listen, err)
 	}
 	b.eng = h.eng
@@ -199,6 +208,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	b.onEachLoop(ctx, (*loop).closeAll)
 	for b.open.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
+	}
+	if b.authPool != nil {
+		b.authPool.Close() // its clients are gone: waits for the checks running
 	}
 	err := b.eng.Stop(ctx)
 	select {
@@ -334,7 +346,7 @@ func (l *loop) housekeeping() {
 		}
 		c := l.clients[i]
 		switch c.state {
-		case stateNew:
+		case stateNew, stateAuthCheck:
 			if now-c.lastRead > int64(b.cfg.ConnectTimeout) { // lastRead: when opened
 				c.closeNow(closeConnectTimeout)
 			}

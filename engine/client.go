@@ -6,6 +6,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/auth"
 )
 
 // clientState is the life stage of a connection.
@@ -17,6 +18,7 @@ const (
 	stateConnected                    // CONNACK sent
 	stateClosed                       // closed; late items are ignored
 	stateAuth                         // CONNECT read, enhanced authentication under way (auth.go)
+	stateAuthCheck                    // CONNECT left in gnet's buffer, its password checked off the loop (login.go)
 )
 
 // closeReason says why the broker closes a connection. It selects whether
@@ -101,6 +103,9 @@ type clientExt struct {
 	// auth is the MQTT 5 enhanced authentication state (auth.go), nil for
 	// clients whose CONNECT named no Authentication Method.
 	auth *authState
+	// check is the password check of the CONNECT, from when it is handed
+	// to the pool until the connection closes (login.go).
+	check *auth.Check
 	// username is kept for the Authoriser only (clientInfo).
 	username string
 	// aliases holds the topics of the client's v5 Topic Aliases, indexed by
@@ -195,6 +200,9 @@ func (c *client) readPackets() gnet.Action {
 	if c.state == stateTakeover || c.state == stateClosed {
 		return gnet.None // the CONNECT waits in gnet's buffer
 	}
+	if c.state == stateAuthCheck {
+		return c.whileChecking() // so does it for its password check
+	}
 	if c.throttled {
 		c.lastRead = c.l.b.now() // it is alive, we are the ones not reading
 		if c.gc.InboundBuffered() < throttleMaxBuffered {
@@ -204,7 +212,7 @@ func (c *client) readPackets() gnet.Action {
 	}
 	buf, _ := c.gc.Peek(-1)
 	off := 0
-	for off < len(buf) && c.state != stateTakeover {
+	for off < len(buf) && c.state != stateTakeover && c.state != stateAuthCheck {
 		src := buf[off:]
 		t, _, n, err := codec.PacketLen(src, c.l.b.cfg.MaxPacketSize)
 		if err == codec.ErrIncomplete {
@@ -227,6 +235,9 @@ func (c *client) readPackets() gnet.Action {
 			}
 			_, _ = c.gc.Discard(off + n)
 			return gnet.Close
+		}
+		if c.state == stateAuthCheck {
+			break // the CONNECT stays in the buffer until checkDone
 		}
 		if c.state == stateTakeover {
 			if c.keptConnect() != nil {
@@ -454,6 +465,7 @@ func (c *client) onClose() {
 	}
 	wasConnected := c.state == stateConnected
 	c.state = stateClosed
+	c.cancelCheck()
 	c.l.removeClient(c)
 	c.pending = nil
 	b := c.l.b

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gust-mqtt/gust/engine/auth"
 )
 
 // TestConfigValidate checks that every bad field is reported by name.
@@ -30,7 +32,10 @@ func TestConfigValidate(t *testing.T) {
 		{field: "log_level", mod: func(c *Config) { c.LogLevel = "loud" }},
 		{field: "max_client_id_length", mod: func(c *Config) { c.MaxClientIDLength = 5 }},
 		{field: "receive_maximum", mod: func(c *Config) { c.ReceiveMaximum = 0 }},
-		{field: "password_file", mod: func(c *Config) { c.PasswordFile, c.Authenticator = "users", &Users{} }},
+		{field: "password_file", mod: func(c *Config) { c.PasswordFile, c.Authenticator = "users", &auth.Users{} }},
+		{field: "auth_workers", mod: func(c *Config) { c.AuthWorkers = -1 }},
+		{field: "auth_workers", mod: func(c *Config) { c.AuthWorkers = 5000 }},
+		{field: "auth_queue", mod: func(c *Config) { c.AuthQueue = -1 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.field, func(t *testing.T) {

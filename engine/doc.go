@@ -19,6 +19,10 @@
 //     shared-subscription messages go to a loop in a batch, shared.go), and
 //     schedules housekeeping, $SYS publication and due delayed wills (MQTT
 //     5 Will Delay Interval, will.go) onto the loops with Execute.
+//   - The password check pool (auth.Pool, login.go) runs the full checks of
+//     plain logins (PBKDF2) on Config.AuthWorkers goroutines. A worker
+//     touches only its auth.Check; the verdict goes back to the client's
+//     loop with EventLoop.Execute, where the parked CONNECT is read again.
 //   - Any goroutine may call the Broker's exported methods.
 //
 // # Cross-loop delivery

@@ -20,7 +20,14 @@ type SysStats struct {
 	Subscriptions       int64
 	Retained            int64
 	SlowConsumersClosed uint64
-	Uptime              time.Duration
+	// AuthChecks counts the full password checks run off the event loops
+	// (Config.AuthWorkers), AuthQueueFull the CONNECTs refused because
+	// Config.AuthQueue was full, and AuthInputOverflow the clients closed
+	// for sending too much while their password was checked.
+	AuthChecks        uint64
+	AuthQueueFull     uint64
+	AuthInputOverflow uint64
+	Uptime            time.Duration
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -47,6 +54,9 @@ func (b *Broker) Stats() SysStats {
 	s.Subscriptions = b.subCount.Load()
 	s.Retained = int64(b.retained.Count())
 	s.SlowConsumersClosed = b.slowClosed.Load()
+	s.AuthChecks = b.auth.checks.Load()
+	s.AuthQueueFull = b.auth.queueFull.Load()
+	s.AuthInputOverflow = b.auth.overflow.Load()
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
@@ -78,6 +88,9 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/subscriptions/count", i(st.Subscriptions)},
 		{"$SYS/broker/retained messages/count", i(st.Retained)},
 		{"$SYS/broker/slow consumers/disconnected", u(st.SlowConsumersClosed)},
+		{"$SYS/broker/auth/checks", u(st.AuthChecks)},
+		{"$SYS/broker/auth/queue full", u(st.AuthQueueFull)},
+		{"$SYS/broker/auth/input overflow", u(st.AuthInputOverflow)},
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)
