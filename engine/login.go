@@ -123,7 +123,7 @@ func (c *client) authenticate(p *codec.Connect) error {
 // startCheck hands the full check of info to the pool and parks c until
 // checkDone, or refuses c with errAuthBusy if the queue is full. Loop-only.
 func (c *client) startCheck(info *ConnectInfo) error {
-	l, b := c.l, c.l.b
+	l, b, remote := c.l, c.l.b, info.RemoteAddr
 	ck := auth.NewCheck(info, func(ck *auth.Check) { // on a pool worker
 		b.auth.checks.Add(1)
 		err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
@@ -131,7 +131,7 @@ func (c *client) startCheck(info *ConnectInfo) error {
 			return nil
 		}))
 		if err != nil && !b.closing.Load() {
-			b.log.Error("login check verdict not delivered to its loop", "remote", info.RemoteAddr, "err", err)
+			b.log.Error("login check verdict not delivered to its loop", "remote", remote, "err", err)
 		}
 	})
 	if !b.authPool.Submit(ck) {
