@@ -2,15 +2,15 @@ package engine
 
 import (
 	"errors"
-	"maps"
 
 	"github.com/gust-mqtt/gust/codec"
 )
 
 // authState is a connection's MQTT 5 enhanced authentication (section
-// 4.12). It exists only for clients whose CONNECT named an Authentication
-// Method, behind the clientExt.auth pointer (client.auth); plain clients
-// pay nothing. Loop-only.
+// 4.12): the AUTH exchange's state machine around an AuthMethod (such as
+// auth.SCRAM). It exists only for clients whose CONNECT named an
+// Authentication Method, behind the clientExt.auth pointer (client.auth);
+// plain clients pay nothing (their login is in login.go). Loop-only.
 type authState struct {
 	method string       // the CONNECT's Authentication Method [MQTT-4.12.0-5]
 	m      AuthMethod   // its implementation
@@ -26,53 +26,6 @@ type authState struct {
 	// opened is when the connection was opened: the exchange must end
 	// within ConnectTimeout of it, like the CONNECT.
 	opened int64
-}
-
-// loadPasswordFile reads PasswordFile into the Authenticator and offers
-// SCRAM-SHA-256 over it. It copies AuthMethods rather than change the
-// caller's map.
-func (c *Config) loadPasswordFile() error {
-	u, err := LoadUsers(c.PasswordFile)
-	if err != nil {
-		return err
-	}
-	c.Authenticator = u
-	if _, ok := c.AuthMethods[SCRAMSHA256]; !ok {
-		m := make(map[string]AuthMethod, len(c.AuthMethods)+1)
-		maps.Copy(m, c.AuthMethods)
-		m[SCRAMSHA256] = NewSCRAM(u)
-		c.AuthMethods = m
-	}
-	return nil
-}
-
-// ReloadPasswordFile reads Config.PasswordFile again and, if it parses,
-// swaps it in atomically for plain and SCRAM logins (connected clients
-// stay connected; cached logins are dropped). On error, which names the
-// file and line, the old users stay in force. Both outcomes are logged.
-// Without a password file it does nothing. Safe from any goroutine.
-func (b *Broker) ReloadPasswordFile() error {
-	cur, ok := b.cfg.Authenticator.(*Users)
-	if b.cfg.PasswordFile == "" || !ok {
-		return nil
-	}
-	u, err := LoadUsers(b.cfg.PasswordFile)
-	if err != nil {
-		b.log.Error("password file not reloaded, keeping the previous users", "file", b.cfg.PasswordFile, "err", err)
-		return err
-	}
-	cur.Replace(u)
-	b.log.Info("password file reloaded", "file", b.cfg.PasswordFile, "users", cur.Len())
-	return nil
-}
-
-// connectInfo is the Authenticator's and AuthMethod's view of p.
-func (c *client) connectInfo(p *codec.Connect) ConnectInfo {
-	return ConnectInfo{
-		ClientID: p.ClientID, Username: p.Username, Password: p.Password,
-		UsernameFlag: p.UsernameFlag, PasswordFlag: p.PasswordFlag,
-		ProtocolVersion: byte(p.Version), RemoteAddr: c.gc.RemoteAddr(),
-	}
 }
 
 // startConnectAuth begins the exchange of a v5 CONNECT p (wire form pkt)

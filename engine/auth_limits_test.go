@@ -6,7 +6,11 @@ import (
 	"time"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/auth"
 )
+
+// scramMaxMessage is auth's bound on one SCRAM message, in bytes.
+const scramMaxMessage = 1024
 
 // TestAuthRawOversizeSCRAM: SCRAM messages past scramMaxMessage, well
 // within the Maximum Packet Size, are refused with CONNACK 0x87 and the
@@ -17,7 +21,7 @@ func TestAuthRawOversizeSCRAM(t *testing.T) {
 
 	r := dialRaw(t, b)
 	p := &codec.Connect{Version: codec.V5, ProtocolName: []byte("MQTT"), ClientID: []byte("big-first"), CleanStart: true}
-	p.Props.AuthMethod = []byte(SCRAMSHA256)
+	p.Props.AuthMethod = []byte(auth.SCRAMSHA256)
 	p.Props.Set(codec.PropAuthMethod)
 	p.Props.AuthData = []byte("n,,n=alice,r=x,e=" + big)
 	p.Props.Set(codec.PropAuthData)
@@ -26,10 +30,10 @@ func TestAuthRawOversizeSCRAM(t *testing.T) {
 	r.expectClosed(3 * time.Second)
 
 	r, sc, ap := rawSCRAMStart(t, b, "big-final", "alice", "s3cret")
-	cf, err := sc.final(ap.Props.AuthData)
+	cf, err := sc.Final(ap.Props.AuthData)
 	noErr(t, err)
 	i := strings.LastIndex(string(cf), ",p=")
-	r.write(v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, []byte(string(cf[:i])+",e="+big+string(cf[i:]))))
+	r.write(v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, []byte(string(cf[:i])+",e="+big+string(cf[i:]))))
 	equal(t, r.readConnack5().ReasonCode, codec.ReasonNotAuthorized)
 	r.expectClosed(3 * time.Second)
 

@@ -16,6 +16,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/auth"
+	"github.com/gust-mqtt/gust/engine/auth/authtest"
 )
 
 // writeUsersFile writes name:password pairs to a users file in a temporary
@@ -24,9 +26,9 @@ func writeUsersFile(t testing.TB, pairs ...string) string {
 	t.Helper()
 	var sb strings.Builder
 	for i := 0; i < len(pairs); i += 2 {
-		c, err := NewCredential([]byte(pairs[i+1]), DefaultSCRAMIterations)
+		c, err := auth.NewCredential([]byte(pairs[i+1]), auth.DefaultIterations)
 		noErr(t, err)
-		sb.WriteString(FormatUserLine(pairs[i], &c) + "\n")
+		sb.WriteString(auth.FormatUserLine(pairs[i], &c) + "\n")
 	}
 	path := filepath.Join(t.TempDir(), "users")
 	noErr(t, os.WriteFile(path, []byte(sb.String()), 0o600))
@@ -47,14 +49,14 @@ func startAuthBroker(t testing.TB, mod func(*Config)) *Broker {
 }
 
 // pahoSCRAM is a paho.Auther answering the broker's AUTH 0x18 with the
-// current scramClient's client-final-message.
+// current SCRAM client's client-final-message.
 type pahoSCRAM struct {
 	mu  sync.Mutex
-	sc  *scramClient
+	sc  *authtest.SCRAMClient
 	err error
 }
 
-func (a *pahoSCRAM) set(sc *scramClient) {
+func (a *pahoSCRAM) set(sc *authtest.SCRAMClient) {
 	a.mu.Lock()
 	a.sc, a.err = sc, nil
 	a.mu.Unlock()
@@ -64,14 +66,14 @@ func (a *pahoSCRAM) Authenticate(in *paho.Auth) *paho.Auth {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var data []byte
-	if in.Properties == nil || in.Properties.AuthMethod != SCRAMSHA256 || in.ReasonCode != byte(codec.ReasonContinueAuthentication) {
+	if in.Properties == nil || in.Properties.AuthMethod != auth.SCRAMSHA256 || in.ReasonCode != byte(codec.ReasonContinueAuthentication) {
 		a.err = errors.New("unexpected AUTH from the broker") // [MQTT-4.12.0-2] [MQTT-4.12.0-5]
 	} else {
-		data, a.err = a.sc.final(in.Properties.AuthData)
+		data, a.err = a.sc.Final(in.Properties.AuthData)
 	}
 	// [MQTT-4.12.0-3] the client's reply is 0x18 with the same method.
 	return &paho.Auth{ReasonCode: byte(codec.ReasonContinueAuthentication),
-		Properties: &paho.AuthProperties{AuthMethod: SCRAMSHA256, AuthData: data}}
+		Properties: &paho.AuthProperties{AuthMethod: auth.SCRAMSHA256, AuthData: data}}
 }
 
 func (a *pahoSCRAM) Authenticated() {}
@@ -84,32 +86,32 @@ func dialPahoSCRAM(t *testing.T, b *Broker, id, user, pass string) (*paho.Client
 	noErr(t, err)
 	t.Cleanup(func() { _ = nc.Close() })
 	a := &pahoSCRAM{}
-	sc := &scramClient{user: user, pass: pass, cnonce: "paho-" + id}
+	sc := &authtest.SCRAMClient{User: user, Pass: pass, Nonce: "paho-" + id}
 	a.set(sc)
 	c := paho.NewClient(paho.ClientConfig{Conn: nc, AuthHandler: a, OnClientError: func(error) {},
 		OnServerDisconnect: func(*paho.Disconnect) {}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ack, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30,
-		Properties: &paho.ConnectProperties{AuthMethod: SCRAMSHA256, AuthData: sc.first()}})
+		Properties: &paho.ConnectProperties{AuthMethod: auth.SCRAMSHA256, AuthData: sc.First()}})
 	if err == nil {
 		// [MQTT-4.12.0-5] the CONNACK repeats the method, with server-final.
-		equal(t, ack.Properties.AuthMethod, SCRAMSHA256)
-		check(t, sc.verify(ack.Properties.AuthData), "server-final does not prove the server knows the key")
+		equal(t, ack.Properties.AuthMethod, auth.SCRAMSHA256)
+		check(t, sc.Verify(ack.Properties.AuthData), "server-final does not prove the server knows the key")
 		t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
 	}
 	return c, ack, a, err
 }
 
 // reauth re-authenticates c as user/pass and returns the response.
-func reauth(t *testing.T, c *paho.Client, a *pahoSCRAM, user, pass string) (*paho.AuthResponse, *scramClient) {
+func reauth(t *testing.T, c *paho.Client, a *pahoSCRAM, user, pass string) (*paho.AuthResponse, *authtest.SCRAMClient) {
 	t.Helper()
-	sc := &scramClient{user: user, pass: pass, cnonce: "re-" + user + pass}
+	sc := &authtest.SCRAMClient{User: user, Pass: pass, Nonce: "re-" + user + pass}
 	a.set(sc)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	resp, err := c.Authenticate(ctx, &paho.Auth{ReasonCode: byte(codec.ReasonReAuthenticate),
-		Properties: &paho.AuthProperties{AuthMethod: SCRAMSHA256, AuthData: sc.first()}}) // [MQTT-4.12.1-1]
+		Properties: &paho.AuthProperties{AuthMethod: auth.SCRAMSHA256, AuthData: sc.First()}}) // [MQTT-4.12.1-1]
 	noErr(t, err, "re-authentication")
 	return resp, sc
 }
@@ -214,19 +216,19 @@ func (r *rawConn) readDisconnect5() codec.ReasonCode {
 
 // rawSCRAMStart sends a SCRAM CONNECT for id and returns the client and
 // the broker's AUTH 0x18 carrying server-first.
-func rawSCRAMStart(t *testing.T, b *Broker, id, user, pass string) (*rawConn, *scramClient, *codec.Auth) {
+func rawSCRAMStart(t *testing.T, b *Broker, id, user, pass string) (*rawConn, *authtest.SCRAMClient, *codec.Auth) {
 	t.Helper()
 	r := dialRaw(t, b)
-	sc := &scramClient{user: user, pass: pass, cnonce: "raw-" + id}
+	sc := &authtest.SCRAMClient{User: user, Pass: pass, Nonce: "raw-" + id}
 	p := &codec.Connect{Version: codec.V5, ProtocolName: []byte("MQTT"), ClientID: []byte(id), KeepAlive: 30}
-	p.Props.AuthMethod = []byte(SCRAMSHA256)
+	p.Props.AuthMethod = []byte(auth.SCRAMSHA256)
 	p.Props.Set(codec.PropAuthMethod)
-	p.Props.AuthData = sc.first()
+	p.Props.AuthData = sc.First()
 	p.Props.Set(codec.PropAuthData)
 	r.write(codec.AppendConnect(nil, p))
 	ap := r.readAuth()
 	equal(t, ap.ReasonCode, codec.ReasonContinueAuthentication) // [MQTT-4.12.0-2]
-	equal(t, string(ap.Props.AuthMethod), SCRAMSHA256)          // [MQTT-4.12.0-5]
+	equal(t, string(ap.Props.AuthMethod), auth.SCRAMSHA256)     // [MQTT-4.12.0-5]
 	return r, sc, ap
 }
 
@@ -234,14 +236,25 @@ func rawSCRAMStart(t *testing.T, b *Broker, id, user, pass string) (*rawConn, *s
 func rawSCRAM(t *testing.T, b *Broker, id string) (*rawConn, *codec.Connack) {
 	t.Helper()
 	r, sc, ap := rawSCRAMStart(t, b, id, "alice", "s3cret")
-	cf, err := sc.final(ap.Props.AuthData)
+	cf, err := sc.Final(ap.Props.AuthData)
 	noErr(t, err)
-	r.write(v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, cf)) // [MQTT-4.12.0-3]
+	r.write(v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, cf)) // [MQTT-4.12.0-3]
 	ack := r.readConnack5()
 	equal(t, ack.ReasonCode, codec.ReasonSuccess)
-	equal(t, string(ack.Props.AuthMethod), SCRAMSHA256) // [MQTT-4.12.0-5]
-	check(t, sc.verify(ack.Props.AuthData), "server-final")
+	equal(t, string(ack.Props.AuthMethod), auth.SCRAMSHA256) // [MQTT-4.12.0-5]
+	check(t, sc.Verify(ack.Props.AuthData), "server-final")
 	return r, ack
+}
+
+// rawSCRAMAs runs a whole SCRAM login of user/pass for id and returns the
+// CONNACK.
+func rawSCRAMAs(t *testing.T, b *Broker, id, user, pass string) (*rawConn, *codec.Connack) {
+	t.Helper()
+	r, sc, ap := rawSCRAMStart(t, b, id, user, pass)
+	cf, err := sc.Final(ap.Props.AuthData)
+	noErr(t, err)
+	r.write(v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, cf)) // [MQTT-4.12.0-3]
+	return r, r.readConnack5()
 }
 
 // TestAuthRawProtocolErrors: AUTH packets out of place. Before CONNACK the
@@ -252,7 +265,7 @@ func TestAuthRawProtocolErrors(t *testing.T) {
 
 	t.Run("AUTH before CONNECT", func(t *testing.T) {
 		r := dialRaw(t, b)
-		r.write(v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, []byte("n,,n=alice,r=x")))
+		r.write(v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, []byte("n,,n=alice,r=x")))
 		r.expectClosed(3 * time.Second) // [MQTT-3.1.0-1]
 	})
 	for _, tc := range []struct {
@@ -263,13 +276,13 @@ func TestAuthRawProtocolErrors(t *testing.T) {
 		// [MQTT-4.12.0-5] every AUTH repeats the CONNECT's method.
 		{"AUTH with another method", v5Auth(codec.ReasonContinueAuthentication, "PLAIN", []byte("x")), codec.ReasonProtocolError},
 		// [MQTT-4.12.0-3] the client continues with 0x18, not 0x19.
-		{"AUTH 0x19 during the exchange", v5Auth(codec.ReasonReAuthenticate, SCRAMSHA256, []byte("x")), codec.ReasonProtocolError},
+		{"AUTH 0x19 during the exchange", v5Auth(codec.ReasonReAuthenticate, auth.SCRAMSHA256, []byte("x")), codec.ReasonProtocolError},
 		// [MQTT-3.1.2-30] only AUTH or DISCONNECT before CONNACK.
 		{"PUBLISH during the exchange", codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("a"), Payload: []byte("p")}), codec.ReasonProtocolError},
 		{"PINGREQ during the exchange", codec.AppendPingreq(nil), codec.ReasonProtocolError},
 		// [MQTT-3.15.1-1] reserved flags set: malformed.
-		{"AUTH with flags", append([]byte{0xF1}, v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, nil)[1:]...), codec.ReasonMalformedPacket},
-		{"tampered client-final", v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, []byte("c=biws,r=nope,p=AAAA")), codec.ReasonNotAuthorized},
+		{"AUTH with flags", append([]byte{0xF1}, v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, nil)[1:]...), codec.ReasonMalformedPacket},
+		{"tampered client-final", v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, []byte("c=biws,r=nope,p=AAAA")), codec.ReasonNotAuthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _, _ := rawSCRAMStart(t, b, "raw-err", "alice", "s3cret")
@@ -288,14 +301,14 @@ func TestAuthRawProtocolErrors(t *testing.T) {
 		r := dialRaw(t, b)
 		equal(t, r.connect(&codec.Connect{ClientID: []byte("raw-v3"), CleanStart: true,
 			UsernameFlag: true, Username: []byte("alice"), PasswordFlag: true, Password: []byte("s3cret")}).ReasonCode, 0)
-		r.write(v5Auth(codec.ReasonReAuthenticate, SCRAMSHA256, []byte("n,,n=alice,r=x")))
+		r.write(v5Auth(codec.ReasonReAuthenticate, auth.SCRAMSHA256, []byte("n,,n=alice,r=x")))
 		r.expectClosed(3 * time.Second) // no AUTH before 5.0, and no DISCONNECT to send
 	})
 	t.Run("re-authentication without a method at CONNECT", func(t *testing.T) {
 		r := dialRaw(t, b)
 		equal(t, r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("raw-plain"), CleanStart: true,
 			UsernameFlag: true, Username: []byte("alice"), PasswordFlag: true, Password: []byte("s3cret")}).ReasonCode, 0)
-		r.write(v5Auth(codec.ReasonReAuthenticate, SCRAMSHA256, []byte("n,,n=alice,r=x")))
+		r.write(v5Auth(codec.ReasonReAuthenticate, auth.SCRAMSHA256, []byte("n,,n=alice,r=x")))
 		equal(t, r.readDisconnect5(), codec.ReasonProtocolError) // [MQTT-4.12.0-7]
 		r.expectClosed(3 * time.Second)
 	})
@@ -304,8 +317,8 @@ func TestAuthRawProtocolErrors(t *testing.T) {
 		pkt  []byte
 	}{
 		{"re-authentication with another method", v5Auth(codec.ReasonReAuthenticate, "PLAIN", []byte("x"))}, // [MQTT-4.12.1-1]
-		{"AUTH 0x18 outside an exchange", v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, []byte("x"))},
-		{"AUTH 0x00 from the client", v5Auth(codec.ReasonSuccess, SCRAMSHA256, nil)},
+		{"AUTH 0x18 outside an exchange", v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, []byte("x"))},
+		{"AUTH 0x00 from the client", v5Auth(codec.ReasonSuccess, auth.SCRAMSHA256, nil)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := rawSCRAM(t, b, "raw-re")
@@ -323,19 +336,19 @@ func TestAuthRawReauth(t *testing.T) {
 	b := startAuthBroker(t, nil)
 	r, _ := rawSCRAM(t, b, "raw-reauth")
 	for i := range 2 {
-		sc := &scramClient{user: "alice", pass: "s3cret", cnonce: "re" + string(rune('a'+i))}
-		r.write(v5Auth(codec.ReasonReAuthenticate, SCRAMSHA256, sc.first()))
+		sc := &authtest.SCRAMClient{User: "alice", Pass: "s3cret", Nonce: "re" + string(rune('a'+i))}
+		r.write(v5Auth(codec.ReasonReAuthenticate, auth.SCRAMSHA256, sc.First()))
 		ap := r.readAuth()
 		equal(t, ap.ReasonCode, codec.ReasonContinueAuthentication) // [MQTT-4.12.0-2]
-		cf, err := sc.final(ap.Props.AuthData)
+		cf, err := sc.Final(ap.Props.AuthData)
 		noErr(t, err)
 		r.write(codec.AppendPingreq(nil)) // packets may flow during re-authentication
 		r.mustRead(codec.TypePingresp)
-		r.write(v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, cf))
+		r.write(v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, cf))
 		ap = r.readAuth()
 		equal(t, ap.ReasonCode, codec.ReasonSuccess)
-		equal(t, string(ap.Props.AuthMethod), SCRAMSHA256)
-		check(t, sc.verify(ap.Props.AuthData), "re-authentication server-final")
+		equal(t, string(ap.Props.AuthMethod), auth.SCRAMSHA256)
+		check(t, sc.Verify(ap.Props.AuthData), "re-authentication server-final")
 	}
 	r.write(codec.AppendPingreq(nil))
 	r.mustRead(codec.TypePingresp)
@@ -475,7 +488,7 @@ func TestNewPasswordFile(t *testing.T) {
 	cfg.PasswordFile = filepath.Join(t.TempDir(), "users")
 	noErr(t, os.WriteFile(cfg.PasswordFile, []byte("alice:nope\n"), 0o600))
 	_, err := New(cfg)
-	check(t, errors.Is(err, ErrUsersFile) && strings.Contains(err.Error(), cfg.PasswordFile+":1:"), err)
+	check(t, errors.Is(err, auth.ErrUsersFile) && strings.Contains(err.Error(), cfg.PasswordFile+":1:"), err)
 
 	cfg.PasswordFile = writeUsersFile(t, "alice", "pw")
 	mine := map[string]AuthMethod{"TOKEN": tokenMethod{}}
@@ -483,7 +496,7 @@ func TestNewPasswordFile(t *testing.T) {
 	b, err := New(cfg)
 	noErr(t, err)
 	equal(t, len(mine), 1)
-	check(t, b.cfg.AuthMethods[SCRAMSHA256] != nil && b.cfg.AuthMethods["TOKEN"] != nil, "methods", b.cfg.AuthMethods)
-	_, ok := b.cfg.Authenticator.(*Users)
+	check(t, b.cfg.AuthMethods[auth.SCRAMSHA256] != nil && b.cfg.AuthMethods["TOKEN"] != nil, "methods", b.cfg.AuthMethods)
+	_, ok := b.cfg.Authenticator.(*auth.Users)
 	check(t, ok, "the password file is not the Authenticator")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/gust-mqtt/gust/engine/auth"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -57,6 +58,10 @@ type Broker struct {
 	takeoverClosed atomic.Uint64 // connections closed for input past MaxTakeoverBytes
 	takeoverLog    limitLog
 	startedAt      time.Time
+	// authPool runs the full password checks (login.go); nil without an
+	// auth.CachedAuthenticator. Set by Start before the loops run.
+	authPool *auth.Pool
+	auth     authStats
 
 	mu       sync.Mutex // guards the fields below
 	eng      gnet.Engine
@@ -154,15 +159,18 @@ func (b *Broker) Start() error {
 	if err != nil {
 		return fmt.Errorf("engine: listen %s: %w", b.cfg.Listen, err)
 	}
+	b.startAuthPool()
 	loops, err := b.startLoops()
 	if err != nil {
 		_ = ln.Close()
+		b.stopAuthPool()
 		return err
 	}
 	maxConns := connectionCap(b.cfg.MaxConnections, len(loops), b.log)
 	acc, err := newAcceptor(ln, maxConns, &b.open, roundRobin(loops, addr), b.listenerFailed, newAcceptLogs(b.log))
 	if err != nil { // not reached: a socket file has a raw connection
 		_ = ln.Close()
+		b.stopAuthPool()
 		return err
 	}
 	b.acc.Store(acc)
@@ -177,6 +185,14 @@ func (b *Broker) Start() error {
 	go b.watchLoops()
 	b.log.Info("broker listening", "addr", b.addr.String(), "version", Version)
 	return nil
+}
+
+// stopAuthPool stops the password check pool, if any, once the checks
+// running are done.
+func (b *Broker) stopAuthPool() {
+	if b.authPool != nil {
+		b.authPool.Close()
+	}
 }
 
 // listenerFailed reports through Done a listener that can no longer
@@ -234,6 +250,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	for b.open.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
+	b.stopAuthPool() // its clients are gone: waits for the checks running
 	var err error
 	select {
 	case <-b.engDone: // stopped on its own: Done has said so
@@ -376,7 +393,7 @@ func (l *loop) housekeeping() {
 		}
 		c := l.clients[i]
 		switch c.state {
-		case stateNew:
+		case stateNew, stateAuthCheck:
 			if now-c.lastRead > int64(b.cfg.ConnectTimeout) { // lastRead: when opened
 				c.closeNow(closeConnectTimeout)
 			}

@@ -6,6 +6,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/auth"
 )
 
 // clientState is the life stage of a connection.
@@ -17,6 +18,7 @@ const (
 	stateConnected                    // CONNACK sent
 	stateClosed                       // closed; late items are ignored
 	stateAuth                         // CONNECT read, enhanced authentication under way (auth.go)
+	stateAuthCheck                    // CONNECT left in gnet's buffer, its password checked off the loop (login.go)
 )
 
 // closeReason says why the broker closes a connection. It selects whether
@@ -104,6 +106,9 @@ type clientExt struct {
 	// auth is the MQTT 5 enhanced authentication state (auth.go), nil for
 	// clients whose CONNECT named no Authentication Method.
 	auth *authState
+	// check is the password check of the CONNECT, from when it is handed
+	// to the pool until the connection closes (login.go).
+	check *auth.Check
 	// username is kept for the Authoriser only (clientInfo).
 	username string
 	// aliases holds the topics of the client's v5 Topic Aliases, indexed by
@@ -208,6 +213,9 @@ func (c *client) readPackets() gnet.Action {
 	case stateClosed:
 		return gnet.None
 	}
+	if c.state == stateAuthCheck {
+		return c.whileChecking() // so does it for its password check
+	}
 	if c.throttled {
 		c.lastRead = c.l.b.now() // it is alive, we are the ones not reading
 		if c.gc.InboundBuffered() < throttleMaxBuffered {
@@ -238,7 +246,7 @@ func (c *client) readPackets() gnet.Action {
 	}
 	buf, _ := c.gc.Peek(-1)
 	off := 0
-	for off < len(buf) && c.state != stateTakeover {
+	for off < len(buf) && c.state != stateTakeover && c.state != stateAuthCheck {
 		src := buf[off:]
 		t, _, n, err := codec.PacketLen(src, max)
 		if err == codec.ErrIncomplete {
@@ -261,6 +269,9 @@ func (c *client) readPackets() gnet.Action {
 		if err := c.handle(t, src[:n]); err != nil {
 			_, _ = c.gc.Discard(off + n)
 			return c.fail(err)
+		}
+		if c.state == stateAuthCheck {
+			break // the CONNECT stays in the buffer until checkDone
 		}
 		if c.state == stateTakeover {
 			if c.keptConnect() != nil {
@@ -502,6 +513,7 @@ func (c *client) onClose() {
 	}
 	wasConnected := c.state == stateConnected
 	c.state = stateClosed
+	c.cancelCheck()
 	c.l.removeClient(c)
 	c.pending = nil
 	c.releasePartial()

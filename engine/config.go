@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/gust-mqtt/gust/engine/auth"
 )
 
 // Config holds every setting of the broker. The zero value is not usable;
@@ -139,9 +141,28 @@ type Config struct {
 	// and MQTT 5 CONNACK says Shared Subscription Available 0. Default true.
 	SharedSubAvailable bool `toml:"shared_subscription_available"`
 
-	// Authenticator checks the credentials of each CONNECT. Nil accepts
-	// every client (subject to AllowAnonymous).
+	// Authenticator checks the credentials of each plain CONNECT (no MQTT
+	// 5 Authentication Method). Nil accepts every client (subject to
+	// AllowAnonymous). An auth.CachedAuthenticator (such as the
+	// PasswordFile's store) answers what it can on the client's event loop
+	// and has the rest checked by the AuthWorkers goroutines; any other
+	// runs on the event loop and must not block.
 	Authenticator Authenticator `toml:"-"`
+
+	// AuthWorkers is the number of goroutines that run the full password
+	// checks of the Authenticator (PBKDF2 for PasswordFile: a login that
+	// misses the cache of verified logins, such as a wrong password) away
+	// from the event loops, so at most this many run at once. 0 means half
+	// the CPUs the Go runtime uses (GOMAXPROCS), at least 1: a flood of
+	// wrong passwords then leaves the other half to the event loops.
+	AuthWorkers int `toml:"auth_workers"`
+
+	// AuthQueue bounds the CONNECTs waiting for an AuthWorkers goroutine.
+	// One that finds the queue full is refused at once (CONNACK 0x03
+	// Server unavailable; MQTT 5: 0x89 Server busy), logged (one line per
+	// 10 s at most) and counted ($SYS/broker/auth/queue full). Each waiting
+	// CONNECT holds a copy of its credentials.
+	AuthQueue int `toml:"auth_queue"`
 
 	// Authoriser checks each PUBLISH and SUBSCRIBE. Nil allows everything.
 	Authoriser Authoriser `toml:"-"`
@@ -151,7 +172,7 @@ type Config struct {
 	// CONNECT naming any other method is refused with CONNACK 0x8C.
 	AuthMethods map[string]AuthMethod `toml:"-"`
 
-	// PasswordFile names a users file (see ParseUsers; `gust passwd`
+	// PasswordFile names a users file (see auth.ParseUsers; `gust passwd`
 	// writes it). When set, New loads it: user name and password CONNECTs
 	// are checked against it (it becomes the Authenticator, which must
 	// then be nil) and SCRAM-SHA-256 enhanced authentication is offered
@@ -304,16 +325,8 @@ type Config struct {
 }
 
 // ConnectInfo is a read-only view of an accepted-so-far CONNECT, given to
-// the Authenticator. Its byte slices are valid only during the call.
-type ConnectInfo struct {
-	ClientID        []byte
-	Username        []byte
-	Password        []byte
-	UsernameFlag    bool
-	PasswordFlag    bool
-	ProtocolVersion byte
-	RemoteAddr      net.Addr
-}
+// the Authenticator and AuthMethods (see auth.ConnectInfo).
+type ConnectInfo = auth.ConnectInfo
 
 // ClientInfo identifies a connected client to the Authoriser. It is owned
 // by the connection's event loop and valid only during the call.
@@ -323,42 +336,18 @@ type ClientInfo struct {
 	ProtocolVersion byte
 }
 
-// Authenticator decides whether a client may connect.
-type Authenticator interface {
-	// Authenticate returns nil to accept the client, ErrBadCredentials or
-	// ErrNotAuthorized to refuse it with the matching CONNACK code. It runs
-	// on the client's event loop and must not block.
-	Authenticate(info *ConnectInfo) error
-}
+// Authenticator decides whether a plain CONNECT may connect (see
+// auth.Authenticator, and auth.CachedAuthenticator for checks too slow for
+// an event loop).
+type Authenticator = auth.Authenticator
 
 // AuthMethod is one MQTT 5 enhanced authentication method (MQTT 5 section
-// 4.12), such as SCRAM. Its methods must be safe from any goroutine.
-type AuthMethod interface {
-	// Start begins an exchange for a CONNECT carrying this method, or for
-	// a re-authentication of a connected client (its ClientID and the
-	// user name it authenticated as). info and its slices are valid only
-	// during the call. It runs on the client's event loop and must not
-	// block.
-	Start(info *ConnectInfo) AuthExchange
-}
+// 4.12), such as auth.SCRAM (see auth.Method).
+type AuthMethod = auth.Method
 
-// AuthExchange is one connection's authentication conversation. Its
-// methods are called on the connection's event loop only, one at a time,
-// and must not block.
-type AuthExchange interface {
-	// Step takes the Authentication Data of the client's CONNECT or AUTH
-	// (nil when absent; valid only during the call) and returns the data
-	// to send back. done false continues the exchange (AUTH 0x18); done
-	// true means success (CONNACK 0x00, or AUTH 0x00 when
-	// re-authenticating), out going with it. An error ends the exchange:
-	// ErrBadCredentials answers 0x86, any other error 0x87. out must stay
-	// valid until the next call.
-	Step(data []byte) (out []byte, done bool, err error)
-	// Username returns the user name a successful exchange authenticated,
-	// or "" if the method has no notion of one. A re-authentication must
-	// authenticate the same user as the connection's first exchange.
-	Username() string
-}
+// AuthExchange is one connection's authentication conversation (see
+// auth.Exchange).
+type AuthExchange = auth.Exchange
 
 // Authoriser decides what a connected client may publish and subscribe to.
 // Its methods run on the client's event loop and must not block.
@@ -425,6 +414,10 @@ func DefaultConfig() Config {
 		MaxTakeoverBytes:          64 << 10,
 		MemoryLimit:               MemoryLimitAuto,
 		TrimExcess:                64 << 20,
+
+		// Login.
+		AuthWorkers: 0,
+		AuthQueue:   1024,
 	}
 }
 
@@ -481,6 +474,10 @@ func (c Config) Validate() error {
 		{c.MaxTakeoverBytes >= 0, "max_takeover_bytes", c.MaxTakeoverBytes, ">= 0"},
 		{c.MemoryLimit >= MemoryLimitAuto, "memory_limit", c.MemoryLimit, "auto, 0 (leave the runtime's) or a size such as 1073741824, 512MiB or 1GiB"},
 		{c.TrimExcess >= 0, "trim_excess", c.TrimExcess, ">= 0 (0: off)"},
+
+		// Login.
+		{c.AuthWorkers >= 0 && c.AuthWorkers <= 1024, "auth_workers", c.AuthWorkers, "0 (automatic) or 1..1024"},
+		{c.AuthQueue >= 0 && c.AuthQueue <= 1<<20, "auth_queue", c.AuthQueue, "0..1048576"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

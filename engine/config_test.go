@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gust-mqtt/gust/engine/auth"
 )
 
 // TestConfigValidate checks that every bad field is reported by name.
@@ -36,7 +38,6 @@ func TestConfigValidate(t *testing.T) {
 		{field: "max_user_properties", mod: func(c *Config) { c.MaxUserProperties = 70000 }},
 		{field: "topic_alias_bytes", mod: func(c *Config) { c.TopicAliasBytes = -1 }},
 		{field: "match_cache_bytes", mod: func(c *Config) { c.MatchCacheBytes = -1 }},
-		{field: "password_file", mod: func(c *Config) { c.PasswordFile, c.Authenticator = "users", &Users{} }},
 		{field: "max_sessions", mod: func(c *Config) { c.MaxSessions = 0 }},
 		{field: "max_subscriptions_per_client", mod: func(c *Config) { c.MaxSubscriptionsPerClient = 0 }},
 		{field: "max_retained_messages", mod: func(c *Config) { c.MaxRetainedMessages = -1 }},
@@ -50,6 +51,10 @@ func TestConfigValidate(t *testing.T) {
 		{field: "max_takeover_bytes", mod: func(c *Config) { c.MaxTakeoverBytes = -1 }},
 		{field: "memory_limit", mod: func(c *Config) { c.MemoryLimit = -2 }},
 		{field: "trim_excess", mod: func(c *Config) { c.TrimExcess = -1 }},
+		{field: "password_file", mod: func(c *Config) { c.PasswordFile, c.Authenticator = "users", &auth.Users{} }},
+		{field: "auth_workers", mod: func(c *Config) { c.AuthWorkers = -1 }},
+		{field: "auth_workers", mod: func(c *Config) { c.AuthWorkers = 5000 }},
+		{field: "auth_queue", mod: func(c *Config) { c.AuthQueue = -1 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.field, func(t *testing.T) {

@@ -40,8 +40,10 @@ func (c *client) handleConnect(pkt []byte) error {
 		if a := c.auth(); a == nil || !a.passed {
 			return c.startConnectAuth(pkt, p) // MQTT 5 4.12 (auth.go)
 		}
-	} else if rc, ok := c.authenticate(p); !ok {
-		return c.refuseAuth(rc)
+	} else if err := c.authenticate(p); err != nil {
+		return c.refuseAuth(err)
+	} else if c.state == stateAuthCheck {
+		return nil // the CONNECT waits in gnet's buffer for its check (login.go)
 	}
 	if p.WillFlag {
 		if trie.ValidTopicName(p.WillTopic) != nil {
@@ -165,26 +167,12 @@ func (c *client) checkClientID(p *codec.Connect) (string, byte, bool) {
 	return string(p.ClientID), 0, true
 }
 
-// authenticate applies AllowAnonymous and the Authenticator.
-func (c *client) authenticate(p *codec.Connect) (error, bool) {
-	b := c.l.b
-	if !b.cfg.AllowAnonymous && !p.UsernameFlag {
-		return ErrNotAuthorized, false
-	}
-	if b.cfg.Authenticator == nil {
-		return nil, true
-	}
-	info := c.connectInfo(p)
-	if err := b.cfg.Authenticator.Authenticate(&info); err != nil {
-		return err, false
-	}
-	return nil, true
-}
-
 // refuseAuth answers an authentication failure and closes.
 func (c *client) refuseAuth(err error) error {
 	if errors.Is(err, ErrBadCredentials) {
 		c.refuseCode(codec.ConnackBadUsernameOrPassword, codec.ReasonBadUsernameOrPassword)
+	} else if err == errAuthBusy {
+		c.refuseCode(codec.ConnackServerUnavailable, codec.ReasonServerBusy)
 	} else {
 		c.refuseCode(codec.ConnackNotAuthorized, codec.ReasonNotAuthorized)
 	}

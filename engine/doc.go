@@ -28,6 +28,10 @@
 //     loop, round robin (loop.adopt, gnet.go: queued on the loop, which
 //     registers it with gnet and runs OnOpen). gnet itself listens on a
 //     sealed socket nothing can reach, so its accept never runs.
+//   - The password check pool (auth.Pool, login.go) runs the full checks of
+//     plain logins (PBKDF2) on Config.AuthWorkers goroutines. A worker
+//     touches only its auth.Check; the verdict goes back to the client's
+//     loop with EventLoop.Execute, where the parked CONNECT is read again.
 //   - Any goroutine may call the Broker's exported methods.
 //
 // # Cross-loop delivery

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/auth"
 )
 
 // Errors returned by the engine.
@@ -11,13 +12,11 @@ var (
 	// ErrConfig wraps every Config.Validate failure.
 	ErrConfig = errors.New("engine: invalid config")
 	// ErrBadCredentials is returned by an Authenticator to refuse a client
-	// with CONNACK code 0x04 (v5: 0x86).
-	ErrBadCredentials = errors.New("engine: bad user name or password")
+	// with CONNACK code 0x04 (v5: 0x86); it is auth.ErrBadCredentials.
+	ErrBadCredentials = auth.ErrBadCredentials
 	// ErrNotAuthorized is returned by an Authenticator to refuse a client
-	// with CONNACK code 0x05 (v5: 0x87).
-	ErrNotAuthorized = errors.New("engine: not authorized")
-	// ErrUsersFile wraps every error reading a users file.
-	ErrUsersFile = errors.New("engine: bad users file")
+	// with CONNACK code 0x05 (v5: 0x87); it is auth.ErrNotAuthorized.
+	ErrNotAuthorized = auth.ErrNotAuthorized
 	// ErrNotStarted is returned by Shutdown before Start.
 	ErrNotStarted = errors.New("engine: broker not started")
 	// ErrStarted is returned by a second Start.
@@ -34,6 +33,7 @@ var (
 	errUnsupportedPacket = errors.New("engine: packet type not accepted from a client")
 	errBadWillTopic      = errors.New("engine: invalid will topic")
 	errCloseQuiet        = errors.New("engine: close after handling")
+	errAuthBusy          = errors.New("engine: password check queue full")
 )
 
 // reasonError is an internal close cause that carries the MQTT 5

@@ -61,3 +61,14 @@ func equal[T comparable](t testing.TB, got, want T, msg ...any) {
 		t.Fatalf("got %v, want %v %v", got, want, fmt.Sprint(msg...))
 	}
 }
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("timed out waiting for", what)
+}

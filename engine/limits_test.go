@@ -25,17 +25,6 @@ func startBrokerLogs(t *testing.T, mod func(*Config)) (*Broker, *syncBuffer) {
 	return b, logs
 }
 
-// waitFor polls cond for up to 5 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatal("timed out waiting for", what)
-}
-
 // hasLog checks that a log line contains every one of parts.
 func hasLog(t *testing.T, logs *syncBuffer, parts ...string) {
 	t.Helper()

@@ -57,6 +57,13 @@ type SysStats struct {
 	// operating system (Config.TrimIdle, Config.TrimExcess).
 	IdleTrims  uint64
 	SpikeTrims uint64
+	// AuthChecks counts the full password checks run off the event loops
+	// (Config.AuthWorkers), AuthQueueFull the CONNECTs refused because
+	// Config.AuthQueue was full, and AuthInputOverflow the clients closed
+	// for sending too much while their password was checked.
+	AuthChecks        uint64
+	AuthQueueFull     uint64
+	AuthInputOverflow uint64
 }
 
 // Stats returns the current counters. Safe from any goroutine.
@@ -108,6 +115,9 @@ func (b *Broker) Stats() SysStats {
 	s.TakeoverClosed = b.takeoverClosed.Load()
 	s.IdleTrims = b.trims.Load()
 	s.SpikeTrims = b.spikeTrims.Load()
+	s.AuthChecks = b.auth.checks.Load()
+	s.AuthQueueFull = b.auth.queueFull.Load()
+	s.AuthInputOverflow = b.auth.overflow.Load()
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
@@ -161,6 +171,9 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/takeover/closed", u(st.TakeoverClosed)},
 		{"$SYS/broker/memory/idle trims", u(st.IdleTrims)},
 		{"$SYS/broker/memory/spike trims", u(st.SpikeTrims)},
+		{"$SYS/broker/auth/checks", u(st.AuthChecks)},
+		{"$SYS/broker/auth/queue full", u(st.AuthQueueFull)},
+		{"$SYS/broker/auth/input overflow", u(st.AuthInputOverflow)},
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gust-mqtt/gust/engine"
+	"github.com/gust-mqtt/gust/engine/auth"
 )
 
 func init() { commands["passwd"] = runPasswd }
@@ -43,7 +43,7 @@ func passwd(args []string, stdin io.Reader, stderr io.Writer) error {
 	create := fs.Bool("c", false, "create FILE, replacing any existing one")
 	del := fs.Bool("D", false, "delete USER from FILE")
 	pass := fs.String("password", "", "the password (visible to other local users in the process list; prefer standard input)")
-	iter := fs.Int("iterations", engine.DefaultSCRAMIterations, "PBKDF2 iterations (at least 4096)")
+	iter := fs.Int("iterations", auth.DefaultIterations, "PBKDF2 iterations (at least 4096)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,11 +52,11 @@ func passwd(args []string, stdin io.Reader, stderr io.Writer) error {
 		return errors.New("want FILE and USER")
 	}
 	file, user := fs.Arg(0), fs.Arg(1)
-	if !engine.ValidUserName(user) {
+	if !auth.ValidUserName(user) {
 		return fmt.Errorf("user name %q: must be non-empty, without ':' or white space, not starting with '#'", user)
 	}
-	if *iter < engine.DefaultSCRAMIterations {
-		return fmt.Errorf("--iterations %d: want at least %d", *iter, engine.DefaultSCRAMIterations)
+	if *iter < auth.DefaultIterations {
+		return fmt.Errorf("--iterations %d: want at least %d", *iter, auth.DefaultIterations)
 	}
 	var lines []string
 	if !*create {
@@ -84,13 +84,13 @@ func passwd(args []string, stdin io.Reader, stderr io.Writer) error {
 			return err
 		}
 	}
-	c, err := engine.NewCredential(pw, *iter)
+	c, err := auth.NewCredential(pw, *iter)
 	if err != nil {
 		return err
 	}
-	out, found := replaceUser(lines, user, engine.FormatUserLine(user, &c))
+	out, found := replaceUser(lines, user, auth.FormatUserLine(user, &c))
 	if !found {
-		out = append(out, engine.FormatUserLine(user, &c))
+		out = append(out, auth.FormatUserLine(user, &c))
 	}
 	return writeLines(file, out)
 }
@@ -120,7 +120,7 @@ func readLines(file string) ([]string, error) {
 		lines = nil
 	}
 	for i, l := range lines {
-		if _, _, err := engine.ParseUserLine(l); err != nil {
+		if _, _, err := auth.ParseUserLine(l); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", file, i+1, err)
 		}
 	}
@@ -133,7 +133,7 @@ func replaceUser(lines []string, user, line string) ([]string, bool) {
 	out := lines[:0:0]
 	found := false
 	for _, l := range lines {
-		if name, _, _ := engine.ParseUserLine(l); name == user {
+		if name, _, _ := auth.ParseUserLine(l); name == user {
 			found = true
 			if line != "" {
 				out = append(out, line)

@@ -7,17 +7,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gust-mqtt/gust/engine"
+	"github.com/gust-mqtt/gust/engine/auth"
 )
 
 // login checks user/pass against the users file like a plain CONNECT.
 func login(t *testing.T, file, user, pass string) error {
 	t.Helper()
-	u, err := engine.LoadUsers(file)
+	u, err := auth.LoadUsers(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return u.Authenticate(&engine.ConnectInfo{UsernameFlag: true, Username: []byte(user), PasswordFlag: true, Password: []byte(pass)})
+	return u.Authenticate(&auth.ConnectInfo{UsernameFlag: true, Username: []byte(user), PasswordFlag: true, Password: []byte(pass)})
 }
 
 // TestPasswd: gust passwd creates a file, adds, updates and deletes users,

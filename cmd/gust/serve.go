@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/engine"
+	"github.com/gust-mqtt/gust/engine/auth"
 )
 
 func init() { commands["serve"] = runServe }
@@ -112,7 +113,7 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 			cfg.AllowAnonymous = false // a users file means logins are wanted
 		}
 		// Checked here too so that a bad file stops start-up with its line.
-		if _, err := engine.LoadUsers(cfg.PasswordFile); err != nil {
+		if _, err := auth.LoadUsers(cfg.PasswordFile); err != nil {
 			return engine.Config{}, fmt.Errorf("password file: %w", err)
 		}
 	}
@@ -180,6 +181,8 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous, "accept clients without a user name (with --password-file: only if given explicitly)")
 	fs.StringVar(&cfg.PasswordFile, "password-file", cfg.PasswordFile, "users `file` written by 'gust passwd': user name/password and MQTT 5 SCRAM-SHA-256 logins are checked against it; clients without a user name are then refused unless allow-anonymous is set explicitly")
+	fs.IntVar(&cfg.AuthWorkers, "auth-workers", cfg.AuthWorkers, "goroutines checking passwords off the event loops (0 = half the CPUs, at least 1)")
+	fs.IntVar(&cfg.AuthQueue, "auth-queue", cfg.AuthQueue, "logins waiting for a password check; past it CONNECT is refused as server busy")
 	fs.BoolVar(&cfg.AllowZeroLengthClientID, "allow-zero-length-client-id", cfg.AllowZeroLengthClientID, "assign an id to clean-session clients that send none")
 	fs.IntVar(&cfg.MaxClientIDLength, "max-client-id-length", cfg.MaxClientIDLength, "longest accepted client id in bytes")
 	fs.IntVar(&cfg.ReceiveMaximum, "receive-maximum", cfg.ReceiveMaximum, "unacknowledged QoS 1/2 messages a client may send at once")

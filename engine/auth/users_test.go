@@ -1,21 +1,11 @@
-package engine
+package auth
 
 import (
-	"bytes"
 	"errors"
-	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/gust-mqtt/gust/codec"
 )
-
-// plainLogin checks user/pass against u like a plain CONNECT.
-func plainLogin(u *Users, user, pass string) error {
-	return u.Authenticate(&ConnectInfo{UsernameFlag: true, Username: []byte(user), PasswordFlag: true, Password: []byte(pass)})
-}
 
 // TestUsersUnknownUserCostsPBKDF2: a plain login of an unknown user runs
 // the same PBKDF2 as a wrong password of a known one, so the time taken
@@ -68,7 +58,7 @@ func TestUsersReplaceKeepsUnchangedLogins(t *testing.T) {
 	noErr(t, plainLogin(u, "alice", "a"))
 	noErr(t, plainLogin(u, "bob", "b"))
 	alice, _ := u.Lookup("alice")
-	bob, err := NewCredential([]byte("b2"), DefaultSCRAMIterations)
+	bob, err := NewCredential([]byte("b2"), DefaultIterations)
 	noErr(t, err)
 	next, err := ParseUsers(strings.NewReader(FormatUserLine("alice", &alice)+"\n"+FormatUserLine("bob", &bob)+"\n"), "f")
 	noErr(t, err)
@@ -125,7 +115,7 @@ func TestUsersConcurrentReplace(t *testing.T) {
 func TestSCRAMUnknownUserLooksKnown(t *testing.T) {
 	var sb strings.Builder
 	for _, name := range []string{"alice", "bob"} {
-		c, err := NewCredential([]byte("pw"), 2*DefaultSCRAMIterations)
+		c, err := NewCredential([]byte("pw"), 2*DefaultIterations)
 		noErr(t, err)
 		sb.WriteString(FormatUserLine(name, &c) + "\n")
 	}
@@ -149,7 +139,7 @@ func TestSCRAMUnknownUserLooksKnown(t *testing.T) {
 // TestUsersFileLimits: an absurd iteration count and an over-long line are
 // refused naming their line.
 func TestUsersFileLimits(t *testing.T) {
-	c, err := NewCredential([]byte("pw"), DefaultSCRAMIterations)
+	c, err := NewCredential([]byte("pw"), DefaultIterations)
 	noErr(t, err)
 	line := FormatUserLine("alice", &c)
 	huge := strings.Replace(line, "$4096:", "$2000000000:", 1)
@@ -171,79 +161,35 @@ func TestUsersFileLimits(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// plainConnack connects user/pass with MQTT 3.1.1 and returns the CONNACK
-// return code.
-func plainConnack(t *testing.T, b *Broker, user, pass string) codec.ReasonCode {
-	t.Helper()
-	r := dialRaw(t, b)
-	return r.connect(&codec.Connect{ClientID: []byte("c-" + user), CleanStart: true,
-		UsernameFlag: true, Username: []byte(user), PasswordFlag: true, Password: []byte(pass)}).ReasonCode
-}
-
-// TestReloadPasswordFile: Broker.ReloadPasswordFile swaps in a changed
-// file for new logins, plain and SCRAM; a bad file keeps the old users
-// and is logged naming the file and line. Nothing logged holds a password
-// or a proof.
-func TestReloadPasswordFile(t *testing.T) {
-	var logs syncBuffer
-	path := writeUsersFile(t, "alice", "s3cret", "bob", "hunter2")
-	b := startBroker(t, func(c *Config) {
-		c.PasswordFile = path
-		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
-	equal(t, plainConnack(t, b, "alice", "s3cret"), codec.ReasonCode(0))
-	equal(t, plainConnack(t, b, "carol", "pa55"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
-
-	noErr(t, os.Rename(writeUsersFile(t, "alice", "n3w", "carol", "pa55"), path))
-	noErr(t, b.ReloadPasswordFile())
-	check(t, strings.Contains(logs.String(), "password file reloaded"), logs.String())
-	equal(t, plainConnack(t, b, "alice", "s3cret"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword), "old password")
-	equal(t, plainConnack(t, b, "alice", "n3w"), codec.ReasonCode(0))
-	equal(t, plainConnack(t, b, "carol", "pa55"), codec.ReasonCode(0))
-	equal(t, plainConnack(t, b, "bob", "hunter2"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword), "deleted user")
-	_, ack := rawSCRAMAs(t, b, "scram-carol", "carol", "pa55")
-	equal(t, ack.ReasonCode, codec.ReasonSuccess, "SCRAM after reload")
-
-	noErr(t, os.WriteFile(path, []byte("# broken\ncarol:SCRAM-SHA-256$4096:c2FsdA==\n"), 0o600))
-	err := b.ReloadPasswordFile()
-	check(t, errors.Is(err, ErrUsersFile) && strings.Contains(err.Error(), path+":2:"), err)
-	check(t, strings.Contains(logs.String(), "password file not reloaded") && strings.Contains(logs.String(), path+":2:"), logs.String())
-	equal(t, plainConnack(t, b, "carol", "pa55"), codec.ReasonCode(0), "old users kept after a bad file")
-
-	// A wrong SCRAM proof and wrong passwords leave no secret in the logs.
-	_, ack = rawSCRAMAs(t, b, "scram-bad", "carol", "wrong-pw")
-	equal(t, ack.ReasonCode, codec.ReasonBadUsernameOrPassword)
-	equal(t, plainConnack(t, b, "alice", "wr0ng"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
-	for _, secret := range []string{"s3cret", "n3w", "pa55", "wrong-pw", "wr0ng"} {
-		check(t, !strings.Contains(logs.String(), secret), "log holds", secret)
+// TestUsersAuthenticateCached: the loop's fast path answers only what it
+// can without PBKDF2 (no user name, no password, a cached login) and
+// leaves every other login, wrong passwords included, to Authenticate; it
+// never runs PBKDF2.
+func TestUsersAuthenticateCached(t *testing.T) {
+	u := testUsers(t, "alice", "s3cret")
+	login := func(user, pass string, hasUser, hasPass bool) (bool, error) {
+		return u.AuthenticateCached(&ConnectInfo{UsernameFlag: hasUser, Username: []byte(user), PasswordFlag: hasPass, Password: []byte(pass)})
 	}
-}
-
-// rawSCRAMAs runs a whole SCRAM login of user/pass for id and returns the
-// CONNACK.
-func rawSCRAMAs(t *testing.T, b *Broker, id, user, pass string) (*rawConn, *codec.Connack) {
-	t.Helper()
-	r, sc, ap := rawSCRAMStart(t, b, id, user, pass)
-	cf, err := sc.final(ap.Props.AuthData)
-	noErr(t, err)
-	r.write(v5Auth(codec.ReasonContinueAuthentication, SCRAMSHA256, cf)) // [MQTT-4.12.0-3]
-	return r, r.readConnack5()
+	for _, tc := range []struct {
+		name             string
+		user, pass       string
+		hasUser, hasPass bool
+		known            bool
+		err              error
+	}{
+		{name: "anonymous", known: true},
+		{name: "no password", user: "alice", hasUser: true, known: true, err: ErrBadCredentials},
+		{name: "not cached yet", user: "alice", pass: "s3cret", hasUser: true, hasPass: true},
+		{name: "wrong password", user: "alice", pass: "nope", hasUser: true, hasPass: true},
+		{name: "unknown user", user: "mallory", pass: "x", hasUser: true, hasPass: true},
+	} {
+		known, err := login(tc.user, tc.pass, tc.hasUser, tc.hasPass)
+		check(t, known == tc.known && err == tc.err, tc.name, known, err)
+	}
+	noErr(t, plainLogin(u, "alice", "s3cret")) // the full check caches it
+	known, err := login("alice", "s3cret", true, true)
+	check(t, known && err == nil, "cached login not answered", known, err)
+	known, err = login("alice", "s3cret!", true, true)
+	check(t, !known && err == nil, "wrong password answered from the cache", known, err)
+	equal(t, u.derivations.Load(), uint64(1), "AuthenticateCached ran PBKDF2")
 }

@@ -1,82 +1,14 @@
-package engine
+package auth
 
 import (
 	"bytes"
-	"crypto/pbkdf2"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gust-mqtt/gust/engine/auth/authtest"
 )
-
-// scramClient is the client side of SCRAM-SHA-256 (RFC 5802 section 3),
-// written for the tests from the RFC, independently of the server code.
-type scramClient struct {
-	user, pass, cnonce string
-
-	bare      string // client-first-message-bare
-	serverSig []byte // expected server signature
-}
-
-func (sc *scramClient) first() []byte {
-	sc.bare = "n=" + strings.NewReplacer("=", "=3D", ",", "=2C").Replace(sc.user) + ",r=" + sc.cnonce
-	return []byte("n,," + sc.bare)
-}
-
-// final answers server-first-message with client-final-message. It may
-// run on a client library's goroutine, hence an error, not t.Fatal.
-func (sc *scramClient) final(serverFirst []byte) ([]byte, error) {
-	attrs, ok := scramAttrs(serverFirst)
-	nonce := string(attrs['r'])
-	if !ok || !strings.HasPrefix(nonce, sc.cnonce) || len(nonce) == len(sc.cnonce) {
-		return nil, errors.New("bad server-first " + string(serverFirst))
-	}
-	salt, err := base64.StdEncoding.DecodeString(string(attrs['s']))
-	if err != nil {
-		return nil, err
-	}
-	iter, err := strconv.Atoi(string(attrs['i']))
-	if err != nil {
-		return nil, err
-	}
-	salted, err := pbkdf2.Key(sha256.New, sc.pass, salt, iter, sha256.Size)
-	if err != nil {
-		return nil, err
-	}
-	clientKey := hmacSHA256(salted, []byte("Client Key"))
-	stored := sha256.Sum256(clientKey)
-	without := "c=biws,r=" + nonce
-	authMsg := []byte(sc.bare + "," + string(serverFirst) + "," + without)
-	sig := hmacSHA256(stored[:], authMsg)
-	proof := make([]byte, len(clientKey))
-	for i := range proof {
-		proof[i] = clientKey[i] ^ sig[i]
-	}
-	sc.serverSig = hmacSHA256(hmacSHA256(salted, []byte("Server Key")), authMsg)
-	return []byte(without + ",p=" + base64.StdEncoding.EncodeToString(proof)), nil
-}
-
-// verify checks server-final-message.
-func (sc *scramClient) verify(serverFinal []byte) bool {
-	return string(serverFinal) == "v="+base64.StdEncoding.EncodeToString(sc.serverSig)
-}
-
-// testUsers returns a store holding name:password pairs.
-func testUsers(t testing.TB, pairs ...string) *Users {
-	t.Helper()
-	var sb strings.Builder
-	sb.WriteString("# test users\n\n")
-	for i := 0; i < len(pairs); i += 2 {
-		c, err := NewCredential([]byte(pairs[i+1]), DefaultSCRAMIterations)
-		noErr(t, err)
-		sb.WriteString(FormatUserLine(pairs[i], &c) + "\n")
-	}
-	u, err := ParseUsers(strings.NewReader(sb.String()), "test")
-	noErr(t, err)
-	return u
-}
 
 // TestSCRAMRFC7677: the server replays RFC 7677 section 3's exchange byte
 // for byte (user "user", password "pencil").
@@ -84,7 +16,7 @@ func TestSCRAMRFC7677(t *testing.T) {
 	salt, _ := base64.StdEncoding.DecodeString("W22ZaJ0SNY7soEsUEjb6gQ==")
 	cred, err := DeriveCredential([]byte("pencil"), salt, 4096)
 	noErr(t, err)
-	u := newUsers(map[string]UserCredential{"user": cred})
+	u := newUsers(map[string]Credential{"user": cred})
 	m := NewSCRAM(u)
 	m.nonce = func() string { return "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0" }
 	ex := m.Start(&ConnectInfo{})
@@ -100,24 +32,24 @@ func TestSCRAMRFC7677(t *testing.T) {
 	equal(t, ex.Username(), "user")
 
 	// The test client computes the same client-final from the vector.
-	sc := &scramClient{user: "user", pass: "pencil", cnonce: "rOprNGfwEbeRWgbNEkqO"}
-	sc.first()
-	cf, err := sc.final([]byte("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"))
+	sc := &authtest.SCRAMClient{User: "user", Pass: "pencil", Nonce: "rOprNGfwEbeRWgbNEkqO"}
+	sc.First()
+	cf, err := sc.Final([]byte("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"))
 	noErr(t, err)
 	equal(t, string(cf), "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
-	check(t, sc.verify([]byte("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")), "server signature")
+	check(t, sc.Verify([]byte("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")), "server signature")
 }
 
 // runSCRAM runs a whole exchange for sc against m, letting tamper change
 // client-final, and returns the final step's result.
-func runSCRAM(t *testing.T, m *SCRAM, info *ConnectInfo, sc *scramClient, tamper func([]byte) []byte) (AuthExchange, []byte, bool, error) {
+func runSCRAM(t *testing.T, m *SCRAM, info *ConnectInfo, sc *authtest.SCRAMClient, tamper func([]byte) []byte) (Exchange, []byte, bool, error) {
 	t.Helper()
 	ex := m.Start(info)
-	sf, done, err := ex.Step(sc.first())
+	sf, done, err := ex.Step(sc.First())
 	if err != nil || done {
 		return ex, sf, done, err
 	}
-	cf, err := sc.final(sf)
+	cf, err := sc.Final(sf)
 	noErr(t, err)
 	if tamper != nil {
 		cf = tamper(cf)
@@ -174,7 +106,7 @@ func TestSCRAMExchange(t *testing.T) {
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sc := &scramClient{user: tc.user, pass: tc.pass, cnonce: "cnonce"}
+			sc := &authtest.SCRAMClient{User: tc.user, Pass: tc.pass, Nonce: "cnonce"}
 			ex, out, done, err := runSCRAM(t, m, &tc.info, sc, tc.tamper)
 			if tc.want != nil {
 				check(t, errors.Is(err, tc.want), "got", err, "want", tc.want)
@@ -184,7 +116,7 @@ func TestSCRAMExchange(t *testing.T) {
 			}
 			noErr(t, err)
 			check(t, done, "not done")
-			check(t, sc.verify(out), "server signature wrong:", string(out))
+			check(t, sc.Verify(out), "server signature wrong:", string(out))
 			equal(t, ex.Username(), tc.user)
 		})
 	}
@@ -204,11 +136,11 @@ func TestSCRAMMalformedFirst(t *testing.T) {
 		check(t, errors.Is(err, ErrNotAuthorized) && !done, "accepted", msg, err)
 	}
 	// A third message after success is out of sequence.
-	sc := &scramClient{user: "alice", pass: "pw", cnonce: "n1"}
+	sc := &authtest.SCRAMClient{User: "alice", Pass: "pw", Nonce: "n1"}
 	ex := m.Start(&ConnectInfo{})
-	sf, _, err := ex.Step(sc.first())
+	sf, _, err := ex.Step(sc.First())
 	noErr(t, err)
-	cf, err := sc.final(sf)
+	cf, err := sc.Final(sf)
 	noErr(t, err)
 	_, done, err := ex.Step(cf)
 	check(t, done && err == nil, "exchange failed", err)
@@ -240,7 +172,7 @@ func TestUsersFile(t *testing.T) {
 	back, err := ParseCredential(c.String())
 	noErr(t, err)
 	check(t, bytes.Equal(back.Salt, c.Salt) && back.StoredKey == c.StoredKey && back.ServerKey == c.ServerKey &&
-		back.Iterations == DefaultSCRAMIterations, "round trip")
+		back.Iterations == DefaultIterations, "round trip")
 	check(t, !strings.Contains(c.String(), "s3cret"), "password stored")
 
 	auth := func(user, pass string, hasPass bool) error {
@@ -272,4 +204,21 @@ func TestUsersFile(t *testing.T) {
 	for name, ok := range map[string]bool{"alice": true, "a-b.c@d": true, "": false, "a:b": false, "#a": false, "a b": false} {
 		equal(t, ValidUserName(name), ok, name)
 	}
+}
+
+// TestSCRAMRand: the server nonce comes from SCRAM.Rand when set (a fixed
+// source gives a fixed nonce), from crypto/rand otherwise.
+func TestSCRAMRand(t *testing.T) {
+	m := NewSCRAM(testUsers(t, "alice", "pw"))
+	nonce := func() string {
+		sf, _, err := m.Start(&ConnectInfo{}).Step([]byte("n,,n=alice,r=x"))
+		noErr(t, err)
+		a, _ := scramAttrs(sf)
+		return string(a['r'])
+	}
+	first := nonce()
+	check(t, nonce() != first, "random nonces repeat")
+	m.Rand = strings.NewReader(strings.Repeat("\x00", 2*scramNonceLen))
+	equal(t, nonce(), "x"+strings.Repeat("A", 24))
+	equal(t, nonce(), "x"+strings.Repeat("A", 24))
 }

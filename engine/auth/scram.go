@@ -1,4 +1,4 @@
-package engine
+package auth
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"io"
 	"strconv"
 )
 
@@ -25,10 +26,17 @@ const (
 )
 
 // SCRAM is the server side of SCRAM-SHA-256 enhanced authentication over a
-// Users store. Channel binding is not supported (a client asking for it is
-// refused) and user names and passwords are used as UTF-8 bytes without
-// SASLprep. Create it with NewSCRAM; safe from any goroutine.
+// Users store: a Method. Channel binding is not supported (a client asking
+// for it is refused) and user names and passwords are used as UTF-8 bytes
+// without SASLprep. No step runs PBKDF2 (the client does), so every step
+// is cheap enough for an event loop. Create it with NewSCRAM; safe from
+// any goroutine.
 type SCRAM struct {
+	// Rand is the source of the server nonces; nil means crypto/rand. As
+	// with tls.Config.Rand, a fixed source makes exchanges reproducible
+	// (fuzzing) and must never be set in production. Set it before the
+	// first Start.
+	Rand  io.Reader
 	users *Users
 	// nonce returns a fresh server nonce (printable, no comma); tests
 	// replace it to replay RFC 7677's exchange.
@@ -36,20 +44,28 @@ type SCRAM struct {
 }
 
 // NewSCRAM returns the SCRAM-SHA-256 method checking the credentials of
-// users. Register it in Config.AuthMethods under SCRAMSHA256.
+// users. The broker registers it under SCRAMSHA256 in its methods (engine
+// Config.AuthMethods).
 func NewSCRAM(users *Users) *SCRAM {
-	return &SCRAM{users: users, nonce: randomNonce}
+	m := &SCRAM{users: users}
+	m.nonce = m.randomNonce
+	return m
 }
 
-func randomNonce() string {
+// randomNonce returns scramNonceLen bytes of m.Rand, base64.
+func (m *SCRAM) randomNonce() string {
 	var b [scramNonceLen]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	if m.Rand != nil {
+		_, _ = io.ReadFull(m.Rand, b[:]) // a short source leaves zeros: tests only
+	} else {
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	}
 	return base64.RawStdEncoding.EncodeToString(b[:])
 }
 
 // Start begins one SCRAM exchange. info is not kept. Safe from any
 // goroutine.
-func (m *SCRAM) Start(info *ConnectInfo) AuthExchange {
+func (m *SCRAM) Start(info *ConnectInfo) Exchange {
 	ex := &scramExchange{m: m, wantSet: info.UsernameFlag}
 	if info.UsernameFlag {
 		ex.want = string(info.Username)
@@ -66,7 +82,7 @@ type scramExchange struct {
 
 	step      int
 	user      string
-	cred      UserCredential
+	cred      Credential
 	known     bool   // user exists; unknown users fail at the proof
 	gs2       []byte // GS2 header of client-first, echoed in c=
 	nonce     []byte // client nonce + server nonce
