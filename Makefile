@@ -9,7 +9,7 @@ FUZZTIME        ?= 30s
 RACE_PKGS       := ./engine/... ./trie/... ./loadgen/... ./bench/...
 GUST_FLAGS      ?=
 
-.PHONY: all build run test race fuzz bench microbench lint fmt vet tidy staticcheck cross interop check clean conformance
+.PHONY: all build run test race fuzz bench microbench lint fmt vet tidy staticcheck cross interop hostile check clean conformance
 
 all: build
 
@@ -49,6 +49,11 @@ microbench:
 ## interop: only the tests that talk to real third-party clients.
 interop:
 	$(GO) test -count=1 -run 'Interop' ./...
+
+## hostile: the hostile-client suite (engine/hostile) verbose, with every figure logged, each attack also
+## run against Mosquitto for comparison, and the descriptor flood at the process's real limit.
+hostile:
+	GUST_HOSTILE_PEER=1 GUST_HOSTILE_FULL=1 $(GO) test -count=1 -v -timeout 30m ./engine/hostile
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VER)

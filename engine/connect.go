@@ -119,7 +119,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	s.setWindow(b, recvMax) // [MQTT-3.3.4-9] [MQTT-4.9.0-1]
 	c.state = stateConnected
-	b.connected.Add(1)
+	b.noteConnected(b.connected.Add(1))
 	b.totalConnects.Add(1)
 	// [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]; MQTT 3.1 has no Session
 	// Present: the first CONNACK byte is reserved there, so it stays 0 (as

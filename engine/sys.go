@@ -66,6 +66,13 @@ type SysStats struct {
 	AuthInputOverflow uint64
 }
 
+// noteConnected raises ClientsMaximum to n, the number of clients
+// connected after one more connected. Safe from any goroutine.
+func (b *Broker) noteConnected(n int64) {
+	for m := b.maxConnected.Load(); n > m && !b.maxConnected.CompareAndSwap(m, n); m = b.maxConnected.Load() {
+	}
+}
+
 // Stats returns the current counters. Safe from any goroutine.
 func (b *Broker) Stats() SysStats {
 	var s SysStats
@@ -81,9 +88,6 @@ func (b *Broker) Stats() SysStats {
 		s.HandoverDropped += l.ast.handoverDropped.Load()
 	}
 	s.ClientsConnected = b.connected.Load()
-	if m := b.maxConnected.Load(); s.ClientsConnected > m {
-		b.maxConnected.CompareAndSwap(m, s.ClientsConnected)
-	}
 	s.ClientsMaximum = b.maxConnected.Load()
 	s.ClientsTotal = int64(b.sessions.len())
 	if s.ClientsTotal < s.ClientsConnected {
