@@ -18,8 +18,8 @@ type authState struct {
 	user   string       // user name the first exchange authenticated
 
 	// connect is a copy of the CONNECT, kept from the first AUTH exchange
-	// until CONNACK: gnet's buffer is reused between reads, and an exchange
-	// spans several. A takeover re-reads it from here, not from gnet.
+	// until CONNACK: the input buffer is reused between reads, and an exchange
+	// spans several. A takeover re-reads it from here, not from the input buffer.
 	connect []byte
 	final   []byte // Authentication Data for the success CONNACK
 	passed  bool   // the CONNECT's exchange succeeded
@@ -68,7 +68,7 @@ func (c *client) connectAuthed(out []byte) error {
 	return c.handleConnect(a.connect)
 }
 
-// keptConnect returns the CONNECT kept outside gnet's buffer: for an
+// keptConnect returns the CONNECT kept outside the input buffer: for an
 // enhanced authentication still waiting for its CONNACK, or a large CONNECT
 // assembled in c's own buffer (partial.go) waiting for a takeover; nil
 // otherwise. Loop-only.
@@ -150,7 +150,7 @@ func (c *client) handleAuth(pkt []byte) error {
 	case ap.ReasonCode == codec.ReasonReAuthenticate && a.ex == nil && c.state == stateConnected:
 		info := ConnectInfo{
 			ClientID: []byte(c.clientID()), Username: []byte(a.user), UsernameFlag: a.user != "",
-			ProtocolVersion: byte(codec.V5), RemoteAddr: c.gc.RemoteAddr(),
+			ProtocolVersion: byte(codec.V5), RemoteAddr: c.nc.RemoteAddr(),
 		}
 		a.ex = a.m.Start(&info) // 4.12.1: re-authentication
 	default:
@@ -200,7 +200,7 @@ func (c *client) authFailed(err error) error {
 		c.reloadConnect()
 		return c.refuseAuth(err) // [MQTT-4.12.0-4]
 	}
-	c.l.b.log.Debug("re-authentication failed", "client", c.clientID(), "remote", c.gc.RemoteAddr(), "err", err)
+	c.l.b.log.Debug("re-authentication failed", "client", c.clientID(), "remote", c.nc.RemoteAddr(), "err", err)
 	if errors.Is(err, ErrBadCredentials) {
 		return errReauthBadCreds // [MQTT-4.12.1-2]
 	}

@@ -5,16 +5,14 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
-	"math"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-
 	"github.com/gust-mqtt/gust/engine/auth"
+	"github.com/gust-mqtt/gust/engine/network"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -34,9 +32,9 @@ type Broker struct {
 	online   func(trie.SubscriberID) bool // b.isOnline, bound once (no per-call closure)
 	unloaded func(trie.SubscriberID) bool // b.isOnlineUncongested, bound once
 
-	loopsMu  sync.Mutex // guards loopList; leaf lock
-	loops    sync.Map   // gnet.EventLoop -> *loop
-	loopList []*loop
+	// loops are the broker's event loops, by index; set by Start before
+	// anything reads them, never changed after.
+	loops []*loop
 
 	clock          atomic.Int64 // coarse unix nanos, updated by the ticker
 	connected      atomic.Int64
@@ -63,16 +61,13 @@ type Broker struct {
 	authPool *auth.Pool
 	auth     authStats
 
-	mu       sync.Mutex // guards the fields below
-	eng      gnet.Engine
+	mu       sync.Mutex     // guards the fields below
+	poller   network.Poller // the event loops (handler.go); set by Start
 	addr     net.Addr
 	acc      atomic.Pointer[acceptor] // the TCP listener (listener.go); set by Start
-	sealed   *sealedSocket            // gnet's own listener, unreachable
 	started  bool
 	closing  atomic.Bool
-	engDone  chan struct{} // closed when the gnet engine has stopped
-	engErr   error         // why; written before engDone is closed
-	died     chan error    // Done: the engine or listener stopped on its own
+	died     chan error // Done: the event loops or listener stopped on their own
 	stopTick chan struct{}
 	tickDone chan struct{}
 }
@@ -251,51 +246,14 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.stopAuthPool() // its clients are gone: waits for the checks running
-	var err error
-	select {
-	case <-b.engDone: // stopped on its own: Done has said so
-	default:
-		err = b.eng.Stop(ctx)
-	}
-	select {
-	case <-b.engDone:
-		// Every loop has returned, so nobody rings a doorbell any more. (If
-		// ctx expired first, a wedged loop may still push: its doorbell stays
-		// open rather than having a recycled descriptor written to.)
-		for _, l := range b.loopSnapshot() {
-			l.closeDoorbell()
-		}
-		b.sealed.close()
-	case <-ctx.Done():
-		if err == nil {
-			err = ctx.Err()
-		}
-	}
+	err := b.poller.Stop(ctx)
 	b.log.Info("broker stopped")
 	return err
 }
 
-// loopSnapshot returns the loops known so far. Safe from any goroutine.
-func (b *Broker) loopSnapshot() []*loop {
-	b.loopsMu.Lock()
-	defer b.loopsMu.Unlock()
-	return append([]*loop(nil), b.loopList...)
-}
-
-// loopOf0 returns the broker loop of a gnet loop, creating it on first
-// use, without a doorbell: bootLoops gives each loop its doorbell (tests
-// install their own). Called from that gnet loop.
-func (b *Broker) loopOf0(el gnet.EventLoop) *loop {
-	if v, ok := b.loops.Load(el); ok {
-		return v.(*loop)
-	}
-	b.loopsMu.Lock()
-	defer b.loopsMu.Unlock()
-	l := newLoop(b, len(b.loopList), el)
-	b.loopList = append(b.loopList, l)
-	b.loops.Store(el, l)
-	return l
-}
+// loopSnapshot returns the broker's loops (nil before Start). Safe from
+// any goroutine.
+func (b *Broker) loopSnapshot() []*loop { return b.loops }
 
 // ticker advances the coarse clock and runs the periodic work of every loop
 // on that loop: keep alive, connect timeouts, slow consumers, queue pumping,
@@ -316,7 +274,7 @@ func (b *Broker) ticker() {
 			if now.Sub(lastHouse) >= 500*time.Millisecond {
 				lastHouse = now
 				for _, l := range b.loopSnapshot() {
-					_ = l.el.Execute(context.Background(), l.houseRunnable)
+					l.run("housekeeping", l.housekeeping)
 				}
 				b.expireSessions()
 				b.trimIdle(now)
@@ -334,10 +292,7 @@ func (b *Broker) ticker() {
 				if ls := b.loopSnapshot(); len(ls) > 0 {
 					lastSys = now
 					l := ls[0]
-					_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-						l.publishSys()
-						return nil
-					}))
+					l.run("$SYS publication", l.publishSys)
 				}
 			}
 		}
@@ -430,11 +385,10 @@ func (b *Broker) onEachLoop(ctx context.Context, fn func(*loop)) {
 	var wg sync.WaitGroup
 	for _, l := range b.loopSnapshot() {
 		wg.Add(1)
-		err := l.el.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
+		err := l.nl.Execute(func() {
 			defer wg.Done()
 			fn(l)
-			return nil
-		}))
+		})
 		if err != nil {
 			wg.Done()
 		}
@@ -476,89 +430,7 @@ func (l *loop) closeAll() {
 	for len(l.clients) > 0 {
 		c := l.clients[len(l.clients)-1]
 		c.closeNow(closeShutdown)
-		l.removeClient(c) // in case gnet did not call OnClose
+		l.removeClient(c) // in case the network did not call OnClose
 	}
 	l.finish()
 }
-
-// handler adapts the broker to gnet's EventHandler.
-type handler struct {
-	gnet.BuiltinEventEngine
-	b     *Broker
-	eng   gnet.Engine
-	ready chan struct{} // closed by the first OnTick
-	once  sync.Once
-}
-
-// OnBoot records the engine.
-func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
-	h.eng = eng
-	return gnet.None
-}
-
-// OnTick runs once, when gnet has registered every event loop (OnBoot
-// comes before): it says the engine is ready and asks never to be called
-// again.
-func (h *handler) OnTick() (time.Duration, gnet.Action) {
-	h.once.Do(func() { close(h.ready) })
-	return math.MaxInt64, gnet.None
-}
-
-// OnOpen creates the client of a new connection on its loop.
-func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	if d, ok := gc.Context().(*doorbell); ok {
-		if d.l == nil { // registered by bootLoops
-			d.l = h.b.loopOf0(gc.EventLoop())
-		}
-		return nil, gnet.None
-	}
-	b := h.b
-	if b.closing.Load() {
-		b.open.Add(-1) // counted by the acceptor, never a client
-		return nil, gnet.Close
-	}
-	l := b.loopOf0(gc.EventLoop())
-	b.churn.Add(1)
-	now := b.refreshClock()
-	c := &client{gc: gc, l: l, lastRead: now}
-	gc.SetContext(c)
-	l.addClient(c)
-	return nil, gnet.None
-}
-
-// OnTraffic handles readable bytes: the doorbell drains the inbox, a client
-// decodes its packets; then the round is finished (hand-overs, flushes).
-func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
-	switch x := gc.Context().(type) {
-	case *client:
-		act := x.onTraffic()
-		x.l.finish()
-		return act
-	case *doorbell:
-		_, _ = gc.Discard(-1)
-		x.l.drain()
-	}
-	return gnet.None
-}
-
-// OnClose releases a closed client.
-func (h *handler) OnClose(gc gnet.Conn, _ error) gnet.Action {
-	if c, ok := gc.Context().(*client); ok {
-		if c.state != stateClosed {
-			h.b.open.Add(-1)
-			h.b.churn.Add(1)
-		}
-		c.onClose()
-		c.l.finish()
-	}
-	return gnet.None
-}
-
-// gnetLogger sends gnet's own log lines to slog.
-type gnetLogger struct{ l *slog.Logger }
-
-func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }

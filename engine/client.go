@@ -3,7 +3,7 @@ package engine
 import (
 	"errors"
 
-	"github.com/panjf2000/gnet/v2"
+	"github.com/gust-mqtt/gust/engine/network"
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine/auth"
@@ -18,7 +18,7 @@ const (
 	stateConnected                    // CONNACK sent
 	stateClosed                       // closed; late items are ignored
 	stateAuth                         // CONNECT read, enhanced authentication under way (auth.go)
-	stateAuthCheck                    // CONNECT left in gnet's buffer, its password checked off the loop (login.go)
+	stateAuthCheck                    // CONNECT left in the connection's input buffer, its password checked off the loop (login.go)
 )
 
 // closeReason says why the broker closes a connection. It selects whether
@@ -65,7 +65,7 @@ func (r closeReason) v5Reason() codec.ReasonCode {
 // fits the 96-byte size class (TestIdleConnSizeClasses, issue 6): state
 // that only some connections need lives in ext.
 type client struct {
-	gc   gnet.Conn
+	nc   network.Conn
 	l    *loop
 	sess *session
 	will *message
@@ -196,9 +196,9 @@ func (c *client) clientInfo() *ClientInfo {
 // so idle connections hold little memory.
 const pendingCap = 64 << 10
 
-// onTraffic decodes every whole packet in gnet's buffer in place and
+// onTraffic decodes every whole packet in the connection's input buffer in place and
 // handles it; a partial packet waits for the rest (partial.go). Loop-only.
-func (c *client) onTraffic() gnet.Action {
+func (c *client) onTraffic() network.Action {
 	c.l.inTraffic++ // the decode scratch is in use: no nested resume (throttle.go)
 	act := c.readPackets()
 	c.l.inTraffic--
@@ -206,20 +206,20 @@ func (c *client) onTraffic() gnet.Action {
 }
 
 // readPackets is onTraffic's body.
-func (c *client) readPackets() gnet.Action {
+func (c *client) readPackets() network.Action {
 	switch c.state {
 	case stateTakeover:
-		return c.holdForTakeover() // the CONNECT waits in gnet's buffer
+		return c.holdForTakeover() // the CONNECT waits in the connection's input buffer
 	case stateClosed:
-		return gnet.None
+		return network.None
 	}
 	if c.state == stateAuthCheck {
 		return c.whileChecking() // so does it for its password check
 	}
 	if c.throttled {
 		c.lastRead = c.l.b.now() // it is alive, we are the ones not reading
-		if c.gc.InboundBuffered() < throttleMaxBuffered {
-			return gnet.None
+		if c.nc.InboundBuffered() < throttleMaxBuffered {
+			return network.None
 		}
 		c.throttled = false // over the bound: read (and drop) rather than buffer more
 	}
@@ -228,30 +228,30 @@ func (c *client) readPackets() gnet.Action {
 			return act
 		}
 	}
-	total := c.gc.InboundBuffered()
+	total := c.nc.InboundBuffered()
 	if total == 0 {
-		return gnet.None
+		return network.None
 	}
 	max := c.l.b.cfg.MaxPacketSize
 	// While the first packet is incomplete only its fixed header is looked
-	// at: Peek(-1) would copy all that gnet holds (partial.go).
-	hdr, _ := c.gc.Peek(min(total, 5))
+	// at: Peek(-1) would copy all that the connection holds (partial.go).
+	hdr, _ := c.nc.Peek(min(total, 5))
 	if t, _, n, err := codec.PacketLen(hdr, max); err == codec.ErrIncomplete && n > total {
 		if n > partialMin {
 			return c.startPartial(t, n)
 		}
-		return gnet.None
+		return network.None
 	} else if err == codec.ErrIncomplete && n == 0 {
-		return gnet.None // the fixed header itself is incomplete
+		return network.None // the fixed header itself is incomplete
 	}
-	buf, _ := c.gc.Peek(-1)
+	buf, _ := c.nc.Peek(-1)
 	off := 0
 	for off < len(buf) && c.state != stateTakeover && c.state != stateAuthCheck {
 		src := buf[off:]
 		t, _, n, err := codec.PacketLen(src, max)
 		if err == codec.ErrIncomplete {
 			if n > partialMin && off > 0 { // off 0 is the case handled above
-				_, _ = c.gc.Discard(off) // buf is not used again
+				_, _ = c.nc.Discard(off) // buf is not used again
 				return c.startPartial(t, n)
 			}
 			break
@@ -259,7 +259,7 @@ func (c *client) readPackets() gnet.Action {
 		if err != nil {
 			c.protocolError(err)
 			c.disconnectFor(err) // v5: 0x95 for a packet over MaxPacketSize
-			return gnet.Close
+			return network.Close
 		}
 		if c.state != stateNew {
 			c.lastRead = c.l.b.now() // in stateNew it is when the connection opened
@@ -267,7 +267,7 @@ func (c *client) readPackets() gnet.Action {
 		c.l.st.msgsIn++
 		c.l.st.bytesIn += uint64(n)
 		if err := c.handle(t, src[:n]); err != nil {
-			_, _ = c.gc.Discard(off + n)
+			_, _ = c.nc.Discard(off + n)
 			return c.fail(err)
 		}
 		if c.state == stateAuthCheck {
@@ -281,24 +281,24 @@ func (c *client) readPackets() gnet.Action {
 		}
 		off += n
 		if c.throttled {
-			break // the rest waits in gnet's buffer (throttle.go)
+			break // the rest waits in the connection's input buffer (throttle.go)
 		}
 	}
 	if off > 0 {
-		_, _ = c.gc.Discard(off)
+		_, _ = c.nc.Discard(off)
 	}
-	return gnet.None
+	return network.None
 }
 
 // fail reacts to err from handling a packet: unless the handler already
 // answered (errCloseQuiet), it records a protocol error and tells a v5
 // client why; the connection is then closed. Loop-only.
-func (c *client) fail(err error) gnet.Action {
+func (c *client) fail(err error) network.Action {
 	if !errors.Is(err, errCloseQuiet) {
 		c.protocolError(err)
 		c.disconnectFor(err)
 	}
-	return gnet.Close
+	return network.Close
 }
 
 // handle dispatches one whole packet. This is the documented hot switch.
@@ -368,7 +368,7 @@ func (c *client) handleDisconnect(pkt []byte) error {
 
 // disconnectFor queues the v5 DISCONNECT that tells a connected client why
 // it is closed for err [MQTT-4.13.1-1]; it is written when the round ends,
-// before gnet closes the connection. Loop-only.
+// before the connection is closed. Loop-only.
 func (c *client) disconnectFor(err error) {
 	if c.version != codec.V5 || c.state != stateConnected {
 		return
@@ -386,7 +386,7 @@ func (c *client) protocolError(err error) {
 		c.refuseUserProps() // v5: CONNACK or DISCONNECT 0x97
 	}
 	if c.l.b.debug() {
-		c.l.b.log.Debug("protocol error", "client", c.clientID(), "remote", c.gc.RemoteAddr(), "err", err)
+		c.l.b.log.Debug("protocol error", "client", c.clientID(), "remote", c.nc.RemoteAddr(), "err", err)
 	}
 }
 
@@ -413,7 +413,7 @@ func (c *client) writeQoS0(pkt []byte) {
 
 // overBudget reports whether n more bytes would exceed MaxOutboundBytes.
 func (c *client) overBudget(n int) bool {
-	return len(c.pending)+c.gc.OutboundBuffered()+n > c.l.b.cfg.MaxOutboundBytes
+	return len(c.pending)+c.nc.OutboundBuffered()+n > c.l.b.cfg.MaxOutboundBytes
 }
 
 // flush writes pending with one Write and tracks the slow-consumer
@@ -425,7 +425,7 @@ func (c *client) flush() {
 		return
 	}
 	if n := len(c.pending); n > 0 {
-		_, _ = c.gc.Write(c.pending) // on error gnet closes c (OnClose)
+		_, _ = c.nc.Write(c.pending) // on error the connection closes (OnClose)
 		// Keep a big buffer while rounds keep filling it (a busy subscriber
 		// would otherwise regrow it every round); give it back once a round
 		// uses under a quarter of it.
@@ -439,7 +439,7 @@ func (c *client) flush() {
 }
 
 // checkSlow starts or clears the slow-consumer clock and closes c when its
-// outbound stayed stuck past SlowConsumerTimeout. The clock starts when gnet's
+// outbound stayed stuck past SlowConsumerTimeout. The clock starts when the connection's
 // outbound buffer passes 3/4 of MaxOutboundBytes and stops only when it falls
 // under 1/4: QoS 0 drops keep it just under the budget, so a single
 // threshold would never fire. Loop-only.
@@ -448,7 +448,7 @@ func (c *client) checkSlow() {
 		return
 	}
 	max := c.l.b.cfg.MaxOutboundBytes
-	ob := c.gc.OutboundBuffered()
+	ob := c.nc.OutboundBuffered()
 	if ob <= max/4 {
 		if c.ext != nil {
 			c.ext.slowSince = 0
@@ -485,12 +485,12 @@ func (c *client) closeNow(r closeReason) {
 	if r == closeSlow {
 		// Discard what the stuck peer never read: a reset instead of a
 		// close that would keep the bytes in the kernel for minutes.
-		_ = c.gc.SetLinger(0)
+		_ = c.nc.SetLinger(0)
 	} else if len(c.pending) > 0 {
-		_, _ = c.gc.Write(c.pending)
+		_, _ = c.nc.Write(c.pending)
 		c.pending = c.pending[:0]
 	}
-	_ = c.l.el.Close(c.gc) // calls OnClose synchronously
+	_ = c.l.nl.Close(c.nc) // calls OnClose before it returns
 }
 
 // sendDisconnect tells a v5 client why it is closed (issue 5); v3 has no
@@ -500,13 +500,13 @@ func (c *client) sendDisconnect(r closeReason) {
 		return
 	}
 	c.pending = c.appendDisconnect(c.pending, r.v5Reason())
-	_, _ = c.gc.Write(c.pending)
+	_, _ = c.nc.Write(c.pending)
 	c.pending = c.pending[:0]
 }
 
 // onClose releases everything c holds: publishes the will unless the close
 // was clean [MQTT-3.1.2-8], detaches or discards the session. Loop-only;
-// called from gnet's OnClose.
+// called from the handler's OnClose.
 func (c *client) onClose() {
 	if c.state == stateClosed {
 		return
@@ -521,7 +521,7 @@ func (c *client) onClose() {
 	if wasConnected {
 		b.connected.Add(-1)
 		if b.debug() {
-			b.log.Debug("client disconnected", "client", c.clientID(), "remote", c.gc.RemoteAddr(), "reason", c.reason.String())
+			b.log.Debug("client disconnected", "client", c.clientID(), "remote", c.nc.RemoteAddr(), "reason", c.reason.String())
 		}
 	}
 	if c.will != nil && c.reason != closeClean {

@@ -19,7 +19,7 @@ type Config struct {
 	// free port; Broker.Addr reports the one bound. Default ":1883".
 	Listen string `toml:"listen"`
 
-	// Loops is the number of gnet event loops; 0 means one per CPU core.
+	// Loops is the number of event loops; 0 means one per CPU core.
 	Loops int `toml:"loops"`
 
 	// MaxConnections caps the number of concurrently open client

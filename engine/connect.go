@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
+	"github.com/gust-mqtt/gust/engine/network"
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/trie"
@@ -13,7 +13,7 @@ import (
 
 // handleConnect validates a CONNECT, authenticates, opens or resumes the
 // session and answers CONNACK. When the client id is online on another
-// connection it starts a takeover and leaves the CONNECT in gnet's buffer;
+// connection it starts a takeover and leaves the CONNECT in the connection's input buffer;
 // resumeConnect runs it again once the old connection is gone. Loop-only.
 func (c *client) handleConnect(pkt []byte) error {
 	l := c.l
@@ -43,7 +43,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	} else if err := c.authenticate(p); err != nil {
 		return c.refuseAuth(err)
 	} else if c.state == stateAuthCheck {
-		return nil // the CONNECT waits in gnet's buffer for its check (login.go)
+		return nil // the CONNECT waits in the connection's input buffer for its check (login.go)
 	}
 	if p.WillFlag {
 		if trie.ValidTopicName(p.WillTopic) != nil {
@@ -138,7 +138,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	l.markDirty(c)
 	if b.debug() { // the arguments would be boxed even with debug off
-		b.log.Debug("client connected", "client", id, "remote", c.gc.RemoteAddr(),
+		b.log.Debug("client connected", "client", id, "remote", c.nc.RemoteAddr(),
 			"version", int(c.version), "clean", p.CleanStart, "keepalive", p.KeepAlive, "session_present", present)
 	}
 	if present {
@@ -177,7 +177,7 @@ func (c *client) refuseAuth(err error) error {
 		c.refuseCode(codec.ConnackNotAuthorized, codec.ReasonNotAuthorized)
 	}
 	if c.l.b.debug() {
-		c.l.b.log.Debug("client refused", "client", string(c.l.conn.ClientID), "remote", c.gc.RemoteAddr(), "err", err)
+		c.l.b.log.Debug("client refused", "client", string(c.l.conn.ClientID), "remote", c.nc.RemoteAddr(), "err", err)
 	}
 	return errCloseQuiet
 }
@@ -219,7 +219,7 @@ func (c *client) refuse(rc codec.ReasonCode) {
 	c.l.markDirty(c)
 }
 
-// resumeConnect runs the CONNECT kept in gnet's buffer again after the
+// resumeConnect runs the CONNECT kept in the connection's input buffer again after the
 // previous owner of its session let go. Loop-only.
 func (c *client) resumeConnect() {
 	if c.state != stateTakeover {
@@ -227,7 +227,7 @@ func (c *client) resumeConnect() {
 	}
 	c.state = stateNew
 	if kept := c.keptConnect(); kept != nil {
-		// An enhanced authentication's CONNECT is not in gnet's buffer.
+		// An enhanced authentication's CONNECT is not in the connection's input buffer.
 		c.l.inTraffic++
 		err := c.handleConnect(kept)
 		c.l.inTraffic--
@@ -245,7 +245,7 @@ func (c *client) resumeConnect() {
 			return
 		}
 	}
-	if c.onTraffic() == gnet.Close {
+	if c.onTraffic() == network.Close {
 		c.closeNow(closeProtocol)
 	}
 	c.l.finish()

@@ -1,10 +1,12 @@
-// Package engine is the Gust MQTT broker: a gnet v2 event handler with one
-// event loop per core, one acceptor goroutine and no goroutine per
-// connection.
+// Package engine is the Gust MQTT broker: the handler of the event loops
+// of engine/network (gnet v2 today), one loop per core, one acceptor
+// goroutine and no goroutine per connection. The engine sees connections
+// only through network.Conn and network.Loop (handler.go); what a
+// transport or a poller must guarantee is the contract in that package.
 //
 // # Goroutines and what they own
 //
-//   - Each gnet event loop owns its loop value (match cache, decode scratch,
+//   - Each event loop owns its loop value (match cache, decode scratch,
 //     hand-over batches being built, dirty list, counters in loopStats) and
 //     every client (connection) accepted on it. A client is touched only on
 //     its loop: OnOpen, OnTraffic, OnClose, inbox drains and housekeeping all
@@ -21,29 +23,30 @@
 //     expires offline sessions under the store lock (their unacknowledged
 //     shared-subscription messages go to a loop in a batch, shared.go), and
 //     schedules housekeeping, $SYS publication and due delayed wills (MQTT
-//     5 Will Delay Interval, will.go) onto the loops with Execute.
+//     5 Will Delay Interval, will.go) onto the loops with network.Loop
+//     Execute (loop.run logs one that cannot run).
 //   - The acceptor goroutine (listener.go) owns the TCP listener: it
 //     accepts, admits a connection while fewer than max_connections are
 //     open (Broker.open, counted from accept to close), and hands it to a
-//     loop, round robin (loop.adopt, gnet.go: queued on the loop, which
-//     registers it with gnet and runs OnOpen). gnet itself listens on a
-//     sealed socket nothing can reach, so its accept never runs.
+//     loop, round robin (roundRobin, handler.go: network.Loop Adopt queues
+//     it on the loop, which registers it and runs OnOpen).
 //   - The password check pool (auth.Pool, login.go) runs the full checks of
 //     plain logins (PBKDF2) on Config.AuthWorkers goroutines. A worker
 //     touches only its auth.Check; the verdict goes back to the client's
-//     loop with EventLoop.Execute, where the parked CONNECT is read again.
+//     loop with network.Loop Execute, where the parked CONNECT is read
+//     again.
 //   - Any goroutine may call the Broker's exported methods.
 //
 // # Cross-loop delivery
 //
-// A PUBLISH is decoded in place from gnet's buffer, matched (through a
+// A PUBLISH is decoded in place from the connection's input buffer, matched (through a
 // per-loop cache keyed by topic, invalidated by trie.Generation and bounded
 // by Config.MatchCacheBytes) and
 // fanned out. Subscribers on the same loop get the encoded bytes appended to
 // their pending buffer. Subscribers on other loops are grouped per target
 // loop into one batch per round (one OnTraffic); at the end of the round
-// each batch is pushed to its loop's inbox and the loop is woken once,
-// through a doorbell socket pair registered with gnet (a one-byte write,
+// each batch is pushed to its loop's inbox and the loop is woken once
+// (network.Loop Wake: on gnet, a one-byte write to a doorbell socket pair,
 // no allocation). Each touched client is written once per round.
 //
 // A QoS 1/2 message delivered through a shared subscription carries its
@@ -55,13 +58,13 @@
 //
 // # Outbound bounds
 //
-// Each connection's unsent bytes (its pending round buffer plus gnet's
-// outbound buffer) are bounded by Config.MaxOutboundBytes: past it a QoS 0
+// Each connection's unsent bytes (its pending round buffer plus the
+// connection's outbound buffer) are bounded by Config.MaxOutboundBytes: past it a QoS 0
 // message is dropped and counted, a QoS 1/2 message waits in the session
 // queue (Config.MaxQueuedMessages, then dropped and counted). At most
 // Config.MaxInflight QoS 1/2 messages are unacknowledged per session; the
 // queue is pumped on each acknowledgement and by housekeeping. A connection
-// whose gnet buffer stays above 3/4 of the bound (until it falls under 1/4)
+// whose outbound buffer stays above 3/4 of the bound (until it falls under 1/4)
 // for Config.SlowConsumerTimeout is reset as a slow consumer.
 //
 // The QoS 1/2 messages a session holds, queued or in flight, are also
@@ -86,13 +89,13 @@
 //
 // # Inbound bounds
 //
-// A packet is decoded in place from gnet's buffer once it is whole; while
+// A packet is decoded in place from the input buffer once it is whole; while
 // the first packet there is incomplete a read looks at its fixed header
-// only. A packet over 4 KiB that is not whole is moved out of gnet's buffer
+// only. A packet over 4 KiB that is not whole is moved out of that buffer
 // into a buffer of exactly its declared length (partial.go), taken from
 // Config.MaxPartialBytes, a budget shared by every connection (an atomic,
 // touched once per such packet); past it the connection is closed. Input
-// that arrives while a takeover is pending waits in gnet's buffer, up to
+// that arrives while a takeover is pending waits in the input buffer, up to
 // Config.MaxTakeoverBytes past the CONNECT. Config.MemoryLimit and the
 // idle and spike trims (trim.go, run by the ticker) return memory to the
 // operating system after a spike.
@@ -100,12 +103,12 @@
 // # Allocation
 //
 // The QoS 0 path allocates nothing per message (TestAllocsQoS0PublishPath):
-// packets are decoded in place from gnet's buffer into per-loop scratch
+// packets are decoded in place from the input buffer into per-loop scratch
 // structs, the match result comes from the per-loop cache, the wire form is
 // encoded once per message and protocol family into loop scratch and copied
 // into each subscriber's pending buffer or the target loop's batch, batches
-// are recycled through their home loop's free list, and the doorbell write
-// uses a package-level byte. MQTT 5 properties ride along without a copy:
+// are recycled through their home loop's free list, and waking a loop
+// allocates nothing (a package-level byte written to its doorbell). MQTT 5 properties ride along without a copy:
 // the QoS 0 v5 wire form is encoded from the properties decoded in place
 // (TestAllocsV5QoS0PublishPath: 0 allocations with or without User
 // Properties). A QoS 1/2 message is copied once into a shared
@@ -125,7 +128,7 @@
 //	  session.mu        (one session)
 //	    trie shard locks (inside trie.Subscribe/Unsubscribe)
 //	    sessionTable.mu
-//	inbox.mu, Broker.loopsMu, Broker.mu, Broker.wills.mu: leaf locks,
+//	inbox.mu, Broker.mu, Broker.wills.mu: leaf locks,
 //	nothing is taken while holding them.
 //
 // trie.Match, trie.Retained reads, the session table lookup and

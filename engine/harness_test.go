@@ -1,24 +1,21 @@
 package engine
 
 import (
-	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"syscall"
 	"testing"
 
-	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/network"
 )
 
-// fakeConn is an in-memory gnet.Conn: tests append inbound bytes, the
-// broker's writes are counted (or kept when keep is set). Only the methods
-// the engine calls are implemented; the embedded nil interface panics on
-// any other, which would reveal an unexpected dependency.
+// fakeConn is an in-memory network.Conn: tests append inbound bytes, the
+// broker's writes are counted (or kept when keep is set).
 type fakeConn struct {
-	gnet.Conn
 	el      *fakeLoop
 	in      []byte
 	out     []byte
@@ -26,12 +23,12 @@ type fakeConn struct {
 	written int
 	ctx     any
 	closed  bool
-	// outBuffered is what OutboundBuffered reports: bytes gnet would hold
-	// for a peer that does not read.
+	// outBuffered is what OutboundBuffered reports: bytes a real connection
+	// would hold for a peer that does not read.
 	outBuffered int
 	linger      *int // set by SetLinger
 	// peeksAll counts Peek calls for everything buffered: the ones that
-	// copy gnet's whole ring when it is in use.
+	// copy a real connection's whole ring when it is in use.
 	peeksAll int
 }
 
@@ -53,7 +50,7 @@ func (f *fakeConn) Discard(n int) (int, error) {
 	return n, nil
 }
 
-// Read moves inbound bytes into p, as gnet's Conn.Read does.
+// Read moves inbound bytes into p.
 func (f *fakeConn) Read(p []byte) (int, error) {
 	n := copy(p, f.in)
 	f.in = f.in[:copy(f.in, f.in[n:])]
@@ -73,26 +70,32 @@ func (f *fakeConn) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-func (f *fakeConn) Context() any              { return f.ctx }
-func (f *fakeConn) SetContext(ctx any)        { f.ctx = ctx }
-func (f *fakeConn) RemoteAddr() net.Addr      { return fakeAddr{} }
-func (f *fakeConn) EventLoop() gnet.EventLoop { return f.el }
+func (f *fakeConn) Context() any         { return f.ctx }
+func (f *fakeConn) SetContext(ctx any)   { f.ctx = ctx }
+func (f *fakeConn) RemoteAddr() net.Addr { return fakeAddr{} }
 
 type fakeAddr struct{}
 
 func (fakeAddr) Network() string { return "tcp" }
 func (fakeAddr) String() string  { return "127.0.0.1:1" }
 
-// fakeLoop is an in-memory gnet.EventLoop.
+// fakeLoop is an in-memory network.Loop: Execute runs its function at
+// once, Wake is counted (the harness drains inboxes with pump).
 type fakeLoop struct {
-	gnet.EventLoop
-	h *handler
+	idx   int
+	h     handler
+	wakes int
 }
 
-func (el *fakeLoop) Execute(_ context.Context, r gnet.Runnable) error {
-	return r.Run(context.Background())
+func (el *fakeLoop) Execute(fn func()) error {
+	fn()
+	return nil
 }
-func (el *fakeLoop) Close(c gnet.Conn) error {
+func (el *fakeLoop) Wake() { el.wakes++ }
+func (el *fakeLoop) Adopt(int, unix.Sockaddr, net.Addr, func(error)) error {
+	return errors.New("fakeLoop: no sockets")
+}
+func (el *fakeLoop) Close(c network.Conn) error {
 	f := c.(*fakeConn)
 	if !f.closed {
 		f.closed = true
@@ -101,15 +104,19 @@ func (el *fakeLoop) Close(c gnet.Conn) error {
 	return nil
 }
 
-// harness drives a Broker through its gnet handler without sockets: two
-// loops, each with a doorbell socket pair whose read side is drained by
-// hand with pump.
+// harnessHandler is the broker's handler with OnOpen taking a fakeConn,
+// whose loop it knows.
+type harnessHandler struct{ handler }
+
+func (h harnessHandler) OnOpen(f *fakeConn) network.Action { return h.handler.OnOpen(f.el.idx, f) }
+
+// harness drives a Broker through its network handler without sockets:
+// nloops fake loops, whose inboxes are drained by hand with pump.
 type harness struct {
 	t     testing.TB
 	b     *Broker
-	h     *handler
+	h     harnessHandler
 	loops []*fakeLoop
-	bells []int // read ends
 }
 
 func newHarness(t testing.TB, nloops int, mods ...func(*Config)) *harness {
@@ -121,21 +128,17 @@ func newHarness(t testing.TB, nloops int, mods ...func(*Config)) *harness {
 	}
 	b, err := New(cfg)
 	noErr(t, err)
-	hs := &harness{t: t, b: b, h: &handler{b: b}}
+	hs := &harness{t: t, b: b, h: harnessHandler{handler{b}}}
 	for i := 0; i < nloops; i++ {
-		el := &fakeLoop{h: hs.h}
-		l := b.loopOf0(el)
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-		noErr(t, err)
-		noErr(t, syscall.SetNonblock(fds[0], true))
-		noErr(t, syscall.SetNonblock(fds[1], true))
-		l.in.bellFD = fds[1]
+		el := &fakeLoop{idx: i, h: hs.h.handler}
+		b.loops = append(b.loops, newLoop(b, i, el))
 		hs.loops = append(hs.loops, el)
-		hs.bells = append(hs.bells, fds[0])
-		t.Cleanup(func() { _ = syscall.Close(fds[0]); _ = syscall.Close(fds[1]) })
 	}
 	return hs
 }
+
+// loop returns the broker loop of fake loop i.
+func (hs *harness) loop(i int) *loop { return hs.b.loops[i] }
 
 // conn opens a connection on loop i and sends CONNECT.
 func (hs *harness) conn(i int, id string) *fakeConn {
@@ -149,22 +152,14 @@ func (hs *harness) conn(i int, id string) *fakeConn {
 // send feeds bytes to f as one read and runs OnTraffic.
 func (hs *harness) send(f *fakeConn, b []byte) {
 	f.in = append(f.in, b...)
-	if hs.h.OnTraffic(f) == gnet.Close {
+	if hs.h.OnTraffic(f) == network.Close {
 		hs.loops[0].Close(f)
 	}
 }
 
-// pump runs every loop's doorbell (drains the inboxes), as gnet would.
+// pump drains every loop's inbox, as OnWake would.
 func (hs *harness) pump() {
-	var buf [64]byte
-	for i, el := range hs.loops {
-		l := hs.b.loopOf0(el)
-		for {
-			n, _ := syscall.Read(hs.bells[i], buf[:])
-			if n <= 0 {
-				break
-			}
-		}
+	for _, l := range hs.b.loops {
 		l.drain()
 	}
 }

@@ -297,7 +297,7 @@ func TestMatchCacheBytes(t *testing.T) {
 	lb := &syncBuffer{}
 	hs.b.log = slog.New(slog.NewTextHandler(lb, nil))
 	hs.b.cfg.MatchCacheBytes = limit
-	l := hs.b.loopOf0(hs.loops[0])
+	l := hs.loop(0)
 	for i := 0; i < 3; i++ {
 		f := hs.conn(0, fmt.Sprint("sub", i))
 		hs.subscribe(f, "m/#", 0)

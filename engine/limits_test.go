@@ -399,7 +399,7 @@ func TestHandoverBound(t *testing.T) {
 	hasLog(t, logs, "hand-over limit", "max_handover_bytes")
 	hs.pump()
 	equal(t, len(far.out)-farBefore, kept*len(pkt), "kept messages delivered")
-	equal(t, hs.b.loopOf0(hs.loops[1]).in.bytes.Load(), int64(0), "inbox measure after the drain")
+	equal(t, hs.loop(1).in.bytes.Load(), int64(0), "inbox measure after the drain")
 	hs.send(pub, pkt)
 	hs.pump()
 	equal(t, len(far.out)-farBefore, (kept+1)*len(pkt), "room again after the drain")

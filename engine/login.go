@@ -1,12 +1,11 @@
 package engine
 
 import (
-	"context"
 	"maps"
 	"runtime"
 	"sync/atomic"
 
-	"github.com/panjf2000/gnet/v2"
+	"github.com/gust-mqtt/gust/engine/network"
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine/auth"
@@ -22,7 +21,7 @@ import (
 // connection on it: the CONNECT is parked and the check handed to the
 // broker's auth.Pool (Config.AuthWorkers goroutines, Config.AuthQueue
 // waiting at most). Parked, the client is in stateAuthCheck: its CONNECT
-// and anything sent after it stay in gnet's buffer, unread, up to
+// and anything sent after it stay in the connection's input buffer, unread, up to
 // checkMaxBuffered bytes. The verdict comes back to the client's loop with
 // EventLoop.Execute; checkDone then reads the CONNECT again, which finds
 // the verdict in clientExt.check and goes on to CONNACK. A client that
@@ -71,14 +70,14 @@ func (c *client) connectInfo(p *codec.Connect) ConnectInfo {
 	return ConnectInfo{
 		ClientID: p.ClientID, Username: p.Username, Password: p.Password,
 		UsernameFlag: p.UsernameFlag, PasswordFlag: p.PasswordFlag,
-		ProtocolVersion: byte(p.Version), RemoteAddr: c.gc.RemoteAddr(),
+		ProtocolVersion: byte(p.Version), RemoteAddr: c.nc.RemoteAddr(),
 	}
 }
 
 // authenticate applies AllowAnonymous and the Authenticator to the plain
 // CONNECT p: nil accepts it, an error refuses it (refuseAuth). With the
 // verdict not at hand it parks c (stateAuthCheck) and returns nil; the
-// caller then leaves the CONNECT in gnet's buffer. Loop-only.
+// caller then leaves the CONNECT in the connection's input buffer. Loop-only.
 func (c *client) authenticate(p *codec.Connect) error {
 	b := c.l.b
 	if !b.cfg.AllowAnonymous && !p.UsernameFlag {
@@ -107,10 +106,7 @@ func (c *client) startCheck(info *ConnectInfo) error {
 	l, b, remote := c.l, c.l.b, info.RemoteAddr
 	ck := auth.NewCheck(info, func(ck *auth.Check) { // on a pool worker
 		b.auth.checks.Add(1)
-		err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			c.checkDone(ck)
-			return nil
-		}))
+		err := l.nl.Execute(func() { c.checkDone(ck) })
 		if err != nil && !b.closing.Load() {
 			b.log.Error("login check verdict not delivered to its loop", "remote", remote, "err", err)
 		}
@@ -118,7 +114,7 @@ func (c *client) startCheck(info *ConnectInfo) error {
 	if !b.authPool.Submit(ck) {
 		b.auth.queueFull.Add(1)
 		if ok, hits := b.auth.logQueue.allow(b.now(), 1); ok {
-			b.log.Warn("login refused: password check queue full (auth_queue)", "remote", c.gc.RemoteAddr(),
+			b.log.Warn("login refused: password check queue full (auth_queue)", "remote", c.nc.RemoteAddr(),
 				"auth_queue", b.cfg.AuthQueue, "auth_workers", authWorkers(b.cfg.AuthWorkers), "hits", hits)
 		}
 		return errAuthBusy
@@ -136,28 +132,28 @@ func (c *client) checkDone(ck *auth.Check) {
 		return // closed meanwhile: nobody to answer
 	}
 	c.state = stateNew
-	if c.onTraffic() == gnet.Close {
+	if c.onTraffic() == network.Close {
 		c.closeNow(closeProtocol) // a refusal has set closeRefused
 	}
 	c.l.finish()
 }
 
 // whileChecking is readPackets for a client parked on its check: what it
-// sends stays in gnet's buffer, up to checkMaxBuffered bytes; past that it
+// sends stays in the connection's input buffer, up to checkMaxBuffered bytes; past that it
 // is closed. Loop-only.
-func (c *client) whileChecking() gnet.Action {
-	n := c.gc.InboundBuffered()
+func (c *client) whileChecking() network.Action {
+	n := c.nc.InboundBuffered()
 	if n <= checkMaxBuffered {
-		return gnet.None
+		return network.None
 	}
 	b := c.l.b
 	b.auth.overflow.Add(1)
 	if ok, hits := b.auth.logOverflow.allow(b.now(), 1); ok {
 		b.log.Warn("client closed: sent too much before its CONNACK while its password was checked",
-			"remote", c.gc.RemoteAddr(), "buffered", n, "limit", checkMaxBuffered, "hits", hits)
+			"remote", c.nc.RemoteAddr(), "buffered", n, "limit", checkMaxBuffered, "hits", hits)
 	}
 	c.reason = closeProtocol
-	return gnet.Close
+	return network.Close
 }
 
 // cancelCheck tells the pool that nobody waits for c's check any more.

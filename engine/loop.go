@@ -1,18 +1,12 @@
 package engine
 
 import (
-	"context"
-	"fmt"
-	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
-
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/network"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -93,11 +87,10 @@ func (bt *batch) reset() {
 
 // inbox receives batches from other loops.
 type inbox struct {
-	mu     sync.Mutex // leaf lock
-	q      []*batch
-	bytes  atomic.Int64 // batch.size of the batches in q, read by producers once per batch (outFor)
-	rung   bool         // a wake-up is pending; producers don't ring again
-	bellFD int          // write end of the doorbell socket pair, -1 until ready
+	mu    sync.Mutex // leaf lock
+	q     []*batch
+	bytes atomic.Int64 // batch.size of the batches in q, read by producers once per batch (outFor)
+	rung  bool         // a wake-up is pending; producers don't wake it again
 }
 
 // loopStats are the counters of one loop. The loop accumulates them in
@@ -114,12 +107,12 @@ type loopAtomics struct {
 	queueDropped, handoverDropped                              atomic.Uint64
 }
 
-// loop is the broker's state for one gnet event loop. Everything but the
+// loop is the broker's state for one event loop (network.Loop). Everything but the
 // inbox and the atomics is touched only on that loop's goroutine.
 type loop struct {
 	b   *Broker
 	idx int
-	el  gnet.EventLoop
+	nl  network.Loop // the event loop this runs on
 
 	in      inbox
 	free    chan *batch // this loop's spare batches
@@ -164,8 +157,6 @@ type loop struct {
 	dropSetting string
 	dropLimit   int
 
-	houseRunnable gnet.Runnable // l.housekeeping, bound once
-
 	// Publisher throttle (throttle.go).
 	throttled       []*client
 	spareThrottled  []*client
@@ -182,21 +173,16 @@ type loop struct {
 	orphans   []item // itemOrphan items taken under the store lock, adopted after it
 }
 
-func newLoop(b *Broker, idx int, el gnet.EventLoop) *loop {
+func newLoop(b *Broker, idx int, nl network.Loop) *loop {
 	l := &loop{
 		b:     b,
 		idx:   idx,
-		el:    el,
+		nl:    nl,
 		free:  make(chan *batch, freeBatches),
 		cache: make(map[string]*trie.Result),
 	}
-	l.in.bellFD = -1
 	l.userPropsLimit()
 	l.pickOther = l.isOtherLive
-	l.houseRunnable = gnet.RunnableFunc(func(context.Context) error {
-		l.housekeeping()
-		return nil
-	})
 	return l
 }
 
@@ -310,7 +296,7 @@ func (l *loop) markDirty(c *client) {
 
 // finish ends one round (one OnTraffic, one inbox drain, one close): it
 // hands the built batches to their loops, writes every dirty client once and
-// folds the counters. It is re-entrant: gnet may call OnClose from inside a
+// folds the counters. It is re-entrant: the network may call OnClose from inside a
 // Write, and a will published there adds work that the outer call picks up.
 // Loop-only.
 func (l *loop) finish() {
@@ -360,30 +346,13 @@ func (l *loop) push(bt *batch) {
 	l.in.bytes.Add(int64(bt.size()))
 	l.in.mu.Lock()
 	l.in.q = append(l.in.q, bt)
-	ring := !l.in.rung
+	wake := !l.in.rung
 	l.in.rung = true
-	fd := l.in.bellFD
 	l.in.mu.Unlock()
-	if !ring {
-		return
+	if wake {
+		l.nl.Wake() // no allocation: OnWake drains
 	}
-	if fd >= 0 {
-		// One byte on the doorbell socket wakes the loop without allocating;
-		// EAGAIN means the socket is full of earlier rings, which is as good.
-		_, _ = unix.Write(fd, bellByte)
-		return
-	}
-	// Doorbell not ready yet (the loop is new): gnet's Execute allocates a
-	// closure, acceptable for the first rounds only.
-	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		l.drain()
-		return nil
-	}))
 }
-
-// bellByte is what push writes to a doorbell; a package variable so the
-// write does not allocate.
-var bellByte = []byte{1}
 
 // drain applies every batch in the inbox. Loop-only.
 func (l *loop) drain() {
@@ -441,82 +410,5 @@ func (l *loop) apply(bt *batch) {
 		case itemOrphan:
 			l.adoptOrphan(it)
 		}
-	}
-}
-
-// bootLoops gives each of gnet's n event loops its broker loop and
-// doorbell, and returns the loops. gnet lists its loops to nobody, but
-// Engine.Register with its round robin puts n registrations in a row on n
-// distinct loops (nothing else registers or accepts meanwhile): each
-// registers a doorbell, whose OnOpen creates the loop's broker loop.
-func (b *Broker) bootLoops(n int) ([]*loop, error) {
-	for i := 0; i < n; i++ {
-		if err := b.openDoorbell(); err != nil {
-			return nil, fmt.Errorf("engine: doorbell: %w", err)
-		}
-	}
-	loops := b.loopSnapshot()
-	if len(loops) != n {
-		return nil, fmt.Errorf("engine: %d doorbells landed on %d of %d event loops", n, len(loops), n)
-	}
-	return loops, nil
-}
-
-// openDoorbell creates a socket pair whose read end gnet watches on the
-// loop its round robin picks, so other loops can wake that loop with a
-// one-byte write; until a loop has one, push falls back to Execute.
-func (b *Broker) openDoorbell() error {
-	fds, err := bellPair()
-	if err != nil {
-		return err
-	}
-	if err := unix.SetNonblock(fds[1], true); err != nil {
-		_ = unix.Close(fds[0])
-		_ = unix.Close(fds[1])
-		return err
-	}
-	f := os.NewFile(uintptr(fds[0]), "gust-doorbell")
-	nc, err := net.FileConn(f) // dups fds[0]
-	_ = f.Close()
-	if err != nil {
-		_ = unix.Close(fds[1])
-		return err
-	}
-	d := &doorbell{}
-	ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), d), nc)
-	ch, err := b.eng.Register(ctx)
-	if err != nil {
-		_ = nc.Close()
-		_ = unix.Close(fds[1])
-		return err
-	}
-	res := <-ch // OnOpen has set d.l before the result is sent
-	if res.Err != nil || res.Conn == nil || d.l == nil {
-		_ = unix.Close(fds[1])
-		if res.Err != nil {
-			return res.Err
-		}
-		return ErrStopped
-	}
-	l := d.l
-	l.in.mu.Lock()
-	l.in.bellFD = fds[1]
-	l.in.mu.Unlock()
-	return nil
-}
-
-// doorbell is the gnet context of a loop's doorbell connection.
-type doorbell struct {
-	l *loop
-}
-
-// closeDoorbell closes the write end. Safe from any goroutine.
-func (l *loop) closeDoorbell() {
-	l.in.mu.Lock()
-	fd := l.in.bellFD
-	l.in.bellFD = -1
-	l.in.mu.Unlock()
-	if fd >= 0 {
-		_ = unix.Close(fd)
 	}
 }

@@ -141,7 +141,7 @@ func TestIdleConnHoldsNoExtras(t *testing.T) {
 	equal(t, s.subID(), trie.SubscriberID(0), "SubscriberID of a session that never subscribed")
 	check(t, s.sessionExt == nil, "QoS 1/2 state allocated")
 	hs.b.clock.Store(c.lastRead + int64(idlePending) + 1)
-	hs.b.loopOf0(hs.loops[0]).housekeeping()
+	hs.loop(0).housekeeping()
 	equal(t, c.state, stateConnected, "state after housekeeping")
 	check(t, c.pending == nil, fmt.Sprintf("idle connection keeps a %d B write buffer", cap(c.pending)))
 	hs.subscribe(f, "a/b", 0)

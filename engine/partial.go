@@ -3,23 +3,23 @@ package engine
 import (
 	"sync/atomic"
 
-	"github.com/panjf2000/gnet/v2"
+	"github.com/gust-mqtt/gust/engine/network"
 
 	"github.com/gust-mqtt/gust/codec"
 )
 
 // Partial packets: a packet whose bytes have not all arrived.
 //
-// A small one (declared length at most partialMin) waits in gnet's input
+// A small one (declared length at most partialMin) waits in the connection's input
 // buffer. While the first packet there is incomplete, a read looks at its
-// fixed header only and returns: gnet's Peek(-1) copies everything gnet
+// fixed header only and returns: Peek(-1) copies everything the connection
 // holds into one slice whenever its ring buffer is in use, so decoding
 // from it on every read of a trickled packet would copy the packet again
 // per read. InboundBuffered says when the packet is whole.
 //
-// A larger one is moved out of gnet's buffer as its bytes arrive, into a
+// A larger one is moved out of the input buffer as its bytes arrive, into a
 // buffer of exactly its declared length that the broker owns
-// (clientExt.part), and is decoded from there once complete. gnet's ring
+// (clientExt.part), and is decoded from there once complete. gnet's input ring
 // would grow to the next power of two above the packet and be copied once
 // more for each decode; the broker's buffer is written once and dropped as
 // soon as the packet is handled. These buffers count against
@@ -29,7 +29,7 @@ import (
 // as soon as its fixed header is read.
 
 // partialMin is the declared length above which a packet that is not whole
-// is assembled in a buffer of its own. A packet up to it waits in gnet's
+// is assembled in a buffer of its own. A packet up to it waits in the input
 // ring, which grows to at most twice this per connection, outside the
 // budget.
 const partialMin = 4 << 10
@@ -53,9 +53,9 @@ func (p *partialBudget) reserve(n, max int) bool {
 }
 
 // startPartial begins assembling a packet of type t and length n whose
-// first bytes are at the head of gnet's input, and moves what has arrived
+// first bytes are at the head of the connection's input, and moves what has arrived
 // into it. Loop-only.
-func (c *client) startPartial(t codec.Type, n int) gnet.Action {
+func (c *client) startPartial(t codec.Type, n int) network.Action {
 	if c.state != stateConnected {
 		if err := c.preConnack(t); err != nil {
 			return c.fail(err) // refused before its body is read [MQTT-3.1.0-1]
@@ -70,17 +70,17 @@ func (c *client) startPartial(t codec.Type, n int) gnet.Action {
 	return act
 }
 
-// readPartial moves gnet's input into c's partial packet and handles the
-// packet once it is whole. more reports whether gnet's buffer may hold
+// readPartial moves the connection's input into c's partial packet and handles the
+// packet once it is whole. more reports whether the input buffer may hold
 // further packets to decode now. Loop-only; c.ext.part is not nil.
-func (c *client) readPartial() (act gnet.Action, more bool) {
+func (c *client) readPartial() (act network.Action, more bool) {
 	x := c.ext
 	p := x.part
-	k, _ := c.gc.Read(p[len(p):cap(p)])
+	k, _ := c.nc.Read(p[len(p):cap(p)])
 	p = p[:len(p)+k]
 	x.part = p
 	if len(p) < cap(p) {
-		return gnet.None, false // gnet's buffer is empty
+		return network.None, false // the input buffer is empty
 	}
 	t, _, _, _ := codec.PacketLen(p, 0) // read whole by startPartial
 	if c.state != stateNew {
@@ -96,9 +96,9 @@ func (c *client) readPartial() (act gnet.Action, more bool) {
 		return c.fail(err), false
 	}
 	if c.state == stateTakeover || c.throttled {
-		return gnet.None, false // the rest waits in gnet's buffer
+		return network.None, false // the rest waits in the connection's input buffer
 	}
-	return gnet.None, true
+	return network.None, true
 }
 
 // releasePartial drops c's partial packet buffer and gives its bytes back
@@ -114,42 +114,42 @@ func (c *client) releasePartial() {
 // refusePartial closes c because a packet of n bytes would pass
 // Config.MaxPartialBytes: a connected v5 client is told DISCONNECT 0x97
 // Quota exceeded. Loop-only.
-func (c *client) refusePartial(n int) gnet.Action {
+func (c *client) refusePartial(n int) network.Action {
 	b := c.l.b
 	b.partial.refused.Add(1)
 	if ok, hits := b.partial.log.allow(b.now(), 1); ok {
 		b.log.Warn("partial packet refused: max_partial_bytes reached, connection closed",
-			"client", c.clientID(), "remote", c.gc.RemoteAddr(), "packet_bytes", n,
+			"client", c.clientID(), "remote", c.nc.RemoteAddr(), "packet_bytes", n,
 			"partial_bytes", b.partial.used.Load(), "max_partial_bytes", b.cfg.MaxPartialBytes,
 			"hits", hits)
 	}
 	c.reason = closeInboundQuota
 	c.disconnectFor(errPartialBudget)
-	return gnet.Close
+	return network.Close
 }
 
-// holdForTakeover leaves c's input in gnet's buffer while its CONNECT waits
+// holdForTakeover leaves c's input in the connection's input buffer while its CONNECT waits
 // for the session's previous connection to let go (resumeConnect reads it
 // then), and closes c once the bytes past the CONNECT pass
 // Config.MaxTakeoverBytes. The client has no CONNACK yet, so it is closed
 // without a DISCONNECT [MQTT-3.14.0-1]. Loop-only.
-func (c *client) holdForTakeover() gnet.Action {
-	held := c.gc.InboundBuffered()
-	if c.keptConnect() == nil { // the CONNECT is at the head of gnet's buffer
-		hdr, _ := c.gc.Peek(min(held, 5))
+func (c *client) holdForTakeover() network.Action {
+	held := c.nc.InboundBuffered()
+	if c.keptConnect() == nil { // the CONNECT is at the head of the input buffer
+		hdr, _ := c.nc.Peek(min(held, 5))
 		_, _, n, _ := codec.PacketLen(hdr, 0)
 		held -= n
 	}
 	b := c.l.b
 	if held <= b.cfg.MaxTakeoverBytes {
-		return gnet.None
+		return network.None
 	}
 	b.takeoverClosed.Add(1)
 	if ok, hits := b.takeoverLog.allow(b.now(), 1); ok {
 		b.log.Warn("connection closed: input while its session takeover is pending passed max_takeover_bytes",
-			"remote", c.gc.RemoteAddr(), "held_bytes", held,
+			"remote", c.nc.RemoteAddr(), "held_bytes", held,
 			"max_takeover_bytes", b.cfg.MaxTakeoverBytes, "hits", hits)
 	}
 	c.reason = closeTakeoverInput
-	return gnet.Close
+	return network.Close
 }

@@ -8,11 +8,6 @@ import "golang.org/x/sys/unix"
 // system; on Linux it can. Safe from any goroutine.
 func CheckPlatform() error { return nil }
 
-// bellPair creates a loop's doorbell socket pair, both ends close-on-exec.
-func bellPair() ([2]int, error) {
-	return unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-}
-
 // acceptSocket accepts one connection from the listening socket fd, the
 // new socket non-blocking and close-on-exec.
 func acceptSocket(fd int) (int, unix.Sockaddr, error) {

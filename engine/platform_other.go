@@ -18,21 +18,6 @@ func CheckPlatform() error {
 	return errors.New("the broker runs on Linux only (epoll/io_uring event loops); this is " + runtime.GOOS)
 }
 
-// bellPair creates a loop's doorbell socket pair, both ends close-on-exec.
-// Without SOCK_CLOEXEC the flag is set after socketpair(); the fork lock
-// keeps an exec in another goroutine from inheriting the fds in between.
-func bellPair() ([2]int, error) {
-	syscall.ForkLock.RLock()
-	defer syscall.ForkLock.RUnlock()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err != nil {
-		return fds, err
-	}
-	unix.CloseOnExec(fds[0])
-	unix.CloseOnExec(fds[1])
-	return fds, nil
-}
-
 // acceptSocket accepts one connection from the listening socket fd, the
 // new socket non-blocking and close-on-exec (set after accept, under the
 // fork lock as in bellPair).

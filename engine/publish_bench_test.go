@@ -81,7 +81,7 @@ func BenchmarkMatchCache(b *testing.B) {
 	for i := 0; i < 100; i++ {
 		hs.subscribe(s, fmt.Sprintf("m/%d/+", i), 0)
 	}
-	l := hs.b.loopOf0(hs.loops[0])
+	l := hs.loop(0)
 	topic := []byte("m/42/x")
 	b.Run("cached", func(b *testing.B) {
 		b.ReportAllocs()

@@ -76,12 +76,12 @@ func TestSharedCongestionNotStale(t *testing.T) {
 		msgs = codec.AppendPublish(msgs, codec.V5, &p)
 	}
 	hs.send(pub, msgs) // one read: a's share waits in one batch for loop 0
-	sa := hs.b.table.get(hs.b.loopOf0(hs.loops[0]).clients[0].sess.subID())
+	sa := hs.b.table.get(hs.loop(0).clients[0].sess.subID())
 	check(t, sa != nil && sa.clientID == "a" && sa.congestedSince() != 0, "a is congested by the hand-over")
 	hs.b.clock.Add(3e9) // a's messages expire before loop 0 applies them
 	hs.pump()
 	for _, el := range hs.loops {
-		hs.b.loopOf0(el).housekeeping()
+		hs.loop(el.idx).housekeeping()
 	}
 	hs.pump()
 	a.keep, a.out = true, nil

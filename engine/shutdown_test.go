@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-
 	"github.com/gust-mqtt/gust/codec"
 )
 
@@ -147,11 +145,10 @@ func TestShutdownBoundedWhenLoopWedged(t *testing.T) {
 	ls := b.loopSnapshot()
 	check(t, len(ls) > 0, "no loop")
 	wedged := make(chan struct{})
-	noErr(t, ls[0].el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+	noErr(t, ls[0].nl.Execute(func() {
 		close(wedged)
 		<-release
-		return nil
-	})))
+	}))
 	<-wedged
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()

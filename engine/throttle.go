@@ -1,14 +1,13 @@
 package engine
 
 import (
-	"context"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
+	"github.com/gust-mqtt/gust/engine/network"
 )
 
 // Publisher throttle. A QoS 1/2 publisher whose message lands in a
-// congested online session stops being read: its bytes wait in gnet's
+// congested online session stops being read: its bytes wait in its input
 // buffer and the kernel's, and since it cannot get more PUBACKs than its
 // own window, it slows down to the subscriber's pace instead of the broker
 // queueing (and delaying) without bound or dropping messages it has
@@ -188,11 +187,10 @@ func (s *session) throttles() bool {
 func (b *Broker) resumeThrottledLoops() {
 	for _, l := range b.loopSnapshot() {
 		if l.hasThrottled.Load() {
-			_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			l.run("throttle resume", func() {
 				l.resumePending = true
 				l.finish() // resumes unless a client is being read
-				return nil
-			}))
+			})
 		}
 	}
 }
@@ -238,7 +236,7 @@ func (l *loop) resumeThrottled() {
 		}
 		c.throttled = false
 		seq := l.seq
-		if c.onTraffic() == gnet.Close {
+		if c.onTraffic() == network.Close {
 			c.closeNow(closeProtocol)
 			continue
 		}

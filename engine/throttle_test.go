@@ -1,14 +1,12 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/panjf2000/gnet/v2"
 
 	"github.com/gust-mqtt/gust/codec"
 )
@@ -175,10 +173,9 @@ func sampleBacklog(b *Broker, id string, stop <-chan struct{}) int {
 			continue
 		}
 		got := make(chan int, 1)
-		err := owner.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		err := owner.nl.Execute(func() {
 			got <- s.queued() + int(s.subscriber().handedIn.Load())
-			return nil
-		}))
+		})
 		if err != nil {
 			continue
 		}

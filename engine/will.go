@@ -1,11 +1,8 @@
 package engine
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
-
-	"github.com/panjf2000/gnet/v2"
 )
 
 // Delayed wills (MQTT 5 Will Delay Interval). A will with a delay whose
@@ -120,13 +117,12 @@ func (b *Broker) publishDueWills() {
 		return
 	}
 	l := ls[0]
-	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+	l.run("delayed wills", func() {
 		for _, w := range due {
 			l.publishWill(w) // [MQTT-3.1.2-8]
 		}
 		l.finish()
-		return nil
-	}))
+	})
 }
 
 // closeWill publishes or delays the will w of client c, closed without a

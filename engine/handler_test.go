@@ -3,36 +3,15 @@ package engine
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-	gerrors "github.com/panjf2000/gnet/v2/pkg/errors"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/codec"
 )
-
-// TestGnetVersionPinned keeps the gnet internals the hand-off links to
-// (gnetVersion) in step with go.mod: a gnet upgrade must revisit them.
-func TestGnetVersionPinned(t *testing.T) {
-	mod, err := os.ReadFile("../go.mod")
-	noErr(t, err)
-	var v string
-	for _, line := range strings.Split(string(mod), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/panjf2000/gnet/v2" {
-			v = f[1]
-		}
-	}
-	equal(t, v, gnetVersion, "gnet version in go.mod")
-	b := startBroker(t, nil)
-	noErr(t, checkGnet(b.loopSnapshot()[0].el))
-}
 
 // TestHandOffFailureCounted hands a loop a descriptor it cannot register
 // (not pollable): gnet closes it, the connection is no longer counted as
@@ -44,14 +23,14 @@ func TestHandOffFailureCounted(t *testing.T) {
 	acc := b.acc.Load()
 	b.open.Add(1) // as the acceptor does before a hand-off
 	l := b.loopSnapshot()[0]
-	noErr(t, l.adopt(fd, &unix.SockaddrInet4{Port: 1}, b.addr, acc.lost))
+	noErr(t, l.nl.Adopt(fd, &unix.SockaddrInet4{Port: 1}, b.addr, acc.lost))
 	check(t, eventually(5*time.Second, func() bool { return acc.refused.Load() == 1 }), "failed hand-off not counted")
 	equal(t, b.open.Load(), int64(0), "open after a failed hand-off")
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("after-failed-handoff"), CleanStart: true})
 }
 
-// TestDoneWhenLoopsStop stops gnet's event loops behind the broker's back:
+// TestDoneWhenLoopsStop stops the event loops behind the broker's back:
 // Done says so, and Shutdown still returns.
 func TestDoneWhenLoopsStop(t *testing.T) {
 	b := startBroker(t, nil)
@@ -62,10 +41,9 @@ func TestDoneWhenLoopsStop(t *testing.T) {
 		t.Fatal("Done before anything stopped:", err)
 	default:
 	}
-	ls := b.loopSnapshot()
-	noErr(t, ls[0].el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		return gerrors.ErrEngineShutdown
-	})))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	noErr(t, b.poller.Stop(ctx))
 	select {
 	case err := <-b.Done():
 		check(t, err != nil && strings.Contains(err.Error(), ErrStopped.Error()), "Done error:", err)
@@ -73,18 +51,6 @@ func TestDoneWhenLoopsStop(t *testing.T) {
 		t.Fatal("Done silent after the event loops stopped")
 	}
 	r.expectClosed(5 * time.Second)
-}
-
-// TestStartSealsGnetListener checks that nothing is left of the unix
-// socket gnet listens on: neither it nor its directory can be reached.
-func TestStartSealsGnetListener(t *testing.T) {
-	b := startBroker(t, nil)
-	_, err := os.Stat(b.sealed.dir.Name())
-	check(t, os.IsNotExist(err), "sealed socket directory still there:", err)
-	_, err = net.Dial("unix", b.sealed.path)
-	check(t, err != nil, "sealed socket reachable")
-	r := dialRaw(t, b)
-	r.connect(&codec.Connect{ClientID: []byte("sealed"), CleanStart: true})
 }
 
 // TestHandOffSpreadsOverLoops checks the acceptor's round robin: with two
@@ -98,13 +64,12 @@ func TestHandOffSpreadsOverLoops(t *testing.T) {
 	}
 	for _, l := range b.loopSnapshot() {
 		done := make(chan struct{})
-		noErr(t, l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		noErr(t, l.nl.Execute(func() {
 			if len(l.clients) == 1 {
 				seen.Add(1)
 			}
 			close(done)
-			return nil
-		})))
+		}))
 		<-done
 	}
 	equal(t, seen.Load(), int32(2), "loops with one client each")

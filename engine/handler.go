@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gust-mqtt/gust/engine/network"
+)
+
+// The broker's side of the network seam (engine/network): it starts the
+// poller's event loops, gives each its broker loop, and takes their
+// callbacks. The acceptor (listener.go) accepts; each socket it admits is
+// adopted by a loop, round robin.
+
+// startLoops starts the poller's event loops and returns the broker's
+// loops, one per event loop, in the poller's order.
+func (b *Broker) startLoops() ([]*loop, error) {
+	n := b.cfg.Loops
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	b.poller = network.NewGnet(b.log)
+	nls, err := b.poller.Start(handler{b}, n)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	loops := make([]*loop, len(nls))
+	for i, nl := range nls {
+		loops[i] = newLoop(b, i, nl)
+	}
+	b.loops = loops
+	return loops, nil
+}
+
+// watchLoops reports through Done event loops that stopped while the
+// broker was not shutting down: every client is gone, the broker cannot
+// serve.
+func (b *Broker) watchLoops() {
+	<-b.poller.Done()
+	if b.closing.Load() {
+		return
+	}
+	err := b.poller.Err()
+	if err == nil {
+		err = ErrStopped
+	}
+	b.log.Error("event loops stopped on their own", "err", err)
+	b.report(fmt.Errorf("engine: event loops stopped: %w", err))
+}
+
+// roundRobin returns the hand-off of the acceptor (accepted from local):
+// each socket goes to the next of loops. Called by the acceptor goroutine
+// only.
+func roundRobin(loops []*loop, local net.Addr) handOffFunc {
+	next := 0
+	return func(fd int, sa unix.Sockaddr, lost func(error)) error {
+		l := loops[next]
+		if next++; next == len(loops) {
+			next = 0
+		}
+		return l.nl.Adopt(fd, sa, local, lost)
+	}
+}
+
+// run runs fn on l's goroutine, logging (as what) when it cannot: the
+// event loops have stopped, which is expected only once the broker is
+// closing. Safe from any goroutine.
+func (l *loop) run(what string, fn func()) {
+	if err := l.nl.Execute(fn); err != nil && !l.b.closing.Load() {
+		l.b.log.Error("event loop task not run", "task", what, "loop", l.idx, "err", err)
+	}
+}
+
+// handler is the broker as the network's Handler.
+type handler struct{ b *Broker }
+
+// OnOpen creates the client of a new connection on its loop.
+func (h handler) OnOpen(idx int, nc network.Conn) network.Action {
+	b := h.b
+	if b.closing.Load() {
+		b.open.Add(-1) // counted by the acceptor, never a client
+		return network.Close
+	}
+	l := b.loops[idx]
+	b.churn.Add(1)
+	now := b.refreshClock()
+	c := &client{nc: nc, l: l, lastRead: now}
+	nc.SetContext(c)
+	l.addClient(c)
+	return network.None
+}
+
+// OnTraffic decodes a client's packets, then finishes the round
+// (hand-overs, flushes).
+func (h handler) OnTraffic(nc network.Conn) network.Action {
+	c, ok := nc.Context().(*client)
+	if !ok {
+		return network.Close
+	}
+	act := c.onTraffic()
+	c.l.finish()
+	return act
+}
+
+// OnClose releases a closed client.
+func (h handler) OnClose(nc network.Conn, _ error) {
+	if c, ok := nc.Context().(*client); ok {
+		if c.state != stateClosed {
+			h.b.open.Add(-1)
+			h.b.churn.Add(1)
+		}
+		c.onClose()
+		c.l.finish()
+	}
+}
+
+// OnWake drains the loop's inbox.
+func (h handler) OnWake(idx int) { h.b.loops[idx].drain() }
