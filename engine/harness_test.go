@@ -80,18 +80,23 @@ func (fakeAddr) Network() string { return "tcp" }
 func (fakeAddr) String() string  { return "127.0.0.1:1" }
 
 // fakeLoop is an in-memory network.Loop: Execute runs its function at
-// once, Wake is counted (the harness drains inboxes with pump).
+// once; Wake writes a byte to a socket pair, as network.Gnet's doorbell
+// does, so that benchmarks pay for it (the harness drains inboxes with
+// pump).
 type fakeLoop struct {
-	idx   int
-	h     handler
-	wakes int
+	idx  int
+	h    handler
+	bell [2]int // read end, write end
 }
 
 func (el *fakeLoop) Execute(fn func()) error {
 	fn()
 	return nil
 }
-func (el *fakeLoop) Wake() { el.wakes++ }
+func (el *fakeLoop) Wake() { _, _ = unix.Write(el.bell[1], bellByte) }
+
+// bellByte is what Wake writes.
+var bellByte = []byte{1}
 func (el *fakeLoop) Adopt(int, unix.Sockaddr, net.Addr, func(error)) error {
 	return errors.New("fakeLoop: no sockets")
 }
@@ -131,6 +136,10 @@ func newHarness(t testing.TB, nloops int, mods ...func(*Config)) *harness {
 	hs := &harness{t: t, b: b, h: harnessHandler{handler{b}}}
 	for i := 0; i < nloops; i++ {
 		el := &fakeLoop{idx: i, h: hs.h.handler}
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+		noErr(t, err)
+		el.bell = fds
+		t.Cleanup(func() { _ = unix.Close(fds[0]); _ = unix.Close(fds[1]) })
 		b.loops = append(b.loops, newLoop(b, i, el))
 		hs.loops = append(hs.loops, el)
 	}
@@ -157,9 +166,16 @@ func (hs *harness) send(f *fakeConn, b []byte) {
 	}
 }
 
-// pump drains every loop's inbox, as OnWake would.
+// pump empties every loop's doorbell and drains its inbox, as OnWake
+// would.
 func (hs *harness) pump() {
-	for _, l := range hs.b.loops {
+	var buf [64]byte
+	for i, l := range hs.b.loops {
+		for {
+			if n, _ := unix.Read(hs.loops[i].bell[0], buf[:]); n <= 0 {
+				break
+			}
+		}
 		l.drain()
 	}
 }
