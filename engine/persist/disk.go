@@ -5,40 +5,81 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Disk is the Store on pebble in one data directory. pebble's lock file
 // keeps a second process off the directory; its write-ahead log makes a
 // commit durable once synced, and recovery stops cleanly at a torn tail.
+//
+// Running out of disk space is not fatal. The store keeps a ballast file
+// of DiskOptions.Ballast bytes; the first write that finds the disk full
+// deletes it (so that write, and pebble's own work, have room) and the
+// store turns full: Commit fails at once with ErrFull, so the broker
+// refuses new work it cannot store and loses nothing it acknowledged.
+// Once the file system has twice the ballast free again, the ballast is
+// put back and commits are taken again.
 type Disk struct {
-	dir string
-	db  *pebble.DB
-	c   committer
-	log *slog.Logger
+	dir     string
+	db      *pebble.DB
+	c       committer
+	log     *slog.Logger
+	ballast int64
+
+	full     atomic.Bool
+	stopFull chan struct{}
+	fullDone chan struct{}
 
 	mu        sync.Mutex
 	recovered time.Duration
 	closed    bool
 }
 
+// DiskOptions configure OpenDisk.
+type DiskOptions struct {
+	Sync Sync
+	// Ballast is the space kept in reserve for a full disk
+	// (DefaultBallast if 0; negative: none).
+	Ballast int64
+	Log     *slog.Logger
+}
+
+// DefaultBallast is the default reserve for a full disk.
+const DefaultBallast = 64 << 20
+
+// ballastName is the reserve file in the data directory.
+const ballastName = "gust-ballast"
+
+// ErrFull is the error of a Commit while the disk is full.
+var ErrFull = errors.New("persist: disk full")
+
 // OpenDisk opens (or creates) the store in dir. It refuses a directory
 // that holds files but no store, a store another process has open, and
 // one it cannot read, with an error naming dir.
-func OpenDisk(dir string, sync Sync, log *slog.Logger) (*Disk, error) {
+func OpenDisk(dir string, o DiskOptions) (*Disk, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Ballast == 0 {
+		o.Ballast = DefaultBallast
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("persist: data directory %s: %w", dir, err)
 	}
 	if err := checkDir(dir); err != nil {
 		return nil, err
 	}
+	d := &Disk{dir: dir, log: o.Log, ballast: o.Ballast, stopFull: make(chan struct{}), fullDone: make(chan struct{})}
 	opts := &pebble.Options{
-		Logger:           pebbleLogger{log},
-		ErrorIfNotExists: false,
+		Logger: pebbleLogger{o.Log},
+		FS:     vfs.OnDiskFull(vfs.Default, d.onDiskFull),
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
@@ -47,10 +88,77 @@ func OpenDisk(dir string, sync Sync, log *slog.Logger) (*Disk, error) {
 		}
 		return nil, fmt.Errorf("persist: data directory %s cannot be opened: %w", dir, err)
 	}
-	d := &Disk{dir: dir, db: db, log: log}
-	d.c.start(sync.Every, d.write, d.syncLog)
+	d.db = db
+	if d.ballast > 0 {
+		if err := d.makeBallast(); err != nil {
+			o.Log.Warn("disk full reserve not made: a full disk will stop the broker", "path", filepath.Join(dir, ballastName), "err", err)
+		}
+	}
+	d.c.start(o.Sync.Every, d.write, d.syncLog)
+	go d.watchFull()
 	return d, nil
 }
+
+// makeBallast creates the reserve file with its blocks allocated.
+func (d *Disk) makeBallast() error {
+	path := filepath.Join(d.dir, ballastName)
+	if st, err := os.Stat(path); err == nil && st.Size() == d.ballast {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	err = fallocate(f, d.ballast)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+	}
+	return err
+}
+
+// onDiskFull runs inside pebble's file system when a write finds no
+// space, with other writes held: it frees the reserve and turns the store
+// full.
+func (d *Disk) onDiskFull() {
+	_ = os.Remove(filepath.Join(d.dir, ballastName))
+	if !d.full.Swap(true) {
+		d.log.Error("disk full: refusing new durable work until space returns", "dir", d.dir)
+	}
+}
+
+// watchFull puts the reserve back once the file system has room again.
+func (d *Disk) watchFull() {
+	defer close(d.fullDone)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stopFull:
+			return
+		case <-t.C:
+		}
+		if !d.full.Load() {
+			continue
+		}
+		free, err := freeBytes(d.dir)
+		if err != nil || free < 2*max(d.ballast, 1<<20) {
+			continue
+		}
+		if d.ballast > 0 {
+			if err := d.makeBallast(); err != nil {
+				continue
+			}
+		}
+		d.full.Store(false)
+		d.log.Info("disk space back: durable work taken again", "dir", d.dir, "free_bytes", free)
+	}
+}
+
+// Full reports whether commits are refused for lack of space.
+func (d *Disk) Full() bool { return d.full.Load() }
 
 // checkDir refuses a directory with files in it but no pebble store: the
 // user's other data must never be taken for an empty store.
@@ -102,8 +210,16 @@ func (d *Disk) write(group []pending, sync bool) error {
 // syncLog syncs the write-ahead log.
 func (d *Disk) syncLog() error { return d.db.LogData(nil, pebble.Sync) }
 
-// Commit queues b for the next group.
-func (d *Disk) Commit(b *Batch, done func(error)) { d.c.commit(b, done) }
+// Commit queues b for the next group, or fails it with ErrFull while
+// the disk is full.
+func (d *Disk) Commit(b *Batch, done func(error)) {
+	if d.full.Load() {
+		d.c.failures.Add(1)
+		done(ErrFull)
+		return
+	}
+	d.c.commit(b, done)
+}
 
 // Recover visits every record in key order. A record it cannot decode
 // stops it with an error naming the directory.
@@ -158,6 +274,8 @@ func (d *Disk) Close() error {
 	d.closed = true
 	d.mu.Unlock()
 	d.c.close()
+	close(d.stopFull)
+	<-d.fullDone
 	return d.db.Close()
 }
 

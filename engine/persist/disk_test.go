@@ -11,7 +11,7 @@ import (
 
 func openDisk(t *testing.T, dir string, s Sync) *Disk {
 	t.Helper()
-	d, err := OpenDisk(dir, s, quietLog())
+	d, err := OpenDisk(dir, DiskOptions{Sync: s, Log: quietLog(), Ballast: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestDiskIntervalSync(t *testing.T) {
 func TestDiskLocked(t *testing.T) {
 	dir := t.TempDir()
 	openDisk(t, dir, Sync{})
-	_, err := OpenDisk(dir, Sync{}, quietLog())
+	_, err := OpenDisk(dir, DiskOptions{Log: quietLog()})
 	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "another process") {
 		t.Fatalf("second open: %v", err)
 	}
@@ -111,7 +111,7 @@ func TestDiskForeignDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := OpenDisk(dir, Sync{}, quietLog())
+	_, err := OpenDisk(dir, DiskOptions{Log: quietLog()})
 	if err == nil || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("open of a foreign directory: %v", err)
 	}
@@ -137,7 +137,7 @@ func TestDiskCorruptManifest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := OpenDisk(dir, Sync{}, quietLog())
+	_, err := OpenDisk(dir, DiskOptions{Log: quietLog()})
 	if err == nil || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("open of a corrupt store: %v", err)
 	}
