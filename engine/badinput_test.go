@@ -10,12 +10,6 @@ import (
 	"github.com/gust-mqtt/gust/codec"
 )
 
-// connectBytes returns a 3.1.1 CONNECT for id.
-func connectBytes(id string, keepAlive uint16) []byte {
-	return codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311,
-		CleanStart: true, ClientID: []byte(id), KeepAlive: keepAlive})
-}
-
 // TestBadInputClosesOnlyThatConnection sends each kind of bad input on its
 // own connection and checks that connection is closed (with a CONNACK code
 // where one exists) while a healthy client keeps working.

@@ -167,3 +167,23 @@ func TestInteropMosquittoSysAndWildcards(t *testing.T) {
 	lines = mosqSub(t, b, "-t", "#", "-W", "1")()
 	equal(t, len(lines), 0)
 }
+
+// TestInteropMosquittoPasswordFile: mosquitto_pub logs in with a user name
+// and password checked against the password file, and is refused with a
+// wrong one.
+func TestInteropMosquittoPasswordFile(t *testing.T) {
+	tool := mosquittoTool(t, "mosquitto_pub")
+	b := startAuthBroker(t, func(c *Config) { c.AllowAnonymous = false })
+	mosqPub(t, b, "-u", "alice", "-P", "s3cret", "-t", "pw/m", "-m", "x", "-q", "1")
+	h, p := hostPort(t, b)
+	for _, args := range [][]string{
+		{"-u", "alice", "-P", "wrong"},
+		{}, // anonymous
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		out, err := exec.CommandContext(ctx, tool, append([]string{"-h", h, "-p", p, "-V", "mqttv311",
+			"-t", "pw/m", "-m", "x"}, args...)...).CombinedOutput()
+		cancel()
+		check(t, err != nil, "mosquitto_pub", args, "accepted:", string(out))
+	}
+}

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/gust-mqtt/gust/codec"
 )
 
 // The MQTT.js interop test runs engine/testdata/mqttjs/scenarios.js, all
@@ -536,19 +534,4 @@ func checkJSEmptyID(t *testing.T, v int, r *jsResult) {
 func checkJSWillDelay(t *testing.T, _ int, r *jsResult) {
 	sameStrings(t, msgKeys(r.Wills), []string{"js/willdelay/a a q1 rfalse"}, "wills")
 	check(t, r.DelayMs >= 900, "will published before its delay", r.DelayMs)
-}
-
-// TestMQTT31NoSessionPresent: a resumed MQTT 3.1 session gets a CONNACK
-// whose first byte, reserved in 3.1, is 0 (MQTT.js with protocolVersion 3
-// showed the broker setting Session Present there).
-func TestMQTT31NoSessionPresent(t *testing.T) {
-	b := startBroker(t, nil)
-	for i := range 2 {
-		r := dialRaw(t, b)
-		ack := r.connect(&codec.Connect{Version: codec.V31, ClientID: []byte("v31-sp"), KeepAlive: 30})
-		equal(t, byte(ack.ReasonCode), codec.ConnackAccepted)
-		check(t, !ack.SessionPresent, "connect", i, "3.1 CONNACK byte 1 is not 0")
-		r.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
-		r.expectClosed(3 * time.Second)
-	}
 }

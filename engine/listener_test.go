@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gust-mqtt/gust/codec"
+	"golang.org/x/sys/unix"
 )
 
 // captureLog sends the broker's log to a buffer the test can read.
@@ -22,18 +21,6 @@ func captureLog(c *Config) *syncBuffer {
 	buf := &syncBuffer{}
 	c.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return buf
-}
-
-// eventually polls cond every 10 ms until it holds or d has passed.
-func eventually(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-	}
 }
 
 // connectOutcome dials addr, sends CONNECT and reports whether a CONNACK
@@ -198,4 +185,15 @@ func TestAcceptOutOfDescriptors(t *testing.T) {
 func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
+}
+
+// TestMaxConnections closes connections past the limit.
+func TestMaxConnections(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.MaxConnections = 2 })
+	for i := 0; i < 2; i++ {
+		dialRaw(t, b).connect(&codec.Connect{ClientID: []byte(fmt.Sprint("mc", i)), CleanStart: true})
+	}
+	r := dialRaw(t, b)
+	r.write(connectBytes("mc2", 0))
+	r.expectClosed(3 * time.Second)
 }

@@ -94,77 +94,6 @@ func TestUnsubscribe(t *testing.T) {
 	equal(t, string(p.Payload), "kept")
 }
 
-// TestZeroLengthClientID assigns an id with clean session 1
-// [MQTT-3.1.3-6] and two such clients do not take each other over.
-func TestZeroLengthClientID(t *testing.T) {
-	b := startBroker(t, nil)
-	r1 := dialRaw(t, b)
-	equal(t, r1.connect(&codec.Connect{CleanStart: true}).ReasonCode, codec.ReasonCode(0))
-	r2 := dialRaw(t, b)
-	equal(t, r2.connect(&codec.Connect{CleanStart: true}).ReasonCode, codec.ReasonCode(0))
-	r1.write(codec.AppendPingreq(nil))
-	r1.mustRead(codec.TypePingresp)
-	equal(t, b.connected.Load(), int64(2))
-}
-
-// TestShutdownPublishesWills checks graceful shutdown closes every client
-// and publishes wills (a server-side close is not a DISCONNECT).
-func TestShutdownPublishesWills(t *testing.T) {
-	b := startBroker(t, nil)
-	watchers := make([]*rawConn, 2) // on both loops
-	for i := range watchers {
-		watchers[i] = dialRaw(t, b)
-		watchers[i].connect(&codec.Connect{ClientID: []byte(fmt.Sprint("sdw", i)), CleanStart: true})
-		watchers[i].subscribe(1, "sd/#", 0)
-	}
-	r := dialRaw(t, b)
-	r.connect(&codec.Connect{ClientID: []byte("sd"), CleanStart: true, WillFlag: true, WillRetain: true,
-		WillTopic: []byte("sd/will"), WillPayload: []byte("x")})
-	noErr(t, b.Shutdown(t.Context()))
-	r.expectClosed(3 * time.Second)
-	for _, w := range watchers {
-		p := decodePublish(t, w.mustRead(codec.TypePublish))
-		equal(t, string(p.Topic), "sd/will")
-		w.expectClosed(3 * time.Second)
-	}
-	_, ok := b.retained.Get("sd/will")
-	check(t, ok, "retained will stored at shutdown")
-}
-
-// TestSharedSubscription delivers each message to exactly one member of a
-// $share group [MQTT-4.8.2-3] while plain subscribers get all of them.
-func TestSharedSubscription(t *testing.T) {
-	b := startBroker(t, nil)
-	members := make([]*rawConn, 3)
-	for i := range members {
-		members[i] = dialRaw(t, b)
-		members[i].connect(&codec.Connect{ClientID: []byte(fmt.Sprint("m", i)), CleanStart: true})
-		members[i].subscribe(1, "$share/g/s/+", 0)
-	}
-	plain := dialRaw(t, b)
-	plain.connect(&codec.Connect{ClientID: []byte("plain"), CleanStart: true})
-	plain.subscribe(1, "s/+", 0)
-	pub := dialRaw(t, b)
-	pub.connect(&codec.Connect{ClientID: []byte("spub"), CleanStart: true})
-	const n = 30
-	for i := 0; i < n; i++ {
-		pub.publish(&codec.Publish{Topic: []byte("s/x"), Payload: []byte(fmt.Sprint(i))})
-	}
-	for i := 0; i < n; i++ {
-		plain.mustRead(codec.TypePublish)
-	}
-	total := 0
-	for _, m := range members {
-		for {
-			if _, err := m.read(300 * time.Millisecond); err != nil {
-				break
-			}
-			total++
-		}
-	}
-	equal(t, total, n, "each message to one member")
-}
-
 type denyAuthoriser struct{}
 
 func (denyAuthoriser) CanPublish(_ *ClientInfo, topic []byte, _ byte, _ bool) bool {
@@ -190,26 +119,6 @@ func TestAuthoriser(t *testing.T) {
 	equal(t, string(p.Topic), "open")
 }
 
-// TestMaxConnections closes connections past the limit.
-func TestMaxConnections(t *testing.T) {
-	b := startBroker(t, func(c *Config) { c.MaxConnections = 2 })
-	for i := 0; i < 2; i++ {
-		dialRaw(t, b).connect(&codec.Connect{ClientID: []byte(fmt.Sprint("mc", i)), CleanStart: true})
-	}
-	r := dialRaw(t, b)
-	r.write(connectBytes("mc2", 0))
-	r.expectClosed(3 * time.Second)
-}
-
-// TestKeepAliveBounds holds a client asking for keep alive 0 to
-// KeepAliveMax: silent past 1.5x of it, it is disconnected.
-func TestKeepAliveBounds(t *testing.T) {
-	b := startBroker(t, func(c *Config) { c.KeepAliveMax = time.Second })
-	r := dialRaw(t, b)
-	r.connect(&codec.Connect{ClientID: []byte("ka0"), CleanStart: true, KeepAlive: 0})
-	r.expectClosed(5 * time.Second)
-}
-
 // TestSessionExpiry drops an offline persistent session after
 // MaxSessionExpiry.
 func TestSessionExpiry(t *testing.T) {
@@ -226,4 +135,185 @@ func TestSessionExpiry(t *testing.T) {
 	r2 := dialRaw(t, b)
 	check(t, !r2.connect(&codec.Connect{ClientID: []byte("exp"), CleanStart: false}).SessionPresent, "session expired")
 	equal(t, b.subCount.Load(), int64(0))
+}
+
+// TestV5RawFailedPubackNotResent: a QoS 1 PUBLISH the subscriber answers
+// with PUBACK 0x80 counts as acknowledged and is not sent again when the
+// session resumes [MQTT-4.4.0-2]; one left unacknowledged is, with DUP 1
+// [MQTT-4.4.0-1] [MQTT-4.3.2-3]. First sends have DUP 0 [MQTT-4.3.2-2]; the
+// publisher's PUBACK echoes its packet identifier [MQTT-4.3.2-4].
+func TestV5RawFailedPubackNotResent(t *testing.T) {
+	b := startBroker(t, nil)
+	persistent := func(cp *codec.Connect) {
+		cp.CleanStart = false
+		cp.Props.SessionExpiry = 60
+		cp.Props.Set(codec.PropSessionExpiry)
+	}
+	sub := dialV5(t, b, "v5-fp-sub", persistent)
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("fp/#"), QoS: 1}}}))
+	sub.mustRead(codec.TypeSuback)
+	pub := dialV5(t, b, "v5-fp-pub", nil)
+	for i, payload := range []string{"refused", "unacked"} {
+		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("fp/x"), QoS: 1, PacketID: uint16(i + 1), Payload: []byte(payload)}))
+		equal(t, pub.readAck(codec.TypePuback).PacketID, uint16(i+1))
+		var p codec.Publish
+		_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
+		noErr(t, err)
+		equal(t, string(p.Payload), payload)
+		check(t, !p.Dup, "DUP 1 on a first send")
+		if i == 0 {
+			sub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID, ReasonCode: codec.ReasonUnspecifiedError}))
+		}
+	}
+	sub.write(codec.AppendPingreq(nil)) // the PUBACK is handled before the close
+	sub.mustRead(codec.TypePingresp)
+	_ = sub.nc.Close()
+	time.Sleep(100 * time.Millisecond)
+
+	back := dialRaw(t, b)
+	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-fp-sub")}
+	persistent(&cp)
+	check(t, back.connect(&cp).SessionPresent, "session present")
+	var p codec.Publish
+	_, err := codec.DecodePublish(back.mustRead(codec.TypePublish), codec.V5, &p)
+	noErr(t, err)
+	equal(t, string(p.Payload), "unacked", "resent message")
+	check(t, p.Dup, "a resent PUBLISH has DUP 1")
+	if pkt, err := back.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("more than the unacknowledged message resent: %x", pkt)
+	}
+}
+
+// TestV5RawQoS2AfterExpiry: a QoS 2 message whose Message Expiry passes
+// while it waits for the subscriber's PUBREC is still sent again on resume
+// [MQTT-4.3.3-7], and its exchange completes: PUBREC gets PUBREL, PUBCOMP
+// ends it [MQTT-4.3.3-13].
+func TestV5RawQoS2AfterExpiry(t *testing.T) {
+	b := startBroker(t, nil)
+	persistent := func(cp *codec.Connect) {
+		cp.CleanStart = false
+		cp.Props.SessionExpiry = 60
+		cp.Props.Set(codec.PropSessionExpiry)
+	}
+	sub := dialV5(t, b, "v5-q2exp-sub", persistent)
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("q2exp"), QoS: 2}}}))
+	sub.mustRead(codec.TypeSuback)
+	pub := dialV5(t, b, "v5-q2exp-pub", nil)
+	m := codec.Publish{Topic: []byte("q2exp"), QoS: 2, PacketID: 1, Payload: []byte("soon gone")}
+	m.Props.MessageExpiry = 1
+	m.Props.Set(codec.PropMessageExpiry)
+	pub.write(codec.AppendPublish(nil, codec.V5, &m))
+	pub.readAck(codec.TypePubrec)
+	pub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrel, PacketID: 1}))
+	pub.readAck(codec.TypePubcomp)
+	var first codec.Publish
+	_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &first)
+	noErr(t, err)
+	equal(t, first.QoS, byte(2))
+	_ = sub.nc.Close()
+	time.Sleep(1500 * time.Millisecond) // past the expiry
+
+	back := dialRaw(t, b)
+	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-q2exp-sub")}
+	persistent(&cp)
+	check(t, back.connect(&cp).SessionPresent, "session present")
+	var p codec.Publish
+	_, err = codec.DecodePublish(back.mustRead(codec.TypePublish), codec.V5, &p)
+	noErr(t, err)
+	equal(t, string(p.Payload), "soon gone", "an expired in-flight message was not sent again")
+	equal(t, p.QoS, byte(2))
+	check(t, p.Dup, "DUP 1 on the resent PUBLISH")
+	back.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrec, PacketID: p.PacketID}))
+	equal(t, back.readAck(codec.TypePubrel).PacketID, p.PacketID)
+	back.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubcomp, PacketID: p.PacketID}))
+	back.write(codec.AppendPingreq(nil))
+	back.mustRead(codec.TypePingresp) // nothing else in between
+}
+
+// TestV5RawReceiveMaximumQoS2: with Receive Maximum 2 the broker sends two
+// QoS 2 messages [MQTT-4.9.0-1] with distinct non-zero packet identifiers
+// [MQTT-2.2.1-4], and a QoS 2 message counts against the quota until its
+// PUBCOMP, not its PUBREC [MQTT-4.9.0-2] [MQTT-3.3.4-9] [MQTT-4.3.3-5]; at
+// zero quota the broker still answers PINGREQ and SUBSCRIBE [MQTT-4.9.0-3]
+// [MQTT-3.3.4-10]. Both directions of the QoS 2 exchange echo the packet
+// identifier [MQTT-2.2.1-5] [MQTT-4.3.3-8] [MQTT-4.3.3-4] [MQTT-4.3.3-11]
+// with reason 0x00 [MQTT-3.6.2-1] [MQTT-3.7.2-1].
+func TestV5RawReceiveMaximumQoS2(t *testing.T) {
+	b := startBroker(t, nil)
+	sub := dialV5(t, b, "v5-rm2", func(cp *codec.Connect) {
+		cp.Props.ReceiveMaximum = 2
+		cp.Props.Set(codec.PropReceiveMaximum)
+	})
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("rm2"), QoS: 2}}}))
+	sub.mustRead(codec.TypeSuback)
+	pub := dialV5(t, b, "v5-rm2-pub", nil)
+	for i := range 4 {
+		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("rm2"), QoS: 2, PacketID: uint16(i + 1), Payload: []byte{byte('0' + i)}}))
+		rec := pub.readAck(codec.TypePubrec)
+		equal(t, rec.ReasonCode, codec.ReasonSuccess)
+		equal(t, rec.PacketID, uint16(i+1), "PUBREC packet identifier")
+		pub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrel, PacketID: uint16(i + 1)}))
+		comp := pub.readAck(codec.TypePubcomp)
+		equal(t, comp.ReasonCode, codec.ReasonSuccess, "PUBCOMP for a known id")
+		equal(t, comp.PacketID, uint16(i+1), "PUBCOMP packet identifier")
+	}
+	var got []codec.Publish
+	for range 2 {
+		var p codec.Publish
+		_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
+		noErr(t, err)
+		check(t, p.PacketID != 0 && (len(got) == 0 || got[0].PacketID != p.PacketID), "packet identifiers", p.PacketID)
+		got = append(got, p)
+	}
+	// Quota zero: other packets are still answered.
+	sub.write(codec.AppendPingreq(nil))
+	sub.mustRead(codec.TypePingresp)
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 9, Filters: []codec.Subscription{{Filter: []byte("other"), QoS: 1}}}))
+	sub.mustRead(codec.TypeSuback)
+
+	sub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrec, PacketID: got[0].PacketID}))
+	rel := sub.readAck(codec.TypePubrel)
+	equal(t, rel.PacketID, got[0].PacketID)
+	equal(t, rel.ReasonCode, codec.ReasonSuccess)
+	if pkt, err := sub.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("a PUBLISH past Receive Maximum before PUBCOMP: %x", pkt)
+	}
+	sub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubcomp, PacketID: got[0].PacketID}))
+	var p codec.Publish
+	_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
+	noErr(t, err)
+	equal(t, string(p.Payload), "2", "the next message after PUBCOMP")
+}
+
+// TestV5ReceiveMaximum never has more unacknowledged QoS 1 messages to a
+// v5 client than its Receive Maximum [MQTT-3.3.4-9].
+func TestV5ReceiveMaximum(t *testing.T) {
+	b := startBroker(t, nil)
+	c := &codec.Connect{Version: codec.V5, ClientID: []byte("rm"), CleanStart: true}
+	c.Props.ReceiveMaximum = 2
+	c.Props.Set(codec.PropReceiveMaximum)
+	v5 := dialRaw(t, b)
+	v5.connect(c)
+	v5.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("rm"), QoS: 1}}}))
+	v5.mustRead(codec.TypeSuback)
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("rmpub"), CleanStart: true})
+	for i := 0; i < 4; i++ {
+		pub.publish(&codec.Publish{Topic: []byte("rm"), QoS: 1, PacketID: uint16(i + 1), Payload: []byte{byte('0' + i)}})
+		pub.mustRead(codec.TypePuback)
+	}
+	var first codec.Publish
+	for i := 0; i < 2; i++ {
+		var p codec.Publish
+		_, err := codec.DecodePublish(v5.mustRead(codec.TypePublish), codec.V5, &p)
+		noErr(t, err)
+		if i == 0 {
+			first = p
+		}
+	}
+	if pkt, err := v5.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("over receive maximum: %x", pkt)
+	}
+	v5.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: first.PacketID}))
+	v5.mustRead(codec.TypePublish)
 }

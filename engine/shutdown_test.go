@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/panjf2000/gnet/v2"
 )
 
 // TestShutdownUnderLoad shuts the broker down while publishers send flat
@@ -160,4 +159,28 @@ func TestShutdownBoundedWhenLoopWedged(t *testing.T) {
 	took := time.Since(start)
 	check(t, errors.Is(err, context.DeadlineExceeded), "want deadline exceeded, got", err)
 	check(t, took < 2*time.Second, "shutdown not bounded by its context:", took)
+}
+
+// TestShutdownPublishesWills checks graceful shutdown closes every client
+// and publishes wills (a server-side close is not a DISCONNECT).
+func TestShutdownPublishesWills(t *testing.T) {
+	b := startBroker(t, nil)
+	watchers := make([]*rawConn, 2) // on both loops
+	for i := range watchers {
+		watchers[i] = dialRaw(t, b)
+		watchers[i].connect(&codec.Connect{ClientID: []byte(fmt.Sprint("sdw", i)), CleanStart: true})
+		watchers[i].subscribe(1, "sd/#", 0)
+	}
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("sd"), CleanStart: true, WillFlag: true, WillRetain: true,
+		WillTopic: []byte("sd/will"), WillPayload: []byte("x")})
+	noErr(t, b.Shutdown(t.Context()))
+	r.expectClosed(3 * time.Second)
+	for _, w := range watchers {
+		p := decodePublish(t, w.mustRead(codec.TypePublish))
+		equal(t, string(p.Topic), "sd/will")
+		w.expectClosed(3 * time.Second)
+	}
+	_, ok := b.retained.Get("sd/will")
+	check(t, ok, "retained will stored at shutdown")
 }

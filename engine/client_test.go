@@ -2,9 +2,35 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gust-mqtt/gust/codec"
 )
+
+// TestV5RawDisconnectSessionExpiryAfterZero: a DISCONNECT with a non-zero
+// Session Expiry Interval after a CONNECT with 0 is not a valid DISCONNECT
+// (MQTT 5 section 3.14.2.2.2): the broker answers DISCONNECT 0x82 and the
+// will is published, as for any close without a valid DISCONNECT
+// [MQTT-3.1.2-8].
+func TestV5RawDisconnectSessionExpiryAfterZero(t *testing.T) {
+	b := startBroker(t, nil)
+	watch := dialV5(t, b, "v5-dse-watch", nil)
+	watch.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("dse/#"), QoS: 0}}}))
+	watch.mustRead(codec.TypeSuback)
+	r := dialV5(t, b, "v5-dse", func(cp *codec.Connect) {
+		cp.WillFlag, cp.WillTopic, cp.WillPayload = true, []byte("dse/will"), []byte("w")
+	})
+	d := codec.Disconnect{}
+	d.Props.SessionExpiry = 60
+	d.Props.Set(codec.PropSessionExpiry)
+	r.write(codec.AppendDisconnect(nil, codec.V5, &d))
+	equal(t, r.disconnect().ReasonCode, codec.ReasonProtocolError)
+	r.expectClosed(3 * time.Second)
+	var p codec.Publish
+	_, err := codec.DecodePublish(watch.mustRead(codec.TypePublish), codec.V5, &p)
+	noErr(t, err)
+	equal(t, string(p.Topic), "dse/will", "will after an invalid DISCONNECT")
+}
 
 // TestV5SlowConsumerDisconnect0x97: a v5 subscriber whose outbound stays
 // stuck over the budget past SlowConsumerTimeout is told DISCONNECT 0x97
