@@ -23,11 +23,15 @@ func TestV5RawTopicAliasPerConnection(t *testing.T) {
 	r.readAck(codec.TypePuback)
 	p.Topic, p.PacketID = nil, 2
 	r.write(codec.AppendPublish(nil, codec.V5, &p))
-	equal(t, r.readAck(codec.TypePuback).PacketID, uint16(2), "the alias works on its connection")
+	if got := r.readAck(codec.TypePuback).PacketID; got != uint16(2) {
+		t.Fatalf("the alias works on its connection: got %v, want %v", got, uint16(2))
+	}
 	_ = r.nc.Close()
 
 	r = dialV5(t, b, "v5-alias-conn", persistent)
 	p.PacketID = 3
 	r.write(codec.AppendPublish(nil, codec.V5, &p))
-	equal(t, r.disconnect().ReasonCode, codec.ReasonProtocolError, "alias carried over to a new connection")
+	if got := r.disconnect().ReasonCode; got != codec.ReasonProtocolError {
+		t.Fatalf("alias carried over to a new connection: got %v, want %v", got, codec.ReasonProtocolError)
+	}
 }

@@ -30,7 +30,9 @@ func (r *rawConn) readAuth() *codec.Auth {
 	r.t.Helper()
 	var ap codec.Auth
 	_, err := codec.DecodeAuth(r.mustRead(codec.TypeAuth), &ap)
-	noErr(r.t, err)
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	return &ap
 }
 
@@ -39,7 +41,9 @@ func (r *rawConn) readConnack5() *codec.Connack {
 	r.t.Helper()
 	var ack codec.Connack
 	_, err := codec.DecodeConnack(r.mustRead(codec.TypeConnack), codec.V5, &ack)
-	noErr(r.t, err)
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	return &ack
 }
 
@@ -48,7 +52,9 @@ func (r *rawConn) readDisconnect5() codec.ReasonCode {
 	r.t.Helper()
 	var d codec.Disconnect
 	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(r.t, err)
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	return d.ReasonCode
 }
 
@@ -65,8 +71,12 @@ func rawSCRAMStart(t *testing.T, b *Broker, id, user, pass string) (*rawConn, *a
 	p.Props.Set(codec.PropAuthData)
 	r.write(codec.AppendConnect(nil, p))
 	ap := r.readAuth()
-	equal(t, ap.ReasonCode, codec.ReasonContinueAuthentication) // [MQTT-4.12.0-2]
-	equal(t, string(ap.Props.AuthMethod), auth.SCRAMSHA256)     // [MQTT-4.12.0-5]
+	if ap.ReasonCode != codec.ReasonContinueAuthentication { // [MQTT-4.12.0-2]
+		t.Fatalf("got %v, want %v", ap.ReasonCode, codec.ReasonContinueAuthentication)
+	}
+	if string(ap.Props.AuthMethod) != auth.SCRAMSHA256 { // [MQTT-4.12.0-5]
+		t.Fatalf("got %v, want %v", string(ap.Props.AuthMethod), auth.SCRAMSHA256)
+	}
 	return r, sc, ap
 }
 
@@ -75,12 +85,20 @@ func rawSCRAM(t *testing.T, b *Broker, id string) (*rawConn, *codec.Connack) {
 	t.Helper()
 	r, sc, ap := rawSCRAMStart(t, b, id, "alice", "s3cret")
 	cf, err := sc.Final(ap.Props.AuthData)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.write(v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, cf)) // [MQTT-4.12.0-3]
 	ack := r.readConnack5()
-	equal(t, ack.ReasonCode, codec.ReasonSuccess)
-	equal(t, string(ack.Props.AuthMethod), auth.SCRAMSHA256) // [MQTT-4.12.0-5]
-	check(t, sc.Verify(ack.Props.AuthData), "server-final")
+	if ack.ReasonCode != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonSuccess)
+	}
+	if string(ack.Props.AuthMethod) != auth.SCRAMSHA256 { // [MQTT-4.12.0-5]
+		t.Fatalf("got %v, want %v", string(ack.Props.AuthMethod), auth.SCRAMSHA256)
+	}
+	if !sc.Verify(ack.Props.AuthData) {
+		t.Fatal("server-final")
+	}
 	return r, ack
 }
 
@@ -90,7 +108,9 @@ func rawSCRAMAs(t *testing.T, b *Broker, id, user, pass string) (*rawConn, *code
 	t.Helper()
 	r, sc, ap := rawSCRAMStart(t, b, id, user, pass)
 	cf, err := sc.Final(ap.Props.AuthData)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.write(v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, cf)) // [MQTT-4.12.0-3]
 	return r, r.readConnack5()
 }
@@ -126,7 +146,9 @@ func TestAuthRawProtocolErrors(t *testing.T) {
 			r, _, _ := rawSCRAMStart(t, b, "raw-err", "alice", "s3cret")
 			r.write(tc.pkt)
 			ack := r.readConnack5()
-			equal(t, ack.ReasonCode, tc.want) // [MQTT-4.12.0-4]
+			if ack.ReasonCode != tc.want { // [MQTT-4.12.0-4]
+				t.Fatalf("got %v, want %v", ack.ReasonCode, tc.want)
+			}
 			r.expectClosed(3 * time.Second)
 		})
 	}
@@ -137,17 +159,23 @@ func TestAuthRawProtocolErrors(t *testing.T) {
 	})
 	t.Run("AUTH from a 3.1.1 client", func(t *testing.T) {
 		r := dialRaw(t, b)
-		equal(t, r.connect(&codec.Connect{ClientID: []byte("raw-v3"), CleanStart: true,
-			UsernameFlag: true, Username: []byte("alice"), PasswordFlag: true, Password: []byte("s3cret")}).ReasonCode, 0)
+		if got := r.connect(&codec.Connect{ClientID: []byte("raw-v3"), CleanStart: true,
+			UsernameFlag: true, Username: []byte("alice"), PasswordFlag: true, Password: []byte("s3cret")}).ReasonCode; got != 0 {
+			t.Fatalf("got %v, want %v", got, 0)
+		}
 		r.write(v5Auth(codec.ReasonReAuthenticate, auth.SCRAMSHA256, []byte("n,,n=alice,r=x")))
 		r.expectClosed(3 * time.Second) // no AUTH before 5.0, and no DISCONNECT to send
 	})
 	t.Run("re-authentication without a method at CONNECT", func(t *testing.T) {
 		r := dialRaw(t, b)
-		equal(t, r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("raw-plain"), CleanStart: true,
-			UsernameFlag: true, Username: []byte("alice"), PasswordFlag: true, Password: []byte("s3cret")}).ReasonCode, 0)
+		if got := r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("raw-plain"), CleanStart: true,
+			UsernameFlag: true, Username: []byte("alice"), PasswordFlag: true, Password: []byte("s3cret")}).ReasonCode; got != 0 {
+			t.Fatalf("got %v, want %v", got, 0)
+		}
 		r.write(v5Auth(codec.ReasonReAuthenticate, auth.SCRAMSHA256, []byte("n,,n=alice,r=x")))
-		equal(t, r.readDisconnect5(), codec.ReasonProtocolError) // [MQTT-4.12.0-7]
+		if got := r.readDisconnect5(); got != codec.ReasonProtocolError { // [MQTT-4.12.0-7]
+			t.Fatalf("got %v, want %v", got, codec.ReasonProtocolError)
+		}
 		r.expectClosed(3 * time.Second)
 	})
 	for _, tc := range []struct {
@@ -161,7 +189,9 @@ func TestAuthRawProtocolErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := rawSCRAM(t, b, "raw-re")
 			r.write(tc.pkt)
-			equal(t, r.readDisconnect5(), codec.ReasonProtocolError)
+			if got := r.readDisconnect5(); got != codec.ReasonProtocolError {
+				t.Fatalf("got %v, want %v", got, codec.ReasonProtocolError)
+			}
 			r.expectClosed(3 * time.Second)
 		})
 	}
@@ -177,16 +207,26 @@ func TestAuthRawReauth(t *testing.T) {
 		sc := &authtest.SCRAMClient{User: "alice", Pass: "s3cret", Nonce: "re" + string(rune('a'+i))}
 		r.write(v5Auth(codec.ReasonReAuthenticate, auth.SCRAMSHA256, sc.First()))
 		ap := r.readAuth()
-		equal(t, ap.ReasonCode, codec.ReasonContinueAuthentication) // [MQTT-4.12.0-2]
+		if ap.ReasonCode != codec.ReasonContinueAuthentication { // [MQTT-4.12.0-2]
+			t.Fatalf("got %v, want %v", ap.ReasonCode, codec.ReasonContinueAuthentication)
+		}
 		cf, err := sc.Final(ap.Props.AuthData)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		r.write(codec.AppendPingreq(nil)) // packets may flow during re-authentication
 		r.mustRead(codec.TypePingresp)
 		r.write(v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, cf))
 		ap = r.readAuth()
-		equal(t, ap.ReasonCode, codec.ReasonSuccess)
-		equal(t, string(ap.Props.AuthMethod), auth.SCRAMSHA256)
-		check(t, sc.Verify(ap.Props.AuthData), "re-authentication server-final")
+		if ap.ReasonCode != codec.ReasonSuccess {
+			t.Fatalf("got %v, want %v", ap.ReasonCode, codec.ReasonSuccess)
+		}
+		if string(ap.Props.AuthMethod) != auth.SCRAMSHA256 {
+			t.Fatalf("got %v, want %v", string(ap.Props.AuthMethod), auth.SCRAMSHA256)
+		}
+		if !sc.Verify(ap.Props.AuthData) {
+			t.Fatal("re-authentication server-final")
+		}
 	}
 	r.write(codec.AppendPingreq(nil))
 	r.mustRead(codec.TypePingresp)
@@ -200,11 +240,15 @@ func TestAuthTakeover(t *testing.T) {
 	b := startAuthBroker(t, func(c *Config) { c.Loops = 2 })
 	first, _ := rawSCRAM(t, b, "take")
 	second, _ := rawSCRAM(t, b, "take") // round robin: the other loop
-	equal(t, first.readDisconnect5(), codec.ReasonSessionTakenOver)
+	if got := first.readDisconnect5(); got != codec.ReasonSessionTakenOver {
+		t.Fatalf("got %v, want %v", got, codec.ReasonSessionTakenOver)
+	}
 	first.expectClosed(3 * time.Second)
 	dialRaw(t, b).connect(&codec.Connect{ClientID: []byte("filler"), CleanStart: true}) // shift the loop
 	third, _ := rawSCRAM(t, b, "take")
-	equal(t, second.readDisconnect5(), codec.ReasonSessionTakenOver)
+	if got := second.readDisconnect5(); got != codec.ReasonSessionTakenOver {
+		t.Fatalf("got %v, want %v", got, codec.ReasonSessionTakenOver)
+	}
 	second.expectClosed(3 * time.Second)
 	third.write(codec.AppendPingreq(nil))
 	third.mustRead(codec.TypePingresp) // the winner is connected
@@ -226,20 +270,31 @@ func TestAuthSingleStepAndAnonymous(t *testing.T) {
 	p.Props.Set(codec.PropAuthData)
 	r.write(codec.AppendConnect(nil, p))
 	ack := r.readConnack5()
-	equal(t, ack.ReasonCode, codec.ReasonSuccess)
-	equal(t, string(ack.Props.AuthMethod), "TOKEN")
-	equal(t, string(ack.Props.AuthData), "welcome")
+	if ack.ReasonCode != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonSuccess)
+	}
+	if string(ack.Props.AuthMethod) != "TOKEN" {
+		t.Fatalf("got %v, want %v", string(ack.Props.AuthMethod), "TOKEN")
+	}
+	if string(ack.Props.AuthData) != "welcome" {
+		t.Fatalf("got %v, want %v", string(ack.Props.AuthData), "welcome")
+	}
 
 	// SCRAM is still offered next to the caller's methods.
 	rawSCRAM(t, b, "scram-too")
 
-	equal(t, dialRaw(t, b).connect(&codec.Connect{Version: codec.V5, ClientID: []byte("anon"), CleanStart: true}).ReasonCode,
-		codec.ReasonNotAuthorized)
+	if got := dialRaw(t, b).connect(&codec.Connect{Version: codec.V5, ClientID: []byte("anon"), CleanStart: true}).ReasonCode; got != codec.ReasonNotAuthorized {
+		t.Fatalf("got %v, want %v", got, codec.ReasonNotAuthorized)
+	}
 	// [MQTT-4.12.0-6] no method in CONNECT: no method in CONNACK.
 	ack = dialRaw(t, b).connect(&codec.Connect{Version: codec.V5, ClientID: []byte("plain"), CleanStart: true,
 		UsernameFlag: true, Username: []byte("bob"), PasswordFlag: true, Password: []byte("hunter2")})
-	equal(t, ack.ReasonCode, codec.ReasonSuccess)
-	check(t, !ack.Props.Has(codec.PropAuthMethod), "CONNACK names a method")
+	if ack.ReasonCode != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonSuccess)
+	}
+	if ack.Props.Has(codec.PropAuthMethod) {
+		t.Fatal("CONNACK names a method")
+	}
 }
 
 // tokenMethod accepts the data "good" in one step.
@@ -272,19 +327,31 @@ func TestAuthExchangeTimeout(t *testing.T) {
 func TestNewPasswordFile(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.PasswordFile = filepath.Join(t.TempDir(), "users")
-	noErr(t, os.WriteFile(cfg.PasswordFile, []byte("alice:nope\n"), 0o600))
+	if err := os.WriteFile(cfg.PasswordFile, []byte("alice:nope\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	_, err := New(cfg)
-	check(t, errors.Is(err, auth.ErrUsersFile) && strings.Contains(err.Error(), cfg.PasswordFile+":1:"), err)
+	if !(errors.Is(err, auth.ErrUsersFile) && strings.Contains(err.Error(), cfg.PasswordFile+":1:")) {
+		t.Fatal(err)
+	}
 
 	cfg.PasswordFile = writeUsersFile(t, "alice", "pw")
 	mine := map[string]AuthMethod{"TOKEN": tokenMethod{}}
 	cfg.AuthMethods = mine
 	b, err := New(cfg)
-	noErr(t, err)
-	equal(t, len(mine), 1)
-	check(t, b.cfg.AuthMethods[auth.SCRAMSHA256] != nil && b.cfg.AuthMethods["TOKEN"] != nil, "methods", b.cfg.AuthMethods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 1 {
+		t.Fatalf("got %v, want %v", len(mine), 1)
+	}
+	if !(b.cfg.AuthMethods[auth.SCRAMSHA256] != nil && b.cfg.AuthMethods["TOKEN"] != nil) {
+		t.Fatal("methods", b.cfg.AuthMethods)
+	}
 	_, ok := b.cfg.Authenticator.(*auth.Users)
-	check(t, ok, "the password file is not the Authenticator")
+	if !ok {
+		t.Fatal("the password file is not the Authenticator")
+	}
 }
 
 // scramMaxMessage is auth's bound on one SCRAM message, in bytes.
@@ -304,18 +371,26 @@ func TestAuthRawOversizeSCRAM(t *testing.T) {
 	p.Props.AuthData = []byte("n,,n=alice,r=x,e=" + big)
 	p.Props.Set(codec.PropAuthData)
 	r.write(codec.AppendConnect(nil, p))
-	equal(t, r.readConnack5().ReasonCode, codec.ReasonNotAuthorized)
+	if got := r.readConnack5().ReasonCode; got != codec.ReasonNotAuthorized {
+		t.Fatalf("got %v, want %v", got, codec.ReasonNotAuthorized)
+	}
 	r.expectClosed(3 * time.Second)
 
 	r, sc, ap := rawSCRAMStart(t, b, "big-final", "alice", "s3cret")
 	cf, err := sc.Final(ap.Props.AuthData)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	i := strings.LastIndex(string(cf), ",p=")
 	r.write(v5Auth(codec.ReasonContinueAuthentication, auth.SCRAMSHA256, []byte(string(cf[:i])+",e="+big+string(cf[i:]))))
-	equal(t, r.readConnack5().ReasonCode, codec.ReasonNotAuthorized)
+	if got := r.readConnack5().ReasonCode; got != codec.ReasonNotAuthorized {
+		t.Fatalf("got %v, want %v", got, codec.ReasonNotAuthorized)
+	}
 	r.expectClosed(3 * time.Second)
 
 	// The same login within the limits succeeds.
 	_, ack := rawSCRAMAs(t, b, "ok", "alice", "s3cret")
-	equal(t, ack.ReasonCode, codec.ReasonSuccess)
+	if ack.ReasonCode != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonSuccess)
+	}
 }

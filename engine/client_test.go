@@ -24,12 +24,18 @@ func TestV5RawDisconnectSessionExpiryAfterZero(t *testing.T) {
 	d.Props.SessionExpiry = 60
 	d.Props.Set(codec.PropSessionExpiry)
 	r.write(codec.AppendDisconnect(nil, codec.V5, &d))
-	equal(t, r.disconnect().ReasonCode, codec.ReasonProtocolError)
+	if got := r.disconnect().ReasonCode; got != codec.ReasonProtocolError {
+		t.Fatalf("got %v, want %v", got, codec.ReasonProtocolError)
+	}
 	r.expectClosed(3 * time.Second)
 	var p codec.Publish
 	_, err := codec.DecodePublish(watch.mustRead(codec.TypePublish), codec.V5, &p)
-	noErr(t, err)
-	equal(t, string(p.Topic), "dse/will", "will after an invalid DISCONNECT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(p.Topic) != "dse/will" {
+		t.Fatalf("will after an invalid DISCONNECT: got %v, want %v", string(p.Topic), "dse/will")
+	}
 }
 
 // TestV5SlowConsumerDisconnect0x97: a v5 subscriber whose outbound stays
@@ -70,9 +76,15 @@ func TestV5SlowConsumerDisconnect0x97(t *testing.T) {
 	if f.linger == nil || *f.linger != 0 {
 		t.Fatal("a slow consumer's unread bytes are not discarded with linger 0")
 	}
-	equal(t, hs.b.slowClosed.Load(), uint64(1), "slow consumers closed")
+	if got := hs.b.slowClosed.Load(); got != uint64(1) {
+		t.Fatalf("slow consumers closed: got %v, want %v", got, uint64(1))
+	}
 	var d codec.Disconnect
 	_, err := codec.DecodeDisconnect(f.out, codec.V5, &d)
-	noErr(t, err)
-	equal(t, d.ReasonCode, codec.ReasonQuotaExceeded, "DISCONNECT reason")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ReasonCode != codec.ReasonQuotaExceeded {
+		t.Fatalf("DISCONNECT reason: got %v, want %v", d.ReasonCode, codec.ReasonQuotaExceeded)
+	}
 }

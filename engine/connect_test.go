@@ -23,8 +23,12 @@ func TestV5RawNoDataAfterRefusedConnect(t *testing.T) {
 	r.write(pkt)
 	var ack codec.Connack
 	_, err := codec.DecodeConnack(r.mustRead(codec.TypeConnack), codec.V5, &ack)
-	noErr(t, err)
-	equal(t, ack.ReasonCode, codec.ReasonRetainNotSupported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.ReasonCode != codec.ReasonRetainNotSupported {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonRetainNotSupported)
+	}
 	r.expectClosed(3 * time.Second)
 	if p, err := watch.read(300 * time.Millisecond); err == nil {
 		t.Fatalf("data after a refused CONNECT was processed: %x", p)
@@ -82,14 +86,22 @@ func TestV5RawBadConnect(t *testing.T) {
 			r.write(tc.pkt)
 			pkt, err := r.read(3 * time.Second)
 			if err != nil {
-				check(t, isReset(err) || err.Error() == "EOF", "connection not closed:", err)
+				if !(isReset(err) || err.Error() == "EOF") {
+					t.Fatal("connection not closed:", err)
+				}
 				return
 			}
-			equal(t, codec.Type(pkt[0]>>4), codec.TypeConnack, "the answer to a bad CONNECT")
+			if codec.Type(pkt[0]>>4) != codec.TypeConnack {
+				t.Fatalf("the answer to a bad CONNECT: got %v, want %v", codec.Type(pkt[0]>>4), codec.TypeConnack)
+			}
 			var ack codec.Connack
 			_, err = codec.DecodeConnack(pkt, codec.V5, &ack)
-			noErr(t, err)
-			check(t, ack.ReasonCode >= 0x80, "CONNACK", ack.ReasonCode, "to a bad CONNECT")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ack.ReasonCode < 0x80 {
+				t.Fatal("CONNACK", ack.ReasonCode, "to a bad CONNECT")
+			}
 			r.expectClosed(3 * time.Second)
 		})
 	}
@@ -107,14 +119,22 @@ func TestV5RawConnectTooLarge(t *testing.T) {
 		CleanStart: true, WillFlag: true, WillTopic: []byte("big/will"), WillPayload: make([]byte, 1000)}))
 	pkt, err := r.read(3 * time.Second)
 	if err == nil {
-		equal(t, codec.Type(pkt[0]>>4), codec.TypeConnack, "the answer to a too-large CONNECT")
+		if codec.Type(pkt[0]>>4) != codec.TypeConnack {
+			t.Fatalf("the answer to a too-large CONNECT: got %v, want %v", codec.Type(pkt[0]>>4), codec.TypeConnack)
+		}
 		var ack codec.Connack
 		_, err := codec.DecodeConnack(pkt, codec.V5, &ack)
-		noErr(t, err)
-		equal(t, ack.ReasonCode, codec.ReasonPacketTooLarge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ack.ReasonCode != codec.ReasonPacketTooLarge {
+			t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonPacketTooLarge)
+		}
 		r.expectClosed(3 * time.Second)
 	} else {
-		check(t, isReset(err) || err.Error() == "EOF", "connection not closed:", err)
+		if !(isReset(err) || err.Error() == "EOF") {
+			t.Fatal("connection not closed:", err)
+		}
 	}
 	dialV5(t, b, "v5-small", nil)
 }
@@ -127,8 +147,12 @@ func TestMQTT31NoSessionPresent(t *testing.T) {
 	for i := range 2 {
 		r := dialRaw(t, b)
 		ack := r.connect(&codec.Connect{Version: codec.V31, ClientID: []byte("v31-sp"), KeepAlive: 30})
-		equal(t, byte(ack.ReasonCode), codec.ConnackAccepted)
-		check(t, !ack.SessionPresent, "connect", i, "3.1 CONNACK byte 1 is not 0")
+		if byte(ack.ReasonCode) != codec.ConnackAccepted {
+			t.Fatalf("got %v, want %v", byte(ack.ReasonCode), codec.ConnackAccepted)
+		}
+		if ack.SessionPresent {
+			t.Fatal("connect", i, "3.1 CONNACK byte 1 is not 0")
+		}
 		r.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
 		r.expectClosed(3 * time.Second)
 	}
@@ -139,12 +163,18 @@ func TestMQTT31NoSessionPresent(t *testing.T) {
 func TestZeroLengthClientID(t *testing.T) {
 	b := startBroker(t, nil)
 	r1 := dialRaw(t, b)
-	equal(t, r1.connect(&codec.Connect{CleanStart: true}).ReasonCode, codec.ReasonCode(0))
+	if got := r1.connect(&codec.Connect{CleanStart: true}).ReasonCode; got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
 	r2 := dialRaw(t, b)
-	equal(t, r2.connect(&codec.Connect{CleanStart: true}).ReasonCode, codec.ReasonCode(0))
+	if got := r2.connect(&codec.Connect{CleanStart: true}).ReasonCode; got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
 	r1.write(codec.AppendPingreq(nil))
 	r1.mustRead(codec.TypePingresp)
-	equal(t, b.connected.Load(), int64(2))
+	if got := b.connected.Load(); got != int64(2) {
+		t.Fatalf("got %v, want %v", got, int64(2))
+	}
 }
 
 // TestKeepAliveBounds holds a client asking for keep alive 0 to

@@ -75,8 +75,12 @@ func TestV5RawProtocolErrorsMore(t *testing.T) {
 			for _, w := range tc.want {
 				ok = ok || d.ReasonCode == w
 			}
-			check(t, ok, "DISCONNECT reason", d.ReasonCode, "want one of", tc.want)
-			check(t, !d.Props.Has(codec.PropSessionExpiry), "server DISCONNECT with a Session Expiry Interval")
+			if !ok {
+				t.Fatal("DISCONNECT reason", d.ReasonCode, "want one of", tc.want)
+			}
+			if d.Props.Has(codec.PropSessionExpiry) {
+				t.Fatal("server DISCONNECT with a Session Expiry Interval")
+			}
 			r.expectEOF(3 * time.Second)
 		})
 	}
@@ -103,15 +107,22 @@ func TestV5RawProtocolErrors(t *testing.T) {
 		r.write(tc.pkt)
 		var d codec.Disconnect
 		_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
-		noErr(t, err, tc.name)
+		if err != nil {
+			t.Fatal(err, tc.name)
+		}
 		if tc.want != 0 {
-			equal(t, d.ReasonCode, tc.want, tc.name)
+			if d.ReasonCode != tc.want {
+				t.Fatalf("%v: got %v, want %v", tc.name, d.ReasonCode, tc.want)
+			}
 		} else {
-			check(t, d.ReasonCode == codec.ReasonMalformedPacket || d.ReasonCode == codec.ReasonProtocolError,
-				tc.name, "reason", d.ReasonCode)
+			if !(d.ReasonCode == codec.ReasonMalformedPacket || d.ReasonCode == codec.ReasonProtocolError) {
+				t.Fatal(tc.name, "reason", d.ReasonCode)
+			}
 		}
 		r.expectClosed(3 * time.Second)
 	}
 	ok := dialRaw(t, b) // the broker still serves others
-	equal(t, ok.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-raw-ok"), CleanStart: true}).ReasonCode, codec.ReasonSuccess)
+	if got := ok.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-raw-ok"), CleanStart: true}).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", got, codec.ReasonSuccess)
+	}
 }

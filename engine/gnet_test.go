@@ -22,16 +22,22 @@ import (
 // (gnetVersion) in step with go.mod: a gnet upgrade must revisit them.
 func TestGnetVersionPinned(t *testing.T) {
 	mod, err := os.ReadFile("../go.mod")
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var v string
 	for _, line := range strings.Split(string(mod), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/panjf2000/gnet/v2" {
 			v = f[1]
 		}
 	}
-	equal(t, v, gnetVersion, "gnet version in go.mod")
+	if v != gnetVersion {
+		t.Fatalf("gnet version in go.mod: got %v, want %v", v, gnetVersion)
+	}
 	b := startBroker(t, nil)
-	noErr(t, checkGnet(b.loopSnapshot()[0].el))
+	if err := checkGnet(b.loopSnapshot()[0].el); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestHandOffFailureCounted hands a loop a descriptor it cannot register
@@ -40,13 +46,21 @@ func TestGnetVersionPinned(t *testing.T) {
 func TestHandOffFailureCounted(t *testing.T) {
 	b := startBroker(t, nil)
 	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	acc := b.acc.Load()
 	b.open.Add(1) // as the acceptor does before a hand-off
 	l := b.loopSnapshot()[0]
-	noErr(t, l.adopt(fd, &unix.SockaddrInet4{Port: 1}, b.addr, acc.lost))
-	check(t, eventually(5*time.Second, func() bool { return acc.refused.Load() == 1 }), "failed hand-off not counted")
-	equal(t, b.open.Load(), int64(0), "open after a failed hand-off")
+	if err := l.adopt(fd, &unix.SockaddrInet4{Port: 1}, b.addr, acc.lost); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(5*time.Second, func() bool { return acc.refused.Load() == 1 }) {
+		t.Fatal("failed hand-off not counted")
+	}
+	if got := b.open.Load(); got != int64(0) {
+		t.Fatalf("open after a failed hand-off: got %v, want %v", got, int64(0))
+	}
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("after-failed-handoff"), CleanStart: true})
 }
@@ -63,12 +77,16 @@ func TestDoneWhenLoopsStop(t *testing.T) {
 	default:
 	}
 	ls := b.loopSnapshot()
-	noErr(t, ls[0].el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+	if err := ls[0].el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		return gerrors.ErrEngineShutdown
-	})))
+	})); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case err := <-b.Done():
-		check(t, err != nil && strings.Contains(err.Error(), ErrStopped.Error()), "Done error:", err)
+		if !(err != nil && strings.Contains(err.Error(), ErrStopped.Error())) {
+			t.Fatal("Done error:", err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Done silent after the event loops stopped")
 	}
@@ -80,9 +98,13 @@ func TestDoneWhenLoopsStop(t *testing.T) {
 func TestStartSealsGnetListener(t *testing.T) {
 	b := startBroker(t, nil)
 	_, err := os.Stat(b.sealed.dir.Name())
-	check(t, os.IsNotExist(err), "sealed socket directory still there:", err)
+	if !os.IsNotExist(err) {
+		t.Fatal("sealed socket directory still there:", err)
+	}
 	_, err = net.Dial("unix", b.sealed.path)
-	check(t, err != nil, "sealed socket reachable")
+	if err == nil {
+		t.Fatal("sealed socket reachable")
+	}
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("sealed"), CleanStart: true})
 }
@@ -98,14 +120,18 @@ func TestHandOffSpreadsOverLoops(t *testing.T) {
 	}
 	for _, l := range b.loopSnapshot() {
 		done := make(chan struct{})
-		noErr(t, l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		if err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			if len(l.clients) == 1 {
 				seen.Add(1)
 			}
 			close(done)
 			return nil
-		})))
+		})); err != nil {
+			t.Fatal(err)
+		}
 		<-done
 	}
-	equal(t, seen.Load(), int32(2), "loops with one client each")
+	if got := seen.Load(); got != int32(2) {
+		t.Fatalf("loops with one client each: got %v, want %v", got, int32(2))
+	}
 }

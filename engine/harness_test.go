@@ -119,15 +119,23 @@ func newHarness(t testing.TB, nloops int, mods ...func(*Config)) *harness {
 		mod(&cfg)
 	}
 	b, err := New(cfg)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := &harness{t: t, b: b, h: &handler{b: b}}
 	for i := 0; i < nloops; i++ {
 		el := &fakeLoop{h: hs.h}
 		l := b.loopOf0(el)
 		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-		noErr(t, err)
-		noErr(t, syscall.SetNonblock(fds[0], true))
-		noErr(t, syscall.SetNonblock(fds[1], true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.SetNonblock(fds[0], true); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.SetNonblock(fds[1], true); err != nil {
+			t.Fatal(err)
+		}
 		l.in.bellFD = fds[1]
 		hs.loops = append(hs.loops, el)
 		hs.bells = append(hs.bells, fds[0])

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -37,39 +36,20 @@ func startBroker(t testing.TB, mod func(*Config)) *Broker {
 		mod(&cfg)
 	}
 	b, err := New(cfg)
-	noErr(t, err)
-	noErr(t, b.Start())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		noErr(t, b.Shutdown(ctx))
+		if err := b.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
 	})
 	return b
-}
-
-// noErr fails the test on a non-nil error. (testify's require cannot be
-// built: go.sum lacks go.yaml.in/yaml/v3, and engine does not own go.sum.)
-func noErr(t testing.TB, err error, msg ...any) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(append([]any{err}, msg...)...)
-	}
-}
-
-// check fails the test when ok is false.
-func check(t testing.TB, ok bool, msg ...any) {
-	t.Helper()
-	if !ok {
-		t.Fatal(msg...)
-	}
-}
-
-// equal fails the test when got != want.
-func equal[T comparable](t testing.TB, got, want T, msg ...any) {
-	t.Helper()
-	if got != want {
-		t.Fatalf("got %v, want %v %v", got, want, fmt.Sprint(msg...))
-	}
 }
 
 // waitFor polls cond for up to 10 s.
@@ -93,7 +73,9 @@ type rawConn struct {
 func dialRaw(t testing.TB, b *Broker) *rawConn {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = nc.Close() })
 	return &rawConn{t: t, nc: nc, r: bufio.NewReader(nc)}
 }
@@ -102,7 +84,9 @@ func (r *rawConn) write(b []byte) {
 	r.t.Helper()
 	_ = r.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, err := r.nc.Write(b)
-	noErr(r.t, err)
+	if err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 // read returns the next whole packet, or nil and the error.
@@ -133,8 +117,12 @@ func (r *rawConn) read(d time.Duration) ([]byte, error) {
 func (r *rawConn) mustRead(want codec.Type) []byte {
 	r.t.Helper()
 	pkt, err := r.read(5 * time.Second)
-	noErr(r.t, err, "reading", want)
-	equal(r.t, codec.Type(pkt[0]>>4), want, "packet type")
+	if err != nil {
+		r.t.Fatal(err, "reading", want)
+	}
+	if codec.Type(pkt[0]>>4) != want {
+		r.t.Fatalf("packet type: got %v, want %v", codec.Type(pkt[0]>>4), want)
+	}
 	return pkt
 }
 
@@ -182,7 +170,9 @@ func (r *rawConn) connect(p *codec.Connect) *codec.Connack {
 	pkt := r.mustRead(codec.TypeConnack)
 	var ack codec.Connack
 	_, err := codec.DecodeConnack(pkt, p.Version, &ack)
-	noErr(r.t, err)
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	return &ack
 }
 
@@ -193,8 +183,12 @@ func (r *rawConn) subscribe(pid uint16, filter string, qos byte) *codec.Suback {
 	pkt := r.mustRead(codec.TypeSuback)
 	var ack codec.Suback
 	_, err := codec.DecodeSuback(pkt, codec.V311, &ack)
-	noErr(r.t, err)
-	equal(r.t, ack.PacketID, pid)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if ack.PacketID != pid {
+		r.t.Fatalf("got %v, want %v", ack.PacketID, pid)
+	}
 	return &ack
 }
 
@@ -207,7 +201,9 @@ func decodePublish(t testing.TB, pkt []byte) *codec.Publish {
 	t.Helper()
 	var p codec.Publish
 	_, err := codec.DecodePublish(pkt, codec.V311, &p)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &p
 }
 
@@ -219,7 +215,9 @@ func (r *rawConn) expectEOF(d time.Duration) {
 	if err == nil {
 		r.t.Fatalf("a packet after the broker's DISCONNECT: %x", pkt)
 	}
-	check(r.t, isReset(err) || err.Error() == "EOF", "connection not closed:", err)
+	if !(isReset(err) || err.Error() == "EOF") {
+		r.t.Fatal("connection not closed:", err)
+	}
 }
 
 // dialV5 connects a raw MQTT 5 client with id, adjusting the CONNECT with
@@ -232,7 +230,9 @@ func dialV5(t *testing.T, b *Broker, id string, mod func(*codec.Connect)) *rawCo
 	if mod != nil {
 		mod(cp)
 	}
-	equal(t, r.connect(cp).ReasonCode, codec.ReasonSuccess, "CONNACK")
+	if got := r.connect(cp).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("CONNACK: got %v, want %v", got, codec.ReasonSuccess)
+	}
 	return r
 }
 
@@ -241,7 +241,9 @@ func (r *rawConn) disconnect() *codec.Disconnect {
 	r.t.Helper()
 	var d codec.Disconnect
 	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(r.t, err)
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	return &d
 }
 
@@ -250,7 +252,9 @@ func (r *rawConn) readAck(want codec.Type) *codec.Ack {
 	r.t.Helper()
 	var a codec.Ack
 	_, err := codec.DecodeAck(r.mustRead(want), codec.V5, &a)
-	noErr(r.t, err)
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	return &a
 }
 
@@ -269,8 +273,12 @@ func pahoClient(t testing.TB, b *Broker, id string, mod func(*mqtt.ClientOptions
 	}
 	c := mqtt.NewClient(o)
 	tok := c.Connect()
-	check(t, tok.WaitTimeout(5*time.Second), "connect timeout")
-	noErr(t, tok.Error())
+	if !tok.WaitTimeout(5 * time.Second) {
+		t.Fatal("connect timeout")
+	}
+	if err := tok.Error(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if c.IsConnected() {
 			c.Disconnect(50)
@@ -327,15 +335,23 @@ func (c *collector) count() int {
 func subscribe(t testing.TB, c mqtt.Client, filter string, qos byte, col *collector) {
 	t.Helper()
 	tok := c.Subscribe(filter, qos, col.handler)
-	check(t, tok.WaitTimeout(5*time.Second))
-	noErr(t, tok.Error())
+	if !tok.WaitTimeout(5 * time.Second) {
+		t.Fatal("tok.WaitTimeout(5*time.Second) is false")
+	}
+	if err := tok.Error(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func publish(t testing.TB, c mqtt.Client, topic string, qos byte, retain bool, payload string) {
 	t.Helper()
 	tok := c.Publish(topic, qos, retain, payload)
-	check(t, tok.WaitTimeout(5*time.Second))
-	noErr(t, tok.Error())
+	if !tok.WaitTimeout(5 * time.Second) {
+		t.Fatal("tok.WaitTimeout(5*time.Second) is false")
+	}
+	if err := tok.Error(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // writeUsersFile writes name:password pairs to a users file in a temporary
@@ -345,11 +361,15 @@ func writeUsersFile(t testing.TB, pairs ...string) string {
 	var sb strings.Builder
 	for i := 0; i < len(pairs); i += 2 {
 		c, err := auth.NewCredential([]byte(pairs[i+1]), auth.DefaultIterations)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		sb.WriteString(auth.FormatUserLine(pairs[i], &c) + "\n")
 	}
 	path := filepath.Join(t.TempDir(), "users")
-	noErr(t, os.WriteFile(path, []byte(sb.String()), 0o600))
+	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return path
 }
 
@@ -371,7 +391,9 @@ func waitConnected(t *testing.T, b *Broker, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for b.connected.Load() != n {
-		check(t, time.Now().Before(deadline), "connected clients:", b.connected.Load(), "want", n)
+		if !time.Now().Before(deadline) {
+			t.Fatal("connected clients:", b.connected.Load(), "want", n)
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }

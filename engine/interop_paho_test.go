@@ -29,9 +29,15 @@ func TestInteropPahoBasic(t *testing.T) {
 	for _, col := range cols {
 		msgs := col.wait(t, 10, 5*time.Second)
 		for i, m := range msgs {
-			equal(t, "a/b/c", m.Topic())
-			equal(t, fmt.Sprint(i), string(m.Payload())) // [MQTT-4.6.0-6] order kept
-			check(t, !m.Retained())                      // [MQTT-3.3.1-9]
+			if want := m.Topic(); "a/b/c" != want {
+				t.Fatalf("got %v, want %v", "a/b/c", want)
+			}
+			if got, want := fmt.Sprint(i), string(m.Payload()); got != want { // [MQTT-4.6.0-6] order kept
+				t.Fatalf("got %v, want %v", got, want)
+			}
+			if m.Retained() { // [MQTT-3.3.1-9]
+				t.Fatal("!m.Retained() is false")
+			}
 		}
 	}
 	time.Sleep(1500 * time.Millisecond) // a few PINGREQs with keep alive 1s
@@ -51,11 +57,15 @@ func TestInteropPahoMQTT31(t *testing.T) {
 	pub := pahoClient(t, b, "v311", nil)
 	publish(t, pub, "v31/a", 1, false, "from 3.1.1")
 	m := col.wait(t, 1, 5*time.Second)[0]
-	equal(t, string(m.Payload()), "from 3.1.1")
+	if got := string(m.Payload()); got != "from 3.1.1" {
+		t.Fatalf("got %v, want %v", got, "from 3.1.1")
+	}
 	col2 := newCollector()
 	subscribe(t, pub, "back", 1, col2)
 	publish(t, old, "back", 1, false, "from 3.1")
-	equal(t, string(col2.wait(t, 1, 5*time.Second)[0].Payload()), "from 3.1")
+	if got := string(col2.wait(t, 1, 5*time.Second)[0].Payload()); got != "from 3.1" {
+		t.Fatalf("got %v, want %v", got, "from 3.1")
+	}
 }
 
 // TestInteropPahoSharedRedeliveryV311: the same with 3.1.1 clients using
@@ -88,13 +98,19 @@ func TestInteropPahoSharedRedeliveryV311(t *testing.T) {
 		seen[string(m.Payload())]++
 	}
 	for i := range n {
-		equal(t, seen[strconv.Itoa(i)], 1, "message", i, "received once by B")
+		if got := seen[strconv.Itoa(i)]; got != 1 {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("message", i, "received once by B"), got, 1)
+		}
 	}
 	for p := range gotA {
-		equal(t, seen[p], 1, "A's unacknowledged message handed to B")
+		if seen[p] != 1 {
+			t.Fatalf("A's unacknowledged message handed to B: got %v, want %v", seen[p], 1)
+		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	equal(t, col.count(), n, "no duplicate after the hand-over")
+	if got := col.count(); got != n {
+		t.Fatalf("no duplicate after the hand-over: got %v, want %v", got, n)
+	}
 }
 
 // TestInteropPahoPasswordFile: 3.1.1 user name/password logins through a
@@ -107,7 +123,9 @@ func TestInteropPahoPasswordFile(t *testing.T) {
 	col := newCollector()
 	subscribe(t, c, "pw/t", 1, col)
 	publish(t, c, "pw/t", 1, false, "hello")
-	equal(t, string(col.wait(t, 1, 5*time.Second)[0].Payload()), "hello")
+	if got := string(col.wait(t, 1, 5*time.Second)[0].Payload()); got != "hello" {
+		t.Fatalf("got %v, want %v", got, "hello")
+	}
 
 	for _, tc := range []struct {
 		name, user, pass string
@@ -123,9 +141,13 @@ func TestInteropPahoPasswordFile(t *testing.T) {
 			o.SetUsername(tc.user).SetPassword(tc.pass)
 		}
 		tok := mqtt.NewClient(o).Connect()
-		check(t, tok.WaitTimeout(5*time.Second), tc.name, "connect timeout")
+		if !tok.WaitTimeout(5 * time.Second) {
+			t.Fatal(tc.name, "connect timeout")
+		}
 		err := tok.Error()
-		check(t, err != nil && strings.Contains(err.Error(), tc.want), tc.name, "got", err, "want", tc.want)
+		if !(err != nil && strings.Contains(err.Error(), tc.want)) {
+			t.Fatal(tc.name, "got", err, "want", tc.want)
+		}
 	}
 }
 
@@ -150,12 +172,18 @@ func TestInteropPahoQoS(t *testing.T) {
 	for sq, col := range cols {
 		msgs := col.wait(t, 3*per, 10*time.Second)
 		time.Sleep(100 * time.Millisecond)
-		equal(t, col.count(), 3*per, "no duplicates at sub QoS", sq)
+		if got := col.count(); got != (3 * per) {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("no duplicates at sub QoS", sq), got, 3*per)
+		}
 		for _, m := range msgs {
 			var pq byte
 			fmt.Sscanf(m.Topic(), "q/%d", &pq)
-			equal(t, m.Qos(), min(pq, byte(sq)), m.Topic())
-			check(t, !m.Duplicate(), "DUP on first delivery [MQTT-3.3.1-3]")
+			if got, want := m.Qos(), min(pq, byte(sq)); got != want {
+				t.Fatalf("%v: got %v, want %v", m.Topic(), got, want)
+			}
+			if m.Duplicate() {
+				t.Fatal("DUP on first delivery [MQTT-3.3.1-3]")
+			}
 		}
 	}
 }
@@ -177,11 +205,17 @@ func TestInteropPahoRetained(t *testing.T) {
 	msgs := col.wait(t, 2, 5*time.Second)
 	got := map[string]string{}
 	for _, m := range msgs {
-		check(t, m.Retained(), "retained flag on subscribe delivery")
+		if !m.Retained() {
+			t.Fatal("retained flag on subscribe delivery")
+		}
 		got[m.Topic()] = string(m.Payload())
 	}
-	equal(t, got["r/1"], "new")
-	equal(t, got["r/2"], "two")
+	if got["r/1"] != "new" {
+		t.Fatalf("got %v, want %v", got["r/1"], "new")
+	}
+	if got["r/2"] != "two" {
+		t.Fatalf("got %v, want %v", got["r/2"], "two")
+	}
 
 	publish(t, pub, "r/1", 0, true, "") // clear
 	publish(t, pub, "sync", 1, false, "")
@@ -191,8 +225,12 @@ func TestInteropPahoRetained(t *testing.T) {
 	subscribe(t, sub2, "r/#", 0, col2)
 	msgs = col2.wait(t, 1, 5*time.Second)
 	time.Sleep(200 * time.Millisecond)
-	equal(t, col2.count(), 1)
-	equal(t, msgs[0].Topic(), "r/2")
+	if got := col2.count(); got != 1 {
+		t.Fatalf("got %v, want %v", got, 1)
+	}
+	if got := msgs[0].Topic(); got != "r/2" {
+		t.Fatalf("got %v, want %v", got, "r/2")
+	}
 }
 
 // TestInteropPahoWillOnAbnormalClose checks that a will is published when
@@ -216,16 +254,26 @@ func TestInteropPahoWillOnAbnormalClose(t *testing.T) {
 	_ = abrupt.nc.Close()
 	msgs := col.wait(t, 1, 5*time.Second)
 	time.Sleep(200 * time.Millisecond)
-	equal(t, col.count(), 1, "only the abrupt client's will")
-	equal(t, msgs[0].Topic(), "will/w2")
-	equal(t, string(msgs[0].Payload()), "lost")
-	equal(t, msgs[0].Qos(), byte(1))
+	if got := col.count(); got != 1 {
+		t.Fatalf("only the abrupt client's will: got %v, want %v", got, 1)
+	}
+	if got := msgs[0].Topic(); got != "will/w2" {
+		t.Fatalf("got %v, want %v", got, "will/w2")
+	}
+	if got := string(msgs[0].Payload()); got != "lost" {
+		t.Fatalf("got %v, want %v", got, "lost")
+	}
+	if got := msgs[0].Qos(); got != byte(1) {
+		t.Fatalf("got %v, want %v", got, byte(1))
+	}
 
 	col2 := newCollector() // the will was retained [MQTT-3.1.2-17]
 	sub2 := pahoClient(t, b, "wsub2", nil)
 	subscribe(t, sub2, "will/w2", 0, col2)
 	m := col2.wait(t, 1, 5*time.Second)[0]
-	check(t, m.Retained())
+	if !m.Retained() {
+		t.Fatal("m.Retained() is false")
+	}
 }
 
 // TestInteropPahoPersistentSession disconnects a clean-session-0 subscriber,
@@ -251,11 +299,17 @@ func TestInteropPahoPersistentSession(t *testing.T) {
 
 	raw := dialRaw(t, b)
 	ack := raw.connect(&codec.Connect{ClientID: []byte("psub"), CleanStart: false, KeepAlive: 30})
-	check(t, ack.SessionPresent, "session present")
+	if !ack.SessionPresent {
+		t.Fatal("session present")
+	}
 	for i := 0; i < 11; i++ {
 		p := decodePublish(t, raw.mustRead(codec.TypePublish))
-		equal(t, string(p.Payload), fmt.Sprint(i), "order [MQTT-4.6.0-6]")
-		equal(t, p.QoS, byte(1))
+		if want := fmt.Sprint(i); string(p.Payload) != want {
+			t.Fatalf("order [MQTT-4.6.0-6]: got %v, want %v", string(p.Payload), want)
+		}
+		if p.QoS != byte(1) {
+			t.Fatalf("got %v, want %v", p.QoS, byte(1))
+		}
 		raw.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
 	}
 	if pkt, err := raw.read(300 * time.Millisecond); err == nil {
@@ -266,7 +320,9 @@ func TestInteropPahoPersistentSession(t *testing.T) {
 	raw.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
 	raw2 := dialRaw(t, b)
 	ack = raw2.connect(&codec.Connect{ClientID: []byte("psub"), CleanStart: true})
-	check(t, !ack.SessionPresent, "clean session has no session present [MQTT-3.2.2-1]")
+	if ack.SessionPresent {
+		t.Fatal("clean session has no session present [MQTT-3.2.2-1]")
+	}
 }
 
 // TestInteropInflightResend leaves QoS 1 and 2 messages unacknowledged,
@@ -286,21 +342,35 @@ func TestInteropInflightResend(t *testing.T) {
 
 	r2 := dialRaw(t, b)
 	ack := r2.connect(&codec.Connect{ClientID: []byte("inf"), CleanStart: false})
-	check(t, ack.SessionPresent)
+	if !ack.SessionPresent {
+		t.Fatal("ack.SessionPresent is false")
+	}
 	q1 := decodePublish(t, r2.mustRead(codec.TypePublish))
 	q2 := decodePublish(t, r2.mustRead(codec.TypePublish))
-	check(t, q1.Dup && q2.Dup, "DUP on resend")
-	equal(t, q1.PacketID, p1.PacketID)
-	equal(t, q2.PacketID, p2.PacketID)
-	equal(t, q2.QoS, byte(2))
+	if !(q1.Dup && q2.Dup) {
+		t.Fatal("DUP on resend")
+	}
+	if q1.PacketID != p1.PacketID {
+		t.Fatalf("got %v, want %v", q1.PacketID, p1.PacketID)
+	}
+	if q2.PacketID != p2.PacketID {
+		t.Fatalf("got %v, want %v", q2.PacketID, p2.PacketID)
+	}
+	if q2.QoS != byte(2) {
+		t.Fatalf("got %v, want %v", q2.QoS, byte(2))
+	}
 	// Finish QoS 2: PUBREC -> PUBREL -> PUBCOMP; then no more resends.
 	r2.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: q1.PacketID}))
 	r2.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePubrec, PacketID: q2.PacketID}))
 	rel := r2.mustRead(codec.TypePubrel)
 	var a codec.Ack
 	_, err := codec.DecodeAck(rel, codec.V311, &a)
-	noErr(t, err)
-	equal(t, a.PacketID, q2.PacketID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.PacketID != q2.PacketID {
+		t.Fatalf("got %v, want %v", a.PacketID, q2.PacketID)
+	}
 	_ = r2.nc.Close()
 
 	// After PUBREC only the PUBREL is re-sent [MQTT-4.3.3-6].
@@ -336,7 +406,9 @@ func TestInteropQoS2ExactlyOnce(t *testing.T) {
 	r.mustRead(codec.TypePubrec)
 	col.wait(t, 2, 5*time.Second)
 	time.Sleep(200 * time.Millisecond)
-	equal(t, col.count(), 2)
+	if got := col.count(); got != 2 {
+		t.Fatalf("got %v, want %v", got, 2)
+	}
 }
 
 // TestInteropTakeover connects the same client id twice (landing on
@@ -360,12 +432,16 @@ func TestInteropTakeover(t *testing.T) {
 		}
 		r2 := dialRaw(t, b)
 		ack := r2.connect(&codec.Connect{ClientID: []byte("dup"), CleanStart: false})
-		check(t, ack.SessionPresent, "taken-over session is present")
+		if !ack.SessionPresent {
+			t.Fatal("taken-over session is present")
+		}
 		r1.expectClosed(5 * time.Second)
 		col.wait(t, i+1, 5*time.Second)
 		publish(t, watcher, "tk/data", 1, false, "d")
 		p := decodePublish(t, r2.mustRead(codec.TypePublish))
-		equal(t, string(p.Topic), "tk/data")
+		if string(p.Topic) != "tk/data" {
+			t.Fatalf("got %v, want %v", string(p.Topic), "tk/data")
+		}
 		r2.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
 		r2.write(codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
 		r2.expectClosed(5 * time.Second)
@@ -386,9 +462,13 @@ func TestInteropKeepAliveExpiry(t *testing.T) {
 	start := time.Now()
 	r.expectClosed(5 * time.Second)
 	el := time.Since(start)
-	check(t, el >= 1400*time.Millisecond, "closed too early", el)
+	if el < 1400*time.Millisecond {
+		t.Fatal("closed too early", el)
+	}
 	m := col.wait(t, 1, 5*time.Second)[0]
-	equal(t, m.Topic(), "ka/will")
+	if got := m.Topic(); got != "ka/will" {
+		t.Fatalf("got %v, want %v", got, "ka/will")
+	}
 }
 
 // TestInteropOverlappingSubscriptions delivers once at the highest QoS
@@ -403,7 +483,9 @@ func TestInteropOverlappingSubscriptions(t *testing.T) {
 	pub := pahoClient(t, b, "ovpub", nil)
 	publish(t, pub, "o/x", 2, false, "m")
 	p := decodePublish(t, r.mustRead(codec.TypePublish))
-	equal(t, p.QoS, byte(1))
+	if p.QoS != byte(1) {
+		t.Fatalf("got %v, want %v", p.QoS, byte(1))
+	}
 	if pkt, err := r.read(300 * time.Millisecond); err == nil {
 		t.Fatalf("duplicate delivery %x", pkt)
 	}
@@ -421,14 +503,22 @@ func TestInteropSysTopics(t *testing.T) {
 	subscribe(t, c1, "$SYS/broker/clients/connected", 0, sys)
 	m := sys.wait(t, 1, 5*time.Second)[0]
 	n, err := strconv.Atoi(string(m.Payload()))
-	noErr(t, err)
-	check(t, n >= 1 && n <= 2, "clients connected", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(n >= 1 && n <= 2) {
+		t.Fatal("clients connected", n)
+	}
 	c2 := pahoClient(t, b, "sys2", nil)
 	plus := newCollector()
 	subscribe(t, c2, "+/broker/#", 0, plus)
 	time.Sleep(500 * time.Millisecond)
-	equal(t, all.count(), 0, "# must not match $SYS")
-	equal(t, plus.count(), 0, "+ must not match $SYS")
+	if got := all.count(); got != 0 {
+		t.Fatalf("# must not match $SYS: got %v, want %v", got, 0)
+	}
+	if got := plus.count(); got != 0 {
+		t.Fatalf("+ must not match $SYS: got %v, want %v", got, 0)
+	}
 }
 
 // TestInteropThrottleNoLoss pipelines QoS 1 publishes far past the
@@ -465,7 +555,11 @@ func TestInteropThrottleNoLoss(t *testing.T) {
 	pub.write(all)
 	msgs := col.wait(t, n, 20*time.Second)
 	for i, m := range msgs[:n] {
-		equal(t, string(m.Payload()), fmt.Sprint(i), "order")
+		if got, want := string(m.Payload()), fmt.Sprint(i); got != want {
+			t.Fatalf("order: got %v, want %v", got, want)
+		}
 	}
-	equal(t, b.Stats().PublishDropped, uint64(0), "dropped")
+	if got := b.Stats().PublishDropped; got != uint64(0) {
+		t.Fatalf("dropped: got %v, want %v", got, uint64(0))
+	}
 }

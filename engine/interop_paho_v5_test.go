@@ -31,7 +31,9 @@ type pahoV5 struct {
 func dialPahoV5(t testing.TB, b *Broker, id string, mod func(*paho.Connect)) *pahoV5 {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pc := &pahoV5{msgs: make(chan *paho.Publish, 1024), discs: make(chan *paho.Disconnect, 1)}
 	pc.c = paho.NewClient(paho.ClientConfig{
 		Conn: nc,
@@ -54,8 +56,12 @@ func dialPahoV5(t testing.TB, b *Broker, id string, mod func(*paho.Connect)) *pa
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	pc.ack, err = pc.c.Connect(ctx, cp)
-	noErr(t, err, "paho connect")
-	equal(t, pc.ack.ReasonCode, byte(0))
+	if err != nil {
+		t.Fatal(err, "paho connect")
+	}
+	if pc.ack.ReasonCode != byte(0) {
+		t.Fatalf("got %v, want %v", pc.ack.ReasonCode, byte(0))
+	}
 	t.Cleanup(func() {
 		_ = pc.c.Disconnect(&paho.Disconnect{ReasonCode: 0})
 		_ = nc.Close()
@@ -68,8 +74,12 @@ func (pc *pahoV5) subscribe(t testing.TB, filter string, qos byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	sa, err := pc.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
-	noErr(t, err, "paho subscribe")
-	equal(t, sa.Reasons[0], qos)
+	if err != nil {
+		t.Fatal(err, "paho subscribe")
+	}
+	if sa.Reasons[0] != qos {
+		t.Fatalf("got %v, want %v", sa.Reasons[0], qos)
+	}
 }
 
 func (pc *pahoV5) publish(t testing.TB, p *paho.Publish) *paho.PublishResponse {
@@ -77,7 +87,9 @@ func (pc *pahoV5) publish(t testing.TB, p *paho.Publish) *paho.PublishResponse {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r, err := pc.c.Publish(ctx, p)
-	noErr(t, err, "paho publish")
+	if err != nil {
+		t.Fatal(err, "paho publish")
+	}
 	return r
 }
 
@@ -109,23 +121,49 @@ func TestInteropPahoV5ConnackProperties(t *testing.T) {
 	})
 	pc := dialPahoV5(t, b, "v5-connack", nil) // asks for keep alive 30
 	pr := pc.ack.Properties
-	check(t, pr != nil, "no CONNACK properties")
-	check(t, pr.ReceiveMaximum != nil && *pr.ReceiveMaximum == 100, "receive maximum", pr.ReceiveMaximum)
-	check(t, pr.MaximumPacketSize != nil && *pr.MaximumPacketSize == 64<<10, "maximum packet size", pr.MaximumPacketSize)
-	check(t, pr.TopicAliasMaximum != nil && *pr.TopicAliasMaximum == 7, "topic alias maximum", pr.TopicAliasMaximum)
-	check(t, !pr.RetainAvailable, "retain available with RetainAvailable=false")
-	check(t, pr.WildcardSubAvailable, "wildcard subscriptions available")
-	check(t, pr.SharedSubAvailable, "shared subscriptions available")
-	check(t, pr.SubIDAvailable, "subscription identifiers available")
-	check(t, pr.ServerKeepAlive != nil && *pr.ServerKeepAlive == 20, "server keep alive", pr.ServerKeepAlive)
+	if pr == nil {
+		t.Fatal("no CONNACK properties")
+	}
+	if !(pr.ReceiveMaximum != nil && *pr.ReceiveMaximum == 100) {
+		t.Fatal("receive maximum", pr.ReceiveMaximum)
+	}
+	if !(pr.MaximumPacketSize != nil && *pr.MaximumPacketSize == 64<<10) {
+		t.Fatal("maximum packet size", pr.MaximumPacketSize)
+	}
+	if !(pr.TopicAliasMaximum != nil && *pr.TopicAliasMaximum == 7) {
+		t.Fatal("topic alias maximum", pr.TopicAliasMaximum)
+	}
+	if pr.RetainAvailable {
+		t.Fatal("retain available with RetainAvailable=false")
+	}
+	if !pr.WildcardSubAvailable {
+		t.Fatal("wildcard subscriptions available")
+	}
+	if !pr.SharedSubAvailable {
+		t.Fatal("shared subscriptions available")
+	}
+	if !pr.SubIDAvailable {
+		t.Fatal("subscription identifiers available")
+	}
+	if !(pr.ServerKeepAlive != nil && *pr.ServerKeepAlive == 20) {
+		t.Fatal("server keep alive", pr.ServerKeepAlive)
+	}
 
 	b2 := startBroker(t, nil)
 	pc2 := dialPahoV5(t, b2, "v5-connack-defaults", nil)
 	pr = pc2.ack.Properties
-	check(t, pr.ReceiveMaximum == nil, "receive maximum 65535 is left out")
-	check(t, pr.RetainAvailable, "retain available by default")
-	check(t, pr.ServerKeepAlive == nil, "no server keep alive when the client's is honoured")
-	check(t, pr.TopicAliasMaximum != nil && *pr.TopicAliasMaximum == 10, "default topic alias maximum")
+	if pr.ReceiveMaximum != nil {
+		t.Fatal("receive maximum 65535 is left out")
+	}
+	if !pr.RetainAvailable {
+		t.Fatal("retain available by default")
+	}
+	if pr.ServerKeepAlive != nil {
+		t.Fatal("no server keep alive when the client's is honoured")
+	}
+	if !(pr.TopicAliasMaximum != nil && *pr.TopicAliasMaximum == 10) {
+		t.Fatal("default topic alias maximum")
+	}
 }
 
 // TestInteropPahoV5PropertiesForwarded sends a PUBLISH with every message
@@ -147,20 +185,40 @@ func TestInteropPahoV5PropertiesForwarded(t *testing.T) {
 			PayloadFormat: ptr(byte(1)), MessageExpiry: ptr(uint32(3600)), ContentType: "text/plain",
 			ResponseTopic: "props/reply", CorrelationData: []byte{0, 1, 2}, User: user}})
 		p := sub.next(t, 5*time.Second)
-		equal(t, string(p.Payload), "héllo")
+		if string(p.Payload) != "héllo" {
+			t.Fatalf("got %v, want %v", string(p.Payload), "héllo")
+		}
 		pp := p.Properties
-		check(t, pp != nil, "no properties forwarded")
-		check(t, pp.PayloadFormat != nil && *pp.PayloadFormat == 1, "payload format", pp.PayloadFormat)
-		check(t, pp.MessageExpiry != nil && *pp.MessageExpiry <= 3600 && *pp.MessageExpiry >= 3590, "message expiry", pp.MessageExpiry)
-		equal(t, pp.ContentType, "text/plain")
-		equal(t, pp.ResponseTopic, "props/reply")
-		equal(t, string(pp.CorrelationData), "\x00\x01\x02")
-		equal(t, len(pp.User), 3, "user properties")
+		if pp == nil {
+			t.Fatal("no properties forwarded")
+		}
+		if !(pp.PayloadFormat != nil && *pp.PayloadFormat == 1) {
+			t.Fatal("payload format", pp.PayloadFormat)
+		}
+		if !(pp.MessageExpiry != nil && *pp.MessageExpiry <= 3600 && *pp.MessageExpiry >= 3590) {
+			t.Fatal("message expiry", pp.MessageExpiry)
+		}
+		if pp.ContentType != "text/plain" {
+			t.Fatalf("got %v, want %v", pp.ContentType, "text/plain")
+		}
+		if pp.ResponseTopic != "props/reply" {
+			t.Fatalf("got %v, want %v", pp.ResponseTopic, "props/reply")
+		}
+		if string(pp.CorrelationData) != "\x00\x01\x02" {
+			t.Fatalf("got %v, want %v", string(pp.CorrelationData), "\x00\x01\x02")
+		}
+		if len(pp.User) != 3 {
+			t.Fatalf("user properties: got %v, want %v", len(pp.User), 3)
+		}
 		for i := range user {
-			equal(t, pp.User[i], user[i], "user property order")
+			if pp.User[i] != user[i] {
+				t.Fatalf("user property order: got %v, want %v", pp.User[i], user[i])
+			}
 		}
 		p3 := decodePublish(t, v3.mustRead(codec.TypePublish))
-		equal(t, string(p3.Payload), "héllo")
+		if string(p3.Payload) != "héllo" {
+			t.Fatalf("got %v, want %v", string(p3.Payload), "héllo")
+		}
 	}
 }
 
@@ -177,13 +235,19 @@ func TestInteropPahoV5PayloadFormatInvalid(t *testing.T) {
 	defer cancel()
 	r, err := pub.c.Publish(ctx, &paho.Publish{Topic: "pfi/x", QoS: 1, Payload: bad,
 		Properties: &paho.PublishProperties{PayloadFormat: ptr(byte(1))}})
-	check(t, err != nil && r != nil, "want a failed PUBACK, got", r, err)
-	equal(t, r.ReasonCode, byte(codec.ReasonPayloadFormatInvalid))
+	if !(err != nil && r != nil) {
+		t.Fatal("want a failed PUBACK, got", r, err)
+	}
+	if r.ReasonCode != byte(codec.ReasonPayloadFormatInvalid) {
+		t.Fatalf("got %v, want %v", r.ReasonCode, byte(codec.ReasonPayloadFormatInvalid))
+	}
 	pub.publish(t, &paho.Publish{Topic: "pfi/x", QoS: 0, Payload: bad,
 		Properties: &paho.PublishProperties{PayloadFormat: ptr(byte(1))}})
 	select {
 	case d := <-pub.discs:
-		equal(t, d.ReasonCode, byte(codec.ReasonPayloadFormatInvalid))
+		if d.ReasonCode != byte(codec.ReasonPayloadFormatInvalid) {
+			t.Fatalf("got %v, want %v", d.ReasonCode, byte(codec.ReasonPayloadFormatInvalid))
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no DISCONNECT 0x99")
 	}
@@ -191,7 +255,9 @@ func TestInteropPahoV5PayloadFormatInvalid(t *testing.T) {
 	pub2 := dialPahoV5(t, b, "v5-pfi-pub2", nil)
 	pub2.publish(t, &paho.Publish{Topic: "pfi/ok", QoS: 1, Payload: bad})
 	p := sub.next(t, 5*time.Second)
-	equal(t, p.Topic, "pfi/ok", "the invalid messages were not delivered")
+	if p.Topic != "pfi/ok" {
+		t.Fatalf("the invalid messages were not delivered: got %v, want %v", p.Topic, "pfi/ok")
+	}
 }
 
 // TestInteropPahoV5MessageExpiry: a message queued for an offline session
@@ -214,12 +280,20 @@ func TestInteropPahoV5MessageExpiry(t *testing.T) {
 		Properties: &paho.PublishProperties{MessageExpiry: ptr(uint32(60))}})
 	time.Sleep(2500 * time.Millisecond) // the short one expires, the long one waits 2-3 s
 	back := dialPahoV5(t, b, "v5-exp-sub", persistent)
-	check(t, back.ack.SessionPresent, "session present")
+	if !back.ack.SessionPresent {
+		t.Fatal("session present")
+	}
 	p := back.next(t, 5*time.Second)
-	equal(t, p.Topic, "exp/long", "the expired message was delivered")
-	check(t, p.Properties != nil && p.Properties.MessageExpiry != nil, "expiry forwarded")
+	if p.Topic != "exp/long" {
+		t.Fatalf("the expired message was delivered: got %v, want %v", p.Topic, "exp/long")
+	}
+	if !(p.Properties != nil && p.Properties.MessageExpiry != nil) {
+		t.Fatal("expiry forwarded")
+	}
 	left := *p.Properties.MessageExpiry
-	check(t, left >= 56 && left <= 58, "expiry not decreased by the wait:", left)
+	if !(left >= 56 && left <= 58) {
+		t.Fatal("expiry not decreased by the wait:", left)
+	}
 	select {
 	case p := <-back.msgs:
 		t.Fatal("unexpected message", p.Topic)
@@ -244,9 +318,15 @@ func TestInteropPahoV5TopicAlias(t *testing.T) {
 		Properties: &paho.PublishProperties{TopicAlias: ptr(uint16(3))}})
 	for _, want := range []string{"1", "2", "3"} {
 		p := sub.next(t, 5*time.Second)
-		equal(t, p.Topic, "alias/one")
-		equal(t, string(p.Payload), want)
-		check(t, p.Properties == nil || p.Properties.TopicAlias == nil, "client's alias forwarded")
+		if p.Topic != "alias/one" {
+			t.Fatalf("got %v, want %v", p.Topic, "alias/one")
+		}
+		if string(p.Payload) != want {
+			t.Fatalf("got %v, want %v", string(p.Payload), want)
+		}
+		if !(p.Properties == nil || p.Properties.TopicAlias == nil) {
+			t.Fatal("client's alias forwarded")
+		}
 	}
 	// Over the maximum: raw bytes, since paho refuses to send it.
 	r := dialRaw(t, b)
@@ -257,8 +337,12 @@ func TestInteropPahoV5TopicAlias(t *testing.T) {
 	r.write(codec.AppendPublish(nil, codec.V5, &pp))
 	var d codec.Disconnect
 	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(t, err)
-	equal(t, d.ReasonCode, codec.ReasonTopicAliasInvalid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ReasonCode != codec.ReasonTopicAliasInvalid {
+		t.Fatalf("got %v, want %v", d.ReasonCode, codec.ReasonTopicAliasInvalid)
+	}
 	r.expectClosed(3 * time.Second)
 	// An alias never set: protocol error.
 	r2 := dialRaw(t, b)
@@ -268,8 +352,12 @@ func TestInteropPahoV5TopicAlias(t *testing.T) {
 	pp.Props.Set(codec.PropTopicAlias)
 	r2.write(codec.AppendPublish(nil, codec.V5, &pp))
 	_, err = codec.DecodeDisconnect(r2.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(t, err)
-	equal(t, d.ReasonCode, codec.ReasonProtocolError)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ReasonCode != codec.ReasonProtocolError {
+		t.Fatalf("got %v, want %v", d.ReasonCode, codec.ReasonProtocolError)
+	}
 }
 
 // TestInteropPahoV5RetainedAndWillProperties: a retained message keeps its
@@ -288,18 +376,34 @@ func TestInteropPahoV5RetainedAndWillProperties(t *testing.T) {
 	sub := dialPahoV5(t, b, "v5-ret-sub", nil)
 	sub.subscribe(t, "ret/#", 1)
 	p := sub.next(t, 5*time.Second)
-	equal(t, p.Topic, "ret/x", "the expired retained message was delivered")
-	check(t, p.Retain, "retain flag")
+	if p.Topic != "ret/x" {
+		t.Fatalf("the expired retained message was delivered: got %v, want %v", p.Topic, "ret/x")
+	}
+	if !p.Retain {
+		t.Fatal("retain flag")
+	}
 	pp := p.Properties
-	check(t, pp != nil && pp.MessageExpiry != nil, "retained expiry forwarded")
-	check(t, *pp.MessageExpiry >= 57 && *pp.MessageExpiry <= 58, "retained expiry not decreased:", *pp.MessageExpiry)
-	equal(t, pp.ContentType, "text/plain")
-	equal(t, len(pp.User), 1)
-	equal(t, pp.User[0], paho.UserProperty{Key: "k", Value: "v"})
+	if !(pp != nil && pp.MessageExpiry != nil) {
+		t.Fatal("retained expiry forwarded")
+	}
+	if !(*pp.MessageExpiry >= 57 && *pp.MessageExpiry <= 58) {
+		t.Fatal("retained expiry not decreased:", *pp.MessageExpiry)
+	}
+	if pp.ContentType != "text/plain" {
+		t.Fatalf("got %v, want %v", pp.ContentType, "text/plain")
+	}
+	if len(pp.User) != 1 {
+		t.Fatalf("got %v, want %v", len(pp.User), 1)
+	}
+	if pp.User[0] != (paho.UserProperty{Key: "k", Value: "v"}) {
+		t.Fatalf("got %v, want %v", pp.User[0], paho.UserProperty{Key: "k", Value: "v"})
+	}
 
 	sub.subscribe(t, "will/#", 0)
 	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	wc := paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -307,15 +411,25 @@ func TestInteropPahoV5RetainedAndWillProperties(t *testing.T) {
 		WillMessage: &paho.WillMessage{Topic: "will/x", QoS: 0, Payload: []byte("bye")},
 		WillProperties: &paho.WillProperties{WillDelayInterval: ptr(uint32(0)), ContentType: "text/bye",
 			ResponseTopic: "will/reply", CorrelationData: []byte("c"), User: paho.UserProperties{{Key: "w", Value: "1"}}}})
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_ = nc.Close() // not a DISCONNECT: the will goes out [MQTT-3.1.2-8]
 	p = sub.next(t, 5*time.Second)
-	equal(t, p.Topic, "will/x")
+	if p.Topic != "will/x" {
+		t.Fatalf("got %v, want %v", p.Topic, "will/x")
+	}
 	// paho.golang v0.23 writes only the Will Delay Interval and User
 	// Properties of a will; the raw client below sends the others.
-	check(t, p.Properties != nil, "will properties")
-	equal(t, len(p.Properties.User), 1)
-	equal(t, p.Properties.User[0], paho.UserProperty{Key: "w", Value: "1"})
+	if p.Properties == nil {
+		t.Fatal("will properties")
+	}
+	if len(p.Properties.User) != 1 {
+		t.Fatalf("got %v, want %v", len(p.Properties.User), 1)
+	}
+	if p.Properties.User[0] != (paho.UserProperty{Key: "w", Value: "1"}) {
+		t.Fatalf("got %v, want %v", p.Properties.User[0], paho.UserProperty{Key: "w", Value: "1"})
+	}
 
 	r := dialRaw(t, b)
 	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-will-raw"), CleanStart: true,
@@ -330,12 +444,22 @@ func TestInteropPahoV5RetainedAndWillProperties(t *testing.T) {
 	r.connect(&cp)
 	_ = r.nc.Close()
 	p = sub.next(t, 5*time.Second)
-	equal(t, p.Topic, "will/raw")
+	if p.Topic != "will/raw" {
+		t.Fatalf("got %v, want %v", p.Topic, "will/raw")
+	}
 	pp = p.Properties
-	check(t, pp != nil, "will properties")
-	equal(t, pp.ContentType, "text/bye")
-	equal(t, pp.ResponseTopic, "will/reply")
-	equal(t, string(pp.CorrelationData), "c")
+	if pp == nil {
+		t.Fatal("will properties")
+	}
+	if pp.ContentType != "text/bye" {
+		t.Fatalf("got %v, want %v", pp.ContentType, "text/bye")
+	}
+	if pp.ResponseTopic != "will/reply" {
+		t.Fatalf("got %v, want %v", pp.ResponseTopic, "will/reply")
+	}
+	if string(pp.CorrelationData) != "c" {
+		t.Fatalf("got %v, want %v", string(pp.CorrelationData), "c")
+	}
 }
 
 // TestInteropPahoV5MaximumPacketSize: a message larger than the client's
@@ -353,15 +477,21 @@ func TestInteropPahoV5MaximumPacketSize(t *testing.T) {
 	pub.publish(t, &paho.Publish{Topic: "mps/big1", QoS: 1, Payload: big})
 	pub.publish(t, &paho.Publish{Topic: "mps/small", QoS: 1, Payload: []byte("ok")})
 	p := sub.next(t, 5*time.Second)
-	equal(t, p.Topic, "mps/small", "a packet over the client's maximum was sent")
+	if p.Topic != "mps/small" {
+		t.Fatalf("a packet over the client's maximum was sent: got %v, want %v", p.Topic, "mps/small")
+	}
 
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-mps-big"), CleanStart: true})
 	r.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("mps/x"), Payload: make([]byte, 2000)}))
 	var d codec.Disconnect
 	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(t, err)
-	equal(t, d.ReasonCode, codec.ReasonPacketTooLarge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ReasonCode != codec.ReasonPacketTooLarge {
+		t.Fatalf("got %v, want %v", d.ReasonCode, codec.ReasonPacketTooLarge)
+	}
 }
 
 // TestInteropV5ReceiveMaximumExceeded: a client with more unacknowledged
@@ -370,7 +500,9 @@ func TestInteropPahoV5MaximumPacketSize(t *testing.T) {
 func TestInteropV5ReceiveMaximumExceeded(t *testing.T) {
 	b := startBroker(t, func(c *Config) { c.ReceiveMaximum = 2 })
 	pc := dialPahoV5(t, b, "v5-rm-probe", nil)
-	check(t, pc.ack.Properties.ReceiveMaximum != nil && *pc.ack.Properties.ReceiveMaximum == 2, "CONNACK receive maximum")
+	if !(pc.ack.Properties.ReceiveMaximum != nil && *pc.ack.Properties.ReceiveMaximum == 2) {
+		t.Fatal("CONNACK receive maximum")
+	}
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-rm"), CleanStart: true})
 	for pid := uint16(1); pid <= 3; pid++ { // no PUBREL: all three stay unacknowledged
@@ -380,8 +512,12 @@ func TestInteropV5ReceiveMaximumExceeded(t *testing.T) {
 	r.mustRead(codec.TypePubrec)
 	var d codec.Disconnect
 	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(t, err)
-	equal(t, d.ReasonCode, codec.ReasonReceiveMaximumExceeded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ReasonCode != codec.ReasonReceiveMaximumExceeded {
+		t.Fatalf("got %v, want %v", d.ReasonCode, codec.ReasonReceiveMaximumExceeded)
+	}
 }
 
 // TestInteropPahoV5SubscriptionIdentifiers: a PUBLISH carries the
@@ -396,7 +532,9 @@ func TestInteropPahoV5SubscriptionIdentifiers(t *testing.T) {
 	sub := dialPahoV5(t, b, "v5-sid-sub", nil)
 	_, err := sub.c.Subscribe(ctx, &paho.Subscribe{Properties: &paho.SubscribeProperties{SubscriptionIdentifier: ptr(7)},
 		Subscriptions: []paho.SubscribeOptions{{Topic: "sid/#", QoS: 1}}})
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	raw := dialRaw(t, b) // the other loop
 	raw.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-sid-raw"), CleanStart: true})
 	for i, f := range []string{"sid/+", "sid/#"} {
@@ -412,20 +550,31 @@ func TestInteropPahoV5SubscriptionIdentifiers(t *testing.T) {
 		pub.publish(t, &paho.Publish{Topic: "sid/x", QoS: qos, Payload: []byte("m"),
 			Properties: &paho.PublishProperties{User: paho.UserProperties{{Key: "u", Value: "1"}}}})
 		p := sub.next(t, 5*time.Second)
-		check(t, p.Properties != nil && p.Properties.SubscriptionIdentifier != nil && *p.Properties.SubscriptionIdentifier == 7,
-			"subscription identifier at QoS", qos)
-		equal(t, len(p.Properties.User), 1, "user properties kept beside the identifier")
+		if !(p.Properties != nil && p.Properties.SubscriptionIdentifier != nil && *p.Properties.SubscriptionIdentifier == 7) {
+			t.Fatal("subscription identifier at QoS", qos)
+		}
+		if len(p.Properties.User) != 1 {
+			t.Fatalf("user properties kept beside the identifier: got %v, want %v", len(p.Properties.User), 1)
+		}
 		var rp codec.Publish
 		_, err := codec.DecodePublish(raw.mustRead(codec.TypePublish), codec.V5, &rp)
-		noErr(t, err)
-		equal(t, len(rp.Props.SubscriptionIDs), 2, "both matching identifiers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rp.Props.SubscriptionIDs) != 2 {
+			t.Fatalf("both matching identifiers: got %v, want %v", len(rp.Props.SubscriptionIDs), 2)
+		}
 		got := map[uint32]bool{rp.Props.SubscriptionIDs[0]: true, rp.Props.SubscriptionIDs[1]: true}
-		check(t, got[3] && got[4], "identifiers", rp.Props.SubscriptionIDs)
+		if !(got[3] && got[4]) {
+			t.Fatal("identifiers", rp.Props.SubscriptionIDs)
+		}
 		if rp.QoS == 1 {
 			raw.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: rp.PacketID}))
 		}
 		pp := plain.next(t, 5*time.Second)
-		check(t, pp.Properties == nil || pp.Properties.SubscriptionIdentifier == nil, "identifier without a subscription identifier")
+		if !(pp.Properties == nil || pp.Properties.SubscriptionIdentifier == nil) {
+			t.Fatal("identifier without a subscription identifier")
+		}
 	}
 }
 
@@ -439,7 +588,9 @@ func TestInteropPahoV5RetainAsPublished(t *testing.T) {
 	rap := dialPahoV5(t, b, "v5-rap", nil)
 	_, err := rap.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{
 		{Topic: "rap/#", QoS: 1, RetainAsPublished: true, RetainHandling: 2}}})
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	plain := dialPahoV5(t, b, "v5-rap-plain", nil)
 	plain.subscribe(t, "rap/#", 1)
 	pub := dialPahoV5(t, b, "v5-rap-pub", nil)
@@ -447,9 +598,13 @@ func TestInteropPahoV5RetainAsPublished(t *testing.T) {
 		for _, retain := range []bool{true, false} {
 			pub.publish(t, &paho.Publish{Topic: "rap/x", QoS: qos, Retain: retain, Payload: []byte("m")})
 			p := rap.next(t, 5*time.Second)
-			equal(t, p.Retain, retain, "retain as published, qos", qos)
+			if p.Retain != retain {
+				t.Fatalf("%s: got %v, want %v", fmt.Sprint("retain as published, qos", qos), p.Retain, retain)
+			}
 			p = plain.next(t, 5*time.Second)
-			check(t, !p.Retain, "retain forwarded without Retain As Published, qos", qos)
+			if p.Retain {
+				t.Fatal("retain forwarded without Retain As Published, qos", qos)
+			}
 		}
 	}
 }
@@ -469,45 +624,63 @@ func TestInteropPahoV5SessionExpiry(t *testing.T) {
 		}
 	}
 	leave := func(pc *pahoV5, d *paho.Disconnect) {
-		noErr(t, pc.c.Disconnect(d))
+		if err := pc.c.Disconnect(d); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(100 * time.Millisecond) // the broker handles the close
 	}
 
 	// Short interval: gone after it passes.
 	pc := dialPahoV5(t, b, "v5-se-short", withExpiry(1))
-	check(t, !pc.ack.SessionPresent, "new session")
+	if pc.ack.SessionPresent {
+		t.Fatal("new session")
+	}
 	pc.subscribe(t, "se/#", 1)
 	leave(pc, &paho.Disconnect{})
 	pc = dialPahoV5(t, b, "v5-se-short", withExpiry(1))
-	check(t, pc.ack.SessionPresent, "kept within its interval")
+	if !pc.ack.SessionPresent {
+		t.Fatal("kept within its interval")
+	}
 	leave(pc, &paho.Disconnect{})
 	time.Sleep(2 * time.Second) // interval 1 s, swept every 500 ms
 	pc = dialPahoV5(t, b, "v5-se-short", withExpiry(1))
-	check(t, !pc.ack.SessionPresent, "kept past its interval")
+	if pc.ack.SessionPresent {
+		t.Fatal("kept past its interval")
+	}
 	leave(pc, &paho.Disconnect{})
 
 	// Resumed with interval 0: it ends with that connection.
 	pc = dialPahoV5(t, b, "v5-se-zero", withExpiry(300))
 	leave(pc, &paho.Disconnect{})
 	pc = dialPahoV5(t, b, "v5-se-zero", withExpiry(0))
-	check(t, pc.ack.SessionPresent, "resumed")
+	if !pc.ack.SessionPresent {
+		t.Fatal("resumed")
+	}
 	leave(pc, &paho.Disconnect{})
 	pc = dialPahoV5(t, b, "v5-se-zero", withExpiry(300))
-	check(t, !pc.ack.SessionPresent, "a session resumed with interval 0 outlived its connection")
+	if pc.ack.SessionPresent {
+		t.Fatal("a session resumed with interval 0 outlived its connection")
+	}
 	leave(pc, &paho.Disconnect{})
 
 	// DISCONNECT with interval 0 discards it.
 	pc = dialPahoV5(t, b, "v5-se-disc", withExpiry(300))
 	leave(pc, &paho.Disconnect{Properties: &paho.DisconnectProperties{SessionExpiryInterval: ptr(uint32(0))}})
 	pc = dialPahoV5(t, b, "v5-se-disc", withExpiry(300))
-	check(t, !pc.ack.SessionPresent, "DISCONNECT interval 0 ignored")
-	check(t, pc.ack.Properties.SessionExpiryInterval == nil, "no cap announced under the maximum")
+	if pc.ack.SessionPresent {
+		t.Fatal("DISCONNECT interval 0 ignored")
+	}
+	if pc.ack.Properties.SessionExpiryInterval != nil {
+		t.Fatal("no cap announced under the maximum")
+	}
 	leave(pc, &paho.Disconnect{})
 
 	// Above the broker's maximum: CONNACK says what applies.
 	pc = dialPahoV5(t, b, "v5-se-cap", withExpiry(noExpiry))
 	sei := pc.ack.Properties.SessionExpiryInterval
-	check(t, sei != nil && *sei == 3600, "CONNACK session expiry cap", sei)
+	if !(sei != nil && *sei == 3600) {
+		t.Fatal("CONNACK session expiry cap", sei)
+	}
 }
 
 // TestInteropPahoV5WillDelay: a will with a Will Delay Interval waits; the
@@ -519,7 +692,9 @@ func TestInteropPahoV5WillDelay(t *testing.T) {
 	watch.subscribe(t, "wd/#", 0)
 	connectWill := func(id string) net.Conn {
 		nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { _ = nc.Close() })
 		wc := paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -528,7 +703,9 @@ func TestInteropPahoV5WillDelay(t *testing.T) {
 			Properties:     &paho.ConnectProperties{SessionExpiryInterval: ptr(uint32(60))},
 			WillMessage:    &paho.WillMessage{Topic: "wd/" + id, Payload: []byte("gone")},
 			WillProperties: &paho.WillProperties{WillDelayInterval: ptr(uint32(2))}})
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return nc
 	}
 	noWill := func(d time.Duration, why string) {
@@ -554,8 +731,12 @@ func TestInteropPahoV5WillDelay(t *testing.T) {
 	for p.Topic == "wd/back" { // from the first part, if its delay ran out meanwhile
 		p = watch.next(t, 5*time.Second)
 	}
-	equal(t, p.Topic, "wd/away")
-	check(t, time.Since(start) >= 1900*time.Millisecond, "will published after", time.Since(start))
+	if p.Topic != "wd/away" {
+		t.Fatalf("got %v, want %v", p.Topic, "wd/away")
+	}
+	if time.Since(start) < 1900*time.Millisecond {
+		t.Fatal("will published after", time.Since(start))
+	}
 }
 
 // TestInteropPahoV5ServerDisconnectReasons: the broker tells a v5 client
@@ -567,7 +748,9 @@ func TestInteropPahoV5ServerDisconnectReasons(t *testing.T) {
 		t.Helper()
 		select {
 		case d := <-pc.discs:
-			equal(t, d.ReasonCode, byte(rc))
+			if d.ReasonCode != byte(rc) {
+				t.Fatalf("got %v, want %v", d.ReasonCode, byte(rc))
+			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no DISCONNECT 0x%02x", byte(rc))
 		}
@@ -580,13 +763,19 @@ func TestInteropPahoV5ServerDisconnectReasons(t *testing.T) {
 	r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-dr-ka"), CleanStart: true, KeepAlive: 1})
 	var d codec.Disconnect
 	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(t, err)
-	equal(t, d.ReasonCode, codec.ReasonKeepAliveTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ReasonCode != codec.ReasonKeepAliveTimeout {
+		t.Fatalf("got %v, want %v", d.ReasonCode, codec.ReasonKeepAliveTimeout)
+	}
 
 	last := dialPahoV5(t, b, "v5-dr-shut", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	noErr(t, b.Shutdown(ctx))
+	if err := b.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
 	want(last, codec.ReasonServerShuttingDown)
 }
 
@@ -596,16 +785,24 @@ func TestInteropPahoV5ServerDisconnectReasons(t *testing.T) {
 func TestInteropPahoV5UnknownAuthMethod(t *testing.T) {
 	b := startBroker(t, nil)
 	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = nc.Close() })
 	c := paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ack, err := c.Connect(ctx, &paho.Connect{ClientID: "v5-auth", CleanStart: true,
 		Properties: &paho.ConnectProperties{AuthMethod: "NO-SUCH-METHOD", AuthData: []byte("x")}})
-	check(t, err != nil, "connect with an unknown method succeeded")
-	check(t, ack != nil, "no CONNACK:", err)
-	equal(t, ack.ReasonCode, byte(codec.ReasonBadAuthenticationMethod))
+	if err == nil {
+		t.Fatal("connect with an unknown method succeeded")
+	}
+	if ack == nil {
+		t.Fatal("no CONNACK:", err)
+	}
+	if ack.ReasonCode != byte(codec.ReasonBadAuthenticationMethod) {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, byte(codec.ReasonBadAuthenticationMethod))
+	}
 }
 
 // quiet fails the test if pc receives a PUBLISH within d.
@@ -625,7 +822,9 @@ func (pc *pahoV5) subscribeOpts(t testing.TB, opts ...paho.SubscribeOptions) []b
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	sa, err := pc.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts})
-	noErr(t, err, "paho subscribe")
+	if err != nil {
+		t.Fatal(err, "paho subscribe")
+	}
 	return sa.Reasons
 }
 
@@ -641,20 +840,28 @@ func TestInteropPahoV5RetainHandling(t *testing.T) {
 	sub := dialPahoV5(t, b, "v5-rh-sub", nil)
 	subRH := func(rh byte) {
 		t.Helper()
-		equal(t, sub.subscribeOpts(t, paho.SubscribeOptions{Topic: "rh/#", QoS: 1, RetainHandling: rh})[0], byte(1))
+		if got := sub.subscribeOpts(t, paho.SubscribeOptions{Topic: "rh/#", QoS: 1, RetainHandling: rh})[0]; got != byte(1) {
+			t.Fatalf("got %v, want %v", got, byte(1))
+		}
 	}
 	gotRetained := func(why string) {
 		t.Helper()
 		p := sub.next(t, 5*time.Second)
-		equal(t, string(p.Payload), "kept", why)
-		check(t, p.Retain, "RETAIN 0 on a retained message:", why)
+		if string(p.Payload) != "kept" {
+			t.Fatalf("%v: got %v, want %v", why, string(p.Payload), "kept")
+		}
+		if !p.Retain {
+			t.Fatal("RETAIN 0 on a retained message:", why)
+		}
 	}
 	unsub := func() {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_, err := sub.c.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{"rh/#"}})
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	subRH(0)
@@ -671,11 +878,15 @@ func TestInteropPahoV5RetainHandling(t *testing.T) {
 	sub.quiet(t, 400*time.Millisecond, "retain handling 2 sent a retained message:")
 	pub.publish(t, &paho.Publish{Topic: "rh/x", QoS: 1, Payload: []byte("live")})
 	p := sub.next(t, 5*time.Second)
-	equal(t, string(p.Payload), "live", "live messages flow with retain handling 2")
+	if string(p.Payload) != "live" {
+		t.Fatalf("live messages flow with retain handling 2: got %v, want %v", string(p.Payload), "live")
+	}
 
 	// An empty retained payload clears it and is not stored [MQTT-3.3.1-7].
 	pub.publish(t, &paho.Publish{Topic: "rh/x", QoS: 1, Retain: true})
-	equal(t, len(sub.next(t, 5*time.Second).Payload), 0, "the clearing message is delivered live")
+	if got := len(sub.next(t, 5*time.Second).Payload); got != 0 {
+		t.Fatalf("the clearing message is delivered live: got %v, want %v", got, 0)
+	}
 	subRH(0)
 	sub.quiet(t, 400*time.Millisecond, "an empty retained message was stored:")
 }
@@ -695,14 +906,20 @@ func TestInteropPahoV5OverlappingSubscriptions(t *testing.T) {
 	}{{filter: "ov/#", qos: 0}, {filter: "ov/+", qos: 2}} {
 		_, err := sub.c.Subscribe(ctx, &paho.Subscribe{Properties: &paho.SubscribeProperties{SubscriptionIdentifier: ptr(i + 1)},
 			Subscriptions: []paho.SubscribeOptions{{Topic: f.filter, QoS: f.qos}}})
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	pub := dialPahoV5(t, b, "v5-ov-pub", nil)
 	for _, qos := range []byte{1, 2} {
 		pub.publish(t, &paho.Publish{Topic: "ov/x", QoS: qos, Payload: []byte("m")})
 		p := sub.next(t, 5*time.Second)
-		equal(t, p.QoS, qos, "delivered QoS")
-		check(t, p.Properties != nil, "no properties")
+		if p.QoS != qos {
+			t.Fatalf("delivered QoS: got %v, want %v", p.QoS, qos)
+		}
+		if p.Properties == nil {
+			t.Fatal("no properties")
+		}
 		sub.quiet(t, 200*time.Millisecond, "a second copy:")
 	}
 	// paho.golang keeps one Subscription Identifier; the raw client sees all.
@@ -716,10 +933,18 @@ func TestInteropPahoV5OverlappingSubscriptions(t *testing.T) {
 	pub.publish(t, &paho.Publish{Topic: "ov/y", QoS: 1, Payload: []byte("m")})
 	var rp codec.Publish
 	_, err := codec.DecodePublish(r.mustRead(codec.TypePublish), codec.V5, &rp)
-	noErr(t, err)
-	equal(t, rp.QoS, byte(1))
-	equal(t, len(rp.Props.SubscriptionIDs), 2, "identifiers", rp.Props.SubscriptionIDs)
-	check(t, rp.Props.SubscriptionIDs[0]+rp.Props.SubscriptionIDs[1] == 3, "identifiers", rp.Props.SubscriptionIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rp.QoS != byte(1) {
+		t.Fatalf("got %v, want %v", rp.QoS, byte(1))
+	}
+	if len(rp.Props.SubscriptionIDs) != 2 {
+		t.Fatalf("%s: got %v, want %v", fmt.Sprint("identifiers", rp.Props.SubscriptionIDs), len(rp.Props.SubscriptionIDs), 2)
+	}
+	if rp.Props.SubscriptionIDs[0]+rp.Props.SubscriptionIDs[1] != 3 {
+		t.Fatal("identifiers", rp.Props.SubscriptionIDs)
+	}
 }
 
 // TestInteropPahoV5NoLocal: a subscription with No Local never gets the
@@ -728,18 +953,26 @@ func TestInteropPahoV5OverlappingSubscriptions(t *testing.T) {
 func TestInteropPahoV5NoLocal(t *testing.T) {
 	b := startBroker(t, nil)
 	self := dialPahoV5(t, b, "v5-nl-self", nil)
-	equal(t, self.subscribeOpts(t, paho.SubscribeOptions{Topic: "nl/#", QoS: 1, NoLocal: true})[0], byte(1))
+	if got := self.subscribeOpts(t, paho.SubscribeOptions{Topic: "nl/#", QoS: 1, NoLocal: true})[0]; got != byte(1) {
+		t.Fatalf("got %v, want %v", got, byte(1))
+	}
 	other := dialPahoV5(t, b, "v5-nl-other", nil)
 	for _, qos := range []byte{0, 1} {
 		self.publish(t, &paho.Publish{Topic: "nl/own", QoS: qos, Payload: []byte("own")})
 		other.publish(t, &paho.Publish{Topic: "nl/theirs", QoS: qos, Payload: []byte("theirs")})
 		p := self.next(t, 5*time.Second)
-		equal(t, p.Topic, "nl/theirs", "No Local delivered the client's own message, qos", qos)
+		if p.Topic != "nl/theirs" {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("No Local delivered the client's own message, qos", qos), p.Topic, "nl/theirs")
+		}
 	}
 	self.quiet(t, 300*time.Millisecond, "No Local delivered the client's own message:")
-	equal(t, self.subscribeOpts(t, paho.SubscribeOptions{Topic: "nl/#", QoS: 1})[0], byte(1)) // replaced, No Local 0
+	if got := self.subscribeOpts(t, paho.SubscribeOptions{Topic: "nl/#", QoS: 1})[0]; got != byte(1) { // replaced, No Local 0
+		t.Fatalf("got %v, want %v", got, byte(1))
+	}
 	self.publish(t, &paho.Publish{Topic: "nl/own", QoS: 1, Payload: []byte("own")})
-	equal(t, self.next(t, 5*time.Second).Topic, "nl/own", "without No Local a client gets its own message")
+	if got := self.next(t, 5*time.Second).Topic; got != "nl/own" {
+		t.Fatalf("without No Local a client gets its own message: got %v, want %v", got, "nl/own")
+	}
 }
 
 // TestInteropPahoV5Unsuback: one UNSUBSCRIBE with three filters gets one
@@ -754,11 +987,21 @@ func TestInteropPahoV5Unsuback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ua, err := pc.c.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{"us/a", "us/b", "us/c/#"}})
-	noErr(t, err)
-	equal(t, len(ua.Reasons), 3)
-	equal(t, ua.Reasons[0], byte(codec.ReasonSuccess))
-	equal(t, ua.Reasons[1], byte(codec.ReasonNoSubscriptionExisted))
-	equal(t, ua.Reasons[2], byte(codec.ReasonSuccess))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ua.Reasons) != 3 {
+		t.Fatalf("got %v, want %v", len(ua.Reasons), 3)
+	}
+	if ua.Reasons[0] != byte(codec.ReasonSuccess) {
+		t.Fatalf("got %v, want %v", ua.Reasons[0], byte(codec.ReasonSuccess))
+	}
+	if ua.Reasons[1] != byte(codec.ReasonNoSubscriptionExisted) {
+		t.Fatalf("got %v, want %v", ua.Reasons[1], byte(codec.ReasonNoSubscriptionExisted))
+	}
+	if ua.Reasons[2] != byte(codec.ReasonSuccess) {
+		t.Fatalf("got %v, want %v", ua.Reasons[2], byte(codec.ReasonSuccess))
+	}
 
 	// Raw, to see the packet identifier.
 	r := dialRaw(t, b)
@@ -766,10 +1009,18 @@ func TestInteropPahoV5Unsuback(t *testing.T) {
 	r.write(codec.AppendUnsubscribe(nil, codec.V5, &codec.Unsubscribe{PacketID: 4242, Filters: [][]byte{[]byte("none")}}))
 	var u codec.Unsuback
 	_, err = codec.DecodeUnsuback(r.mustRead(codec.TypeUnsuback), codec.V5, &u)
-	noErr(t, err)
-	equal(t, u.PacketID, uint16(4242))
-	equal(t, len(u.ReasonCodes), 1)
-	equal(t, u.ReasonCodes[0], codec.ReasonNoSubscriptionExisted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.PacketID != uint16(4242) {
+		t.Fatalf("got %v, want %v", u.PacketID, uint16(4242))
+	}
+	if len(u.ReasonCodes) != 1 {
+		t.Fatalf("got %v, want %v", len(u.ReasonCodes), 1)
+	}
+	if u.ReasonCodes[0] != codec.ReasonNoSubscriptionExisted {
+		t.Fatalf("got %v, want %v", u.ReasonCodes[0], codec.ReasonNoSubscriptionExisted)
+	}
 }
 
 // TestInteropPahoV5DisconnectWill: the will is kept with the session
@@ -789,7 +1040,9 @@ func TestInteropPahoV5DisconnectWill(t *testing.T) {
 		{id: "with-will", reason: byte(codec.ReasonDisconnectWithWill), will: true},
 	} {
 		nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { _ = nc.Close() })
 		c := paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -797,18 +1050,30 @@ func TestInteropPahoV5DisconnectWill(t *testing.T) {
 			WillMessage:    &paho.WillMessage{Topic: "dw/" + tc.id, QoS: 1, Payload: []byte("bye")},
 			WillProperties: &paho.WillProperties{User: paho.UserProperties{{Key: "why", Value: tc.id}, {Key: "a", Value: "1"}, {Key: "why", Value: "2"}}}})
 		cancel()
-		noErr(t, err)
-		noErr(t, c.Disconnect(&paho.Disconnect{ReasonCode: tc.reason}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Disconnect(&paho.Disconnect{ReasonCode: tc.reason}); err != nil {
+			t.Fatal(err)
+		}
 		if !tc.will {
 			watch.quiet(t, 500*time.Millisecond, "will published after DISCONNECT 0x00:")
 			continue
 		}
 		p := watch.next(t, 5*time.Second)
-		equal(t, p.Topic, "dw/"+tc.id)
-		equal(t, string(p.Payload), "bye")
-		check(t, p.Properties != nil && len(p.Properties.User) == 3, "will user properties", p.Properties)
+		if p.Topic != ("dw/" + tc.id) {
+			t.Fatalf("got %v, want %v", p.Topic, "dw/"+tc.id)
+		}
+		if string(p.Payload) != "bye" {
+			t.Fatalf("got %v, want %v", string(p.Payload), "bye")
+		}
+		if !(p.Properties != nil && len(p.Properties.User) == 3) {
+			t.Fatal("will user properties", p.Properties)
+		}
 		for i, want := range []paho.UserProperty{{Key: "why", Value: tc.id}, {Key: "a", Value: "1"}, {Key: "why", Value: "2"}} {
-			equal(t, p.Properties.User[i], want, "will user property order")
+			if p.Properties.User[i] != want {
+				t.Fatalf("will user property order: got %v, want %v", p.Properties.User[i], want)
+			}
 		}
 	}
 }
@@ -822,15 +1087,25 @@ func TestInteropPahoV5AssignedClientID(t *testing.T) {
 	a := dialPahoV5(t, b, "", nil)
 	c := dialPahoV5(t, b, "", nil)
 	for _, pc := range []*pahoV5{a, c} {
-		check(t, pc.ack.Properties != nil && pc.ack.Properties.AssignedClientID != "", "no Assigned Client Identifier")
-		equal(t, pc.ack.Properties.ResponseInfo, "", "Response Information without a request")
-		check(t, pc.ack.Properties.AuthMethod == "", "Authentication Method without one in CONNECT [MQTT-4.12.0-6]")
+		if !(pc.ack.Properties != nil && pc.ack.Properties.AssignedClientID != "") {
+			t.Fatal("no Assigned Client Identifier")
+		}
+		if pc.ack.Properties.ResponseInfo != "" {
+			t.Fatalf("Response Information without a request: got %v, want %v", pc.ack.Properties.ResponseInfo, "")
+		}
+		if pc.ack.Properties.AuthMethod != "" {
+			t.Fatal("Authentication Method without one in CONNECT [MQTT-4.12.0-6]")
+		}
 	}
-	check(t, a.ack.Properties.AssignedClientID != c.ack.Properties.AssignedClientID, "the same identifier assigned twice")
+	if a.ack.Properties.AssignedClientID == c.ack.Properties.AssignedClientID {
+		t.Fatal("the same identifier assigned twice")
+	}
 	// Both stay connected (neither took the other over) and work.
 	a.subscribe(t, "aci/#", 0)
 	c.publish(t, &paho.Publish{Topic: "aci/x", Payload: []byte("hi")})
-	equal(t, string(a.next(t, 5*time.Second).Payload), "hi")
+	if got := string(a.next(t, 5*time.Second).Payload); got != "hi" {
+		t.Fatalf("got %v, want %v", got, "hi")
+	}
 }
 
 // TestInteropPahoV5ServerKeepAlive: with KeepAliveMax 1 s a client asking
@@ -842,12 +1117,15 @@ func TestInteropPahoV5AssignedClientID(t *testing.T) {
 func TestInteropPahoV5ServerKeepAlive(t *testing.T) {
 	b := startBroker(t, func(c *Config) { c.KeepAliveMax = time.Second })
 	pc := dialPahoV5(t, b, "v5-ska-paho", func(cp *paho.Connect) { cp.KeepAlive = 60 })
-	check(t, pc.ack.Properties.ServerKeepAlive != nil && *pc.ack.Properties.ServerKeepAlive == 1,
-		"server keep alive", pc.ack.Properties.ServerKeepAlive)
+	if !(pc.ack.Properties.ServerKeepAlive != nil && *pc.ack.Properties.ServerKeepAlive == 1) {
+		t.Fatal("server keep alive", pc.ack.Properties.ServerKeepAlive)
+	}
 
 	r := dialRaw(t, b)
 	ack := r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-ska-raw"), CleanStart: true, KeepAlive: 60})
-	check(t, ack.Props.Has(codec.PropServerKeepAlive) && ack.Props.ServerKeepAlive == 1, "raw server keep alive")
+	if !(ack.Props.Has(codec.PropServerKeepAlive) && ack.Props.ServerKeepAlive == 1) {
+		t.Fatal("raw server keep alive")
+	}
 	start := time.Now()
 	for range 4 { // 1.8 s of pings: alive past 1.5 s
 		time.Sleep(450 * time.Millisecond)
@@ -856,10 +1134,18 @@ func TestInteropPahoV5ServerKeepAlive(t *testing.T) {
 	}
 	var d codec.Disconnect
 	_, err := codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(t, err)
-	equal(t, d.ReasonCode, codec.ReasonKeepAliveTimeout)
-	check(t, !d.Props.Has(codec.PropSessionExpiry), "server DISCONNECT with a Session Expiry Interval")
-	check(t, time.Since(start) >= 2*time.Second, "closed before 1.5x the server keep alive after the last ping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ReasonCode != codec.ReasonKeepAliveTimeout {
+		t.Fatalf("got %v, want %v", d.ReasonCode, codec.ReasonKeepAliveTimeout)
+	}
+	if d.Props.Has(codec.PropSessionExpiry) {
+		t.Fatal("server DISCONNECT with a Session Expiry Interval")
+	}
+	if time.Since(start) < 2*time.Second {
+		t.Fatal("closed before 1.5x the server keep alive after the last ping")
+	}
 }
 
 // TestInteropPahoV5ReceiveMaximumManualAck: a paho.golang client with
@@ -871,7 +1157,9 @@ func TestInteropPahoV5ReceiveMaximumManualAck(t *testing.T) {
 	b := startBroker(t, nil)
 	for _, qos := range []byte{1, 2} {
 		nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { _ = nc.Close() })
 		msgs := make(chan *paho.Publish, 64)
 		c := paho.NewClient(paho.ClientConfig{Conn: nc, EnableManualAcknowledgment: true, SendAcksInterval: 10 * time.Millisecond,
@@ -883,9 +1171,13 @@ func TestInteropPahoV5ReceiveMaximumManualAck(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err = c.Connect(ctx, &paho.Connect{ClientID: "v5-rmack", CleanStart: true, KeepAlive: 30,
 			Properties: &paho.ConnectProperties{ReceiveMaximum: ptr(uint16(3)), RequestProblemInfo: true}})
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		_, err = c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "rmack", QoS: qos}}})
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		pub := dialPahoV5(t, b, "v5-rmack-pub", nil)
 		const n = 8
 		for i := range n {
@@ -896,7 +1188,9 @@ func TestInteropPahoV5ReceiveMaximumManualAck(t *testing.T) {
 			t.Helper()
 			select {
 			case p := <-msgs:
-				equal(t, string(p.Payload), string(rune('0'+len(held))), "order")
+				if string(p.Payload) != string(rune('0'+len(held))) {
+					t.Fatalf("order: got %v, want %v", string(p.Payload), string(rune('0'+len(held))))
+				}
 				held = append(held, p)
 			case <-time.After(5 * time.Second):
 				t.Fatal("no PUBLISH, qos", qos, "after", len(held))
@@ -911,11 +1205,15 @@ func TestInteropPahoV5ReceiveMaximumManualAck(t *testing.T) {
 		case <-time.After(400 * time.Millisecond):
 		}
 		for i := 0; len(held) < n; i++ {
-			noErr(t, c.Ack(held[i]))
+			if err := c.Ack(held[i]); err != nil {
+				t.Fatal(err)
+			}
 			take()
 		}
 		for _, p := range held[n-3:] {
-			noErr(t, c.Ack(p))
+			if err := c.Ack(p); err != nil {
+				t.Fatal(err)
+			}
 		}
 		cancel()
 		_ = c.Disconnect(&paho.Disconnect{})
@@ -935,7 +1233,9 @@ func TestInteropPahoV5RetainNotAvailable(t *testing.T) {
 	r := dialRaw(t, b)
 	ack := r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-rna-will"), CleanStart: true,
 		WillFlag: true, WillRetain: true, WillTopic: []byte("rna/will"), WillPayload: []byte("w")})
-	equal(t, ack.ReasonCode, codec.ReasonRetainNotSupported)
+	if ack.ReasonCode != codec.ReasonRetainNotSupported {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonRetainNotSupported)
+	}
 	r.expectClosed(3 * time.Second)
 
 	// paho.golang refuses to send RETAIN to such a server: raw bytes.
@@ -944,8 +1244,12 @@ func TestInteropPahoV5RetainNotAvailable(t *testing.T) {
 	pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("rna/x"), Retain: true, Payload: []byte("r")}))
 	var d codec.Disconnect
 	_, err := codec.DecodeDisconnect(pub.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(t, err)
-	equal(t, d.ReasonCode, codec.ReasonRetainNotSupported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ReasonCode != codec.ReasonRetainNotSupported {
+		t.Fatalf("got %v, want %v", d.ReasonCode, codec.ReasonRetainNotSupported)
+	}
 	pub.expectClosed(3 * time.Second)
 	sub.quiet(t, 300*time.Millisecond, "a refused retained PUBLISH was delivered:")
 }
@@ -958,7 +1262,9 @@ func TestInteropPahoV5WillDelayPastSession(t *testing.T) {
 	watch := dialPahoV5(t, b, "v5-wdp-watch", nil)
 	watch.subscribe(t, "wdp/#", 0)
 	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = nc.Close() })
 	wc := paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -967,12 +1273,18 @@ func TestInteropPahoV5WillDelayPastSession(t *testing.T) {
 		Properties:     &paho.ConnectProperties{SessionExpiryInterval: ptr(uint32(1))},
 		WillMessage:    &paho.WillMessage{Topic: "wdp/gone", Payload: []byte("gone")},
 		WillProperties: &paho.WillProperties{WillDelayInterval: ptr(uint32(60))}})
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	_ = nc.Close()
 	p := watch.next(t, 5*time.Second)
-	equal(t, p.Topic, "wdp/gone")
-	check(t, time.Since(start) >= 900*time.Millisecond, "will published before the session ended:", time.Since(start))
+	if p.Topic != "wdp/gone" {
+		t.Fatalf("got %v, want %v", p.Topic, "wdp/gone")
+	}
+	if time.Since(start) < 900*time.Millisecond {
+		t.Fatal("will published before the session ended:", time.Since(start))
+	}
 }
 
 // TestInteropSharedMixedVersions: a $share group with a paho.golang v5
@@ -1014,12 +1326,20 @@ func TestInteropSharedMixedVersions(t *testing.T) {
 		seen[m.Payload()[0]]++
 	}
 	m5.quiet(t, 200*time.Millisecond, "a message went to the group twice:")
-	equal(t, v5n+col.count(), n, "messages at the group")
-	equal(t, len(seen), n, "distinct messages at the group")
-	for i, k := range seen {
-		equal(t, k, 1, "deliveries of message", i)
+	if got := v5n + col.count(); got != n {
+		t.Fatalf("messages at the group: got %v, want %v", got, n)
 	}
-	check(t, v5n > 0 && col.count() > 0, "one member got nothing: v5", v5n, "v3", col.count())
+	if len(seen) != n {
+		t.Fatalf("distinct messages at the group: got %v, want %v", len(seen), n)
+	}
+	for i, k := range seen {
+		if k != 1 {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("deliveries of message", i), k, 1)
+		}
+	}
+	if !(v5n > 0 && col.count() > 0) {
+		t.Fatal("one member got nothing: v5", v5n, "v3", col.count())
+	}
 }
 
 // TestInteropPahoV5BrokerTopicAlias: a subscriber whose CONNECT allows 2
@@ -1059,28 +1379,46 @@ func TestInteropPahoV5BrokerTopicAlias(t *testing.T) {
 		}
 		switch {
 		case alias == 0:
-			equal(t, p.Topic, want, fmt.Sprint("message ", i, " without an alias"))
+			if p.Topic != want {
+				t.Fatalf("%v: got %v, want %v", fmt.Sprint("message ", i, " without an alias"), p.Topic, want)
+			}
 		case alias > 2:
 			t.Fatalf("alias %d above the client's maximum 2 [MQTT-3.3.2-11]", alias)
 		case p.Topic != "":
-			equal(t, p.Topic, want)
+			if p.Topic != want {
+				t.Fatalf("got %v, want %v", p.Topic, want)
+			}
 			if old, ok := known[alias]; ok {
-				equal(t, old, want, "alias remapped")
+				if old != want {
+					t.Fatalf("alias remapped: got %v, want %v", old, want)
+				}
 			}
 			known[alias] = p.Topic
 		default:
 			got, ok := known[alias]
-			check(t, ok, "alias", alias, "used before it was sent with its topic")
-			equal(t, got, want, "alias resolves to the wrong topic")
+			if !ok {
+				t.Fatal("alias", alias, "used before it was sent with its topic")
+			}
+			if got != want {
+				t.Fatalf("alias resolves to the wrong topic: got %v, want %v", got, want)
+			}
 			aliased++
 		}
 	}
-	equal(t, len(known), 2, "aliases assigned")
-	check(t, aliased >= n-3-rounds*2, "too few messages sent by alias alone:", aliased, "of", n)
+	if len(known) != 2 {
+		t.Fatalf("aliases assigned: got %v, want %v", len(known), 2)
+	}
+	if aliased < n-3-rounds*2 {
+		t.Fatal("too few messages sent by alias alone:", aliased, "of", n)
+	}
 	for range n {
 		p := plain.next(t, 5*time.Second)
-		equal(t, p.Topic, string(p.Payload))
-		check(t, p.Properties == nil || p.Properties.TopicAlias == nil, "alias sent to a client that allows none")
+		if p.Topic != string(p.Payload) {
+			t.Fatalf("got %v, want %v", p.Topic, string(p.Payload))
+		}
+		if !(p.Properties == nil || p.Properties.TopicAlias == nil) {
+			t.Fatal("alias sent to a client that allows none")
+		}
 	}
 }
 
@@ -1093,39 +1431,59 @@ func TestInteropPahoV5MaximumQoS(t *testing.T) {
 	b := startBroker(t, func(c *Config) { c.MaximumQoS = 1 })
 	sub := dialPahoV5(t, b, "v5-mq-sub", nil)
 	mq := sub.ack.Properties.MaximumQoS
-	check(t, mq != nil && *mq == 1, "CONNACK Maximum QoS", mq)
+	if !(mq != nil && *mq == 1) {
+		t.Fatal("CONNACK Maximum QoS", mq)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	sa, err := sub.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "mq/#", QoS: 2}}})
-	noErr(t, err)
-	equal(t, sa.Reasons[0], byte(1), "granted QoS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.Reasons[0] != byte(1) {
+		t.Fatalf("granted QoS: got %v, want %v", sa.Reasons[0], byte(1))
+	}
 	pub := dialPahoV5(t, b, "v5-mq-pub", nil)
 	pub.publish(t, &paho.Publish{Topic: "mq/a", QoS: 1, Payload: []byte("one")})
 	p := sub.next(t, 5*time.Second)
-	equal(t, p.QoS, byte(1))
-	equal(t, string(p.Payload), "one")
+	if p.QoS != byte(1) {
+		t.Fatalf("got %v, want %v", p.QoS, byte(1))
+	}
+	if string(p.Payload) != "one" {
+		t.Fatalf("got %v, want %v", string(p.Payload), "one")
+	}
 
 	// paho itself refuses QoS 2 here, so raw bytes.
 	r := dialRaw(t, b)
 	ack := r.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-mq-raw"), CleanStart: true})
-	equal(t, ack.Props.MaximumQoS, byte(1))
+	if ack.Props.MaximumQoS != byte(1) {
+		t.Fatalf("got %v, want %v", ack.Props.MaximumQoS, byte(1))
+	}
 	r.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("mq/b"), QoS: 2, PacketID: 1, Payload: []byte("two")}))
 	var d codec.Disconnect
 	_, err = codec.DecodeDisconnect(r.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(t, err)
-	equal(t, d.ReasonCode, codec.ReasonQoSNotSupported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ReasonCode != codec.ReasonQoSNotSupported {
+		t.Fatalf("got %v, want %v", d.ReasonCode, codec.ReasonQoSNotSupported)
+	}
 	r.expectClosed(3 * time.Second)
 
 	w := dialRaw(t, b)
 	ack = w.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5-mq-will"), CleanStart: true,
 		WillFlag: true, WillQoS: 2, WillTopic: []byte("mq/will"), WillPayload: []byte("w")})
-	equal(t, ack.ReasonCode, codec.ReasonQoSNotSupported)
+	if ack.ReasonCode != codec.ReasonQoSNotSupported {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonQoSNotSupported)
+	}
 	w.expectClosed(3 * time.Second)
 
 	// The others keep working.
 	pub.publish(t, &paho.Publish{Topic: "mq/c", QoS: 0, Payload: []byte("after")})
 	p = sub.next(t, 5*time.Second)
-	equal(t, string(p.Payload), "after", "QoS 2 PUBLISH delivered")
+	if string(p.Payload) != "after" {
+		t.Fatalf("QoS 2 PUBLISH delivered: got %v, want %v", string(p.Payload), "after")
+	}
 }
 
 // problemAcks sends a QoS 1 PUBLISH the broker refuses (payload format
@@ -1137,14 +1495,22 @@ func problemAcks(t *testing.T, pc *pahoV5) (puback, suback string) {
 	defer cancel()
 	r, _ := pc.c.Publish(ctx, &paho.Publish{Topic: "prob/x", QoS: 1, Payload: []byte{0xff},
 		Properties: &paho.PublishProperties{PayloadFormat: ptr(byte(1))}})
-	check(t, r != nil, "no PUBACK")
-	equal(t, r.ReasonCode, byte(codec.ReasonPayloadFormatInvalid))
+	if r == nil {
+		t.Fatal("no PUBACK")
+	}
+	if r.ReasonCode != byte(codec.ReasonPayloadFormatInvalid) {
+		t.Fatalf("got %v, want %v", r.ReasonCode, byte(codec.ReasonPayloadFormatInvalid))
+	}
 	if r.Properties != nil {
 		puback = r.Properties.ReasonString
 	}
 	sa, _ := pc.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "prob/#/x", QoS: 1}}})
-	check(t, sa != nil, "no SUBACK")
-	equal(t, sa.Reasons[0], byte(codec.ReasonTopicFilterInvalid))
+	if sa == nil {
+		t.Fatal("no SUBACK")
+	}
+	if sa.Reasons[0] != byte(codec.ReasonTopicFilterInvalid) {
+		t.Fatalf("got %v, want %v", sa.Reasons[0], byte(codec.ReasonTopicFilterInvalid))
+	}
 	if sa.Properties != nil {
 		suback = sa.Properties.ReasonString
 	}
@@ -1158,22 +1524,34 @@ func TestInteropPahoV5ProblemInformation(t *testing.T) {
 	b := startBroker(t, nil)
 	def := dialPahoV5(t, b, "v5-prob-default", nil)
 	pa, sa := problemAcks(t, def)
-	check(t, pa != "", "PUBACK 0x99 without a Reason String")
-	check(t, sa != "", "SUBACK 0x8F without a Reason String")
+	if pa == "" {
+		t.Fatal("PUBACK 0x99 without a Reason String")
+	}
+	if sa == "" {
+		t.Fatal("SUBACK 0x8F without a Reason String")
+	}
 
 	quiet := dialPahoV5(t, b, "v5-prob-quiet", func(cp *paho.Connect) {
 		cp.Properties = &paho.ConnectProperties{RequestProblemInfo: false} // sent as 0
 	})
 	pa, sa = problemAcks(t, quiet)
-	equal(t, pa, "", "PUBACK Reason String despite Request Problem Information 0")
-	equal(t, sa, "", "SUBACK Reason String despite Request Problem Information 0")
+	if pa != "" {
+		t.Fatalf("PUBACK Reason String despite Request Problem Information 0: got %v, want %v", pa, "")
+	}
+	if sa != "" {
+		t.Fatalf("SUBACK Reason String despite Request Problem Information 0: got %v, want %v", sa, "")
+	}
 	// A DISCONNECT may carry one anyway [MQTT-3.1.2-29].
 	quiet.publish(t, &paho.Publish{Topic: "prob/x", QoS: 0, Payload: []byte{0xff},
 		Properties: &paho.PublishProperties{PayloadFormat: ptr(byte(1))}})
 	select {
 	case d := <-quiet.discs:
-		equal(t, d.ReasonCode, byte(codec.ReasonPayloadFormatInvalid))
-		check(t, d.Properties != nil && d.Properties.ReasonString != "", "DISCONNECT without a Reason String")
+		if d.ReasonCode != byte(codec.ReasonPayloadFormatInvalid) {
+			t.Fatalf("got %v, want %v", d.ReasonCode, byte(codec.ReasonPayloadFormatInvalid))
+		}
+		if !(d.Properties != nil && d.Properties.ReasonString != "") {
+			t.Fatal("DISCONNECT without a Reason String")
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no DISCONNECT 0x99")
 	}
@@ -1184,16 +1562,24 @@ func TestInteropPahoV5ProblemInformation(t *testing.T) {
 func TestInteropPahoV5ConnackReasonString(t *testing.T) {
 	b := startBroker(t, nil)
 	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = nc.Close() })
 	c := paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ack, err := c.Connect(ctx, &paho.Connect{ClientID: "v5-prob-connack", CleanStart: true,
 		Properties: &paho.ConnectProperties{AuthMethod: "NO-SUCH-METHOD", RequestProblemInfo: false}})
-	check(t, err != nil && ack != nil, "want a refused CONNACK, got", ack, err)
-	equal(t, ack.ReasonCode, byte(codec.ReasonBadAuthenticationMethod))
-	check(t, ack.Properties != nil && ack.Properties.ReasonString != "", "CONNACK 0x8C without a Reason String")
+	if !(err != nil && ack != nil) {
+		t.Fatal("want a refused CONNACK, got", ack, err)
+	}
+	if ack.ReasonCode != byte(codec.ReasonBadAuthenticationMethod) {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, byte(codec.ReasonBadAuthenticationMethod))
+	}
+	if !(ack.Properties != nil && ack.Properties.ReasonString != "") {
+		t.Fatal("CONNACK 0x8C without a Reason String")
+	}
 }
 
 // TestInteropMixedV3ToV5: a paho.mqtt.golang 3.1.1 publisher reaches a
@@ -1210,21 +1596,38 @@ func TestInteropMixedV3ToV5(t *testing.T) {
 		payload := fmt.Sprint("q", qos)
 		publish(t, pub, "mix35/x", qos, false, payload)
 		p := sub.next(t, 5*time.Second)
-		equal(t, p.Topic, "mix35/x")
-		equal(t, string(p.Payload), payload)
-		equal(t, p.QoS, qos, "delivered QoS")
-		check(t, !p.Retain, "RETAIN on a live message")
-		check(t, p.Properties == nil || (len(p.Properties.User) == 0 && p.Properties.ContentType == ""),
-			"properties invented for a 3.1.1 message", p.Properties)
+		if p.Topic != "mix35/x" {
+			t.Fatalf("got %v, want %v", p.Topic, "mix35/x")
+		}
+		if string(p.Payload) != payload {
+			t.Fatalf("got %v, want %v", string(p.Payload), payload)
+		}
+		if p.QoS != qos {
+			t.Fatalf("delivered QoS: got %v, want %v", p.QoS, qos)
+		}
+		if p.Retain {
+			t.Fatal("RETAIN on a live message")
+		}
+		if !(p.Properties == nil || (len(p.Properties.User) == 0 && p.Properties.ContentType == "")) {
+			t.Fatal("properties invented for a 3.1.1 message", p.Properties)
+		}
 	}
 	publish(t, pub, "mix35/ret", 1, true, "kept")
-	equal(t, string(sub.next(t, 5*time.Second).Payload), "kept")
+	if got := string(sub.next(t, 5*time.Second).Payload); got != "kept" {
+		t.Fatalf("got %v, want %v", got, "kept")
+	}
 	late := dialPahoV5(t, b, "mix35-late", nil)
 	late.subscribe(t, "mix35/ret", 1)
 	p := late.next(t, 5*time.Second)
-	equal(t, string(p.Payload), "kept")
-	check(t, p.Retain, "retained message without RETAIN")
-	equal(t, p.QoS, byte(1))
+	if string(p.Payload) != "kept" {
+		t.Fatalf("got %v, want %v", string(p.Payload), "kept")
+	}
+	if !p.Retain {
+		t.Fatal("retained message without RETAIN")
+	}
+	if p.QoS != byte(1) {
+		t.Fatalf("got %v, want %v", p.QoS, byte(1))
+	}
 }
 
 // TestInteropMixedV5ToV3: a paho.golang v5 publisher sending every message
@@ -1259,10 +1662,18 @@ func TestInteropMixedV5ToV3(t *testing.T) {
 		{topic: "mix53/aliased", payload: "a1", qos: 1}, {topic: "mix53/aliased", payload: "a2", qos: 1},
 	}
 	for i, w := range want {
-		equal(t, msgs[i].Topic(), w.topic, i)
-		equal(t, string(msgs[i].Payload()), w.payload, i)
-		equal(t, msgs[i].Qos(), w.qos, i)
-		check(t, !msgs[i].Retained(), "RETAIN on a live message")
+		if got := msgs[i].Topic(); got != w.topic {
+			t.Fatalf("%v: got %v, want %v", i, got, w.topic)
+		}
+		if got := string(msgs[i].Payload()); got != w.payload {
+			t.Fatalf("%v: got %v, want %v", i, got, w.payload)
+		}
+		if got := msgs[i].Qos(); got != w.qos {
+			t.Fatalf("%v: got %v, want %v", i, got, w.qos)
+		}
+		if msgs[i].Retained() {
+			t.Fatal("RETAIN on a live message")
+		}
 	}
 
 	pub.publish(t, &paho.Publish{Topic: "mix53/ret", QoS: 2, Retain: true, Payload: []byte("kept"), Properties: props()})
@@ -1271,9 +1682,15 @@ func TestInteropMixedV5ToV3(t *testing.T) {
 	lc := pahoClient(t, b, "mix53-late", func(o *mqtt.ClientOptions) { o.SetCleanSession(true) })
 	subscribe(t, lc, "mix53/ret", 2, late)
 	m := late.wait(t, 1, 5*time.Second)[0]
-	equal(t, string(m.Payload()), "kept")
-	check(t, m.Retained(), "retained message without RETAIN")
-	equal(t, m.Qos(), byte(2))
+	if got := string(m.Payload()); got != "kept" {
+		t.Fatalf("got %v, want %v", got, "kept")
+	}
+	if !m.Retained() {
+		t.Fatal("retained message without RETAIN")
+	}
+	if got := m.Qos(); got != byte(2) {
+		t.Fatalf("got %v, want %v", got, byte(2))
+	}
 }
 
 // dialPahoV5NoAck connects a paho.golang v5 client that acknowledges
@@ -1283,7 +1700,9 @@ func TestInteropMixedV5ToV3(t *testing.T) {
 func dialPahoV5NoAck(t testing.TB, b *Broker, id string, cp *paho.Connect) (*pahoV5, net.Conn) {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = nc.Close() })
 	pc := &pahoV5{msgs: make(chan *paho.Publish, 1024)}
 	pc.c = paho.NewClient(paho.ClientConfig{
@@ -1299,7 +1718,9 @@ func dialPahoV5NoAck(t testing.TB, b *Broker, id string, cp *paho.Connect) (*pah
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	pc.ack, err = pc.c.Connect(ctx, cp)
-	noErr(t, err, "paho connect")
+	if err != nil {
+		t.Fatal(err, "paho connect")
+	}
 	return pc, nc
 }
 
@@ -1314,8 +1735,12 @@ func (pc *pahoV5) subscribeID(t testing.TB, filter string, qos byte, id int) {
 		s.Properties = &paho.SubscribeProperties{SubscriptionIdentifier: ptr(id)}
 	}
 	sa, err := pc.c.Subscribe(ctx, s)
-	noErr(t, err, "paho subscribe")
-	equal(t, sa.Reasons[0], qos)
+	if err != nil {
+		t.Fatal(err, "paho subscribe")
+	}
+	if sa.Reasons[0] != qos {
+		t.Fatalf("got %v, want %v", sa.Reasons[0], qos)
+	}
 }
 
 // collect reads n PUBLISHes from pc within d and returns them.
@@ -1355,29 +1780,39 @@ func TestInteropPahoV5SharedRedelivery(t *testing.T) {
 	gotA := a.collect(t, n/2, 5*time.Second) // round robin: one each in turn
 	gotB := bm.collect(t, n/2, 5*time.Second)
 	for _, p := range gotA {
-		check(t, p.Properties != nil && p.Properties.SubscriptionIdentifier != nil && *p.Properties.SubscriptionIdentifier == 5,
-			"A's identifier on its shared delivery")
+		if !(p.Properties != nil && p.Properties.SubscriptionIdentifier != nil && *p.Properties.SubscriptionIdentifier == 5) {
+			t.Fatal("A's identifier on its shared delivery")
+		}
 	}
 	_ = anc.Close() // no PUBACK, no DISCONNECT
 	gotB = append(gotB, bm.collect(t, n/2, 5*time.Second)...)
 	seen := map[string]int{}
 	for _, p := range gotB {
 		seen[string(p.Payload)]++
-		equal(t, p.QoS, byte(1))
-		check(t, p.Properties != nil && p.Properties.SubscriptionIdentifier != nil && *p.Properties.SubscriptionIdentifier == 9,
-			"B's own identifier", p.Payload)
+		if p.QoS != byte(1) {
+			t.Fatalf("got %v, want %v", p.QoS, byte(1))
+		}
+		if !(p.Properties != nil && p.Properties.SubscriptionIdentifier != nil && *p.Properties.SubscriptionIdentifier == 9) {
+			t.Fatal("B's own identifier", p.Payload)
+		}
 	}
 	for i := range n {
-		equal(t, seen[strconv.Itoa(i)], 1, "message", i, "received once by B")
+		if got := seen[strconv.Itoa(i)]; got != 1 {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("message", i, "received once by B"), got, 1)
+		}
 	}
 	for _, p := range gotA {
-		equal(t, seen[string(p.Payload)], 1, "A's unacknowledged message handed to B")
+		if seen[string(p.Payload)] != 1 {
+			t.Fatalf("A's unacknowledged message handed to B: got %v, want %v", seen[string(p.Payload)], 1)
+		}
 	}
 	bm.quiet(t, 200*time.Millisecond, "B got more than the published messages:")
 
 	raw := dialRaw(t, b)
 	ack := raw.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("sr-a")})
-	check(t, ack.SessionPresent, "A's session kept")
+	if !ack.SessionPresent {
+		t.Fatal("A's session kept")
+	}
 	if pkt, err := raw.read(300 * time.Millisecond); err == nil {
 		t.Fatalf("A got a handed-over message again: %x", pkt)
 	}
@@ -1405,13 +1840,19 @@ func TestInteropPahoV5RetainedSubscriptionID(t *testing.T) {
 			s := dialPahoV5(t, b, "rsid-"+sc.name, nil)
 			s.subscribeID(t, "rsid/#", sc.qos, sc.id)
 			for _, p := range s.collect(t, 2, 5*time.Second) {
-				check(t, p.Retain, "retained flag")
+				if !p.Retain {
+					t.Fatal("retained flag")
+				}
 				if sc.id == 0 {
-					check(t, p.Properties == nil || p.Properties.SubscriptionIdentifier == nil, "no identifier")
+					if !(p.Properties == nil || p.Properties.SubscriptionIdentifier == nil) {
+						t.Fatal("no identifier")
+					}
 					continue
 				}
-				check(t, p.Properties != nil && p.Properties.SubscriptionIdentifier != nil &&
-					*p.Properties.SubscriptionIdentifier == sc.id, "identifier of the SUBSCRIBE", p.Topic)
+				if !(p.Properties != nil && p.Properties.SubscriptionIdentifier != nil &&
+					*p.Properties.SubscriptionIdentifier == sc.id) {
+					t.Fatal("identifier of the SUBSCRIBE", p.Topic)
+				}
 			}
 		})
 	}
@@ -1434,8 +1875,10 @@ func TestInteropPahoV5SharedSubscriptionIDQoS0(t *testing.T) {
 		id int
 	}{{c: m1, id: 11}, {c: m2, id: 12}} {
 		for _, p := range m.c.collect(t, 2, 5*time.Second) {
-			check(t, p.Properties != nil && p.Properties.SubscriptionIdentifier != nil &&
-				*p.Properties.SubscriptionIdentifier == m.id, "member's own identifier")
+			if !(p.Properties != nil && p.Properties.SubscriptionIdentifier != nil &&
+				*p.Properties.SubscriptionIdentifier == m.id) {
+				t.Fatal("member's own identifier")
+			}
 		}
 	}
 }
@@ -1454,8 +1897,9 @@ func TestInteropPahoV5FeaturesUnavailable(t *testing.T) {
 	})
 	pc := dialPahoV5(t, b, "fu-v5", nil)
 	pr := pc.ack.Properties
-	check(t, pr != nil && !pr.WildcardSubAvailable && !pr.SharedSubAvailable && !pr.SubIDAvailable,
-		"CONNACK availability flags", pr)
+	if !(pr != nil && !pr.WildcardSubAvailable && !pr.SharedSubAvailable && !pr.SubIDAvailable) {
+		t.Fatal("CONNACK availability flags", pr)
+	}
 	// paho.golang itself refuses to send what CONNACK ruled out, so the
 	// broker's side is checked with a raw v5 client.
 	raw := dialRaw(t, b)
@@ -1465,20 +1909,36 @@ func TestInteropPahoV5FeaturesUnavailable(t *testing.T) {
 	raw.write(codec.AppendSubscribe(nil, codec.V5, &sub))
 	var sa codec.Suback
 	_, err := codec.DecodeSuback(raw.mustRead(codec.TypeSuback), codec.V5, &sa)
-	noErr(t, err)
-	equal(t, len(sa.ReasonCodes), 4)
-	equal(t, sa.ReasonCodes[0], codec.ReasonWildcardSubscriptionsNotSupported)
-	equal(t, sa.ReasonCodes[1], codec.ReasonSharedSubscriptionsNotSupported)
-	equal(t, sa.ReasonCodes[2], codec.ReasonWildcardSubscriptionsNotSupported)
-	equal(t, sa.ReasonCodes[3], codec.ReasonCode(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sa.ReasonCodes) != 4 {
+		t.Fatalf("got %v, want %v", len(sa.ReasonCodes), 4)
+	}
+	if sa.ReasonCodes[0] != codec.ReasonWildcardSubscriptionsNotSupported {
+		t.Fatalf("got %v, want %v", sa.ReasonCodes[0], codec.ReasonWildcardSubscriptionsNotSupported)
+	}
+	if sa.ReasonCodes[1] != codec.ReasonSharedSubscriptionsNotSupported {
+		t.Fatalf("got %v, want %v", sa.ReasonCodes[1], codec.ReasonSharedSubscriptionsNotSupported)
+	}
+	if sa.ReasonCodes[2] != codec.ReasonWildcardSubscriptionsNotSupported {
+		t.Fatalf("got %v, want %v", sa.ReasonCodes[2], codec.ReasonWildcardSubscriptionsNotSupported)
+	}
+	if sa.ReasonCodes[3] != codec.ReasonCode(1) {
+		t.Fatalf("got %v, want %v", sa.ReasonCodes[3], codec.ReasonCode(1))
+	}
 
 	v3 := dialRaw(t, b)
 	v3.connect(&codec.Connect{ClientID: []byte("fu-v3"), CleanStart: true})
 	for i, f := range []string{"fu/#", "$share/g/fu"} {
 		ack := v3.subscribe(uint16(i+1), f, 1)
-		equal(t, ack.ReasonCodes[0], codec.ReasonCode(codec.SubackFailureV3), f)
+		if ack.ReasonCodes[0] != codec.ReasonCode(codec.SubackFailureV3) {
+			t.Fatalf("%v: got %v, want %v", f, ack.ReasonCodes[0], codec.ReasonCode(codec.SubackFailureV3))
+		}
 	}
-	equal(t, v3.subscribe(3, "fu/a", 1).ReasonCodes[0], codec.ReasonCode(1))
+	if got := v3.subscribe(3, "fu/a", 1).ReasonCodes[0]; got != codec.ReasonCode(1) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(1))
+	}
 
 	raw = dialRaw(t, b)
 	raw.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("fu-sid"), CleanStart: true})
@@ -1487,14 +1947,20 @@ func TestInteropPahoV5FeaturesUnavailable(t *testing.T) {
 	raw.write(codec.AppendSubscribe(nil, codec.V5, &s))
 	var d codec.Disconnect
 	_, err = codec.DecodeDisconnect(raw.mustRead(codec.TypeDisconnect), codec.V5, &d)
-	noErr(t, err)
-	equal(t, d.ReasonCode, codec.ReasonSubscriptionIDsNotSupported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ReasonCode != codec.ReasonSubscriptionIDsNotSupported {
+		t.Fatalf("got %v, want %v", d.ReasonCode, codec.ReasonSubscriptionIDsNotSupported)
+	}
 	raw.expectClosed(5 * time.Second)
 
 	// The defaults announce all three.
 	b2 := startBroker(t, nil)
 	pr = dialPahoV5(t, b2, "fu-default", nil).ack.Properties
-	check(t, pr.WildcardSubAvailable && pr.SharedSubAvailable && pr.SubIDAvailable, "available by default")
+	if !(pr.WildcardSubAvailable && pr.SharedSubAvailable && pr.SubIDAvailable) {
+		t.Fatal("available by default")
+	}
 }
 
 // pahoSCRAM is a paho.Auther answering the broker's AUTH 0x18 with the
@@ -1532,7 +1998,9 @@ func (a *pahoSCRAM) Authenticated() {}
 func dialPahoSCRAM(t *testing.T, b *Broker, id, user, pass string) (*paho.Client, *paho.Connack, *pahoSCRAM, error) {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = nc.Close() })
 	a := &pahoSCRAM{}
 	sc := &authtest.SCRAMClient{User: user, Pass: pass, Nonce: "paho-" + id}
@@ -1545,8 +2013,12 @@ func dialPahoSCRAM(t *testing.T, b *Broker, id, user, pass string) (*paho.Client
 		Properties: &paho.ConnectProperties{AuthMethod: auth.SCRAMSHA256, AuthData: sc.First()}})
 	if err == nil {
 		// [MQTT-4.12.0-5] the CONNACK repeats the method, with server-final.
-		equal(t, ack.Properties.AuthMethod, auth.SCRAMSHA256)
-		check(t, sc.Verify(ack.Properties.AuthData), "server-final does not prove the server knows the key")
+		if ack.Properties.AuthMethod != auth.SCRAMSHA256 {
+			t.Fatalf("got %v, want %v", ack.Properties.AuthMethod, auth.SCRAMSHA256)
+		}
+		if !sc.Verify(ack.Properties.AuthData) {
+			t.Fatal("server-final does not prove the server knows the key")
+		}
 		t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
 	}
 	return c, ack, a, err
@@ -1561,7 +2033,9 @@ func reauth(t *testing.T, c *paho.Client, a *pahoSCRAM, user, pass string) (*pah
 	defer cancel()
 	resp, err := c.Authenticate(ctx, &paho.Auth{ReasonCode: byte(codec.ReasonReAuthenticate),
 		Properties: &paho.AuthProperties{AuthMethod: auth.SCRAMSHA256, AuthData: sc.First()}}) // [MQTT-4.12.1-1]
-	noErr(t, err, "re-authentication")
+	if err != nil {
+		t.Fatal(err, "re-authentication")
+	}
 	return resp, sc
 }
 
@@ -1572,29 +2046,51 @@ func TestInteropPahoV5SCRAM(t *testing.T) {
 	b := startAuthBroker(t, nil)
 
 	c, _, a, err := dialPahoSCRAM(t, b, "scram-ok", "alice", "s3cret")
-	noErr(t, err, "SCRAM login")
+	if err != nil {
+		t.Fatal(err, "SCRAM login")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err = c.Publish(ctx, &paho.Publish{Topic: "auth/t", QoS: 1, Payload: []byte("x")})
-	noErr(t, err, "publish after SCRAM login")
+	if err != nil {
+		t.Fatal(err, "publish after SCRAM login")
+	}
 
 	// paho's AuthResponse drops the AUTH's data: TestAuthRawReauth checks
 	// the server-final of a re-authentication.
 	resp, _ := reauth(t, c, a, "alice", "s3cret")
-	check(t, resp.Success, "re-authentication refused", resp.ReasonCode)
-	equal(t, resp.ReasonCode, byte(codec.ReasonSuccess))
-	noErr(t, a.err)
+	if !resp.Success {
+		t.Fatal("re-authentication refused", resp.ReasonCode)
+	}
+	if resp.ReasonCode != byte(codec.ReasonSuccess) {
+		t.Fatalf("got %v, want %v", resp.ReasonCode, byte(codec.ReasonSuccess))
+	}
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
 	_, err = c.Publish(ctx, &paho.Publish{Topic: "auth/t", QoS: 1, Payload: []byte("y")})
-	noErr(t, err, "publish after re-authentication")
+	if err != nil {
+		t.Fatal(err, "publish after re-authentication")
+	}
 
 	// Wrong password at CONNECT: CONNACK 0x86 [MQTT-4.12.0-4].
 	_, ack, _, err := dialPahoSCRAM(t, b, "scram-bad", "alice", "wrong")
-	check(t, err != nil && ack != nil, "wrong password accepted or no CONNACK", err)
-	equal(t, ack.ReasonCode, byte(codec.ReasonBadUsernameOrPassword))
-	equal(t, ack.Properties.ReasonString, "bad user name or password")
+	if !(err != nil && ack != nil) {
+		t.Fatal("wrong password accepted or no CONNACK", err)
+	}
+	if ack.ReasonCode != byte(codec.ReasonBadUsernameOrPassword) {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, byte(codec.ReasonBadUsernameOrPassword))
+	}
+	if ack.Properties.ReasonString != "bad user name or password" {
+		t.Fatalf("got %v, want %v", ack.Properties.ReasonString, "bad user name or password")
+	}
 	_, ack, _, err = dialPahoSCRAM(t, b, "scram-ghost", "ghost", "x")
-	check(t, err != nil && ack != nil, "unknown user accepted", err)
-	equal(t, ack.ReasonCode, byte(codec.ReasonBadUsernameOrPassword))
+	if !(err != nil && ack != nil) {
+		t.Fatal("unknown user accepted", err)
+	}
+	if ack.ReasonCode != byte(codec.ReasonBadUsernameOrPassword) {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, byte(codec.ReasonBadUsernameOrPassword))
+	}
 
 	// Re-authentication failures: DISCONNECT with the reason, then close
 	// [MQTT-4.12.1-2].
@@ -1606,10 +2102,16 @@ func TestInteropPahoV5SCRAM(t *testing.T) {
 		{"bob", "hunter2", codec.ReasonNotAuthorized}, // valid, but not who connected
 	} {
 		c, _, a, err := dialPahoSCRAM(t, b, "scram-re-"+tc.user, "alice", "s3cret")
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		resp, _ := reauth(t, c, a, tc.user, tc.pass)
-		check(t, !resp.Success, "re-authentication as", tc.user, "accepted")
-		equal(t, resp.ReasonCode, byte(tc.want), tc.user)
+		if resp.Success {
+			t.Fatal("re-authentication as", tc.user, "accepted")
+		}
+		if resp.ReasonCode != byte(tc.want) {
+			t.Fatalf("%v: got %v, want %v", tc.user, resp.ReasonCode, byte(tc.want))
+		}
 	}
 	waitConnected(t, b, 1) // only the first client is left
 }

@@ -96,7 +96,9 @@ func TestIdleConnHeapBudget(t *testing.T) {
 	const budget = 240 // bytes per idle connection, engine structures only (191 B measured)
 	per := idleConnHeap(t, 4000)
 	t.Logf("engine heap per idle connection: %.0f B", per)
-	check(t, per < budget, fmt.Sprintf("engine heap per idle connection %.0f B, budget %d B", per, budget))
+	if per >= budget {
+		t.Fatal(fmt.Sprintf("engine heap per idle connection %.0f B, budget %d B", per, budget))
+	}
 }
 
 // BenchmarkIdleConnHeap reports the engine's live heap per idle connection
@@ -119,8 +121,12 @@ func TestIdleConnSizeClasses(t *testing.T) {
 	cs, ss := unsafe.Sizeof(client{}), unsafe.Sizeof(session{})
 	t.Logf("client %d B, session %d B, clientExt %d B, subState %d B, sessionExt %d B",
 		cs, ss, unsafe.Sizeof(clientExt{}), unsafe.Sizeof(subState{}), unsafe.Sizeof(sessionExt{}))
-	check(t, cs <= 96, fmt.Sprintf("client is %d B, over the 96 B size class", cs))
-	check(t, ss <= 64, fmt.Sprintf("session is %d B, over the 64 B size class", ss))
+	if cs > 96 {
+		t.Fatal(fmt.Sprintf("client is %d B, over the 96 B size class", cs))
+	}
+	if ss > 64 {
+		t.Fatal(fmt.Sprintf("session is %d B, over the 64 B size class", ss))
+	}
 }
 
 // TestIdleConnHoldsNoExtras checks that an idle 3.1.1 connection has none
@@ -136,19 +142,37 @@ func TestIdleConnHoldsNoExtras(t *testing.T) {
 		t.Fatal("connection not connected")
 	}
 	s := c.sess
-	check(t, c.ext == nil, "clientExt allocated")
-	check(t, s.sub.Load() == nil, "subscriber state allocated")
-	equal(t, s.subID(), trie.SubscriberID(0), "SubscriberID of a session that never subscribed")
-	check(t, s.sessionExt == nil, "QoS 1/2 state allocated")
+	if c.ext != nil {
+		t.Fatal("clientExt allocated")
+	}
+	if s.sub.Load() != nil {
+		t.Fatal("subscriber state allocated")
+	}
+	if got := s.subID(); got != trie.SubscriberID(0) {
+		t.Fatalf("SubscriberID of a session that never subscribed: got %v, want %v", got, trie.SubscriberID(0))
+	}
+	if s.sessionExt != nil {
+		t.Fatal("QoS 1/2 state allocated")
+	}
 	hs.b.clock.Store(c.lastRead + int64(idlePending) + 1)
 	hs.b.loopOf0(hs.loops[0]).housekeeping()
-	equal(t, c.state, stateConnected, "state after housekeeping")
-	check(t, c.pending == nil, fmt.Sprintf("idle connection keeps a %d B write buffer", cap(c.pending)))
+	if c.state != stateConnected {
+		t.Fatalf("state after housekeeping: got %v, want %v", c.state, stateConnected)
+	}
+	if c.pending != nil {
+		t.Fatal(fmt.Sprintf("idle connection keeps a %d B write buffer", cap(c.pending)))
+	}
 	hs.subscribe(f, "a/b", 0)
 	st := s.sub.Load()
-	check(t, st != nil && len(st.subs.list) == 1 && st.id != 0, "no subscriber state after SUBSCRIBE")
-	check(t, hs.b.table.get(st.id) == s, "session not in the table under its SubscriberID")
-	check(t, c.pending != nil, "no SUBACK pending")
+	if !(st != nil && len(st.subs.list) == 1 && st.id != 0) {
+		t.Fatal("no subscriber state after SUBSCRIBE")
+	}
+	if hs.b.table.get(st.id) != s {
+		t.Fatal("session not in the table under its SubscriberID")
+	}
+	if c.pending == nil {
+		t.Fatal("no SUBACK pending")
+	}
 }
 
 // recordingAuthoriser remembers the last ClientInfo it was shown.
@@ -176,11 +200,15 @@ func TestAuthoriserClientInfo(t *testing.T) {
 	b := startBroker(t, func(c *Config) { c.Authoriser = az })
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("who"), CleanStart: true, UsernameFlag: true, Username: []byte("alice")})
-	equal(t, r.subscribe(1, "a/#", 0).ReasonCodes[0], codec.ReasonCode(0))
+	if got := r.subscribe(1, "a/#", 0).ReasonCodes[0]; got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
 	az.mu.Lock()
 	got := az.last
 	az.mu.Unlock()
-	equal(t, got, ClientInfo{ClientID: "who", Username: "alice", ProtocolVersion: byte(codec.V311)})
+	if got != (ClientInfo{ClientID: "who", Username: "alice", ProtocolVersion: byte(codec.V311)}) {
+		t.Fatalf("got %v, want %v", got, ClientInfo{ClientID: "who", Username: "alice", ProtocolVersion: byte(codec.V311)})
+	}
 }
 
 // TestIdleTrim checks that the broker returns memory once after activity
@@ -194,13 +222,17 @@ func TestIdleTrim(t *testing.T) {
 		for b.trims.Load() < want && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		equal(t, b.trims.Load(), want, "idle trims")
+		if got := b.trims.Load(); got != want {
+			t.Fatalf("idle trims: got %v, want %v", got, want)
+		}
 	}
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("trim"), CleanStart: true})
 	waitTrims(1)
 	time.Sleep(1200 * time.Millisecond) // two housekeeping periods, quiet
-	equal(t, b.trims.Load(), uint64(1), "no trim without new activity")
+	if got := b.trims.Load(); got != uint64(1) {
+		t.Fatalf("no trim without new activity: got %v, want %v", got, uint64(1))
+	}
 	r.publish(&codec.Publish{Topic: []byte("t"), Payload: []byte("x")})
 	waitTrims(2)
 }

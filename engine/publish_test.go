@@ -28,8 +28,12 @@ func TestV5RawTooLargeCountsAsDelivered(t *testing.T) {
 	}
 	var p codec.Publish
 	_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
-	noErr(t, err)
-	equal(t, len(p.Payload), 5, "the message after two too-large ones")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Payload) != 5 {
+		t.Fatalf("the message after two too-large ones: got %v, want %v", len(p.Payload), 5)
+	}
 }
 
 // TestV5RawQoSIdentifierReuse: after the broker's PUBACK, a QoS 1 PUBLISH
@@ -52,7 +56,9 @@ func TestV5RawQoSIdentifierReuse(t *testing.T) {
 		t.Helper()
 		var p codec.Publish
 		_, err := codec.DecodePublish(r.mustRead(codec.TypePublish), codec.V5, &p)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return &p
 	}
 	pub := dialV5(t, b, "v5-reuse-pub", nil)
@@ -60,7 +66,9 @@ func TestV5RawQoSIdentifierReuse(t *testing.T) {
 		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("reuse/1"), QoS: 1, PacketID: 5, Dup: i == 1, Payload: []byte(payload)}))
 		pub.readAck(codec.TypePuback)
 		p := next(sub)
-		equal(t, string(p.Payload), payload, "QoS 1 identifier reused after PUBACK")
+		if string(p.Payload) != payload {
+			t.Fatalf("QoS 1 identifier reused after PUBACK: got %v, want %v", string(p.Payload), payload)
+		}
 		sub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
 	}
 
@@ -68,14 +76,24 @@ func TestV5RawQoSIdentifierReuse(t *testing.T) {
 	bad.Props.PayloadFormat = 1
 	bad.Props.Set(codec.PropPayloadFormat)
 	pub.write(codec.AppendPublish(nil, codec.V5, &bad))
-	equal(t, pub.readAck(codec.TypePubrec).ReasonCode, codec.ReasonPayloadFormatInvalid)
+	if got := pub.readAck(codec.TypePubrec).ReasonCode; got != codec.ReasonPayloadFormatInvalid {
+		t.Fatalf("got %v, want %v", got, codec.ReasonPayloadFormatInvalid)
+	}
 	pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("reuse/2"), QoS: 2, PacketID: 6, Payload: []byte("good")}))
-	equal(t, pub.readAck(codec.TypePubrec).ReasonCode, codec.ReasonSuccess, "same id after a failed PUBREC")
+	if got := pub.readAck(codec.TypePubrec).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("same id after a failed PUBREC: got %v, want %v", got, codec.ReasonSuccess)
+	}
 	pub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrel, PacketID: 6}))
-	equal(t, pub.readAck(codec.TypePubcomp).ReasonCode, codec.ReasonSuccess)
+	if got := pub.readAck(codec.TypePubcomp).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", got, codec.ReasonSuccess)
+	}
 	p := next(sub)
-	equal(t, string(p.Payload), "good", "QoS 2 identifier reused after PUBREC 0x99")
-	equal(t, p.QoS, byte(2))
+	if string(p.Payload) != "good" {
+		t.Fatalf("QoS 2 identifier reused after PUBREC 0x99: got %v, want %v", string(p.Payload), "good")
+	}
+	if p.QoS != byte(2) {
+		t.Fatalf("got %v, want %v", p.QoS, byte(2))
+	}
 
 	// No PUBREC: sent again on resume.
 	_ = sub.nc.Close()
@@ -83,11 +101,19 @@ func TestV5RawQoSIdentifierReuse(t *testing.T) {
 	back := dialRaw(t, b)
 	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-reuse-sub")}
 	persistent(&cp)
-	check(t, back.connect(&cp).SessionPresent, "session present")
+	if !back.connect(&cp).SessionPresent {
+		t.Fatal("session present")
+	}
 	again := next(back)
-	equal(t, string(again.Payload), "good")
-	equal(t, again.PacketID, p.PacketID)
-	check(t, again.Dup, "DUP 1 on the resent QoS 2 PUBLISH")
+	if string(again.Payload) != "good" {
+		t.Fatalf("got %v, want %v", string(again.Payload), "good")
+	}
+	if again.PacketID != p.PacketID {
+		t.Fatalf("got %v, want %v", again.PacketID, p.PacketID)
+	}
+	if !again.Dup {
+		t.Fatal("DUP 1 on the resent QoS 2 PUBLISH")
+	}
 }
 
 // TestV5RawPacketIDNotFound: a PUBREL for a packet identifier the broker
@@ -99,12 +125,20 @@ func TestV5RawPacketIDNotFound(t *testing.T) {
 	r := dialV5(t, b, "v5-pidnf", nil)
 	r.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrel, PacketID: 77}))
 	a := r.readAck(codec.TypePubcomp)
-	equal(t, a.PacketID, uint16(77))
-	equal(t, a.ReasonCode, codec.ReasonPacketIDNotFound, "PUBCOMP for an unknown PUBREL")
+	if a.PacketID != uint16(77) {
+		t.Fatalf("got %v, want %v", a.PacketID, uint16(77))
+	}
+	if a.ReasonCode != codec.ReasonPacketIDNotFound {
+		t.Fatalf("PUBCOMP for an unknown PUBREL: got %v, want %v", a.ReasonCode, codec.ReasonPacketIDNotFound)
+	}
 	r.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrec, PacketID: 78}))
 	a = r.readAck(codec.TypePubrel)
-	equal(t, a.PacketID, uint16(78))
-	equal(t, a.ReasonCode, codec.ReasonPacketIDNotFound, "PUBREL for an unknown PUBREC")
+	if a.PacketID != uint16(78) {
+		t.Fatalf("got %v, want %v", a.PacketID, uint16(78))
+	}
+	if a.ReasonCode != codec.ReasonPacketIDNotFound {
+		t.Fatalf("PUBREL for an unknown PUBREC: got %v, want %v", a.ReasonCode, codec.ReasonPacketIDNotFound)
+	}
 	r.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: 79}))
 	r.write(codec.AppendPingreq(nil))
 	r.mustRead(codec.TypePingresp)
@@ -116,8 +150,12 @@ func TestV5RawPacketIDNotFound(t *testing.T) {
 func TestMaximumQoSV311(t *testing.T) {
 	b := startBroker(t, func(c *Config) { c.MaximumQoS = 1 })
 	r := dialRaw(t, b)
-	equal(t, r.connect(&codec.Connect{ClientID: []byte("v3-mq"), CleanStart: true}).ReasonCode, codec.ReasonSuccess)
-	equal(t, r.subscribe(1, "mq3/#", 2).ReasonCodes[0], codec.ReasonCode(1), "granted QoS")
+	if got := r.connect(&codec.Connect{ClientID: []byte("v3-mq"), CleanStart: true}).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", got, codec.ReasonSuccess)
+	}
+	if got := r.subscribe(1, "mq3/#", 2).ReasonCodes[0]; got != codec.ReasonCode(1) {
+		t.Fatalf("granted QoS: got %v, want %v", got, codec.ReasonCode(1))
+	}
 	bad := dialRaw(t, b)
 	bad.connect(&codec.Connect{ClientID: []byte("v3-mq-bad"), CleanStart: true})
 	bad.publish(&codec.Publish{Topic: []byte("mq3/x"), QoS: 2, PacketID: 1, Payload: []byte("x")})
@@ -125,8 +163,12 @@ func TestMaximumQoSV311(t *testing.T) {
 	r.publish(&codec.Publish{Topic: []byte("mq3/y"), QoS: 1, PacketID: 2, Payload: []byte("y")})
 	r.mustRead(codec.TypePuback)
 	p := decodePublish(t, r.mustRead(codec.TypePublish))
-	equal(t, string(p.Topic), "mq3/y", "the QoS 2 PUBLISH was delivered")
-	equal(t, p.QoS, byte(1))
+	if string(p.Topic) != "mq3/y" {
+		t.Fatalf("the QoS 2 PUBLISH was delivered: got %v, want %v", string(p.Topic), "mq3/y")
+	}
+	if p.QoS != byte(1) {
+		t.Fatalf("got %v, want %v", p.QoS, byte(1))
+	}
 }
 
 // TestV5Basics checks that the data path already carries MQTT 5 wire forms
@@ -136,14 +178,22 @@ func TestV5Basics(t *testing.T) {
 	b := startBroker(t, nil)
 	v5 := dialRaw(t, b)
 	ack := v5.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("five"), CleanStart: true})
-	equal(t, ack.ReasonCode, codec.ReasonSuccess)
+	if ack.ReasonCode != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonSuccess)
+	}
 	v5.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{
 		{Filter: []byte("mix/#"), QoS: 1}, {Filter: []byte("bad/#/x"), QoS: 0}}}))
 	var sa codec.Suback
 	_, err := codec.DecodeSuback(v5.mustRead(codec.TypeSuback), codec.V5, &sa)
-	noErr(t, err)
-	equal(t, sa.ReasonCodes[0], codec.ReasonGrantedQoS1)
-	equal(t, sa.ReasonCodes[1], codec.ReasonTopicFilterInvalid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.ReasonCodes[0] != codec.ReasonGrantedQoS1 {
+		t.Fatalf("got %v, want %v", sa.ReasonCodes[0], codec.ReasonGrantedQoS1)
+	}
+	if sa.ReasonCodes[1] != codec.ReasonTopicFilterInvalid {
+		t.Fatalf("got %v, want %v", sa.ReasonCodes[1], codec.ReasonTopicFilterInvalid)
+	}
 
 	v3 := dialRaw(t, b)
 	v3.connect(&codec.Connect{ClientID: []byte("three"), CleanStart: true})
@@ -157,14 +207,24 @@ func TestV5Basics(t *testing.T) {
 			v = codec.V5
 		}
 		_, err := codec.DecodePublish(pkt, v, &p)
-		noErr(t, err)
-		equal(t, string(p.Payload), "3to5")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(p.Payload) != "3to5" {
+			t.Fatalf("got %v, want %v", string(p.Payload), "3to5")
+		}
 	}
 	v5.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("mix/b"), QoS: 1, PacketID: 5, Payload: []byte("5to3")}))
 	var pa codec.Ack
 	_, err = codec.DecodeAck(v5.mustRead(codec.TypePuback), codec.V5, &pa)
-	noErr(t, err)
-	equal(t, pa.PacketID, uint16(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa.PacketID != uint16(5) {
+		t.Fatalf("got %v, want %v", pa.PacketID, uint16(5))
+	}
 	p := decodePublish(t, v3.mustRead(codec.TypePublish))
-	equal(t, string(p.Payload), "5to3")
+	if string(p.Payload) != "5to3" {
+		t.Fatalf("got %v, want %v", string(p.Payload), "5to3")
+	}
 }

@@ -19,35 +19,55 @@ func TestV5RawReasonStringFitsMaximumPacketSize(t *testing.T) {
 	})
 	r.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("a/#/b"), QoS: 0}}}))
 	pkt := r.mustRead(codec.TypeSuback)
-	check(t, len(pkt) <= 16, "SUBACK over the client's maximum:", len(pkt))
+	if len(pkt) > 16 {
+		t.Fatal("SUBACK over the client's maximum:", len(pkt))
+	}
 	var sa codec.Suback
 	_, err := codec.DecodeSuback(pkt, codec.V5, &sa)
-	noErr(t, err)
-	equal(t, sa.ReasonCodes[0], codec.ReasonTopicFilterInvalid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.ReasonCodes[0] != codec.ReasonTopicFilterInvalid {
+		t.Fatalf("got %v, want %v", sa.ReasonCodes[0], codec.ReasonTopicFilterInvalid)
+	}
 
 	p := codec.Publish{Topic: []byte("x"), QoS: 1, PacketID: 2, Payload: []byte{0xff}}
 	p.Props.PayloadFormat = 1
 	p.Props.Set(codec.PropPayloadFormat)
 	r.write(codec.AppendPublish(nil, codec.V5, &p))
 	pkt = r.mustRead(codec.TypePuback)
-	check(t, len(pkt) <= 16, "PUBACK over the client's maximum:", len(pkt))
+	if len(pkt) > 16 {
+		t.Fatal("PUBACK over the client's maximum:", len(pkt))
+	}
 	var a codec.Ack
 	_, err = codec.DecodeAck(pkt, codec.V5, &a)
-	noErr(t, err)
-	equal(t, a.ReasonCode, codec.ReasonPayloadFormatInvalid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ReasonCode != codec.ReasonPayloadFormatInvalid {
+		t.Fatalf("got %v, want %v", a.ReasonCode, codec.ReasonPayloadFormatInvalid)
+	}
 
 	p.QoS, p.PacketID = 2, 3
 	r.write(codec.AppendPublish(nil, codec.V5, &p))
 	pkt = r.mustRead(codec.TypePubrec)
-	check(t, len(pkt) <= 16, "PUBREC over the client's maximum:", len(pkt))
+	if len(pkt) > 16 {
+		t.Fatal("PUBREC over the client's maximum:", len(pkt))
+	}
 	_, err = codec.DecodeAck(pkt, codec.V5, &a)
-	noErr(t, err)
-	equal(t, a.ReasonCode, codec.ReasonPayloadFormatInvalid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ReasonCode != codec.ReasonPayloadFormatInvalid {
+		t.Fatalf("got %v, want %v", a.ReasonCode, codec.ReasonPayloadFormatInvalid)
+	}
 
 	p.QoS, p.PacketID = 0, 0
 	r.write(codec.AppendPublish(nil, codec.V5, &p))
 	pkt = r.mustRead(codec.TypeDisconnect)
-	check(t, len(pkt) <= 16, "DISCONNECT over the client's maximum:", len(pkt))
+	if len(pkt) > 16 {
+		t.Fatal("DISCONNECT over the client's maximum:", len(pkt))
+	}
 
 	// A refused CONNACK too [MQTT-3.2.2-19].
 	b2 := startBroker(t, func(c *Config) { c.RetainAvailable = false })
@@ -58,9 +78,15 @@ func TestV5RawReasonStringFitsMaximumPacketSize(t *testing.T) {
 	cp.Props.Set(codec.PropMaximumPacketSize)
 	r.write(codec.AppendConnect(nil, &cp))
 	pkt = r.mustRead(codec.TypeConnack)
-	check(t, len(pkt) <= 16, "CONNACK over the client's maximum:", len(pkt))
+	if len(pkt) > 16 {
+		t.Fatal("CONNACK over the client's maximum:", len(pkt))
+	}
 	var ack codec.Connack
 	_, err = codec.DecodeConnack(pkt, codec.V5, &ack)
-	noErr(t, err)
-	equal(t, ack.ReasonCode, codec.ReasonRetainNotSupported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.ReasonCode != codec.ReasonRetainNotSupported {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonRetainNotSupported)
+	}
 }

@@ -25,7 +25,9 @@ func TestInflightWindow(t *testing.T) {
 	var ids []uint16
 	for i := 0; i < 5; i++ {
 		p := decodePublish(t, sub.mustRead(codec.TypePublish))
-		equal(t, string(p.Payload), fmt.Sprint(i))
+		if want := fmt.Sprint(i); string(p.Payload) != want {
+			t.Fatalf("got %v, want %v", string(p.Payload), want)
+		}
 		ids = append(ids, p.PacketID)
 	}
 	if pkt, err := sub.read(300 * time.Millisecond); err == nil {
@@ -33,13 +35,17 @@ func TestInflightWindow(t *testing.T) {
 	}
 	sub.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: ids[0]}))
 	p := decodePublish(t, sub.mustRead(codec.TypePublish))
-	equal(t, string(p.Payload), "5")
+	if string(p.Payload) != "5" {
+		t.Fatalf("got %v, want %v", string(p.Payload), "5")
+	}
 	for _, id := range ids[1:] {
 		sub.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: id}))
 	}
 	for i := 6; i < 8; i++ {
 		p := decodePublish(t, sub.mustRead(codec.TypePublish))
-		equal(t, string(p.Payload), fmt.Sprint(i))
+		if want := fmt.Sprint(i); string(p.Payload) != want {
+			t.Fatalf("got %v, want %v", string(p.Payload), want)
+		}
 	}
 }
 
@@ -61,16 +67,22 @@ func TestOfflineQueueBound(t *testing.T) {
 	}
 	r2 := dialRaw(t, b)
 	ack := r2.connect(&codec.Connect{ClientID: []byte("q"), CleanStart: false})
-	check(t, ack.SessionPresent)
+	if !ack.SessionPresent {
+		t.Fatal("ack.SessionPresent is false")
+	}
 	for i := 0; i < 10; i++ {
 		p := decodePublish(t, r2.mustRead(codec.TypePublish))
-		equal(t, string(p.Payload), fmt.Sprint(i), "oldest kept")
+		if want := fmt.Sprint(i); string(p.Payload) != want {
+			t.Fatalf("oldest kept: got %v, want %v", string(p.Payload), want)
+		}
 		r2.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
 	}
 	if pkt, err := r2.read(300 * time.Millisecond); err == nil {
 		t.Fatalf("more than the queue bound: %x", pkt)
 	}
-	check(t, b.Stats().PublishDropped >= 15, "drops counted", b.Stats().PublishDropped)
+	if b.Stats().PublishDropped < 15 {
+		t.Fatal("drops counted", b.Stats().PublishDropped)
+	}
 }
 
 // TestUnsubscribe stops delivery for exactly the removed filter and always
@@ -84,14 +96,20 @@ func TestUnsubscribe(t *testing.T) {
 	r.write(codec.AppendUnsubscribe(nil, codec.V311, &codec.Unsubscribe{PacketID: 9, Filters: [][]byte{[]byte("u/+"), []byte("none")}}))
 	var ua codec.Unsuback
 	_, err := codec.DecodeUnsuback(r.mustRead(codec.TypeUnsuback), codec.V311, &ua)
-	noErr(t, err)
-	equal(t, ua.PacketID, uint16(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ua.PacketID != uint16(9) {
+		t.Fatalf("got %v, want %v", ua.PacketID, uint16(9))
+	}
 	pub := dialRaw(t, b)
 	pub.connect(&codec.Connect{ClientID: []byte("upub"), CleanStart: true})
 	pub.publish(&codec.Publish{Topic: []byte("u/y"), Payload: []byte("gone")})
 	pub.publish(&codec.Publish{Topic: []byte("u/x"), Payload: []byte("kept")})
 	p := decodePublish(t, r.mustRead(codec.TypePublish))
-	equal(t, string(p.Payload), "kept")
+	if string(p.Payload) != "kept" {
+		t.Fatalf("got %v, want %v", string(p.Payload), "kept")
+	}
 }
 
 type denyAuthoriser struct{}
@@ -110,13 +128,19 @@ func TestAuthoriser(t *testing.T) {
 	b := startBroker(t, func(c *Config) { c.Authoriser = denyAuthoriser{} })
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("az"), CleanStart: true})
-	equal(t, r.subscribe(1, "forbidden/#", 0).ReasonCodes[0], codec.ReasonCode(0x80))
-	equal(t, r.subscribe(2, "#", 1).ReasonCodes[0], codec.ReasonCode(1))
+	if got := r.subscribe(1, "forbidden/#", 0).ReasonCodes[0]; got != codec.ReasonCode(0x80) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0x80))
+	}
+	if got := r.subscribe(2, "#", 1).ReasonCodes[0]; got != codec.ReasonCode(1) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(1))
+	}
 	r.publish(&codec.Publish{Topic: []byte("secret"), QoS: 1, PacketID: 3, Payload: []byte("x")})
 	r.mustRead(codec.TypePuback)
 	r.publish(&codec.Publish{Topic: []byte("open"), QoS: 0, Payload: []byte("y")})
 	p := decodePublish(t, r.mustRead(codec.TypePublish))
-	equal(t, string(p.Topic), "open")
+	if string(p.Topic) != "open" {
+		t.Fatalf("got %v, want %v", string(p.Topic), "open")
+	}
 }
 
 // TestSessionExpiry drops an offline persistent session after
@@ -133,8 +157,12 @@ func TestSessionExpiry(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	r2 := dialRaw(t, b)
-	check(t, !r2.connect(&codec.Connect{ClientID: []byte("exp"), CleanStart: false}).SessionPresent, "session expired")
-	equal(t, b.subCount.Load(), int64(0))
+	if r2.connect(&codec.Connect{ClientID: []byte("exp"), CleanStart: false}).SessionPresent {
+		t.Fatal("session expired")
+	}
+	if got := b.subCount.Load(); got != int64(0) {
+		t.Fatalf("got %v, want %v", got, int64(0))
+	}
 }
 
 // TestV5RawFailedPubackNotResent: a QoS 1 PUBLISH the subscriber answers
@@ -155,12 +183,20 @@ func TestV5RawFailedPubackNotResent(t *testing.T) {
 	pub := dialV5(t, b, "v5-fp-pub", nil)
 	for i, payload := range []string{"refused", "unacked"} {
 		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("fp/x"), QoS: 1, PacketID: uint16(i + 1), Payload: []byte(payload)}))
-		equal(t, pub.readAck(codec.TypePuback).PacketID, uint16(i+1))
+		if got := pub.readAck(codec.TypePuback).PacketID; got != uint16(i+1) {
+			t.Fatalf("got %v, want %v", got, uint16(i+1))
+		}
 		var p codec.Publish
 		_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
-		noErr(t, err)
-		equal(t, string(p.Payload), payload)
-		check(t, !p.Dup, "DUP 1 on a first send")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(p.Payload) != payload {
+			t.Fatalf("got %v, want %v", string(p.Payload), payload)
+		}
+		if p.Dup {
+			t.Fatal("DUP 1 on a first send")
+		}
 		if i == 0 {
 			sub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID, ReasonCode: codec.ReasonUnspecifiedError}))
 		}
@@ -173,12 +209,20 @@ func TestV5RawFailedPubackNotResent(t *testing.T) {
 	back := dialRaw(t, b)
 	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-fp-sub")}
 	persistent(&cp)
-	check(t, back.connect(&cp).SessionPresent, "session present")
+	if !back.connect(&cp).SessionPresent {
+		t.Fatal("session present")
+	}
 	var p codec.Publish
 	_, err := codec.DecodePublish(back.mustRead(codec.TypePublish), codec.V5, &p)
-	noErr(t, err)
-	equal(t, string(p.Payload), "unacked", "resent message")
-	check(t, p.Dup, "a resent PUBLISH has DUP 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(p.Payload) != "unacked" {
+		t.Fatalf("resent message: got %v, want %v", string(p.Payload), "unacked")
+	}
+	if !p.Dup {
+		t.Fatal("a resent PUBLISH has DUP 1")
+	}
 	if pkt, err := back.read(300 * time.Millisecond); err == nil {
 		t.Fatalf("more than the unacknowledged message resent: %x", pkt)
 	}
@@ -208,23 +252,39 @@ func TestV5RawQoS2AfterExpiry(t *testing.T) {
 	pub.readAck(codec.TypePubcomp)
 	var first codec.Publish
 	_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &first)
-	noErr(t, err)
-	equal(t, first.QoS, byte(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.QoS != byte(2) {
+		t.Fatalf("got %v, want %v", first.QoS, byte(2))
+	}
 	_ = sub.nc.Close()
 	time.Sleep(1500 * time.Millisecond) // past the expiry
 
 	back := dialRaw(t, b)
 	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-q2exp-sub")}
 	persistent(&cp)
-	check(t, back.connect(&cp).SessionPresent, "session present")
+	if !back.connect(&cp).SessionPresent {
+		t.Fatal("session present")
+	}
 	var p codec.Publish
 	_, err = codec.DecodePublish(back.mustRead(codec.TypePublish), codec.V5, &p)
-	noErr(t, err)
-	equal(t, string(p.Payload), "soon gone", "an expired in-flight message was not sent again")
-	equal(t, p.QoS, byte(2))
-	check(t, p.Dup, "DUP 1 on the resent PUBLISH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(p.Payload) != "soon gone" {
+		t.Fatalf("an expired in-flight message was not sent again: got %v, want %v", string(p.Payload), "soon gone")
+	}
+	if p.QoS != byte(2) {
+		t.Fatalf("got %v, want %v", p.QoS, byte(2))
+	}
+	if !p.Dup {
+		t.Fatal("DUP 1 on the resent PUBLISH")
+	}
 	back.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrec, PacketID: p.PacketID}))
-	equal(t, back.readAck(codec.TypePubrel).PacketID, p.PacketID)
+	if got := back.readAck(codec.TypePubrel).PacketID; got != p.PacketID {
+		t.Fatalf("got %v, want %v", got, p.PacketID)
+	}
 	back.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubcomp, PacketID: p.PacketID}))
 	back.write(codec.AppendPingreq(nil))
 	back.mustRead(codec.TypePingresp) // nothing else in between
@@ -250,19 +310,31 @@ func TestV5RawReceiveMaximumQoS2(t *testing.T) {
 	for i := range 4 {
 		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("rm2"), QoS: 2, PacketID: uint16(i + 1), Payload: []byte{byte('0' + i)}}))
 		rec := pub.readAck(codec.TypePubrec)
-		equal(t, rec.ReasonCode, codec.ReasonSuccess)
-		equal(t, rec.PacketID, uint16(i+1), "PUBREC packet identifier")
+		if rec.ReasonCode != codec.ReasonSuccess {
+			t.Fatalf("got %v, want %v", rec.ReasonCode, codec.ReasonSuccess)
+		}
+		if rec.PacketID != uint16(i+1) {
+			t.Fatalf("PUBREC packet identifier: got %v, want %v", rec.PacketID, uint16(i+1))
+		}
 		pub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrel, PacketID: uint16(i + 1)}))
 		comp := pub.readAck(codec.TypePubcomp)
-		equal(t, comp.ReasonCode, codec.ReasonSuccess, "PUBCOMP for a known id")
-		equal(t, comp.PacketID, uint16(i+1), "PUBCOMP packet identifier")
+		if comp.ReasonCode != codec.ReasonSuccess {
+			t.Fatalf("PUBCOMP for a known id: got %v, want %v", comp.ReasonCode, codec.ReasonSuccess)
+		}
+		if comp.PacketID != uint16(i+1) {
+			t.Fatalf("PUBCOMP packet identifier: got %v, want %v", comp.PacketID, uint16(i+1))
+		}
 	}
 	var got []codec.Publish
 	for range 2 {
 		var p codec.Publish
 		_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
-		noErr(t, err)
-		check(t, p.PacketID != 0 && (len(got) == 0 || got[0].PacketID != p.PacketID), "packet identifiers", p.PacketID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(p.PacketID != 0 && (len(got) == 0 || got[0].PacketID != p.PacketID)) {
+			t.Fatal("packet identifiers", p.PacketID)
+		}
 		got = append(got, p)
 	}
 	// Quota zero: other packets are still answered.
@@ -273,16 +345,24 @@ func TestV5RawReceiveMaximumQoS2(t *testing.T) {
 
 	sub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubrec, PacketID: got[0].PacketID}))
 	rel := sub.readAck(codec.TypePubrel)
-	equal(t, rel.PacketID, got[0].PacketID)
-	equal(t, rel.ReasonCode, codec.ReasonSuccess)
+	if rel.PacketID != got[0].PacketID {
+		t.Fatalf("got %v, want %v", rel.PacketID, got[0].PacketID)
+	}
+	if rel.ReasonCode != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", rel.ReasonCode, codec.ReasonSuccess)
+	}
 	if pkt, err := sub.read(300 * time.Millisecond); err == nil {
 		t.Fatalf("a PUBLISH past Receive Maximum before PUBCOMP: %x", pkt)
 	}
 	sub.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePubcomp, PacketID: got[0].PacketID}))
 	var p codec.Publish
 	_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
-	noErr(t, err)
-	equal(t, string(p.Payload), "2", "the next message after PUBCOMP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(p.Payload) != "2" {
+		t.Fatalf("the next message after PUBCOMP: got %v, want %v", string(p.Payload), "2")
+	}
 }
 
 // TestV5ReceiveMaximum never has more unacknowledged QoS 1 messages to a
@@ -306,7 +386,9 @@ func TestV5ReceiveMaximum(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		var p codec.Publish
 		_, err := codec.DecodePublish(v5.mustRead(codec.TypePublish), codec.V5, &p)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if i == 0 {
 			first = p
 		}

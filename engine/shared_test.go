@@ -32,15 +32,21 @@ func TestSharedRedirectInFlight(t *testing.T) {
 	seen := map[string]int{}
 	for buf := bm.out; len(buf) > 0; {
 		_, _, m, err := codec.PacketLen(buf, 0)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var p codec.Publish
 		_, err = codec.DecodePublish(buf[:m], codec.V311, &p)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		seen[string(p.Payload)]++
 		buf = buf[m:]
 	}
 	for i := range n {
-		equal(t, seen[fmt.Sprint(i)], 1, "message", i)
+		if got := seen[fmt.Sprint(i)]; got != 1 {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("message", i), got, 1)
+		}
 	}
 }
 
@@ -73,19 +79,29 @@ func TestAllocsSharedQoS0PublishPath(t *testing.T) {
 		buf := f.out[len(f.out):] // becomes the last PUBLISH received
 		for rest := f.out; len(rest) > 0; {
 			_, _, n, err := codec.PacketLen(rest, 0)
-			noErr(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			buf, rest = rest[:n], rest[n:]
 		}
 		var p codec.Publish
 		_, err := codec.DecodePublish(buf, codec.V5, &p)
-		noErr(t, err)
-		check(t, len(p.Props.SubscriptionIDs) == 1 && p.Props.SubscriptionIDs[0] == uint32(i+1), "member's identifier", i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(len(p.Props.SubscriptionIDs) == 1 && p.Props.SubscriptionIDs[0] == uint32(i+1)) {
+			t.Fatal("member's identifier", i)
+		}
 		f.keep, f.out = false, nil
 	}
 	s0, o0 := same.written, other.written
 	allocs := testing.AllocsPerRun(1000, run)
-	check(t, same.written > s0 && other.written > o0, "both members served")
-	equal(t, allocs, 0.0, "allocs per shared QoS 0 message")
+	if !(same.written > s0 && other.written > o0) {
+		t.Fatal("both members served")
+	}
+	if allocs != 0.0 {
+		t.Fatalf("allocs per shared QoS 0 message: got %v, want %v", allocs, 0.0)
+	}
 }
 
 // TestSharedPicksUncongestedMember: a shared QoS 1 message goes to a member
@@ -117,7 +133,9 @@ func TestSharedPicksUncongestedMember(t *testing.T) {
 		n := 0
 		for buf := f.out; len(buf) > 0; n++ {
 			_, _, m, err := codec.PacketLen(buf, 0)
-			noErr(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			buf = buf[m:]
 		}
 		f.out = nil
@@ -125,16 +143,24 @@ func TestSharedPicksUncongestedMember(t *testing.T) {
 	}
 	sa.subscriber().congested.Store(1)
 	publish(0, 8)
-	equal(t, count(a), 0, "messages to the congested member")
-	equal(t, count(bm), 8, "messages to the member with room")
+	if got := count(a); got != 0 {
+		t.Fatalf("messages to the congested member: got %v, want %v", got, 0)
+	}
+	if got := count(bm); got != 8 {
+		t.Fatalf("messages to the member with room: got %v, want %v", got, 8)
+	}
 	sb.subscriber().congested.Store(1)
 	publish(8, 8)
-	equal(t, count(a)+count(bm), 8, "messages with every member congested")
+	if got := count(a) + count(bm); got != 8 {
+		t.Fatalf("messages with every member congested: got %v, want %v", got, 8)
+	}
 	sa.subscriber().congested.Store(0)
 	sb.subscriber().congested.Store(0)
 	publish(16, 8)
 	na, nb := count(a), count(bm)
-	equal(t, na+nb, 8, "messages after congestion")
+	if (na + nb) != 8 {
+		t.Fatalf("messages after congestion: got %v, want %v", na+nb, 8)
+	}
 	if na == 0 || nb == 0 {
 		t.Fatalf("round robin after congestion: a got %d, b got %d", na, nb)
 	}
@@ -165,13 +191,17 @@ func TestSharedWillNotLostToDyingMember(t *testing.T) {
 	got := 0
 	for buf := bm.out; len(buf) > 0; {
 		_, _, m, err := codec.PacketLen(buf, 0)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if codec.Type(buf[0]>>4) == codec.TypePublish {
 			got++
 		}
 		buf = buf[m:]
 	}
-	equal(t, got, n, "wills received by the live member")
+	if got != n {
+		t.Fatalf("wills received by the live member: got %v, want %v", got, n)
+	}
 }
 
 // countPublishes counts the PUBLISH packets in out.
@@ -180,7 +210,9 @@ func countPublishes(t *testing.T, out []byte) int {
 	n := 0
 	for buf := out; len(buf) > 0; {
 		_, _, m, err := codec.PacketLen(buf, 0)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if codec.Type(buf[0]>>4) == codec.TypePublish {
 			n++
 		}
@@ -211,7 +243,9 @@ func TestSharedCongestionNotStale(t *testing.T) {
 	}
 	hs.send(pub, msgs) // one read: a's share waits in one batch for loop 0
 	sa := hs.b.table.get(hs.b.loopOf0(hs.loops[0]).clients[0].sess.subID())
-	check(t, sa != nil && sa.clientID == "a" && sa.congestedSince() != 0, "a is congested by the hand-over")
+	if !(sa != nil && sa.clientID == "a" && sa.congestedSince() != 0) {
+		t.Fatal("a is congested by the hand-over")
+	}
 	hs.b.clock.Add(3e9) // a's messages expire before loop 0 applies them
 	hs.pump()
 	for _, el := range hs.loops {
@@ -227,7 +261,9 @@ func TestSharedCongestionNotStale(t *testing.T) {
 	}
 	hs.send(pub2, msgs)
 	hs.pump()
-	check(t, countPublishes(t, a.out) > 0, "a gets shared messages again")
+	if countPublishes(t, a.out) <= 0 {
+		t.Fatal("a gets shared messages again")
+	}
 }
 
 // TestSharedNoLiveMember: with no other live member, a persistent member's
@@ -251,18 +287,28 @@ func TestSharedNoLiveMember(t *testing.T) {
 	waitOffline(t, b, "nl-a")
 	other.subscribe(1, "$share/g/nl1", 1)
 	a2 := dialRaw(t, b)
-	check(t, a2.connect(&codec.Connect{ClientID: []byte("nl-a"), CleanStart: false}).SessionPresent)
+	if !a2.connect(&codec.Connect{ClientID: []byte("nl-a"), CleanStart: false}).SessionPresent {
+		t.Fatal("a2.connect(&codec.Connect{ClientID: []byte(\"nl-a\"), CleanStart: false}).SessionPresent is false")
+	}
 	q1 := decodePublish(t, a2.mustRead(codec.TypePublish))
-	check(t, q1.Dup, "re-sent with DUP")
-	equal(t, q1.PacketID, p1.PacketID)
-	equal(t, string(q1.Payload), "one")
+	if !q1.Dup {
+		t.Fatal("re-sent with DUP")
+	}
+	if q1.PacketID != p1.PacketID {
+		t.Fatalf("got %v, want %v", q1.PacketID, p1.PacketID)
+	}
+	if string(q1.Payload) != "one" {
+		t.Fatalf("got %v, want %v", string(q1.Payload), "one")
+	}
 	a2.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: q1.PacketID}))
 
 	// QoS 2: A alone receives it, another member joins, A leaves without
 	// PUBREC: the other gets nothing, A's session gets it again.
 	publish(t, pub, "nl2", 2, false, "two")
 	p2 := decodePublish(t, a2.mustRead(codec.TypePublish))
-	equal(t, p2.QoS, byte(2))
+	if p2.QoS != byte(2) {
+		t.Fatalf("got %v, want %v", p2.QoS, byte(2))
+	}
 	other.subscribe(2, "$share/q/nl2", 2)
 	_ = a2.nc.Close()
 	waitOffline(t, b, "nl-a")
@@ -272,7 +318,9 @@ func TestSharedNoLiveMember(t *testing.T) {
 	a3 := dialRaw(t, b)
 	a3.connect(&codec.Connect{ClientID: []byte("nl-a"), CleanStart: false})
 	q2 := decodePublish(t, a3.mustRead(codec.TypePublish))
-	check(t, q2.Dup && q2.PacketID == p2.PacketID && string(q2.Payload) == "two", "QoS 2 re-sent to its own session")
+	if !(q2.Dup && q2.PacketID == p2.PacketID && string(q2.Payload) == "two") {
+		t.Fatal("QoS 2 re-sent to its own session")
+	}
 
 	// A clean member alone: its unacknowledged message is dropped, counted.
 	c := dialRaw(t, b)
@@ -286,7 +334,9 @@ func TestSharedNoLiveMember(t *testing.T) {
 	for b.Stats().PublishDropped == before && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	check(t, b.Stats().PublishDropped > before, "dropped message counted")
+	if b.Stats().PublishDropped <= before {
+		t.Fatal("dropped message counted")
+	}
 }
 
 // TestSharedOrphansOnSessionEnd: a shared message left with a persistent
@@ -311,7 +361,9 @@ func TestSharedOrphansOnSessionEnd(t *testing.T) {
 	payloadOf := func(pkt []byte) string {
 		var p codec.Publish
 		_, err := codec.DecodePublish(pkt, codec.V5, &p)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return string(p.Payload)
 	}
 
@@ -319,18 +371,24 @@ func TestSharedOrphansOnSessionEnd(t *testing.T) {
 	// expires after 1 s and B gets "one".
 	a := member("so-a", true, 1)
 	publish(t, pub, "so", 1, false, "one")
-	equal(t, payloadOf(a.mustRead(codec.TypePublish)), "one")
+	if got := payloadOf(a.mustRead(codec.TypePublish)); got != "one" {
+		t.Fatalf("got %v, want %v", got, "one")
+	}
 	_ = a.nc.Close()
 	waitOffline(t, b, "so-a") // before B joins
 	bm := member("so-b", true, 0)
-	equal(t, payloadOf(bm.mustRead(codec.TypePublish)), "one", "after A's session expired")
+	if got := payloadOf(bm.mustRead(codec.TypePublish)); got != "one" {
+		t.Fatalf("after A's session expired: got %v, want %v", got, "one")
+	}
 	_ = bm.nc.Close()
 
 	// Clean Start: A2 holds "two", B2 joins, A2 comes back with Clean Start.
 	waitOffline(t, b, "so-b") // B gone: A2 will be the only member
 	a2 := member("so-a2", true, 60)
 	publish(t, pub, "so", 1, false, "two")
-	equal(t, payloadOf(a2.mustRead(codec.TypePublish)), "two")
+	if got := payloadOf(a2.mustRead(codec.TypePublish)); got != "two" {
+		t.Fatalf("got %v, want %v", got, "two")
+	}
 	_ = a2.nc.Close()
 	waitOffline(t, b, "so-a2")
 	b2 := member("so-b2", true, 0)
@@ -338,8 +396,12 @@ func TestSharedOrphansOnSessionEnd(t *testing.T) {
 		t.Fatalf("B2 got a message while A2's session lives: %x", pkt)
 	}
 	a3 := dialRaw(t, b)
-	check(t, !a3.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("so-a2"), CleanStart: true}).SessionPresent)
-	equal(t, payloadOf(b2.mustRead(codec.TypePublish)), "two", "after A2's session was discarded")
+	if a3.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("so-a2"), CleanStart: true}).SessionPresent {
+		t.Fatal("!a3.connect(&codec.Connect{Version: codec.V5, ClientID: []byte(\"so-a2\"), CleanStart: true}).SessionPresent is false")
+	}
+	if got := payloadOf(b2.mustRead(codec.TypePublish)); got != "two" {
+		t.Fatalf("after A2's session was discarded: got %v, want %v", got, "two")
+	}
 }
 
 // TestSharedFailedAckNotRedelivered: a member that answers a shared
@@ -362,9 +424,13 @@ func TestSharedFailedAckNotRedelivered(t *testing.T) {
 	publish(t, pub, "fa", 1, false, "two")
 	var pa, pb codec.Publish // round robin: one each
 	_, err := codec.DecodePublish(a.mustRead(codec.TypePublish), codec.V5, &pa)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = codec.DecodePublish(bm.mustRead(codec.TypePublish), codec.V5, &pb)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: pa.PacketID,
 		ReasonCode: codec.ReasonUnspecifiedError}))
 	bm.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: pb.PacketID}))
@@ -406,5 +472,7 @@ func TestSharedSubscription(t *testing.T) {
 			total++
 		}
 	}
-	equal(t, total, n, "each message to one member")
+	if total != n {
+		t.Fatalf("each message to one member: got %v, want %v", total, n)
+	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,12 +19,20 @@ func TestV5RawSuback(t *testing.T) {
 		{Filter: []byte("sa/#"), QoS: 1}, {Filter: []byte("sa/#/x"), QoS: 0}, {Filter: []byte("sb"), QoS: 2}, {Filter: []byte("sc/+"), QoS: 0}}}))
 	var sa codec.Suback
 	_, err := codec.DecodeSuback(r.mustRead(codec.TypeSuback), codec.V5, &sa)
-	noErr(t, err)
-	equal(t, sa.PacketID, uint16(321))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.PacketID != uint16(321) {
+		t.Fatalf("got %v, want %v", sa.PacketID, uint16(321))
+	}
 	want := []codec.ReasonCode{codec.ReasonGrantedQoS1, codec.ReasonTopicFilterInvalid, codec.ReasonGrantedQoS2, codec.ReasonGrantedQoS0}
-	equal(t, len(sa.ReasonCodes), len(want))
+	if len(sa.ReasonCodes) != len(want) {
+		t.Fatalf("got %v, want %v", len(sa.ReasonCodes), len(want))
+	}
 	for i, w := range want {
-		equal(t, sa.ReasonCodes[i], w, "reason code", i)
+		if sa.ReasonCodes[i] != w {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("reason code", i), sa.ReasonCodes[i], w)
+		}
 	}
 }
 
@@ -55,11 +64,17 @@ func TestV5RawUnsubscribeFinishesInflight(t *testing.T) {
 	back := dialRaw(t, b)
 	cp := codec.Connect{Version: codec.V5, ClientID: []byte("v5-unfin-sub")}
 	persistent(&cp)
-	check(t, back.connect(&cp).SessionPresent, "session present")
+	if !back.connect(&cp).SessionPresent {
+		t.Fatal("session present")
+	}
 	var p codec.Publish
 	_, err := codec.DecodePublish(back.mustRead(codec.TypePublish), codec.V5, &p)
-	noErr(t, err)
-	equal(t, string(p.Payload), "started", "the started delivery was not completed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(p.Payload) != "started" {
+		t.Fatalf("the started delivery was not completed: got %v, want %v", string(p.Payload), "started")
+	}
 	back.write(codec.AppendAck(nil, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
 	if pkt, err := back.read(300 * time.Millisecond); err == nil {
 		t.Fatalf("a message after UNSUBSCRIBE was delivered: %x", pkt)
