@@ -115,7 +115,7 @@ func v5Allocs(t *testing.T, p *codec.Publish) float64 {
 
 // TestAllocsV5QoS0PublishPath checks the MQTT 5 QoS 0 path: without
 // properties it allocates nothing per message; with User Properties (and
-// other forwarded properties) at most once, as issue 5 allows.
+// other forwarded properties) at most once per message.
 func TestAllocsV5QoS0PublishPath(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's instrumentation allocates; run without -race")
@@ -174,7 +174,7 @@ func v5QoS1Allocs(t *testing.T, user []codec.UserProperty) float64 {
 	return a
 }
 
-// TestAllocsV5QoS1UserProperties guards issue 5's budget on the QoS 1
+// TestAllocsV5QoS1UserProperties guards the allocation budget of the QoS 1
 // path: User Properties cost at most one allocation per message on top of
 // the message record (BenchmarkPublishV5/qos=1).
 func TestAllocsV5QoS1UserProperties(t *testing.T) {

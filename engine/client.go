@@ -45,7 +45,7 @@ var closeReasonNames = [...]string{"socket", "disconnect", "protocol error", "ke
 
 func (r closeReason) String() string { return closeReasonNames[r] }
 
-// v5Reason is the MQTT 5 DISCONNECT reason code for r (issue 5).
+// v5Reason is the MQTT 5 DISCONNECT reason code for r.
 func (r closeReason) v5Reason() codec.ReasonCode {
 	switch r {
 	case closeKeepAlive:
@@ -62,7 +62,7 @@ func (r closeReason) v5Reason() codec.ReasonCode {
 
 // client is one network connection. It is owned by its loop and touched
 // only there. Its fields are ordered and sized so that an idle connection
-// fits the 96-byte size class (TestIdleConnSizeClasses, issue 6): state
+// fits the 96-byte size class (TestIdleConnSizeClasses): state
 // that only some connections need lives in ext.
 type client struct {
 	gc   gnet.Conn
@@ -493,7 +493,7 @@ func (c *client) closeNow(r closeReason) {
 	_ = c.l.el.Close(c.gc) // calls OnClose synchronously
 }
 
-// sendDisconnect tells a v5 client why it is closed (issue 5); v3 has no
+// sendDisconnect tells a v5 client why it is closed; v3 has no
 // server DISCONNECT.
 func (c *client) sendDisconnect(r closeReason) {
 	if c.version != codec.V5 || c.state != stateConnected {

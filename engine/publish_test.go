@@ -171,8 +171,8 @@ func TestMaximumQoSV311(t *testing.T) {
 	}
 }
 
-// TestV5Basics checks that the data path already carries MQTT 5 wire forms
-// (issue 5 builds the features on top): a v5 and a v3.1.1 client exchange
+// TestV5Basics checks that the data path carries MQTT 5 wire forms: a v5
+// and a v3.1.1 client exchange
 // messages both ways, and the v5 SUBACK failure code is a v5 reason code.
 func TestV5Basics(t *testing.T) {
 	b := startBroker(t, nil)
