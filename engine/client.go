@@ -232,11 +232,11 @@ func (c *client) readPackets() gnet.Action {
 	if total == 0 {
 		return gnet.None
 	}
-	max := c.l.b.cfg.MaxPacketSize
+	maxSize := c.l.b.cfg.MaxPacketSize
 	// While the first packet is incomplete only its fixed header is looked
 	// at: Peek(-1) would copy all that gnet holds (partial.go).
 	hdr, _ := c.gc.Peek(min(total, 5))
-	if t, _, n, err := codec.PacketLen(hdr, max); err == codec.ErrIncomplete && n > total {
+	if t, _, n, err := codec.PacketLen(hdr, maxSize); err == codec.ErrIncomplete && n > total {
 		if n > partialMin {
 			return c.startPartial(t, n)
 		}
@@ -248,7 +248,7 @@ func (c *client) readPackets() gnet.Action {
 	off := 0
 	for off < len(buf) && c.state != stateTakeover && c.state != stateAuthCheck {
 		src := buf[off:]
-		t, _, n, err := codec.PacketLen(src, max)
+		t, _, n, err := codec.PacketLen(src, maxSize)
 		if err == codec.ErrIncomplete {
 			if n > partialMin && off > 0 { // off 0 is the case handled above
 				_, _ = c.gc.Discard(off) // buf is not used again
@@ -396,7 +396,7 @@ func (c *client) writeQoS0(pkt []byte) {
 	if c.state != stateConnected {
 		return
 	}
-	if max := c.maxOut(); max > 0 && len(pkt) > max {
+	if limit := c.maxOut(); limit > 0 && len(pkt) > limit {
 		c.l.st.dropped++ // [MQTT-3.1.2-24]
 		return
 	}
@@ -447,9 +447,9 @@ func (c *client) checkSlow() {
 	if c.state == stateClosed {
 		return
 	}
-	max := c.l.b.cfg.MaxOutboundBytes
+	budget := c.l.b.cfg.MaxOutboundBytes
 	ob := c.gc.OutboundBuffered()
-	if ob <= max/4 {
+	if ob <= budget/4 {
 		if c.ext != nil {
 			c.ext.slowSince = 0
 		}
@@ -458,7 +458,7 @@ func (c *client) checkSlow() {
 	now := c.l.b.now()
 	since := c.slowSince()
 	if since == 0 {
-		if ob >= max/4*3 {
+		if ob >= budget/4*3 {
 			c.x().slowSince = now
 		}
 		return

@@ -50,10 +50,10 @@ func TestV5SlowConsumerDisconnect0x97(t *testing.T) {
 	f := hs.connV5(0, "stuck")
 	f.keep, f.out = true, nil
 	c := f.ctx.(*client)
-	max := hs.b.cfg.MaxOutboundBytes
+	budget := hs.b.cfg.MaxOutboundBytes
 	timeout := int64(hs.b.cfg.SlowConsumerTimeout)
 
-	f.outBuffered = max / 8 // draining: no clock
+	f.outBuffered = budget / 8 // draining: no clock
 	c.checkSlow()
 	hs.b.clock.Add(2 * timeout)
 	c.checkSlow()
@@ -61,7 +61,7 @@ func TestV5SlowConsumerDisconnect0x97(t *testing.T) {
 		t.Fatal("closed a subscriber whose outbound is under a quarter of the budget")
 	}
 
-	f.outBuffered = max // stuck: the clock starts
+	f.outBuffered = budget // stuck: the clock starts
 	c.checkSlow()
 	hs.b.clock.Add(timeout / 2)
 	c.checkSlow()
