@@ -29,8 +29,8 @@ func TestInteropPahoBasic(t *testing.T) {
 	for _, col := range cols {
 		msgs := col.wait(t, 10, 5*time.Second)
 		for i, m := range msgs {
-			if want := m.Topic(); "a/b/c" != want {
-				t.Fatalf("got %v, want %v", "a/b/c", want)
+			if got := m.Topic(); got != "a/b/c" {
+				t.Fatalf("got %v, want %v", got, "a/b/c")
 			}
 			if got, want := fmt.Sprint(i), string(m.Payload()); got != want { // [MQTT-4.6.0-6] order kept
 				t.Fatalf("got %v, want %v", got, want)

@@ -641,7 +641,7 @@ func TestOfflineSessionHeap(t *testing.T) {
 	per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
 	t.Logf("heap per offline session with 3 subscriptions: %.0f B", per)
 	if per >= 2048 {
-		t.Fatal(fmt.Sprintf("%.0f B per offline session: revisit MaxSessions' default", per))
+		t.Fatalf("%.0f B per offline session: revisit MaxSessions' default", per)
 	}
 }
 

@@ -85,7 +85,7 @@ func TestIdleConnHeapBudget(t *testing.T) {
 	per := idleConnHeap(t, 4000)
 	t.Logf("engine heap per idle connection: %.0f B", per)
 	if per >= budget {
-		t.Fatal(fmt.Sprintf("engine heap per idle connection %.0f B, budget %d B", per, budget))
+		t.Fatalf("engine heap per idle connection %.0f B, budget %d B", per, budget)
 	}
 }
 
@@ -110,10 +110,10 @@ func TestIdleConnSizeClasses(t *testing.T) {
 	t.Logf("client %d B, session %d B, clientExt %d B, subState %d B, sessionExt %d B",
 		cs, ss, unsafe.Sizeof(clientExt{}), unsafe.Sizeof(subState{}), unsafe.Sizeof(sessionExt{}))
 	if cs > 96 {
-		t.Fatal(fmt.Sprintf("client is %d B, over the 96 B size class", cs))
+		t.Fatalf("client is %d B, over the 96 B size class", cs)
 	}
 	if ss > 64 {
-		t.Fatal(fmt.Sprintf("session is %d B, over the 64 B size class", ss))
+		t.Fatalf("session is %d B, over the 64 B size class", ss)
 	}
 }
 
@@ -148,7 +148,7 @@ func TestIdleConnHoldsNoExtras(t *testing.T) {
 		t.Fatalf("state after housekeeping: got %v, want %v", c.state, stateConnected)
 	}
 	if c.pending != nil {
-		t.Fatal(fmt.Sprintf("idle connection keeps a %d B write buffer", cap(c.pending)))
+		t.Fatalf("idle connection keeps a %d B write buffer", cap(c.pending))
 	}
 	hs.subscribe(f, "a/b", 0)
 	st := s.sub.Load()
