@@ -10,10 +10,9 @@ import (
 )
 
 // holdAfter is how long the conn scenario's idle connections have been
-// held when the broker's RSS per idle connection is read (issue 6: "RSS
-// per idle connection" is the memory while the connections sit idle, not
-// only the peak of the storm that opened them). Every target is read the
-// same way.
+// held when the broker's RSS per idle connection is read ("RSS per idle
+// connection" is the memory while the connections sit idle, not only the
+// peak of the storm that opened them). Every target is read the same way.
 const holdAfter = 8 * time.Second
 
 // holdProbe watches the generator's JSON progress lines and reads the

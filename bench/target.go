@@ -192,12 +192,10 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 //
 // The event loops are the machine's cores less the one the generator
 // keeps busy (at least one), as an operator sizes them on a machine that
-// runs something else: on a 2-core machine, one loop. Measured on this
-// project's 2-core VM (gust bench --target gust --target "gust1=gust:--loops
-// 1", fanin/fanout/p2p): the default two loops, competing with the
-// generator for both cores, took 1.1-2.1x the CPU per message at 10k msg/s
-// and delivered less flat out in fan-in and fan-out at QoS 0 (2.1M vs 3.0M
-// and 4.7M vs 12M msg/s); a later --loops flag (name=gust:FLAGS) wins.
+// runs something else: on a 2-core machine, one loop. A loop per core
+// would compete with the generator for every core, costing more CPU per
+// message and delivering less flat out; a later --loops flag
+// (name=gust:FLAGS) wins.
 func GustArgs() []string {
 	return []string{"--max-inflight", "64", "--max-queued-messages", "100000000",
 		"--loops", strconv.Itoa(max(1, runtime.NumCPU()-1))}

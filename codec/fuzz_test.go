@@ -120,8 +120,8 @@ func FuzzDecodeSubscribe(f *testing.F) {
 // the bytes after it.
 func FuzzPacketLen(f *testing.F) {
 	addSeeds(f, nil)
-	f.Fuzz(func(t *testing.T, data []byte, max byte) {
-		limit := int(max) * 16
+	f.Fuzz(func(t *testing.T, data []byte, sizeByte byte) {
+		limit := int(sizeByte) * 16
 		ty, fl, n, err := PacketLen(data, limit)
 		if len(data) > 5 {
 			ty2, fl2, n2, err2 := PacketLen(data[:5], limit)

@@ -2,8 +2,6 @@ package codec
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"testing"
 	"unicode/utf8"
 )
@@ -75,57 +73,6 @@ func TestIncompleteConsumesNothing(t *testing.T) {
 	}
 }
 
-func TestReasonCodeOf(t *testing.T) {
-	tests := []struct {
-		err    error
-		want   ReasonCode
-		wantV3 byte
-	}{
-		{err: nil, want: ReasonSuccess, wantV3: ConnackAccepted},
-		{err: ErrInvalidQoS, want: ReasonMalformedPacket, wantV3: ConnackCloseV3},
-		{err: ErrPacketIDZero, want: ReasonProtocolError, wantV3: ConnackCloseV3},
-		{err: ErrPacketTooLarge, want: ReasonPacketTooLarge, wantV3: ConnackCloseV3},
-		{err: ErrUnsupportedVersion, want: ReasonUnsupportedProtocolVersion, wantV3: ConnackUnacceptableProtocol}, // [MQTT-3.1.2-2]
-		{err: ErrProtocolName, want: ReasonUnsupportedProtocolVersion, wantV3: ConnackCloseV3},                    // [MQTT-3.1.2-1]
-		{err: ErrClientIDRejected, want: ReasonClientIDNotValid, wantV3: ConnackIdentifierRejected},               // [MQTT-3.1.3-8]
-		{err: ErrConnectReservedFlag, want: ReasonMalformedPacket, wantV3: ConnackCloseV3},                        // [MQTT-3.1.2-3]
-		{err: ErrTopicAliasZero, want: ReasonTopicAliasInvalid, wantV3: ConnackCloseV3},
-		{err: fmt.Errorf("wrapped: %w", ErrDuplicateProperty), want: ReasonProtocolError, wantV3: ConnackCloseV3},
-		{err: errors.New("other"), want: ReasonUnspecifiedError, wantV3: ConnackCloseV3},
-	}
-	for _, tt := range tests {
-		if got := ReasonCodeOf(tt.err); got != tt.want {
-			t.Errorf("ReasonCodeOf(%v) = %v, want %v", tt.err, got, tt.want)
-		}
-		if got := ConnackCodeV3(tt.err); got != tt.wantV3 {
-			t.Errorf("ConnackCodeV3(%v) = %#x, want %#x", tt.err, got, tt.wantV3)
-		}
-	}
-	if s := ErrInvalidQoS.Error(); s != "codec: QoS 3 is not allowed [MQTT-3.3.1-4]" {
-		t.Errorf("Error() = %q", s)
-	}
-}
-
-// TestEveryErrorMapsToAReason checks that every exported *Error answers with
-// a reason code that 5.0 allows in CONNACK or DISCONNECT.
-func TestEveryErrorMapsToAReason(t *testing.T) {
-	for _, e := range []*Error{ErrMalformedRemainingLength, ErrMalformedVarint, ErrPacketTooLarge,
-		ErrReservedType, ErrUnexpectedType, ErrReservedFlags, ErrMalformed, ErrTrailingData, ErrInvalidQoS,
-		ErrDupQoS0, ErrInvalidUTF8, ErrPacketIDZero, ErrProtocolName, ErrUnsupportedVersion,
-		ErrConnectReservedFlag, ErrWillFlags, ErrWillQoS, ErrPasswordWithoutUsername, ErrClientIDRejected,
-		ErrConnackFlags, ErrSessionPresentRefused, ErrTopicEmpty, ErrTopicWildcard, ErrTopicAliasZero, ErrNoFilters,
-		ErrSubscriptionOptions, ErrRetainHandling, ErrNoLocalShared, ErrNoReasonCodes, ErrInvalidReasonCode,
-		ErrUnknownProperty, ErrPropertyNotAllowed, ErrDuplicateProperty, ErrPropertyValue,
-		ErrMalformedProperties, ErrNotV5} {
-		if !ValidReason(TypeConnack, e.ReasonCode) && !ValidReason(TypeDisconnect, e.ReasonCode) {
-			t.Errorf("%v: reason %v fits neither CONNACK nor DISCONNECT", e, e.ReasonCode)
-		}
-		if e.ReasonCode < 0x80 {
-			t.Errorf("%v: reason %v is not an error", e, e.ReasonCode)
-		}
-	}
-}
-
 func TestValidUTF8String(t *testing.T) {
 	tests := []struct {
 		s    string
@@ -170,75 +117,6 @@ func TestValidTopicName(t *testing.T) {
 	for _, tt := range tests {
 		if got := ValidTopicName([]byte(tt.s)); got != tt.want {
 			t.Errorf("ValidTopicName(%q) = %v, want %v", tt.s, got, tt.want)
-		}
-	}
-}
-
-func TestPropertiesHasSetClear(t *testing.T) {
-	var p Properties
-	if !p.Empty() || p.Has(PropTopicAlias) || p.Has(PropUserProperty) {
-		t.Fatal("zero Properties not empty")
-	}
-	p.TopicAlias = 3
-	p.Set(PropTopicAlias)
-	p.Set(PropUserProperty) // No effect: present when the slice is non-empty.
-	if !p.Has(PropTopicAlias) || p.Has(PropUserProperty) {
-		t.Fatal("Set")
-	}
-	p.User = append(p.User, UserProperty{Key: []byte("k")})
-	p.SubscriptionIDs = append(p.SubscriptionIDs, 1)
-	if !p.Has(PropUserProperty) || !p.Has(PropSubscriptionID) {
-		t.Fatal("repeating properties")
-	}
-	p.Clear(PropTopicAlias)
-	p.Clear(PropUserProperty)
-	if p.Has(PropTopicAlias) || p.Has(PropUserProperty) || !p.Has(PropSubscriptionID) {
-		t.Fatal("Clear")
-	}
-	c := cap(p.SubscriptionIDs)
-	p.Reset()
-	if !p.Empty() || cap(p.SubscriptionIDs) != c {
-		t.Fatal("Reset")
-	}
-	if AllowedProps(TypePublish, false)&bit(PropTopicAlias) == 0 || AllowedProps(TypeConnect, true)&bit(PropWillDelay) == 0 ||
-		AllowedProps(TypePingreq, false) != 0 {
-		t.Fatal("AllowedProps")
-	}
-}
-
-func TestReasonCodeString(t *testing.T) {
-	if s := ReasonPacketTooLarge.String(); s != "packet too large" {
-		t.Errorf("got %q", s)
-	}
-	if s := ReasonCode(0x03).String(); s != "reason 0x03" {
-		t.Errorf("got %q", s)
-	}
-	if ConnackV3FromReason(ReasonNotAuthorized) != ConnackNotAuthorized || ConnackV3FromReason(ReasonQuotaExceeded) != ConnackCloseV3 {
-		t.Error("ConnackV3FromReason")
-	}
-}
-
-func TestPublishHelpers(t *testing.T) {
-	for _, v := range versions {
-		p := benchPublish(200, v == V5)
-		full := AppendPublish(nil, v, p)
-		hdr := AppendPublishHeader(nil, v, p)
-		if string(append(hdr, p.Payload...)) != string(full) {
-			t.Fatalf("v%d: AppendPublishHeader + payload differs from AppendPublish", v)
-		}
-		if !SetPublishPacketID(full, 0xBEEF) {
-			t.Fatal("SetPublishPacketID refused a QoS 1 PUBLISH")
-		}
-		var d Publish
-		if _, err := DecodePublish(full, v, &d); err != nil || d.PacketID != 0xBEEF {
-			t.Fatalf("after SetPublishPacketID: %v %#x", err, d.PacketID)
-		}
-		p.QoS = 0
-		if SetPublishPacketID(AppendPublish(nil, v, p), 1) {
-			t.Fatal("SetPublishPacketID accepted a QoS 0 PUBLISH")
-		}
-		if SetPublishPacketID(full[:len(full)-1], 1) || SetPublishPacketID(AppendPingreq(nil), 1) {
-			t.Fatal("SetPublishPacketID accepted a partial packet or a PINGREQ")
 		}
 	}
 }

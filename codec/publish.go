@@ -124,8 +124,8 @@ func SizePublish(v Version, p *Publish) int {
 // len(p.Topic) at most 65535.
 //
 // The 3.1/3.1.1 case is appendPublish written out again here, with no call
-// but the two copies: BenchmarkABEnc-style interleaved runs measured the call
-// and appendPublish's 5.0 branches at 8-10% of the 16-256 B encode.
+// but the two copies: the call and appendPublish's 5.0 branches are a
+// visible share of a small encode (BenchmarkEncodePublish).
 func AppendPublish(dst []byte, v Version, p *Publish) []byte {
 	if v == V5 {
 		return appendPublish(dst, v, p, true)
@@ -163,9 +163,9 @@ func AppendPublishHeader(dst []byte, v Version, p *Publish) []byte {
 // appendPublish is AppendPublish, or AppendPublishHeader when payload is
 // false. The fixed header, topic, packet identifier and (in 3.1/3.1.1) the
 // payload are written by index into room made once, in this one function:
-// BenchmarkPublishRatio (op=encode) measured the appends per field, and then
-// the call to a separate header writer, as a third of the 3.1.1 cost at
-// 16-256 B payloads.
+// appends per field, or a call to a separate header writer, would be a large
+// share of the cost of a small 3.1.1 PUBLISH (BenchmarkPublishRatio,
+// op=encode).
 func appendPublish(dst []byte, v Version, p *Publish, payload bool) []byte {
 	rl, ps := publishBaseLen(p), 0
 	if v == V5 {

@@ -113,7 +113,7 @@ func (c *client) writeQoS0Alias(f *fanout, ids []uint32, retain bool) {
 	added := c.aliasTopic(&p)
 	n := len(c.pending)
 	c.pending = codec.AppendPublish(c.pending, codec.V5, &p)
-	if max := c.maxOut(); max > 0 && len(c.pending)-n > max {
+	if limit := c.maxOut(); limit > 0 && len(c.pending)-n > limit {
 		c.pending = c.pending[:n] // [MQTT-3.1.2-24]
 		c.unalias(f.topic, added)
 		c.l.st.dropped++

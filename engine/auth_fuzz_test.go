@@ -23,14 +23,20 @@ func (zeroReader) Read(p []byte) (int, error) {
 // client-first is "n,,n=alice,r=fz".
 func fuzzSCRAM(f *testing.F) (*auth.SCRAM, []byte) {
 	u, err := auth.LoadUsers(writeUsersFile(f, "alice", "s3cret"))
-	noErr(f, err)
+	if err != nil {
+		f.Fatal(err)
+	}
 	m := auth.NewSCRAM(u)
 	m.Rand = zeroReader{}
 	sc := &authtest.SCRAMClient{User: "alice", Pass: "s3cret", Nonce: "fz"}
 	sf, _, err := m.Start(&ConnectInfo{}).Step(sc.First())
-	noErr(f, err)
+	if err != nil {
+		f.Fatal(err)
+	}
 	cf, err := sc.Final(sf)
-	noErr(f, err)
+	if err != nil {
+		f.Fatal(err)
+	}
 	return m, cf
 }
 

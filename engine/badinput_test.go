@@ -10,12 +10,6 @@ import (
 	"github.com/gust-mqtt/gust/codec"
 )
 
-// connectBytes returns a 3.1.1 CONNECT for id.
-func connectBytes(id string, keepAlive uint16) []byte {
-	return codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311,
-		CleanStart: true, ClientID: []byte(id), KeepAlive: keepAlive})
-}
-
 // TestBadInputClosesOnlyThatConnection sends each kind of bad input on its
 // own connection and checks that connection is closed (with a CONNACK code
 // where one exists) while a healthy client keeps working.
@@ -32,7 +26,9 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 		pubOK := &codec.Publish{Topic: []byte("ok"), Payload: []byte("still here")}
 		healthy.publish(pubOK)
 		p := decodePublish(t, healthy.mustRead(codec.TypePublish))
-		equal(t, string(p.Payload), "still here")
+		if string(p.Payload) != "still here" {
+			t.Fatalf("got %v, want %v", string(p.Payload), "still here")
+		}
 	}
 	connected := func(id string) []byte { return connectBytes(id, 0) }
 	cases := []struct {
@@ -76,7 +72,9 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 			r.write(tc.send)
 			if tc.connack >= 0 {
 				pkt := r.mustRead(codec.TypeConnack)
-				equal(t, int(pkt[3]), tc.connack, "CONNACK code")
+				if int(pkt[3]) != tc.connack {
+					t.Fatalf("CONNACK code: got %v, want %v", int(pkt[3]), tc.connack)
+				}
 			}
 			wait := tc.wait
 			if wait == 0 {
@@ -99,12 +97,24 @@ func TestBadFilterGetsFailureCode(t *testing.T) {
 		{Filter: []byte("$share/g/x"), QoS: 1}}}))
 	var ack codec.Suback
 	_, err := codec.DecodeSuback(r.mustRead(codec.TypeSuback), codec.V311, &ack)
-	noErr(t, err)
-	equal(t, len(ack.ReasonCodes), 4)
-	equal(t, ack.ReasonCodes[0], codec.ReasonCode(0x80))
-	equal(t, ack.ReasonCodes[1], codec.ReasonCode(0x80))
-	equal(t, ack.ReasonCodes[2], codec.ReasonCode(2))
-	equal(t, ack.ReasonCodes[3], codec.ReasonCode(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ack.ReasonCodes) != 4 {
+		t.Fatalf("got %v, want %v", len(ack.ReasonCodes), 4)
+	}
+	if ack.ReasonCodes[0] != codec.ReasonCode(0x80) {
+		t.Fatalf("got %v, want %v", ack.ReasonCodes[0], codec.ReasonCode(0x80))
+	}
+	if ack.ReasonCodes[1] != codec.ReasonCode(0x80) {
+		t.Fatalf("got %v, want %v", ack.ReasonCodes[1], codec.ReasonCode(0x80))
+	}
+	if ack.ReasonCodes[2] != codec.ReasonCode(2) {
+		t.Fatalf("got %v, want %v", ack.ReasonCodes[2], codec.ReasonCode(2))
+	}
+	if ack.ReasonCodes[3] != codec.ReasonCode(1) {
+		t.Fatalf("got %v, want %v", ack.ReasonCodes[3], codec.ReasonCode(1))
+	}
 	r.write(codec.AppendPingreq(nil))
 	r.mustRead(codec.TypePingresp)
 }
@@ -137,8 +147,12 @@ func TestAuthenticatorCodes(t *testing.T) {
 	} {
 		r := dialRaw(t, b)
 		ack := r.connect(&codec.Connect{ClientID: []byte("au"), CleanStart: true, UsernameFlag: tc.flag, Username: []byte(tc.user)})
-		equal(t, byte(ack.ReasonCode), tc.want, tc.user)
-		check(t, !ack.SessionPresent, "[MQTT-3.2.2-4]")
+		if byte(ack.ReasonCode) != tc.want {
+			t.Fatalf("%v: got %v, want %v", tc.user, byte(ack.ReasonCode), tc.want)
+		}
+		if ack.SessionPresent {
+			t.Fatal("[MQTT-3.2.2-4]")
+		}
 		if tc.want != 0 {
 			r.expectClosed(3 * time.Second) // [MQTT-3.2.2-5]
 		}
@@ -160,7 +174,9 @@ func TestRandomInputNoPanic(t *testing.T) {
 	}
 	for i := 0; i < 200; i++ {
 		nc, err := net.Dial("tcp", b.Addr().String())
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		buf := connectBytes(fmt.Sprint("rnd", i), 0)
 		for j := 0; j < 8; j++ {
 			p := append([]byte(nil), valid[rng.IntN(len(valid))]...)

@@ -370,7 +370,7 @@ func (l *loop) housekeeping() {
 				l.pump(s, c)
 			}
 			if n := cap(c.pending); n > 0 && n <= idlePendingCap && len(c.pending) == 0 && now-c.lastRead > int64(idlePending) {
-				c.pending = nil // an idle connection keeps no write buffer (issue 6)
+				c.pending = nil // an idle connection keeps no write buffer
 			}
 		}
 	}

@@ -45,7 +45,7 @@ var closeReasonNames = [...]string{"socket", "disconnect", "protocol error", "ke
 
 func (r closeReason) String() string { return closeReasonNames[r] }
 
-// v5Reason is the MQTT 5 DISCONNECT reason code for r (issue 5).
+// v5Reason is the MQTT 5 DISCONNECT reason code for r.
 func (r closeReason) v5Reason() codec.ReasonCode {
 	switch r {
 	case closeKeepAlive:
@@ -62,7 +62,7 @@ func (r closeReason) v5Reason() codec.ReasonCode {
 
 // client is one network connection. It is owned by its loop and touched
 // only there. Its fields are ordered and sized so that an idle connection
-// fits the 96-byte size class (TestIdleConnSizeClasses, issue 6): state
+// fits the 96-byte size class (TestIdleConnSizeClasses): state
 // that only some connections need lives in ext.
 type client struct {
 	nc   network.Conn
@@ -232,11 +232,11 @@ func (c *client) readPackets() network.Action {
 	if total == 0 {
 		return network.None
 	}
-	max := c.l.b.cfg.MaxPacketSize
+	maxSize := c.l.b.cfg.MaxPacketSize
 	// While the first packet is incomplete only its fixed header is looked
 	// at: Peek(-1) would copy all that the connection holds (partial.go).
 	hdr, _ := c.nc.Peek(min(total, 5))
-	if t, _, n, err := codec.PacketLen(hdr, max); err == codec.ErrIncomplete && n > total {
+	if t, _, n, err := codec.PacketLen(hdr, maxSize); err == codec.ErrIncomplete && n > total {
 		if n > partialMin {
 			return c.startPartial(t, n)
 		}
@@ -248,7 +248,7 @@ func (c *client) readPackets() network.Action {
 	off := 0
 	for off < len(buf) && c.state != stateTakeover && c.state != stateAuthCheck {
 		src := buf[off:]
-		t, _, n, err := codec.PacketLen(src, max)
+		t, _, n, err := codec.PacketLen(src, maxSize)
 		if err == codec.ErrIncomplete {
 			if n > partialMin && off > 0 { // off 0 is the case handled above
 				_, _ = c.nc.Discard(off) // buf is not used again
@@ -396,7 +396,7 @@ func (c *client) writeQoS0(pkt []byte) {
 	if c.state != stateConnected {
 		return
 	}
-	if max := c.maxOut(); max > 0 && len(pkt) > max {
+	if limit := c.maxOut(); limit > 0 && len(pkt) > limit {
 		c.l.st.dropped++ // [MQTT-3.1.2-24]
 		return
 	}
@@ -439,17 +439,17 @@ func (c *client) flush() {
 }
 
 // checkSlow starts or clears the slow-consumer clock and closes c when its
-// outbound stayed stuck past SlowConsumerTimeout. The clock starts when the connection's
-// outbound buffer passes 3/4 of MaxOutboundBytes and stops only when it falls
-// under 1/4: QoS 0 drops keep it just under the budget, so a single
-// threshold would never fire. Loop-only.
+// outbound stayed stuck past SlowConsumerTimeout. The clock starts when
+// the connection's outbound buffer passes 3/4 of MaxOutboundBytes and
+// stops only when it falls under 1/4: QoS 0 drops keep it just under the
+// budget, so a single threshold would never fire. Loop-only.
 func (c *client) checkSlow() {
 	if c.state == stateClosed {
 		return
 	}
-	max := c.l.b.cfg.MaxOutboundBytes
+	budget := c.l.b.cfg.MaxOutboundBytes
 	ob := c.nc.OutboundBuffered()
-	if ob <= max/4 {
+	if ob <= budget/4 {
 		if c.ext != nil {
 			c.ext.slowSince = 0
 		}
@@ -458,7 +458,7 @@ func (c *client) checkSlow() {
 	now := c.l.b.now()
 	since := c.slowSince()
 	if since == 0 {
-		if ob >= max/4*3 {
+		if ob >= budget/4*3 {
 			c.x().slowSince = now
 		}
 		return
@@ -493,7 +493,7 @@ func (c *client) closeNow(r closeReason) {
 	_ = c.l.nl.Close(c.nc) // calls OnClose before it returns
 }
 
-// sendDisconnect tells a v5 client why it is closed (issue 5); v3 has no
+// sendDisconnect tells a v5 client why it is closed; v3 has no
 // server DISCONNECT.
 func (c *client) sendDisconnect(r closeReason) {
 	if c.version != codec.V5 || c.state != stateConnected {

@@ -521,13 +521,13 @@ func sessionExpiryOf(p *codec.Connect) uint32 {
 // kept: capped by MaxSessionExpiry; 0 means forever (or, for secs 0, not
 // at all; the caller handles that).
 func (b *Broker) sessionLifetime(secs uint32) time.Duration {
-	max := b.cfg.MaxSessionExpiry
+	ceiling := b.cfg.MaxSessionExpiry
 	if secs == noExpiry {
-		return max
+		return ceiling
 	}
 	d := time.Duration(secs) * time.Second
-	if max > 0 && d > max {
-		return max
+	if ceiling > 0 && d > ceiling {
+		return ceiling
 	}
 	return d
 }

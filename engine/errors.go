@@ -77,7 +77,8 @@ func disconnectReason(err error) codec.ReasonCode {
 	return codec.ReasonProtocolError
 }
 
-// MQTT 5 close causes found by the issue 5 audit (engine/V5-COVERAGE.md).
+// MQTT 5 close causes of a client PUBLISH or DISCONNECT that the codec
+// accepts but the broker's state forbids.
 var (
 	errSubIDFromClient    = &reasonError{codec.ReasonProtocolError, "engine: subscription identifier in a PUBLISH from a client"}
 	errRetainNotSupported = &reasonError{codec.ReasonRetainNotSupported, "engine: PUBLISH with RETAIN while retain is not available"}

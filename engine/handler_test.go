@@ -19,13 +19,21 @@ import (
 func TestHandOffFailureCounted(t *testing.T) {
 	b := startBroker(t, nil)
 	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	acc := b.acc.Load()
 	b.open.Add(1) // as the acceptor does before a hand-off
 	l := b.loopSnapshot()[0]
-	noErr(t, l.nl.Adopt(fd, &unix.SockaddrInet4{Port: 1}, b.addr, acc.lost))
-	check(t, eventually(5*time.Second, func() bool { return acc.refused.Load() == 1 }), "failed hand-off not counted")
-	equal(t, b.open.Load(), int64(0), "open after a failed hand-off")
+	if err := l.nl.Adopt(fd, &unix.SockaddrInet4{Port: 1}, b.addr, acc.lost); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(5*time.Second, func() bool { return acc.refused.Load() == 1 }) {
+		t.Fatal("failed hand-off not counted")
+	}
+	if got := b.open.Load(); got != int64(0) {
+		t.Fatalf("open after a failed hand-off: got %v, want %v", got, int64(0))
+	}
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("after-failed-handoff"), CleanStart: true})
 }
@@ -43,10 +51,14 @@ func TestDoneWhenLoopsStop(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	noErr(t, b.poller.Stop(ctx))
+	if err := b.poller.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case err := <-b.Done():
-		check(t, err != nil && strings.Contains(err.Error(), ErrStopped.Error()), "Done error:", err)
+		if !(err != nil && strings.Contains(err.Error(), ErrStopped.Error())) {
+			t.Fatal("Done error:", err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Done silent after the event loops stopped")
 	}
@@ -64,13 +76,17 @@ func TestHandOffSpreadsOverLoops(t *testing.T) {
 	}
 	for _, l := range b.loopSnapshot() {
 		done := make(chan struct{})
-		noErr(t, l.nl.Execute(func() {
+		if err := l.nl.Execute(func() {
 			if len(l.clients) == 1 {
 				seen.Add(1)
 			}
 			close(done)
-		}))
+		}); err != nil {
+			t.Fatal(err)
+		}
 		<-done
 	}
-	equal(t, seen.Load(), int32(2), "loops with one client each")
+	if got := seen.Load(); got != int32(2) {
+		t.Fatalf("loops with one client each: got %v, want %v", got, int32(2))
+	}
 }

@@ -97,6 +97,7 @@ func (el *fakeLoop) Wake() { _, _ = unix.Write(el.bell[1], bellByte) }
 
 // bellByte is what Wake writes.
 var bellByte = []byte{1}
+
 func (el *fakeLoop) Adopt(int, unix.Sockaddr, net.Addr, func(error)) error {
 	return errors.New("fakeLoop: no sockets")
 }
@@ -132,12 +133,16 @@ func newHarness(t testing.TB, nloops int, mods ...func(*Config)) *harness {
 		mod(&cfg)
 	}
 	b, err := New(cfg)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := &harness{t: t, b: b, h: harnessHandler{handler{b}}}
 	for i := 0; i < nloops; i++ {
 		el := &fakeLoop{idx: i, h: hs.h.handler}
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		el.bell = fds
 		t.Cleanup(func() { _ = unix.Close(fds[0]); _ = unix.Close(fds[1]) })
 		b.loops = append(b.loops, newLoop(b, i, el))
@@ -183,4 +188,66 @@ func (hs *harness) pump() {
 func (hs *harness) subscribe(f *fakeConn, filter string, qos byte) {
 	hs.send(f, codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1,
 		Filters: []codec.Subscription{{Filter: []byte(filter), QoS: qos}}}))
+}
+
+// connV5 opens an MQTT 5 client on loop i of the harness.
+func (hs *harness) connV5(i int, id string) *fakeConn {
+	f := &fakeConn{el: hs.loops[i]}
+	hs.h.OnOpen(f)
+	hs.send(f, codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V5,
+		CleanStart: true, ClientID: []byte(id)}))
+	return f
+}
+
+// subscribeV5 subscribes an MQTT 5 client of the harness.
+func (hs *harness) subscribeV5(f *fakeConn, filter string, qos byte) {
+	hs.send(f, codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1,
+		Filters: []codec.Subscription{{Filter: []byte(filter), QoS: qos}}}))
+}
+
+// ackAll answers every QoS 1 PUBLISH the broker wrote to f with a PUBACK.
+func (hs *harness) ackAll(f *fakeConn, scratch []byte) []byte {
+	acks := scratch[:0]
+	for off := 0; off < len(f.out); {
+		t, flags, n, err := codec.PacketLen(f.out[off:], 0)
+		if err != nil {
+			break
+		}
+		if t == codec.TypePublish && flags&0x06 != 0 {
+			var p codec.Publish
+			if _, err := codec.DecodePublish(f.out[off:off+n], codec.V311, &p); err == nil {
+				acks = codec.AppendAck(acks, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID})
+			}
+		}
+		off += n
+	}
+	f.out = f.out[:0]
+	if len(acks) > 0 {
+		hs.send(f, acks)
+	}
+	return acks
+}
+
+// ackAllV5 is ackAll for an MQTT 5 client.
+// p is the caller's decode scratch, so the bench's own decoding does not
+// allocate.
+func (hs *harness) ackAllV5(f *fakeConn, scratch []byte, p *codec.Publish) []byte {
+	acks := scratch[:0]
+	for off := 0; off < len(f.out); {
+		t, flags, n, err := codec.PacketLen(f.out[off:], 0)
+		if err != nil {
+			break
+		}
+		if t == codec.TypePublish && flags&0x06 != 0 {
+			if _, err := codec.DecodePublish(f.out[off:off+n], codec.V5, p); err == nil {
+				acks = codec.AppendAck(acks, codec.V5, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID})
+			}
+		}
+		off += n
+	}
+	f.out = f.out[:0]
+	if len(acks) > 0 {
+		hs.send(f, acks)
+	}
+	return acks
 }

@@ -30,7 +30,9 @@ func mosquittoTool(t *testing.T, name string) string {
 // hostPort splits the broker address for -h/-p.
 func hostPort(t *testing.T, b *Broker) (string, string) {
 	h, p, err := net.SplitHostPort(b.Addr().String())
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return h, p
 }
 
@@ -45,13 +47,17 @@ func mosqSub(t *testing.T, b *Broker, args ...string) func() []string {
 	cmd := exec.CommandContext(ctx, tool, append([]string{"-h", h, "-p", p, "-V", "mqttv311"}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	noErr(t, cmd.Start())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	return func() []string {
 		err := cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 27 {
 			err = nil // -W timeout expired: the expected end of a "nothing arrives" check
 		}
-		noErr(t, err, "mosquitto_sub:", errb.String())
+		if err != nil {
+			t.Fatal(err, "mosquitto_sub:", errb.String())
+		}
 		s := strings.TrimRight(out.String(), "\n")
 		if s == "" {
 			return nil
@@ -68,7 +74,9 @@ func mosqPub(t *testing.T, b *Broker, args ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, tool, append([]string{"-h", h, "-p", p, "-V", "mqttv311"}, args...)...).CombinedOutput()
-	noErr(t, err, "mosquitto_pub:", string(out))
+	if err != nil {
+		t.Fatal(err, "mosquitto_pub:", string(out))
+	}
 }
 
 // waitSubscribed waits until the broker holds n subscriptions.
@@ -100,9 +108,13 @@ func TestInteropMosquittoQoS(t *testing.T) {
 				mosqPub(t, b, "-t", topic, "-q", strconv.Itoa(q), "-m", fmt.Sprint("m", i))
 			}
 			lines := wait()
-			equal(t, len(lines), 3)
+			if len(lines) != 3 {
+				t.Fatalf("got %v, want %v", len(lines), 3)
+			}
 			for i, l := range lines {
-				equal(t, l, fmt.Sprintf("%s m%d", topic, i))
+				if want := fmt.Sprintf("%s m%d", topic, i); l != want {
+					t.Fatalf("got %v, want %v", l, want)
+				}
 			}
 		})
 	}
@@ -115,11 +127,17 @@ func TestInteropMosquittoRetained(t *testing.T) {
 	b := startBroker(t, nil)
 	mosqPub(t, b, "-t", "mr/a", "-r", "-q", "1", "-m", "kept")
 	lines := mosqSub(t, b, "-t", "mr/#", "-C", "1", "-v", "--retained-only")()
-	equal(t, len(lines), 1)
-	equal(t, lines[0], "mr/a kept")
+	if len(lines) != 1 {
+		t.Fatalf("got %v, want %v", len(lines), 1)
+	}
+	if lines[0] != "mr/a kept" {
+		t.Fatalf("got %v, want %v", lines[0], "mr/a kept")
+	}
 	mosqPub(t, b, "-t", "mr/a", "-r", "-n", "-q", "1")
 	lines = mosqSub(t, b, "-t", "mr/#", "-v", "--retained-only", "-W", "1")()
-	equal(t, len(lines), 0, "cleared")
+	if len(lines) != 0 {
+		t.Fatalf("cleared: got %v, want %v", len(lines), 0)
+	}
 }
 
 // TestInteropMosquittoWill checks a mosquitto_sub killed abruptly has its
@@ -132,13 +150,21 @@ func TestInteropMosquittoWill(t *testing.T) {
 	h, p := hostPort(t, b)
 	victim := exec.Command(tool, "-h", h, "-p", p, "-t", "mw/x", "--will-topic", "mw/will",
 		"--will-payload", "bye", "-i", "victim")
-	noErr(t, victim.Start())
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
 	waitSubscribed(t, b, 2)
-	noErr(t, victim.Process.Kill())
+	if err := victim.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	_ = victim.Wait()
 	lines := wait()
-	equal(t, len(lines), 1)
-	equal(t, lines[0], "mw/will bye")
+	if len(lines) != 1 {
+		t.Fatalf("got %v, want %v", len(lines), 1)
+	}
+	if lines[0] != "mw/will bye" {
+		t.Fatalf("got %v, want %v", lines[0], "mw/will bye")
+	}
 }
 
 // TestInteropMosquittoPersistent resumes a clean-session-0 mosquitto_sub
@@ -151,7 +177,9 @@ func TestInteropMosquittoPersistent(t *testing.T) {
 		mosqPub(t, b, "-t", "mp/q", "-q", "1", "-m", fmt.Sprint(i))
 	}
 	lines := mosqSub(t, b, "-t", "mp/#", "-q", "1", "-c", "-i", "mpers", "-C", "3")()
-	equal(t, strings.Join(lines, ","), "0,1,2")
+	if got := strings.Join(lines, ","); got != "0,1,2" {
+		t.Fatalf("got %v, want %v", got, "0,1,2")
+	}
 }
 
 // TestInteropMosquittoSysAndWildcards checks $SYS is reachable by name and
@@ -163,7 +191,33 @@ func TestInteropMosquittoSysAndWildcards(t *testing.T) {
 	if len(lines) == 0 {
 		t.Fatal("no $SYS/broker/version within 5 s of start-up")
 	}
-	equal(t, lines[0], "gust "+Version)
+	if lines[0] != ("gust " + Version) {
+		t.Fatalf("got %v, want %v", lines[0], "gust "+Version)
+	}
 	lines = mosqSub(t, b, "-t", "#", "-W", "1")()
-	equal(t, len(lines), 0)
+	if len(lines) != 0 {
+		t.Fatalf("got %v, want %v", len(lines), 0)
+	}
+}
+
+// TestInteropMosquittoPasswordFile: mosquitto_pub logs in with a user name
+// and password checked against the password file, and is refused with a
+// wrong one.
+func TestInteropMosquittoPasswordFile(t *testing.T) {
+	tool := mosquittoTool(t, "mosquitto_pub")
+	b := startAuthBroker(t, func(c *Config) { c.AllowAnonymous = false })
+	mosqPub(t, b, "-u", "alice", "-P", "s3cret", "-t", "pw/m", "-m", "x", "-q", "1")
+	h, p := hostPort(t, b)
+	for _, args := range [][]string{
+		{"-u", "alice", "-P", "wrong"},
+		{}, // anonymous
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		out, err := exec.CommandContext(ctx, tool, append([]string{"-h", h, "-p", p, "-V", "mqttv311",
+			"-t", "pw/m", "-m", "x"}, args...)...).CombinedOutput()
+		cancel()
+		if err == nil {
+			t.Fatal("mosquitto_pub", args, "accepted:", string(out))
+		}
+	}
 }

@@ -73,34 +73,53 @@ func TestMaxSessionsEvictsOldestOffline(t *testing.T) {
 	live.subscribe(1, "ms/live", 0)
 
 	nw := dialRaw(t, b)
-	equal(t, nw.connect(&codec.Connect{ClientID: []byte("new"), CleanStart: true}).ReasonCode, codec.ReasonSuccess)
-	equal(t, b.Stats().SessionsEvicted, uint64(1), "evicted")
+	if got := nw.connect(&codec.Connect{ClientID: []byte("new"), CleanStart: true}).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", got, codec.ReasonSuccess)
+	}
+	if got := b.Stats().SessionsEvicted; got != uint64(1) {
+		t.Fatalf("evicted: got %v, want %v", got, uint64(1))
+	}
 	hasLog(t, logs, "session limit", "max_sessions", "client=old")
-	equal(t, b.sessions.len(), 3, "sessions")
+	if got := b.sessions.len(); got != 3 {
+		t.Fatalf("sessions: got %v, want %v", got, 3)
+	}
 
 	young := dialRaw(t, b)
-	check(t, young.connect(&codec.Connect{ClientID: []byte("young"), CleanStart: false}).SessionPresent, "younger offline session kept")
+	if !young.connect(&codec.Connect{ClientID: []byte("young"), CleanStart: false}).SessionPresent {
+		t.Fatal("younger offline session kept")
+	}
 
 	// All three online: nothing to discard.
 	old := dialRaw(t, b)
 	ack := old.connect(&codec.Connect{ClientID: []byte("old"), CleanStart: false})
-	equal(t, ack.ReasonCode, codec.ReasonCode(codec.ConnackServerUnavailable), "3.1.1 refusal")
+	if ack.ReasonCode != codec.ReasonCode(codec.ConnackServerUnavailable) {
+		t.Fatalf("3.1.1 refusal: got %v, want %v", ack.ReasonCode, codec.ReasonCode(codec.ConnackServerUnavailable))
+	}
 	old.expectClosed(3 * time.Second)
 	v5 := dialRaw(t, b)
-	equal(t, v5.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5"), CleanStart: true}).ReasonCode,
-		codec.ReasonQuotaExceeded, "v5 refusal")
+	if got := v5.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("v5"), CleanStart: true}).ReasonCode; got != codec.ReasonQuotaExceeded {
+		t.Fatalf("v5 refusal: got %v, want %v", got, codec.ReasonQuotaExceeded)
+	}
 	v5.expectClosed(3 * time.Second)
-	equal(t, b.Stats().SessionsRefused, uint64(2), "refused")
+	if got := b.Stats().SessionsRefused; got != uint64(2) {
+		t.Fatalf("refused: got %v, want %v", got, uint64(2))
+	}
 	hasLog(t, logs, "session limit: CONNECT refused", "client=old")
-	check(t, !strings.Contains(logs.String(), "client=v5"), "a second refusal within a second is not logged")
+	if strings.Contains(logs.String(), "client=v5") {
+		t.Fatal("a second refusal within a second is not logged")
+	}
 
 	// The others are unaffected: a message still goes from new to live.
 	nw.publish(&codec.Publish{Topic: []byte("ms/live"), Payload: []byte("hi")})
-	equal(t, string(decodePublish(t, live.mustRead(codec.TypePublish)).Payload), "hi")
+	if got := string(decodePublish(t, live.mustRead(codec.TypePublish)).Payload); got != "hi" {
+		t.Fatalf("got %v, want %v", got, "hi")
+	}
 	pingOK(t, young)
 	// An online client's own id still takes its session over.
 	again := dialRaw(t, b)
-	equal(t, again.connect(&codec.Connect{ClientID: []byte("live"), CleanStart: true}).ReasonCode, codec.ReasonSuccess, "takeover at the bound")
+	if got := again.connect(&codec.Connect{ClientID: []byte("live"), CleanStart: true}).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("takeover at the bound: got %v, want %v", got, codec.ReasonSuccess)
+	}
 }
 
 // TestMaxSubscriptionsPerClient: filters past the bound get SUBACK 0x97
@@ -113,24 +132,42 @@ func TestMaxSubscriptionsPerClient(t *testing.T) {
 		{Filter: []byte("sl/a"), QoS: 1}, {Filter: []byte("sl/b"), QoS: 0}, {Filter: []byte("sl/c"), QoS: 0}, {Filter: []byte("sl/a"), QoS: 0}}}))
 	var sa codec.Suback
 	_, err := codec.DecodeSuback(r.mustRead(codec.TypeSuback), codec.V5, &sa)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []codec.ReasonCode{codec.ReasonGrantedQoS1, codec.ReasonGrantedQoS0, codec.ReasonQuotaExceeded, codec.ReasonGrantedQoS0}
-	equal(t, fmt.Sprint(sa.ReasonCodes), fmt.Sprint(want), "v5 codes (the last replaces sl/a)")
+	if got, w := fmt.Sprint(sa.ReasonCodes), fmt.Sprint(want); got != w {
+		t.Fatalf("v5 codes (the last replaces sl/a): got %v, want %v", got, w)
+	}
 
 	v3 := dialRaw(t, b)
 	v3.connect(&codec.Connect{ClientID: []byte("subs-v3"), CleanStart: true})
-	equal(t, v3.subscribe(1, "sl/x", 0).ReasonCodes[0], codec.ReasonCode(0))
-	equal(t, v3.subscribe(2, "sl/y", 0).ReasonCodes[0], codec.ReasonCode(0))
-	equal(t, v3.subscribe(3, "sl/z", 0).ReasonCodes[0], codec.ReasonCode(codec.SubackFailureV3), "3.1.1 code")
-	equal(t, b.Stats().SubscriptionsRefused, uint64(2))
-	equal(t, b.Stats().Subscriptions, int64(4))
+	if got := v3.subscribe(1, "sl/x", 0).ReasonCodes[0]; got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
+	if got := v3.subscribe(2, "sl/y", 0).ReasonCodes[0]; got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
+	if got := v3.subscribe(3, "sl/z", 0).ReasonCodes[0]; got != codec.ReasonCode(codec.SubackFailureV3) {
+		t.Fatalf("3.1.1 code: got %v, want %v", got, codec.ReasonCode(codec.SubackFailureV3))
+	}
+	if got := b.Stats().SubscriptionsRefused; got != uint64(2) {
+		t.Fatalf("got %v, want %v", got, uint64(2))
+	}
+	if got := b.Stats().Subscriptions; got != int64(4) {
+		t.Fatalf("got %v, want %v", got, int64(4))
+	}
 	hasLog(t, logs, "subscription limit", "max_subscriptions_per_client", "client=subs-v5")
 
 	other := dialRaw(t, b)
 	other.connect(&codec.Connect{ClientID: []byte("subs-other"), CleanStart: true})
-	equal(t, other.subscribe(1, "sl/c", 0).ReasonCodes[0], codec.ReasonCode(0), "another client")
+	if got := other.subscribe(1, "sl/c", 0).ReasonCodes[0]; got != codec.ReasonCode(0) {
+		t.Fatalf("another client: got %v, want %v", got, codec.ReasonCode(0))
+	}
 	v3.publish(&codec.Publish{Topic: []byte("sl/c"), Payload: []byte("c")})
-	equal(t, string(decodePublish(t, other.mustRead(codec.TypePublish)).Payload), "c")
+	if got := string(decodePublish(t, other.mustRead(codec.TypePublish)).Payload); got != "c" {
+		t.Fatalf("got %v, want %v", got, "c")
+	}
 }
 
 // TestSubscriberIDsExhausted: when the session table has no id left, a
@@ -140,26 +177,40 @@ func TestSubscriberIDsExhausted(t *testing.T) {
 	b, logs := startBrokerLogs(t, nil)
 	first := dialRaw(t, b)
 	first.connect(&codec.Connect{ClientID: []byte("id-first"), CleanStart: true})
-	equal(t, first.subscribe(1, "ids/a", 0).ReasonCodes[0], codec.ReasonCode(0))
+	if got := first.subscribe(1, "ids/a", 0).ReasonCodes[0]; got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
 	b.table.mu.Lock()
 	b.table.limit = b.table.next // every id handed out
 	b.table.mu.Unlock()
 
 	late := dialRaw(t, b)
 	late.connect(&codec.Connect{ClientID: []byte("id-late"), CleanStart: true})
-	equal(t, late.subscribe(1, "ids/a", 0).ReasonCodes[0], codec.ReasonCode(codec.SubackFailureV3))
+	if got := late.subscribe(1, "ids/a", 0).ReasonCodes[0]; got != codec.ReasonCode(codec.SubackFailureV3) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(codec.SubackFailureV3))
+	}
 	late5 := dialV5(t, b, "id-late5", nil)
 	late5.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("ids/a")}}}))
 	var sa codec.Suback
 	_, err := codec.DecodeSuback(late5.mustRead(codec.TypeSuback), codec.V5, &sa)
-	noErr(t, err)
-	equal(t, sa.ReasonCodes[0], codec.ReasonQuotaExceeded)
-	equal(t, b.Stats().SubscriptionsRefused, uint64(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.ReasonCodes[0] != codec.ReasonQuotaExceeded {
+		t.Fatalf("got %v, want %v", sa.ReasonCodes[0], codec.ReasonQuotaExceeded)
+	}
+	if got := b.Stats().SubscriptionsRefused; got != uint64(2) {
+		t.Fatalf("got %v, want %v", got, uint64(2))
+	}
 	hasLog(t, logs, "every SubscriberID is in use", "client=id-late")
 
-	equal(t, first.subscribe(2, "ids/b", 0).ReasonCodes[0], codec.ReasonCode(0), "a subscriber with an id subscribes more")
+	if got := first.subscribe(2, "ids/b", 0).ReasonCodes[0]; got != codec.ReasonCode(0) {
+		t.Fatalf("a subscriber with an id subscribes more: got %v, want %v", got, codec.ReasonCode(0))
+	}
 	late.publish(&codec.Publish{Topic: []byte("ids/b"), Payload: []byte("b")})
-	equal(t, string(decodePublish(t, first.mustRead(codec.TypePublish)).Payload), "b")
+	if got := string(decodePublish(t, first.mustRead(codec.TypePublish)).Payload); got != "b" {
+		t.Fatalf("got %v, want %v", got, "b")
+	}
 }
 
 // TestSessionTableExhausted: add refuses past the table's ids instead of
@@ -170,27 +221,41 @@ func TestSessionTableExhausted(t *testing.T) {
 	var ids []uint64
 	for i := range 3 {
 		id, ok := tb.add(&session{clientID: fmt.Sprint(i)})
-		check(t, ok, "add", i)
+		if !ok {
+			t.Fatal("add", i)
+		}
 		ids = append(ids, uint64(id))
 	}
-	equal(t, fmt.Sprint(ids), "[1 2 3]")
+	if got := fmt.Sprint(ids); got != "[1 2 3]" {
+		t.Fatalf("got %v, want %v", got, "[1 2 3]")
+	}
 	_, ok := tb.add(&session{})
-	check(t, !ok, "add past the limit")
+	if ok {
+		t.Fatal("add past the limit")
+	}
 	s := tb.get(2)
 	tb.remove(s, 2)
 	_, ok = tb.add(&session{})
-	check(t, !ok, "a released id is quarantined")
+	if ok {
+		t.Fatal("a released id is quarantined")
+	}
 	tb.free[0].at = time.Now().Add(-2 * idQuarantine)
 	id, ok := tb.add(&session{clientID: "reused"})
-	check(t, ok && id == 2 && tb.get(2).clientID == "reused", "released id reused", id)
+	if !(ok && id == 2 && tb.get(2).clientID == "reused") {
+		t.Fatal("released id reused", id)
+	}
 
 	// The real capacity: the last chunk's last slot, then refusal.
 	var full sessionTable
 	full.next = maxSubscriberIDs - 2
 	id, ok = full.add(&session{clientID: "last"})
-	check(t, ok && id == maxSubscriberIDs-1 && full.get(id).clientID == "last", "last id", id)
+	if !(ok && id == maxSubscriberIDs-1 && full.get(id).clientID == "last") {
+		t.Fatal("last id", id)
+	}
 	_, ok = full.add(&session{})
-	check(t, !ok, "past 2^24 ids")
+	if ok {
+		t.Fatal("past 2^24 ids")
+	}
 }
 
 // v5Publish sends a v5 PUBLISH.
@@ -212,29 +277,51 @@ func TestMaxRetainedMessages(t *testing.T) {
 	for i, tp := range []string{"rt/a", "rt/b", "rt/c"} {
 		v5Publish(pub, &codec.Publish{Topic: []byte(tp), Payload: []byte(tp), QoS: 1, PacketID: uint16(i + 1), Retain: true})
 	}
-	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess)
-	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess)
-	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonQuotaExceeded, "third topic")
-	equal(t, string(decodePublish(t, watch.mustRead(codec.TypePublish)).Topic), "rt/a")
-	equal(t, string(decodePublish(t, watch.mustRead(codec.TypePublish)).Topic), "rt/b")
+	if got := pub.readAck(codec.TypePuback).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", got, codec.ReasonSuccess)
+	}
+	if got := pub.readAck(codec.TypePuback).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", got, codec.ReasonSuccess)
+	}
+	if got := pub.readAck(codec.TypePuback).ReasonCode; got != codec.ReasonQuotaExceeded {
+		t.Fatalf("third topic: got %v, want %v", got, codec.ReasonQuotaExceeded)
+	}
+	if got := string(decodePublish(t, watch.mustRead(codec.TypePublish)).Topic); got != "rt/a" {
+		t.Fatalf("got %v, want %v", got, "rt/a")
+	}
+	if got := string(decodePublish(t, watch.mustRead(codec.TypePublish)).Topic); got != "rt/b" {
+		t.Fatalf("got %v, want %v", got, "rt/b")
+	}
 	if p, err := watch.read(300 * time.Millisecond); err == nil {
 		t.Fatalf("refused PUBLISH delivered: %x", p)
 	}
 	v3 := dialRaw(t, b)
 	v3.connect(&codec.Connect{ClientID: []byte("rt-v3"), CleanStart: true})
 	v3.publish(&codec.Publish{Topic: []byte("rt/d"), Payload: []byte("d"), Retain: true})
-	equal(t, string(decodePublish(t, watch.mustRead(codec.TypePublish)).Topic), "rt/d", "3.1.1: delivered live")
-	equal(t, b.Stats().Retained, int64(2))
-	equal(t, b.Stats().RetainedRefused, uint64(2))
+	if got := string(decodePublish(t, watch.mustRead(codec.TypePublish)).Topic); got != "rt/d" {
+		t.Fatalf("3.1.1: delivered live: got %v, want %v", got, "rt/d")
+	}
+	if got := b.Stats().Retained; got != int64(2) {
+		t.Fatalf("got %v, want %v", got, int64(2))
+	}
+	if got := b.Stats().RetainedRefused; got != uint64(2) {
+		t.Fatalf("got %v, want %v", got, uint64(2))
+	}
 	hasLog(t, logs, "retained limit", "max_retained_messages")
 
 	// Replace a (allowed at the bound), clear b, then c fits.
 	v5Publish(pub, &codec.Publish{Topic: []byte("rt/a"), Payload: []byte("a2"), QoS: 1, PacketID: 9, Retain: true})
-	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess, "replace")
+	if got := pub.readAck(codec.TypePuback).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("replace: got %v, want %v", got, codec.ReasonSuccess)
+	}
 	v5Publish(pub, &codec.Publish{Topic: []byte("rt/b"), QoS: 1, PacketID: 10, Retain: true})
-	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess, "clear")
+	if got := pub.readAck(codec.TypePuback).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("clear: got %v, want %v", got, codec.ReasonSuccess)
+	}
 	v5Publish(pub, &codec.Publish{Topic: []byte("rt/c"), Payload: []byte("c"), QoS: 1, PacketID: 11, Retain: true})
-	equal(t, pub.readAck(codec.TypePuback).ReasonCode, codec.ReasonSuccess, "room again")
+	if got := pub.readAck(codec.TypePuback).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("room again: got %v, want %v", got, codec.ReasonSuccess)
+	}
 	late := dialRaw(t, b)
 	late.connect(&codec.Connect{ClientID: []byte("rt-late"), CleanStart: true})
 	late.subscribe(1, "rt/#", 0)
@@ -243,8 +330,12 @@ func TestMaxRetainedMessages(t *testing.T) {
 		p := decodePublish(t, late.mustRead(codec.TypePublish))
 		got[string(p.Topic)] = string(p.Payload)
 	}
-	equal(t, fmt.Sprint(got), "map[rt/a:a2 rt/c:c]", "stored")
-	equal(t, b.Stats().RetainedBytes, int64(len("rt/a")+2+len("rt/c")+1))
+	if g := fmt.Sprint(got); g != "map[rt/a:a2 rt/c:c]" {
+		t.Fatalf("stored: got %v, want %v", g, "map[rt/a:a2 rt/c:c]")
+	}
+	if got := b.Stats().RetainedBytes; got != int64(len("rt/a")+2+len("rt/c")+1) {
+		t.Fatalf("got %v, want %v", got, int64(len("rt/a")+2+len("rt/c")+1))
+	}
 }
 
 // TestMaxRetainedBytes: the bytes bound refuses a new topic and a
@@ -265,19 +356,39 @@ func TestMaxRetainedBytes(t *testing.T) {
 		v5Publish(pub, p)
 		return pub.readAck(codec.TypePuback).ReasonCode
 	}
-	equal(t, send("rb/a", 56, 0), codec.ReasonSuccess) // 60 B
-	equal(t, send("rb/b", 40, 0), codec.ReasonQuotaExceeded, "new topic past the bytes")
-	equal(t, send("rb/a", 100, 0), codec.ReasonQuotaExceeded, "growing replacement past the bytes")
-	equal(t, send("rb/a", 6, 0), codec.ReasonSuccess, "smaller replacement") // 10 B
-	equal(t, send("rb/b", 46, 1), codec.ReasonSuccess, "room again")         // 50 B, expires in 1 s
-	equal(t, b.Stats().RetainedBytes, int64(60))
+	if got := send("rb/a", 56, 0); got != codec.ReasonSuccess { // 60 B
+		t.Fatalf("got %v, want %v", got, codec.ReasonSuccess)
+	}
+	if got := send("rb/b", 40, 0); got != codec.ReasonQuotaExceeded {
+		t.Fatalf("new topic past the bytes: got %v, want %v", got, codec.ReasonQuotaExceeded)
+	}
+	if got := send("rb/a", 100, 0); got != codec.ReasonQuotaExceeded {
+		t.Fatalf("growing replacement past the bytes: got %v, want %v", got, codec.ReasonQuotaExceeded)
+	}
+	if got := send("rb/a", 6, 0); got != codec.ReasonSuccess { // 10 B
+		t.Fatalf("smaller replacement: got %v, want %v", got, codec.ReasonSuccess)
+	}
+	if got := send("rb/b", 46, 1); got != codec.ReasonSuccess { // 50 B, expires in 1 s
+		t.Fatalf("room again: got %v, want %v", got, codec.ReasonSuccess)
+	}
+	if got := b.Stats().RetainedBytes; got != int64(60) {
+		t.Fatalf("got %v, want %v", got, int64(60))
+	}
 	hasLog(t, logs, "retained limit", "max_retained_bytes")
 	time.Sleep(2100 * time.Millisecond) // past the expiry, at 1 s granularity
 	b.sweepRetained()
-	equal(t, b.Stats().RetainedBytes, int64(10), "expired message swept")
-	equal(t, b.Stats().Retained, int64(1))
-	equal(t, send("rb/a", 0, 0), codec.ReasonSuccess, "clear")
-	equal(t, b.Stats().RetainedBytes, int64(0))
+	if got := b.Stats().RetainedBytes; got != int64(10) {
+		t.Fatalf("expired message swept: got %v, want %v", got, int64(10))
+	}
+	if got := b.Stats().Retained; got != int64(1) {
+		t.Fatalf("got %v, want %v", got, int64(1))
+	}
+	if got := send("rb/a", 0, 0); got != codec.ReasonSuccess {
+		t.Fatalf("clear: got %v, want %v", got, codec.ReasonSuccess)
+	}
+	if got := b.Stats().RetainedBytes; got != int64(0) {
+		t.Fatalf("got %v, want %v", got, int64(0))
+	}
 }
 
 // TestMaxQueuedBytes: an offline session holds at most MaxQueuedBytes of
@@ -302,7 +413,9 @@ func TestMaxQueuedBytes(t *testing.T) {
 	keep := 4096 / (size + len("qb/big") + queueEntryBytes)
 	waitFor(t, "drops counted", func() bool { return b.Stats().QueuedBytesDropped == uint64(10-keep) })
 	st := b.Stats()
-	check(t, st.PublishDropped >= st.QueuedBytesDropped, "counted as dropped too")
+	if st.PublishDropped < st.QueuedBytesDropped {
+		t.Fatal("counted as dropped too")
+	}
 	hasLog(t, logs, "queued bytes limit", "max_queued_bytes", "client=qb-big")
 
 	for _, tc := range []struct {
@@ -310,11 +423,15 @@ func TestMaxQueuedBytes(t *testing.T) {
 		want int
 	}{{id: "qb-big", want: keep}, {id: "qb-small", want: 3}} {
 		r := dialRaw(t, b)
-		check(t, r.connect(&codec.Connect{ClientID: []byte(tc.id), CleanStart: false}).SessionPresent)
+		if !r.connect(&codec.Connect{ClientID: []byte(tc.id), CleanStart: false}).SessionPresent {
+			t.Fatal("r.connect(&codec.Connect{ClientID: []byte(tc.id), CleanStart: false}).SessionPresent is false")
+		}
 		for i := range tc.want {
 			p := decodePublish(t, r.mustRead(codec.TypePublish))
 			if tc.id == "qb-big" {
-				equal(t, p.Payload[0], 'a'+byte(i), "oldest kept")
+				if p.Payload[0] != ('a' + byte(i)) {
+					t.Fatalf("oldest kept: got %v, want %v", p.Payload[0], 'a'+byte(i))
+				}
 			}
 			r.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
 		}
@@ -354,7 +471,9 @@ func TestMaxQueuedBytesTotal(t *testing.T) {
 	n := 0
 	for _, id := range []string{"qt-1", "qt-2", "qt-3"} {
 		r := dialRaw(t, b)
-		check(t, r.connect(&codec.Connect{ClientID: []byte(id), CleanStart: false}).SessionPresent)
+		if !r.connect(&codec.Connect{ClientID: []byte(id), CleanStart: false}).SessionPresent {
+			t.Fatal("r.connect(&codec.Connect{ClientID: []byte(id), CleanStart: false}).SessionPresent is false")
+		}
 		for {
 			pkt, err := r.read(300 * time.Millisecond)
 			if err != nil {
@@ -365,7 +484,9 @@ func TestMaxQueuedBytesTotal(t *testing.T) {
 			n++
 		}
 	}
-	equal(t, n, kept, "messages the offline sessions kept")
+	if n != kept {
+		t.Fatalf("messages the offline sessions kept: got %v, want %v", n, kept)
+	}
 }
 
 // TestHandoverBound: QoS 0 messages for a loop that does not drain its
@@ -391,18 +512,30 @@ func TestHandoverBound(t *testing.T) {
 	for range n {
 		hs.send(pub, pkt) // one round each; loop 1 is not drained meanwhile
 	}
-	equal(t, near.written-nearBefore, n*len(pkt), "same-loop subscriber got every message")
+	if (near.written - nearBefore) != (n * len(pkt)) {
+		t.Fatalf("same-loop subscriber got every message: got %v, want %v", near.written-nearBefore, n*len(pkt))
+	}
 	st := hs.b.Stats()
-	check(t, st.HandoverDropped > 0 && st.HandoverDropped < n, "dropped", st.HandoverDropped)
+	if !(st.HandoverDropped > 0 && st.HandoverDropped < n) {
+		t.Fatal("dropped", st.HandoverDropped)
+	}
 	kept := n - int(st.HandoverDropped)
-	check(t, kept*len(pkt) <= 64<<10, "kept within the bound", kept)
+	if kept*len(pkt) > 64<<10 {
+		t.Fatal("kept within the bound", kept)
+	}
 	hasLog(t, logs, "hand-over limit", "max_handover_bytes")
 	hs.pump()
-	equal(t, len(far.out)-farBefore, kept*len(pkt), "kept messages delivered")
-	equal(t, hs.loop(1).in.bytes.Load(), int64(0), "inbox measure after the drain")
+	if (len(far.out) - farBefore) != (kept * len(pkt)) {
+		t.Fatalf("kept messages delivered: got %v, want %v", len(far.out)-farBefore, kept*len(pkt))
+	}
+	if got := hs.loop(1).in.bytes.Load(); got != int64(0) {
+		t.Fatalf("inbox measure after the drain: got %v, want %v", got, int64(0))
+	}
 	hs.send(pub, pkt)
 	hs.pump()
-	equal(t, len(far.out)-farBefore, (kept+1)*len(pkt), "room again after the drain")
+	if (len(far.out) - farBefore) != ((kept + 1) * len(pkt)) {
+		t.Fatalf("room again after the drain: got %v, want %v", len(far.out)-farBefore, (kept+1)*len(pkt))
+	}
 }
 
 // TestMaxDelayedWills: past MaxDelayedWills a will with a delay is
@@ -436,9 +569,15 @@ func TestMaxDelayedWills(t *testing.T) {
 			waitFor(t, "first will delayed", func() bool { return b.Stats().DelayedWills == 1 })
 			_ = conns[1].nc.Close()
 			p := decodePublish(t, watch.mustRead(codec.TypePublish))
-			equal(t, string(p.Topic), "dw/dw-2", "second will at once")
-			equal(t, b.Stats().DelayedWillsPublished, uint64(1))
-			equal(t, b.Stats().DelayedWills, int64(1), "first still waits")
+			if string(p.Topic) != "dw/dw-2" {
+				t.Fatalf("second will at once: got %v, want %v", string(p.Topic), "dw/dw-2")
+			}
+			if got := b.Stats().DelayedWillsPublished; got != uint64(1) {
+				t.Fatalf("got %v, want %v", got, uint64(1))
+			}
+			if got := b.Stats().DelayedWills; got != int64(1) {
+				t.Fatalf("first still waits: got %v, want %v", got, int64(1))
+			}
 			hasLog(t, logs, "delayed will limit", tc.setting, "client=dw-2")
 			if p, err := watch.read(300 * time.Millisecond); err == nil {
 				t.Fatalf("the delayed will went out: %x", p)
@@ -454,13 +593,19 @@ func TestLimitLogRate(t *testing.T) {
 	var lg limitLog
 	now := time.Now().UnixNano()
 	ok, n := lg.allow(now, 1)
-	check(t, ok && n == 1, "first line", n)
+	if !(ok && n == 1) {
+		t.Fatal("first line", n)
+	}
 	for i := range 5 {
 		ok, _ = lg.allow(now+int64(i), 2)
-		check(t, !ok, "within the period")
+		if ok {
+			t.Fatal("within the period")
+		}
 	}
 	ok, n = lg.allow(now+int64(limitLogEvery), 1)
-	check(t, ok && n == 11, "next line carries the skipped hits", n)
+	if !(ok && n == 11) {
+		t.Fatal("next line carries the skipped hits", n)
+	}
 }
 
 // TestOfflineSessionHeap measures the live heap of an offline persistent
@@ -487,9 +632,574 @@ func TestOfflineSessionHeap(t *testing.T) {
 	hs.pump()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	equal(t, hs.b.sessions.len(), n, "offline sessions")
-	equal(t, hs.b.sessions.offN, n, "offline list")
+	if got := hs.b.sessions.len(); got != n {
+		t.Fatalf("offline sessions: got %v, want %v", got, n)
+	}
+	if hs.b.sessions.offN != n {
+		t.Fatalf("offline list: got %v, want %v", hs.b.sessions.offN, n)
+	}
 	per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
 	t.Logf("heap per offline session with 3 subscriptions: %.0f B", per)
-	check(t, per < 2048, fmt.Sprintf("%.0f B per offline session: revisit MaxSessions' default", per))
+	if per >= 2048 {
+		t.Fatalf("%.0f B per offline session: revisit MaxSessions' default", per)
+	}
+}
+
+// bystander checks that a fresh client still gets its own message back.
+func bystander(t *testing.T, b *Broker) {
+	t.Helper()
+	r := dialRaw(t, b)
+	if got := r.connect(&codec.Connect{ClientID: []byte("bystander"), CleanStart: true}).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", got, codec.ReasonSuccess)
+	}
+	r.subscribe(1, "by/stander", 0)
+	r.publish(&codec.Publish{Topic: []byte("by/stander"), Payload: []byte("ok")})
+	if got := string(decodePublish(t, r.mustRead(codec.TypePublish)).Payload); got != "ok" {
+		t.Fatalf("bystander's message: got %v, want %v", got, "ok")
+	}
+}
+
+// waitStat polls a counter until it reaches want.
+func waitStat(t *testing.T, b *Broker, name string, get func(SysStats) uint64, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for get(b.Stats()) < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := get(b.Stats()); got != want {
+		t.Fatalf("%v: got %v, want %v", name, got, want)
+	}
+}
+
+func topicsRefused(s SysStats) uint64 { return s.TopicsRefused }
+
+// deepTopic returns a topic of n levels.
+func deepTopic(prefix string, n int) string {
+	return prefix + strings.Repeat("/l", n-1)
+}
+
+// TestLimitTopicPublish: a PUBLISH topic past max_topic_levels or
+// max_topic_length closes a 3.1.1 publisher [MQTT-3.3.5-2] and a v5 QoS 0
+// one with DISCONNECT 0x90; v5 QoS 1/2 get PUBACK/PUBREC 0x90 and stay
+// connected. The message reaches nobody.
+func TestLimitTopicPublish(t *testing.T) {
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxTopicLevels, c.MaxTopicLength = 8, 64 })
+	sub := dialRaw(t, b)
+	sub.connect(&codec.Connect{ClientID: []byte("watcher"), CleanStart: true})
+	sub.subscribe(1, "#", 0)
+	cases := []struct {
+		name  string
+		v5    bool
+		qos   byte
+		topic string
+	}{
+		{name: "v3 levels", topic: deepTopic("a", 9)},
+		{name: "v3 length", topic: strings.Repeat("x", 65)},
+		{name: "v5 qos0 levels", v5: true, topic: deepTopic("a", 9)},
+		{name: "v5 qos1 length", v5: true, qos: 1, topic: strings.Repeat("x", 65)},
+		{name: "v5 qos2 levels", v5: true, qos: 2, topic: deepTopic("a", 9)},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &codec.Publish{Topic: []byte(tc.topic), QoS: tc.qos, Payload: []byte("refused")}
+			if tc.qos > 0 {
+				p.PacketID = 7
+			}
+			if !tc.v5 {
+				r := dialRaw(t, b)
+				r.connect(&codec.Connect{ClientID: []byte("p3"), CleanStart: true})
+				r.publish(p)
+				r.expectClosed(5 * time.Second)
+			} else {
+				r := dialV5(t, b, "p5", nil)
+				r.write(codec.AppendPublish(nil, codec.V5, p))
+				switch tc.qos {
+				case 0:
+					if got := r.disconnect().ReasonCode; got != codec.ReasonTopicNameInvalid {
+						t.Fatalf("DISCONNECT: got %v, want %v", got, codec.ReasonTopicNameInvalid)
+					}
+					r.expectEOF(5 * time.Second)
+				default:
+					typ := codec.TypePuback
+					if tc.qos == 2 {
+						typ = codec.TypePubrec
+					}
+					a := r.readAck(typ)
+					if a.ReasonCode != codec.ReasonTopicNameInvalid {
+						t.Fatalf("ack reason: got %v, want %v", a.ReasonCode, codec.ReasonTopicNameInvalid)
+					}
+					if a.PacketID != uint16(7) {
+						t.Fatalf("got %v, want %v", a.PacketID, uint16(7))
+					}
+					// Still connected: a valid PUBLISH is acknowledged.
+					r.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("ok"), QoS: 1, PacketID: 8, Payload: []byte("ok")}))
+					if got := r.readAck(codec.TypePuback).ReasonCode; got != codec.ReasonSuccess {
+						t.Fatalf("got %v, want %v", got, codec.ReasonSuccess)
+					}
+					if got := string(decodePublish(t, sub.mustRead(codec.TypePublish)).Payload); got != "ok" {
+						t.Fatalf("only the valid message: got %v, want %v", got, "ok")
+					}
+				}
+			}
+			waitStat(t, b, "topics refused", topicsRefused, uint64(i+1))
+		})
+	}
+	hasLog(t, logs, "topic refused (publish)", "max_topic_levels") // the first: later ones within a second are only counted
+	_, err := sub.read(100 * time.Millisecond)
+	if err == nil {
+		t.Fatal("a refused message was delivered")
+	}
+	bystander(t, b)
+}
+
+// TestLimitTopicSubscribe: a filter past the limits gets SUBACK 0x8F (3.1.1
+// 0x80) while the other filters of the packet are granted; a v5
+// UNSUBSCRIBE of such a filter gets 0x8F. A shared filter is measured
+// without its $share/{group}/ prefix.
+func TestLimitTopicSubscribe(t *testing.T) {
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxTopicLevels, c.MaxTopicLength = 8, 64 })
+
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("s3"), CleanStart: true})
+	r.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{
+		{Filter: []byte(deepTopic("a", 9))}, {Filter: []byte("ok/+")}, {Filter: []byte(strings.Repeat("x", 65))},
+		{Filter: []byte("$share/g/" + deepTopic("a", 8))},
+	}}))
+	var ack codec.Suback
+	_, err := codec.DecodeSuback(r.mustRead(codec.TypeSuback), codec.V311, &ack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []codec.ReasonCode{0x80, 0, 0x80, 0}
+	if got, w := fmt.Sprint(ack.ReasonCodes), fmt.Sprint(want); got != w {
+		t.Fatalf("v3 SUBACK codes: got %v, want %v", got, w)
+	}
+
+	r5 := dialV5(t, b, "s5", nil)
+	r5.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 2, Filters: []codec.Subscription{
+		{Filter: []byte(deepTopic("b", 9))}, {Filter: []byte("ok5/#")},
+	}}))
+	_, err = codec.DecodeSuback(r5.mustRead(codec.TypeSuback), codec.V5, &ack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []codec.ReasonCode{codec.ReasonTopicFilterInvalid, 0}
+	if got, w := fmt.Sprint(ack.ReasonCodes), fmt.Sprint(want); got != w {
+		t.Fatalf("v5 SUBACK codes: got %v, want %v", got, w)
+	}
+	r5.write(codec.AppendUnsubscribe(nil, codec.V5, &codec.Unsubscribe{PacketID: 3, Filters: [][]byte{
+		[]byte(deepTopic("b", 9)), []byte("ok5/#"),
+	}}))
+	var un codec.Unsuback
+	_, err = codec.DecodeUnsuback(r5.mustRead(codec.TypeUnsuback), codec.V5, &un)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []codec.ReasonCode{codec.ReasonTopicFilterInvalid, 0}
+	if got, w := fmt.Sprint(un.ReasonCodes), fmt.Sprint(want); got != w {
+		t.Fatalf("v5 UNSUBACK codes: got %v, want %v", got, w)
+	}
+
+	waitStat(t, b, "topics refused", topicsRefused, 4)
+	if got := b.Stats().Subscriptions; got != int64(2) { // ok/+ and the shared one
+		t.Fatalf("subscriptions kept: got %v, want %v", got, int64(2))
+	}
+	hasLog(t, logs, "topic refused")
+	bystander(t, b)
+}
+
+// TestLimitWillTopic: a will topic past the limits refuses the CONNECT:
+// v5 CONNACK 0x90, 3.1.1 closed without a CONNACK.
+func TestLimitWillTopic(t *testing.T) {
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxTopicLevels = 8 })
+	will := func(p *codec.Connect) {
+		p.WillFlag, p.WillTopic, p.WillPayload = true, []byte(deepTopic("w", 9)), []byte("gone")
+	}
+
+	r := dialRaw(t, b)
+	p := &codec.Connect{Version: codec.V5, ClientID: []byte("w5"), CleanStart: true, ProtocolName: []byte("MQTT")}
+	will(p)
+	if got := r.connect(p).ReasonCode; got != codec.ReasonTopicNameInvalid {
+		t.Fatalf("v5 CONNACK: got %v, want %v", got, codec.ReasonTopicNameInvalid)
+	}
+	r.expectEOF(5 * time.Second)
+
+	r3 := dialRaw(t, b)
+	p = &codec.Connect{Version: codec.V311, ClientID: []byte("w3"), CleanStart: true, ProtocolName: []byte("MQTT")}
+	will(p)
+	r3.write(codec.AppendConnect(nil, p))
+	r3.expectEOF(5 * time.Second)
+
+	waitStat(t, b, "topics refused", topicsRefused, 2)
+	hasLog(t, logs, "topic refused")
+	bystander(t, b)
+}
+
+// TestLimitSubscribeFilters: the filters of one SUBSCRIBE past
+// max_subscribe_filters are refused one by one (v5 0x97, 3.1.1 0x80) and
+// not subscribed; the first ones are granted [MQTT-3.8.4-4].
+func TestLimitSubscribeFilters(t *testing.T) {
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxSubscribeFilters = 3 })
+	filters := func(prefix string) []codec.Subscription {
+		var fs []codec.Subscription
+		for i := 0; i < 5; i++ {
+			fs = append(fs, codec.Subscription{Filter: fmt.Appendf(nil, "%s/%d", prefix, i), QoS: 1})
+		}
+		return fs
+	}
+	r5 := dialV5(t, b, "f5", nil)
+	r5.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: filters("v5")}))
+	var ack codec.Suback
+	_, err := codec.DecodeSuback(r5.mustRead(codec.TypeSuback), codec.V5, &ack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []codec.ReasonCode{1, 1, 1, codec.ReasonQuotaExceeded, codec.ReasonQuotaExceeded}
+	if got, w := fmt.Sprint(ack.ReasonCodes), fmt.Sprint(want); got != w {
+		t.Fatalf("v5 SUBACK: got %v, want %v", got, w)
+	}
+
+	r3 := dialRaw(t, b)
+	r3.connect(&codec.Connect{ClientID: []byte("f3"), CleanStart: true})
+	r3.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1, Filters: filters("v3")}))
+	_, err = codec.DecodeSuback(r3.mustRead(codec.TypeSuback), codec.V311, &ack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []codec.ReasonCode{1, 1, 1, 0x80, 0x80}
+	if got, w := fmt.Sprint(ack.ReasonCodes), fmt.Sprint(want); got != w {
+		t.Fatalf("v3 SUBACK: got %v, want %v", got, w)
+	}
+
+	if got := b.Stats().Subscriptions; got != int64(6) {
+		t.Fatalf("subscriptions: got %v, want %v", got, int64(6))
+	}
+	waitStat(t, b, "subscribe filters refused", func(s SysStats) uint64 { return s.SubscribeFiltersRefused }, 4)
+	hasLog(t, logs, "subscribe filters refused", "max_subscribe_filters")
+	// Still connected and subscribed to the first ones.
+	r3.publish(&codec.Publish{Topic: []byte("v3/0"), Payload: []byte("in")})
+	if got := string(decodePublish(t, r3.mustRead(codec.TypePublish)).Payload); got != "in" {
+		t.Fatalf("got %v, want %v", got, "in")
+	}
+	bystander(t, b)
+}
+
+// TestSubscribeDuplicateFiltersRetainedOnce: a SUBSCRIBE naming one filter
+// many times walks the retained store once: the later subscription replaces
+// the earlier [MQTT-3.8.4-3], each is acknowledged, and the retained
+// message comes once, at the QoS of the last one.
+func TestSubscribeDuplicateFiltersRetainedOnce(t *testing.T) {
+	b := startBroker(t, nil)
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("rp"), CleanStart: true})
+	pub.publish(&codec.Publish{Topic: []byte("d/x"), QoS: 1, PacketID: 1, Retain: true, Payload: []byte("kept")})
+	pub.mustRead(codec.TypePuback)
+
+	cases := []struct{ others, copies int }{
+		{others: 0, copies: 3},   // duplicates found by scanning
+		{others: 20, copies: 40}, // past retainIdxMin walks: found through the map
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.copies), func(t *testing.T) {
+			r := dialRaw(t, b)
+			r.connect(&codec.Connect{ClientID: []byte("rs"), CleanStart: true})
+			var fs []codec.Subscription
+			for i := 0; i < tc.others; i++ {
+				fs = append(fs, codec.Subscription{Filter: fmt.Appendf(nil, "z/%d", i)})
+			}
+			for i := 0; i < tc.copies; i++ {
+				fs = append(fs, codec.Subscription{Filter: []byte("d/#")}, codec.Subscription{Filter: []byte("d/+")})
+			}
+			fs[len(fs)-2].QoS = 1 // the last d/#
+			r.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 9, Filters: fs}))
+			var ack codec.Suback
+			_, err := codec.DecodeSuback(r.mustRead(codec.TypeSuback), codec.V311, &ack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ack.ReasonCodes) != len(fs) {
+				t.Fatalf("SUBACK codes: got %v, want %v", len(ack.ReasonCodes), len(fs))
+			}
+			if ack.ReasonCodes[len(fs)-2] != codec.ReasonCode(1) {
+				t.Fatalf("last d/# granted QoS 1: got %v, want %v", ack.ReasonCodes[len(fs)-2], codec.ReasonCode(1))
+			}
+			// One retained copy per distinct filter: d/# (at QoS 1) and d/+.
+			var qos []byte
+			for i := 0; i < 2; i++ {
+				p := decodePublish(t, r.mustRead(codec.TypePublish))
+				if !(p.Retain && string(p.Payload) == "kept") {
+					t.Fatal("retained message", p)
+				}
+				qos = append(qos, p.QoS)
+			}
+			if got := fmt.Sprint(qos); got != "[1 0]" {
+				t.Fatalf("QoS of the d/# and d/+ copies: got %v, want %v", got, "[1 0]")
+			}
+			if pkt, err := r.read(200 * time.Millisecond); err == nil {
+				t.Fatalf("a third retained copy: % x", pkt)
+			}
+		})
+	}
+}
+
+// TestRetainedWalkStopsWhenFull: the retained walk of a SUBSCRIBE stops at
+// the first message that finds no room in the outbound budget, instead of
+// walking (and dropping) every other one.
+func TestRetainedWalkStopsWhenFull(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.MaxOutboundBytes = 4096 })
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("many"), CleanStart: true})
+	const n = 2000
+	for i := 0; i < n; i++ {
+		pub.publish(&codec.Publish{Topic: fmt.Appendf(nil, "full/%d", i), Retain: true, Payload: bytes.Repeat([]byte("p"), 100)})
+	}
+	pub.write(codec.AppendPingreq(nil))
+	pub.mustRead(codec.TypePingresp)
+	if got := b.Stats().Retained; got != int64(n) {
+		t.Fatalf("got %v, want %v", got, int64(n))
+	}
+
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("greedy"), CleanStart: true})
+	r.subscribe(1, "full/#", 0)
+	got := 0
+	for {
+		if _, err := r.read(300 * time.Millisecond); err != nil {
+			break
+		}
+		got++
+	}
+	if !(got > 10 && got < 100) {
+		t.Fatal("retained messages sent within 4 KiB:", got)
+	}
+	waitStat(t, b, "dropped", func(s SysStats) uint64 { return s.PublishDropped }, 1)
+	bystander(t, b)
+}
+
+// TestMatchCacheBytes: the per-loop match cache stays within
+// match_cache_bytes whatever the topics: many distinct topics empty it
+// (counted, logged), and a result or topic too large for it is matched
+// each time without being kept. Measured on the Go heap.
+func TestMatchCacheBytes(t *testing.T) {
+	const limit = 1 << 20
+	hs := newHarness(t, 1)
+	lb := &syncBuffer{}
+	hs.b.log = slog.New(slog.NewTextHandler(lb, nil))
+	hs.b.cfg.MatchCacheBytes = limit
+	l := hs.loop(0)
+	for i := 0; i < 3; i++ {
+		f := hs.conn(0, fmt.Sprint("sub", i))
+		hs.subscribe(f, "m/#", 0)
+	}
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	topic := make([]byte, 1000)
+	for i := 0; i < 20000; i++ {
+		copy(topic, fmt.Sprintf("m/%d/", i))
+		r := l.match(topic)
+		if len(r.Deliveries) != 3 {
+			t.Fatalf("deliveries: got %v, want %v", len(r.Deliveries), 3)
+		}
+		if l.cacheBytes > limit {
+			t.Fatal("cache over its bound:", l.cacheBytes)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("20,000 distinct 1000-byte topics: cache %d entries, %d bytes estimated, heap +%d", len(l.cache), l.cacheBytes, grown)
+	if grown >= 2*limit {
+		t.Fatal("heap grew by", grown, "for a cache bounded at", limit)
+	}
+	if hs.b.Stats().MatchCacheClears <= 0 {
+		t.Fatal("no clear counted")
+	}
+	hasLog(t, lb, "match cache emptied", "match_cache_bytes")
+
+	// A topic whose entry would pass limit/64 is matched but not kept.
+	n := len(l.cache)
+	long := append([]byte("m/"), bytes.Repeat([]byte("y"), limit/64)...)
+	if got := len(l.match(long).Deliveries); got != 3 {
+		t.Fatalf("deliveries of a long topic: got %v, want %v", got, 3)
+	}
+	if len(l.cache) != n {
+		t.Fatalf("cache entries after a long topic: got %v, want %v", len(l.cache), n)
+	}
+
+	// So is a result with many subscribers.
+	for i := 0; i < 500; i++ {
+		hs.subscribe(hs.conn(0, fmt.Sprint("many", i)), "big/#", 0)
+	}
+	l.match([]byte("m/warm")) // the subscriptions moved the generation: the cache restarts
+	n = len(l.cache)
+	if got := len(l.match([]byte("big/one")).Deliveries); got != 500 {
+		t.Fatalf("deliveries of a large result: got %v, want %v", got, 500)
+	}
+	if len(l.cache) != n {
+		t.Fatalf("cache entries after a large result: got %v, want %v", len(l.cache), n)
+	}
+	if got := len(l.match([]byte("big/one")).Deliveries); got != 500 {
+		t.Fatalf("matched again: got %v, want %v", got, 500)
+	}
+}
+
+// TestAliasBytes: broker-assigned topic aliases stop at topic_alias_bytes
+// (and skip topics over 1/16 of it): later topics go in full, aliases
+// already given keep working, and it is counted and logged once for the
+// connection.
+func TestAliasBytes(t *testing.T) {
+	const budget = 4096
+	b, logs := startBrokerLogs(t, func(c *Config) { c.TopicAliasBytes = budget })
+	sub := dialV5(t, b, "aliased", func(p *codec.Connect) {
+		p.Props.TopicAliasMaximum = 1000
+		p.Props.Set(codec.PropTopicAliasMaximum)
+	})
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("al/#")}}}))
+	sub.mustRead(codec.TypeSuback)
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("alpub"), CleanStart: true})
+
+	recv := func() *codec.Publish {
+		var p codec.Publish
+		_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &p
+	}
+	// Over budget/16: sent in full although there is room.
+	pub.publish(&codec.Publish{Topic: append([]byte("al/"), bytes.Repeat([]byte("L"), budget/16)...), Payload: []byte("x")})
+	p := recv()
+	if p.Props.Has(codec.PropTopicAlias) {
+		t.Fatal("a long topic got an alias")
+	}
+
+	topic := func(i int) []byte { return fmt.Appendf(nil, "al/%033d", i) } // 36 bytes: 100 with the overhead
+	fit := budget / (36 + aliasOverhead)
+	for i := 0; i < fit+5; i++ {
+		pub.publish(&codec.Publish{Topic: topic(i), Payload: []byte("x")})
+		p := recv()
+		if want := string(topic(i)); string(p.Topic) != want {
+			t.Fatalf("topic sent with its first message: got %v, want %v", string(p.Topic), want)
+		}
+		if got := p.Props.Has(codec.PropTopicAlias); got != (i < fit) {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("alias for topic", i), got, i < fit)
+		}
+	}
+	// An alias given earlier stands for its topic.
+	pub.publish(&codec.Publish{Topic: topic(0), Payload: []byte("x")})
+	p = recv()
+	if !(len(p.Topic) == 0 && p.Props.TopicAlias == 1) {
+		t.Fatal("topic 0 by its alias:", string(p.Topic), p.Props.TopicAlias)
+	}
+
+	waitStat(t, b, "topic aliases full", func(s SysStats) uint64 { return s.TopicAliasesFull }, 1)
+	hasLog(t, logs, "topic aliases full", "topic_alias_bytes")
+	bystander(t, b)
+}
+
+// TestLimitUserProperties: a packet with more User Properties than
+// max_user_properties is refused: CONNECT (or its will) with CONNACK
+// 0x97, anything else with DISCONNECT 0x97; up to the bound they pass.
+func TestLimitUserProperties(t *testing.T) {
+	b, logs := startBrokerLogs(t, func(c *Config) { c.MaxUserProperties = 4 })
+	users := func(n int) []codec.UserProperty {
+		u := make([]codec.UserProperty, n)
+		for i := range u {
+			u[i] = codec.UserProperty{Key: []byte("k"), Value: fmt.Appendf(nil, "%d", i)}
+		}
+		return u
+	}
+	sub := dialV5(t, b, "upsub", nil)
+	sub.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("up/#")}}}))
+	sub.mustRead(codec.TypeSuback)
+
+	// Up to the bound: delivered with its properties.
+	pub := dialV5(t, b, "uppub", nil)
+	p := &codec.Publish{Topic: []byte("up/ok"), QoS: 1, PacketID: 1, Payload: []byte("x")}
+	p.Props.User = users(4)
+	pub.write(codec.AppendPublish(nil, codec.V5, p))
+	if got := pub.readAck(codec.TypePuback).ReasonCode; got != codec.ReasonSuccess {
+		t.Fatalf("got %v, want %v", got, codec.ReasonSuccess)
+	}
+	var got codec.Publish
+	_, err := codec.DecodePublish(sub.mustRead(codec.TypePublish), codec.V5, &got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Props.User) != 4 {
+		t.Fatalf("user properties forwarded: got %v, want %v", len(got.Props.User), 4)
+	}
+
+	// Past it: PUBLISH and SUBSCRIBE close with DISCONNECT 0x97.
+	p.Props.User = users(5)
+	pub.write(codec.AppendPublish(nil, codec.V5, p))
+	if got := pub.disconnect().ReasonCode; got != codec.ReasonQuotaExceeded {
+		t.Fatalf("DISCONNECT after PUBLISH: got %v, want %v", got, codec.ReasonQuotaExceeded)
+	}
+	pub.expectEOF(5 * time.Second)
+	s2 := dialV5(t, b, "upsub2", nil)
+	sp := &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("x")}}}
+	sp.Props.User = users(5)
+	s2.write(codec.AppendSubscribe(nil, codec.V5, sp))
+	if got := s2.disconnect().ReasonCode; got != codec.ReasonQuotaExceeded {
+		t.Fatalf("DISCONNECT after SUBSCRIBE: got %v, want %v", got, codec.ReasonQuotaExceeded)
+	}
+
+	// CONNECT and will properties: CONNACK 0x97.
+	for i, mod := range []func(*codec.Connect){
+		func(c *codec.Connect) { c.Props.User = users(5) },
+		func(c *codec.Connect) {
+			c.WillFlag, c.WillTopic, c.WillPayload = true, []byte("w"), []byte("w")
+			c.WillProps.User = users(5)
+		},
+	} {
+		r := dialRaw(t, b)
+		cp := &codec.Connect{Version: codec.V5, ClientID: fmt.Appendf(nil, "upc%d", i), CleanStart: true}
+		mod(cp)
+		if got := r.connect(cp).ReasonCode; got != codec.ReasonQuotaExceeded {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("CONNACK", i), got, codec.ReasonQuotaExceeded)
+		}
+	}
+	waitStat(t, b, "user properties refused", func(s SysStats) uint64 { return s.UserPropertiesRefused }, 4)
+	hasLog(t, logs, "packet refused: too many user properties", "max_user_properties")
+	_, err = sub.read(100 * time.Millisecond)
+	if err == nil {
+		t.Fatal("a refused message was delivered")
+	}
+	bystander(t, b)
+}
+
+// TestLimitsSys: the counters of the topic, filter, User Property, alias
+// and match cache bounds are published under $SYS/broker/.
+func TestLimitsSys(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.SysInterval = 100 * time.Millisecond; c.MaxTopicLength = 30 })
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("sys"), CleanStart: true})
+	r.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{
+		{Filter: []byte(strings.Repeat("a", 31))}, {Filter: []byte("$SYS/broker/+/+")},
+	}}))
+	r.mustRead(codec.TypeSuback)
+	seen := map[string]string{}
+	deadline := time.Now().Add(5 * time.Second)
+	for seen["$SYS/broker/match cache/clears"] == "" && time.Now().Before(deadline) {
+		pkt, err := r.read(time.Until(deadline))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := decodePublish(t, pkt)
+		seen[string(p.Topic)] = string(p.Payload)
+	}
+	for _, name := range []string{"topics/refused", "subscribe filters/refused", "user properties/refused",
+		"topic aliases/full", "match cache/clears"} {
+		_, ok := seen["$SYS/broker/"+name]
+		if !ok {
+			t.Fatal("missing $SYS/broker/"+name, seen)
+		}
+	}
+	if seen["$SYS/broker/topics/refused"] != "1" {
+		t.Fatalf("topics refused: got %v, want %v", seen["$SYS/broker/topics/refused"], "1")
+	}
 }

@@ -24,18 +24,6 @@ func captureLog(c *Config) *syncBuffer {
 	return buf
 }
 
-// eventually polls cond every 10 ms until it holds or d has passed.
-func eventually(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-	}
-}
-
 // connectOutcome dials addr, sends CONNECT and reports whether a CONNACK
 // came back; a served connection is returned open.
 func connectOutcome(addr, id string) (net.Conn, bool) {
@@ -97,12 +85,22 @@ func TestMaxConnectionsBurst(t *testing.T) {
 			_ = c.Close()
 		}
 	})
-	equal(t, len(served), maxConns, "connections served")
-	equal(t, b.open.Load(), int64(maxConns), "open connections")
+	if len(served) != maxConns {
+		t.Fatalf("connections served: got %v, want %v", len(served), maxConns)
+	}
+	if got := b.open.Load(); got != int64(maxConns) {
+		t.Fatalf("open connections: got %v, want %v", got, int64(maxConns))
+	}
 	st := b.Stats()
-	equal(t, st.ConnectionsRefused, uint64(burst-maxConns), "refused")
-	equal(t, st.ClientsConnected, int64(maxConns), "clients connected")
-	check(t, strings.Contains(logs.String(), "connection refused: max_connections reached"), "no log line:", logs.String())
+	if st.ConnectionsRefused != uint64(burst-maxConns) {
+		t.Fatalf("refused: got %v, want %v", st.ConnectionsRefused, uint64(burst-maxConns))
+	}
+	if st.ClientsConnected != int64(maxConns) {
+		t.Fatalf("clients connected: got %v, want %v", st.ClientsConnected, int64(maxConns))
+	}
+	if !strings.Contains(logs.String(), "connection refused: max_connections reached") {
+		t.Fatal("no log line:", logs.String())
+	}
 
 	// A served client still works: its own subscription gets its publish,
 	// and $SYS says how many were refused.
@@ -120,13 +118,19 @@ func TestMaxConnectionsBurst(t *testing.T) {
 			sawSys = string(p.Payload) == fmt.Sprint(burst-maxConns)
 		}
 	}
-	check(t, sawEcho && sawSys, "echo", sawEcho, "$SYS refused", sawSys)
+	if !(sawEcho && sawSys) {
+		t.Fatal("echo", sawEcho, "$SYS refused", sawSys)
+	}
 
 	// One leaves: one more is served.
 	_ = served[1].Close()
-	check(t, eventually(5*time.Second, func() bool { return b.open.Load() == maxConns-1 }), "open after a close:", b.open.Load())
+	if !eventually(5*time.Second, func() bool { return b.open.Load() == maxConns-1 }) {
+		t.Fatal("open after a close:", b.open.Load())
+	}
 	c, ok := connectOutcome(addr, "after")
-	check(t, ok, "a client not served after one left")
+	if !ok {
+		t.Fatal("a client not served after one left")
+	}
 	_ = c.Close()
 }
 
@@ -148,11 +152,17 @@ func TestAcceptOutOfDescriptors(t *testing.T) {
 	pub.connect(&codec.Connect{ClientID: []byte("fd-pub"), CleanStart: true})
 
 	var orig unix.Rlimit
-	noErr(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &orig))
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &orig); err != nil {
+		t.Fatal(err)
+	}
 	ents, err := os.ReadDir("/proc/self/fd")
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	low := unix.Rlimit{Cur: uint64(len(ents)) + 32, Max: orig.Max}
-	noErr(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &low))
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
 	var fillers []int
 	release := func() {
 		for _, fd := range fillers {
@@ -169,33 +179,59 @@ func TestAcceptOutOfDescriptors(t *testing.T) {
 		}
 		fillers = append(fillers, fd)
 	}
-	check(t, len(fillers) > 0, "no descriptor to fill")
+	if len(fillers) <= 0 {
+		t.Fatal("no descriptor to fill")
+	}
 	_ = unix.Close(fillers[len(fillers)-1]) // one left: for the client's socket
 	fillers = fillers[:len(fillers)-1]
 
 	c, err := net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
-	noErr(t, err, "dial with one descriptor left")
+	if err != nil {
+		t.Fatal(err, "dial with one descriptor left")
+	}
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err = c.Read(make([]byte, 1))
 	_ = c.Close()
-	check(t, err != nil && !isTimeout(err), "connection without a descriptor not closed:", err)
-	check(t, eventually(5*time.Second, func() bool { return b.Stats().AcceptErrors > 0 }), "accept error not counted")
-	check(t, b.Stats().ConnectionsRefused > 0, "refused connection not counted")
-	check(t, eventually(5*time.Second, func() bool { return strings.Contains(logs.String(), "too many open files") }),
-		"no log line:", logs.String())
+	if !(err != nil && !isTimeout(err)) {
+		t.Fatal("connection without a descriptor not closed:", err)
+	}
+	if !eventually(5*time.Second, func() bool { return b.Stats().AcceptErrors > 0 }) {
+		t.Fatal("accept error not counted")
+	}
+	if b.Stats().ConnectionsRefused <= 0 {
+		t.Fatal("refused connection not counted")
+	}
+	if !eventually(5*time.Second, func() bool { return strings.Contains(logs.String(), "too many open files") }) {
+		t.Fatal("no log line:", logs.String())
+	}
 
 	// Existing clients are served meanwhile.
 	pub.publish(&codec.Publish{Topic: []byte("fd/t"), Payload: []byte("during")})
-	equal(t, string(decodePublish(t, sub.mustRead(codec.TypePublish)).Payload), "during")
+	if got := string(decodePublish(t, sub.mustRead(codec.TypePublish)).Payload); got != "during" {
+		t.Fatalf("got %v, want %v", got, "during")
+	}
 
 	release()
 	start := time.Now()
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("fd-after"), CleanStart: true})
-	check(t, time.Since(start) < time.Second, "new client served after", time.Since(start))
+	if time.Since(start) >= time.Second {
+		t.Fatal("new client served after", time.Since(start))
+	}
 }
 
 func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
+}
+
+// TestMaxConnections closes connections past the limit.
+func TestMaxConnections(t *testing.T) {
+	b := startBroker(t, func(c *Config) { c.MaxConnections = 2 })
+	for i := 0; i < 2; i++ {
+		dialRaw(t, b).connect(&codec.Connect{ClientID: []byte(fmt.Sprint("mc", i)), CleanStart: true})
+	}
+	r := dialRaw(t, b)
+	r.write(connectBytes("mc2", 0))
+	r.expectClosed(3 * time.Second)
 }

@@ -91,24 +91,34 @@ func TestSlowConsumer(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // past SlowConsumerTimeout
 	pub.publish(&codec.Publish{Topic: []byte("marker"), Payload: []byte("end")})
 	n := <-got
-	check(t, n > 0, "fast subscriber starved", n)
+	if n <= 0 {
+		t.Fatal("fast subscriber starved", n)
+	}
 	t.Logf("fast subscriber got %d of %d flood messages", n, msgs)
 
 	t.Logf("marker at %v", time.Since(start))
 	stuck.expectClosed(10 * time.Second)
 	t.Logf("stuck closed at %v", time.Since(start))
 	st := b.Stats()
-	check(t, st.SlowConsumersClosed >= 1, "slow consumer not counted")
-	check(t, st.PublishDropped > 0, "no drops counted")
+	if st.SlowConsumersClosed < 1 {
+		t.Fatal("slow consumer not counted")
+	}
+	if st.PublishDropped <= 0 {
+		t.Fatal("no drops counted")
+	}
 	rss := rssBytes(t)
 	t.Logf("dropped %d, RSS %d MiB (bound %d MiB)", st.PublishDropped, rss>>20, rssBound>>20)
-	check(t, rss < rssBound, "RSS over bound", rss)
+	if rss >= rssBound {
+		t.Fatal("RSS over bound", rss)
+	}
 }
 
 // raiseFileLimit lifts the soft open-file limit to the hard one.
 func raiseFileLimit(t testing.TB, need uint64) {
 	var rl syscall.Rlimit
-	noErr(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl))
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
 	if rl.Cur < rl.Max {
 		rl.Cur = rl.Max
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
@@ -139,20 +149,26 @@ func TestManyConnections(t *testing.T) {
 	addr := b.Addr().String()
 	for i := 0; i < n; i++ {
 		nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
-		noErr(t, err, "dial", i)
+		if err != nil {
+			t.Fatal(err, "dial", i)
+		}
 		conns = append(conns, nc)
 		readers = append(readers, bufio.NewReaderSize(nc, 256))
 		req := connectBytes(fmt.Sprint("c", i), 0)
 		req = codec.AppendSubscribe(req, codec.V311, &codec.Subscribe{PacketID: 1,
 			Filters: []codec.Subscription{{Filter: []byte("all/+"), QoS: 1}}})
 		_, err = nc.Write(req)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	readPkt := func(i int, want codec.Type) []byte {
 		_ = conns[i].SetReadDeadline(time.Now().Add(30 * time.Second))
 		r := readers[i]
 		h, err := r.Peek(2)
-		noErr(t, err, "conn", i)
+		if err != nil {
+			t.Fatal(err, "conn", i)
+		}
 		_, _, size, err := codec.PacketLen(h, 0)
 		if err != nil && size == 0 {
 			h, _ = r.Peek(5)
@@ -160,15 +176,21 @@ func TestManyConnections(t *testing.T) {
 		}
 		pkt := make([]byte, size)
 		_, err = io.ReadFull(r, pkt)
-		noErr(t, err, "conn", i)
-		equal(t, codec.Type(pkt[0]>>4), want, "conn", i)
+		if err != nil {
+			t.Fatal(err, "conn", i)
+		}
+		if codec.Type(pkt[0]>>4) != want {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("conn", i), codec.Type(pkt[0]>>4), want)
+		}
 		return pkt
 	}
 	for i := range conns {
 		readPkt(i, codec.TypeConnack)
 		readPkt(i, codec.TypeSuback)
 	}
-	equal(t, b.connected.Load(), int64(n), "connected")
+	if got := b.connected.Load(); got != int64(n) {
+		t.Fatalf("connected: got %v, want %v", got, int64(n))
+	}
 	t.Logf("%d connections: RSS %d MiB (broker and clients)", n, rssBytes(t)>>20)
 
 	pub := dialRaw(t, b)
@@ -177,8 +199,12 @@ func TestManyConnections(t *testing.T) {
 	pub.mustRead(codec.TypePuback)
 	for i := range conns {
 		p := decodePublish(t, readPkt(i, codec.TypePublish))
-		equal(t, string(p.Payload), "hello 9000", "conn", i)
+		if string(p.Payload) != "hello 9000" {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("conn", i), string(p.Payload), "hello 9000")
+		}
 		_, err := conns[i].Write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID}))
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -1,10 +1,9 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
+	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"slices"
@@ -17,29 +16,6 @@ import (
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine/auth"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// logTo returns a debug logger writing to w.
-func logTo(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // plainConnack connects user/pass with MQTT 3.1.1 and returns the CONNACK
 // return code.
@@ -98,7 +74,9 @@ func (a *gatedAuth) waitEntered(t *testing.T, user string) {
 	t.Helper()
 	select {
 	case u := <-a.entered:
-		equal(t, u, user, "check started")
+		if u != user {
+			t.Fatalf("check started: got %v, want %v", u, user)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no check started for", user)
 	}
@@ -119,7 +97,9 @@ func (r *rawConn) readConnack(v codec.Version) codec.ReasonCode {
 	r.t.Helper()
 	var ack codec.Connack
 	_, err := codec.DecodeConnack(r.mustRead(codec.TypeConnack), v, &ack)
-	noErr(r.t, err)
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	return ack.ReasonCode
 }
 
@@ -134,31 +114,65 @@ func TestReloadPasswordFile(t *testing.T) {
 		c.PasswordFile = path
 		c.Logger = logTo(&logs)
 	})
-	equal(t, plainConnack(t, b, "alice", "s3cret"), codec.ReasonCode(0))
-	equal(t, plainConnack(t, b, "carol", "pa55"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
+	if got := plainConnack(t, b, "alice", "s3cret"); got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
+	if got := plainConnack(t, b, "carol", "pa55"); got != codec.ReasonCode(codec.ConnackBadUsernameOrPassword) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
+	}
 
-	noErr(t, os.Rename(writeUsersFile(t, "alice", "n3w", "carol", "pa55"), path))
-	noErr(t, b.ReloadPasswordFile())
-	check(t, strings.Contains(logs.String(), "password file reloaded"), logs.String())
-	equal(t, plainConnack(t, b, "alice", "s3cret"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword), "old password")
-	equal(t, plainConnack(t, b, "alice", "n3w"), codec.ReasonCode(0))
-	equal(t, plainConnack(t, b, "carol", "pa55"), codec.ReasonCode(0))
-	equal(t, plainConnack(t, b, "bob", "hunter2"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword), "deleted user")
+	if err := os.Rename(writeUsersFile(t, "alice", "n3w", "carol", "pa55"), path); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ReloadPasswordFile(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "password file reloaded") {
+		t.Fatal(logs.String())
+	}
+	if got := plainConnack(t, b, "alice", "s3cret"); got != codec.ReasonCode(codec.ConnackBadUsernameOrPassword) {
+		t.Fatalf("old password: got %v, want %v", got, codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
+	}
+	if got := plainConnack(t, b, "alice", "n3w"); got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
+	if got := plainConnack(t, b, "carol", "pa55"); got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
+	if got := plainConnack(t, b, "bob", "hunter2"); got != codec.ReasonCode(codec.ConnackBadUsernameOrPassword) {
+		t.Fatalf("deleted user: got %v, want %v", got, codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
+	}
 	_, ack := rawSCRAMAs(t, b, "scram-carol", "carol", "pa55")
-	equal(t, ack.ReasonCode, codec.ReasonSuccess, "SCRAM after reload")
+	if ack.ReasonCode != codec.ReasonSuccess {
+		t.Fatalf("SCRAM after reload: got %v, want %v", ack.ReasonCode, codec.ReasonSuccess)
+	}
 
-	noErr(t, os.WriteFile(path, []byte("# broken\ncarol:SCRAM-SHA-256$4096:c2FsdA==\n"), 0o600))
+	if err := os.WriteFile(path, []byte("# broken\ncarol:SCRAM-SHA-256$4096:c2FsdA==\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	err := b.ReloadPasswordFile()
-	check(t, errors.Is(err, auth.ErrUsersFile) && strings.Contains(err.Error(), path+":2:"), err)
-	check(t, strings.Contains(logs.String(), "password file not reloaded") && strings.Contains(logs.String(), path+":2:"), logs.String())
-	equal(t, plainConnack(t, b, "carol", "pa55"), codec.ReasonCode(0), "old users kept after a bad file")
+	if !(errors.Is(err, auth.ErrUsersFile) && strings.Contains(err.Error(), path+":2:")) {
+		t.Fatal(err)
+	}
+	if !(strings.Contains(logs.String(), "password file not reloaded") && strings.Contains(logs.String(), path+":2:")) {
+		t.Fatal(logs.String())
+	}
+	if got := plainConnack(t, b, "carol", "pa55"); got != codec.ReasonCode(0) {
+		t.Fatalf("old users kept after a bad file: got %v, want %v", got, codec.ReasonCode(0))
+	}
 
 	// A wrong SCRAM proof and wrong passwords leave no secret in the logs.
 	_, ack = rawSCRAMAs(t, b, "scram-bad", "carol", "wrong-pw")
-	equal(t, ack.ReasonCode, codec.ReasonBadUsernameOrPassword)
-	equal(t, plainConnack(t, b, "alice", "wr0ng"), codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
+	if ack.ReasonCode != codec.ReasonBadUsernameOrPassword {
+		t.Fatalf("got %v, want %v", ack.ReasonCode, codec.ReasonBadUsernameOrPassword)
+	}
+	if got := plainConnack(t, b, "alice", "wr0ng"); got != codec.ReasonCode(codec.ConnackBadUsernameOrPassword) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
+	}
 	for _, secret := range []string{"s3cret", "n3w", "pa55", "wrong-pw", "wr0ng"} {
-		check(t, !strings.Contains(logs.String(), secret), "log holds", secret)
+		if strings.Contains(logs.String(), secret) {
+			t.Fatal("log holds", secret)
+		}
 	}
 }
 
@@ -185,9 +199,10 @@ func (f *loginFlood) p(q float64) time.Duration {
 func runLoginFlood(t *testing.T, b *Broker, attackers int, d time.Duration) *loginFlood {
 	t.Helper()
 	probe := dialRaw(t, b)
-	equal(t, probe.connect(&codec.Connect{ClientID: []byte("probe"), CleanStart: true, KeepAlive: 60,
-		UsernameFlag: true, Username: []byte("alice"), PasswordFlag: true, Password: []byte("s3cret")}).ReasonCode,
-		codec.ReasonCode(codec.ConnackAccepted))
+	if got := probe.connect(&codec.Connect{ClientID: []byte("probe"), CleanStart: true, KeepAlive: 60,
+		UsernameFlag: true, Username: []byte("alice"), PasswordFlag: true, Password: []byte("s3cret")}).ReasonCode; got != codec.ReasonCode(codec.ConnackAccepted) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(codec.ConnackAccepted))
+	}
 	probe.subscribe(1, "probe/rt", 1)
 
 	var (
@@ -235,7 +250,9 @@ func runLoginFlood(t *testing.T, b *Broker, attackers int, d time.Duration) *log
 		probe.publish(&codec.Publish{Topic: []byte("probe/rt"), QoS: 1, PacketID: pid, Payload: []byte("x")})
 		for got := false; !got; {
 			pkt, err := probe.read(10 * time.Second)
-			noErr(t, err, "probe read")
+			if err != nil {
+				t.Fatal(err, "probe read")
+			}
 			switch codec.Type(pkt[0] >> 4) {
 			case codec.TypePublish:
 				got = true
@@ -266,9 +283,13 @@ func TestLoginFloodKeepsLoopResponsive(t *testing.T) {
 	// Sixteen times the default iteration count: some 15 ms of PBKDF2 per
 	// wrong password, which a loop running the checks could not hide.
 	cr, err := auth.NewCredential([]byte("s3cret"), 16*auth.DefaultIterations)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	u, err := auth.ParseUsers(strings.NewReader(auth.FormatUserLine("alice", &cr)+"\n"), "users")
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a := &countingAuth{Users: u}
 	b := startBroker(t, func(c *Config) {
 		c.Loops = 1
@@ -286,16 +307,34 @@ func TestLoginFloodKeepsLoopResponsive(t *testing.T) {
 		f.codes, f.failures, st.AuthChecks, a.peak.Load(), st.AuthQueueFull)
 
 	const bound = 50 * time.Millisecond
-	check(t, f.p(0.99) < bound, "probe p99 under the flood", f.p(0.99), "over", bound)
-	check(t, a.peak.Load() >= 1 && a.peak.Load() <= workers, "checks at once:", a.peak.Load(), "workers:", workers)
-	check(t, f.codes[codec.ConnackBadUsernameOrPassword] > 0, "no wrong password refused", f.codes)
-	check(t, f.codes[codec.ConnackServerUnavailable] > 0, "no CONNECT refused for the full queue", f.codes)
-	equal(t, len(f.codes), 2, "CONNACK codes", f.codes)
-	check(t, st.AuthQueueFull >= uint64(f.codes[codec.ConnackServerUnavailable]), "queue-full counter", st.AuthQueueFull)
-	check(t, st.AuthChecks >= uint64(f.codes[codec.ConnackBadUsernameOrPassword]), "checks counter", st.AuthChecks)
+	if f.p(0.99) >= bound {
+		t.Fatal("probe p99 under the flood", f.p(0.99), "over", bound)
+	}
+	if !(a.peak.Load() >= 1 && a.peak.Load() <= workers) {
+		t.Fatal("checks at once:", a.peak.Load(), "workers:", workers)
+	}
+	if f.codes[codec.ConnackBadUsernameOrPassword] <= 0 {
+		t.Fatal("no wrong password refused", f.codes)
+	}
+	if f.codes[codec.ConnackServerUnavailable] <= 0 {
+		t.Fatal("no CONNECT refused for the full queue", f.codes)
+	}
+	if len(f.codes) != 2 {
+		t.Fatalf("%s: got %v, want %v", fmt.Sprint("CONNACK codes", f.codes), len(f.codes), 2)
+	}
+	if st.AuthQueueFull < uint64(f.codes[codec.ConnackServerUnavailable]) {
+		t.Fatal("queue-full counter", st.AuthQueueFull)
+	}
+	if st.AuthChecks < uint64(f.codes[codec.ConnackBadUsernameOrPassword]) {
+		t.Fatal("checks counter", st.AuthChecks)
+	}
 	lines := strings.Count(logs.String(), `level=WARN msg="login refused: password check queue full`)
-	check(t, lines >= 1 && lines <= 5, "queue-full log lines (at most one a second over 3 s):", lines)
-	check(t, !strings.Contains(logs.String(), "wrong"), "password in the log")
+	if !(lines >= 1 && lines <= 5) {
+		t.Fatal("queue-full log lines (at most one a second over 3 s):", lines)
+	}
+	if strings.Contains(logs.String(), "wrong") {
+		t.Fatal("password in the log")
+	}
 }
 
 // startGatedBroker starts a one-loop broker whose Authenticator is a
@@ -332,19 +371,29 @@ func TestLoginCodesAfterCheck(t *testing.T) {
 
 	busy5 := dialRaw(t, b)
 	busy5.write(loginPacket("busy5", "bob", "good", true))
-	equal(t, busy5.readConnack(codec.V5), codec.ReasonServerBusy)
+	if got := busy5.readConnack(codec.V5); got != codec.ReasonServerBusy {
+		t.Fatalf("got %v, want %v", got, codec.ReasonServerBusy)
+	}
 	busy5.expectClosed(3 * time.Second)
 	busy3 := dialRaw(t, b)
 	busy3.write(loginPacket("busy3", "bob", "good", false))
-	equal(t, busy3.readConnack(codec.V311), codec.ReasonCode(codec.ConnackServerUnavailable))
+	if got := busy3.readConnack(codec.V311); got != codec.ReasonCode(codec.ConnackServerUnavailable) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(codec.ConnackServerUnavailable))
+	}
 	busy3.expectClosed(3 * time.Second)
-	equal(t, b.Stats().AuthQueueFull, uint64(2))
+	if got := b.Stats().AuthQueueFull; got != uint64(2) {
+		t.Fatalf("got %v, want %v", got, uint64(2))
+	}
 
 	anon := dialRaw(t, b) // no user name: nothing to check
-	equal(t, anon.connect(&codec.Connect{ClientID: []byte("anon"), CleanStart: true}).ReasonCode, codec.ReasonCode(0))
+	if got := anon.connect(&codec.Connect{ClientID: []byte("anon"), CleanStart: true}).ReasonCode; got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
 
 	a.release <- struct{}{}
-	equal(t, good.readConnack(codec.V311), codec.ReasonCode(codec.ConnackAccepted))
+	if got := good.readConnack(codec.V311); got != codec.ReasonCode(codec.ConnackAccepted) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(codec.ConnackAccepted))
+	}
 	good.mustRead(codec.TypeSuback) // sent before the CONNACK, handled after it
 
 	for _, v5 := range []bool{true, false} {
@@ -353,14 +402,22 @@ func TestLoginCodesAfterCheck(t *testing.T) {
 		a.waitEntered(t, "alice")
 		a.release <- struct{}{}
 		if v5 {
-			equal(t, bad.readConnack(codec.V5), codec.ReasonBadUsernameOrPassword)
+			if got := bad.readConnack(codec.V5); got != codec.ReasonBadUsernameOrPassword {
+				t.Fatalf("got %v, want %v", got, codec.ReasonBadUsernameOrPassword)
+			}
 		} else {
-			equal(t, bad.readConnack(codec.V311), codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
+			if got := bad.readConnack(codec.V311); got != codec.ReasonCode(codec.ConnackBadUsernameOrPassword) {
+				t.Fatalf("got %v, want %v", got, codec.ReasonCode(codec.ConnackBadUsernameOrPassword))
+			}
 		}
 		bad.expectClosed(3 * time.Second)
 	}
-	equal(t, b.Stats().AuthChecks, uint64(3))
-	equal(t, b.Stats().ClientsConnected, int64(2))
+	if got := b.Stats().AuthChecks; got != uint64(3) {
+		t.Fatalf("got %v, want %v", got, uint64(3))
+	}
+	if got := b.Stats().ClientsConnected; got != int64(2) {
+		t.Fatalf("got %v, want %v", got, int64(2))
+	}
 }
 
 // TestLoginTakeoverAfterCheck: a parked CONNECT whose client id is online
@@ -371,15 +428,21 @@ func TestLoginTakeoverAfterCheck(t *testing.T) {
 	first.write(loginPacket("same", "alice", "good", false))
 	a.waitEntered(t, "alice")
 	a.release <- struct{}{}
-	equal(t, first.readConnack(codec.V311), codec.ReasonCode(0))
+	if got := first.readConnack(codec.V311); got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
 
 	second := dialRaw(t, b)
 	second.write(loginPacket("same", "alice", "good", false))
 	a.waitEntered(t, "alice")
 	a.release <- struct{}{}
-	equal(t, second.readConnack(codec.V311), codec.ReasonCode(0))
+	if got := second.readConnack(codec.V311); got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
 	first.expectClosed(3 * time.Second) // [MQTT-3.1.4-2]
-	equal(t, a.calls.Load(), int64(2))
+	if got := a.calls.Load(); got != int64(2) {
+		t.Fatalf("got %v, want %v", got, int64(2))
+	}
 }
 
 // TestLoginClientGoneDuringCheck: a client that closes while its check
@@ -398,8 +461,12 @@ func TestLoginClientGoneDuringCheck(t *testing.T) {
 	timedOut := dialRaw(t, b)
 	timedOut.write(loginPacket("slow", "carol", "good", false))
 	waitFor(t, "three clients", func() bool { return b.open.Load() == 3 })
-	noErr(t, running.nc.Close())
-	noErr(t, queued.nc.Close())
+	if err := running.nc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := queued.nc.Close(); err != nil {
+		t.Fatal(err)
+	}
 	timedOut.expectClosed(5 * time.Second) // the connect timeout counts while parked
 	waitFor(t, "clients closed", func() bool { return b.open.Load() == 0 })
 
@@ -409,10 +476,18 @@ func TestLoginClientGoneDuringCheck(t *testing.T) {
 	next.write(loginPacket("next", "dave", "good", false))
 	a.waitEntered(t, "dave") // queued's and timedOut's checks were skipped
 	a.release <- struct{}{}
-	equal(t, next.readConnack(codec.V311), codec.ReasonCode(0))
-	equal(t, a.calls.Load(), int64(2))
-	equal(t, b.Stats().ClientsConnected, int64(1))
-	equal(t, b.sessions.len(), 1)
+	if got := next.readConnack(codec.V311); got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
+	if got := a.calls.Load(); got != int64(2) {
+		t.Fatalf("got %v, want %v", got, int64(2))
+	}
+	if got := b.Stats().ClientsConnected; got != int64(1) {
+		t.Fatalf("got %v, want %v", got, int64(1))
+	}
+	if got := b.sessions.len(); got != 1 {
+		t.Fatalf("got %v, want %v", got, 1)
+	}
 }
 
 // TestLoginParkedInputBound: a client that sends more than
@@ -433,12 +508,20 @@ func TestLoginParkedInputBound(t *testing.T) {
 		}
 	}()
 	r.expectClosed(5 * time.Second)
-	equal(t, b.Stats().AuthInputOverflow, uint64(1))
-	check(t, strings.Contains(logs.String(), "sent too much before its CONNACK"), "no log line")
+	if got := b.Stats().AuthInputOverflow; got != uint64(1) {
+		t.Fatalf("got %v, want %v", got, uint64(1))
+	}
+	if !strings.Contains(logs.String(), "sent too much before its CONNACK") {
+		t.Fatal("no log line")
+	}
 
 	other := dialRaw(t, b)
-	equal(t, other.connect(&codec.Connect{ClientID: []byte("other"), CleanStart: true}).ReasonCode, codec.ReasonCode(0))
+	if got := other.connect(&codec.Connect{ClientID: []byte("other"), CleanStart: true}).ReasonCode; got != codec.ReasonCode(0) {
+		t.Fatalf("got %v, want %v", got, codec.ReasonCode(0))
+	}
 	a.release <- struct{}{}
 	waitFor(t, "verdict", func() bool { return b.Stats().AuthChecks == 1 })
-	equal(t, b.Stats().ClientsConnected, int64(1))
+	if got := b.Stats().ClientsConnected; got != int64(1) {
+		t.Fatalf("got %v, want %v", got, int64(1))
+	}
 }

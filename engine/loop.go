@@ -186,9 +186,10 @@ func newLoop(b *Broker, idx int, nl network.Loop) *loop {
 	return l
 }
 
-// Small write buffers (issue 6). A connection's first write buffer, the
-// one its CONNACK goes in, is carved from a chunk shared by
-// slabConns connections rather than allocated alone: a lone 8-byte buffer
+// Small write buffers, so that an idle connection holds little memory. A
+// connection's first write buffer, the one its CONNACK goes in, is carved
+// from a chunk shared by slabConns connections rather than allocated
+// alone: a lone 8-byte buffer
 // would share a 16-byte block with unrelated objects, and once
 // housekeeping drops it from the idle connection (idlePending) it would
 // leave a hole that keeps the block's span resident. A chunk is freed
@@ -219,7 +220,7 @@ func (l *loop) addClient(c *client) {
 // removeClient forgets c, moving the last client into its place: a loop
 // over l.clients that may close clients runs backwards, so the moved client
 // has been visited already. A slice instead of a set saves a map entry and
-// its growth garbage per connection (issue 6). Loop-only.
+// its growth garbage per connection. Loop-only.
 func (l *loop) removeClient(c *client) {
 	i := int(c.idx)
 	if i >= len(l.clients) || l.clients[i] != c {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"strings"
@@ -23,17 +24,27 @@ func TestParseByteSize(t *testing.T) {
 		{in: "AUTO", want: MemoryLimitAuto},
 	} {
 		got, err := ParseByteSize(tc.in)
-		noErr(t, err, tc.in)
-		equal(t, got, tc.want, tc.in)
+		if err != nil {
+			t.Fatal(err, tc.in)
+		}
+		if got != tc.want {
+			t.Fatalf("%v: got %v, want %v", tc.in, got, tc.want)
+		}
 		if tc.want > 0 {
 			back, err := ParseByteSize(got.String())
-			noErr(t, err, got.String())
-			equal(t, back, got, "round trip of", tc.in)
+			if err != nil {
+				t.Fatal(err, got.String())
+			}
+			if back != got {
+				t.Fatalf("%s: got %v, want %v", fmt.Sprint("round trip of", tc.in), back, got)
+			}
 		}
 	}
 	for _, bad := range []string{"", "1GB", "-1", "1.5GiB", "lots", "99999999999TiB"} {
 		_, err := ParseByteSize(bad)
-		check(t, err != nil && strings.Contains(err.Error(), "512MiB"), "accepted or unclear for", bad, err)
+		if !(err != nil && strings.Contains(err.Error(), "512MiB")) {
+			t.Fatal("accepted or unclear for", bad, err)
+		}
 	}
 }
 
@@ -49,31 +60,51 @@ func TestMemoryLimitApplied(t *testing.T) {
 		cfg.MemoryLimit = lim
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		b, err := New(cfg)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		b.applyMemoryLimit()
 		return logs.String()
 	}
 	t.Setenv("GOMEMLIMIT", "")
 
 	log := apply(512 << 20)
-	equal(t, debug.SetMemoryLimit(-1), int64(512<<20), "explicit limit")
-	check(t, strings.Contains(log, "limit=512MiB"), "log:", log)
+	if got := debug.SetMemoryLimit(-1); got != int64(512<<20) {
+		t.Fatalf("explicit limit: got %v, want %v", got, int64(512<<20))
+	}
+	if !strings.Contains(log, "limit=512MiB") {
+		t.Fatal("log:", log)
+	}
 
 	debug.SetMemoryLimit(300 << 20)
 	log = apply(0)
-	equal(t, debug.SetMemoryLimit(-1), int64(300<<20), "limit after memory_limit 0")
-	check(t, strings.Contains(log, "memory_limit 0"), "log:", log)
+	if got := debug.SetMemoryLimit(-1); got != int64(300<<20) {
+		t.Fatalf("limit after memory_limit 0: got %v, want %v", got, int64(300<<20))
+	}
+	if !strings.Contains(log, "memory_limit 0") {
+		t.Fatal("log:", log)
+	}
 
 	mem, _ := machineMemory()
-	check(t, mem > 0, "machine memory unknown")
+	if mem <= 0 {
+		t.Fatal("machine memory unknown")
+	}
 	log = apply(MemoryLimitAuto)
 	got := debug.SetMemoryLimit(-1)
-	check(t, got > mem/2 && got <= mem/4*3, "auto limit", got, "for machine memory", mem)
-	check(t, strings.Contains(log, "3/4 of"), "log:", log)
+	if !(got > mem/2 && got <= mem/4*3) {
+		t.Fatal("auto limit", got, "for machine memory", mem)
+	}
+	if !strings.Contains(log, "3/4 of") {
+		t.Fatal("log:", log)
+	}
 
 	t.Setenv("GOMEMLIMIT", "700MiB")
 	debug.SetMemoryLimit(700 << 20) // as the runtime did at start-up
 	log = apply(512 << 20)
-	equal(t, debug.SetMemoryLimit(-1), int64(700<<20), "limit with GOMEMLIMIT set")
-	check(t, strings.Contains(log, "GOMEMLIMIT=700MiB"), "log:", log)
+	if got := debug.SetMemoryLimit(-1); got != int64(700<<20) {
+		t.Fatalf("limit with GOMEMLIMIT set: got %v, want %v", got, int64(700<<20))
+	}
+	if !strings.Contains(log, "GOMEMLIMIT=700MiB") {
+		t.Fatal("log:", log)
+	}
 }

@@ -42,10 +42,10 @@ type partialBudget struct {
 	log     limitLog
 }
 
-// reserve takes n bytes from the budget of max; false when they would
+// reserve takes n bytes from the budget of limit; false when they would
 // pass it. Safe from any goroutine.
-func (p *partialBudget) reserve(n, max int) bool {
-	if p.used.Add(int64(n)) > int64(max) {
+func (p *partialBudget) reserve(n, limit int) bool {
+	if p.used.Add(int64(n)) > int64(limit) {
 		p.used.Add(-int64(n))
 		return false
 	}

@@ -39,26 +39,48 @@ func TestPartialLargeAssembled(t *testing.T) {
 	w0 := sub.written
 	for off := 0; off < len(big)-1000; off += 1000 {
 		hs.send(pub, big[off:off+1000])
-		equal(t, len(pub.in), 0, "bytes left in gnet's buffer at", off)
+		if len(pub.in) != 0 {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("bytes left in gnet's buffer at", off), len(pub.in), 0)
+		}
 		p := partialOf(pub)
-		check(t, p != nil && cap(p) == len(big), "partial buffer of the declared length at", off)
-		equal(t, hs.b.partial.used.Load(), int64(len(big)), "budget in use")
+		if !(p != nil && cap(p) == len(big)) {
+			t.Fatal("partial buffer of the declared length at", off)
+		}
+		if got := hs.b.partial.used.Load(); got != int64(len(big)) {
+			t.Fatalf("budget in use: got %v, want %v", got, int64(len(big)))
+		}
 	}
-	equal(t, sub.written, w0, "delivered before the packet was whole")
+	if sub.written != w0 {
+		t.Fatalf("delivered before the packet was whole: got %v, want %v", sub.written, w0)
+	}
 	// The tail, a small packet and the start of another large one in one read.
 	tail := big[len(big)/1000*1000:]
 	read := append(append(append([]byte(nil), tail...), small...), big[:3000]...)
 	hs.send(pub, read)
 	want := len(big) + len(small) // a 3.1.1 QoS 0 PUBLISH is forwarded as is
-	equal(t, sub.written-w0, want, "bytes delivered")
+	if (sub.written - w0) != want {
+		t.Fatalf("bytes delivered: got %v, want %v", sub.written-w0, want)
+	}
 	p := partialOf(pub)
-	check(t, len(p) == 3000 && cap(p) == len(big), "second packet assembled")
-	equal(t, hs.b.partial.used.Load(), int64(len(big)), "budget in use by the second packet")
+	if !(len(p) == 3000 && cap(p) == len(big)) {
+		t.Fatal("second packet assembled")
+	}
+	if got := hs.b.partial.used.Load(); got != int64(len(big)) {
+		t.Fatalf("budget in use by the second packet: got %v, want %v", got, int64(len(big)))
+	}
 	hs.send(pub, big[3000:])
-	equal(t, sub.written-w0, want+len(big), "bytes delivered with the second packet")
-	check(t, partialOf(pub) == nil, "partial buffer kept after the packet")
-	equal(t, hs.b.partial.used.Load(), int64(0), "budget in use at the end")
-	equal(t, hs.b.Stats().PublishReceived, uint64(3), "PUBLISHes received")
+	if (sub.written - w0) != (want + len(big)) {
+		t.Fatalf("bytes delivered with the second packet: got %v, want %v", sub.written-w0, want+len(big))
+	}
+	if partialOf(pub) != nil {
+		t.Fatal("partial buffer kept after the packet")
+	}
+	if got := hs.b.partial.used.Load(); got != int64(0) {
+		t.Fatalf("budget in use at the end: got %v, want %v", got, int64(0))
+	}
+	if got := hs.b.Stats().PublishReceived; got != uint64(3) {
+		t.Fatalf("PUBLISHes received: got %v, want %v", got, uint64(3))
+	}
 }
 
 // TestPartialSmallNotRecopied: while a small packet (under partialMin) is
@@ -70,18 +92,32 @@ func TestPartialSmallNotRecopied(t *testing.T) {
 	sub := hs.conn(0, "sub")
 	hs.subscribe(sub, "small", 0)
 	pkt := publishPacket("small", 3000)
-	check(t, len(pkt) <= partialMin, "packet under partialMin")
+	if len(pkt) > partialMin {
+		t.Fatal("packet under partialMin")
+	}
 	w0, peeks := sub.written, pub.peeksAll
 	for off := 0; off < len(pkt)-100; off += 100 {
 		hs.send(pub, pkt[off:off+100])
 	}
-	equal(t, pub.peeksAll, peeks, "whole-buffer peeks while the packet was incomplete")
-	equal(t, len(pub.in), len(pkt)/100*100, "bytes waiting in gnet's buffer")
-	check(t, partialOf(pub) == nil, "small packet assembled outside gnet's buffer")
+	if pub.peeksAll != peeks {
+		t.Fatalf("whole-buffer peeks while the packet was incomplete: got %v, want %v", pub.peeksAll, peeks)
+	}
+	if len(pub.in) != (len(pkt) / 100 * 100) {
+		t.Fatalf("bytes waiting in gnet's buffer: got %v, want %v", len(pub.in), len(pkt)/100*100)
+	}
+	if partialOf(pub) != nil {
+		t.Fatal("small packet assembled outside gnet's buffer")
+	}
 	hs.send(pub, pkt[len(pkt)/100*100:])
-	equal(t, pub.peeksAll, peeks+1, "whole-buffer peeks")
-	equal(t, sub.written-w0, len(pkt), "bytes delivered")
-	equal(t, len(pub.in), 0, "bytes left in gnet's buffer")
+	if pub.peeksAll != (peeks + 1) {
+		t.Fatalf("whole-buffer peeks: got %v, want %v", pub.peeksAll, peeks+1)
+	}
+	if (sub.written - w0) != len(pkt) {
+		t.Fatalf("bytes delivered: got %v, want %v", sub.written-w0, len(pkt))
+	}
+	if len(pub.in) != 0 {
+		t.Fatalf("bytes left in gnet's buffer: got %v, want %v", len(pub.in), 0)
+	}
 }
 
 // TestPartialLargeConnect: a CONNECT larger than partialMin (a big will) is
@@ -94,17 +130,29 @@ func TestPartialLargeConnect(t *testing.T) {
 	conn := codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311, CleanStart: true,
 		ClientID: []byte("will"), WillFlag: true, WillTopic: []byte("w"), WillPayload: make([]byte, 50<<10)})
 	hs.send(f, conn[:10<<10])
-	equal(t, hs.b.partial.used.Load(), int64(len(conn)), "budget in use by the CONNECT")
+	if got := hs.b.partial.used.Load(); got != int64(len(conn)) {
+		t.Fatalf("budget in use by the CONNECT: got %v, want %v", got, int64(len(conn)))
+	}
 	hs.send(f, conn[10<<10:])
-	equal(t, f.ctx.(*client).state, stateConnected, "state")
-	check(t, len(f.out) >= 4 && codec.Type(f.out[0]>>4) == codec.TypeConnack && f.out[3] == 0, "CONNACK accepted")
-	equal(t, hs.b.partial.used.Load(), int64(0), "budget in use after CONNECT")
+	if f.ctx.(*client).state != stateConnected {
+		t.Fatalf("state: got %v, want %v", f.ctx.(*client).state, stateConnected)
+	}
+	if !(len(f.out) >= 4 && codec.Type(f.out[0]>>4) == codec.TypeConnack && f.out[3] == 0) {
+		t.Fatal("CONNACK accepted")
+	}
+	if got := hs.b.partial.used.Load(); got != int64(0) {
+		t.Fatalf("budget in use after CONNECT: got %v, want %v", got, int64(0))
+	}
 
 	g := &fakeConn{el: hs.loops[0]}
 	hs.h.OnOpen(g)
 	hs.send(g, publishPacket("x", 100<<10)[:100])
-	check(t, g.closed, "large PUBLISH before CONNECT not refused")
-	equal(t, hs.b.partial.used.Load(), int64(0), "budget taken for a refused packet")
+	if !g.closed {
+		t.Fatal("large PUBLISH before CONNECT not refused")
+	}
+	if got := hs.b.partial.used.Load(); got != int64(0) {
+		t.Fatalf("budget taken for a refused packet: got %v, want %v", got, int64(0))
+	}
 }
 
 // TestPartialBudgetRefuses: with MaxPartialBytes spent by two connections
@@ -139,34 +187,48 @@ func TestPartialBudgetRefuses(t *testing.T) {
 	d := v5.mustRead(codec.TypeDisconnect)
 	var disc codec.Disconnect
 	_, err := codec.DecodeDisconnect(d, codec.V5, &disc)
-	noErr(t, err)
-	equal(t, disc.ReasonCode, codec.ReasonQuotaExceeded, "DISCONNECT reason")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if disc.ReasonCode != codec.ReasonQuotaExceeded {
+		t.Fatalf("DISCONNECT reason: got %v, want %v", disc.ReasonCode, codec.ReasonQuotaExceeded)
+	}
 	v5.expectClosed(5 * time.Second)
 
 	v3 := dialRaw(t, b)
 	v3.connect(&codec.Connect{ClientID: []byte("v3"), CleanStart: true})
 	v3.write(big("t/v3")[:100])
 	v3.expectClosed(5 * time.Second)
-	equal(t, b.Stats().PartialRefused, uint64(2), "refusals counted")
-	check(t, strings.Contains(logs.String(), "max_partial_bytes reached"), "no log line:\n", logs.String())
+	if got := b.Stats().PartialRefused; got != uint64(2) {
+		t.Fatalf("refusals counted: got %v, want %v", got, uint64(2))
+	}
+	if !strings.Contains(logs.String(), "max_partial_bytes reached") {
+		t.Fatal("no log line:\n", logs.String())
+	}
 
 	small := dialRaw(t, b)
 	small.connect(&codec.Connect{ClientID: []byte("small"), CleanStart: true})
 	small.publish(&codec.Publish{Topic: []byte("t/small"), Payload: []byte("hi")})
 	p := decodePublish(t, sub.mustRead(codec.TypePublish))
-	equal(t, string(p.Topic), "t/small", "topic delivered during the refusals")
+	if string(p.Topic) != "t/small" {
+		t.Fatalf("topic delivered during the refusals: got %v, want %v", string(p.Topic), "t/small")
+	}
 
 	for i, r := range holders {
 		r.write(big(fmt.Sprint("t/big", i))[30<<10:])
 		p := decodePublish(t, sub.mustRead(codec.TypePublish))
-		equal(t, len(p.Payload), 60<<10, "payload of a finished partial packet")
+		if len(p.Payload) != (60 << 10) {
+			t.Fatalf("payload of a finished partial packet: got %v, want %v", len(p.Payload), 60<<10)
+		}
 	}
 	waitFor(t, "budget given back", func() bool { return b.Stats().PartialBytes == 0 })
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("after"), CleanStart: true})
 	r.write(big("t/after"))
 	p = decodePublish(t, sub.mustRead(codec.TypePublish))
-	equal(t, string(p.Topic), "t/after", "large packet accepted again")
+	if string(p.Topic) != "t/after" {
+		t.Fatalf("large packet accepted again: got %v, want %v", string(p.Topic), "t/after")
+	}
 }
 
 // TestPartialBudgetReleasedOnClose: a connection closed halfway through a
@@ -199,7 +261,9 @@ func (hs *harness) openTakeover(id string, willSize int) *fakeConn {
 		hs.send(f, conn[:n])
 		conn = conn[n:]
 	}
-	equal(hs.t, f.ctx.(*client).state, stateTakeover, "state of the new connection")
+	if f.ctx.(*client).state != stateTakeover {
+		hs.t.Fatalf("state of the new connection: got %v, want %v", f.ctx.(*client).state, stateTakeover)
+	}
 	return f
 }
 
@@ -223,25 +287,41 @@ func TestTakeoverInputBounded(t *testing.T) {
 	f := hs.openTakeover("dup", 0)
 	held := publishPacket("t/held", 500)
 	hs.send(f, held)
-	check(t, !f.closed, "closed under the bound")
-	equal(t, len(f.in) > len(held), true, "input held in gnet's buffer")
+	if f.closed {
+		t.Fatal("closed under the bound")
+	}
+	if (len(f.in) > len(held)) != true {
+		t.Fatalf("input held in gnet's buffer: got %v, want %v", len(f.in) > len(held), true)
+	}
 	w0 := sub.written
 	hs.pump() // loop 0 closes the old connection, loop 1 reads the held input
 	hs.pump() // loop 0 delivers what loop 1 handed over
-	equal(t, f.ctx.(*client).state, stateConnected, "state after the takeover")
-	equal(t, sub.written-w0, len(held), "held PUBLISH delivered after the takeover")
+	if f.ctx.(*client).state != stateConnected {
+		t.Fatalf("state after the takeover: got %v, want %v", f.ctx.(*client).state, stateConnected)
+	}
+	if (sub.written - w0) != len(held) {
+		t.Fatalf("held PUBLISH delivered after the takeover: got %v, want %v", sub.written-w0, len(held))
+	}
 
 	// Over it: closed without a CONNACK.
 	hs.conn(0, "dup2")
 	g := hs.openTakeover("dup2", 0)
 	hs.send(g, publishPacket("t/over", 1500))
-	check(t, g.closed, "connection over max_takeover_bytes not closed")
-	equal(t, hs.b.Stats().TakeoverClosed, uint64(1), "closes counted")
-	check(t, strings.Contains(logs.String(), "max_takeover_bytes"), "no log line:\n", logs.String())
+	if !g.closed {
+		t.Fatal("connection over max_takeover_bytes not closed")
+	}
+	if got := hs.b.Stats().TakeoverClosed; got != uint64(1) {
+		t.Fatalf("closes counted: got %v, want %v", got, uint64(1))
+	}
+	if !strings.Contains(logs.String(), "max_takeover_bytes") {
+		t.Fatal("no log line:\n", logs.String())
+	}
 	hs.pump()
 	w0 = sub.written
 	hs.send(pub, publishPacket("t/other", 10))
-	equal(t, sub.written-w0, len(publishPacket("t/other", 10)), "another client served")
+	if want := len(publishPacket("t/other", 10)); (sub.written - w0) != want {
+		t.Fatalf("another client served: got %v, want %v", sub.written-w0, want)
+	}
 }
 
 // TestTakeoverKeepsLargeConnect: a CONNECT assembled in its own buffer
@@ -254,17 +334,31 @@ func TestTakeoverKeepsLargeConnect(t *testing.T) {
 	hs.conn(0, "big")
 	f := hs.openTakeover("big", 20<<10)
 	p := partialOf(f)
-	check(t, p != nil && len(p) == cap(p), "CONNECT kept in its own buffer")
-	equal(t, len(f.in), 0, "bytes in gnet's buffer")
+	if !(p != nil && len(p) == cap(p)) {
+		t.Fatal("CONNECT kept in its own buffer")
+	}
+	if len(f.in) != 0 {
+		t.Fatalf("bytes in gnet's buffer: got %v, want %v", len(f.in), 0)
+	}
 	pkt := publishPacket("t/after", 10)
 	hs.send(f, pkt)
 	w0 := sub.written
 	hs.pump()
 	hs.pump()
 	c := f.ctx.(*client)
-	equal(t, c.state, stateConnected, "state after the takeover")
-	check(t, c.will != nil, "will of the large CONNECT lost")
-	check(t, partialOf(f) == nil, "CONNECT buffer kept after CONNACK")
-	equal(t, hs.b.partial.used.Load(), int64(0), "budget in use")
-	equal(t, sub.written-w0, len(pkt), "PUBLISH sent during the takeover delivered")
+	if c.state != stateConnected {
+		t.Fatalf("state after the takeover: got %v, want %v", c.state, stateConnected)
+	}
+	if c.will == nil {
+		t.Fatal("will of the large CONNECT lost")
+	}
+	if partialOf(f) != nil {
+		t.Fatal("CONNECT buffer kept after CONNACK")
+	}
+	if got := hs.b.partial.used.Load(); got != int64(0) {
+		t.Fatalf("budget in use: got %v, want %v", got, int64(0))
+	}
+	if (sub.written - w0) != len(pkt) {
+		t.Fatalf("PUBLISH sent during the takeover delivered: got %v, want %v", sub.written-w0, len(pkt))
+	}
 }

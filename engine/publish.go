@@ -528,10 +528,10 @@ func (l *loop) sendNew(s *session, c *client, om outMsg) {
 // pump moves queued messages into the in-flight window while it and the
 // outbound budget have room. Loop-only (s's owner).
 func (l *loop) pump(s *session, c *client) {
-	max := s.inflightMax(l.b)
+	window := s.inflightMax(l.b)
 	now := l.b.now()
 	moved := 0
-	for s.queued() > 0 && len(s.inflight) < max && c.state == stateConnected {
+	for s.queued() > 0 && len(s.inflight) < window && c.state == stateConnected {
 		om := s.queue[0]
 		if c.overBudget(len(om.m.topic) + len(om.m.payload) + 8) {
 			break
@@ -570,7 +570,7 @@ func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain boo
 	added := c.aliasTopic(&p)
 	n := len(c.pending)
 	c.pending = codec.AppendPublish(c.pending, c.version, &p)
-	if max := c.maxOut(); max > 0 && len(c.pending)-n > max {
+	if limit := c.maxOut(); limit > 0 && len(c.pending)-n > limit {
 		c.pending = c.pending[:n] // [MQTT-3.1.2-24]
 		c.unalias(m.topic, added)
 		c.l.st.dropped++

@@ -18,13 +18,23 @@ func TestRateLog(t *testing.T) {
 	}
 	r.flush() // within the interval: nothing more
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	equal(t, len(lines), 1, buf.String())
-	check(t, strings.Contains(lines[0], "count=1") && strings.Contains(lines[0], "err=EMFILE"), lines[0])
+	if len(lines) != 1 {
+		t.Fatalf("%v: got %v, want %v", buf.String(), len(lines), 1)
+	}
+	if !(strings.Contains(lines[0], "count=1") && strings.Contains(lines[0], "err=EMFILE")) {
+		t.Fatal(lines[0])
+	}
 	time.Sleep(r.interval)
 	r.flush()
 	lines = strings.Split(strings.TrimSpace(buf.String()), "\n")
-	equal(t, len(lines), 2, buf.String())
-	check(t, strings.Contains(lines[1], "count=99"), lines[1])
+	if len(lines) != 2 {
+		t.Fatalf("%v: got %v, want %v", buf.String(), len(lines), 2)
+	}
+	if !strings.Contains(lines[1], "count=99") {
+		t.Fatal(lines[1])
+	}
 	r.flush() // nothing pending
-	equal(t, strings.Count(buf.String(), "\n"), 2)
+	if got := strings.Count(buf.String(), "\n"); got != 2 {
+		t.Fatalf("got %v, want %v", got, 2)
+	}
 }

@@ -50,7 +50,7 @@ func (c *client) problem(pr *codec.Properties, codes []codec.ReasonCode) {
 	}
 	for _, rc := range codes {
 		if txt := reasonText(rc); txt != nil {
-			if max := c.maxOut(); max > 0 && max < len(txt)+len(codes)+16 {
+			if limit := c.maxOut(); limit > 0 && limit < len(txt)+len(codes)+16 {
 				return
 			}
 			pr.ReasonString = txt

@@ -12,24 +12,48 @@ import (
 // limit less the reserve), that -1 means no cap, that an explicit value is
 // kept, and that one above the derived value is kept with a warning.
 func TestConnectionCap(t *testing.T) {
-	equal(t, reservedFDs(1000, 2), uint64(64+8))
-	equal(t, reservedFDs(20000, 2), uint64(400+8))
-	equal(t, reservedFDs(1<<20, 16), uint64((1<<20)/50+64))
+	if got := reservedFDs(1000, 2); got != uint64(64+8) {
+		t.Fatalf("got %v, want %v", got, uint64(64+8))
+	}
+	if got := reservedFDs(20000, 2); got != uint64(400+8) {
+		t.Fatalf("got %v, want %v", got, uint64(400+8))
+	}
+	if got := reservedFDs(1<<20, 16); got != uint64((1<<20)/50+64) {
+		t.Fatalf("got %v, want %v", got, uint64((1<<20)/50+64))
+	}
 
 	buf := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(buf, nil))
 	derived := connectionCap(0, 2, log)
 	var lim unix.Rlimit
-	noErr(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &lim))
-	equal(t, lim.Cur, lim.Max, "soft limit raised to the hard one")
-	if lim.Cur == unix.RLIM_INFINITY {
-		equal(t, derived, int64(0), "no cap under an unlimited limit")
-	} else {
-		equal(t, derived, int64(lim.Cur-reservedFDs(lim.Cur, 2)))
-		check(t, strings.Contains(buf.String(), "max_connections derived from the descriptor limit"), buf.String())
-		equal(t, connectionCap(int(derived)+1, 2, log), derived+1)
-		check(t, strings.Contains(buf.String(), "level=WARN"), "no warning for a cap above the derived one:", buf.String())
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
 	}
-	equal(t, connectionCap(-1, 2, log), int64(0))
-	equal(t, connectionCap(5, 2, log), int64(5))
+	if lim.Cur != lim.Max {
+		t.Fatalf("soft limit raised to the hard one: got %v, want %v", lim.Cur, lim.Max)
+	}
+	if lim.Cur == unix.RLIM_INFINITY {
+		if derived != int64(0) {
+			t.Fatalf("no cap under an unlimited limit: got %v, want %v", derived, int64(0))
+		}
+	} else {
+		if want := int64(lim.Cur - reservedFDs(lim.Cur, 2)); derived != want {
+			t.Fatalf("got %v, want %v", derived, want)
+		}
+		if !strings.Contains(buf.String(), "max_connections derived from the descriptor limit") {
+			t.Fatal(buf.String())
+		}
+		if got := connectionCap(int(derived)+1, 2, log); got != (derived + 1) {
+			t.Fatalf("got %v, want %v", got, derived+1)
+		}
+		if !strings.Contains(buf.String(), "level=WARN") {
+			t.Fatal("no warning for a cap above the derived one:", buf.String())
+		}
+	}
+	if got := connectionCap(-1, 2, log); got != int64(0) {
+		t.Fatalf("got %v, want %v", got, int64(0))
+	}
+	if got := connectionCap(5, 2, log); got != int64(5) {
+		t.Fatalf("got %v, want %v", got, int64(5))
+	}
 }

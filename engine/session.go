@@ -199,7 +199,7 @@ func (sl *subList) remove(i int) {
 // is online it is owned by the client's loop (owner) and touched only
 // there; while offline, producers touch it only under mu. Transitions
 // between the two take mu. See doc.go. The fields are ordered and sized to
-// fit the 64-byte size class (issue 6: every idle connection has one):
+// fit the 64-byte size class (every idle connection has one):
 // what only a subscriber needs, its SubscriberID included, is in subState,
 // what only QoS 1/2 delivery or an offline expiry needs in sessionExt.
 type session struct {
@@ -294,7 +294,7 @@ func (s *session) setWindow(b *Broker, recvMax uint16) {
 // subState is the part of a session only a subscriber needs: its
 // SubscriberID, its subscriptions and the throttle's view of its backlog
 // (throttle.go). An idle connection that never subscribes has none, nor a
-// session table slot (issue 6). The owner loop creates it at the first
+// session table slot. The owner loop creates it at the first
 // SUBSCRIBE (subscribe), before the subscription is in the trie, so a
 // producer, which reaches a session to deliver to only through a trie
 // match or a shared group's member, finds it; it is never removed.
@@ -337,7 +337,7 @@ func (s *session) congestedSince() int64 {
 
 // sessionExt is the part of a session allocated on first use: an idle
 // session has no QoS 1/2 message, no delivery rate to measure and, while
-// online, no expiry deadline (issue 6: a session fits 64 bytes).
+// online, no expiry deadline (so that a session fits 64 bytes).
 type sessionExt struct {
 	inflight  []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
 	queue     []outMsg // waiting for the window, the outbound budget or a client

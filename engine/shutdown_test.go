@@ -104,8 +104,12 @@ func TestShutdownUnderLoad(t *testing.T) {
 	start := time.Now()
 	err := b.Shutdown(ctx)
 	took := time.Since(start)
-	noErr(t, err, "shutdown under load")
-	check(t, took < deadline, "shutdown took", took)
+	if err != nil {
+		t.Fatal(err, "shutdown under load")
+	}
+	if took >= deadline {
+		t.Fatal("shutdown took", took)
+	}
 	t.Logf("shutdown after %d publishes took %v", sent.Load(), took)
 
 	select {
@@ -116,7 +120,9 @@ func TestShutdownUnderLoad(t *testing.T) {
 	wmu.Lock()
 	defer wmu.Unlock()
 	for i := 0; i < pubs; i++ {
-		check(t, wills[fmt.Sprint("sul/will/", i)], "will of publisher", i, "not published; got", wills)
+		if !wills[fmt.Sprint("sul/will/", i)] {
+			t.Fatal("will of publisher", i, "not published; got", wills)
+		}
 	}
 }
 
@@ -143,18 +149,56 @@ func TestShutdownBoundedWhenLoopWedged(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) }) // runs before startBroker's cleanup
 	ls := b.loopSnapshot()
-	check(t, len(ls) > 0, "no loop")
+	if len(ls) <= 0 {
+		t.Fatal("no loop")
+	}
 	wedged := make(chan struct{})
-	noErr(t, ls[0].nl.Execute(func() {
+	if err := ls[0].nl.Execute(func() {
 		close(wedged)
 		<-release
-	}))
+	}); err != nil {
+		t.Fatal(err)
+	}
 	<-wedged
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	err := b.Shutdown(ctx)
 	took := time.Since(start)
-	check(t, errors.Is(err, context.DeadlineExceeded), "want deadline exceeded, got", err)
-	check(t, took < 2*time.Second, "shutdown not bounded by its context:", took)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("want deadline exceeded, got", err)
+	}
+	if took >= 2*time.Second {
+		t.Fatal("shutdown not bounded by its context:", took)
+	}
+}
+
+// TestShutdownPublishesWills checks graceful shutdown closes every client
+// and publishes wills (a server-side close is not a DISCONNECT).
+func TestShutdownPublishesWills(t *testing.T) {
+	b := startBroker(t, nil)
+	watchers := make([]*rawConn, 2) // on both loops
+	for i := range watchers {
+		watchers[i] = dialRaw(t, b)
+		watchers[i].connect(&codec.Connect{ClientID: []byte(fmt.Sprint("sdw", i)), CleanStart: true})
+		watchers[i].subscribe(1, "sd/#", 0)
+	}
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("sd"), CleanStart: true, WillFlag: true, WillRetain: true,
+		WillTopic: []byte("sd/will"), WillPayload: []byte("x")})
+	if err := b.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r.expectClosed(3 * time.Second)
+	for _, w := range watchers {
+		p := decodePublish(t, w.mustRead(codec.TypePublish))
+		if string(p.Topic) != "sd/will" {
+			t.Fatalf("got %v, want %v", string(p.Topic), "sd/will")
+		}
+		w.expectClosed(3 * time.Second)
+	}
+	_, ok := b.retained.Get("sd/will")
+	if !ok {
+		t.Fatal("retained will stored at shutdown")
+	}
 }

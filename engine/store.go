@@ -11,7 +11,7 @@ import (
 // pointer per slot, 11 to 21 bytes per session, where a
 // map[string]*session held a 16-byte key and an 8-byte value per slot and
 // left its old tables as garbage at each growth, about 40 bytes per
-// session (issue 6: every idle connection has a session).
+// session (every idle connection has a session).
 //
 // The table shrinks when sessions go (by halves while under 1/8 full), so a
 // storm of sessions does not pin its table. The store also keeps the

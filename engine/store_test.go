@@ -30,12 +30,18 @@ func TestSessionStore(t *testing.T) {
 			}
 		}
 		if op%500 == 0 {
-			equal(t, st.n, len(ref), "count")
+			if st.n != len(ref) {
+				t.Fatalf("count: got %v, want %v", st.n, len(ref))
+			}
 			for k, s := range ref {
-				check(t, st.get(k) == s, "get", k)
+				if st.get(k) != s {
+					t.Fatal("get", k)
+				}
 			}
 		}
-		check(t, st.get(id) == ref[id], "get after op", id)
+		if st.get(id) != ref[id] {
+			t.Fatal("get after op", id)
+		}
 	}
 	seen := map[*session]int{}
 	st.each(func(s *session) {
@@ -46,11 +52,17 @@ func TestSessionStore(t *testing.T) {
 		}
 	})
 	for s, n := range seen {
-		equal(t, n, 1, "each visits once", s.clientID)
+		if n != 1 {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("each visits once", s.clientID), n, 1)
+		}
 	}
-	equal(t, st.n, len(ref), "count after each")
+	if st.n != len(ref) {
+		t.Fatalf("count after each: got %v, want %v", st.n, len(ref))
+	}
 	for k, s := range ref {
-		check(t, st.get(k) == s, "get after each", k)
+		if st.get(k) != s {
+			t.Fatal("get after each", k)
+		}
 	}
 }
 
@@ -69,9 +81,13 @@ func TestSessionStoreShrinks(t *testing.T) {
 	for _, s := range all[1000:] {
 		st.remove(s)
 	}
-	check(t, len(st.slots) <= 4096 && len(st.slots)*3/4 >= st.n, "after removals", len(st.slots), st.n)
+	if !(len(st.slots) <= 4096 && len(st.slots)*3/4 >= st.n) {
+		t.Fatal("after removals", len(st.slots), st.n)
+	}
 	for _, s := range all[:1000] {
-		check(t, st.get(s.clientID) == s, "kept", s.clientID)
+		if st.get(s.clientID) != s {
+			t.Fatal("kept", s.clientID)
+		}
 	}
 	n := 0
 	st.each(func(s *session) {
@@ -79,8 +95,12 @@ func TestSessionStoreShrinks(t *testing.T) {
 			st.remove(s)
 		}
 	})
-	equal(t, st.n, 10, "left after each")
-	equal(t, len(st.slots), minStoreSlots, "table after each")
+	if st.n != 10 {
+		t.Fatalf("left after each: got %v, want %v", st.n, 10)
+	}
+	if len(st.slots) != minStoreSlots {
+		t.Fatalf("table after each: got %v, want %v", len(st.slots), minStoreSlots)
+	}
 	t.Logf("slots: %d at 100,000 sessions, %d at 10", peak, len(st.slots))
 	found := 0
 	for _, s := range all[:1000] {
@@ -88,7 +108,9 @@ func TestSessionStoreShrinks(t *testing.T) {
 			found++
 		}
 	}
-	equal(t, found, 10, "sessions left found")
+	if found != 10 {
+		t.Fatalf("sessions left found: got %v, want %v", found, 10)
+	}
 }
 
 // TestSessionStoreOfflineList: the offline list keeps the order sessions
@@ -109,18 +131,30 @@ func TestSessionStoreOfflineList(t *testing.T) {
 		for s := st.offTail; s != nil; s = s.offPrev {
 			back = append([]string{s.clientID}, back...)
 		}
-		equal(t, fmt.Sprint(back), fmt.Sprint(ids), "both directions")
-		equal(t, len(ids), st.offN, "count")
+		if got, want := fmt.Sprint(back), fmt.Sprint(ids); got != want {
+			t.Fatalf("both directions: got %v, want %v", got, want)
+		}
+		if len(ids) != st.offN {
+			t.Fatalf("count: got %v, want %v", len(ids), st.offN)
+		}
 		return fmt.Sprint(ids)
 	}
-	equal(t, order(), "[0 1 2 3 4]")
+	if got := order(); got != "[0 1 2 3 4]" {
+		t.Fatalf("got %v, want %v", got, "[0 1 2 3 4]")
+	}
 	st.unlinkOffline(ss[0])
 	st.unlinkOffline(ss[2])
 	st.unlinkOffline(ss[4])
 	st.unlinkOffline(ss[4]) // not in the list: no-op
-	equal(t, order(), "[1 3]")
+	if got := order(); got != "[1 3]" {
+		t.Fatalf("got %v, want %v", got, "[1 3]")
+	}
 	st.pushOffline(ss[0], 9)
-	equal(t, order(), "[1 3 0]")
+	if got := order(); got != "[1 3 0]" {
+		t.Fatalf("got %v, want %v", got, "[1 3 0]")
+	}
 	st.unlinkOffline(&session{clientID: "never"}) // no sessionExt
-	equal(t, order(), "[1 3 0]")
+	if got := order(); got != "[1 3 0]" {
+		t.Fatalf("got %v, want %v", got, "[1 3 0]")
+	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/gust-mqtt/gust/codec"
@@ -16,7 +17,9 @@ func TestClientsMaximumAtConnect(t *testing.T) {
 		r := dialRaw(t, b)
 		ack := r.connect(&codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311, CleanStart: true,
 			ClientID: []byte(id)})
-		equal(t, ack.ReasonCode, 0, "CONNACK for", id)
+		if ack.ReasonCode != 0 {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("CONNACK for", id), ack.ReasonCode, 0)
+		}
 		conns = append(conns, r)
 	}
 	for _, r := range conns {
@@ -24,6 +27,10 @@ func TestClientsMaximumAtConnect(t *testing.T) {
 	}
 	waitFor(t, "clients gone", func() bool { return b.connected.Load() == 0 })
 	st := b.Stats()
-	equal(t, st.ClientsConnected, 0, "connected")
-	equal(t, st.ClientsMaximum, 3, "maximum")
+	if st.ClientsConnected != 0 {
+		t.Fatalf("connected: got %v, want %v", st.ClientsConnected, 0)
+	}
+	if st.ClientsMaximum != 3 {
+		t.Fatalf("maximum: got %v, want %v", st.ClientsMaximum, 3)
+	}
 }

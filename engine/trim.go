@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Idle trim (Config.TrimIdle, issue 6). The Go runtime gives memory that
+// Idle trim (Config.TrimIdle). The Go runtime gives memory that
 // the garbage collector freed back to the operating system slowly, and
 // collects garbage only as the heap grows: after a storm of connections
 // the process keeps the storm's garbage and GC headroom resident while the

@@ -110,9 +110,9 @@ func (r *runner) resolve() error {
 // configured list or, for a loopback broker and more than a few thousand
 // clients, 127.0.0.1..127.0.0.k with about 4000 clients per address. Each
 // source address has its own port space, so this is needed past ~64k
-// connections; it also keeps the kernel's ephemeral port search short
-// (measured with 19,000 connections to one address: 2,900 connects/s with
-// one source address, 28,500/s with five).
+// connections; it also keeps the kernel's ephemeral port search short:
+// with one source address, every connect searches a port range that is
+// nearly full once tens of thousands of connections are open.
 func (r *runner) localAddrs() []unix.Sockaddr {
 	list := r.cfg.LocalAddrs
 	if len(list) == 0 && r.clients > 2000 && r.family == unix.AF_INET {

@@ -40,8 +40,12 @@ func TestUnsubscribeFreesMemory(t *testing.T) {
 	// Warm up once so that lazily allocated runtime state is not counted.
 	buf = memFilter(buf, 0)
 	_, err := tr.Subscribe(Subscription{Subscriber: 1, Filter: string(buf)})
-	require.NoError(t, err)
-	require.True(t, tr.Unsubscribe(1, string(buf), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tr.Unsubscribe(1, string(buf), "") {
+		t.Fatal("tr.Unsubscribe(1, string(buf), \"\") is false")
+	}
 
 	start := heapInUse()
 	for i := range n {
@@ -50,7 +54,9 @@ func TestUnsubscribeFreesMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	require.Equal(t, n, tr.Len())
+	if got := tr.Len(); got != n {
+		t.Fatalf("got %v, want %v", got, n)
+	}
 	peak := heapInUse()
 	for i := range n {
 		buf = memFilter(buf, i)
@@ -59,7 +65,9 @@ func TestUnsubscribeFreesMemory(t *testing.T) {
 		}
 	}
 	end := heapInUse()
-	require.Zero(t, tr.Len())
+	if got := tr.Len(); got != 0 {
+		t.Fatalf("got %v, want 0", got)
+	}
 	used, left := int64(peak)-int64(start), int64(end)-int64(start)
 	t.Logf("heap: start %d, after 1M subscribes +%d (%d B/sub), after unsubscribing all %+d",
 		start, used, used/n, left)
@@ -68,9 +76,13 @@ func TestUnsubscribeFreesMemory(t *testing.T) {
 		t.Fatalf("heap after unsubscribing all is %+d bytes over the start (peak +%d)", left, used)
 	}
 	for i := range tr.shards {
-		require.True(t, tr.shards[i].root.empty(), "shard %d not empty", i)
+		if !tr.shards[i].root.empty() {
+			t.Fatalf("shard %d not empty", i)
+		}
 	}
-	require.True(t, tr.wild.root.empty(), "wildcard shard not empty")
+	if !tr.wild.root.empty() {
+		t.Fatal("wildcard shard not empty")
+	}
 	runtime.KeepAlive(tr)
 }
 

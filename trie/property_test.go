@@ -2,6 +2,7 @@ package trie
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,8 +84,12 @@ func checkAgainstRef(t testing.TB, tr *Trie, subs []Subscription, topic string, 
 		}
 		gotGroups[k] = true
 	}
-	require.Equal(t, want, got, "topic %q", topic)
-	require.Equal(t, groups, gotGroups, "topic %q groups", topic)
+	if !reflect.DeepEqual(want, got) {
+		t.Fatalf("topic %q: got %v, want %v", topic, got, want)
+	}
+	if !reflect.DeepEqual(groups, gotGroups) {
+		t.Fatalf("topic %q groups: got %v, want %v", topic, gotGroups, groups)
+	}
 }
 
 // uniqueSubs keeps the last subscription per (subscriber, filter, group), as
@@ -122,11 +127,15 @@ func TestMatchProperty(t *testing.T) {
 				s.Group = []string{"g", "h"}[r.IntN(2)]
 			}
 			_, err := tr.Subscribe(s)
-			require.NoError(t, err, "%q", s.Filter)
+			if err != nil {
+				t.Fatalf("%q: %v", s.Filter, err)
+			}
 			subs = append(subs, s)
 		}
 		subs = uniqueSubs(subs)
-		require.Equal(t, len(subs), tr.Len())
+		if got := tr.Len(); got != len(subs) {
+			t.Fatalf("got %v, want %v", got, len(subs))
+		}
 		for range 20 {
 			checkAgainstRef(t, tr, subs, randTopic(r), &res)
 		}
@@ -134,7 +143,9 @@ func TestMatchProperty(t *testing.T) {
 		keep := subs[:0:0]
 		for _, s := range subs {
 			if r.IntN(2) == 0 {
-				require.True(t, tr.Unsubscribe(s.Subscriber, s.Filter, s.Group))
+				if !tr.Unsubscribe(s.Subscriber, s.Filter, s.Group) {
+					t.Fatal("tr.Unsubscribe(s.Subscriber, s.Filter, s.Group) is false")
+				}
 			} else {
 				keep = append(keep, s)
 			}
@@ -192,7 +203,9 @@ func TestMatchConcurrent(t *testing.T) {
 	for i := range 200 {
 		s := Subscription{Subscriber: SubscriberID(i), Filter: randFilter(r), QoS: byte(i % 3)}
 		_, err := tr.Subscribe(s)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		stable = append(stable, s)
 	}
 	stable = uniqueSubs(stable)
@@ -246,7 +259,9 @@ func TestMatchConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	require.Equal(t, len(stable), tr.Len())
+	if got := tr.Len(); got != len(stable) {
+		t.Fatalf("got %v, want %v", got, len(stable))
+	}
 	checkTrie(t, tr)
 	var res Result
 	for _, topic := range topics {
@@ -273,11 +288,15 @@ func TestPickConcurrent(t *testing.T) {
 	tr := New()
 	for id := SubscriberID(1); id <= 4; id++ {
 		_, err := tr.Subscribe(Subscription{Subscriber: id, Filter: "jobs/+", Group: "workers"})
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	var res Result
 	tr.Match([]byte("jobs/x"), &res)
-	require.Len(t, res.Groups, 1)
+	if n := len(res.Groups); n != 1 {
+		t.Fatalf("len %d, want %d", n, 1)
+	}
 	g := res.Groups[0]
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -312,6 +331,8 @@ func TestPickConcurrent(t *testing.T) {
 	for id := 1; id <= 4; id++ {
 		// 6000 picks over 4 stable members; churned members are skipped, so
 		// the member after one gets a little more.
-		require.Greater(t, int(counts[id].Load()), 6000/4/2, "member %d", id)
+		if int(counts[id].Load()) <= 6000/4/2 {
+			t.Fatalf("member %d: %d <= %d", id, int(counts[id].Load()), 6000/4/2)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package trie
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,15 +24,27 @@ func TestRetained(t *testing.T) {
 	r := NewRetained[int]()
 	topics := []string{"a", "a/b", "a/b/c", "a//c", "/", "/a", "$SYS/x", "$SYS/x/y", "b/b", "a/"}
 	for i, tp := range topics {
-		require.False(t, r.Set(tp, i))
+		if r.Set(tp, i) {
+			t.Fatal("r.Set(tp, i) is true")
+		}
 	}
-	require.True(t, r.Set("a/b", 100), "replace [MQTT-3.3.1-5]")
-	require.Equal(t, len(topics), r.Count())
+	if !r.Set("a/b", 100) {
+		t.Fatal("replace [MQTT-3.3.1-5]")
+	}
+	if got := r.Count(); got != len(topics) {
+		t.Fatalf("got %v, want %v", got, len(topics))
+	}
 	v, ok := r.Get("a/b")
-	require.True(t, ok)
-	require.Equal(t, 100, v)
+	if !ok {
+		t.Fatal("ok is false")
+	}
+	if v != 100 {
+		t.Fatalf("got %v, want %v", v, 100)
+	}
 	_, ok = r.Get("a/b/c/d")
-	require.False(t, ok)
+	if ok {
+		t.Fatal("ok is true")
+	}
 	cases := []struct {
 		filter string
 		want   []string
@@ -50,19 +63,31 @@ func TestRetained(t *testing.T) {
 		{filter: "x/#", want: nil},
 	}
 	for _, tc := range cases {
-		require.Equal(t, tc.want, retainedMatches(r, tc.filter), "filter %q", tc.filter)
+		if got := retainedMatches(r, tc.filter); !reflect.DeepEqual(tc.want, got) {
+			t.Fatalf("filter %q: got %v, want %v", tc.filter, got, tc.want)
+		}
 	}
 	// Early stop.
 	n := 0
 	r.Match([]byte("#"), func(string, int) bool { n++; return n < 3 })
-	require.Equal(t, 3, n)
-	for _, tp := range topics {
-		require.True(t, r.Delete(tp))
-		require.False(t, r.Delete(tp))
+	if n != 3 {
+		t.Fatalf("got %v, want %v", n, 3)
 	}
-	require.Zero(t, r.Count())
+	for _, tp := range topics {
+		if !r.Delete(tp) {
+			t.Fatal("r.Delete(tp) is false")
+		}
+		if r.Delete(tp) {
+			t.Fatal("r.Delete(tp) is true")
+		}
+	}
+	if got := r.Count(); got != 0 {
+		t.Fatalf("got %v, want 0", got)
+	}
 	for i := range r.shards {
-		require.True(t, r.shards[i].root.children.Load() == nil, "pruned shard %d", i)
+		if r.shards[i].root.children.Load() != nil {
+			t.Fatalf("pruned shard %d", i)
+		}
 	}
 }
 
@@ -73,27 +98,49 @@ func TestRetained(t *testing.T) {
 func TestRetainedSwapDeleteFuncRange(t *testing.T) {
 	r := NewRetained[int]()
 	old, ok := r.Swap("a/b", 1)
-	require.False(t, ok)
-	require.Equal(t, 0, old)
+	if ok {
+		t.Fatal("ok is true")
+	}
+	if old != 0 {
+		t.Fatalf("got %v, want %v", old, 0)
+	}
 	old, ok = r.Swap("a/b", 2)
-	require.True(t, ok)
-	require.Equal(t, 1, old)
+	if !ok {
+		t.Fatal("ok is false")
+	}
+	if old != 1 {
+		t.Fatalf("got %v, want %v", old, 1)
+	}
 	r.Set("$SYS/x", 3)
 	r.Set("c", 4)
 	got := map[string]int{}
 	r.Range(func(topic string, v int) bool { got[topic] = v; return true })
-	require.Equal(t, map[string]int{"a/b": 2, "$SYS/x": 3, "c": 4}, got)
+	if !reflect.DeepEqual(map[string]int{"a/b": 2, "$SYS/x": 3, "c": 4}, got) {
+		t.Fatalf("got %v, want %v", got, map[string]int{"a/b": 2, "$SYS/x": 3, "c": 4})
+	}
 	n := 0
 	r.Range(func(string, int) bool { n++; return false })
-	require.Equal(t, 1, n, "early stop")
+	if n != 1 {
+		t.Fatalf("early stop: got %v, want %v", n, 1)
+	}
 	_, ok = r.DeleteFunc("a/b", func(v int) bool { return v == 1 })
-	require.False(t, ok, "not the message the caller saw")
+	if ok {
+		t.Fatal("not the message the caller saw")
+	}
 	old, ok = r.DeleteFunc("a/b", func(v int) bool { return v == 2 })
-	require.True(t, ok)
-	require.Equal(t, 2, old)
+	if !ok {
+		t.Fatal("ok is false")
+	}
+	if old != 2 {
+		t.Fatalf("got %v, want %v", old, 2)
+	}
 	_, ok = r.DeleteFunc("nothing/here", nil)
-	require.False(t, ok)
-	require.Equal(t, 2, r.Count())
+	if ok {
+		t.Fatal("ok is true")
+	}
+	if got := r.Count(); got != 2 {
+		t.Fatalf("got %v, want %v", got, 2)
+	}
 }
 
 // TestRetainedProperty compares Retained.Match with the reference matcher.
@@ -111,7 +158,9 @@ func TestRetainedProperty(t *testing.T) {
 		r.Set(tp, 1)
 		set[tp] = true
 	}
-	require.Equal(t, len(set), r.Count())
+	if got := r.Count(); got != len(set) {
+		t.Fatalf("got %v, want %v", got, len(set))
+	}
 	for range 300 {
 		f := randFilter(rnd)
 		var want []string
@@ -121,7 +170,9 @@ func TestRetainedProperty(t *testing.T) {
 			}
 		}
 		slices.Sort(want)
-		require.Equal(t, want, retainedMatches(r, f), "filter %q", f)
+		if got := retainedMatches(r, f); !reflect.DeepEqual(want, got) {
+			t.Fatalf("filter %q: got %v, want %v", f, got, want)
+		}
 	}
 }
 
@@ -154,7 +205,9 @@ func TestRetainedConcurrent(t *testing.T) {
 		}
 	}()
 	wg.Wait()
-	require.Equal(t, 100, r.Count())
+	if got := r.Count(); got != 100 {
+		t.Fatalf("got %v, want %v", got, 100)
+	}
 }
 
 func TestRetainedAllocs(t *testing.T) {
@@ -173,8 +226,12 @@ func TestRetainedAllocs(t *testing.T) {
 			t.Fatal("missing a/7/x")
 		}
 	})
-	require.Zero(t, allocs)
-	require.Greater(t, n, 0)
+	if allocs != 0 {
+		t.Fatalf("got %v, want 0", allocs)
+	}
+	if n <= 0 {
+		t.Fatalf("%d <= %d", n, 0)
+	}
 }
 
 // FuzzRetainedMatch compares Retained.Match with the reference matcher. The
@@ -205,10 +262,16 @@ func FuzzRetainedMatch(f *testing.F) {
 			}
 		}
 		slices.Sort(want)
-		require.Equal(t, want, retainedMatches(r, filter), "filter %q", filter)
-		for tp := range set {
-			require.True(t, r.Delete(tp))
+		if got := retainedMatches(r, filter); !reflect.DeepEqual(want, got) {
+			t.Fatalf("filter %q: got %v, want %v", filter, got, want)
 		}
-		require.Zero(t, r.Count())
+		for tp := range set {
+			if !r.Delete(tp) {
+				t.Fatal("r.Delete(tp) is false")
+			}
+		}
+		if got := r.Count(); got != 0 {
+			t.Fatalf("got %v, want 0", got)
+		}
 	})
 }

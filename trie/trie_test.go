@@ -1,6 +1,8 @@
 package trie
 
 import (
+	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -74,17 +76,27 @@ func TestMatchTable(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, refMatch(tc.filter, tc.topic), "reference matcher")
+			if got := refMatch(tc.filter, tc.topic); got != tc.want {
+				t.Fatalf("reference matcher: got %v, want %v", got, tc.want)
+			}
 			tr := New()
 			_, err := tr.Subscribe(Subscription{Subscriber: 7, Filter: tc.filter, QoS: 1})
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var res Result
 			tr.Match([]byte(tc.topic), &res)
-			require.Equal(t, tc.want, len(res.Deliveries) == 1)
+			if (len(res.Deliveries) == 1) != tc.want {
+				t.Fatalf("got %v, want %v", len(res.Deliveries) == 1, tc.want)
+			}
 			_, err = tr.Subscribe(Subscription{Subscriber: 8, Filter: tc.filter, Group: "g"})
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			tr.Match([]byte(tc.topic), &res)
-			require.Equal(t, tc.want, len(res.Groups) == 1, "shared group")
+			if (len(res.Groups) == 1) != tc.want {
+				t.Fatalf("shared group: got %v, want %v", len(res.Groups) == 1, tc.want)
+			}
 		})
 	}
 }
@@ -102,52 +114,98 @@ func TestOverlap(t *testing.T) {
 	}
 	for _, s := range subs {
 		existed, err := tr.Subscribe(s)
-		require.NoError(t, err)
-		require.False(t, existed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if existed {
+			t.Fatal("existed is true")
+		}
 	}
 	var res Result
 	tr.Match([]byte("a/b"), &res)
-	require.Equal(t, []SubscriberID{1, 2, 3}, subscribers(&res))
+	if got := subscribers(&res); !reflect.DeepEqual([]SubscriberID{1, 2, 3}, got) {
+		t.Fatalf("got %v, want %v", got, []SubscriberID{1, 2, 3})
+	}
 	for _, d := range res.Deliveries {
 		switch d.Subscriber {
 		case 1:
-			require.Equal(t, byte(2), d.QoS)
-			require.True(t, d.Local)
-			require.Equal(t, byte(1), d.LocalQoS)
-			require.True(t, d.RetainAsPublished)
-			require.ElementsMatch(t, []uint32{10, 11}, d.Identifiers)
+			if d.QoS != byte(2) {
+				t.Fatalf("got %v, want %v", d.QoS, byte(2))
+			}
+			if !d.Local {
+				t.Fatal("d.Local is false")
+			}
+			if d.LocalQoS != byte(1) {
+				t.Fatalf("got %v, want %v", d.LocalQoS, byte(1))
+			}
+			if !d.RetainAsPublished {
+				t.Fatal("d.RetainAsPublished is false")
+			}
+			if !sameElements([]uint32{10, 11}, d.Identifiers) {
+				t.Fatalf("want elements %v, got %v", []uint32{10, 11}, d.Identifiers)
+			}
 		case 3:
-			require.False(t, d.Local, "[MQTT-3.8.3-3] NoLocal only")
+			if d.Local {
+				t.Fatal("[MQTT-3.8.3-3] NoLocal only")
+			}
 		}
 	}
 	// Replacing keeps one subscription [MQTT-3.8.4-3].
 	existed, err := tr.Subscribe(Subscription{Subscriber: 1, Filter: "a/#", QoS: 0})
-	require.NoError(t, err)
-	require.True(t, existed)
-	require.Equal(t, 5, tr.Len())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !existed {
+		t.Fatal("existed is false")
+	}
+	if got := tr.Len(); got != 5 {
+		t.Fatalf("got %v, want %v", got, 5)
+	}
 	tr.Match([]byte("a/b"), &res)
-	require.Equal(t, byte(1), res.Deliveries[slices.IndexFunc(res.Deliveries, func(d Delivery) bool { return d.Subscriber == 1 })].QoS)
+	if got := res.Deliveries[slices.IndexFunc(res.Deliveries, func(d Delivery) bool { return d.Subscriber == 1 })].QoS; got != byte(1) {
+		t.Fatalf("got %v, want %v", got, byte(1))
+	}
 }
 
 func TestUnsubscribe(t *testing.T) {
 	tr := New()
 	g0 := tr.Generation()
 	_, err := tr.Subscribe(Subscription{Subscriber: 1, Filter: "a/b/c"})
-	require.NoError(t, err)
-	require.NotEqual(t, g0, tr.Generation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.Generation(); got == g0 {
+		t.Fatalf("both %v", g0)
+	}
 	// Exact character comparison only [MQTT-3.10.4-1].
-	require.False(t, tr.Unsubscribe(1, "a/b/+", ""))
-	require.False(t, tr.Unsubscribe(2, "a/b/c", ""))
-	require.False(t, tr.Unsubscribe(1, "a/b/c", "g"))
+	if tr.Unsubscribe(1, "a/b/+", "") {
+		t.Fatal("tr.Unsubscribe(1, \"a/b/+\", \"\") is true")
+	}
+	if tr.Unsubscribe(2, "a/b/c", "") {
+		t.Fatal("tr.Unsubscribe(2, \"a/b/c\", \"\") is true")
+	}
+	if tr.Unsubscribe(1, "a/b/c", "g") {
+		t.Fatal("tr.Unsubscribe(1, \"a/b/c\", \"g\") is true")
+	}
 	g1 := tr.Generation()
-	require.True(t, tr.Unsubscribe(1, "a/b/c", ""))
-	require.NotEqual(t, g1, tr.Generation())
-	require.False(t, tr.Unsubscribe(1, "a/b/c", ""))
+	if !tr.Unsubscribe(1, "a/b/c", "") {
+		t.Fatal("tr.Unsubscribe(1, \"a/b/c\", \"\") is false")
+	}
+	if got := tr.Generation(); got == g1 {
+		t.Fatalf("both %v", g1)
+	}
+	if tr.Unsubscribe(1, "a/b/c", "") {
+		t.Fatal("tr.Unsubscribe(1, \"a/b/c\", \"\") is true")
+	}
 	var res Result
 	tr.Match([]byte("a/b/c"), &res)
-	require.Empty(t, res.Deliveries) // [MQTT-3.10.4-2]
+	if n := len(res.Deliveries); n != 0 { // [MQTT-3.10.4-2]
+		t.Fatalf("len %d, want %d", n, 0)
+	}
 	for i := range tr.shards {
-		require.True(t, tr.shards[i].root.empty(), "pruned")
+		if !tr.shards[i].root.empty() {
+			t.Fatal("pruned")
+		}
 	}
 }
 
@@ -155,48 +213,80 @@ func TestSharedGroups(t *testing.T) {
 	tr := New()
 	for id := SubscriberID(1); id <= 3; id++ {
 		_, err := tr.Subscribe(Subscription{Subscriber: id, Filter: "s/+", Group: "g", QoS: byte(id - 1)})
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, err := tr.Subscribe(Subscription{Subscriber: 4, Filter: "s/#", Group: "g"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = tr.Subscribe(Subscription{Subscriber: 5, Filter: "s/+", Group: "h"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = tr.Subscribe(Subscription{Subscriber: 6, Filter: "s/+", Group: "g", NoLocal: true})
-	require.ErrorIs(t, err, ErrSharedNoLocal) // [MQTT-3.8.3-4]
+	if !errors.Is(err, ErrSharedNoLocal) { // [MQTT-3.8.3-4]
+		t.Fatalf("error %v, want %v", err, ErrSharedNoLocal)
+	}
 	var res Result
 	tr.Match([]byte("s/x"), &res)
-	require.Len(t, res.Groups, 3, "g on s/+, h on s/+, g on s/#")
-	require.Empty(t, res.Deliveries)
+	if n := len(res.Groups); n != 3 {
+		t.Fatalf("g on s/+, h on s/+, g on s/#: len %d, want %d", n, 3)
+	}
+	if n := len(res.Deliveries); n != 0 {
+		t.Fatalf("len %d, want %d", n, 0)
+	}
 	var g *Group
 	for _, x := range res.Groups {
 		if x.Name == "g" && x.Filter == "s/+" {
 			g = x
 		}
 	}
-	require.NotNil(t, g)
+	if g == nil {
+		t.Fatal("nil")
+	}
 	// Round robin is fair: each member once per round.
 	seen := map[SubscriberID]int{}
 	for range 30 {
 		s, ok := g.Pick(nil)
-		require.True(t, ok)
-		require.Equal(t, byte(s.Subscriber-1), s.QoS) // [MQTT-4.8.2-3]
+		if !ok {
+			t.Fatal("ok is false")
+		}
+		if s.QoS != byte(s.Subscriber-1) { // [MQTT-4.8.2-3]
+			t.Fatalf("got %v, want %v", s.QoS, byte(s.Subscriber-1))
+		}
 		seen[s.Subscriber]++
 	}
-	require.Equal(t, map[SubscriberID]int{1: 10, 2: 10, 3: 10}, seen)
+	if !reflect.DeepEqual(map[SubscriberID]int{1: 10, 2: 10, 3: 10}, seen) {
+		t.Fatalf("got %v, want %v", seen, map[SubscriberID]int{1: 10, 2: 10, 3: 10})
+	}
 	// Ineligible members are skipped.
 	for range 10 {
 		s, ok := g.Pick(func(id SubscriberID) bool { return id == 2 })
-		require.True(t, ok)
-		require.Equal(t, SubscriberID(2), s.Subscriber)
+		if !ok {
+			t.Fatal("ok is false")
+		}
+		if s.Subscriber != SubscriberID(2) {
+			t.Fatalf("got %v, want %v", s.Subscriber, SubscriberID(2))
+		}
 	}
 	_, ok := g.Pick(func(SubscriberID) bool { return false })
-	require.False(t, ok)
-	for id := SubscriberID(1); id <= 3; id++ {
-		require.True(t, tr.Unsubscribe(id, "s/+", "g"))
+	if ok {
+		t.Fatal("ok is true")
 	}
-	require.Empty(t, g.Members())
+	for id := SubscriberID(1); id <= 3; id++ {
+		if !tr.Unsubscribe(id, "s/+", "g") {
+			t.Fatal("tr.Unsubscribe(id, \"s/+\", \"g\") is false")
+		}
+	}
+	if n := len(g.Members()); n != 0 {
+		t.Fatalf("len %d, want %d", n, 0)
+	}
 	tr.Match([]byte("s/x"), &res)
-	require.Len(t, res.Groups, 2)
+	if n := len(res.Groups); n != 2 {
+		t.Fatalf("len %d, want %d", n, 2)
+	}
 }
 
 // TestPickMemberIdentifiers checks that PickMember returns the chosen
@@ -206,80 +296,126 @@ func TestSharedGroups(t *testing.T) {
 func TestPickMemberIdentifiers(t *testing.T) {
 	tr := New()
 	_, err := tr.Subscribe(Subscription{Subscriber: 1, Filter: "p/+", Group: "g", Identifier: 11})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = tr.Subscribe(Subscription{Subscriber: 2, Filter: "p/+", Group: "g"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var res Result
 	tr.Match([]byte("p/x"), &res)
-	require.Len(t, res.Groups, 1)
+	if n := len(res.Groups); n != 1 {
+		t.Fatalf("len %d, want %d", n, 1)
+	}
 	g := res.Groups[0]
 	got := map[SubscriberID][]uint32{}
 	for range 4 {
 		s, ids, ok := g.PickMember(nil)
-		require.True(t, ok)
+		if !ok {
+			t.Fatal("ok is false")
+		}
 		got[s.Subscriber] = ids
 	}
-	require.Equal(t, map[SubscriberID][]uint32{1: {11}, 2: nil}, got)
+	if !reflect.DeepEqual(map[SubscriberID][]uint32{1: {11}, 2: nil}, got) {
+		t.Fatalf("got %v, want %v", got, map[SubscriberID][]uint32{1: {11}, 2: nil})
+	}
 	only1 := func(id SubscriberID) bool { return id == 1 }
 	_, ids, _ := g.PickMember(only1)
 	_, err = tr.Subscribe(Subscription{Subscriber: 1, Filter: "p/+", Group: "g", Identifier: 12})
-	require.NoError(t, err)
-	require.Equal(t, []uint32{11}, ids, "an old snapshot is never modified")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual([]uint32{11}, ids) {
+		t.Fatalf("an old snapshot is never modified: got %v, want %v", ids, []uint32{11})
+	}
 	_, ids, _ = g.PickMember(only1)
-	require.Equal(t, []uint32{12}, ids)
-	require.Zero(t, testing.AllocsPerRun(100, func() { _, _, _ = g.PickMember(only1) }))
+	if !reflect.DeepEqual([]uint32{12}, ids) {
+		t.Fatalf("got %v, want %v", ids, []uint32{12})
+	}
+	if got := testing.AllocsPerRun(100, func() { _, _, _ = g.PickMember(only1) }); got != 0 {
+		t.Fatalf("got %v, want 0", got)
+	}
 }
 
 func TestRandomStrategy(t *testing.T) {
 	tr := New(WithStrategy(Random{}), WithShards(3))
-	require.Len(t, tr.shards, 4)
+	if n := len(tr.shards); n != 4 {
+		t.Fatalf("len %d, want %d", n, 4)
+	}
 	for id := SubscriberID(0); id < 4; id++ {
 		_, err := tr.Subscribe(Subscription{Subscriber: id, Filter: "r", Group: "g"})
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	var res Result
 	tr.Match([]byte("r"), &res)
-	require.Len(t, res.Groups, 1)
+	if n := len(res.Groups); n != 1 {
+		t.Fatalf("len %d, want %d", n, 1)
+	}
 	seen := map[SubscriberID]int{}
 	for range 4000 {
 		s, ok := res.Groups[0].Pick(nil)
-		require.True(t, ok)
+		if !ok {
+			t.Fatal("ok is false")
+		}
 		seen[s.Subscriber]++
 	}
 	for id, n := range seen {
-		require.Greater(t, n, 800, "member %d picked %d of 4000", id, n)
+		if n <= 800 {
+			t.Fatalf("member %d picked %d of 4000: %d <= %d", id, n, n, 800)
+		}
 	}
-	require.Len(t, seen, 4)
+	if n := len(seen); n != 4 {
+		t.Fatalf("len %d, want %d", n, 4)
+	}
 }
 
 func TestResultClone(t *testing.T) {
 	tr := New()
 	_, err := tr.Subscribe(Subscription{Subscriber: 1, Filter: "a", Identifier: 5})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = tr.Subscribe(Subscription{Subscriber: 1, Filter: "#", Identifier: 6})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var res Result
 	tr.Match([]byte("a"), &res)
 	c := res.Clone()
 	tr.Match([]byte("b"), &res)
-	require.Len(t, c.Deliveries, 1)
-	require.ElementsMatch(t, []uint32{5, 6}, c.Deliveries[0].Identifiers)
+	if n := len(c.Deliveries); n != 1 {
+		t.Fatalf("len %d, want %d", n, 1)
+	}
+	if !sameElements([]uint32{5, 6}, c.Deliveries[0].Identifiers) {
+		t.Fatalf("want elements %v, got %v", []uint32{5, 6}, c.Deliveries[0].Identifiers)
+	}
 }
 
 func TestLargeSubscriberIDs(t *testing.T) {
 	tr := New()
 	for _, id := range []SubscriberID{1 << 40, 1<<40 + 1, 3} {
 		_, err := tr.Subscribe(Subscription{Subscriber: id, Filter: "a/+"})
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		_, err = tr.Subscribe(Subscription{Subscriber: id, Filter: "a/#", QoS: 2})
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	var res Result
 	for range 2 {
 		tr.Match([]byte("a/b"), &res)
-		require.Equal(t, []SubscriberID{3, 1 << 40, 1<<40 + 1}, subscribers(&res))
+		if got := subscribers(&res); !reflect.DeepEqual([]SubscriberID{3, 1 << 40, 1<<40 + 1}, got) {
+			t.Fatalf("got %v, want %v", got, []SubscriberID{3, 1 << 40, 1<<40 + 1})
+		}
 		for _, d := range res.Deliveries {
-			require.Equal(t, byte(2), d.QoS)
+			if d.QoS != byte(2) {
+				t.Fatalf("got %v, want %v", d.QoS, byte(2))
+			}
 		}
 	}
 }
@@ -288,30 +424,48 @@ func TestSubscribeRejects(t *testing.T) {
 	tr := New()
 	for _, f := range []string{"", "a/#/b", "a+", "#a", "a/b#", string([]byte{'a', 0})} {
 		_, err := tr.Subscribe(Subscription{Filter: f})
-		require.Error(t, err, "%q", f)
+		if err == nil {
+			t.Fatalf("%q: no error", f)
+		}
 	}
 	_, err := tr.Subscribe(Subscription{Filter: "a", QoS: 3})
-	require.ErrorIs(t, err, ErrBadQoS)
+	if !errors.Is(err, ErrBadQoS) {
+		t.Fatalf("error %v, want %v", err, ErrBadQoS)
+	}
 	_, err = tr.Subscribe(Subscription{Filter: "a", Group: "x/y"})
-	require.ErrorIs(t, err, ErrBadShareName)
-	require.Zero(t, tr.Len())
+	if !errors.Is(err, ErrBadShareName) {
+		t.Fatalf("error %v, want %v", err, ErrBadShareName)
+	}
+	if got := tr.Len(); got != 0 {
+		t.Fatalf("got %v, want 0", got)
+	}
 }
 
 func TestMatchAllocs(t *testing.T) {
 	tr := New()
 	for i := range 100 {
 		_, err := tr.Subscribe(Subscription{Subscriber: SubscriberID(i), Filter: []string{"a/b/c", "a/+/c", "a/#", "#"}[i%4], Identifier: uint32(i % 3)})
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, err := tr.Subscribe(Subscription{Subscriber: 1000, Filter: "a/b/c", Group: "g"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var res Result
 	topic := []byte("a/b/c")
 	tr.Match(topic, &res)
 	allocs := testing.AllocsPerRun(100, func() { tr.Match(topic, &res) })
-	require.Zero(t, allocs)
-	require.Len(t, res.Deliveries, 100)
-	require.Len(t, res.Groups, 1)
+	if allocs != 0 {
+		t.Fatalf("got %v, want 0", allocs)
+	}
+	if n := len(res.Deliveries); n != 100 {
+		t.Fatalf("len %d, want %d", n, 100)
+	}
+	if n := len(res.Groups); n != 1 {
+		t.Fatalf("len %d, want %d", n, 1)
+	}
 }
 
 func TestGenerationOf(t *testing.T) {
@@ -319,20 +473,38 @@ func TestGenerationOf(t *testing.T) {
 	a, b, sys := []byte("a/x"), []byte("b/x"), []byte("$SYS/x")
 	ga, gb := tr.GenerationOf(a), tr.GenerationOf(b)
 	_, err := tr.Subscribe(Subscription{Subscriber: 1, Filter: "a/+"})
-	require.NoError(t, err)
-	require.NotEqual(t, ga, tr.GenerationOf(a), "own shard changed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.GenerationOf(a); got == ga {
+		t.Fatalf("own shard changed: both %v", ga)
+	}
 	if tr.shardOf("a") != tr.shardOf("b") {
-		require.Equal(t, gb, tr.GenerationOf(b), "other shard unchanged")
+		if got := tr.GenerationOf(b); got != gb {
+			t.Fatalf("other shard unchanged: got %v, want %v", got, gb)
+		}
 	}
 	ga, gb, gs := tr.GenerationOf(a), tr.GenerationOf(b), tr.GenerationOf(sys)
 	_, err = tr.Subscribe(Subscription{Subscriber: 1, Filter: "+/x"})
-	require.NoError(t, err)
-	require.NotEqual(t, ga, tr.GenerationOf(a), "wildcard shard covers every topic")
-	require.NotEqual(t, gb, tr.GenerationOf(b), "wildcard shard covers every topic")
-	require.NotEqual(t, gs, tr.GenerationOf(sys), "conservative for $ topics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.GenerationOf(a); got == ga {
+		t.Fatalf("wildcard shard covers every topic: both %v", ga)
+	}
+	if got := tr.GenerationOf(b); got == gb {
+		t.Fatalf("wildcard shard covers every topic: both %v", gb)
+	}
+	if got := tr.GenerationOf(sys); got == gs {
+		t.Fatalf("conservative for $ topics: both %v", gs)
+	}
 	ga = tr.GenerationOf(a)
-	require.True(t, tr.Unsubscribe(1, "a/+", ""))
-	require.NotEqual(t, ga, tr.GenerationOf(a))
+	if !tr.Unsubscribe(1, "a/+", "") {
+		t.Fatal("tr.Unsubscribe(1, \"a/+\", \"\") is false")
+	}
+	if got := tr.GenerationOf(a); got == ga {
+		t.Fatalf("both %v", ga)
+	}
 }
 
 // TestMergeManySources merges hundreds of subscribers with sparse ids over
@@ -347,16 +519,22 @@ func TestMergeManySources(t *testing.T) {
 				continue
 			}
 			_, err := tr.Subscribe(Subscription{Subscriber: id, Filter: f, QoS: byte(j % 3), Identifier: uint32(j + 1)})
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	var res Result
 	for range 3 {
 		tr.Match([]byte("a/b"), &res)
-		require.Len(t, res.Deliveries, n)
+		if got := len(res.Deliveries); got != n {
+			t.Fatalf("len %d, want %d", got, n)
+		}
 		seen := map[SubscriberID]bool{}
 		for _, d := range res.Deliveries {
-			require.False(t, seen[d.Subscriber], "duplicate %d", d.Subscriber)
+			if seen[d.Subscriber] {
+				t.Fatalf("duplicate %d", d.Subscriber)
+			}
 			seen[d.Subscriber] = true
 			i := int(d.Subscriber / 7919)
 			var want byte
@@ -367,10 +545,16 @@ func TestMergeManySources(t *testing.T) {
 					ids = append(ids, uint32(j+1))
 				}
 			}
-			require.Equal(t, want, d.QoS, "subscriber %d", d.Subscriber)
-			require.ElementsMatch(t, ids, d.Identifiers)
+			if d.QoS != want {
+				t.Fatalf("subscriber %d: got %v, want %v", d.Subscriber, d.QoS, want)
+			}
+			if !sameElements(ids, d.Identifiers) {
+				t.Fatalf("want elements %v, got %v", ids, d.Identifiers)
+			}
 		}
-		tr.Match([]byte("x"), &res)               // a small match in between
-		require.Len(t, res.Deliveries, n-(n+2)/3) // "#" only: i%3 != 0
+		tr.Match([]byte("x"), &res)                       // a small match in between
+		if got := len(res.Deliveries); got != n-(n+2)/3 { // "#" only: i%3 != 0
+			t.Fatalf("len %d, want %d", got, n-(n+2)/3)
+		}
 	}
 }

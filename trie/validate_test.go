@@ -1,6 +1,7 @@
 package trie
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -31,7 +32,9 @@ func TestValidTopicName(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, ValidTopicName([]byte(tc.topic)))
+			if got := ValidTopicName([]byte(tc.topic)); !reflect.DeepEqual(tc.want, got) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
 		})
 	}
 }
@@ -66,7 +69,9 @@ func TestValidTopicFilter(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, ValidTopicFilter([]byte(tc.filter)))
+			if got := ValidTopicFilter([]byte(tc.filter)); !reflect.DeepEqual(tc.want, got) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
 		})
 	}
 }
@@ -94,10 +99,18 @@ func TestParseShared(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g, f, shared, err := ParseShared(tc.in)
-			require.Equal(t, tc.err, err)
-			require.Equal(t, tc.shared, shared)
-			require.Equal(t, tc.group, g)
-			require.Equal(t, tc.filter, f)
+			if !reflect.DeepEqual(tc.err, err) {
+				t.Fatalf("got %v, want %v", err, tc.err)
+			}
+			if shared != tc.shared {
+				t.Fatalf("got %v, want %v", shared, tc.shared)
+			}
+			if g != tc.group {
+				t.Fatalf("got %v, want %v", g, tc.group)
+			}
+			if f != tc.filter {
+				t.Fatalf("got %v, want %v", f, tc.filter)
+			}
 		})
 	}
 }

@@ -1,14 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
+	"log/slog"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine"
 )
 
@@ -172,6 +180,189 @@ func TestServePasswordFile(t *testing.T) {
 		_, err := loadServeConfig([]string{"--password-file", tc.path}, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v does not name %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a test at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// connackCode logs user/pass in with MQTT 3.1.1 and returns the CONNACK
+// return code.
+func connackCode(t *testing.T, addr net.Addr, user, pass string) byte {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = c.Write(codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311,
+		CleanStart: true, ClientID: []byte("reload-" + user), UsernameFlag: true, Username: []byte(user),
+		PasswordFlag: true, Password: []byte(pass)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ack [4]byte
+	if _, err := io.ReadFull(c, ack[:]); err != nil || ack[0] != 0x20 {
+		t.Fatalf("no CONNACK: % x %v", ack, err)
+	}
+	return ack[3]
+}
+
+// TestServeSIGHUPReloadsPasswordFile: SIGHUP reloads the password file
+// (a changed password works at once, the old one no longer); a bad file
+// on reload keeps the old users and is logged naming the file and line;
+// SIGTERM still ends the wait.
+func TestServeSIGHUPReloadsPasswordFile(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users")
+	if err := passwd([]string{"-c", "--password", "pw", users, "alice"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadServeConfig([]string{"--password-file", users, "--listen", "127.0.0.1:0", "--sys-interval", "0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	b, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	})
+	sig := make(chan os.Signal) // unbuffered: a send returns once the previous reload is done
+	done := make(chan struct{})
+	go func() { waitSignals(b, sig); close(done) }()
+
+	if rc := connackCode(t, b.Addr(), "alice", "pw"); rc != 0 {
+		t.Fatalf("alice refused before reload: %d", rc)
+	}
+	if err := passwd([]string{"--password", "pw2", users, "alice"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if rc := connackCode(t, b.Addr(), "alice", "pw2"); rc != codec.ConnackBadUsernameOrPassword {
+		t.Fatalf("new password accepted before SIGHUP: %d", rc)
+	}
+	sig <- syscall.SIGHUP
+	sig <- syscall.SIGHUP // returns once the first reload is done
+	if rc := connackCode(t, b.Addr(), "alice", "pw2"); rc != 0 {
+		t.Fatalf("new password refused after SIGHUP: %d\n%s", rc, logs.String())
+	}
+	if rc := connackCode(t, b.Addr(), "alice", "pw"); rc != codec.ConnackBadUsernameOrPassword {
+		t.Fatalf("old password accepted after SIGHUP: %d", rc)
+	}
+
+	if err := os.WriteFile(users, []byte("# users\nalice:not-a-credential\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sig <- syscall.SIGHUP
+	sig <- syscall.SIGTERM
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGTERM did not end waitSignals")
+	}
+	if l := logs.String(); !strings.Contains(l, "password file not reloaded") || !strings.Contains(l, users+":2:") {
+		t.Errorf("bad file not logged with its line:\n%s", l)
+	}
+	if rc := connackCode(t, b.Addr(), "alice", "pw2"); rc != 0 {
+		t.Fatalf("old users lost after a bad reload: %d", rc)
+	}
+}
+
+// TestServeSIGHUPProcess runs `gust serve` in a child process (this test
+// binary, re-executed) and sends it real signals: SIGHUP reloads the
+// password file, SIGTERM stops it with exit code 0.
+func TestServeSIGHUPProcess(t *testing.T) {
+	if args := os.Getenv("GUST_TEST_SERVE_ARGS"); args != "" {
+		os.Exit(runServe(strings.Split(args, "\n"))) // the child
+	}
+	users := filepath.Join(t.TempDir(), "users")
+	if err := passwd([]string{"-c", "--password", "pw", users, "alice"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr()
+	_ = l.Close() // free for the child; a clash only fails this test
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeSIGHUPProcess$")
+	cmd.Env = append(os.Environ(), "GUST_TEST_SERVE_ARGS="+strings.Join([]string{
+		"--listen", addr.String(), "--password-file", users, "--sys-interval", "0"}, "\n"))
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	waitFor(t, "the child listening", func() bool {
+		c, err := net.Dial("tcp", addr.String())
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	})
+	if rc := connackCode(t, addr, "alice", "pw"); rc != 0 {
+		t.Fatalf("alice refused: %d\n%s", rc, stderr.String())
+	}
+	if err := passwd([]string{"--password", "pw2", users, "alice"}, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload", func() bool { return strings.Contains(stderr.String(), "password file reloaded") })
+	if rc := connackCode(t, addr, "alice", "pw2"); rc != 0 {
+		t.Fatalf("new password refused after SIGHUP: %d\n%s", rc, stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}
+
+// waitFor polls cond every 20 ms for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,9 @@ func usersFile(t testing.TB, pairs ...string) string {
 	sb.WriteString("# test users\n\n")
 	for i := 0; i < len(pairs); i += 2 {
 		c, err := NewCredential([]byte(pairs[i+1]), DefaultIterations)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		sb.WriteString(FormatUserLine(pairs[i], &c) + "\n")
 	}
 	return sb.String()
@@ -25,7 +26,9 @@ func usersFile(t testing.TB, pairs ...string) string {
 func testUsers(t testing.TB, pairs ...string) *Users {
 	t.Helper()
 	u, err := ParseUsers(strings.NewReader(usersFile(t, pairs...)), "test")
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return u
 }
 
@@ -34,35 +37,13 @@ func testUsers(t testing.TB, pairs ...string) *Users {
 func writeUsersFile(t testing.TB, pairs ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "users")
-	noErr(t, os.WriteFile(path, []byte(usersFile(t, pairs...)), 0o600))
+	if err := os.WriteFile(path, []byte(usersFile(t, pairs...)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return path
 }
 
 // plainLogin checks user/pass against u like a plain CONNECT.
 func plainLogin(u *Users, user, pass string) error {
 	return u.Authenticate(&ConnectInfo{UsernameFlag: true, Username: []byte(user), PasswordFlag: true, Password: []byte(pass)})
-}
-
-// noErr fails the test on a non-nil error.
-func noErr(t testing.TB, err error, msg ...any) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(append([]any{err}, msg...)...)
-	}
-}
-
-// check fails the test when ok is false.
-func check(t testing.TB, ok bool, msg ...any) {
-	t.Helper()
-	if !ok {
-		t.Fatal(msg...)
-	}
-}
-
-// equal fails the test when got != want.
-func equal[T comparable](t testing.TB, got, want T, msg ...any) {
-	t.Helper()
-	if got != want {
-		t.Fatalf("got %v, want %v %v", got, want, fmt.Sprint(msg...))
-	}
 }

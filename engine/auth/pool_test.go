@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -90,26 +91,44 @@ func TestPoolBounds(t *testing.T) {
 	g, v := newGate(), newVerdicts()
 	p := NewPool(g, 2, 3)
 	defer p.Close()
-	check(t, p.Submit(v.check("good")), "first refused")
-	check(t, p.Submit(v.check("bad1")), "second refused")
+	if !p.Submit(v.check("good")) {
+		t.Fatal("first refused")
+	}
+	if !p.Submit(v.check("bad1")) {
+		t.Fatal("second refused")
+	}
 	g.wait(t)
 	g.wait(t) // both workers busy
 	for _, pw := range []string{"bad2", "bad3", "good2"} {
-		check(t, p.Submit(v.check(pw)), pw, "refused with room in the queue")
+		if !p.Submit(v.check(pw)) {
+			t.Fatal(pw, "refused with room in the queue")
+		}
 	}
-	check(t, !p.Submit(v.check("excess")), "queue over its bound")
+	if p.Submit(v.check("excess")) {
+		t.Fatal("queue over its bound")
+	}
 	for range 5 {
 		g.release <- struct{}{}
 	}
 	v.waitN(t, 5)
-	equal(t, g.peak.Load(), int32(2), "checks at once")
+	if got := g.peak.Load(); got != int32(2) {
+		t.Fatalf("checks at once: got %v, want %v", got, int32(2))
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	equal(t, len(v.errs), 5)
-	noErr(t, v.errs["good"])
-	equal(t, v.errs["bad1"], ErrBadCredentials)
+	if len(v.errs) != 5 {
+		t.Fatalf("got %v, want %v", len(v.errs), 5)
+	}
+	if v.errs["good"] != nil {
+		t.Fatal(v.errs["good"])
+	}
+	if v.errs["bad1"] != ErrBadCredentials {
+		t.Fatalf("got %v, want %v", v.errs["bad1"], ErrBadCredentials)
+	}
 	_, excess := v.errs["excess"]
-	check(t, !excess, "refused check answered")
+	if excess {
+		t.Fatal("refused check answered")
+	}
 }
 
 // TestPoolCancel: a check cancelled while it waits is skipped (no
@@ -119,23 +138,35 @@ func TestPoolCancel(t *testing.T) {
 	p := NewPool(g, 1, 4)
 	defer p.Close()
 	running, waiting := v.check("running"), v.check("waiting")
-	check(t, p.Submit(running), "refused")
+	if !p.Submit(running) {
+		t.Fatal("refused")
+	}
 	g.wait(t)
-	check(t, p.Submit(waiting), "refused")
+	if !p.Submit(waiting) {
+		t.Fatal("refused")
+	}
 	waiting.Cancel()
 	running.Cancel()
-	check(t, p.Submit(v.check("after")), "refused")
+	if !p.Submit(v.check("after")) {
+		t.Fatal("refused")
+	}
 	g.release <- struct{}{}
-	equal(t, g.wait(t), "after", "next check run")
+	if got := g.wait(t); got != "after" {
+		t.Fatalf("next check run: got %v, want %v", got, "after")
+	}
 	g.release <- struct{}{}
 	v.waitN(t, 2)
 	g.mu.Lock()
-	equal(t, len(g.seen), 2, "checks run:", g.seen)
+	if len(g.seen) != 2 {
+		t.Fatalf("%s: got %v, want %v", fmt.Sprint("checks run:", g.seen), len(g.seen), 2)
+	}
 	g.mu.Unlock()
 	v.mu.Lock()
 	_, ok := v.errs["waiting"]
 	v.mu.Unlock()
-	check(t, !ok, "cancelled check answered")
+	if ok {
+		t.Fatal("cancelled check answered")
+	}
 }
 
 // TestPoolClose: Close waits for the running check, drops the queued ones
@@ -143,9 +174,13 @@ func TestPoolCancel(t *testing.T) {
 func TestPoolClose(t *testing.T) {
 	g, v := newGate(), newVerdicts()
 	p := NewPool(g, 1, 4)
-	check(t, p.Submit(v.check("running")), "refused")
+	if !p.Submit(v.check("running")) {
+		t.Fatal("refused")
+	}
 	g.wait(t)
-	check(t, p.Submit(v.check("queued")), "refused")
+	if !p.Submit(v.check("queued")) {
+		t.Fatal("refused")
+	}
 	closed := make(chan struct{})
 	go func() { p.Close(); close(closed) }()
 	select {
@@ -156,11 +191,15 @@ func TestPoolClose(t *testing.T) {
 	g.release <- struct{}{}
 	<-closed
 	v.waitN(t, 1)
-	check(t, !p.Submit(v.check("late")), "Submit after Close")
+	if p.Submit(v.check("late")) {
+		t.Fatal("Submit after Close")
+	}
 	p.Close() // again: nothing
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	equal(t, len(g.seen), 1, "checks run after Close:", g.seen)
+	if len(g.seen) != 1 {
+		t.Fatalf("%s: got %v, want %v", fmt.Sprint("checks run after Close:", g.seen), len(g.seen), 1)
+	}
 }
 
 // TestCheckCopiesAndForgets: a check owns copies of the credentials (the
@@ -175,13 +214,21 @@ func TestCheckCopiesAndForgets(t *testing.T) {
 	clear(wire) // the loop reuses its read buffer
 	p := NewPool(u, 1, 1)
 	defer p.Close()
-	check(t, p.Submit(ck), "refused")
+	if !p.Submit(ck) {
+		t.Fatal("refused")
+	}
 	select {
 	case got := <-done:
-		noErr(t, got.Err(), "credentials not copied")
+		if err := got.Err(); err != nil {
+			t.Fatal(err, "credentials not copied")
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no verdict")
 	}
-	equal(t, string(kept), string(make([]byte, len(kept))), "credentials not wiped")
-	check(t, ck.buf == nil && ck.info.Password == nil, "credentials kept")
+	if want := string(make([]byte, len(kept))); string(kept) != want {
+		t.Fatalf("credentials not wiped: got %v, want %v", string(kept), want)
+	}
+	if !(ck.buf == nil && ck.info.Password == nil) {
+		t.Fatal("credentials kept")
+	}
 }

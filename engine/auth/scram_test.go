@@ -15,29 +15,51 @@ import (
 func TestSCRAMRFC7677(t *testing.T) {
 	salt, _ := base64.StdEncoding.DecodeString("W22ZaJ0SNY7soEsUEjb6gQ==")
 	cred, err := DeriveCredential([]byte("pencil"), salt, 4096)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	u := newUsers(map[string]Credential{"user": cred})
 	m := NewSCRAM(u)
 	m.nonce = func() string { return "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0" }
 	ex := m.Start(&ConnectInfo{})
 	out, done, err := ex.Step([]byte("n,,n=user,r=rOprNGfwEbeRWgbNEkqO"))
-	noErr(t, err)
-	check(t, !done, "done after client-first")
-	equal(t, string(out), "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done {
+		t.Fatal("done after client-first")
+	}
+	if string(out) != "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096" {
+		t.Fatalf("got %v, want %v", string(out), "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+	}
 	out, done, err = ex.Step([]byte("c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0," +
 		"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="))
-	noErr(t, err)
-	check(t, done, "not done after client-final")
-	equal(t, string(out), "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
-	equal(t, ex.Username(), "user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !done {
+		t.Fatal("not done after client-final")
+	}
+	if string(out) != "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=" {
+		t.Fatalf("got %v, want %v", string(out), "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+	}
+	if got := ex.Username(); got != "user" {
+		t.Fatalf("got %v, want %v", got, "user")
+	}
 
 	// The test client computes the same client-final from the vector.
 	sc := &authtest.SCRAMClient{User: "user", Pass: "pencil", Nonce: "rOprNGfwEbeRWgbNEkqO"}
 	sc.First()
 	cf, err := sc.Final([]byte("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"))
-	noErr(t, err)
-	equal(t, string(cf), "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
-	check(t, sc.Verify([]byte("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")), "server signature")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(cf) != "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=" {
+		t.Fatalf("got %v, want %v", string(cf), "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+	}
+	if !sc.Verify([]byte("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")) {
+		t.Fatal("server signature")
+	}
 }
 
 // runSCRAM runs a whole exchange for sc against m, letting tamper change
@@ -50,7 +72,9 @@ func runSCRAM(t *testing.T, m *SCRAM, info *ConnectInfo, sc *authtest.SCRAMClien
 		return ex, sf, done, err
 	}
 	cf, err := sc.Final(sf)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if tamper != nil {
 		cf = tamper(cf)
 	}
@@ -109,15 +133,29 @@ func TestSCRAMExchange(t *testing.T) {
 			sc := &authtest.SCRAMClient{User: tc.user, Pass: tc.pass, Nonce: "cnonce"}
 			ex, out, done, err := runSCRAM(t, m, &tc.info, sc, tc.tamper)
 			if tc.want != nil {
-				check(t, errors.Is(err, tc.want), "got", err, "want", tc.want)
-				check(t, !done, "done despite", err)
-				equal(t, ex.Username(), "")
+				if !errors.Is(err, tc.want) {
+					t.Fatal("got", err, "want", tc.want)
+				}
+				if done {
+					t.Fatal("done despite", err)
+				}
+				if got := ex.Username(); got != "" {
+					t.Fatalf("got %v, want %v", got, "")
+				}
 				return
 			}
-			noErr(t, err)
-			check(t, done, "not done")
-			check(t, sc.Verify(out), "server signature wrong:", string(out))
-			equal(t, ex.Username(), tc.user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !done {
+				t.Fatal("not done")
+			}
+			if !sc.Verify(out) {
+				t.Fatal("server signature wrong:", string(out))
+			}
+			if got := ex.Username(); got != tc.user {
+				t.Fatalf("got %v, want %v", got, tc.user)
+			}
 		})
 	}
 }
@@ -133,19 +171,29 @@ func TestSCRAMMalformedFirst(t *testing.T) {
 		"n,,n=alice,r=x,e=" + strings.Repeat("x", scramMaxMessage),
 	} {
 		_, done, err := m.Start(&ConnectInfo{}).Step([]byte(msg))
-		check(t, errors.Is(err, ErrNotAuthorized) && !done, "accepted", msg, err)
+		if !(errors.Is(err, ErrNotAuthorized) && !done) {
+			t.Fatal("accepted", msg, err)
+		}
 	}
 	// A third message after success is out of sequence.
 	sc := &authtest.SCRAMClient{User: "alice", Pass: "pw", Nonce: "n1"}
 	ex := m.Start(&ConnectInfo{})
 	sf, _, err := ex.Step(sc.First())
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cf, err := sc.Final(sf)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, done, err := ex.Step(cf)
-	check(t, done && err == nil, "exchange failed", err)
+	if !(done && err == nil) {
+		t.Fatal("exchange failed", err)
+	}
 	_, _, err = ex.Step([]byte("again"))
-	check(t, errors.Is(err, ErrNotAuthorized), "third step accepted")
+	if !errors.Is(err, ErrNotAuthorized) {
+		t.Fatal("third step accepted")
+	}
 }
 
 // TestSCRAMUnknownUserSalt: an unknown user gets a stable salt, so the
@@ -154,36 +202,64 @@ func TestSCRAMUnknownUserSalt(t *testing.T) {
 	m := NewSCRAM(testUsers(t, "alice", "pw"))
 	salt := func(user string) string {
 		sf, _, err := m.Start(&ConnectInfo{}).Step([]byte("n,,n=" + user + ",r=x"))
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		a, _ := scramAttrs(sf)
 		return string(a['s']) + "/" + string(a['i'])
 	}
-	equal(t, salt("ghost"), salt("ghost"))
-	check(t, salt("ghost") != salt("alice"), "same salt for two users")
+	if got, want := salt("ghost"), salt("ghost"); got != want {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if salt("ghost") == salt("alice") {
+		t.Fatal("same salt for two users")
+	}
 }
 
 // TestUsersFile: credentials round-trip through their stored form, the
 // store checks plain passwords, and a bad file names its line.
 func TestUsersFile(t *testing.T) {
 	u := testUsers(t, "alice", "s3cret", "bob", "hunter2")
-	equal(t, u.Len(), 2)
+	if got := u.Len(); got != 2 {
+		t.Fatalf("got %v, want %v", got, 2)
+	}
 	c, ok := u.Lookup("alice")
-	check(t, ok, "alice missing")
+	if !ok {
+		t.Fatal("alice missing")
+	}
 	back, err := ParseCredential(c.String())
-	noErr(t, err)
-	check(t, bytes.Equal(back.Salt, c.Salt) && back.StoredKey == c.StoredKey && back.ServerKey == c.ServerKey &&
-		back.Iterations == DefaultIterations, "round trip")
-	check(t, !strings.Contains(c.String(), "s3cret"), "password stored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(bytes.Equal(back.Salt, c.Salt) && back.StoredKey == c.StoredKey && back.ServerKey == c.ServerKey &&
+		back.Iterations == DefaultIterations) {
+		t.Fatal("round trip")
+	}
+	if strings.Contains(c.String(), "s3cret") {
+		t.Fatal("password stored")
+	}
 
 	auth := func(user, pass string, hasPass bool) error {
 		return u.Authenticate(&ConnectInfo{UsernameFlag: true, Username: []byte(user), PasswordFlag: hasPass, Password: []byte(pass)})
 	}
-	noErr(t, auth("alice", "s3cret", true))
-	noErr(t, auth("bob", "hunter2", true))
-	equal(t, auth("alice", "hunter2", true), ErrBadCredentials)
-	equal(t, auth("alice", "", false), ErrBadCredentials)
-	equal(t, auth("carol", "s3cret", true), ErrBadCredentials)
-	noErr(t, u.Authenticate(&ConnectInfo{}), "anonymous is AllowAnonymous's business")
+	if err := auth("alice", "s3cret", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth("bob", "hunter2", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := auth("alice", "hunter2", true); got != ErrBadCredentials {
+		t.Fatalf("got %v, want %v", got, ErrBadCredentials)
+	}
+	if got := auth("alice", "", false); got != ErrBadCredentials {
+		t.Fatalf("got %v, want %v", got, ErrBadCredentials)
+	}
+	if got := auth("carol", "s3cret", true); got != ErrBadCredentials {
+		t.Fatalf("got %v, want %v", got, ErrBadCredentials)
+	}
+	if err := u.Authenticate(&ConnectInfo{}); err != nil {
+		t.Fatal(err, "anonymous is AllowAnonymous's business")
+	}
 
 	line := FormatUserLine("alice", &c)
 	for _, tc := range []struct {
@@ -196,13 +272,18 @@ func TestUsersFile(t *testing.T) {
 		{"twice", line + "\n" + line + "\n", "f:2:"},
 	} {
 		_, err := ParseUsers(strings.NewReader(tc.file), "f")
-		check(t, err != nil && strings.HasPrefix(err.Error(), tc.want) && errors.Is(err, ErrUsersFile),
-			tc.name, "got", err)
+		if !(err != nil && strings.HasPrefix(err.Error(), tc.want) && errors.Is(err, ErrUsersFile)) {
+			t.Fatal(tc.name, "got", err)
+		}
 	}
 	_, err = LoadUsers(t.TempDir() + "/missing")
-	check(t, errors.Is(err, ErrUsersFile) && strings.Contains(err.Error(), "missing"), err)
+	if !(errors.Is(err, ErrUsersFile) && strings.Contains(err.Error(), "missing")) {
+		t.Fatal(err)
+	}
 	for name, ok := range map[string]bool{"alice": true, "a-b.c@d": true, "": false, "a:b": false, "#a": false, "a b": false} {
-		equal(t, ValidUserName(name), ok, name)
+		if got := ValidUserName(name); got != ok {
+			t.Fatalf("%v: got %v, want %v", name, got, ok)
+		}
 	}
 }
 
@@ -212,13 +293,21 @@ func TestSCRAMRand(t *testing.T) {
 	m := NewSCRAM(testUsers(t, "alice", "pw"))
 	nonce := func() string {
 		sf, _, err := m.Start(&ConnectInfo{}).Step([]byte("n,,n=alice,r=x"))
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		a, _ := scramAttrs(sf)
 		return string(a['r'])
 	}
 	first := nonce()
-	check(t, nonce() != first, "random nonces repeat")
+	if nonce() == first {
+		t.Fatal("random nonces repeat")
+	}
 	m.Rand = strings.NewReader(strings.Repeat("\x00", 2*scramNonceLen))
-	equal(t, nonce(), "x"+strings.Repeat("A", 24))
-	equal(t, nonce(), "x"+strings.Repeat("A", 24))
+	if got, want := nonce(), "x"+strings.Repeat("A", 24); got != want {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if got, want := nonce(), "x"+strings.Repeat("A", 24); got != want {
+		t.Fatalf("got %v, want %v", got, want)
+	}
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +13,18 @@ import (
 // does not tell which users exist.
 func TestUsersUnknownUserCostsPBKDF2(t *testing.T) {
 	u := testUsers(t, "alice", "s3cret")
-	equal(t, plainLogin(u, "mallory", "s3cret"), ErrBadCredentials)
-	equal(t, u.derivations.Load(), uint64(1), "PBKDF2 runs for an unknown user")
-	equal(t, plainLogin(u, "alice", "wrong"), ErrBadCredentials)
-	equal(t, u.derivations.Load(), uint64(2), "PBKDF2 runs for a wrong password")
+	if got := plainLogin(u, "mallory", "s3cret"); got != ErrBadCredentials {
+		t.Fatalf("got %v, want %v", got, ErrBadCredentials)
+	}
+	if got := u.derivations.Load(); got != uint64(1) {
+		t.Fatalf("PBKDF2 runs for an unknown user: got %v, want %v", got, uint64(1))
+	}
+	if got := plainLogin(u, "alice", "wrong"); got != ErrBadCredentials {
+		t.Fatalf("got %v, want %v", got, ErrBadCredentials)
+	}
+	if got := u.derivations.Load(); got != uint64(2) {
+		t.Fatalf("PBKDF2 runs for a wrong password: got %v, want %v", got, uint64(2))
+	}
 }
 
 // TestUsersVerifiedCache: a repeated correct login skips PBKDF2; a wrong
@@ -23,29 +32,57 @@ func TestUsersUnknownUserCostsPBKDF2(t *testing.T) {
 // replaced store drops the cache, so an old password stops working.
 func TestUsersVerifiedCache(t *testing.T) {
 	u := testUsers(t, "alice", "s3cret", "bob", "hunter2")
-	noErr(t, plainLogin(u, "alice", "s3cret"))
-	equal(t, u.derivations.Load(), uint64(1))
-	for range 3 {
-		noErr(t, plainLogin(u, "alice", "s3cret"))
+	if err := plainLogin(u, "alice", "s3cret"); err != nil {
+		t.Fatal(err)
 	}
-	equal(t, u.derivations.Load(), uint64(1), "cached login ran PBKDF2")
+	if got := u.derivations.Load(); got != uint64(1) {
+		t.Fatalf("got %v, want %v", got, uint64(1))
+	}
+	for range 3 {
+		if err := plainLogin(u, "alice", "s3cret"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := u.derivations.Load(); got != uint64(1) {
+		t.Fatalf("cached login ran PBKDF2: got %v, want %v", got, uint64(1))
+	}
 	for i, pw := range []string{"s3cre", "s3cret ", "hunter2", ""} {
-		equal(t, plainLogin(u, "alice", pw), ErrBadCredentials, pw)
-		equal(t, u.derivations.Load(), uint64(2+i), "wrong password skipped PBKDF2", pw)
+		if got := plainLogin(u, "alice", pw); got != ErrBadCredentials {
+			t.Fatalf("%v: got %v, want %v", pw, got, ErrBadCredentials)
+		}
+		if got := u.derivations.Load(); got != uint64(2+i) {
+			t.Fatalf("%s: got %v, want %v", fmt.Sprint("wrong password skipped PBKDF2", pw), got, uint64(2+i))
+		}
 	}
 	// bob's cached tag is not alice's: the name is part of the tag.
-	noErr(t, plainLogin(u, "bob", "hunter2"))
-	equal(t, plainLogin(u, "alice", "hunter2"), ErrBadCredentials)
-	noErr(t, plainLogin(u, "alice", "s3cret"))
+	if err := plainLogin(u, "bob", "hunter2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := plainLogin(u, "alice", "hunter2"); got != ErrBadCredentials {
+		t.Fatalf("got %v, want %v", got, ErrBadCredentials)
+	}
+	if err := plainLogin(u, "alice", "s3cret"); err != nil {
+		t.Fatal(err)
+	}
 
 	// A new file where alice changed her password and bob is gone.
 	u.Replace(testUsers(t, "alice", "n3w"))
 	before := u.derivations.Load()
-	equal(t, plainLogin(u, "alice", "s3cret"), ErrBadCredentials, "old password after reload")
-	equal(t, plainLogin(u, "bob", "hunter2"), ErrBadCredentials, "deleted user after reload")
-	equal(t, u.derivations.Load(), before+2, "cache survived the reload")
-	noErr(t, plainLogin(u, "alice", "n3w"))
-	equal(t, u.Len(), 1)
+	if got := plainLogin(u, "alice", "s3cret"); got != ErrBadCredentials {
+		t.Fatalf("old password after reload: got %v, want %v", got, ErrBadCredentials)
+	}
+	if got := plainLogin(u, "bob", "hunter2"); got != ErrBadCredentials {
+		t.Fatalf("deleted user after reload: got %v, want %v", got, ErrBadCredentials)
+	}
+	if got := u.derivations.Load(); got != (before + 2) {
+		t.Fatalf("cache survived the reload: got %v, want %v", got, before+2)
+	}
+	if err := plainLogin(u, "alice", "n3w"); err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Len(); got != 1 {
+		t.Fatalf("got %v, want %v", got, 1)
+	}
 }
 
 // TestUsersReplaceKeepsUnchangedLogins: a reload keeps the cached login
@@ -54,21 +91,41 @@ func TestUsersVerifiedCache(t *testing.T) {
 func TestUsersReplaceKeepsUnchangedLogins(t *testing.T) {
 	path := writeUsersFile(t, "alice", "a", "bob", "b")
 	u, err := LoadUsers(path)
-	noErr(t, err)
-	noErr(t, plainLogin(u, "alice", "a"))
-	noErr(t, plainLogin(u, "bob", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plainLogin(u, "alice", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := plainLogin(u, "bob", "b"); err != nil {
+		t.Fatal(err)
+	}
 	alice, _ := u.Lookup("alice")
 	bob, err := NewCredential([]byte("b2"), DefaultIterations)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	next, err := ParseUsers(strings.NewReader(FormatUserLine("alice", &alice)+"\n"+FormatUserLine("bob", &bob)+"\n"), "f")
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	u.Replace(next)
 	before := u.derivations.Load()
-	noErr(t, plainLogin(u, "alice", "a"))
-	equal(t, u.derivations.Load(), before, "unchanged user's cached login dropped")
-	equal(t, plainLogin(u, "bob", "b"), ErrBadCredentials, "changed user's old password")
-	noErr(t, plainLogin(u, "bob", "b2"))
-	equal(t, u.derivations.Load(), before+2)
+	if err := plainLogin(u, "alice", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := u.derivations.Load(); got != before {
+		t.Fatalf("unchanged user's cached login dropped: got %v, want %v", got, before)
+	}
+	if got := plainLogin(u, "bob", "b"); got != ErrBadCredentials {
+		t.Fatalf("changed user's old password: got %v, want %v", got, ErrBadCredentials)
+	}
+	if err := plainLogin(u, "bob", "b2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := u.derivations.Load(); got != (before + 2) {
+		t.Fatalf("got %v, want %v", got, before+2)
+	}
 }
 
 // TestUsersCacheBounded: the cache never holds more than usersCacheMax
@@ -78,11 +135,17 @@ func TestUsersCacheBounded(t *testing.T) {
 	for i := range usersCacheMax + 10 {
 		vc.put(strings.Repeat("u", 1+i%7)+string(rune('a'+i%26))+string(rune(i)), [32]byte{byte(i)})
 	}
-	check(t, len(vc.m) <= usersCacheMax, "cache holds", len(vc.m))
+	if len(vc.m) > usersCacheMax {
+		t.Fatal("cache holds", len(vc.m))
+	}
 	vc.put("last", [32]byte{1})
-	check(t, len(vc.m) <= usersCacheMax, "cache holds", len(vc.m))
+	if len(vc.m) > usersCacheMax {
+		t.Fatal("cache holds", len(vc.m))
+	}
 	_, ok := vc.m["last"]
-	check(t, ok, "newest entry evicted")
+	if !ok {
+		t.Fatal("newest entry evicted")
+	}
 }
 
 // TestUsersConcurrentReplace: logins on several goroutines while the store
@@ -95,7 +158,9 @@ func TestUsersConcurrentReplace(t *testing.T) {
 	for range 2 {
 		wg.Go(func() {
 			for range 20 {
-				noErr(t, plainLogin(u, "alice", "a"))
+				if err := plainLogin(u, "alice", "a"); err != nil {
+					t.Fatal(err)
+				}
 				if err := plainLogin(u, "bob", "b"); err != nil && err != ErrBadCredentials {
 					t.Error(err)
 				}
@@ -107,7 +172,9 @@ func TestUsersConcurrentReplace(t *testing.T) {
 		u.Replace(n)
 	}
 	wg.Wait()
-	equal(t, u.Len(), 1)
+	if got := u.Len(); got != 1 {
+		t.Fatalf("got %v, want %v", got, 1)
+	}
 }
 
 // TestSCRAMUnknownUserLooksKnown: an unknown user is shown the store's
@@ -116,31 +183,47 @@ func TestSCRAMUnknownUserLooksKnown(t *testing.T) {
 	var sb strings.Builder
 	for _, name := range []string{"alice", "bob"} {
 		c, err := NewCredential([]byte("pw"), 2*DefaultIterations)
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		sb.WriteString(FormatUserLine(name, &c) + "\n")
 	}
 	u, err := ParseUsers(strings.NewReader(sb.String()), "f")
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := NewSCRAM(u)
 	first := func(user string) map[byte][]byte {
 		sf, _, err := m.Start(&ConnectInfo{}).Step([]byte("n,,n=" + user + ",r=x"))
-		noErr(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		a, _ := scramAttrs(sf)
 		return a
 	}
-	equal(t, string(first("alice")['i']), "8192")
-	equal(t, string(first("ghost")['i']), "8192", "unknown user's iteration count")
+	if got := string(first("alice")['i']); got != "8192" {
+		t.Fatalf("got %v, want %v", got, "8192")
+	}
+	if got := string(first("ghost")['i']); got != "8192" {
+		t.Fatalf("unknown user's iteration count: got %v, want %v", got, "8192")
+	}
 	salt := string(first("ghost")['s'])
 	u.Replace(testUsers(t, "alice", "pw"))
-	equal(t, string(first("ghost")['s']), salt, "unknown user's salt changed on reload")
-	equal(t, string(first("ghost")['i']), "4096")
+	if got := string(first("ghost")['s']); got != salt {
+		t.Fatalf("unknown user's salt changed on reload: got %v, want %v", got, salt)
+	}
+	if got := string(first("ghost")['i']); got != "4096" {
+		t.Fatalf("got %v, want %v", got, "4096")
+	}
 }
 
 // TestUsersFileLimits: an absurd iteration count and an over-long line are
 // refused naming their line.
 func TestUsersFileLimits(t *testing.T) {
 	c, err := NewCredential([]byte("pw"), DefaultIterations)
-	noErr(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	line := FormatUserLine("alice", &c)
 	huge := strings.Replace(line, "$4096:", "$2000000000:", 1)
 	for _, tc := range []struct{ name, file, want string }{
@@ -148,7 +231,9 @@ func TestUsersFileLimits(t *testing.T) {
 		{"long line", "# c\n\nalice:" + strings.Repeat("x", 70000) + "\n", "f:3:"},
 	} {
 		_, err := ParseUsers(strings.NewReader(tc.file), "f")
-		check(t, err != nil && strings.HasPrefix(err.Error(), tc.want) && errors.Is(err, ErrUsersFile), tc.name, err)
+		if !(err != nil && strings.HasPrefix(err.Error(), tc.want) && errors.Is(err, ErrUsersFile)) {
+			t.Fatal(tc.name, err)
+		}
 	}
 	// An error, which ends up in the log on a reload, quotes no key.
 	stored, server := line[strings.LastIndex(line, "$")+1:strings.LastIndex(line, ":")], line[strings.LastIndex(line, ":")+1:]
@@ -157,7 +242,9 @@ func TestUsersFileLimits(t *testing.T) {
 		strings.Replace(line, stored, stored[:20], 1),
 	} {
 		_, err := ParseUsers(strings.NewReader(bad+"\n"), "f")
-		check(t, err != nil && !strings.Contains(err.Error(), server[:20]) && !strings.Contains(err.Error(), stored[:20]), "key in error:", err)
+		if !(err != nil && !strings.Contains(err.Error(), server[:20]) && !strings.Contains(err.Error(), stored[:20])) {
+			t.Fatal("key in error:", err)
+		}
 	}
 }
 
@@ -184,12 +271,22 @@ func TestUsersAuthenticateCached(t *testing.T) {
 		{name: "unknown user", user: "mallory", pass: "x", hasUser: true, hasPass: true},
 	} {
 		known, err := login(tc.user, tc.pass, tc.hasUser, tc.hasPass)
-		check(t, known == tc.known && err == tc.err, tc.name, known, err)
+		if !(known == tc.known && err == tc.err) {
+			t.Fatal(tc.name, known, err)
+		}
 	}
-	noErr(t, plainLogin(u, "alice", "s3cret")) // the full check caches it
+	if err := plainLogin(u, "alice", "s3cret"); err != nil { // the full check caches it
+		t.Fatal(err)
+	}
 	known, err := login("alice", "s3cret", true, true)
-	check(t, known && err == nil, "cached login not answered", known, err)
+	if !(known && err == nil) {
+		t.Fatal("cached login not answered", known, err)
+	}
 	known, err = login("alice", "s3cret!", true, true)
-	check(t, !known && err == nil, "wrong password answered from the cache", known, err)
-	equal(t, u.derivations.Load(), uint64(1), "AuthenticateCached ran PBKDF2")
+	if !(!known && err == nil) {
+		t.Fatal("wrong password answered from the cache", known, err)
+	}
+	if got := u.derivations.Load(); got != uint64(1) {
+		t.Fatalf("AuthenticateCached ran PBKDF2: got %v, want %v", got, uint64(1))
+	}
 }

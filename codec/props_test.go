@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -54,5 +55,81 @@ func TestPropsFastPath(t *testing.T) {
 		string(p.Props.ContentType) != "application/json" || len(p.Props.User) != 1 ||
 		!bytes.Equal(p.Props.User[0].Key, []byte("trace")) || !bytes.Equal(p.Props.User[0].Value, []byte("abc123")) {
 		t.Fatalf("valid properties decoded as %+v", p.Props)
+	}
+}
+
+// TestUserLimit: Properties.UserLimit stops decoding at the first User
+// Property past it, on the fast path (short ASCII strings) and the general
+// one, with the 0x97 error; Reset and decoding keep the limit.
+func TestUserLimit(t *testing.T) {
+	for _, key := range []string{"k1234", "a key longer than sixteen bytes"} {
+		for _, n := range []int{4, 5, 40} {
+			t.Run(fmt.Sprintf("%d/%d", len(key), n), func(t *testing.T) {
+				in := Publish{Topic: []byte("t"), Payload: []byte("x")}
+				for i := 0; i < n; i++ {
+					in.Props.User = append(in.Props.User, UserProperty{Key: []byte(key), Value: []byte("value")})
+				}
+				pkt := AppendPublish(nil, V5, &in)
+				var p Publish
+				p.Props.UserLimit = 4
+				_, err := DecodePublish(pkt, V5, &p)
+				if n <= 4 {
+					if err != nil || len(p.Props.User) != n {
+						t.Fatalf("decode with %d properties: %v, %d decoded", n, err, len(p.Props.User))
+					}
+				} else {
+					if err != ErrTooManyUserProperties || ReasonCodeOf(err) != ReasonQuotaExceeded {
+						t.Fatalf("decode with %d properties: %v, want ErrTooManyUserProperties (0x97)", n, err)
+					}
+					if len(p.Props.User) > 4 {
+						t.Fatalf("%d properties stored past the limit", len(p.Props.User))
+					}
+				}
+				if p.Props.UserLimit != 4 {
+					t.Fatal("decoding lost UserLimit")
+				}
+				p.Props.Reset()
+				if p.Props.UserLimit != 4 {
+					t.Fatal("Reset lost UserLimit")
+				}
+				// Encoding ignores the limit.
+				in.Props.UserLimit = 1
+				if !bytes.Equal(AppendPublish(nil, V5, &in), pkt) {
+					t.Fatal("UserLimit changed the encoding")
+				}
+			})
+		}
+	}
+}
+
+func TestPropertiesHasSetClear(t *testing.T) {
+	var p Properties
+	if !p.Empty() || p.Has(PropTopicAlias) || p.Has(PropUserProperty) {
+		t.Fatal("zero Properties not empty")
+	}
+	p.TopicAlias = 3
+	p.Set(PropTopicAlias)
+	p.Set(PropUserProperty) // No effect: present when the slice is non-empty.
+	if !p.Has(PropTopicAlias) || p.Has(PropUserProperty) {
+		t.Fatal("Set")
+	}
+	p.User = append(p.User, UserProperty{Key: []byte("k")})
+	p.SubscriptionIDs = append(p.SubscriptionIDs, 1)
+	if !p.Has(PropUserProperty) || !p.Has(PropSubscriptionID) {
+		t.Fatal("repeating properties")
+	}
+	p.Clear(PropTopicAlias)
+	p.Clear(PropUserProperty)
+	if p.Has(PropTopicAlias) || p.Has(PropUserProperty) || !p.Has(PropSubscriptionID) {
+		t.Fatal("Clear")
+	}
+	c := cap(p.SubscriptionIDs)
+	p.Reset()
+	if !p.Empty() || cap(p.SubscriptionIDs) != c {
+		t.Fatal("Reset")
+	}
+	if AllowedProps(TypePublish, false)&bit(PropTopicAlias) == 0 || AllowedProps(TypeConnect, true)&bit(PropWillDelay) == 0 ||
+		AllowedProps(TypePingreq, false) != 0 {
+		t.Fatal("AllowedProps")
 	}
 }
