@@ -75,7 +75,7 @@ func (h *harness) claims(b *strings.Builder, groups []*group) {
 	if len(lines) == 0 {
 		return
 	}
-	b.WriteString("## Targets\n\nChecked on this run's medians (targets from the project's issue 6). A p99 is compared on the " +
+	b.WriteString("## Targets\n\nChecked on this run's medians against the project's targets. A p99 is compared on the " +
 		"repetitions during which the hypervisor stole under 1% of the machine's CPU when both targets have some and some " +
 		"were not (the line says so), since a neighbour's stall, not the broker, then decides the tail.\n\n")
 	b.WriteString(strings.Join(lines, "\n"))

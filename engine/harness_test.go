@@ -139,9 +139,14 @@ func newHarness(t testing.TB, nloops int, mods ...func(*Config)) *harness {
 	hs := &harness{t: t, b: b, h: harnessHandler{handler{b}}}
 	for i := 0; i < nloops; i++ {
 		el := &fakeLoop{idx: i, h: hs.h.handler}
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, fd := range fds {
+			if err := unix.SetNonblock(fd, true); err != nil {
+				t.Fatal(err)
+			}
 		}
 		el.bell = fds
 		t.Cleanup(func() { _ = unix.Close(fds[0]); _ = unix.Close(fds[1]) })
