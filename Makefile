@@ -15,6 +15,7 @@ all: build
 
 build:
 	$(GO) build -o bin/gust ./cmd/gust
+	$(GO) build -o bin/gust-bench ./cmd/gust-bench
 
 ## run: start the broker with embedded defaults on :1883.
 run:
@@ -40,7 +41,7 @@ fuzz:
 
 ## bench: a quick side-by-side comparison of Gust and every installed peer broker.
 bench:
-	$(GO) run ./cmd/gust bench --quick
+	$(GO) run ./cmd/gust-bench --quick
 
 ## microbench: the Go benchmarks (codec, trie, engine) with allocation counts.
 microbench:

@@ -17,10 +17,10 @@ import (
 )
 
 // TestMain lets the test binary play the HTTP baseline process the
-// harness starts as `<exe> bench --serve-http ADDR`.
+// harness starts as `<exe> --serve-http ADDR`.
 func TestMain(m *testing.M) {
-	if len(os.Args) == 4 && os.Args[1] == "bench" && os.Args[2] == "--serve-http" {
-		if err := ServeHTTPBaseline(context.Background(), os.Args[3]); err != nil {
+	if len(os.Args) == 3 && os.Args[1] == "--serve-http" {
+		if err := ServeHTTPBaseline(context.Background(), os.Args[2]); err != nil {
 			os.Exit(1)
 		}
 		os.Exit(0)

@@ -153,7 +153,7 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 	case KindMochi:
 		args = []string{t.bin, "-listen", addr}
 	case KindHTTP:
-		args = []string{t.bin, "bench", "--serve-http", addr}
+		args = []string{t.bin, "--serve-http", addr}
 	case KindMosquitto:
 		conf := filepath.Join(dir, "mosquitto-"+strconv.Itoa(port)+".conf")
 		if err := os.WriteFile(conf, []byte(MosquittoConfig(port)), 0o644); err != nil {

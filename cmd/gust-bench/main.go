@@ -1,0 +1,135 @@
+// Command gust-bench is Gust's benchmark harness: it runs named
+// scenarios against Gust and its peers side by side and writes results/.
+// It is a binary of its own so that the broker does not link the
+// plotting libraries; `gust bench` runs it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gust-mqtt/gust/bench"
+)
+
+func main() { os.Exit(runBench(os.Args[1:])) }
+
+// targetList collects repeated --target flags.
+type targetList []string
+
+// String implements flag.Value.
+func (t *targetList) String() string { return strings.Join(*t, ",") }
+
+// Set implements flag.Value: each --target adds one.
+func (t *targetList) Set(v string) error { *t = append(*t, v); return nil }
+
+// runBench binds the flags of gust-bench to a bench.Config and runs it.
+func runBench(args []string) int {
+	var cfg bench.Config
+	fs := flag.NewFlagSet("gust-bench", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "quick comparison (make bench): small scenarios, QoS 0 and 1, one repetition")
+	scen := fs.String("scenarios", "", "comma-separated scenarios (default: all; quick: "+strings.Join(bench.QuickSet(), ",")+"); have "+strings.Join(bench.Names(), ", "))
+	qos := fs.String("qos", "", "comma-separated QoS levels to run (default: each scenario's own)")
+	var targets targetList
+	fs.Var(&targets, "target", "target to compare: gust, mosquitto, mochi, http name=host:port, or name=gust:FLAGS for a Gust with extra serve flags (repeatable; default gust, mosquitto, mochi)")
+	claims := fs.Bool("claims", false, "also run the MQTT-vs-HTTP claims table")
+	serveHTTP := fs.String("serve-http", "", "run only the HTTP baseline broker on this address (used by the harness)")
+	fs.IntVar(&cfg.Reps, "reps", 3, "repetitions per target (targets alternate within each)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "override each scenario's measured duration")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second per publisher (default: flat out)")
+	fs.StringVar(&cfg.ResultsDir, "results", "", "results directory (default <repo>/results)")
+	fs.StringVar(&cfg.Label, "label", "", "run directory label (default: scenario set)")
+	fs.StringVar(&cfg.PinBroker, "pin-broker", "", "taskset CPU list for broker processes, e.g. 0")
+	fs.StringVar(&cfg.PinGenerator, "pin-gen", "", "CPU list for the generator, e.g. 1")
+	noPlots := fs.Bool("no-plots", false, "skip SVG plots")
+	gustBin := fs.String("gust-bin", "", "prebuilt gust binary for the gust target (default: go build ./cmd/gust)")
+	profile := fs.String("profile", "", "profile Gust in-process under this scenario (first -qos level) and write cpu.pprof and heap.pprof to -results")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
+	defer stop()
+	if *serveHTTP != "" {
+		if err := bench.ServeHTTPBaseline(ctx, *serveHTTP); err != nil {
+			fmt.Fprintln(os.Stderr, "gust bench:", err)
+			return 1
+		}
+		return 0
+	}
+	cfg.Size, cfg.Plots, cfg.Log, cfg.Args, cfg.Claims = bench.Standard, !*noPlots, os.Stderr, args, *claims
+	if *quick {
+		cfg.Size, cfg.Scenarios, cfg.QoS = bench.Quick, bench.QuickSet(), []byte{0, 1}
+		if !flagSet(fs, "reps") {
+			cfg.Reps = 1
+		}
+	}
+	if *scen != "" {
+		cfg.Scenarios = strings.Split(*scen, ",")
+	}
+	if *qos != "" {
+		cfg.QoS = nil
+		for _, q := range strings.Split(*qos, ",") {
+			n, err := strconv.Atoi(q)
+			if err != nil || n < 0 || n > 2 {
+				fmt.Fprintln(os.Stderr, "gust bench: bad -qos", q)
+				return 2
+			}
+			cfg.QoS = append(cfg.QoS, byte(n))
+		}
+	}
+	if *profile != "" {
+		return runProfile(ctx, *profile, cfg)
+	}
+	if len(targets) == 0 {
+		targets = targetList{"gust", "mosquitto", "mochi"}
+	}
+	for _, t := range targets {
+		tg, err := bench.ParseTarget(t)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gust bench:", err)
+			return 2
+		}
+		if tg.Kind == bench.KindGust {
+			tg.Bin = *gustBin
+		}
+		cfg.Targets = append(cfg.Targets, tg)
+	}
+	dir, _, err := bench.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gust bench:", err)
+		return 1
+	}
+	fmt.Println(dir)
+	return 0
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// runProfile implements --profile: CPU and heap profiles of Gust under one scenario.
+func runProfile(ctx context.Context, scenario string, cfg bench.Config) int {
+	pc := bench.ProfileConfig{Scenario: scenario, Size: cfg.Size, Dir: cfg.ResultsDir}
+	if len(cfg.QoS) > 0 {
+		pc.QoS = cfg.QoS[0]
+	}
+	if pc.Dir == "" {
+		pc.Dir = "gust-profile"
+	}
+	res, err := bench.Profile(ctx, pc)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gust bench:", err)
+		return 1
+	}
+	fmt.Printf("%s: delivered %.0f msg/s, connected %d; profiles in %s (go tool pprof %s/cpu.pprof)\n",
+		scenario, res.DeliverRate, res.Connected, pc.Dir, pc.Dir)
+	return 0
+}
