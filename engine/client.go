@@ -88,7 +88,7 @@ type client struct {
 	reason  closeReason
 	dirty   bool
 
-	throttled bool // not read until resumed (throttle.go)
+	thr clientThrottle // held: not read until resumed (throttle.go)
 	// noProblem is set when the v5 client sent Request Problem Information
 	// 0: no Reason String or User Property on acknowledgements
 	// [MQTT-3.1.2-29].
@@ -199,9 +199,9 @@ const pendingCap = 64 << 10
 // onTraffic decodes every whole packet in the connection's input buffer in place and
 // handles it; a partial packet waits for the rest (partial.go). Loop-only.
 func (c *client) onTraffic() network.Action {
-	c.l.inTraffic++ // the decode scratch is in use: no nested resume (throttle.go)
+	c.l.thr.enterRead()
 	act := c.readPackets()
-	c.l.inTraffic--
+	c.l.thr.leaveRead()
 	return act
 }
 
@@ -216,12 +216,12 @@ func (c *client) readPackets() network.Action {
 	if c.state == stateAuthCheck {
 		return c.whileChecking() // so does it for its password check
 	}
-	if c.throttled {
+	if c.throttled() {
 		c.lastRead = c.l.b.now() // it is alive, we are the ones not reading
 		if c.nc.InboundBuffered() < throttleMaxBuffered {
 			return network.None
 		}
-		c.throttled = false // over the bound: read (and drop) rather than buffer more
+		c.l.thr.overflow(c) // over the bound: read (and drop) rather than buffer more
 	}
 	if c.ext != nil && c.ext.part != nil {
 		if act, more := c.readPartial(); !more {
@@ -280,7 +280,7 @@ func (c *client) readPackets() network.Action {
 			break // keep the CONNECT in the buffer until resumeConnect
 		}
 		off += n
-		if c.throttled {
+		if c.throttled() {
 			break // the rest waits in the connection's input buffer (throttle.go)
 		}
 	}

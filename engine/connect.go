@@ -228,9 +228,9 @@ func (c *client) resumeConnect() {
 	c.state = stateNew
 	if kept := c.keptConnect(); kept != nil {
 		// An enhanced authentication's CONNECT is not in the connection's input buffer.
-		c.l.inTraffic++
+		c.l.thr.enterRead()
 		err := c.handleConnect(kept)
-		c.l.inTraffic--
+		c.l.thr.leaveRead()
 		if c.state != stateTakeover {
 			c.releasePartial() // a large CONNECT's own buffer (partial.go)
 		}
@@ -369,7 +369,7 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 		l.handOverShared(s) // while l still owns s
 	}
 	b.sessions.mu.Lock()
-	s.clearCongested(l, true) // offline queues never throttle
+	l.thr.detach(s) // offline queues never throttle
 	s.mu.Lock()
 	if s.c == c {
 		s.c = nil

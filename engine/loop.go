@@ -157,14 +157,8 @@ type loop struct {
 	dropSetting string
 	dropLimit   int
 
-	// Publisher throttle (throttle.go).
-	throttled       []*client
-	spareThrottled  []*client
-	servedThrottled []*client   // scratch of resumeThrottled
-	hasThrottled    atomic.Bool // read by other loops
-	resumePending   bool
-	inTraffic       int  // > 0 while a client's packets are decoded, or throttled clients resumed
-	congested       bool // the message being routed hit a congested session
+	thr       throttle // publisher throttle (throttle.go)
+	congested bool     // the message being routed hit a congested session
 
 	// Shared-subscription hand-over (shared.go).
 	pickOther func(trie.SubscriberID) bool // l.isOtherLive, bound once
@@ -183,6 +177,7 @@ func newLoop(b *Broker, idx int, nl network.Loop) *loop {
 	}
 	l.userPropsLimit()
 	l.pickOther = l.isOtherLive
+	l.thr.l = l
 	return l
 }
 
@@ -321,9 +316,7 @@ func (l *loop) finish() {
 	}
 	l.depth--
 	l.foldStats()
-	if l.resumePending && l.inTraffic == 0 {
-		l.resumeThrottled() // ends with finish
-	}
+	l.thr.endRound()
 }
 
 // foldStats publishes the round's counters with one atomic add each.
@@ -397,7 +390,7 @@ func (l *loop) apply(bt *batch) {
 			}
 		case itemMessage:
 			if it.qos > 0 {
-				it.s.appliedHandedIn()
+				l.thr.applied(it.s)
 			}
 			l.deliver(it.s, it.m, it.qos, it.ids, it.retain, it.group)
 		case itemTakeover:
@@ -407,7 +400,7 @@ func (l *loop) apply(bt *batch) {
 		case itemClose:
 			it.c.closeNow(closeShutdown)
 		case itemResumeThrottled:
-			l.resumePending = true
+			l.thr.askResume()
 		case itemOrphan:
 			l.adoptOrphan(it)
 		}

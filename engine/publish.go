@@ -86,12 +86,9 @@ func (c *client) handlePublish(pkt []byte) error {
 		return nil
 	}
 	l.route(p.Topic, p.Payload, p.QoS, p.Retain, c.sess, props)
-	if l.congested {
-		l.congested = false
-		if p.QoS > 0 {
-			c.throttle()
-		}
-	}
+	congested := l.congested
+	l.congested = false
+	l.thr.afterRoute(c, p.QoS, congested)
 	return nil
 }
 
@@ -475,7 +472,9 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 	if owner != l {
 		bt := l.outFor(owner)
 		if qos > 0 {
-			s.noteHandedIn(l)
+			if l.thr.handedIn(s) {
+				l.congested = true
+			}
 		} else if l.full(bt, len(m.topic)+len(m.payload)) {
 			return // the owner loop lags: QoS 0 is dropped (MaxHandoverBytes)
 		}
@@ -507,7 +506,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
 	if len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		s.enqueue(l, om)
-		s.markCongested(l)
+		l.thr.queued(s)
 		return
 	}
 	l.sendNew(s, c, om)
@@ -548,7 +547,7 @@ func (l *loop) pump(s *session, c *client) {
 		}
 		l.sendNew(s, c, om)
 	}
-	s.pumped(l, moved) // throttle.go
+	l.thr.pumped(s, moved)
 }
 
 // appendPublish encodes m for c, with the Subscription Identifiers ids for
