@@ -12,7 +12,7 @@ import (
 // and fan-out. Loop-only.
 func (c *client) handlePublish(pkt []byte) error {
 	l := c.l
-	p := &l.pub
+	p := &l.scratch.pub
 	if _, err := codec.DecodePublish(pkt, c.version, p); err != nil {
 		return err // [MQTT-3.3.1-4] [MQTT-3.3.2-2] [MQTT-1.5.3-1]
 	}
@@ -154,7 +154,7 @@ func (c *client) resolveAlias(p *codec.Publish) error {
 // handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP. Loop-only.
 func (c *client) handleAck(pkt []byte) error {
 	l := c.l
-	a := &l.ack
+	a := &l.scratch.ack
 	if _, err := codec.DecodeAck(pkt, c.version, a); err != nil {
 		return err // [MQTT-3.6.1-1]
 	}
@@ -216,16 +216,16 @@ func (l *loop) match(topic []byte) *trie.Result {
 	if r, ok := l.cache[string(topic)]; ok { // no allocation for the lookup key
 		return r
 	}
-	t.Match(topic, &l.res)
+	t.Match(topic, &l.scratch.res)
 	limit := l.b.cfg.MatchCacheBytes
-	size, ids := cacheEntryBytes(topic, &l.res)
+	size, ids := cacheEntryBytes(topic, &l.scratch.res)
 	if size > limit/64 {
 		if ids {
 			// Identifiers outlive the next Match: hand-over items and
 			// session queues keep them.
-			return l.res.Clone()
+			return l.scratch.res.Clone()
 		}
-		return &l.res
+		return &l.scratch.res
 	}
 	if l.cacheBytes+size > limit {
 		// A new map: clear would keep the old one's slots.
@@ -234,7 +234,7 @@ func (l *loop) match(topic []byte) *trie.Result {
 		l.b.limits.cacheClears.Add(1)
 		l.b.infoLimit(&l.b.limits.logCache, "match cache emptied", "match_cache_bytes", limit, "")
 	}
-	r := l.res.Clone()
+	r := l.scratch.res.Clone()
 	l.cache[string(topic)] = r
 	l.cacheBytes += size
 	return r
@@ -425,8 +425,8 @@ func (l *loop) encodeQoS0(f *fanout, v codec.Version) []byte {
 		if fam == 1 && f.props != nil {
 			p.Props = *f.props // forwarded as received; it has not waited [MQTT-3.3.2-6]
 		}
-		l.encs[fam] = codec.AppendPublish(l.encs[fam][:0], v, &p)
-		f.enc[fam] = l.encs[fam]
+		l.scratch.encs[fam] = codec.AppendPublish(l.scratch.encs[fam][:0], v, &p)
+		f.enc[fam] = l.scratch.encs[fam]
 	}
 	return f.enc[fam]
 }
@@ -440,8 +440,8 @@ func (l *loop) encodeQoS0Own(f *fanout, ids []uint32, retain bool) []byte {
 		p.Props = *f.props
 	}
 	p.Props.SubscriptionIDs = ids
-	l.encID = codec.AppendPublish(l.encID[:0], codec.V5, &p)
-	return l.encID
+	l.scratch.encID = codec.AppendPublish(l.scratch.encID[:0], codec.V5, &p)
+	return l.scratch.encID
 }
 
 // deliver hands m to s at qos, wherever s lives: on this loop it is sent or

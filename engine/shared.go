@@ -27,10 +27,10 @@ import "github.com/gust-mqtt/gust/trie"
 const maxSkip = 3
 
 // isOtherLive reports whether id has a connected client and is not one of
-// the members being left (l.skip); bound once to l.pickOther so picking
-// allocates nothing. Loop-only.
+// the members being left (l.shared.skip); bound once to l.shared.pickOther
+// so picking allocates nothing. Loop-only.
 func (l *loop) isOtherLive(id trie.SubscriberID) bool {
-	for _, s := range l.skip[:l.nskip] {
+	for _, s := range l.shared.skip[:l.shared.nskip] {
 		if id == s {
 			return false
 		}
@@ -49,11 +49,11 @@ func (l *loop) handOverShared(s *session) {
 	if s.sessionExt == nil {
 		return // no QoS 1/2 message was ever queued or sent
 	}
-	if l.nskip == len(l.skip) {
+	if l.shared.nskip == len(l.shared.skip) {
 		return // cannot happen: only redirect nests, and it leaves room
 	}
-	l.skip[l.nskip] = s.subID()
-	l.nskip++
+	l.shared.skip[l.shared.nskip] = s.subID()
+	l.shared.nskip++
 	keep := s.inflight[:0]
 	for _, om := range s.inflight {
 		// [MQTT-4.8.2-4] [MQTT-4.8.2-5] a sent QoS 2 message stays; a
@@ -76,7 +76,7 @@ func (l *loop) handOverShared(s *session) {
 	}
 	clear(s.queue[len(keep):])
 	s.queue = keep
-	l.nskip--
+	l.shared.nskip--
 	if !s.clean() {
 		return
 	}
@@ -92,7 +92,7 @@ func (l *loop) handOverShared(s *session) {
 // handOver delivers om to a live member of om.group other than l.skipID
 // and reports whether one took it. Loop-only.
 func (l *loop) handOver(om *outMsg) bool {
-	sub, ids, ok := om.group.PickMember(l.pickOther)
+	sub, ids, ok := om.group.PickMember(l.shared.pickOther)
 	if !ok {
 		return false
 	}
@@ -109,13 +109,13 @@ func (l *loop) handOver(om *outMsg) bool {
 // redirect delivers m, meant for the offline member s of group g, to
 // another live member instead and reports whether one took it. Loop-only.
 func (l *loop) redirect(s *session, m *message, retain bool, g *trie.Group) bool {
-	if l.nskip == len(l.skip) {
+	if l.shared.nskip == len(l.shared.skip) {
 		return false
 	}
-	l.skip[l.nskip] = s.subID()
-	l.nskip++
+	l.shared.skip[l.shared.nskip] = s.subID()
+	l.shared.nskip++
 	ok := l.handOver(&outMsg{m: m, retain: retain, group: g})
-	l.nskip--
+	l.shared.nskip--
 	return ok
 }
 
@@ -152,11 +152,11 @@ func (l *loop) adoptOrphan(it *item) {
 // adoptOrphans adopts the orphans openSession took from a session it
 // discarded. Loop-only, no lock held.
 func (l *loop) adoptOrphans() {
-	for i := range l.orphans {
-		l.adoptOrphan(&l.orphans[i])
+	for i := range l.shared.orphans {
+		l.adoptOrphan(&l.shared.orphans[i])
 	}
-	clear(l.orphans)
-	l.orphans = l.orphans[:0]
+	clear(l.shared.orphans)
+	l.shared.orphans = l.shared.orphans[:0]
 }
 
 // handOrphans has a loop adopt orphans collected off the loops (session
