@@ -126,8 +126,6 @@ type loop struct {
 	loopCounters             // statistics and queued-bytes accounting
 	thr          throttle    // publisher throttle (throttle.go)
 	shared       sharedPick  // shared-subscription hand-over (shared.go)
-
-	congested bool // the message being routed hit a congested session
 }
 
 // handover is a loop's side of the hand-over between loops (STYLE.md

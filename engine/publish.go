@@ -85,9 +85,7 @@ func (c *client) handlePublish(pkt []byte) error {
 	if !allowed || rc >= 0x80 {
 		return nil
 	}
-	l.route(p.Topic, p.Payload, p.QoS, p.Retain, c.sess, props)
-	congested := l.congested
-	l.congested = false
+	congested := l.route(p.Topic, p.Payload, p.QoS, p.Retain, c.sess, props)
 	l.thr.afterRoute(c, p.QoS, congested)
 	return nil
 }
@@ -273,6 +271,9 @@ type fanout struct {
 	// for a non-shared one; set around deliverTo so that the non-shared
 	// fan-out loop passes one argument less.
 	group *trie.Group
+	// congested is set once a QoS 1/2 delivery met a congested session
+	// (throttle.go); route returns it.
+	congested bool
 }
 
 // route delivers a message to every matching subscription [MQTT-4.5.0-1]:
@@ -280,8 +281,10 @@ type fanout struct {
 // published QoS [MQTT-3.3.5-1] [MQTT-3.8.4-6], and one member of each
 // matching shared group. Loop-only.
 // retain is the RETAIN flag as published, forwarded only to subscriptions
-// with Retain As Published [MQTT-3.3.1-12] [MQTT-3.3.1-13].
-func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session, props *codec.Properties) {
+// with Retain As Published [MQTT-3.3.1-12] [MQTT-3.3.1-13]. It reports
+// whether a QoS 1/2 delivery met a congested session: the publisher of a
+// QoS 1/2 message is throttled then (throttle.go).
+func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session, props *codec.Properties) (congested bool) {
 	res := l.match(topic)
 	l.seq++
 	f := fanout{topic: topic, payload: payload, qos: qos, retain: retain, from: from, props: props, seq: l.seq}
@@ -317,21 +320,25 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 			}
 		}
 	}
+	return f.congested
 }
 
 // deliverTo sends f to s at qos with the Subscription Identifiers ids and
 // the RETAIN flag retain (both v5). QoS 0 goes as shared pre-encoded bytes
 // (encoded for s alone when it has identifiers or retain); QoS 1/2 as a
-// message record through the session, with f.group. Loop-only.
+// message record through the session, with f.group, noting in
+// f.congested whether it met congestion. Loop-only.
 func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain bool) {
 	if qos > 0 {
-		if !l.congested && s.throttles() { // one is enough: skip the clock
-			l.congested = true
+		if !f.congested && s.throttles() { // one is enough: skip the clock
+			f.congested = true
 		}
 		if f.m == nil {
 			f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
 		}
-		l.deliver(s, f.m, qos, ids, retain, f.group)
+		if l.deliver(s, f.m, qos, ids, retain, f.group) {
+			f.congested = true
+		}
 		return
 	}
 	owner := s.owner.Load()
@@ -448,15 +455,19 @@ func (l *loop) encodeQoS0Own(f *fanout, ids []uint32, retain bool) []byte {
 // queued, on another loop it joins that loop's batch, offline it is queued
 // under s.mu (QoS 1/2 only) [MQTT-3.1.2-5]. g is the shared subscription
 // m goes through (nil if none): a shared message that finds its member
-// offline goes to another live member instead (shared.go). Loop-only.
-func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) {
+// offline goes to another live member instead (shared.go). It reports
+// whether the delivery congested the session it went to: one handed over
+// to an owner loop that lags (throttle.go). Loop-only.
+func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (congested bool) {
 	owner := s.owner.Load()
 	if owner == nil {
 		if qos == 0 {
-			return
+			return false
 		}
-		if g != nil && l.redirect(s, m, retain, g) {
-			return
+		if g != nil {
+			if taken, c := l.redirect(s, m, retain, g); taken {
+				return c
+			}
 		}
 		s.mu.Lock()
 		owner = s.owner.Load()
@@ -465,21 +476,19 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 				s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
 			}
 			s.mu.Unlock()
-			return
+			return false
 		}
 		s.mu.Unlock()
 	}
 	if owner != l {
 		bt := l.outFor(owner)
 		if qos > 0 {
-			if l.thr.handedIn(s) {
-				l.congested = true
-			}
+			congested = l.thr.handedIn(s)
 		} else if l.full(bt, len(m.topic)+len(m.payload)) {
-			return // the owner loop lags: QoS 0 is dropped (MaxHandoverBytes)
+			return false // the owner loop lags: QoS 0 is dropped (MaxHandoverBytes)
 		}
 		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids, retain: retain, group: g})
-		return
+		return congested
 	}
 	c := s.c
 	if c == nil || c.state != stateConnected {
@@ -489,27 +498,28 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		if c != nil && c.state == stateClosed && qos > 0 {
 			s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
 		}
-		return
+		return false
 	}
 	if m.expired(l.b.now()) {
-		return // [MQTT-3.3.2-5]
+		return false // [MQTT-3.3.2-5]
 	}
 	if qos == 0 {
 		if c.overBudget(len(m.topic) + len(m.payload) + 8) {
 			l.st.dropped++
-			return
+			return false
 		}
 		c.appendPublish(m, 0, 0, false, retain, ids)
-		return
+		return false
 	}
 	s.useExt()
 	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
 	if len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		s.enqueue(l, om)
 		l.thr.queued(s)
-		return
+		return false
 	}
 	l.sendNew(s, c, om)
+	return false
 }
 
 // sendNew assigns a packet id to om, records it in flight and writes it

@@ -61,8 +61,9 @@ const (
 //
 //   - enterRead and leaveRead around decoding a client's packets;
 //   - afterRoute once a client's PUBLISH is routed, with whether the
-//     message met congestion (route, and through it handedIn, queued and
-//     session.throttles, tell);
+//     message met congestion, as route reports it: a session that
+//     throttles (session.throttles), or one a hand-over congested
+//     (handedIn);
 //   - handedIn when a QoS 1/2 delivery is handed over to its session's
 //     owner loop, applied when that loop takes it in;
 //   - queued when the owner loop queues a QoS 1/2 message for a session;
