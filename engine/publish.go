@@ -452,44 +452,70 @@ func (l *loop) encodeQoS0Own(f *fanout, ids []uint32, retain bool) []byte {
 }
 
 // deliver hands m to s at qos, wherever s lives: on this loop it is sent or
-// queued, on another loop it joins that loop's batch, offline it is queued
-// under s.mu (QoS 1/2 only) [MQTT-3.1.2-5]. g is the shared subscription
-// m goes through (nil if none): a shared message that finds its member
-// offline goes to another live member instead (shared.go). It reports
-// whether the delivery congested the session it went to: one handed over
-// to an owner loop that lags (throttle.go). Loop-only.
+// queued (deliverLocal), on another loop it joins that loop's batch
+// (deliverRemote), offline it is queued under s.mu (deliverOffline). g is
+// the shared subscription m goes through (nil if none). It reports whether
+// the delivery congested the session it went to: one handed over to an
+// owner loop that lags (throttle.go). Loop-only.
 func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (congested bool) {
 	owner := s.owner.Load()
 	if owner == nil {
-		if qos == 0 {
-			return false
+		// Offline, unless its client came back meanwhile: deliverOffline
+		// returns the session's new owner then.
+		if owner, congested = l.deliverOffline(s, m, qos, ids, retain, g); owner == nil {
+			return congested
 		}
-		if g != nil {
-			if taken, c := l.redirect(s, m, retain, g); taken {
-				return c
-			}
-		}
-		s.mu.Lock()
-		owner = s.owner.Load()
-		if owner == nil {
-			if !s.gone() {
-				s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
-			}
-			s.mu.Unlock()
-			return false
-		}
-		s.mu.Unlock()
 	}
 	if owner != l {
-		bt := l.outFor(owner)
-		if qos > 0 {
-			congested = l.thr.handedIn(s)
-		} else if l.full(bt, len(m.topic)+len(m.payload)) {
-			return false // the owner loop lags: QoS 0 is dropped (MaxHandoverBytes)
-		}
-		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids, retain: retain, group: g})
-		return congested
+		return l.deliverRemote(owner, s, m, qos, ids, retain, g)
 	}
+	l.deliverLocal(s, m, qos, ids, retain, g)
+	return false
+}
+
+// deliverOffline queues m at qos for s, which has no client, under s.mu
+// (QoS 1/2 only) [MQTT-3.1.2-5]. A shared message goes to another live
+// member of g instead (shared.go), and it reports whether that congested
+// the member's session. When s's client came back before s.mu was taken
+// it does nothing and returns s's new owner. Loop-only.
+func (l *loop) deliverOffline(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (owner *loop, congested bool) {
+	if qos == 0 {
+		return nil, false
+	}
+	if g != nil {
+		var taken bool
+		if taken, congested = l.redirect(s, m, retain, g); taken {
+			return nil, congested
+		}
+	}
+	s.mu.Lock()
+	owner = s.owner.Load()
+	if owner == nil && !s.gone() {
+		s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
+	}
+	s.mu.Unlock()
+	return owner, false
+}
+
+// deliverRemote hands m at qos for s over to owner, the loop of s's
+// client, in this round's batch for it; a QoS 0 message is dropped when
+// owner lags (MaxHandoverBytes). It reports whether the hand-over
+// congested s (throttle.go). Loop-only.
+func (l *loop) deliverRemote(owner *loop, s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (congested bool) {
+	bt := l.outFor(owner)
+	if qos > 0 {
+		congested = l.thr.handedIn(s)
+	} else if l.full(bt, len(m.topic)+len(m.payload)) {
+		return false // the owner loop lags: QoS 0 is dropped (MaxHandoverBytes)
+	}
+	bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids, retain: retain, group: g})
+	return congested
+}
+
+// deliverLocal sends m at qos to s's client on this loop, or queues it
+// behind the in-flight window or the outbound budget. Loop-only (s's
+// owner).
+func (l *loop) deliverLocal(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) {
 	c := s.c
 	if c == nil || c.state != stateConnected {
 		// A closing client (its will being published, before detach):
@@ -498,28 +524,27 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 		if c != nil && c.state == stateClosed && qos > 0 {
 			s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
 		}
-		return false
+		return
 	}
 	if m.expired(l.b.now()) {
-		return false // [MQTT-3.3.2-5]
+		return // [MQTT-3.3.2-5]
 	}
 	if qos == 0 {
 		if c.overBudget(len(m.topic) + len(m.payload) + 8) {
 			l.st.dropped++
-			return false
+			return
 		}
 		c.appendPublish(m, 0, 0, false, retain, ids)
-		return false
+		return
 	}
 	s.useExt()
 	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
 	if len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		s.enqueue(l, om)
 		l.thr.queued(s)
-		return false
+		return
 	}
 	l.sendNew(s, c, om)
-	return false
 }
 
 // sendNew assigns a packet id to om, records it in flight and writes it
