@@ -225,6 +225,6 @@ func (c *client) authError(err error) error {
 // that a refusal honours its Maximum Packet Size. Loop-only.
 func (c *client) reloadConnect() {
 	if kept := c.keptConnect(); kept != nil {
-		_, _ = codec.DecodeConnect(kept, &c.l.conn) // decoded fine the first time
+		_, _ = codec.DecodeConnect(kept, &c.l.scratch.conn) // decoded fine the first time
 	}
 }

@@ -374,9 +374,7 @@ func (l *loop) housekeeping() {
 			}
 		}
 	}
-	if len(l.throttled) > 0 {
-		l.resumePending = true // bounded throttle: at most one housekeeping period
-	}
+	l.thr.tick()
 	l.finish()
 }
 

@@ -88,7 +88,7 @@ type client struct {
 	reason  closeReason
 	dirty   bool
 
-	throttled bool // not read until resumed (throttle.go)
+	thr clientThrottle // held: not read until resumed (throttle.go)
 	// noProblem is set when the v5 client sent Request Problem Information
 	// 0: no Reason String or User Property on acknowledgements
 	// [MQTT-3.1.2-29].
@@ -182,7 +182,7 @@ func (c *client) clientID() string {
 // clientInfo describes c to the Authoriser, in the loop's scratch (valid
 // during the call only, as ClientInfo documents). Loop-only.
 func (c *client) clientInfo() *ClientInfo {
-	info := &c.l.info
+	info := &c.l.scratch.info
 	*info = ClientInfo{ClientID: c.clientID(), ProtocolVersion: byte(c.version)}
 	if a := c.auth(); a != nil && a.user != "" {
 		info.Username = a.user // who the exchange authenticated
@@ -199,9 +199,9 @@ const pendingCap = 64 << 10
 // onTraffic decodes every whole packet in the connection's input buffer in place and
 // handles it; a partial packet waits for the rest (partial.go). Loop-only.
 func (c *client) onTraffic() network.Action {
-	c.l.inTraffic++ // the decode scratch is in use: no nested resume (throttle.go)
+	c.l.thr.enterRead()
 	act := c.readPackets()
-	c.l.inTraffic--
+	c.l.thr.leaveRead()
 	return act
 }
 
@@ -216,12 +216,12 @@ func (c *client) readPackets() network.Action {
 	if c.state == stateAuthCheck {
 		return c.whileChecking() // so does it for its password check
 	}
-	if c.throttled {
+	if c.throttled() {
 		c.lastRead = c.l.b.now() // it is alive, we are the ones not reading
 		if c.nc.InboundBuffered() < throttleMaxBuffered {
 			return network.None
 		}
-		c.throttled = false // over the bound: read (and drop) rather than buffer more
+		c.l.thr.overflow(c) // over the bound: read (and drop) rather than buffer more
 	}
 	if c.ext != nil && c.ext.part != nil {
 		if act, more := c.readPartial(); !more {
@@ -280,7 +280,7 @@ func (c *client) readPackets() network.Action {
 			break // keep the CONNECT in the buffer until resumeConnect
 		}
 		off += n
-		if c.throttled {
+		if c.throttled() {
 			break // the rest waits in the connection's input buffer (throttle.go)
 		}
 	}
@@ -340,24 +340,25 @@ func (c *client) handle(t codec.Type, pkt []byte) error {
 
 // handleDisconnect ends the connection without the will [MQTT-3.14.4-3].
 func (c *client) handleDisconnect(pkt []byte) error {
-	if _, err := codec.DecodeDisconnect(pkt, c.version, &c.l.disc); err != nil {
+	d := &c.l.scratch.disc
+	if _, err := codec.DecodeDisconnect(pkt, c.version, d); err != nil {
 		return err // [MQTT-3.14.1-1]
 	}
 	c.reason = closeClean
-	if c.version == codec.V5 && c.l.disc.ReasonCode == codec.ReasonDisconnectWithWill {
+	if c.version == codec.V5 && d.ReasonCode == codec.ReasonDisconnectWithWill {
 		c.reason = closeNone
 	}
-	if s := c.sess; c.version == codec.V5 && s != nil && c.l.disc.Props.Has(codec.PropSessionExpiry) {
+	if s := c.sess; c.version == codec.V5 && s != nil && d.Props.Has(codec.PropSessionExpiry) {
 		// A session that ends with the connection cannot be given a
 		// lifetime now (MQTT 5 3.14.2.2.2: protocol error, not a valid
 		// DISCONNECT, so the will goes out); otherwise the DISCONNECT's
 		// interval replaces the CONNECT's.
-		if s.expiry == 0 && c.l.disc.Props.SessionExpiry != 0 {
+		if s.expiry == 0 && d.Props.SessionExpiry != 0 {
 			c.reason = closeNone
 			return errDisconnectExpiry
 		}
 		if s.expiry != 0 {
-			s.expiry = c.l.disc.Props.SessionExpiry
+			s.expiry = d.Props.SessionExpiry
 		}
 	}
 	if c.reason == closeClean {

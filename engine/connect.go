@@ -18,7 +18,7 @@ import (
 func (c *client) handleConnect(pkt []byte) error {
 	l := c.l
 	b := l.b
-	p := &l.conn
+	p := &l.scratch.conn
 	if _, err := codec.DecodeConnect(pkt, p); err != nil {
 		c.version = p.Version
 		if p.Version == codec.V5 {
@@ -177,7 +177,7 @@ func (c *client) refuseAuth(err error) error {
 		c.refuseCode(codec.ConnackNotAuthorized, codec.ReasonNotAuthorized)
 	}
 	if c.l.b.debug() {
-		c.l.b.log.Debug("client refused", "client", string(c.l.conn.ClientID), "remote", c.nc.RemoteAddr(), "err", err)
+		c.l.b.log.Debug("client refused", "client", string(c.l.scratch.conn.ClientID), "remote", c.nc.RemoteAddr(), "err", err)
 	}
 	return errCloseQuiet
 }
@@ -209,7 +209,7 @@ func (c *client) refuse(rc codec.ReasonCode) {
 	// A CONNACK may carry a Reason String even with Request Problem
 	// Information 0 [MQTT-3.1.2-29], but not past the client's Maximum
 	// Packet Size [MQTT-3.2.2-19].
-	cp := &c.l.conn.Props
+	cp := &c.l.scratch.conn.Props
 	if txt := reasonText(rc); txt != nil && (!cp.Has(codec.PropMaximumPacketSize) || int(cp.MaximumPacketSize) >= len(txt)+16) {
 		ack.Props.ReasonString = txt
 		ack.Props.Set(codec.PropReasonString)
@@ -228,9 +228,9 @@ func (c *client) resumeConnect() {
 	c.state = stateNew
 	if kept := c.keptConnect(); kept != nil {
 		// An enhanced authentication's CONNECT is not in the connection's input buffer.
-		c.l.inTraffic++
+		c.l.thr.enterRead()
 		err := c.handleConnect(kept)
-		c.l.inTraffic--
+		c.l.thr.leaveRead()
 		if c.state != stateTakeover {
 			c.releasePartial() // a large CONNECT's own buffer (partial.go)
 		}
@@ -289,7 +289,7 @@ func (b *Broker) openSession(l *loop, c *client, id string, p *codec.Connect) (s
 		if p.CleanStart || s.gone() {
 			// [MQTT-3.1.2-6] discard any previous session.
 			if !s.gone() {
-				l.orphans = takeOrphans(s, l.orphans) // adopted by handleConnect
+				l.shared.orphans = takeOrphans(s, l.shared.orphans) // adopted by handleConnect
 			}
 			b.dropSessionLocked(s)
 			s.mu.Unlock()
@@ -318,15 +318,15 @@ func (b *Broker) openSession(l *loop, c *client, id string, p *codec.Connect) (s
 // evictLocked discards the offline session that went offline longest ago
 // to make room for a new one (MaxSessions), as if it had expired: its will
 // goes out if delayed [MQTT-3.1.3-9], its shared messages go to other
-// members (l.orphans, adopted by the caller). It reports false when no
-// session is offline. Caller holds b.sessions.mu. Loop-only (l).
+// members (l.shared.orphans, adopted by the caller). It reports false when
+// no session is offline. Caller holds b.sessions.mu. Loop-only (l).
 func (b *Broker) evictLocked(l *loop) bool {
 	s := b.sessions.offHead
 	if s == nil {
 		return false
 	}
 	s.mu.Lock()
-	l.orphans = takeOrphans(s, l.orphans)
+	l.shared.orphans = takeOrphans(s, l.shared.orphans)
 	b.dropSessionLocked(s)
 	s.mu.Unlock()
 	b.limits.sessionsEvicted.Add(1)
@@ -369,7 +369,7 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 		l.handOverShared(s) // while l still owns s
 	}
 	b.sessions.mu.Lock()
-	s.clearCongested(l, true) // offline queues never throttle
+	l.thr.detach(s) // offline queues never throttle
 	s.mu.Lock()
 	if s.c == c {
 		s.c = nil

@@ -144,8 +144,8 @@ func (c *client) refuseFilters(n int) {
 // l. Loop-only.
 func (l *loop) userPropsLimit() {
 	n := uint16(l.b.cfg.MaxUserProperties)
-	for _, p := range []*codec.Properties{&l.pub.Props, &l.ack.Props, &l.sub.Props,
-		&l.unsub.Props, &l.conn.Props, &l.conn.WillProps, &l.disc.Props} {
+	for _, p := range []*codec.Properties{&l.scratch.pub.Props, &l.scratch.ack.Props, &l.scratch.sub.Props,
+		&l.scratch.unsub.Props, &l.scratch.conn.Props, &l.scratch.conn.WillProps, &l.scratch.disc.Props} {
 		p.UserLimit = n
 	}
 }

@@ -107,66 +107,88 @@ type loopAtomics struct {
 	queueDropped, handoverDropped                              atomic.Uint64
 }
 
-// loop is the broker's state for one event loop (network.Loop). Everything but the
-// inbox and the atomics is touched only on that loop's goroutine.
+// loop is the broker's state for one event loop (network.Loop). Everything
+// but the inbox and the atomics (ast, thr.has) is touched only on that
+// loop's goroutine.
 type loop struct {
 	b   *Broker
 	idx int
 	nl  network.Loop // the event loop this runs on
 
+	handover           // what other loops hand to this one, and what it hands them
+	dirty    []*client // clients with pending bytes this round
+	depth    int       // finish re-entrancy guard
+	seq      uint64    // messages routed by this loop
+	clients  []*client // every client of the loop; client.idx is its position
+
+	scratch      loopScratch // reused for every packet and message (§5.1)
+	matchCache               // match results by topic
+	loopCounters             // statistics and queued-bytes accounting
+	thr          throttle    // publisher throttle (throttle.go)
+	shared       sharedPick  // shared-subscription hand-over (shared.go)
+}
+
+// handover is a loop's side of the hand-over between loops (STYLE.md
+// §5.7): the inbox others push batches to (safe from any goroutine), and,
+// loop-only, the loop's spare batches and those it builds this round for
+// other loops, pushed by finish.
+type handover struct {
 	in      inbox
 	free    chan *batch // this loop's spare batches
 	out     []*batch    // per target loop idx: batch being built in this round
 	targets []*loop     // loops with a non-nil out entry
-	dirty   []*client   // clients with pending bytes this round
-	depth   int         // finish re-entrancy guard
-	clients []*client   // every client of the loop; client.idx is its position
-	info    ClientInfo  // scratch for the Authoriser (client.clientInfo)
+}
 
-	// Decode scratch reused for every packet (§5.1).
-	pub       codec.Publish
-	ack       codec.Ack
-	sub       codec.Subscribe
-	unsub     codec.Unsubscribe
-	conn      codec.Connect
-	disc      codec.Disconnect
-	encs      [2][]byte // QoS 0 wire forms of the message being routed (v3, v5)
-	encID     []byte    // a v5 QoS 0 wire form with Subscription Identifiers
-	seq       uint64    // messages routed by this loop
-	res       trie.Result
-	codes     []codec.ReasonCode
-	slab      []byte // what is left of the chunk smallPending carves from
-	retainQ   []retainReq
-	retainIdx map[string]int // retainQ positions of one large SUBSCRIBE (queueRetained)
+// loopScratch is what a loop reuses for every packet it decodes and every
+// message it routes, so that neither allocates (§5.1). What it holds is
+// valid during one handler call or one route, but slab, the rest of a
+// chunk of small write buffers. Loop-only.
+type loopScratch struct {
+	// Decoded packets.
+	pub   codec.Publish
+	ack   codec.Ack
+	sub   codec.Subscribe
+	unsub codec.Unsubscribe
+	conn  codec.Connect
+	disc  codec.Disconnect
 
-	// Match cache (match): results by topic, emptied when the trie's
-	// generation moves or cacheBytes, their estimated size, would pass
-	// Config.MatchCacheBytes.
+	encs      [2][]byte          // QoS 0 wire forms of the message being routed (v3, v5)
+	encID     []byte             // a v5 QoS 0 wire form with Subscription Identifiers
+	res       trie.Result        // a match not cached (match)
+	codes     []codec.ReasonCode // SUBACK and UNSUBACK reason codes
+	retainQ   []retainReq        // retained messages a SUBSCRIBE asks for (subscribe.go)
+	retainIdx map[string]int     // retainQ positions of one large SUBSCRIBE (queueRetained)
+	info      ClientInfo         // for the Authoriser (client.clientInfo)
+	slab      []byte             // what is left of the chunk smallPending carves from
+}
+
+// matchCache holds a loop's match results by topic (match), emptied when
+// the trie's generation moves or cacheBytes, their estimated size, would
+// pass Config.MatchCacheBytes. Loop-only.
+type matchCache struct {
 	cache      map[string]*trie.Result
 	cacheGen   uint64
 	cacheBytes int
+}
 
+// loopCounters are a loop's statistics: the round's counters (st), added
+// to the atomics Stats reads (ast) at the end of each round (foldStats),
+// and the queued-bytes accounting (limits.go): the change of the sessions'
+// MaxQueuedBytes measure this round, folded into the broker's total once
+// per round, and the last drop for its log line.
+type loopCounters struct {
 	st  loopStats
-	ast loopAtomics
+	ast loopAtomics // read by any goroutine
 
-	// Queued-bytes accounting (limits.go): the change of the sessions'
-	// MaxQueuedBytes measure this round, folded into the broker's total
-	// once per round, and the last drop for its log line.
 	heldDelta   int64
 	dropWho     *session
 	dropSetting string
 	dropLimit   int
+}
 
-	// Publisher throttle (throttle.go).
-	throttled       []*client
-	spareThrottled  []*client
-	servedThrottled []*client   // scratch of resumeThrottled
-	hasThrottled    atomic.Bool // read by other loops
-	resumePending   bool
-	inTraffic       int  // > 0 while a client's packets are decoded, or throttled clients resumed
-	congested       bool // the message being routed hit a congested session
-
-	// Shared-subscription hand-over (shared.go).
+// sharedPick is a loop's state for handing shared messages to another
+// member of their group (shared.go). Loop-only.
+type sharedPick struct {
 	pickOther func(trie.SubscriberID) bool // l.isOtherLive, bound once
 	skip      [maxSkip]trie.SubscriberID   // members pickOther excludes
 	nskip     int
@@ -175,14 +197,15 @@ type loop struct {
 
 func newLoop(b *Broker, idx int, nl network.Loop) *loop {
 	l := &loop{
-		b:     b,
-		idx:   idx,
-		nl:    nl,
-		free:  make(chan *batch, freeBatches),
-		cache: make(map[string]*trie.Result),
+		b:          b,
+		idx:        idx,
+		nl:         nl,
+		handover:   handover{free: make(chan *batch, freeBatches)},
+		matchCache: matchCache{cache: make(map[string]*trie.Result)},
 	}
 	l.userPropsLimit()
-	l.pickOther = l.isOtherLive
+	l.shared.pickOther = l.isOtherLive
+	l.thr.l = l
 	return l
 }
 
@@ -203,11 +226,11 @@ const (
 // carved from the loop's current chunk. Appending past its capacity moves
 // it to a buffer of its own, as for any slice. Loop-only.
 func (l *loop) smallPending() []byte {
-	if len(l.slab) < smallPendingCap {
-		l.slab = make([]byte, smallPendingCap*slabConns)
+	if len(l.scratch.slab) < smallPendingCap {
+		l.scratch.slab = make([]byte, smallPendingCap*slabConns)
 	}
-	b := l.slab[:0:smallPendingCap]
-	l.slab = l.slab[smallPendingCap:]
+	b := l.scratch.slab[:0:smallPendingCap]
+	l.scratch.slab = l.scratch.slab[smallPendingCap:]
 	return b
 }
 
@@ -321,9 +344,7 @@ func (l *loop) finish() {
 	}
 	l.depth--
 	l.foldStats()
-	if l.resumePending && l.inTraffic == 0 {
-		l.resumeThrottled() // ends with finish
-	}
+	l.thr.endRound()
 }
 
 // foldStats publishes the round's counters with one atomic add each.
@@ -397,7 +418,7 @@ func (l *loop) apply(bt *batch) {
 			}
 		case itemMessage:
 			if it.qos > 0 {
-				it.s.appliedHandedIn()
+				l.thr.applied(it.s)
 			}
 			l.deliver(it.s, it.m, it.qos, it.ids, it.retain, it.group)
 		case itemTakeover:
@@ -407,7 +428,7 @@ func (l *loop) apply(bt *batch) {
 		case itemClose:
 			it.c.closeNow(closeShutdown)
 		case itemResumeThrottled:
-			l.resumePending = true
+			l.thr.askResume()
 		case itemOrphan:
 			l.adoptOrphan(it)
 		}

@@ -95,7 +95,7 @@ func (c *client) readPartial() (act network.Action, more bool) {
 	if err != nil {
 		return c.fail(err), false
 	}
-	if c.state == stateTakeover || c.throttled {
+	if c.state == stateTakeover || c.throttled() {
 		return network.None, false // the rest waits in the connection's input buffer
 	}
 	return network.None, true

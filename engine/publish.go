@@ -12,7 +12,7 @@ import (
 // and fan-out. Loop-only.
 func (c *client) handlePublish(pkt []byte) error {
 	l := c.l
-	p := &l.pub
+	p := &l.scratch.pub
 	if _, err := codec.DecodePublish(pkt, c.version, p); err != nil {
 		return err // [MQTT-3.3.1-4] [MQTT-3.3.2-2] [MQTT-1.5.3-1]
 	}
@@ -85,13 +85,8 @@ func (c *client) handlePublish(pkt []byte) error {
 	if !allowed || rc >= 0x80 {
 		return nil
 	}
-	l.route(p.Topic, p.Payload, p.QoS, p.Retain, c.sess, props)
-	if l.congested {
-		l.congested = false
-		if p.QoS > 0 {
-			c.throttle()
-		}
-	}
+	congested := l.route(p.Topic, p.Payload, p.QoS, p.Retain, c.sess, props)
+	l.thr.afterRoute(c, p.QoS, congested)
 	return nil
 }
 
@@ -157,7 +152,7 @@ func (c *client) resolveAlias(p *codec.Publish) error {
 // handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP. Loop-only.
 func (c *client) handleAck(pkt []byte) error {
 	l := c.l
-	a := &l.ack
+	a := &l.scratch.ack
 	if _, err := codec.DecodeAck(pkt, c.version, a); err != nil {
 		return err // [MQTT-3.6.1-1]
 	}
@@ -219,16 +214,16 @@ func (l *loop) match(topic []byte) *trie.Result {
 	if r, ok := l.cache[string(topic)]; ok { // no allocation for the lookup key
 		return r
 	}
-	t.Match(topic, &l.res)
+	t.Match(topic, &l.scratch.res)
 	limit := l.b.cfg.MatchCacheBytes
-	size, ids := cacheEntryBytes(topic, &l.res)
+	size, ids := cacheEntryBytes(topic, &l.scratch.res)
 	if size > limit/64 {
 		if ids {
 			// Identifiers outlive the next Match: hand-over items and
 			// session queues keep them.
-			return l.res.Clone()
+			return l.scratch.res.Clone()
 		}
-		return &l.res
+		return &l.scratch.res
 	}
 	if l.cacheBytes+size > limit {
 		// A new map: clear would keep the old one's slots.
@@ -237,7 +232,7 @@ func (l *loop) match(topic []byte) *trie.Result {
 		l.b.limits.cacheClears.Add(1)
 		l.b.infoLimit(&l.b.limits.logCache, "match cache emptied", "match_cache_bytes", limit, "")
 	}
-	r := l.res.Clone()
+	r := l.scratch.res.Clone()
 	l.cache[string(topic)] = r
 	l.cacheBytes += size
 	return r
@@ -276,6 +271,9 @@ type fanout struct {
 	// for a non-shared one; set around deliverTo so that the non-shared
 	// fan-out loop passes one argument less.
 	group *trie.Group
+	// congested is set once a QoS 1/2 delivery met a congested session
+	// (throttle.go); route returns it.
+	congested bool
 }
 
 // route delivers a message to every matching subscription [MQTT-4.5.0-1]:
@@ -283,8 +281,10 @@ type fanout struct {
 // published QoS [MQTT-3.3.5-1] [MQTT-3.8.4-6], and one member of each
 // matching shared group. Loop-only.
 // retain is the RETAIN flag as published, forwarded only to subscriptions
-// with Retain As Published [MQTT-3.3.1-12] [MQTT-3.3.1-13].
-func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session, props *codec.Properties) {
+// with Retain As Published [MQTT-3.3.1-12] [MQTT-3.3.1-13]. It reports
+// whether a QoS 1/2 delivery met a congested session: the publisher of a
+// QoS 1/2 message is throttled then (throttle.go).
+func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session, props *codec.Properties) (congested bool) {
 	res := l.match(topic)
 	l.seq++
 	f := fanout{topic: topic, payload: payload, qos: qos, retain: retain, from: from, props: props, seq: l.seq}
@@ -320,21 +320,25 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 			}
 		}
 	}
+	return f.congested
 }
 
 // deliverTo sends f to s at qos with the Subscription Identifiers ids and
 // the RETAIN flag retain (both v5). QoS 0 goes as shared pre-encoded bytes
 // (encoded for s alone when it has identifiers or retain); QoS 1/2 as a
-// message record through the session, with f.group. Loop-only.
+// message record through the session, with f.group, noting in
+// f.congested whether it met congestion. Loop-only.
 func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain bool) {
 	if qos > 0 {
-		if !l.congested && s.throttles() { // one is enough: skip the clock
-			l.congested = true
+		if !f.congested && s.throttles() { // one is enough: skip the clock
+			f.congested = true
 		}
 		if f.m == nil {
 			f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
 		}
-		l.deliver(s, f.m, qos, ids, retain, f.group)
+		if l.deliver(s, f.m, qos, ids, retain, f.group) {
+			f.congested = true
+		}
 		return
 	}
 	owner := s.owner.Load()
@@ -428,8 +432,8 @@ func (l *loop) encodeQoS0(f *fanout, v codec.Version) []byte {
 		if fam == 1 && f.props != nil {
 			p.Props = *f.props // forwarded as received; it has not waited [MQTT-3.3.2-6]
 		}
-		l.encs[fam] = codec.AppendPublish(l.encs[fam][:0], v, &p)
-		f.enc[fam] = l.encs[fam]
+		l.scratch.encs[fam] = codec.AppendPublish(l.scratch.encs[fam][:0], v, &p)
+		f.enc[fam] = l.scratch.encs[fam]
 	}
 	return f.enc[fam]
 }
@@ -443,45 +447,75 @@ func (l *loop) encodeQoS0Own(f *fanout, ids []uint32, retain bool) []byte {
 		p.Props = *f.props
 	}
 	p.Props.SubscriptionIDs = ids
-	l.encID = codec.AppendPublish(l.encID[:0], codec.V5, &p)
-	return l.encID
+	l.scratch.encID = codec.AppendPublish(l.scratch.encID[:0], codec.V5, &p)
+	return l.scratch.encID
 }
 
 // deliver hands m to s at qos, wherever s lives: on this loop it is sent or
-// queued, on another loop it joins that loop's batch, offline it is queued
-// under s.mu (QoS 1/2 only) [MQTT-3.1.2-5]. g is the shared subscription
-// m goes through (nil if none): a shared message that finds its member
-// offline goes to another live member instead (shared.go). Loop-only.
-func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) {
+// queued (deliverLocal), on another loop it joins that loop's batch
+// (deliverRemote), offline it is queued under s.mu (deliverOffline). g is
+// the shared subscription m goes through (nil if none). It reports whether
+// the delivery congested the session it went to: one handed over to an
+// owner loop that lags (throttle.go). Loop-only.
+func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (congested bool) {
 	owner := s.owner.Load()
 	if owner == nil {
-		if qos == 0 {
-			return
+		// Offline, unless its client came back meanwhile: deliverOffline
+		// returns the session's new owner then.
+		if owner, congested = l.deliverOffline(s, m, qos, ids, retain, g); owner == nil {
+			return congested
 		}
-		if g != nil && l.redirect(s, m, retain, g) {
-			return
-		}
-		s.mu.Lock()
-		owner = s.owner.Load()
-		if owner == nil {
-			if !s.gone() {
-				s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
-			}
-			s.mu.Unlock()
-			return
-		}
-		s.mu.Unlock()
 	}
 	if owner != l {
-		bt := l.outFor(owner)
-		if qos > 0 {
-			s.noteHandedIn(l)
-		} else if l.full(bt, len(m.topic)+len(m.payload)) {
-			return // the owner loop lags: QoS 0 is dropped (MaxHandoverBytes)
-		}
-		bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids, retain: retain, group: g})
-		return
+		return l.deliverRemote(owner, s, m, qos, ids, retain, g)
 	}
+	l.deliverLocal(s, m, qos, ids, retain, g)
+	return false
+}
+
+// deliverOffline queues m at qos for s, which has no client, under s.mu
+// (QoS 1/2 only) [MQTT-3.1.2-5]. A shared message goes to another live
+// member of g instead (shared.go), and it reports whether that congested
+// the member's session. When s's client came back before s.mu was taken
+// it does nothing and returns s's new owner. Loop-only.
+func (l *loop) deliverOffline(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (owner *loop, congested bool) {
+	if qos == 0 {
+		return nil, false
+	}
+	if g != nil {
+		var taken bool
+		if taken, congested = l.redirect(s, m, retain, g); taken {
+			return nil, congested
+		}
+	}
+	s.mu.Lock()
+	owner = s.owner.Load()
+	if owner == nil && !s.gone() {
+		s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
+	}
+	s.mu.Unlock()
+	return owner, false
+}
+
+// deliverRemote hands m at qos for s over to owner, the loop of s's
+// client, in this round's batch for it; a QoS 0 message is dropped when
+// owner lags (MaxHandoverBytes). It reports whether the hand-over
+// congested s (throttle.go). Loop-only.
+func (l *loop) deliverRemote(owner *loop, s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (congested bool) {
+	bt := l.outFor(owner)
+	if qos > 0 {
+		congested = l.thr.handedIn(s)
+	} else if l.full(bt, len(m.topic)+len(m.payload)) {
+		return false // the owner loop lags: QoS 0 is dropped (MaxHandoverBytes)
+	}
+	bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids, retain: retain, group: g})
+	return congested
+}
+
+// deliverLocal sends m at qos to s's client on this loop, or queues it
+// behind the in-flight window or the outbound budget. Loop-only (s's
+// owner).
+func (l *loop) deliverLocal(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) {
 	c := s.c
 	if c == nil || c.state != stateConnected {
 		// A closing client (its will being published, before detach):
@@ -507,7 +541,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bo
 	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
 	if len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) || c.overBudget(len(m.topic)+len(m.payload)+8) {
 		s.enqueue(l, om)
-		s.markCongested(l)
+		l.thr.queued(s)
 		return
 	}
 	l.sendNew(s, c, om)
@@ -548,7 +582,7 @@ func (l *loop) pump(s *session, c *client) {
 		}
 		l.sendNew(s, c, om)
 	}
-	s.pumped(l, moved) // throttle.go
+	l.thr.pumped(s, moved)
 }
 
 // appendPublish encodes m for c, with the Subscription Identifiers ids for

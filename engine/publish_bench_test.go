@@ -92,7 +92,7 @@ func BenchmarkMatchCache(b *testing.B) {
 	b.Run("trie", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			hs.b.trie.Match(topic, &l.res)
+			hs.b.trie.Match(topic, &l.scratch.res)
 		}
 	})
 }

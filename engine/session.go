@@ -301,11 +301,8 @@ func (s *session) setWindow(b *Broker, recvMax uint16) {
 // Readers that may run first treat nil as "not congested"; writers call
 // subscriber, which creates it race-free.
 type subState struct {
-	subs      subList      // owner loop while online, mu while offline
-	congested atomic.Int64 // coarse clock when congestion began; 0 if not (throttle.go)
-	progress  atomic.Int64 // fineNow of the last queue move while congested (throttle.go)
-	handedIn  atomic.Int32 // QoS 1/2 deliveries handed to the owner loop, not yet applied
-	bound     atomic.Int32 // congestion bound from the delivery rate; 0 until measured (throttle.go)
+	subs subList     // owner loop while online, mu while offline
+	thr  subThrottle // congestion, read by producers (throttle.go)
 	// id is the session's SubscriberID in the trie and the session table,
 	// assigned by the owner loop before the first subscription is
 	// inserted; 0 until then. Owner loop, or mu while offline.
@@ -326,25 +323,15 @@ func (s *session) subscriber() *subState {
 	return s.sub.Load()
 }
 
-// congestedSince returns when s's congestion began (coarse clock), 0 if it
-// is not congested. Safe from any goroutine.
-func (s *session) congestedSince() int64 {
-	if st := s.sub.Load(); st != nil {
-		return st.congested.Load()
-	}
-	return 0
-}
-
 // sessionExt is the part of a session allocated on first use: an idle
 // session has no QoS 1/2 message, no delivery rate to measure and, while
 // online, no expiry deadline (so that a session fits 64 bytes).
 type sessionExt struct {
-	inflight  []outMsg // sent, unacknowledged, in send order [MQTT-4.6.0-1]
-	queue     []outMsg // waiting for the window, the outbound budget or a client
-	inQoS2    []uint16 // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3-2]
-	rateAt    int64    // coarse clock of the rate measure's start (throttle.go)
-	rateN     int64    // messages moved into the window since rateAt
-	expiresAt int64    // unix nanos when an offline session is discarded; 0 never
+	inflight  []outMsg     // sent, unacknowledged, in send order [MQTT-4.6.0-1]
+	queue     []outMsg     // waiting for the window, the outbound budget or a client
+	inQoS2    []uint16     // inbound QoS 2 ids between PUBREC and PUBREL [MQTT-4.3.3-2]
+	rate      deliveryRate // sets the congestion bound (throttle.go)
+	expiresAt int64        // unix nanos when an offline session is discarded; 0 never
 	// held is the MaxQueuedBytes measure of queue and inflight (heldSize
 	// of each message; one released by PUBREC no longer counts).
 	held int64

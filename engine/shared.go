@@ -27,10 +27,10 @@ import "github.com/gust-mqtt/gust/trie"
 const maxSkip = 3
 
 // isOtherLive reports whether id has a connected client and is not one of
-// the members being left (l.skip); bound once to l.pickOther so picking
-// allocates nothing. Loop-only.
+// the members being left (l.shared.skip); bound once to l.shared.pickOther
+// so picking allocates nothing. Loop-only.
 func (l *loop) isOtherLive(id trie.SubscriberID) bool {
-	for _, s := range l.skip[:l.nskip] {
+	for _, s := range l.shared.skip[:l.shared.nskip] {
 		if id == s {
 			return false
 		}
@@ -49,34 +49,38 @@ func (l *loop) handOverShared(s *session) {
 	if s.sessionExt == nil {
 		return // no QoS 1/2 message was ever queued or sent
 	}
-	if l.nskip == len(l.skip) {
+	if l.shared.nskip == len(l.shared.skip) {
 		return // cannot happen: only redirect nests, and it leaves room
 	}
-	l.skip[l.nskip] = s.subID()
-	l.nskip++
+	l.shared.skip[l.shared.nskip] = s.subID()
+	l.shared.nskip++
 	keep := s.inflight[:0]
 	for _, om := range s.inflight {
 		// [MQTT-4.8.2-4] [MQTT-4.8.2-5] a sent QoS 2 message stays; a
 		// QoS 1 one is still owed a PUBACK while outPublished.
-		if om.group == nil || om.qos != 1 || om.state != outPublished || !l.handOver(&om) {
-			keep = append(keep, om)
-		} else {
-			s.release(l, om.m)
+		if om.group != nil && om.qos == 1 && om.state == outPublished {
+			if taken, _ := l.handOver(&om); taken {
+				s.release(l, om.m)
+				continue
+			}
 		}
+		keep = append(keep, om)
 	}
 	clear(s.inflight[len(keep):])
 	s.inflight = keep
 	keep = s.queue[:0]
 	for _, om := range s.queue {
-		if om.group == nil || !l.handOver(&om) {
-			keep = append(keep, om)
-		} else {
-			s.release(l, om.m)
+		if om.group != nil {
+			if taken, _ := l.handOver(&om); taken {
+				s.release(l, om.m)
+				continue
+			}
 		}
+		keep = append(keep, om)
 	}
 	clear(s.queue[len(keep):])
 	s.queue = keep
-	l.nskip--
+	l.shared.nskip--
 	if !s.clean() {
 		return
 	}
@@ -89,34 +93,35 @@ func (l *loop) handOverShared(s *session) {
 	}
 }
 
-// handOver delivers om to a live member of om.group other than l.skipID
-// and reports whether one took it. Loop-only.
-func (l *loop) handOver(om *outMsg) bool {
-	sub, ids, ok := om.group.PickMember(l.pickOther)
+// handOver delivers om to a live member of om.group other than the ones
+// excluded (l.shared.skip) and reports whether one took it, and whether
+// that congested the member's session (deliver). Loop-only.
+func (l *loop) handOver(om *outMsg) (taken, congested bool) {
+	sub, ids, ok := om.group.PickMember(l.shared.pickOther)
 	if !ok {
-		return false
+		return false, false
 	}
 	t := l.b.table.get(sub.Subscriber)
 	if t == nil {
-		return false
+		return false, false
 	}
 	// The new member's granted QoS applies [MQTT-4.8.2-3], and its own
 	// Subscription Identifier [MQTT-3.3.4-3].
-	l.deliver(t, om.m, min(sub.QoS, om.m.qos), ids, om.retain, om.group)
-	return true
+	return true, l.deliver(t, om.m, min(sub.QoS, om.m.qos), ids, om.retain, om.group)
 }
 
 // redirect delivers m, meant for the offline member s of group g, to
-// another live member instead and reports whether one took it. Loop-only.
-func (l *loop) redirect(s *session, m *message, retain bool, g *trie.Group) bool {
-	if l.nskip == len(l.skip) {
-		return false
+// another live member instead and reports whether one took it, and whether
+// that congested the member's session. Loop-only.
+func (l *loop) redirect(s *session, m *message, retain bool, g *trie.Group) (taken, congested bool) {
+	if l.shared.nskip == len(l.shared.skip) {
+		return false, false
 	}
-	l.skip[l.nskip] = s.subID()
-	l.nskip++
-	ok := l.handOver(&outMsg{m: m, retain: retain, group: g})
-	l.nskip--
-	return ok
+	l.shared.skip[l.shared.nskip] = s.subID()
+	l.shared.nskip++
+	taken, congested = l.handOver(&outMsg{m: m, retain: retain, group: g})
+	l.shared.nskip--
+	return taken, congested
 }
 
 // takeOrphans removes from s, whose session is ending while its client is
@@ -144,7 +149,7 @@ func takeOrphans(s *session, out []item) []item {
 // adoptOrphan delivers a message of an ended session to a live member of
 // its group, or drops and counts it when none is live. Loop-only.
 func (l *loop) adoptOrphan(it *item) {
-	if !l.handOver(&outMsg{m: it.m, retain: it.retain, group: it.group}) {
+	if taken, _ := l.handOver(&outMsg{m: it.m, retain: it.retain, group: it.group}); !taken {
 		l.st.dropped++
 	}
 }
@@ -152,11 +157,11 @@ func (l *loop) adoptOrphan(it *item) {
 // adoptOrphans adopts the orphans openSession took from a session it
 // discarded. Loop-only, no lock held.
 func (l *loop) adoptOrphans() {
-	for i := range l.orphans {
-		l.adoptOrphan(&l.orphans[i])
+	for i := range l.shared.orphans {
+		l.adoptOrphan(&l.shared.orphans[i])
 	}
-	clear(l.orphans)
-	l.orphans = l.orphans[:0]
+	clear(l.shared.orphans)
+	l.shared.orphans = l.shared.orphans[:0]
 }
 
 // handOrphans has a loop adopt orphans collected off the loops (session

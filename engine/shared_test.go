@@ -141,7 +141,7 @@ func TestSharedPicksUncongestedMember(t *testing.T) {
 		f.out = nil
 		return n
 	}
-	sa.subscriber().congested.Store(1)
+	sa.subscriber().thr.congested.Store(1)
 	publish(0, 8)
 	if got := count(a); got != 0 {
 		t.Fatalf("messages to the congested member: got %v, want %v", got, 0)
@@ -149,13 +149,13 @@ func TestSharedPicksUncongestedMember(t *testing.T) {
 	if got := count(bm); got != 8 {
 		t.Fatalf("messages to the member with room: got %v, want %v", got, 8)
 	}
-	sb.subscriber().congested.Store(1)
+	sb.subscriber().thr.congested.Store(1)
 	publish(8, 8)
 	if got := count(a) + count(bm); got != 8 {
 		t.Fatalf("messages with every member congested: got %v, want %v", got, 8)
 	}
-	sa.subscriber().congested.Store(0)
-	sb.subscriber().congested.Store(0)
+	sa.subscriber().thr.congested.Store(0)
+	sb.subscriber().thr.congested.Store(0)
 	publish(16, 8)
 	na, nb := count(a), count(bm)
 	if (na + nb) != 8 {

@@ -17,7 +17,7 @@ import (
 // the bound fail. Loop-only.
 func (c *client) handleSubscribe(pkt []byte) error {
 	l := c.l
-	p := &l.sub
+	p := &l.scratch.sub
 	if _, err := codec.DecodeSubscribe(pkt, c.version, p); err != nil {
 		return err // [MQTT-3.8.1-1] [MQTT-3.8.3-4]
 	}
@@ -28,8 +28,8 @@ func (c *client) handleSubscribe(pkt []byte) error {
 		return errSubIDsNotSupported
 	}
 	s := c.sess
-	codes := l.codes[:0]
-	newFrom := len(l.retainQ)
+	codes := l.scratch.codes[:0]
+	newFrom := len(l.scratch.retainQ)
 	maxFilters := l.b.cfg.MaxSubscribeFilters
 	for i := range p.Filters {
 		f := &p.Filters[i]
@@ -47,24 +47,24 @@ func (c *client) handleSubscribe(pkt []byte) error {
 	if n := len(p.Filters) - maxFilters; n > 0 {
 		c.refuseFilters(n)
 	}
-	l.codes = codes
+	l.scratch.codes = codes
 	ack := codec.Suback{PacketID: p.PacketID, ReasonCodes: codes} // [MQTT-3.8.4-2]
 	c.problem(&ack.Props, codes)
 	c.pending = codec.AppendSuback(c.pending, c.version, &ack)
 	l.markDirty(c)
 	var ids []uint32
-	if c.version == codec.V5 && len(p.Props.SubscriptionIDs) > 0 && len(l.retainQ) > newFrom {
+	if c.version == codec.V5 && len(p.Props.SubscriptionIDs) > 0 && len(l.scratch.retainQ) > newFrom {
 		// The retained messages carry the identifier of the SUBSCRIBE that
 		// caused them [MQTT-3.3.4-3]; a copy, since p is decode scratch and
 		// a queued message keeps it.
 		ids = []uint32{p.Props.SubscriptionIDs[0]}
 	}
-	for _, r := range l.retainQ[newFrom:] {
+	for _, r := range l.scratch.retainQ[newFrom:] {
 		l.sendRetained(c, r.filter, r.qos, ids)
 	}
-	clear(l.retainQ)
-	l.retainQ = l.retainQ[:0]
-	l.retainIdx = nil
+	clear(l.scratch.retainQ)
+	l.scratch.retainQ = l.scratch.retainQ[:0]
+	l.scratch.retainIdx = nil
 	return nil
 }
 
@@ -80,12 +80,13 @@ type retainReq struct {
 const retainIdxMin = 16
 
 // queueRetained queues the retained walk of filter at qos for the
-// SUBSCRIBE whose walks start at l.retainQ[from]. A filter already queued
-// by this packet is walked once: as if the SUBSCRIBEs came one after the
-// other, the later subscription replaces the earlier [MQTT-3.8.4-3], so
+// SUBSCRIBE whose walks start at l.scratch.retainQ[from]. A filter already
+// queued by this packet is walked once: as if the SUBSCRIBEs came one after
+// the other, the later subscription replaces the earlier [MQTT-3.8.4-3], so
 // its granted QoS applies, and the messages are not sent twice. Loop-only.
 func (l *loop) queueRetained(from int, filter []byte, qos byte) {
-	q := l.retainQ[from:]
+	sc := &l.scratch
+	q := sc.retainQ[from:]
 	if len(q) < retainIdxMin {
 		for i := range q {
 			if q[i].filter == string(filter) {
@@ -94,19 +95,19 @@ func (l *loop) queueRetained(from int, filter []byte, qos byte) {
 			}
 		}
 	} else {
-		if l.retainIdx == nil {
-			l.retainIdx = make(map[string]int, 2*len(q))
+		if sc.retainIdx == nil {
+			sc.retainIdx = make(map[string]int, 2*len(q))
 			for i := range q {
-				l.retainIdx[q[i].filter] = i
+				sc.retainIdx[q[i].filter] = i
 			}
 		}
-		if i, ok := l.retainIdx[string(filter)]; ok {
+		if i, ok := sc.retainIdx[string(filter)]; ok {
 			q[i].qos = qos
 			return
 		}
-		l.retainIdx[string(filter)] = len(q)
+		sc.retainIdx[string(filter)] = len(q)
 	}
-	l.retainQ = append(l.retainQ, retainReq{filter: string(filter), qos: qos})
+	sc.retainQ = append(sc.retainQ, retainReq{filter: string(filter), qos: qos})
 }
 
 // maxKeptFilters bounds the capacity the SUBSCRIBE and UNSUBSCRIBE decode
@@ -116,17 +117,17 @@ const maxKeptFilters = 1024
 
 // trimSubScratch drops decode scratch grown past maxKeptFilters. Loop-only.
 func (l *loop) trimSubScratch() {
-	if cap(l.sub.Filters) > maxKeptFilters {
-		l.sub.Filters = nil
+	if cap(l.scratch.sub.Filters) > maxKeptFilters {
+		l.scratch.sub.Filters = nil
 	}
-	if cap(l.unsub.Filters) > maxKeptFilters {
-		l.unsub.Filters = nil
+	if cap(l.scratch.unsub.Filters) > maxKeptFilters {
+		l.scratch.unsub.Filters = nil
 	}
-	if cap(l.codes) > maxKeptFilters {
-		l.codes = nil
+	if cap(l.scratch.codes) > maxKeptFilters {
+		l.scratch.codes = nil
 	}
-	if cap(l.retainQ) > maxKeptFilters {
-		l.retainQ = nil
+	if cap(l.scratch.retainQ) > maxKeptFilters {
+		l.scratch.retainQ = nil
 	}
 }
 
@@ -184,8 +185,8 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 		Subscriber: st.id, Filter: filter, Group: group, QoS: qos,
 		NoLocal: f.NoLocal, RetainAsPublished: f.RetainAsPublished, RetainHandling: f.RetainHandling,
 	}
-	if c.version == codec.V5 && len(c.l.sub.Props.SubscriptionIDs) > 0 {
-		sub.Identifier = c.l.sub.Props.SubscriptionIDs[0]
+	if c.version == codec.V5 && len(c.l.scratch.sub.Props.SubscriptionIDs) > 0 {
+		sub.Identifier = c.l.scratch.sub.Props.SubscriptionIDs[0]
 	}
 	existed, err := b.trie.Subscribe(sub) // [MQTT-3.8.4-3] replaces the same filter
 	if err != nil {
@@ -211,14 +212,14 @@ func failCode(v codec.Version, rc codec.ReasonCode) codec.ReasonCode {
 // in flight still complete [MQTT-3.10.4-3]. Loop-only.
 func (c *client) handleUnsubscribe(pkt []byte) error {
 	l := c.l
-	p := &l.unsub
+	p := &l.scratch.unsub
 	if _, err := codec.DecodeUnsubscribe(pkt, c.version, p); err != nil {
 		return err // [MQTT-3.10.1-1]
 	}
 	s := c.sess
 	st := s.sub.Load() // nil: s never subscribed
 	b := l.b
-	codes := l.codes[:0]
+	codes := l.scratch.codes[:0]
 	for _, f := range p.Filters {
 		rc := codec.ReasonNoSubscriptionExisted
 		i := -1
@@ -238,7 +239,7 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 		}
 		codes = append(codes, rc)
 	}
-	l.codes = codes
+	l.scratch.codes = codes
 	defer l.trimSubScratch()
 	ack := codec.Unsuback{PacketID: p.PacketID, ReasonCodes: codes}
 	c.pending = codec.AppendUnsuback(c.pending, c.version, &ack)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/gust-mqtt/gust/engine/network"
@@ -53,6 +54,67 @@ const (
 	throttleMinQueue = 64
 )
 
+// throttle is a loop's side of the publisher throttle: the publishers it
+// stopped reading and when it reads them again. It is the field thr of
+// loop and, but for has, touched only on the loop's goroutine. The rest of
+// the engine calls only its hooks:
+//
+//   - enterRead and leaveRead around decoding a client's packets;
+//   - afterRoute once a client's PUBLISH is routed, with whether the
+//     message met congestion, as route reports it: a session that
+//     throttles (session.throttles), or one a hand-over congested
+//     (handedIn);
+//   - handedIn when a QoS 1/2 delivery is handed over to its session's
+//     owner loop, applied when that loop takes it in;
+//   - queued when the owner loop queues a QoS 1/2 message for a session;
+//   - pumped when a session's queue moved into its window;
+//   - detach when a session goes offline;
+//   - overflow when a held client buffered too much to be left unread;
+//   - askResume, tick and endRound for the rounds that read held
+//     clients again.
+//
+// Invariants:
+//   - a client whose thr.held is set is in list (or, during a resume round,
+//     in served); list may also hold clients no longer held (read again
+//     through overflow, or closed), which a round skips, and a client held
+//     again after an overflow twice;
+//   - has is set while list is not empty: other loops read it to ask this
+//     one to resume its publishers;
+//   - reading is positive while a client's packets are decoded (the decode
+//     scratch is in use) or a resume round runs, and no round starts then:
+//     a resume asked meanwhile is pending until endRound finds reading 0.
+type throttle struct {
+	l       *loop
+	list    []*client // held clients, in the order they are read again
+	spare   []*client // list's previous array, reused by the next round
+	served  []*client // scratch of resume
+	has     atomic.Bool
+	pending bool // a resume round is due at the end of the round
+	reading int  // > 0 while a client's packets are decoded, or held clients resumed
+}
+
+// clientThrottle is a client's part of the throttle. Loop-only.
+type clientThrottle struct {
+	held bool // not read until resumed
+}
+
+// subThrottle is a subscriber session's part of the throttle, in its
+// subState: its congestion and the progress that makes it throttle. Safe
+// from any goroutine.
+type subThrottle struct {
+	congested atomic.Int64 // coarse clock when congestion began; 0 if not
+	progress  atomic.Int64 // fineNow of the last queue move while congested
+	handedIn  atomic.Int32 // QoS 1/2 deliveries handed to the owner loop, not yet applied
+	bound     atomic.Int32 // congestion bound from the delivery rate; 0 until measured
+}
+
+// deliveryRate is a session's delivery rate measure, in its sessionExt,
+// from which its congestion bound is set. Owner loop only.
+type deliveryRate struct {
+	at int64 // coarse clock of the measure's start
+	n  int64 // messages moved into the window since at
+}
+
 // baseCongestAt is the least congestion bound of any session. It reads
 // only the configuration: safe from any goroutine.
 func (b *Broker) baseCongestAt() int {
@@ -63,75 +125,148 @@ func (b *Broker) baseCongestAt() int {
 // any goroutine.
 func (s *session) congestAt(b *Broker) int {
 	if st := s.sub.Load(); st != nil {
-		if n := st.bound.Load(); n > 0 {
+		if n := st.thr.bound.Load(); n > 0 {
 			return int(n)
 		}
 	}
 	return b.baseCongestAt()
 }
 
-// measure adds n messages moved into s's window to the rate measure and,
-// once per coarse tick, sets s's bound from the rate. Owner loop only.
-func (s *session) measure(l *loop, n int) {
-	if s.sessionExt == nil {
-		return // nothing was ever queued: no rate
+// congestedSince returns when s's congestion began (coarse clock), 0 if it
+// is not congested. Safe from any goroutine.
+func (s *session) congestedSince() int64 {
+	if st := s.sub.Load(); st != nil {
+		return st.thr.congested.Load()
 	}
-	s.rateN += int64(n)
-	now := l.b.now()
-	if now == s.rateAt {
-		return
-	}
-	if el := now - s.rateAt; s.rateAt != 0 && el > 0 {
-		want := s.rateN * int64(throttleLag) / el
-		s.subscriber().bound.Store(int32(min(max(want, int64(l.b.baseCongestAt())), int64(l.b.cfg.MaxQueuedMessages/2), 1<<30)))
-	}
-	s.rateAt, s.rateN = now, 0
+	return 0
 }
 
-// markCongested records that s's queue reached the congestion bound, or
-// that s holds half of MaxQueuedBytes with a queue: a subscriber of large
+// throttles reports whether a delivery to s should throttle its publisher:
+// s is congested and made progress within throttleMax. Safe from any
+// goroutine.
+func (s *session) throttles() bool {
+	st := s.sub.Load()
+	if st == nil || st.thr.congested.Load() == 0 {
+		return false
+	}
+	p := st.thr.progress.Load()
+	return p != 0 && fineNow()-p < int64(throttleMax)
+}
+
+// throttled reports whether c is held: not read until resumed. Loop-only.
+func (c *client) throttled() bool {
+	return c.thr.held
+}
+
+// enterRead marks the start of decoding a client's packets: the decode
+// scratch is in use, so no resume round starts until leaveRead.
+func (t *throttle) enterRead() {
+	t.reading++
+}
+
+// leaveRead ends what enterRead started.
+func (t *throttle) leaveRead() {
+	t.reading--
+}
+
+// afterRoute holds c, whose message at qos has just been routed, when that
+// message met congestion. Only a QoS 1/2 publisher is held: its own window
+// of PUBACKs bounds it.
+func (t *throttle) afterRoute(c *client, qos byte, congested bool) {
+	if congested && qos > 0 {
+		t.hold(c)
+	}
+}
+
+// hold stops reading c until a resume round.
+func (t *throttle) hold(c *client) {
+	if c.thr.held {
+		return
+	}
+	c.thr.held = true
+	t.list = append(t.list, c)
+	t.has.Store(true)
+}
+
+// overflow reads held c again before its round: its buffered input passed
+// throttleMaxBuffered, and it is read (and dropped) rather than buffer more.
+func (t *throttle) overflow(c *client) {
+	c.thr.held = false
+}
+
+// handedIn counts a QoS 1/2 delivery handed over to s's owner loop, and
+// reports whether it congests s: when the owner lags the congestion bound
+// behind, s counts as congested, the queue cannot tell yet. On the
+// producer's loop.
+func (t *throttle) handedIn(s *session) bool {
+	st := s.subscriber()
+	if st.thr.handedIn.Add(1) > int32(s.congestAt(t.l.b)) && st.thr.congested.Load() == 0 {
+		st.thr.congested.CompareAndSwap(0, t.l.b.now())
+		return true
+	}
+	return false
+}
+
+// applied counts a QoS 1/2 delivery handed in by handedIn as applied. Owner
+// loop only.
+func (t *throttle) applied(s *session) {
+	s.subscriber().thr.handedIn.Add(-1)
+}
+
+// queued records that s's queue reached the congestion bound, or that s
+// holds half of MaxQueuedBytes with a queue: a subscriber of large
 // messages throttles its publishers before its queue's bytes make it drop
-// their messages. Owner loop only.
-func (s *session) markCongested(l *loop) {
+// their messages. Owner loop only, after it queued a QoS 1/2 message for s.
+func (t *throttle) queued(s *session) {
 	if s.congestedSince() != 0 {
 		return
 	}
-	if s.queued() >= s.congestAt(l.b) || s.queued() > 0 && s.held >= int64(l.b.cfg.MaxQueuedBytes/2) {
-		s.subscriber().congested.Store(l.b.now())
+	b := t.l.b
+	if s.queued() >= s.congestAt(b) || s.queued() > 0 && s.held >= int64(b.cfg.MaxQueuedBytes/2) {
+		s.subscriber().thr.congested.Store(b.now())
 	}
-}
-
-// noteHandedIn counts a QoS 1/2 delivery handed to s's owner loop. When the
-// owner lags the congestion bound behind, s counts as congested: the queue
-// cannot tell yet. Loop-only (the producer's loop).
-func (s *session) noteHandedIn(l *loop) {
-	st := s.subscriber()
-	if st.handedIn.Add(1) > int32(s.congestAt(l.b)) && st.congested.Load() == 0 {
-		st.congested.CompareAndSwap(0, l.b.now())
-		l.congested = true
-	}
-}
-
-// appliedHandedIn counts a QoS 1/2 delivery handed in by noteHandedIn as
-// applied. Owner loop only.
-func (s *session) appliedHandedIn() {
-	s.subscriber().handedIn.Add(-1)
 }
 
 // pumped ends a pump of s that moved n messages into the window: progress
 // of a congested session keeps it throttling for another throttleMax, and
 // a queue drained to a quarter of the bound ends the congestion. Owner loop
 // only.
-func (s *session) pumped(l *loop, n int) {
-	s.measure(l, n)
+func (t *throttle) pumped(s *session, n int) {
+	t.measure(s, n)
 	st := s.sub.Load()
-	if st == nil || st.congested.Load() == 0 {
+	if st == nil || st.thr.congested.Load() == 0 {
 		return
 	}
 	if n > 0 {
-		st.progress.Store(fineNow())
+		st.thr.progress.Store(fineNow())
 	}
-	s.clearCongested(l, false)
+	t.clearCongested(s, false)
+}
+
+// detach ends s's congestion as s goes offline: offline queues never
+// throttle. Owner loop only.
+func (t *throttle) detach(s *session) {
+	t.clearCongested(s, true)
+}
+
+// measure adds n messages moved into s's window to the rate measure and,
+// once per coarse tick, sets s's bound from the rate. Owner loop only.
+func (t *throttle) measure(s *session, n int) {
+	if s.sessionExt == nil {
+		return // nothing was ever queued: no rate
+	}
+	r := &s.rate
+	r.n += int64(n)
+	b := t.l.b
+	now := b.now()
+	if now == r.at {
+		return
+	}
+	if el := now - r.at; r.at != 0 && el > 0 {
+		want := r.n * int64(throttleLag) / el
+		s.subscriber().thr.bound.Store(int32(min(max(want, int64(b.baseCongestAt())), int64(b.cfg.MaxQueuedMessages/2), 1<<30)))
+	}
+	r.at, r.n = now, 0
 }
 
 // fineEpoch is the origin of fineNow.
@@ -147,38 +282,27 @@ func fineNow() int64 {
 // bound, and it holds under 1/4 of MaxQueuedBytes or has an empty queue
 // (always when force), and asks every loop to resume its throttled
 // publishers. Owner loop only.
-func (s *session) clearCongested(l *loop, force bool) {
+func (t *throttle) clearCongested(s *session, force bool) {
 	st := s.sub.Load()
-	if st == nil || st.congested.Load() == 0 {
+	if st == nil || st.thr.congested.Load() == 0 {
 		return
 	}
+	l := t.l
 	if !force && (s.queued() > s.congestAt(l.b)/4 || s.queued() > 0 && s.held > int64(l.b.cfg.MaxQueuedBytes/4)) {
 		return
 	}
-	st.congested.Store(0)
-	for _, t := range l.b.loopSnapshot() {
-		if !t.hasThrottled.Load() {
+	st.thr.congested.Store(0)
+	for _, o := range l.b.loopSnapshot() {
+		if !o.thr.has.Load() {
 			continue
 		}
-		if t == l {
-			l.resumePending = true
+		if o == l {
+			t.pending = true
 			continue
 		}
-		bt := l.outFor(t)
+		bt := l.outFor(o)
 		bt.items = append(bt.items, item{kind: itemResumeThrottled})
 	}
-}
-
-// throttles reports whether a delivery to s should throttle its publisher:
-// s is congested and made progress within throttleMax. Safe from any
-// goroutine.
-func (s *session) throttles() bool {
-	st := s.sub.Load()
-	if st == nil || st.congested.Load() == 0 {
-		return false
-	}
-	p := st.progress.Load()
-	return p != 0 && fineNow()-p < int64(throttleMax)
 }
 
 // resumeThrottledLoops asks every loop with throttled publishers to read
@@ -186,27 +310,38 @@ func (s *session) throttles() bool {
 // holds them at most one tick more. Runs on the ticker goroutine.
 func (b *Broker) resumeThrottledLoops() {
 	for _, l := range b.loopSnapshot() {
-		if l.hasThrottled.Load() {
+		if l.thr.has.Load() {
 			l.run("throttle resume", func() {
-				l.resumePending = true
+				l.thr.askResume()
 				l.finish() // resumes unless a client is being read
 			})
 		}
 	}
 }
 
-// throttle stops reading c until resumeThrottled. Loop-only.
-func (c *client) throttle() {
-	if c.throttled {
-		return
-	}
-	c.throttled = true
-	c.l.throttled = append(c.l.throttled, c)
-	c.l.hasThrottled.Store(true)
+// askResume asks for a resume round at the end of the loop's round.
+func (t *throttle) askResume() {
+	t.pending = true
 }
 
-// resumeThrottled reads the buffered input of every throttled client of
-// the loop again. Loop-only, outside of any client's onTraffic.
+// tick bounds the throttle to one housekeeping period: held clients are
+// read again at the end of the housekeeping round.
+func (t *throttle) tick() {
+	if len(t.list) > 0 {
+		t.pending = true
+	}
+}
+
+// endRound runs the pending resume round, unless a client is being read;
+// called at the end of every round (loop.finish).
+func (t *throttle) endRound() {
+	if t.pending && t.reading == 0 {
+		t.resume() // ends with finish
+	}
+}
+
+// resume reads the buffered input of every held client of the loop again.
+// Outside of any client's read.
 //
 // The round is fair: a congested session usually has room for a few
 // publishers' windows, so the first clients read fill it and every later
@@ -215,41 +350,42 @@ func (c *client) throttle() {
 // instead of the same head being served every round and the tail's
 // messages waiting many rounds (fan-in at QoS 1: 50 publishers, one
 // subscriber).
-func (l *loop) resumeThrottled() {
-	l.resumePending = false
-	if len(l.throttled) == 0 {
+func (t *throttle) resume() {
+	t.pending = false
+	if len(t.list) == 0 {
 		return
 	}
-	list := l.throttled
-	l.throttled = l.spareThrottled[:0]
-	l.hasThrottled.Store(false)
-	served := l.servedThrottled[:0]
+	l := t.l
+	list := t.list
+	t.list = t.spare[:0]
+	t.has.Store(false)
+	served := t.served[:0]
 	// No nested round: closing a client (closeNow, OnClose) finishes the
-	// loop, and a congestion its session ends sets resumePending; a round
-	// started there would take l.throttled, which shares its array with
-	// l.spareThrottled, and served. The final finish starts it instead.
-	l.inTraffic++
+	// loop, and a congestion its session ends sets pending; a round
+	// started there would take t.list, which shares its array with
+	// t.spare, and served. The final finish starts it instead.
+	t.reading++
 	for i, c := range list {
 		list[i] = nil
-		if !c.throttled || c.state != stateConnected {
+		if !c.thr.held || c.state != stateConnected {
 			continue
 		}
-		c.throttled = false
+		c.thr.held = false
 		seq := l.seq
 		if c.onTraffic() == network.Close {
 			c.closeNow(closeProtocol)
 			continue
 		}
-		// Throttled again: c is the last entry (only c was read).
-		if n := len(l.throttled); n > 0 && l.throttled[n-1] == c && l.seq-seq > 1 {
-			l.throttled = l.throttled[:n-1]
+		// Held again: c is the last entry (only c was read).
+		if n := len(t.list); n > 0 && t.list[n-1] == c && l.seq-seq > 1 {
+			t.list = t.list[:n-1]
 			served = append(served, c)
 		}
 	}
-	l.inTraffic--
-	l.throttled = append(l.throttled, served...)
+	t.reading--
+	t.list = append(t.list, served...)
 	clear(served)
-	l.servedThrottled = served[:0]
-	l.spareThrottled = list[:0]
+	t.served = served[:0]
+	t.spare = list[:0]
 	l.finish()
 }
