@@ -177,3 +177,12 @@ func (b *Broker) handOrphans(items []item) {
 	}
 	loops[0].push(&batch{items: items}) // home nil: not recycled
 }
+
+// sharedPick is a loop's state for handing shared messages to another
+// member of their group (shared.go). Loop-only.
+type sharedPick struct {
+	pickOther func(trie.SubscriberID) bool // l.isOtherLive, bound once
+	skip      [maxSkip]trie.SubscriberID   // members pickOther excludes
+	nskip     int
+	orphans   []item // itemOrphan items taken under the store lock, adopted after it
+}

@@ -3,6 +3,10 @@ package engine
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gust-mqtt/gust/trie"
 )
 
 // sessionStore maps client identifiers to sessions. It is an open
@@ -201,4 +205,90 @@ func (st *sessionStore) len() int {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.n
+}
+
+// sessionTable maps dense SubscriberIDs to sessions without locks on the
+// read side: a fixed array of lazily allocated chunks of atomic pointers.
+// It holds maxSubscriberIDs ids; a released id is reused after
+// idQuarantine, and when every id is taken (or quarantined) add refuses.
+type sessionTable struct {
+	mu    sync.Mutex // guards free, next, limit and chunk allocation
+	free  []freeID   // FIFO of released ids
+	next  trie.SubscriberID
+	limit trie.SubscriberID // highest id add hands out; 0 means maxSubscriberIDs-1
+	// chunks is indexed by id >> sessionChunkBits.
+	chunks [sessionChunks]atomic.Pointer[sessionChunk]
+}
+
+const (
+	sessionChunkBits = 10
+	sessionChunks    = 1 << 14
+	// maxSubscriberIDs is the table's capacity, id 0 (never used)
+	// included: 16,777,216.
+	maxSubscriberIDs = sessionChunks << sessionChunkBits
+)
+
+// freeID is a released id and when it was released. An id is reused only
+// after idQuarantine, so that a match result computed before the release
+// (another loop's cache, a batch in flight) cannot reach the id's next owner.
+type freeID struct {
+	id trie.SubscriberID
+	at time.Time
+}
+
+const idQuarantine = 2 * time.Second
+
+type sessionChunk [1 << sessionChunkBits]atomic.Pointer[session]
+
+// get returns the session with id, or nil. Safe from any goroutine.
+func (t *sessionTable) get(id trie.SubscriberID) *session {
+	ch := t.chunks[id>>sessionChunkBits].Load()
+	if ch == nil {
+		return nil
+	}
+	return ch[id&(1<<sessionChunkBits-1)].Load()
+}
+
+// add stores s under a new id and returns the id, or false when every id
+// is in use or still quarantined. Safe from any goroutine.
+func (t *sessionTable) add(s *session) (trie.SubscriberID, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	limit := t.limit
+	if limit == 0 {
+		limit = maxSubscriberIDs - 1
+	}
+	var id trie.SubscriberID
+	switch {
+	case len(t.free) > 0 && time.Since(t.free[0].at) > idQuarantine:
+		id = t.free[0].id
+		t.free[0] = freeID{}
+		t.free = t.free[1:]
+	case t.next < limit:
+		t.next++ // id 0 is never used
+		id = t.next
+	default:
+		return 0, false
+	}
+	ci := id >> sessionChunkBits
+	ch := t.chunks[ci].Load()
+	if ch == nil {
+		ch = new(sessionChunk)
+		t.chunks[ci].Store(ch)
+	}
+	ch[id&(1<<sessionChunkBits-1)].Store(s)
+	return id, true
+}
+
+// remove frees s's id. Safe from any goroutine. The caller must have
+// removed every subscription of s from the trie first.
+func (t *sessionTable) remove(s *session, id trie.SubscriberID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ch := t.chunks[id>>sessionChunkBits].Load()
+	if ch == nil || ch[id&(1<<sessionChunkBits-1)].Load() != s {
+		return
+	}
+	ch[id&(1<<sessionChunkBits-1)].Store(nil)
+	t.free = append(t.free, freeID{id: id, at: time.Now()})
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/gust-mqtt/gust/codec"
 )
 
 // Delayed wills (MQTT 5 Will Delay Interval). A will with a delay whose
@@ -157,4 +159,17 @@ func (c *client) closeWill(w *message) {
 		b.logLimit(&b.limits.logWills, 1, "delayed will limit: will published without its delay", setting, limit, s.clientID)
 		c.l.publishWill(w)
 	}
+}
+
+// publishWill publishes a will as if its client had sent it
+// [MQTT-3.1.2-8] [MQTT-3.1.2-16] [MQTT-3.1.2-17]. Loop-only.
+func (l *loop) publishWill(w *message) {
+	var props *codec.Properties
+	if w.hasProps {
+		props = &w.props // its expiry starts now
+	}
+	if w.retain {
+		l.b.storeRetained(w.topic, w.payload, w.qos, props, false) // past a limit: delivered, not stored
+	}
+	l.route(w.topic, w.payload, w.qos, w.retain, nil, props)
 }
