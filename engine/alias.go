@@ -110,17 +110,5 @@ func (c *client) writeQoS0Alias(f *fanout, ids []uint32, retain bool) {
 		p.Props = *f.props
 	}
 	p.Props.SubscriptionIDs = ids
-	added := c.aliasTopic(&p)
-	n := len(c.pending)
-	c.pending = codec.AppendPublish(c.pending, codec.V5, &p)
-	if limit := c.maxOut(); limit > 0 && len(c.pending)-n > limit {
-		c.pending = c.pending[:n] // [MQTT-3.1.2-24]
-		c.unalias(f.topic, added)
-		c.l.st.dropped++
-		return
-	}
-	c.l.st.msgsOut++
-	c.l.st.pubOut++
-	c.l.st.bytesOut += uint64(len(c.pending) - n)
-	c.l.markDirty(c)
+	c.writePublish(&p)
 }

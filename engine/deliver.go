@@ -174,12 +174,21 @@ func (c *client) appendPublish(m *message, qos byte, pid uint16, dup, retain boo
 	if len(ids) > 0 && c.version == codec.V5 {
 		p.Props.SubscriptionIDs = ids
 	}
-	added := c.aliasTopic(&p)
+	return c.writePublish(&p)
+}
+
+// writePublish encodes p for c (giving its topic an alias if c takes
+// them) into c's pending bytes and counts it. It reports false, writing
+// nothing and counting a drop, when the packet would exceed the client's
+// Maximum Packet Size [MQTT-3.1.2-24]. Loop-only.
+func (c *client) writePublish(p *codec.Publish) bool {
+	topic := p.Topic // aliasTopic may replace it with an alias
+	added := c.aliasTopic(p)
 	n := len(c.pending)
-	c.pending = codec.AppendPublish(c.pending, c.version, &p)
+	c.pending = codec.AppendPublish(c.pending, c.version, p)
 	if limit := c.maxOut(); limit > 0 && len(c.pending)-n > limit {
-		c.pending = c.pending[:n] // [MQTT-3.1.2-24]
-		c.unalias(m.topic, added)
+		c.pending = c.pending[:n]
+		c.unalias(topic, added)
 		c.l.st.dropped++
 		return false
 	}

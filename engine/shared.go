@@ -54,32 +54,10 @@ func (l *loop) handOverShared(s *session) {
 	}
 	l.shared.skip[l.shared.nskip] = s.subID()
 	l.shared.nskip++
-	keep := s.inflight[:0]
-	for _, om := range s.inflight {
-		// [MQTT-4.8.2-4] [MQTT-4.8.2-5] a sent QoS 2 message stays; a
-		// QoS 1 one is still owed a PUBACK while outPublished.
-		if om.group != nil && om.qos == 1 && om.state == outPublished {
-			if taken, _ := l.handOver(&om); taken {
-				s.release(l, om.m)
-				continue
-			}
-		}
-		keep = append(keep, om)
-	}
-	clear(s.inflight[len(keep):])
-	s.inflight = keep
-	keep = s.queue[:0]
-	for _, om := range s.queue {
-		if om.group != nil {
-			if taken, _ := l.handOver(&om); taken {
-				s.release(l, om.m)
-				continue
-			}
-		}
-		keep = append(keep, om)
-	}
-	clear(s.queue[len(keep):])
-	s.queue = keep
+	// [MQTT-4.8.2-4] [MQTT-4.8.2-5] a sent QoS 2 message stays; a QoS 1
+	// one is still owed a PUBACK while outPublished.
+	s.inflight = l.handOverEach(s, s.inflight, func(om *outMsg) bool { return om.qos == 1 && om.state == outPublished })
+	s.queue = l.handOverEach(s, s.queue, func(*outMsg) bool { return true })
 	l.shared.nskip--
 	if !s.clean() {
 		return
@@ -91,6 +69,24 @@ func (l *loop) handOverShared(s *session) {
 			}
 		}
 	}
+}
+
+// handOverEach hands every shared message of list that may move to
+// another member, and returns list without the ones taken. Loop-only (s's
+// owner).
+func (l *loop) handOverEach(s *session, list []outMsg, may func(*outMsg) bool) []outMsg {
+	keep := list[:0]
+	for _, om := range list {
+		if om.group != nil && may(&om) {
+			if taken, _ := l.handOver(&om); taken {
+				s.release(l, om.m)
+				continue
+			}
+		}
+		keep = append(keep, om)
+	}
+	clear(list[len(keep):])
+	return keep
 }
 
 // handOver delivers om to a live member of om.group other than the ones
