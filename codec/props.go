@@ -580,3 +580,25 @@ func appendProp(dst []byte, p *Properties, id PropID) []byte {
 	}
 	return appendBinary(dst, *bytesField(p, id))
 }
+
+// AppendProperties appends p as a Property Length and the properties, as
+// they are written in a packet: for keeping properties outside a packet
+// (the broker's durable store). DecodeProperties reads them back.
+func AppendProperties(dst []byte, p *Properties) []byte {
+	return appendProps(dst, p, propsSize(p))
+}
+
+// DecodeProperties reads what AppendProperties wrote into p, accepting
+// the properties allowed in a packet of type t (a will's with will set).
+// Byte-slice values alias b. Bytes left after the properties are an
+// error.
+func DecodeProperties(b []byte, t Type, will bool, p *Properties) error {
+	n, err := decodeProps(b, 0, p, AllowedProps(t, will))
+	if err != nil {
+		return err
+	}
+	if n != len(b) {
+		return ErrTrailingData
+	}
+	return nil
+}

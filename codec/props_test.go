@@ -133,3 +133,43 @@ func TestPropertiesHasSetClear(t *testing.T) {
 		t.Fatal("AllowedProps")
 	}
 }
+
+// TestAppendDecodeProperties round-trips PUBLISH and will properties
+// outside a packet, and refuses trailing bytes and properties the packet
+// type does not allow.
+func TestAppendDecodeProperties(t *testing.T) {
+	var p Properties
+	p.PayloadFormat = 1
+	p.Set(PropPayloadFormat)
+	p.MessageExpiry = 60
+	p.Set(PropMessageExpiry)
+	p.ContentType = []byte("text/plain")
+	p.Set(PropContentType)
+	p.CorrelationData = []byte{0, 1, 2}
+	p.Set(PropCorrelationData)
+	p.User = []UserProperty{{Key: []byte("k"), Value: []byte("v")}, {Key: []byte("k"), Value: []byte("w")}}
+	b := AppendProperties(nil, &p)
+	var got Properties
+	if err := DecodeProperties(b, TypePublish, false, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(AppendProperties(nil, &got), b) || got.MessageExpiry != 60 || string(got.ContentType) != "text/plain" || len(got.User) != 2 {
+		t.Fatalf("round trip: %+v", got)
+	}
+	if err := DecodeProperties(append(b, 0), TypePublish, false, &got); err == nil {
+		t.Fatal("trailing byte accepted")
+	}
+	var w Properties
+	w.WillDelay = 5
+	w.Set(PropWillDelay)
+	wb := AppendProperties(nil, &w)
+	if err := DecodeProperties(wb, TypeConnect, true, &got); err != nil || got.WillDelay != 5 {
+		t.Fatalf("will properties: %v %+v", err, got)
+	}
+	if err := DecodeProperties(wb, TypePublish, false, &got); err == nil {
+		t.Fatal("Will Delay Interval accepted in PUBLISH properties")
+	}
+	if err := DecodeProperties(AppendProperties(nil, &Properties{}), TypePublish, false, &got); err != nil || !got.Empty() {
+		t.Fatalf("no properties: %v %+v", err, got)
+	}
+}
