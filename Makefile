@@ -9,7 +9,7 @@ FUZZTIME        ?= 30s
 RACE_PKGS       := ./engine/... ./trie/... ./loadgen/... ./bench/...
 GUST_FLAGS      ?=
 
-.PHONY: all build run test race fuzz bench microbench lint fmt vet tidy staticcheck cross interop hostile check clean conformance
+.PHONY: all build run test race fuzz bench microbench lint fmt vet tidy staticcheck cross interop hostile crash check clean conformance
 
 all: build
 
@@ -55,6 +55,12 @@ interop:
 ## run against Mosquitto for comparison, and the descriptor flood at the process's real limit.
 hostile:
 	GUST_HOSTILE_PEER=1 GUST_HOSTILE_FULL=1 $(GO) test -count=1 -v -timeout 30m ./engine/hostile
+
+## crash: the kill -9 test (engine/crash) with 1000 kills instead of make test's 20; CRASH_FSYNC=10ms
+## reports what a window may lose.
+CRASH_FSYNC ?= always
+crash:
+	GUST_CRASH_KILLS=1000 GUST_CRASH_FSYNC=$(CRASH_FSYNC) $(GO) test -count=1 -v -timeout 60m -run TestKillRetained ./engine/crash
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VER)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gust-mqtt/gust/engine/auth"
 	"github.com/gust-mqtt/gust/engine/network"
+	"github.com/gust-mqtt/gust/engine/persist"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -63,6 +64,7 @@ type Broker struct {
 
 	mu       sync.Mutex     // guards the fields below
 	poller   network.Poller // the event loops (handler.go); set by Start
+	store    persist.Store  // durable state (durable.go); nil without one; set by Start
 	addr     net.Addr
 	acc      atomic.Pointer[acceptor] // the TCP listener (listener.go); set by Start
 	started  bool
@@ -150,8 +152,12 @@ func (b *Broker) Start() error {
 	if b.started {
 		return ErrStarted
 	}
+	if err := b.openStore(); err != nil { // before anything is accepted
+		return fmt.Errorf("engine: store: %w", err)
+	}
 	ln, addr, err := listenTCP(b.cfg.Listen)
 	if err != nil {
+		b.closeStore()
 		return fmt.Errorf("engine: listen %s: %w", b.cfg.Listen, err)
 	}
 	b.startAuthPool()
@@ -159,6 +165,7 @@ func (b *Broker) Start() error {
 	if err != nil {
 		_ = ln.Close()
 		b.stopAuthPool()
+		b.closeStore()
 		return err
 	}
 	maxConns := connectionCap(b.cfg.MaxConnections, len(loops), b.log)
@@ -166,6 +173,7 @@ func (b *Broker) Start() error {
 	if err != nil { // not reached: a socket file has a raw connection
 		_ = ln.Close()
 		b.stopAuthPool()
+		b.closeStore()
 		return err
 	}
 	b.acc.Store(acc)
@@ -247,6 +255,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	}
 	b.stopAuthPool() // its clients are gone: waits for the checks running
 	err := b.poller.Stop(ctx)
+	b.closeStore() // after the loops: the commits they queued are written
 	b.log.Info("broker stopped")
 	return err
 }

@@ -37,11 +37,12 @@ const (
 	closeConnectTimeout             // no CONNECT in time
 	closeInboundQuota               // partial packet past MaxPartialBytes (partial.go)
 	closeTakeoverInput              // input past MaxTakeoverBytes while a takeover is pending
+	closeStoreFailed                // a commit its acknowledgements waited for failed (durable.go)
 )
 
 var closeReasonNames = [...]string{"socket", "disconnect", "protocol error", "keep alive timeout",
 	"session taken over", "slow consumer", "server shutdown", "connect refused", "connect timeout",
-	"partial packets over budget", "input during takeover over bound"}
+	"partial packets over budget", "input during takeover over bound", "store commit failed"}
 
 func (r closeReason) String() string { return closeReasonNames[r] }
 
@@ -56,6 +57,8 @@ func (r closeReason) v5Reason() codec.ReasonCode {
 		return codec.ReasonQuotaExceeded
 	case closeShutdown:
 		return codec.ReasonServerShuttingDown
+	case closeStoreFailed:
+		return codec.ReasonUnspecifiedError
 	}
 	return codec.ReasonProtocolError
 }
@@ -125,6 +128,8 @@ type clientExt struct {
 	// slowSince is the coarse clock when outbound went over budget; 0 when
 	// under.
 	slowSince int64
+	// hold is the part of pending waiting for a store commit (durable.go).
+	hold *clientHold
 	// part is a large packet being assembled (partial.go): len is what has
 	// arrived, cap its declared length. After a whole CONNECT that started
 	// a takeover it is that CONNECT, kept until resumeConnect.
@@ -335,7 +340,14 @@ func (c *client) flush() {
 		c.pending = c.pending[:0]
 		return
 	}
-	if n := len(c.pending); n > 0 {
+	if h := c.heldFor(); h != nil {
+		// The bytes from h.off wait for a store commit (durable.go).
+		if h.off > 0 {
+			_, _ = c.nc.Write(c.pending[:h.off])
+			c.pending = c.pending[:copy(c.pending, c.pending[h.off:])]
+			h.off = 0
+		}
+	} else if n := len(c.pending); n > 0 {
 		_, _ = c.nc.Write(c.pending) // on error the connection closes (OnClose)
 		// Keep a big buffer while rounds keep filling it (a busy subscriber
 		// would otherwise regrow it every round); give it back once a round
@@ -390,7 +402,11 @@ func (c *client) closeNow(r closeReason) {
 	if c.reason == closeNone {
 		c.reason = r
 	}
-	if r == closeShutdown || r == closeTakeover || r == closeSlow || r == closeKeepAlive {
+	if h := c.heldFor(); h != nil {
+		c.pending = c.pending[:h.off] // not durable yet: never acknowledged
+		c.ext.hold = nil
+	}
+	if r == closeShutdown || r == closeTakeover || r == closeSlow || r == closeKeepAlive || r == closeStoreFailed {
 		c.sendDisconnect(r) // v5: 0x8B, 0x8E, 0x97, 0x8D
 	}
 	if r == closeSlow {

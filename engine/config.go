@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gust-mqtt/gust/engine/auth"
+	"github.com/gust-mqtt/gust/engine/persist"
 )
 
 // Config holds every setting of the broker. The zero value is not usable;
@@ -179,6 +180,22 @@ type Config struct {
 	// unless AuthMethods already has it. AllowAnonymous still applies;
 	// `gust serve` turns it off unless allow_anonymous is set explicitly.
 	PasswordFile string `toml:"password_file"`
+
+	// Store is where durable state goes: StoreMemory (nothing survives a
+	// restart) or StoreDisk (under DataDir). Stored today: retained
+	// messages; the acknowledgement of a retained QoS 1/2 PUBLISH waits
+	// until it is durable. Default memory.
+	Store string `toml:"store"`
+	// DataDir is the disk store's directory; default "gust-data".
+	DataDir string `toml:"data_dir"`
+	// Fsync says what a crash may lose of what was acknowledged: "always"
+	// (nothing: each commit group is synced before its acknowledgements
+	// go), a duration such as "10ms" (at most that window), or "never"
+	// (the operating system decides). Default always.
+	Fsync string `toml:"fsync"`
+	// Persist, if set, is the store to use instead of the one Store names
+	// (tests); the caller keeps it open.
+	Persist persist.Store `toml:"-"`
 
 	// Limits. Each bounds a resource a client can make the broker hold;
 	// the defaults let a 1 GB machine survive any client and can be raised.
@@ -382,6 +399,9 @@ func DefaultConfig() Config {
 		SysInterval:             10 * time.Second, // Mosquitto sys_interval
 		TrimIdle:                5 * time.Second,
 		LogLevel:                "info",
+		Store:                   StoreMemory,
+		DataDir:                 "gust-data",
+		Fsync:                   "always",
 		AllowAnonymous:          true,
 		AllowZeroLengthClientID: true,
 		MaxClientIDLength:       65535,
@@ -447,6 +467,9 @@ func (c Config) Validate() error {
 		{c.SysInterval == 0 || c.SysInterval >= 100*time.Millisecond, "sys_interval", c.SysInterval, "0 or >= 100ms"},
 		{c.TrimIdle >= 0, "trim_idle", c.TrimIdle, ">= 0"},
 		{c.Logger != nil || validLevel(c.LogLevel), "log_level", c.LogLevel, "debug, info, warn or error"},
+		{c.Store == StoreMemory || c.Store == StoreDisk, "store", c.Store, "memory or disk"},
+		{c.Store != StoreDisk || c.DataDir != "", "data_dir", c.DataDir, "a directory path"},
+		{validFsync(c.Fsync), "fsync", c.Fsync, "always, never, or a duration such as 10ms"},
 		{c.MaxClientIDLength >= 23 && c.MaxClientIDLength <= 65535, "max_client_id_length", c.MaxClientIDLength, "23..65535"},
 		{c.MaxSessionExpiry >= 0, "max_session_expiry", c.MaxSessionExpiry, ">= 0"},
 		{c.ReceiveMaximum >= 1 && c.ReceiveMaximum <= 65535, "receive_maximum", c.ReceiveMaximum, "1..65535"},
@@ -506,4 +529,15 @@ func slogLevel(s string) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// The values of Config.Store.
+const (
+	StoreMemory = "memory"
+	StoreDisk   = "disk"
+)
+
+func validFsync(s string) bool {
+	_, err := persist.ParseSync(s)
+	return err == nil
 }

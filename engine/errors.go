@@ -62,6 +62,7 @@ var (
 	errSubIDsNotSupported = &reasonError{codec.ReasonSubscriptionIDsNotSupported, "engine: subscription identifier while they are not available"}
 
 	errPartialBudget = &reasonError{codec.ReasonQuotaExceeded, "engine: partial packets of all connections past max_partial_bytes"}
+	errStoreFull     = &reasonError{codec.ReasonQuotaExceeded, "engine: store full: a durable message cannot be taken"}
 )
 
 // disconnectReason is the MQTT 5 DISCONNECT reason code for a close cause:

@@ -92,6 +92,9 @@ type inbox struct {
 	q     []*batch
 	bytes atomic.Int64 // batch.size of the batches in q, read by producers once per batch (outFor)
 	rung  bool         // a wake-up is pending; producers don't wake it again
+	// committed is set when a store commit of this loop completed
+	// (durable.go).
+	committed bool
 }
 
 // handover is a loop's side of the hand-over between loops (STYLE.md
@@ -174,7 +177,12 @@ func (l *loop) drain() {
 	q := l.in.q
 	l.in.q = nil
 	l.in.rung = false
+	committed := l.in.committed
+	l.in.committed = false
 	l.in.mu.Unlock()
+	if committed {
+		l.releaseHeld()
+	}
 	for _, bt := range q {
 		n := bt.size()
 		l.apply(bt)

@@ -4,6 +4,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/persist"
 )
 
 // Inbound packets after CONNECT: the dispatch, PUBLISH, acknowledgements
@@ -82,6 +83,10 @@ func (c *client) disconnectFor(err error) {
 	if c.version != codec.V5 || c.state != stateConnected {
 		return
 	}
+	if h := c.heldFor(); h != nil {
+		c.pending = c.pending[:h.off] // not durable yet: never acknowledged
+		c.ext.hold = nil
+	}
 	c.pending = c.appendDisconnect(c.pending, disconnectReason(err))
 	c.l.markDirty(c)
 }
@@ -147,13 +152,29 @@ func (c *client) handlePublish(pkt []byte) error {
 			return errReceiveMaximum // [MQTT-3.3.4-7] DISCONNECT 0x93
 		}
 	}
-	if p.Retain && allowed && rc < 0x80 && !dup && !l.b.storeRetained(p.Topic, p.Payload, p.QoS, props, false) &&
+	// A retained message goes to the store too; the acknowledgement of a
+	// QoS 1/2 one waits for its commit (durable.go).
+	var pb *persist.Batch
+	if l.dur != nil && p.Retain && allowed && rc < 0x80 && !dup {
+		if l.b.storeFull() && p.QoS > 0 {
+			if c.version != codec.V5 {
+				return errStoreFull // 3.1.1 cannot refuse a PUBLISH: closed
+			}
+			rc = codec.ReasonQuotaExceeded
+		} else {
+			pb = l.dur.batch()
+		}
+	}
+	if p.Retain && allowed && rc < 0x80 && !dup && !l.b.storeRetained(p.Topic, p.Payload, p.QoS, props, false, pb) &&
 		c.version == codec.V5 && p.QoS > 0 {
 		// Past a retained limit. A v5 QoS 1/2 publisher is told (MQTT 5
 		// 3.4.2.1, 0x97): the PUBLISH is refused whole, not delivered, as
 		// for any failure code. Others cannot be told: their message
 		// still reaches the live subscribers, only not the store.
 		rc = codec.ReasonQuotaExceeded
+	}
+	if pb != nil && p.QoS > 0 && rc < 0x80 {
+		l.hold(c) // the PUBACK/PUBREC below waits for the commit
 	}
 	switch p.QoS {
 	case 0:

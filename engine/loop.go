@@ -41,6 +41,7 @@ type loop struct {
 	loopCounters             // statistics and queued-bytes accounting
 	thr          throttle    // publisher throttle (throttle.go)
 	shared       sharedPick  // shared-subscription hand-over (shared.go)
+	dur          *durable    // the store's side, nil without a store (durable.go)
 }
 
 // loopScratch is what a loop reuses for every packet it decodes and every
@@ -92,6 +93,9 @@ func newLoop(b *Broker, idx int, nl network.Loop) *loop {
 	l.userPropsLimit()
 	l.shared.pickOther = l.isOtherLive
 	l.thr.l = l
+	if b.store != nil {
+		l.dur = newDurable(b.store)
+	}
 	return l
 }
 
@@ -164,6 +168,9 @@ func (l *loop) finish() {
 		return
 	}
 	l.depth++
+	if l.dur != nil {
+		l.commit() // before the flushes: held bytes wait for it
+	}
 	for len(l.targets) > 0 || len(l.dirty) > 0 {
 		for i := 0; i < len(l.targets); i++ {
 			t := l.targets[i]

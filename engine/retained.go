@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/persist"
 )
 
 // The retained store: set, replace, clear, its limits, and the sweep of
@@ -27,7 +28,9 @@ const retainedSweepEvery = 5 * time.Second
 // (the broker's own $SYS topics) bypasses the limits. Checking and storing
 // are not one atomic step: loops storing at the same instant may pass a
 // bound by a message each.
-func (b *Broker) storeRetained(topic, payload []byte, qos byte, props *codec.Properties, internal bool) bool {
+//
+// pb, if not nil, receives the change for the store (durable.go).
+func (b *Broker) storeRetained(topic, payload []byte, qos byte, props *codec.Properties, internal bool, pb *persist.Batch) bool {
 	if !b.cfg.RetainAvailable {
 		return true
 	}
@@ -35,6 +38,9 @@ func (b *Broker) storeRetained(topic, payload []byte, qos byte, props *codec.Pro
 	if len(payload) == 0 {
 		if old, ok := b.retained.DeleteFunc(string(topic), nil); ok {
 			lim.retainedBytes.Add(int64(-old.size()))
+		}
+		if pb != nil {
+			pb.DeleteRetained(topic)
 		}
 		return true
 	}
@@ -54,6 +60,12 @@ func (b *Broker) storeRetained(topic, payload []byte, qos byte, props *codec.Pro
 	}
 	old, replaced := b.retained.Swap(string(topic), m)
 	lim.retainedBytes.Add(int64(m.size()) - oldSize(old, replaced))
+	if pb != nil {
+		var rt persist.Retained
+		var props [256]byte
+		retainedRecord(&rt, m, props[:0])
+		pb.PutRetained(&rt)
+	}
 	return true
 }
 
@@ -95,12 +107,26 @@ func (b *Broker) sweepRetained() {
 	}
 	now := b.now()
 	expired := func(m *message) bool { return m.expired(now) }
+	var pb *persist.Batch
 	b.retained.Range(func(topic string, m *message) bool {
 		if m.expired(now) {
 			if old, ok := b.retained.DeleteFunc(topic, expired); ok {
 				b.limits.retainedBytes.Add(int64(-old.size()))
+				if b.store != nil {
+					if pb == nil {
+						pb = new(persist.Batch)
+					}
+					pb.DeleteRetained([]byte(topic))
+				}
 			}
 		}
 		return true
 	})
+	if pb != nil {
+		b.store.Commit(pb, func(err error) {
+			if err != nil {
+				b.log.Warn("store: expired retained messages not deleted", "err", err)
+			}
+		})
+	}
 }

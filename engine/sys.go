@@ -181,7 +181,7 @@ func (l *loop) publishSys() {
 	}
 	for _, t := range topics {
 		topic, payload := []byte(t.t), []byte(t.v)
-		l.b.storeRetained(topic, payload, 0, nil, true)
+		l.b.storeRetained(topic, payload, 0, nil, true, nil)
 		l.route(topic, payload, 0, false, nil, nil)
 	}
 	l.finish()

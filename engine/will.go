@@ -169,7 +169,7 @@ func (l *loop) publishWill(w *message) {
 		props = &w.props // its expiry starts now
 	}
 	if w.retain {
-		l.b.storeRetained(w.topic, w.payload, w.qos, props, false) // past a limit: delivered, not stored
+		l.b.storeRetained(w.topic, w.payload, w.qos, props, false, l.durBatch()) // past a limit: delivered, not stored
 	}
 	l.route(w.topic, w.payload, w.qos, w.retain, nil, props)
 }

@@ -1,0 +1,280 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/persist"
+)
+
+// Durability: the changes a loop makes to durable state during a round go
+// into one persist.Batch, committed at the end of the round (finish)
+// without waiting. An acknowledgement that promises durability (a PUBACK
+// or PUBREC for a retained message) is held in its client's pending bytes,
+// with everything written to that client after it, until the commit of
+// its round completes: the committer's callback marks the commit done and
+// wakes the loop through its inbox, and the loop releases the held bytes
+// (or closes the client if the commit failed, so that nothing it was not
+// told is durable is acknowledged). The event loop never waits on the
+// disk.
+//
+// Stored today: retained messages (set, clear, expiry). Sessions,
+// subscriptions and queued QoS 1/2 messages are kept in memory only.
+
+// durable is a loop's side of the store. Loop-only but for done, failed
+// and the inbox flag.
+type durable struct {
+	st   persist.Store
+	b    *persist.Batch // this round's changes; nil until the first
+	next uint64         // sequence number of the batch being built
+	done atomic.Uint64  // highest sequence number whose commit completed
+	// failed are the sequence numbers whose commit failed and that a held
+	// client may still name; guarded by mu.
+	mu     sync.Mutex
+	failed []uint64
+	held   []*client // clients holding bytes for a commit
+	free   chan *persist.Batch
+}
+
+// clientHold is the part of a client's pending bytes waiting for a
+// commit: pending[off:] until the commits first..seq complete.
+type clientHold struct {
+	off        int
+	first, seq uint64
+}
+
+func newDurable(st persist.Store) *durable {
+	return &durable{st: st, next: 1, free: make(chan *persist.Batch, 4)}
+}
+
+// batch returns the round's batch. Loop-only.
+func (d *durable) batch() *persist.Batch {
+	if d.b == nil {
+		select {
+		case d.b = <-d.free:
+		default:
+			d.b = new(persist.Batch)
+		}
+	}
+	return d.b
+}
+
+// durBatch returns the round's batch, nil without a store. Loop-only.
+func (l *loop) durBatch() *persist.Batch {
+	if l.dur == nil {
+		return nil
+	}
+	return l.dur.batch()
+}
+
+// storeFull reports whether the store refuses commits for lack of space.
+// Safe from any goroutine.
+func (b *Broker) storeFull() bool {
+	f, ok := b.store.(interface{ Full() bool })
+	return ok && f.Full()
+}
+
+// hold makes c's pending bytes from now on wait for the round's commit.
+// Loop-only.
+func (l *loop) hold(c *client) {
+	d := l.dur
+	x := c.x()
+	if x.hold == nil {
+		x.hold = &clientHold{off: len(c.pending), first: d.next}
+		d.held = append(d.held, c)
+	}
+	x.hold.seq = d.next
+	d.batch() // a commit at the end of this round, even if empty
+}
+
+// commit hands the round's batch to the store. Loop-only (finish).
+func (l *loop) commit() {
+	d := l.dur
+	b := d.b
+	if b == nil {
+		return
+	}
+	d.b = nil
+	seq := d.next
+	d.next++
+	d.st.Commit(b, func(err error) { // on the store's goroutine
+		if err != nil {
+			d.mu.Lock()
+			d.failed = append(d.failed, seq)
+			d.mu.Unlock()
+			l.b.log.Error("store commit failed: held acknowledgements are not sent, their clients are closed", "err", err)
+		}
+		b.Reset()
+		select {
+		case d.free <- b:
+		default:
+		}
+		d.done.Store(seq)
+		l.wakeDurable()
+	})
+}
+
+// wakeDurable tells l that a commit completed. Safe from any goroutine.
+func (l *loop) wakeDurable() {
+	l.in.mu.Lock()
+	l.in.committed = true
+	wake := !l.in.rung
+	l.in.rung = true
+	l.in.mu.Unlock()
+	if wake {
+		l.nl.Wake()
+	}
+}
+
+// releaseHeld sends the held bytes whose commits have completed, and
+// closes the clients one of whose commits failed. Loop-only.
+func (l *loop) releaseHeld() {
+	d := l.dur
+	done := d.done.Load()
+	d.mu.Lock()
+	failed := slices.Clone(d.failed)
+	d.failed = slices.DeleteFunc(d.failed, func(s uint64) bool { return s <= done && !d.anyHolds(s) })
+	d.mu.Unlock()
+	keep := d.held[:0]
+	for _, c := range d.held {
+		h := c.heldFor()
+		switch {
+		case h == nil || c.state == stateClosed:
+		case h.seq > done:
+			keep = append(keep, c)
+		case slices.ContainsFunc(failed, func(s uint64) bool { return s >= h.first && s <= h.seq }):
+			c.ext.hold = nil
+			c.pending = c.pending[:h.off] // never acknowledged
+			c.closeNow(closeStoreFailed)
+		default:
+			c.ext.hold = nil
+			l.markDirty(c)
+		}
+	}
+	clear(d.held[len(keep):])
+	d.held = keep
+}
+
+// anyHolds reports whether a held client names commit s. Loop-only.
+func (d *durable) anyHolds(s uint64) bool {
+	for _, c := range d.held {
+		if h := c.heldFor(); h != nil && s >= h.first && s <= h.seq {
+			return true
+		}
+	}
+	return false
+}
+
+// heldFor returns c's hold, nil if none. Loop-only.
+func (c *client) heldFor() *clientHold {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.hold
+}
+
+// openStore opens the configured store and reads the retained messages
+// back. Start calls it before the loops run.
+func (b *Broker) openStore() error {
+	st := b.cfg.Persist
+	if st == nil {
+		if b.cfg.Store != StoreDisk {
+			return nil
+		}
+		sync, err := persist.ParseSync(b.cfg.Fsync)
+		if err != nil {
+			return err // Validate has checked it
+		}
+		d, err := persist.OpenDisk(b.cfg.DataDir, persist.DiskOptions{Sync: sync, Log: b.log})
+		if err != nil {
+			return err
+		}
+		st = d
+	}
+	start := time.Now()
+	r := &recoverer{b: b, now: time.Now().UnixNano()}
+	if err := st.Recover(r); err != nil {
+		if b.cfg.Persist == nil {
+			_ = st.Close()
+		}
+		return err
+	}
+	if r.expired.Len() > 0 {
+		r.commitExpired(st)
+	}
+	b.store = st
+	b.log.Info("store recovered", "store", b.cfg.Store, "data_dir", b.cfg.DataDir, "fsync", b.cfg.Fsync,
+		"retained", r.retained, "expired_dropped", r.dropped, "took", time.Since(start).Round(time.Microsecond))
+	return nil
+}
+
+// closeStore closes the store the broker opened. Shutdown calls it once
+// the loops have stopped.
+func (b *Broker) closeStore() {
+	if b.store != nil && b.cfg.Persist == nil {
+		if err := b.store.Close(); err != nil {
+			b.log.Error("store close", "err", err)
+		}
+	}
+}
+
+// recoverer rebuilds the broker's state from the store's records.
+type recoverer struct {
+	b                 *Broker
+	now               int64
+	retained, dropped int
+	expired           persist.Batch
+}
+
+func (r *recoverer) Retained(rt *persist.Retained) error {
+	if rt.ExpireAt != 0 && r.now > rt.ExpireAt {
+		r.dropped++
+		r.expired.DeleteRetained(rt.Topic)
+		return nil
+	}
+	var props *codec.Properties
+	if len(rt.Props) > 0 {
+		props = new(codec.Properties)
+		if err := codec.DecodeProperties(rt.Props, codec.TypePublish, false, props); err != nil {
+			return fmt.Errorf("retained message %q: properties: %w", rt.Topic, err)
+		}
+	}
+	m := newMessageProps(rt.Topic, rt.Payload, rt.QoS, true, props, r.now)
+	m.expireAt = rt.ExpireAt
+	if m.expireAt != 0 {
+		r.b.limits.retainedExpiring.Store(true)
+	}
+	old, replaced := r.b.retained.Swap(string(m.topic), m)
+	r.b.limits.retainedBytes.Add(int64(m.size()) - oldSize(old, replaced))
+	r.retained++
+	return nil
+}
+
+func (r *recoverer) Message(*persist.Message) error           { return nil }
+func (r *recoverer) Session(*persist.Session) error           { return nil }
+func (r *recoverer) Subscription(*persist.Subscription) error { return nil }
+func (r *recoverer) Delivery(*persist.Delivery) error         { return nil }
+func (r *recoverer) InQoS2(string, uint16) error              { return nil }
+
+// commitExpired deletes the expired records met during recovery.
+func (r *recoverer) commitExpired(st persist.Store) {
+	done := make(chan error, 1)
+	st.Commit(&r.expired, func(err error) { done <- err })
+	if err := <-done; err != nil {
+		r.b.log.Warn("store: expired records not deleted", "err", err)
+	}
+}
+
+// retainedRecord fills rt from m for the store.
+func retainedRecord(rt *persist.Retained, m *message, scratch []byte) []byte {
+	*rt = persist.Retained{Topic: m.topic, Payload: m.payload, QoS: m.qos, ExpireAt: m.expireAt}
+	if m.hasProps {
+		scratch = codec.AppendProperties(scratch[:0], &m.props)
+		rt.Props = scratch
+	}
+	return scratch
+}

@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/persist"
+)
+
+// TestRetainedAckWaitsForCommit holds the store's commits: the PUBACK of
+// a retained QoS 1 PUBLISH, and what is sent to that client after it,
+// arrive only once the commit completes; a PUBACK for a message that is
+// not retained does not wait.
+func TestRetainedAckWaitsForCommit(t *testing.T) {
+	mem := persist.NewMem()
+	t.Cleanup(func() { _ = mem.Close() })
+	b := startBroker(t, func(c *Config) { c.Persist = mem })
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("held"), CleanStart: true})
+
+	r.publish(&codec.Publish{Topic: []byte("plain"), Payload: []byte("x"), QoS: 1, PacketID: 1})
+	if a := r.readAck(codec.TypePuback); a.PacketID != 1 {
+		t.Fatalf("PUBACK for %d", a.PacketID)
+	}
+
+	mem.Hold()
+	r.publish(&codec.Publish{Topic: []byte("kept"), Payload: []byte("v1"), QoS: 1, PacketID: 2, Retain: true})
+	r.write([]byte{0xC0, 0}) // PINGREQ: its PINGRESP goes after the PUBACK
+	if pkt, err := r.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("%x before the commit completed", pkt)
+	}
+	mem.Release()
+	if a := r.readAck(codec.TypePuback); a.PacketID != 2 {
+		t.Fatalf("PUBACK for %d", a.PacketID)
+	}
+	r.mustRead(codec.TypePingresp)
+	if mem.Len() != 1 {
+		t.Fatalf("%d records stored, want 1", mem.Len())
+	}
+}
+
+// TestRetainedSurvivesRestart stores retained messages (with MQTT 5
+// properties and an expiry), replaces and clears some, stops the broker
+// and starts another on the same data directory: it has exactly the last
+// ones.
+func TestRetainedSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	disk := func(c *Config) { c.Store = StoreDisk; c.DataDir = dir }
+	b := startBrokerNoCleanup(t, disk)
+	p := dialV5(t, b, "pub", nil)
+	var props codec.Properties
+	props.ContentType = []byte("text/plain")
+	props.Set(codec.PropContentType)
+	props.MessageExpiry = 3600
+	props.Set(codec.PropMessageExpiry)
+	props.User = []codec.UserProperty{{Key: []byte("k"), Value: []byte("v")}}
+	pubs := []codec.Publish{
+		{Topic: []byte("r/a"), Payload: []byte("first"), QoS: 1, PacketID: 1, Retain: true},
+		{Topic: []byte("r/a"), Payload: []byte("second"), QoS: 1, PacketID: 2, Retain: true, Props: props},
+		{Topic: []byte("r/b"), Payload: []byte("zero"), QoS: 0, Retain: true},
+		{Topic: []byte("r/c"), Payload: []byte("gone"), QoS: 1, PacketID: 3, Retain: true},
+		{Topic: []byte("r/c"), QoS: 1, PacketID: 4, Retain: true}, // clears r/c
+	}
+	for i := range pubs {
+		p.write(codec.AppendPublish(nil, codec.V5, &pubs[i]))
+		if pubs[i].QoS == 1 {
+			p.readAck(codec.TypePuback)
+		}
+	}
+	// The QoS 0 one has no acknowledgement: wait until it is retained.
+	waitFor(t, "r/b retained", func() bool { _, ok := b.retained.Get("r/b"); return ok })
+	shutdown(t, b)
+
+	b = startBroker(t, disk)
+	s := dialV5(t, b, "sub", nil)
+	s.write(codec.AppendSubscribe(nil, codec.V5, &codec.Subscribe{PacketID: 9,
+		Filters: []codec.Subscription{{Filter: []byte("r/#"), QoS: 1}}}))
+	s.mustRead(codec.TypeSuback)
+	got := map[string]*codec.Publish{}
+	for range 2 {
+		var m codec.Publish
+		if _, err := codec.DecodePublish(s.mustRead(codec.TypePublish), codec.V5, &m); err != nil {
+			t.Fatal(err)
+		}
+		got[string(m.Topic)] = &m
+	}
+	if pkt, err := s.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("a third retained message: %x", pkt)
+	}
+	a, bb := got["r/a"], got["r/b"]
+	if a == nil || string(a.Payload) != "second" || string(a.Props.ContentType) != "text/plain" ||
+		len(a.Props.User) != 1 || a.Props.MessageExpiry == 0 || a.Props.MessageExpiry > 3600 {
+		t.Fatalf("r/a after restart: %+v", a)
+	}
+	if bb == nil || string(bb.Payload) != "zero" {
+		t.Fatalf("r/b after restart: %+v", bb)
+	}
+}
+
+// TestStoreLockedRefusesStart: a second broker on a data directory in
+// use does not start, and says which directory.
+func TestStoreLockedRefusesStart(t *testing.T) {
+	dir := t.TempDir()
+	startBroker(t, func(c *Config) { c.Store = StoreDisk; c.DataDir = dir })
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store, cfg.DataDir = StoreDisk, dir
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Start()
+	if err == nil || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("second broker on %s: %v", dir, err)
+	}
+}
+
+// failingStore fails every commit, as a store whose writes fail does.
+type failingStore struct{ *persist.Mem }
+
+func (failingStore) Commit(_ *persist.Batch, done func(error)) {
+	go done(errors.New("injected write error"))
+}
+
+// TestRetainedCommitFailureClosesPublisher: when the commit a PUBACK
+// waits for fails, the PUBACK is never sent and the publisher is closed
+// (MQTT 5: DISCONNECT 0x80); other clients are untouched.
+func TestRetainedCommitFailureClosesPublisher(t *testing.T) {
+	st := failingStore{persist.NewMem()}
+	t.Cleanup(func() { _ = st.Close() })
+	b := startBroker(t, func(c *Config) { c.Persist = st })
+	other := dialRaw(t, b)
+	other.connect(&codec.Connect{ClientID: []byte("other"), CleanStart: true})
+	p := dialV5(t, b, "pub", nil)
+	p.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("t"), Payload: []byte("x"), QoS: 1, PacketID: 1, Retain: true}))
+	if d := p.disconnect(); d.ReasonCode != codec.ReasonUnspecifiedError {
+		t.Fatalf("DISCONNECT %v, want 0x80", d.ReasonCode)
+	}
+	p.expectEOF(5 * time.Second)
+	other.write([]byte{0xC0, 0})
+	other.mustRead(codec.TypePingresp)
+}
+
+// fullStore is a store out of disk space.
+type fullStore struct{ *persist.Mem }
+
+func (fullStore) Full() bool { return true }
+
+// TestStoreFullRefusesRetained: while the store is full a retained QoS 1
+// PUBLISH is refused (MQTT 5: PUBACK 0x97; 3.1.1: closed), and a message
+// that is not retained goes through.
+func TestStoreFullRefusesRetained(t *testing.T) {
+	st := fullStore{persist.NewMem()}
+	t.Cleanup(func() { _ = st.Close() })
+	b := startBroker(t, func(c *Config) { c.Persist = st })
+	p := dialV5(t, b, "pub5", nil)
+	p.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("t"), Payload: []byte("x"), QoS: 1, PacketID: 1, Retain: true}))
+	if a := p.readAck(codec.TypePuback); a.ReasonCode != codec.ReasonQuotaExceeded {
+		t.Fatalf("PUBACK %v, want 0x97", a.ReasonCode)
+	}
+	p.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("t"), Payload: []byte("x"), QoS: 1, PacketID: 2}))
+	if a := p.readAck(codec.TypePuback); a.ReasonCode != codec.ReasonSuccess {
+		t.Fatalf("PUBACK %v for a message not retained", a.ReasonCode)
+	}
+	r := dialRaw(t, b)
+	r.connect(&codec.Connect{ClientID: []byte("pub3"), CleanStart: true})
+	r.publish(&codec.Publish{Topic: []byte("t"), Payload: []byte("x"), QoS: 1, PacketID: 1, Retain: true})
+	r.expectEOF(5 * time.Second)
+}
+
+// startBrokerNoCleanup is startBroker for a test that shuts the broker
+// down itself.
+func startBrokerNoCleanup(t *testing.T, mod func(*Config)) *Broker {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Loops = 2
+	cfg.SysInterval = 0
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	if mod != nil {
+		mod(&cfg)
+	}
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func shutdown(t *testing.T, b *Broker) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
