@@ -62,16 +62,18 @@ type Broker struct {
 	authPool *auth.Pool
 	auth     authStats
 
-	mu       sync.Mutex     // guards the fields below
-	poller   network.Poller // the event loops (handler.go); set by Start
-	store    persist.Store  // durable state (durable.go); nil without one; set by Start
-	addr     net.Addr
-	acc      atomic.Pointer[acceptor] // the TCP listener (listener.go); set by Start
-	started  bool
-	closing  atomic.Bool
-	died     chan error // Done: the event loops or listener stopped on their own
-	stopTick chan struct{}
-	tickDone chan struct{}
+	mu     sync.Mutex     // guards the fields below
+	poller network.Poller // the event loops (handler.go); set by Start
+	store  persist.Store  // durable state (durable.go); nil without one; set by Start
+	// recoveredWills are published once the loops run (durable.go).
+	recoveredWills []recoveredWill
+	addr           net.Addr
+	acc            atomic.Pointer[acceptor] // the TCP listener (listener.go); set by Start
+	started        bool
+	closing        atomic.Bool
+	died           chan error // Done: the event loops or listener stopped on their own
+	stopTick       chan struct{}
+	tickDone       chan struct{}
 }
 
 // New validates cfg and returns a broker that is not yet listening.
@@ -186,6 +188,7 @@ func (b *Broker) Start() error {
 	b.tickDone = make(chan struct{})
 	go b.ticker()
 	go b.watchLoops()
+	b.publishRecoveredWills()
 	b.log.Info("broker listening", "addr", b.addr.String(), "version", Version)
 	return nil
 }

@@ -106,6 +106,7 @@ func (c *client) handleConnect(pkt []byte) error {
 		return nil
 	}
 	c.sess = s
+	holdConnack := l.dur != nil && l.sessionConnected(s, c)
 	if c.ext != nil {
 		c.ext.maxOut = 0
 	}
@@ -131,6 +132,9 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	if c.pending == nil {
 		c.pending = l.smallPending()
+	}
+	if holdConnack {
+		l.hold(c) // the session is acknowledged once durable (durable.go)
 	}
 	c.pending = codec.AppendConnack(c.pending, c.version, &ack) // [MQTT-3.2.0-1] [MQTT-3.1.4-4]
 	if a := c.auth(); a != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine/persist"
+	"github.com/gust-mqtt/gust/trie"
 )
 
 // Durability: the changes a loop makes to durable state during a round go
@@ -22,8 +23,10 @@ import (
 // told is durable is acknowledged). The event loop never waits on the
 // disk.
 //
-// Stored today: retained messages (set, clear, expiry). Sessions,
-// subscriptions and queued QoS 1/2 messages are kept in memory only.
+// Stored today: retained messages (set, clear, expiry); persistent
+// sessions (expiry, will, when they went offline) with their
+// subscriptions, whose CONNACK and SUBACK/UNSUBACK wait like a PUBACK. Queued and
+// in-flight QoS 1/2 messages are kept in memory only.
 
 // durable is a loop's side of the store. Loop-only but for done, failed
 // and the inbox flag.
@@ -177,6 +180,42 @@ func (c *client) heldFor() *clientHold {
 	return c.ext.hold
 }
 
+// sessionConnected keeps the record of s in step with the CONNECT that
+// has just taken it: a persistent session's record holds its expiry and
+// its client's will; one that became clean (expiry 0) loses its record.
+// It reports whether the store changed (the CONNACK then waits for it).
+// Loop-only (s's owner).
+func (l *loop) sessionConnected(s *session, c *client) bool {
+	switch {
+	case !s.clean():
+		l.putSession(s, c.will, 0)
+		s.mu.Lock()
+		s.peer.Or(peerDurable)
+		s.mu.Unlock()
+		return true
+	case s.durable():
+		l.dur.batch().DeleteSession(s.clientID)
+		s.mu.Lock()
+		s.peer.And(^uint32(peerDurable))
+		s.mu.Unlock()
+		return true
+	}
+	return l.dur.b != nil // a previous session of the id was deleted
+}
+
+// putSession writes the record of s with will (nil: none), offline since
+// offlineAt (0: online). Loop-only.
+func (l *loop) putSession(s *session, will *message, offlineAt int64) {
+	rec := persist.Session{ClientID: s.clientID, Version: byte(s.peer.Load()), Expiry: s.expiry, OfflineAt: offlineAt}
+	if will != nil {
+		rec.Will = &persist.Will{Topic: will.topic, Payload: will.payload, QoS: will.qos, Retain: will.retain, Delay: will.delay}
+		if will.hasProps {
+			rec.Will.Props = codec.AppendProperties(nil, &will.props)
+		}
+	}
+	l.dur.batch().PutSession(&rec)
+}
+
 // openStore opens the configured store and reads the retained messages
 // back. Start calls it before the loops run.
 func (b *Broker) openStore() error {
@@ -207,9 +246,36 @@ func (b *Broker) openStore() error {
 		r.commitExpired(st)
 	}
 	b.store = st
+	b.recoveredWills = r.wills
 	b.log.Info("store recovered", "store", b.cfg.Store, "data_dir", b.cfg.DataDir, "fsync", b.cfg.Fsync,
-		"retained", r.retained, "expired_dropped", r.dropped, "took", time.Since(start).Round(time.Microsecond))
+		"retained", r.retained, "sessions", r.sessions, "subscriptions", r.subs, "wills", len(r.wills),
+		"expired_dropped", r.dropped, "took", time.Since(start).Round(time.Microsecond))
 	return nil
+}
+
+// publishRecoveredWills publishes, on the first loop, the wills of the
+// sessions whose clients were connected when the broker stopped without
+// closing them [MQTT-3.1.2-8]; a will with a delay waits for it as after
+// any unclean close. Start calls it once the loops run.
+func (b *Broker) publishRecoveredWills() {
+	ws := b.recoveredWills
+	b.recoveredWills = nil
+	if len(ws) == 0 {
+		return
+	}
+	l := b.loops[0]
+	l.run("recovered wills", func() {
+		now := b.now()
+		for _, rw := range ws {
+			if rw.w.delay > 0 && rw.s != nil && !rw.s.gone() {
+				if b.delayWill(rw.s, rw.w, now+int64(rw.w.delay)*1e9) == "" {
+					continue
+				}
+			}
+			l.publishWill(rw.w)
+		}
+		l.finish()
+	})
 }
 
 // closeStore closes the store the broker opened. Shutdown calls it once
@@ -224,10 +290,19 @@ func (b *Broker) closeStore() {
 
 // recoverer rebuilds the broker's state from the store's records.
 type recoverer struct {
-	b                 *Broker
-	now               int64
-	retained, dropped int
-	expired           persist.Batch
+	b                                 *Broker
+	now                               int64
+	retained, dropped, sessions, subs int
+	expired                           persist.Batch // records to delete or rewrite
+	cur                               *session      // the session whose records come now
+	wills                             []recoveredWill
+}
+
+// recoveredWill is the will of a session whose client was connected when
+// the broker stopped.
+type recoveredWill struct {
+	s *session // nil if the session ended with its client
+	w *message
 }
 
 func (r *recoverer) Retained(rt *persist.Retained) error {
@@ -254,11 +329,101 @@ func (r *recoverer) Retained(rt *persist.Retained) error {
 	return nil
 }
 
-func (r *recoverer) Message(*persist.Message) error           { return nil }
-func (r *recoverer) Session(*persist.Session) error           { return nil }
-func (r *recoverer) Subscription(*persist.Subscription) error { return nil }
-func (r *recoverer) Delivery(*persist.Delivery) error         { return nil }
-func (r *recoverer) InQoS2(string, uint16) error              { return nil }
+// Session makes rs an offline session, or drops it if it has expired.
+// The will of a session that was online goes out once the loops run.
+func (r *recoverer) Session(rs *persist.Session) error {
+	b := r.b
+	r.cur = nil
+	offAt := rs.OfflineAt
+	if offAt == 0 {
+		offAt = r.now // its client was connected: offline from now
+	}
+	if rs.Will != nil && rs.OfflineAt == 0 {
+		w, err := recoveredWillMessage(rs, r.now)
+		if err != nil {
+			return err
+		}
+		r.wills = append(r.wills, recoveredWill{w: w})
+	}
+	d := b.sessionLifetime(rs.Expiry)
+	if rs.Expiry == 0 || d > 0 && r.now > offAt+int64(d) {
+		r.dropped++
+		r.expired.DeleteSession(rs.ClientID)
+		return nil
+	}
+	s := &session{clientID: rs.ClientID, expiry: rs.Expiry}
+	s.peer.Store(uint32(rs.Version) | peerDurable)
+	s.useExt()
+	if d > 0 {
+		s.expiresAt = offAt + int64(d)
+		b.anyExpiry.Store(true)
+	}
+	st := &b.sessions
+	st.mu.Lock()
+	st.put(s)
+	st.pushOffline(s, offAt)
+	st.mu.Unlock()
+	if n := len(r.wills); n > 0 && r.wills[n-1].s == nil && rs.Will != nil && rs.OfflineAt == 0 {
+		r.wills[n-1].s = s
+	}
+	if rs.OfflineAt == 0 {
+		r.expired.PutSession(&persist.Session{ClientID: rs.ClientID, Version: rs.Version, Expiry: rs.Expiry, OfflineAt: offAt})
+	}
+	r.cur = s
+	r.sessions++
+	return nil
+}
+
+// recoveredWillMessage builds the will message of rs.
+func recoveredWillMessage(rs *persist.Session, now int64) (*message, error) {
+	var props *codec.Properties
+	if len(rs.Will.Props) > 0 {
+		props = new(codec.Properties)
+		if err := codec.DecodeProperties(rs.Will.Props, codec.TypeConnect, true, props); err != nil {
+			return nil, fmt.Errorf("will of %q: properties: %w", rs.ClientID, err)
+		}
+	}
+	w := newMessageProps(rs.Will.Topic, rs.Will.Payload, rs.Will.QoS, rs.Will.Retain, props, now)
+	w.delay = rs.Will.Delay
+	return w, nil
+}
+
+// Subscription adds rs to the session read just before it (the records
+// of a session follow its own).
+func (r *recoverer) Subscription(rs *persist.Subscription) error {
+	s := r.cur
+	if s == nil || s.clientID != rs.ClientID {
+		return nil // its session expired: deleted with it
+	}
+	b := r.b
+	full := string(rs.Filter)
+	group, filter, _, err := trie.ParseShared(full)
+	if err != nil {
+		return fmt.Errorf("subscription %q of %q: %w", rs.Filter, rs.ClientID, err)
+	}
+	st := s.subscriber()
+	if st.id == 0 {
+		id, ok := b.table.add(s)
+		if !ok {
+			return fmt.Errorf("subscription %q of %q: every subscriber id is in use", rs.Filter, rs.ClientID)
+		}
+		st.id = id
+	}
+	sub := trie.Subscription{Subscriber: st.id, Filter: filter, Group: group, QoS: rs.QoS,
+		NoLocal: rs.NoLocal, RetainAsPublished: rs.RetainAsPublished, RetainHandling: rs.RetainHandling, Identifier: rs.ID}
+	if _, err := b.trie.Subscribe(sub); err != nil {
+		return fmt.Errorf("subscription %q of %q: %w", rs.Filter, rs.ClientID, err)
+	}
+	if !st.subs.put(subEntry{full: full, sub: sub}) {
+		b.subCount.Add(1)
+	}
+	r.subs++
+	return nil
+}
+
+func (r *recoverer) Message(*persist.Message) error   { return nil }
+func (r *recoverer) Delivery(*persist.Delivery) error { return nil }
+func (r *recoverer) InQoS2(string, uint16) error      { return nil }
 
 // commitExpired deletes the expired records met during recovery.
 func (r *recoverer) commitExpired(st persist.Store) {

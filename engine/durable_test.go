@@ -204,3 +204,86 @@ func shutdown(t *testing.T, b *Broker) {
 		t.Fatal(err)
 	}
 }
+
+// TestSessionSurvivesRestart: persistent sessions (3.1.1 and MQTT 5) and
+// their subscriptions, options included, are there after a restart on the
+// same data directory; a clean session and an unsubscribed filter are not.
+func TestSessionSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	disk := func(c *Config) { c.Store = StoreDisk; c.DataDir = dir }
+	b := startBrokerNoCleanup(t, disk)
+	p1 := dialRaw(t, b)
+	p1.connect(&codec.Connect{ClientID: []byte("p1"), KeepAlive: 60})
+	p1.subscribe(1, "a/+", 1)
+	p1.subscribe(2, "gone/#", 1)
+	p1.write(codec.AppendUnsubscribe(nil, codec.V311, &codec.Unsubscribe{PacketID: 3, Filters: [][]byte{[]byte("gone/#")}}))
+	p1.mustRead(codec.TypeUnsuback)
+	p5 := dialV5(t, b, "p5", func(cp *codec.Connect) {
+		cp.CleanStart = false
+		cp.Props.SessionExpiry = 3600
+		cp.Props.Set(codec.PropSessionExpiry)
+	})
+	sub := codec.Subscribe{PacketID: 1, Filters: []codec.Subscription{{Filter: []byte("v5/t"), QoS: 1, NoLocal: true}}}
+	sub.Props.SubscriptionIDs = []uint32{7}
+	p5.write(codec.AppendSubscribe(nil, codec.V5, &sub))
+	p5.mustRead(codec.TypeSuback)
+	cl := dialRaw(t, b)
+	cl.connect(&codec.Connect{ClientID: []byte("clean"), CleanStart: true})
+	cl.subscribe(1, "a/+", 0)
+	shutdown(t, b)
+
+	b = startBroker(t, disk)
+	r1 := dialRaw(t, b)
+	if !r1.connect(&codec.Connect{ClientID: []byte("p1"), KeepAlive: 60}).SessionPresent {
+		t.Fatal("3.1.1 session not present after restart")
+	}
+	r5 := dialRaw(t, b)
+	ack := r5.connect(&codec.Connect{Version: codec.V5, ClientID: []byte("p5")})
+	if !ack.SessionPresent {
+		t.Fatal("MQTT 5 session not present after restart")
+	}
+	rc := dialRaw(t, b)
+	if rc.connect(&codec.Connect{ClientID: []byte("clean")}).SessionPresent {
+		t.Fatal("a clean session came back")
+	}
+	pub := dialV5(t, b, "pub", nil)
+	for i, topic := range []string{"gone/x", "a/x", "v5/t"} {
+		pub.write(codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte(topic), Payload: []byte("m"), QoS: 1, PacketID: uint16(i + 1)}))
+		pub.readAck(codec.TypePuback)
+	}
+	m1 := decodePublish(t, r1.mustRead(codec.TypePublish))
+	if string(m1.Topic) != "a/x" || m1.QoS != 1 {
+		t.Fatalf("p1 got %s at QoS %d", m1.Topic, m1.QoS)
+	}
+	var m5 codec.Publish
+	if _, err := codec.DecodePublish(r5.mustRead(codec.TypePublish), codec.V5, &m5); err != nil {
+		t.Fatal(err)
+	}
+	if string(m5.Topic) != "v5/t" || len(m5.Props.SubscriptionIDs) != 1 || m5.Props.SubscriptionIDs[0] != 7 {
+		t.Fatalf("p5 got %s with subscription ids %v", m5.Topic, m5.Props.SubscriptionIDs)
+	}
+	if pkt, err := r1.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("p1 got %x: the unsubscribed filter came back", pkt)
+	}
+}
+
+// TestSubackWaitsForCommit: a persistent session's SUBACK waits for the
+// store; a clean session's does not.
+func TestSubackWaitsForCommit(t *testing.T) {
+	mem := persist.NewMem()
+	t.Cleanup(func() { _ = mem.Close() })
+	b := startBroker(t, func(c *Config) { c.Persist = mem })
+	clean := dialRaw(t, b)
+	clean.connect(&codec.Connect{ClientID: []byte("clean"), CleanStart: true})
+	p := dialRaw(t, b)
+	p.connect(&codec.Connect{ClientID: []byte("kept")})
+	mem.Hold()
+	clean.subscribe(1, "t", 1) // not held
+	p.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1,
+		Filters: []codec.Subscription{{Filter: []byte("t"), QoS: 1}}}))
+	if pkt, err := p.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("%x before the commit completed", pkt)
+	}
+	mem.Release()
+	p.mustRead(codec.TypeSuback)
+}

@@ -1,6 +1,9 @@
 package engine
 
-import "github.com/gust-mqtt/gust/codec"
+import (
+	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/persist"
+)
 
 // Session lifecycle: opened at CONNECT, taken over, detached at close,
 // evicted past max_sessions, expired.
@@ -26,7 +29,7 @@ func (b *Broker) openSession(l *loop, c *client, id string, p *codec.Connect) (s
 			if !s.gone() {
 				l.shared.orphans = takeOrphans(s, l.shared.orphans) // adopted by handleConnect
 			}
-			b.dropSessionLocked(s)
+			b.dropSessionLocked(s, l.durBatch())
 			s.mu.Unlock()
 			s = nil
 		} else {
@@ -62,7 +65,7 @@ func (b *Broker) evictLocked(l *loop) bool {
 	}
 	s.mu.Lock()
 	l.shared.orphans = takeOrphans(s, l.shared.orphans)
-	b.dropSessionLocked(s)
+	b.dropSessionLocked(s, l.durBatch())
 	s.mu.Unlock()
 	b.limits.sessionsEvicted.Add(1)
 	b.logLimit(&b.limits.logSessions, 1, "session limit: the oldest offline session discarded for a new one",
@@ -70,12 +73,16 @@ func (b *Broker) evictLocked(l *loop) bool {
 	return true
 }
 
-// dropSessionLocked removes s from the store, the table and the trie.
-// Caller holds b.sessions.mu and s.mu; s is offline.
-func (b *Broker) dropSessionLocked(s *session) {
+// dropSessionLocked removes s from the store, the table and the trie,
+// and its record from the durable store through pb (nil: s has none, or
+// there is no store). Caller holds b.sessions.mu and s.mu; s is offline.
+func (b *Broker) dropSessionLocked(s *session, pb *persist.Batch) {
 	b.sessions.remove(s)
 	if s.gone() {
 		return
+	}
+	if s.durable() && pb != nil {
+		pb.DeleteSession(s.clientID)
 	}
 	s.peer.Or(peerGone)
 	b.dueWill(s) // a delayed will goes out when its session ends [MQTT-3.1.3-9]
@@ -110,7 +117,7 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 		s.c = nil
 		s.owner.Store(nil)
 		if s.clean() {
-			b.dropSessionLocked(s) // [MQTT-4.1.0-2] interval 0
+			b.dropSessionLocked(s, l.durBatch()) // [MQTT-4.1.0-2] interval 0
 		} else {
 			s.useExt()
 			if d := b.sessionLifetime(s.expiry); d > 0 {
@@ -118,6 +125,9 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 				b.anyExpiry.Store(true)
 			}
 			b.sessions.pushOffline(s, max(b.now(), 1)) // MaxSessions discards the oldest first
+			if s.durable() && l.dur != nil {
+				l.putSession(s, nil, s.offAt) // offline since now, its will gone out or delayed
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -142,15 +152,26 @@ func (b *Broker) expireSessions() {
 	now := b.now()
 	st := &b.sessions
 	var orphans []item
+	var pb *persist.Batch
+	if b.store != nil {
+		pb = new(persist.Batch)
+	}
 	st.mu.Lock()
 	st.each(func(s *session) {
 		s.mu.Lock()
 		if s.owner.Load() == nil && s.sessionExt != nil && s.expiresAt != 0 && now > s.expiresAt {
 			orphans = takeOrphans(s, orphans)
-			b.dropSessionLocked(s)
+			b.dropSessionLocked(s, pb)
 		}
 		s.mu.Unlock()
 	})
 	st.mu.Unlock()
 	b.handOrphans(orphans) // delivered by a loop, outside the locks
+	if pb != nil && pb.Len() > 0 {
+		b.store.Commit(pb, func(err error) {
+			if err != nil {
+				b.log.Warn("store: expired sessions not deleted", "err", err)
+			}
+		})
+	}
 }

@@ -105,8 +105,9 @@ type session struct {
 
 // session.peer bits above the protocol version.
 const (
-	peerAliasing = 1 << 8 // the online client takes broker-assigned Topic Aliases (alias.go)
-	peerGone     = 1 << 9 // removed from the store; deliveries are dropped
+	peerAliasing = 1 << 8  // the online client takes broker-assigned Topic Aliases (alias.go)
+	peerGone     = 1 << 9  // removed from the store; deliveries are dropped
+	peerDurable  = 1 << 10 // its record is in the durable store (durable.go)
 )
 
 // attach makes c, on loop c.l, s's online client. Caller holds s.mu or s
@@ -131,6 +132,11 @@ func (s *session) aliasing() bool {
 // owns s.
 func (s *session) gone() bool {
 	return s.peer.Load()&peerGone != 0
+}
+
+// durable reports whether s has a record in the durable store.
+func (s *session) durable() bool {
+	return s.peer.Load()&peerDurable != 0
 }
 
 // clean reports whether s ends with its connection (expiry interval 0).

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/persist"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -50,6 +51,9 @@ func (c *client) handleSubscribe(pkt []byte) error {
 	l.scratch.codes = codes
 	ack := codec.Suback{PacketID: p.PacketID, ReasonCodes: codes} // [MQTT-3.8.4-2]
 	c.problem(&ack.Props, codes)
+	if s.durable() && l.dur != nil {
+		l.hold(c) // the SUBACK waits for the store (durable.go)
+	}
 	c.pending = codec.AppendSuback(c.pending, c.version, &ack)
 	l.markDirty(c)
 	var ids []uint32
@@ -195,6 +199,10 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 	if !st.subs.put(subEntry{full: full, sub: sub}) {
 		b.subCount.Add(1)
 	}
+	if s.durable() && c.l.dur != nil {
+		c.l.dur.batch().PutSubscription(&persist.Subscription{ClientID: s.clientID, Filter: f.Filter, QoS: qos,
+			NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished, RetainHandling: sub.RetainHandling, ID: sub.Identifier})
+	}
 	return codec.ReasonCode(qos), existed // [MQTT-3.8.4-5] granted QoS
 }
 
@@ -229,6 +237,9 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 		if i >= 0 {
 			e := &st.subs.list[i]
 			b.trie.Unsubscribe(st.id, e.sub.Filter, e.sub.Group) // [MQTT-3.10.4-2]
+			if s.durable() && l.dur != nil {
+				l.dur.batch().DeleteSubscription(s.clientID, f)
+			}
 			st.subs.remove(i)
 			b.subCount.Add(-1)
 			rc = codec.ReasonSuccess
@@ -242,6 +253,9 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 	l.scratch.codes = codes
 	defer l.trimSubScratch()
 	ack := codec.Unsuback{PacketID: p.PacketID, ReasonCodes: codes}
+	if s.durable() && l.dur != nil {
+		l.hold(c) // the UNSUBACK waits for the store (durable.go)
+	}
 	c.pending = codec.AppendUnsuback(c.pending, c.version, &ack)
 	l.markDirty(c)
 	return nil

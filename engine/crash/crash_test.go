@@ -130,23 +130,35 @@ func (b *broker) kill() {
 
 // client is a raw MQTT 3.1.1 connection.
 type client struct {
-	nc net.Conn
-	r  *bufio.Reader
+	nc      net.Conn
+	r       *bufio.Reader
+	present bool // the CONNACK's Session Present
 }
 
 func dial(addr, id string) (*client, error) {
+	return dialWith(addr, &codec.Connect{CleanStart: true, ClientID: []byte(id), KeepAlive: 60})
+}
+
+// dialWith connects with p (3.1.1) and reads the CONNACK.
+func dialWith(addr string, p *codec.Connect) (*client, error) {
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	c := &client{nc: nc, r: bufio.NewReader(nc)}
-	if err := c.write(codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311,
-		CleanStart: true, ClientID: []byte(id), KeepAlive: 60})); err != nil {
+	p.ProtocolName, p.Version = []byte("MQTT"), codec.V311
+	if err := c.write(codec.AppendConnect(nil, p)); err != nil {
 		return nil, err
 	}
-	if _, err := c.read(codec.TypeConnack); err != nil {
+	pkt, err := c.read(codec.TypeConnack)
+	if err != nil {
 		return nil, err
 	}
+	var ack codec.Connack
+	if _, err := codec.DecodeConnack(pkt, codec.V311, &ack); err != nil {
+		return nil, err
+	}
+	c.present = ack.SessionPresent
 	return c, nil
 }
 
@@ -331,4 +343,68 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestKillSessionAndWill kills the broker while a persistent subscriber
+// and a client with a will are connected: after the restart the
+// subscriber's session and subscription are there, and the will of the
+// client the crash disconnected is published (retained, so it can be
+// read after the fact).
+func TestKillSessionAndWill(t *testing.T) {
+	dir := t.TempDir()
+	b := start(t, dir)
+	sub, err := dialWith(b.addr, &codec.Connect{ClientID: []byte("sub"), KeepAlive: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1,
+		Filters: []codec.Subscription{{Filter: []byte("crash/s/#"), QoS: 1}}})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.read(codec.TypeSuback); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dialWith(b.addr, &codec.Connect{ClientID: []byte("willer"), KeepAlive: 60, WillFlag: true,
+		WillTopic: []byte("crash/will/x"), WillPayload: []byte("bye"), WillQoS: 1, WillRetain: true}); err != nil {
+		t.Fatal(err)
+	}
+	b.kill()
+
+	b = start(t, dir)
+	sub, err = dialWith(b.addr, &codec.Connect{ClientID: []byte("sub"), KeepAlive: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sub.present {
+		t.Fatal("session not present after the crash")
+	}
+	pub, err := dial(b.addr, "pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.write(codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("crash/s/1"), Payload: []byte("after"), QoS: 1, PacketID: 1})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.read(codec.TypePublish); err != nil {
+		t.Fatal("subscription lost in the crash:", err)
+	}
+	chk, err := dial(b.addr, "checker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chk.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1,
+		Filters: []codec.Subscription{{Filter: []byte("crash/will/#"), QoS: 0}}})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chk.read(codec.TypeSuback); err != nil {
+		t.Fatal(err)
+	}
+	pkt, err := chk.read(codec.TypePublish)
+	if err != nil {
+		t.Fatalf("will not published after the crash: %v\n%s", err, b.log())
+	}
+	var p codec.Publish
+	if _, err := codec.DecodePublish(pkt, codec.V311, &p); err != nil || string(p.Payload) != "bye" {
+		t.Fatalf("will %q %v", p.Payload, err)
+	}
 }
