@@ -174,28 +174,6 @@ func TestStoreFullRefusesRetained(t *testing.T) {
 	r.expectEOF(5 * time.Second)
 }
 
-// startBrokerNoCleanup is startBroker for a test that shuts the broker
-// down itself.
-func startBrokerNoCleanup(t *testing.T, mod func(*Config)) *Broker {
-	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Loops = 2
-	cfg.SysInterval = 0
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	if mod != nil {
-		mod(&cfg)
-	}
-	b, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func shutdown(t *testing.T, b *Broker) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -24,6 +24,21 @@ import (
 // mod, and stops it at the end of the test.
 func startBroker(t testing.TB, mod func(*Config)) *Broker {
 	t.Helper()
+	b := startBrokerNoCleanup(t, mod)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return b
+}
+
+// startBrokerNoCleanup is startBroker for a test that shuts the broker
+// down itself.
+func startBrokerNoCleanup(t testing.TB, mod func(*Config)) *Broker {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Loops = 2
@@ -43,13 +58,6 @@ func startBroker(t testing.TB, mod func(*Config)) *Broker {
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			t.Fatal(err)
-		}
-	})
 	return b
 }
 
