@@ -116,7 +116,7 @@ func (l *loop) commit() {
 		case d.free <- b:
 		default:
 		}
-		d.done.Store(seq)
+		d.done.Store(seq) // the store completes commits in order
 		l.wakeDurable()
 	})
 }

@@ -6,10 +6,13 @@ import (
 	"time"
 )
 
-// pending is one Commit waiting for its group.
+// pending is one Commit waiting for its group. A commit refused up front
+// (refused) is not written but still completes in its turn, so that done
+// functions always run in commit order.
 type pending struct {
-	b    *Batch
-	done func(error)
+	b       *Batch
+	done    func(error)
+	refused error
 }
 
 // committer runs a store's group commit: Commit queues a batch without
@@ -48,8 +51,9 @@ func (c *committer) start(every time.Duration, write func([]pending, bool) error
 	}
 }
 
-// commit queues b. Any goroutine.
-func (c *committer) commit(b *Batch, done func(error)) {
+// commit queues b; refused, if not nil, fails it without writing it, in
+// its turn. Any goroutine.
+func (c *committer) commit(b *Batch, done func(error), refused error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -57,7 +61,7 @@ func (c *committer) commit(b *Batch, done func(error)) {
 		done(ErrClosed)
 		return
 	}
-	c.queue = append(c.queue, pending{b, done})
+	c.queue = append(c.queue, pending{b, done, refused})
 	c.mu.Unlock()
 	c.cond.Signal()
 }
@@ -78,22 +82,31 @@ func (c *committer) run() {
 		c.mu.Unlock()
 
 		sync := c.every == 0
-		err := c.write(group, sync)
-		c.groups.Add(1)
-		if err == nil && sync {
-			c.syncs.Add(1)
-		} else if err == nil && c.every > 0 {
-			c.unsynced.Store(true)
+		var err error
+		if toWrite(group) {
+			err = c.write(group, sync)
+			c.groups.Add(1)
+			if err == nil && sync {
+				c.syncs.Add(1)
+			} else if err == nil && c.every > 0 {
+				c.unsynced.Store(true)
+			}
 		}
 		for i := range group {
-			c.bytes.Add(uint64(group[i].b.Size()))
-			if err != nil {
+			p := &group[i]
+			e := err
+			if p.refused != nil {
+				e = p.refused
+			} else {
+				c.bytes.Add(uint64(p.b.Size()))
+			}
+			if e != nil {
 				c.failures.Add(1)
 			} else {
 				c.commits.Add(1)
 			}
-			group[i].done(err)
-			group[i] = pending{}
+			p.done(e)
+			*p = pending{}
 		}
 	}
 }
@@ -145,4 +158,14 @@ func (c *committer) stats() Stats {
 		Failures:     c.failures.Load(),
 		DiskBytes:    -1,
 	}
+}
+
+// toWrite reports whether group holds a batch to write.
+func toWrite(group []pending) bool {
+	for i := range group {
+		if group[i].refused == nil {
+			return true
+		}
+	}
+	return false
 }

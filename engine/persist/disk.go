@@ -22,8 +22,9 @@ import (
 // Running out of disk space is not fatal. The store keeps a ballast file
 // of DiskOptions.Ballast bytes; the first write that finds the disk full
 // deletes it (so that write, and pebble's own work, have room) and the
-// store turns full: Commit fails at once with ErrFull, so the broker
-// refuses new work it cannot store and loses nothing it acknowledged.
+// store turns full: Commit fails with ErrFull (without writing, in its
+// turn after the commits before it), so the broker refuses new work it
+// cannot store and loses nothing it acknowledged.
 // Once the file system has twice the ballast free again, the ballast is
 // put back and commits are taken again.
 type Disk struct {
@@ -183,6 +184,9 @@ func (d *Disk) write(group []pending, sync bool) error {
 	pb := d.db.NewBatch()
 	defer pb.Close()
 	for _, p := range group {
+		if p.refused != nil {
+			continue
+		}
 		b := p.b
 		for i := range b.ops {
 			o := &b.ops[i]
@@ -213,12 +217,11 @@ func (d *Disk) syncLog() error { return d.db.LogData(nil, pebble.Sync) }
 // Commit queues b for the next group, or fails it with ErrFull while
 // the disk is full.
 func (d *Disk) Commit(b *Batch, done func(error)) {
+	var refused error
 	if d.full.Load() {
-		d.c.failures.Add(1)
-		done(ErrFull)
-		return
+		refused = ErrFull
 	}
-	d.c.commit(b, done)
+	d.c.commit(b, done, refused)
 }
 
 // Recover visits every record in key order. A record it cannot decode

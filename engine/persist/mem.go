@@ -29,7 +29,7 @@ func NewMem() *Mem {
 }
 
 // Commit queues b; done runs once it is applied.
-func (m *Mem) Commit(b *Batch, done func(error)) { m.c.commit(b, done) }
+func (m *Mem) Commit(b *Batch, done func(error)) { m.c.commit(b, done, nil) }
 
 // Hold keeps the commits from completing until Release.
 func (m *Mem) Hold() {
@@ -60,6 +60,9 @@ func (m *Mem) write(group []pending, _ bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range group {
+		if p.refused != nil {
+			continue
+		}
 		b := p.b
 		for i := range b.ops {
 			o := &b.ops[i]
