@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -276,6 +277,29 @@ func (b *Broker) publishRecoveredWills() {
 		}
 		l.finish()
 	})
+}
+
+// storeLogEvery is the period of the store's log line.
+const storeLogEvery = time.Minute
+
+// storeRates turns the store's counters into the rates of its log line.
+// Ticker goroutine only.
+type storeRates struct {
+	at             time.Time
+	commits, syncs uint64
+}
+
+// log writes the store's size and its commit and sync rates since the
+// last call (the first call only starts the count).
+func (r *storeRates) log(b *Broker, now time.Time) {
+	st := b.store.Stats()
+	if secs := now.Sub(r.at).Seconds(); !r.at.IsZero() && secs > 0 {
+		b.log.Info("store", "disk_bytes", st.DiskBytes,
+			"commits_per_s", strconv.FormatFloat(float64(st.Commits-r.commits)/secs, 'f', 1, 64),
+			"fsyncs_per_s", strconv.FormatFloat(float64(st.Syncs-r.syncs)/secs, 'f', 1, 64),
+			"failures", st.Failures, "recovered_in", st.Recovered.Round(time.Millisecond))
+	}
+	r.at, r.commits, r.syncs = now, st.Commits, st.Syncs
 }
 
 // closeStore closes the store the broker opened. Shutdown calls it once

@@ -3,6 +3,8 @@ package engine
 import (
 	"strconv"
 	"time"
+
+	"github.com/gust-mqtt/gust/engine/persist"
 )
 
 // SysStats is a snapshot of the broker counters published under $SYS.
@@ -64,6 +66,8 @@ type SysStats struct {
 	AuthChecks        uint64
 	AuthQueueFull     uint64
 	AuthInputOverflow uint64
+	// Store is the durable store's counters (durable.go); zero without one.
+	Store persist.Stats
 }
 
 // noteConnected raises ClientsMaximum to n, the number of clients
@@ -125,6 +129,9 @@ func (b *Broker) Stats() SysStats {
 	if !b.startedAt.IsZero() {
 		s.Uptime = time.Since(b.startedAt)
 	}
+	if b.store != nil {
+		s.Store = b.store.Stats()
+	}
 	return s
 }
 
@@ -180,9 +187,27 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/auth/input overflow", u(st.AuthInputOverflow)},
 	}
 	for _, t := range topics {
-		topic, payload := []byte(t.t), []byte(t.v)
-		l.b.storeRetained(topic, payload, 0, nil, true, nil)
-		l.route(topic, payload, 0, false, nil, nil)
+		l.publishSysTopic(t.t, t.v)
+	}
+	if l.b.store != nil {
+		s := &st.Store
+		for _, t := range [...]struct{ t, v string }{
+			{"$SYS/broker/store/commits", u(s.Commits)},
+			{"$SYS/broker/store/syncs", u(s.Syncs)},
+			{"$SYS/broker/store/bytes written", u(s.BytesWritten)},
+			{"$SYS/broker/store/failures", u(s.Failures)},
+			{"$SYS/broker/store/disk bytes", i(s.DiskBytes)},
+			{"$SYS/broker/store/recovery seconds", strconv.FormatFloat(s.Recovered.Seconds(), 'f', 3, 64)},
+		} {
+			l.publishSysTopic(t.t, t.v)
+		}
 	}
 	l.finish()
+}
+
+// publishSysTopic retains and routes one $SYS value. Loop-only.
+func (l *loop) publishSysTopic(t, v string) {
+	topic, payload := []byte(t), []byte(v)
+	l.b.storeRetained(topic, payload, 0, nil, true, nil)
+	l.route(topic, payload, 0, false, nil, nil)
 }

@@ -16,6 +16,7 @@ func (b *Broker) ticker() {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	var lastHouse, lastSys, lastSweep time.Time
+	var storeLog storeRates
 	for {
 		select {
 		case <-b.stopTick:
@@ -33,6 +34,9 @@ func (b *Broker) ticker() {
 				b.trimIdle(now)
 				b.trimSpike(now)
 				b.acc.Load().logs.flush()
+			}
+			if b.store != nil && now.Sub(storeLog.at) >= storeLogEvery {
+				storeLog.log(b, now)
 			}
 			if now.Sub(lastSweep) >= retainedSweepEvery {
 				lastSweep = now
