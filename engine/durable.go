@@ -26,7 +26,8 @@ import (
 //
 // Stored today: retained messages (set, clear, expiry); persistent
 // sessions (expiry, will, when they went offline) with their
-// subscriptions, whose CONNACK and SUBACK/UNSUBACK wait like a PUBACK. Queued and
+// subscriptions, whose CONNACK and SUBACK/UNSUBACK wait like a PUBACK;
+// their inbound QoS 2 packet ids (PUBREC and PUBCOMP wait). Queued and
 // in-flight QoS 1/2 messages are kept in memory only.
 
 // durable is a loop's side of the store. Loop-only but for done, failed
@@ -447,7 +448,15 @@ func (r *recoverer) Subscription(rs *persist.Subscription) error {
 
 func (r *recoverer) Message(*persist.Message) error   { return nil }
 func (r *recoverer) Delivery(*persist.Delivery) error { return nil }
-func (r *recoverer) InQoS2(string, uint16) error      { return nil }
+
+// InQoS2 restores an inbound QoS 2 id awaiting its PUBREL.
+func (r *recoverer) InQoS2(clientID string, pid uint16) error {
+	if s := r.cur; s != nil && s.clientID == clientID && !s.hasInQoS2(pid) {
+		s.useExt()
+		s.inQoS2 = append(s.inQoS2, pid)
+	}
+	return nil
+}
 
 // commitExpired deletes the expired records met during recovery.
 func (r *recoverer) commitExpired(st persist.Store) {

@@ -265,3 +265,44 @@ func TestSubackWaitsForCommit(t *testing.T) {
 	mem.Release()
 	p.mustRead(codec.TypeSuback)
 }
+
+// TestInQoS2SurvivesRestart: a persistent session's inbound QoS 2 id is
+// kept across a restart, so the PUBLISH sent again after it (DUP) gets its
+// PUBREC without being delivered twice; PUBREL then frees the id.
+func TestInQoS2SurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	disk := func(c *Config) { c.Store = StoreDisk; c.DataDir = dir }
+	b := startBrokerNoCleanup(t, disk)
+	sub := dialRaw(t, b)
+	sub.connect(&codec.Connect{ClientID: []byte("sub"), KeepAlive: 60})
+	sub.subscribe(1, "q2", 0)
+	pub := dialRaw(t, b)
+	pub.connect(&codec.Connect{ClientID: []byte("pub"), KeepAlive: 60})
+	msg := codec.Publish{Topic: []byte("q2"), Payload: []byte("once"), QoS: 2, PacketID: 5}
+	pub.publish(&msg)
+	pub.mustRead(codec.TypePubrec)
+	sub.mustRead(codec.TypePublish)
+	shutdown(t, b)
+
+	b = startBroker(t, disk)
+	sub = dialRaw(t, b)
+	sub.connect(&codec.Connect{ClientID: []byte("sub"), KeepAlive: 60})
+	pub = dialRaw(t, b)
+	if !pub.connect(&codec.Connect{ClientID: []byte("pub"), KeepAlive: 60}).SessionPresent {
+		t.Fatal("publisher's session not present")
+	}
+	msg.Dup = true
+	pub.publish(&msg) // its PUBREC was "lost": sent again [MQTT-4.3.3-2]
+	pub.mustRead(codec.TypePubrec)
+	if pkt, err := sub.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("delivered again after the restart: %x", pkt)
+	}
+	pub.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePubrel, PacketID: 5}))
+	pub.mustRead(codec.TypePubcomp)
+	msg.Dup, msg.Payload = false, []byte("new") // the id is free: a new message
+	pub.publish(&msg)
+	pub.mustRead(codec.TypePubrec)
+	if m := decodePublish(t, sub.mustRead(codec.TypePublish)); string(m.Payload) != "new" {
+		t.Fatalf("got %q", m.Payload)
+	}
+}

@@ -173,7 +173,10 @@ func (c *client) handlePublish(pkt []byte) error {
 		// still reaches the live subscribers, only not the store.
 		rc = codec.ReasonQuotaExceeded
 	}
-	if pb != nil && p.QoS > 0 && rc < 0x80 {
+	// An inbound QoS 2 id of a persistent session is stored before its
+	// PUBREC, so that a PUBLISH sent again after a crash is known.
+	keepQoS2 := p.QoS == 2 && !dup && rc < 0x80 && l.dur != nil && c.sess.durable()
+	if pb != nil && p.QoS > 0 && rc < 0x80 || keepQoS2 {
 		l.hold(c) // the PUBACK/PUBREC below waits for the commit
 	}
 	switch p.QoS {
@@ -193,6 +196,9 @@ func (c *client) handlePublish(pkt []byte) error {
 			return nil // [MQTT-4.3.3-2] already delivered; only PUBREC again
 		}
 		s.inQoS2 = append(s.inQoS2, p.PacketID)
+		if keepQoS2 {
+			l.dur.batch().PutInQoS2(s.clientID, p.PacketID)
+		}
 	}
 	if !allowed || rc >= 0x80 {
 		return nil
@@ -301,6 +307,12 @@ func (c *client) handleAck(pkt []byte) error {
 		rc := codec.ReasonSuccess
 		if !s.hasInQoS2(a.PacketID) {
 			rc = codec.ReasonPacketIDNotFound // v5 PUBCOMP 0x92 [MQTT-3.7.2-1]
+		}
+		if rc == codec.ReasonSuccess && s.durable() && l.dur != nil {
+			// The id is free again for the publisher once PUBCOMP is
+			// out: its release must be durable first (durable.go).
+			l.dur.batch().DeleteInQoS2(s.clientID, a.PacketID)
+			l.hold(c)
 		}
 		s.releaseInQoS2(a.PacketID)
 		c.pending = c.appendAck(c.pending, codec.TypePubcomp, a.PacketID, rc)
