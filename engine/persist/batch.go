@@ -145,3 +145,22 @@ func (b *Batch) DeleteInQoS2(clientID string, pid uint16) {
 	b.buf = inQoS2Key(b.buf, clientID, pid)
 	b.add(opDelete, k, len(b.buf))
 }
+
+// eachOp calls fn for every operation of the group's batches that were
+// not refused, in order (for a range deletion val is the end), and stops
+// at its first error.
+func eachOp(group []pending, fn func(kind opKind, key, val []byte) error) error {
+	for _, p := range group {
+		if p.refused != nil {
+			continue
+		}
+		b := p.b
+		for i := range b.ops {
+			o := &b.ops[i]
+			if err := fn(o.kind, b.key(o), b.val(o)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

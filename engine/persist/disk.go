@@ -183,26 +183,17 @@ func checkDir(dir string) error {
 func (d *Disk) write(group []pending, sync bool) error {
 	pb := d.db.NewBatch()
 	defer pb.Close()
-	for _, p := range group {
-		if p.refused != nil {
-			continue
+	err := eachOp(group, func(kind opKind, key, val []byte) error {
+		switch kind {
+		case opSet:
+			return pb.Set(key, val, nil)
+		case opDelete:
+			return pb.Delete(key, nil)
 		}
-		b := p.b
-		for i := range b.ops {
-			o := &b.ops[i]
-			var err error
-			switch o.kind {
-			case opSet:
-				err = pb.Set(b.key(o), b.val(o), nil)
-			case opDelete:
-				err = pb.Delete(b.key(o), nil)
-			case opDeleteRange:
-				err = pb.DeleteRange(b.key(o), b.val(o), nil)
-			}
-			if err != nil {
-				return err
-			}
-		}
+		return pb.DeleteRange(key, val, nil)
+	})
+	if err != nil {
+		return err
 	}
 	wo := pebble.NoSync
 	if sync {

@@ -59,30 +59,21 @@ func (m *Mem) write(group []pending, _ bool) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, p := range group {
-		if p.refused != nil {
-			continue
-		}
-		b := p.b
-		for i := range b.ops {
-			o := &b.ops[i]
-			k := b.key(o)
-			switch o.kind {
-			case opSet:
-				m.kv[string(k)] = bytes.Clone(b.val(o))
-			case opDelete:
-				delete(m.kv, string(k))
-			case opDeleteRange:
-				end := b.val(o)
-				for key := range m.kv {
-					if key >= string(k) && key < string(end) {
-						delete(m.kv, key)
-					}
+	return eachOp(group, func(kind opKind, k, val []byte) error {
+		switch kind {
+		case opSet:
+			m.kv[string(k)] = bytes.Clone(val)
+		case opDelete:
+			delete(m.kv, string(k))
+		case opDeleteRange:
+			for key := range m.kv {
+				if key >= string(k) && key < string(val) {
+					delete(m.kv, key)
 				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Recover visits the records in key order.

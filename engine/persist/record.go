@@ -204,44 +204,43 @@ func (r *reader) fail() {
 	r.b = nil
 }
 
-func (r *reader) byte1() byte {
-	if len(r.b) < 1 {
+// take consumes the next n bytes; nil if there are fewer.
+func (r *reader) take(n int) []byte {
+	if len(r.b) < n {
 		r.fail()
-		return 0
+		return nil
 	}
-	v := r.b[0]
-	r.b = r.b[1:]
+	v := r.b[:n]
+	r.b = r.b[n:]
 	return v
+}
+
+func (r *reader) byte1() byte {
+	if v := r.take(1); v != nil {
+		return v[0]
+	}
+	return 0
 }
 
 func (r *reader) u16() uint16 {
-	if len(r.b) < 2 {
-		r.fail()
-		return 0
+	if v := r.take(2); v != nil {
+		return binary.BigEndian.Uint16(v)
 	}
-	v := binary.BigEndian.Uint16(r.b)
-	r.b = r.b[2:]
-	return v
+	return 0
 }
 
 func (r *reader) u32() uint32 {
-	if len(r.b) < 4 {
-		r.fail()
-		return 0
+	if v := r.take(4); v != nil {
+		return binary.BigEndian.Uint32(v)
 	}
-	v := binary.BigEndian.Uint32(r.b)
-	r.b = r.b[4:]
-	return v
+	return 0
 }
 
 func (r *reader) u64() uint64 {
-	if len(r.b) < 8 {
-		r.fail()
-		return 0
+	if v := r.take(8); v != nil {
+		return binary.BigEndian.Uint64(v)
 	}
-	v := binary.BigEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
+	return 0
 }
 
 func (r *reader) uvarint() uint64 {
