@@ -55,6 +55,7 @@ type Broker struct {
 	wills          delayedWills  // v5 wills waiting for their delay (will.go)
 	partial        partialBudget // partial-packet buffers in use (partial.go)
 	takeoverClosed atomic.Uint64 // connections closed for input past MaxTakeoverBytes
+	msgSeq, delSeq atomic.Uint64 // last ids of stored messages and deliveries (durqueue.go)
 	takeoverLog    limitLog
 	startedAt      time.Time
 	// authPool runs the full password checks (login.go); nil without an

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/persist"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -11,94 +12,113 @@ import (
 // deliver hands m to s at qos, wherever s lives: on this loop it is sent or
 // queued (deliverLocal), on another loop it joins that loop's batch
 // (deliverRemote), offline it is queued under s.mu (deliverOffline). g is
-// the shared subscription m goes through (nil if none). It reports whether
-// the delivery congested the session it went to: one handed over to an
-// owner loop that lags (throttle.go). Loop-only.
-func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (congested bool) {
+// the shared subscription m goes through (nil if none); dseq is the
+// durable record the delivery already has (from another loop), 0 if none
+// (durqueue.go). It reports whether the delivery congested the session it
+// went to: one handed over to an owner loop that lags (throttle.go).
+// Loop-only.
+func (l *loop) deliver(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group, dseq uint64) (congested bool) {
+	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g, dseq: dseq}
+	if dseq != 0 && !s.durable() {
+		l.dropDelivery(s, &om) // s ended or became clean since it was stored
+	}
 	owner := s.owner.Load()
 	if owner == nil {
 		// Offline, unless its client came back meanwhile: deliverOffline
 		// returns the session's new owner then.
-		if owner, congested = l.deliverOffline(s, m, qos, ids, retain, g); owner == nil {
+		if owner, congested = l.deliverOffline(s, &om); owner == nil {
 			return congested
 		}
 	}
 	if owner != l {
-		return l.deliverRemote(owner, s, m, qos, ids, retain, g)
+		return l.deliverRemote(owner, s, &om)
 	}
-	l.deliverLocal(s, m, qos, ids, retain, g)
+	l.deliverLocal(s, om)
 	return false
 }
 
-// deliverLocal sends m at qos to s's client on this loop, or queues it
-// behind the in-flight window or the outbound budget. Loop-only (s's
-// owner).
-func (l *loop) deliverLocal(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) {
+// deliverLocal sends om to s's client on this loop, or queues it behind
+// the in-flight window or the outbound budget. Loop-only (s's owner).
+func (l *loop) deliverLocal(s *session, om outMsg) {
 	c := s.c
+	m := om.m
 	if c == nil || c.state != stateConnected {
 		// A closing client (its will being published, before detach):
 		// its session keeps the message, and detach hands a shared one
 		// to another member (shared.go) [MQTT-3.1.2-8].
-		if c != nil && c.state == stateClosed && qos > 0 {
-			s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
+		if c != nil && c.state == stateClosed && om.qos > 0 {
+			s.enqueue(l, om)
+			return
 		}
+		l.dropDelivery(s, &om)
 		return
 	}
 	if m.expired(l.b.now()) {
+		l.dropDelivery(s, &om)
 		return // [MQTT-3.3.2-5]
 	}
-	if qos == 0 {
+	if om.qos == 0 {
 		if c.overBudget(len(m.topic) + len(m.payload) + 8) {
 			l.st.dropped++
 			return
 		}
-		c.appendPublish(m, 0, 0, false, retain, ids)
+		c.appendPublish(m, 0, 0, false, om.retain, om.subIDs)
 		return
 	}
 	s.useExt()
-	om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
 	if len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) || c.overBudget(len(m.topic)+len(m.payload)+8) {
-		s.enqueue(l, om)
-		l.thr.queued(s)
+		if s.enqueue(l, om) {
+			l.thr.queued(s)
+		}
 		return
 	}
 	l.sendNew(s, c, om)
 }
 
-// deliverRemote hands m at qos for s over to owner, the loop of s's
-// client, in this round's batch for it; a QoS 0 message is dropped when
-// owner lags (MaxHandoverBytes). It reports whether the hand-over
-// congested s (throttle.go). Loop-only.
-func (l *loop) deliverRemote(owner *loop, s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (congested bool) {
+// deliverRemote hands om for s over to owner, the loop of s's client, in
+// this round's batch for it; a QoS 0 message is dropped when owner lags
+// (MaxHandoverBytes). A QoS 1/2 delivery to a persistent session is stored
+// here first. It reports whether the hand-over congested s (throttle.go).
+// Loop-only.
+func (l *loop) deliverRemote(owner *loop, s *session, om *outMsg) (congested bool) {
 	bt := l.outFor(owner)
-	if qos > 0 {
+	if om.qos > 0 {
+		if om.dseq == 0 && l.stores(s) {
+			l.storeDelivery(s, om, persist.Queued)
+		}
 		congested = l.thr.handedIn(s)
-	} else if l.full(bt, len(m.topic)+len(m.payload)) {
+	} else if l.full(bt, len(om.m.topic)+len(om.m.payload)) {
 		return false // the owner loop lags: QoS 0 is dropped (MaxHandoverBytes)
 	}
-	bt.items = append(bt.items, item{kind: itemMessage, s: s, m: m, qos: qos, ids: ids, retain: retain, group: g})
+	bt.items = append(bt.items, item{kind: itemMessage, s: s, m: om.m, qos: om.qos, ids: om.subIDs, retain: om.retain,
+		group: om.group, dseq: om.dseq})
 	return congested
 }
 
-// deliverOffline queues m at qos for s, which has no client, under s.mu
-// (QoS 1/2 only) [MQTT-3.1.2-5]. A shared message goes to another live
-// member of g instead (shared.go), and it reports whether that congested
+// deliverOffline queues om for s, which has no client, under s.mu (QoS
+// 1/2 only) [MQTT-3.1.2-5]. A shared message goes to another live member
+// of its group instead (shared.go), and it reports whether that congested
 // the member's session. When s's client came back before s.mu was taken
 // it does nothing and returns s's new owner. Loop-only.
-func (l *loop) deliverOffline(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (owner *loop, congested bool) {
-	if qos == 0 {
+func (l *loop) deliverOffline(s *session, om *outMsg) (owner *loop, congested bool) {
+	if om.qos == 0 {
 		return nil, false
 	}
-	if g != nil {
+	if om.group != nil {
 		var taken bool
-		if taken, congested = l.redirect(s, m, retain, g); taken {
+		if taken, congested = l.redirect(s, om); taken {
+			l.dropDelivery(s, om)
 			return nil, congested
 		}
 	}
 	s.mu.Lock()
 	owner = s.owner.Load()
-	if owner == nil && !s.gone() {
-		s.enqueue(l, outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g})
+	switch {
+	case owner != nil:
+	case s.gone():
+		l.dropDelivery(s, om)
+	default:
+		s.enqueue(l, *om)
 	}
 	s.mu.Unlock()
 	return owner, false
@@ -109,7 +129,11 @@ func (l *loop) deliverOffline(s *session, m *message, qos byte, ids []uint32, re
 func (l *loop) sendNew(s *session, c *client, om outMsg) {
 	om.pid = s.allocPID() // allocates s's QoS state if need be
 	om.state = outPublished
+	if l.dur != nil {
+		l.sentDelivery(s, c, &om)
+	}
 	if !c.appendPublish(om.m, om.qos, om.pid, false, om.retain, om.subIDs) {
+		l.dropDelivery(s, &om)
 		return // too large for the client: discarded as if delivered [MQTT-3.1.2-24]
 	}
 	s.inflight = append(s.inflight, om)
@@ -135,6 +159,7 @@ func (l *loop) pump(s *session, c *client) {
 			s.queue = nil
 		}
 		if om.m.expired(now) {
+			l.dropDelivery(s, &om)
 			continue
 		}
 		l.sendNew(s, c, om)

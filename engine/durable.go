@@ -24,11 +24,11 @@ import (
 // told is durable is acknowledged). The event loop never waits on the
 // disk.
 //
-// Stored today: retained messages (set, clear, expiry); persistent
-// sessions (expiry, will, when they went offline) with their
-// subscriptions, whose CONNACK and SUBACK/UNSUBACK wait like a PUBACK;
-// their inbound QoS 2 packet ids (PUBREC and PUBCOMP wait). Queued and
-// in-flight QoS 1/2 messages are kept in memory only.
+// Stored: retained messages (set, clear, expiry); persistent sessions
+// (expiry, will, when they went offline) with their subscriptions, whose
+// CONNACK and SUBACK/UNSUBACK wait like a PUBACK; their inbound QoS 2
+// packet ids (PUBREC and PUBCOMP wait); their queued and in-flight QoS 1/2
+// messages (durqueue.go).
 
 // durable is a loop's side of the store. Loop-only but for done, failed
 // and the inbox flag.
@@ -43,6 +43,14 @@ type durable struct {
 	failed []uint64
 	held   []*client // clients holding bytes for a commit
 	free   chan *persist.Batch
+
+	// Durable queues (durqueue.go): the message whose record this loop
+	// may write, whether the round stored a delivery (the publisher's
+	// acknowledgement waits), and scratch for records.
+	mayStore *message
+	routed   bool
+	props    []byte
+	group    []byte
 }
 
 // clientHold is the part of a client's pending bytes waiting for a
@@ -86,10 +94,17 @@ func (b *Broker) storeFull() bool {
 // hold makes c's pending bytes from now on wait for the round's commit.
 // Loop-only.
 func (l *loop) hold(c *client) {
+	l.holdFrom(c, len(c.pending))
+}
+
+// holdFrom makes c's pending bytes from off on wait for the round's
+// commit: off is where an acknowledgement written earlier in the round
+// starts, when what it promises turned out to need the store. Loop-only.
+func (l *loop) holdFrom(c *client, off int) {
 	d := l.dur
 	x := c.x()
 	if x.hold == nil {
-		x.hold = &clientHold{off: len(c.pending), first: d.next}
+		x.hold = &clientHold{off: off, first: d.next}
 		d.held = append(d.held, c)
 	}
 	x.hold.seq = d.next
@@ -197,6 +212,7 @@ func (l *loop) sessionConnected(s *session, c *client) bool {
 		return true
 	case s.durable():
 		l.dur.batch().DeleteSession(s.clientID)
+		unstoreAll(s, l.dur.batch()) // its queue stays, in memory only
 		s.mu.Lock()
 		s.peer.And(^uint32(peerDurable))
 		s.mu.Unlock()
@@ -244,6 +260,7 @@ func (b *Broker) openStore() error {
 		}
 		return err
 	}
+	r.finishQueues()
 	if r.expired.Len() > 0 {
 		r.commitExpired(st)
 	}
@@ -251,7 +268,8 @@ func (b *Broker) openStore() error {
 	b.recoveredWills = r.wills
 	b.log.Info("store recovered", "store", b.cfg.Store, "data_dir", b.cfg.DataDir, "fsync", b.cfg.Fsync,
 		"retained", r.retained, "sessions", r.sessions, "subscriptions", r.subs, "wills", len(r.wills),
-		"expired_dropped", r.dropped, "took", time.Since(start).Round(time.Microsecond))
+		"queued", r.queued, "messages", r.messages, "expired_dropped", r.dropped, "stray_deleted", r.stray,
+		"took", time.Since(start).Round(time.Microsecond))
 	return nil
 }
 
@@ -321,6 +339,13 @@ type recoverer struct {
 	expired                           persist.Batch // records to delete or rewrite
 	cur                               *session      // the session whose records come now
 	wills                             []recoveredWill
+	// Durable queues: the stored messages by id until their deliveries
+	// are read, the shared deliveries to link to their groups, the
+	// highest ids met, and counts for the log.
+	msgs                    map[uint64]*message
+	groups                  []recoveredGroup
+	maxMsg, maxDel          uint64
+	messages, queued, stray int
 }
 
 // recoveredWill is the will of a session whose client was connected when
@@ -446,8 +471,126 @@ func (r *recoverer) Subscription(rs *persist.Subscription) error {
 	return nil
 }
 
-func (r *recoverer) Message(*persist.Message) error   { return nil }
-func (r *recoverer) Delivery(*persist.Delivery) error { return nil }
+// Message keeps a stored message until the deliveries naming it are
+// read (its records come before every session's).
+func (r *recoverer) Message(pm *persist.Message) error {
+	r.maxMsg = max(r.maxMsg, pm.ID)
+	var props *codec.Properties
+	if len(pm.Props) > 0 {
+		props = new(codec.Properties)
+		if err := codec.DecodeProperties(pm.Props, codec.TypePublish, false, props); err != nil {
+			return fmt.Errorf("stored message %d: properties: %w", pm.ID, err)
+		}
+	}
+	m := newMessageProps(pm.Topic, pm.Payload, pm.QoS, false, props, r.now)
+	m.expireAt = pm.ExpireAt
+	m.did = pm.ID
+	if r.msgs == nil {
+		r.msgs = make(map[uint64]*message)
+	}
+	r.msgs[pm.ID] = m
+	return nil
+}
+
+// Delivery puts a message owed to the session read before it back in its
+// queue, or in flight with its packet id; sent again, it will carry DUP
+// (resend). A delivery whose session or message is gone, or whose message
+// has expired, is deleted.
+func (r *recoverer) Delivery(pd *persist.Delivery) error {
+	r.maxDel = max(r.maxDel, pd.Seq)
+	s := r.cur
+	var m *message
+	if pd.State != persist.Released {
+		m = r.msgs[pd.MessageID]
+	}
+	switch {
+	case s == nil || s.clientID != pd.ClientID, pd.State != persist.Released && m == nil:
+		r.expired.DeleteDelivery(pd.ClientID, pd.Seq)
+		r.stray++
+		return nil
+	case m != nil && m.expired(r.now):
+		r.expired.DeleteDelivery(pd.ClientID, pd.Seq)
+		r.dropped++
+		return nil
+	}
+	om := outMsg{m: m, qos: pd.QoS, pid: pd.PacketID, retain: pd.Retain, dseq: pd.Seq}
+	if len(pd.SubIDs) > 0 {
+		om.subIDs = slices.Clone(pd.SubIDs)
+	}
+	if m != nil {
+		m.drefs.Add(1)
+		n := heldSize(m)
+		s.held += n
+		r.b.limits.queuedBytes.Add(n)
+	}
+	var list *[]outMsg
+	switch pd.State {
+	case persist.Queued:
+		om.pid = 0
+		list = &s.queue
+	case persist.Released:
+		om.state = outReleased
+		list = &s.inflight
+	default:
+		om.state = outPublished
+		list = &s.inflight
+	}
+	if om.pid != 0 {
+		s.nextPID = max(s.nextPID, om.pid)
+	}
+	*list = append(*list, om)
+	if len(pd.Group) > 0 && m != nil {
+		r.groups = append(r.groups, recoveredGroup{s: s, seq: pd.Seq, full: string(pd.Group)})
+	}
+	r.queued++
+	return nil
+}
+
+// recoveredGroup is a recovered delivery that came through a shared
+// subscription, whose group is found once every subscription is back.
+type recoveredGroup struct {
+	s    *session
+	seq  uint64
+	full string // $share/{group}/{filter}
+}
+
+// finishQueues links the recovered shared deliveries to their groups,
+// deletes the stored messages no delivery names, and sets the counters of
+// new records past the stored ones.
+func (r *recoverer) finishQueues() {
+	var res trie.Result
+	for _, rg := range r.groups {
+		name, filter, _, err := trie.ParseShared(rg.full)
+		if err != nil {
+			continue
+		}
+		for _, list := range [2][]outMsg{rg.s.inflight, rg.s.queue} {
+			for i := range list {
+				om := &list[i]
+				if om.dseq != rg.seq {
+					continue
+				}
+				res.Reset()
+				r.b.trie.Match(om.m.topic, &res)
+				for _, g := range res.Groups {
+					if g.Name == name && g.Filter == filter {
+						om.group = g
+					}
+				}
+			}
+		}
+	}
+	for id, m := range r.msgs {
+		if m.drefs.Load() == 0 {
+			r.expired.DeleteMessage(id)
+		} else {
+			r.messages++
+		}
+	}
+	r.msgs = nil
+	r.b.msgSeq.Store(r.maxMsg)
+	r.b.delSeq.Store(r.maxDel)
+}
 
 // InQoS2 restores an inbound QoS 2 id awaiting its PUBREL.
 func (r *recoverer) InQoS2(clientID string, pid uint16) error {

@@ -25,7 +25,7 @@ const (
 )
 
 // item is one entry of a hand-over batch.
-// The small fields come first so that the struct stays at 72 bytes.
+// The small fields come first so that the struct stays at 80 bytes.
 type item struct {
 	kind   itemKind
 	qos    byte
@@ -37,6 +37,10 @@ type item struct {
 	c      *client
 	ids    []uint32    // itemMessage: Subscription Identifiers (immutable)
 	group  *trie.Group // itemMessage: shared subscription it came through, nil if none
+	// dseq is the durable record of an itemMessage delivery, or the stored
+	// delivery an itemOrphan comes from (holding its reference to m); 0 if
+	// none (durqueue.go).
+	dseq uint64
 }
 
 // batch is what one loop hands over to another in one go: the QoS 0 wire
@@ -220,7 +224,14 @@ func (l *loop) apply(bt *batch) {
 			if it.qos > 0 {
 				l.thr.applied(it.s)
 			}
-			l.deliver(it.s, it.m, it.qos, it.ids, it.retain, it.group)
+			var prev *message
+			if it.dseq != 0 {
+				prev = l.beginStore(it.m) // its record may name m again (redirect)
+			}
+			l.deliver(it.s, it.m, it.qos, it.ids, it.retain, it.group, it.dseq)
+			if it.dseq != 0 {
+				l.endStore(it.m, prev, false)
+			}
 		case itemTakeover:
 			l.takeover(it.s, it.c)
 		case itemResume:

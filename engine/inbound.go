@@ -179,6 +179,7 @@ func (c *client) handlePublish(pkt []byte) error {
 	if pb != nil && p.QoS > 0 && rc < 0x80 || keepQoS2 {
 		l.hold(c) // the PUBACK/PUBREC below waits for the commit
 	}
+	ackOff := len(c.pending) // where the acknowledgement starts
 	switch p.QoS {
 	case 0:
 	case 1:
@@ -203,7 +204,16 @@ func (c *client) handlePublish(pkt []byte) error {
 	if !allowed || rc >= 0x80 {
 		return nil
 	}
+	if l.dur == nil || p.QoS == 0 {
+		congested := l.route(p.Topic, p.Payload, p.QoS, p.Retain, c.sess, props)
+		l.thr.afterRoute(c, p.QoS, congested)
+		return nil
+	}
+	l.dur.routed = false
 	congested := l.route(p.Topic, p.Payload, p.QoS, p.Retain, c.sess, props)
+	if l.dur.routed {
+		l.holdFrom(c, ackOff) // owed to a persistent session: acknowledged once stored
+	}
 	l.thr.afterRoute(c, p.QoS, congested)
 	return nil
 }
@@ -293,6 +303,9 @@ func (c *client) handleAck(pkt []byte) error {
 				return nil
 			}
 			s.inflight[i].state = outReleased
+			if l.dur != nil {
+				l.releasedDelivery(s, c, &s.inflight[i]) // the PUBREL waits for the store
+			}
 			s.release(l, s.inflight[i].m)
 			s.inflight[i].m = nil // [MQTT-4.3.3-6] never re-sent after PUBREL
 		}

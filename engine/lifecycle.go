@@ -83,6 +83,7 @@ func (b *Broker) dropSessionLocked(s *session, pb *persist.Batch) {
 	}
 	if s.durable() && pb != nil {
 		pb.DeleteSession(s.clientID)
+		unstoreAll(s, pb)
 	}
 	s.peer.Or(peerGone)
 	b.dueWill(s) // a delayed will goes out when its session ends [MQTT-3.1.3-9]
@@ -166,7 +167,6 @@ func (b *Broker) expireSessions() {
 		s.mu.Unlock()
 	})
 	st.mu.Unlock()
-	b.handOrphans(orphans) // delivered by a loop, outside the locks
 	if pb != nil && pb.Len() > 0 {
 		b.store.Commit(pb, func(err error) {
 			if err != nil {
@@ -174,4 +174,6 @@ func (b *Broker) expireSessions() {
 			}
 		})
 	}
+	b.handOrphans(orphans) // delivered by a loop, outside the locks
+
 }

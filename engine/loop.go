@@ -168,10 +168,15 @@ func (l *loop) finish() {
 		return
 	}
 	l.depth++
-	if l.dur != nil {
-		l.commit() // before the flushes: held bytes wait for it
-	}
-	for len(l.targets) > 0 || len(l.dirty) > 0 {
+	for {
+		if l.dur != nil {
+			// Before the hand-overs and flushes: held bytes wait for it,
+			// and records other loops' work names are committed first.
+			l.commit()
+		}
+		if len(l.targets) == 0 && len(l.dirty) == 0 {
+			break
+		}
 		for i := 0; i < len(l.targets); i++ {
 			t := l.targets[i]
 			bt := l.out[t.idx]

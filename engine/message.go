@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"sync/atomic"
+
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/trie"
 )
@@ -27,6 +29,12 @@ type message struct {
 	hasProps bool
 	// delay is a will's v5 Will Delay Interval in seconds (will.go).
 	delay uint32
+	// did is the id of the message's record in the durable store, 0 if it
+	// has none; drefs counts the stored deliveries naming it, and the
+	// record goes when the last one does (durqueue.go). did is set by the
+	// loop that stores the message before any other loop can see it.
+	did   uint64
+	drefs atomic.Int32
 }
 
 // expired reports whether m's v5 Message Expiry has passed at now (unix
@@ -43,6 +51,13 @@ func (m *message) size() int {
 		n += propsSize(&m.props)
 	}
 	return n
+}
+
+// clone returns a copy of m without a durable record, sharing m's
+// immutable bytes.
+func (m *message) clone() *message {
+	return &message{topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, expireAt: m.expireAt,
+		props: m.props, hasProps: m.hasProps, delay: m.delay}
 }
 
 // newMessage copies topic and payload into one allocation.
@@ -126,4 +141,7 @@ type outMsg struct {
 	// a non-shared one; unacknowledged, it goes to another member when
 	// this one leaves (shared.go).
 	group *trie.Group
+	// dseq is the sequence number of the delivery's record in the durable
+	// store, 0 if it has none (durqueue.go).
+	dseq uint64
 }

@@ -96,6 +96,8 @@ type fanout struct {
 	// congested is set once a QoS 1/2 delivery met a congested session
 	// (throttle.go); route returns it.
 	congested bool
+	// prev is what endStore restores once m was built (durqueue.go).
+	prev *message
 }
 
 // route delivers a message to every matching subscription [MQTT-4.5.0-1]:
@@ -142,7 +144,20 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 			}
 		}
 	}
+	if f.m != nil {
+		l.endStore(f.m, f.prev, true)
+	}
 	return f.congested
+}
+
+// message returns f's message record, built on first use; l may store it
+// until the route ends (durqueue.go). Loop-only.
+func (f *fanout) message(l *loop) *message {
+	if f.m == nil {
+		f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
+		f.prev = l.beginStore(f.m)
+	}
+	return f.m
 }
 
 // deliverTo sends f to s at qos with the Subscription Identifiers ids and
@@ -155,10 +170,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 		if !f.congested && s.throttles() { // one is enough: skip the clock
 			f.congested = true
 		}
-		if f.m == nil {
-			f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
-		}
-		if l.deliver(s, f.m, qos, ids, retain, f.group) {
+		if l.deliver(s, f.message(l), qos, ids, retain, f.group, 0) {
 			f.congested = true
 		}
 		return
@@ -175,10 +187,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 			}
 			return
 		}
-		if f.m == nil {
-			f.m = newMessageProps(f.topic, f.payload, f.qos, false, f.props, l.b.now())
-		}
-		l.deliver(s, f.m, 0, ids, retain, nil)
+		l.deliver(s, f.message(l), 0, ids, retain, nil, 0)
 		return
 	}
 	if owner == l {

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gust-mqtt/gust/engine/persist"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -278,11 +279,13 @@ func (s *session) findInflight(pid uint16) int {
 	return -1
 }
 
-// removeInflight deletes entry i keeping the order. Caller owns s.
+// removeInflight deletes entry i keeping the order, and its durable
+// record. Caller owns s.
 func (s *session) removeInflight(l *loop, i int) {
 	if m := s.inflight[i].m; m != nil {
 		s.release(l, m)
 	}
+	l.dropDelivery(s, &s.inflight[i])
 	copy(s.inflight[i:], s.inflight[i+1:])
 	s.inflight[len(s.inflight)-1] = outMsg{}
 	s.inflight = s.inflight[:len(s.inflight)-1]
@@ -315,12 +318,14 @@ func (s *session) release(l *loop, m *message) {
 // enqueue appends a QoS 1/2 delivery to the queue unless the queue is at
 // MaxQueuedMessages or the message would take s past MaxQueuedBytes or
 // the sessions' total past MaxQueuedBytesTotal; then the message is
-// dropped and counted. It reports whether it was queued. Caller owns s
-// (owner loop, or mu held while offline); l is the caller's loop.
+// dropped and counted. A delivery to a persistent session is stored
+// (durqueue.go). It reports whether it was queued. Caller owns s (owner
+// loop, or mu held while offline); l is the caller's loop.
 func (s *session) enqueue(l *loop, om outMsg) bool {
 	cfg := &l.b.cfg
 	if s.queued() >= cfg.MaxQueuedMessages {
 		l.st.dropped++
+		l.dropDelivery(s, &om)
 		return false
 	}
 	s.useExt()
@@ -328,10 +333,15 @@ func (s *session) enqueue(l *loop, om outMsg) bool {
 	switch {
 	case s.held+n > int64(cfg.MaxQueuedBytes):
 		l.dropQueued(s, "max_queued_bytes", cfg.MaxQueuedBytes)
+		l.dropDelivery(s, &om)
 		return false
 	case l.b.limits.queuedBytes.Load()+l.heldDelta+n > int64(cfg.MaxQueuedBytesTotal):
 		l.dropQueued(s, "max_queued_bytes_total", cfg.MaxQueuedBytesTotal)
+		l.dropDelivery(s, &om)
 		return false
+	}
+	if om.dseq == 0 && l.stores(s) {
+		l.storeDelivery(s, &om, persist.Queued)
 	}
 	s.queue = append(s.queue, om)
 	s.held += n

@@ -80,6 +80,7 @@ func (l *loop) handOverEach(s *session, list []outMsg, may func(*outMsg) bool) [
 		if om.group != nil && may(&om) {
 			if taken, _ := l.handOver(&om); taken {
 				s.release(l, om.m)
+				l.dropDelivery(s, &om)
 				continue
 			}
 		}
@@ -102,20 +103,29 @@ func (l *loop) handOver(om *outMsg) (taken, congested bool) {
 		return false, false
 	}
 	// The new member's granted QoS applies [MQTT-4.8.2-3], and its own
-	// Subscription Identifier [MQTT-3.3.4-3].
-	return true, l.deliver(t, om.m, min(sub.QoS, om.m.qos), ids, om.retain, om.group)
+	// Subscription Identifier [MQTT-3.3.4-3]. A stored delivery's
+	// reference lets the new one name the same message record.
+	var prev *message
+	if om.dseq != 0 {
+		prev = l.beginStore(om.m)
+	}
+	congested = l.deliver(t, om.m, min(sub.QoS, om.m.qos), ids, om.retain, om.group, 0)
+	if om.dseq != 0 {
+		l.endStore(om.m, prev, false)
+	}
+	return true, congested
 }
 
-// redirect delivers m, meant for the offline member s of group g, to
+// redirect delivers om, meant for the offline member s of its group, to
 // another live member instead and reports whether one took it, and whether
 // that congested the member's session. Loop-only.
-func (l *loop) redirect(s *session, m *message, retain bool, g *trie.Group) (taken, congested bool) {
+func (l *loop) redirect(s *session, om *outMsg) (taken, congested bool) {
 	if l.shared.nskip == len(l.shared.skip) {
 		return false, false
 	}
 	l.shared.skip[l.shared.nskip] = s.subID()
 	l.shared.nskip++
-	taken, congested = l.handOver(&outMsg{m: m, retain: retain, group: g})
+	taken, congested = l.handOver(om)
 	l.shared.nskip--
 	return taken, congested
 }
@@ -135,7 +145,10 @@ func takeOrphans(s *session, out []item) []item {
 		for i := range list {
 			om := &list[i]
 			if om.group != nil && om.m != nil && (om.qos == 1 || om.pid == 0) {
-				out = append(out, item{kind: itemOrphan, m: om.m, retain: om.retain, group: om.group})
+				// The item takes over the stored delivery's reference to
+				// m (its record goes with the session's).
+				out = append(out, item{kind: itemOrphan, m: om.m, retain: om.retain, group: om.group, dseq: om.dseq})
+				om.dseq = 0
 			}
 		}
 	}
@@ -145,8 +158,11 @@ func takeOrphans(s *session, out []item) []item {
 // adoptOrphan delivers a message of an ended session to a live member of
 // its group, or drops and counts it when none is live. Loop-only.
 func (l *loop) adoptOrphan(it *item) {
-	if taken, _ := l.handOver(&outMsg{m: it.m, retain: it.retain, group: it.group}); !taken {
+	if taken, _ := l.handOver(&outMsg{m: it.m, retain: it.retain, group: it.group, dseq: it.dseq}); !taken {
 		l.st.dropped++
+	}
+	if it.dseq != 0 && l.dur != nil {
+		unrefMessage(l.dur.batch(), it.m) // the ended session's reference
 	}
 }
 
