@@ -182,9 +182,11 @@ type Config struct {
 	PasswordFile string `toml:"password_file"`
 
 	// Store is where durable state goes: StoreMemory (nothing survives a
-	// restart) or StoreDisk (under DataDir). Stored today: retained
-	// messages; the acknowledgement of a retained QoS 1/2 PUBLISH waits
-	// until it is durable. Default memory.
+	// restart) or StoreDisk (under DataDir): retained messages, persistent
+	// sessions with their subscriptions, wills and queued and in-flight
+	// QoS 1/2 messages; an acknowledgement that promises any of them waits
+	// until it is durable (durable.go). Default memory here; `gust serve`
+	// defaults to disk.
 	Store string `toml:"store"`
 	// DataDir is the disk store's directory; default "gust-data".
 	DataDir string `toml:"data_dir"`

@@ -287,12 +287,15 @@ func (b *Broker) publishRecoveredWills() {
 	l.run("recovered wills", func() {
 		now := b.now()
 		for _, rw := range ws {
-			if rw.w.delay > 0 && rw.s != nil && !rw.s.gone() {
-				if b.delayWill(rw.s, rw.w, now+int64(rw.w.delay)*1e9) == "" {
+			if rw.at > now && rw.s != nil && !rw.s.gone() {
+				if b.delayWill(rw.s, rw.w, rw.at) == "" {
 					continue
 				}
 			}
 			l.publishWill(rw.w)
+			if rw.s != nil {
+				l.willPublished(rw.s)
+			}
 		}
 		l.finish()
 	})
@@ -351,8 +354,9 @@ type recoverer struct {
 // recoveredWill is the will of a session whose client was connected when
 // the broker stopped.
 type recoveredWill struct {
-	s *session // nil if the session ended with its client
-	w *message
+	s  *session // nil if the session has ended
+	w  *message
+	at int64 // when it is due (unix nanoseconds)
 }
 
 func (r *recoverer) Retained(rt *persist.Retained) error {
@@ -388,14 +392,22 @@ func (r *recoverer) Session(rs *persist.Session) error {
 	if offAt == 0 {
 		offAt = r.now // its client was connected: offline from now
 	}
-	if rs.Will != nil && rs.OfflineAt == 0 {
+	d := b.sessionLifetime(rs.Expiry)
+	if rs.Will != nil {
+		// The will of a client the stop disconnected, or one that was
+		// waiting for its delay when the broker stopped: due after its
+		// delay from when the client went, or when its session ends
+		// [MQTT-3.1.3-9].
 		w, err := recoveredWillMessage(rs, r.now)
 		if err != nil {
 			return err
 		}
-		r.wills = append(r.wills, recoveredWill{w: w})
+		wait := int64(w.delay) * 1e9
+		if d > 0 {
+			wait = min(wait, int64(d))
+		}
+		r.wills = append(r.wills, recoveredWill{w: w, at: offAt + wait})
 	}
-	d := b.sessionLifetime(rs.Expiry)
 	if rs.Expiry == 0 || d > 0 && r.now > offAt+int64(d) {
 		r.dropped++
 		r.expired.DeleteSession(rs.ClientID)
@@ -413,11 +425,11 @@ func (r *recoverer) Session(rs *persist.Session) error {
 	st.put(s)
 	st.pushOffline(s, offAt)
 	st.mu.Unlock()
-	if n := len(r.wills); n > 0 && r.wills[n-1].s == nil && rs.Will != nil && rs.OfflineAt == 0 {
+	if n := len(r.wills); n > 0 && rs.Will != nil {
 		r.wills[n-1].s = s
 	}
 	if rs.OfflineAt == 0 {
-		r.expired.PutSession(&persist.Session{ClientID: rs.ClientID, Version: rs.Version, Expiry: rs.Expiry, OfflineAt: offAt})
+		r.expired.PutSession(&persist.Session{ClientID: rs.ClientID, Version: rs.Version, Expiry: rs.Expiry, OfflineAt: offAt, Will: rs.Will})
 	}
 	r.cur = s
 	r.sessions++

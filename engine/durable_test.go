@@ -306,3 +306,44 @@ func TestInQoS2SurvivesRestart(t *testing.T) {
 		t.Fatalf("got %q", m.Payload)
 	}
 }
+
+// TestDelayedWillSurvivesRestart: a will waiting for its delay when the
+// broker stops is published once its delay has passed after the restart,
+// and only once: a second restart does not publish it again.
+func TestDelayedWillSurvivesRestart(t *testing.T) {
+	mem := persist.NewMem()
+	t.Cleanup(func() { _ = mem.Close() })
+	st := func(c *Config) { c.Persist = mem }
+	b := startBrokerNoCleanup(t, st)
+	w := dialV5(t, b, "w", func(cp *codec.Connect) {
+		v5Expiry(cp)
+		cp.WillFlag, cp.WillTopic, cp.WillPayload, cp.WillQoS = true, []byte("will/w"), []byte("gone"), 1
+		cp.WillProps.WillDelay = 1
+		cp.WillProps.Set(codec.PropWillDelay)
+	})
+	_ = w.nc.Close() // no DISCONNECT: the will waits for its delay
+	waitOffline(t, b, "w")
+	left := time.Now()
+	shutdown(t, b)
+
+	b = startBrokerNoCleanup(t, st)
+	s := dialRaw(t, b)
+	s.connect(&codec.Connect{ClientID: []byte("s"), CleanStart: true})
+	s.subscribe(1, "will/#", 1)
+	m := decodePublish(t, s.mustRead(codec.TypePublish))
+	if string(m.Payload) != "gone" {
+		t.Fatalf("will %q", m.Payload)
+	}
+	if waited := time.Since(left); waited < time.Second {
+		t.Fatalf("will published %v after its client went, before its 1s delay", waited)
+	}
+	shutdown(t, b)
+
+	b = startBroker(t, st)
+	s = dialRaw(t, b)
+	s.connect(&codec.Connect{ClientID: []byte("s2"), CleanStart: true})
+	s.subscribe(1, "will/#", 1)
+	if pkt, err := s.read(1500 * time.Millisecond); err == nil {
+		t.Fatalf("will published again after the second restart: %x", pkt)
+	}
+}

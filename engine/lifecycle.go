@@ -127,7 +127,9 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 			}
 			b.sessions.pushOffline(s, max(b.now(), 1)) // MaxSessions discards the oldest first
 			if s.durable() && l.dur != nil {
-				l.putSession(s, nil, s.offAt) // offline since now, its will gone out or delayed
+				// Offline since now, with its will if it waits for its
+				// delay (closeWill): a restart publishes it when due.
+				l.putSession(s, b.delayedWillOf(s), s.offAt)
 			}
 		}
 	}

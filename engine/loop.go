@@ -214,9 +214,12 @@ func (l *loop) foldStats() {
 // publishShutdownWills publishes the will of every connected client of the
 // loop, as the coming server-side close requires [MQTT-3.1.2-8]. Loop-only.
 func (l *loop) publishShutdownWills() {
-	if ls := l.b.loopSnapshot(); len(ls) > 0 && ls[0] == l {
-		for _, w := range l.b.takeDueWills(0, true) {
-			l.publishWill(w) // the sessions end with the broker
+	// Delayed wills wait for their delay across a restart when their
+	// sessions are stored (durable.go); without a store the sessions end
+	// with the broker.
+	if ls := l.b.loopSnapshot(); len(ls) > 0 && ls[0] == l && l.dur == nil {
+		for _, d := range l.b.takeDueWills(0, true) {
+			l.publishWill(d.w)
 		}
 	}
 	for i := len(l.clients) - 1; i >= 0; i-- { // backwards: see removeClient

@@ -71,6 +71,18 @@ func (b *Broker) cancelWill(s *session) {
 	dw.mu.Unlock()
 }
 
+// delayedWillOf returns the delayed will of s, nil if none. Safe from
+// any goroutine.
+func (b *Broker) delayedWillOf(s *session) *message {
+	dw := &b.wills
+	if dw.n.Load() == 0 {
+		return nil
+	}
+	dw.mu.Lock()
+	defer dw.mu.Unlock()
+	return dw.m[s].w
+}
+
 // dueWill makes the delayed will of s, if any, due now: its session ended.
 // Safe from any goroutine.
 func (b *Broker) dueWill(s *session) {
@@ -86,19 +98,25 @@ func (b *Broker) dueWill(s *session) {
 	dw.mu.Unlock()
 }
 
+// dueWill is a delayed will taken to be published, with its session.
+type dueWill struct {
+	s *session
+	w *message
+}
+
 // takeDueWills removes and returns the wills due at now (all of them when
 // all is set). Safe from any goroutine.
-func (b *Broker) takeDueWills(now int64, all bool) []*message {
+func (b *Broker) takeDueWills(now int64, all bool) []dueWill {
 	dw := &b.wills
 	if dw.n.Load() == 0 {
 		return nil
 	}
 	dw.mu.Lock()
 	defer dw.mu.Unlock()
-	var due []*message
+	var due []dueWill
 	for s, w := range dw.m {
 		if all || w.at <= now {
-			due = append(due, w.w)
+			due = append(due, dueWill{s: s, w: w.w})
 			dw.bytes -= w.w.size()
 			delete(dw.m, s)
 		}
@@ -120,11 +138,29 @@ func (b *Broker) publishDueWills() {
 	}
 	l := ls[0]
 	l.run("delayed wills", func() {
-		for _, w := range due {
-			l.publishWill(w) // [MQTT-3.1.2-8]
+		for _, d := range due {
+			l.publishWill(d.w) // [MQTT-3.1.2-8]
+			l.willPublished(d.s)
 		}
 		l.finish()
 	})
+}
+
+// willPublished drops the delayed will just published from the record of
+// s, if s is still offline and stored, so that a restart does not publish
+// it again. Loop-only.
+func (l *loop) willPublished(s *session) {
+	if l.dur == nil || !s.durable() {
+		return
+	}
+	st := &l.b.sessions
+	st.mu.Lock() // for offAt
+	s.mu.Lock()
+	if s.owner.Load() == nil && !s.gone() && s.sessionExt != nil {
+		l.putSession(s, nil, s.offAt)
+	}
+	s.mu.Unlock()
+	st.mu.Unlock()
 }
 
 // closeWill publishes or delays the will w of client c, closed without a

@@ -92,6 +92,7 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 		return engine.Config{}, err
 	}
 	cfg := engine.DefaultConfig()
+	cfg.Store = engine.StoreDisk // a server keeps what it acknowledged; embedders choose
 	anonSet := false // allow_anonymous given explicitly, in the file or as a flag
 	if path != "" {
 		md, err := decodeConfigFile(path, &cfg)
@@ -181,7 +182,7 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous, "accept clients without a user name (with --password-file: only if given explicitly)")
 	fs.StringVar(&cfg.PasswordFile, "password-file", cfg.PasswordFile, "users `file` written by 'gust passwd': user name/password and MQTT 5 SCRAM-SHA-256 logins are checked against it; clients without a user name are then refused unless allow-anonymous is set explicitly")
-	fs.StringVar(&cfg.Store, "store", cfg.Store, "where durable state goes: memory (lost on restart) or disk (under data-dir; retained messages so far)")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "where durable state goes: disk (under data-dir: retained messages, persistent sessions and their queued messages survive a restart or crash) or memory (lost on restart)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the disk store")
 	fs.StringVar(&cfg.Fsync, "fsync", cfg.Fsync, "what a crash may lose of what was acknowledged: always (nothing), a window such as 10ms, or never (the OS decides)")
 	fs.IntVar(&cfg.AuthWorkers, "auth-workers", cfg.AuthWorkers, "goroutines checking passwords off the event loops (0 = half the CPUs, at least 1)")

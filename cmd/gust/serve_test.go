@@ -78,6 +78,9 @@ func TestServeConfigDefaults(t *testing.T) {
 	if cfg.Listen != ":1883" {
 		t.Errorf("default listen = %q, want :1883", cfg.Listen)
 	}
+	if cfg.Store != engine.StoreDisk || cfg.DataDir != "gust-data" || cfg.Fsync != "always" {
+		t.Errorf("default store %q in %q, fsync %q; want disk in gust-data, always", cfg.Store, cfg.DataDir, cfg.Fsync)
+	}
 }
 
 // Bad input at start-up stops it with a message naming the problem.
@@ -234,7 +237,8 @@ func TestServeSIGHUPReloadsPasswordFile(t *testing.T) {
 	if err := passwd([]string{"-c", "--password", "pw", users, "alice"}, nil, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadServeConfig([]string{"--password-file", users, "--listen", "127.0.0.1:0", "--sys-interval", "0"}, io.Discard)
+	cfg, err := loadServeConfig([]string{"--password-file", users, "--listen", "127.0.0.1:0", "--sys-interval", "0",
+		"--data-dir", t.TempDir()}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +315,7 @@ func TestServeSIGHUPProcess(t *testing.T) {
 	_ = l.Close() // free for the child; a clash only fails this test
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServeSIGHUPProcess$")
 	cmd.Env = append(os.Environ(), "GUST_TEST_SERVE_ARGS="+strings.Join([]string{
-		"--listen", addr.String(), "--password-file", users, "--sys-interval", "0"}, "\n"))
+		"--listen", addr.String(), "--password-file", users, "--sys-interval", "0", "--data-dir", t.TempDir()}, "\n"))
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -103,7 +103,7 @@ var listeningRE = regexp.MustCompile(`broker listening.* addr=(\S+)`)
 // the end of the test.
 func startBroker(t testing.TB, o brokerOpts) *broker {
 	t.Helper()
-	args := []string{gustBin, "serve", "--listen", "127.0.0.1:0", "--log-level", "info", "--allow-anonymous"}
+	args := []string{gustBin, "serve", "--listen", "127.0.0.1:0", "--log-level", "info", "--allow-anonymous", "--store", "memory"}
 	args = append(args, o.Flags...)
 	b := launch(t, "gust", args, o.NoFile)
 	deadline := time.Now().Add(15 * time.Second)

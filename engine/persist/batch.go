@@ -31,6 +31,17 @@ func (b *Batch) Len() int { return len(b.ops) }
 // Size is the number of key and value bytes in b.
 func (b *Batch) Size() int { return len(b.buf) }
 
+// deletesOnly reports whether b only removes records: it frees space,
+// so a full store still takes it.
+func (b *Batch) deletesOnly() bool {
+	for i := range b.ops {
+		if b.ops[i].kind == opSet {
+			return false
+		}
+	}
+	return true
+}
+
 // Reset empties b, keeping its memory.
 func (b *Batch) Reset() {
 	b.buf = b.buf[:0]

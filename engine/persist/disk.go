@@ -206,10 +206,11 @@ func (d *Disk) write(group []pending, sync bool) error {
 func (d *Disk) syncLog() error { return d.db.LogData(nil, pebble.Sync) }
 
 // Commit queues b for the next group, or fails it with ErrFull while
-// the disk is full.
+// the disk is full unless it only deletes (acknowledged deliveries,
+// expired records: what makes room).
 func (d *Disk) Commit(b *Batch, done func(error)) {
 	var refused error
-	if d.full.Load() {
+	if d.full.Load() && !b.deletesOnly() {
 		refused = ErrFull
 	}
 	d.c.commit(b, done, refused)

@@ -74,6 +74,12 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal("the store never turned full")
 	}
 	t.Logf("%d commits of 256 KiB accepted before the disk was full", len(acked))
+	var del Batch // deletes make room: taken while full
+	del.DeleteMessage(acked[0])
+	if err := commitWait(t, d, &del); err != nil {
+		t.Fatal("a delete while full:", err)
+	}
+	acked = acked[1:]
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
