@@ -93,7 +93,7 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 	}
 	cfg := engine.DefaultConfig()
 	cfg.Store = engine.StoreDisk // a server keeps what it acknowledged; embedders choose
-	anonSet := false // allow_anonymous given explicitly, in the file or as a flag
+	anonSet := false             // allow_anonymous given explicitly, in the file or as a flag
 	if path != "" {
 		md, err := decodeConfigFile(path, &cfg)
 		if err != nil {
