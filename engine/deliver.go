@@ -67,9 +67,8 @@ func (l *loop) deliverLocal(s *session, om outMsg) {
 	}
 	s.useExt()
 	if len(s.queue) > 0 || len(s.inflight) >= s.inflightMax(l.b) || c.overBudget(len(m.topic)+len(m.payload)+8) {
-		if s.enqueue(l, om) {
-			l.thr.queued(s)
-		}
+		s.enqueue(l, om)
+		l.thr.queued(s)
 		return
 	}
 	l.sendNew(s, c, om)

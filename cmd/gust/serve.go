@@ -92,8 +92,9 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 		return engine.Config{}, err
 	}
 	cfg := engine.DefaultConfig()
-	cfg.Store = engine.StoreDisk // a server keeps what it acknowledged; embedders choose
-	anonSet := false             // allow_anonymous given explicitly, in the file or as a flag
+	// A server keeps what it acknowledged; an embedder chooses.
+	cfg.Store = engine.StoreDisk
+	anonSet := false // allow_anonymous given explicitly, in the file or as a flag
 	if path != "" {
 		md, err := decodeConfigFile(path, &cfg)
 		if err != nil {
