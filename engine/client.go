@@ -341,11 +341,11 @@ func (c *client) flush() {
 		return
 	}
 	if h := c.heldFor(); h != nil {
-		// The bytes from h.off wait for a store commit (durable.go).
-		if h.off > 0 {
-			_, _ = c.nc.Write(c.pending[:h.off])
-			c.pending = c.pending[:copy(c.pending, c.pending[h.off:])]
-			h.off = 0
+		// The bytes from h.start() wait for a store commit (durable.go).
+		if off := h.start(); off > 0 {
+			_, _ = c.nc.Write(c.pending[:off])
+			c.pending = c.pending[:copy(c.pending, c.pending[off:])]
+			h.sent(off)
 		}
 	} else if n := len(c.pending); n > 0 {
 		_, _ = c.nc.Write(c.pending) // on error the connection closes (OnClose)
@@ -403,7 +403,7 @@ func (c *client) closeNow(r closeReason) {
 		c.reason = r
 	}
 	if h := c.heldFor(); h != nil {
-		c.pending = c.pending[:h.off] // not durable yet: never acknowledged
+		c.pending = c.pending[:h.start()] // not durable yet: never acknowledged
 		c.ext.hold = nil
 	}
 	if r == closeShutdown || r == closeTakeover || r == closeSlow || r == closeKeepAlive || r == closeStoreFailed {

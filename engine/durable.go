@@ -53,11 +53,32 @@ type durable struct {
 	group    []byte
 }
 
-// clientHold is the part of a client's pending bytes waiting for a
-// commit: pending[off:] until the commits first..seq complete.
+// clientHold is the part of a client's pending bytes waiting for
+// commits, as marks oldest first: the bytes from marks[i].off wait for
+// commit marks[i].seq (and those of later marks for later commits too),
+// so that a client whose every round adds acknowledgements still gets
+// those of each commit as it completes. first is the earliest commit the
+// hold has waited for since it began: a failed commit from first on
+// closes the client.
 type clientHold struct {
-	off        int
-	first, seq uint64
+	marks []holdMark
+	first uint64
+}
+
+// holdMark starts a stretch of held bytes.
+type holdMark struct {
+	off int
+	seq uint64
+}
+
+// start is where the held bytes begin.
+func (h *clientHold) start() int { return h.marks[0].off }
+
+// sent shifts the marks once the first n bytes of pending are written.
+func (h *clientHold) sent(n int) {
+	for i := range h.marks {
+		h.marks[i].off -= n
+	}
 }
 
 func newDurable(st persist.Store) *durable {
@@ -104,10 +125,15 @@ func (l *loop) holdFrom(c *client, off int) {
 	d := l.dur
 	x := c.x()
 	if x.hold == nil {
-		x.hold = &clientHold{off: off, first: d.next}
+		x.hold = &clientHold{first: d.next}
 		d.held = append(d.held, c)
 	}
-	x.hold.seq = d.next
+	h := x.hold
+	if n := len(h.marks); n > 0 && h.marks[n-1].seq == d.next {
+		h.marks[n-1].off = min(h.marks[n-1].off, off) // this round's stretch
+	} else {
+		h.marks = append(h.marks, holdMark{off: off, seq: d.next})
+	}
 	d.batch() // a commit at the end of this round, even if empty
 }
 
@@ -162,16 +188,27 @@ func (l *loop) releaseHeld() {
 	keep := d.held[:0]
 	for _, c := range d.held {
 		h := c.heldFor()
+		if h == nil || c.state == stateClosed {
+			continue
+		}
+		n := 0 // marks whose commits completed
+		for n < len(h.marks) && h.marks[n].seq <= done {
+			n++
+		}
 		switch {
-		case h == nil || c.state == stateClosed:
-		case h.seq > done:
+		case n == 0:
 			keep = append(keep, c)
-		case slices.ContainsFunc(failed, func(s uint64) bool { return s >= h.first && s <= h.seq }):
+		case slices.ContainsFunc(failed, func(s uint64) bool { return s >= h.first && s <= h.marks[n-1].seq }):
 			c.ext.hold = nil
-			c.pending = c.pending[:h.off] // never acknowledged
+			c.pending = c.pending[:h.start()] // never acknowledged
 			c.closeNow(closeStoreFailed)
-		default:
+		case n == len(h.marks):
 			c.ext.hold = nil
+			l.markDirty(c)
+		default:
+			h.marks = h.marks[:copy(h.marks, h.marks[n:])]
+			h.first = done + 1
+			keep = append(keep, c)
 			l.markDirty(c)
 		}
 	}
@@ -182,7 +219,7 @@ func (l *loop) releaseHeld() {
 // anyHolds reports whether a held client names commit s. Loop-only.
 func (d *durable) anyHolds(s uint64) bool {
 	for _, c := range d.held {
-		if h := c.heldFor(); h != nil && s >= h.first && s <= h.seq {
+		if h := c.heldFor(); h != nil && s >= h.first && s <= h.marks[len(h.marks)-1].seq {
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -345,5 +346,64 @@ func TestDelayedWillSurvivesRestart(t *testing.T) {
 	s.subscribe(1, "will/#", 1)
 	if pkt, err := s.read(1500 * time.Millisecond); err == nil {
 		t.Fatalf("will published again after the second restart: %x", pkt)
+	}
+}
+
+// stepStore completes commits only when the test says so.
+type stepStore struct {
+	*persist.Mem
+	mu   sync.Mutex
+	done []func(error)
+}
+
+func (s *stepStore) Commit(_ *persist.Batch, done func(error)) {
+	s.mu.Lock()
+	s.done = append(s.done, done)
+	s.mu.Unlock()
+}
+
+func (s *stepStore) queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.done)
+}
+
+// complete completes the oldest queued commit.
+func (s *stepStore) complete() {
+	s.mu.Lock()
+	d := s.done[0]
+	s.done = s.done[1:]
+	s.mu.Unlock()
+	d(nil)
+}
+
+// TestHeldAcksReleasedPerCommit: a client whose acknowledgements wait for
+// several commits gets each one as soon as its own commit completes, not
+// only once the last does.
+func TestHeldAcksReleasedPerCommit(t *testing.T) {
+	st := &stepStore{Mem: persist.NewMem()}
+	t.Cleanup(func() {
+		for st.queued() > 0 {
+			st.complete()
+		}
+		_ = st.Mem.Close()
+	})
+	b := startBroker(t, func(c *Config) { c.Persist = st })
+	p := dialRaw(t, b)
+	p.connect(&codec.Connect{ClientID: []byte("p"), CleanStart: true})
+	p.publish(&codec.Publish{Topic: []byte("r/1"), Payload: []byte("x"), QoS: 1, PacketID: 1, Retain: true})
+	waitFor(t, "the first commit", func() bool { return st.queued() == 1 })
+	p.publish(&codec.Publish{Topic: []byte("r/2"), Payload: []byte("x"), QoS: 1, PacketID: 2, Retain: true})
+	waitFor(t, "the second commit", func() bool { return st.queued() == 2 })
+	st.complete()
+	if a := p.readAck(codec.TypePuback); a.PacketID != 1 {
+		t.Fatalf("PUBACK %d, want 1", a.PacketID)
+	}
+	if pkt, err := p.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("%x before its commit completed", pkt)
+	}
+	st.complete()
+	if a := p.readAck(codec.TypePuback); a.PacketID != 2 {
+		t.Fatalf("PUBACK %d, want 2", a.PacketID)
 	}
 }

@@ -98,11 +98,13 @@ func (l *loop) storeDelivery(s *session, om *outMsg, st byte) {
 	om.m = l.storeMessage(om.m)
 	om.dseq = l.b.delSeq.Add(1)
 	l.dur.routed = true
-	l.putDelivery(s, om, st)
+	l.putDelivery(s, om, st, true)
 }
 
-// putDelivery writes om's delivery record for s in state st. Loop-only.
-func (l *loop) putDelivery(s *session, om *outMsg, st byte) {
+// putDelivery writes om's delivery record for s in state st, a new one
+// if fresh (a record deleted in the same commit group is then never
+// written: persist.Batch.NewDelivery). Loop-only.
+func (l *loop) putDelivery(s *session, om *outMsg, st byte, fresh bool) {
 	rec := persist.Delivery{ClientID: s.clientID, Seq: om.dseq, QoS: om.qos, PacketID: om.pid, State: st,
 		Retain: om.retain, SubIDs: om.subIDs}
 	if om.m != nil && st != persist.Released {
@@ -113,7 +115,11 @@ func (l *loop) putDelivery(s *session, om *outMsg, st byte) {
 		d.group = append(append(append(append(d.group[:0], "$share/"...), om.group.Name...), '/'), om.group.Filter...)
 		rec.Group = d.group
 	}
-	l.dur.batch().PutDelivery(&rec)
+	if fresh {
+		l.dur.batch().NewDelivery(&rec)
+	} else {
+		l.dur.batch().PutDelivery(&rec)
+	}
 }
 
 // dropDelivery deletes om's delivery record, if it has one, and its
@@ -137,7 +143,7 @@ func (l *loop) dropDelivery(s *session, om *outMsg) {
 func (l *loop) sentDelivery(s *session, c *client, om *outMsg) {
 	switch {
 	case om.dseq != 0:
-		l.putDelivery(s, om, persist.Published)
+		l.putDelivery(s, om, persist.Published, false)
 	case l.stores(s):
 		l.storeDelivery(s, om, persist.Published)
 	default:
@@ -155,7 +161,7 @@ func (l *loop) releasedDelivery(s *session, c *client, om *outMsg) {
 	if om.dseq == 0 {
 		return
 	}
-	l.putDelivery(s, om, persist.Released)
+	l.putDelivery(s, om, persist.Released, false)
 	if om.m != nil {
 		unrefMessage(l.dur.batch(), om.m)
 	}

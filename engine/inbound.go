@@ -84,7 +84,7 @@ func (c *client) disconnectFor(err error) {
 		return
 	}
 	if h := c.heldFor(); h != nil {
-		c.pending = c.pending[:h.off] // not durable yet: never acknowledged
+		c.pending = c.pending[:h.start()] // not durable yet: never acknowledged
 		c.ext.hold = nil
 	}
 	c.pending = c.appendDisconnect(c.pending, disconnectReason(err))

@@ -196,6 +196,7 @@ func (l *loop) publishSys() {
 			{"$SYS/broker/store/syncs", u(s.Syncs)},
 			{"$SYS/broker/store/bytes written", u(s.BytesWritten)},
 			{"$SYS/broker/store/failures", u(s.Failures)},
+			{"$SYS/broker/store/writes elided", u(s.Elided)},
 			{"$SYS/broker/store/disk bytes", i(s.DiskBytes)},
 			{"$SYS/broker/store/recovery seconds", strconv.FormatFloat(s.Recovered.Seconds(), 'f', 3, 64)},
 		} {

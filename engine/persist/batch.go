@@ -1,5 +1,11 @@
 package persist
 
+import (
+	"bytes"
+
+	"github.com/cespare/xxhash/v2"
+)
+
 // opKind is what one operation of a Batch does.
 type opKind byte
 
@@ -7,11 +13,15 @@ const (
 	opSet opKind = iota
 	opDelete
 	opDeleteRange // [key, val)
+	// opCreate is an opSet of a key that no earlier commit wrote: a
+	// later deletion in the same group cancels both (elide).
+	opCreate
 )
 
 // op locates one operation's key and value in Batch.buf.
 type op struct {
 	kind       opKind
+	skip       bool // cancelled within its group (elide): not written
 	koff, klen int32
 	voff, vlen int32
 }
@@ -35,7 +45,7 @@ func (b *Batch) Size() int { return len(b.buf) }
 // so a full store still takes it.
 func (b *Batch) deletesOnly() bool {
 	for i := range b.ops {
-		if b.ops[i].kind == opSet {
+		if k := b.ops[i].kind; k == opSet || k == opCreate {
 			return false
 		}
 	}
@@ -57,13 +67,13 @@ func (b *Batch) add(kind opKind, koff, voff int) {
 func (b *Batch) key(o *op) []byte { return b.buf[o.koff : o.koff+o.klen : o.koff+o.klen] }
 func (b *Batch) val(o *op) []byte { return b.buf[o.voff : o.voff+o.vlen : o.voff+o.vlen] }
 
-// PutMessage stores m under its id.
+// PutMessage stores m under its id, which no earlier commit used.
 func (b *Batch) PutMessage(m *Message) {
 	k := len(b.buf)
 	b.buf = messageKey(b.buf, m.ID)
 	v := len(b.buf)
 	b.buf = encodeMessage(b.buf, m)
-	b.add(opSet, k, v)
+	b.add(opCreate, k, v)
 }
 
 // DeleteMessage removes the message with id.
@@ -134,6 +144,16 @@ func (b *Batch) PutDelivery(d *Delivery) {
 	b.add(opSet, k, v)
 }
 
+// NewDelivery stores a delivery whose ClientID and Seq no earlier commit
+// used.
+func (b *Batch) NewDelivery(d *Delivery) {
+	k := len(b.buf)
+	b.buf = deliveryKey(b.buf, d.ClientID, d.Seq)
+	v := len(b.buf)
+	b.buf = encodeDelivery(b.buf, d)
+	b.add(opCreate, k, v)
+}
+
 // DeleteDelivery removes clientID's delivery seq.
 func (b *Batch) DeleteDelivery(clientID string, seq uint64) {
 	k := len(b.buf)
@@ -168,10 +188,85 @@ func eachOp(group []pending, fn func(kind opKind, key, val []byte) error) error 
 		b := p.b
 		for i := range b.ops {
 			o := &b.ops[i]
-			if err := fn(o.kind, b.key(o), b.val(o)); err != nil {
+			if o.skip {
+				continue
+			}
+			kind := o.kind
+			if kind == opCreate {
+				kind = opSet
+			}
+			if err := fn(kind, b.key(o), b.val(o)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// elider finds the records a group creates and deletes again (a message
+// delivered and acknowledged before the commit that stores it was
+// written): it marks every operation on such a key skipped, since the
+// store ends the group without the key either way. Reused by one
+// committer goroutine.
+type elider struct {
+	created map[uint64]opRef // key hash -> its create in this group
+	later   []opRef          // sets after a create, by the create's slot
+}
+
+// opRef names one operation of a group: its batch and index, and the
+// first of the later sets on the same key (-1: none).
+type opRef struct {
+	b     *Batch
+	i     int32
+	first int32
+}
+
+// elide marks the cancelled operations of group and returns how many.
+func (e *elider) elide(group []pending) int {
+	if e.created == nil {
+		e.created = make(map[uint64]opRef)
+	}
+	defer func() {
+		clear(e.created)
+		e.later = e.later[:0]
+	}()
+	n := 0
+	for _, p := range group {
+		if p.refused != nil {
+			continue
+		}
+		b := p.b
+		for i := range b.ops {
+			o := &b.ops[i]
+			if o.kind != opCreate && o.kind != opSet && o.kind != opDelete {
+				continue
+			}
+			k := b.key(o)
+			h := xxhash.Sum64(k)
+			c, ok := e.created[h]
+			if ok && !bytes.Equal(c.b.key(&c.b.ops[c.i]), k) {
+				continue // another key with the same hash: written as is
+			}
+			switch {
+			case o.kind == opCreate:
+				e.created[h] = opRef{b: b, i: int32(i), first: -1}
+			case !ok:
+			case o.kind == opSet:
+				e.later = append(e.later, opRef{b: b, i: int32(i), first: c.first})
+				c.first = int32(len(e.later) - 1)
+				e.created[h] = c
+			default: // the delete of a key this group created
+				c.b.ops[c.i].skip = true
+				o.skip = true
+				n += 2
+				for j := c.first; j >= 0; j = e.later[j].first {
+					r := e.later[j]
+					r.b.ops[r.i].skip = true
+					n++
+				}
+				delete(e.created, h)
+			}
+		}
+	}
+	return n
 }

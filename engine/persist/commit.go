@@ -16,14 +16,17 @@ type pending struct {
 }
 
 // committer runs a store's group commit: Commit queues a batch without
-// waiting; one goroutine takes every batch queued so far, writes them as
-// one group (write), and calls their done functions in order. While a
-// group is being written and synced the next one gathers, so the number
-// of syncs follows the disk's speed, not the number of commits.
+// waiting; one goroutine (run) takes every batch queued so far and writes
+// them as one group, and another (complete) waits for each group's sync
+// and calls its done functions, in order. A group is written while the
+// one before it is being synced, and the next one gathers meanwhile, so
+// the number of syncs follows the disk's speed, not the number of
+// commits.
 type committer struct {
-	// write makes the group durable per sync (or, for an interval, writes
-	// it to the log); its error fails every commit of the group.
-	write func(group []pending, sync bool) error
+	// write applies the group and starts making it durable per sync (or,
+	// for an interval, writes it to the log); wait, if not nil, returns
+	// once it is durable. An error fails every commit of the group.
+	write func(group []pending, sync bool) (wait func() error, err error)
 	// syncLog syncs what write wrote without sync (interval mode).
 	syncLog func() error
 	every   time.Duration // Sync.Every
@@ -33,19 +36,37 @@ type committer struct {
 	queue  []pending
 	closed bool
 
+	written  chan written    // run -> complete, in order
+	spare    chan []pending  // group slices back from complete
 	stop     chan struct{}
 	finished chan struct{}
 	unsynced atomic.Bool // interval mode: written since the last sync
 
-	commits, groups, syncs, bytes, failures atomic.Uint64
+	commits, groups, syncs, bytes, failures, elided atomic.Uint64
+
+	el elider // run's
 }
 
-func (c *committer) start(every time.Duration, write func([]pending, bool) error, syncLog func() error) {
+// written is one group handed from run to complete.
+type written struct {
+	group []pending
+	wait  func() error
+	err   error
+	wrote bool // false: nothing to write (refused, or cancelled out)
+}
+
+// pipelineDepth bounds the groups written and not yet completed.
+const pipelineDepth = 4
+
+func (c *committer) start(every time.Duration, write func([]pending, bool) (func() error, error), syncLog func() error) {
 	c.every, c.write, c.syncLog = every, write, syncLog
 	c.cond.L = &c.mu
 	c.stop = make(chan struct{})
 	c.finished = make(chan struct{})
+	c.written = make(chan written, pipelineDepth)
+	c.spare = make(chan []pending, pipelineDepth+1)
 	go c.run()
+	go c.complete()
 	if every > 0 {
 		go c.syncEvery()
 	}
@@ -66,10 +87,15 @@ func (c *committer) commit(b *Batch, done func(error), refused error) {
 	c.cond.Signal()
 }
 
+// run writes the queued batches group by group.
 func (c *committer) run() {
-	defer close(c.finished)
-	var group []pending
+	defer close(c.written)
 	for {
+		var next []pending
+		select {
+		case next = <-c.spare:
+		default:
+		}
 		c.mu.Lock()
 		for len(c.queue) == 0 && !c.closed {
 			c.cond.Wait()
@@ -78,22 +104,40 @@ func (c *committer) run() {
 			c.mu.Unlock()
 			return
 		}
-		group, c.queue = c.queue, group[:0]
+		group := c.queue
+		c.queue = next
 		c.mu.Unlock()
 
-		sync := c.every == 0
-		var err error
+		w := written{group: group}
+		c.elided.Add(uint64(c.el.elide(group)))
 		if toWrite(group) {
-			err = c.write(group, sync)
-			c.groups.Add(1)
-			if err == nil && sync {
-				c.syncs.Add(1)
-			} else if err == nil && c.every > 0 {
+			w.wrote = true
+			w.wait, w.err = c.write(group, c.every == 0)
+			if w.err == nil && c.every > 0 {
 				c.unsynced.Store(true)
 			}
 		}
-		for i := range group {
-			p := &group[i]
+		c.written <- w
+	}
+}
+
+// complete waits for each written group to be durable and calls its done
+// functions in order.
+func (c *committer) complete() {
+	defer close(c.finished)
+	for w := range c.written {
+		err := w.err
+		if w.wrote {
+			if err == nil && w.wait != nil {
+				err = w.wait()
+			}
+			c.groups.Add(1)
+			if err == nil && c.every == 0 {
+				c.syncs.Add(1)
+			}
+		}
+		for i := range w.group {
+			p := &w.group[i]
 			e := err
 			if p.refused != nil {
 				e = p.refused
@@ -107,6 +151,10 @@ func (c *committer) run() {
 			}
 			p.done(e)
 			*p = pending{}
+		}
+		select {
+		case c.spare <- w.group[:0]:
+		default:
 		}
 	}
 }
@@ -156,15 +204,23 @@ func (c *committer) stats() Stats {
 		Syncs:        c.syncs.Load(),
 		BytesWritten: c.bytes.Load(),
 		Failures:     c.failures.Load(),
+		Elided:       c.elided.Load(),
 		DiskBytes:    -1,
 	}
 }
 
-// toWrite reports whether group holds a batch to write.
+// toWrite reports whether group holds an operation to write. One whose
+// operations all cancelled out needs no write: what came before it is
+// already as durable as the mode makes it.
 func toWrite(group []pending) bool {
 	for i := range group {
-		if group[i].refused == nil {
-			return true
+		if group[i].refused != nil {
+			continue
+		}
+		for _, o := range group[i].b.ops {
+			if !o.skip {
+				return true
+			}
 		}
 	}
 	return false

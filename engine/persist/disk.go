@@ -179,10 +179,11 @@ func checkDir(dir string) error {
 	return fmt.Errorf("persist: data directory %s holds files but no Gust store; give an empty or new directory", dir)
 }
 
-// write applies a group as one pebble batch.
-func (d *Disk) write(group []pending, sync bool) error {
+// write applies a group as one pebble batch. With sync it returns once
+// the batch is in the memtable and the log, and its wait returns once
+// the log is synced: pebble syncs the groups written meanwhile together.
+func (d *Disk) write(group []pending, sync bool) (func() error, error) {
 	pb := d.db.NewBatch()
-	defer pb.Close()
 	err := eachOp(group, func(kind opKind, key, val []byte) error {
 		switch kind {
 		case opSet:
@@ -193,13 +194,22 @@ func (d *Disk) write(group []pending, sync bool) error {
 		return pb.DeleteRange(key, val, nil)
 	})
 	if err != nil {
+		_ = pb.Close()
+		return nil, err
+	}
+	if !sync {
+		err = pb.Commit(pebble.NoSync)
+		_ = pb.Close()
+		return nil, err
+	}
+	if err := d.db.ApplyNoSyncWait(pb, pebble.Sync); err != nil {
+		return nil, err // not closed: pebble may still hold it
+	}
+	return func() error {
+		err := pb.SyncWait()
+		_ = pb.Close()
 		return err
-	}
-	wo := pebble.NoSync
-	if sync {
-		wo = pebble.Sync
-	}
-	return pb.Commit(wo)
+	}, nil
 }
 
 // syncLog syncs the write-ahead log.

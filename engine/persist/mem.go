@@ -50,7 +50,7 @@ func (m *Mem) Release() {
 	}
 }
 
-func (m *Mem) write(group []pending, _ bool) error {
+func (m *Mem) write(group []pending, _ bool) (func() error, error) {
 	m.mu.Lock()
 	gate := m.gate
 	m.mu.Unlock()
@@ -59,7 +59,7 @@ func (m *Mem) write(group []pending, _ bool) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return eachOp(group, func(kind opKind, k, val []byte) error {
+	return nil, eachOp(group, func(kind opKind, k, val []byte) error {
 		switch kind {
 		case opSet:
 			m.kv[string(k)] = bytes.Clone(val)

@@ -70,6 +70,7 @@ type Stats struct {
 	Syncs        uint64        // fsyncs of the log
 	BytesWritten uint64        // batch bytes handed to the store
 	Failures     uint64        // commits that failed
+	Elided       uint64        // operations never written: created and deleted in one group
 	DiskBytes    int64         // size of the store's files, -1 if unknown
 	Recovered    time.Duration // how long Recover took
 }
