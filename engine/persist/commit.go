@@ -36,8 +36,8 @@ type committer struct {
 	queue  []pending
 	closed bool
 
-	written  chan written    // run -> complete, in order
-	spare    chan []pending  // group slices back from complete
+	written  chan written   // run -> complete, in order
+	spare    chan []pending // group slices back from complete
 	stop     chan struct{}
 	finished chan struct{}
 	unsynced atomic.Bool // interval mode: written since the last sync
