@@ -131,7 +131,7 @@ func (l *loop) sendNew(s *session, c *client, om outMsg) {
 	if l.dur != nil {
 		l.sentDelivery(s, c, &om)
 	}
-	if !c.appendPublish(om.m, om.qos, om.pid, false, om.retain, om.subIDs) {
+	if !c.appendPublish(om.m, om.qos, om.pid, om.dup, om.retain, om.subIDs) {
 		l.dropDelivery(s, &om)
 		return // too large for the client: discarded as if delivered [MQTT-3.1.2-24]
 	}

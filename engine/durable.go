@@ -573,11 +573,16 @@ func (r *recoverer) Delivery(pd *persist.Delivery) error {
 		r.b.limits.queuedBytes.Add(n)
 	}
 	var list *[]outMsg
-	switch pd.State {
-	case persist.Queued:
+	switch {
+	case pd.QoS == 1:
+		// Its record does not say whether it was sent (sentDelivery):
+		// queued again, sent with DUP [MQTT-3.3.1-1].
+		om.pid, om.dup = 0, true
+		list = &s.queue
+	case pd.State == persist.Queued:
 		om.pid = 0
 		list = &s.queue
-	case persist.Released:
+	case pd.State == persist.Released:
 		om.state = outReleased
 		list = &s.inflight
 	default:

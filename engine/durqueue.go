@@ -16,8 +16,8 @@ import (
 // deliveries to every persistent session it goes to, whichever loop owns
 // the session, in its round's batch: the publisher's PUBACK or PUBREC
 // waits for that batch's commit (durable.go). The loop owning a session
-// then keeps its records in step: a PUBLISH sent (its packet id), a QoS 2
-// PUBREC (released), a delivery finished or dropped (deleted). A QoS 2
+// then keeps its records in step: a QoS 2 PUBLISH sent (its packet id), a
+// QoS 2 PUBREC (released), a delivery finished or dropped (deleted). A QoS 2
 // PUBLISH and a PUBREL wait, like an acknowledgement, for the commit that
 // stores their packet id and stage: sent again after a crash, they must
 // carry the id the receiver already knows.
@@ -136,20 +136,24 @@ func (l *loop) dropDelivery(s *session, om *outMsg) {
 	om.dseq = 0
 }
 
-// sentDelivery records that om, in s's window now with its packet id, has
-// been sent, storing it if s is persistent and it has no record yet. A
-// QoS 2 PUBLISH to c waits for the commit (see above). Loop-only (s's
-// owner).
+// sentDelivery records that om, in s's window now with its packet id, is
+// being sent, storing it if s is persistent and it has no record yet.
+// A QoS 2 delivery's record gets the packet id and stage, and the PUBLISH
+// to c waits for the commit (see above). A QoS 1 delivery's record is
+// left as it is: after a restart it is sent again with DUP whatever its
+// stage was (recovery), with a new packet id, as QoS 1 allows; that saves
+// a write per message. Loop-only (s's owner).
 func (l *loop) sentDelivery(s *session, c *client, om *outMsg) {
 	switch {
+	case om.qos == 1:
+		if om.dseq == 0 && l.stores(s) {
+			l.storeDelivery(s, om, persist.Queued)
+		}
 	case om.dseq != 0:
 		l.putDelivery(s, om, persist.Published, false)
+		l.hold(c)
 	case l.stores(s):
 		l.storeDelivery(s, om, persist.Published)
-	default:
-		return
-	}
-	if om.qos == 2 {
 		l.hold(c)
 	}
 }

@@ -153,7 +153,9 @@ func TestQueuedSurvivesRestart(t *testing.T) {
 			break
 		}
 		for i, m3 := range r3.drain(codec.V311, n) {
-			if string(m3.Payload) != fmt.Sprintf("m%02d", i) || m3.QoS != 1 || m3.Dup {
+			// A QoS 1 delivery's record does not say whether it was
+			// sent: after a restart it goes with DUP.
+			if string(m3.Payload) != fmt.Sprintf("m%02d", i) || m3.QoS != 1 || !m3.Dup {
 				t.Fatalf("3.1.1 message %d: %q at QoS %d dup %v", i, m3.Payload, m3.QoS, m3.Dup)
 			}
 		}
@@ -200,10 +202,8 @@ func TestInflightResumesAfterRestart(t *testing.T) {
 	if !s.connect(&codec.Connect{ClientID: []byte("s"), KeepAlive: 60}).SessionPresent {
 		t.Fatal("session not present")
 	}
-	r1 := s.readPublish(codec.V311)
-	if string(r1.Payload) != "one" || !r1.Dup || r1.QoS != 1 {
-		t.Fatalf("QoS 1 resent as %q dup %v qos %d", r1.Payload, r1.Dup, r1.QoS)
-	}
+	// The QoS 2 window first, as it was (same packet ids), then the QoS 1
+	// message, queued again.
 	r2 := s.readPublish(codec.V311)
 	if string(r2.Payload) != "two" || !r2.Dup || r2.PacketID != q2.PacketID {
 		t.Fatalf("QoS 2 resent as %q dup %v id %d, want id %d", r2.Payload, r2.Dup, r2.PacketID, q2.PacketID)
@@ -212,7 +212,10 @@ func TestInflightResumesAfterRestart(t *testing.T) {
 	if _, err := codec.DecodeAck(s.mustRead(codec.TypePubrel), codec.V311, &rel); err != nil || rel.PacketID != q3.PacketID {
 		t.Fatalf("PUBREL %d (%v), want %d", rel.PacketID, err, q3.PacketID)
 	}
-	_ = q1
+	r1 := s.readPublish(codec.V311)
+	if string(r1.Payload) != string(q1.Payload) || !r1.Dup || r1.QoS != 1 {
+		t.Fatalf("QoS 1 resent as %q dup %v qos %d", r1.Payload, r1.Dup, r1.QoS)
+	}
 	s.ackPublish(codec.V311, r1)
 	s.ackPublish(codec.V311, r2)
 	s.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePubcomp, PacketID: q3.PacketID}))

@@ -133,6 +133,10 @@ type outMsg struct {
 	pid    uint16
 	state  outState
 	retain bool // RETAIN set: sent because of a new subscription [MQTT-3.3.1-8], or as published [MQTT-3.3.1-13]
+	// dup is set on a QoS 1 delivery recovered from the store, which may
+	// have been sent before the broker stopped: it goes with DUP
+	// [MQTT-3.3.1-1].
+	dup bool
 	// subIDs are the v5 Subscription Identifiers of the matching
 	// subscriptions [MQTT-3.3.4-3]; an immutable slice of a cached match
 	// result, nil for none.
