@@ -123,9 +123,12 @@ type Result struct {
 	// RetainedDone counts subscribers that received ExpectRetained messages.
 	RetainedDone int64 `json:"retained_done,omitempty"`
 
-	PublishSecs float64 `json:"publish_secs"` // publish phase length
-	DeliverSecs float64 `json:"deliver_secs"` // first publish to last delivery
-	SendRate    float64 `json:"send_rate"`    // Sent / PublishSecs
+	PublishSecs float64     `json:"publish_secs"` // publish phase length
+	DeliverSecs float64     `json:"deliver_secs"` // first publish to last delivery
+	SendRate    float64     `json:"send_rate"`    // Sent / PublishSecs
+	DeliverRate float64     `json:"deliver_rate"` // Delivered / DeliverSecs
+	Latency     Percentiles `json:"latency"`
+
 	// AckSecs is the time from the first publish to the last PUBACK /
 	// PUBCOMP and AckRate is Acked / AckSecs: the acknowledged publish
 	// rate (QoS 1/2; with Offline, the rate while the subscribers are away).
@@ -136,13 +139,11 @@ type Result struct {
 	// Resumed those whose session the broker had kept. DrainSecs is the
 	// time from the reconnect to the last delivery and DrainRate the
 	// deliveries (duplicates left out) per second over it.
-	Away        int64       `json:"away,omitempty"`
-	Back        int64       `json:"back,omitempty"`
-	Resumed     int64       `json:"resumed,omitempty"`
-	DrainSecs   float64     `json:"drain_secs,omitempty"`
-	DrainRate   float64     `json:"drain_rate,omitempty"`
-	DeliverRate float64     `json:"deliver_rate"` // Delivered / DeliverSecs
-	Latency     Percentiles `json:"latency"`
+	Away      int64   `json:"away,omitempty"`
+	Back      int64   `json:"back,omitempty"`
+	Resumed   int64   `json:"resumed,omitempty"`
+	DrainSecs float64 `json:"drain_secs,omitempty"`
+	DrainRate float64 `json:"drain_rate,omitempty"`
 
 	BytesOut int64 `json:"bytes_out"`
 	BytesIn  int64 `json:"bytes_in"`
