@@ -60,9 +60,20 @@ func (h *harness) envText() string {
 		w("target "+t.Name, t.Version)
 		switch t.Kind {
 		case KindGust:
-			w(t.Name+" flags", "serve --listen 127.0.0.1:PORT --log-level warn "+strings.Join(append(GustArgs(), t.Args...), " "))
+			flags := GustArgs()
+			if t.Durable() {
+				flags = append(flags, "--sys-interval", sysProbeInterval.String())
+				if _, ok := lastFlag(t.Args, "data-dir"); !ok {
+					flags = append(flags, "--data-dir", "DIR (a fresh directory per start, removed after)")
+				}
+			}
+			w(t.Name+" flags", "serve --listen 127.0.0.1:PORT --log-level warn "+strings.Join(append(flags, t.Args...), " "))
 		case KindMosquitto:
-			w("mosquitto conf", strings.ReplaceAll(strings.TrimSpace(MosquittoConfig(0)), "\n", "; "))
+			conf := MosquittoConfig(0)
+			if t.Persist {
+				conf = MosquittoPersistConfig(0, "DIR (a fresh directory per start, removed after)")
+			}
+			w(t.Name+" conf", strings.ReplaceAll(strings.TrimSpace(conf), "\n", "; "))
 		case KindMochi:
 			w("mochi options", "defaults (bench/peers/mochi): allow-all auth, logging off")
 		}
