@@ -126,7 +126,7 @@ func TestHarnessDurableTiny(t *testing.T) {
 	out := t.TempDir()
 	dir, records, err := Run(context.Background(), Config{
 		Scenarios: []string{DurableGroup}, Size: Quick, Targets: []Target{disk, persist},
-		Reps: 1, ResultsDir: out,
+		Reps: 1, ResultsDir: out, Plots: true,
 		Tune: func(c *loadgen.Config) {
 			c.Publishers = 2
 			c.Subscribers = min(c.Subscribers, 2)
@@ -165,6 +165,11 @@ func TestHarnessDurableTiny(t *testing.T) {
 	for _, want := range []string{"## durable-offline, QoS 1", "drain msg/s", "durable Gust (gust-disk)", "Mosquitto with persistence (mosquitto-persist)", "fsyncs/s"} {
 		if !strings.Contains(string(sum), want) {
 			t.Errorf("summary.md lacks %q", want)
+		}
+	}
+	for _, plot := range []string{"durable-offline-qos1-rate2.svg", "durable-p2p-qos1-latency.svg", "durable-retained-qos1-rate1.svg"} {
+		if !strings.Contains(string(sum), "]("+plot+")") {
+			t.Errorf("summary.md does not show %s", plot)
 		}
 	}
 	after, _ := filepath.Glob(filepath.Join(os.TempDir(), "gust-bench-mosquitto-*"))

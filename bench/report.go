@@ -52,7 +52,7 @@ func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
 	var plots []string
 	if h.cfg.Plots {
 		var err error
-		if plots, err = writePlots(dir, groups); err != nil {
+		if plots, err = writePlots(dir, groups, h.all); err != nil {
 			h.logf("plots: %v", err)
 		}
 	}

@@ -154,9 +154,9 @@ func Scenarios(size Size) map[string]Scenario {
 // Interval), so each message is queued for a session that outlives its
 // connection.
 func addDurable(add func(Scenario), size Size) {
-	clients, perPub := 50, 10000
+	clients, perPub := 50, 20000
 	if size == Quick {
-		clients, perPub = 20, 5000
+		clients, perPub = 20, 10000
 	}
 	p2p := base(size)
 	p2p.Publishers, p2p.Subscribers, p2p.PersistentSubs = clients, clients, true
