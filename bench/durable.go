@@ -9,14 +9,16 @@ import (
 )
 
 // durableCaveat says how to read the durable tables.
-const durableCaveat = "How to read the durable tables: `disk bytes written per msg` is the growth of the broker's " +
-	"`write_bytes` in /proc/PID/io over the run (what it sent to storage, counted a page at a time when it dirties " +
-	"the page cache) divided by the messages delivered, or by the publishes acknowledged when nothing is delivered; " +
-	"`fsyncs/s` is read from a durable Gust's `$SYS/broker/store/syncs` counter, published every " +
-	"500ms, between the first and last publications inside the run (n/a: not published by the broker, or a run " +
-	"shorter than two publications). Mosquitto with persistence saves its database every autosave_interval (1800 s " +
-	"by default) and at shutdown, so a run writes nothing to disk and what it acknowledged would be lost in a crash, " +
-	"while a durable Gust with --fsync always syncs what it acknowledges first. Ratios are to the durable Gust.\n\n"
+func durableCaveat() string {
+	return "How to read the durable tables: `disk bytes written per msg` is the growth of the broker's " +
+		"`write_bytes` in /proc/PID/io over the run (what it sent to storage, counted a page at a time when it dirties " +
+		"the page cache) divided by the messages delivered, or by the publishes acknowledged when nothing is delivered; " +
+		"`fsyncs/s` is read from a durable Gust's `$SYS/broker/store/syncs` counter, published every " +
+		sysProbeInterval.String() + ", between the first and last publications inside the run (n/a: not published by the broker, or a run " +
+		"shorter than two publications). Mosquitto with persistence saves its database every autosave_interval (1800 s " +
+		"by default) and at shutdown, so a run writes nothing to disk and what it acknowledged would be lost in a crash, " +
+		"while a durable Gust with --fsync always syncs what it stores before acknowledging it. Ratios are to the durable Gust.\n\n"
+}
 
 // rateMetric is one rate a durable scenario is judged on.
 type rateMetric struct {

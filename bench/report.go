@@ -229,7 +229,7 @@ func (h *harness) summary(groups []*group, plots []string) string {
 		fmt.Fprintf(&b, "## %s, QoS %d\n\n%s.\n\n", g.Scenario, g.QoS, s.Description)
 		if s.Durable && !durableSaid {
 			durableSaid = true
-			b.WriteString(durableCaveat)
+			b.WriteString(durableCaveat())
 		}
 		switch {
 		case s.PerConn:

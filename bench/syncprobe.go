@@ -11,13 +11,13 @@ import (
 )
 
 // sysProbeInterval is the $SYS period the harness gives a durable Gust,
-// so its fsync counter is read every half second during a run.
-const sysProbeInterval = 500 * time.Millisecond
+// so its fsync counter is read five times a second during a run.
+const sysProbeInterval = 200 * time.Millisecond
 
 // syncsTopic is where Gust publishes its store's fsync count.
 const syncsTopic = "$SYS/broker/store/syncs"
 
-// maxSyncSamples bounds the samples a probe keeps (over 9 hours at
+// maxSyncSamples bounds the samples a probe keeps (over 3 hours at
 // sysProbeInterval); later ones are dropped.
 const maxSyncSamples = 1 << 16
 
