@@ -131,10 +131,13 @@ func durableTable(b *strings.Builder, g *group, s Scenario, ref string) {
 		fmt.Fprintf(b, " %d | %d | %s | %s |",
 			sumOK(rs, func(r Record) int64 { return r.Result.Sent }),
 			sumOK(rs, func(r Record) int64 { return r.Result.Acked }), lost, dup)
-		if s.Load.Offline {
+		switch {
+		case s.Load.Offline:
 			fmt.Fprintf(b, " %d of %d |", sumOK(rs, func(r Record) int64 { return r.Result.Resumed }),
 				sumOK(rs, func(r Record) int64 { return r.Result.Away }))
-		} else {
+		case s.Load.Mode != loadgen.ModePubSub:
+			b.WriteString(" n/a | n/a |") // nothing delivered, no latency
+		default:
 			p50, _ := median(rs, mP50)
 			p99, _ := median(rs, mP99)
 			fmt.Fprintf(b, " %.0f | %.0f |", p50, p99)

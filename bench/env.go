@@ -60,20 +60,20 @@ func (h *harness) envText() string {
 		w("target "+t.Name, t.Version)
 		switch t.Kind {
 		case KindGust:
-			flags := GustArgs()
+			flags, note := GustArgs(), ""
 			if t.Durable() {
 				flags = append(flags, "--sys-interval", sysProbeInterval.String())
 				if _, ok := lastFlag(t.Args, "data-dir"); !ok {
-					flags = append(flags, "--data-dir", "DIR (a fresh directory per start, removed after)")
+					flags, note = append(flags, "--data-dir", "DIR"), freshDir
 				}
 			}
-			w(t.Name+" flags", "serve --listen 127.0.0.1:PORT --log-level warn "+strings.Join(append(flags, t.Args...), " "))
+			w(t.Name+" flags", "serve --listen 127.0.0.1:PORT --log-level warn "+strings.Join(append(flags, t.Args...), " ")+note)
 		case KindMosquitto:
-			conf := MosquittoConfig(0)
+			conf, note := MosquittoConfig(0), ""
 			if t.Persist {
-				conf = MosquittoPersistConfig(0, "DIR (a fresh directory per start, removed after)")
+				conf, note = MosquittoPersistConfig(0, "DIR"), freshDir
 			}
-			w(t.Name+" conf", strings.ReplaceAll(strings.TrimSpace(conf), "\n", "; "))
+			w(t.Name+" conf", strings.ReplaceAll(strings.TrimSpace(conf), "\n", "; ")+note)
 		case KindMochi:
 			w("mochi options", "defaults (bench/peers/mochi): allow-all auth, logging off")
 		}
@@ -85,6 +85,9 @@ func (h *harness) envText() string {
 		"broker CPU and RSS are sampled from /proc/PID every 100 ms, generator CPU from getrusage.\n")
 	return b.String()
 }
+
+// freshDir explains DIR in a target's flags or configuration.
+const freshDir = " (DIR: a fresh directory per start, removed after)"
 
 func orNone(s string) string {
 	if s == "" {
