@@ -43,6 +43,11 @@ fuzz:
 bench:
 	$(GO) run ./cmd/gust-bench --quick
 
+## bench-durable: durable Gust vs Gust in memory vs Mosquitto with and without persistence (QoS 1 into persistent sessions, offline drain, retained churn).
+.PHONY: bench-durable
+bench-durable:
+	$(GO) run ./cmd/gust-bench --quick --scenarios durable --target gust --target gust-disk --target mosquitto --target mosquitto-persist
+
 ## microbench: the Go benchmarks (codec, trie, engine) with allocation counts.
 microbench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./codec/... ./trie/... ./engine/...

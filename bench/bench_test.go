@@ -158,6 +158,8 @@ func TestParseTarget(t *testing.T) {
 		{in: "emqx=127.0.0.1:1883", kind: KindAddr},
 		{in: "emqx=nohost", wantErr: true},
 		{in: "gust1=gust:--loops 1", kind: KindGust},
+		{in: NameGustDisk, kind: KindGust},
+		{in: NameMosquittoPersist, kind: KindMosquitto},
 		{in: "nats", wantErr: true},
 	} {
 		got, err := ParseTarget(tc.in)
@@ -188,13 +190,13 @@ func TestMedian(t *testing.T) {
 func TestScenariosComplete(t *testing.T) {
 	for _, size := range []Size{Quick, Standard} {
 		all := Scenarios(size)
-		for _, n := range DefaultSet() {
+		for _, n := range append(DefaultSet(), DurableSet()...) {
 			s, ok := all[n]
 			if !ok || len(s.QoS) == 0 || s.Description == "" {
 				t.Fatalf("scenario %q missing or incomplete", n)
 			}
 			cfg := s.Load
-			cfg.Addr = "127.0.0.1:1"
+			cfg.Addr, cfg.QoS = "127.0.0.1:1", s.QoS[0]
 			if err := cfg.Normalize(); err != nil {
 				t.Fatalf("scenario %q: %v", n, err)
 			}

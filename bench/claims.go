@@ -24,6 +24,10 @@ func (h *harness) claims(b *strings.Builder, groups []*group) {
 		lines = append(lines, "- NOTE: "+fmt.Sprintf(format, args...))
 	}
 	for _, g := range groups {
+		if s := h.all[g.Scenario]; s.Durable {
+			h.durableClaims(check, note, g, s)
+			continue
+		}
 		gust := g.By[KindGust]
 		if gust == nil {
 			continue

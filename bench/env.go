@@ -60,9 +60,20 @@ func (h *harness) envText() string {
 		w("target "+t.Name, t.Version)
 		switch t.Kind {
 		case KindGust:
-			w(t.Name+" flags", "serve --listen 127.0.0.1:PORT --log-level warn "+strings.Join(append(GustArgs(), t.Args...), " "))
+			flags, note := GustArgs(), ""
+			if t.Durable() {
+				flags = append(flags, "--sys-interval", sysProbeInterval.String())
+				if _, ok := lastFlag(t.Args, "data-dir"); !ok {
+					flags, note = append(flags, "--data-dir", "DIR"), freshDir
+				}
+			}
+			w(t.Name+" flags", "serve --listen 127.0.0.1:PORT --log-level warn "+strings.Join(append(flags, t.Args...), " ")+note)
 		case KindMosquitto:
-			w("mosquitto conf", strings.ReplaceAll(strings.TrimSpace(MosquittoConfig(0)), "\n", "; "))
+			conf, note := MosquittoConfig(0), ""
+			if t.Persist {
+				conf, note = MosquittoPersistConfig(0, "DIR"), freshDir
+			}
+			w(t.Name+" conf", strings.ReplaceAll(strings.TrimSpace(conf), "\n", "; ")+note)
 		case KindMochi:
 			w("mochi options", "defaults (bench/peers/mochi): allow-all auth, logging off")
 		}
@@ -74,6 +85,9 @@ func (h *harness) envText() string {
 		"broker CPU and RSS are sampled from /proc/PID every 100 ms, generator CPU from getrusage.\n")
 	return b.String()
 }
+
+// freshDir explains DIR in a target's flags or configuration.
+const freshDir = " (DIR: a fresh directory per start, removed after)"
 
 func orNone(s string) string {
 	if s == "" {

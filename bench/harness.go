@@ -79,7 +79,17 @@ type Record struct {
 	// the measured run (steal in /proc/stat; 0 on bare metal): a run that
 	// shows some was slowed by a neighbour, whatever the target.
 	StolenCPU float64 `json:"stolen_cpu_secs"`
-	Error     string  `json:"error,omitempty"`
+	// DiskBytesPerMsg is the growth of the broker's write_bytes (see
+	// ReadWriteBytes) over the run divided by the messages delivered, or
+	// by the publishes acknowledged when nothing is delivered (retained
+	// churn); nil when unmeasured (an external broker).
+	DiskBytesPerMsg *float64 `json:"disk_bytes_written_per_msg,omitempty"`
+	// FsyncsPerSec is the rate of a durable Gust's store fsyncs over the
+	// run, read from its $SYS/broker/store/syncs counter (syncprobe.go);
+	// nil when unmeasured: other brokers, which publish no such counter,
+	// and Gust in memory.
+	FsyncsPerSec *float64 `json:"fsyncs_per_sec,omitempty"`
+	Error        string   `json:"error,omitempty"`
 }
 
 // Run executes the configured comparison and writes the results
@@ -122,10 +132,11 @@ func newHarness(cfg Config) (*harness, error) {
 	if len(cfg.Scenarios) == 0 {
 		cfg.Scenarios = DefaultSet()
 	}
+	cfg.Scenarios = expandGroups(cfg.Scenarios)
 	all := Scenarios(cfg.Size)
 	for _, n := range cfg.Scenarios {
 		if _, ok := all[n]; !ok {
-			return nil, fmt.Errorf("%w: %q (have %s)", ErrUnknownScenario, n, strings.Join(Names(), ", "))
+			return nil, fmt.Errorf("%w: %q (have %s, and the group %s)", ErrUnknownScenario, n, strings.Join(Names(), ", "), DurableGroup)
 		}
 	}
 	root := cfg.Root
@@ -233,10 +244,10 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	if !s.PerConn {
 		load.QoS = qos
 	}
-	if h.cfg.Duration > 0 && !s.PerConn && load.ExpectRetained == 0 {
+	if h.cfg.Duration > 0 && !s.PerConn && load.ExpectRetained == 0 && !load.Offline {
 		load.Duration = h.cfg.Duration
 	}
-	if h.cfg.Rate > 0 && !s.PerConn && load.ExpectRetained == 0 {
+	if h.cfg.Rate > 0 && !s.PerConn && load.ExpectRetained == 0 && !load.Offline {
 		load.Rate = h.cfg.Rate
 	}
 	if h.cfg.Tune != nil {
@@ -251,15 +262,28 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 			load.JSON = hold
 		}
 	}
+	var probe *syncProbe
+	if t.Durable() && r.pid > 0 {
+		if probe, err = startSyncProbe(r.addr); err != nil {
+			h.logf("%s: cannot read the store's fsync counter: %v", t.Name, err)
+		}
+	}
 	busy0, steal0 := MachineCPUSecs()
+	t0 := time.Now()
 	var res *loadgen.Result
 	if t.Kind == KindHTTP {
 		res, err = loadgen.RunHTTP(ctx, load, true)
 	} else {
 		res, err = loadgen.Run(ctx, load)
 	}
+	t1 := time.Now()
 	busy, steal := MachineCPUSecs()
 	busy, steal = busy-busy0, steal-steal0
+	if probe != nil {
+		if rate, ok := fsyncRate(probe.stop(), t0, t1); ok {
+			rec.FsyncsPerSec = &rate
+		}
+	}
 	if sampler != nil {
 		u := sampler.Stop()
 		rec.Broker = &u
@@ -289,12 +313,32 @@ func (h *harness) derive(rec *Record, s Scenario) {
 	if rec.Broker == nil || rec.Result == nil {
 		return
 	}
-	if d := rec.Result.Delivered; d > 0 && !s.PerConn {
+	d := rec.Result.Delivered
+	if d == 0 {
+		d = rec.Result.Acked // publishers only (retained churn)
+	}
+	if d > 0 && !s.PerConn {
 		rec.CPUPerMillion = rec.Broker.CPUSecs / float64(d) * 1e6
 	}
 	if s.PerConn && rec.Result.Connected > 0 {
 		rec.RSSPerConn = float64(rec.Broker.RSSPeak-rec.Broker.RSSStart) / float64(rec.Result.Connected)
 	}
+	if w := rec.Broker.DiskWriteBytes; w >= 0 && !s.PerConn {
+		if n := messages(rec.Result); n > 0 {
+			per := float64(w) / float64(n)
+			rec.DiskBytesPerMsg = &per
+		}
+	}
+}
+
+// messages is what the per-message disk figure divides by: the messages
+// delivered (duplicates left out) or, when the run delivers none, the
+// publishes acknowledged.
+func messages(res *loadgen.Result) int64 {
+	if d := res.Delivered - res.Duplicated; d > 0 {
+		return d
+	}
+	return res.Acked
 }
 
 func (h *harness) logRecord(r Record) {
@@ -308,8 +352,13 @@ func (h *harness) logRecord(r Record) {
 			r.Scenario, r.Target, r.Rep, res.Connected, res.ConnectFailed, res.ConnectRate, r.RSSPerConn, r.RSSHoldPerConn)
 		return
 	}
-	h.logf("%s qos%d %s rep %d: %.0f msg/s delivered, p50 %dus p99 %dus, lost %d, broker CPU %.2fs/M",
-		r.Scenario, r.QoS, r.Target, r.Rep, res.DeliverRate, res.Latency.P50, res.Latency.P99, res.Lost, r.CPUPerMillion)
+	drain := ""
+	if res.Back > 0 {
+		drain = fmt.Sprintf(", %d of %d sessions resumed, drained at %.0f msg/s", res.Resumed, res.Away, res.DrainRate)
+	}
+	h.logf("%s qos%d %s rep %d: %.0f msg/s delivered, %.0f acked/s%s, p50 %dus p99 %dus, lost %d, broker CPU %.2fs/M, disk %s B/msg, %s fsyncs/s",
+		r.Scenario, r.QoS, r.Target, r.Rep, res.DeliverRate, res.AckRate, drain, res.Latency.P50, res.Latency.P99, res.Lost, r.CPUPerMillion,
+		optional(r.DiskBytesPerMsg, 0), optional(r.FsyncsPerSec, 0))
 }
 
 // findRoot walks up from the working directory to the Gust module root.

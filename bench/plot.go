@@ -8,14 +8,26 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/gust-mqtt/gust/loadgen"
 )
 
 // writePlots draws, for each message scenario and QoS, the delivered
-// throughput per target and the latency percentiles per target, as SVG.
-// It returns the file names written.
-func writePlots(dir string, groups []*group) ([]string, error) {
+// throughput per target and the latency percentiles per target (for a
+// durable scenario, each of its rates, and latency only where messages
+// are delivered while publishing), as SVG. It returns the file names
+// written.
+func writePlots(dir string, groups []*group, all map[string]Scenario) ([]string, error) {
 	var names []string
 	for _, g := range groups {
+		if s := all[g.Scenario]; s.Durable {
+			n, err := durablePlots(dir, g, s)
+			names = append(names, n...)
+			if err != nil {
+				return names, err
+			}
+			continue
+		}
 		if g.Scenario == "conn" {
 			if n, err := barPlot(dir, "conn-rss-per-conn.svg", g, "conn: broker RSS per idle connection (median)", "bytes",
 				func(r Record) float64 { return r.RSSPerConn }); err != nil {
@@ -44,6 +56,30 @@ func writePlots(dir string, groups []*group) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// durablePlots draws a durable scenario's rates and, when its
+// subscribers are online while publishing, its latency.
+func durablePlots(dir string, g *group, s Scenario) ([]string, error) {
+	var names []string
+	prefix := fmt.Sprintf("%s-qos%d-", g.Scenario, g.QoS)
+	for i, m := range durableMetrics(s) {
+		n, err := barPlot(dir, fmt.Sprintf("%srate%d.svg", prefix, i+1), g, fmt.Sprintf("%s QoS %d: %s (median)", g.Scenario, g.QoS, m.name), "messages/s", m.f)
+		if err != nil {
+			return names, err
+		}
+		if n != "" {
+			names = append(names, n)
+		}
+	}
+	if s.Load.Offline || s.Load.Mode != loadgen.ModePubSub {
+		return names, nil
+	}
+	n, err := latencyPlot(dir, prefix+"latency.svg", g)
+	if n != "" {
+		names = append(names, n)
+	}
+	return names, err
 }
 
 func throughputPlot(dir, name string, g *group) (string, error) {

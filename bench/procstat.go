@@ -52,6 +52,31 @@ func ReadProc(pid int) (ProcSample, error) {
 	return s, nil
 }
 
+// ReadWriteBytes reads write_bytes of /proc/PID/io: the bytes the
+// process (all its threads) caused to be sent to storage, counted when
+// it dirties page-cache pages, so a page written again before it is
+// flushed counts once and a page written again after an fsync counts
+// again. ok is false when the file cannot be read (another user's
+// process, or not Linux).
+func ReadWriteBytes(pid int) (n int64, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return 0, false
+	}
+	return parseWriteBytes(b)
+}
+
+// parseWriteBytes finds the write_bytes line of a /proc/PID/io text.
+func parseWriteBytes(b []byte) (int64, bool) {
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("write_bytes:")); ok {
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(rest)), 10, 64)
+			return n, err == nil && n >= 0
+		}
+	}
+	return 0, false
+}
+
 // ProcUsage is what a Sampler saw over one measured run.
 type ProcUsage struct {
 	CPUSecs      float64 `json:"cpu_secs"`
@@ -59,6 +84,9 @@ type ProcUsage struct {
 	RSSPeak      int64   `json:"rss_peak"`
 	RSSEnd       int64   `json:"rss_end"`
 	SampledEvery string  `json:"sampled_every"`
+	// DiskWriteBytes is the growth of write_bytes (see ReadWriteBytes)
+	// over the run; -1 when /proc/PID/io could not be read.
+	DiskWriteBytes int64 `json:"disk_write_bytes"`
 }
 
 // Sampler polls one process every interval for its peak RSS. Safe from
@@ -67,6 +95,7 @@ type Sampler struct {
 	pid      int
 	interval time.Duration
 	start    ProcSample
+	written  int64 // write_bytes at start; -1 unreadable
 	mu       sync.Mutex
 	peak     int64
 	done     chan struct{}
@@ -77,6 +106,10 @@ type Sampler struct {
 func StartSampler(pid int, interval time.Duration) *Sampler {
 	s := &Sampler{pid: pid, interval: interval, done: make(chan struct{}), finished: make(chan struct{})}
 	s.start, _ = ReadProc(pid)
+	s.written = -1
+	if n, ok := ReadWriteBytes(pid); ok {
+		s.written = n
+	}
 	s.peak = s.start.RSSBytes
 	go s.loop()
 	return s
@@ -106,14 +139,19 @@ func (s *Sampler) Stop() ProcUsage {
 	close(s.done)
 	<-s.finished
 	end, _ := ReadProc(s.pid)
+	written := int64(-1)
+	if n, ok := ReadWriteBytes(s.pid); ok && s.written >= 0 && n >= s.written {
+		written = n - s.written
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return ProcUsage{
-		CPUSecs:      end.CPUSecs - s.start.CPUSecs,
-		RSSStart:     s.start.RSSBytes,
-		RSSPeak:      max(s.peak, end.RSSBytes),
-		RSSEnd:       end.RSSBytes,
-		SampledEvery: s.interval.String(),
+		CPUSecs:        end.CPUSecs - s.start.CPUSecs,
+		RSSStart:       s.start.RSSBytes,
+		RSSPeak:        max(s.peak, end.RSSBytes),
+		RSSEnd:         end.RSSBytes,
+		SampledEvery:   s.interval.String(),
+		DiskWriteBytes: written,
 	}
 }
 

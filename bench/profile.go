@@ -48,6 +48,7 @@ func Profile(ctx context.Context, pc ProfileConfig) (*loadgen.Result, error) {
 	cfg := engine.DefaultConfig()
 	cfg.Listen, cfg.LogLevel = "127.0.0.1:0", "warn"
 	cfg.MaxInflight, cfg.MaxQueuedMessages = 64, 100000000
+	cfg.Store = engine.StoreMemory // the in-memory broker, as GustArgs says
 	b, err := engine.New(cfg)
 	if err != nil {
 		return nil, err

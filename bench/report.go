@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,7 +21,10 @@ func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
 	label := h.cfg.Label
 	if label == "" {
 		label = strings.Join(h.cfg.Scenarios, "-")
-		if len(h.cfg.Scenarios) > 3 {
+		switch {
+		case h.allDurable():
+			label = DurableGroup
+		case len(h.cfg.Scenarios) > 3:
 			label = map[Size]string{Quick: "quick", Standard: "standard"}[h.cfg.Size]
 		}
 	}
@@ -48,7 +52,7 @@ func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
 	var plots []string
 	if h.cfg.Plots {
 		var err error
-		if plots, err = writePlots(dir, groups); err != nil {
+		if plots, err = writePlots(dir, groups, h.all); err != nil {
 			h.logf("plots: %v", err)
 		}
 	}
@@ -69,6 +73,16 @@ func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
 		return dir, err
 	}
 	return dir, writeIndex(base)
+}
+
+// allDurable reports whether every scenario of the run is in the durable group.
+func (h *harness) allDurable() bool {
+	for _, n := range h.cfg.Scenarios {
+		if !h.all[n].Durable {
+			return false
+		}
+	}
+	return len(h.cfg.Scenarios) > 0
 }
 
 func (h *harness) targetNames() []string {
@@ -120,6 +134,39 @@ func median(rs []Record, f func(Record) float64) (float64, bool) {
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
 }
+
+// medianOpt is median over the records whose f is measured (not nil).
+func medianOpt(rs []Record, f func(Record) *float64) (float64, bool) {
+	var have []Record
+	for _, r := range rs {
+		if r.Error == "" && r.Result != nil && f(r) != nil {
+			have = append(have, r)
+		}
+	}
+	return median(have, func(r Record) float64 { return *f(r) })
+}
+
+// optional formats a measured figure with prec decimals, or "n/a".
+func optional(v *float64, prec int) string {
+	if v == nil {
+		return "n/a"
+	}
+	return strconv.FormatFloat(*v, 'f', prec, 64)
+}
+
+// medianCell is the median of an optional figure over rs, or "n/a".
+func medianCell(rs []Record, f func(Record) *float64, prec int) string {
+	v, ok := medianOpt(rs, f)
+	if !ok {
+		return "n/a"
+	}
+	return optional(&v, prec)
+}
+
+var (
+	mDisk  = func(r Record) *float64 { return r.DiskBytesPerMsg }
+	mFsync = func(r Record) *float64 { return r.FsyncsPerSec }
+)
 
 func sumOK(rs []Record, f func(Record) int64) int64 {
 	var n int64
@@ -176,14 +223,21 @@ func (h *harness) summary(groups []*group, plots []string) string {
 	for _, s := range h.skipped {
 		fmt.Fprintf(&b, "- Skipped target %s\n", s)
 	}
+	durableSaid := false
 	for _, g := range groups {
 		s := h.all[g.Scenario]
 		fmt.Fprintf(&b, "## %s, QoS %d\n\n%s.\n\n", g.Scenario, g.QoS, s.Description)
+		if s.Durable && !durableSaid {
+			durableSaid = true
+			b.WriteString(durableCaveat())
+		}
 		switch {
 		case s.PerConn:
 			connTable(&b, g)
 		case s.Load.ExpectRetained > 0:
 			retainedTable(&b, g)
+		case s.Durable:
+			durableTable(&b, g, s, h.ratioRef(g, s))
 		default:
 			msgTable(&b, g)
 		}
@@ -201,8 +255,8 @@ func (h *harness) summary(groups []*group, plots []string) string {
 func msgTable(b *strings.Builder, g *group) {
 	ref, hasRef := median(g.By[refTarget(g)], mRate)
 	fmt.Fprintf(b, "| target | delivered msg/s | %s ÷ target |", refTarget(g))
-	b.WriteString(" p50 µs | p99 µs | sent | lost | dup | out of order | broker CPU-s per M msgs | broker RSS peak MiB | generator CPU-s | other CPU-s | stolen CPU-s |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString(" p50 µs | p99 µs | sent | lost | dup | out of order | broker CPU-s per M msgs | broker RSS peak MiB | generator CPU-s | other CPU-s | stolen CPU-s | disk bytes written per msg | fsyncs/s |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range g.Targets {
 		rs := g.By[t]
 		if len(rs) == 0 {
@@ -210,7 +264,7 @@ func msgTable(b *strings.Builder, g *group) {
 		}
 		rate, ok := median(rs, mRate)
 		if !ok {
-			fmt.Fprintf(b, "| %s | error: %s |||||||||||||\n", t, oneLine(firstError(rs)))
+			fmt.Fprintf(b, "| %s | error: %s |||||||||||||||\n", t, oneLine(firstError(rs)))
 			continue
 		}
 		ratio := "—"
@@ -224,13 +278,13 @@ func msgTable(b *strings.Builder, g *group) {
 		gen, _ := median(rs, mGenCPU)
 		other, _ := median(rs, func(r Record) float64 { return r.OtherCPU })
 		stolen, _ := median(rs, func(r Record) float64 { return r.StolenCPU })
-		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.2f | %.2f | %.2f |\n",
+		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.2f | %.2f | %.2f | %s | %s |\n",
 			t, rate, ratio, p50, p99,
 			sumOK(rs, func(r Record) int64 { return r.Result.Sent }),
 			sumOK(rs, func(r Record) int64 { return r.Result.Lost }),
 			sumOK(rs, func(r Record) int64 { return r.Result.Duplicated }),
 			sumOK(rs, func(r Record) int64 { return r.Result.OutOfOrder }),
-			cpu, rss/(1<<20), gen, other, stolen)
+			cpu, rss/(1<<20), gen, other, stolen, medianCell(rs, mDisk, 1), medianCell(rs, mFsync, 0))
 	}
 }
 

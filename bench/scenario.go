@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -24,6 +25,9 @@ type Scenario struct {
 	// PerConn reports broker RSS per connection instead of per-message
 	// figures (the conn scenario).
 	PerConn bool
+	// Durable marks the durable group: QoS 1 into persistent sessions and
+	// retained messages, the work a broker's store does (DurableSet).
+	Durable bool
 }
 
 // Size scales scenarios: Quick is for `make bench` (a few minutes on two
@@ -139,7 +143,74 @@ func Scenarios(size Size) map[string]Scenario {
 		add(st)
 	}
 	addOMB(add, size)
+	addDurable(add, size)
 	return m
+}
+
+// addDurable adds the durable group: QoS 1 work that a durable broker
+// must store before it acknowledges, to compare a broker's store with its
+// in-memory mode and with Mosquitto's persistence. Subscribers keep
+// persistent sessions (3.1.1 Clean Session 0, or v5 with a Session Expiry
+// Interval), so each message is queued for a session that outlives its
+// connection.
+func addDurable(add func(Scenario), size Size) {
+	clients, perPub := 50, 20000
+	if size == Quick {
+		clients, perPub = 20, 10000
+	}
+	p2p := base(size)
+	p2p.Publishers, p2p.Subscribers, p2p.PersistentSubs = clients, clients, true
+	p2p.PubTopic, p2p.SubTopic = "bench/dp2p/%i", "bench/dp2p/%i"
+	add(Scenario{Name: "durable-p2p", QoS: []byte{1}, Load: p2p, Durable: true,
+		Description: "publisher/subscriber pairs on distinct topics, QoS 1, each subscriber on a persistent MQTT 3.1.1 session (Clean Session 0)"})
+
+	fanin := base(size)
+	fanin.Publishers, fanin.Subscribers, fanin.PersistentSubs = clients, 1, true
+	fanin.Version, fanin.SubSessionExpiry = 5, 3600
+	fanin.PubTopic, fanin.SubTopic = "bench/dfanin/%i", "bench/dfanin/#"
+	add(Scenario{Name: "durable-fanin", QoS: []byte{1}, Load: fanin, Durable: true,
+		Description: "many publishers flat out at QoS 1 into one wildcard subscriber on a persistent MQTT 5 session (Session Expiry Interval 3600 s)"})
+
+	off := base(size)
+	off.Publishers, off.Subscribers, off.PersistentSubs, off.Offline = clients, clients, true, true
+	off.Count = perPub
+	off.PubTopic, off.SubTopic = "bench/doff/%i", "bench/doff/%i"
+	off.Duration, off.Drain = 60*time.Second, 60*time.Second // bounds: the run ends when every message is in
+	add(Scenario{Name: "durable-offline", QoS: []byte{1}, Load: off, Durable: true,
+		Description: fmt.Sprintf("persistent 3.1.1 subscribers subscribe and disconnect; %d publishers each send %d QoS 1 messages to their own subscriber's topic "+
+			"while it is away (publish rate: acknowledged publishes per second), then the subscribers reconnect to their sessions and drain (drain rate: "+
+			"messages per second from the reconnect to the last delivery)", clients, perPub)})
+
+	churn := base(size)
+	churn.Mode, churn.Publishers, churn.Retain = loadgen.ModePub, 10, true
+	churn.PubTopic, churn.TopicCycle = "bench/churn/%i/%n", retainedChurnTopics/10
+	add(Scenario{Name: "durable-retained", QoS: []byte{1}, Load: churn, Durable: true,
+		Description: fmt.Sprintf("10 publishers flat out at QoS 1 updating %d retained topics in turn (each publisher its own %d); rate: acknowledged publishes per second",
+			retainedChurnTopics, retainedChurnTopics/10)})
+}
+
+// retainedChurnTopics is how many retained topics durable-retained updates.
+const retainedChurnTopics = 10000
+
+// DurableGroup is the --scenarios name that stands for DurableSet.
+const DurableGroup = "durable"
+
+// DurableSet is the durable group, run with `--scenarios durable`.
+func DurableSet() []string {
+	return []string{"durable-p2p", "durable-fanin", "durable-offline", "durable-retained"}
+}
+
+// expandGroups replaces each group name in names by its scenarios.
+func expandGroups(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if n == DurableGroup {
+			out = append(out, DurableSet()...)
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // addOMB adds scenarios shaped like the Open MQTT Benchmark Suite's

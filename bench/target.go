@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -22,6 +23,14 @@ const (
 	KindMochi     = "mochi"
 	KindAddr      = "addr" // an already running broker at an address
 	KindHTTP      = "http" // the HTTP baseline (see httpbase.go)
+)
+
+// Names of the built-in targets of the durable comparison.
+const (
+	// NameGustDisk is Gust on its disk store, syncing every commit.
+	NameGustDisk = "gust-disk"
+	// NameMosquittoPersist is Mosquitto with persistence on.
+	NameMosquittoPersist = "mosquitto-persist"
 )
 
 // MosquittoPath is where Debian installs the broker.
@@ -44,6 +53,10 @@ type Target struct {
 	// Args are extra `gust serve` flags of a gust target, after GustArgs
 	// (name=gust:FLAGS, e.g. "gust1=gust:--loops 1").
 	Args []string
+	// Persist turns Mosquitto's persistence on (mosquitto-persist): a
+	// database in a fresh directory per start, saved at the default
+	// autosave interval and at shutdown.
+	Persist bool
 	// bin is the prepared executable of a started target.
 	bin string
 }
@@ -64,6 +77,10 @@ func ParseTarget(s string) (Target, error) {
 	switch s {
 	case KindGust, KindMosquitto, KindMochi, KindHTTP:
 		return Target{Name: s, Kind: s}, nil
+	case NameGustDisk:
+		return Target{Name: s, Kind: KindGust, Args: []string{"--store", "disk", "--fsync", "always"}}, nil
+	case NameMosquittoPersist:
+		return Target{Name: s, Kind: KindMosquitto, Persist: true}, nil
 	}
 	return Target{}, fmt.Errorf("%w: %q", ErrUnknownTarget, s)
 }
@@ -127,11 +144,40 @@ func mochiVersion(root string) string {
 	return "unknown"
 }
 
+// Durable reports whether t is a Gust on its disk store (the last
+// --store flag of its arguments says disk).
+func (t *Target) Durable() bool {
+	if t.Kind != KindGust {
+		return false
+	}
+	v, _ := lastFlag(append(GustArgs(), t.Args...), "store")
+	return v == "disk"
+}
+
+// lastFlag returns the value of the last -name / --name flag of args
+// (forms "--name v" and "--name=v"), as the flag package, where the last
+// one wins, reads it.
+func lastFlag(args []string, name string) (string, bool) {
+	val, found := "", false
+	for i, a := range args {
+		a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		switch {
+		case a == name && i+1 < len(args):
+			val, found = args[i+1], true
+		case strings.HasPrefix(a, name+"="):
+			val, found = a[len(name)+1:], true
+		}
+	}
+	return val, found
+}
+
 // running is a started target process (or an external address).
 type running struct {
 	addr string
 	cmd  *exec.Cmd
 	pid  int
+	// dirs are the data directories made for this start, removed by stop.
+	dirs []string
 }
 
 // start launches the target on a free loopback port and waits until it
@@ -145,21 +191,11 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	var args []string
-	switch t.Kind {
-	case KindGust:
-		args = append([]string{t.bin, "serve", "--listen", addr, "--log-level", "warn"}, GustArgs()...)
-		args = append(args, t.Args...)
-	case KindMochi:
-		args = []string{t.bin, "-listen", addr}
-	case KindHTTP:
-		args = []string{t.bin, "--serve-http", addr}
-	case KindMosquitto:
-		conf := filepath.Join(dir, "mosquitto-"+strconv.Itoa(port)+".conf")
-		if err := os.WriteFile(conf, []byte(MosquittoConfig(port)), 0o644); err != nil {
-			return nil, err
-		}
-		args = []string{t.bin, "-c", conf}
+	r := &running{addr: addr}
+	args, err := t.command(r, addr, port, dir)
+	if err != nil {
+		r.removeDirs()
+		return nil, err
 	}
 	if pin != "" {
 		if tp, err := exec.LookPath("taskset"); err == nil {
@@ -170,14 +206,81 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	killWithParent(cmd)
 	if err := cmd.Start(); err != nil {
+		r.removeDirs()
 		return nil, err
 	}
-	r := &running{addr: addr, cmd: cmd, pid: cmd.Process.Pid}
+	r.cmd, r.pid = cmd, cmd.Process.Pid
 	if err := waitListening(ctx, addr, 10*time.Second); err != nil {
 		r.stop()
 		return nil, fmt.Errorf("%w: %s at %s", ErrNotListening, t.Name, addr)
 	}
 	return r, nil
+}
+
+// command returns the command line that starts t on addr, writing what
+// it needs (Mosquitto's configuration) into dir and making its data
+// directory, recorded in r.dirs.
+func (t *Target) command(r *running, addr string, port int, dir string) ([]string, error) {
+	switch t.Kind {
+	case KindGust:
+		args := append([]string{t.bin, "serve", "--listen", addr, "--log-level", "warn"}, GustArgs()...)
+		if t.Durable() {
+			// Frequent $SYS publications let the harness read the store's
+			// fsync counter over a run (syncprobe.go).
+			args = append(args, "--sys-interval", sysProbeInterval.String())
+			if _, ok := lastFlag(t.Args, "data-dir"); !ok {
+				d, err := os.MkdirTemp(dir, "gust-data-")
+				if err != nil {
+					return nil, err
+				}
+				r.dirs = append(r.dirs, d)
+				args = append(args, "--data-dir", d)
+			}
+		}
+		return append(args, t.Args...), nil
+	case KindMochi:
+		return []string{t.bin, "-listen", addr}, nil
+	case KindHTTP:
+		return []string{t.bin, "--serve-http", addr}, nil
+	case KindMosquitto:
+		body := MosquittoConfig(port)
+		if t.Persist {
+			d, err := mosquittoDataDir()
+			if err != nil {
+				return nil, err
+			}
+			r.dirs = append(r.dirs, d)
+			body = MosquittoPersistConfig(port, d)
+		}
+		conf := filepath.Join(dir, "mosquitto-"+strconv.Itoa(port)+".conf")
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			return nil, err
+		}
+		return []string{t.bin, "-c", conf}, nil
+	}
+	return nil, fmt.Errorf("%w: kind %q", ErrUnknownTarget, t.Kind)
+}
+
+// mosquittoDataDir makes a fresh persistence directory for Mosquitto in
+// the system temporary directory. Started as root, Mosquitto runs as the
+// mosquitto user (its default `user`), so the directory is given to that
+// user: the harness's own temporary directory is private to root.
+func mosquittoDataDir() (string, error) {
+	d, err := os.MkdirTemp("", "gust-bench-mosquitto-")
+	if err != nil {
+		return "", err
+	}
+	if os.Geteuid() == 0 {
+		if u, err := user.Lookup("mosquitto"); err == nil {
+			uid, _ := strconv.Atoi(u.Uid)
+			gid, _ := strconv.Atoi(u.Gid)
+			if err := os.Chown(d, uid, gid); err != nil {
+				os.RemoveAll(d)
+				return "", err
+			}
+		}
+	}
+	return d, nil
 }
 
 // GustArgs are the broker settings the harness gives Gust, matching
@@ -196,8 +299,12 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 // would compete with the generator for every core, costing more CPU per
 // message and delivering less flat out; a later --loops flag
 // (name=gust:FLAGS) wins.
+//
+// The store is memory, said explicitly whatever `gust serve` defaults to,
+// so these runs measure the broker without a disk; a durable target
+// (gust-disk, or name=gust:--store disk ...) puts its --store later.
 func GustArgs() []string {
-	return []string{"--max-inflight", "64", "--max-queued-messages", "100000000",
+	return []string{"--store", "memory", "--max-inflight", "64", "--max-queued-messages", "100000000",
 		"--loops", strconv.Itoa(max(1, runtime.NumCPU()-1))}
 }
 
@@ -217,8 +324,18 @@ func MosquittoConfig(port int) string {
 		"set_tcp_nodelay true\n"
 }
 
-// stop terminates a started target: SIGTERM, then SIGKILL after 3 s.
+// MosquittoPersistConfig is MosquittoConfig with persistence on: the
+// database in dir, saved at Mosquitto's default autosave interval (1800
+// s) and at shutdown, so a measured run writes nothing until then.
+func MosquittoPersistConfig(port int, dir string) string {
+	return strings.Replace(MosquittoConfig(port), "persistence false\n",
+		"persistence true\npersistence_location "+strings.TrimSuffix(dir, "/")+"/\n", 1)
+}
+
+// stop terminates a started target: SIGTERM, then SIGKILL after 3 s, and
+// removes its data directories.
 func (r *running) stop() {
+	defer r.removeDirs()
 	if r.cmd == nil {
 		return
 	}
@@ -231,6 +348,13 @@ func (r *running) stop() {
 		_ = r.cmd.Process.Kill()
 		<-done
 	}
+}
+
+func (r *running) removeDirs() {
+	for _, d := range r.dirs {
+		_ = os.RemoveAll(d)
+	}
+	r.dirs = nil
 }
 
 func freePort() (int, error) {

@@ -94,6 +94,26 @@ type Config struct {
 	// in CONNECT (0: the session ends with the connection). With
 	// CleanStart false it makes v5 sessions persistent.
 	SessionExpiry uint32
+	// PersistentSubs makes the subscribers, and only them, keep their
+	// sessions across connections: Clean Session 0 (v5: Clean Start 0 and
+	// a Session Expiry Interval of SubSessionExpiry seconds), so the broker
+	// keeps their subscriptions and queues their QoS 1/2 messages while
+	// they are away.
+	PersistentSubs bool
+	// SubSessionExpiry is the v5 Session Expiry Interval of persistent
+	// subscribers in seconds (default 3600).
+	SubSessionExpiry uint32
+	// Offline sends the subscribers away during the publish phase: they
+	// connect and subscribe, disconnect, the publishers send their Count
+	// messages and wait for every acknowledgement, then the subscribers
+	// reconnect (subscribing again only if the broker lost the session)
+	// and drain what their sessions queued. It needs PersistentSubs, QoS 1
+	// or 2, a Count, and pubsub mode.
+	Offline bool
+	// TopicCycle, when > 0, makes %n in PubTopic the message sequence
+	// number modulo TopicCycle, so each publisher updates the same
+	// TopicCycle topics in turn.
+	TopicCycle int
 	// Username and Password are sent in CONNECT when non-empty.
 	Username, Password string
 	// ClientPrefix prefixes every client identifier.
@@ -186,6 +206,13 @@ func (c *Config) Normalize() error {
 	}
 	if c.Duration <= 0 && (c.Count <= 0 || c.Mode == ModeConn) && c.ExpectRetained <= 0 {
 		return ErrUnbounded
+	}
+	if c.PersistentSubs && c.SubSessionExpiry == 0 {
+		c.SubSessionExpiry = 3600
+	}
+	if c.Offline && (!c.PersistentSubs || c.QoS == 0 || c.Count <= 0 || c.Mode != ModePubSub ||
+		c.Publishers <= 0 || c.Subscribers <= 0 || c.SlowSubscribers > 0) {
+		return ErrOffline
 	}
 	for _, a := range c.LocalAddrs {
 		if net.ParseIP(a) == nil {

@@ -16,7 +16,9 @@ const (
 	stateConnack                      // CONNECT sent, waiting for CONNACK
 	stateSubscribing                  // SUBSCRIBE sent, waiting for SUBACK
 	stateReady                        // publishing, receiving or idling
+	stateLeaving                      // DISCONNECT sent, waiting for the broker to close (Offline)
 	stateClosed
+	stateAway // a persistent subscriber disconnected on purpose, to come back (Offline)
 )
 
 // role is what a client does.
@@ -40,6 +42,9 @@ type conn struct {
 	local  unix.Sockaddr // source address to bind, or nil
 	dirty  bool
 	slow   bool // subscriber that stops reading once subscribed
+	// returning marks a persistent subscriber reconnecting after being
+	// away (Offline): its session, not a new one, is expected.
+	returning bool
 
 	in      []byte // bytes of a partial packet carried between reads
 	out     []byte // encoded bytes not yet written
@@ -116,8 +121,12 @@ func (c *conn) connected() {
 		KeepAlive:  cfg.KeepAlive,
 		ClientID:   []byte(c.clientID()),
 	}
-	if cfg.Version == codec.V5 && cfg.SessionExpiry > 0 {
-		p.Props.SessionExpiry = cfg.SessionExpiry
+	expiry := cfg.SessionExpiry
+	if c.role == roleSub && cfg.PersistentSubs {
+		p.CleanStart, expiry = false, cfg.SubSessionExpiry
+	}
+	if cfg.Version == codec.V5 && expiry > 0 {
+		p.Props.SessionExpiry = expiry
 		p.Props.Set(codec.PropSessionExpiry)
 	}
 	if cfg.Username != "" {
@@ -144,9 +153,12 @@ func (c *conn) clientID() string {
 	}
 }
 
+// gone reports whether c has no connection: closed for good or away.
+func (c *conn) gone() bool { return c.state >= stateClosed }
+
 // fail closes a client that never became ready.
 func (c *conn) fail() {
-	if c.state == stateClosed {
+	if c.gone() {
 		return
 	}
 	c.l.connecting--
@@ -156,7 +168,15 @@ func (c *conn) fail() {
 
 // lost closes a client after an error or a close by the broker.
 func (c *conn) lost() {
-	if c.state == stateClosed {
+	if c.gone() {
+		return
+	}
+	if c.state == stateLeaving {
+		// The broker closed the connection after our DISCONNECT: it has
+		// taken the session offline.
+		c.closeFD()
+		c.state = stateAway
+		c.l.st.away.Add(1)
 		return
 	}
 	if c.state < stateReady {
@@ -186,6 +206,10 @@ func (c *conn) closeFD() {
 func (c *conn) becomeReady() {
 	c.state = stateReady
 	c.l.connecting--
+	if c.returning {
+		c.l.st.back.Add(1)
+		return
+	}
 	c.l.st.ready.Add(1)
 	record(c.l.st.connect, c.l.now.Sub(c.started))
 	c.lastFill = c.l.now
@@ -242,7 +266,7 @@ func (c *conn) consume(data []byte) bool {
 	} else if len(rest) > 0 {
 		c.in = append(c.in[:0], rest...)
 	}
-	return c.state != stateClosed
+	return !c.gone()
 }
 
 // parse handles every whole packet at the start of b and returns how many
@@ -298,7 +322,17 @@ func (c *conn) onConnack(pkt []byte) bool {
 	if _, err := codec.DecodeConnack(pkt, c.l.r.cfg.Version, &s.connack); err != nil || s.connack.ReasonCode != 0 {
 		return false
 	}
-	c.l.st.connected.Add(1)
+	if c.returning {
+		if s.connack.SessionPresent {
+			c.l.st.resumed.Add(1)
+			c.becomeReady()
+			return true
+		}
+		// The broker did not keep the session: subscribe again; what it
+		// should have queued is lost, and the counts show it.
+	} else {
+		c.l.st.connected.Add(1)
+	}
 	if c.role == rolePub && s.connack.Props.ReceiveMaximum > 0 && int(s.connack.Props.ReceiveMaximum) < c.window {
 		// The server's Receive Maximum bounds our inflight window [MQTT-3.3.4-7].
 		c.window = int(s.connack.Props.ReceiveMaximum)
@@ -338,6 +372,33 @@ func (c *conn) sendPing() {
 
 func (c *conn) sendDisconnect() {
 	c.out = codec.AppendDisconnect(c.out, c.l.r.cfg.Version, &codec.Disconnect{})
+}
+
+// leave disconnects a ready persistent subscriber on purpose (Offline):
+// DISCONNECT, then wait for the broker to close the connection, which
+// it does once it has taken the session offline [MQTT-3.14.4-1].
+func (c *conn) leave() {
+	c.sendDisconnect()
+	c.state = stateLeaving
+	c.l.st.leaving.Add(1)
+	c.flush()
+	if !c.gone() {
+		c.l.setEvents(c, wantRead)
+	}
+}
+
+// rejoin reconnects a subscriber that left (Offline). A subscriber still
+// waiting for the broker to close its connection is closed first.
+func (c *conn) rejoin() {
+	if c.state == stateLeaving {
+		c.closeFD()
+	}
+	c.in, c.out, c.woff = c.in[:0], c.out[:0], 0
+	c.state, c.returning = stateIdle, true
+	c.l.connecting++
+	if err := c.dial(); err != nil {
+		c.fail()
+	}
 }
 
 // flush writes pending output; on a full socket it waits to be writable.

@@ -22,6 +22,10 @@ var (
 	ErrLocalAddr = errors.New("loadgen: bad local address")
 	// ErrFileLimit means the open-file limit is too low for the connections asked for.
 	ErrFileLimit = errors.New("loadgen: open-file limit too low for the connection count")
+	// ErrOffline means Config.Offline is set without what it needs:
+	// persistent subscribers, QoS 1 or 2, a message count, pubsub mode
+	// with publishers and subscribers, and no slow subscribers.
+	ErrOffline = errors.New("loadgen: offline needs persistent subscribers, QoS 1 or 2, a count, publishers and subscribers in pubsub mode")
 	// ErrConnack means the broker refused a CONNECT.
 	ErrConnack = errors.New("loadgen: connection refused by broker")
 	// ErrSuback means the broker refused a subscription.

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -45,5 +46,70 @@ func TestInteropMosquittoCounts(t *testing.T) {
 				t.Fatalf("counts: got %+v (latency count %d), want %+v", got, res.Latency.Count, want)
 			}
 		})
+	}
+}
+
+// TestInteropMosquittoOffline checks the Offline run against a real
+// broker: the persistent subscribers leave, every QoS 1 message is
+// acknowledged while they are away, and they come back to their sessions
+// and drain every message.
+func TestInteropMosquittoOffline(t *testing.T) {
+	addr := startMosquitto(t)
+	for name, v := range map[string]codec.Version{"v311": codec.V311, "v5": codec.V5} {
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Addr, cfg.Version, cfg.QoS = addr, v, 1
+			cfg.Publishers, cfg.Subscribers = 4, 4
+			cfg.PubTopic, cfg.SubTopic = "off/"+strconv.Itoa(int(v))+"/%i", "off/"+strconv.Itoa(int(v))+"/%i"
+			cfg.PersistentSubs, cfg.Offline = true, true
+			cfg.Count = 500
+			cfg.Duration, cfg.Drain = 10*time.Second, 10*time.Second
+			res, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Result{Connected: 8, Sent: 2000, Acked: 2000, Expected: 2000, Delivered: 2000, Away: 4, Back: 4, Resumed: 4}
+			got := Result{Connected: res.Connected, Sent: res.Sent, Acked: res.Acked, Expected: res.Expected,
+				Delivered: res.Delivered, Lost: res.Lost, Duplicated: res.Duplicated, Errors: res.Errors,
+				Away: res.Away, Back: res.Back, Resumed: res.Resumed}
+			if got != want {
+				t.Fatalf("counts: got %+v, want %+v", got, want)
+			}
+			// Every delivery came after the reconnect: the drain counted
+			// all of them.
+			if res.AckRate <= 0 || res.DrainRate <= 0 || res.DrainSecs <= 0 ||
+				int64(res.DrainRate*res.DrainSecs+0.5) != res.Delivered {
+				t.Fatalf("rates: ack %.0f/s, drain %.0f/s over %.3fs for %d deliveries", res.AckRate, res.DrainRate, res.DrainSecs, res.Delivered)
+			}
+		})
+	}
+}
+
+// TestInteropMosquittoTopicCycle checks that TopicCycle bounds the topics
+// a publisher updates: retained publishes over 2 publishers with a cycle
+// of 10 leave exactly 20 retained messages.
+func TestInteropMosquittoTopicCycle(t *testing.T) {
+	addr := startMosquitto(t)
+	cfg := DefaultConfig()
+	cfg.Addr, cfg.Mode, cfg.QoS, cfg.Retain = addr, ModePub, 1, true
+	cfg.Publishers, cfg.Count, cfg.TopicCycle = 2, 100, 10
+	cfg.PubTopic = "cycle/%i/%n"
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Acked != 200 || res.AckRate <= 0 {
+		t.Fatalf("acked %d at %.0f/s, want 200", res.Acked, res.AckRate)
+	}
+	sub := DefaultConfig()
+	sub.Addr, sub.Mode, sub.Subscribers, sub.SubTopic = addr, ModeSub, 1, "cycle/#"
+	sub.ExpectRetained = 21 // one more than stored: the run waits out its duration
+	sub.Duration, sub.Drain = time.Second, 500*time.Millisecond
+	got, err := Run(context.Background(), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Delivered != 20 || got.RetainedDone != 0 {
+		t.Fatalf("retained delivered %d (done %d), want 20 topics", got.Delivered, got.RetainedDone)
 	}
 }

@@ -44,6 +44,10 @@ type loop struct {
 	acc   accum        // counts of this turn, published to st once per turn
 	turns atomic.Int64 // completed turns; lets the runner wait for counts to settle
 
+	// awaySeen and backSeen record that this loop has acted on the
+	// runner's away and back flags (Offline).
+	awaySeen, backSeen bool
+
 	nextConn   int // index in conns of the next client to connect
 	connecting int // clients between socket() and ready
 	connStart  time.Time
@@ -114,6 +118,7 @@ func (l *loop) tick() {
 	l.now = time.Now()
 	l.nowNanos = l.now.UnixNano()
 	l.startConnections()
+	l.offline()
 	if l.r.publishing.Load() && !l.r.stopPub.Load() {
 		for _, c := range l.pubs {
 			c.pump()
@@ -123,8 +128,31 @@ func (l *loop) tick() {
 		l.lastPing = l.now
 		half := time.Duration(ka) * time.Second / 2
 		for _, c := range l.conns {
-			if c.state >= stateConnack && c.state != stateClosed && l.now.Sub(c.lastOut) >= half {
+			if c.state >= stateConnack && c.state <= stateReady && l.now.Sub(c.lastOut) >= half {
 				c.sendPing()
+			}
+		}
+	}
+}
+
+// offline sends this loop's ready subscribers away once the runner sets
+// its away flag, and brings them back once it sets back (Offline).
+func (l *loop) offline() {
+	r := l.r
+	if !l.awaySeen && r.away.Load() {
+		l.awaySeen = true
+		for _, c := range l.conns {
+			if c.role == roleSub && c.state == stateReady {
+				c.leave()
+			}
+		}
+		r.awayLoops.Add(1)
+	}
+	if !l.backSeen && r.back.Load() {
+		l.backSeen = true
+		for _, c := range l.conns {
+			if c.role == roleSub && (c.state == stateLeaving || c.state == stateAway) {
+				c.rejoin()
 			}
 		}
 	}
@@ -152,7 +180,7 @@ func (l *loop) startConnections() {
 
 // handleEvent processes one poller event of c.
 func (l *loop) handleEvent(c *conn, readable, writable, hangup bool) {
-	if c.state == stateClosed {
+	if c.gone() {
 		return
 	}
 	if c.state == stateDialing {
@@ -183,7 +211,7 @@ func (l *loop) markDirty(c *conn) {
 func (l *loop) flushDirty() {
 	for i, c := range l.dirty {
 		c.dirty = false
-		if c.state != stateClosed {
+		if !c.gone() {
 			c.flush()
 		}
 		l.dirty[i] = nil
@@ -196,11 +224,11 @@ func (l *loop) shutdown() {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
 	for _, c := range l.conns {
-		if c.state >= stateConnack && c.state != stateClosed {
+		if c.state >= stateConnack && c.state <= stateReady {
 			c.sendDisconnect()
 			c.flush()
 		}
-		if c.state != stateClosed && c.fd >= 0 {
+		if !c.gone() && c.fd >= 0 {
 			c.closeFD()
 		}
 	}
@@ -213,6 +241,7 @@ func (l *loop) shutdown() {
 type accum struct {
 	sent, acked, delivered, duplicated, outOfOrder int64
 	bytesIn, bytesOut, expected, lastDelivery      int64
+	lastAck                                        int64
 }
 
 // publishCounts adds the turn's counts to the shared atomics and clears them.
@@ -226,6 +255,7 @@ func (l *loop) publishCounts() {
 	}
 	if a.acked != 0 {
 		st.acked.Add(a.acked)
+		st.lastAck.Store(a.lastAck)
 	}
 	if a.delivered != 0 {
 		st.delivered.Add(a.delivered)

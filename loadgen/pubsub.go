@@ -67,7 +67,11 @@ func (c *conn) publishOne() {
 	cfg := c.l.r.cfg
 	p := &c.pub
 	if c.topicTmpl != "" {
-		p.Topic = append(p.Topic[:0], expand(c.topicTmpl, c.idx, c.sent)...)
+		n := c.sent
+		if cfg.TopicCycle > 0 {
+			n %= cfg.TopicCycle
+		}
+		p.Topic = append(p.Topic[:0], expand(c.topicTmpl, c.idx, n)...)
 	}
 	if cfg.QoS > 0 {
 		id := c.free[len(c.free)-1]
@@ -101,6 +105,7 @@ func (c *conn) onAck(a *codec.Ack) {
 			return
 		}
 		c.l.acc.acked++
+		c.l.acc.lastAck = c.l.nowNanos
 	case a.Type == codec.TypePubrec:
 		// Our QoS 2 publish was received; release it [MQTT-4.3.3-4].
 		rel := codec.Ack{Type: codec.TypePubrel, PacketID: a.PacketID}

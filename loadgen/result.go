@@ -59,7 +59,7 @@ func (r *runner) result(ph phaseTimes, start time.Time) *Result {
 		Expected: -1, Lost: -1,
 	}
 	lat, conn := newHist(), newHist()
-	var lastDelivery int64
+	var lastDelivery, lastAck int64
 	var gaps uint64
 	for _, l := range r.loops {
 		s := l.st
@@ -77,6 +77,10 @@ func (r *runner) result(ph phaseTimes, start time.Time) *Result {
 		res.Segments += s.segments.Load()
 		res.RetainedDone += s.retainedDone.Load()
 		lastDelivery = max(lastDelivery, s.lastDelivery.Load())
+		lastAck = max(lastAck, s.lastAck.Load())
+		res.Away += s.away.Load()
+		res.Back += s.back.Load()
+		res.Resumed += s.resumed.Load()
 		lat.Merge(s.latency)
 		lat.Merge(s.interval) // not yet folded in by the reporter
 		conn.Merge(s.connect)
@@ -113,6 +117,18 @@ func (r *runner) result(ph phaseTimes, start time.Time) *Result {
 		res.DeliverSecs = time.Unix(0, lastDelivery).Sub(from).Seconds()
 		if res.DeliverSecs > 0 {
 			res.DeliverRate = float64(res.Delivered-res.Duplicated) / res.DeliverSecs
+		}
+	}
+	if lastAck > 0 {
+		res.AckSecs = time.Unix(0, lastAck).Sub(ph.pubStart).Seconds()
+		if res.AckSecs > 0 {
+			res.AckRate = float64(res.Acked) / res.AckSecs
+		}
+	}
+	if !ph.back.IsZero() && lastDelivery > ph.back.UnixNano() {
+		res.DrainSecs = time.Unix(0, lastDelivery).Sub(ph.back).Seconds()
+		if res.DrainSecs > 0 {
+			res.DrainRate = float64(res.Delivered-res.Duplicated-r.uniqAtBack) / res.DrainSecs
 		}
 	}
 	res.Elapsed = ph.end.Sub(start).Seconds()

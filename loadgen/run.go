@@ -37,6 +37,13 @@ type runner struct {
 	quit       atomic.Bool // loops must disconnect and return
 	pubsDone   atomic.Int64
 	expected   atomic.Int64
+
+	// Offline: away tells the loops to send their subscribers away, back
+	// to bring them back; awayLoops counts loops that acted on away.
+	away, back atomic.Bool
+	awayLoops  atomic.Int64
+	// uniqAtBack is the unique deliveries counted when back was set.
+	uniqAtBack int64
 }
 
 // Run executes one bounded load run described by cfg and returns its
@@ -238,6 +245,7 @@ func containsN(s string) bool {
 // phaseTimes records when each phase of a run ended.
 type phaseTimes struct {
 	ready, pubStart, pubEnd, end time.Time
+	back                         time.Time // Offline: when the subscribers were called back
 }
 
 // phases drives connect, publish and drain, and returns their times.
@@ -249,7 +257,10 @@ func (r *runner) phases(ctx context.Context, start time.Time) phaseTimes {
 		return r.sum(func(s *loopStats) int64 { return s.ready.Load() + s.connFailed.Load() }) >= int64(r.clients)
 	})
 	ph.ready = time.Now()
-	ph.pubStart = ph.ready
+	if cfg.Offline {
+		r.sendAway(ctx, ph.ready.Add(cfg.ConnectTimeout))
+	}
+	ph.pubStart = time.Now()
 	r.publishing.Store(true)
 	switch {
 	case cfg.Mode == ModeConn:
@@ -268,7 +279,14 @@ func (r *runner) phases(ctx context.Context, start time.Time) phaseTimes {
 	r.stopPub.Store(true)
 	ph.pubEnd = time.Now()
 	r.settle(ctx)
-	if cfg.Mode == ModePubSub || (cfg.Mode == ModePub && cfg.QoS > 0) {
+	switch {
+	case cfg.Offline:
+		wait(ctx, ph.pubEnd.Add(cfg.Drain), r.acknowledged)
+		r.uniqAtBack = r.uniq()
+		ph.back = time.Now()
+		r.back.Store(true)
+		wait(ctx, ph.back.Add(cfg.Drain), r.drained)
+	case cfg.Mode == ModePubSub || (cfg.Mode == ModePub && cfg.QoS > 0):
 		wait(ctx, ph.pubEnd.Add(cfg.Drain), r.drained)
 	}
 	ph.end = time.Now()
@@ -293,17 +311,38 @@ func (r *runner) settle(ctx context.Context) {
 	})
 }
 
+// sendAway tells the loops to disconnect their subscribers and waits,
+// until deadline at most, for the broker to have closed every connection
+// the subscribers left, so no message is published while a session is
+// still online (Offline).
+func (r *runner) sendAway(ctx context.Context, deadline time.Time) {
+	r.away.Store(true)
+	wait(ctx, deadline, func() bool {
+		return r.awayLoops.Load() == int64(len(r.loops)) &&
+			r.sum(func(s *loopStats) int64 { return s.away.Load() }) >= r.sum(func(s *loopStats) int64 { return s.leaving.Load() })
+	})
+}
+
+// acknowledged reports whether every QoS 1/2 publish was acknowledged.
+func (r *runner) acknowledged() bool {
+	return r.cfg.QoS == 0 || r.sum(func(s *loopStats) int64 { return s.acked.Load() }) >= r.sum(func(s *loopStats) int64 { return s.sent.Load() })
+}
+
+// uniq is the deliveries so far, duplicates left out.
+func (r *runner) uniq() int64 {
+	return r.sum(func(s *loopStats) int64 { return s.delivered.Load() - s.duplicated.Load() })
+}
+
 // drained reports whether every expected delivery arrived and every
 // QoS 1/2 publish was acknowledged.
 func (r *runner) drained() bool {
-	if r.cfg.QoS > 0 && r.sum(func(s *loopStats) int64 { return s.acked.Load() }) < r.sum(func(s *loopStats) int64 { return s.sent.Load() }) {
+	if !r.acknowledged() {
 		return false
 	}
 	if r.cfg.Mode != ModePubSub {
 		return true
 	}
-	uniq := r.sum(func(s *loopStats) int64 { return s.delivered.Load() - s.duplicated.Load() })
-	return uniq >= r.expected.Load()
+	return r.uniq() >= r.expected.Load()
 }
 
 // wait polls done every 5 ms until it is true, the deadline passes or ctx ends.

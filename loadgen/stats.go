@@ -39,6 +39,11 @@ type counters struct {
 	segments                        atomic.Int64 // TCP segments both ways, read from TCP_INFO at close
 	foreign                         atomic.Int64 // deliveries not stamped by this run
 	lastDelivery                    atomic.Int64 // Unix nanos of the latest delivery
+	lastAck                         atomic.Int64 // Unix nanos of the latest PUBACK / PUBCOMP
+	// leaving, away, back and resumed count persistent subscribers that
+	// sent DISCONNECT, saw the broker close, reconnected, and found their
+	// session kept (Offline).
+	leaving, away, back, resumed atomic.Int64
 }
 
 // loopStats is what one loop measures. mu guards the histograms.
@@ -123,6 +128,22 @@ type Result struct {
 	SendRate    float64     `json:"send_rate"`    // Sent / PublishSecs
 	DeliverRate float64     `json:"deliver_rate"` // Delivered / DeliverSecs
 	Latency     Percentiles `json:"latency"`
+
+	// AckSecs is the time from the first publish to the last PUBACK /
+	// PUBCOMP and AckRate is Acked / AckSecs: the acknowledged publish
+	// rate (QoS 1/2; with Offline, the rate while the subscribers are away).
+	AckSecs float64 `json:"ack_secs,omitempty"`
+	AckRate float64 `json:"ack_rate,omitempty"`
+	// Offline runs: Away counts subscribers that left (the broker closed
+	// their connection after DISCONNECT), Back those that reconnected and
+	// Resumed those whose session the broker had kept. DrainSecs is the
+	// time from the reconnect to the last delivery and DrainRate the
+	// deliveries (duplicates left out) per second over it.
+	Away      int64   `json:"away,omitempty"`
+	Back      int64   `json:"back,omitempty"`
+	Resumed   int64   `json:"resumed,omitempty"`
+	DrainSecs float64 `json:"drain_secs,omitempty"`
+	DrainRate float64 `json:"drain_rate,omitempty"`
 
 	BytesOut int64 `json:"bytes_out"`
 	BytesIn  int64 `json:"bytes_in"`

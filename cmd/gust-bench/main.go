@@ -34,10 +34,12 @@ func runBench(args []string) int {
 	var cfg bench.Config
 	fs := flag.NewFlagSet("gust-bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "quick comparison (make bench): small scenarios, QoS 0 and 1, one repetition")
-	scen := fs.String("scenarios", "", "comma-separated scenarios (default: all; quick: "+strings.Join(bench.QuickSet(), ",")+"); have "+strings.Join(bench.Names(), ", "))
+	scen := fs.String("scenarios", "", "comma-separated scenarios (default: all; quick: "+strings.Join(bench.QuickSet(), ",")+"); have "+strings.Join(bench.Names(), ", ")+
+		"; "+bench.DurableGroup+" stands for "+strings.Join(bench.DurableSet(), ","))
 	qos := fs.String("qos", "", "comma-separated QoS levels to run (default: each scenario's own)")
 	var targets targetList
-	fs.Var(&targets, "target", "target to compare: gust, mosquitto, mochi, http name=host:port, or name=gust:FLAGS for a Gust with extra serve flags (repeatable; default gust, mosquitto, mochi)")
+	fs.Var(&targets, "target", "target to compare: gust, mosquitto, mochi, http, "+bench.NameGustDisk+" (Gust on its disk store, --fsync always), "+
+		bench.NameMosquittoPersist+" (Mosquitto with persistence), name=host:port, or name=gust:FLAGS for a Gust with extra serve flags (repeatable; default gust, mosquitto, mochi)")
 	claims := fs.Bool("claims", false, "also run the MQTT-vs-HTTP claims table")
 	serveHTTP := fs.String("serve-http", "", "run only the HTTP baseline broker on this address (used by the harness)")
 	fs.IntVar(&cfg.Reps, "reps", 3, "repetitions per target (targets alternate within each)")

@@ -50,6 +50,10 @@ func runLoad(args []string) int {
 	fs.StringVar(&cfg.Password, "password", "", "CONNECT password")
 	fs.StringVar(&cfg.ClientPrefix, "client-prefix", "", "client identifier prefix")
 	fs.IntVar(&cfg.Loops, "loops", 0, "event loops (0: GOMAXPROCS)")
+	fs.BoolVar(&cfg.PersistentSubs, "persistent-subs", false, "subscribers only keep their sessions (clean session 0; v5: -sub-session-expiry)")
+	subExp := fs.Uint("sub-session-expiry", 3600, "MQTT 5 session expiry interval of -persistent-subs in seconds")
+	fs.BoolVar(&cfg.Offline, "offline", false, "publish -count messages while the persistent subscribers are away, then bring them back to drain")
+	fs.IntVar(&cfg.TopicCycle, "topic-cycle", 0, "%n in -topic counts modulo this many (0: no cycle)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator to this file")
 	ka := fs.Uint("keepalive", uint(cfg.KeepAlive), "keep alive seconds")
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +64,7 @@ func runLoad(args []string) int {
 	cfg.QoS = byte(*qos)
 	cfg.KeepAlive = uint16(*ka)
 	cfg.SessionExpiry = uint32(*sessExp)
+	cfg.SubSessionExpiry = uint32(*subExp)
 	if *locals != "" {
 		cfg.LocalAddrs = strings.Split(*locals, ",")
 	}
