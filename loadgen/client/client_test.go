@@ -166,7 +166,7 @@ func TestClientErrors(t *testing.T) {
 			}
 			// Mosquitto 2.0.11 closes without DISCONNECT 0x8E.
 			var de *DisconnectError
-			err := first.Err()
+			err = first.Err()
 			if b.name == "gust" && (!errors.As(err, &de) || de.Code != codec.ReasonSessionTakenOver) {
 				t.Errorf("takeover: %v, want DISCONNECT 0x8E", err)
 			}
