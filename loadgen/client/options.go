@@ -62,6 +62,8 @@ type Message struct {
 	Retain  bool
 	// Dup is set on a received message the broker sent again.
 	Dup bool
+	// PacketID is the packet identifier of a received QoS 1 or 2 message.
+	PacketID uint16
 	// Props are the MQTT 5 properties: those to send (Publish: user
 	// properties, expiry, content type...; Will: also Will Delay), or those
 	// received. Received ones alias the message's own buffer.

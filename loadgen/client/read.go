@@ -135,7 +135,7 @@ func (c *Client) handle(t codec.Type, pkt []byte) error {
 // message is delivered once however often the broker resends it before
 // PUBREL.
 func (c *Client) onPublish(p *codec.Publish) error {
-	m := &Message{Topic: string(p.Topic), Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup, Props: p.Props}
+	m := &Message{Topic: string(p.Topic), Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup, PacketID: p.PacketID, Props: p.Props}
 	v := c.opts.Version
 	switch p.QoS {
 	case 2:
