@@ -44,7 +44,7 @@ type formValue struct {
 }
 
 func (v *formValue) String() string {
-	if v.inner == nil { // the zero value flag.PrintDefaults makes
+	if v.inner == nil {
 		return ""
 	}
 	return v.inner.String()
@@ -68,11 +68,33 @@ func (v *formValue) Set(s string) error {
 	return nil
 }
 
-// boolFormValue is a formValue for a boolean flag, which takes no argument.
-type boolFormValue struct{ formValue }
+// Each kind of value has its own type so that the flag package, which
+// compares a default with a zero value of the flag's type, leaves zero
+// defaults out of the help text.
+type (
+	boolFormValue  struct{ formValue }
+	intFormValue   struct{ formValue }
+	floatFormValue struct{ formValue }
+	durFormValue   struct{ formValue }
+)
 
 // IsBoolFlag tells the flag package that --name alone means true.
 func (*boolFormValue) IsBoolFlag() bool { return true }
+
+func (v *boolFormValue) String() string  { return zeroOr(&v.formValue, "false") }
+func (v *intFormValue) String() string   { return zeroOr(&v.formValue, "0") }
+func (v *floatFormValue) String() string { return zeroOr(&v.formValue, "0") }
+func (v *durFormValue) String() string   { return zeroOr(&v.formValue, "0") }
+
+func zeroOr(v *formValue, zero string) string {
+	if v.inner == nil {
+		return zero
+	}
+	if d, ok := v.inner.Get().(time.Duration); ok && d == 0 {
+		return "0"
+	}
+	return v.inner.String()
+}
 
 // withForms wraps every flag of fs whose value is a standard one (bool,
 // integer, float, duration), so that durations accept plain seconds and
@@ -88,16 +110,16 @@ func withForms(fs *flag.FlagSet) *flag.FlagSet {
 		case bool:
 			f.Value = &boolFormValue{formValue{inner: g, kind: formBool}}
 		case time.Duration:
-			f.Value = &formValue{inner: g, kind: formDuration}
+			f.Value = &durFormValue{formValue{inner: g, kind: formDuration}}
 			if d, err := time.ParseDuration(f.DefValue); err == nil && d == 0 {
-				f.DefValue = "0" // shown as "0s" otherwise, and hidden by PrintDefaults' zero check
+				f.DefValue = "0"
 			}
 		case int, int64:
-			f.Value = &formValue{inner: g, kind: formInt}
+			f.Value = &intFormValue{formValue{inner: g, kind: formInt}}
 		case uint, uint64:
-			f.Value = &formValue{inner: g, kind: formUint}
+			f.Value = &intFormValue{formValue{inner: g, kind: formUint}}
 		case float64:
-			f.Value = &formValue{inner: g, kind: formFloat}
+			f.Value = &floatFormValue{formValue{inner: g, kind: formFloat}}
 		}
 	})
 	return fs
@@ -106,14 +128,13 @@ func withForms(fs *flag.FlagSet) *flag.FlagSet {
 // flagKind is the form a flag's value takes, "" for a free string or a
 // value with its own parser.
 func flagKind(f *flag.Flag) string {
-	switch v := f.Value.(type) {
-	case *formValue:
-		return v.kind
-	case *boolFormValue:
-		return v.kind
+	if v, ok := f.Value.(interface{ form() *formValue }); ok {
+		return v.form().kind
 	}
 	return ""
 }
+
+func (v *formValue) form() *formValue { return v }
 
 // tomlKey is the TOML key of a flag: its name with '_' for '-'.
 func tomlKey(flagName string) string { return strings.ReplaceAll(flagName, "-", "_") }
