@@ -106,6 +106,10 @@ func (c *conn) dial() error {
 // connected completes the TCP connect and sends CONNECT.
 func (c *conn) connected() {
 	if v, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || v != 0 {
+		if err == nil {
+			err = unix.Errno(v)
+		}
+		c.note("connect: " + err.Error())
 		c.fail()
 		return
 	}
@@ -210,6 +214,11 @@ func (c *conn) readAll() bool {
 			return true
 		}
 		if n <= 0 || err != nil {
+			if err != nil {
+				c.note("read: " + err.Error())
+			} else {
+				c.note("connection closed by the broker")
+			}
 			c.lost()
 			return false
 		}
@@ -233,6 +242,7 @@ func (c *conn) consume(data []byte) bool {
 	}
 	used, ok := c.parse(data)
 	if !ok {
+		c.note("bad or unexpected packet from the broker")
 		c.lost()
 		return false
 	}
@@ -286,6 +296,10 @@ func (c *conn) handle(t codec.Type, pkt []byte) bool {
 		return c.onSuback(pkt)
 	case codec.TypePingresp:
 	case codec.TypeDisconnect:
+		d := &c.l.r.scratch[c.l.id].disconnect
+		if _, err := codec.DecodeDisconnect(pkt, v, d); err == nil {
+			c.noteReason("broker sent DISCONNECT", d.ReasonCode)
+		}
 		return false
 	default:
 		c.l.st.errors.Add(1)
@@ -296,6 +310,9 @@ func (c *conn) handle(t codec.Type, pkt []byte) bool {
 func (c *conn) onConnack(pkt []byte) bool {
 	s := &c.l.r.scratch[c.l.id]
 	if _, err := codec.DecodeConnack(pkt, c.l.r.cfg.Version, &s.connack); err != nil || s.connack.ReasonCode != 0 {
+		if err == nil {
+			c.noteConnack(s.connack.ReasonCode)
+		}
 		return false
 	}
 	c.l.st.connected.Add(1)
@@ -325,6 +342,9 @@ func (c *conn) onSuback(pkt []byte) bool {
 		return false
 	}
 	if c.state != stateSubscribing || len(s.suback.ReasonCodes) != 1 || s.suback.ReasonCodes[0] >= 0x80 {
+		if len(s.suback.ReasonCodes) == 1 {
+			c.noteReason("SUBACK", s.suback.ReasonCodes[0])
+		}
 		return false
 	}
 	c.becomeReady()
@@ -352,6 +372,7 @@ func (c *conn) flush() {
 			return
 		}
 		if err != nil {
+			c.note("write: " + err.Error())
 			c.lost()
 			return
 		}

@@ -19,6 +19,8 @@ type scratch struct {
 	ack     codec.Ack
 	connack codec.Connack
 	suback  codec.Suback
+
+	disconnect codec.Disconnect
 }
 
 // runner is the state shared by the loops of one run.
@@ -37,6 +39,8 @@ type runner struct {
 	quit       atomic.Bool // loops must disconnect and return
 	pubsDone   atomic.Int64
 	expected   atomic.Int64
+
+	fails failures // why clients failed or were lost
 }
 
 // Run executes one bounded load run described by cfg and returns its

@@ -44,17 +44,27 @@ type ConnackError struct {
 	Reason  string // MQTT 5 Reason String, if the broker sent one
 }
 
-func (e *ConnackError) Error() string {
-	what := e.Code.String()
-	if e.Version != codec.V5 {
-		what = fmt.Sprintf("return code %d", e.Code)
-		if int(e.Code) < len(v3ConnackText) && v3ConnackText[e.Code] != "" {
-			what += " " + v3ConnackText[e.Code]
-		}
-	} else {
-		what = fmt.Sprintf("0x%02X %s", byte(e.Code), what)
+// ConnackText describes a CONNACK code of protocol version v:
+// "return code 5 not authorized" (3.1.1), "0x86 bad user name or
+// password" (5).
+func ConnackText(v codec.Version, code codec.ReasonCode) string {
+	if v == codec.V5 {
+		return ReasonText(code)
 	}
-	s := "client: broker refused the connection: CONNACK " + what
+	s := fmt.Sprintf("return code %d", code)
+	if int(code) < len(v3ConnackText) && v3ConnackText[code] != "" {
+		s += " " + v3ConnackText[code]
+	}
+	return s
+}
+
+// ReasonText describes an MQTT 5 reason code: "0x87 not authorized".
+func ReasonText(code codec.ReasonCode) string {
+	return fmt.Sprintf("0x%02X %s", byte(code), code)
+}
+
+func (e *ConnackError) Error() string {
+	s := "client: broker refused the connection: CONNACK " + ConnackText(e.Version, e.Code)
 	if e.Reason != "" {
 		s += " (" + e.Reason + ")"
 	}
@@ -68,7 +78,7 @@ type DisconnectError struct {
 }
 
 func (e *DisconnectError) Error() string {
-	s := fmt.Sprintf("client: broker closed the connection: DISCONNECT 0x%02X %s", byte(e.Code), e.Code)
+	s := "client: broker closed the connection: DISCONNECT " + ReasonText(e.Code)
 	if e.Reason != "" {
 		s += " (" + e.Reason + ")"
 	}
@@ -84,7 +94,7 @@ type ReasonError struct {
 }
 
 func (e *ReasonError) Error() string {
-	s := fmt.Sprintf("client: %s 0x%02X %s", e.Packet, byte(e.Code), e.Code)
+	s := "client: " + e.Packet + " " + ReasonText(e.Code)
 	if e.Reason != "" {
 		s += " (" + e.Reason + ")"
 	}
