@@ -58,12 +58,12 @@ func usage(w io.Writer) {
 
 // runHelp prints the command list, or runs COMMAND -h.
 func runHelp(args []string) int {
-	if len(args) == 0 {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		usage(os.Stdout)
 		return 0
 	}
 	cmd, ok := commands[args[0]]
-	if !ok || args[0] == "help" {
+	if !ok {
 		fmt.Fprintf(os.Stderr, "gust help: unknown command %q\n", args[0])
 		usage(os.Stderr)
 		return 2
@@ -85,7 +85,7 @@ func run(args []string) int {
 	case "-h", "-help", "--help":
 		usage(os.Stdout)
 		return 0
-	case "-version", "--version", "-v", "-V":
+	case "-version", "--version":
 		return runVersion(nil)
 	}
 	cmd, ok := commands[args[0]]

@@ -7,23 +7,25 @@ import (
 	"runtime/debug"
 )
 
-// version is stamped by release builds (make release:
-// -ldflags "-X main.version=..."); otherwise the module version from the
-// build information is used.
-var version string
+// version and revision are stamped by release builds (make release:
+// -ldflags "-X main.version=... -X main.revision=..."); otherwise the
+// module version and VCS revision of the build information are used.
+var version, revision string
 
 // buildVersion describes this binary: version, VCS revision and time (when
-// the build recorded them), Go version and platform.
-func buildVersion() string {
-	v, rev, at, dirty := version, "", "", false
-	if bi, ok := debug.ReadBuildInfo(); ok {
+// known), Go version and platform. bi may be nil.
+func buildVersion(bi *debug.BuildInfo, version, revision string) string {
+	v, rev, at, dirty := version, revision, "", false
+	if bi != nil {
 		if v == "" {
 			v = bi.Main.Version
 		}
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				rev = s.Value
+				if rev == "" {
+					rev = s.Value
+				}
 			case "vcs.time":
 				at = s.Value
 			case "vcs.modified":
@@ -47,19 +49,25 @@ func buildVersion() string {
 			s += " " + at
 		}
 	}
-	return s + " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
+	goVersion := runtime.Version()
+	if bi != nil && bi.GoVersion != "" {
+		goVersion = bi.GoVersion
+	}
+	return s + " " + goVersion + " " + runtime.GOOS + "/" + runtime.GOARCH
 }
 
 // runVersion implements `gust version` and `gust --version`.
 func runVersion(args []string) int {
-	if len(args) > 0 && args[0] != "-h" && args[0] != "--help" && args[0] != "-help" {
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			fmt.Println("usage: gust version\n\nPrints the version, the VCS revision it was built from (when known), the Go version and the platform.")
+			return 0
+		}
 		fmt.Fprintf(os.Stderr, "gust version: unexpected argument %q\n", args[0])
 		return 2
 	}
-	if len(args) > 0 {
-		fmt.Println("usage: gust version\n\nPrints the version, the VCS revision it was built from (when recorded), the Go version and the platform.")
-		return 0
-	}
-	fmt.Println(buildVersion())
+	bi, _ := debug.ReadBuildInfo()
+	fmt.Println(buildVersion(bi, version, revision))
 	return 0
 }
