@@ -155,6 +155,10 @@ func (c *conn) fail() {
 	}
 	c.l.connecting--
 	c.l.st.connFailed.Add(1)
+	if c.role == rolePub && !c.done {
+		c.done = true // nothing to wait for: the publish phase ends without it
+		c.l.r.pubsDone.Add(1)
+	}
 	c.closeFD()
 }
 
