@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine"
+	"github.com/gust-mqtt/gust/loadgen/client"
 )
 
 // binDir holds the gust binary the tests build once (see gustBinary).
@@ -140,4 +142,85 @@ func freePort(t *testing.T) int {
 	port := ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
 	return port
+}
+
+// cliBroker is a broker the client commands are tested against.
+type cliBroker struct {
+	name, addr string
+}
+
+// cliBrokers returns Gust (in-process) and, when installed, Mosquitto (a
+// failure when missing and CI=true).
+func cliBrokers(t *testing.T) []cliBroker {
+	t.Helper()
+	bs := []cliBroker{{name: "gust", addr: startBroker(t, nil)}}
+	if _, err := os.Stat(mosquittoBin); err != nil && os.Getenv("CI") != "true" {
+		t.Log("mosquitto not installed: Gust only")
+		return bs
+	}
+	return append(bs, cliBroker{name: "mosquitto", addr: startMosquitto(t)})
+}
+
+// hostPort splits addr for -h and -p.
+func hostPort(t *testing.T, addr string) (string, string) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, p
+}
+
+// subscriber connects a library client to addr subscribed to filter at
+// QoS 2, closed at cleanup.
+func subscriber(t *testing.T, addr string, v codec.Version, filter string) *client.Client {
+	t.Helper()
+	o := client.DefaultOptions(addr)
+	o.Version, o.ClientID = v, "test-sub-"+strconv.Itoa(freePort(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if _, err := c.Subscribe(ctx, []codec.Subscription{{Filter: []byte(filter), QoS: 2}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// publish sends one message from a library client.
+func publish(t *testing.T, addr string, v codec.Version, m *client.Message) {
+	t.Helper()
+	o := client.DefaultOptions(addr)
+	o.Version = v
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Publish(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// receive waits up to 5 s for the next message of c.
+func receive(t *testing.T, c *client.Client) *client.Message {
+	t.Helper()
+	select {
+	case m, ok := <-c.Messages():
+		if !ok {
+			t.Fatalf("subscriber connection ended: %v", c.Err())
+		}
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message within 5 s")
+	}
+	return nil
 }
