@@ -246,7 +246,9 @@ func (c *conn) consume(data []byte) bool {
 	}
 	used, ok := c.parse(data)
 	if !ok {
-		c.note("bad or unexpected packet from the broker")
+		if c.state != stateClosed { // not closed by a DISCONNECT already
+			c.note("bad or unexpected packet from the broker")
+		}
 		c.lost()
 		return false
 	}
@@ -303,6 +305,7 @@ func (c *conn) handle(t codec.Type, pkt []byte) bool {
 		d := &c.l.r.scratch[c.l.id].disconnect
 		if _, err := codec.DecodeDisconnect(pkt, v, d); err == nil {
 			c.noteReason("broker sent DISCONNECT", d.ReasonCode)
+			c.lost()
 		}
 		return false
 	default:

@@ -15,6 +15,7 @@ func TestLoadExitCodes(t *testing.T) {
 	ok := startBroker(t, nil)
 	strict := startBroker(t, func(c *engine.Config) { c.MaxClientIDLength = 23 })
 	lossy := startBroker(t, func(c *engine.Config) { c.MaxQueuedMessages, c.MaxInflight = 1, 1 })
+	small := startBroker(t, func(c *engine.Config) { c.MaxPacketSize = 1000 })
 	closed := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	run := []string{"load", "--quiet", "--pubs", "2", "--count", "50", "--duration", "10", "--drain", "2"}
 	for _, tc := range []struct {
@@ -34,6 +35,10 @@ func TestLoadExitCodes(t *testing.T) {
 			want: "CONNACK return code 2 identifier rejected (3)"},
 		{name: "lost QoS 1", args: []string{"--addr", lossy, "--qos", "1", "--count", "2000"}, code: 1,
 			want: "QoS 1 messages"},
+		{name: "DISCONNECT", args: []string{"--addr", small, "--version", "5", "--qos", "1", "--size", "2000"}, code: 1,
+			want: "lost 100 QoS 1 messages; why: broker sent DISCONNECT 0x95 packet too large (2)\n"},
+		{name: "closed", args: []string{"--addr", small, "--qos", "1", "--size", "2000"}, code: 1,
+			want: "lost 100 QoS 1 messages; why: "}, // closed by the broker, or reset with our data unread
 		{name: "websocket", args: []string{"--addr", "ws://" + ok}, code: 2, want: "not supported"},
 		{name: "bad port", args: []string{"--addr", "localhost:http"}, code: 2, want: "--addr"},
 		{name: "bad duration", args: []string{"--addr", ok, "--drain", "soon"}, code: 2, want: "whole number of seconds"},
