@@ -90,7 +90,7 @@ func TestSub(t *testing.T) {
 			if code := s.wait(t); code != 0 {
 				t.Fatalf("-C 4: exit %d, stderr %q", code, s.stderr.String())
 			}
-			if got, want := s.stdout.String(), "sub/v/ready ready\nsub/v/a one two\nsub/v/b three\nsub/v/c \n"; got != want {
+			if got, want := s.stdout.String(), "sub/v/ready ready\nsub/v/a one two\nsub/v/b three\nsub/v/c (null)\n"; got != want {
 				t.Errorf("-v output %q, want %q", got, want)
 			}
 

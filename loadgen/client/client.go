@@ -215,6 +215,9 @@ func (c *Client) Publish(ctx context.Context, m *Message) error {
 	if c.opts.Version == codec.V5 {
 		p.Props = m.Props
 	}
+	if err := c.allowed(&p); err != nil {
+		return err
+	}
 	if m.QoS == 0 {
 		return c.write(func(b []byte) []byte { return codec.AppendPublish(b, c.opts.Version, &p) })
 	}
@@ -245,6 +248,24 @@ func (c *Client) Publish(ctx context.Context, m *Message) error {
 			name = "PUBREC"
 		}
 		return &ReasonError{Packet: name, Code: r.code, Reason: r.reason}
+	}
+	return nil
+}
+
+// allowed checks p against what the broker's CONNACK said it accepts, so a
+// message it would answer with a DISCONNECT is refused here with a reason.
+func (c *Client) allowed(p *codec.Publish) error {
+	ca := &c.connack.Props
+	if ca.Has(codec.PropMaximumQoS) && p.QoS > ca.MaximumQoS {
+		return fmt.Errorf("client: QoS %d is above the broker's maximum QoS %d", p.QoS, ca.MaximumQoS)
+	}
+	if p.Retain && ca.Has(codec.PropRetainAvailable) && ca.RetainAvailable == 0 {
+		return errors.New("client: the broker does not accept retained messages")
+	}
+	if ca.Has(codec.PropMaximumPacketSize) && ca.MaximumPacketSize > 0 {
+		if n := codec.SizePublish(c.opts.Version, p); n > int(ca.MaximumPacketSize) {
+			return fmt.Errorf("client: the message is %d bytes, above the broker's maximum packet size of %d", n, ca.MaximumPacketSize)
+		}
 	}
 	return nil
 }

@@ -32,10 +32,22 @@ func brokers(t *testing.T) []broker {
 	return bs
 }
 
+// gustConfig is the in-process broker's configuration.
+type gustConfig = engine.Config
+
 // startGust runs the Gust broker in-process on a free loopback port.
 func startGust(t *testing.T) string {
 	t.Helper()
+	return startGustWith(t, nil)
+}
+
+// startGustWith is startGust with settings changed by edit.
+func startGustWith(t *testing.T, edit func(*gustConfig)) string {
+	t.Helper()
 	cfg := engine.DefaultConfig()
+	if edit != nil {
+		edit(&cfg)
+	}
 	cfg.Listen, cfg.LogLevel, cfg.SysInterval = "127.0.0.1:0", "error", 0
 	b, err := engine.New(cfg)
 	if err != nil {

@@ -134,7 +134,8 @@ type SubConfig struct {
 	// Timeout stops with ErrTimeout after this long (0: no bound).
 	Timeout time.Duration
 	// Format renders each message; nil prints the payload, or with Verbose
-	// the topic, a space and the payload.
+	// the topic, a space and the payload. As in mosquitto_sub, an empty
+	// payload prints nothing without Verbose and "(null)" with it.
 	Format  *Format
 	Verbose bool
 	// NoEOL leaves out the newline after each message.
@@ -259,8 +260,12 @@ func render(dst []byte, cfg *SubConfig, m *Message) ([]byte, error) {
 		if dst, err = cfg.Format.Append(dst, m, time.Now()); err != nil {
 			return dst, err
 		}
+	case cfg.Verbose && len(m.Payload) == 0:
+		dst = append(append(dst, m.Topic...), " (null)"...) // as mosquitto_sub -v
 	case cfg.Verbose:
 		dst = append(append(append(dst, m.Topic...), ' '), m.Payload...)
+	case len(m.Payload) == 0:
+		return dst, nil // mosquitto_sub prints nothing, not even a newline
 	default:
 		dst = append(dst, m.Payload...)
 	}
