@@ -25,13 +25,13 @@ func runPub(args []string) int {
 	var cf clientFlags
 	var cfg client.PubConfig
 	fs := flag.NewFlagSet("gust pub", flag.ContinueOnError)
-	fs.Usage = func() {
+	usage := func() {
 		fmt.Fprintln(fs.Output(), "usage: gust pub [-h host] [-p port] -t topic {-m message | -f file | -l | -s | -n} [flags]\n\n"+
 			"Publishes one message (or one per line of standard input with -l) and exits, like mosquitto_pub.\n"+
 			"-D COMMAND IDENTIFIER VALUE sets an MQTT 5 property: connect/publish/will user-property KEY VALUE,\n"+
 			"publish/will content-type, response-topic, correlation-data, message-expiry-interval,\n"+
 			"payload-format-indicator, will will-delay-interval, connect session-expiry-interval.")
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	cf.register(fs)
 	var topic, message, file string
@@ -55,7 +55,8 @@ func runPub(args []string) int {
 	fs.BoolVar(&cfg.Message.Retain, "retain", false, "same as -r")
 	fs.IntVar(&cfg.Repeat, "repeat", 1, "publish the message this many times")
 	fs.DurationVar(&cfg.RepeatDelay, "repeat-delay", 0, "time between repeats")
-	if err := withForms(fs).Parse(args); err != nil {
+	withForms(fs).Usage = usage
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

@@ -100,7 +100,12 @@ func zeroOr(v *formValue, zero string) string {
 // integer, float, duration), so that durations accept plain seconds and
 // every parse error names the accepted forms. Other values (strings,
 // sizes) keep their own parsing, whose errors name their forms already.
+// fs.Usage becomes the flag list (printDefaults); set a custom one after.
 func withForms(fs *flag.FlagSet) *flag.FlagSet {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+		printDefaults(fs)
+	}
 	fs.VisitAll(func(f *flag.Flag) {
 		g, ok := f.Value.(flag.Getter)
 		if !ok {
@@ -125,13 +130,56 @@ func withForms(fs *flag.FlagSet) *flag.FlagSet {
 	return fs
 }
 
-// flagKind is the form a flag's value takes, "" for a free string or a
-// value with its own parser.
+// kindString is the flagKind of a plain string flag.
+const kindString = "a string"
+
+// flagKind is the form a flag's value takes: one of the form* constants,
+// kindString, or "" for a value with its own parser (such as a size).
 func flagKind(f *flag.Flag) string {
 	if v, ok := f.Value.(interface{ form() *formValue }); ok {
 		return v.form().kind
 	}
+	if g, ok := f.Value.(flag.Getter); ok {
+		if _, ok := g.Get().(string); ok {
+			return kindString
+		}
+	}
 	return ""
+}
+
+// typeNames name a flag's argument in the help text, by kind.
+var typeNames = map[string]string{
+	formDuration: "duration", formInt: "int", formUint: "uint", formFloat: "float", kindString: "string", "": "value",
+}
+
+// printDefaults is flag.PrintDefaults with the argument named by kind
+// ("int", "duration") rather than "value" for the wrapped flags.
+func printDefaults(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		kind := flagKind(f)
+		if !strings.Contains(f.Usage, "`") {
+			name = typeNames[kind]
+		}
+		var b strings.Builder
+		b.WriteString("  -" + f.Name)
+		if kind != formBool {
+			b.WriteString(" " + name)
+		}
+		if b.Len() <= 4 { // a one-letter bool: usage on the same line
+			b.WriteString("\t")
+		} else {
+			b.WriteString("\n    \t")
+		}
+		b.WriteString(strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if def := f.DefValue; def != "" && def != "0" && def != "false" && def != "[]" {
+			if kind == kindString {
+				def = strconv.Quote(def)
+			}
+			b.WriteString(" (default " + def + ")")
+		}
+		fmt.Fprintln(fs.Output(), b.String())
+	})
 }
 
 func (v *formValue) form() *formValue { return v }
@@ -187,11 +235,11 @@ func tomlText(v any, kind string) (string, error) {
 			return strconv.FormatBool(x), nil
 		}
 	case int64:
-		if kind != formBool {
+		if kind != formBool && kind != kindString {
 			return strconv.FormatInt(x, 10), nil
 		}
 	case string:
-		if kind == "" || kind == formDuration {
+		if kind == "" || kind == kindString || kind == formDuration {
 			return x, nil
 		}
 	case float64:
@@ -202,7 +250,7 @@ func tomlText(v any, kind string) (string, error) {
 	want := kind
 	switch kind {
 	case "":
-		want = "a string"
+		want = "a string or a number"
 	case formDuration:
 		want = `a duration string such as "10s", or a whole number of seconds`
 	}

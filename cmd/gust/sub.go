@@ -41,9 +41,9 @@ func runSub(args []string) int {
 	var cf clientFlags
 	var cfg client.SubConfig
 	fs := flag.NewFlagSet("gust sub", flag.ContinueOnError)
-	fs.Usage = func() {
+	usage := func() {
 		_, _ = io.WriteString(fs.Output(), subUsage)
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	cf.register(fs)
 	var topics, filterOut, unsub stringList
@@ -65,7 +65,8 @@ func runSub(args []string) int {
 	fs.BoolVar(&cfg.RetainedOnly, "retained-only", false, "print only retained messages; exit at the first other")
 	fs.BoolVar(&cfg.RemoveRetained, "remove-retained", false, "clear each retained message received")
 	fs.BoolVar(&cfg.ExitAfterSubscribe, "E", false, "exit once the subscriptions are acknowledged")
-	if err := withForms(fs).Parse(args); err != nil {
+	withForms(fs).Usage = usage
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
