@@ -34,23 +34,21 @@ func runPub(args []string) int {
 		printDefaults(fs)
 	}
 	cf.register(fs)
-	var topic, message, file string
-	var qos uint
-	var null, lines, stdin bool
-	fs.StringVar(&topic, "t", "", "topic to publish to")
-	fs.StringVar(&topic, "topic", "", "topic (same as -t)")
-	fs.StringVar(&message, "m", "", "message payload")
-	fs.StringVar(&message, "message", "", "message payload (same as -m)")
-	fs.StringVar(&file, "f", "", "send the contents of this file as the message")
-	fs.StringVar(&file, "file", "", "same as -f")
-	fs.BoolVar(&lines, "l", false, "send each line of standard input as a message")
-	fs.BoolVar(&lines, "stdin-line", false, "same as -l")
-	fs.BoolVar(&stdin, "s", false, "send all of standard input as one message")
-	fs.BoolVar(&stdin, "stdin-file", false, "same as -s")
-	fs.BoolVar(&null, "n", false, "send an empty (null) message")
-	fs.BoolVar(&null, "null-message", false, "same as -n")
-	fs.UintVar(&qos, "q", 0, "QoS of the message: 0, 1 or 2")
-	fs.UintVar(&qos, "qos", 0, "same as -q")
+	var pf pubFlags
+	fs.StringVar(&pf.topic, "t", "", "topic to publish to")
+	fs.StringVar(&pf.topic, "topic", "", "topic (same as -t)")
+	fs.StringVar(&pf.message, "m", "", "message payload")
+	fs.StringVar(&pf.message, "message", "", "message payload (same as -m)")
+	fs.StringVar(&pf.file, "f", "", "send the contents of this file as the message")
+	fs.StringVar(&pf.file, "file", "", "same as -f")
+	fs.BoolVar(&pf.lines, "l", false, "send each line of standard input as a message")
+	fs.BoolVar(&pf.lines, "stdin-line", false, "same as -l")
+	fs.BoolVar(&pf.stdin, "s", false, "send all of standard input as one message")
+	fs.BoolVar(&pf.stdin, "stdin-file", false, "same as -s")
+	fs.BoolVar(&pf.null, "n", false, "send an empty (null) message")
+	fs.BoolVar(&pf.null, "null-message", false, "same as -n")
+	fs.UintVar(&pf.qos, "q", 0, "QoS of the message: 0, 1 or 2")
+	fs.UintVar(&pf.qos, "qos", 0, "same as -q")
 	fs.BoolVar(&cfg.Message.Retain, "r", false, "retain the message")
 	fs.BoolVar(&cfg.Message.Retain, "retain", false, "same as -r")
 	fs.IntVar(&cfg.Repeat, "repeat", 1, "publish the message this many times")
@@ -62,7 +60,7 @@ func runPub(args []string) int {
 		}
 		return 2
 	}
-	if err := pubConfig(&cfg, &cf, props, fs, topic, message, file, qos, null, lines, stdin); err != nil {
+	if err := pf.config(&cfg, &cf, props, fs); err != nil {
 		fmt.Fprintln(os.Stderr, "gust pub:", err)
 		return 2
 	}
@@ -74,9 +72,16 @@ func runPub(args []string) int {
 	return 0
 }
 
-// pubConfig checks the parsed flags and fills cfg.
-func pubConfig(cfg *client.PubConfig, cf *clientFlags, props []property, fs *flag.FlagSet,
-	topic, message, file string, qos uint, null, lines, stdin bool) error {
+// pubFlags are the flags of gust pub that say what to publish.
+type pubFlags struct {
+	topic, message, file string
+	qos                  uint
+	null, lines, stdin   bool
+}
+
+// config checks the parsed flags and fills cfg.
+func (pf *pubFlags) config(cfg *client.PubConfig, cf *clientFlags, props []property, fs *flag.FlagSet) error {
+	topic, message, file, qos := pf.topic, pf.message, pf.file, pf.qos
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -106,11 +111,11 @@ func pubConfig(cfg *client.PubConfig, cf *clientFlags, props []property, fs *fla
 	switch {
 	case file != "":
 		cfg.Source, cfg.File = client.SourceFile, file
-	case lines:
+	case pf.lines:
 		cfg.Source = client.SourceLines
-	case stdin:
+	case pf.stdin:
 		cfg.Source = client.SourceStdin
-	case !null:
+	case !pf.null:
 		cfg.Message.Payload = []byte(message)
 	}
 	return applyProps(props, &cfg.Options, &cfg.Message.Props, nil)

@@ -46,20 +46,18 @@ func runSub(args []string) int {
 		printDefaults(fs)
 	}
 	cf.register(fs)
-	var topics, filterOut, unsub stringList
-	var qos uint
-	var format string
-	fs.Var(&topics, "t", "topic filter to subscribe to (repeatable)")
-	fs.Var(&topics, "topic", "same as -t")
-	fs.Var(&filterOut, "T", "topic filter whose messages are not printed (repeatable)")
-	fs.Var(&unsub, "U", "topic filter to unsubscribe from after subscribing (repeatable)")
-	fs.UintVar(&qos, "q", 0, "QoS of the subscriptions: 0, 1 or 2")
-	fs.UintVar(&qos, "qos", 0, "same as -q")
+	var sf subFlags
+	fs.Var(&sf.topics, "t", "topic `filter` to subscribe to (repeatable)")
+	fs.Var(&sf.topics, "topic", "same as -t")
+	fs.Var(&sf.filterOut, "T", "topic `filter` whose messages are not printed (repeatable)")
+	fs.Var(&sf.unsub, "U", "topic `filter` to unsubscribe from after subscribing (repeatable)")
+	fs.UintVar(&sf.qos, "q", 0, "QoS of the subscriptions: 0, 1 or 2")
+	fs.UintVar(&sf.qos, "qos", 0, "same as -q")
 	fs.BoolVar(&cfg.Verbose, "v", false, "print the topic before each payload")
 	fs.BoolVar(&cfg.Verbose, "verbose", false, "same as -v")
 	fs.IntVar(&cfg.Count, "C", 0, "exit after this many messages")
 	fs.DurationVar(&cfg.Timeout, "W", 0, "exit with status 27 after this long (seconds, or a duration such as 1m)")
-	fs.StringVar(&format, "F", "", "output format (see above)")
+	fs.StringVar(&sf.format, "F", "", "output format (see above)")
 	fs.BoolVar(&cfg.NoEOL, "N", false, "no newline after each message")
 	fs.BoolVar(&cfg.NoRetained, "R", false, "do not print stale (retained) messages")
 	fs.BoolVar(&cfg.RetainedOnly, "retained-only", false, "print only retained messages; exit at the first other")
@@ -72,7 +70,7 @@ func runSub(args []string) int {
 		}
 		return 2
 	}
-	if err := subConfig(&cfg, &cf, props, fs, topics, filterOut, unsub, qos, format); err != nil {
+	if err := sf.config(&cfg, &cf, props, fs); err != nil {
 		fmt.Fprintln(os.Stderr, "gust sub:", err)
 		return 2
 	}
@@ -84,9 +82,16 @@ func runSub(args []string) int {
 	return 0
 }
 
-// subConfig checks the parsed flags and fills cfg.
-func subConfig(cfg *client.SubConfig, cf *clientFlags, props []property, fs *flag.FlagSet,
-	topics, filterOut, unsub []string, qos uint, format string) error {
+// subFlags are the flags of gust sub that are not SubConfig fields.
+type subFlags struct {
+	topics, filterOut, unsub stringList
+	qos                      uint
+	format                   string
+}
+
+// config checks the parsed flags and fills cfg.
+func (sf *subFlags) config(cfg *client.SubConfig, cf *clientFlags, props []property, fs *flag.FlagSet) error {
+	topics, unsub, qos, format := sf.topics, sf.unsub, sf.qos, sf.format
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -112,6 +117,6 @@ func subConfig(cfg *client.SubConfig, cf *clientFlags, props []property, fs *fla
 		return err
 	}
 	cfg.Options = o
-	cfg.Topics, cfg.FilterOut, cfg.Unsubscribe, cfg.QoS = topics, filterOut, unsub, byte(qos)
+	cfg.Topics, cfg.FilterOut, cfg.Unsubscribe, cfg.QoS = topics, sf.filterOut, unsub, byte(qos)
 	return applyProps(props, &cfg.Options, nil, &cfg.SubscribeProps)
 }
