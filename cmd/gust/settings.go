@@ -209,7 +209,10 @@ func applyConfigFile(fs *flag.FlagSet, path string, skip ...string) (map[string]
 	sort.Slice(keys, func(i, j int) bool { return lineOf(data, keys[i]) < lineOf(data, keys[j]) })
 	set := make(map[string]bool, len(keys))
 	for _, key := range keys {
-		at := fmt.Sprintf("config file %s:%d: %s", path, lineOf(data, key), key)
+		at := fmt.Sprintf("config file %s: %s", path, key)
+		if n := lineOf(data, key); n > 0 {
+			at = fmt.Sprintf("config file %s:%d: %s", path, n, key)
+		}
 		f := fs.Lookup(strings.ReplaceAll(key, "_", "-"))
 		if f == nil || strings.Contains(key, "-") || contains(skip, f.Name) {
 			return nil, fmt.Errorf("%s: unknown setting (gust serve -h lists them, with '_' for '-')", at)

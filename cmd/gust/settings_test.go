@@ -90,7 +90,7 @@ func TestServeSettingErrors(t *testing.T) {
 		{name: "toml config key", args: []string{"--config", writeFile(t, "config = \"other.toml\"\n")},
 			want: []string{"config", "unknown setting"}},
 		{name: "toml dashed key", args: []string{"--config", writeFile(t, "\"max-inflight\" = 3\n")},
-			want: []string{"max-inflight", "unknown setting"}},
+			want: []string{"gust.toml: max-inflight: unknown setting"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadServeConfig(tc.args, io.Discard)
