@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine"
@@ -121,5 +124,41 @@ func TestPubErrors(t *testing.T) {
 		if tc.want == "" && r.stderr != "" {
 			t.Errorf("%s: --quiet printed %q", tc.name, r.stderr)
 		}
+	}
+}
+
+// TestPubLinesInterrupt: gust pub -l waiting on standard input ends at
+// SIGINT with status 0, after sending what it had read.
+func TestPubLinesInterrupt(t *testing.T) {
+	addr := startBroker(t, nil)
+	sub := subscriber(t, addr, codec.V311, "int/#")
+	cmd := exec.Command(gustBinary(t), "pub", "--addr", addr, "-t", "int/l", "-l", "-q", "1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	if _, err := io.WriteString(stdin, "first\n"); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, sub); string(m.Payload) != "first" {
+		t.Fatalf("got %q", m.Payload)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGINT: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("gust pub -l ignored SIGINT while waiting for input")
 	}
 }

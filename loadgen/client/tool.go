@@ -44,7 +44,8 @@ type PubConfig struct {
 }
 
 // RunPub runs a publisher; stdin feeds SourceStdin and SourceLines. Each
-// QoS 1 or 2 message is acknowledged before the next is sent.
+// QoS 1 or 2 message is acknowledged before the next is sent. With
+// SourceLines, cancelling ctx (an interrupt) is a normal end.
 func RunPub(ctx context.Context, cfg PubConfig, stdin io.Reader) error {
 	m := cfg.Message
 	switch cfg.Source {
@@ -55,7 +56,7 @@ func RunPub(ctx context.Context, cfg PubConfig, stdin io.Reader) error {
 		}
 		m.Payload = b
 	case SourceStdin:
-		b, err := readBounded("standard input", stdin)
+		b, err := readCtx(ctx, func() ([]byte, error) { return readBounded("standard input", stdin) })
 		if err != nil {
 			return err
 		}
@@ -69,16 +70,29 @@ func RunPub(ctx context.Context, cfg PubConfig, stdin io.Reader) error {
 	if cfg.Source == SourceLines {
 		sc := bufio.NewScanner(stdin)
 		sc.Buffer(make([]byte, 64<<10), maxPayload)
-		for sc.Scan() {
-			m.Payload = sc.Bytes()
-			if err := c.Publish(ctx, &m); err != nil {
+		for {
+			line, err := readCtx(ctx, func() ([]byte, error) {
+				if !sc.Scan() {
+					if err := sc.Err(); err != nil {
+						return nil, fmt.Errorf("standard input: %w", err)
+					}
+					return nil, io.EOF
+				}
+				return sc.Bytes(), nil
+			})
+			if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+				return c.Disconnect()
+			}
+			if err != nil {
+				return err
+			}
+			m.Payload = line
+			if err := c.Publish(ctx, &m); errors.Is(err, context.Canceled) {
+				return c.Disconnect() // interrupted while waiting for an acknowledgement
+			} else if err != nil {
 				return err
 			}
 		}
-		if err := sc.Err(); err != nil {
-			return fmt.Errorf("standard input: %w", err)
-		}
-		return c.Disconnect()
 	}
 	for i := range max(cfg.Repeat, 1) {
 		if i > 0 && cfg.RepeatDelay > 0 {
@@ -93,6 +107,27 @@ func RunPub(ctx context.Context, cfg PubConfig, stdin io.Reader) error {
 		}
 	}
 	return c.Disconnect()
+}
+
+// readCtx runs read, which may block on input, and returns its result, or
+// ctx's error as soon as ctx ends (the read is then abandoned; the process
+// is about to exit). The slice read returns is used before read runs again.
+func readCtx(ctx context.Context, read func() ([]byte, error)) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		b, err := read()
+		ch <- result{b, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.b, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // readBounded reads a payload from the file named name (r nil) or from r,
