@@ -10,6 +10,7 @@ RACE_PKGS       := ./engine/... ./trie/... ./loadgen/... ./bench/...
 GUST_FLAGS      ?=
 
 .PHONY: all build run test race fuzz bench microbench lint fmt vet tidy staticcheck cross interop hostile crash check clean conformance
+.PHONY: release install example-config
 
 all: build
 
@@ -17,9 +18,11 @@ build:
 	$(GO) build -o bin/gust ./cmd/gust
 	$(GO) build -o bin/gust-bench ./cmd/gust-bench
 
-## run: start the broker with embedded defaults on :1883.
+## run: start the broker with embedded defaults on :1883. It builds only cmd/gust, which links
+## neither the harness nor its plotting libraries (TestBrokerDependencies keeps it so).
 run:
-	$(GO) run ./cmd/gust serve $(GUST_FLAGS)
+	$(GO) build -o bin/gust ./cmd/gust
+	./bin/gust serve $(GUST_FLAGS)
 
 ## test: every test of the module (interop tests skip a missing peer unless CI=true).
 test:
@@ -111,3 +114,32 @@ conformance:
 	@echo "distinct statement ids: $$(wc -l < .bin/spec-ids)"
 	@echo "tagged in code:  $$(comm -12 .bin/spec-ids .bin/code-ids | wc -l)"
 	@echo "tagged in tests: $$(comm -12 .bin/spec-ids .bin/test-ids | wc -l)"
+
+## release: bin/gust and bin/gust-bench for installing: -trimpath, symbols stripped, version and
+## revision stamped (gust version prints them). CGO_ENABLED=0 gives a static binary.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+RELEASE_LDFLAGS := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
+release:
+	$(GO) build -trimpath -ldflags '$(RELEASE_LDFLAGS)' -o bin/gust ./cmd/gust
+	$(GO) build -trimpath -ldflags '$(RELEASE_LDFLAGS)' -o bin/gust-bench ./cmd/gust-bench
+
+## install: the release build into $(DESTDIR)$(PREFIX)/bin, the example configuration into
+## $(DESTDIR)$(SYSCONFDIR)/gust/gust.toml (an existing one is kept) and the systemd unit into
+## $(DESTDIR)$(SYSTEMDDIR). The unit runs as user gust: useradd --system --home-dir /var/lib/gust gust.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+SYSTEMDDIR ?= /etc/systemd/system
+install: release
+	install -D -m 0755 bin/gust $(DESTDIR)$(PREFIX)/bin/gust
+	install -D -m 0755 bin/gust-bench $(DESTDIR)$(PREFIX)/bin/gust-bench
+	test -e $(DESTDIR)$(SYSCONFDIR)/gust/gust.toml || install -D -m 0644 packaging/gust.toml $(DESTDIR)$(SYSCONFDIR)/gust/gust.toml
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDDIR)
+	sed -e 's|/usr/local/bin/gust|$(PREFIX)/bin/gust|' -e 's|/etc/gust/|$(SYSCONFDIR)/gust/|' \
+	  packaging/gust.service > $(DESTDIR)$(SYSTEMDDIR)/gust.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/gust.service
+
+## example-config: rewrite packaging/gust.toml from the flags of gust serve (make test fails
+## while the committed file differs).
+example-config:
+	$(GO) test -count=1 -run '^TestExampleConfig$$' ./cmd/gust -update

@@ -111,6 +111,10 @@ func (c *conn) dial() error {
 // connected completes the TCP connect and sends CONNECT.
 func (c *conn) connected() {
 	if v, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || v != 0 {
+		if err == nil {
+			err = unix.Errno(v)
+		}
+		c.note("connect: " + err.Error())
 		c.fail()
 		return
 	}
@@ -163,6 +167,10 @@ func (c *conn) fail() {
 	}
 	c.l.connecting--
 	c.l.st.connFailed.Add(1)
+	if c.role == rolePub && !c.done {
+		c.done = true // nothing to wait for: the publish phase ends without it
+		c.l.r.pubsDone.Add(1)
+	}
 	c.closeFD()
 }
 
@@ -234,6 +242,11 @@ func (c *conn) readAll() bool {
 			return true
 		}
 		if n <= 0 || err != nil {
+			if err != nil {
+				c.note("read: " + err.Error())
+			} else {
+				c.note("connection closed by the broker")
+			}
 			c.lost()
 			return false
 		}
@@ -257,6 +270,9 @@ func (c *conn) consume(data []byte) bool {
 	}
 	used, ok := c.parse(data)
 	if !ok {
+		if c.state != stateClosed { // not closed by a DISCONNECT already
+			c.note("bad or unexpected packet from the broker")
+		}
 		c.lost()
 		return false
 	}
@@ -310,6 +326,11 @@ func (c *conn) handle(t codec.Type, pkt []byte) bool {
 		return c.onSuback(pkt)
 	case codec.TypePingresp:
 	case codec.TypeDisconnect:
+		d := &c.l.r.scratch[c.l.id].disconnect
+		if _, err := codec.DecodeDisconnect(pkt, v, d); err == nil {
+			c.noteReason("broker sent DISCONNECT", d.ReasonCode)
+			c.lost()
+		}
 		return false
 	default:
 		c.l.st.errors.Add(1)
@@ -320,6 +341,9 @@ func (c *conn) handle(t codec.Type, pkt []byte) bool {
 func (c *conn) onConnack(pkt []byte) bool {
 	s := &c.l.r.scratch[c.l.id]
 	if _, err := codec.DecodeConnack(pkt, c.l.r.cfg.Version, &s.connack); err != nil || s.connack.ReasonCode != 0 {
+		if err == nil {
+			c.noteConnack(s.connack.ReasonCode)
+		}
 		return false
 	}
 	if c.returning {
@@ -359,6 +383,9 @@ func (c *conn) onSuback(pkt []byte) bool {
 		return false
 	}
 	if c.state != stateSubscribing || len(s.suback.ReasonCodes) != 1 || s.suback.ReasonCodes[0] >= 0x80 {
+		if len(s.suback.ReasonCodes) == 1 {
+			c.noteReason("SUBACK", s.suback.ReasonCodes[0])
+		}
 		return false
 	}
 	c.becomeReady()
@@ -413,6 +440,7 @@ func (c *conn) flush() {
 			return
 		}
 		if err != nil {
+			c.note("write: " + err.Error())
 			c.lost()
 			return
 		}

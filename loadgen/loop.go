@@ -173,6 +173,7 @@ func (l *loop) startConnections() {
 		l.nextConn++
 		l.connecting++
 		if err := c.dial(); err != nil {
+			c.note("connect: " + err.Error())
 			c.fail()
 		}
 	}

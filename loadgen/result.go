@@ -99,6 +99,12 @@ func (r *runner) result(ph phaseTimes, start time.Time) *Result {
 	case ModeConn:
 		res.Lost = 0
 	}
+	var ready int64
+	for _, l := range r.loops {
+		ready += l.st.ready.Load()
+	}
+	res.NotReady = max(0, int64(r.clients)-ready-res.ConnectFailed)
+	res.Failures = r.fails.String()
 	res.Latency = percentiles(lat)
 	res.ConnectLat = percentiles(conn)
 	res.ConnectSecs = ph.ready.Sub(start).Seconds()

@@ -19,6 +19,8 @@ type scratch struct {
 	ack     codec.Ack
 	connack codec.Connack
 	suback  codec.Suback
+
+	disconnect codec.Disconnect
 }
 
 // runner is the state shared by the loops of one run.
@@ -44,6 +46,7 @@ type runner struct {
 	awayLoops  atomic.Int64
 	// uniqAtBack is the unique deliveries counted when back was set.
 	uniqAtBack int64
+	fails      failures // why clients failed or were lost
 }
 
 // Run executes one bounded load run described by cfg and returns its

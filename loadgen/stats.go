@@ -160,6 +160,15 @@ type Result struct {
 	FileLimit uint64 `json:"file_limit"`
 	// Note carries warnings, e.g. a file limit that could not be raised.
 	Note string `json:"note,omitempty"`
+
+	// NotReady counts clients neither ready nor failed when the connect
+	// phase ended (ConnectTimeout: no CONNACK or SUBACK in time).
+	NotReady int64 `json:"not_ready,omitempty"`
+	// Failures says why clients failed to connect or lost their
+	// connection, most frequent first, each with its count:
+	// "connect: connection refused (11); CONNACK 0x86 bad user name or
+	// password (1)". Empty when none did.
+	Failures string `json:"failures,omitempty"`
 }
 
 // addNote appends s (if not empty) to r.Note, separated by "; ".

@@ -21,8 +21,16 @@ const benchBinary = "gust-bench"
 func runBench(args []string) int {
 	path, err := findBench()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "gust bench: %v\nthe harness is the %s binary: go build -o bin/%s ./cmd/%s (make build), or go run ./cmd/%s\n",
+		help := len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help")
+		out := os.Stderr
+		if help {
+			out = os.Stdout
+		}
+		fmt.Fprintf(out, "gust bench: %v\nthe harness is the %s binary: go build -o bin/%s ./cmd/%s (make build), or go run ./cmd/%s\n",
 			err, benchBinary, benchBinary, benchBinary, benchBinary)
+		if help {
+			return 0
+		}
 		return 2
 	}
 	err = unix.Exec(path, append([]string{path}, args...), os.Environ())

@@ -22,6 +22,12 @@ func TestBenchRunsGustBench(t *testing.T) {
 	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "go build -o bin/gust-bench ./cmd/gust-bench") {
 		t.Fatalf("without gust-bench: exit %d, output %q", code, out)
 	}
+	// Help says where the harness is, and exits 0.
+	cmd = exec.Command(gust, "bench", "-h")
+	cmd.Env = append(os.Environ(), "PATH="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "./cmd/gust-bench") {
+		t.Fatalf("gust bench -h without gust-bench: %v, output %q", err, out)
+	}
 	// A stand-in gust-bench that prints its arguments.
 	stub := filepath.Join(dir, "gust-bench")
 	if err := os.WriteFile(stub, []byte("#!/bin/sh\necho \"ran $*\"\n"), 0o755); err != nil {

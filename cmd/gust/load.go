@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/loadgen"
+	"github.com/gust-mqtt/gust/loadgen/client"
 )
 
 func init() { commands["load"] = runLoad }
@@ -27,7 +29,7 @@ func runLoad(args []string) int {
 	locals := fs.String("local-addrs", "", "comma-separated source IPs to spread connections over")
 	jsonOut := fs.Bool("json", false, "write JSON lines (progress and result) to stdout")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "broker host:port")
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "broker address: host:port, tcp://host:port or mqtt://host:port")
 	fs.IntVar(&cfg.Publishers, "pubs", cfg.Publishers, "publisher connections")
 	fs.IntVar(&cfg.Subscribers, "subs", cfg.Subscribers, "subscriber connections")
 	fs.IntVar(&cfg.SlowSubscribers, "slow-subs", 0, "subscribers that stop reading after SUBACK")
@@ -56,9 +58,22 @@ func runLoad(args []string) int {
 	fs.IntVar(&cfg.TopicCycle, "topic-cycle", 0, "%n in -topic counts modulo this many (0: no cycle)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator to this file")
 	ka := fs.Uint("keepalive", uint(cfg.KeepAlive), "keep alive seconds")
-	if err := fs.Parse(args); err != nil {
+	if err := withForms(fs).Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "gust load: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	addr, err := client.ParseAddr(cfg.Addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gust load: --addr:", strings.TrimPrefix(err.Error(), "client: "))
+		return 2
+	}
+	cfg.Addr = addr
 	cfg.Mode = loadgen.Mode(*mode)
 	cfg.Version = codec.Version(*version)
 	cfg.QoS = byte(*qos)
@@ -97,7 +112,36 @@ func runLoad(args []string) int {
 	if !*jsonOut {
 		printResult(res)
 	}
+	if why := loadFailure(res); why != "" {
+		fmt.Fprintln(os.Stderr, "gust load:", why)
+		return 1
+	}
 	return 0
+}
+
+// loadFailure says why a run failed, "" if it did not: a client could not
+// connect (or subscribe), or QoS 1/2 messages were lost.
+func loadFailure(r *loadgen.Result) string {
+	clients := int64(r.Publishers + r.Subscribers + r.Conns)
+	var why []string
+	if n := r.ConnectFailed + r.NotReady; n > 0 {
+		s := fmt.Sprintf("%d of %d clients could not connect", n, clients)
+		if r.NotReady > 0 {
+			s += fmt.Sprintf(" (%d had no CONNACK or SUBACK within --connect-timeout)", r.NotReady)
+		}
+		why = append(why, s)
+	}
+	if r.QoS > 0 && r.Lost > 0 {
+		why = append(why, fmt.Sprintf("lost %d QoS %d messages", r.Lost, r.QoS))
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	s := strings.Join(why, "; ")
+	if r.Failures != "" {
+		s += "; why: " + r.Failures
+	}
+	return s
 }
 
 func printResult(r *loadgen.Result) {
@@ -110,6 +154,9 @@ func printResult(r *loadgen.Result) {
 	l := r.Latency
 	fmt.Printf("latency us: p50 %d p90 %d p99 %d p99.9 %d max %d (n=%d)\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Count)
 	fmt.Printf("bytes out %d in %d, generator CPU %.2fs over %.2fs\n", r.BytesOut, r.BytesIn, r.GenCPUSecs, r.Elapsed)
+	if r.Failures != "" {
+		fmt.Println("failures:", r.Failures)
+	}
 	if r.Note != "" {
 		fmt.Println("note:", r.Note)
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/engine"
@@ -82,6 +81,15 @@ func waitSignals(b *engine.Broker, sig <-chan os.Signal) error {
 	}
 }
 
+// serveDefaults is the configuration of `gust serve` before any file or
+// flag: the engine's defaults, but a server keeps what it acknowledged
+// (the disk store), where an embedder chooses.
+func serveDefaults() engine.Config {
+	cfg := engine.DefaultConfig()
+	cfg.Store = engine.StoreDisk
+	return cfg
+}
+
 // loadServeConfig builds the broker configuration: defaults, then the TOML
 // file named by --config (if any), then every flag given explicitly. The
 // result has passed Config.Validate.
@@ -91,18 +99,16 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 	if err != nil {
 		return engine.Config{}, err
 	}
-	cfg := engine.DefaultConfig()
-	// A server keeps what it acknowledged; an embedder chooses.
-	cfg.Store = engine.StoreDisk
+	cfg := serveDefaults()
+	fs := newServeFlags(&cfg, stderr)
 	anonSet := false // allow_anonymous given explicitly, in the file or as a flag
 	if path != "" {
-		md, err := decodeConfigFile(path, &cfg)
+		keys, err := applyConfigFile(fs, path, "config")
 		if err != nil {
 			return engine.Config{}, err
 		}
-		anonSet = md.IsDefined("allow_anonymous")
+		anonSet = keys["allow_anonymous"]
 	}
-	fs := newServeFlags(&cfg, stderr)
 	if err := fs.Parse(args); err != nil {
 		return engine.Config{}, err
 	}
@@ -143,25 +149,9 @@ func configPath(args []string) (string, error) {
 	return "", nil
 }
 
-// decodeConfigFile reads a TOML file into cfg. Unknown keys are an error, so a
-// misspelt setting stops start-up instead of being ignored.
-func decodeConfigFile(path string, cfg *engine.Config) (toml.MetaData, error) {
-	md, err := toml.DecodeFile(path, cfg)
-	if err != nil {
-		return md, fmt.Errorf("config file %s: %w", path, err)
-	}
-	if undec := md.Undecoded(); len(undec) > 0 {
-		keys := make([]string, len(undec))
-		for i, k := range undec {
-			keys[i] = k.String()
-		}
-		return md, fmt.Errorf("config file %s: unknown setting(s): %s", path, strings.Join(keys, ", "))
-	}
-	return md, nil
-}
-
 // newServeFlags binds every flag of `gust serve` to a field of cfg; the
-// current field values are the flag defaults.
+// current field values are the flag defaults. The same table gives the
+// TOML keys (applyConfigFile) and the example configuration file.
 func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("gust serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -217,5 +207,5 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxTakeoverBytes, "max-takeover-bytes", cfg.MaxTakeoverBytes, "bytes a connection may send after its CONNECT while its session takeover is pending")
 	fs.Var(&cfg.MemoryLimit, "memory-limit", "Go runtime soft memory limit: auto (3/4 of the machine's or cgroup's memory), 0 (none), or a size such as 512MiB; GOMEMLIMIT overrides it")
 	fs.IntVar(&cfg.TrimExcess, "trim-excess", cfg.TrimExcess, "return memory to the OS when the runtime holds this many bytes over twice the live heap, or after many connections closed (0 = off)")
-	return fs
+	return withForms(fs)
 }
