@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -359,7 +360,7 @@ func TestKillQueued(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b.kill()
+	b.stop(t) // the sessions are stored whatever --fsync says
 	began := time.Now()
 	for run := range n {
 		b := start(t, dir, queueFlags...)
@@ -398,6 +399,21 @@ func TestKillQueued(t *testing.T) {
 	t.Logf("after %d kills in %v: %s", n, time.Since(began).Round(time.Millisecond), recoveredLine(b.log()))
 	drain(t, b, subs)
 	checkQueued(t, n, pubs, subs)
+}
+
+// stop shuts the broker down with SIGTERM and waits for it to exit.
+func (b *broker) stop(t *testing.T) {
+	t.Helper()
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.done:
+	case <-time.After(30 * time.Second):
+		b.kill()
+		t.Fatalf("the broker did not stop on SIGTERM:\n%s", b.log())
+	}
+	if !strings.Contains(b.log(), "store recovered") || b.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("the broker stopped with exit code %d:\n%s", b.cmd.ProcessState.ExitCode(), b.log())
+	}
 }
 
 // brokerLogs keeps the logs of the brokers a test started.
