@@ -182,6 +182,7 @@ type subscriber struct {
 	filter  string
 	qos     byte // granted QoS
 	online  bool // consumes during the runs
+	drops   bool // drops its connection now and then during the runs
 	group   bool // a member of the shared subscription
 	pending map[uint16]string
 	got     map[string]int
@@ -190,6 +191,7 @@ type subscriber struct {
 	// sent again for a delivery already completed: signs that kills fell
 	// inside deliveries.
 	resent, pubrelAgain int
+	dropped             int // connections dropped
 }
 
 func (s *subscriber) fault(format string, args ...any) {
@@ -221,43 +223,78 @@ func (s *subscriber) setup(addr string) error {
 	return c.write(codec.AppendDisconnect(nil, s.v, &codec.Disconnect{}))
 }
 
-var errDrainDeadline = errors.New("drain deadline passed")
+var (
+	errDrainDeadline = errors.New("drain deadline passed")
+	errDropped       = errors.New("connection dropped by the subscriber")
+)
+
+// consumeOpts says how a subscriber consumes.
+type consumeOpts struct {
+	deadline time.Time
+	// quiet > 0: return nil once nothing came for quiet (the drain).
+	quiet time.Duration
+	// slow: pause at random before acknowledging, so that kills fall
+	// between a delivery and its acknowledgement.
+	slow bool
+	// dropAfter > 0: close the connection, without DISCONNECT, after
+	// that many packets.
+	dropAfter int
+	// connected, if not nil, is called once the CONNACK came or the
+	// connection failed.
+	connected func()
+}
+
+// live runs s during a run: it consumes slowly and, if s.drops, now and
+// then drops its connection and comes back, until the broker goes away.
+func (s *subscriber) live(addr string, deadline time.Time, connected func()) {
+	for time.Now().Before(deadline) {
+		o := consumeOpts{deadline: deadline, slow: true, connected: connected}
+		if s.drops && rand.IntN(2) == 0 {
+			o.dropAfter = 1 + rand.IntN(40)
+		}
+		connected = nil
+		if err := s.consume(addr, o); !errors.Is(err, errDropped) {
+			return
+		}
+		s.dropped++
+	}
+}
 
 // consume resumes the session and acknowledges what comes until the
-// connection fails or, with quiet > 0, nothing comes for quiet; slow
-// makes it pause at random before acknowledging, so that kills fall
-// between a delivery and its acknowledgement. connected, if not nil, is
-// called once the CONNACK came or the connection failed.
-func (s *subscriber) consume(addr string, quiet time.Duration, slow bool, deadline time.Time, connected func()) error {
+// connection fails, or as o says.
+func (s *subscriber) consume(addr string, o consumeOpts) error {
 	c, err := dialV(addr, s.v, s.id, false, sessionExpiry)
-	if connected != nil {
-		connected()
+	if o.connected != nil {
+		o.connected()
 	}
 	if err != nil {
 		return err
 	}
 	defer c.nc.Close()
 	if !c.present {
-		s.fault("session not present after a restart")
+		s.fault("session not present on reconnection")
 	}
 	wait := 10 * time.Second
-	if quiet > 0 {
-		wait = quiet
+	if o.quiet > 0 {
+		wait = o.quiet
 	}
-	for time.Now().Before(deadline) {
+	for n := 1; time.Now().Before(o.deadline); n++ {
 		pkt, err := c.next(wait)
 		var ne net.Error
-		if quiet > 0 && errors.As(err, &ne) && ne.Timeout() {
+		if o.quiet > 0 && errors.As(err, &ne) && ne.Timeout() {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if slow && rand.IntN(4) == 0 {
+		if o.slow && rand.IntN(4) == 0 {
 			time.Sleep(time.Duration(1+rand.IntN(10)) * time.Millisecond)
 		}
 		if err := s.handle(c, pkt); err != nil {
 			return err
+		}
+		if n == o.dropAfter {
+			return errDropped
 		}
 	}
 	return errDrainDeadline
@@ -331,7 +368,8 @@ func pubQoS(payload string) byte {
 // members of a shared subscription) while the broker (--fsync always, or
 // GUST_CRASH_FSYNC) is killed with SIGKILL at random moments and restarted
 // on the same data directory; the online subscribers resume after each
-// restart. After the last restart every subscriber drains. Every message
+// restart, and some drop their connection now and then and come back.
+// After the last restart every subscriber drains. Every message
 // whose publisher got its PUBACK or PUBCOMP has reached every session it
 // was routed to (one member of the group) at least once at QoS 1 and
 // exactly once at QoS 2; no QoS 2 message, acknowledged or not, arrived
@@ -344,11 +382,11 @@ func TestKillQueued(t *testing.T) {
 		{name: "p5q1", v: codec.V5, qos: 1}, {name: "p5q2", v: codec.V5, qos: 2},
 	}
 	subs := []*subscriber{
-		{id: "on3", v: codec.V311, filter: "cq/#", qos: 2, online: true},
+		{id: "on3", v: codec.V311, filter: "cq/#", qos: 2, online: true, drops: true},
 		{id: "on5", v: codec.V5, filter: "cq/#", qos: 2, online: true},
 		{id: "off3", v: codec.V311, filter: "cq/#", qos: 1},
 		{id: "off5", v: codec.V5, filter: "cq/#", qos: 2},
-		{id: "g3", v: codec.V311, filter: "$share/g/cq/#", qos: 2, online: true, group: true},
+		{id: "g3", v: codec.V311, filter: "$share/g/cq/#", qos: 2, online: true, drops: true, group: true},
 		{id: "g5", v: codec.V5, filter: "$share/g/cq/#", qos: 2, online: true, group: true},
 		{id: "goff", v: codec.V5, filter: "$share/g/cq/#", qos: 2, group: true},
 	}
@@ -369,10 +407,11 @@ func TestKillQueued(t *testing.T) {
 		kill := time.After(killAt)
 		deadline := time.Now().Add(killAt + 15*time.Second)
 		// The publishers start once the group's online members are
-		// back: the broker gives a shared subscription's message to a
-		// live member only, so one published while none is live goes to
-		// no session of the group. The other sessions get what comes
-		// while their clients reconnect.
+		// back, and g5 keeps its connection: the broker gives a shared
+		// subscription's message to a live member only, so one
+		// published while none is live goes to no session of the
+		// group. The other sessions get what comes while their clients
+		// reconnect.
 		var wg, live sync.WaitGroup
 		for _, s := range subs {
 			if !s.online {
@@ -383,7 +422,7 @@ func TestKillQueued(t *testing.T) {
 				live.Add(1)
 				connected = live.Done
 			}
-			wg.Go(func() { _ = s.consume(b.addr, 0, true, deadline, connected) })
+			wg.Go(func() { s.live(b.addr, deadline, connected) })
 		}
 		live.Wait()
 		for _, p := range pubs {
@@ -484,7 +523,7 @@ func drain(t *testing.T, b *broker, subs []*subscriber) {
 	errs := make([]error, len(subs))
 	var wg sync.WaitGroup
 	for i, s := range subs {
-		wg.Go(func() { errs[i] = s.consume(b.addr, drainQuiet, false, deadline, nil) })
+		wg.Go(func() { errs[i] = s.consume(b.addr, consumeOpts{deadline: deadline, quiet: drainQuiet}) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -570,7 +609,8 @@ func checkQueued(t *testing.T, n int, pubs []*publisher, subs []*subscriber) {
 		tl.lost, tl.dupQoS2, tl.faults)
 	if os.Getenv("GUST_CRASH_VERBOSE") != "" {
 		for _, s := range subs {
-			t.Logf("%s: %d distinct messages, %d resent, %d PUBRELs again", s.id, len(s.got), s.resent, s.pubrelAgain)
+			t.Logf("%s: %d distinct messages, %d resent, %d PUBRELs again, %d connections dropped",
+				s.id, len(s.got), s.resent, s.pubrelAgain, s.dropped)
 		}
 	}
 }
@@ -598,6 +638,117 @@ func checkGot(s *subscriber, qos map[string]byte, acked map[string]bool, tl *que
 		if _, ok := qos[m]; !ok {
 			tl.phantom++
 			report("%s: %q was never published", s.id, m)
+		}
+	}
+}
+
+// TestQueuedPeerReset has a persistent subscriber reset its connection
+// (SO_LINGER 0) again and again while QoS 1 and QoS 2 messages flow to it,
+// mixed in each round: a write to the reset connection fails and closes it
+// while the broker flushes bytes held for a store commit. The broker must
+// stay up, and the subscriber get every acknowledged message.
+func TestQueuedPeerReset(t *testing.T) {
+	dir, logs := keepOnFailure(t)
+	b := start(t, dir, queueFlags...)
+	logs.add(b)
+	s := &subscriber{id: "rst", v: codec.V311, filter: "cq/#", qos: 2, pending: map[uint16]string{}, got: map[string]int{}}
+	if err := s.setup(b.addr); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := dialV(b.addr, codec.V311, "mixed", true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.nc.Close()
+	stop := make(chan struct{})
+	var acked []string
+	var wg sync.WaitGroup
+	wg.Go(func() { acked = publishMixed(pub, stop) })
+	deadline := time.Now().Add(3 * time.Second)
+	resets := 0
+	for ; time.Now().Before(deadline); resets++ {
+		c, err := dialV(b.addr, codec.V311, s.id, false, 0)
+		if err != nil {
+			t.Fatalf("reconnection %d: %v\n%s", resets, err, b.log())
+		}
+		until := time.Now().Add(time.Duration(1+rand.IntN(20)) * time.Millisecond)
+		for time.Now().Before(until) {
+			pkt, err := c.next(time.Second)
+			if err != nil {
+				break
+			}
+			if err := s.handle(c, pkt); err != nil {
+				break
+			}
+		}
+		_ = c.nc.(*net.TCPConn).SetLinger(0)
+		c.nc.Close()
+	}
+	close(stop)
+	wg.Wait()
+	brokerFailed(t, b, fmt.Sprintf("after %d resets", resets))
+	select {
+	case <-b.done:
+		t.Fatalf("the broker exited after %d resets:\n%s", resets, b.log())
+	default:
+	}
+	if err := s.consume(b.addr, consumeOpts{deadline: time.Now().Add(time.Minute), quiet: drainQuiet}); err != nil {
+		t.Fatal(err)
+	}
+	lost := 0
+	for _, m := range acked {
+		if s.got[m] == 0 {
+			lost++
+		}
+	}
+	if lost > 0 || len(s.faults) > 0 {
+		t.Errorf("%d of %d acknowledged messages lost; faults %v", lost, len(acked), s.faults)
+	}
+	t.Logf("%d resets, %d messages acknowledged, %d delivered", resets, len(acked), len(s.got))
+}
+
+// publishMixed publishes batches of QoS 1 and QoS 2 messages, each batch
+// in one write so that the broker routes it in one round, until stop; it
+// returns the payloads acknowledged.
+func publishMixed(c *mclient, stop <-chan struct{}) []string {
+	var acked []string
+	for batch := 0; ; batch++ {
+		select {
+		case <-stop:
+			return acked
+		default:
+		}
+		var buf []byte
+		payloads := make([]string, 8)
+		for i := range payloads {
+			payloads[i] = fmt.Sprintf("mixq%d/%d/%d", 1+i%2, batch, i)
+			buf = codec.AppendPublish(buf, codec.V311, &codec.Publish{Topic: []byte("cq/mixed"),
+				Payload: []byte(payloads[i]), QoS: byte(1 + i%2), PacketID: uint16(i + 1)})
+		}
+		if c.write(buf) != nil {
+			return acked
+		}
+		// 4 PUBACKs and 4 PUBRECs, in order; then the PUBRELs.
+		for i := range payloads {
+			want := codec.TypePuback
+			if i%2 == 1 {
+				want = codec.TypePubrec
+			}
+			if ok, err := c.ack(want, uint16(i+1)); !ok || err != nil {
+				return acked
+			}
+			if i%2 == 0 {
+				acked = append(acked, payloads[i])
+			}
+		}
+		for i := 1; i < len(payloads); i += 2 {
+			if c.sendAck(codec.TypePubrel, uint16(i+1)) != nil {
+				return acked
+			}
+			if ok, err := c.ack(codec.TypePubcomp, uint16(i+1)); !ok || err != nil {
+				return acked
+			}
+			acked = append(acked, payloads[i])
 		}
 	}
 }
