@@ -64,11 +64,11 @@ interop:
 hostile:
 	GUST_HOSTILE_PEER=1 GUST_HOSTILE_FULL=1 $(GO) test -count=1 -v -timeout 30m ./engine/hostile
 
-## crash: the kill -9 test (engine/crash) with 1000 kills instead of make test's 20; CRASH_FSYNC=10ms
+## crash: the kill -9 tests (engine/crash: retained, queued) with 1000 kills instead of make test's 20; CRASH_FSYNC=10ms
 ## reports what a window may lose.
 CRASH_FSYNC ?= always
 crash:
-	GUST_CRASH_KILLS=1000 GUST_CRASH_FSYNC=$(CRASH_FSYNC) $(GO) test -count=1 -v -timeout 60m -run TestKillRetained ./engine/crash
+	GUST_CRASH_KILLS=1000 GUST_CRASH_FSYNC=$(CRASH_FSYNC) $(GO) test -count=1 -v -timeout 60m -run 'TestKillRetained|TestKillQueued' ./engine/crash
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VER)
