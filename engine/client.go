@@ -344,6 +344,9 @@ func (c *client) flush() {
 		// The bytes from h.start() wait for a store commit (durable.go).
 		if off := h.start(); off > 0 {
 			_, _ = c.nc.Write(c.pending[:off])
+			if c.state == stateClosed {
+				return // the write failed and closed c (onClose emptied pending)
+			}
 			c.pending = c.pending[:copy(c.pending, c.pending[off:])]
 			h.sent(off)
 		}
