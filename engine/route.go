@@ -131,10 +131,15 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 		// ids: the chosen member's own Subscription Identifier [MQTT-3.3.4-3].
 		// A member with room first: a congested one would throttle the
 		// publisher while the others idle; if all are congested, any online
-		// member.
+		// member; if none is online, any member.
 		sub, ids, ok := g.PickMember(l.b.unloaded)
 		if !ok {
 			sub, ids, ok = g.PickMember(l.b.online)
+		}
+		if !ok && qos > 0 {
+			// No member is online: a persistent one keeps it for its
+			// return (deliverOffline queues what is not QoS 0).
+			sub, ids, ok = g.PickMember(nil)
 		}
 		if ok {
 			if s := l.b.table.get(sub.Subscriber); s != nil {

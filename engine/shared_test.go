@@ -476,3 +476,24 @@ func TestSharedSubscription(t *testing.T) {
 		t.Fatalf("each message to one member: got %v, want %v", total, n)
 	}
 }
+
+// TestSharedAllOfflineQueued: with every member of a shared subscription
+// offline, a QoS 1 message is queued for one persistent member and
+// delivered when it returns, not acknowledged and dropped.
+func TestSharedAllOfflineQueued(t *testing.T) {
+	b := startBroker(t, nil)
+	m := dialRaw(t, b)
+	m.connect(&codec.Connect{ClientID: []byte("member"), KeepAlive: 60})
+	m.subscribe(1, "$share/g/all/off", 1)
+	m.write([]byte{0xE0, 0})
+	waitOffline(t, b, "member")
+	p := dialRaw(t, b)
+	p.connect(&codec.Connect{ClientID: []byte("p"), CleanStart: true})
+	p.publish(&codec.Publish{Topic: []byte("all/off"), Payload: []byte("kept"), QoS: 1, PacketID: 1})
+	p.mustRead(codec.TypePuback)
+	m = dialRaw(t, b)
+	m.connect(&codec.Connect{ClientID: []byte("member"), KeepAlive: 60})
+	if got := decodePublish(t, m.mustRead(codec.TypePublish)); string(got.Payload) != "kept" {
+		t.Fatalf("got %q", got.Payload)
+	}
+}
