@@ -52,6 +52,13 @@ type DiskOptions struct {
 	Log     *slog.Logger
 }
 
+// The memtable's size and how many may be queued: at most their product
+// of memory.
+const (
+	memTableSize = 64 << 20
+	memTables    = 4
+)
+
 // DefaultBallast is the default reserve for a full disk.
 const DefaultBallast = 64 << 20
 
@@ -81,6 +88,12 @@ func OpenDisk(dir string, o DiskOptions) (*Disk, error) {
 	opts := &pebble.Options{
 		Logger: pebbleLogger{o.Log},
 		FS:     vfs.OnDiskFull(vfs.Default, d.onDiskFull),
+		// Most records live briefly (a queued message until its
+		// subscriber acknowledges it): a large memtable lets the record
+		// and its deletion meet in memory, so flushes and compactions
+		// write little. Up to memTables of them may wait for a flush.
+		MemTableSize:                memTableSize,
+		MemTableStopWritesThreshold: memTables,
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
