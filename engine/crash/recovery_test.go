@@ -1,0 +1,292 @@
+package crash
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/persist"
+)
+
+// recoverySize is the state a recovery test writes to the store.
+type recoverySize struct {
+	retained int // retained messages
+	sessions int // persistent sessions, one subscription each
+	queued   int // queued deliveries over every session
+	fanout   int // sessions each queued message goes to
+	payload  int // bytes of each payload
+}
+
+// recoverySizes is the state of TestRecoveryTime: small enough for make
+// test, or with GUST_RECOVERY_FULL=1 1M retained messages and 100k
+// persistent sessions holding 1M queued messages. GUST_RECOVERY_RETAINED,
+// _SESSIONS, _QUEUED, _FANOUT and _PAYLOAD override each figure.
+func recoverySizes() recoverySize {
+	z := recoverySize{retained: 20_000, sessions: 2_000, queued: 20_000, fanout: 2, payload: 64}
+	if os.Getenv("GUST_RECOVERY_FULL") == "1" {
+		z.retained, z.sessions, z.queued = 1_000_000, 100_000, 1_000_000
+	}
+	for _, f := range []struct {
+		env string
+		v   *int
+	}{
+		{"GUST_RECOVERY_RETAINED", &z.retained},
+		{"GUST_RECOVERY_SESSIONS", &z.sessions},
+		{"GUST_RECOVERY_QUEUED", &z.queued},
+		{"GUST_RECOVERY_FANOUT", &z.fanout},
+		{"GUST_RECOVERY_PAYLOAD", &z.payload},
+	} {
+		if n, err := strconv.Atoi(os.Getenv(f.env)); err == nil && n >= 0 {
+			*f.v = n
+		}
+	}
+	z.fanout = max(1, min(z.fanout, z.sessions))
+	z.sessions -= z.sessions % z.fanout // whole groups
+	return z
+}
+
+// perSession is how many messages each session holds.
+func (z recoverySize) perSession() int {
+	if z.sessions == 0 {
+		return 0
+	}
+	return z.queued / z.sessions
+}
+
+// messages is how many message records the deliveries share.
+func (z recoverySize) messages() int { return z.sessions / z.fanout * z.perSession() }
+
+func recClientID(i int) string { return fmt.Sprintf("rec-%06d", i) }
+
+func retainedTopic(i int) string { return fmt.Sprintf("r/%d/%d", i/1000, i%1000) }
+
+// queuedPayload is the payload of message j of group g, padded to n bytes.
+func queuedPayload(g, j, n int) []byte {
+	p := fmt.Appendf(nil, "q/%d/%d", g, j)
+	for len(p) < n {
+		p = append(p, '.')
+	}
+	return p
+}
+
+// fillStore writes z into a new store in dir through the persist API, as
+// a broker would have left it: sessions in groups of z.fanout, each
+// subscribed at QoS 1 to its group's topics q/{g}/#, and each message of
+// a group stored once and queued, in order, to every session of it.
+func fillStore(t *testing.T, dir string, z recoverySize) {
+	t.Helper()
+	st, err := persist.OpenDisk(dir, persist.DiskOptions{Sync: persist.Sync{Every: persist.Never}, Ballast: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b persist.Batch
+	flush := func(force bool) {
+		if b.Len() == 0 || !force && b.Len() < 20_000 {
+			return
+		}
+		done := make(chan error, 1)
+		st.Commit(&b, func(err error) { done <- err })
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		b.Reset()
+	}
+	retained := make([]byte, z.payload)
+	for i := range retained {
+		retained[i] = 'r'
+	}
+	for i := range z.retained {
+		b.PutRetained(&persist.Retained{Topic: []byte(retainedTopic(i)), Payload: retained, QoS: 1})
+		flush(false)
+	}
+	offline := time.Now().Add(-time.Minute).UnixNano()
+	k := z.perSession()
+	seq := uint64(0)
+	for g := range z.sessions / z.fanout {
+		for j := range k {
+			b.PutMessage(&persist.Message{ID: uint64(g*k + j + 1), Topic: fmt.Appendf(nil, "q/%d/%d", g, j),
+				Payload: queuedPayload(g, j, z.payload), QoS: 1})
+		}
+		for s := g * z.fanout; s < (g+1)*z.fanout; s++ {
+			id := recClientID(s)
+			b.PutSession(&persist.Session{ClientID: id, Version: byte(codec.V311), Expiry: 0xFFFFFFFF, OfflineAt: offline})
+			b.PutSubscription(&persist.Subscription{ClientID: id, Filter: fmt.Appendf(nil, "q/%d/#", g), QoS: 1})
+			for j := range k {
+				seq++
+				b.PutDelivery(&persist.Delivery{ClientID: id, Seq: seq, MessageID: uint64(g*k + j + 1), QoS: 1, State: persist.Queued})
+			}
+		}
+		flush(false)
+	}
+	flush(true)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dirBytes is the size of the files under dir, the disk-full reserve
+// left out.
+func dirBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "gust-ballast" {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n += info.Size()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// procStatus returns the kB figures of fields (VmRSS, VmHWM) of pid.
+func procStatus(t *testing.T, pid int, fields ...string) []int64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := make([]int64, len(fields))
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		for i, want := range fields {
+			if name == want {
+				v, _ := strings.CutSuffix(strings.TrimSpace(val), " kB")
+				out[i], _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+	}
+	return out
+}
+
+var recoveredLine = regexp.MustCompile(`msg="store recovered".* retained=(\d+) sessions=(\d+) subscriptions=(\d+) .*queued=(\d+) messages=(\d+) .*took=(\S+)`)
+
+// TestRecoveryTime fills a store with retained messages and persistent
+// sessions holding queued messages, starts the broker on it, and
+// measures the time from the process's start to its accepting
+// connections; then it checks that sessions get their queued messages
+// and a retained message is there.
+func TestRecoveryTime(t *testing.T) {
+	z := recoverySizes()
+	dir := t.TempDir()
+	t0 := time.Now()
+	fillStore(t, dir, z)
+	fill := time.Since(t0)
+	size := dirBytes(t, dir)
+	t.Logf("filled %d retained, %d sessions, %d queued deliveries of %d messages (%d B payloads) in %v: %.1f MiB on disk",
+		z.retained, z.sessions, z.sessions*z.perSession(), z.messages(), z.payload, fill.Round(time.Millisecond), float64(size)/(1<<20))
+
+	t0 = time.Now()
+	b := start(t, dir, "--max-sessions", strconv.Itoa(z.sessions+100),
+		"--max-retained-messages", strconv.Itoa(z.retained+100), "--max-retained-bytes", strconv.Itoa(4<<30),
+		"--max-queued-bytes-total", strconv.Itoa(16<<30))
+	listen := time.Since(t0)
+	mem := procStatus(t, b.cmd.Process.Pid, "VmRSS", "VmHWM")
+	m := recoveredLine.FindStringSubmatch(b.log())
+	if m == nil {
+		t.Fatalf("no recovery line:\n%s", b.log())
+	}
+	took, err := time.ParseDuration(m[6])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("start to listening %v (store recovered in %v); RSS %.1f MiB, peak %.1f MiB",
+		listen.Round(time.Millisecond), took.Round(time.Millisecond), float64(mem[0])/1024, float64(mem[1])/1024)
+	for i, want := range []int{z.retained, z.sessions, z.sessions, z.sessions * z.perSession(), z.messages()} {
+		if got, _ := strconv.Atoi(m[i+1]); got != want {
+			t.Errorf("recovery line %q: field %d is %d, want %d", m[0], i+1, got, want)
+		}
+	}
+
+	for _, s := range []int{0, z.sessions / 2, z.sessions - 1} {
+		if s < 0 || z.sessions == 0 {
+			break
+		}
+		checkQueued(t, b.addr, s, z)
+	}
+	if z.retained > 0 {
+		checkRetained(t, b.addr, z.retained-1, z.payload)
+	}
+}
+
+// checkQueued resumes session s and reads its queued messages, in order.
+func checkQueued(t *testing.T, addr string, s int, z recoverySize) {
+	t.Helper()
+	c, err := dialWith(addr, &codec.Connect{ClientID: []byte(recClientID(s)), KeepAlive: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.nc.Close()
+	if !c.present {
+		t.Fatalf("session %s not present", recClientID(s))
+	}
+	g := s / z.fanout
+	for j := range z.perSession() {
+		pkt, err := c.read(codec.TypePublish)
+		if err != nil {
+			t.Fatalf("session %s, message %d: %v", recClientID(s), j, err)
+		}
+		var p codec.Publish
+		if _, err := codec.DecodePublish(pkt, codec.V311, &p); err != nil {
+			t.Fatal(err)
+		}
+		if want := queuedPayload(g, j, z.payload); string(p.Payload) != string(want) || p.QoS != 1 {
+			t.Fatalf("session %s, message %d: QoS %d %q, want QoS 1 %q", recClientID(s), j, p.QoS, p.Payload, want)
+		}
+		if err := c.write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pkt, err := c.readWithin(codec.TypePublish, 200*time.Millisecond); err == nil {
+		t.Fatalf("session %s: a message past its queue: % x", recClientID(s), pkt)
+	}
+}
+
+// checkRetained subscribes to retained topic i and reads its message.
+func checkRetained(t *testing.T, addr string, i, n int) {
+	t.Helper()
+	c, err := dial(addr, "rec-checker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.nc.Close()
+	topic := retainedTopic(i)
+	if err := c.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1,
+		Filters: []codec.Subscription{{Filter: []byte(topic), QoS: 1}}})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.read(codec.TypeSuback); err != nil {
+		t.Fatal(err)
+	}
+	pkt, err := c.read(codec.TypePublish)
+	if err != nil {
+		t.Fatalf("retained %s: %v", topic, err)
+	}
+	var p codec.Publish
+	if _, err := codec.DecodePublish(pkt, codec.V311, &p); err != nil {
+		t.Fatal(err)
+	}
+	if string(p.Topic) != topic || !p.Retain || len(p.Payload) != n {
+		t.Fatalf("retained %s: got %q retain %v, %d bytes", topic, p.Topic, p.Retain, len(p.Payload))
+	}
+}
