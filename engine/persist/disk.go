@@ -234,10 +234,11 @@ func (d *Disk) Recover(r Recoverer) error {
 	if err != nil {
 		return fmt.Errorf("persist: data directory %s: %w", d.dir, err)
 	}
+	v := visitor{rec: r}
 	for it.First(); it.Valid(); it.Next() {
-		v, err := it.ValueAndErr()
+		val, err := it.ValueAndErr()
 		if err == nil {
-			err = visit(it.Key(), v, r)
+			err = v.visit(it.Key(), val)
 		}
 		if err != nil {
 			_ = it.Close()
