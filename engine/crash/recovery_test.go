@@ -179,6 +179,23 @@ func procStatus(t *testing.T, pid int, fields ...string) []int64 {
 	return out
 }
 
+// procCPU is the CPU time pid has used, user and system.
+func procCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, _ := strings.Cut(string(b), ") ") // the command may hold spaces
+	f := strings.Fields(after)
+	if len(f) < 13 {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
 var recoveredLine = regexp.MustCompile(`msg="store recovered".* retained=(\d+) sessions=(\d+) subscriptions=(\d+) .*queued=(\d+) messages=(\d+) .*took=(\S+)`)
 
 // TestRecoveryTime fills a store with retained messages and persistent
@@ -201,6 +218,7 @@ func TestRecoveryTime(t *testing.T) {
 		"--max-retained-messages", strconv.Itoa(z.retained+100), "--max-retained-bytes", strconv.Itoa(4<<30),
 		"--max-queued-bytes-total", strconv.Itoa(16<<30))
 	listen := time.Since(t0)
+	cpu := procCPU(t, b.cmd.Process.Pid)
 	mem := procStatus(t, b.cmd.Process.Pid, "VmRSS", "VmHWM")
 	m := recoveredLine.FindStringSubmatch(b.log())
 	if m == nil {
@@ -210,8 +228,8 @@ func TestRecoveryTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("start to listening %v (store recovered in %v); RSS %.1f MiB, peak %.1f MiB",
-		listen.Round(time.Millisecond), took.Round(time.Millisecond), float64(mem[0])/1024, float64(mem[1])/1024)
+	t.Logf("start to listening %v (store recovered in %v), CPU time %v; RSS %.1f MiB, peak %.1f MiB",
+		listen.Round(time.Millisecond), took.Round(time.Millisecond), cpu, float64(mem[0])/1024, float64(mem[1])/1024)
 	for i, want := range []int{z.retained, z.sessions, z.sessions, z.sessions * z.perSession(), z.messages()} {
 		if got, _ := strconv.Atoi(m[i+1]); got != want {
 			t.Errorf("recovery line %q: field %d is %d, want %d", m[0], i+1, got, want)
