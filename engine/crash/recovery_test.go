@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,5 +308,236 @@ func checkRetained(t *testing.T, addr string, i, n int) {
 	}
 	if string(p.Topic) != topic || !p.Retain || len(p.Payload) != n {
 		t.Fatalf("retained %s: got %q retain %v, %d bytes", topic, p.Topic, p.Retain, len(p.Payload))
+	}
+}
+
+// spaceSize is the load of TestSpaceReclaim.
+type spaceSize struct {
+	sessions int // offline persistent subscribers
+	messages int // QoS 1 messages published to all of them
+	payload  int // bytes of each payload
+}
+
+// spaceSizes is the load of TestSpaceReclaim: 50 MiB of payloads for
+// make test (enough for the store to move them out of its memtables), or
+// with GUST_RECOVERY_FULL=1 50k messages of 2 KiB queued to 20 sessions
+// (1M deliveries); GUST_SPACE_SESSIONS, _MESSAGES and _PAYLOAD override
+// each figure.
+func spaceSizes() spaceSize {
+	z := spaceSize{sessions: 2, messages: 25_000, payload: 2048}
+	if os.Getenv("GUST_RECOVERY_FULL") == "1" {
+		z = spaceSize{sessions: 20, messages: 50_000, payload: 2048}
+	}
+	for _, f := range []struct {
+		env string
+		v   *int
+	}{
+		{"GUST_SPACE_SESSIONS", &z.sessions},
+		{"GUST_SPACE_MESSAGES", &z.messages},
+		{"GUST_SPACE_PAYLOAD", &z.payload},
+	} {
+		if n, err := strconv.Atoi(os.Getenv(f.env)); err == nil && n > 0 {
+			*f.v = n
+		}
+	}
+	return z
+}
+
+// diskUse is the size of a data directory's files by kind.
+type diskUse struct{ tables, logs, other int64 }
+
+func (u diskUse) total() int64 { return u.tables + u.logs + u.other }
+
+func (u diskUse) String() string {
+	return fmt.Sprintf("%.2f MiB (tables %.2f, logs %.2f, other %.2f)", mib(u.total()), mib(u.tables), mib(u.logs), mib(u.other))
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+// measureDir sums the files of dir by kind, the disk-full reserve left
+// out.
+func measureDir(t *testing.T, dir string) diskUse {
+	t.Helper()
+	var u diskUse
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil {
+			if os.IsNotExist(err) {
+				continue // deleted by the store meanwhile
+			}
+			t.Fatal(err)
+		}
+		switch n := e.Name(); {
+		case e.IsDir(), n == "gust-ballast":
+		case strings.HasSuffix(n, ".sst"):
+			u.tables += info.Size()
+		case strings.HasSuffix(n, ".log"):
+			u.logs += info.Size()
+		default:
+			u.other += info.Size()
+		}
+	}
+	return u
+}
+
+// stop shuts the broker down with SIGTERM and waits for it to exit.
+func (b *broker) stop(t *testing.T) {
+	t.Helper()
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("broker did not stop:\n%s", b.log())
+	}
+}
+
+// spaceSession connects persistent session id (clean session 0).
+func spaceSession(t *testing.T, addr, id string) *client {
+	t.Helper()
+	c, err := dialWith(addr, &codec.Connect{ClientID: []byte(id), KeepAlive: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// publishPipelined publishes n QoS 1 messages to topic with up to window
+// of them unacknowledged, and returns once every PUBACK has come.
+func publishPipelined(t *testing.T, addr, topic string, n, size, window int) {
+	t.Helper()
+	c, err := dial(addr, "space-pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.nc.Close()
+	payload := make([]byte, size)
+	rnd := rand.NewChaCha8([32]byte{})
+	w := bufio.NewWriter(c.nc)
+	var buf []byte
+	send := func(i int) {
+		_, _ = rnd.Read(payload) // incompressible, like most payloads
+		buf = codec.AppendPublish(buf[:0], codec.V311, &codec.Publish{Topic: []byte(topic), Payload: payload, QoS: 1, PacketID: uint16(i%65535 + 1)})
+		if _, err := w.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := 0
+	for ; sent < min(n, window); sent++ {
+		send(sent)
+	}
+	for acked := 0; acked < n; acked++ {
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.read(codec.TypePuback); err != nil {
+			t.Fatalf("PUBACK %d of %d: %v", acked, n, err)
+		}
+		if sent < n {
+			send(sent)
+			sent++
+		}
+	}
+}
+
+// drain reads n QoS 1 messages on c and acknowledges each.
+func drain(t *testing.T, c *client, n int) {
+	t.Helper()
+	w := bufio.NewWriter(c.nc)
+	for i := range n {
+		pkt, err := c.read(codec.TypePublish)
+		if err != nil {
+			t.Fatalf("message %d of %d: %v", i, n, err)
+		}
+		var p codec.Publish
+		if _, err := codec.DecodePublish(pkt, codec.V311, &p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(codec.AppendAck(nil, codec.V311, &codec.Ack{Type: codec.TypePuback, PacketID: p.PacketID})); err != nil {
+			t.Fatal(err)
+		}
+		if c.r.Buffered() == 0 {
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSpaceReclaim queues QoS 1 messages for offline persistent sessions
+// through a real broker, drains them, and measures the data directory:
+// at the start, at its peak, after the drain, and after a restart. What
+// was acknowledged must not stay on disk.
+func TestSpaceReclaim(t *testing.T) {
+	z := spaceSizes()
+	dir := t.TempDir()
+	flags := []string{"--max-queued-messages", strconv.Itoa(z.messages), "--max-queued-bytes", strconv.Itoa(1 << 30),
+		"--max-queued-bytes-total", strconv.Itoa(16 << 30)}
+	b := start(t, dir, flags...)
+	ids := make([]string, z.sessions)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("space-%d", i)
+		c := spaceSession(t, b.addr, ids[i])
+		if err := c.write(codec.AppendSubscribe(nil, codec.V311, &codec.Subscribe{PacketID: 1,
+			Filters: []codec.Subscription{{Filter: []byte("space/#"), QoS: 1}}})); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.read(codec.TypeSuback); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.nc.Close()
+	}
+	begin := measureDir(t, dir)
+
+	t0 := time.Now()
+	publishPipelined(t, b.addr, "space/x", z.messages, z.payload, 1000)
+	pub := time.Since(t0)
+	peak := measureDir(t, dir)
+	t0 = time.Now()
+	for _, id := range ids {
+		c := spaceSession(t, b.addr, id)
+		drain(t, c, z.messages)
+		_ = c.write([]byte{0xE0, 0}) // DISCONNECT
+		_ = c.nc.Close()
+	}
+	t.Logf("%d messages of %d B queued to %d offline sessions in %v, drained in %v",
+		z.messages, z.payload, z.sessions, pub.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	drained := measureDir(t, dir)
+	// The store compacts deleted data in the background: wait for the
+	// tables to shrink to a twentieth of the peak.
+	t0 = time.Now()
+	later := drained
+	for later.tables > begin.tables+peak.total()/20 && time.Since(t0) < 30*time.Second {
+		time.Sleep(250 * time.Millisecond)
+		later = measureDir(t, dir)
+	}
+	reclaimed := time.Since(t0)
+	b.stop(t)
+	b = start(t, dir, flags...)
+	restarted := measureDir(t, dir)
+	t.Logf("data directory: start %v", begin)
+	t.Logf("  peak %v", peak)
+	t.Logf("  drained %v", drained)
+	t.Logf("  %v later %v", reclaimed.Round(time.Millisecond), later)
+	t.Logf("  restarted %v", restarted)
+	if m := recoveredLine.FindStringSubmatch(b.log()); m == nil || m[4] != "0" || m[5] != "0" {
+		t.Errorf("after the drain the store still holds deliveries or messages: %q", m)
+	}
+	if limit := begin.tables + peak.total()/20; later.tables > limit {
+		t.Errorf("tables of %d bytes %v after the drain: more than %d (peak %d)", later.tables, reclaimed, limit, peak.total())
+	}
+	// Near the start: what is left of the peak is the store's log and
+	// bookkeeping, not the drained messages.
+	if limit := begin.total() + peak.total()/10; restarted.total() > limit {
+		t.Errorf("data directory %d bytes after the drain and a restart: more than %d (start %d, peak %d)",
+			restarted.total(), limit, begin.total(), peak.total())
 	}
 }
