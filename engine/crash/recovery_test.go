@@ -534,10 +534,11 @@ func TestSpaceReclaim(t *testing.T) {
 	if limit := begin.tables + peak.total()/20; later.tables > limit {
 		t.Errorf("tables of %d bytes %v after the drain: more than %d (peak %d)", later.tables, reclaimed, limit, peak.total())
 	}
-	// Near the start: what is left of the peak is the store's log and
-	// bookkeeping, not the drained messages.
-	if limit := begin.total() + peak.total()/10; restarted.total() > limit {
-		t.Errorf("data directory %d bytes after the drain and a restart: more than %d (start %d, peak %d)",
-			restarted.total(), limit, begin.total(), peak.total())
+	// Near the start: the drained messages are gone from the tables.
+	// The log files are pebble's write-ahead log, which it recycles: their
+	// size follows its memtables, not what was queued.
+	if kept, limit := restarted.tables+restarted.other, begin.tables+begin.other+peak.total()/20; kept > limit {
+		t.Errorf("tables and other files of %d bytes after the drain and a restart: more than %d (start %v, peak %v)",
+			kept, limit, begin, peak)
 	}
 }
