@@ -198,7 +198,7 @@ func procCPU(t *testing.T, pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
 }
 
-var recoveredLine = regexp.MustCompile(`msg="store recovered".* retained=(\d+) sessions=(\d+) subscriptions=(\d+) .*queued=(\d+) messages=(\d+) .*took=(\S+)`)
+var recoveryCounts = regexp.MustCompile(`msg="store recovered".* retained=(\d+) sessions=(\d+) subscriptions=(\d+) .*queued=(\d+) messages=(\d+) .*took=(\S+)`)
 
 // TestRecoveryTime fills a store with retained messages and persistent
 // sessions holding queued messages, starts the broker on it, and
@@ -222,7 +222,7 @@ func TestRecoveryTime(t *testing.T) {
 	listen := time.Since(t0)
 	cpu := procCPU(t, b.cmd.Process.Pid)
 	mem := procStatus(t, b.cmd.Process.Pid, "VmRSS", "VmHWM")
-	m := recoveredLine.FindStringSubmatch(b.log())
+	m := recoveryCounts.FindStringSubmatch(b.log())
 	if m == nil {
 		t.Fatalf("no recovery line:\n%s", b.log())
 	}
@@ -242,15 +242,15 @@ func TestRecoveryTime(t *testing.T) {
 		if s < 0 || z.sessions == 0 {
 			break
 		}
-		checkQueued(t, b.addr, s, z)
+		checkRecoveredQueue(t, b.addr, s, z)
 	}
 	if z.retained > 0 {
 		checkRetained(t, b.addr, z.retained-1, z.payload)
 	}
 }
 
-// checkQueued resumes session s and reads its queued messages, in order.
-func checkQueued(t *testing.T, addr string, s int, z recoverySize) {
+// checkRecoveredQueue resumes session s and reads its queued messages, in order.
+func checkRecoveredQueue(t *testing.T, addr string, s int, z recoverySize) {
 	t.Helper()
 	c, err := dialWith(addr, &codec.Connect{ClientID: []byte(recClientID(s)), KeepAlive: 60})
 	if err != nil {
@@ -384,8 +384,8 @@ func measureDir(t *testing.T, dir string) diskUse {
 	return u
 }
 
-// stop shuts the broker down with SIGTERM and waits for it to exit.
-func (b *broker) stop(t *testing.T) {
+// terminate shuts b down with SIGTERM and waits for it to exit.
+func terminate(t *testing.T, b *broker) {
 	t.Helper()
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -445,8 +445,8 @@ func publishPipelined(t *testing.T, addr, topic string, n, size, window int) {
 	}
 }
 
-// drain reads n QoS 1 messages on c and acknowledges each.
-func drain(t *testing.T, c *client, n int) {
+// drainSession reads n QoS 1 messages on c and acknowledges each.
+func drainSession(t *testing.T, c *client, n int) {
 	t.Helper()
 	w := bufio.NewWriter(c.nc)
 	for i := range n {
@@ -504,7 +504,7 @@ func TestSpaceReclaim(t *testing.T) {
 	t0 = time.Now()
 	for _, id := range ids {
 		c := spaceSession(t, b.addr, id)
-		drain(t, c, z.messages)
+		drainSession(t, c, z.messages)
 		_ = c.write([]byte{0xE0, 0}) // DISCONNECT
 		_ = c.nc.Close()
 	}
@@ -520,7 +520,7 @@ func TestSpaceReclaim(t *testing.T) {
 		later = measureDir(t, dir)
 	}
 	reclaimed := time.Since(t0)
-	b.stop(t)
+	terminate(t, b)
 	b = start(t, dir, flags...)
 	restarted := measureDir(t, dir)
 	t.Logf("data directory: start %v", begin)
@@ -528,7 +528,7 @@ func TestSpaceReclaim(t *testing.T) {
 	t.Logf("  drained %v", drained)
 	t.Logf("  %v later %v", reclaimed.Round(time.Millisecond), later)
 	t.Logf("  restarted %v", restarted)
-	if m := recoveredLine.FindStringSubmatch(b.log()); m == nil || m[4] != "0" || m[5] != "0" {
+	if m := recoveryCounts.FindStringSubmatch(b.log()); m == nil || m[4] != "0" || m[5] != "0" {
 		t.Errorf("after the drain the store still holds deliveries or messages: %q", m)
 	}
 	if limit := begin.tables + peak.total()/20; later.tables > limit {
