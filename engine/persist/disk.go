@@ -39,7 +39,7 @@ import (
 // drained would keep the messages' space. Every DiskOptions.ReclaimEvery
 // the store flushes a memtable holding deletions if no commit came since
 // the last look, and, once pebble estimates the data hidden by tombstones
-// in tables at reclaimMin bytes and a 1/reclaimShare of the store,
+// in tables at reclaimMin bytes and a 1/reclaimShare of the tables,
 // compacts those tables' key ranges.
 type Disk struct {
 	dir     string
@@ -78,9 +78,11 @@ type DiskOptions struct {
 const DefaultReclaimEvery = 5 * time.Second
 
 // A compaction for deleted data runs once pebble estimates it at
-// reclaimMin bytes and a 1/reclaimShare of the store's size.
+// reclaimMin bytes and a 1/reclaimShare of the tables' size: a compaction
+// rewrites the live data around what it drops, a few times the dropped
+// bytes at most.
 const (
-	reclaimMin   = 8 << 20
+	reclaimMin   = 1 << 20
 	reclaimShare = 8
 )
 
@@ -197,12 +199,12 @@ func (d *Disk) waitStats(ctx context.Context) {
 
 // reclaim compacts the key ranges of the tables whose tombstones hide
 // data, if pebble estimates that data at reclaimMin bytes and a
-// 1/reclaimShare of the store.
+// 1/reclaimShare of the tables.
 func (d *Disk) reclaim(ctx context.Context) error {
 	m := d.db.Metrics()
 	garbage := m.Table.Garbage.PointDeletionsBytesEstimate + m.Table.Garbage.RangeDeletionsBytesEstimate
 	before := m.DiskSpaceUsage()
-	if garbage < reclaimMin || garbage < before/reclaimShare {
+	if garbage < reclaimMin || garbage < uint64(m.Total().TablesSize)/reclaimShare {
 		return nil
 	}
 	levels, err := d.db.SSTables()
@@ -216,6 +218,9 @@ func (d *Disk) reclaim(ctx context.Context) error {
 				spans = append(spans, keySpan{t.Smallest.UserKey, t.Largest.UserKey})
 			}
 		}
+	}
+	if len(spans) == 0 {
+		return nil
 	}
 	spans = mergeSpans(spans)
 	start := time.Now()
