@@ -70,6 +70,12 @@ CRASH_FSYNC ?= always
 crash:
 	GUST_CRASH_KILLS=1000 GUST_CRASH_FSYNC=$(CRASH_FSYNC) $(GO) test -count=1 -v -timeout 60m -run 'TestKillRetained|TestKillQueued' ./engine/crash
 
+## recovery: recovery time with 1M retained messages and 100k persistent sessions holding 1M queued
+## messages (time to listening, RSS), and disk space before, at the peak and after queues drain.
+.PHONY: recovery
+recovery:
+	GUST_RECOVERY_FULL=1 $(GO) test -count=1 -v -timeout 30m -run 'TestRecoveryTime|TestSpaceReclaim' ./engine/crash
+
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VER)
 

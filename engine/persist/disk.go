@@ -1,11 +1,14 @@
 package persist
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +30,17 @@ import (
 // cannot store and loses nothing it acknowledged.
 // Once the file system has twice the ballast free again, the ballast is
 // put back and commits are taken again.
+//
+// Deleted records give their space back once a compaction takes their
+// tombstones down to the data they delete. pebble's own heuristics leave
+// a small table of tombstones over much larger data alone (a message's
+// tombstone is a few bytes, its payload kilobytes), and tombstones still
+// in a memtable wait for more writes to fill it; so a store whose queues
+// drained would keep the messages' space. Every DiskOptions.ReclaimEvery
+// the store flushes a memtable holding deletions if no commit came since
+// the last look, and, once pebble estimates the data hidden by tombstones
+// in tables at reclaimMin bytes and a 1/reclaimShare of the tables,
+// compacts those tables' key ranges.
 type Disk struct {
 	dir     string
 	db      *pebble.DB
@@ -37,6 +51,10 @@ type Disk struct {
 	full     atomic.Bool
 	stopFull chan struct{}
 	fullDone chan struct{}
+
+	stopReclaim context.CancelFunc
+	reclaimDone chan struct{}
+	deletes     atomic.Int64 // deletions written since the last flush for them
 
 	mu        sync.Mutex
 	recovered time.Duration
@@ -49,7 +67,10 @@ type DiskOptions struct {
 	// Ballast is the space kept in reserve for a full disk
 	// (DefaultBallast if 0; negative: none).
 	Ballast int64
-	Log     *slog.Logger
+	// ReclaimEvery is how often the store looks for deleted data to
+	// compact away (DefaultReclaimEvery if 0; negative: never).
+	ReclaimEvery time.Duration
+	Log          *slog.Logger
 }
 
 // The memtable's size and how many may be queued: at most their product
@@ -57,6 +78,19 @@ type DiskOptions struct {
 const (
 	memTableSize = 64 << 20
 	memTables    = 4
+)
+
+// DefaultReclaimEvery is the default period of the store's look for
+// deleted data to compact away.
+const DefaultReclaimEvery = 5 * time.Second
+
+// A compaction for deleted data runs once pebble estimates it at
+// reclaimMin bytes and a 1/reclaimShare of the tables' size: a compaction
+// rewrites the live data around what it drops, a few times the dropped
+// bytes at most.
+const (
+	reclaimMin   = 1 << 20
+	reclaimShare = 8
 )
 
 // DefaultBallast is the default reserve for a full disk.
@@ -77,6 +111,9 @@ func OpenDisk(dir string, o DiskOptions) (*Disk, error) {
 	}
 	if o.Ballast == 0 {
 		o.Ballast = DefaultBallast
+	}
+	if o.ReclaimEvery == 0 {
+		o.ReclaimEvery = DefaultReclaimEvery
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("persist: data directory %s: %w", dir, err)
@@ -110,7 +147,127 @@ func OpenDisk(dir string, o DiskOptions) (*Disk, error) {
 	}
 	d.c.start(o.Sync.Every, d.write, d.syncLog)
 	go d.watchFull()
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopReclaim, d.reclaimDone = cancel, make(chan struct{})
+	if o.ReclaimEvery > 0 {
+		go d.watchGarbage(ctx, o.ReclaimEvery)
+	} else {
+		close(d.reclaimDone)
+	}
 	return d, nil
+}
+
+// watchGarbage compacts deleted data away every period, until ctx ends.
+func (d *Disk) watchGarbage(ctx context.Context, every time.Duration) {
+	defer close(d.reclaimDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	commits := d.c.stats().Commits
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		flushed, err := d.flushIdle(&commits)
+		if flushed {
+			d.waitStats(ctx)
+		}
+		if err == nil {
+			err = d.reclaim(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("store: compacting deleted data", "dir", d.dir, "err", err)
+		}
+	}
+}
+
+// flushIdle flushes the memtables if they hold deletions and no commit
+// came since the last call, when *commits was the count of commits.
+func (d *Disk) flushIdle(commits *uint64) (bool, error) {
+	n := d.c.stats().Commits
+	idle := n == *commits
+	*commits = n
+	if !idle || d.deletes.Load() == 0 {
+		return false, nil
+	}
+	d.deletes.Store(0)
+	return true, d.db.Flush()
+}
+
+// waitStats waits, a second at most, for pebble to have the statistics
+// (the deleted data estimates) of its new tables.
+func (d *Disk) waitStats(ctx context.Context) {
+	for range 100 {
+		if d.db.Metrics().Table.PendingStatsCollectionCount == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// reclaim compacts the key ranges of the tables whose tombstones hide
+// data, if pebble estimates that data at reclaimMin bytes and a
+// 1/reclaimShare of the tables.
+func (d *Disk) reclaim(ctx context.Context) error {
+	m := d.db.Metrics()
+	garbage := m.Table.Garbage.PointDeletionsBytesEstimate + m.Table.Garbage.RangeDeletionsBytesEstimate
+	before := m.DiskSpaceUsage()
+	if garbage < reclaimMin || garbage < uint64(m.Total().TablesSize)/reclaimShare {
+		return nil
+	}
+	levels, err := d.db.SSTables()
+	if err != nil {
+		return err
+	}
+	var spans []keySpan
+	for _, tables := range levels {
+		for _, t := range tables {
+			if t.TableStats.PointDeletionsBytesEstimate+t.TableStats.RangeDeletionsBytesEstimate > 0 {
+				spans = append(spans, keySpan{t.Smallest.UserKey, t.Largest.UserKey})
+			}
+		}
+	}
+	if len(spans) == 0 {
+		return nil
+	}
+	spans = mergeSpans(spans)
+	start := time.Now()
+	for _, sp := range spans {
+		end := sp.last
+		if bytes.Equal(sp.first, end) {
+			end = append(slices.Clip(end), 0) // Compact wants first < last
+		}
+		if err := d.db.Compact(ctx, sp.first, end, false); err != nil {
+			return err
+		}
+	}
+	d.log.Info("store: compacted deleted data", "dir", d.dir, "estimated_bytes", garbage, "ranges", len(spans),
+		"disk_bytes_before", before, "disk_bytes_after", d.db.Metrics().DiskSpaceUsage(), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// keySpan is the key range [first, last].
+type keySpan struct{ first, last []byte }
+
+// mergeSpans sorts spans and joins those that overlap.
+func mergeSpans(spans []keySpan) []keySpan {
+	slices.SortFunc(spans, func(a, b keySpan) int { return bytes.Compare(a.first, b.first) })
+	out := spans[:0]
+	for _, sp := range spans {
+		if n := len(out); n > 0 && bytes.Compare(sp.first, out[n-1].last) <= 0 {
+			if bytes.Compare(sp.last, out[n-1].last) > 0 {
+				out[n-1].last = sp.last
+			}
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 // makeBallast creates the reserve file with its blocks allocated.
@@ -197,18 +354,24 @@ func checkDir(dir string) error {
 // the log is synced: pebble syncs the groups written meanwhile together.
 func (d *Disk) write(group []pending, sync bool) (func() error, error) {
 	pb := d.db.NewBatch()
+	var deletes int64
 	err := eachOp(group, func(kind opKind, key, val []byte) error {
 		switch kind {
 		case opSet:
 			return pb.Set(key, val, nil)
 		case opDelete:
+			deletes++
 			return pb.Delete(key, nil)
 		}
+		deletes++
 		return pb.DeleteRange(key, val, nil)
 	})
 	if err != nil {
 		_ = pb.Close()
 		return nil, err
+	}
+	if deletes > 0 {
+		d.deletes.Add(deletes)
 	}
 	if !sync {
 		err = pb.Commit(pebble.NoSync)
@@ -247,10 +410,11 @@ func (d *Disk) Recover(r Recoverer) error {
 	if err != nil {
 		return fmt.Errorf("persist: data directory %s: %w", d.dir, err)
 	}
+	v := visitor{rec: r}
 	for it.First(); it.Valid(); it.Next() {
-		v, err := it.ValueAndErr()
+		val, err := it.ValueAndErr()
 		if err == nil {
-			err = visit(it.Key(), v, r)
+			err = v.visit(it.Key(), val)
 		}
 		if err != nil {
 			_ = it.Close()
@@ -294,6 +458,8 @@ func (d *Disk) Close() error {
 	d.c.close()
 	close(d.stopFull)
 	<-d.fullDone
+	d.stopReclaim()
+	<-d.reclaimDone
 	return d.db.Close()
 }
 

@@ -90,8 +90,9 @@ func (m *Mem) Recover(r Recoverer) error {
 		vals[i] = m.kv[k]
 	}
 	m.mu.Unlock()
+	v := visitor{rec: r}
 	for i, k := range keys {
-		if err := visit([]byte(k), vals[i], r); err != nil {
+		if err := v.visit([]byte(k), vals[i]); err != nil {
 			return err
 		}
 	}

@@ -52,8 +52,9 @@ type Store interface {
 	Close() error
 }
 
-// Recoverer receives the records of a Store at start. Byte slices are
-// valid only during the call.
+// Recoverer receives the records of a Store at start. A record, and the
+// byte slices it holds, are valid only during the call (its ClientID
+// string stays valid).
 type Recoverer interface {
 	Message(m *Message) error
 	Retained(r *Retained) error

@@ -291,6 +291,36 @@ func (r *reader) done() error {
 
 // visit decodes one key/value pair and hands it to rec.
 func visit(key, val []byte, rec Recoverer) error {
+	v := visitor{rec: rec}
+	return v.visit(key, val)
+}
+
+// visitor decodes the records of one Recover. It hands the Recoverer the
+// same record values each time, and the same client id string for the
+// consecutive records of one client, so that reading a record allocates
+// nothing the Recoverer does not keep.
+type visitor struct {
+	rec    Recoverer
+	id     string // client id of the last client record
+	m      Message
+	rt     Retained
+	s      Session
+	w      Will
+	sub    Subscription
+	d      Delivery
+	subIDs []uint32
+}
+
+// clientID returns the client id b as a string, the previous one if equal.
+func (v *visitor) clientID(b []byte) string {
+	if string(b) != v.id {
+		v.id = string(b)
+	}
+	return v.id
+}
+
+// visit decodes one key/value pair and hands it to v.rec.
+func (v *visitor) visit(key, val []byte) error {
 	if len(key) == 0 {
 		return errCorrupt
 	}
@@ -301,7 +331,8 @@ func visit(key, val []byte, rec Recoverer) error {
 		if len(key) != 9 {
 			return errCorrupt
 		}
-		m := Message{ID: binary.BigEndian.Uint64(key[1:])}
+		m := &v.m
+		*m = Message{ID: binary.BigEndian.Uint64(key[1:])}
 		m.QoS = r.byte1()
 		m.ExpireAt = r.varint()
 		m.Topic = r.bytes()
@@ -310,9 +341,10 @@ func visit(key, val []byte, rec Recoverer) error {
 		if err := r.done(); err != nil {
 			return err
 		}
-		return rec.Message(&m)
+		return v.rec.Message(m)
 	case kindRetained:
-		rt := Retained{Topic: key[1:]}
+		rt := &v.rt
+		*rt = Retained{Topic: key[1:]}
 		rt.QoS = r.byte1()
 		rt.ExpireAt = r.varint()
 		rt.Props = r.bytes()
@@ -320,14 +352,14 @@ func visit(key, val []byte, rec Recoverer) error {
 		if err := r.done(); err != nil {
 			return err
 		}
-		return rec.Retained(&rt)
+		return v.rec.Retained(rt)
 	case kindClient:
-		return visitClient(key, &r, rec)
+		return v.visitClient(key, &r)
 	}
 	return errCorrupt
 }
 
-func visitClient(key []byte, r *reader, rec Recoverer) error {
+func (v *visitor) visitClient(key []byte, r *reader) error {
 	if len(key) < 4 {
 		return errCorrupt
 	}
@@ -335,19 +367,21 @@ func visitClient(key []byte, r *reader, rec Recoverer) error {
 	if len(key) < 4+n {
 		return errCorrupt
 	}
-	id := string(key[3 : 3+n])
+	id := v.clientID(key[3 : 3+n])
 	rest := key[3+n:]
 	switch rest[0] {
 	case clientSession:
 		if len(rest) != 1 {
 			return errCorrupt
 		}
-		s := Session{ClientID: id}
+		s := &v.s
+		*s = Session{ClientID: id}
 		s.Version = r.byte1()
 		s.Expiry = r.u32()
 		s.OfflineAt = r.varint()
 		if flags := r.byte1(); flags&1 != 0 {
-			w := &Will{Retain: flags&2 != 0}
+			w := &v.w
+			*w = Will{Retain: flags&2 != 0}
 			w.QoS = r.byte1()
 			w.Delay = r.u32()
 			w.Topic = r.bytes()
@@ -358,9 +392,10 @@ func visitClient(key []byte, r *reader, rec Recoverer) error {
 		if err := r.done(); err != nil {
 			return err
 		}
-		return rec.Session(&s)
+		return v.rec.Session(s)
 	case clientSub:
-		s := Subscription{ClientID: id, Filter: rest[1:]}
+		s := &v.sub
+		*s = Subscription{ClientID: id, Filter: rest[1:]}
 		s.QoS = r.byte1()
 		flags := r.byte1()
 		s.NoLocal, s.RetainAsPublished = flags&1 != 0, flags&2 != 0
@@ -369,22 +404,24 @@ func visitClient(key []byte, r *reader, rec Recoverer) error {
 		if err := r.done(); err != nil {
 			return err
 		}
-		return rec.Subscription(&s)
+		return v.rec.Subscription(s)
 	case clientDeliver:
 		if len(rest) != 9 {
 			return errCorrupt
 		}
-		d := Delivery{ClientID: id, Seq: binary.BigEndian.Uint64(rest[1:])}
+		d := &v.d
+		*d = Delivery{ClientID: id, Seq: binary.BigEndian.Uint64(rest[1:])}
 		d.QoS = r.byte1()
 		d.State = r.byte1()
 		d.Retain = r.byte1()&1 != 0
 		d.PacketID = r.u16()
 		d.MessageID = r.u64()
 		if k := r.uvarint(); k > 0 && k <= uint64(len(r.b)) {
-			d.SubIDs = make([]uint32, k)
-			for i := range d.SubIDs {
-				d.SubIDs[i] = uint32(r.uvarint())
+			v.subIDs = v.subIDs[:0]
+			for range k {
+				v.subIDs = append(v.subIDs, uint32(r.uvarint()))
 			}
+			d.SubIDs = v.subIDs
 		} else if k > 0 {
 			r.fail()
 		}
@@ -394,7 +431,7 @@ func visitClient(key []byte, r *reader, rec Recoverer) error {
 		if err := r.done(); err != nil {
 			return err
 		}
-		return rec.Delivery(&d)
+		return v.rec.Delivery(d)
 	case clientInQoS2:
 		if len(rest) != 3 {
 			return errCorrupt
@@ -402,7 +439,7 @@ func visitClient(key []byte, r *reader, rec Recoverer) error {
 		if err := r.done(); err != nil {
 			return err
 		}
-		return rec.InQoS2(id, binary.BigEndian.Uint16(rest[1:]))
+		return v.rec.InQoS2(id, binary.BigEndian.Uint16(rest[1:]))
 	}
 	return errCorrupt
 }
