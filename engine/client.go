@@ -112,8 +112,11 @@ type clientExt struct {
 	// check is the password check of the CONNECT, from when it is handed
 	// to the pool until the connection closes (login.go).
 	check *auth.Check
-	// username is kept for the Authoriser only (clientInfo).
+	// username is kept for the Authoriser and the ACL only (clientInfo).
 	username string
+	// aclID names the connection in its loop's ACL cache; 0 until its
+	// first check (aclcheck.go).
+	aclID uint64
 	// aliases holds the topics of the client's v5 Topic Aliases, indexed by
 	// alias; they live and die with this connection [MQTT-3.3.2-7].
 	aliases [][]byte

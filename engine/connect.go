@@ -76,7 +76,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	c.keepAliveMs = b.effectiveKeepAlive(p.KeepAlive)
 	c.lastRead = b.refreshClock()
-	if b.cfg.Authoriser != nil && len(p.Username) > 0 {
+	if (b.cfg.Authoriser != nil || b.cfg.ACLFile != "") && len(p.Username) > 0 {
 		c.x().username = string(p.Username) // for clientInfo
 	}
 
