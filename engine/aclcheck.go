@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"github.com/gust-mqtt/gust/codec"
@@ -32,14 +33,27 @@ type aclCache struct {
 	key   []byte // scratch for the lookup key
 }
 
-// canWrite returns whether c may publish to topic under a, from the cache
-// when it can. A hit allocates nothing. Loop-only.
+// canWrite returns whether c may publish to topic under a: from c's last
+// decision when the topic is the same, else from the cache, else from the
+// rules. A hit allocates nothing. Loop-only.
 func (ac *aclCache) canWrite(c *client, a *ACL, topic []byte) bool {
 	if ac.acl != a {
 		clear(ac.m)
 		ac.bytes, ac.acl = 0, a
 	}
 	x := c.x()
+	if x.aclLastACL == a && bytes.Equal(x.aclLast, topic) {
+		return x.aclLastOK // the common case: a publisher repeats its topic
+	}
+	ok := ac.lookup(c, x, a, topic)
+	x.aclLast = append(x.aclLast[:0], topic...)
+	x.aclLastOK, x.aclLastACL = ok, a
+	return ok
+}
+
+// lookup is canWrite past the client's last decision: the loop's map,
+// else the rules. Loop-only.
+func (ac *aclCache) lookup(c *client, x *clientExt, a *ACL, topic []byte) bool {
 	if x.aclID == 0 {
 		x.aclID = c.l.b.aclSeq.Add(1) // never reused: a new connection never sees another's entries
 	}
