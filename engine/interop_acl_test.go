@@ -351,7 +351,20 @@ func dialPahoV5Addr(t *testing.T, addr, id string, mod func(*paho.Connect)) *pah
 		t.Fatal(err)
 	}
 	pc := &pahoV5{msgs: make(chan *paho.Publish, 1024), discs: make(chan *paho.Disconnect, 1)}
-	pc.c = paho.NewClient(paho.ClientConfig{Conn: nc, OnClientError: func(error) {}})
+	pc.c = paho.NewClient(paho.ClientConfig{
+		Conn: nc,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			pc.msgs <- pr.Packet
+			return true, nil
+		}},
+		OnServerDisconnect: func(d *paho.Disconnect) {
+			select {
+			case pc.discs <- d:
+			default:
+			}
+		},
+		OnClientError: func(error) {},
+	})
 	cp := &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}
 	if mod != nil {
 		mod(cp)
@@ -426,5 +439,260 @@ func TestInteropACLSameAsMosquitto(t *testing.T) {
 	}
 	if granted == 0 || refused == 0 {
 		t.Errorf("%d filters granted, %d refused: the scenario tests nothing", granted, refused)
+	}
+}
+
+// startACLBroker starts Gust with interopACL and a password file for
+// watch, alice, bob and carol (SCRAM credentials), anonymous clients allowed.
+func startACLBroker(t *testing.T, mod func(*Config)) (*Broker, string) {
+	t.Helper()
+	acl := writeACLFile(t, interopACL)
+	users := writeUsersFile(t, "alice", "alice-pw", "bob", "bob-pw", "carol", "carol-pw", "watch", "watch-pw")
+	b := startBroker(t, func(c *Config) {
+		c.ACLFile, c.PasswordFile, c.AllowAnonymous = acl, users, true
+		if mod != nil {
+			mod(c)
+		}
+	})
+	return b, acl
+}
+
+// mosqSubDebug runs mosquitto_sub -d with args for a second and returns
+// its output.
+func mosqSubDebug(t *testing.T, b *Broker, args ...string) string {
+	t.Helper()
+	tool := mosquittoTool(t, "mosquitto_sub")
+	h, p := hostPort(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, tool, append([]string{"-h", h, "-p", p, "-d", "-W", "1"}, args...)...).CombinedOutput()
+	return string(out)
+}
+
+// TestInteropACLMosquittoClients: with mosquitto_sub and mosquitto_pub
+// (3.1.1): a refused filter gets SUBACK 0x80 and a granted one its QoS; a
+// denied QoS 0, 1 or 2 PUBLISH is acknowledged as usual (mosquitto_pub
+// succeeds) but not delivered; a will on a topic its client may not write
+// is not published, one it may write is.
+func TestInteropACLMosquittoClients(t *testing.T) {
+	b, _ := startACLBroker(t, nil)
+	alice := []string{"-u", "alice", "-P", "alice-pw"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{args: append([]string{"-t", "a/b/#", "-q", "1"}, alice...), want: "Subscribed (mid: 1): 1"},
+		{args: append([]string{"-t", "a/#"}, alice...), want: "Subscribed (mid: 1): 128"}, // a/secret/# denied
+		{args: append([]string{"-t", "w/only"}, alice...), want: "Subscribed (mid: 1): 128"},
+		{args: []string{"-t", "pub/x", "-q", "2"}, want: "Subscribed (mid: 1): 2"},
+		{args: []string{"-t", "pub/secret"}, want: "Subscribed (mid: 1): 128"},
+		{args: []string{"-t", "u/bob/in", "-u", "bob", "-P", "bob-pw"}, want: "Subscribed (mid: 1): 0"}, // pattern %u
+		{args: []string{"-t", "u/bob/in", "-u", "carol", "-P", "carol-pw"}, want: "Subscribed (mid: 1): 128"},
+	} {
+		if out := mosqSubDebug(t, b, tc.args...); !strings.Contains(out, tc.want) {
+			t.Errorf("mosquitto_sub %v: want %q in\n%s", tc.args, tc.want, out)
+		}
+	}
+
+	// alice reads a/b/#; bob publishes there (denied: his section reads
+	// b/# and x/#, no pattern grants a/...), then alice herself (granted).
+	wait := mosqSub(t, b, append([]string{"-t", "a/b/#", "-q", "2", "-v", "-C", "1", "-W", "10"}, alice...)...)
+	waitSubscribed(t, b, 1)
+	for _, q := range []string{"0", "1", "2"} {
+		mosqPub(t, b, "-u", "bob", "-P", "bob-pw", "-t", "a/b/c", "-q", q, "-m", "denied-"+q)
+	}
+	mosqPub(t, b, append([]string{"-t", "a/b/c", "-q", "1", "-m", "granted"}, alice...)...)
+	if got := wait(); len(got) != 1 || got[0] != "a/b/c granted" {
+		t.Errorf("alice received %q, want only the granted message", got)
+	}
+
+	// Wills: alice may write w/only but not r/only; watch reads both.
+	tool := mosquittoTool(t, "mosquitto_sub")
+	h, p := hostPort(t, b)
+	waitFor(t, "alice's subscription gone", func() bool { return b.subCount.Load() == 0 })
+	wills := mosqSub(t, b, "-u", "watch", "-P", "watch-pw", "-t", "w/only", "-t", "r/only", "-v", "-W", "3")
+	waitSubscribed(t, b, 2)
+	for _, topic := range []string{"w/only", "r/only"} {
+		victim := exec.Command(tool, append([]string{"-h", h, "-p", p, "-t", "a/b/x", "--will-topic", topic,
+			"--will-payload", "bye", "-i", "victim-" + strings.ReplaceAll(topic, "/", "-")}, alice...)...)
+		if err := victim.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		_ = victim.Process.Kill()
+		_ = victim.Wait()
+	}
+	if got := wills(); len(got) != 1 || got[0] != "w/only bye" {
+		t.Errorf("wills published %q, want only w/only's", got)
+	}
+}
+
+// TestInteropACLPahoV5: with paho.golang (MQTT 5) a refused filter gets
+// SUBACK 0x87, a denied QoS 1 PUBLISH PUBACK 0x87 and QoS 2 PUBREC 0x87; a
+// denied QoS 0 PUBLISH is dropped and the connection stays; nothing denied
+// reaches a subscriber, retained messages included.
+func TestInteropACLPahoV5(t *testing.T) {
+	b, _ := startACLBroker(t, nil)
+	addr := b.Addr().String()
+	login := func(user string) func(*paho.Connect) {
+		return func(cp *paho.Connect) {
+			cp.UsernameFlag, cp.Username = true, user
+			cp.PasswordFlag, cp.Password = true, []byte(user+"-pw")
+		}
+	}
+	watch := dialPahoV5Addr(t, addr, "watch", login("watch"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Retained messages alice may and may not read.
+	for _, topic := range []string{"a/b/r", "a/secret/r"} {
+		if _, err := watch.c.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Retain: true, Payload: []byte("r")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := dialPahoV5Addr(t, addr, "alice", login("alice"))
+	sa, err := alice.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{
+		{Topic: "a/b/#", QoS: 1}, {Topic: "a/#", QoS: 1}, {Topic: "w/only"}, {Topic: "$share/g/a/b/+", QoS: 1}, {Topic: "$share/g/a/#"},
+	}})
+	if sa == nil {
+		t.Fatal(err) // an error also reports the refused filters, with the SUBACK
+	}
+	if want := []byte{1, 0x87, 0x87, 1, 0x87}; !slices.Equal(sa.Reasons, want) {
+		t.Errorf("SUBACK reasons %#x, want %#x", sa.Reasons, want)
+	}
+	if m := alice.next(t, 5*time.Second); m.Topic != "a/b/r" || !m.Retain {
+		t.Errorf("retained %q (retain %v), want a/b/r", m.Topic, m.Retain)
+	}
+
+	bob := dialPahoV5Addr(t, addr, "bob", login("bob"))
+	for _, tc := range []struct {
+		topic string
+		qos   byte
+		want  byte
+	}{
+		{topic: "a/b/1", qos: 1, want: 0x87},
+		{topic: "a/b/2", qos: 2, want: 0x87},
+		{topic: "x/z", qos: 1, want: 0},
+		{topic: "x/y", qos: 2, want: 0x87},
+	} {
+		if got := pubackCode(t, bob, tc.topic, tc.qos); got != tc.want {
+			t.Errorf("bob QoS %d to %s: reason %#x, want %#x", tc.qos, tc.topic, got, tc.want)
+		}
+	}
+	if _, err := bob.c.Publish(ctx, &paho.Publish{Topic: "a/b/0", Payload: []byte("q0")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := pubackCode(t, alice, "a/b/ok", 1); got != 0 {
+		t.Fatalf("alice's own publish: reason %#x", got)
+	}
+	// alice gets her own message twice (through a/b/# and the shared
+	// a/b/+) and nothing of bob's.
+	var topics []string
+	for done := false; !done; {
+		select {
+		case m := <-alice.msgs:
+			topics = append(topics, m.Topic)
+		case d := <-bob.discs:
+			t.Fatalf("bob disconnected: %#x", d.ReasonCode)
+		case <-time.After(500 * time.Millisecond):
+			done = true
+		}
+	}
+	if want := []string{"a/b/ok", "a/b/ok"}; !slices.Equal(topics, want) {
+		t.Errorf("alice received %q, want %q", topics, want)
+	}
+}
+
+// TestACLReload: ReloadACLFile applies new rules to connected clients at
+// their next PUBLISH (the cached decisions are dropped); a bad file keeps
+// the previous rules and is logged with its name and line.
+func TestACLReload(t *testing.T) {
+	var logs syncBuffer
+	b, acl := startACLBroker(t, func(c *Config) { c.Logger = logTo(&logs) })
+	addr := b.Addr().String()
+	watch := aclClient(t, addr, aclUser{name: "watch", pass: "watch-pw", id: "watch"}, nil)
+	got := make(chan string, 16)
+	if tok := watch.Subscribe("#", 1, func(_ mqtt.Client, m mqtt.Message) { got <- m.Topic() }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	carol := aclClient(t, addr, aclUser{name: "carol", pass: "carol-pw", id: "carol"}, nil)
+	publishes := func(topic string) bool {
+		t.Helper()
+		if tok := carol.Publish(topic, 1, false, "x"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		if tok := watch.Publish("sync", 1, false, "x"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		arrived := false
+		for {
+			select {
+			case tp := <-got:
+				if tp == "sync" {
+					return arrived
+				}
+				arrived = arrived || tp == topic
+			case <-time.After(5 * time.Second):
+				t.Fatal("sync message lost")
+			}
+		}
+	}
+	if publishes("new/carol") {
+		t.Fatal("carol published to new/carol before the reload")
+	}
+	if !publishes("x/carol/1") {
+		t.Fatal("carol could not publish to x/carol/1")
+	}
+	if err := os.WriteFile(acl, []byte(interopACL+"user carol\ntopic write new/carol\ntopic deny x/carol/1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ReloadACLFile(); err != nil {
+		t.Fatal(err)
+	}
+	if !publishes("new/carol") || publishes("x/carol/1") {
+		t.Fatal("the reloaded rules are not applied to a connected client")
+	}
+
+	if err := os.WriteFile(acl, []byte("user carol\ntopic write #\ntopic sometimes x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ReloadACLFile(); err == nil {
+		t.Fatal("a bad file reloaded")
+	}
+	if l := logs.String(); !strings.Contains(l, "acl file not reloaded") || !strings.Contains(l, acl+":3:") {
+		t.Errorf("bad file not logged with its line:\n%s", l)
+	}
+	if publishes("a/b") || !publishes("new/carol") {
+		t.Error("a bad file changed the rules")
+	}
+}
+
+// TestPasswordFileEmptyWarns: a password file without users starts, with
+// a warning saying that every login with a user name will be refused.
+func TestPasswordFileEmptyWarns(t *testing.T) {
+	var logs syncBuffer
+	path := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(path, []byte("# nobody yet\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startBroker(t, func(c *Config) { c.PasswordFile, c.Logger = path, logTo(&logs) })
+	if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "password file has no users") {
+		t.Errorf("no warning for an empty password file:\n%s", l)
+	}
+}
+
+// TestInteropMosquittoPasswdLogin: mosquitto_pub logs in to Gust with a
+// password file written by mosquitto_passwd, in both its hashes, and a
+// wrong password is refused.
+func TestInteropMosquittoPasswdLogin(t *testing.T) {
+	passwd := mosquittoPasswordFile(t, t.TempDir())
+	b := startBroker(t, func(c *Config) { c.PasswordFile, c.AllowAnonymous = passwd, false })
+	for _, u := range aclUsers[1:] { // alice ($7$), bob ($6$), carol ($7$)
+		mosqPub(t, b, "-u", u.name, "-P", u.pass, "-t", "pw/m", "-m", "x", "-q", "1")
+	}
+	tool := mosquittoTool(t, "mosquitto_pub")
+	h, p := hostPort(t, b)
+	out, err := exec.Command(tool, "-h", h, "-p", p, "-u", "alice", "-P", "wrong", "-t", "pw/m", "-m", "x").CombinedOutput()
+	if err == nil {
+		t.Fatalf("wrong password accepted: %s", out)
 	}
 }
