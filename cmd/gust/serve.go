@@ -127,6 +127,11 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 			return engine.Config{}, fmt.Errorf("password file: %w", err)
 		}
 	}
+	if cfg.ACLFile != "" {
+		if _, err := engine.LoadACL(cfg.ACLFile); err != nil { // stops start-up with its line
+			return engine.Config{}, fmt.Errorf("acl file: %w", err)
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return engine.Config{}, err
 	}
