@@ -174,10 +174,13 @@ func (b *Broker) setACL(a *ACL) {
 }
 
 // ReloadACLFile reads Config.ACLFile again and, if it parses, makes it the
-// rules of every later PUBLISH, SUBSCRIBE and will; subscriptions already
-// granted stay. On error, which names the file and line and wraps
-// ErrACLFile, the previous rules stay in force. Both outcomes are logged.
-// Without an ACL file it does nothing. Safe from any goroutine.
+// rules of every later PUBLISH, SUBSCRIBE and will, and drops the
+// subscriptions of connected clients that it no longer grants (each loop
+// does it for its clients soon after the call returns; an offline
+// session's are checked when it is resumed). On error, which names the
+// file and line and wraps ErrACLFile, the previous rules stay in force.
+// Both outcomes are logged. Without an ACL file it does nothing. Safe
+// from any goroutine.
 func (b *Broker) ReloadACLFile() error {
 	if b.cfg.ACLFile == "" {
 		return nil
@@ -188,5 +191,60 @@ func (b *Broker) ReloadACLFile() error {
 		return err
 	}
 	b.setACL(a)
+	for _, l := range b.loopSnapshot() {
+		l.run("acl reload", func() {
+			n := 0
+			for _, c := range l.clients {
+				if c.state == stateConnected && c.sess != nil {
+					n += c.revokeSubscriptions(a)
+				}
+			}
+			if n > 0 {
+				b.log.Info("acl reload: subscriptions no longer granted dropped", "loop", l.idx, "subscriptions", n)
+			}
+			l.finish()
+		})
+	}
 	return nil
+}
+
+// recheckResumed drops the subscriptions of c's resumed session that the
+// ACL does not grant c: they were made under older rules, or by another
+// user with the same client id. Loop-only; c is connected.
+func (c *client) recheckResumed() {
+	b := c.l.b
+	if a := b.acl.Load(); a != nil {
+		if n := c.revokeSubscriptions(a); n > 0 {
+			b.log.Info("acl: subscriptions of a resumed session not granted to its client dropped",
+				"client", c.clientID(), "user", c.aclSubject().user, "subscriptions", n)
+		}
+	}
+}
+
+// revokeSubscriptions drops, as an UNSUBSCRIBE would, the subscriptions
+// of c's session that a does not grant c, and returns how many. Loop-only;
+// c is connected.
+func (c *client) revokeSubscriptions(a *ACL) int {
+	s := c.sess
+	st := s.sub.Load()
+	if st == nil {
+		return 0
+	}
+	l, b := c.l, c.l.b
+	who := c.aclSubject()
+	n := 0
+	for i := len(st.subs.list) - 1; i >= 0; i-- { // remove moves the last entry to i: already seen
+		e := &st.subs.list[i]
+		if a.canSubscribe(&who, e.sub.Filter) {
+			continue
+		}
+		b.trie.Unsubscribe(st.id, e.sub.Filter, e.sub.Group)
+		if s.durable() && l.dur != nil {
+			l.dur.batch().DeleteSubscription(s.clientID, []byte(e.full))
+		}
+		st.subs.remove(i)
+		b.subCount.Add(-1)
+		n++
+	}
+	return n
 }

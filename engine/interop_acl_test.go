@@ -696,3 +696,96 @@ func TestInteropMosquittoPasswdLogin(t *testing.T) {
 		t.Fatalf("wrong password accepted: %s", out)
 	}
 }
+
+// aclSubscriber connects u (clean session as given) and subscribes to
+// filter at QoS 1; received topics arrive on the channel.
+func aclSubscriber(t *testing.T, addr string, u aclUser, clean bool, filter string) (mqtt.Client, chan string) {
+	t.Helper()
+	got := make(chan string, 64)
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(u.id).SetProtocolVersion(4)
+	o.SetAutoReconnect(false).SetConnectRetry(false).SetCleanSession(clean).SetConnectTimeout(5 * time.Second)
+	o.SetUsername(u.name).SetPassword(u.pass)
+	o.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { got <- m.Topic() })
+	c := mqtt.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	if filter != "" {
+		tok := c.Subscribe(filter, 1, nil)
+		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil || tok.(*mqtt.SubscribeToken).Result()[filter] != 1 {
+			t.Fatalf("subscribe %s: %v", filter, tok.Error())
+		}
+	}
+	return c, got
+}
+
+// expectTopics publishes each topic from watch and returns the ones that
+// reached got within a short while.
+func expectTopics(t *testing.T, watch mqtt.Client, got chan string, topics ...string) []string {
+	t.Helper()
+	for _, tp := range topics {
+		if tok := watch.Publish(tp, 1, false, "x"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	var out []string
+	for {
+		select {
+		case tp := <-got:
+			out = append(out, tp)
+		case <-time.After(500 * time.Millisecond):
+			sort.Strings(out)
+			return out
+		}
+	}
+}
+
+// TestACLReloadRevokesSubscriptions: a reload that takes a read right away
+// drops the subscriptions of connected clients it covered; the others
+// stay.
+func TestACLReloadRevokesSubscriptions(t *testing.T) {
+	b, acl := startACLBroker(t, nil)
+	addr := b.Addr().String()
+	watch := aclClient(t, addr, aclUser{name: "watch", pass: "watch-pw", id: "watch"}, nil)
+	_, got := aclSubscriber(t, addr, aclUsers[1], true, "a/b/#")
+	_, got2 := aclSubscriber(t, addr, aclUsers[2], true, "x/z")
+	if r := expectTopics(t, watch, got, "a/b/1"); !slices.Equal(r, []string{"a/b/1"}) {
+		t.Fatalf("before the reload alice got %q", r)
+	}
+	if err := os.WriteFile(acl, []byte(strings.Replace(interopACL, "topic readwrite a/#", "topic readwrite a/c/#", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ReloadACLFile(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice's subscription dropped", func() bool { return b.subCount.Load() == 1 })
+	if r := expectTopics(t, watch, got, "a/b/2"); len(r) != 0 {
+		t.Errorf("after the reload alice got %q", r)
+	}
+	if r := expectTopics(t, watch, got2, "x/z"); !slices.Equal(r, []string{"x/z"}) {
+		t.Errorf("bob's granted subscription lost: %q", r)
+	}
+}
+
+// TestACLResumedSessionRechecked: a persistent session resumed by another
+// user with the same client id keeps only the subscriptions that user may
+// read.
+func TestACLResumedSessionRechecked(t *testing.T) {
+	b, _ := startACLBroker(t, nil)
+	addr := b.Addr().String()
+	watch := aclClient(t, addr, aclUser{name: "watch", pass: "watch-pw", id: "watch"}, nil)
+	alice := aclUser{name: "alice", pass: "alice-pw", id: "shared-id"}
+	c, _ := aclSubscriber(t, addr, alice, false, "a/b/#")
+	tok := c.Subscribe("x/z", 1, nil)
+	if !tok.WaitTimeout(5*time.Second) || tok.(*mqtt.SubscribeToken).Result()["x/z"] != 0x80 {
+		t.Fatal("alice granted x/z")
+	}
+	c.Disconnect(0)
+	waitOffline(t, b, "shared-id")
+	bob := aclUser{name: "bob", pass: "bob-pw", id: "shared-id"}
+	_, got := aclSubscriber(t, addr, bob, false, "x/z")
+	if r := expectTopics(t, watch, got, "a/b/1", "x/z"); !slices.Equal(r, []string{"x/z"}) {
+		t.Errorf("bob, resuming alice's session, got %q, want only x/z", r)
+	}
+}
