@@ -42,22 +42,35 @@ func (ac *aclCache) canWrite(c *client, a *ACL, topic []byte) bool {
 		ac.bytes, ac.acl = 0, a
 	}
 	x := c.x()
-	if x.aclLastACL == a && bytes.Equal(x.aclLast, topic) {
-		return x.aclLastOK // the common case: a publisher repeats its topic
+	ca := x.acl
+	if ca == nil {
+		// Numbered once, never reused: a new connection never sees
+		// another's entries.
+		ca = &clientACL{id: c.l.b.aclSeq.Add(1)}
+		x.acl = ca
 	}
-	ok := ac.lookup(c, x, a, topic)
-	x.aclLast = append(x.aclLast[:0], topic...)
-	x.aclLastOK, x.aclLastACL = ok, a
+	if ca.acl == a && bytes.Equal(ca.last, topic) {
+		return ca.ok // the common case: a publisher repeats its topic
+	}
+	ok := ac.lookup(c, ca.id, a, topic)
+	ca.last = append(ca.last[:0], topic...)
+	ca.ok, ca.acl = ok, a
 	return ok
+}
+
+// clientACL is a connection's side of the ACL's PUBLISH decisions: its
+// number in the loops' caches and its last decision. Loop-only.
+type clientACL struct {
+	id   uint64
+	last []byte // topic of the last decision
+	ok   bool   // the decision
+	acl  *ACL   // the rules it was made under
 }
 
 // lookup is canWrite past the client's last decision: the loop's map,
 // else the rules. Loop-only.
-func (ac *aclCache) lookup(c *client, x *clientExt, a *ACL, topic []byte) bool {
-	if x.aclID == 0 {
-		x.aclID = c.l.b.aclSeq.Add(1) // never reused: a new connection never sees another's entries
-	}
-	k := binary.LittleEndian.AppendUint64(ac.key[:0], x.aclID)
+func (ac *aclCache) lookup(c *client, id uint64, a *ACL, topic []byte) bool {
+	k := binary.LittleEndian.AppendUint64(ac.key[:0], id)
 	k = append(k, topic...)
 	ac.key = k
 	if ok, hit := ac.m[string(k)]; hit {

@@ -114,14 +114,9 @@ type clientExt struct {
 	check *auth.Check
 	// username is kept for the Authoriser and the ACL only (clientInfo).
 	username string
-	// aclID names the connection in its loop's ACL cache; 0 until its
-	// first check. aclLast is the topic of its last PUBLISH decision,
-	// aclLastOK that decision, made under the rules aclLastACL
-	// (aclcheck.go).
-	aclID      uint64
-	aclLast    []byte
-	aclLastOK  bool
-	aclLastACL *ACL
+	// acl is the connection's side of the ACL's PUBLISH decisions, nil
+	// until its first check (aclcheck.go).
+	acl *clientACL
 	// aliases holds the topics of the client's v5 Topic Aliases, indexed by
 	// alias; they live and die with this connection [MQTT-3.3.2-7].
 	aliases [][]byte
