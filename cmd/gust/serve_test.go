@@ -391,7 +391,8 @@ func TestServeACLFile(t *testing.T) {
 		t.Fatalf("bad acl file: %v", err)
 	}
 
-	cfg, err := loadServeConfig([]string{"--acl-file", acl, "--listen", "127.0.0.1:0", "--sys-interval", "0"}, io.Discard)
+	cfg, err := loadServeConfig([]string{"--acl-file", acl, "--listen", "127.0.0.1:0", "--sys-interval", "0",
+		"--data-dir", t.TempDir()}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
