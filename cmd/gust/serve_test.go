@@ -417,6 +417,7 @@ func TestServeACLFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	sig <- syscall.SIGHUP
+	sig <- syscall.SIGHUP // returns once the first reload is done
 	if err := os.WriteFile(acl, []byte("topic read a/#\ntopic read b/#\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
