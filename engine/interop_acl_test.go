@@ -518,9 +518,10 @@ func TestInteropACLMosquittoClients(t *testing.T) {
 		if err := victim.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(300 * time.Millisecond)
+		waitFor(t, "the victim subscribed", func() bool { return b.subCount.Load() == 3 })
 		_ = victim.Process.Kill()
 		_ = victim.Wait()
+		waitFor(t, "the victim gone", func() bool { return b.subCount.Load() == 2 })
 	}
 	if got := wills(); len(got) != 1 || got[0] != "w/only bye" {
 		t.Errorf("wills published %q, want only w/only's", got)
