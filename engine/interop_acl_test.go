@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,8 +203,22 @@ type aclOutcome struct {
 	pubackV5  map[string]byte     // "user>topic": v5 PUBACK reason code
 }
 
-// wait settles deliveries in flight.
-const aclSettle = 700 * time.Millisecond
+// aclQuiet is how long no message may arrive before the deliveries of a
+// step are taken as complete.
+const aclQuiet = 500 * time.Millisecond
+
+// settle waits until n has not moved for aclQuiet (at most 15 s).
+func settle(n *atomic.Int64) {
+	last := n.Load()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(aclQuiet)
+		cur := n.Load()
+		if cur == last {
+			return
+		}
+		last = cur
+	}
+}
 
 // runACLScenario plays the scenario against the broker at addr: every
 // user publishes to every probe topic (watch, allowed all, tells which
@@ -214,10 +229,12 @@ const aclSettle = 700 * time.Millisecond
 func runACLScenario(t *testing.T, addr string) aclOutcome {
 	out := aclOutcome{granted: map[string]bool{}, received: map[string][]string{}, pubackV5: map[string]byte{}}
 	var pubs set
+	var arrived atomic.Int64 // every message any client of the scenario received
 	watch := aclClient(t, addr, aclUser{name: "watch", pass: "watch-pw", id: "watch"}, func(_ mqtt.Client, m mqtt.Message) {
 		if !m.Retained() {
 			pubs.add(string(m.Payload()) + ">" + m.Topic())
 		}
+		arrived.Add(1)
 	})
 	if tok := watch.Subscribe("#", 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal("watch subscribe", tok.Error())
@@ -240,7 +257,7 @@ func runACLScenario(t *testing.T, addr string) aclOutcome {
 	for _, topic := range []string{"w/only", "r/only", "a/secret/x", "b/alice"} {
 		out.pubackV5["alice>"+topic] = pubackCode(t, pc, topic, 1)
 	}
-	time.Sleep(aclSettle)
+	settle(&arrived)
 	out.published = pubs.list()
 
 	// Retained probes, then every user's subscriptions.
@@ -265,6 +282,7 @@ func runACLScenario(t *testing.T, addr string) aclOutcome {
 					kind = "retained:"
 				}
 				s.add(kind + m.Topic())
+				arrived.Add(1)
 			})
 			tok := c.Subscribe(f, 0, nil)
 			if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
@@ -273,13 +291,13 @@ func runACLScenario(t *testing.T, addr string) aclOutcome {
 			out.granted[key] = tok.(*mqtt.SubscribeToken).Result()[f] != codec.SubackFailureV3
 		}
 	}
-	time.Sleep(aclSettle)
+	settle(&arrived)
 	for _, topic := range aclProbeTopics {
 		if tok := watch.Publish(topic, 1, false, "live"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
 	}
-	time.Sleep(aclSettle)
+	settle(&arrived)
 	for k, s := range recv {
 		out.received[k] = s.list()
 	}
@@ -296,7 +314,7 @@ func runACLScenario(t *testing.T, addr string) aclOutcome {
 	} {
 		vanishWithWill(t, addr, w.u, w.u.id+"-will", w.topic)
 	}
-	time.Sleep(aclSettle)
+	settle(&arrived)
 	for _, p := range pubs.list() {
 		if rest, ok := strings.CutPrefix(p, "will-"); ok {
 			out.wills = append(out.wills, rest)
