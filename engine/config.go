@@ -384,7 +384,7 @@ type Authoriser interface {
 	// PUBLISH is acknowledged but not delivered [MQTT-3.3.5-2].
 	CanPublish(client *ClientInfo, topic []byte, qos byte, retain bool) bool
 	// CanSubscribe reports whether the client may subscribe to filter; a
-	// refusal is answered with SUBACK code 0x80.
+	// refusal is answered with SUBACK code 0x87 (3.1.1: 0x80).
 	CanSubscribe(client *ClientInfo, filter []byte, qos byte) bool
 }
 
