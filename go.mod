@@ -12,6 +12,7 @@ require (
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/panjf2000/gnet/v2 v2.9.7
 	golang.org/x/sys v0.36.0
+	golang.org/x/term v0.35.0
 	gonum.org/v1/plot v0.17.0
 )
 

@@ -62,6 +62,11 @@ type Broker struct {
 	// auth.CachedAuthenticator. Set by Start before the loops run.
 	authPool *auth.Pool
 	auth     authStats
+	// acl is the ACLFile's rules, nil without one; replaced whole by
+	// ReloadACLFile. aclSeq numbers the connections the ACL cache knows
+	// (aclcheck.go).
+	acl    atomic.Pointer[ACL]
+	aclSeq atomic.Uint64
 
 	mu     sync.Mutex     // guards the fields below
 	poller network.Poller // the event loops (handler.go); set by Start
@@ -97,6 +102,9 @@ func New(cfg Config) (*Broker, error) {
 		trie:     trie.New(),
 		retained: trie.NewRetained[*message](),
 		died:     make(chan error, 2),
+	}
+	if err := b.loadAuthFiles(); err != nil {
+		return nil, err
 	}
 	b.sessions.seed = maphash.MakeSeed()
 	b.online = b.isOnline

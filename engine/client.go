@@ -112,8 +112,11 @@ type clientExt struct {
 	// check is the password check of the CONNECT, from when it is handed
 	// to the pool until the connection closes (login.go).
 	check *auth.Check
-	// username is kept for the Authoriser only (clientInfo).
+	// username is kept for the Authoriser and the ACL only (clientInfo).
 	username string
+	// acl is the connection's side of the ACL's PUBLISH decisions, nil
+	// until its first check (aclcheck.go).
+	acl *clientACL
 	// aliases holds the topics of the client's v5 Topic Aliases, indexed by
 	// alias; they live and die with this connection [MQTT-3.3.2-7].
 	aliases [][]byte

@@ -181,6 +181,15 @@ type Config struct {
 	// `gust serve` turns it off unless allow_anonymous is set explicitly.
 	PasswordFile string `toml:"password_file"`
 
+	// ACLFile names an access control list file in Mosquitto's format
+	// (see ACL): who may publish (write) and subscribe (read) where. When
+	// set, New loads it; Broker.ReloadACLFile reads it again (SIGHUP for
+	// `gust serve`). A denied PUBLISH is acknowledged but not delivered
+	// (v5 QoS 1/2: PUBACK/PUBREC 0x87), a denied SUBSCRIBE filter gets
+	// SUBACK 0x87 (3.1.1: 0x80), a will the client may not write is not
+	// published. Publish decisions are cached per event loop (aclCacheBytes).
+	ACLFile string `toml:"acl_file"`
+
 	// Store is where durable state goes: StoreMemory (nothing survives a
 	// restart) or StoreDisk (under DataDir): retained messages, persistent
 	// sessions with their subscriptions, wills and queued and in-flight
@@ -375,7 +384,7 @@ type Authoriser interface {
 	// PUBLISH is acknowledged but not delivered [MQTT-3.3.5-2].
 	CanPublish(client *ClientInfo, topic []byte, qos byte, retain bool) bool
 	// CanSubscribe reports whether the client may subscribe to filter; a
-	// refusal is answered with SUBACK code 0x80.
+	// refusal is answered with SUBACK code 0x87 (3.1.1: 0x80).
 	CanSubscribe(client *ClientInfo, filter []byte, qos byte) bool
 }
 

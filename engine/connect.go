@@ -76,7 +76,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	c.keepAliveMs = b.effectiveKeepAlive(p.KeepAlive)
 	c.lastRead = b.refreshClock()
-	if b.cfg.Authoriser != nil && len(p.Username) > 0 {
+	if (b.cfg.Authoriser != nil || b.cfg.ACLFile != "") && len(p.Username) > 0 {
 		c.x().username = string(p.Username) // for clientInfo
 	}
 
@@ -146,7 +146,8 @@ func (c *client) handleConnect(pkt []byte) error {
 			"version", int(c.version), "clean", p.CleanStart, "keepalive", p.KeepAlive, "session_present", present)
 	}
 	if present {
-		l.resend(s, c) // [MQTT-4.4.0-1]
+		c.recheckResumed() // its subscriptions under the ACL, for this client (aclcheck.go)
+		l.resend(s, c)     // [MQTT-4.4.0-1]
 	}
 	return nil
 }

@@ -6,9 +6,9 @@
 //
 // # Goroutines and what they own
 //
-//   - Each event loop owns its loop value (match cache, decode scratch,
-//     hand-over batches being built, dirty list, counters in loopStats) and
-//     every client (connection) accepted on it. A client is touched only on
+//   - Each event loop owns its loop value (match cache, ACL decision cache,
+//     decode scratch, hand-over batches being built, dirty list, counters
+//     in loopStats) and every client (connection) accepted on it. A client is touched only on
 //     its loop: OnOpen, OnTraffic, OnClose, inbox drains and housekeeping all
 //     run there.
 //   - A session is owned by the loop of its online client (session.owner).
@@ -118,7 +118,10 @@
 // broker-assigned Topic Aliases (alias.go) gets its own QoS 0 encoding: no
 // allocation on the publisher's loop, and from another loop the message goes
 // as a shared record, 2 allocations per message
-// (TestAllocsV5AliasQoS0PublishPath).
+// (TestAllocsV5AliasQoS0PublishPath). With an ACL (aclcheck.go) the
+// PUBLISH decision comes from the client's last decision or the loop's
+// cache, bounded by aclCacheBytes (TestAllocsACLPublishPath); the ACL
+// itself is an immutable value behind Broker.acl, swapped whole on reload.
 //
 // # Lock order
 //

@@ -24,6 +24,8 @@ var (
 	// ErrStopped is delivered by Broker.Done when the event loops or the
 	// listener stopped while the broker was not shutting down.
 	ErrStopped = errors.New("engine: stopped on its own")
+	// ErrACLFile wraps every error reading an ACL file (ParseACL).
+	ErrACLFile = errors.New("engine: bad ACL file")
 )
 
 // Internal close causes; they never leave the package.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -461,4 +462,28 @@ func (s *syncBuffer) String() string {
 // logTo returns a debug logger writing to w.
 func logTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// writeACLFile writes an ACL file with body and returns its path.
+func writeACLFile(t testing.TB, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "acl")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// aclBenchRules returns n anonymous-section rules, none matching "a/...":
+// grants and denies a check has to walk before reaching a rule after them.
+func aclBenchRules(n int) string {
+	var sb strings.Builder
+	for i := range n {
+		access := "readwrite"
+		if i%4 == 3 {
+			access = "deny"
+		}
+		fmt.Fprintf(&sb, "topic %s zone/%d/+/x\n", access, i)
+	}
+	return sb.String()
 }

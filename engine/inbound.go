@@ -136,12 +136,9 @@ func (c *client) handlePublish(pkt []byte) error {
 		}
 	}
 	l.st.pubIn++
-	allowed := true
-	if az := l.b.cfg.Authoriser; az != nil {
-		allowed = az.CanPublish(c.clientInfo(), p.Topic, p.QoS, p.Retain) // [MQTT-3.3.5-2]
-		if !allowed && rc == codec.ReasonSuccess && c.version == codec.V5 {
-			rc = codec.ReasonNotAuthorized // v5 PUBACK/PUBREC 0x87
-		}
+	allowed := c.mayPublish(p) // ACL and Authoriser (aclcheck.go) [MQTT-3.3.5-2]
+	if !allowed && rc == codec.ReasonSuccess && c.version == codec.V5 {
+		rc = codec.ReasonNotAuthorized // v5 PUBACK/PUBREC 0x87
 	}
 	dup := false
 	if p.QoS == 2 {

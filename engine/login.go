@@ -200,6 +200,10 @@ func (b *Broker) ReloadPasswordFile() error {
 		return err
 	}
 	cur.Replace(u)
+	if cur.Len() == 0 {
+		b.log.Warn("password file reloaded with no users: every login with a user name is refused", "file", b.cfg.PasswordFile)
+		return nil
+	}
 	b.log.Info("password file reloaded", "file", b.cfg.PasswordFile, "users", cur.Len())
 	return nil
 }

@@ -42,6 +42,7 @@ type loop struct {
 	thr          throttle    // publisher throttle (throttle.go)
 	shared       sharedPick  // shared-subscription hand-over (shared.go)
 	dur          *durable    // the store's side, nil without a store (durable.go)
+	acl          aclCache    // publish decisions of the ACL (aclcheck.go)
 }
 
 // loopScratch is what a loop reuses for every packet it decodes and every

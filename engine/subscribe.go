@@ -162,7 +162,7 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 		// Available 0 (MQTT 5 3.2.2.3.11), SUBACK 0xA2.
 		return failCode(c.version, codec.ReasonWildcardSubscriptionsNotSupported), false
 	}
-	if az := b.cfg.Authoriser; az != nil && !az.CanSubscribe(c.clientInfo(), f.Filter, f.QoS) {
+	if !c.maySubscribe(filter, f) { // ACL and Authoriser (aclcheck.go)
 		return failCode(c.version, codec.ReasonNotAuthorized), false
 	}
 	qos := min(f.QoS, byte(b.cfg.MaximumQoS)) // [MQTT-3.2.2-10] accepted, granted at most MaximumQoS

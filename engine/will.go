@@ -176,6 +176,9 @@ func (l *loop) willPublished(s *session) {
 // retained "online" at connect), while a dropped will leaves subscribers
 // believing a gone client is alive. Loop-only.
 func (c *client) closeWill(w *message) {
+	if !c.mayPublishWill(w) {
+		return // a will goes only where its client may write (aclcheck.go)
+	}
 	s := c.sess
 	if w.delay == 0 || s == nil || s.clean() {
 		c.l.publishWill(w)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/term"
 
 	"github.com/gust-mqtt/gust/engine/auth"
 )
@@ -35,9 +38,11 @@ func passwd(args []string, stdin io.Reader, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gust passwd [flags] FILE USER\n\n"+
-			"Adds USER to the users file FILE or changes its password, read from the first\n"+
-			"line of standard input unless --password is given. The file keeps salted\n"+
-			"SCRAM-SHA-256 keys, never the password; use it with gust serve --password-file.")
+			"Adds USER to the users file FILE or changes its password: asked twice without\n"+
+			"echo on a terminal, else read from the first line of standard input, unless\n"+
+			"--password is given. The file keeps salted SCRAM-SHA-256 keys, never the\n"+
+			"password (entries written by mosquitto_passwd are kept as they are); use it\n"+
+			"with gust serve --password-file.")
 		fs.PrintDefaults()
 	}
 	create := fs.Bool("c", false, "create FILE, replacing any existing one")
@@ -74,13 +79,8 @@ func passwd(args []string, stdin io.Reader, stderr io.Writer) error {
 	}
 	pw := []byte(*pass)
 	if *pass == "" {
-		if f, ok := stdin.(*os.File); ok {
-			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-				fmt.Fprint(stderr, "Password (echoed): ")
-			}
-		}
 		var err error
-		if pw, err = readPassword(stdin); err != nil {
+		if pw, err = readNewPassword(stdin, stderr); err != nil {
 			return err
 		}
 	}
@@ -93,6 +93,40 @@ func passwd(args []string, stdin io.Reader, stderr io.Writer) error {
 		out = append(out, auth.FormatUserLine(user, &c))
 	}
 	return writeLines(file, out)
+}
+
+// readNewPassword reads the new password: from a terminal without echo,
+// asked twice; from anything else (a pipe, a file) the first line.
+func readNewPassword(stdin io.Reader, stderr io.Writer) ([]byte, error) {
+	f, ok := stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return readPassword(stdin)
+	}
+	return askTwice(func(prompt string) ([]byte, error) {
+		fmt.Fprint(stderr, prompt)
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr) // the newline typed was not echoed either
+		return pw, err
+	})
+}
+
+// askTwice asks for the password with ask and again to confirm it.
+func askTwice(ask func(prompt string) ([]byte, error)) ([]byte, error) {
+	pw, err := ask("Password: ")
+	if err != nil {
+		return nil, fmt.Errorf("reading the password: %w", err)
+	}
+	if len(pw) == 0 {
+		return nil, errors.New("empty password")
+	}
+	again, err := ask("Password again: ")
+	if err != nil {
+		return nil, fmt.Errorf("reading the password: %w", err)
+	}
+	if !bytes.Equal(pw, again) {
+		return nil, errors.New("the passwords do not match")
+	}
+	return pw, nil
 }
 
 // readPassword reads the password from the first line of r.

@@ -85,3 +85,54 @@ func TestPasswd(t *testing.T) {
 		}
 	}
 }
+
+// TestAskTwice: the confirmation must match, and an empty password is
+// refused before it is asked again.
+func TestAskTwice(t *testing.T) {
+	answers := func(a ...string) func(string) ([]byte, error) {
+		return func(string) ([]byte, error) {
+			if len(a) == 0 {
+				return nil, io.EOF
+			}
+			s := a[0]
+			a = a[1:]
+			return []byte(s), nil
+		}
+	}
+	if pw, err := askTwice(answers("pw", "pw")); err != nil || string(pw) != "pw" {
+		t.Errorf("same twice: %q, %v", pw, err)
+	}
+	for name, a := range map[string][]string{
+		"mismatch":      {"pw", "pX"},
+		"empty":         {"", ""},
+		"end of input":  {"pw"},
+		"nothing typed": {},
+	} {
+		if _, err := askTwice(answers(a...)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestPasswdKeepsMosquittoEntries: a file written by mosquitto_passwd can
+// be extended by gust passwd, its entries kept as they are.
+func TestPasswdKeepsMosquittoEntries(t *testing.T) {
+	const bob = "bob:$6$SHbHbNy/dh8/19kd$G4antlAXE8FrPBn9KgD/QC/Rgwx2pHigwXe9VxfgHxr0Mf0Cg9qNWVwpGILGPZ1tbXzqXZVw5MWuwGqyTrYxGw=="
+	file := writeFile(t, bob+"\n")
+	if err := passwd([]string{file, "alice"}, strings.NewReader("s3cret\n"), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(body), bob+"\n") {
+		t.Errorf("mosquitto entry changed:\n%s", body)
+	}
+	if err := login(t, file, "bob", "pass2"); err != nil {
+		t.Errorf("bob: %v", err)
+	}
+	if err := login(t, file, "alice", "s3cret"); err != nil {
+		t.Errorf("alice: %v", err)
+	}
+}

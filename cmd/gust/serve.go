@@ -24,7 +24,7 @@ const shutdownGrace = 10 * time.Second
 
 // runServe implements `gust serve`: flags and an optional TOML file bound to
 // engine.Config, then the broker until SIGINT or SIGTERM; SIGHUP reloads
-// the password file.
+// the password and ACL files.
 func runServe(args []string) int {
 	if err := engine.CheckPlatform(); err != nil {
 		fmt.Fprintln(os.Stderr, "gust serve:", err)
@@ -66,7 +66,8 @@ func runServe(args []string) int {
 
 // waitSignals returns at the first SIGINT or SIGTERM from sig (nil), or
 // with the error when the broker stops serving on its own (Done); each
-// SIGHUP reloads the password file (a bad one is logged and the old kept).
+// SIGHUP reloads the password and ACL files (a bad one is logged and the
+// old kept).
 func waitSignals(b *engine.Broker, sig <-chan os.Signal) error {
 	for {
 		select {
@@ -77,6 +78,7 @@ func waitSignals(b *engine.Broker, sig <-chan os.Signal) error {
 				return nil
 			}
 			_ = b.ReloadPasswordFile() // logged by the broker
+			_ = b.ReloadACLFile()
 		}
 	}
 }
@@ -123,6 +125,11 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 		// Checked here too so that a bad file stops start-up with its line.
 		if _, err := auth.LoadUsers(cfg.PasswordFile); err != nil {
 			return engine.Config{}, fmt.Errorf("password file: %w", err)
+		}
+	}
+	if cfg.ACLFile != "" {
+		if _, err := engine.LoadACL(cfg.ACLFile); err != nil { // stops start-up with its line
+			return engine.Config{}, fmt.Errorf("acl file: %w", err)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -178,6 +185,7 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.Fsync, "fsync", cfg.Fsync, "what a crash may lose of what was acknowledged: always (nothing), a window such as 10ms, or never (the OS decides)")
 	fs.IntVar(&cfg.AuthWorkers, "auth-workers", cfg.AuthWorkers, "goroutines checking passwords off the event loops (0 = half the CPUs, at least 1)")
 	fs.IntVar(&cfg.AuthQueue, "auth-queue", cfg.AuthQueue, "logins waiting for a password check; past it CONNECT is refused as server busy")
+	fs.StringVar(&cfg.ACLFile, "acl-file", cfg.ACLFile, "access control list `file` in Mosquitto's format (topic/pattern/user lines): who may publish and subscribe where; reloaded on SIGHUP")
 	fs.BoolVar(&cfg.AllowZeroLengthClientID, "allow-zero-length-client-id", cfg.AllowZeroLengthClientID, "assign an id to clean-session clients that send none")
 	fs.IntVar(&cfg.MaxClientIDLength, "max-client-id-length", cfg.MaxClientIDLength, "longest accepted client id in bytes")
 	fs.IntVar(&cfg.ReceiveMaximum, "receive-maximum", cfg.ReceiveMaximum, "unacknowledged QoS 1/2 messages a client may send at once")

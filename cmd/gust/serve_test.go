@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -368,5 +369,66 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// TestServeACLFile: --acl-file and acl_file load the ACL; a bad file stops
+// start-up naming the file and line; SIGHUP reloads it, a bad one being
+// logged with its line while the previous rules stay.
+func TestServeACLFile(t *testing.T) {
+	acl := writeFile(t, "topic read a/#\n")
+	for _, args := range [][]string{
+		{"--acl-file", acl},
+		{"--config", writeFile(t, fmt.Sprintf("acl_file = %q\n", acl))},
+	} {
+		cfg, err := loadServeConfig(args, io.Discard)
+		if err != nil || cfg.ACLFile != acl {
+			t.Fatalf("%v: acl file %q, %v", args, cfg.ACLFile, err)
+		}
+	}
+	bad := writeFile(t, "topic read a\n\nuser\n")
+	if _, err := loadServeConfig([]string{"--acl-file", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), bad+":3:") {
+		t.Fatalf("bad acl file: %v", err)
+	}
+
+	cfg, err := loadServeConfig([]string{"--acl-file", acl, "--listen", "127.0.0.1:0", "--sys-interval", "0",
+		"--data-dir", t.TempDir()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	b, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	})
+	sig := make(chan os.Signal) // unbuffered: a send returns once the previous reload is done
+	done := make(chan struct{})
+	go func() { waitSignals(b, sig); close(done) }()
+	if err := os.WriteFile(acl, []byte("topic read a/#\ntopic sometimes a b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sig <- syscall.SIGHUP
+	sig <- syscall.SIGHUP // returns once the first reload is done
+	if err := os.WriteFile(acl, []byte("topic read a/#\ntopic read b/#\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sig <- syscall.SIGHUP
+	sig <- syscall.SIGTERM
+	<-done
+	l := logs.String()
+	if !strings.Contains(l, "acl file not reloaded") || !strings.Contains(l, acl+":2:") {
+		t.Errorf("bad acl file not logged with its line:\n%s", l)
+	}
+	if !strings.Contains(l, "rules=2") {
+		t.Errorf("good acl file not reloaded:\n%s", l)
 	}
 }

@@ -149,7 +149,7 @@ func (ex *scramExchange) first(msg []byte) ([]byte, error) {
 	ex.user = user
 	// An unknown user gets a mock credential and fails at the proof
 	// only: no user enumeration (RFC 5802 section 9).
-	ex.cred, ex.known = ex.m.users.lookupOrMock([]byte(user))
+	ex.cred, ex.known = ex.m.users.lookupSCRAM([]byte(user))
 	ex.nonce = append(append([]byte(nil), attrs['r']...), ex.m.nonce()...)
 	sf := make([]byte, 0, 64+len(ex.nonce))
 	sf = append(sf, "r="...)

@@ -34,6 +34,10 @@ type Credential struct {
 	Iterations int
 	StoredKey  [sha256.Size]byte // H(HMAC(SaltedPassword, "Client Key"))
 	ServerKey  [sha256.Size]byte // HMAC(SaltedPassword, "Server Key")
+	// Mosquitto is the hash of a credential read from a Mosquitto
+	// password file (mosquitto.go), with Salt and Iterations (0 for
+	// "$6$"); nil for a SCRAM credential. The keys are unused then.
+	Mosquitto []byte
 }
 
 // DeriveCredential computes the credential of password with salt and
@@ -60,6 +64,9 @@ func NewCredential(password []byte, iterations int) (Credential, error) {
 // Verify reports, in constant time over the keys, whether password matches
 // c. It runs PBKDF2 (about a millisecond at 4096 iterations).
 func (c *Credential) Verify(password []byte) bool {
+	if c.Mosquitto != nil {
+		return c.verifyMosquitto(password)
+	}
 	d, err := DeriveCredential(password, c.Salt, c.Iterations)
 	return err == nil && subtle.ConstantTimeCompare(d.StoredKey[:], c.StoredKey[:]) == 1
 }
@@ -69,19 +76,27 @@ func (c *Credential) Verify(password []byte) bool {
 const scramPrefix = "SCRAM-SHA-256$"
 
 // String returns the stored form
-// "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>", base64.
+// "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>", base64, or
+// for a Mosquitto credential the form it was read in.
 func (c *Credential) String() string {
+	if c.Mosquitto != nil {
+		return c.mosquittoString()
+	}
 	enc := base64.StdEncoding
 	return scramPrefix + strconv.Itoa(c.Iterations) + ":" + enc.EncodeToString(c.Salt) + "$" +
 		enc.EncodeToString(c.StoredKey[:]) + ":" + enc.EncodeToString(c.ServerKey[:])
 }
 
-// ParseCredential parses the stored form written by String.
+// ParseCredential parses the stored form written by String: a SCRAM
+// credential, or a Mosquitto "$6$" or "$7$" hash.
 func ParseCredential(s string) (Credential, error) {
 	var c Credential
+	if isMosquitto(s) {
+		return parseMosquitto(s)
+	}
 	rest, ok := strings.CutPrefix(s, scramPrefix)
 	if !ok {
-		return c, fmt.Errorf("%w: does not start with %s", ErrUsersFile, scramPrefix)
+		return c, fmt.Errorf("%w: does not start with %s, %s or %s", ErrUsersFile, scramPrefix, mosquittoSHA512, mosquittoPBKDF2)
 	}
 	params, keys, ok := strings.Cut(rest, "$")
 	iter, salt, ok1 := strings.Cut(params, ":")
@@ -127,7 +142,7 @@ func ParseUserLine(line string) (name string, c Credential, err error) {
 	}
 	name, secret, ok := strings.Cut(line, ":")
 	if !ok || name == "" {
-		return "", c, fmt.Errorf("%w: want user:%s<iterations>:<salt>$<StoredKey>:<ServerKey>", ErrUsersFile, scramPrefix)
+		return "", c, fmt.Errorf("%w: want user:%s<iterations>:<salt>$<StoredKey>:<ServerKey> (or a mosquitto_passwd hash)", ErrUsersFile, scramPrefix)
 	}
 	c, err = ParseCredential(secret)
 	return name, c, err
@@ -201,6 +216,9 @@ func newUserTable(m map[string]Credential) *userTable {
 	t := &userTable{m: m, mockIter: DefaultIterations}
 	count := make(map[int]int)
 	for _, c := range m {
+		if c.Mosquitto != nil {
+			continue // never shown to SCRAM
+		}
 		count[c.Iterations]++
 		if n := count[c.Iterations]; n > count[t.mockIter] || (n == count[t.mockIter] && c.Iterations < t.mockIter) {
 			t.mockIter = c.Iterations
@@ -266,6 +284,7 @@ func (u *Users) Replace(from *Users) {
 // credential.
 func sameCredential(a, b *Credential) bool {
 	return len(a.Salt) > 0 && bytes.Equal(a.Salt, b.Salt) && a.Iterations == b.Iterations &&
+		bytes.Equal(a.Mosquitto, b.Mosquitto) &&
 		a.StoredKey == b.StoredKey && a.ServerKey == b.ServerKey
 }
 
@@ -278,19 +297,30 @@ func (u *Users) Lookup(name string) (Credential, bool) {
 	return c, ok
 }
 
-// lookupOrMock returns the credential of user name, or a mock one that no
-// password matches, with a salt that is the same for every attempt on name
-// and the store's usual iteration count, and known false.
-func (u *Users) lookupOrMock(name []byte) (c Credential, known bool) {
-	return u.lookupIn(u.tab.Load(), name)
+// lookupSCRAM returns the SCRAM credential of user name, or a mock one
+// that no password matches, with a salt that is the same for every attempt
+// on name and the store's usual iteration count, and known false. A
+// Mosquitto credential is unknown to SCRAM: it has no SCRAM keys.
+func (u *Users) lookupSCRAM(name []byte) (c Credential, known bool) {
+	t := u.tab.Load()
+	if c, known = u.lookupIn(t, name); c.Mosquitto != nil {
+		return u.mock(t, name), false
+	}
+	return c, known
 }
 
-// lookupIn is lookupOrMock in generation t.
+// lookupIn returns the credential of user name in generation t, or the
+// mock one and known false.
 func (u *Users) lookupIn(t *userTable, name []byte) (Credential, bool) {
 	if c, ok := t.m[string(name)]; ok {
 		return c, true
 	}
-	return Credential{Salt: hmacSHA256(u.mockKey[:], name)[:scramSaltLen], Iterations: t.mockIter}, false
+	return u.mock(t, name), false
+}
+
+// mock returns the mock credential of unknown user name in generation t.
+func (u *Users) mock(t *userTable, name []byte) Credential {
+	return Credential{Salt: hmacSHA256(u.mockKey[:], name)[:scramSaltLen], Iterations: t.mockIter}
 }
 
 // Authenticate checks a plain CONNECT: a client without a user name passes
