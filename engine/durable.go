@@ -52,6 +52,15 @@ type durable struct {
 	routed   bool
 	props    []byte
 	group    []byte
+	// The route's message while it has at most one delivery record
+	// (pend), and that delivery's record, not written yet (first, with
+	// firstSeq its Seq, 0 for none): written with the message inside it
+	// if no second delivery comes before the route ends (endStore).
+	pend       *message
+	first      persist.Delivery
+	firstSeq   uint64
+	firstGroup []byte
+	msg        persist.Message // scratch
 }
 
 // clientHold is the part of a client's pending bytes waiting for
@@ -541,21 +550,31 @@ func (r *recoverer) Subscription(rs *persist.Subscription) error {
 // read (its records come before every session's).
 func (r *recoverer) Message(pm *persist.Message) error {
 	r.maxMsg = max(r.maxMsg, pm.ID)
-	var props *codec.Properties
-	if len(pm.Props) > 0 {
-		props = new(codec.Properties)
-		if err := codec.DecodeProperties(pm.Props, codec.TypePublish, false, props); err != nil {
-			return fmt.Errorf("stored message %d: properties: %w", pm.ID, err)
-		}
+	m, err := recoveredMessage(pm, r.now)
+	if err != nil {
+		return err
 	}
-	m := newMessageProps(pm.Topic, pm.Payload, pm.QoS, false, props, r.now)
-	m.expireAt = pm.ExpireAt
-	m.did = pm.ID
+	m.stored = storedSeparate
 	if r.msgs == nil {
 		r.msgs = make(map[uint64]*message)
 	}
 	r.msgs[pm.ID] = m
 	return nil
+}
+
+// recoveredMessage builds the message of a stored record.
+func recoveredMessage(pm *persist.Message, now int64) (*message, error) {
+	var props *codec.Properties
+	if len(pm.Props) > 0 {
+		props = new(codec.Properties)
+		if err := codec.DecodeProperties(pm.Props, codec.TypePublish, false, props); err != nil {
+			return nil, fmt.Errorf("stored message %d: properties: %w", pm.ID, err)
+		}
+	}
+	m := newMessageProps(pm.Topic, pm.Payload, pm.QoS, false, props, now)
+	m.expireAt = pm.ExpireAt
+	m.did = pm.ID
+	return m, nil
 }
 
 // Delivery puts a message owed to the session read before it back in its
@@ -566,7 +585,15 @@ func (r *recoverer) Delivery(pd *persist.Delivery) error {
 	r.maxDel = max(r.maxDel, pd.Seq)
 	s := r.cur
 	var m *message
-	if pd.State != persist.Released {
+	switch {
+	case pd.Message != nil:
+		r.maxMsg = max(r.maxMsg, pd.Message.ID)
+		var err error
+		if m, err = recoveredMessage(pd.Message, r.now); err != nil {
+			return err
+		}
+		m.stored = storedInline
+	case pd.State != persist.Released:
 		m = r.msgs[pd.MessageID]
 	}
 	switch {

@@ -36,26 +36,47 @@ func (l *loop) stores(s *session) bool {
 
 // storeMessage returns the message a new delivery record of m names, with
 // a reference taken for it: m itself when l may write its record, or a
-// copy with a record of its own. Loop-only.
+// copy with a record of its own. The route's message stays pending
+// (dur.pend) while it has one delivery; a copy goes inside its only
+// delivery's record; a message held inside its delivery's record gets a
+// record of its own when a second delivery names it. Loop-only.
 func (l *loop) storeMessage(m *message) *message {
 	d := l.dur
 	if m != d.mayStore {
 		m = m.clone()
 	}
-	if m.did == 0 {
+	switch {
+	case m.did != 0:
+		if m.stored == storedInline {
+			l.putMessage(m) // a second delivery names it
+		}
+	case m == d.mayStore:
 		m.did = l.b.msgSeq.Add(1)
-		if m == d.mayStore {
-			m.drefs.Store(1) // the route's own reference, dropped by endStore
-		}
-		rec := persist.Message{ID: m.did, Topic: m.topic, Payload: m.payload, QoS: m.qos, ExpireAt: m.expireAt}
-		if m.hasProps {
-			d.props = codec.AppendProperties(d.props[:0], &m.props)
-			rec.Props = d.props
-		}
-		d.batch().PutMessage(&rec)
+		m.drefs.Store(1) // the route's own reference, dropped by endStore
+		d.pend = m
+	default:
+		m.did = l.b.msgSeq.Add(1)
+		m.stored = storedInline // a copy for this delivery alone
 	}
 	m.drefs.Add(1)
 	return m
+}
+
+// putMessage writes m's own record. Loop-only.
+func (l *loop) putMessage(m *message) {
+	l.dur.batch().PutMessage(l.messageRecord(m))
+	m.stored = storedSeparate
+}
+
+// messageRecord fills the loop's scratch record with m. Loop-only.
+func (l *loop) messageRecord(m *message) *persist.Message {
+	d := l.dur
+	d.msg = persist.Message{ID: m.did, Topic: m.topic, Payload: m.payload, QoS: m.qos, ExpireAt: m.expireAt}
+	if m.hasProps {
+		d.props = codec.AppendProperties(d.props[:0], &m.props)
+		d.msg.Props = d.props
+	}
+	return &d.msg
 }
 
 // beginStore lets l write the record of m, which it built or holds a
@@ -65,60 +86,114 @@ func (l *loop) beginStore(m *message) *message {
 	if l.dur == nil {
 		return nil
 	}
+	if l.dur.pend != nil {
+		l.flushPending() // a route within a route: the outer one's is written now
+	}
 	prev := l.dur.mayStore
 	l.dur.mayStore = m
 	return prev
 }
 
 // endStore ends what beginStore began; fresh says that m was built for
-// this route, whose own reference is dropped now. Loop-only.
+// this route: a pending delivery is written with the message inside it,
+// and the route's own reference is dropped. Loop-only.
 func (l *loop) endStore(m, prev *message, fresh bool) {
-	if l.dur == nil {
+	d := l.dur
+	if d == nil {
 		return
 	}
-	l.dur.mayStore = prev
-	if fresh && m != nil && m.did != 0 {
-		unrefMessage(l.dur.batch(), m)
+	d.mayStore = prev
+	if !fresh || m == nil || m.did == 0 {
+		return
 	}
+	if m == d.pend {
+		if d.firstSeq != 0 {
+			m.stored = storedInline
+			d.first.Message = l.messageRecord(m)
+			d.batch().NewDelivery(&d.first)
+		}
+		d.pend, d.firstSeq, d.first = nil, 0, persist.Delivery{}
+	}
+	unrefMessage(d.batch(), m)
 }
 
-// unrefMessage drops one reference to m's record, deleting it with the
-// last one through pb. Safe from any goroutine.
+// flushPending writes the pending route message's own record and its
+// first delivery's. Loop-only.
+func (l *loop) flushPending() {
+	d := l.dur
+	l.putMessage(d.pend)
+	if d.firstSeq != 0 {
+		d.batch().NewDelivery(&d.first)
+	}
+	d.pend, d.firstSeq, d.first = nil, 0, persist.Delivery{}
+}
+
+// unrefMessage drops one reference to m's record, deleting its own
+// record with the last one through pb (a record inside a delivery's goes
+// with it). Safe from any goroutine holding the reference.
 func unrefMessage(pb *persist.Batch, m *message) {
-	if m.drefs.Add(-1) == 0 {
+	if m.drefs.Add(-1) == 0 && m.stored == storedSeparate {
 		pb.DeleteMessage(m.did)
 	}
 }
 
 // storeDelivery writes a new delivery record of om for s in state st
 // (persist.Queued or persist.Published) and sets om.dseq; om.m may become
-// a copy (storeMessage). It marks the round as having stored a delivery:
-// the publisher's acknowledgement waits for it. Loop-only.
+// a copy (storeMessage). The first delivery of the route's message waits
+// for the route's end or a second delivery (endStore, flushPending). It
+// marks the round as having stored a delivery: the publisher's
+// acknowledgement waits for it. Loop-only.
 func (l *loop) storeDelivery(s *session, om *outMsg, st byte) {
+	d := l.dur
 	om.m = l.storeMessage(om.m)
 	om.dseq = l.b.delSeq.Add(1)
-	l.dur.routed = true
+	d.routed = true
+	if om.m == d.pend {
+		if d.firstSeq == 0 {
+			d.first = l.deliveryRecord(s, om, st)
+			d.firstGroup = append(d.firstGroup[:0], d.first.Group...)
+			d.first.Group = d.firstGroup
+			d.firstSeq = om.dseq
+			return
+		}
+		l.flushPending()
+	}
 	l.putDelivery(s, om, st, true)
 }
 
-// putDelivery writes om's delivery record for s in state st, a new one
-// if fresh (a record deleted in the same commit group is then never
-// written: persist.Batch.NewDelivery). Loop-only.
-func (l *loop) putDelivery(s *session, om *outMsg, st byte, fresh bool) {
+// deliveryRecord returns om's delivery record for s in state st; its
+// Group is the loop's scratch. Loop-only.
+func (l *loop) deliveryRecord(s *session, om *outMsg, st byte) persist.Delivery {
 	rec := persist.Delivery{ClientID: s.clientID, Seq: om.dseq, QoS: om.qos, PacketID: om.pid, State: st,
 		Retain: om.retain, SubIDs: om.subIDs}
 	if om.m != nil && st != persist.Released {
 		rec.MessageID = om.m.did
+		if om.m.stored == storedInline {
+			rec.Message = l.messageRecord(om.m)
+		}
 	}
 	if om.group != nil {
 		d := l.dur
 		d.group = append(append(append(append(d.group[:0], "$share/"...), om.group.Name...), '/'), om.group.Filter...)
 		rec.Group = d.group
 	}
+	return rec
+}
+
+// putDelivery writes om's delivery record for s in state st, a new one
+// if fresh (a record deleted in the same commit group is then never
+// written: persist.Batch.NewDelivery). Loop-only.
+func (l *loop) putDelivery(s *session, om *outMsg, st byte, fresh bool) {
+	d := l.dur
+	if om.dseq == d.firstSeq {
+		d.first.State, d.first.PacketID = st, om.pid // still pending
+		return
+	}
+	rec := l.deliveryRecord(s, om, st)
 	if fresh {
-		l.dur.batch().NewDelivery(&rec)
+		d.batch().NewDelivery(&rec)
 	} else {
-		l.dur.batch().PutDelivery(&rec)
+		d.batch().PutDelivery(&rec)
 	}
 }
 
@@ -128,8 +203,13 @@ func (l *loop) dropDelivery(s *session, om *outMsg) {
 	if om.dseq == 0 {
 		return
 	}
-	pb := l.dur.batch()
-	pb.DeleteDelivery(s.clientID, om.dseq)
+	d := l.dur
+	pb := d.batch()
+	if om.dseq == d.firstSeq {
+		d.firstSeq = 0 // never written
+	} else {
+		pb.DeleteDelivery(s.clientID, om.dseq)
+	}
 	if om.m != nil {
 		unrefMessage(pb, om.m)
 	}

@@ -35,7 +35,18 @@ type message struct {
 	// loop that stores the message before any other loop can see it.
 	did   uint64
 	drefs atomic.Int32
+	// stored says where the record is: nowhere yet, a record of its own,
+	// or inside its only delivery's record (storedInline). Written by the
+	// loop holding the route or the only reference (durqueue.go).
+	stored uint8
 }
+
+// message.stored values.
+const (
+	storedNone     uint8 = iota
+	storedSeparate       // a persist.Message record
+	storedInline         // in its delivery's record (persist.Delivery.Message)
+)
 
 // expired reports whether m's v5 Message Expiry has passed at now (unix
 // nanoseconds); such a message is not delivered (MQTT 5 3.3.2.3.3).

@@ -33,6 +33,10 @@ func (c *collected) Subscription(s *Subscription) error {
 	return c.add("sub %s %s q%d nl%v rap%v rh%d id%d", s.ClientID, s.Filter, s.QoS, s.NoLocal, s.RetainAsPublished, s.RetainHandling, s.ID)
 }
 func (c *collected) Delivery(d *Delivery) error {
+	if m := d.Message; m != nil {
+		return c.add("delivery %s #%d m%d q%d pid%d st%d r%v ids%v g%s inline(%d q%d exp%d %s %q %x)", d.ClientID, d.Seq, d.MessageID, d.QoS,
+			d.PacketID, d.State, d.Retain, d.SubIDs, d.Group, m.ID, m.QoS, m.ExpireAt, m.Topic, m.Payload, m.Props)
+	}
 	return c.add("delivery %s #%d m%d q%d pid%d st%d r%v ids%v g%s", d.ClientID, d.Seq, d.MessageID, d.QoS, d.PacketID, d.State, d.Retain, d.SubIDs, d.Group)
 }
 func (c *collected) InQoS2(id string, pid uint16) error { return c.add("inqos2 %s %d", id, pid) }
@@ -81,6 +85,8 @@ func fullBatch() *Batch {
 	b.DeleteSubscription("c2", []byte("x"))
 	b.PutDelivery(&Delivery{ClientID: "c1", Seq: 1, MessageID: 7, QoS: 2, PacketID: 10, State: Released, Retain: true, SubIDs: []uint32{42, 300000}, Group: []byte("$share/g/a/+")})
 	b.PutDelivery(&Delivery{ClientID: "c1", Seq: 2, MessageID: 8, QoS: 1})
+	b.NewDelivery(&Delivery{ClientID: "c1", Seq: 3, MessageID: 9, QoS: 1, Retain: true,
+		Message: &Message{ID: 9, Topic: []byte("in/line"), Payload: []byte("own"), Props: []byte{0x04}, QoS: 2, ExpireAt: 77}})
 	b.PutInQoS2("c1", 65535)
 	b.PutInQoS2("c2", 3)
 	b.DeleteInQoS2("c2", 3)
@@ -90,7 +96,8 @@ func fullBatch() *Batch {
 const fullWant = `[message 7 q2 exp1234567890 a/b "hello" 0101 message 8 q1 exp0 a/c ""  ` +
 	`retained r/1 q1 exp-5 "kept" 02 ` +
 	`session c1 v5 exp300 off99 will(w "bye" 03 q1 rtrue d30) sub c1 $share/g/a/+ q1 nlfalse rapfalse rh0 id0 sub c1 a/# q2 nltrue raptrue rh2 id42 ` +
-	`delivery c1 #1 m7 q2 pid10 st2 rtrue ids[42 300000] g$share/g/a/+ delivery c1 #2 m8 q1 pid0 st0 rfalse ids[] g inqos2 c1 65535 ` +
+	`delivery c1 #1 m7 q2 pid10 st2 rtrue ids[42 300000] g$share/g/a/+ delivery c1 #2 m8 q1 pid0 st0 rfalse ids[] g ` +
+	`delivery c1 #3 m9 q1 pid0 st0 rtrue ids[] g inline(9 q2 exp77 in/line "own" 04) inqos2 c1 65535 ` +
 	`session c2 v4 exp4294967295 off0 will(nil)]`
 
 func equalLines(t *testing.T, got *collected, want string) {

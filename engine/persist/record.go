@@ -75,6 +75,10 @@ type Delivery struct {
 	Retain    bool     // RETAIN flag to send (Retain As Published)
 	SubIDs    []uint32 // Subscription Identifiers to send
 	Group     []byte   // shared subscription it came through ($share/g/f), nil if none
+	// Message, if not nil, is the message itself, held in this record
+	// (the only delivery naming it): no Message record of MessageID
+	// exists, and the message goes with the delivery.
+	Message *Message
 }
 
 // Key kinds (the first byte) and per-client kinds (after the client id).
@@ -181,6 +185,9 @@ func encodeDelivery(dst []byte, d *Delivery) []byte {
 	if d.Retain {
 		flags |= 1
 	}
+	if d.Message != nil {
+		flags |= 2
+	}
 	dst = append(dst, valueVersion, d.QoS, d.State, flags)
 	dst = binary.BigEndian.AppendUint16(dst, d.PacketID)
 	dst = binary.BigEndian.AppendUint64(dst, d.MessageID)
@@ -188,7 +195,15 @@ func encodeDelivery(dst []byte, d *Delivery) []byte {
 	for _, id := range d.SubIDs {
 		dst = binary.AppendUvarint(dst, uint64(id))
 	}
-	return appendBytes(dst, d.Group)
+	dst = appendBytes(dst, d.Group)
+	if m := d.Message; m != nil {
+		dst = append(dst, m.QoS)
+		dst = binary.AppendVarint(dst, m.ExpireAt)
+		dst = appendBytes(dst, m.Topic)
+		dst = appendBytes(dst, m.Props)
+		dst = appendBytes(dst, m.Payload)
+	}
+	return dst
 }
 
 // reader decodes a value; the first error sticks.
@@ -413,7 +428,8 @@ func (v *visitor) visitClient(key []byte, r *reader) error {
 		*d = Delivery{ClientID: id, Seq: binary.BigEndian.Uint64(rest[1:])}
 		d.QoS = r.byte1()
 		d.State = r.byte1()
-		d.Retain = r.byte1()&1 != 0
+		flags := r.byte1()
+		d.Retain = flags&1 != 0
 		d.PacketID = r.u16()
 		d.MessageID = r.u64()
 		if k := r.uvarint(); k > 0 && k <= uint64(len(r.b)) {
@@ -427,6 +443,16 @@ func (v *visitor) visitClient(key []byte, r *reader) error {
 		}
 		if g := r.bytes(); len(g) > 0 {
 			d.Group = g
+		}
+		if flags&2 != 0 {
+			m := &v.m
+			*m = Message{ID: d.MessageID}
+			m.QoS = r.byte1()
+			m.ExpireAt = r.varint()
+			m.Topic = r.bytes()
+			m.Props = r.bytes()
+			m.Payload = r.bytes()
+			d.Message = m
 		}
 		if err := r.done(); err != nil {
 			return err
