@@ -91,8 +91,16 @@ func (h *clientHold) sent(n int) {
 	}
 }
 
+// A loop keeps spareBatches emptied batches for its next rounds (commits
+// complete a few rounds behind), but not one that held over
+// maxSpareBatchBytes: one big round does not pin its memory.
+const (
+	spareBatches       = 32
+	maxSpareBatchBytes = 1 << 20
+)
+
 func newDurable(st persist.Store) *durable {
-	return &durable{st: st, next: 1, free: make(chan *persist.Batch, 4)}
+	return &durable{st: st, next: 1, free: make(chan *persist.Batch, spareBatches)}
 }
 
 // batch returns the round's batch. Loop-only.
@@ -164,10 +172,12 @@ func (l *loop) commit() {
 			d.mu.Unlock()
 			l.b.log.Error("store commit failed: held acknowledgements are not sent, their clients are closed", "err", err)
 		}
-		b.Reset()
-		select {
-		case d.free <- b:
-		default:
+		if b.Size() <= maxSpareBatchBytes {
+			b.Reset()
+			select {
+			case d.free <- b:
+			default:
+			}
 		}
 		d.done.Store(seq) // the store completes commits in order
 		l.wakeDurable()
