@@ -36,9 +36,9 @@ func rssBytes(t testing.TB) int64 {
 // disconnected as slow, the other keeps receiving, and memory stays bounded.
 func TestSlowConsumer(t *testing.T) {
 	const (
-		maxOut   = 256 << 10
-		msgs     = 20000
-		size     = 1024
+		maxOut = 256 << 10
+		msgs   = 20000
+		size   = 1024
 		// What the test may add to the process (broker and clients): the
 		// process's own size depends on the tests that ran before it.
 		rssGrowth = 200 << 20
