@@ -23,6 +23,13 @@ type Config struct {
 	// Loops is the number of event loops; 0 means one per CPU core.
 	Loops int `toml:"loops"`
 
+	// IO is the network backend of the event loops: IOEpoll (gnet's epoll
+	// loops), IOUring (io_uring rings: one submission per loop round for
+	// every connection's writes, multishot receives into shared buffers)
+	// or IOAuto (io_uring where the kernel offers what it needs, else
+	// epoll, with a log line saying why).
+	IO string `toml:"io"`
+
 	// MaxConnections caps the number of concurrently open client
 	// connections, counted from accept to close; a connection past it is
 	// closed as soon as it is accepted (counted in
@@ -398,6 +405,7 @@ func DefaultConfig() Config {
 	return Config{
 		Listen:                  ":1883",
 		Loops:                   0,
+		IO:                      IOEpoll,
 		MaxConnections:          0,
 		MaxPacketSize:           1 << 20, // like EMQX's 1 MiB max_packet_size
 		MaxInflight:             20,      // Mosquitto max_inflight_messages
@@ -478,6 +486,7 @@ func (c Config) Validate() error {
 		{c.SysInterval == 0 || c.SysInterval >= 100*time.Millisecond, "sys_interval", c.SysInterval, "0 or >= 100ms"},
 		{c.TrimIdle >= 0, "trim_idle", c.TrimIdle, ">= 0"},
 		{c.Logger != nil || validLevel(c.LogLevel), "log_level", c.LogLevel, "debug, info, warn or error"},
+		{c.IO == IOEpoll || c.IO == IOUring || c.IO == IOAuto, "io", c.IO, "epoll, io_uring or auto"},
 		{c.Store == StoreMemory || c.Store == StoreDisk, "store", c.Store, "memory or disk"},
 		{c.Store != StoreDisk || c.DataDir != "", "data_dir", c.DataDir, "a directory path"},
 		{validFsync(c.Fsync), "fsync", c.Fsync, "always, never, or a duration such as 10ms"},
@@ -541,6 +550,13 @@ func slogLevel(s string) slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// The values of Config.IO.
+const (
+	IOEpoll = "epoll"
+	IOUring = "io_uring"
+	IOAuto  = "auto"
+)
 
 // The values of Config.Store.
 const (

@@ -22,8 +22,7 @@ func (b *Broker) startLoops() ([]*loop, error) {
 	if n == 0 {
 		n = runtime.NumCPU()
 	}
-	b.poller = network.NewGnet(b.log)
-	nls, err := b.poller.Start(handler{b}, n)
+	nls, err := b.startPoller(n)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -33,6 +32,27 @@ func (b *Broker) startLoops() ([]*loop, error) {
 	}
 	b.loops = loops
 	return loops, nil
+}
+
+// startPoller starts n event loops on the backend Config.IO names.
+func (b *Broker) startPoller(n int) ([]network.Loop, error) {
+	if b.cfg.IO == IOUring || b.cfg.IO == IOAuto {
+		b.poller = network.NewUring(b.log)
+		nls, err := b.poller.Start(handler{b}, n)
+		if err == nil || b.cfg.IO == IOUring {
+			if err == nil {
+				b.log.Info("network backend", "io", IOUring, "loops", n)
+			}
+			return nls, err
+		}
+		b.log.Warn("io_uring unavailable: using epoll", "err", err)
+	}
+	b.poller = network.NewGnet(b.log)
+	nls, err := b.poller.Start(handler{b}, n)
+	if err == nil && b.cfg.IO != IOEpoll {
+		b.log.Info("network backend", "io", IOEpoll, "loops", n)
+	}
+	return nls, err
 }
 
 // watchLoops reports through Done event loops that stopped while the

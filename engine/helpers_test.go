@@ -44,6 +44,9 @@ func startBrokerNoCleanup(t testing.TB, mod func(*Config)) *Broker {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Loops = 2
 	cfg.SysInterval = 0
+	if v := os.Getenv("GUST_IO"); v != "" {
+		cfg.IO = v // the suite runs on either network backend
+	}
 	var w io.Writer = io.Discard
 	if os.Getenv("GUST_TEST_LOG") != "" {
 		w = os.Stderr

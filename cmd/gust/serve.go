@@ -165,6 +165,7 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.String("config", "", "TOML configuration `file` (flags given explicitly override it)")
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "TCP address to listen on, `host:port`")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "number of event loops (0 = one per core)")
+	fs.StringVar(&cfg.IO, "io", cfg.IO, "network backend: epoll, io_uring, or auto (io_uring where the kernel allows it, else epoll)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "maximum concurrent connections (0 = derived from the descriptor limit, -1 = no cap)")
 	fs.IntVar(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest accepted packet in bytes")
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", cfg.MaxInflight, "QoS 1/2 messages in flight to one client")

@@ -53,9 +53,30 @@ func (r *recorder) OnTraffic(c Conn) Action {
 func (r *recorder) OnClose(c Conn, err error) { r.closed <- err }
 func (r *recorder) OnWake(idx int)            { r.woken <- idx }
 
+// pollers are the backends every contract test runs on.
+var pollers = []struct {
+	name string
+	make func(*slog.Logger) Poller
+}{
+	{"epoll", func(l *slog.Logger) Poller { return NewGnet(l) }},
+	{"io_uring", func(l *slog.Logger) Poller { return NewUring(l) }},
+}
+
+// eachPoller runs fn as a subtest per backend.
+func eachPoller(t *testing.T, fn func(t *testing.T, mk func(*slog.Logger) Poller)) {
+	for _, p := range pollers {
+		t.Run(p.name, func(t *testing.T) { fn(t, p.make) })
+	}
+}
+
 func startGnet(t *testing.T, h Handler, n int) (*Gnet, []Loop) {
 	t.Helper()
 	g := NewGnet(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return g, startPoller(t, g, h, n)
+}
+
+func startPoller(t *testing.T, g Poller, h Handler, n int) []Loop {
+	t.Helper()
 	loops, err := g.Start(h, n)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +88,7 @@ func startGnet(t *testing.T, h Handler, n int) (*Gnet, []Loop) {
 			t.Error("stop:", err)
 		}
 	})
-	return g, loops
+	return loops
 }
 
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
@@ -111,125 +132,132 @@ func accepted(t *testing.T) (net.Conn, int, unix.Sockaddr, net.Addr) {
 // opened on the loop that adopted it, its bytes are read and written, a
 // callback's Close closes it with one OnClose, Execute and Wake run on
 // the loop they name, and Stop closes Done.
-func TestGnetContract(t *testing.T) {
-	r := newRecorder()
-	g, loops := startGnet(t, r, 2)
-	if len(loops) != 2 {
-		t.Fatalf("%d loops, want 2", len(loops))
-	}
-	for want, l := range loops {
-		cl, fd, sa, local := accepted(t)
-		if err := l.Adopt(fd, sa, local, func(err error) { t.Error("adopt failed:", err) }); err != nil {
-			t.Fatal(err)
+func TestPollerContract(t *testing.T) {
+	eachPoller(t, func(t *testing.T, mk func(*slog.Logger) Poller) {
+		r := newRecorder()
+		g := mk(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		loops := startPoller(t, g, r, 2)
+		if len(loops) != 2 {
+			t.Fatalf("%d loops, want 2", len(loops))
 		}
-		if got := recv(t, r.opened, "OnOpen"); got != want {
-			t.Fatalf("opened on loop %d, want %d", got, want)
-		}
-		if _, err := cl.Write([]byte("ping")); err != nil {
-			t.Fatal(err)
-		}
-		if got := recv(t, r.traffic, "OnTraffic"); string(got) != "ping" {
-			t.Fatalf("read %q", got)
-		}
-		echo := make([]byte, 4)
-		_ = cl.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.ReadFull(cl, echo); err != nil || string(echo) != "ping" {
-			t.Fatalf("echo %q %v", echo, err)
-		}
-		if _, err := cl.Write([]byte("close")); err != nil {
-			t.Fatal(err)
-		}
-		recv(t, r.traffic, "OnTraffic")
-		recv(t, r.closed, "OnClose")
-		if _, err := cl.Read(echo); err != io.EOF {
-			t.Fatalf("read after close: %v, want EOF", err)
-		}
+		for want, l := range loops {
+			cl, fd, sa, local := accepted(t)
+			if err := l.Adopt(fd, sa, local, func(err error) { t.Error("adopt failed:", err) }); err != nil {
+				t.Fatal(err)
+			}
+			if got := recv(t, r.opened, "OnOpen"); got != want {
+				t.Fatalf("opened on loop %d, want %d", got, want)
+			}
+			if _, err := cl.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			if got := recv(t, r.traffic, "OnTraffic"); string(got) != "ping" {
+				t.Fatalf("read %q", got)
+			}
+			echo := make([]byte, 4)
+			_ = cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(cl, echo); err != nil || string(echo) != "ping" {
+				t.Fatalf("echo %q %v", echo, err)
+			}
+			if _, err := cl.Write([]byte("close")); err != nil {
+				t.Fatal(err)
+			}
+			recv(t, r.traffic, "OnTraffic")
+			recv(t, r.closed, "OnClose")
+			if _, err := cl.Read(echo); err != io.EOF {
+				t.Fatalf("read after close: %v, want EOF", err)
+			}
 
-		ran := make(chan struct{})
-		if err := l.Execute(func() { close(ran) }); err != nil {
+			ran := make(chan struct{})
+			if err := l.Execute(func() { close(ran) }); err != nil {
+				t.Fatal(err)
+			}
+			recv(t, ran, "Execute")
+			l.Wake()
+			if got := recv(t, r.woken, "OnWake"); got != want {
+				t.Fatalf("woken loop %d, want %d", got, want)
+			}
+		}
+		select {
+		case err := <-r.closed:
+			t.Fatal("second OnClose:", err)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := g.Stop(ctx); err != nil {
 			t.Fatal(err)
 		}
-		recv(t, ran, "Execute")
-		l.Wake()
-		if got := recv(t, r.woken, "OnWake"); got != want {
-			t.Fatalf("woken loop %d, want %d", got, want)
+		recv(t, g.Done(), "Done")
+		if err := g.Err(); err != nil {
+			t.Fatal("Err after Stop:", err)
 		}
-	}
-	select {
-	case err := <-r.closed:
-		t.Fatal("second OnClose:", err)
-	default:
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := g.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, g.Done(), "Done")
-	if err := g.Err(); err != nil {
-		t.Fatal("Err after Stop:", err)
-	}
-	if err := loops[0].Execute(func() {}); err == nil {
-		t.Fatal("Execute after Stop succeeded")
-	}
+		if err := loops[0].Execute(func() {}); err == nil {
+			t.Fatal("Execute after Stop succeeded")
+		}
+	})
 }
 
 // TestGnetLoopClose closes a connection from Execute: OnClose has run
 // when Loop.Close returns, and the peer sees the close.
-func TestGnetLoopClose(t *testing.T) {
-	r := newRecorder()
-	_, loops := startGnet(t, r, 1)
-	cl, fd, sa, local := accepted(t)
-	if err := loops[0].Adopt(fd, sa, local, func(err error) { t.Error(err) }); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, r.opened, "OnOpen")
-	c := recv(t, r.conns, "Conn")
-	closedFirst := make(chan bool, 1)
-	if err := loops[0].Execute(func() {
-		if err := loops[0].Close(c); err != nil {
-			t.Error(err)
+func TestPollerLoopClose(t *testing.T) {
+	eachPoller(t, func(t *testing.T, mk func(*slog.Logger) Poller) {
+		r := newRecorder()
+		loops := startPoller(t, mk(slog.New(slog.NewTextHandler(io.Discard, nil))), r, 1)
+		cl, fd, sa, local := accepted(t)
+		if err := loops[0].Adopt(fd, sa, local, func(err error) { t.Error(err) }); err != nil {
+			t.Fatal(err)
 		}
-		select {
-		case <-r.closed:
-			closedFirst <- true
-		default:
-			closedFirst <- false
+		recv(t, r.opened, "OnOpen")
+		c := recv(t, r.conns, "Conn")
+		closedFirst := make(chan bool, 1)
+		if err := loops[0].Execute(func() {
+			if err := loops[0].Close(c); err != nil {
+				t.Error(err)
+			}
+			select {
+			case <-r.closed:
+				closedFirst <- true
+			default:
+				closedFirst <- false
+			}
+		}); err != nil {
+			t.Fatal(err)
 		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if !recv(t, closedFirst, "Close") {
-		t.Fatal("Close returned before OnClose")
-	}
-	_ = cl.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := cl.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("peer read after Close: %v, want EOF", err)
-	}
+		if !recv(t, closedFirst, "Close") {
+			t.Fatal("Close returned before OnClose")
+		}
+		_ = cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := cl.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("peer read after Close: %v, want EOF", err)
+		}
+	})
 }
 
 // TestGnetAdoptFailure hands a loop a descriptor it cannot poll: failed
 // runs, and the loop keeps serving.
-func TestGnetAdoptFailure(t *testing.T) {
-	r := newRecorder()
-	_, loops := startGnet(t, r, 1)
-	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	failed := make(chan error, 1)
-	if err := loops[0].Adopt(fd, &unix.SockaddrInet4{Port: 1}, &net.TCPAddr{}, func(err error) { failed <- err }); err != nil {
-		t.Fatal(err)
-	}
-	if err := recv(t, failed, "failed call"); err == nil {
-		t.Fatal("failed called with nil")
-	}
-	cl, fd2, sa, local := accepted(t)
-	if err := loops[0].Adopt(fd2, sa, local, func(err error) { t.Error(err) }); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, r.opened, "OnOpen after a failed adopt")
-	_ = cl
+func TestPollerAdoptFailure(t *testing.T) {
+	eachPoller(t, func(t *testing.T, mk func(*slog.Logger) Poller) {
+		r := newRecorder()
+		loops := startPoller(t, mk(slog.New(slog.NewTextHandler(io.Discard, nil))), r, 1)
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := make(chan error, 1)
+		if err := loops[0].Adopt(fd, &unix.SockaddrInet4{Port: 1}, &net.TCPAddr{}, func(err error) { failed <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := recv(t, failed, "failed call"); err == nil {
+			t.Fatal("failed called with nil")
+		}
+		cl, fd2, sa, local := accepted(t)
+		if err := loops[0].Adopt(fd2, sa, local, func(err error) { t.Error(err) }); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, r.opened, "OnOpen after a failed adopt")
+		_ = cl
+	})
 }
 
 // TestGnetVersionPinned keeps the gnet internals Adopt links to

@@ -3,6 +3,9 @@
 package network
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -22,3 +25,17 @@ func bellPair() ([2]int, error) {
 	unix.CloseOnExec(fds[1])
 	return fds, nil
 }
+
+// NewUring returns a Poller whose Start fails: io_uring is Linux's.
+func NewUring(log *slog.Logger) Poller { return uringAbsent{} }
+
+type uringAbsent struct{}
+
+func (uringAbsent) Start(Handler, int) ([]Loop, error) {
+	return nil, errors.New("network: io_uring is available on Linux only")
+}
+func (uringAbsent) Stop(context.Context) error { return nil }
+func (uringAbsent) Done() <-chan struct{}      { return closedChan }
+func (uringAbsent) Err() error                 { return nil }
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

@@ -1,0 +1,836 @@
+//go:build linux
+
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gust-mqtt/gust/engine/network/uring"
+)
+
+// Uring is the Poller on io_uring: each loop owns a ring (single issuer,
+// deferred task work) on a goroutine locked to its thread. A connection
+// has one multishot RECV armed that picks its buffers from the loop's
+// provided-buffer ring, so an idle connection holds no receive buffer; the
+// engine's writes of a loop round are queued per connection and submitted
+// together, as one SEND per connection, with the round's single
+// io_uring_enter (which also waits for the next completions). Wake writes
+// the loop's eventfd, on which a READ is always armed.
+type Uring struct {
+	log *slog.Logger
+
+	h     Handler
+	loops []*uringLoop
+
+	stopping atomic.Bool
+	running  sync.WaitGroup
+	done     chan struct{}
+	errMu    sync.Mutex
+	err      error
+}
+
+// NewUring returns a Poller on io_uring.
+func NewUring(log *slog.Logger) *Uring {
+	return &Uring{log: log, done: make(chan struct{})}
+}
+
+// The sizes of a loop's rings and receive buffers.
+const (
+	uringSQEntries  = 1024
+	uringCQEntries  = 8192
+	uringBufCount   = 128
+	uringBufSize    = 16 << 10
+	uringBufGroup   = 1
+	uringKeepBuffer = 64 << 10 // larger idle write and read buffers are released
+)
+
+// User data of a request: kind in the top byte, then the connection's
+// generation (24 bits) and its slot (32 bits).
+const (
+	kindRecv uint64 = iota + 1
+	kindSend
+	kindWake
+	kindCancel
+)
+
+func userData(kind uint64, slot, gen uint32) uint64 {
+	return kind<<56 | uint64(gen&0xffffff)<<32 | uint64(slot)
+}
+
+// uringLoop is one loop of Uring.
+type uringLoop struct {
+	u   *Uring
+	idx int
+
+	ring *uring.Ring
+	bufs *uring.BufRing
+
+	eventFD atomic.Int32 // -1 once closed (by Stop, after the loop returned)
+	wakeBuf [8]byte     // the armed eventfd READ's target
+	rung    atomic.Bool // the eventfd is written and not yet read: no need to write it again
+	asked   atomic.Bool // Wake was called: OnWake is due
+
+	mu     sync.Mutex
+	tasks  []uringTask
+	spare  []uringTask
+	closed bool // no more tasks: the loop is stopping or stopped
+
+	conns []*uringConn // by slot; nil when free
+	gens  []uint32     // by slot: the generation of its last connection
+	free  []uint32
+	dirty []*uringConn // connections with writes to submit
+	rearm []*uringConn // RECVs ended by a lack of buffers
+	woken bool
+}
+
+// uringTask is an Execute function or an adoption.
+type uringTask struct {
+	fn    func()
+	adopt *uringAdopt
+}
+
+type uringAdopt struct {
+	fd     int
+	remote net.Addr
+	local  net.Addr
+	failed func(error)
+}
+
+// uringConn is a connection of a uringLoop. Loop-only.
+type uringConn struct {
+	l    *uringLoop
+	fd   int
+	slot uint32
+	gen  uint32
+
+	in    []byte // inbound bytes that outlived a callback, consumed up to inOff
+	inOff int
+	view  []byte // the provided buffer being handed to OnTraffic, if in is empty
+	off   int    // consumed bytes of view
+
+	queued   []byte // written, not yet submitted
+	sending  []byte // in flight from sendOff on
+	sendOff  int
+	sendBusy bool
+	isDirty  bool
+
+	recvArmed bool
+	open      bool // false once closed: OnClose has run
+	released  bool
+
+	ctx    any
+	remote net.Addr
+	local  net.Addr
+}
+
+// Start creates n loops, each with its ring, and returns them once every
+// ring is set up; a kernel without what they need fails Start with an
+// error wrapping uring.ErrUnsupported.
+func (u *Uring) Start(h Handler, n int) ([]Loop, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("network: %d event loops", n)
+	}
+	u.h = h
+	u.loops = make([]*uringLoop, n)
+	ready := make(chan error, n)
+	for i := range u.loops {
+		l := &uringLoop{u: u, idx: i}
+		l.eventFD.Store(-1)
+		u.loops[i] = l
+		u.running.Add(1)
+		go l.run(ready)
+	}
+	var first error
+	for range n {
+		if err := <-ready; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		u.stop()
+		u.running.Wait()
+		u.closeEventFDs()
+		close(u.done)
+		return nil, first
+	}
+	go func() {
+		u.running.Wait()
+		close(u.done)
+	}()
+	loops := make([]Loop, n)
+	for i, l := range u.loops {
+		loops[i] = l
+	}
+	return loops, nil
+}
+
+// stop asks every loop to close its connections and return.
+func (u *Uring) stop() {
+	u.stopping.Store(true)
+	for _, l := range u.loops {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		l.ringBell()
+	}
+}
+
+// Stop stops the loops and waits for them, or for ctx. Once they have
+// returned it closes their eventfds: until then a Wake may still write
+// one, which must not be a recycled descriptor.
+func (u *Uring) Stop(ctx context.Context) error {
+	u.stop()
+	select {
+	case <-u.done:
+		u.closeEventFDs()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done is closed once every loop has returned.
+func (u *Uring) Done() <-chan struct{} { return u.done }
+
+// Err is why the loops stopped on their own, nil after Stop.
+func (u *Uring) Err() error {
+	select {
+	case <-u.done:
+		u.errMu.Lock()
+		defer u.errMu.Unlock()
+		return u.err
+	default:
+		return nil
+	}
+}
+
+func (u *Uring) closeEventFDs() {
+	for _, l := range u.loops {
+		if fd := l.eventFD.Swap(-1); fd >= 0 {
+			_ = unix.Close(int(fd))
+		}
+	}
+}
+
+func (u *Uring) fail(err error) {
+	u.errMu.Lock()
+	if u.err == nil {
+		u.err = err
+	}
+	u.errMu.Unlock()
+	u.stop()
+}
+
+// run is the loop's goroutine.
+func (l *uringLoop) run(ready chan<- error) {
+	defer l.u.running.Done()
+	runtime.LockOSThread() // the ring's single issuer is this thread
+	defer runtime.UnlockOSThread()
+	if err := l.setup(); err != nil {
+		l.release()
+		ready <- err
+		return
+	}
+	ready <- nil
+	err := l.serve()
+	l.shutdown()
+	l.release()
+	if err != nil {
+		l.u.log.Error("io_uring loop failed", "loop", l.idx, "err", err)
+		l.u.fail(fmt.Errorf("network: io_uring loop %d: %w", l.idx, err))
+	}
+}
+
+func (l *uringLoop) setup() error {
+	r, err := uring.New(uringSQEntries, uringCQEntries)
+	if err != nil {
+		return err
+	}
+	l.ring = r
+	if err := r.ProbeOps(uring.OpRecv, uring.OpSend, uring.OpRead, uring.OpAsyncCancel); err != nil {
+		return err
+	}
+	b, err := r.NewBufRing(uringBufGroup, uringBufCount, uringBufSize)
+	if err != nil {
+		return err
+	}
+	l.bufs = b
+	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("network: eventfd: %w", err)
+	}
+	l.eventFD.Store(int32(fd))
+	if !l.armWake() {
+		return errors.New("network: io_uring submission queue full at set-up")
+	}
+	return nil
+}
+
+func (l *uringLoop) release() {
+	if l.bufs != nil {
+		l.bufs.Close(l.ring)
+		l.bufs = nil
+	}
+	if l.ring != nil {
+		l.ring.Close()
+		l.ring = nil
+	}
+}
+
+// sqe returns a free submission entry, submitting what is queued when the
+// queue is full.
+func (l *uringLoop) sqe() *uring.SQE {
+	if e := l.ring.GetSQE(); e != nil {
+		return e
+	}
+	for {
+		err := l.ring.Enter(0)
+		if err == nil || err != unix.EINTR {
+			break
+		}
+	}
+	return l.ring.GetSQE()
+}
+
+func (l *uringLoop) armWake() bool {
+	e := l.sqe()
+	if e == nil {
+		return false
+	}
+	e.Opcode = uring.OpRead
+	e.Fd = l.eventFD.Load()
+	e.Addr = uint64(uintptr(unsafe.Pointer(&l.wakeBuf[0])))
+	e.Len = uint32(len(l.wakeBuf))
+	e.UserData = userData(kindWake, 0, 0)
+	return true
+}
+
+// serve runs rounds until the Poller stops.
+func (l *uringLoop) serve() error {
+	for {
+		if err := l.ring.Enter(1); err != nil && err != unix.EINTR && err != unix.EBUSY && err != unix.EAGAIN {
+			return fmt.Errorf("io_uring_enter: %w", err)
+		}
+		for c := l.ring.Next(); c != nil; c = l.ring.Next() {
+			cqe := *c
+			l.ring.Advance()
+			l.complete(&cqe)
+		}
+		l.bufs.Publish()
+		for i, c := range l.rearm {
+			l.rearm[i] = nil
+			if c.open && !c.recvArmed {
+				l.armRecv(c)
+			}
+		}
+		l.rearm = l.rearm[:0]
+		if l.woken {
+			l.woken = false
+			l.rung.Store(false)
+			if l.runTasks() {
+				return nil
+			}
+			if l.asked.Swap(false) {
+				l.u.h.OnWake(l.idx)
+			}
+		}
+		l.flush()
+	}
+}
+
+// complete handles one completion.
+func (l *uringLoop) complete(cqe *uring.CQE) {
+	kind := cqe.UserData >> 56
+	if kind == kindWake {
+		l.woken = true
+		if !l.armWake() {
+			l.u.log.Error("io_uring: cannot re-arm the wake-up read", "loop", l.idx)
+		}
+		return
+	}
+	slot := uint32(cqe.UserData)
+	gen := uint32(cqe.UserData>>32) & 0xffffff
+	var c *uringConn
+	if int(slot) < len(l.conns) {
+		c = l.conns[slot]
+	}
+	if c == nil || c.gen&0xffffff != gen {
+		if cqe.Flags&uring.CQEBuffer != 0 {
+			l.bufs.Recycle(uint16(cqe.Flags >> uring.CQEBufShift))
+		}
+		return
+	}
+	switch kind {
+	case kindRecv:
+		l.received(c, cqe)
+	case kindSend:
+		l.sent(c, cqe)
+	case kindCancel:
+		// the cancelled requests complete on their own
+	}
+}
+
+// received handles a RECV completion of c.
+func (l *uringLoop) received(c *uringConn, cqe *uring.CQE) {
+	if cqe.Flags&uring.CQEMore == 0 {
+		c.recvArmed = false
+	}
+	hasBuf := cqe.Flags&uring.CQEBuffer != 0
+	bid := uint16(cqe.Flags >> uring.CQEBufShift)
+	switch {
+	case cqe.Res > 0 && hasBuf:
+		if c.open {
+			l.traffic(c, l.bufs.Buf(bid, int(cqe.Res)))
+		}
+		l.bufs.Recycle(bid)
+	case cqe.Res == 0:
+		if hasBuf {
+			l.bufs.Recycle(bid)
+		}
+		l.closeConn(c, io.EOF)
+	case cqe.Res < 0:
+		if hasBuf {
+			l.bufs.Recycle(bid)
+		}
+		switch errno := unix.Errno(-cqe.Res); errno {
+		case unix.ENOBUFS:
+			if c.open {
+				l.rearm = append(l.rearm, c)
+			}
+		case unix.ECANCELED:
+		default:
+			l.closeConn(c, fmt.Errorf("recv: %w", errno))
+		}
+	}
+	if c.open && !c.recvArmed && cqe.Res > 0 {
+		l.armRecv(c)
+	}
+	l.maybeRelease(c)
+}
+
+// traffic hands p, freshly received, to the handler.
+func (l *uringLoop) traffic(c *uringConn, p []byte) {
+	if c.inOff > 0 {
+		c.in = c.in[:copy(c.in, c.in[c.inOff:])]
+		c.inOff = 0
+	}
+	if len(c.in) > 0 {
+		c.in = append(c.in, p...)
+	} else {
+		c.view, c.off = p, 0
+	}
+	act := l.u.h.OnTraffic(c)
+	if c.view != nil { // keep what the handler left
+		if rest := c.view[c.off:]; len(rest) > 0 && c.open {
+			c.in = append(c.in[:0], rest...)
+		}
+		c.view, c.off = nil, 0
+	}
+	if act == Close {
+		l.closeConn(c, nil)
+		return
+	}
+	if len(c.in) == 0 && cap(c.in) > uringKeepBuffer {
+		c.in = nil
+	}
+}
+
+// sent handles a SEND completion of c.
+func (l *uringLoop) sent(c *uringConn, cqe *uring.CQE) {
+	c.sendBusy = false
+	if cqe.Res < 0 {
+		errno := unix.Errno(-cqe.Res)
+		if c.open {
+			l.closeConn(c, fmt.Errorf("send: %w", errno))
+		}
+		c.sending, c.sendOff = c.sending[:0], 0
+		l.maybeRelease(c)
+		return
+	}
+	c.sendOff += int(cqe.Res)
+	if c.sendOff < len(c.sending) {
+		if c.open {
+			l.submitSend(c)
+			return
+		}
+	} else {
+		c.sending, c.sendOff = c.sending[:0], 0
+		if cap(c.sending) > uringKeepBuffer {
+			c.sending = nil
+		}
+	}
+	if !c.open {
+		l.maybeRelease(c)
+		return
+	}
+	if len(c.queued) > 0 {
+		l.markDirty(c)
+	}
+}
+
+// flush submits a SEND for every connection written to this round.
+func (l *uringLoop) flush() {
+	for i, c := range l.dirty {
+		l.dirty[i] = nil
+		c.isDirty = false
+		if !c.open || c.sendBusy || len(c.queued) == 0 {
+			continue
+		}
+		c.sending, c.queued = c.queued, c.sending[:0]
+		c.sendOff = 0
+		l.submitSend(c)
+	}
+	l.dirty = l.dirty[:0]
+}
+
+func (l *uringLoop) submitSend(c *uringConn) {
+	e := l.sqe()
+	if e == nil {
+		l.closeConn(c, errors.New("io_uring submission queue full"))
+		return
+	}
+	rest := c.sending[c.sendOff:]
+	e.Opcode = uring.OpSend
+	e.Fd = int32(c.fd)
+	e.Addr = uint64(uintptr(unsafe.Pointer(&rest[0])))
+	e.Len = uint32(len(rest))
+	e.OpFlags = unix.MSG_NOSIGNAL
+	e.UserData = userData(kindSend, c.slot, c.gen)
+	c.sendBusy = true
+}
+
+func (l *uringLoop) markDirty(c *uringConn) {
+	if !c.isDirty {
+		c.isDirty = true
+		l.dirty = append(l.dirty, c)
+	}
+}
+
+func (l *uringLoop) armRecv(c *uringConn) {
+	e := l.sqe()
+	if e == nil {
+		l.closeConn(c, errors.New("io_uring submission queue full"))
+		return
+	}
+	e.Opcode = uring.OpRecv
+	e.Fd = int32(c.fd)
+	e.Flags = uring.SqeBufferSelect
+	e.Ioprio = uring.RecvMultishot
+	e.BufGroup = l.bufs.Group
+	e.UserData = userData(kindRecv, c.slot, c.gen)
+	c.recvArmed = true
+}
+
+// runTasks runs the queued Execute functions and adoptions; it reports
+// whether the loop is to stop.
+func (l *uringLoop) runTasks() bool {
+	l.mu.Lock()
+	tasks := l.tasks
+	l.tasks = l.spare[:0]
+	stop := l.closed && l.u.stopping.Load()
+	l.mu.Unlock()
+	for i := range tasks {
+		t := &tasks[i]
+		if t.adopt != nil {
+			l.adopt(t.adopt, stop)
+		} else if !stop {
+			t.fn()
+		}
+		tasks[i] = uringTask{}
+	}
+	l.mu.Lock()
+	l.spare = tasks[:0]
+	l.mu.Unlock()
+	return stop
+}
+
+// adopt makes a an open connection of the loop.
+func (l *uringLoop) adopt(a *uringAdopt, stopping bool) {
+	if stopping {
+		_ = unix.Close(a.fd)
+		a.failed(ErrStopped)
+		return
+	}
+	if _, err := unix.GetsockoptInt(a.fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil {
+		_ = unix.Close(a.fd)
+		a.failed(fmt.Errorf("network: adopt: %w", err))
+		return
+	}
+	c := &uringConn{l: l, fd: a.fd, remote: a.remote, local: a.local, open: true}
+	if n := len(l.free); n > 0 {
+		c.slot = l.free[n-1]
+		l.free = l.free[:n-1]
+		c.gen = (l.gens[c.slot] + 1) & 0xffffff
+	} else {
+		c.slot = uint32(len(l.conns))
+		l.conns = append(l.conns, nil)
+		l.gens = append(l.gens, 0)
+		c.gen = 1
+	}
+	l.gens[c.slot] = c.gen
+	l.conns[c.slot] = c
+	if l.u.h.OnOpen(l.idx, c) == Close {
+		l.closeConn(c, nil)
+		l.maybeRelease(c)
+		return
+	}
+	if c.open {
+		l.armRecv(c)
+	}
+}
+
+// closeConn closes c for the handler: it sends what can be sent at once,
+// calls OnClose, and cancels c's requests; the descriptor is closed once
+// they have completed (maybeRelease).
+func (l *uringLoop) closeConn(c *uringConn, err error) {
+	if !c.open {
+		return
+	}
+	c.open = false
+	if !c.sendBusy {
+		l.writeNow(c)
+	}
+	l.u.h.OnClose(c, err)
+	if c.recvArmed || c.sendBusy {
+		if e := l.sqe(); e != nil {
+			e.Opcode = uring.OpAsyncCancel
+			e.Fd = int32(c.fd)
+			e.OpFlags = 1<<0 | 1<<1 // IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD
+			e.UserData = userData(kindCancel, c.slot, c.gen)
+		}
+	}
+	l.maybeRelease(c)
+}
+
+// writeNow writes c's unsent bytes without waiting (a closing connection's
+// last words, as epoll's loops do).
+// What cannot be written at once is dropped.
+func (l *uringLoop) writeNow(c *uringConn) {
+	for _, p := range [2][]byte{c.sending[min(c.sendOff, len(c.sending)):], c.queued} {
+		for len(p) > 0 {
+			n, err := unix.Write(c.fd, p)
+			if err != nil || n <= 0 {
+				break
+			}
+			p = p[n:]
+		}
+	}
+	c.sending, c.sendOff, c.queued = c.sending[:0], 0, c.queued[:0]
+}
+
+// maybeRelease closes c's descriptor and frees its slot once c is closed
+// and no request of it is in flight.
+func (l *uringLoop) maybeRelease(c *uringConn) {
+	if c.open || c.recvArmed || c.sendBusy || c.released {
+		return
+	}
+	if len(c.sending) > c.sendOff || len(c.queued) > 0 {
+		l.writeNow(c)
+	}
+	c.released = true
+	_ = unix.Close(c.fd)
+	c.in, c.view, c.queued, c.sending = nil, nil, nil, nil
+	if l.conns[c.slot] == c {
+		l.conns[c.slot] = nil
+		l.free = append(l.free, c.slot)
+	}
+}
+
+// shutdown closes every connection when the loops stop, and waits for
+// their requests to finish.
+func (l *uringLoop) shutdown() {
+	for _, c := range l.conns {
+		if c != nil {
+			l.closeConn(c, ErrStopped)
+		}
+	}
+	// Drain: cancellations complete promptly; a bounded number of rounds.
+	for i := 0; i < 100 && l.live() > 0; i++ {
+		if err := l.ring.Enter(1); err != nil && err != unix.EINTR {
+			break
+		}
+		for c := l.ring.Next(); c != nil; c = l.ring.Next() {
+			cqe := *c
+			l.ring.Advance()
+			if cqe.UserData>>56 == kindWake {
+				continue
+			}
+			l.complete(&cqe)
+		}
+	}
+	for _, c := range l.conns {
+		if c != nil && !c.released {
+			c.recvArmed, c.sendBusy = false, false
+			l.maybeRelease(c)
+		}
+	}
+	l.mu.Lock()
+	tasks := l.tasks
+	l.tasks = nil
+	l.mu.Unlock()
+	for _, t := range tasks {
+		if t.adopt != nil {
+			_ = unix.Close(t.adopt.fd)
+			t.adopt.failed(ErrStopped)
+		}
+	}
+}
+
+func (l *uringLoop) live() int {
+	n := 0
+	for _, c := range l.conns {
+		if c != nil && !c.released {
+			n++
+		}
+	}
+	return n
+}
+
+// ErrStopped is the error OnClose gets for connections closed because the
+// loops stop.
+var ErrStopped = errors.New("network: event loops stopped")
+
+// Execute queues fn for the loop.
+func (l *uringLoop) Execute(fn func()) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrStopped
+	}
+	l.tasks = append(l.tasks, uringTask{fn: fn})
+	l.mu.Unlock()
+	l.ringBell()
+	return nil
+}
+
+// Wake asks for OnWake and rings the loop.
+func (l *uringLoop) Wake() {
+	l.asked.Store(true)
+	l.ringBell()
+}
+
+// ringBell writes the loop's eventfd unless it is written and not yet read.
+func (l *uringLoop) ringBell() {
+	if l.rung.Swap(true) {
+		return
+	}
+	if fd := l.eventFD.Load(); fd >= 0 {
+		_, _ = unix.Write(int(fd), wakeOne)
+	}
+}
+
+// wakeOne is what Wake writes to the eventfd; a package variable so the
+// write does not allocate.
+var wakeOne = []byte{1, 0, 0, 0, 0, 0, 0, 0}
+
+// Adopt queues fd for the loop.
+func (l *uringLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, failed func(error)) error {
+	a := &uringAdopt{fd: fd, remote: sockaddrToTCP(sa), local: local, failed: failed}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrStopped
+	}
+	l.tasks = append(l.tasks, uringTask{adopt: a})
+	l.mu.Unlock()
+	l.ringBell()
+	return nil
+}
+
+// Close closes c, calling OnClose before it returns. Loop-only.
+func (l *uringLoop) Close(c Conn) error {
+	uc, ok := c.(*uringConn)
+	if !ok || uc.l != l {
+		return fmt.Errorf("network: %T is not a connection of this io_uring loop", c)
+	}
+	l.closeConn(uc, nil)
+	return nil
+}
+
+func sockaddrToTCP(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: "unix"}
+	}
+	return nil
+}
+
+// cur is c's unconsumed inbound bytes.
+func (c *uringConn) cur() []byte {
+	if c.view != nil {
+		return c.view[c.off:]
+	}
+	return c.in[c.inOff:]
+}
+
+func (c *uringConn) InboundBuffered() int { return len(c.cur()) }
+
+func (c *uringConn) Peek(n int) ([]byte, error) {
+	p := c.cur()
+	if n <= 0 {
+		return p, nil
+	}
+	if n > len(p) {
+		return p, io.ErrShortBuffer
+	}
+	return p[:n], nil
+}
+
+func (c *uringConn) Discard(n int) (int, error) {
+	p := c.cur()
+	if n <= 0 || n > len(p) {
+		n = len(p)
+	}
+	if c.view != nil {
+		c.off += n
+	} else if c.inOff += n; c.inOff == len(c.in) {
+		c.in, c.inOff = c.in[:0], 0
+	}
+	return n, nil
+}
+
+func (c *uringConn) Read(p []byte) (int, error) {
+	n := copy(p, c.cur())
+	_, _ = c.Discard(n)
+	return n, nil
+}
+
+// Write queues p for the round's SEND.
+func (c *uringConn) Write(p []byte) (int, error) {
+	if !c.open {
+		return 0, net.ErrClosed
+	}
+	c.queued = append(c.queued, p...)
+	c.l.markDirty(c)
+	return len(p), nil
+}
+
+func (c *uringConn) OutboundBuffered() int {
+	return len(c.queued) + len(c.sending) - c.sendOff
+}
+
+func (c *uringConn) SetLinger(sec int) error {
+	if c.released {
+		return net.ErrClosed
+	}
+	return unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: int32(sec)})
+}
+
+func (c *uringConn) RemoteAddr() net.Addr { return c.remote }
+func (c *uringConn) Context() any         { return c.ctx }
+func (c *uringConn) SetContext(ctx any)   { c.ctx = ctx }
