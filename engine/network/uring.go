@@ -77,9 +77,9 @@ type uringLoop struct {
 	bufs *uring.BufRing
 
 	eventFD atomic.Int32 // -1 once closed (by Stop, after the loop returned)
-	wakeBuf [8]byte     // the armed eventfd READ's target
-	rung    atomic.Bool // the eventfd is written and not yet read: no need to write it again
-	asked   atomic.Bool // Wake was called: OnWake is due
+	wakeBuf [8]byte      // the armed eventfd READ's target
+	rung    atomic.Bool  // the eventfd is written and not yet read: no need to write it again
+	asked   atomic.Bool  // Wake was called: OnWake is due
 
 	mu     sync.Mutex
 	tasks  []uringTask
