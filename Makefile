@@ -28,6 +28,11 @@ run:
 test:
 	$(GO) test -count=1 -timeout 20m ./...
 
+## test-io_uring: the engine's and the network seam's tests again on the io_uring backend.
+.PHONY: test-io_uring
+test-io_uring:
+	GUST_IO=io_uring $(GO) test -count=1 -timeout 20m ./engine/ ./engine/network/...
+
 ## race: the concurrent packages under the race detector.
 race:
 	$(GO) test -count=1 -race -timeout 30m $(RACE_PKGS)

@@ -820,7 +820,14 @@ func (c *uringConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// OutboundBuffered counts the bytes of a SEND the kernel has not completed
+// and those queued behind it. Bytes written this round with no SEND in
+// flight are not counted: nothing has refused them yet (on epoll they
+// would be in the socket already).
 func (c *uringConn) OutboundBuffered() int {
+	if !c.sendBusy {
+		return 0
+	}
 	return len(c.queued) + len(c.sending) - c.sendOff
 }
 
