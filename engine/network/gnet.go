@@ -250,7 +250,10 @@ var bellByte = []byte{1}
 func (l *gnetLoop) Close(c Conn) error {
 	if ly, ok := c.(Layer); ok {
 		ly.Closing()
-		c = ly.Under()
+		for ok { // a Layer may be over another (WebSocket over TLS)
+			c = ly.Under()
+			ly, ok = c.(Layer)
+		}
 	}
 	gc, ok := c.(gnet.Conn)
 	if !ok {

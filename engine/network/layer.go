@@ -32,6 +32,10 @@ import "time"
 // OutboundBuffered is the raw Conn's (wire bytes, which is what the
 // Handler's outbound bounds are about); SetLinger, RemoteAddr pass through.
 // Every Layer method is loop-only and must never block.
+//
+// A Layer may be built over another (WebSocket over TLS): the Poller
+// drives only the outer one, whose Fill, Closing and Err call the inner
+// one's; Loop.Close unwraps every Layer down to the raw connection.
 
 // Layer is a transport's Conn over a raw connection of a loop; see above.
 type Layer interface {
@@ -63,4 +67,12 @@ type Wrap func(raw Conn) Layer
 // deadline. Loop-only.
 type Opened interface {
 	AcceptedAt() time.Time
+}
+
+// Identified is implemented by a Layer whose transport authenticated the
+// peer for the Handler (a TLS client certificate on a listener that takes
+// its identity as the MQTT user name). PeerIdentity is "" when it has
+// none. Loop-only.
+type Identified interface {
+	PeerIdentity() string
 }
