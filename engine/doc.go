@@ -28,7 +28,7 @@
 //   - The acceptor goroutine (listener.go) owns the TCP listener: it
 //     accepts, admits a connection while fewer than max_connections are
 //     open (Broker.open, counted from accept to close), and hands it to a
-//     loop, round robin (roundRobin, handler.go: network.Loop Adopt queues
+//     loop, round robin (Broker.handOff, listeners.go: network.Loop Adopt queues
 //     it on the loop, which registers it and runs OnOpen).
 //   - There is one acceptor per listener (listeners.go). A TLS listener's
 //     acceptor hands each socket to the handshake pool
