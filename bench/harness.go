@@ -233,14 +233,14 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	prefix := fmt.Sprintf("b%d%s%d", rep, t.Name, time.Now().UnixNano()%1e6)
 	if s.Setup != nil {
 		setup := *s.Setup
-		setup.Addr, setup.ClientPrefix = r.addr, prefix+"s"
+		setup.Addr, setup.ClientPrefix, setup.TLS = r.addr, prefix+"s", r.tls
 		if _, err := loadgen.Run(ctx, setup); err != nil {
 			rec.Error = "setup: " + err.Error()
 			return rec
 		}
 	}
 	load := s.Load
-	load.Addr, load.ClientPrefix = r.addr, prefix
+	load.Addr, load.ClientPrefix, load.TLS = r.addr, prefix, r.tls
 	if !s.PerConn {
 		load.QoS = qos
 	}

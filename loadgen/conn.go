@@ -46,9 +46,10 @@ type conn struct {
 	// away (Offline): its session, not a new one, is expected.
 	returning bool
 
-	in      []byte // bytes of a partial packet carried between reads
-	out     []byte // encoded bytes not yet written
-	woff    int    // bytes of out already written
+	in      []byte   // bytes of a partial packet carried between reads
+	out     []byte   // encoded bytes not yet written
+	woff    int      // bytes of out already written
+	tls     *tlsConn // nil without TLS (tls.go)
 	started time.Time
 	lastOut time.Time
 
@@ -119,6 +120,13 @@ func (c *conn) connected() {
 		return
 	}
 	cfg := c.l.r.cfg
+	if cfg.TLS != nil && c.tls == nil {
+		if err := c.handshake(cfg.TLS, cfg.ConnectTimeout); err != nil {
+			c.note("tls handshake: " + err.Error())
+			c.fail()
+			return
+		}
+	}
 	p := codec.Connect{
 		Version:    cfg.Version,
 		CleanStart: cfg.CleanStart,
@@ -250,7 +258,11 @@ func (c *conn) readAll() bool {
 			c.lost()
 			return false
 		}
-		if !c.consume(c.l.rbuf[:n]) {
+		if c.tls != nil {
+			if !c.tlsConsume(c.l.rbuf[:n]) {
+				return false
+			}
+		} else if !c.consume(c.l.rbuf[:n]) {
 			return false
 		}
 		if n < len(c.l.rbuf) || c.slow {
@@ -421,6 +433,7 @@ func (c *conn) rejoin() {
 		c.closeFD()
 	}
 	c.in, c.out, c.woff = c.in[:0], c.out[:0], 0
+	c.tls = nil
 	c.state, c.returning = stateIdle, true
 	c.l.connecting++
 	if err := c.dial(); err != nil {
@@ -430,6 +443,11 @@ func (c *conn) rejoin() {
 
 // flush writes pending output; on a full socket it waits to be writable.
 func (c *conn) flush() {
+	if c.tls != nil {
+		c.seal()
+		c.flushSealed()
+		return
+	}
 	for c.woff < len(c.out) {
 		n, err := unix.Write(c.fd, c.out[c.woff:])
 		if err == unix.EINTR {
@@ -448,6 +466,31 @@ func (c *conn) flush() {
 		c.l.acc.bytesOut += int64(n)
 	}
 	c.out, c.woff = c.out[:0], 0
+	c.lastOut = c.l.now
+	c.l.setEvents(c, c.wantEvents())
+}
+
+// flushSealed is flush for a TLS connection: it writes the sealed bytes.
+func (c *conn) flushSealed() {
+	w := c.tls.w
+	for w.off < len(w.out) {
+		n, err := unix.Write(c.fd, w.out[w.off:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			c.l.setEvents(c, c.wantEvents()|wantWrite)
+			return
+		}
+		if err != nil {
+			c.note("write: " + err.Error())
+			c.lost()
+			return
+		}
+		w.off += n
+		c.l.acc.bytesOut += int64(n)
+	}
+	w.out, w.off = w.out[:0], 0
 	c.lastOut = c.l.now
 	c.l.setEvents(c, c.wantEvents())
 }

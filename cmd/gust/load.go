@@ -58,6 +58,8 @@ func runLoad(args []string) int {
 	fs.IntVar(&cfg.TopicCycle, "topic-cycle", 0, "%n in -topic counts modulo this many (0: no cycle)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator to this file")
 	ka := fs.Uint("keepalive", uint(cfg.KeepAlive), "keep alive seconds")
+	var tf tlsFlags
+	tf.bind(fs)
 	if err := withForms(fs).Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -74,6 +76,10 @@ func runLoad(args []string) int {
 		return 2
 	}
 	cfg.Addr = addr
+	if cfg.TLS, err = tf.config(addr); err != nil {
+		fmt.Fprintln(os.Stderr, "gust load:", err)
+		return 2
+	}
 	cfg.Mode = loadgen.Mode(*mode)
 	cfg.Version = codec.Version(*version)
 	cfg.QoS = byte(*qos)

@@ -142,7 +142,7 @@ func TestPollerContract(t *testing.T) {
 		}
 		for want, l := range loops {
 			cl, fd, sa, local := accepted(t)
-			if err := l.Adopt(fd, sa, local, func(err error) { t.Error("adopt failed:", err) }); err != nil {
+			if err := l.Adopt(fd, sa, local, nil, func(err error) { t.Error("adopt failed:", err) }); err != nil {
 				t.Fatal(err)
 			}
 			if got := recv(t, r.opened, "OnOpen"); got != want {
@@ -205,7 +205,7 @@ func TestPollerLoopClose(t *testing.T) {
 		r := newRecorder()
 		loops := startPoller(t, mk(slog.New(slog.NewTextHandler(io.Discard, nil))), r, 1)
 		cl, fd, sa, local := accepted(t)
-		if err := loops[0].Adopt(fd, sa, local, func(err error) { t.Error(err) }); err != nil {
+		if err := loops[0].Adopt(fd, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
 			t.Fatal(err)
 		}
 		recv(t, r.opened, "OnOpen")
@@ -245,14 +245,14 @@ func TestPollerAdoptFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 		failed := make(chan error, 1)
-		if err := loops[0].Adopt(fd, &unix.SockaddrInet4{Port: 1}, &net.TCPAddr{}, func(err error) { failed <- err }); err != nil {
+		if err := loops[0].Adopt(fd, &unix.SockaddrInet4{Port: 1}, &net.TCPAddr{}, nil, func(err error) { failed <- err }); err != nil {
 			t.Fatal(err)
 		}
 		if err := recv(t, failed, "failed call"); err == nil {
 			t.Fatal("failed called with nil")
 		}
 		cl, fd2, sa, local := accepted(t)
-		if err := loops[0].Adopt(fd2, sa, local, func(err error) { t.Error(err) }); err != nil {
+		if err := loops[0].Adopt(fd2, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
 			t.Fatal(err)
 		}
 		recv(t, r.opened, "OnOpen after a failed adopt")

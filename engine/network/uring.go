@@ -102,6 +102,7 @@ type uringTask struct {
 
 type uringAdopt struct {
 	fd     int
+	wrap   Wrap
 	remote net.Addr
 	local  net.Addr
 	failed func(error)
@@ -125,13 +126,23 @@ type uringConn struct {
 	sendBusy bool
 	isDirty  bool
 
-	recvArmed bool
-	open      bool // false once closed: OnClose has run
-	released  bool
+	recvArmed   bool
+	closingDone bool // the Layer's Closing has run, or must not
+	open        bool // false once closed: OnClose has run
+	released    bool
 
 	ctx    any
 	remote net.Addr
 	local  net.Addr
+	layer  Layer // the transport the Handler sees, nil for plain TCP
+}
+
+// user is what the Handler sees of c: its Layer, or c itself.
+func (c *uringConn) user() Conn {
+	if c.layer != nil {
+		return c.layer
+	}
+	return c
 }
 
 // Start creates n loops, each with its ring, and returns them once every
@@ -398,6 +409,7 @@ func (l *uringLoop) received(c *uringConn, cqe *uring.CQE) {
 		if hasBuf {
 			l.bufs.Recycle(bid)
 		}
+		c.closingDone = true // the peer is gone: no last message
 		l.closeConn(c, io.EOF)
 	case cqe.Res < 0:
 		if hasBuf {
@@ -410,6 +422,7 @@ func (l *uringLoop) received(c *uringConn, cqe *uring.CQE) {
 			}
 		case unix.ECANCELED:
 		default:
+			c.closingDone = true
 			l.closeConn(c, fmt.Errorf("recv: %w", errno))
 		}
 	}
@@ -430,7 +443,7 @@ func (l *uringLoop) traffic(c *uringConn, p []byte) {
 	} else {
 		c.view, c.off = p, 0
 	}
-	act := l.u.h.OnTraffic(c)
+	act, err := l.deliver(c)
 	if c.view != nil { // keep what the handler left
 		if rest := c.view[c.off:]; len(rest) > 0 && c.open {
 			c.in = append(c.in[:0], rest...)
@@ -438,12 +451,34 @@ func (l *uringLoop) traffic(c *uringConn, p []byte) {
 		c.view, c.off = nil, 0
 	}
 	if act == Close {
-		l.closeConn(c, nil)
+		l.closeConn(c, err)
 		return
 	}
 	if len(c.in) == 0 && cap(c.in) > uringKeepBuffer {
 		c.in = nil
 	}
+}
+
+// deliver passes c's new bytes to the Handler, through its Layer if it
+// has one; a Layer's Fill error closes c after the Handler has had the
+// bytes Fill added before it (the error is then returned, for OnClose).
+func (l *uringLoop) deliver(c *uringConn) (Action, error) {
+	if c.layer == nil {
+		return l.u.h.OnTraffic(c), nil
+	}
+	n, err := c.layer.Fill()
+	if n > 0 && c.open && l.u.h.OnTraffic(c.layer) == Close {
+		if err == nil && c.open && !c.closingDone {
+			c.layer.Closing()
+		}
+		c.closingDone = true
+		return Close, nil
+	}
+	if err != nil {
+		c.closingDone = true // the transport ended: no last message
+		return Close, err
+	}
+	return None, nil
 }
 
 // sent handles a SEND completion of c.
@@ -452,6 +487,7 @@ func (l *uringLoop) sent(c *uringConn, cqe *uring.CQE) {
 	if cqe.Res < 0 {
 		errno := unix.Errno(-cqe.Res)
 		if c.open {
+			c.closingDone = true
 			l.closeConn(c, fmt.Errorf("send: %w", errno))
 		}
 		c.sending, c.sendOff = c.sending[:0], 0
@@ -580,10 +616,19 @@ func (l *uringLoop) adopt(a *uringAdopt, stopping bool) {
 	}
 	l.gens[c.slot] = c.gen
 	l.conns[c.slot] = c
-	if l.u.h.OnOpen(l.idx, c) == Close {
+	if a.wrap != nil {
+		c.layer = a.wrap(c)
+	}
+	if l.u.h.OnOpen(l.idx, c.user()) == Close {
 		l.closeConn(c, nil)
 		l.maybeRelease(c)
 		return
+	}
+	if c.layer != nil && c.open { // what the transport read before adoption
+		if act, err := l.deliver(c); act == Close {
+			l.closeConn(c, err)
+			return
+		}
 	}
 	if c.open {
 		l.armRecv(c)
@@ -597,11 +642,22 @@ func (l *uringLoop) closeConn(c *uringConn, err error) {
 	if !c.open {
 		return
 	}
+	if c.layer != nil && !c.closingDone {
+		c.closingDone = true
+		c.layer.Closing() // a last message (close_notify, close frame)
+	}
 	c.open = false
 	if !c.sendBusy {
 		l.writeNow(c)
 	}
-	l.u.h.OnClose(c, err)
+	if c.layer != nil {
+		if err == nil {
+			err = c.layer.Err()
+		}
+		l.u.h.OnClose(c.layer, err)
+	} else {
+		l.u.h.OnClose(c, err)
+	}
 	if c.recvArmed || c.sendBusy {
 		if e := l.sqe(); e != nil {
 			e.Opcode = uring.OpAsyncCancel
@@ -735,8 +791,8 @@ func (l *uringLoop) ringBell() {
 var wakeOne = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 
 // Adopt queues fd for the loop.
-func (l *uringLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, failed func(error)) error {
-	a := &uringAdopt{fd: fd, remote: sockaddrToTCP(sa), local: local, failed: failed}
+func (l *uringLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, wrap Wrap, failed func(error)) error {
+	a := &uringAdopt{fd: fd, wrap: wrap, remote: sockaddrToTCP(sa), local: local, failed: failed}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -748,8 +804,16 @@ func (l *uringLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, failed func(
 	return nil
 }
 
-// Close closes c, calling OnClose before it returns. Loop-only.
+// Close closes c (or the connection under the Layer c), calling OnClose
+// before it returns. Loop-only.
 func (l *uringLoop) Close(c Conn) error {
+	for {
+		ly, ok := c.(Layer)
+		if !ok {
+			break
+		}
+		c = ly.Under()
+	}
 	uc, ok := c.(*uringConn)
 	if !ok || uc.l != l {
 		return fmt.Errorf("network: %T is not a connection of this io_uring loop", c)

@@ -68,7 +68,7 @@ func (e *echoHandler) OnWake(int)          {}
 func TestUringEchoAllocs(t *testing.T) {
 	_, loops := startUring(t, &echoHandler{}, 1)
 	cl, fd, sa, local := accepted(t)
-	if err := loops[0].Adopt(fd, sa, local, func(err error) { t.Error(err) }); err != nil {
+	if err := loops[0].Adopt(fd, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
 		t.Fatal(err)
 	}
 	msg := bytes.Repeat([]byte("m"), 200)
@@ -120,7 +120,7 @@ func TestUringLargeWrite(t *testing.T) {
 	h := &sinkHandler{size: size, conns: make(chan Conn, 1), closed: make(chan error, 1)}
 	_, loops := startUring(t, h, 1)
 	cl, fd, sa, local := accepted(t)
-	if err := loops[0].Adopt(fd, sa, local, func(err error) { t.Error(err) }); err != nil {
+	if err := loops[0].Adopt(fd, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
 		t.Fatal(err)
 	}
 	c := recv(t, h.conns, "OnOpen")
@@ -151,7 +151,7 @@ func TestUringCloseStuckSend(t *testing.T) {
 	h := &sinkHandler{size: 16 << 20, conns: make(chan Conn, 2), closed: make(chan error, 2)}
 	u, loops := startUring(t, h, 1)
 	cl, fd, sa, local := accepted(t)
-	if err := loops[0].Adopt(fd, sa, local, func(err error) { t.Error(err) }); err != nil {
+	if err := loops[0].Adopt(fd, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
 		t.Fatal(err)
 	}
 	c := recv(t, h.conns, "OnOpen")
@@ -183,7 +183,7 @@ func TestUringCloseStuckSend(t *testing.T) {
 	}
 	// The loop still serves.
 	cl2, fd2, sa2, local2 := accepted(t)
-	if err := loops[0].Adopt(fd2, sa2, local2, func(err error) { t.Error(err) }); err != nil {
+	if err := loops[0].Adopt(fd2, sa2, local2, nil, func(err error) { t.Error(err) }); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, h.conns, "second OnOpen")
@@ -200,7 +200,7 @@ func TestUringManyConns(t *testing.T) {
 	errs := make(chan error, conns)
 	for i := range conns {
 		cl, fd, sa, local := accepted(t)
-		if err := loops[i%2].Adopt(fd, sa, local, func(err error) { t.Error(err) }); err != nil {
+		if err := loops[i%2].Adopt(fd, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
 			t.Fatal(err)
 		}
 		wg.Add(1)
