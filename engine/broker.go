@@ -43,6 +43,9 @@ type Broker struct {
 	totalConnects  atomic.Uint64
 	subCount       atomic.Int64
 	slowClosed     atomic.Uint64
+	credsNoted     atomic.Bool   // credentials without a password file logged (connlog.go)
+	lingered       atomic.Uint64 // closes that lingered (linger.go)
+	lingerCut      atomic.Uint64 // lingering connections closed for sending past lingerBytes
 	assignID       atomic.Uint64
 	anyExpiry      atomic.Bool // some session has had a finite expiry (expireSessions runs)
 	maxConnected   atomic.Int64
@@ -94,7 +97,12 @@ func New(cfg Config) (*Broker, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slogLevel(cfg.LogLevel)}))
+		opts := &slog.HandlerOptions{Level: slogLevel(cfg.LogLevel)}
+		if cfg.LogFormat == "json" {
+			log = slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		} else {
+			log = slog.New(slog.NewTextHandler(os.Stderr, opts))
+		}
 	}
 	b := &Broker{
 		cfg:      cfg,

@@ -90,6 +90,17 @@ type Config struct {
 	// "info", "warn" or "error". Ignored when Logger is set.
 	LogLevel string `toml:"log_level"`
 
+	// LogFormat is how log lines are written on standard error: "text"
+	// (key=value) or "json" (one object per line). Ignored when Logger is
+	// set. Default "text".
+	LogFormat string `toml:"log_format"`
+
+	// ConnectionMessages logs, at info, one line per client connected,
+	// refused or disconnected (with the reason), as Mosquitto's
+	// connection_messages does. Turn it off for very high connection
+	// rates. Default true.
+	ConnectionMessages bool `toml:"connection_messages"`
+
 	// Logger receives the broker's structured log lines. Nil means a text
 	// handler on standard error at LogLevel.
 	Logger *slog.Logger `toml:"-"`
@@ -410,6 +421,8 @@ func DefaultConfig() Config {
 		SysInterval:             10 * time.Second, // Mosquitto sys_interval
 		TrimIdle:                5 * time.Second,
 		LogLevel:                "info",
+		LogFormat:               "text",
+		ConnectionMessages:      true,
 		Store:                   StoreMemory,
 		DataDir:                 "gust-data",
 		Fsync:                   "always",
@@ -478,6 +491,7 @@ func (c Config) Validate() error {
 		{c.SysInterval == 0 || c.SysInterval >= 100*time.Millisecond, "sys_interval", c.SysInterval, "0 or >= 100ms"},
 		{c.TrimIdle >= 0, "trim_idle", c.TrimIdle, ">= 0"},
 		{c.Logger != nil || validLevel(c.LogLevel), "log_level", c.LogLevel, "debug, info, warn or error"},
+		{c.Logger != nil || c.LogFormat == "" || c.LogFormat == "text" || c.LogFormat == "json", "log_format", c.LogFormat, "text or json"},
 		{c.Store == StoreMemory || c.Store == StoreDisk, "store", c.Store, "memory or disk"},
 		{c.Store != StoreDisk || c.DataDir != "", "data_dir", c.DataDir, "a directory path"},
 		{validFsync(c.Fsync), "fsync", c.Fsync, "always, never, or a duration such as 10ms"},

@@ -104,6 +104,7 @@ func (l *loop) housekeeping() {
 			}
 		}
 	}
+	l.lingerExpire(now)
 	l.thr.tick()
 	l.finish()
 }

@@ -178,6 +178,8 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.SysInterval, "sys-interval", cfg.SysInterval, "period of $SYS publications (0 = off)")
 	fs.DurationVar(&cfg.TrimIdle, "trim-idle", cfg.TrimIdle, "return freed memory to the OS after this long without connects, disconnects or publishes (0 = off)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log lines on standard error as text (key=value) or json (one object per line)")
+	fs.BoolVar(&cfg.ConnectionMessages, "connection-messages", cfg.ConnectionMessages, "log one info line per client connected, refused or disconnected (with the reason); off for very high connection rates")
 	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous, "accept clients without a user name (with --password-file: only if given explicitly)")
 	fs.StringVar(&cfg.PasswordFile, "password-file", cfg.PasswordFile, "users `file` written by 'gust passwd': user name/password and MQTT 5 SCRAM-SHA-256 logins are checked against it; clients without a user name are then refused unless allow-anonymous is set explicitly")
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "where durable state goes: disk (under data-dir: retained messages, persistent sessions and their queued messages survive a restart or crash) or memory (lost on restart)")
