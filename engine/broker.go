@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,6 +208,10 @@ func (b *Broker) Start() error {
 	go b.watchLoops()
 	b.publishRecoveredWills()
 	b.log.Info("broker listening", "addr", b.addr.String(), "version", Version)
+	if ta, ok := b.addr.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		b.log.Info("listening on loopback only: clients on other machines cannot connect; to listen on every interface set listen = \":"+
+			strconv.Itoa(ta.Port)+"\" in the configuration file or pass --listen :"+strconv.Itoa(ta.Port), "addr", b.addr.String())
+	}
 	return nil
 }
 

@@ -17,7 +17,9 @@ import (
 // written in TOML as strings such as "10s".
 type Config struct {
 	// Listen is the TCP address to listen on, "host:port". Port 0 picks a
-	// free port; Broker.Addr reports the one bound. Default ":1883".
+	// free port; Broker.Addr reports the one bound. Default "127.0.0.1:1883":
+	// loopback only, as Mosquitto 2 without a listener; ":1883" listens on
+	// every interface.
 	Listen string `toml:"listen"`
 
 	// Loops is the number of event loops; 0 means one per CPU core.
@@ -403,11 +405,11 @@ type Authoriser interface {
 // header, 4 bytes of remaining length and 268435455 bytes of body.
 const MaxPacketSizeLimit = 1 + 4 + 268435455
 
-// DefaultConfig returns the default settings: listen on :1883, one event
+// DefaultConfig returns the default settings: listen on 127.0.0.1:1883 (loopback only), one event
 // loop per core, limits close to Mosquitto's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Listen:                  ":1883",
+		Listen:                  "127.0.0.1:1883",
 		Loops:                   0,
 		MaxConnections:          0,
 		MaxPacketSize:           1 << 20, // like EMQX's 1 MiB max_packet_size

@@ -163,7 +163,7 @@ func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("gust serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.String("config", "", "TOML configuration `file` (flags given explicitly override it)")
-	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "TCP address to listen on, `host:port`")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "TCP address to listen on, `host:port`: the default is loopback only; :1883 listens on every interface")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "number of event loops (0 = one per core)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "maximum concurrent connections (0 = derived from the descriptor limit, -1 = no cap)")
 	fs.IntVar(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest accepted packet in bytes")

@@ -77,8 +77,8 @@ func TestServeConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != ":1883" {
-		t.Errorf("default listen = %q, want :1883", cfg.Listen)
+	if cfg.Listen != "127.0.0.1:1883" {
+		t.Errorf("default listen = %q, want 127.0.0.1:1883 (loopback only)", cfg.Listen)
 	}
 	if cfg.Store != engine.StoreDisk || cfg.DataDir != "gust-data" || cfg.Fsync != "always" {
 		t.Errorf("default store %q in %q, fsync %q; want disk in gust-data, always", cfg.Store, cfg.DataDir, cfg.Fsync)
