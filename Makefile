@@ -1,5 +1,5 @@
 # Gust: MQTT broker, load generator and benchmark harness.
-# On a fresh machine: `make run` starts the broker on :1883; `make test` runs every test.
+# On a fresh machine: `make run` starts the broker on localhost:1883 (loopback only); `make test` runs every test.
 
 GO              ?= go
 BIN             := $(CURDIR)/.bin
@@ -18,7 +18,7 @@ build:
 	$(GO) build -o bin/gust ./cmd/gust
 	$(GO) build -o bin/gust-bench ./cmd/gust-bench
 
-## run: start the broker with embedded defaults on :1883. It builds only cmd/gust, which links
+## run: start the broker with embedded defaults on localhost:1883 (loopback only). It builds only cmd/gust, which links
 ## neither the harness nor its plotting libraries (TestBrokerDependencies keeps it so).
 run:
 	$(GO) build -o bin/gust ./cmd/gust

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,9 @@ type Broker struct {
 	totalConnects  atomic.Uint64
 	subCount       atomic.Int64
 	slowClosed     atomic.Uint64
+	credsNoted     atomic.Bool   // credentials without a password file logged (connlog.go)
+	lingered       atomic.Uint64 // closes that lingered (linger.go)
+	lingerCut      atomic.Uint64 // lingering connections closed for sending past lingerBytes
 	assignID       atomic.Uint64
 	anyExpiry      atomic.Bool // some session has had a finite expiry (expireSessions runs)
 	maxConnected   atomic.Int64
@@ -101,7 +105,12 @@ func New(cfg Config) (*Broker, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slogLevel(cfg.LogLevel)}))
+		opts := &slog.HandlerOptions{Level: slogLevel(cfg.LogLevel)}
+		if cfg.LogFormat == "json" {
+			log = slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		} else {
+			log = slog.New(slog.NewTextHandler(os.Stderr, opts))
+		}
 	}
 	b := &Broker{
 		cfg:      cfg,
@@ -208,6 +217,12 @@ func (b *Broker) Start() error {
 	b.publishRecoveredWills()
 	for _, ln := range b.lns {
 		b.log.Info("broker listening", "addr", ln.addr.String(), "transport", ln.cfg.Transport, "version", Version)
+	}
+	if len(b.cfg.Listeners) == 0 && len(b.lns) == 1 {
+		if ta, ok := b.lns[0].addr.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+			b.log.Info("listening on loopback only: clients on other machines cannot connect; to listen on every interface set listen = \":"+
+				strconv.Itoa(ta.Port)+"\" in the configuration file or pass --listen :"+strconv.Itoa(ta.Port), "addr", ta.String())
+		}
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -200,5 +202,27 @@ func TestShutdownPublishesWills(t *testing.T) {
 	_, ok := b.retained.Get("sd/will")
 	if !ok {
 		t.Fatal("retained will stored at shutdown")
+	}
+}
+
+// TestStartLogsLoopbackOnly: a broker bound to a loopback address says so
+// at start-up, with how to listen on every interface; one bound to every
+// interface does not.
+func TestStartLogsLoopbackOnly(t *testing.T) {
+	if got := DefaultConfig().Listen; got != "127.0.0.1:1883" {
+		t.Fatalf("default listen %q, want loopback only", got)
+	}
+	for _, tc := range []struct {
+		listen string
+		want   bool
+	}{{listen: "127.0.0.1:0", want: true}, {listen: ":0", want: false}} {
+		logs := &syncBuffer{}
+		b := startBroker(t, func(c *Config) { c.Listen = tc.listen; c.Logger = logTo(logs) })
+		port := strconv.Itoa(b.Addr().(*net.TCPAddr).Port)
+		got := strings.Contains(logs.String(), "listening on loopback only") &&
+			strings.Contains(logs.String(), "--listen :"+port)
+		if got != tc.want {
+			t.Fatalf("listen %s: loopback-only line %v, want %v:\n%s", tc.listen, got, tc.want, logs.String())
+		}
 	}
 }

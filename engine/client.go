@@ -133,6 +133,15 @@ type clientExt struct {
 	slowSince int64
 	// hold is the part of pending waiting for a store commit (durable.go).
 	hold *clientHold
+	// told is set once a DISCONNECT or a failure CONNACK is written: the
+	// close that follows lingers (linger.go); lingering is set while it
+	// does, and drained counts the bytes discarded meanwhile.
+	told      bool
+	lingering bool
+	drained   int
+	// closeErr is the protocol error the connection is closed for, named
+	// in the disconnect log line.
+	closeErr error
 	// part is a large packet being assembled (partial.go): len is what has
 	// arrived, cap its declared length. After a whole CONNECT that started
 	// a takeover it is that CONNECT, kept until resumeConnect.
@@ -219,6 +228,9 @@ func (c *client) readPackets() network.Action {
 	case stateTakeover:
 		return c.holdForTakeover() // the CONNECT waits in the connection's input buffer
 	case stateClosed:
+		if c.lingering() {
+			return c.drainLinger()
+		}
 		return network.None
 	}
 	if c.state == stateAuthCheck {
@@ -265,6 +277,11 @@ func (c *client) readPackets() network.Action {
 			break
 		}
 		if err != nil {
+			if err == codec.ErrPacketTooLarge {
+				b := c.l.b
+				b.logLimit(&b.limits.logOversize, 1, "packet refused: larger than max_packet_size, connection closed",
+					"max_packet_size", maxSize, c.clientID())
+			}
 			c.protocolError(err)
 			c.disconnectFor(err) // v5: 0x95 for a packet over MaxPacketSize
 			return network.Close
@@ -415,6 +432,10 @@ func (c *client) closeNow(r closeReason) {
 	if r == closeShutdown || r == closeTakeover || r == closeSlow || r == closeKeepAlive || r == closeStoreFailed {
 		c.sendDisconnect(r) // v5: 0x8B, 0x8E, 0x97, 0x8D
 	}
+	if r != closeSlow && c.shouldLinger() {
+		c.linger() // linger.go
+		return
+	}
 	if r == closeSlow {
 		// Discard what the stuck peer never read: a reset instead of a
 		// close that would keep the bytes in the kernel for minutes.
@@ -453,10 +474,8 @@ func (c *client) onClose() {
 	b := c.l.b
 	if wasConnected {
 		b.connected.Add(-1)
-		if b.debug() {
-			b.log.Debug("client disconnected", "client", c.clientID(), "remote", c.nc.RemoteAddr(), "reason", c.reason.String())
-		}
 	}
+	c.logClosed(wasConnected)
 	if c.will != nil && c.reason != closeClean {
 		w := c.will
 		c.will = nil // [MQTT-3.1.2-10]

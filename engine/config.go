@@ -18,7 +18,9 @@ import (
 // written in TOML as strings such as "10s".
 type Config struct {
 	// Listen is the TCP address to listen on, "host:port". Port 0 picks a
-	// free port; Broker.Addr reports the one bound. Default ":1883".
+	// free port; Broker.Addr reports the one bound. Default "127.0.0.1:1883":
+	// loopback only, as Mosquitto 2 without a listener; ":1883" listens on
+	// every interface.
 	Listen string `toml:"listen"`
 
 	// Listeners are the broker's listeners, each with its transport and
@@ -116,6 +118,17 @@ type Config struct {
 	// LogLevel is the minimum level of the broker's log lines: "debug",
 	// "info", "warn" or "error". Ignored when Logger is set.
 	LogLevel string `toml:"log_level"`
+
+	// LogFormat is how log lines are written on standard error: "text"
+	// (key=value) or "json" (one object per line). Ignored when Logger is
+	// set. Default "text".
+	LogFormat string `toml:"log_format"`
+
+	// ConnectionMessages logs, at info, one line per client connected,
+	// refused or disconnected (with the reason), as Mosquitto's
+	// connection_messages does. Turn it off for very high connection
+	// rates. Default true.
+	ConnectionMessages bool `toml:"connection_messages"`
 
 	// Logger receives the broker's structured log lines. Nil means a text
 	// handler on standard error at LogLevel.
@@ -419,11 +432,11 @@ type Authoriser interface {
 // header, 4 bytes of remaining length and 268435455 bytes of body.
 const MaxPacketSizeLimit = 1 + 4 + 268435455
 
-// DefaultConfig returns the default settings: listen on :1883, one event
+// DefaultConfig returns the default settings: listen on 127.0.0.1:1883 (loopback only), one event
 // loop per core, limits close to Mosquitto's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Listen:                  ":1883",
+		Listen:                  "127.0.0.1:1883",
 		TLSHandshakes:           1024,
 		Loops:                   0,
 		IO:                      IOEpoll,
@@ -439,6 +452,8 @@ func DefaultConfig() Config {
 		SysInterval:             10 * time.Second, // Mosquitto sys_interval
 		TrimIdle:                5 * time.Second,
 		LogLevel:                "info",
+		LogFormat:               "text",
+		ConnectionMessages:      true,
 		Store:                   StoreMemory,
 		DataDir:                 "gust-data",
 		Fsync:                   "always",
@@ -512,6 +527,7 @@ func (c Config) Validate() error {
 		{c.TrimIdle >= 0, "trim_idle", c.TrimIdle, ">= 0"},
 		{c.Logger != nil || validLevel(c.LogLevel), "log_level", c.LogLevel, "debug, info, warn or error"},
 		{c.IO == IOEpoll || c.IO == IOUring || c.IO == IOAuto, "io", c.IO, "epoll, io_uring or auto"},
+		{c.Logger != nil || c.LogFormat == "" || c.LogFormat == "text" || c.LogFormat == "json", "log_format", c.LogFormat, "text or json"},
 		{c.Store == StoreMemory || c.Store == StoreDisk, "store", c.Store, "memory or disk"},
 		{c.Store != StoreDisk || c.DataDir != "", "data_dir", c.DataDir, "a directory path"},
 		{validFsync(c.Fsync), "fsync", c.Fsync, "always, never, or a duration such as 10ms"},

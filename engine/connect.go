@@ -44,6 +44,8 @@ func (c *client) handleConnect(pkt []byte) error {
 		return c.refuseAuth(err)
 	} else if c.state == stateAuthCheck {
 		return nil // the CONNECT waits in the connection's input buffer for its check (login.go)
+	} else {
+		c.noteCredentials(p)
 	}
 	if p.WillFlag {
 		if trie.ValidTopicName(p.WillTopic) != nil {
@@ -145,10 +147,7 @@ func (c *client) handleConnect(pkt []byte) error {
 		a.connect, a.final = nil, nil // p is dead from here
 	}
 	l.markDirty(c)
-	if b.debug() { // the arguments would be boxed even with debug off
-		b.log.Debug("client connected", "client", id, "remote", c.nc.RemoteAddr(),
-			"version", int(c.version), "clean", p.CleanStart, "keepalive", p.KeepAlive, "session_present", present)
-	}
+	c.logConnected(p, id, present)
 	if present {
 		c.recheckResumed() // its subscriptions under the ACL, for this client (aclcheck.go)
 		l.resend(s, c)     // [MQTT-4.4.0-1]
@@ -208,7 +207,9 @@ func (c *client) refuseV3(rc byte) {
 		v = codec.V311
 	}
 	c.pending = codec.AppendConnack(c.pending, v, &codec.Connack{ReasonCode: codec.ReasonCode(rc)})
+	c.logRefused(codec.ReasonCode(rc))
 	c.reason = closeRefused
+	c.x().told = true // the close lingers (linger.go)
 	c.l.markDirty(c)
 }
 
@@ -224,7 +225,9 @@ func (c *client) refuse(rc codec.ReasonCode) {
 		ack.Props.Set(codec.PropReasonString)
 	}
 	c.pending = codec.AppendConnack(c.pending, codec.V5, &ack)
+	c.logRefused(rc)
 	c.reason = closeRefused
+	c.x().told = true // the close lingers (linger.go)
 	c.l.markDirty(c)
 }
 

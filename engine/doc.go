@@ -103,7 +103,12 @@
 // Config.MaxPartialBytes, a budget shared by every connection (an atomic,
 // touched once per such packet); past it the connection is closed. Input
 // that arrives while a takeover is pending waits in the input buffer, up to
-// Config.MaxTakeoverBytes past the CONNECT. Config.MemoryLimit and the
+// Config.MaxTakeoverBytes past the CONNECT. A connection closed after the
+// broker wrote it a DISCONNECT or a failure CONNACK lingers (linger.go):
+// half-closed, its input discarded, for at most lingerTime (1 s, plus one
+// housekeeping period) and lingerBytes (64 KiB); its client is released
+// when the linger starts, its socket still counts against max_connections.
+// Config.MemoryLimit and the
 // idle and spike trims (trim.go, run by the ticker) return memory to the
 // operating system after a spike.
 //

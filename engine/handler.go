@@ -108,6 +108,10 @@ func (h handler) OnTraffic(nc network.Conn) network.Action {
 		return network.Close
 	}
 	act := c.onTraffic()
+	if act == network.Close && c.shouldLinger() {
+		c.linger() // the reason code reaches a client still sending (linger.go)
+		act = network.None
+	}
 	c.l.finish()
 	return act
 }
@@ -115,9 +119,12 @@ func (h handler) OnTraffic(nc network.Conn) network.Action {
 // OnClose releases a closed client.
 func (h handler) OnClose(nc network.Conn, _ error) {
 	if c, ok := nc.Context().(*client); ok {
-		if c.state != stateClosed {
+		if c.state != stateClosed || c.lingering() {
 			h.b.open.Add(-1)
 			h.b.churn.Add(1)
+		}
+		if c.lingering() {
+			c.endLinger()
 		}
 		c.onClose()
 		c.l.finish()

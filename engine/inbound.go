@@ -96,6 +96,9 @@ func (c *client) protocolError(err error) {
 	if c.reason == closeNone {
 		c.reason = closeProtocol
 	}
+	if c.x().closeErr == nil {
+		c.x().closeErr = err
+	}
 	if err == codec.ErrTooManyUserProperties {
 		c.refuseUserProps() // v5: CONNACK or DISCONNECT 0x97
 	}

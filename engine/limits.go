@@ -59,6 +59,7 @@ type limitStats struct {
 
 	logSessions, logRefused, logSubs, logRetained, logQueued, logHandover, logWills limitLog
 	logTopics, logFilters, logUserProps, logAliases, logCache                       limitLog
+	logQueueFull, logOversize                                                       limitLog
 }
 
 // logLimit logs one line for n hits of the limit named by setting, rate
@@ -87,6 +88,15 @@ func (l *loop) foldLimits() {
 			who = s.clientID
 		}
 		b.logLimit(&b.limits.logQueued, n, "queued bytes limit: messages dropped", l.dropSetting, l.dropLimit, who)
+	}
+	if n := l.st.queueFull; n > 0 {
+		who := ""
+		if s := l.fullWho; s != nil {
+			who = s.clientID
+		}
+		b.logLimit(&b.limits.logQueueFull, n, "queue limit: QoS 1/2 messages dropped", "max_queued_messages",
+			b.cfg.MaxQueuedMessages, who)
+		l.fullWho = nil
 	}
 	if n := l.st.handoverDropped; n > 0 {
 		l.ast.handoverDropped.Add(n)

@@ -13,8 +13,9 @@ import (
 // end of it (STYLE.md §5.8).
 type loopStats struct {
 	msgsIn, msgsOut, bytesIn, bytesOut, dropped, pubIn, pubOut uint64
-	// Limit hits (limits.go), also counted in dropped.
-	queueDropped, handoverDropped uint64
+	// Limit hits (limits.go), also counted in dropped: queueFull is the
+	// QoS 1/2 messages dropped at MaxQueuedMessages.
+	queueDropped, handoverDropped, queueFull uint64
 }
 
 type loopAtomics struct {
@@ -35,6 +36,9 @@ type loop struct {
 	depth    int       // finish re-entrancy guard
 	seq      uint64    // messages routed by this loop
 	clients  []*client // every client of the loop; client.idx is its position
+	// lingering are closed clients whose sockets linger (linger.go);
+	// client.idx is their position.
+	lingering []*client
 
 	scratch      loopScratch // reused for every packet and message (§5.1)
 	matchCache               // match results by topic
@@ -79,6 +83,7 @@ type loopCounters struct {
 
 	heldDelta   int64
 	dropWho     *session
+	fullWho     *session // the last session that dropped at MaxQueuedMessages
 	dropSetting string
 	dropLimit   int
 }
@@ -245,6 +250,11 @@ func (l *loop) closeAll() {
 		c := l.clients[len(l.clients)-1]
 		c.closeNow(closeShutdown)
 		l.removeClient(c) // in case the network did not call OnClose
+	}
+	for len(l.lingering) > 0 {
+		c := l.lingering[len(l.lingering)-1]
+		_ = l.nl.Close(c.nc)
+		l.removeLinger(c) // in case the network did not call OnClose
 	}
 	l.finish()
 }

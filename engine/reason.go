@@ -75,6 +75,7 @@ func (c *client) appendAck(dst []byte, t codec.Type, id uint16, rc codec.ReasonC
 // DISCONNECT may carry one whatever the client's Request Problem Information
 // [MQTT-3.1.2-29], but not past its Maximum Packet Size [MQTT-3.1.2-24].
 func (c *client) appendDisconnect(dst []byte, rc codec.ReasonCode) []byte {
+	c.x().told = true // the close lingers (linger.go)
 	d := codec.Disconnect{ReasonCode: rc}
 	if txt := reasonText(rc); txt != nil && (c.maxOut() == 0 || c.maxOut() >= len(txt)+16) {
 		d.Props.ReasonString = txt

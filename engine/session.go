@@ -325,6 +325,8 @@ func (s *session) enqueue(l *loop, om outMsg) bool {
 	cfg := &l.b.cfg
 	if s.queued() >= cfg.MaxQueuedMessages {
 		l.st.dropped++
+		l.st.queueFull++
+		l.fullWho = s
 		l.dropDelivery(s, &om)
 		return false
 	}

@@ -50,9 +50,11 @@ func TestInflightWindow(t *testing.T) {
 }
 
 // TestOfflineQueueBound queues at most MaxQueuedMessages for an offline
-// session and counts the rest as dropped [MQTT-3.1.2-5].
+// session and counts the rest as dropped [MQTT-3.1.2-5], with a warning
+// naming the setting and the session.
 func TestOfflineQueueBound(t *testing.T) {
-	b := startBroker(t, func(c *Config) { c.MaxQueuedMessages = 10 })
+	logs := &syncBuffer{}
+	b := startBroker(t, func(c *Config) { c.MaxQueuedMessages = 10; c.Logger = logTo(logs) })
 	r := dialRaw(t, b)
 	r.connect(&codec.Connect{ClientID: []byte("q"), CleanStart: false})
 	r.subscribe(1, "q/#", 2)
@@ -83,6 +85,7 @@ func TestOfflineQueueBound(t *testing.T) {
 	if b.Stats().PublishDropped < 15 {
 		t.Fatal("drops counted", b.Stats().PublishDropped)
 	}
+	hasLog(t, logs, "level=WARN", "queue limit: QoS 1/2 messages dropped", "limit=max_queued_messages", "value=10", "hits=", "client=q")
 }
 
 // TestUnsubscribe stops delivery for exactly the removed filter and always

@@ -22,7 +22,12 @@ type SysStats struct {
 	Subscriptions       int64
 	Retained            int64
 	SlowConsumersClosed uint64
-	Uptime              time.Duration
+	// LingeringCloses counts the closes that half-closed and drained the
+	// connection so that a reason code reaches a client still sending;
+	// LingeringCut those of them cut short for sending past 64 KiB.
+	LingeringCloses uint64
+	LingeringCut    uint64
+	Uptime          time.Duration
 
 	// Limits (Config "Limits" group, limits.go).
 	SessionsEvicted         uint64 // offline sessions discarded for MaxSessions
@@ -105,6 +110,8 @@ func (b *Broker) Stats() SysStats {
 	s.Subscriptions = b.subCount.Load()
 	s.Retained = int64(b.retained.Count())
 	s.SlowConsumersClosed = b.slowClosed.Load()
+	s.LingeringCloses = b.lingered.Load()
+	s.LingeringCut = b.lingerCut.Load()
 	lim := &b.limits
 	s.SessionsEvicted = lim.sessionsEvicted.Load()
 	s.SessionsRefused = lim.sessionsRefused.Load()

@@ -107,6 +107,7 @@ func (l *loop) housekeeping() {
 			}
 		}
 	}
+	l.lingerExpire(now)
 	l.thr.tick()
 	l.finish()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -76,8 +77,8 @@ func TestServeConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != ":1883" {
-		t.Errorf("default listen = %q, want :1883", cfg.Listen)
+	if cfg.Listen != "127.0.0.1:1883" {
+		t.Errorf("default listen = %q, want 127.0.0.1:1883 (loopback only)", cfg.Listen)
 	}
 	if cfg.Store != engine.StoreDisk || cfg.DataDir != "gust-data" || cfg.Fsync != "always" {
 		t.Errorf("default store %q in %q, fsync %q; want disk in gust-data, always", cfg.Store, cfg.DataDir, cfg.Fsync)
@@ -430,5 +431,211 @@ func TestServeACLFile(t *testing.T) {
 	}
 	if !strings.Contains(l, "rules=2") {
 		t.Errorf("good acl file not reloaded:\n%s", l)
+	}
+}
+
+// serveProcess is a `gust serve` child process of the built binary, its
+// standard error kept.
+type serveProcess struct {
+	addr   string
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	exited chan error
+}
+
+// startServe runs the built gust binary as `gust serve` on a free loopback
+// port with args added, and waits until it accepts connections; it is
+// killed at the end of the test.
+func startServe(t *testing.T, args ...string) *serveProcess {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	full := append([]string{"serve", "--listen", addr, "--store", "memory", "--sys-interval", "0"}, args...)
+	p := &serveProcess{addr: addr, cmd: exec.Command(gustBinary(t), full...), stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		err := <-p.exited
+		p.exited <- err
+	})
+	waitFor(t, "gust serve listening", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	})
+	return p
+}
+
+// logLines parses the JSON log lines written so far.
+func (p *serveProcess) logLines(t *testing.T) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for _, s := range strings.Split(p.stderr.String(), "\n") {
+		if s == "" {
+			continue
+		}
+		m := map[string]any{}
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q: %v", s, err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// findLog waits up to 10 s for a log line with msg whose attributes
+// include every key/value of want (values compared as printed), and
+// returns it.
+func (p *serveProcess) findLog(t *testing.T, msg string, want map[string]string) map[string]any {
+	t.Helper()
+	var found map[string]any
+	match := func() bool {
+		for _, m := range p.logLines(t) {
+			if m["msg"] != msg {
+				continue
+			}
+			ok := true
+			for k, v := range want {
+				ok = ok && strings.Contains(fmt.Sprint(m[k]), v)
+			}
+			if ok {
+				found = m
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if match() {
+			return found
+		}
+	}
+	t.Fatalf("no log line %q with %v in:\n%s", msg, want, p.stderr.String())
+	return nil
+}
+
+// rawDial connects to addr and sends pkts, with a 5 s deadline on the
+// connection.
+func rawDial(t *testing.T, addr string, pkts ...[]byte) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	for _, pkt := range pkts {
+		if _, err := c.Write(pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// readUntilEOF reads c until the broker closes it.
+func readUntilEOF(t *testing.T, c net.Conn) []byte {
+	t.Helper()
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read until the broker closed: %v (got % x)", err, b)
+	}
+	return b
+}
+
+// TestServeConnectionLog reads the log lines of a real `gust serve` with
+// --log-format json: one line per connect (client id, address, version,
+// clean start, keep alive, user) and per disconnect with its reason
+// (DISCONNECT, protocol error with its rule, keep-alive timeout, server
+// shutdown), refused CONNECTs, oversize packets, and credentials sent with
+// no password file (logged once).
+func TestServeConnectionLog(t *testing.T) {
+	p := startServe(t, "--log-format", "json", "--max-packet-size", "1024")
+	v5 := func(id string, mod func(*codec.Connect)) []byte {
+		cp := &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V5, CleanStart: true, ClientID: []byte(id), KeepAlive: 30}
+		if mod != nil {
+			mod(cp)
+		}
+		return codec.AppendConnect(nil, cp)
+	}
+	disconnect := codec.AppendDisconnect(nil, codec.V5, &codec.Disconnect{})
+
+	// A clean connect and DISCONNECT, with a user name but no password file.
+	c := rawDial(t, p.addr, v5("log-clean", func(cp *codec.Connect) {
+		cp.UsernameFlag, cp.Username = true, []byte("bob")
+	}), disconnect)
+	readUntilEOF(t, c)
+	p.findLog(t, "client connected", map[string]string{"client": "log-clean", "version": "5", "clean": "true",
+		"keepalive": "30", "user": "bob", "remote": "127.0.0.1:"})
+	p.findLog(t, "client disconnected", map[string]string{"client": "log-clean", "reason": "client sent DISCONNECT"})
+	p.findLog(t, "credentials ignored: no password_file is configured, so user names are taken as given and passwords are not checked (logged once)",
+		map[string]string{"user": "bob"})
+	c = rawDial(t, p.addr, v5("log-clean2", func(cp *codec.Connect) {
+		cp.UsernameFlag, cp.Username = true, []byte("carol")
+	}), disconnect)
+	readUntilEOF(t, c)
+	p.findLog(t, "client disconnected", map[string]string{"client": "log-clean2"})
+	if n := strings.Count(p.stderr.String(), "credentials ignored"); n != 1 {
+		t.Fatalf("credentials ignored logged %d times, want once", n)
+	}
+
+	// A protocol error: PUBLISH with QoS 3.
+	c = rawDial(t, p.addr, v5("log-bad", nil), []byte{0x36, 0x03, 0x00, 0x01, 'a'})
+	readUntilEOF(t, c)
+	p.findLog(t, "client disconnected", map[string]string{"client": "log-bad", "reason": "protocol error", "err": "MQTT-3.3.1-4"})
+
+	// An oversize packet: a warning naming the setting, and the disconnect.
+	big := codec.AppendPublish(nil, codec.V5, &codec.Publish{Topic: []byte("t"), Payload: make([]byte, 2000)})
+	c = rawDial(t, p.addr, v5("log-big", nil), big)
+	readUntilEOF(t, c)
+	p.findLog(t, "packet refused: larger than max_packet_size, connection closed", map[string]string{
+		"level": "WARN", "limit": "max_packet_size", "value": "1024", "client": "log-big"})
+	p.findLog(t, "client disconnected", map[string]string{"client": "log-big", "reason": "protocol error", "err": "maximum packet size"})
+
+	// A refused CONNECT: unsupported protocol level.
+	c = rawDial(t, p.addr, []byte{0x10, 0x0d, 0, 4, 'M', 'Q', 'T', 'T', 9, 2, 0, 30, 0, 1, 'x'})
+	readUntilEOF(t, c)
+	p.findLog(t, "client refused", map[string]string{"reason": "connack 0x1 unacceptable protocol version"})
+
+	// A keep-alive timeout (1 s keep alive, closed after 1.5 s of silence).
+	c = rawDial(t, p.addr, v5("log-ka", func(cp *codec.Connect) { cp.KeepAlive = 1 }))
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	readUntilEOF(t, c)
+	p.findLog(t, "client disconnected", map[string]string{"client": "log-ka", "reason": "keep alive timeout"})
+
+	// Server shutdown.
+	c = rawDial(t, p.addr, v5("log-shut", nil))
+	p.findLog(t, "client connected", map[string]string{"client": "log-shut"})
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	readUntilEOF(t, c)
+	p.findLog(t, "client disconnected", map[string]string{"client": "log-shut", "reason": "server shutdown"})
+}
+
+// TestServeConnectionLogOff: with --connection-messages=false and the
+// text format, connects and disconnects write no line.
+func TestServeConnectionLogOff(t *testing.T) {
+	p := startServe(t, "--connection-messages=false")
+	c := rawDial(t, p.addr, codec.AppendConnect(nil, &codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311,
+		CleanStart: true, ClientID: []byte("log-off")}), codec.AppendDisconnect(nil, codec.V311, &codec.Disconnect{}))
+	readUntilEOF(t, c)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-p.exited; err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
+	}
+	p.exited <- nil
+	out := p.stderr.String()
+	if !strings.Contains(out, "msg=\"broker stopped\"") {
+		t.Fatalf("no text log line of the stop:\n%s", out)
+	}
+	if strings.Contains(out, "log-off") {
+		t.Fatalf("a connection message with connection_messages off:\n%s", out)
 	}
 }

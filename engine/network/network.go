@@ -45,6 +45,7 @@ package network
 
 import (
 	"context"
+	"errors"
 	"net"
 
 	"golang.org/x/sys/unix"
@@ -88,6 +89,21 @@ type Conn interface {
 	// Context and SetContext hold the handler's value for the connection.
 	Context() any
 	SetContext(ctx any)
+}
+
+// CloseWrite half-closes c: the peer reads what was written, then the end
+// of the stream, while c can still read. It must be called only when
+// OutboundBuffered is 0 (bytes still buffered would be lost). It returns
+// errors.ErrUnsupported for a Conn that cannot half-close: one with
+// neither a CloseWrite method nor a socket descriptor (Fd). Loop-only.
+func CloseWrite(c Conn) error {
+	switch c := c.(type) {
+	case interface{ CloseWrite() error }:
+		return c.CloseWrite()
+	case interface{ Fd() int }:
+		return unix.Shutdown(c.Fd(), unix.SHUT_WR)
+	}
+	return errors.ErrUnsupported
 }
 
 // Loop is one event loop of a Poller.
