@@ -77,7 +77,8 @@ type Broker struct {
 	acc            atomic.Pointer[acceptor] // the TCP listener (listener.go); set by Start
 	started        bool
 	closing        atomic.Bool
-	died           chan error // Done: the event loops or listener stopped on their own
+	ready          atomic.Bool // Ready: started, recovered and not closing
+	died           chan error  // Done: the event loops or listener stopped on their own
 	stopTick       chan struct{}
 	tickDone       chan struct{}
 }
@@ -198,6 +199,7 @@ func (b *Broker) Start() error {
 	go b.ticker()
 	go b.watchLoops()
 	b.publishRecoveredWills()
+	b.ready.Store(true)
 	b.log.Info("broker listening", "addr", b.addr.String(), "version", Version)
 	return nil
 }
@@ -230,6 +232,11 @@ func (b *Broker) report(err error) {
 // Nothing is delivered when Shutdown stops it. Safe from any goroutine.
 func (b *Broker) Done() <-chan error { return b.died }
 
+// Ready reports whether the broker serves: its store is recovered, its
+// listener open, and Shutdown has not begun. Safe from any goroutine; it
+// never waits for Start.
+func (b *Broker) Ready() bool { return b.ready.Load() }
+
 // Addr returns the address the broker listens on, or nil before Start.
 func (b *Broker) Addr() net.Addr {
 	b.mu.Lock()
@@ -247,6 +254,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	if !b.started {
 		return ErrNotStarted
 	}
+	b.ready.Store(false)
 	if b.closing.Swap(true) {
 		return nil
 	}

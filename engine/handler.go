@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -100,8 +101,10 @@ func (h handler) OnTraffic(nc network.Conn) network.Action {
 	if !ok {
 		return network.Close
 	}
+	start := time.Now()
 	act := c.onTraffic()
 	c.l.finish()
+	c.l.tot.busy += int64(time.Since(start))
 	return act
 }
 
@@ -118,4 +121,9 @@ func (h handler) OnClose(nc network.Conn, _ error) {
 }
 
 // OnWake drains the loop's inbox.
-func (h handler) OnWake(idx int) { h.b.loops[idx].drain() }
+func (h handler) OnWake(idx int) {
+	l := h.b.loops[idx]
+	start := time.Now()
+	l.drain()
+	l.tot.busy += int64(time.Since(start))
+}
