@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -56,7 +57,7 @@ func newCollector(b *engine.Broker, s *Server, log *slog.Logger) *collector {
 		connCurrent:     d("connections", "Clients connected (past CONNACK)."),
 		connTotal:       d("connections_total", "CONNECTs accepted since start."),
 		connMax:         d("connections_maximum", "Most clients connected at once since start."),
-		connRefused:     d("connections_refused_total", "Connections refused: at accept (max_connections, out of descriptors) or by CONNACK reason.", "reason"),
+		connRefused:     d("connections_refused_total", "Connections refused: at accept (reason accept: max_connections, out of descriptors) or by CONNACK reason (bad_user_name_or_password, server_busy...).", "reason"),
 		acceptErr:       d("accept_errors_total", "Failed accept calls."),
 		authFailures:    d("auth_failures_total", "CONNECTs refused for their credentials (bad user name or password, not authorized, bad authentication method)."),
 		authChecks:      d("auth_checks_total", "Full password checks run off the event loops."),
@@ -235,7 +236,7 @@ func (c *collector) collectLoops(ch chan<- prometheus.Metric, loops []engine.Loo
 	}
 	var authFailed uint64
 	for rc, n := range refused {
-		ch <- prometheus.MustNewConstMetric(d.connRefused, prometheus.CounterValue, float64(n), rc.String())
+		ch <- prometheus.MustNewConstMetric(d.connRefused, prometheus.CounterValue, float64(n), strings.ReplaceAll(rc.String(), " ", "_"))
 		switch rc {
 		case codec.ReasonBadUsernameOrPassword, codec.ReasonNotAuthorized, codec.ReasonBadAuthenticationMethod:
 			authFailed += n
