@@ -139,9 +139,13 @@ func (b *Broker) walkClients(ctx context.Context, l *loop, fn func(c *client)) e
 				i = len(l.clients)
 			}
 			for n := 0; i > 0 && n < scanSlice; n++ {
-				i--
+				i = min(i, len(l.clients)) - 1 // fn may close clients
+				if i < 0 {
+					break
+				}
 				fn(l.clients[i])
 			}
+			i = max(i, 0)
 			next = i
 		})
 		if err != nil {
