@@ -154,8 +154,7 @@ func TestAdminClientAndKick(t *testing.T) {
 		t.Errorf("detail %s", body)
 	}
 	_, body = get(t, "GET", base+"/api/v1/subscriptions?topic=jobs/1")
-	var subs struct{ Subscribers []engine.TopicSubscriber }
-	subs = decode[struct{ Subscribers []engine.TopicSubscriber }](t, body)
+	subs := decode[struct{ Subscribers []engine.TopicSubscriber }](t, body)
 	if len(subs.Subscribers) != 1 || subs.Subscribers[0].Group != "g" || subs.Subscribers[0].ClientID != "v3 client/with space" {
 		t.Errorf("subscribers of jobs/1: %s", body)
 	}
