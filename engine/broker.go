@@ -88,7 +88,8 @@ type Broker struct {
 	tlsLogs    *tlsLogs
 	started    bool
 	closing    atomic.Bool
-	died       chan error // Done: the event loops or listener stopped on their own
+	ready      atomic.Bool // Ready: started, recovered and not closing
+	died       chan error  // Done: the event loops or listener stopped on their own
 	stopTick   chan struct{}
 	tickDone   chan struct{}
 }
@@ -215,6 +216,7 @@ func (b *Broker) Start() error {
 	go b.ticker()
 	go b.watchLoops()
 	b.publishRecoveredWills()
+	b.ready.Store(true)
 	for _, ln := range b.lns {
 		b.log.Info("broker listening", "addr", ln.addr.String(), "transport", ln.cfg.Transport, "version", Version)
 	}
@@ -255,6 +257,11 @@ func (b *Broker) report(err error) {
 // Nothing is delivered when Shutdown stops it. Safe from any goroutine.
 func (b *Broker) Done() <-chan error { return b.died }
 
+// Ready reports whether the broker serves: its store is recovered, its
+// listener open, and Shutdown has not begun. Safe from any goroutine; it
+// never waits for Start.
+func (b *Broker) Ready() bool { return b.ready.Load() }
+
 // Addr returns the address the broker listens on, or nil before Start.
 func (b *Broker) Addr() net.Addr {
 	b.mu.Lock()
@@ -272,6 +279,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	if !b.started {
 		return ErrNotStarted
 	}
+	b.ready.Store(false)
 	if b.closing.Swap(true) {
 		return nil
 	}

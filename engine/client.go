@@ -38,11 +38,12 @@ const (
 	closeInboundQuota               // partial packet past MaxPartialBytes (partial.go)
 	closeTakeoverInput              // input past MaxTakeoverBytes while a takeover is pending
 	closeStoreFailed                // a commit its acknowledgements waited for failed (durable.go)
+	closeKicked                     // closed by an operator (Broker.Kick)
 )
 
 var closeReasonNames = [...]string{"socket", "disconnect", "protocol error", "keep alive timeout",
 	"session taken over", "slow consumer", "server shutdown", "connect refused", "connect timeout",
-	"partial packets over budget", "input during takeover over bound", "store commit failed"}
+	"partial packets over budget", "input during takeover over bound", "store commit failed", "kicked"}
 
 func (r closeReason) String() string { return closeReasonNames[r] }
 
@@ -59,6 +60,8 @@ func (r closeReason) v5Reason() codec.ReasonCode {
 		return codec.ReasonServerShuttingDown
 	case closeStoreFailed:
 		return codec.ReasonUnspecifiedError
+	case closeKicked:
+		return codec.ReasonAdministrativeAction
 	}
 	return codec.ReasonProtocolError
 }
@@ -291,6 +294,8 @@ func (c *client) readPackets() network.Action {
 		}
 		c.l.st.msgsIn++
 		c.l.st.bytesIn += uint64(n)
+		c.l.tot.pktIn[t&15]++
+		c.l.tot.pktBytesIn[t&15] += uint64(n)
 		if err := c.handle(t, src[:n]); err != nil {
 			_, _ = c.nc.Discard(off + n)
 			return c.fail(err)
@@ -344,6 +349,8 @@ func (c *client) writeQoS0(pkt []byte) {
 	c.l.st.msgsOut++
 	c.l.st.pubOut++
 	c.l.st.bytesOut += uint64(len(pkt))
+	c.l.tot.pubOut[0]++
+	c.l.tot.pubBytesOut[0] += uint64(len(pkt))
 	c.l.markDirty(c)
 }
 
@@ -429,8 +436,8 @@ func (c *client) closeNow(r closeReason) {
 		c.pending = c.pending[:h.start()] // not durable yet: never acknowledged
 		c.ext.hold = nil
 	}
-	if r == closeShutdown || r == closeTakeover || r == closeSlow || r == closeKeepAlive || r == closeStoreFailed {
-		c.sendDisconnect(r) // v5: 0x8B, 0x8E, 0x97, 0x8D
+	if r == closeShutdown || r == closeTakeover || r == closeSlow || r == closeKeepAlive || r == closeStoreFailed || r == closeKicked {
+		c.sendDisconnect(r) // v5: 0x8B, 0x8E, 0x97, 0x8D, 0x80, 0x98
 	}
 	if r != closeSlow && c.shouldLinger() {
 		c.linger() // linger.go

@@ -208,6 +208,12 @@ type Config struct {
 	// Authoriser checks each PUBLISH and SUBSCRIBE. Nil allows everything.
 	Authoriser Authoriser `toml:"-"`
 
+	// KeepUsernames keeps each connection's user name for the operations
+	// view (Broker.Clients filters and lists it); it is kept anyway with
+	// an Authoriser or an ACL file. It costs the connections that send a
+	// user name the name and a clientExt (about 200 bytes).
+	KeepUsernames bool `toml:"-"`
+
 	// AuthMethods maps MQTT 5 Authentication Method names to the enhanced
 	// authentication methods the broker offers (MQTT 5 section 4.12). A
 	// CONNECT naming any other method is refused with CONNACK 0x8C.

@@ -78,7 +78,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	c.keepAliveMs = b.effectiveKeepAlive(p.KeepAlive)
 	c.lastRead = b.refreshClock()
-	if b.cfg.Authoriser != nil || b.cfg.ACLFile != "" {
+	if b.cfg.Authoriser != nil || b.cfg.ACLFile != "" || b.cfg.KeepUsernames {
 		if id := c.peerIdentity(); id != "" {
 			c.x().username = id // the certificate's, not the CONNECT's
 		} else if len(p.Username) > 0 {
@@ -199,6 +199,12 @@ func (c *client) refuseCode(v3 byte, v5 codec.ReasonCode) {
 	}
 }
 
+// v3RefusalCodes are the v5 reason codes of the 3.1.1 CONNACK return
+// codes 1 to 5, for the refusal counters (admin.go).
+var v3RefusalCodes = [...]codec.ReasonCode{0, codec.ReasonUnsupportedProtocolVersion,
+	codec.ReasonClientIDNotValid, codec.ReasonServerUnavailable,
+	codec.ReasonBadUsernameOrPassword, codec.ReasonNotAuthorized}
+
 // refuseV3 sends a 3.1/3.1.1 CONNACK with a non-zero return code and
 // Session Present 0 [MQTT-3.2.2-4]; the caller closes [MQTT-3.2.2-5].
 func (c *client) refuseV3(rc byte) {
@@ -210,6 +216,9 @@ func (c *client) refuseV3(rc byte) {
 	c.logRefused(codec.ReasonCode(rc))
 	c.reason = closeRefused
 	c.x().told = true // the close lingers (linger.go)
+	if int(rc) < len(v3RefusalCodes) {
+		c.l.tot.refused[v3RefusalCodes[rc]]++
+	}
 	c.l.markDirty(c)
 }
 
@@ -228,6 +237,7 @@ func (c *client) refuse(rc codec.ReasonCode) {
 	c.logRefused(rc)
 	c.reason = closeRefused
 	c.x().told = true // the close lingers (linger.go)
+	c.l.tot.refused[rc]++
 	c.l.markDirty(c)
 }
 

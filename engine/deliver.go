@@ -219,6 +219,8 @@ func (c *client) writePublish(p *codec.Publish) bool {
 	c.l.st.msgsOut++
 	c.l.st.pubOut++
 	c.l.st.bytesOut += uint64(len(c.pending) - n)
+	c.l.tot.pubOut[p.QoS&3]++
+	c.l.tot.pubBytesOut[p.QoS&3] += uint64(len(c.pending) - n)
 	c.l.markDirty(c)
 	return true
 }

@@ -42,7 +42,11 @@
 //     touches only its auth.Check; the verdict goes back to the client's
 //     loop with network.Loop Execute, where the parked CONNECT is read
 //     again.
-//   - Any goroutine may call the Broker's exported methods.
+//   - Any goroutine may call the Broker's exported methods. Those of the
+//     operations view (admin.go, served over HTTP by engine/ops) read a
+//     loop's clients, their online sessions and the loop's own counters
+//     (loopTotals) on that loop with network.Loop Execute, at most
+//     scanSlice clients per task; an offline session under its mu.
 //
 // # Cross-loop delivery
 //

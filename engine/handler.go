@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/gust-mqtt/gust/engine/network"
 )
@@ -107,12 +108,14 @@ func (h handler) OnTraffic(nc network.Conn) network.Action {
 	if !ok {
 		return network.Close
 	}
+	start := time.Now()
 	act := c.onTraffic()
 	if act == network.Close && c.shouldLinger() {
 		c.linger() // the reason code reaches a client still sending (linger.go)
 		act = network.None
 	}
 	c.l.finish()
+	c.l.tot.busy += int64(time.Since(start))
 	return act
 }
 
@@ -132,4 +135,9 @@ func (h handler) OnClose(nc network.Conn, _ error) {
 }
 
 // OnWake drains the loop's inbox.
-func (h handler) OnWake(idx int) { h.b.loops[idx].drain() }
+func (h handler) OnWake(idx int) {
+	l := h.b.loops[idx]
+	start := time.Now()
+	l.drain()
+	l.tot.busy += int64(time.Since(start))
+}

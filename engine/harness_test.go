@@ -87,9 +87,12 @@ type fakeLoop struct {
 	idx  int
 	h    handler
 	bell [2]int // read end, write end
+	// executes counts Execute calls.
+	executes int
 }
 
 func (el *fakeLoop) Execute(fn func()) error {
+	el.executes++
 	fn()
 	return nil
 }

@@ -23,6 +23,24 @@ type loopAtomics struct {
 	queueDropped, handoverDropped                              atomic.Uint64
 }
 
+// loopTotals are a loop's counters that only the operations view reads
+// (admin.go): plain fields, touched only on the loop and read there
+// through Execute, so they cost no atomic on the publish path.
+type loopTotals struct {
+	pktIn, pktBytesIn   [16]uint64 // packets received, by codec.Type
+	pubIn, pubBytesIn   [4]uint64  // PUBLISH received, by QoS
+	pubOut, pubBytesOut [4]uint64  // PUBLISH sent, by QoS
+	// refused counts CONNECTs refused, by v5 reason code (a 3.1.1 code
+	// is counted as its v5 equivalent).
+	refused [256]uint64
+	// handovers and handoverItems count the batches this loop handed to
+	// other loops and the items in them.
+	handovers, handoverItems uint64
+	throttled                uint64 // publishers held by the throttle
+	kicked                   uint64 // clients closed by Broker.Kick
+	busy                     int64  // nanoseconds spent in the loop's callbacks
+}
+
 // loop is the broker's state for one event loop (network.Loop). Everything
 // but the inbox and the atomics (ast, thr.has) is touched only on that
 // loop's goroutine.
@@ -43,6 +61,7 @@ type loop struct {
 	scratch      loopScratch // reused for every packet and message (§5.1)
 	matchCache               // match results by topic
 	loopCounters             // statistics and queued-bytes accounting
+	tot          loopTotals  // counters of the operations view (admin.go)
 	thr          throttle    // publisher throttle (throttle.go)
 	shared       sharedPick  // shared-subscription hand-over (shared.go)
 	dur          *durable    // the store's side, nil without a store (durable.go)
@@ -183,10 +202,12 @@ func (l *loop) finish() {
 		if len(l.targets) == 0 && len(l.dirty) == 0 {
 			break
 		}
+		l.tot.handovers += uint64(len(l.targets))
 		for i := 0; i < len(l.targets); i++ {
 			t := l.targets[i]
 			bt := l.out[t.idx]
 			l.out[t.idx] = nil
+			l.tot.handoverItems += uint64(len(bt.items))
 			t.push(bt)
 		}
 		l.targets = l.targets[:0]

@@ -88,6 +88,8 @@ func (c *client) readPartial() (act network.Action, more bool) {
 	}
 	c.l.st.msgsIn++
 	c.l.st.bytesIn += uint64(len(p))
+	c.l.tot.pktIn[t&15]++
+	c.l.tot.pktBytesIn[t&15] += uint64(len(p))
 	err := c.handle(t, p)
 	if c.state != stateTakeover {
 		c.releasePartial()

@@ -12,6 +12,7 @@ type SysStats struct {
 	ClientsConnected    int64
 	ClientsTotal        int64 // connected plus offline persistent sessions
 	ClientsMaximum      int64
+	Connects            uint64 // CONNECTs accepted since start
 	MessagesReceived    uint64 // MQTT packets of any type
 	MessagesSent        uint64
 	PublishReceived     uint64
@@ -103,6 +104,7 @@ func (b *Broker) Stats() SysStats {
 	}
 	s.ClientsConnected = b.connected.Load()
 	s.ClientsMaximum = b.maxConnected.Load()
+	s.Connects = b.totalConnects.Load()
 	s.ClientsTotal = int64(b.sessions.len())
 	if s.ClientsTotal < s.ClientsConnected {
 		s.ClientsTotal = s.ClientsConnected

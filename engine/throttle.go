@@ -184,6 +184,7 @@ func (t *throttle) hold(c *client) {
 		return
 	}
 	c.thr.held = true
+	c.l.tot.throttled++
 	t.list = append(t.list, c)
 	t.has.Store(true)
 }

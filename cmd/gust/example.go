@@ -25,7 +25,8 @@ const exampleHeader = `# Gust broker configuration: gust serve --config /etc/gus
 // `gust serve` with its description and default, in flag name order.
 func exampleConfig(w io.Writer) error {
 	cfg := serveDefaults()
-	fs := newServeFlags(&cfg, io.Discard)
+	oc := httpDefaults()
+	fs := newServeFlags(&cfg, &oc, io.Discard)
 	var b strings.Builder
 	b.WriteString(exampleHeader)
 	fs.VisitAll(func(f *flag.Flag) {

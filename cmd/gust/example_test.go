@@ -41,7 +41,8 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("%s differs from what the flags of gust serve generate: run make example-config", examplePath)
 	}
 	cfg := serveDefaults()
-	fs := newServeFlags(&cfg, io.Discard)
+	oc := httpDefaults()
+	fs := newServeFlags(&cfg, &oc, io.Discard)
 	fs.VisitAll(func(f *flag.Flag) {
 		if f.Name != "config" && !strings.Contains(buf.String(), "\n# "+tomlKey(f.Name)+" = ") {
 			t.Errorf("setting %s missing from the example", tomlKey(f.Name))

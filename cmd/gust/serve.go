@@ -15,6 +15,7 @@ import (
 
 	"github.com/gust-mqtt/gust/engine"
 	"github.com/gust-mqtt/gust/engine/auth"
+	"github.com/gust-mqtt/gust/engine/ops"
 )
 
 func init() { commands["serve"] = runServe }
@@ -30,7 +31,7 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "gust serve:", err)
 		return 1
 	}
-	cfg, err := loadServeConfig(args, os.Stderr)
+	cfg, oc, err := loadServe(args, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -43,16 +44,28 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "gust serve:", err)
 		return 2
 	}
+	var hs *ops.Server
+	if oc.Listen != "" {
+		// Before the broker: /readyz answers, not ready, during recovery.
+		hs = ops.New(oc, b)
+		if err := hs.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "gust serve:", err)
+			return 1
+		}
+	}
 	if err := b.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "gust serve:", err)
 		return 1
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
-	failed := waitSignals(b, sig)
+	failed := waitSignals(b, sig, oc.Users, cfg.PasswordFile)
 	signal.Stop(sig)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	if hs != nil {
+		defer func() { _ = hs.Shutdown(ctx) }()
+	}
 	if err := b.Shutdown(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "gust serve: shutdown:", err)
 		return 1
@@ -68,7 +81,7 @@ func runServe(args []string) int {
 // with the error when the broker stops serving on its own (Done); each
 // SIGHUP reloads the password and ACL files and the TLS certificates (a bad
 // one is logged and the old kept).
-func waitSignals(b *engine.Broker, sig <-chan os.Signal) error {
+func waitSignals(b *engine.Broker, sig <-chan os.Signal, httpUsers *auth.Users, passwordFile string) error {
 	for {
 		select {
 		case err := <-b.Done():
@@ -80,6 +93,11 @@ func waitSignals(b *engine.Broker, sig <-chan os.Signal) error {
 			_ = b.ReloadPasswordFile() // logged by the broker
 			_ = b.ReloadACLFile()
 			_ = b.ReloadTLS()
+			if httpUsers != nil {
+				if u, err := auth.LoadUsers(passwordFile); err == nil {
+					httpUsers.Replace(u)
+				} // else the broker logged it and keeps the old users too
+			}
 		}
 	}
 }
@@ -93,40 +111,74 @@ func serveDefaults() engine.Config {
 	return cfg
 }
 
-// loadServeConfig builds the broker configuration: defaults, then the TOML
-// file named by --config (if any), then every flag given explicitly. The
-// result has passed Config.Validate.
+// loadServeConfig is loadServe without the HTTP listener's settings.
 func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
+	cfg, _, err := loadServe(args, stderr)
+	return cfg, err
+}
+
+// httpDefaults are the HTTP listener's settings before any file or flag:
+// off.
+func httpDefaults() ops.Config {
+	return ops.Config{MaxRequests: 16}
+}
+
+// loadServe builds the broker's and the HTTP listener's configurations:
+// defaults, then the TOML file named by --config (if any), then every
+// flag given explicitly. Both have passed their Validate.
+func loadServe(args []string, stderr io.Writer) (engine.Config, ops.Config, error) {
+	cfg, oc, err := loadServeFlags(args, stderr)
+	if err != nil {
+		return engine.Config{}, ops.Config{}, err
+	}
+	if oc.Listen != "" {
+		cfg.KeepUsernames = true // the admin API lists and filters them
+		if cfg.PasswordFile != "" {
+			if oc.Users, err = auth.LoadUsers(cfg.PasswordFile); err != nil {
+				return engine.Config{}, ops.Config{}, fmt.Errorf("password file: %w", err)
+			}
+		}
+	}
+	if err := oc.Validate(); err != nil {
+		return engine.Config{}, ops.Config{}, err
+	}
+	return cfg, oc, nil
+}
+
+// loadServeFlags is the broker's configuration of loadServe, and the
+// HTTP listener's settings as given.
+func loadServeFlags(args []string, stderr io.Writer) (engine.Config, ops.Config, error) {
 	// First pass: only find --config, so the file sits under the flags.
 	path, err := configPath(args)
 	if err != nil {
-		return engine.Config{}, err
+		return engine.Config{}, ops.Config{}, err
 	}
 	cfg := serveDefaults()
 	lf := new(listenFlags)
-	fs := newServeFlagsWith(&cfg, lf, stderr)
+	oc := httpDefaults()
+	fs := newServeFlagsWith(&cfg, &oc, lf, stderr)
 	anonSet := false // allow_anonymous given explicitly, in the file or as a flag
 	if path != "" {
 		keys, err := applyConfigFile(fs, path, "config")
 		if err != nil {
-			return engine.Config{}, err
+			return engine.Config{}, ops.Config{}, err
 		}
 		anonSet = keys["allow_anonymous"]
 		if keys[listenerTable] {
 			if lf.fileListeners, err = readListenerBlocks(path); err != nil {
-				return engine.Config{}, err
+				return engine.Config{}, ops.Config{}, err
 			}
 		}
 	}
 	if err := fs.Parse(args); err != nil {
-		return engine.Config{}, err
+		return engine.Config{}, ops.Config{}, err
 	}
 	if fs.NArg() > 0 {
-		return engine.Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return engine.Config{}, ops.Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	fs.Visit(func(f *flag.Flag) { anonSet = anonSet || f.Name == "allow-anonymous" })
 	if err := lf.apply(&cfg); err != nil {
-		return engine.Config{}, err
+		return engine.Config{}, ops.Config{}, err
 	}
 	if cfg.PasswordFile != "" {
 		if !anonSet {
@@ -134,18 +186,18 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 		}
 		// Checked here too so that a bad file stops start-up with its line.
 		if _, err := auth.LoadUsers(cfg.PasswordFile); err != nil {
-			return engine.Config{}, fmt.Errorf("password file: %w", err)
+			return engine.Config{}, ops.Config{}, fmt.Errorf("password file: %w", err)
 		}
 	}
 	if cfg.ACLFile != "" {
 		if _, err := engine.LoadACL(cfg.ACLFile); err != nil { // stops start-up with its line
-			return engine.Config{}, fmt.Errorf("acl file: %w", err)
+			return engine.Config{}, ops.Config{}, fmt.Errorf("acl file: %w", err)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return engine.Config{}, err
+		return engine.Config{}, ops.Config{}, err
 	}
-	return cfg, nil
+	return cfg, oc, nil
 }
 
 // configPath returns the value of --config (or -config) in args, "" if absent.
@@ -166,15 +218,16 @@ func configPath(args []string) (string, error) {
 	return "", nil
 }
 
-// newServeFlags binds every flag of `gust serve` to a field of cfg; the
-// current field values are the flag defaults. The same table gives the
-// TOML keys (applyConfigFile) and the example configuration file.
-func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
-	return newServeFlagsWith(cfg, new(listenFlags), stderr)
+// newServeFlags binds every flag of `gust serve` to a field of cfg or of
+// oc (the HTTP listener); the current field values are the flag defaults.
+// The same table gives the TOML keys (applyConfigFile) and the example
+// configuration file.
+func newServeFlags(cfg *engine.Config, oc *ops.Config, stderr io.Writer) *flag.FlagSet {
+	return newServeFlagsWith(cfg, oc, new(listenFlags), stderr)
 }
 
 // newServeFlagsWith is newServeFlags with the listener flags bound to lf.
-func newServeFlagsWith(cfg *engine.Config, lf *listenFlags, stderr io.Writer) *flag.FlagSet {
+func newServeFlagsWith(cfg *engine.Config, oc *ops.Config, lf *listenFlags, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("gust serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.String("config", "", "TOML configuration `file` (flags given explicitly override it)")
@@ -235,5 +288,10 @@ func newServeFlagsWith(cfg *engine.Config, lf *listenFlags, stderr io.Writer) *f
 	fs.IntVar(&cfg.MaxTakeoverBytes, "max-takeover-bytes", cfg.MaxTakeoverBytes, "bytes a connection may send after its CONNECT while its session takeover is pending")
 	fs.Var(&cfg.MemoryLimit, "memory-limit", "Go runtime soft memory limit: auto (3/4 of the machine's or cgroup's memory), 0 (none), or a size such as 512MiB; GOMEMLIMIT overrides it")
 	fs.IntVar(&cfg.TrimExcess, "trim-excess", cfg.TrimExcess, "return memory to the OS when the runtime holds this many bytes over twice the live heap, or after many connections closed (0 = off)")
+	// The HTTP listener for operations (engine/ops).
+	fs.StringVar(&oc.Listen, "http-listen", oc.Listen, "HTTP address for operations, `host:port` such as 127.0.0.1:8080: /metrics (Prometheus), /healthz, /readyz, the admin API under /api/v1/ and the dashboard at / (empty = off); off loopback, http-token or password-file must be set")
+	fs.StringVar(&oc.Token, "http-token", oc.Token, "bearer token the HTTP listener asks for everything but /healthz and /readyz (Authorization: Bearer, or ?token= on the dashboard); users of password-file may also log in with basic authentication")
+	fs.IntVar(&oc.MaxRequests, "http-max-requests", oc.MaxRequests, "HTTP requests served at once; past it 503")
+	fs.BoolVar(&oc.Pprof, "pprof", oc.Pprof, "serve Go profiles under /debug/pprof/ on http-listen")
 	return withForms(fs)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine"
+	"github.com/gust-mqtt/gust/engine/ops"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -122,7 +123,7 @@ func TestServeConfigErrors(t *testing.T) {
 // '_'), so the README's rule for writing a config file holds.
 func TestServeFlagsCoverConfig(t *testing.T) {
 	cfg := engine.DefaultConfig()
-	fs := newServeFlags(&cfg, io.Discard)
+	fs := newServeFlags(&cfg, new(ops.Config), io.Discard)
 	typ := reflect.TypeOf(cfg)
 	for i := range typ.NumField() {
 		key := typ.Field(i).Tag.Get("toml")
@@ -260,7 +261,7 @@ func TestServeSIGHUPReloadsPasswordFile(t *testing.T) {
 	})
 	sig := make(chan os.Signal) // unbuffered: a send returns once the previous reload is done
 	done := make(chan struct{})
-	go func() { waitSignals(b, sig); close(done) }()
+	go func() { waitSignals(b, sig, nil, ""); close(done) }()
 
 	if rc := connackCode(t, b.Addr(), "alice", "pw"); rc != 0 {
 		t.Fatalf("alice refused before reload: %d", rc)
@@ -413,7 +414,7 @@ func TestServeACLFile(t *testing.T) {
 	})
 	sig := make(chan os.Signal) // unbuffered: a send returns once the previous reload is done
 	done := make(chan struct{})
-	go func() { waitSignals(b, sig); close(done) }()
+	go func() { waitSignals(b, sig, nil, ""); close(done) }()
 	if err := os.WriteFile(acl, []byte("topic read a/#\ntopic sometimes a b\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
