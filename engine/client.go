@@ -226,6 +226,9 @@ func (c *client) readPackets() network.Action {
 	}
 	if c.throttled() {
 		c.lastRead = c.l.b.now() // it is alive, we are the ones not reading
+		if c.thr.paused {
+			c.l.nl.PauseRead(c.nc, true) // the poller watched it again
+		}
 		if c.nc.InboundBuffered() < throttleMaxBuffered {
 			return network.None
 		}
@@ -310,24 +313,29 @@ func (c *client) fail(err error) network.Action {
 }
 
 // writeQoS0 appends an encoded QoS 0 PUBLISH unless the outbound budget is
-// spent, in which case it is dropped and counted. Loop-only.
-func (c *client) writeQoS0(pkt []byte) {
+// spent, in which case it is dropped and counted. It reports whether c is
+// congested for QoS 0 backpressure (throttle.go): its unsent bytes, with
+// pkt, pass half of MaxOutboundBytes. Loop-only.
+func (c *client) writeQoS0(pkt []byte) (busy bool) {
 	if c.state != stateConnected {
-		return
+		return false
 	}
 	if limit := c.maxOut(); limit > 0 && len(pkt) > limit {
 		c.l.st.dropped++ // [MQTT-3.1.2-24]
-		return
+		return false
 	}
-	if c.overBudget(len(pkt)) {
+	budget := c.l.b.cfg.MaxOutboundBytes
+	used := len(c.pending) + c.nc.OutboundBuffered() + len(pkt)
+	if used > budget {
 		c.l.st.dropped++
-		return
+		return true
 	}
 	c.pending = append(c.pending, pkt...)
 	c.l.st.msgsOut++
 	c.l.st.pubOut++
 	c.l.st.bytesOut += uint64(len(pkt))
 	c.l.markDirty(c)
+	return used > budget/2
 }
 
 // overBudget reports whether n more bytes would exceed MaxOutboundBytes.
@@ -378,6 +386,7 @@ func (c *client) checkSlow() {
 	}
 	budget := c.l.b.cfg.MaxOutboundBytes
 	ob := c.nc.OutboundBuffered()
+	c.noteBusy(ob)
 	if ob <= budget/4 {
 		if c.ext != nil {
 			c.ext.slowSince = 0

@@ -50,6 +50,10 @@ type gnetLoop struct {
 	idx    int
 	el     gnet.EventLoop
 	bellFD atomic.Int32 // write end of the doorbell, -1 once closed
+	// pollFD is the descriptor of the loop's epoll, -1 where PauseRead
+	// cannot pause (another platform, or a poller it could not find).
+	pollFD int
+	bell   int // the doorbell's read end, watched by the loop
 }
 
 // doorbell is the gnet context of a loop's doorbell connection. idx is set
@@ -57,6 +61,7 @@ type gnetLoop struct {
 type doorbell struct {
 	idx int
 	el  gnet.EventLoop
+	fd  int // the descriptor gnet watches
 }
 
 // Start starts gnet with n event loops, gives each its doorbell and
@@ -93,6 +98,11 @@ func (g *Gnet) Start(h Handler, n int) ([]Loop, error) {
 	err = g.bootLoops(n)
 	if err == nil {
 		err = checkGnet(g.loops[0].el)
+	}
+	if err == nil {
+		for _, l := range g.loops {
+			l.pollFD = loopPollFD(eventLoopPointer(l.el), l.bell)
+		}
 	}
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -207,7 +217,7 @@ func (g *Gnet) openDoorbell(idx int) (*gnetLoop, error) {
 		}
 		return nil, errors.New("event loops stopped")
 	}
-	l := &gnetLoop{idx: idx, el: d.el}
+	l := &gnetLoop{idx: idx, el: d.el, pollFD: -1, bell: d.fd}
 	l.bellFD.Store(int32(fds[1]))
 	return l, nil
 }
@@ -249,6 +259,16 @@ func (l *gnetLoop) Close(c Conn) error {
 		return fmt.Errorf("network: %T is not a gnet connection", c)
 	}
 	return l.el.Close(gc)
+}
+
+// PauseRead sets the events the loop's epoll watches on c: none but
+// those of its outbound buffer while paused, input too otherwise.
+func (l *gnetLoop) PauseRead(c Conn, paused bool) bool {
+	gc, ok := c.(gnet.Conn)
+	if !ok || l.pollFD < 0 {
+		return false
+	}
+	return pauseRead(l.pollFD, gc.Fd(), paused, gc.OutboundBuffered() > 0)
 }
 
 // A loop adopts an accepted socket the way gnet's own accept does: gnet
@@ -302,6 +322,7 @@ func (gh *gnetHandler) OnTick() (time.Duration, gnet.Action) {
 func (gh *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if d, ok := gc.Context().(*doorbell); ok {
 		d.el = gc.EventLoop()
+		d.fd = gc.Fd()
 		return nil, gnet.None
 	}
 	idx := (*Gnet)(gh).loopIndex(gc.EventLoop())

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,5 +265,58 @@ func TestGnetSealsListener(t *testing.T) {
 	if c, err := net.Dial("unix", g.sealed.path); err == nil {
 		_ = c.Close()
 		t.Fatal("sealed socket reachable")
+	}
+}
+
+// counter is a recorder that consumes what it reads and counts the bytes.
+type counter struct {
+	*recorder
+	n atomic.Int64
+}
+
+func (r *counter) OnTraffic(c Conn) Action {
+	n, _ := c.Discard(-1)
+	r.n.Add(int64(n))
+	return None
+}
+
+// TestGnetPauseRead pauses an adopted connection: what the peer sends
+// stays in the kernel until its buffers fill and the peer's write blocks,
+// no OnTraffic reports it, and once restarted every byte is read.
+func TestGnetPauseRead(t *testing.T) {
+	r := &counter{recorder: newRecorder()}
+	_, loops := startGnet(t, r, 1)
+	cl, fd, sa, local := accepted(t)
+	if err := loops[0].Adopt(fd, sa, local, func(err error) { t.Error(err) }); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, r.opened, "OnOpen")
+	c := recv(t, r.conns, "Conn")
+	pause := func(p bool) {
+		done := make(chan bool, 1)
+		if err := loops[0].Execute(func() { done <- loops[0].PauseRead(c, p) }); err != nil {
+			t.Fatal(err)
+		}
+		if !recv(t, done, "PauseRead") {
+			t.Fatal("PauseRead cannot pause on gnet")
+		}
+	}
+	pause(true)
+	const total = 64 << 20
+	_ = cl.SetWriteDeadline(time.Now().Add(time.Second))
+	sent, err := cl.Write(make([]byte, total))
+	if err == nil || sent >= total {
+		t.Fatalf("a paused connection took all %d bytes (err %v)", sent, err)
+	}
+	if got := r.n.Load(); got != 0 {
+		t.Fatalf("read %d bytes while paused", got)
+	}
+	pause(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for r.n.Load() < int64(sent) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := r.n.Load(); got != int64(sent) {
+		t.Fatalf("read %d of %d bytes after the pause", got, sent)
 	}
 }

@@ -4,6 +4,7 @@ package network
 
 import (
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,3 +23,9 @@ func bellPair() ([2]int, error) {
 	unix.CloseOnExec(fds[1])
 	return fds, nil
 }
+
+// loopPollFD finds no poller to pause reads with here: -1.
+func loopPollFD(unsafe.Pointer, int) int { return -1 }
+
+// pauseRead cannot pause here.
+func pauseRead(int, int, bool, bool) bool { return false }
