@@ -37,8 +37,13 @@ type Config struct {
 	// Root is the Gust module root (for building gust and the peers);
 	// empty means search upwards from the working directory.
 	Root string
-	// ResultsDir is where the run directory is created ("" = Root/results).
+	// ResultsDir is where the run directory is created ("" = Root/results
+	// with Publish, else Root/results/local, which git ignores).
 	ResultsDir string
+	// Publish writes the run into Root/results and regenerates
+	// results/README.md, the repository's headline. Without it a run never
+	// touches a tracked file.
+	Publish bool
 	// Label names the run directory: <date>-<Label>-<commit>.
 	Label string
 	// PinBroker is a taskset CPU list for broker processes ("" = no pinning).

@@ -11,12 +11,22 @@ import (
 	"time"
 )
 
+// LocalResults is where runs go under the results directory unless they
+// are published (Config.Publish); .gitignore lists it.
+const LocalResults = "local"
+
 // write creates the run directory with env.txt, raw.jsonl, summary.md and
-// plots, then regenerates the results index.
+// plots, then regenerates the index (README.md) of the directory it is in,
+// unless that is the tracked results directory and the run is not
+// published.
 func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
+	tracked := filepath.Join(h.root, "results")
 	base := h.cfg.ResultsDir
 	if base == "" {
-		base = filepath.Join(h.root, "results")
+		base = filepath.Join(tracked, LocalResults)
+		if h.cfg.Publish {
+			base = tracked
+		}
 	}
 	label := h.cfg.Label
 	if label == "" {
@@ -72,7 +82,17 @@ func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(sum), 0o644); err != nil {
 		return dir, err
 	}
+	if !h.cfg.Publish && sameDir(base, tracked) {
+		return dir, nil
+	}
 	return dir, writeIndex(base)
+}
+
+// sameDir reports whether a and b name one directory.
+func sameDir(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // allDurable reports whether every scenario of the run is in the durable group.
