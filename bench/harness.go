@@ -40,6 +40,9 @@ type Config struct {
 	// ResultsDir is where the run directory is created ("" = Root/results
 	// with Publish, else Root/results/local, which git ignores).
 	ResultsDir string
+	// Generator plays the clients of the message scenarios: GeneratorGust
+	// ("" too) or GeneratorPaho (ParseGenerator).
+	Generator string
 	// Publish writes the run into Root/results and regenerates
 	// results/README.md, the repository's headline. Without it a run never
 	// touches a tracked file.
@@ -276,9 +279,14 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	busy0, steal0 := MachineCPUSecs()
 	t0 := time.Now()
 	var res *loadgen.Result
-	if t.Kind == KindHTTP {
+	switch {
+	case t.Kind == KindHTTP:
 		res, err = loadgen.RunHTTP(ctx, load, true)
-	} else {
+	case h.cfg.Generator == GeneratorPaho:
+		if err = pahoExpressible(s); err == nil {
+			res, err = runPaho(ctx, load)
+		}
+	default:
 		res, err = loadgen.Run(ctx, load)
 	}
 	t1 := time.Now()

@@ -51,6 +51,8 @@ func runBench(args []string) int {
 	fs.StringVar(&cfg.Label, "label", "", "run directory label (default: scenario set)")
 	fs.StringVar(&cfg.PinBroker, "pin-broker", "", "taskset CPU list for broker processes, e.g. 0")
 	fs.StringVar(&cfg.PinGenerator, "pin-gen", "", "CPU list for the generator, e.g. 1")
+	generator := fs.String("generator", bench.GeneratorGust, "clients of the message scenarios: "+bench.GeneratorGust+" (loadgen, many messages in flight) or "+
+		bench.GeneratorPaho+" (paho.mqtt.golang, a goroutine per client, each publish waited for, as mqtt-benchmark; "+bench.GeneratorMQTTBenchmark+" itself is not on the module proxy)")
 	noPlots := fs.Bool("no-plots", false, "skip SVG plots")
 	gustBin := fs.String("gust-bin", "", "prebuilt gust binary for the gust target (default: go build ./cmd/gust)")
 	profile := fs.String("profile", "", "profile Gust in-process under this scenario (first -qos level) and write cpu.pprof and heap.pprof to -results")
@@ -90,6 +92,12 @@ func runBench(args []string) int {
 			cfg.QoS = append(cfg.QoS, byte(n))
 		}
 	}
+	gen, err := bench.ParseGenerator(*generator)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gust bench:", err)
+		return 2
+	}
+	cfg.Generator = gen
 	if *profile != "" {
 		return runProfile(ctx, *profile, cfg)
 	}
