@@ -91,7 +91,7 @@ type client struct {
 	reason  closeReason
 	dirty   bool
 
-	thr clientThrottle // held: not read until resumed (throttle.go)
+	thr clientThrottle // held, paused: not read until resumed (throttle.go)
 	// noProblem is set when the v5 client sent Request Problem Information
 	// 0: no Reason String or User Property on acknowledgements
 	// [MQTT-3.1.2-29].
@@ -226,7 +226,7 @@ func (c *client) readPackets() network.Action {
 	}
 	if c.throttled() {
 		c.lastRead = c.l.b.now() // it is alive, we are the ones not reading
-		if c.thr.paused {
+		if c.thr.paused() {
 			c.l.nl.PauseRead(c.nc, true) // the poller watched it again
 		}
 		if c.nc.InboundBuffered() < throttleMaxBuffered {
@@ -463,7 +463,7 @@ func (c *client) onClose() {
 	if wasConnected {
 		b.connected.Add(-1)
 		if b.debug() {
-			b.log.Debug("client disconnected", "client", c.clientID(), "remote", c.nc.RemoteAddr(), "reason", c.reason.String())
+			b.log.Debug("client disconnected", "client", c.clientID(), "remote", network.PeerAddr(c.nc), "reason", c.reason.String())
 		}
 	}
 	if c.will != nil && c.reason != closeClean {

@@ -142,7 +142,7 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	l.markDirty(c)
 	if b.debug() { // the arguments would be boxed even with debug off
-		b.log.Debug("client connected", "client", id, "remote", c.nc.RemoteAddr(),
+		b.log.Debug("client connected", "client", id, "remote", network.PeerAddr(c.nc),
 			"version", int(c.version), "clean", p.CleanStart, "keepalive", p.KeepAlive, "session_present", present)
 	}
 	if present {
@@ -182,7 +182,7 @@ func (c *client) refuseAuth(err error) error {
 		c.refuseCode(codec.ConnackNotAuthorized, codec.ReasonNotAuthorized)
 	}
 	if c.l.b.debug() {
-		c.l.b.log.Debug("client refused", "client", string(c.l.scratch.conn.ClientID), "remote", c.nc.RemoteAddr(), "err", err)
+		c.l.b.log.Debug("client refused", "client", string(c.l.scratch.conn.ClientID), "remote", network.PeerAddr(c.nc), "err", err)
 	}
 	return errCloseQuiet
 }

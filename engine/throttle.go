@@ -90,7 +90,7 @@ const qos0Pause = time.Millisecond
 //     clients again.
 //
 // Invariants:
-//   - a client whose thr.held is set is in list (or, during a resume round,
+//   - a client whose thr.held() is set is in list (or, during a resume round,
 //     in served); list may also hold clients no longer held (read again
 //     through overflow, or closed), which a round skips, and a client held
 //     again after an overflow twice;
@@ -115,9 +115,27 @@ type throttle struct {
 }
 
 // clientThrottle is a client's part of the throttle. Loop-only.
-type clientThrottle struct {
-	held   bool // not read until resumed
-	paused bool // its input is not watched (network.Loop PauseRead)
+// One byte, so that client keeps its size class (TestIdleConnSizeClasses).
+type clientThrottle uint8
+
+const (
+	thrHeld   clientThrottle = 1 << iota // not read until resumed
+	thrPaused                            // its input is not watched (network.Loop PauseRead)
+)
+
+// held reports whether the client is not read until resumed.
+func (t clientThrottle) held() bool { return t&thrHeld != 0 }
+
+// paused reports whether the client's input is not watched.
+func (t clientThrottle) paused() bool { return t&thrPaused != 0 }
+
+// set sets or clears f.
+func (t *clientThrottle) set(f clientThrottle, on bool) {
+	if on {
+		*t |= f
+	} else {
+		*t &^= f
+	}
 }
 
 // subThrottle is a subscriber session's part of the throttle, in its
@@ -178,7 +196,7 @@ func (s *session) throttles() bool {
 
 // throttled reports whether c is held: not read until resumed. Loop-only.
 func (c *client) throttled() bool {
-	return c.thr.held
+	return c.thr.held()
 }
 
 // enterRead marks the start of decoding a client's packets: the decode
@@ -208,8 +226,8 @@ func (t *throttle) afterRoute(c *client, qos byte, congested bool) {
 // pause stops watching held c's input, and arms the timer that reads it
 // again after qos0Pause.
 func (t *throttle) pause(c *client) {
-	if !c.thr.paused && t.l.nl.PauseRead(c.nc, true) {
-		c.thr.paused = true
+	if !c.thr.paused() && t.l.nl.PauseRead(c.nc, true) {
+		c.thr.set(thrPaused, true)
 	}
 	if t.armed {
 		return
@@ -240,8 +258,8 @@ func (t *throttle) wake() {
 
 // unpause watches c's input again. Loop-only.
 func (t *throttle) unpause(c *client) {
-	if c.thr.paused {
-		c.thr.paused = false
+	if c.thr.paused() {
+		c.thr.set(thrPaused, false)
 		t.l.nl.PauseRead(c.nc, false)
 	}
 }
@@ -279,10 +297,10 @@ func (s *session) busy0() bool {
 
 // hold stops reading c until a resume round.
 func (t *throttle) hold(c *client) {
-	if c.thr.held {
+	if c.thr.held() {
 		return
 	}
-	c.thr.held = true
+	c.thr.set(thrHeld, true)
 	t.list = append(t.list, c)
 	t.has.Store(true)
 }
@@ -290,7 +308,7 @@ func (t *throttle) hold(c *client) {
 // overflow reads held c again before its round: its buffered input passed
 // throttleMaxBuffered, and it is read (and dropped) rather than buffer more.
 func (t *throttle) overflow(c *client) {
-	c.thr.held = false
+	c.thr.set(thrHeld, false)
 	t.unpause(c)
 }
 
@@ -474,10 +492,10 @@ func (t *throttle) resume() {
 			continue
 		}
 		t.unpause(c)
-		if !c.thr.held {
+		if !c.thr.held() {
 			continue
 		}
-		c.thr.held = false
+		c.thr.set(thrHeld, false)
 		seq := l.seq
 		if c.onTraffic() == network.Close {
 			c.closeNow(closeProtocol)

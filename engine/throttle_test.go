@@ -375,8 +375,8 @@ func TestQoS0Backpressure(t *testing.T) {
 				hs.pump()
 			}
 			pc := pub.ctx.(*client)
-			if pc.thr.held != tc.want || pub.paused != tc.want {
-				t.Fatalf("publisher held %v, paused %v; want %v", pc.thr.held, pub.paused, tc.want)
+			if pc.thr.held() != tc.want || pub.paused != tc.want {
+				t.Fatalf("publisher held %v, paused %v; want %v", pc.thr.held(), pub.paused, tc.want)
 			}
 			if !tc.want {
 				return
@@ -396,7 +396,7 @@ func TestQoS0Backpressure(t *testing.T) {
 			if got := hs.b.Stats().PublishReceived; got != before+1 {
 				t.Fatalf("resume round read %d messages, want 1", got-before)
 			}
-			if !pc.thr.held || !pub.paused {
+			if !pc.thr.held() || !pub.paused {
 				t.Fatal("still congested: the message read holds the publisher again")
 			}
 		})

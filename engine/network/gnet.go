@@ -286,15 +286,35 @@ func (l *gnetLoop) PauseRead(c Conn, paused bool) bool {
 // whose shape it does not know.
 
 // Adopt builds gnet's connection for fd here and registers it on the loop.
-func (l *gnetLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, failed func(error)) error {
+// gnet keeps no peer address (neither sa nor a net.TCPAddr: 80 bytes per
+// connection, which gnet reads only for UDP); PeerAddr asks the socket.
+func (l *gnetLoop) Adopt(fd int, _ unix.Sockaddr, local net.Addr, failed func(error)) error {
 	el := eventLoopPointer(l.el)
-	c := gnetNewStreamConn("tcp", fd, el, sa, local, socket.SockaddrToTCPOrUnixAddr(sa))
+	c := gnetNewStreamConn("tcp", fd, el, nil, local, nil)
 	return l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		if err := gnetRegister0(el, c); err != nil {
 			failed(err)
 		}
 		return nil // an error here would stop the loop
 	}))
+}
+
+// PeerAddr returns c's peer address: its RemoteAddr, or for a connection
+// that keeps none (Gnet's Adopt) the socket's peer name, read now; nil if
+// neither is known (the peer is gone). It allocates. Loop-only.
+func PeerAddr(c Conn) net.Addr {
+	if a := c.RemoteAddr(); a != nil {
+		return a
+	}
+	fc, ok := c.(interface{ Fd() int })
+	if !ok {
+		return nil
+	}
+	sa, err := unix.Getpeername(fc.Fd())
+	if err != nil {
+		return nil
+	}
+	return socket.SockaddrToTCPOrUnixAddr(sa)
 }
 
 // gnetHandler is Gnet as gnet's event handler: it routes doorbells and

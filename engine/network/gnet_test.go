@@ -5,6 +5,7 @@ package network
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -300,6 +301,13 @@ func TestGnetPauseRead(t *testing.T) {
 		if !recv(t, done, "PauseRead") {
 			t.Fatal("PauseRead cannot pause on gnet")
 		}
+	}
+	peer := make(chan string, 1)
+	if err := loops[0].Execute(func() { peer <- fmt.Sprint(PeerAddr(c)) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, peer, "PeerAddr"); got != cl.LocalAddr().String() {
+		t.Fatalf("PeerAddr %s, want %s", got, cl.LocalAddr())
 	}
 	pause(true)
 	const total = 64 << 20

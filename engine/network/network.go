@@ -78,6 +78,8 @@ type Conn interface {
 	// what is buffered.
 	SetLinger(sec int) error
 
+	// RemoteAddr is the peer's address, nil for a connection that keeps
+	// none (PeerAddr reads it from the socket).
 	RemoteAddr() net.Addr
 	// Context and SetContext hold the handler's value for the connection.
 	Context() any
