@@ -54,6 +54,7 @@ func runBench(args []string) int {
 	generator := fs.String("generator", bench.GeneratorGust, "clients of the message scenarios: "+bench.GeneratorGust+" (loadgen, many messages in flight) or "+
 		bench.GeneratorPaho+" (paho.mqtt.golang, a goroutine per client, each publish waited for, as mqtt-benchmark; "+bench.GeneratorMQTTBenchmark+" itself is not on the module proxy)")
 	noPlots := fs.Bool("no-plots", false, "skip SVG plots")
+	replot := fs.String("replot", "", "draw the plots of this run directory again from its raw.jsonl, and run nothing")
 	gustBin := fs.String("gust-bin", "", "prebuilt gust binary for the gust target (default: go build ./cmd/gust)")
 	profile := fs.String("profile", "", "profile Gust in-process under this scenario (first -qos level) and write cpu.pprof and heap.pprof to -results")
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +65,15 @@ func runBench(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
+	if *replot != "" {
+		names, err := bench.Replot(*replot)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gust bench:", err)
+			return 1
+		}
+		fmt.Println(strings.Join(names, "\n"))
+		return 0
+	}
 	if *serveHTTP != "" {
 		if err := bench.ServeHTTPBaseline(ctx, *serveHTTP); err != nil {
 			fmt.Fprintln(os.Stderr, "gust bench:", err)
