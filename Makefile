@@ -47,9 +47,16 @@ fuzz:
 	  done; \
 	done
 
-## bench: a quick side-by-side comparison of Gust and every installed peer broker.
+## bench: a quick side-by-side comparison of Gust and every installed peer broker, written to
+## results/local/ (ignored by git): it never touches a tracked file.
 bench:
 	$(GO) run ./cmd/gust-bench --quick
+
+## bench-publish: the standard comparison (every scenario, 3 repetitions), written into results/
+## with results/README.md regenerated from it: the run the repository's headline quotes.
+.PHONY: bench-publish
+bench-publish:
+	$(GO) run ./cmd/gust-bench --publish
 
 ## bench-durable: durable Gust vs Gust in memory vs Mosquitto with and without persistence (QoS 1 into persistent sessions, offline drain, retained churn).
 .PHONY: bench-durable

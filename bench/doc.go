@@ -4,7 +4,9 @@
 // Harness that runs every scenario against every target, alternating the
 // targets over repetitions, samples each broker process's CPU time and RSS
 // from /proc, and writes a results directory: env.txt, raw.jsonl,
-// summary.md and SVG plots, indexed by results/README.md.
+// summary.md and SVG plots, under results/local (ignored by git) unless
+// the run is published (Config.Publish), which indexes it in the tracked
+// results/README.md.
 //
 // Nothing here is a mutable global: scenarios are built by functions and
 // a Harness owns its state. The loads run in this process through

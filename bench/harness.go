@@ -37,8 +37,16 @@ type Config struct {
 	// Root is the Gust module root (for building gust and the peers);
 	// empty means search upwards from the working directory.
 	Root string
-	// ResultsDir is where the run directory is created ("" = Root/results).
+	// ResultsDir is where the run directory is created ("" = Root/results
+	// with Publish, else Root/results/local, which git ignores).
 	ResultsDir string
+	// Generator plays the clients of the message scenarios: GeneratorGust
+	// ("" too) or GeneratorPaho (ParseGenerator).
+	Generator string
+	// Publish writes the run into Root/results and regenerates
+	// results/README.md, the repository's headline. Without it a run never
+	// touches a tracked file.
+	Publish bool
 	// Label names the run directory: <date>-<Label>-<commit>.
 	Label string
 	// PinBroker is a taskset CPU list for broker processes ("" = no pinning).
@@ -271,9 +279,14 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	busy0, steal0 := MachineCPUSecs()
 	t0 := time.Now()
 	var res *loadgen.Result
-	if t.Kind == KindHTTP {
+	switch {
+	case t.Kind == KindHTTP:
 		res, err = loadgen.RunHTTP(ctx, load, true)
-	} else {
+	case h.cfg.Generator == GeneratorPaho:
+		if err = pahoExpressible(s); err == nil {
+			res, err = runPaho(ctx, load)
+		}
+	default:
 		res, err = loadgen.Run(ctx, load)
 	}
 	t1 := time.Now()

@@ -1,12 +1,12 @@
 package bench
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/gust-mqtt/gust/loadgen"
@@ -86,9 +86,11 @@ func throughputPlot(dir, name string, g *group) (string, error) {
 	return barPlot(dir, name, g, fmt.Sprintf("%s QoS %d: delivered messages/s (median)", g.Scenario, g.QoS), "messages/s", mRate)
 }
 
-// barPlot draws one bar per target: the median of f over its runs.
+// barPlot draws one bar per target, in the target's colour with its
+// value above it: the median of f over its runs, on a log scale when the
+// values span more than a factor of 20.
 func barPlot(dir, name string, g *group, title, unit string, f func(Record) float64) (string, error) {
-	var vals plotter.Values
+	var vals []float64
 	var labels []string
 	for _, t := range g.Targets {
 		v, ok := median(g.By[t], f)
@@ -101,23 +103,16 @@ func barPlot(dir, name string, g *group, title, unit string, f func(Record) floa
 	if len(vals) == 0 {
 		return "", nil
 	}
-	p := plot.New()
-	p.Title.Text = title
-	p.Y.Label.Text = unit
-	bars, err := plotter.NewBarChart(vals, vg.Points(30))
-	if err != nil {
-		return "", err
+	b := &bars{vals: make([][]float64, len(vals)), series: len(vals)}
+	for i, v := range vals {
+		b.vals[i] = make([]float64, len(vals))
+		b.vals[i][i] = v
 	}
-	bars.Color = plotutil.Color(0)
-	p.Add(bars)
-	p.NominalX(labels...)
-	return name, p.Save(5*vg.Inch, 3.5*vg.Inch, filepath.Join(dir, name))
+	b.only = true
+	return name, b.save(dir, name, title, unit, labels, labels, max(1.1*vg.Inch*vg.Length(len(vals))+2.5*vg.Inch, 5.5*vg.Inch))
 }
 
 func latencyPlot(dir, name string, g *group) (string, error) {
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s QoS %d: latency percentiles (median of runs)", g.Scenario, g.QoS)
-	p.Y.Label.Text = "milliseconds"
 	pcts := []struct {
 		label string
 		f     func(Record) float64
@@ -127,32 +122,50 @@ func latencyPlot(dir, name string, g *group) (string, error) {
 		{"p99", mP99},
 		{"p99.9", func(r Record) float64 { return float64(r.Result.Latency.P999) }},
 	}
-	w := vg.Points(12)
-	var labels []string
+	var targets []string
 	for _, t := range g.Targets {
 		if _, ok := median(g.By[t], mRate); ok {
-			labels = append(labels, t)
+			targets = append(targets, t)
 		}
 	}
-	if len(labels) == 0 {
+	if len(targets) == 0 {
 		return "", nil
 	}
-	for i, pc := range pcts {
-		var vals plotter.Values
-		for _, t := range labels {
+	b := &bars{series: len(targets)}
+	var groups []string
+	for _, pc := range pcts {
+		row := make([]float64, len(targets))
+		for j, t := range targets {
 			v, _ := median(g.By[t], pc.f)
-			vals = append(vals, v/1000)
+			row[j] = v / 1000
 		}
-		bars, err := plotter.NewBarChart(vals, w)
-		if err != nil {
-			return "", err
-		}
-		bars.Color = plotutil.Color(i)
-		bars.Offset = w * vg.Length(i-len(pcts)/2)
-		p.Add(bars)
-		p.Legend.Add(pc.label, bars)
+		b.vals = append(b.vals, row)
+		groups = append(groups, pc.label)
 	}
-	p.Legend.Top, p.Legend.Left = true, true
-	p.NominalX(labels...)
-	return name, p.Save(6*vg.Inch, 3.5*vg.Inch, filepath.Join(dir, name))
+	title := fmt.Sprintf("%s QoS %d: latency percentiles (median of runs)", g.Scenario, g.QoS)
+	return name, b.save(dir, name, title, "milliseconds", groups, targets, 0.55*vg.Inch*vg.Length(len(targets)*len(pcts))+2.5*vg.Inch)
+}
+
+// Replot draws the plots of the run in dir again from its raw.jsonl, with
+// the plotting of this build; summary.md names them already.
+func Replot(dir string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "raw.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	var recs []Record
+	var targets []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", filepath.Join(dir, "raw.jsonl"), err)
+		}
+		recs = append(recs, r)
+		if !seen[r.Target] {
+			seen[r.Target] = true
+			targets = append(targets, r.Target)
+		}
+	}
+	return writePlots(dir, groupRecords(recs, targets), Scenarios(Standard))
 }

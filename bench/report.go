@@ -11,12 +11,22 @@ import (
 	"time"
 )
 
+// LocalResults is where runs go under the results directory unless they
+// are published (Config.Publish); .gitignore lists it.
+const LocalResults = "local"
+
 // write creates the run directory with env.txt, raw.jsonl, summary.md and
-// plots, then regenerates the results index.
+// plots, then regenerates the index (README.md) of the directory it is in,
+// unless that is the tracked results directory and the run is not
+// published.
 func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
+	tracked := filepath.Join(h.root, "results")
 	base := h.cfg.ResultsDir
 	if base == "" {
-		base = filepath.Join(h.root, "results")
+		base = filepath.Join(tracked, LocalResults)
+		if h.cfg.Publish {
+			base = tracked
+		}
 	}
 	label := h.cfg.Label
 	if label == "" {
@@ -72,7 +82,17 @@ func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(sum), 0o644); err != nil {
 		return dir, err
 	}
+	if !h.cfg.Publish && sameDir(base, tracked) {
+		return dir, nil
+	}
 	return dir, writeIndex(base)
+}
+
+// sameDir reports whether a and b name one directory.
+func sameDir(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // allDurable reports whether every scenario of the run is in the durable group.
@@ -212,10 +232,17 @@ func (h *harness) summary(groups []*group, plots []string) string {
 	if h.cfg.Rate > 0 {
 		pace = fmt.Sprintf("every publisher of the message scenarios sends %.0f msg/s", h.cfg.Rate)
 	}
+	if h.cfg.Generator == GeneratorPaho {
+		pace = "the clients are paho.mqtt.golang's, one goroutine per client, and each publisher waits for every publish " +
+			"to complete (its PUBACK at QoS 1, its write at QoS 0) before the next, as mqtt-benchmark does: such a generator " +
+			"measures its own round trips as much as the broker, so compare the brokers' CPU per message, not only msg/s"
+	}
 	fmt.Fprintf(&b, "Caveats: the generator and the brokers share this machine's cores, so every figure includes their "+
 		"competition for CPU (Gust is given one event loop per core less the one the generator keeps busy: "+
 		strings.Join(GustArgs(), " ")+"; Mosquitto is single-threaded; mochi uses every core); %s; a run that lost messages says so in the `lost` column (QoS 0 loss includes what was "+
-		"still undelivered when the drain period ended); `other CPU-s` is the machine's busy CPU time during the run "+
+		"still undelivered when the drain period ended); `accepted msg/s` is what the publishers wrote and the broker "+
+		"read (a broker that stops reading slows its publishers down), and `delivered ÷ expected` the share of the deliveries "+
+		"those messages owed the subscribers that arrived; `other CPU-s` is the machine's busy CPU time during the run "+
 		"that was neither the broker's nor the generator's: other work on the machine competing with the run, plus "+
 		"kernel network processing charged to no process (softirq); `stolen CPU-s` is CPU time the hypervisor gave to "+
 		"other guests during the run (steal; 0 on bare metal): a run with some was slowed by a neighbour, and its "+
@@ -255,8 +282,8 @@ func (h *harness) summary(groups []*group, plots []string) string {
 func msgTable(b *strings.Builder, g *group) {
 	ref, hasRef := median(g.By[refTarget(g)], mRate)
 	fmt.Fprintf(b, "| target | delivered msg/s | %s ÷ target |", refTarget(g))
-	b.WriteString(" p50 µs | p99 µs | sent | lost | dup | out of order | broker CPU-s per M msgs | broker RSS peak MiB | generator CPU-s | other CPU-s | stolen CPU-s | disk bytes written per msg | fsyncs/s |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString(" accepted msg/s | delivered ÷ expected | p50 µs | p99 µs | sent | lost | dup | out of order | broker CPU-s per M msgs | broker RSS peak MiB | generator CPU-s | other CPU-s | stolen CPU-s | disk bytes written per msg | fsyncs/s |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range g.Targets {
 		rs := g.By[t]
 		if len(rs) == 0 {
@@ -264,7 +291,7 @@ func msgTable(b *strings.Builder, g *group) {
 		}
 		rate, ok := median(rs, mRate)
 		if !ok {
-			fmt.Fprintf(b, "| %s | error: %s |||||||||||||||\n", t, oneLine(firstError(rs)))
+			fmt.Fprintf(b, "| %s | error: %s |||||||||||||||||\n", t, oneLine(firstError(rs)))
 			continue
 		}
 		ratio := "—"
@@ -278,8 +305,13 @@ func msgTable(b *strings.Builder, g *group) {
 		gen, _ := median(rs, mGenCPU)
 		other, _ := median(rs, func(r Record) float64 { return r.OtherCPU })
 		stolen, _ := median(rs, func(r Record) float64 { return r.StolenCPU })
-		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.2f | %.2f | %.2f | %s | %s |\n",
-			t, rate, ratio, p50, p99,
+		accepted, _ := median(rs, func(r Record) float64 { return r.Result.SendRate })
+		share := "—"
+		if exp := sumOK(rs, func(r Record) int64 { return r.Result.Expected }); exp > 0 {
+			share = fmt.Sprintf("%.1f%%", 100*float64(sumOK(rs, func(r Record) int64 { return r.Result.Delivered }))/float64(exp))
+		}
+		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %s | %.0f | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.2f | %.2f | %.2f | %s | %s |\n",
+			t, rate, ratio, accepted, share, p50, p99,
 			sumOK(rs, func(r Record) int64 { return r.Result.Sent }),
 			sumOK(rs, func(r Record) int64 { return r.Result.Lost }),
 			sumOK(rs, func(r Record) int64 { return r.Result.Duplicated }),

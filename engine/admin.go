@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/network"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -95,7 +96,7 @@ func (b *Broker) LoopStats(ctx context.Context) ([]LoopStats, error) {
 				return
 			}
 			st.Connected++
-			if c.thr.held {
+			if c.thr.held() {
 				st.Throttled++
 			}
 			if s := c.sess; s != nil {
@@ -253,7 +254,7 @@ func (b *Broker) Clients(ctx context.Context, q ClientQuery) (ClientPage, error)
 
 // addrString is c's remote address as text. Loop-only.
 func addrString(c *client) string {
-	if a := c.nc.RemoteAddr(); a != nil {
+	if a := network.PeerAddr(c.nc); a != nil {
 		return a.String()
 	}
 	return ""

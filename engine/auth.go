@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/network"
 )
 
 // authState is a connection's MQTT 5 enhanced authentication (section
@@ -150,7 +151,7 @@ func (c *client) handleAuth(pkt []byte) error {
 	case ap.ReasonCode == codec.ReasonReAuthenticate && a.ex == nil && c.state == stateConnected:
 		info := ConnectInfo{
 			ClientID: []byte(c.clientID()), Username: []byte(a.user), UsernameFlag: a.user != "",
-			ProtocolVersion: byte(codec.V5), RemoteAddr: c.nc.RemoteAddr(),
+			ProtocolVersion: byte(codec.V5), RemoteAddr: network.PeerAddr(c.nc),
 		}
 		a.ex = a.m.Start(&info) // 4.12.1: re-authentication
 	default:
@@ -200,7 +201,7 @@ func (c *client) authFailed(err error) error {
 		c.reloadConnect()
 		return c.refuseAuth(err) // [MQTT-4.12.0-4]
 	}
-	c.l.b.log.Debug("re-authentication failed", "client", c.clientID(), "remote", c.nc.RemoteAddr(), "err", err)
+	c.l.b.log.Debug("re-authentication failed", "client", c.clientID(), "remote", network.PeerAddr(c.nc), "err", err)
 	if errors.Is(err, ErrBadCredentials) {
 		return errReauthBadCreds // [MQTT-4.12.1-2]
 	}

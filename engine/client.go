@@ -94,7 +94,7 @@ type client struct {
 	reason  closeReason
 	dirty   bool
 
-	thr clientThrottle // held: not read until resumed (throttle.go)
+	thr clientThrottle // held, paused: not read until resumed (throttle.go)
 	// noProblem is set when the v5 client sent Request Problem Information
 	// 0: no Reason String or User Property on acknowledgements
 	// [MQTT-3.1.2-29].
@@ -241,6 +241,9 @@ func (c *client) readPackets() network.Action {
 	}
 	if c.throttled() {
 		c.lastRead = c.l.b.now() // it is alive, we are the ones not reading
+		if c.thr.paused() {
+			c.l.nl.PauseRead(c.nc, true) // the poller watched it again
+		}
 		if c.nc.InboundBuffered() < throttleMaxBuffered {
 			return network.None
 		}
@@ -332,18 +335,22 @@ func (c *client) fail(err error) network.Action {
 }
 
 // writeQoS0 appends an encoded QoS 0 PUBLISH unless the outbound budget is
-// spent, in which case it is dropped and counted. Loop-only.
-func (c *client) writeQoS0(pkt []byte) {
+// spent, in which case it is dropped and counted. It reports whether c is
+// congested for QoS 0 backpressure (throttle.go): its unsent bytes, with
+// pkt, pass half of MaxOutboundBytes. Loop-only.
+func (c *client) writeQoS0(pkt []byte) (busy bool) {
 	if c.state != stateConnected {
-		return
+		return false
 	}
 	if limit := c.maxOut(); limit > 0 && len(pkt) > limit {
 		c.l.st.dropped++ // [MQTT-3.1.2-24]
-		return
+		return false
 	}
-	if c.overBudget(len(pkt)) {
+	budget := c.l.b.cfg.MaxOutboundBytes
+	used := len(c.pending) + c.nc.OutboundBuffered() + len(pkt)
+	if used > budget {
 		c.l.st.dropped++
-		return
+		return true
 	}
 	c.pending = append(c.pending, pkt...)
 	c.l.st.msgsOut++
@@ -352,6 +359,7 @@ func (c *client) writeQoS0(pkt []byte) {
 	c.l.tot.pubOut[0]++
 	c.l.tot.pubBytesOut[0] += uint64(len(pkt))
 	c.l.markDirty(c)
+	return used > budget/2
 }
 
 // overBudget reports whether n more bytes would exceed MaxOutboundBytes.
@@ -402,6 +410,7 @@ func (c *client) checkSlow() {
 	}
 	budget := c.l.b.cfg.MaxOutboundBytes
 	ob := c.nc.OutboundBuffered()
+	c.noteBusy(ob)
 	if ob <= budget/4 {
 		if c.ext != nil {
 			c.ext.slowSince = 0

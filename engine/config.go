@@ -94,6 +94,14 @@ type Config struct {
 	// MaxOutboundBytes before it is disconnected as a slow consumer.
 	SlowConsumerTimeout time.Duration `toml:"slow_consumer_timeout"`
 
+	// QoS0Backpressure stops reading a publisher whose QoS 0 message found
+	// every online subscriber it went to congested (over half of
+	// MaxOutboundBytes unsent, or its event loop's MaxHandoverBytes
+	// spent), for a millisecond at a time, instead of reading its messages
+	// to drop them; its socket's flow control slows it down. A message with
+	// one uncongested subscriber never holds its publisher.
+	QoS0Backpressure bool `toml:"qos0_backpressure"`
+
 	// KeepAliveMin is the smallest keep alive the broker honours; a client
 	// asking for less (but not 0) is held to this value. 0 disables the bound.
 	KeepAliveMin time.Duration `toml:"keep_alive_min"`
@@ -452,6 +460,7 @@ func DefaultConfig() Config {
 		MaxQueuedMessages:       1000,    // Mosquitto max_queued_messages
 		MaxOutboundBytes:        4 << 20,
 		SlowConsumerTimeout:     10 * time.Second,
+		QoS0Backpressure:        true,
 		ConnectTimeout:          10 * time.Second,
 		KeepAliveMin:            0,
 		KeepAliveMax:            0,

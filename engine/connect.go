@@ -185,7 +185,7 @@ func (c *client) refuseAuth(err error) error {
 		c.refuseCode(codec.ConnackNotAuthorized, codec.ReasonNotAuthorized)
 	}
 	if c.l.b.debug() {
-		c.l.b.log.Debug("client refused", "client", string(c.l.scratch.conn.ClientID), "remote", c.nc.RemoteAddr(), "err", err)
+		c.l.b.log.Debug("client refused", "client", string(c.l.scratch.conn.ClientID), "remote", network.PeerAddr(c.nc), "err", err)
 	}
 	return errCloseQuiet
 }

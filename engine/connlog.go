@@ -31,7 +31,7 @@ func (c *client) logConnected(p *codec.Connect, id string, present bool) {
 	if !b.cfg.ConnectionMessages {
 		return
 	}
-	b.log.Info("client connected", "client", id, "remote", c.nc.RemoteAddr().String(),
+	b.log.Info("client connected", "client", id, "remote", addrString(c),
 		"version", versionName(c.version), "clean", p.CleanStart, "keepalive", p.KeepAlive,
 		"user", string(p.Username), "session_present", present)
 }
@@ -53,7 +53,7 @@ func (c *client) logRefused(rc codec.ReasonCode) {
 	} else {
 		why += " " + connackV3Text(byte(rc))
 	}
-	b.log.Info("client refused", "client", string(p.ClientID), "remote", c.nc.RemoteAddr().String(),
+	b.log.Info("client refused", "client", string(p.ClientID), "remote", addrString(c),
 		"version", versionName(c.version), "user", string(p.Username), "reason", why)
 }
 
@@ -83,7 +83,7 @@ func (c *client) logClosed(wasConnected bool) {
 	b := c.l.b
 	if !b.cfg.ConnectionMessages {
 		if wasConnected && b.debug() {
-			b.log.Debug("client disconnected", "client", c.clientID(), "remote", c.nc.RemoteAddr().String(), "reason", c.closeText())
+			b.log.Debug("client disconnected", "client", c.clientID(), "remote", addrString(c), "reason", c.closeText())
 		}
 		return
 	}
@@ -103,7 +103,7 @@ func (c *client) logClosed(wasConnected bool) {
 
 // closeAttrs are the attributes of a close line.
 func (c *client) closeAttrs(id string) []any {
-	attrs := []any{"remote", c.nc.RemoteAddr().String(), "reason", c.closeText()}
+	attrs := []any{"remote", addrString(c), "reason", c.closeText()}
 	if id != "" {
 		attrs = append([]any{"client", id}, attrs...)
 	}
@@ -132,7 +132,7 @@ func (c *client) noteCredentials(p *codec.Connect) {
 	if b.cfg.Authenticator != nil || (!p.UsernameFlag && !p.PasswordFlag) || !b.credsNoted.CompareAndSwap(false, true) {
 		return
 	}
-	attrs := []any{"client", string(p.ClientID), "user", string(p.Username), "remote", c.nc.RemoteAddr().String()}
+	attrs := []any{"client", string(p.ClientID), "user", string(p.Username), "remote", addrString(c)}
 	msg := "credentials ignored: no password_file is configured, so user names are taken as given and passwords are not checked (logged once)"
 	b.log.Warn(msg, attrs...)
 }

@@ -175,8 +175,10 @@ func (l *loop) push(bt *batch) {
 	}
 }
 
-// drain applies every batch in the inbox. Loop-only.
+// drain applies every batch in the inbox, and starts the resume round
+// of the QoS 0 throttle's timer when it is due. Loop-only.
 func (l *loop) drain() {
+	l.thr.wake()
 	l.in.mu.Lock()
 	q := l.in.q
 	l.in.q = nil

@@ -27,6 +27,7 @@ type fakeConn struct {
 	// would hold for a peer that does not read.
 	outBuffered int
 	linger      *int // set by SetLinger
+	paused      bool // set by fakeLoop.PauseRead
 	// peeksAll counts Peek calls for everything buffered: the ones that
 	// copy a real connection's whole ring when it is in use.
 	peeksAll int
@@ -100,6 +101,13 @@ func (el *fakeLoop) Wake() { _, _ = unix.Write(el.bell[1], bellByte) }
 
 // bellByte is what Wake writes.
 var bellByte = []byte{1}
+
+// PauseRead records the pause on the fakeConn; the harness reads what
+// it is given regardless.
+func (el *fakeLoop) PauseRead(c network.Conn, paused bool) bool {
+	c.(*fakeConn).paused = paused
+	return true
+}
 
 func (el *fakeLoop) Adopt(int, unix.Sockaddr, net.Addr, network.Wrap, func(error)) error {
 	return errors.New("fakeLoop: no sockets")

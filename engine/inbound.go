@@ -4,6 +4,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gust-mqtt/gust/codec"
+	"github.com/gust-mqtt/gust/engine/network"
 	"github.com/gust-mqtt/gust/engine/persist"
 )
 
@@ -103,7 +104,7 @@ func (c *client) protocolError(err error) {
 		c.refuseUserProps() // v5: CONNACK or DISCONNECT 0x97
 	}
 	if c.l.b.debug() {
-		c.l.b.log.Debug("protocol error", "client", c.clientID(), "remote", c.nc.RemoteAddr(), "err", err)
+		c.l.b.log.Debug("protocol error", "client", c.clientID(), "remote", network.PeerAddr(c.nc), "err", err)
 	}
 }
 

@@ -70,7 +70,7 @@ func (c *client) connectInfo(p *codec.Connect) ConnectInfo {
 	return ConnectInfo{
 		ClientID: p.ClientID, Username: p.Username, Password: p.Password,
 		UsernameFlag: p.UsernameFlag, PasswordFlag: p.PasswordFlag,
-		ProtocolVersion: byte(p.Version), RemoteAddr: c.nc.RemoteAddr(),
+		ProtocolVersion: byte(p.Version), RemoteAddr: network.PeerAddr(c.nc),
 	}
 }
 
@@ -117,7 +117,7 @@ func (c *client) startCheck(info *ConnectInfo) error {
 	if !b.authPool.Submit(ck) {
 		b.auth.queueFull.Add(1)
 		if ok, hits := b.auth.logQueue.allow(b.now(), 1); ok {
-			b.log.Warn("login refused: password check queue full (auth_queue)", "remote", c.nc.RemoteAddr(),
+			b.log.Warn("login refused: password check queue full (auth_queue)", "remote", network.PeerAddr(c.nc),
 				"auth_queue", b.cfg.AuthQueue, "auth_workers", authWorkers(b.cfg.AuthWorkers), "hits", hits)
 		}
 		return errAuthBusy
@@ -153,7 +153,7 @@ func (c *client) whileChecking() network.Action {
 	b.auth.overflow.Add(1)
 	if ok, hits := b.auth.logOverflow.allow(b.now(), 1); ok {
 		b.log.Warn("client closed: sent too much before its CONNACK while its password was checked",
-			"remote", c.nc.RemoteAddr(), "buffered", n, "limit", checkMaxBuffered, "hits", hits)
+			"remote", network.PeerAddr(c.nc), "buffered", n, "limit", checkMaxBuffered, "hits", hits)
 	}
 	c.reason = closeProtocol
 	return network.Close

@@ -121,7 +121,7 @@ func (c *client) refusePartial(n int) network.Action {
 	b.partial.refused.Add(1)
 	if ok, hits := b.partial.log.allow(b.now(), 1); ok {
 		b.log.Warn("partial packet refused: max_partial_bytes reached, connection closed",
-			"client", c.clientID(), "remote", c.nc.RemoteAddr(), "packet_bytes", n,
+			"client", c.clientID(), "remote", network.PeerAddr(c.nc), "packet_bytes", n,
 			"partial_bytes", b.partial.used.Load(), "max_partial_bytes", b.cfg.MaxPartialBytes,
 			"hits", hits)
 	}
@@ -149,7 +149,7 @@ func (c *client) holdForTakeover() network.Action {
 	b.takeoverClosed.Add(1)
 	if ok, hits := b.takeoverLog.allow(b.now(), 1); ok {
 		b.log.Warn("connection closed: input while its session takeover is pending passed max_takeover_bytes",
-			"remote", c.nc.RemoteAddr(), "held_bytes", held,
+			"remote", network.PeerAddr(c.nc), "held_bytes", held,
 			"max_takeover_bytes", b.cfg.MaxTakeoverBytes, "hits", hits)
 	}
 	c.reason = closeTakeoverInput

@@ -96,6 +96,9 @@ type fanout struct {
 	// congested is set once a QoS 1/2 delivery met a congested session
 	// (throttle.go); route returns it.
 	congested bool
+	// n0 counts the QoS 0 deliveries to online subscribers, busy0 those
+	// whose subscriber was congested (QoS 0 backpressure, throttle.go).
+	n0, busy0 int
 	// prev is what endStore restores once m was built (durqueue.go).
 	prev *message
 }
@@ -106,8 +109,9 @@ type fanout struct {
 // matching shared group. Loop-only.
 // retain is the RETAIN flag as published, forwarded only to subscriptions
 // with Retain As Published [MQTT-3.3.1-12] [MQTT-3.3.1-13]. It reports
-// whether a QoS 1/2 delivery met a congested session: the publisher of a
-// QoS 1/2 message is throttled then (throttle.go).
+// whether a QoS 1/2 delivery met a congested session, or every QoS 0 one
+// a congested subscriber (with Config.QoS0Backpressure): the publisher is
+// throttled then (throttle.go).
 func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session, props *codec.Properties) (congested bool) {
 	res := l.match(topic)
 	l.seq++
@@ -152,6 +156,9 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 	if f.m != nil {
 		l.endStore(f.m, f.prev, true)
 	}
+	if f.busy0 > 0 && f.busy0 == f.n0 && l.b.cfg.QoS0Backpressure {
+		return true // every subscriber of a QoS 0 message is congested
+	}
 	return f.congested
 }
 
@@ -184,6 +191,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 	if owner == nil {
 		return // offline: QoS 0 is not queued [MQTT-3.1.2-5]
 	}
+	f.n0++
 	if s.aliasing() {
 		// Aliases are per connection: the subscriber's loop encodes it.
 		if owner == l {
@@ -200,11 +208,15 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 		if c == nil {
 			return
 		}
+		var busy bool
 		if (len(ids) > 0 || retain) && c.version == codec.V5 {
-			c.writeQoS0(l.encodeQoS0Own(f, ids, retain))
-			return
+			busy = c.writeQoS0(l.encodeQoS0Own(f, ids, retain))
+		} else {
+			busy = c.writeQoS0(l.encodeQoS0(f, c.version))
 		}
-		c.writeQoS0(l.encodeQoS0(f, c.version))
+		if busy {
+			f.busy0++
+		}
 		return
 	}
 	// Another loop: copy the wire bytes into its batch once per message and
@@ -215,17 +227,22 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 		// Its own wire form: not shared, so bt.last is left alone.
 		enc := l.encodeQoS0Own(f, ids, retain)
 		if l.full(bt, len(enc)) {
+			f.busy0++
 			return
 		}
 		off := int32(len(bt.buf))
 		bt.buf = append(bt.buf, enc...)
 		bt.items = append(bt.items, item{kind: itemQoS0, fam: byte(fam), s: s, off: off, n: int32(len(enc))})
+		if owner.lags0() || s.busy0() {
+			f.busy0++
+		}
 		return
 	}
 	last := &bt.last[fam]
 	if last.seq != f.seq {
 		enc := l.encodeQoS0(f, versionOfFamily(fam))
 		if l.full(bt, len(enc)) {
+			f.busy0++
 			return // the owner loop lags (MaxHandoverBytes)
 		}
 		last.off = int32(len(bt.buf))
@@ -233,9 +250,13 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 		last.n = int32(len(enc))
 		last.seq = f.seq
 	} else if l.full(bt, 0) {
+		f.busy0++
 		return
 	}
 	bt.items = append(bt.items, item{kind: itemQoS0, fam: byte(fam), s: s, off: last.off, n: last.n})
+	if owner.lags0() || s.busy0() {
+		f.busy0++
+	}
 }
 
 // verOf guesses the protocol version of a session owned by another loop.

@@ -54,6 +54,22 @@ const (
 	throttleMinQueue = 64
 )
 
+// QoS 0 backpressure (Config.QoS0Backpressure). A QoS 0 message is never
+// queued: a subscriber whose unsent bytes pass MaxOutboundBytes loses it.
+// A publisher whose QoS 0 message found every online subscriber it went to
+// congested (its unsent bytes past half of MaxOutboundBytes, or its loop's
+// hand-over room spent) is held as a QoS 1/2 one is, and its connection is
+// no longer watched for input (network.Loop PauseRead), so that what it
+// sends waits in the kernel and TCP slows it down, instead of the broker
+// reading messages only to drop them. It is read again after qos0Pause
+// (one message, which holds it again while the subscribers stay
+// congested). A message with one uncongested subscriber (fan-out to one
+// slow subscriber among healthy ones), or with none online, never holds
+// its publisher. A subscriber's congestion as other loops see it
+// (subThrottle.busy0) is what its last write left in its outbound buffer,
+// refreshed by every write, so it is at most one message stale.
+const qos0Pause = time.Millisecond
+
 // throttle is a loop's side of the publisher throttle: the publishers it
 // stopped reading and when it reads them again. It is the field thr of
 // loop and, but for has, touched only on the loop's goroutine. The rest of
@@ -74,7 +90,7 @@ const (
 //     clients again.
 //
 // Invariants:
-//   - a client whose thr.held is set is in list (or, during a resume round,
+//   - a client whose thr.held() is set is in list (or, during a resume round,
 //     in served); list may also hold clients no longer held (read again
 //     through overflow, or closed), which a round skips, and a client held
 //     again after an overflow twice;
@@ -91,11 +107,35 @@ type throttle struct {
 	has     atomic.Bool
 	pending bool // a resume round is due at the end of the round
 	reading int  // > 0 while a client's packets are decoded, or held clients resumed
+	// The QoS 0 resume timer: armed (loop-only) while it runs; due set by
+	// it, read by wake on the loop.
+	timer *time.Timer
+	armed bool
+	due   atomic.Bool
 }
 
 // clientThrottle is a client's part of the throttle. Loop-only.
-type clientThrottle struct {
-	held bool // not read until resumed
+// One byte, so that client keeps its size class (TestIdleConnSizeClasses).
+type clientThrottle uint8
+
+const (
+	thrHeld   clientThrottle = 1 << iota // not read until resumed
+	thrPaused                            // its input is not watched (network.Loop PauseRead)
+)
+
+// held reports whether the client is not read until resumed.
+func (t clientThrottle) held() bool { return t&thrHeld != 0 }
+
+// paused reports whether the client's input is not watched.
+func (t clientThrottle) paused() bool { return t&thrPaused != 0 }
+
+// set sets or clears f.
+func (t *clientThrottle) set(f clientThrottle, on bool) {
+	if on {
+		*t |= f
+	} else {
+		*t &^= f
+	}
 }
 
 // subThrottle is a subscriber session's part of the throttle, in its
@@ -106,6 +146,7 @@ type subThrottle struct {
 	progress  atomic.Int64 // fineNow of the last queue move while congested
 	handedIn  atomic.Int32 // QoS 1/2 deliveries handed to the owner loop, not yet applied
 	bound     atomic.Int32 // congestion bound from the delivery rate; 0 until measured
+	busy0     atomic.Bool  // its client's outbound is past half of MaxOutboundBytes (QoS 0)
 }
 
 // deliveryRate is a session's delivery rate measure, in its sessionExt,
@@ -155,7 +196,7 @@ func (s *session) throttles() bool {
 
 // throttled reports whether c is held: not read until resumed. Loop-only.
 func (c *client) throttled() bool {
-	return c.thr.held
+	return c.thr.held()
 }
 
 // enterRead marks the start of decoding a client's packets: the decode
@@ -170,20 +211,96 @@ func (t *throttle) leaveRead() {
 }
 
 // afterRoute holds c, whose message at qos has just been routed, when that
-// message met congestion. Only a QoS 1/2 publisher is held: its own window
-// of PUBACKs bounds it.
+// message met congestion: at QoS 1/2 a congested session (c's own window of
+// PUBACKs bounds it), at QoS 0 every subscriber congested (route).
 func (t *throttle) afterRoute(c *client, qos byte, congested bool) {
-	if congested && qos > 0 {
-		t.hold(c)
+	if !congested {
+		return
 	}
+	t.hold(c)
+	if qos == 0 {
+		t.pause(c)
+	}
+}
+
+// pause stops watching held c's input, and arms the timer that reads it
+// again after qos0Pause.
+func (t *throttle) pause(c *client) {
+	if !c.thr.paused() && t.l.nl.PauseRead(c.nc, true) {
+		c.thr.set(thrPaused, true)
+	}
+	if t.armed {
+		return
+	}
+	t.armed = true
+	if t.timer == nil {
+		t.timer = time.AfterFunc(qos0Pause, t.fire)
+		return
+	}
+	t.timer.Reset(qos0Pause)
+}
+
+// fire is the QoS 0 resume timer's: it asks the loop for a resume round.
+// On the timer's goroutine.
+func (t *throttle) fire() {
+	t.due.Store(true)
+	t.l.nl.Wake()
+}
+
+// wake starts the resume round the timer asked for, at the end of the
+// loop's round. Loop-only, when the loop is woken.
+func (t *throttle) wake() {
+	if t.due.Load() && t.due.CompareAndSwap(true, false) {
+		t.armed = false
+		t.pending = true
+	}
+}
+
+// unpause watches c's input again. Loop-only.
+func (t *throttle) unpause(c *client) {
+	if c.thr.paused() {
+		c.thr.set(thrPaused, false)
+		t.l.nl.PauseRead(c.nc, false)
+	}
+}
+
+// noteBusy records whether c's session, a subscriber, has over half of
+// MaxOutboundBytes unsent (ob bytes in its outbound buffer), for the
+// producers on other loops (subThrottle.busy0). Loop-only.
+func (c *client) noteBusy(ob int) {
+	if c.sess == nil {
+		return
+	}
+	st := c.sess.sub.Load()
+	if st == nil {
+		return
+	}
+	if busy := ob > c.l.b.cfg.MaxOutboundBytes/2; st.thr.busy0.Load() != busy {
+		st.thr.busy0.Store(busy)
+	}
+}
+
+// lags0 reports whether the loop has over half of MaxOutboundBytes handed
+// over to it and not yet applied: a subscriber it owns is congested for
+// QoS 0 backpressure even when its outbound buffer is not, since what
+// waits there reaches its client in one drain. Safe from any goroutine.
+func (l *loop) lags0() bool {
+	return l.in.bytes.Load() > int64(l.b.cfg.MaxOutboundBytes/2)
+}
+
+// busy0 reports whether s's client had over half of MaxOutboundBytes
+// unsent at its last write. Safe from any goroutine.
+func (s *session) busy0() bool {
+	st := s.sub.Load()
+	return st != nil && st.thr.busy0.Load()
 }
 
 // hold stops reading c until a resume round.
 func (t *throttle) hold(c *client) {
-	if c.thr.held {
+	if c.thr.held() {
 		return
 	}
-	c.thr.held = true
+	c.thr.set(thrHeld, true)
 	c.l.tot.throttled++
 	t.list = append(t.list, c)
 	t.has.Store(true)
@@ -192,7 +309,8 @@ func (t *throttle) hold(c *client) {
 // overflow reads held c again before its round: its buffered input passed
 // throttleMaxBuffered, and it is read (and dropped) rather than buffer more.
 func (t *throttle) overflow(c *client) {
-	c.thr.held = false
+	c.thr.set(thrHeld, false)
+	t.unpause(c)
 }
 
 // handedIn counts a QoS 1/2 delivery handed over to s's owner loop, and
@@ -248,6 +366,9 @@ func (t *throttle) pumped(s *session, n int) {
 // throttle. Owner loop only.
 func (t *throttle) detach(s *session) {
 	t.clearCongested(s, true)
+	if st := s.sub.Load(); st != nil {
+		st.thr.busy0.Store(false)
+	}
 }
 
 // measure adds n messages moved into s's window to the rate measure and,
@@ -368,10 +489,14 @@ func (t *throttle) resume() {
 	t.reading++
 	for i, c := range list {
 		list[i] = nil
-		if !c.thr.held || c.state != stateConnected {
+		if c.state != stateConnected {
 			continue
 		}
-		c.thr.held = false
+		t.unpause(c)
+		if !c.thr.held() {
+			continue
+		}
+		c.thr.set(thrHeld, false)
 		seq := l.seq
 		if c.onTraffic() == network.Close {
 			c.closeNow(closeProtocol)

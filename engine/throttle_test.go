@@ -330,3 +330,75 @@ func TestThrottleResumeIsFair(t *testing.T) {
 		t.Fatalf("dropped: got %v, want %v", got, uint64(0))
 	}
 }
+
+// TestQoS0Backpressure publishes QoS 0 to subscribers with over half of
+// MaxOutboundBytes unsent (congested) or none: the publisher is held and
+// its input no longer watched only when every subscriber of the message is
+// congested and the setting is on, on the publisher's loop or another
+// (where the subscriber's last write tells its congestion); the QoS 0
+// resume timer reads it again.
+func TestQoS0Backpressure(t *testing.T) {
+	cases := []struct {
+		name      string
+		subLoops  []int  // a subscriber on each loop listed
+		congested []bool // per subscriber
+		off       bool   // QoS0Backpressure false
+		want      bool   // publisher held
+	}{
+		{"one congested", []int{0}, []bool{true}, false, true},
+		{"one congested, setting off", []int{0}, []bool{true}, true, false},
+		{"one healthy", []int{0}, []bool{false}, false, false},
+		{"one slow among healthy", []int{0, 0, 1}, []bool{true, false, false}, false, false},
+		{"all congested, two loops", []int{0, 1}, []bool{true, true}, false, true},
+		{"remote congested", []int{1}, []bool{true}, false, true},
+		{"no subscriber", nil, nil, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newHarness(t, 2, func(c *Config) { c.QoS0Backpressure = !tc.off })
+			budget := hs.b.cfg.MaxOutboundBytes
+			pub := hs.conn(0, "pub")
+			subs := make([]*fakeConn, len(tc.subLoops))
+			for i, li := range tc.subLoops {
+				subs[i] = hs.conn(li, fmt.Sprint("sub", i))
+				hs.subscribe(subs[i], "q0/#", 0)
+				if tc.congested[i] {
+					subs[i].outBuffered = budget/2 + 1
+				}
+			}
+			hs.pump()
+			pkt := codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("q0/x"), Payload: make([]byte, 16)})
+			// The first message tells the subscribers' loops about their
+			// congestion (their write refreshes it), the second meets it.
+			for i := 0; i < 2; i++ {
+				hs.send(pub, pkt)
+				hs.pump()
+			}
+			pc := pub.ctx.(*client)
+			if pc.thr.held() != tc.want || pub.paused != tc.want {
+				t.Fatalf("publisher held %v, paused %v; want %v", pc.thr.held(), pub.paused, tc.want)
+			}
+			if !tc.want {
+				return
+			}
+			// Held: what it sends next waits, until the timer's round.
+			before := hs.b.Stats().PublishReceived
+			hs.send(pub, pkt)
+			if got := hs.b.Stats().PublishReceived; got != before {
+				t.Fatalf("held publisher read: %d messages received, want %d", got, before)
+			}
+			l := hs.loop(0)
+			if !l.thr.armed {
+				t.Fatal("no resume timer armed")
+			}
+			l.thr.fire()
+			hs.pump()
+			if got := hs.b.Stats().PublishReceived; got != before+1 {
+				t.Fatalf("resume round read %d messages, want 1", got-before)
+			}
+			if !pc.thr.held() || !pub.paused {
+				t.Fatal("still congested: the message read holds the publisher again")
+			}
+		})
+	}
+}

@@ -46,11 +46,15 @@ func runBench(args []string) int {
 	fs.IntVar(&cfg.Reps, "reps", 3, "repetitions per target (targets alternate within each)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "override each scenario's measured duration")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second per publisher (default: flat out)")
-	fs.StringVar(&cfg.ResultsDir, "results", "", "results directory (default <repo>/results)")
+	fs.StringVar(&cfg.ResultsDir, "results", "", "results directory (default <repo>/results/"+bench.LocalResults+", ignored by git; with --publish <repo>/results)")
+	fs.BoolVar(&cfg.Publish, "publish", false, "write the run into <repo>/results and regenerate results/README.md, the repository's headline (make bench-publish)")
 	fs.StringVar(&cfg.Label, "label", "", "run directory label (default: scenario set)")
 	fs.StringVar(&cfg.PinBroker, "pin-broker", "", "taskset CPU list for broker processes, e.g. 0")
 	fs.StringVar(&cfg.PinGenerator, "pin-gen", "", "CPU list for the generator, e.g. 1")
+	generator := fs.String("generator", bench.GeneratorGust, "clients of the message scenarios: "+bench.GeneratorGust+" (loadgen, many messages in flight) or "+
+		bench.GeneratorPaho+" (paho.mqtt.golang, a goroutine per client, each publish waited for, as mqtt-benchmark; "+bench.GeneratorMQTTBenchmark+" itself is not on the module proxy)")
 	noPlots := fs.Bool("no-plots", false, "skip SVG plots")
+	replot := fs.String("replot", "", "draw the plots of this run directory again from its raw.jsonl, and run nothing")
 	gustBin := fs.String("gust-bin", "", "prebuilt gust binary for the gust target (default: go build ./cmd/gust)")
 	profile := fs.String("profile", "", "profile Gust in-process under this scenario (first -qos level) and write cpu.pprof and heap.pprof to -results")
 	if err := fs.Parse(args); err != nil {
@@ -61,6 +65,15 @@ func runBench(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
+	if *replot != "" {
+		names, err := bench.Replot(*replot)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gust bench:", err)
+			return 1
+		}
+		fmt.Println(strings.Join(names, "\n"))
+		return 0
+	}
 	if *serveHTTP != "" {
 		if err := bench.ServeHTTPBaseline(ctx, *serveHTTP); err != nil {
 			fmt.Fprintln(os.Stderr, "gust bench:", err)
@@ -89,6 +102,12 @@ func runBench(args []string) int {
 			cfg.QoS = append(cfg.QoS, byte(n))
 		}
 	}
+	gen, err := bench.ParseGenerator(*generator)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gust bench:", err)
+		return 2
+	}
+	cfg.Generator = gen
 	if *profile != "" {
 		return runProfile(ctx, *profile, cfg)
 	}

@@ -243,6 +243,7 @@ func newServeFlagsWith(cfg *engine.Config, oc *ops.Config, lf *listenFlags, stde
 	fs.IntVar(&cfg.MaxOutboundBytes, "max-outbound-bytes", cfg.MaxOutboundBytes, "unsent bytes allowed per connection")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "time a new connection has to send CONNECT")
 	fs.DurationVar(&cfg.SlowConsumerTimeout, "slow-consumer-timeout", cfg.SlowConsumerTimeout, "time over the outbound limit before a client is disconnected")
+	fs.BoolVar(&cfg.QoS0Backpressure, "qos0-backpressure", cfg.QoS0Backpressure, "stop reading a QoS 0 publisher while every subscriber of its messages is congested, instead of reading them to drop them")
 	fs.DurationVar(&cfg.KeepAliveMin, "keep-alive-min", cfg.KeepAliveMin, "smallest keep alive honoured (0 = no bound)")
 	fs.DurationVar(&cfg.KeepAliveMax, "keep-alive-max", cfg.KeepAliveMax, "largest keep alive honoured (0 = no bound)")
 	fs.DurationVar(&cfg.MaxSessionExpiry, "max-session-expiry", cfg.MaxSessionExpiry, "longest time an offline session is kept (0 = forever)")

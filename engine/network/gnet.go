@@ -53,6 +53,10 @@ type gnetLoop struct {
 	// wrap is the Wrap of the socket Adopt is registering, read by its
 	// OnOpen (which gnet calls inside the registration). Loop-only.
 	wrap Wrap
+	// pollFD is the descriptor of the loop's epoll, -1 where PauseRead
+	// cannot pause (another platform, or a poller it could not find).
+	pollFD int
+	bell   int // the doorbell's read end, watched by the loop
 }
 
 // doorbell is the gnet context of a loop's doorbell connection. idx is set
@@ -60,6 +64,7 @@ type gnetLoop struct {
 type doorbell struct {
 	idx int
 	el  gnet.EventLoop
+	fd  int // the descriptor gnet watches
 }
 
 // Start starts gnet with n event loops, gives each its doorbell and
@@ -96,6 +101,11 @@ func (g *Gnet) Start(h Handler, n int) ([]Loop, error) {
 	err = g.bootLoops(n)
 	if err == nil {
 		err = checkGnet(g.loops[0].el)
+	}
+	if err == nil {
+		for _, l := range g.loops {
+			l.pollFD = loopPollFD(eventLoopPointer(l.el), l.bell)
+		}
 	}
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -210,7 +220,7 @@ func (g *Gnet) openDoorbell(idx int) (*gnetLoop, error) {
 		}
 		return nil, errors.New("event loops stopped")
 	}
-	l := &gnetLoop{idx: idx, el: d.el}
+	l := &gnetLoop{idx: idx, el: d.el, pollFD: -1, bell: d.fd}
 	l.bellFD.Store(int32(fds[1]))
 	return l, nil
 }
@@ -262,6 +272,16 @@ func (l *gnetLoop) Close(c Conn) error {
 	return l.el.Close(gc)
 }
 
+// PauseRead sets the events the loop's epoll watches on c: none but
+// those of its outbound buffer while paused, input too otherwise.
+func (l *gnetLoop) PauseRead(c Conn, paused bool) bool {
+	gc, ok := c.(gnet.Conn)
+	if !ok || l.pollFD < 0 {
+		return false
+	}
+	return pauseRead(l.pollFD, gc.Fd(), paused, gc.OutboundBuffered() > 0)
+}
+
 // A loop adopts an accepted socket the way gnet's own accept does: gnet
 // builds its connection for the descriptor (newStreamConn) and the loop
 // registers it (register0: epoll, connection table, OnOpen). gnet exports
@@ -277,10 +297,12 @@ func (l *gnetLoop) Close(c Conn) error {
 // whose shape it does not know.
 
 // Adopt builds gnet's connection for fd here and registers it on the loop,
-// its OnOpen wrapping it with wrap (if not nil).
-func (l *gnetLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, wrap Wrap, failed func(error)) error {
+// its OnOpen wrapping it with wrap (if not nil). gnet keeps no peer address
+// (neither sa nor a net.TCPAddr: 80 bytes per connection, which gnet reads
+// only for UDP); PeerAddr asks the socket.
+func (l *gnetLoop) Adopt(fd int, _ unix.Sockaddr, local net.Addr, wrap Wrap, failed func(error)) error {
 	el := eventLoopPointer(l.el)
-	c := gnetNewStreamConn("tcp", fd, el, sa, local, socket.SockaddrToTCPOrUnixAddr(sa))
+	c := gnetNewStreamConn("tcp", fd, el, nil, local, nil)
 	return l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		l.wrap = wrap
 		err := gnetRegister0(el, c)
@@ -290,6 +312,31 @@ func (l *gnetLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, wrap Wrap, fa
 		}
 		return nil // an error here would stop the loop
 	}))
+}
+
+// PeerAddr returns c's peer address: its RemoteAddr, or for a connection
+// that keeps none (Gnet's Adopt) the socket's peer name, read now; nil if
+// neither is known (the peer is gone). It allocates. Loop-only.
+func PeerAddr(c Conn) net.Addr {
+	if a := c.RemoteAddr(); a != nil {
+		return a
+	}
+	for {
+		ly, ok := c.(Layer)
+		if !ok {
+			break
+		}
+		c = ly.Under()
+	}
+	fc, ok := c.(interface{ Fd() int })
+	if !ok {
+		return nil
+	}
+	sa, err := unix.Getpeername(fc.Fd())
+	if err != nil {
+		return nil
+	}
+	return socket.SockaddrToTCPOrUnixAddr(sa)
 }
 
 // gnetHandler is Gnet as gnet's event handler: it routes doorbells and
@@ -317,6 +364,7 @@ func (gh *gnetHandler) OnTick() (time.Duration, gnet.Action) {
 func (gh *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if d, ok := gc.Context().(*doorbell); ok {
 		d.el = gc.EventLoop()
+		d.fd = gc.Fd()
 		return nil, gnet.None
 	}
 	idx := (*Gnet)(gh).loopIndex(gc.EventLoop())

@@ -5,11 +5,13 @@ package network
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,4 +295,66 @@ func TestGnetSealsListener(t *testing.T) {
 		_ = c.Close()
 		t.Fatal("sealed socket reachable")
 	}
+}
+
+// counter is a recorder that consumes what it reads and counts the bytes.
+type counter struct {
+	*recorder
+	n atomic.Int64
+}
+
+func (r *counter) OnTraffic(c Conn) Action {
+	n, _ := c.Discard(-1)
+	r.n.Add(int64(n))
+	return None
+}
+
+// TestPollerPauseRead pauses an adopted connection: what the peer sends
+// stays in the kernel until its buffers fill and the peer's write blocks,
+// no OnTraffic reports it, and once restarted every byte is read.
+func TestPollerPauseRead(t *testing.T) {
+	eachPoller(t, func(t *testing.T, mk func(*slog.Logger) Poller) {
+		r := &counter{recorder: newRecorder()}
+		loops := startPoller(t, mk(slog.New(slog.NewTextHandler(io.Discard, nil))), r, 1)
+		cl, fd, sa, local := accepted(t)
+		if err := loops[0].Adopt(fd, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, r.opened, "OnOpen")
+		c := recv(t, r.conns, "Conn")
+		pause := func(p bool) {
+			done := make(chan bool, 1)
+			if err := loops[0].Execute(func() { done <- loops[0].PauseRead(c, p) }); err != nil {
+				t.Fatal(err)
+			}
+			if !recv(t, done, "PauseRead") {
+				t.Fatal("PauseRead cannot pause")
+			}
+		}
+		peer := make(chan string, 1)
+		if err := loops[0].Execute(func() { peer <- fmt.Sprint(PeerAddr(c)) }); err != nil {
+			t.Fatal(err)
+		}
+		if got := recv(t, peer, "PeerAddr"); got != cl.LocalAddr().String() {
+			t.Fatalf("PeerAddr %s, want %s", got, cl.LocalAddr())
+		}
+		pause(true)
+		const total = 64 << 20
+		_ = cl.SetWriteDeadline(time.Now().Add(time.Second))
+		sent, err := cl.Write(make([]byte, total))
+		if err == nil || sent >= total {
+			t.Fatalf("a paused connection took all %d bytes (err %v)", sent, err)
+		}
+		if got := r.n.Load(); got != 0 {
+			t.Fatalf("read %d bytes while paused", got)
+		}
+		pause(false)
+		deadline := time.Now().Add(10 * time.Second)
+		for r.n.Load() < int64(sent) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := r.n.Load(); got != int64(sent) {
+			t.Fatalf("read %d of %d bytes after the pause", got, sent)
+		}
+	})
 }

@@ -85,6 +85,8 @@ type Conn interface {
 	// what is buffered.
 	SetLinger(sec int) error
 
+	// RemoteAddr is the peer's address, nil for a connection that keeps
+	// none (PeerAddr reads it from the socket).
 	RemoteAddr() net.Addr
 	// Context and SetContext hold the handler's value for the connection.
 	Context() any
@@ -127,6 +129,14 @@ type Loop interface {
 	// Close closes c, a connection of this loop (or its Layer), and calls
 	// Handler.OnClose before it returns. Loop-only.
 	Close(c Conn) error
+	// PauseRead stops (paused) or restarts watching c for input. While
+	// paused, what the peer sends waits in the kernel, whose flow control
+	// slows the peer down, and no OnTraffic reports it; written bytes still
+	// go out. The poller may watch c again on its own (gnet does when c's
+	// outbound buffer drains), so a paused connection may still see an
+	// OnTraffic. It reports false when the poller cannot pause, and then
+	// nothing changed. Loop-only.
+	PauseRead(c Conn, paused bool) bool
 }
 
 // Handler is what a Poller calls on its loops: the engine.

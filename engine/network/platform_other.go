@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,3 +40,9 @@ func (uringAbsent) Done() <-chan struct{}      { return closedChan }
 func (uringAbsent) Err() error                 { return nil }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// loopPollFD finds no poller to pause reads with here: -1.
+func loopPollFD(unsafe.Pointer, int) int { return -1 }
+
+// pauseRead cannot pause here.
+func pauseRead(int, int, bool, bool) bool { return false }

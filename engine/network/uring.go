@@ -103,7 +103,6 @@ type uringTask struct {
 type uringAdopt struct {
 	fd     int
 	wrap   Wrap
-	remote net.Addr
 	local  net.Addr
 	failed func(error)
 }
@@ -127,14 +126,14 @@ type uringConn struct {
 	isDirty  bool
 
 	recvArmed   bool
+	paused      bool // PauseRead: no RECV is armed again until resumed
 	closingDone bool // the Layer's Closing has run, or must not
 	open        bool // false once closed: OnClose has run
 	released    bool
 
-	ctx    any
-	remote net.Addr
-	local  net.Addr
-	layer  Layer // the transport the Handler sees, nil for plain TCP
+	ctx   any
+	local net.Addr
+	layer Layer // the transport the Handler sees, nil for plain TCP
 }
 
 // user is what the Handler sees of c: its Layer, or c itself.
@@ -341,7 +340,7 @@ func (l *uringLoop) serve() error {
 		l.bufs.Publish()
 		for i, c := range l.rearm {
 			l.rearm[i] = nil
-			if c.open && !c.recvArmed {
+			if c.open && !c.recvArmed && !c.paused {
 				l.armRecv(c)
 			}
 		}
@@ -426,7 +425,7 @@ func (l *uringLoop) received(c *uringConn, cqe *uring.CQE) {
 			l.closeConn(c, fmt.Errorf("recv: %w", errno))
 		}
 	}
-	if c.open && !c.recvArmed && cqe.Res > 0 {
+	if c.open && !c.recvArmed && !c.paused && cqe.Res > 0 {
 		l.armRecv(c)
 	}
 	l.maybeRelease(c)
@@ -603,7 +602,7 @@ func (l *uringLoop) adopt(a *uringAdopt, stopping bool) {
 		a.failed(fmt.Errorf("network: adopt: %w", err))
 		return
 	}
-	c := &uringConn{l: l, fd: a.fd, remote: a.remote, local: a.local, open: true}
+	c := &uringConn{l: l, fd: a.fd, local: a.local, open: true}
 	if n := len(l.free); n > 0 {
 		c.slot = l.free[n-1]
 		l.free = l.free[:n-1]
@@ -792,7 +791,7 @@ var wakeOne = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 
 // Adopt queues fd for the loop.
 func (l *uringLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, wrap Wrap, failed func(error)) error {
-	a := &uringAdopt{fd: fd, wrap: wrap, remote: sockaddrToTCP(sa), local: local, failed: failed}
+	a := &uringAdopt{fd: fd, wrap: wrap, local: local, failed: failed}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -802,6 +801,40 @@ func (l *uringLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, wrap Wrap, f
 	l.mu.Unlock()
 	l.ringBell()
 	return nil
+}
+
+// PauseRead cancels c's RECV (paused) or arms it again: while paused, the
+// peer's bytes wait in the kernel. Loop-only.
+func (l *uringLoop) PauseRead(c Conn, paused bool) bool {
+	for {
+		ly, ok := c.(Layer)
+		if !ok {
+			break
+		}
+		c = ly.Under()
+	}
+	uc, ok := c.(*uringConn)
+	if !ok || uc.l != l || !uc.open {
+		return false
+	}
+	if uc.paused == paused {
+		return true
+	}
+	uc.paused = paused
+	switch {
+	case paused && uc.recvArmed:
+		e := l.sqe()
+		if e == nil {
+			uc.paused = false
+			return false
+		}
+		e.Opcode = uring.OpAsyncCancel
+		e.Addr = userData(kindRecv, uc.slot, uc.gen)
+		e.UserData = userData(kindCancel, uc.slot, uc.gen)
+	case !paused && !uc.recvArmed:
+		l.armRecv(uc)
+	}
+	return true
 }
 
 // Close closes c (or the connection under the Layer c), calling OnClose
@@ -819,18 +852,6 @@ func (l *uringLoop) Close(c Conn) error {
 		return fmt.Errorf("network: %T is not a connection of this io_uring loop", c)
 	}
 	l.closeConn(uc, nil)
-	return nil
-}
-
-func sockaddrToTCP(sa unix.Sockaddr) net.Addr {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
-	case *unix.SockaddrInet6:
-		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
-	case *unix.SockaddrUnix:
-		return &net.UnixAddr{Name: a.Name, Net: "unix"}
-	}
 	return nil
 }
 
@@ -902,6 +923,11 @@ func (c *uringConn) SetLinger(sec int) error {
 	return unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: int32(sec)})
 }
 
-func (c *uringConn) RemoteAddr() net.Addr { return c.remote }
-func (c *uringConn) Context() any         { return c.ctx }
-func (c *uringConn) SetContext(ctx any)   { c.ctx = ctx }
+// RemoteAddr is nil: the connection keeps no peer address (PeerAddr
+// reads it from the socket).
+func (c *uringConn) RemoteAddr() net.Addr { return nil }
+
+// Fd is the connection's socket.
+func (c *uringConn) Fd() int            { return c.fd }
+func (c *uringConn) Context() any       { return c.ctx }
+func (c *uringConn) SetContext(ctx any) { c.ctx = ctx }
