@@ -14,6 +14,7 @@ import (
 	"github.com/gust-mqtt/gust/engine/auth"
 	"github.com/gust-mqtt/gust/engine/network"
 	"github.com/gust-mqtt/gust/engine/persist"
+	"github.com/gust-mqtt/gust/engine/transport"
 	"github.com/gust-mqtt/gust/trie"
 )
 
@@ -74,12 +75,18 @@ type Broker struct {
 	// recoveredWills are published once the loops run (durable.go).
 	recoveredWills []recoveredWill
 	addr           net.Addr
-	acc            atomic.Pointer[acceptor] // the TCP listener (listener.go); set by Start
-	started        bool
-	closing        atomic.Bool
-	died           chan error // Done: the event loops or listener stopped on their own
-	stopTick       chan struct{}
-	tickDone       chan struct{}
+	acc            atomic.Pointer[acceptor] // the first listener's acceptor (listener.go); set by Start
+	// lns are the listeners (listeners.go), prepared by New, bound by Start.
+	lns []*listener
+	// handshakes runs the TLS handshakes off the loops; tlsLogs logs their
+	// failures. Set by New.
+	handshakes *transport.Handshakes
+	tlsLogs    *tlsLogs
+	started    bool
+	closing    atomic.Bool
+	died       chan error // Done: the event loops or listener stopped on their own
+	stopTick   chan struct{}
+	tickDone   chan struct{}
 }
 
 // New validates cfg and returns a broker that is not yet listening.
@@ -104,6 +111,9 @@ func New(cfg Config) (*Broker, error) {
 		died:     make(chan error, 2),
 	}
 	if err := b.loadAuthFiles(); err != nil {
+		return nil, err
+	}
+	if err := b.prepareListeners(); err != nil {
 		return nil, err
 	}
 	b.sessions.seed = maphash.MakeSeed()
@@ -166,30 +176,28 @@ func (b *Broker) Start() error {
 	if err := b.openStore(); err != nil { // before anything is accepted
 		return fmt.Errorf("engine: store: %w", err)
 	}
-	ln, addr, err := listenTCP(b.cfg.Listen)
+	files, err := b.listen()
 	if err != nil {
 		b.closeStore()
-		return fmt.Errorf("engine: listen %s: %w", b.cfg.Listen, err)
+		return err
 	}
 	b.startAuthPool()
 	loops, err := b.startLoops()
 	if err != nil {
-		_ = ln.Close()
+		for _, f := range files {
+			_ = f.Close()
+		}
 		b.stopAuthPool()
 		b.closeStore()
 		return err
 	}
 	maxConns := connectionCap(b.cfg.MaxConnections, len(loops), b.log)
-	acc, err := newAcceptor(ln, maxConns, &b.open, roundRobin(loops, addr), b.listenerFailed, newAcceptLogs(b.log))
-	if err != nil { // not reached: a socket file has a raw connection
-		_ = ln.Close()
+	if err := b.startAcceptors(files, loops, maxConns); err != nil {
 		b.stopAuthPool()
 		b.closeStore()
 		return err
 	}
-	b.acc.Store(acc)
-	go acc.run()
-	b.addr = addr
+	b.addr = b.lns[0].addr
 	b.started = true
 	b.startedAt = time.Now()
 	b.applyMemoryLimit()
@@ -198,7 +206,9 @@ func (b *Broker) Start() error {
 	go b.ticker()
 	go b.watchLoops()
 	b.publishRecoveredWills()
-	b.log.Info("broker listening", "addr", b.addr.String(), "version", Version)
+	for _, ln := range b.lns {
+		b.log.Info("broker listening", "addr", ln.addr.String(), "transport", ln.cfg.Transport, "version", Version)
+	}
 	return nil
 }
 
@@ -259,7 +269,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	// is still connected, so subscribers on any loop get them. Phase 2
 	// starts only when all loops are done; it drains the hand-overs of
 	// phase 1, then closes.
-	b.acc.Load().stop(ctx) // no new connections; the hand-offs in flight are settled
+	for _, ln := range b.lns {
+		ln.acc.Load().stop(ctx) // no new connections; the hand-offs in flight are settled
+	}
 	b.onEachLoop(ctx, (*loop).publishShutdownWills)
 	b.onEachLoop(ctx, (*loop).closeAll)
 	for b.open.Load() > 0 && ctx.Err() == nil {

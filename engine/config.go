@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gust-mqtt/gust/engine/auth"
+	"github.com/gust-mqtt/gust/engine/network"
 	"github.com/gust-mqtt/gust/engine/persist"
 )
 
@@ -19,6 +20,25 @@ type Config struct {
 	// Listen is the TCP address to listen on, "host:port". Port 0 picks a
 	// free port; Broker.Addr reports the one bound. Default ":1883".
 	Listen string `toml:"listen"`
+
+	// Listeners are the broker's listeners, each with its transport and
+	// settings (listeners.go). Empty means one plain TCP listener on
+	// Listen; when set, Listen is not used.
+	Listeners []Listener `toml:"listener"`
+
+	// TLSHandshakes bounds the TLS handshakes in progress, every TLS
+	// listener together: each runs on a goroutine of its own off the event
+	// loops, for at most ConnectTimeout. A socket accepted past it is
+	// closed at once, counted ($SYS/broker/tls/handshakes/refused) and
+	// logged. Default 1024.
+	TLSHandshakes int `toml:"tls_handshakes"`
+
+	// WebSocket builds the Layer of each connection of a ws or wss
+	// listener, over the raw connection (ws) or its TLS Layer (wss): it is
+	// the WebSocket transport's hook. It is called once per listener at
+	// Start with the listener's settings and returns the listener's Wrap
+	// builder; nil makes a ws or wss listener an error at New.
+	WebSocket func(l Listener) (func(under network.Conn) network.Layer, error) `toml:"-"`
 
 	// Loops is the number of event loops; 0 means one per CPU core.
 	Loops int `toml:"loops"`
@@ -397,6 +417,7 @@ const MaxPacketSizeLimit = 1 + 4 + 268435455
 func DefaultConfig() Config {
 	return Config{
 		Listen:                  ":1883",
+		TLSHandshakes:           1024,
 		Loops:                   0,
 		MaxConnections:          0,
 		MaxPacketSize:           1 << 20, // like EMQX's 1 MiB max_packet_size
@@ -455,8 +476,11 @@ func DefaultConfig() Config {
 // Validate checks every field and returns an error naming the first bad
 // one, or nil.
 func (c Config) Validate() error {
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil && len(c.Listeners) == 0 {
 		return fmt.Errorf("%w: listen %q: %v", ErrConfig, c.Listen, err)
+	}
+	if err := c.validateListeners(); err != nil {
+		return err
 	}
 	checks := []struct {
 		ok   bool
@@ -472,6 +496,7 @@ func (c Config) Validate() error {
 		{c.MaxOutboundBytes >= 1024, "max_outbound_bytes", c.MaxOutboundBytes, ">= 1024"},
 		{c.SlowConsumerTimeout > 0, "slow_consumer_timeout", c.SlowConsumerTimeout, "> 0"},
 		{c.ConnectTimeout > 0, "connect_timeout", c.ConnectTimeout, "> 0"},
+		{c.TLSHandshakes >= 1 && c.TLSHandshakes <= 1<<20, "tls_handshakes", c.TLSHandshakes, "1..1048576"},
 		{c.KeepAliveMin >= 0 && c.KeepAliveMin <= 65535*time.Second, "keep_alive_min", c.KeepAliveMin, "0..65535s"},
 		{c.KeepAliveMax >= 0 && c.KeepAliveMax <= 65535*time.Second, "keep_alive_max", c.KeepAliveMax, "0..65535s"},
 		{c.KeepAliveMax == 0 || c.KeepAliveMin <= c.KeepAliveMax, "keep_alive_min", c.KeepAliveMin, "<= keep_alive_max"},

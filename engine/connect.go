@@ -76,8 +76,12 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 	c.keepAliveMs = b.effectiveKeepAlive(p.KeepAlive)
 	c.lastRead = b.refreshClock()
-	if (b.cfg.Authoriser != nil || b.cfg.ACLFile != "") && len(p.Username) > 0 {
-		c.x().username = string(p.Username) // for clientInfo
+	if b.cfg.Authoriser != nil || b.cfg.ACLFile != "" {
+		if id := c.peerIdentity(); id != "" {
+			c.x().username = id // the certificate's, not the CONNECT's
+		} else if len(p.Username) > 0 {
+			c.x().username = string(p.Username) // for clientInfo
+		}
 	}
 
 	s, present, busy := b.openSession(l, c, id, p)

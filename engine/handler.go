@@ -61,7 +61,7 @@ func roundRobin(loops []*loop, local net.Addr) handOffFunc {
 		if next++; next == len(loops) {
 			next = 0
 		}
-		return l.nl.Adopt(fd, sa, local, lost)
+		return l.nl.Adopt(fd, sa, local, nil, lost)
 	}
 }
 
@@ -87,6 +87,10 @@ func (h handler) OnOpen(idx int, nc network.Conn) network.Action {
 	l := b.loops[idx]
 	b.churn.Add(1)
 	now := b.refreshClock()
+	if o, ok := nc.(network.Opened); ok {
+		// A handshake done before adoption counts against ConnectTimeout.
+		now = min(now, o.AcceptedAt().UnixNano())
+	}
 	c := &client{nc: nc, l: l, lastRead: now}
 	nc.SetContext(c)
 	l.addClient(c)

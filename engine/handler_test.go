@@ -25,7 +25,7 @@ func TestHandOffFailureCounted(t *testing.T) {
 	acc := b.acc.Load()
 	b.open.Add(1) // as the acceptor does before a hand-off
 	l := b.loopSnapshot()[0]
-	if err := l.nl.Adopt(fd, &unix.SockaddrInet4{Port: 1}, b.addr, acc.lost); err != nil {
+	if err := l.nl.Adopt(fd, &unix.SockaddrInet4{Port: 1}, b.addr, nil, acc.lost); err != nil {
 		t.Fatal(err)
 	}
 	if !eventually(5*time.Second, func() bool { return acc.refused.Load() == 1 }) {

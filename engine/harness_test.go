@@ -98,7 +98,7 @@ func (el *fakeLoop) Wake() { _, _ = unix.Write(el.bell[1], bellByte) }
 // bellByte is what Wake writes.
 var bellByte = []byte{1}
 
-func (el *fakeLoop) Adopt(int, unix.Sockaddr, net.Addr, func(error)) error {
+func (el *fakeLoop) Adopt(int, unix.Sockaddr, net.Addr, network.Wrap, func(error)) error {
 	return errors.New("fakeLoop: no sockets")
 }
 func (el *fakeLoop) Close(c network.Conn) error {

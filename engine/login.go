@@ -80,6 +80,9 @@ func (c *client) connectInfo(p *codec.Connect) ConnectInfo {
 // caller then leaves the CONNECT in the connection's input buffer. Loop-only.
 func (c *client) authenticate(p *codec.Connect) error {
 	b := c.l.b
+	if c.peerIdentity() != "" {
+		return nil // a verified client certificate stands for the password
+	}
 	if !b.cfg.AllowAnonymous && !p.UsernameFlag {
 		return ErrNotAuthorized
 	}
@@ -206,4 +209,14 @@ func (b *Broker) ReloadPasswordFile() error {
 	}
 	b.log.Info("password file reloaded", "file", b.cfg.PasswordFile, "users", cur.Len())
 	return nil
+}
+
+// peerIdentity is the user name the connection's transport authenticated
+// (a client certificate on a listener with use_identity_as_username), ""
+// if none. Loop-only.
+func (c *client) peerIdentity() string {
+	if id, ok := c.nc.(network.Identified); ok {
+		return id.PeerIdentity()
+	}
+	return ""
 }

@@ -47,6 +47,11 @@ type SysStats struct {
 	// AcceptErrors counts failed accept calls (out of descriptors or
 	// memory, or other transient errors); each backs the acceptor off.
 	AcceptErrors uint64
+	// TLSHandshakes counts TLS handshakes completed, TLSHandshakeFailures
+	// those that failed (bad input, untrusted certificate, connect_timeout)
+	// and TLSHandshakesRefused the sockets closed at accept because
+	// Config.TLSHandshakes were in progress.
+	TLSHandshakes, TLSHandshakeFailures, TLSHandshakesRefused uint64
 	// PartialBytes is the bytes held by large packets not yet whole
 	// (Config.MaxPartialBytes); PartialRefused counts the connections
 	// closed because one more would have passed it.
@@ -109,9 +114,16 @@ func (b *Broker) Stats() SysStats {
 	s.QueuedBytes = max(lim.queuedBytes.Load(), 0) // loops fold their changes at different times
 	s.DelayedWills = int64(b.wills.n.Load())
 	s.DelayedWillsPublished = lim.willsEarly.Load()
-	if a := b.acc.Load(); a != nil {
-		s.ConnectionsRefused = a.refused.Load()
-		s.AcceptErrors = a.acceptErrors.Load()
+	for _, ln := range b.lns {
+		if a := ln.acc.Load(); a != nil {
+			s.ConnectionsRefused += a.refused.Load()
+			s.AcceptErrors += a.acceptErrors.Load()
+		}
+	}
+	if h := b.handshakes; h != nil {
+		s.TLSHandshakes = h.Completed.Load()
+		s.TLSHandshakeFailures = h.Failed.Load()
+		s.TLSHandshakesRefused = h.Refused.Load()
 	}
 	s.TopicsRefused = lim.topicsRefused.Load()
 	s.SubscribeFiltersRefused = lim.filtersRefused.Load()
@@ -172,6 +184,9 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/wills/published early", u(st.DelayedWillsPublished)},
 		{"$SYS/broker/connections/refused", u(st.ConnectionsRefused)},
 		{"$SYS/broker/connections/accept errors", u(st.AcceptErrors)},
+		{"$SYS/broker/tls/handshakes", u(st.TLSHandshakes)},
+		{"$SYS/broker/tls/handshakes/failed", u(st.TLSHandshakeFailures)},
+		{"$SYS/broker/tls/handshakes/refused", u(st.TLSHandshakesRefused)},
 		{"$SYS/broker/topics/refused", u(st.TopicsRefused)},
 		{"$SYS/broker/subscribe filters/refused", u(st.SubscribeFiltersRefused)},
 		{"$SYS/broker/user properties/refused", u(st.UserPropertiesRefused)},

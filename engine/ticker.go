@@ -33,7 +33,10 @@ func (b *Broker) ticker() {
 				b.expireSessions()
 				b.trimIdle(now)
 				b.trimSpike(now)
-				b.acc.Load().logs.flush()
+				for _, ln := range b.lns {
+					ln.acc.Load().logs.flush()
+				}
+				b.tlsLogs.flush()
 			}
 			if b.store != nil && now.Sub(storeLog.at) >= storeLogEvery {
 				storeLog.log(b, now)

@@ -17,8 +17,8 @@ const exampleHeader = `# Gust broker configuration: gust serve --config /etc/gus
 #
 # Durations: a duration string such as "10s", "1m30s" or "250ms", or a whole number of
 # seconds (connect_timeout = 10 is ten seconds). Sizes (memory_limit): "512MiB", "1GiB",
-# a number of bytes, or "auto". 'kill -HUP' reloads the password and ACL files; other
-# settings are read at start.
+# a number of bytes, or "auto". 'kill -HUP' reloads the password and ACL files and the TLS
+# certificates; other settings are read at start.
 `
 
 // exampleConfig writes the example configuration file: each setting of
@@ -39,6 +39,7 @@ func exampleConfig(w io.Writer) error {
 		}
 		b.WriteString("# " + tomlKey(f.Name) + " = " + tomlValue(f) + "\n")
 	})
+	b.WriteString(exampleListeners)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

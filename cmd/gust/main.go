@@ -7,6 +7,7 @@
 //	gust load     run the load generator
 //	gust bench    run the benchmark harness
 //	gust passwd   create or update a user of a users file
+//	gust certs    make a throw-away CA, server and client certificates
 //	gust version  print the version
 //	gust help     list the commands, or the flags of one
 package main
@@ -34,6 +35,7 @@ var summaries = map[string]string{
 	"load":    "run the load generator",
 	"bench":   "run the benchmark harness (the gust-bench binary)",
 	"passwd":  "create, update or delete a user of a users file",
+	"certs":   "make a throw-away CA, server and client certificates for trying TLS",
 	"version": "print the version and build details",
 	"help":    "list the commands, or show the flags of one: gust help COMMAND",
 }

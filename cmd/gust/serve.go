@@ -66,8 +66,8 @@ func runServe(args []string) int {
 
 // waitSignals returns at the first SIGINT or SIGTERM from sig (nil), or
 // with the error when the broker stops serving on its own (Done); each
-// SIGHUP reloads the password and ACL files (a bad one is logged and the
-// old kept).
+// SIGHUP reloads the password and ACL files and the TLS certificates (a bad
+// one is logged and the old kept).
 func waitSignals(b *engine.Broker, sig <-chan os.Signal) error {
 	for {
 		select {
@@ -79,6 +79,7 @@ func waitSignals(b *engine.Broker, sig <-chan os.Signal) error {
 			}
 			_ = b.ReloadPasswordFile() // logged by the broker
 			_ = b.ReloadACLFile()
+			_ = b.ReloadTLS()
 		}
 	}
 }
@@ -102,7 +103,8 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 		return engine.Config{}, err
 	}
 	cfg := serveDefaults()
-	fs := newServeFlags(&cfg, stderr)
+	lf := new(listenFlags)
+	fs := newServeFlagsWith(&cfg, lf, stderr)
 	anonSet := false // allow_anonymous given explicitly, in the file or as a flag
 	if path != "" {
 		keys, err := applyConfigFile(fs, path, "config")
@@ -110,6 +112,11 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 			return engine.Config{}, err
 		}
 		anonSet = keys["allow_anonymous"]
+		if keys[listenerTable] {
+			if lf.fileListeners, err = readListenerBlocks(path); err != nil {
+				return engine.Config{}, err
+			}
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return engine.Config{}, err
@@ -118,6 +125,9 @@ func loadServeConfig(args []string, stderr io.Writer) (engine.Config, error) {
 		return engine.Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	fs.Visit(func(f *flag.Flag) { anonSet = anonSet || f.Name == "allow-anonymous" })
+	if err := lf.apply(&cfg); err != nil {
+		return engine.Config{}, err
+	}
 	if cfg.PasswordFile != "" {
 		if !anonSet {
 			cfg.AllowAnonymous = false // a users file means logins are wanted
@@ -160,10 +170,17 @@ func configPath(args []string) (string, error) {
 // current field values are the flag defaults. The same table gives the
 // TOML keys (applyConfigFile) and the example configuration file.
 func newServeFlags(cfg *engine.Config, stderr io.Writer) *flag.FlagSet {
+	return newServeFlagsWith(cfg, new(listenFlags), stderr)
+}
+
+// newServeFlagsWith is newServeFlags with the listener flags bound to lf.
+func newServeFlagsWith(cfg *engine.Config, lf *listenFlags, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("gust serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.String("config", "", "TOML configuration `file` (flags given explicitly override it)")
-	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "TCP address to listen on, `host:port`")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "TCP address to listen on, `host:port` (\"\" for none when other listeners are given)")
+	lf.bind(fs)
+	fs.IntVar(&cfg.TLSHandshakes, "tls-handshakes", cfg.TLSHandshakes, "TLS handshakes in progress at once, each on a goroutine off the event loops for at most connect-timeout; past it a connection is closed at accept")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "number of event loops (0 = one per core)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "maximum concurrent connections (0 = derived from the descriptor limit, -1 = no cap)")
 	fs.IntVar(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest accepted packet in bytes")

@@ -125,7 +125,7 @@ func TestServeFlagsCoverConfig(t *testing.T) {
 	typ := reflect.TypeOf(cfg)
 	for i := range typ.NumField() {
 		key := typ.Field(i).Tag.Get("toml")
-		if key == "" || key == "-" {
+		if key == "" || key == "-" || key == listenerTable { // [[listener]] blocks: readListenerBlocks
 			continue
 		}
 		if fs.Lookup(strings.ReplaceAll(key, "_", "-")) == nil {

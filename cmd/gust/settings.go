@@ -209,9 +209,16 @@ func applyConfigFile(fs *flag.FlagSet, path string, skip ...string) (map[string]
 	sort.Slice(keys, func(i, j int) bool { return lineOf(data, keys[i]) < lineOf(data, keys[j]) })
 	set := make(map[string]bool, len(keys))
 	for _, key := range keys {
+		if _, blocks := raw[key].([]map[string]any); key == listenerTable && blocks {
+			set[key] = true // decoded by readListenerBlocks
+			continue
+		}
 		at := fmt.Sprintf("config file %s: %s", path, key)
 		if n := lineOf(data, key); n > 0 {
 			at = fmt.Sprintf("config file %s:%d: %s", path, n, key)
+		}
+		if key == listenerTable {
+			return nil, fmt.Errorf("%s: want [[listener]] blocks (an array of tables), not %s", at, tomlTypeName(raw[key]))
 		}
 		f := fs.Lookup(strings.ReplaceAll(key, "_", "-"))
 		if f == nil || strings.Contains(key, "-") || contains(skip, f.Name) {

@@ -50,6 +50,9 @@ type gnetLoop struct {
 	idx    int
 	el     gnet.EventLoop
 	bellFD atomic.Int32 // write end of the doorbell, -1 once closed
+	// wrap is the Wrap of the socket Adopt is registering, read by its
+	// OnOpen (which gnet calls inside the registration). Loop-only.
+	wrap Wrap
 }
 
 // doorbell is the gnet context of a loop's doorbell connection. idx is set
@@ -242,8 +245,16 @@ func (l *gnetLoop) Wake() {
 // allocate.
 var bellByte = []byte{1}
 
-// Close closes c through gnet, which calls OnClose before returning.
+// Close closes c through gnet, which calls OnClose before returning; a
+// Layer gets its Closing first and its raw connection is closed.
 func (l *gnetLoop) Close(c Conn) error {
+	if ly, ok := c.(Layer); ok {
+		ly.Closing()
+		for ok { // a Layer may be over another (WebSocket over TLS)
+			c = ly.Under()
+			ly, ok = c.(Layer)
+		}
+	}
 	gc, ok := c.(gnet.Conn)
 	if !ok {
 		return fmt.Errorf("network: %T is not a gnet connection", c)
@@ -265,12 +276,16 @@ func (l *gnetLoop) Close(c Conn) error {
 // built with another gnet refuses to start rather than call functions
 // whose shape it does not know.
 
-// Adopt builds gnet's connection for fd here and registers it on the loop.
-func (l *gnetLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, failed func(error)) error {
+// Adopt builds gnet's connection for fd here and registers it on the loop,
+// its OnOpen wrapping it with wrap (if not nil).
+func (l *gnetLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, wrap Wrap, failed func(error)) error {
 	el := eventLoopPointer(l.el)
 	c := gnetNewStreamConn("tcp", fd, el, sa, local, socket.SockaddrToTCPOrUnixAddr(sa))
 	return l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		if err := gnetRegister0(el, c); err != nil {
+		l.wrap = wrap
+		err := gnetRegister0(el, c)
+		l.wrap = nil // set back if the registration failed before OnOpen
+		if err != nil {
 			failed(err)
 		}
 		return nil // an error here would stop the loop
@@ -308,23 +323,61 @@ func (gh *gnetHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if idx < 0 {
 		return nil, gnet.Close // not booted: nothing accepts before Start returns
 	}
-	return nil, action(gh.h.OnOpen(idx, gc))
+	l := gh.loops[idx]
+	if l.wrap == nil {
+		return nil, action(gh.h.OnOpen(idx, gc))
+	}
+	ly := l.wrap(gc)
+	l.wrap = nil
+	gc.SetContext(ly)
+	if gh.h.OnOpen(idx, ly) == Close {
+		ly.Closing()
+		return nil, gnet.Close
+	}
+	return nil, gh.fill(ly) // what the transport read before adoption
 }
 
-// OnTraffic wakes a doorbell's loop or passes a connection's bytes on.
+// OnTraffic wakes a doorbell's loop or passes a connection's bytes on,
+// through its Layer if it has one.
 func (gh *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
-	if d, ok := gc.Context().(*doorbell); ok {
+	switch x := gc.Context().(type) {
+	case *doorbell:
 		_, _ = gc.Discard(-1)
-		gh.h.OnWake(d.idx)
+		gh.h.OnWake(x.idx)
 		return gnet.None
+	case Layer:
+		return gh.fill(x)
 	}
 	return action(gh.h.OnTraffic(gc))
 }
 
-// OnClose passes a connection's close on; a doorbell closes only when the
-// loops stop.
+// fill decodes a Layer's raw bytes and passes what it added on.
+func (gh *gnetHandler) fill(ly Layer) gnet.Action {
+	n, err := ly.Fill()
+	if err != nil {
+		return gnet.Close // OnClose passes ly.Err()
+	}
+	if n == 0 {
+		return gnet.None
+	}
+	if gh.h.OnTraffic(ly) == Close {
+		ly.Closing()
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// OnClose passes a connection's close on, with its Layer if it has one; a
+// doorbell closes only when the loops stop.
 func (gh *gnetHandler) OnClose(gc gnet.Conn, err error) gnet.Action {
-	if _, ok := gc.Context().(*doorbell); !ok {
+	switch x := gc.Context().(type) {
+	case *doorbell:
+	case Layer:
+		if err == nil {
+			err = x.Err()
+		}
+		gh.h.OnClose(x, err)
+	default:
 		gh.h.OnClose(gc, err)
 	}
 	return gnet.None

@@ -119,7 +119,7 @@ func TestGnetContract(t *testing.T) {
 	}
 	for want, l := range loops {
 		cl, fd, sa, local := accepted(t)
-		if err := l.Adopt(fd, sa, local, func(err error) { t.Error("adopt failed:", err) }); err != nil {
+		if err := l.Adopt(fd, sa, local, nil, func(err error) { t.Error("adopt failed:", err) }); err != nil {
 			t.Fatal(err)
 		}
 		if got := recv(t, r.opened, "OnOpen"); got != want {
@@ -180,7 +180,7 @@ func TestGnetLoopClose(t *testing.T) {
 	r := newRecorder()
 	_, loops := startGnet(t, r, 1)
 	cl, fd, sa, local := accepted(t)
-	if err := loops[0].Adopt(fd, sa, local, func(err error) { t.Error(err) }); err != nil {
+	if err := loops[0].Adopt(fd, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, r.opened, "OnOpen")
@@ -218,14 +218,14 @@ func TestGnetAdoptFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := make(chan error, 1)
-	if err := loops[0].Adopt(fd, &unix.SockaddrInet4{Port: 1}, &net.TCPAddr{}, func(err error) { failed <- err }); err != nil {
+	if err := loops[0].Adopt(fd, &unix.SockaddrInet4{Port: 1}, &net.TCPAddr{}, nil, func(err error) { failed <- err }); err != nil {
 		t.Fatal(err)
 	}
 	if err := recv(t, failed, "failed call"); err == nil {
 		t.Fatal("failed called with nil")
 	}
 	cl, fd2, sa, local := accepted(t)
-	if err := loops[0].Adopt(fd2, sa, local, func(err error) { t.Error(err) }); err != nil {
+	if err := loops[0].Adopt(fd2, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, r.opened, "OnOpen after a failed adopt")

@@ -35,6 +35,12 @@
 // inside the caller's own callback), never twice. When the loops stop
 // (Stop, or a failure), every connection still open is closed, with its
 // OnClose on its loop, before Done is closed.
+//
+// Transports. A connection adopted with a Wrap reaches the Handler as the
+// Layer the Wrap built over it (TLS, WebSocket): the Handler reads the
+// bytes the Layer decoded and writes through it, and everything above
+// holds of the Layer as of a raw Conn. layer.go says how a Poller drives
+// a Layer.
 package network
 
 import (
@@ -96,13 +102,14 @@ type Loop interface {
 	Wake()
 	// Adopt makes fd, a connected stream socket accepted from local with
 	// peer sa (non-blocking, close-on-exec), a connection of this loop:
-	// Handler.OnOpen runs on the loop. If the loop cannot register it,
+	// Handler.OnOpen runs on the loop, with the Layer wrap builds over it
+	// if wrap is not nil (layer.go). If the loop cannot register it,
 	// failed runs on the loop and the descriptor is closed; if the loops
 	// have stopped, Adopt returns an error and the caller keeps fd. Any
 	// goroutine.
-	Adopt(fd int, sa unix.Sockaddr, local net.Addr, failed func(error)) error
-	// Close closes c, a connection of this loop, and calls Handler.OnClose
-	// before it returns. Loop-only.
+	Adopt(fd int, sa unix.Sockaddr, local net.Addr, wrap Wrap, failed func(error)) error
+	// Close closes c, a connection of this loop (or its Layer), and calls
+	// Handler.OnClose before it returns. Loop-only.
 	Close(c Conn) error
 }
 
