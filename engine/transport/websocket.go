@@ -89,7 +89,7 @@ func NewWSServer(opts WSOptions, log *slog.Logger) (*WSServer, error) {
 // Wrap builds the WebSocket Layer of a connection over under: the raw
 // connection, or the TLS Layer of a wss listener. Loop-only.
 func (s *WSServer) Wrap(under network.Conn) network.Layer {
-	l := &wsLayer{srv: s, under: under, raw: under}
+	l := &wsLayer{srv: s, under: under, raw: under, built: time.Now()}
 	if ly, ok := under.(network.Layer); ok {
 		l.lower, l.raw = ly, ly.Under()
 	}
@@ -119,8 +119,9 @@ type wsLayer struct {
 	plain []byte
 	off   int
 
-	ctx any
-	err error
+	ctx   any
+	err   error
+	built time.Time // when Wrap built it
 }
 
 // errWSClosed is the Fill error of a connection whose peer sent a close
@@ -130,12 +131,13 @@ var errWSClosed = errors.New("transport: websocket closed by the peer")
 func (l *wsLayer) Under() network.Conn { return l.raw }
 func (l *wsLayer) Err() error          { return l.err }
 
-// AcceptedAt passes on the TLS Layer's time of accept.
+// AcceptedAt passes on the TLS Layer's time of accept; without TLS it is
+// when the layer was built, at adoption.
 func (l *wsLayer) AcceptedAt() time.Time {
 	if o, ok := l.lower.(network.Opened); ok {
 		return o.AcceptedAt()
 	}
-	return time.Time{}
+	return l.built
 }
 
 // PeerIdentity passes on the TLS Layer's client identity.
