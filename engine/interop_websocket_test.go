@@ -2,13 +2,18 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"compress/flate"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -265,4 +270,62 @@ func deflateZeros(n int) []byte {
 	}
 	_ = zw.Flush()
 	return []byte(strings.TrimSuffix(b.String(), "\x00\x00\xff\xff"))
+}
+
+// TestInteropMQTTJSWebSocket runs the MQTT.js scenarios of
+// TestInteropMQTTJS (but auth, which needs a password file) over ws:// and
+// over wss://, each against a broker of its own; MQTT.js's ws package
+// offers permessage-deflate, so messages of 256 bytes and more travel
+// compressed both ways (the large scenario's 300 kB payloads too).
+func TestInteropMQTTJSWebSocket(t *testing.T) {
+	node := mqttjsNode(t)
+	for _, scheme := range []string{"ws", "wss"} {
+		t.Run(scheme, func(t *testing.T) {
+			w := startWSBroker(t, nil)
+			addr := "ws://" + w.ws + "/mqtt"
+			if scheme == "wss" {
+				addr = "wss://localhost:" + w.wss[strings.LastIndexByte(w.wss, ':')+1:] + "/mqtt"
+			}
+			var cases []mqttjsCase
+			args := []string{"scenarios.js", addr, w.tcp}
+			for _, c := range mqttjsCases {
+				if c.scenario != "auth" {
+					cases = append(cases, c)
+					args = append(args, c.scenario+"/"+strconv.Itoa(c.version))
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), mqttjsTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, args...)
+			cmd.Dir = mqttjsDir
+			cmd.Env = append(os.Environ(), "GUST_CA="+w.certs.CA)
+			cmd.WaitDelay = time.Second
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			runErr := cmd.Run()
+			results := map[string]*jsResult{}
+			if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &results); err != nil {
+				t.Fatalf("scenarios.js: %v (run: %v)\nstdout: %s\nstderr: %s", err, runErr, out.String(), errb.String())
+			}
+			for _, c := range cases {
+				key := c.scenario + "/" + strconv.Itoa(c.version)
+				t.Run(c.scenario+"/v"+strconv.Itoa(c.version), func(t *testing.T) {
+					r := results[key]
+					if r == nil {
+						t.Fatal("no result for", key, "stderr:", errb.String())
+					}
+					if r.Error != "" || len(r.Failures) > 0 {
+						t.Fatalf("error %q, failures %q (run: %v)\nstderr: %s", r.Error, r.Failures, runErr, errb.String())
+					}
+					c.check(t, c.version, r)
+				})
+			}
+			st := w.b.Stats()
+			if st.WSUpgrades == 0 || st.WSDeflated != st.WSUpgrades || st.WSRefused != 0 || st.WSBroken != 0 {
+				t.Fatalf("upgrades %d (deflate %d), refused %d, broken %d: want all with deflate, none refused or broken",
+					st.WSUpgrades, st.WSDeflated, st.WSRefused, st.WSBroken)
+			}
+			t.Logf("%s: %d WebSocket connections, all with permessage-deflate", scheme, st.WSUpgrades)
+		})
+	}
 }

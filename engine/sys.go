@@ -56,7 +56,8 @@ type SysStats struct {
 	// those refused (an HTTP error sent, then closed) and WSBroken the
 	// WebSocket connections closed for a frame error (a close frame with
 	// its code sent).
-	WSUpgrades, WSRefused, WSBroken uint64
+	// WSDeflated counts the upgrades with permessage-deflate.
+	WSUpgrades, WSDeflated, WSRefused, WSBroken uint64
 	// PartialBytes is the bytes held by large packets not yet whole
 	// (Config.MaxPartialBytes); PartialRefused counts the connections
 	// closed because one more would have passed it.
@@ -132,6 +133,7 @@ func (b *Broker) Stats() SysStats {
 	}
 	for _, w := range b.wsServers {
 		s.WSUpgrades += w.Stats.Upgraded.Load()
+		s.WSDeflated += w.Stats.Deflated.Load()
 		s.WSRefused += w.Stats.Refused.Load()
 		s.WSBroken += w.Stats.Broken.Load()
 	}
@@ -198,6 +200,7 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/tls/handshakes/failed", u(st.TLSHandshakeFailures)},
 		{"$SYS/broker/tls/handshakes/refused", u(st.TLSHandshakesRefused)},
 		{"$SYS/broker/websocket/upgrades", u(st.WSUpgrades)},
+		{"$SYS/broker/websocket/deflate", u(st.WSDeflated)},
 		{"$SYS/broker/websocket/refused", u(st.WSRefused)},
 		{"$SYS/broker/websocket/broken", u(st.WSBroken)},
 		{"$SYS/broker/topics/refused", u(st.TopicsRefused)},

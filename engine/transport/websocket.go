@@ -43,6 +43,7 @@ var ErrWSOptions = errors.New("transport: websocket")
 // any goroutine.
 type WSStats struct {
 	Upgraded atomic.Uint64 // upgrade requests accepted
+	Deflated atomic.Uint64 // of which with permessage-deflate
 	Refused  atomic.Uint64 // upgrade requests refused (HTTP error sent)
 	Broken   atomic.Uint64 // connections closed for a frame error (close frame sent)
 }
@@ -192,6 +193,9 @@ func (l *wsLayer) upgrade() error {
 	l.dec.Deflate, l.enc.Deflate = u.Deflate, u.Deflate
 	l.hs = ws.Handshake{}
 	l.srv.Stats.Upgraded.Add(1)
+	if u.Deflate {
+		l.srv.Stats.Deflated.Add(1)
+	}
 	_, err = l.under.Write(ws.AppendResponse(nil, &u))
 	if err != nil {
 		l.err = err
