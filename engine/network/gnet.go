@@ -351,18 +351,19 @@ func (gh *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	return action(gh.h.OnTraffic(gc))
 }
 
-// fill decodes a Layer's raw bytes and passes what it added on.
+// fill decodes a Layer's raw bytes and passes what it added on, even when
+// the transport ended after them (a TLS close_notify after the last
+// records).
 func (gh *gnetHandler) fill(ly Layer) gnet.Action {
 	n, err := ly.Fill()
+	if n > 0 && gh.h.OnTraffic(ly) == Close {
+		if err == nil {
+			ly.Closing()
+		}
+		return gnet.Close
+	}
 	if err != nil {
 		return gnet.Close // OnClose passes ly.Err()
-	}
-	if n == 0 {
-		return gnet.None
-	}
-	if gh.h.OnTraffic(ly) == Close {
-		ly.Closing()
-		return gnet.Close
 	}
 	return gnet.None
 }

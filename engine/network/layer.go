@@ -18,8 +18,9 @@ import "time"
 //     Handler.OnTraffic with the Layer if Fill added any bytes. Fill is
 //     also called once right after Handler.OnOpen, for bytes the transport
 //     already holds (read during a handshake done before adoption).
-//   - A Fill error closes the connection: the Layer's Closing is not
-//     called, Handler.OnClose receives the error.
+//   - A Fill error closes the connection, after Handler.OnTraffic has had
+//     the bytes Fill added before it: the Layer's Closing is not called,
+//     Handler.OnClose receives the error.
 //   - Before the Poller closes the raw connection for the Handler (a
 //     callback returning Close, Loop.Close) it calls Closing, which may
 //     write a last message (a TLS close_notify, a WebSocket close frame)

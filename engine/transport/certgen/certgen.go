@@ -54,6 +54,16 @@ func (p *Pair) Write(certFile, keyFile string) error {
 	return os.WriteFile(keyFile, key, 0o600)
 }
 
+// FromTLS makes a Pair of a parsed certificate and its key (an ECDSA key,
+// as this package makes them), such as tls.LoadX509KeyPair returns.
+func FromTLS(cert *x509.Certificate, key any) (*Pair, error) {
+	k, ok := key.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("certgen: key of type %T, want ECDSA", key)
+	}
+	return &Pair{Cert: cert, Key: k, DER: cert.Raw}, nil
+}
+
 // Options shape a certificate.
 type Options struct {
 	// Name is the Common Name.
