@@ -22,6 +22,7 @@ import (
 
 	"github.com/gust-mqtt/gust/engine/transport/certgen"
 	"github.com/gust-mqtt/gust/engine/transport/ws"
+	"github.com/gust-mqtt/gust/loadgen"
 )
 
 // wsBroker is a broker listening on plain TCP, WebSocket and secure
@@ -327,5 +328,42 @@ func TestInteropMQTTJSWebSocket(t *testing.T) {
 			}
 			t.Logf("%s: %d WebSocket connections, all with permessage-deflate", scheme, st.WSUpgrades)
 		})
+	}
+}
+
+// TestLoadWebSocket runs gust load's WebSocket clients (masked frames, one
+// per flush, so many packets joined in one frame) against the ws
+// listener: every QoS 1 and 2 message arrives once, 100 kB ones included.
+func TestLoadWebSocket(t *testing.T) {
+	w := startWSBroker(t, nil)
+	for _, tc := range []struct {
+		name string
+		qos  byte
+		size int
+	}{
+		{name: "qos1", qos: 1, size: 64},
+		{name: "qos2-100k", qos: 2, size: 100 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := loadgen.DefaultConfig()
+			cfg.Addr, cfg.WebSocket = w.ws, true
+			cfg.QoS, cfg.PayloadSize = tc.qos, tc.size
+			cfg.Publishers, cfg.Subscribers = 4, 2
+			cfg.PubTopic, cfg.SubTopic = "wsload/"+tc.name+"/%i", "wsload/"+tc.name+"/#"
+			cfg.Count = 200
+			cfg.Duration, cfg.Drain = 20*time.Second, 10*time.Second
+			res, err := loadgen.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Connected != 6 || res.Sent != 800 || res.Acked != 800 || res.Delivered != 1600 ||
+				res.Lost != 0 || res.Duplicated != 0 || res.Errors != 0 {
+				t.Fatalf("connected %d sent %d acked %d delivered %d lost %d dup %d errors %d (%s)",
+					res.Connected, res.Sent, res.Acked, res.Delivered, res.Lost, res.Duplicated, res.Errors, res.Failures)
+			}
+		})
+	}
+	if st := w.b.Stats(); st.WSBroken != 0 || st.WSRefused != 0 {
+		t.Fatalf("broken %d refused %d", st.WSBroken, st.WSRefused)
 	}
 }

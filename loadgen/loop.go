@@ -39,10 +39,13 @@ type loop struct {
 	conns []*conn       // all clients of this loop; the poller reports the index
 	pubs  []*conn
 	rbuf  []byte
-	dirty []*conn
-	st    *loopStats
-	acc   accum        // counts of this turn, published to st once per turn
-	turns atomic.Int64 // completed turns; lets the runner wait for counts to settle
+	// wsPlain and wsScratch are WebSocket clients' scratch: the payload
+	// of one read, the bytes of one frame being masked.
+	wsPlain, wsScratch []byte
+	dirty              []*conn
+	st                 *loopStats
+	acc                accum        // counts of this turn, published to st once per turn
+	turns              atomic.Int64 // completed turns; lets the runner wait for counts to settle
 
 	// awaySeen and backSeen record that this loop has acted on the
 	// runner's away and back flags (Offline).

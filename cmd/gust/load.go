@@ -30,6 +30,8 @@ func runLoad(args []string) int {
 	jsonOut := fs.Bool("json", false, "write JSON lines (progress and result) to stdout")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "broker address: host:port, tcp://host:port or mqtt://host:port")
+	fs.BoolVar(&cfg.WebSocket, "ws", false, "speak MQTT over WebSocket (--addr is the ws listener's host:port)")
+	fs.StringVar(&cfg.WSPath, "ws-path", "/mqtt", "WebSocket request path (with --ws)")
 	fs.IntVar(&cfg.Publishers, "pubs", cfg.Publishers, "publisher connections")
 	fs.IntVar(&cfg.Subscribers, "subs", cfg.Subscribers, "subscriber connections")
 	fs.IntVar(&cfg.SlowSubscribers, "slow-subs", 0, "subscribers that stop reading after SUBACK")

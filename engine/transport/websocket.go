@@ -24,9 +24,11 @@ type WSOptions struct {
 	// MaxHeaderBytes bounds the upgrade request; 0 means
 	// ws.DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
-	// MaxMessage bounds a WebSocket message (and a frame), after
-	// inflation; a peer past it is closed with 1009.
-	MaxMessage int
+	// MaxMessage bounds a compressed WebSocket message, on the wire and
+	// inflated; MaxFrame a frame (0 means MaxMessage). A peer past either
+	// is closed with 1009. Uncompressed messages are streamed: only their
+	// frames are bounded.
+	MaxMessage, MaxFrame int
 	// Deflate accepts permessage-deflate when the client offers it.
 	Deflate bool
 	// CompressThreshold: messages to the client shorter than this are not
@@ -65,12 +67,15 @@ func NewWSServer(opts WSOptions, log *slog.Logger) (*WSServer, error) {
 	if opts.Path != "" && opts.Path[0] != '/' {
 		return nil, errors.Join(ErrWSOptions, errors.New("path "+opts.Path+": want an absolute path such as /mqtt"))
 	}
-	if opts.MaxMessage < 16 {
-		return nil, errors.Join(ErrWSOptions, errors.New("max message size under 16 bytes"))
+	if opts.MaxFrame == 0 {
+		opts.MaxFrame = opts.MaxMessage
+	}
+	if opts.MaxMessage < 16 || opts.MaxFrame < 16 {
+		return nil, errors.Join(ErrWSOptions, errors.New("max message or frame size under 16 bytes"))
 	}
 	s := &WSServer{
 		cfg:    ws.Config{Path: opts.Path, MaxHeaderBytes: opts.MaxHeaderBytes, Deflate: opts.Deflate},
-		limits: ws.Limits{MaxFrame: opts.MaxMessage, MaxMessage: opts.MaxMessage},
+		limits: ws.Limits{MaxFrame: opts.MaxFrame, MaxMessage: opts.MaxMessage},
 		thresh: opts.CompressThreshold,
 		log:    log,
 	}

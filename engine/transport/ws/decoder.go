@@ -5,12 +5,15 @@ import (
 	"unicode/utf8"
 )
 
-// Limits bound what a Decoder accepts.
+// Limits bound what a Decoder accepts. An uncompressed message is
+// streamed (its payload is handed on as it arrives, whatever the frame or
+// message size), so only its frames are bounded; a compressed one is held
+// whole and inflated at its end, so it is bounded before and after
+// inflation.
 type Limits struct {
 	// MaxFrame bounds a data frame's payload on the wire.
 	MaxFrame int
-	// MaxMessage bounds a message's payload, after inflation when it is
-	// compressed.
+	// MaxMessage bounds a compressed message, on the wire and inflated.
 	MaxMessage int
 }
 
@@ -48,7 +51,7 @@ type Decoder struct {
 	// The data message being read.
 	inMessage  bool
 	compressed bool
-	size       int    // payload bytes of the message so far (wire bytes when compressed)
+	size       int    // wire bytes of the compressed message so far
 	z          []byte // unmasked compressed payload of the message
 
 	// The control frame being read.
@@ -151,10 +154,12 @@ func (d *Decoder) begin(h *header) error {
 		if h.length > uint64(d.Limits.MaxFrame) {
 			return ErrFrameTooBig
 		}
-		if h.length > uint64(d.Limits.MaxMessage-d.size) {
-			return ErrMessageTooBig
+		if d.compressed {
+			if h.length > uint64(d.Limits.MaxMessage-d.size) {
+				return ErrMessageTooBig
+			}
+			d.size += int(h.length)
 		}
-		d.size += int(h.length)
 	}
 	d.inFrame = true
 	d.op, d.fin, d.mask, d.maskPos, d.left = h.op, h.fin, h.mask, 0, int(h.length)

@@ -93,13 +93,24 @@ func TestDecodeMessages(t *testing.T) {
 		{name: "64-bit length with top bit", in: []byte{0x82, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, err: ErrNonMinimalLength},
 		{name: "frame too big", in: frames(bin(strings.Repeat("x", 1<<17+1))), err: ErrFrameTooBig},
 		{
-			name: "message too big over fragments",
+			name: "uncompressed message past MaxMessage",
 			in: frames(
-				clientFrame{op: OpBinary, payload: make([]byte, 1<<17), key: testKey},
+				clientFrame{op: OpBinary, payload: []byte(long), key: testKey},
+				clientFrame{op: OpContinuation, payload: []byte(long), key: testKey},
+				clientFrame{op: OpContinuation, payload: []byte(long), key: testKey},
+				clientFrame{op: OpContinuation, fin: true, payload: []byte(long), key: testKey},
+			),
+			data: long + long + long + long,
+		},
+		{
+			name: "compressed message too big over fragments",
+			in: frames(
+				clientFrame{op: OpBinary, rsv1: true, payload: make([]byte, 1<<17), key: testKey},
 				clientFrame{op: OpContinuation, payload: make([]byte, 1<<17), key: testKey},
 				clientFrame{op: OpContinuation, fin: true, payload: []byte("x"), key: testKey},
 			),
-			err: ErrMessageTooBig,
+			deflate: true,
+			err:     ErrMessageTooBig,
 		},
 		{name: "close with one byte", in: frames(clientFrame{op: OpClose, fin: true, payload: []byte{3}, key: testKey}), err: ErrBadClosePayload},
 		{name: "close with code 1005", in: frames(clientFrame{op: OpClose, fin: true, payload: []byte{0x03, 0xed}, key: testKey}), err: ErrBadClosePayload},

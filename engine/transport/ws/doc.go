@@ -9,10 +9,12 @@
 //
 //   - The upgrade request: Config.MaxHeaderBytes bytes and maxHeaderLines
 //     header lines; past either the request is refused with 431.
-//   - A data frame's payload: Limits.MaxFrame bytes; a message's payload
-//     (after inflation): Limits.MaxMessage bytes. Past either the decoder
-//     fails with a CloseError of code 1009 (message too big), so a deflate
-//     bomb stops after MaxMessage inflated bytes.
+//   - A data frame's payload: Limits.MaxFrame bytes; a compressed
+//     message: Limits.MaxMessage bytes on the wire and inflated. Past
+//     either the decoder fails with a CloseError of code 1009 (message too
+//     big), so a deflate bomb stops after MaxMessage inflated bytes. An
+//     uncompressed message is streamed, so its size is not bounded here:
+//     MQTT packets may be joined in a message in any number.
 //   - A control frame: 125 bytes of payload, never fragmented (RFC 6455
 //     5.5); the decoder holds at most one.
 //
