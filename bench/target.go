@@ -174,15 +174,21 @@ func lastFlag(args []string, name string) (string, bool) {
 // running is a started target process (or an external address).
 type running struct {
 	addr string
+	// wsAddr is the WebSocket listener's address, when started with one.
+	wsAddr string
 	cmd  *exec.Cmd
 	pid  int
 	// dirs are the data directories made for this start, removed by stop.
 	dirs []string
 }
 
-// start launches the target on a free loopback port and waits until it
-// accepts connections. pin, when non-empty, is a taskset CPU list.
-func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
+// start launches the target on a free loopback port (and a WebSocket
+// listener on another when ws is set) and waits until it accepts
+// connections. pin, when non-empty, is a taskset CPU list.
+func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running, error) {
+	if ws && t.Kind != KindGust && t.Kind != KindMosquitto {
+		return nil, fmt.Errorf("%w: %s has no WebSocket listener here", ErrUnknownTarget, t.Name)
+	}
 	if t.Kind == KindAddr {
 		return &running{addr: t.Addr}, nil
 	}
@@ -192,7 +198,14 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	r := &running{addr: addr}
-	args, err := t.command(r, addr, port, dir)
+	wsPort := 0
+	if ws {
+		if wsPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		r.wsAddr = "127.0.0.1:" + strconv.Itoa(wsPort)
+	}
+	args, err := t.command(r, addr, port, wsPort, dir)
 	if err != nil {
 		r.removeDirs()
 		return nil, err
@@ -210,20 +223,29 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 		return nil, err
 	}
 	r.cmd, r.pid = cmd, cmd.Process.Pid
-	if err := waitListening(ctx, addr, 10*time.Second); err != nil {
-		r.stop()
-		return nil, fmt.Errorf("%w: %s at %s", ErrNotListening, t.Name, addr)
+	for _, a := range []string{addr, r.wsAddr} {
+		if a == "" {
+			continue
+		}
+		if err := waitListening(ctx, a, 10*time.Second); err != nil {
+			r.stop()
+			return nil, fmt.Errorf("%w: %s at %s", ErrNotListening, t.Name, a)
+		}
 	}
 	return r, nil
 }
 
-// command returns the command line that starts t on addr, writing what
-// it needs (Mosquitto's configuration) into dir and making its data
-// directory, recorded in r.dirs.
-func (t *Target) command(r *running, addr string, port int, dir string) ([]string, error) {
+// command returns the command line that starts t on addr (and a
+// WebSocket listener on wsPort if not 0), writing what it needs
+// (Mosquitto's configuration) into dir and making its data directory,
+// recorded in r.dirs.
+func (t *Target) command(r *running, addr string, port, wsPort int, dir string) ([]string, error) {
 	switch t.Kind {
 	case KindGust:
 		args := append([]string{t.bin, "serve", "--listen", addr, "--log-level", "warn"}, GustArgs()...)
+		if wsPort != 0 {
+			args = append(args, "--listen-ws", "127.0.0.1:"+strconv.Itoa(wsPort))
+		}
 		if t.Durable() {
 			// Frequent $SYS publications let the harness read the store's
 			// fsync counter over a run (syncprobe.go).
@@ -251,6 +273,11 @@ func (t *Target) command(r *running, addr string, port int, dir string) ([]strin
 			}
 			r.dirs = append(r.dirs, d)
 			body = MosquittoPersistConfig(port, d)
+		}
+		if wsPort != 0 {
+			// Its listener settings are global (no per_listener_settings),
+			// so the websockets listener takes the same ones.
+			body += "listener " + strconv.Itoa(wsPort) + " 127.0.0.1\nprotocol websockets\n"
 		}
 		conf := filepath.Join(dir, "mosquitto-"+strconv.Itoa(port)+".conf")
 		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
