@@ -176,8 +176,8 @@ type running struct {
 	addr string
 	// wsAddr is the WebSocket listener's address, when started with one.
 	wsAddr string
-	cmd  *exec.Cmd
-	pid  int
+	cmd    *exec.Cmd
+	pid    int
 	// dirs are the data directories made for this start, removed by stop.
 	dirs []string
 }
