@@ -275,6 +275,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	for _, ln := range b.lns {
 		ln.acc.Load().stop(ctx) // no new connections; the hand-offs in flight are settled
 	}
+	b.handshakes.Stop() // a stalled TLS client does not hold the shutdown
 	b.onEachLoop(ctx, (*loop).publishShutdownWills)
 	b.onEachLoop(ctx, (*loop).closeAll)
 	for b.open.Load() > 0 && ctx.Err() == nil {

@@ -28,8 +28,15 @@
 //   - The acceptor goroutine (listener.go) owns the TCP listener: it
 //     accepts, admits a connection while fewer than max_connections are
 //     open (Broker.open, counted from accept to close), and hands it to a
-//     loop, round robin (roundRobin, handler.go: network.Loop Adopt queues
+//     loop, round robin (Broker.handOff, listeners.go: network.Loop Adopt queues
 //     it on the loop, which registers it and runs OnOpen).
+//   - There is one acceptor per listener (listeners.go). A TLS listener's
+//     acceptor hands each socket to the handshake pool
+//     (transport.Handshakes): one goroutine per handshake in progress, at
+//     most Config.TLSHandshakes, each owning its socket until the
+//     handshake ends within ConnectTimeout; the socket is then adopted by
+//     a loop as a transport Layer (network.Layer), whose records are read
+//     and written on the loop without blocking.
 //   - The password check pool (auth.Pool, login.go) runs the full checks of
 //     plain logins (PBKDF2) on Config.AuthWorkers goroutines. A worker
 //     touches only its auth.Check; the verdict goes back to the client's

@@ -2,18 +2,15 @@ package engine
 
 import (
 	"fmt"
-	"net"
 	"runtime"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/gust-mqtt/gust/engine/network"
 )
 
 // The broker's side of the network seam (engine/network): it starts the
 // poller's event loops, gives each its broker loop, and takes their
-// callbacks. The acceptor (listener.go) accepts; each socket it admits is
-// adopted by a loop, round robin.
+// callbacks. The acceptors (listener.go) accept; each socket they admit is
+// adopted by a loop, round robin (listeners.go).
 
 // startLoops starts the poller's event loops and returns the broker's
 // loops, one per event loop, in the poller's order.
@@ -49,20 +46,6 @@ func (b *Broker) watchLoops() {
 	}
 	b.log.Error("event loops stopped on their own", "err", err)
 	b.report(fmt.Errorf("engine: event loops stopped: %w", err))
-}
-
-// roundRobin returns the hand-off of the acceptor (accepted from local):
-// each socket goes to the next of loops. Called by the acceptor goroutine
-// only.
-func roundRobin(loops []*loop, local net.Addr) handOffFunc {
-	next := 0
-	return func(fd int, sa unix.Sockaddr, lost func(error)) error {
-		l := loops[next]
-		if next++; next == len(loops) {
-			next = 0
-		}
-		return l.nl.Adopt(fd, sa, local, nil, lost)
-	}
 }
 
 // run runs fn on l's goroutine, logging (as what) when it cannot: the

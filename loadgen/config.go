@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"runtime"
@@ -116,6 +117,10 @@ type Config struct {
 	TopicCycle int
 	// Username and Password are sent in CONNECT when non-empty.
 	Username, Password string
+
+	// TLS, when set, makes every connection TLS with this client
+	// configuration (handshake within ConnectTimeout).
+	TLS *tls.Config
 	// ClientPrefix prefixes every client identifier.
 	ClientPrefix string
 	// WebSocket makes every client speak MQTT over WebSocket (ws://Addr

@@ -46,10 +46,11 @@ type conn struct {
 	// away (Offline): its session, not a new one, is expected.
 	returning bool
 
-	ws      *wsConn // WebSocket state (Config.WebSocket), else nil
-	in      []byte  // bytes of a partial packet carried between reads
-	out     []byte  // encoded bytes not yet written
-	woff    int     // bytes of out already written
+	ws      *wsConn  // WebSocket state (Config.WebSocket), else nil
+	in      []byte   // bytes of a partial packet carried between reads
+	out     []byte   // encoded bytes not yet written
+	woff    int      // bytes of out already written
+	tls     *tlsConn // nil without TLS (tls.go)
 	started time.Time
 	lastOut time.Time
 
@@ -120,6 +121,13 @@ func (c *conn) connected() {
 		return
 	}
 	cfg := c.l.r.cfg
+	if cfg.TLS != nil && c.tls == nil {
+		if err := c.handshake(cfg.TLS, cfg.ConnectTimeout); err != nil {
+			c.note("tls handshake: " + err.Error())
+			c.fail()
+			return
+		}
+	}
 	if cfg.WebSocket {
 		// CONNECT follows the 101 response (consume).
 		c.ws = &wsConn{key: [4]byte{byte(c.slot), byte(c.slot >> 8), byte(c.l.id), 0x5a}}
@@ -267,7 +275,11 @@ func (c *conn) readAll() bool {
 			c.lost()
 			return false
 		}
-		if !c.consume(c.l.rbuf[:n]) {
+		if c.tls != nil {
+			if !c.tlsConsume(c.l.rbuf[:n]) {
+				return false
+			}
+		} else if !c.consume(c.l.rbuf[:n]) {
 			return false
 		}
 		if n < len(c.l.rbuf) || c.slow {
@@ -473,6 +485,7 @@ func (c *conn) rejoin() {
 	}
 	c.in, c.out, c.woff = c.in[:0], c.out[:0], 0
 	c.ws = nil // a new connection, a new upgrade
+	c.tls = nil
 	c.state, c.returning = stateIdle, true
 	c.l.connecting++
 	if err := c.dial(); err != nil {
@@ -484,6 +497,14 @@ func (c *conn) rejoin() {
 func (c *conn) flush() {
 	if c.ws != nil && c.ws.upgraded {
 		c.out, c.l.wsScratch = c.ws.frameOut(c.out, c.l.wsScratch)
+	}
+	if c.tls != nil {
+		c.seal()
+		if c.ws != nil {
+			c.ws.framed = 0 // sealed: out is empty
+		}
+		c.flushSealed()
+		return
 	}
 	for c.woff < len(c.out) {
 		n, err := unix.Write(c.fd, c.out[c.woff:])
@@ -506,6 +527,31 @@ func (c *conn) flush() {
 	if c.ws != nil {
 		c.ws.framed = 0
 	}
+	c.lastOut = c.l.now
+	c.l.setEvents(c, c.wantEvents())
+}
+
+// flushSealed is flush for a TLS connection: it writes the sealed bytes.
+func (c *conn) flushSealed() {
+	w := c.tls.w
+	for w.off < len(w.out) {
+		n, err := unix.Write(c.fd, w.out[w.off:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			c.l.setEvents(c, c.wantEvents()|wantWrite)
+			return
+		}
+		if err != nil {
+			c.note("write: " + err.Error())
+			c.lost()
+			return
+		}
+		w.off += n
+		c.l.acc.bytesOut += int64(n)
+	}
+	w.out, w.off = w.out[:0], 0
 	c.lastOut = c.l.now
 	c.l.setEvents(c, c.wantEvents())
 }

@@ -39,6 +39,7 @@ type loop struct {
 	conns []*conn       // all clients of this loop; the poller reports the index
 	pubs  []*conn
 	rbuf  []byte
+	plain []byte // decrypted bytes of one TLS record (tls.go)
 	// wsPlain and wsScratch are WebSocket clients' scratch: the payload
 	// of one read, the bytes of one frame being masked.
 	wsPlain, wsScratch []byte
@@ -67,8 +68,9 @@ func newLoop(r *runner, id int) (*loop, error) {
 	}
 	return &loop{
 		r: r, id: id, p: p,
-		rbuf: make([]byte, readBufSize),
-		st:   newLoopStats(),
+		rbuf:  make([]byte, readBufSize),
+		plain: make([]byte, 16<<10),
+		st:    newLoopStats(),
 	}, nil
 }
 

@@ -39,7 +39,7 @@ func (c *conn) pump() {
 	if cfg.Count > 0 && n > cfg.Count-c.sent {
 		n = cfg.Count - c.sent
 	}
-	if len(c.out)-c.woff > outHighWater {
+	if c.pendingOut() > outHighWater {
 		n = 0
 	}
 	for i := 0; i < n; i++ {

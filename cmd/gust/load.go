@@ -31,7 +31,8 @@ func runLoad(args []string) int {
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "broker address: host:port, tcp://host:port or mqtt://host:port")
 	fs.BoolVar(&cfg.WebSocket, "ws", false, "speak MQTT over WebSocket (--addr is the ws listener's host:port)")
-	fs.StringVar(&cfg.WSPath, "ws-path", "/mqtt", "WebSocket request path (with --ws)")
+	wss := fs.Bool("wss", false, "speak MQTT over secure WebSocket: --ws over --tls (--addr is the wss listener's host:port)")
+	fs.StringVar(&cfg.WSPath, "ws-path", "/mqtt", "WebSocket request path (with --ws or --wss)")
 	fs.IntVar(&cfg.Publishers, "pubs", cfg.Publishers, "publisher connections")
 	fs.IntVar(&cfg.Subscribers, "subs", cfg.Subscribers, "subscriber connections")
 	fs.IntVar(&cfg.SlowSubscribers, "slow-subs", 0, "subscribers that stop reading after SUBACK")
@@ -60,6 +61,8 @@ func runLoad(args []string) int {
 	fs.IntVar(&cfg.TopicCycle, "topic-cycle", 0, "%n in -topic counts modulo this many (0: no cycle)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator to this file")
 	ka := fs.Uint("keepalive", uint(cfg.KeepAlive), "keep alive seconds")
+	var tf tlsFlags
+	tf.bind(fs)
 	if err := withForms(fs).Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -76,6 +79,13 @@ func runLoad(args []string) int {
 		return 2
 	}
 	cfg.Addr = addr
+	if *wss {
+		cfg.WebSocket, tf.on = true, true
+	}
+	if cfg.TLS, err = tf.config(addr); err != nil {
+		fmt.Fprintln(os.Stderr, "gust load:", err)
+		return 2
+	}
 	cfg.Mode = loadgen.Mode(*mode)
 	cfg.Version = codec.Version(*version)
 	cfg.QoS = byte(*qos)

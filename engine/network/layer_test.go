@@ -156,18 +156,26 @@ func TestLayerRoutesThroughTransport(t *testing.T) {
 	}
 }
 
-// TestLayerFillErrorCloses sends a frame the toy transport refuses: the
-// connection closes, OnClose gets the transport's error, and no Closing
-// message is written.
+// TestLayerFillErrorCloses sends a frame the toy transport refuses after a
+// good one: the good one is handled, the connection closes, OnClose gets
+// the transport's error, and no Closing message is written.
 func TestLayerFillErrorCloses(t *testing.T) {
 	r := newRecorder()
 	_, loops := startGnet(t, r, 1)
 	cl, _ := adoptFramed(t, r, loops[0], "")
-	if _, err := cl.Write([]byte{0}); err != nil {
+	// A good frame and a bad one in one read: the Handler gets the good
+	// one's bytes before the close.
+	if _, err := cl.Write([]byte{4, 'l', 'a', 's', 't', 0}); err != nil {
 		t.Fatal(err)
+	}
+	if got := recv(t, r.traffic, "OnTraffic before the error"); string(got) != "last" {
+		t.Fatalf("bytes before the error: got %q, want last", got)
 	}
 	if err := recv(t, r.closed, "OnClose"); !errors.Is(err, errZeroFrame) {
 		t.Fatalf("OnClose error %v, want %v", err, errZeroFrame)
+	}
+	if got := readFrame(t, cl); got != "last" { // the echo, written before the close
+		t.Fatalf("echo: got %q", got)
 	}
 	_ = cl.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := cl.Read(make([]byte, 8)); err != io.EOF {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 // handshakes in progress is reached.
 var ErrHandshakesFull = errors.New("transport: tls handshakes in progress at their bound (tls_handshakes)")
 
+var errStopped = errors.New("transport: shutting down")
+
 // Handshakes runs TLS handshakes off the event loops: each on a goroutine
 // of its own, at most max at once, each bounded by a deadline. A socket
 // whose handshake succeeds is handed to a loop with a Wrap that builds its
@@ -26,6 +29,10 @@ type Handshakes struct {
 	max     int64
 	running atomic.Int64
 
+	mu      sync.Mutex
+	active  map[*os.File]struct{} // the sockets shaking hands, for Stop
+	stopped bool
+
 	// Completed, Failed and Refused count handshakes that succeeded, that
 	// failed (bad input, untrusted certificate, deadline), and sockets
 	// refused because max were running.
@@ -33,7 +40,39 @@ type Handshakes struct {
 }
 
 // NewHandshakes returns a pool running at most max handshakes at once.
-func NewHandshakes(max int) *Handshakes { return &Handshakes{max: int64(max)} }
+func NewHandshakes(max int) *Handshakes {
+	return &Handshakes{max: int64(max), active: make(map[*os.File]struct{})}
+}
+
+// Stop ends the handshakes in progress (their deadline becomes now) and
+// makes later ones fail at once; a broker shutting down does not wait for
+// a stalled client's deadline.
+func (h *Handshakes) Stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = true
+	for f := range h.active {
+		_ = f.SetDeadline(time.Now())
+	}
+}
+
+// track adds f to the handshakes in progress, or returns false once
+// stopped.
+func (h *Handshakes) track(f *os.File) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
+		return false
+	}
+	h.active[f] = struct{}{}
+	return true
+}
+
+func (h *Handshakes) untrack(f *os.File) {
+	h.mu.Lock()
+	delete(h.active, f)
+	h.mu.Unlock()
+}
 
 // Running is the number of handshakes in progress.
 func (h *Handshakes) Running() int64 { return h.running.Load() }
@@ -69,7 +108,7 @@ func (h *Handshakes) Start(srv *TLSServer, a Accepted, adopt func(network.Wrap) 
 // run is one handshake's goroutine.
 func (h *Handshakes) run(srv *TLSServer, a Accepted, adopt func(network.Wrap) error, failed func(error)) {
 	defer h.running.Add(-1)
-	w, tc, err := handshake(srv, a)
+	w, tc, err := h.handshake(srv, a)
 	if err != nil {
 		_ = unix.Close(a.FD)
 		h.Failed.Add(1)
@@ -97,18 +136,22 @@ func (h *Handshakes) run(srv *TLSServer, a Accepted, adopt func(network.Wrap) er
 // handshake shakes hands on a duplicate of a.FD in Go's poller, so that
 // reads and writes block until a.Deadline; the duplicate is closed (and
 // leaves the poller) before it returns, a.FD staying open.
-func handshake(srv *TLSServer, a Accepted) (*wire, *tls.Conn, error) {
+func (h *Handshakes) handshake(srv *TLSServer, a Accepted) (*wire, *tls.Conn, error) {
 	dup, err := unix.FcntlInt(uintptr(a.FD), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("fcntl", err)
 	}
 	f := os.NewFile(uintptr(dup), "tls-handshake") // non-blocking: in Go's poller
 	defer func() { _ = f.Close() }()
-	w := &wire{f: f, local: a.Local, remote: a.Remote}
-	tc := tls.Server(w, srv.base)
 	if err := f.SetDeadline(a.Deadline); err != nil {
 		return nil, nil, err
 	}
+	if !h.track(f) {
+		return nil, nil, errStopped
+	}
+	defer h.untrack(f)
+	w := &wire{f: f, local: a.Local, remote: a.Remote}
+	tc := tls.Server(w, srv.base)
 	if err := tc.Handshake(); err != nil {
 		return nil, nil, err
 	}
