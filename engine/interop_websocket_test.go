@@ -332,31 +332,40 @@ func TestInteropMQTTJSWebSocket(t *testing.T) {
 }
 
 // TestLoadWebSocket runs gust load's WebSocket clients (masked frames, one
-// per flush, so many packets joined in one frame) against the ws
-// listener: every QoS 1 and 2 message arrives once, 100 kB ones included.
+// per flush, so many packets joined in one frame) against the ws and wss
+// listeners: every QoS 1 and 2 message arrives once, 100 kB ones included.
 func TestLoadWebSocket(t *testing.T) {
 	w := startWSBroker(t, nil)
 	for _, tc := range []struct {
-		name string
-		qos  byte
-		size int
+		name  string
+		qos   byte
+		size  int
+		count int
+		wss   bool
 	}{
-		{name: "qos1", qos: 1, size: 64},
-		{name: "qos2-100k", qos: 2, size: 100 << 10},
+		{name: "qos1", qos: 1, size: 64, count: 200},
+		// 200 messages of 100 kB queue at most 20 MB per subscriber, under
+		// max_queued_bytes (32 MiB), past which the broker drops them.
+		{name: "qos2-100k", qos: 2, size: 100 << 10, count: 50},
+		{name: "wss-qos1", qos: 1, size: 1000, count: 200, wss: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := loadgen.DefaultConfig()
 			cfg.Addr, cfg.WebSocket = w.ws, true
+			if tc.wss {
+				cfg.Addr, cfg.TLS = w.wss, w.tlsConf
+			}
 			cfg.QoS, cfg.PayloadSize = tc.qos, tc.size
 			cfg.Publishers, cfg.Subscribers = 4, 2
 			cfg.PubTopic, cfg.SubTopic = "wsload/"+tc.name+"/%i", "wsload/"+tc.name+"/#"
-			cfg.Count = 200
+			cfg.Count = tc.count
 			cfg.Duration, cfg.Drain = 20*time.Second, 10*time.Second
 			res, err := loadgen.Run(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Connected != 6 || res.Sent != 800 || res.Acked != 800 || res.Delivered != 1600 ||
+			sent := int64(4 * tc.count)
+			if res.Connected != 6 || res.Sent != sent || res.Acked != sent || res.Delivered != 2*sent ||
 				res.Lost != 0 || res.Duplicated != 0 || res.Errors != 0 {
 				t.Fatalf("connected %d sent %d acked %d delivered %d lost %d dup %d errors %d (%s)",
 					res.Connected, res.Sent, res.Acked, res.Delivered, res.Lost, res.Duplicated, res.Errors, res.Failures)
