@@ -238,7 +238,7 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	prefix := fmt.Sprintf("b%d%s%d", rep, t.Name, time.Now().UnixNano()%1e6)
 	if s.Setup != nil {
 		setup := *s.Setup
-		setup.Addr, setup.ClientPrefix = r.addr, prefix+"s"
+		setup.Addr, setup.ClientPrefix, setup.TLS = r.addr, prefix+"s", r.tls
 		if h.cfg.WebSocket {
 			setup.Addr, setup.WebSocket = r.wsAddr, true
 		}
@@ -248,7 +248,7 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 		}
 	}
 	load := s.Load
-	load.Addr, load.ClientPrefix = r.addr, prefix
+	load.Addr, load.ClientPrefix, load.TLS = r.addr, prefix, r.tls
 	if h.cfg.WebSocket {
 		load.Addr, load.WebSocket = r.wsAddr, true
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -31,6 +32,10 @@ const (
 	NameGustDisk = "gust-disk"
 	// NameMosquittoPersist is Mosquitto with persistence on.
 	NameMosquittoPersist = "mosquitto-persist"
+	// NameGustTLS and NameMosquittoTLS serve MQTT over TLS only, with the
+	// same throw-away certificates (certs.go); the generator verifies them.
+	NameGustTLS      = "gust-tls"
+	NameMosquittoTLS = "mosquitto-tls"
 )
 
 // MosquittoPath is where Debian installs the broker.
@@ -57,6 +62,8 @@ type Target struct {
 	// database in a fresh directory per start, saved at the default
 	// autosave interval and at shutdown.
 	Persist bool
+	// TLS serves MQTT over TLS only, with the harness's certificates.
+	TLS bool
 	// bin is the prepared executable of a started target.
 	bin string
 }
@@ -81,6 +88,10 @@ func ParseTarget(s string) (Target, error) {
 		return Target{Name: s, Kind: KindGust, Args: []string{"--store", "disk", "--fsync", "always"}}, nil
 	case NameMosquittoPersist:
 		return Target{Name: s, Kind: KindMosquitto, Persist: true}, nil
+	case NameGustTLS:
+		return Target{Name: s, Kind: KindGust, TLS: true}, nil
+	case NameMosquittoTLS:
+		return Target{Name: s, Kind: KindMosquitto, TLS: true}, nil
 	}
 	return Target{}, fmt.Errorf("%w: %q", ErrUnknownTarget, s)
 }
@@ -174,6 +185,7 @@ func lastFlag(args []string, name string) (string, bool) {
 // running is a started target process (or an external address).
 type running struct {
 	addr string
+	tls  *tls.Config // the generator's, for a TLS target
 	// wsAddr is the WebSocket listener's address, when started with one.
 	wsAddr string
 	cmd    *exec.Cmd
@@ -186,8 +198,8 @@ type running struct {
 // listener on another when ws is set) and waits until it accepts
 // connections. pin, when non-empty, is a taskset CPU list.
 func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running, error) {
-	if ws && t.Kind != KindGust && t.Kind != KindMosquitto {
-		return nil, fmt.Errorf("%w: %s has no WebSocket listener here", ErrUnknownTarget, t.Name)
+	if ws && (t.Kind != KindGust && t.Kind != KindMosquitto || t.TLS) {
+		return nil, fmt.Errorf("%w: %s has no WebSocket listener here (plain gust and mosquitto targets do)", ErrUnknownTarget, t.Name)
 	}
 	if t.Kind == KindAddr {
 		return &running{addr: t.Addr}, nil
@@ -198,14 +210,28 @@ func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running,
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	r := &running{addr: addr}
+	var certs *harnessCerts
+	if t.TLS {
+		var d string
+		certs, d, err = makeCerts()
+		if d != "" {
+			r.dirs = append(r.dirs, d)
+		}
+		if err != nil {
+			r.removeDirs()
+			return nil, err
+		}
+		r.tls = certs.client
+	}
 	wsPort := 0
 	if ws {
 		if wsPort, err = freePort(); err != nil {
+			r.removeDirs()
 			return nil, err
 		}
 		r.wsAddr = "127.0.0.1:" + strconv.Itoa(wsPort)
 	}
-	args, err := t.command(r, addr, port, wsPort, dir)
+	args, err := t.command(r, addr, port, wsPort, dir, certs)
 	if err != nil {
 		r.removeDirs()
 		return nil, err
@@ -239,10 +265,13 @@ func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running,
 // WebSocket listener on wsPort if not 0), writing what it needs
 // (Mosquitto's configuration) into dir and making its data directory,
 // recorded in r.dirs.
-func (t *Target) command(r *running, addr string, port, wsPort int, dir string) ([]string, error) {
+func (t *Target) command(r *running, addr string, port, wsPort int, dir string, certs *harnessCerts) ([]string, error) {
 	switch t.Kind {
 	case KindGust:
 		args := append([]string{t.bin, "serve", "--listen", addr, "--log-level", "warn"}, GustArgs()...)
+		if certs != nil {
+			args = append(args, "--listen", "", "--listen-tls", addr, "--tls-cert", certs.set.Server, "--tls-key", certs.set.ServerKey)
+		}
 		if wsPort != 0 {
 			args = append(args, "--listen-ws", "127.0.0.1:"+strconv.Itoa(wsPort))
 		}
@@ -273,6 +302,9 @@ func (t *Target) command(r *running, addr string, port, wsPort int, dir string) 
 			}
 			r.dirs = append(r.dirs, d)
 			body = MosquittoPersistConfig(port, d)
+		}
+		if certs != nil {
+			body += "cafile " + certs.set.CA + "\ncertfile " + certs.set.Server + "\nkeyfile " + certs.set.ServerKey + "\n"
 		}
 		if wsPort != 0 {
 			// Its listener settings are global (no per_listener_settings),
