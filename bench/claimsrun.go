@@ -89,7 +89,7 @@ func (h *harness) runClaims(ctx context.Context) []ClaimRow {
 
 func (h *harness) claimOne(ctx context.Context, t *Target, v claimVariant, n int) ClaimRow {
 	row := ClaimRow{Variant: v.name, Target: t.Name, Messages: n}
-	r, err := t.start(ctx, h.tmp, h.cfg.PinBroker)
+	r, err := t.start(ctx, h.tmp, h.cfg.PinBroker, false)
 	if err != nil {
 		row.Error = err.Error()
 		return row

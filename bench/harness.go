@@ -61,6 +61,11 @@ type Config struct {
 	Args []string
 	// Claims adds the MQTT-vs-HTTP claims table (claims.md).
 	Claims bool
+	// WebSocket runs every client over WebSocket: Gust gets a ws listener
+	// (--listen-ws), Mosquitto a websockets one, and the generator speaks
+	// WebSocket to it (loadgen.Config.WebSocket). Only gust and mosquitto
+	// targets have one.
+	WebSocket bool
 }
 
 // Record is one measured run of one scenario at one QoS on one target.
@@ -232,7 +237,7 @@ func (h *harness) runAll(ctx context.Context) []Record {
 // while sampling the broker process, and stops the broker.
 func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, rep int) Record {
 	rec := Record{Scenario: s.Name, QoS: int(qos), Target: t.Name, Rep: rep}
-	r, err := t.start(ctx, h.tmp, h.cfg.PinBroker)
+	r, err := t.start(ctx, h.tmp, h.cfg.PinBroker, h.cfg.WebSocket)
 	if err != nil {
 		rec.Error = err.Error()
 		return rec
@@ -242,6 +247,9 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	if s.Setup != nil {
 		setup := *s.Setup
 		setup.Addr, setup.ClientPrefix, setup.TLS = r.addr, prefix+"s", r.tls
+		if h.cfg.WebSocket {
+			setup.Addr, setup.WebSocket = r.wsAddr, true
+		}
 		if _, err := loadgen.Run(ctx, setup); err != nil {
 			rec.Error = "setup: " + err.Error()
 			return rec
@@ -249,6 +257,9 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	}
 	load := s.Load
 	load.Addr, load.ClientPrefix, load.TLS = r.addr, prefix, r.tls
+	if h.cfg.WebSocket {
+		load.Addr, load.WebSocket = r.wsAddr, true
+	}
 	if !s.PerConn {
 		load.QoS = qos
 	}

@@ -227,6 +227,11 @@ func (h *harness) summary(groups []*group, plots []string) string {
 	fmt.Fprintf(&b, "# Gust benchmark: %s\n\n", h.started.UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "Commit %s, %d repetition(s) per target, targets alternated each repetition; medians shown. "+
 		"Machine and flags: [env.txt](env.txt); every run: [raw.jsonl](raw.jsonl).\n\n", gitCommit(h.root), h.cfg.Reps)
+	if h.cfg.WebSocket {
+		b.WriteString("Transport: every client speaks MQTT over WebSocket (ws://, masked binary frames, no " +
+			"permessage-deflate), to Gust's --listen-ws listener and Mosquitto's `protocol websockets` one " +
+			"(libwebsockets).\n\n")
+	}
 	pace := "QoS 0 runs are flat out (publishers paced only by their sockets), so their latency is queueing under " +
 		"saturation, not idle latency; QoS 1/2 publishers keep at most 64 messages in flight each"
 	if h.cfg.Rate > 0 {

@@ -186,15 +186,21 @@ func lastFlag(args []string, name string) (string, bool) {
 type running struct {
 	addr string
 	tls  *tls.Config // the generator's, for a TLS target
-	cmd  *exec.Cmd
-	pid  int
+	// wsAddr is the WebSocket listener's address, when started with one.
+	wsAddr string
+	cmd    *exec.Cmd
+	pid    int
 	// dirs are the data directories made for this start, removed by stop.
 	dirs []string
 }
 
-// start launches the target on a free loopback port and waits until it
-// accepts connections. pin, when non-empty, is a taskset CPU list.
-func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
+// start launches the target on a free loopback port (and a WebSocket
+// listener on another when ws is set) and waits until it accepts
+// connections. pin, when non-empty, is a taskset CPU list.
+func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running, error) {
+	if ws && (t.Kind != KindGust && t.Kind != KindMosquitto || t.TLS) {
+		return nil, fmt.Errorf("%w: %s has no WebSocket listener here (plain gust and mosquitto targets do)", ErrUnknownTarget, t.Name)
+	}
 	if t.Kind == KindAddr {
 		return &running{addr: t.Addr}, nil
 	}
@@ -217,7 +223,15 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 		}
 		r.tls = certs.client
 	}
-	args, err := t.command(r, addr, port, dir, certs)
+	wsPort := 0
+	if ws {
+		if wsPort, err = freePort(); err != nil {
+			r.removeDirs()
+			return nil, err
+		}
+		r.wsAddr = "127.0.0.1:" + strconv.Itoa(wsPort)
+	}
+	args, err := t.command(r, addr, port, wsPort, dir, certs)
 	if err != nil {
 		r.removeDirs()
 		return nil, err
@@ -235,22 +249,31 @@ func (t *Target) start(ctx context.Context, dir, pin string) (*running, error) {
 		return nil, err
 	}
 	r.cmd, r.pid = cmd, cmd.Process.Pid
-	if err := waitListening(ctx, addr, 10*time.Second); err != nil {
-		r.stop()
-		return nil, fmt.Errorf("%w: %s at %s", ErrNotListening, t.Name, addr)
+	for _, a := range []string{addr, r.wsAddr} {
+		if a == "" {
+			continue
+		}
+		if err := waitListening(ctx, a, 10*time.Second); err != nil {
+			r.stop()
+			return nil, fmt.Errorf("%w: %s at %s", ErrNotListening, t.Name, a)
+		}
 	}
 	return r, nil
 }
 
-// command returns the command line that starts t on addr, writing what
-// it needs (Mosquitto's configuration) into dir and making its data
-// directory, recorded in r.dirs.
-func (t *Target) command(r *running, addr string, port int, dir string, certs *harnessCerts) ([]string, error) {
+// command returns the command line that starts t on addr (and a
+// WebSocket listener on wsPort if not 0), writing what it needs
+// (Mosquitto's configuration) into dir and making its data directory,
+// recorded in r.dirs.
+func (t *Target) command(r *running, addr string, port, wsPort int, dir string, certs *harnessCerts) ([]string, error) {
 	switch t.Kind {
 	case KindGust:
 		args := append([]string{t.bin, "serve", "--listen", addr, "--log-level", "warn"}, GustArgs()...)
 		if certs != nil {
 			args = append(args, "--listen", "", "--listen-tls", addr, "--tls-cert", certs.set.Server, "--tls-key", certs.set.ServerKey)
+		}
+		if wsPort != 0 {
+			args = append(args, "--listen-ws", "127.0.0.1:"+strconv.Itoa(wsPort))
 		}
 		if t.Durable() {
 			// Frequent $SYS publications let the harness read the store's
@@ -282,6 +305,11 @@ func (t *Target) command(r *running, addr string, port int, dir string, certs *h
 		}
 		if certs != nil {
 			body += "cafile " + certs.set.CA + "\ncertfile " + certs.set.Server + "\nkeyfile " + certs.set.ServerKey + "\n"
+		}
+		if wsPort != 0 {
+			// Its listener settings are global (no per_listener_settings),
+			// so the websockets listener takes the same ones.
+			body += "listener " + strconv.Itoa(wsPort) + " 127.0.0.1\nprotocol websockets\n"
 		}
 		conf := filepath.Join(dir, "mosquitto-"+strconv.Itoa(port)+".conf")
 		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {

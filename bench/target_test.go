@@ -80,7 +80,7 @@ func TestMosquittoPersistTarget(t *testing.T) {
 	if err := tg.prepare(ctx, "", t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	r, err := tg.start(ctx, t.TempDir(), "")
+	r, err := tg.start(ctx, t.TempDir(), "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,12 +86,15 @@ type Broker struct {
 	// failures. Set by New.
 	handshakes *transport.Handshakes
 	tlsLogs    *tlsLogs
-	started    bool
-	closing    atomic.Bool
-	ready      atomic.Bool // Ready: started, recovered and not closing
-	died       chan error  // Done: the event loops or listener stopped on their own
-	stopTick   chan struct{}
-	tickDone   chan struct{}
+	// wsServers are the WebSocket transports of the ws and wss listeners,
+	// for their counters; set by New.
+	wsServers []*transport.WSServer
+	started   bool
+	closing   atomic.Bool
+	ready     atomic.Bool // Ready: started, recovered and not closing
+	died      chan error  // Done: the event loops or listener stopped on their own
+	stopTick  chan struct{}
+	tickDone  chan struct{}
 }
 
 // New validates cfg and returns a broker that is not yet listening.

@@ -39,7 +39,7 @@ type Config struct {
 	// listener, over the raw connection (ws) or its TLS Layer (wss): it is
 	// the WebSocket transport's hook. It is called once per listener at
 	// Start with the listener's settings and returns the listener's Wrap
-	// builder; nil makes a ws or wss listener an error at New.
+	// builder; nil means package transport's (Broker.webSocket).
 	WebSocket func(l Listener) (func(under network.Conn) network.Layer, error) `toml:"-"`
 
 	// Loops is the number of event loops; 0 means one per CPU core.

@@ -116,6 +116,12 @@
 // idle and spike trims (trim.go, run by the ticker) return memory to the
 // operating system after a spike.
 //
+// On a ws or wss listener (websocket.go, engine/transport) the upgrade
+// request is bounded by 8 KiB, a frame by 4 packets (at least 16 MiB), a
+// compressed message by Config.MaxPacketSize + 4 KiB on the wire and
+// inflated; past any of them the connection alone is closed (HTTP status
+// or close code), logged at most 10 lines a second and counted in Stats.
+//
 // # Allocation
 //
 // The QoS 0 path allocates nothing per message (TestAllocsQoS0PublishPath):

@@ -126,10 +126,11 @@ func (b *Broker) prepareListeners() error {
 			ln.tls = srv
 		}
 		if lc.Transport == TransportWS || lc.Transport == TransportWSS {
-			if b.cfg.WebSocket == nil {
-				return fmt.Errorf("%w: listener %s %s: this build has no WebSocket transport", ErrConfig, lc.Transport, lc.Addr)
+			newWS := b.cfg.WebSocket
+			if newWS == nil {
+				newWS = b.webSocket
 			}
-			ws, err := b.cfg.WebSocket(lc)
+			ws, err := newWS(lc)
 			if err != nil {
 				return fmt.Errorf("%w: listener %s %s: %v", ErrConfig, lc.Transport, lc.Addr, err)
 			}

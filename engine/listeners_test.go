@@ -71,7 +71,7 @@ func TestListenersConfigErrors(t *testing.T) {
 		{name: "suite", l: Listener{Transport: "tls", Addr: ":1", CertFile: set.Server, KeyFile: set.ServerKey, TLSCipherSuites: []string{"TLS_RSA_WITH_RC4_128_SHA"}}, want: "tls_cipher_suites"},
 		{name: "require without ca", l: Listener{Transport: "tls", Addr: ":1", CertFile: set.Server, KeyFile: set.ServerKey, RequireCertificate: true}, want: "need tls_ca"},
 		{name: "cert on tcp", l: Listener{Transport: "tcp", Addr: ":1", CertFile: set.Server}, want: "tls and wss listeners only"},
-		{name: "ws without transport", l: Listener{Transport: "ws", Addr: ":1"}, want: "no WebSocket transport"},
+		{name: "ws path", l: Listener{Transport: "ws", Addr: ":1", Path: "mqtt"}, want: "want an absolute path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()

@@ -58,6 +58,12 @@ type SysStats struct {
 	// and TLSHandshakesRefused the sockets closed at accept because
 	// Config.TLSHandshakes were in progress.
 	TLSHandshakes, TLSHandshakeFailures, TLSHandshakesRefused uint64
+	// WSUpgrades counts WebSocket upgrade requests accepted, WSRefused
+	// those refused (an HTTP error sent, then closed) and WSBroken the
+	// WebSocket connections closed for a frame error (a close frame with
+	// its code sent).
+	// WSDeflated counts the upgrades with permessage-deflate.
+	WSUpgrades, WSDeflated, WSRefused, WSBroken uint64
 	// PartialBytes is the bytes held by large packets not yet whole
 	// (Config.MaxPartialBytes); PartialRefused counts the connections
 	// closed because one more would have passed it.
@@ -134,6 +140,12 @@ func (b *Broker) Stats() SysStats {
 		s.TLSHandshakeFailures = h.Failed.Load()
 		s.TLSHandshakesRefused = h.Refused.Load()
 	}
+	for _, w := range b.wsServers {
+		s.WSUpgrades += w.Stats.Upgraded.Load()
+		s.WSDeflated += w.Stats.Deflated.Load()
+		s.WSRefused += w.Stats.Refused.Load()
+		s.WSBroken += w.Stats.Broken.Load()
+	}
 	s.TopicsRefused = lim.topicsRefused.Load()
 	s.SubscribeFiltersRefused = lim.filtersRefused.Load()
 	s.UserPropertiesRefused = lim.userPropsRefused.Load()
@@ -196,6 +208,10 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/tls/handshakes", u(st.TLSHandshakes)},
 		{"$SYS/broker/tls/handshakes/failed", u(st.TLSHandshakeFailures)},
 		{"$SYS/broker/tls/handshakes/refused", u(st.TLSHandshakesRefused)},
+		{"$SYS/broker/websocket/upgrades", u(st.WSUpgrades)},
+		{"$SYS/broker/websocket/deflate", u(st.WSDeflated)},
+		{"$SYS/broker/websocket/refused", u(st.WSRefused)},
+		{"$SYS/broker/websocket/broken", u(st.WSBroken)},
 		{"$SYS/broker/topics/refused", u(st.TopicsRefused)},
 		{"$SYS/broker/subscribe filters/refused", u(st.SubscribeFiltersRefused)},
 		{"$SYS/broker/user properties/refused", u(st.UserPropertiesRefused)},

@@ -123,6 +123,12 @@ type Config struct {
 	TLS *tls.Config
 	// ClientPrefix prefixes every client identifier.
 	ClientPrefix string
+	// WebSocket makes every client speak MQTT over WebSocket (ws://Addr
+	// WSPath): an upgrade request first, then masked binary frames, one per
+	// flush.
+	WebSocket bool
+	// WSPath is the WebSocket request path (default "/mqtt").
+	WSPath string
 	// LocalAddrs are source IPs spread over the connections (round-robin),
 	// needed past about 64k connections to one broker address.
 	LocalAddrs []string
@@ -166,6 +172,9 @@ func (c *Config) Normalize() error {
 	}
 	if c.Mode == "" {
 		c.Mode = d.Mode
+	}
+	if c.WSPath == "" {
+		c.WSPath = "/mqtt"
 	}
 	if c.Version == 0 {
 		c.Version = d.Version

@@ -46,6 +46,7 @@ type conn struct {
 	// away (Offline): its session, not a new one, is expected.
 	returning bool
 
+	ws      *wsConn  // WebSocket state (Config.WebSocket), else nil
 	in      []byte   // bytes of a partial packet carried between reads
 	out     []byte   // encoded bytes not yet written
 	woff    int      // bytes of out already written
@@ -127,6 +128,22 @@ func (c *conn) connected() {
 			return
 		}
 	}
+	if cfg.WebSocket {
+		// CONNECT follows the 101 response (consume).
+		c.ws = &wsConn{key: [4]byte{byte(c.slot), byte(c.slot >> 8), byte(c.l.id), 0x5a}}
+		c.out = upgradeRequest(c.out, cfg.Addr, cfg.WSPath)
+		c.ws.framed = len(c.out)
+		c.state = stateConnack
+		c.l.setEvents(c, wantRead)
+		c.l.markDirty(c)
+		return
+	}
+	c.sendConnect()
+}
+
+// sendConnect queues CONNECT.
+func (c *conn) sendConnect() {
+	cfg := c.l.r.cfg
 	p := codec.Connect{
 		Version:    cfg.Version,
 		CleanStart: cfg.CleanStart,
@@ -276,6 +293,12 @@ func (c *conn) readAll() bool {
 // packet carried from the previous read.
 func (c *conn) consume(data []byte) bool {
 	c.l.acc.bytesIn += int64(len(data))
+	if c.ws != nil {
+		var ok bool
+		if data, ok = c.unframe(data); !ok {
+			return false
+		}
+	}
 	if len(c.in) > 0 {
 		c.in = append(c.in, data...)
 		data = c.in
@@ -295,6 +318,34 @@ func (c *conn) consume(data []byte) bool {
 		c.in = append(c.in[:0], rest...)
 	}
 	return !c.gone()
+}
+
+// unframe turns a WebSocket client's read into the MQTT bytes it carries
+// (sending CONNECT once the upgrade is answered, pongs to pings). It
+// returns false when the connection was closed.
+func (c *conn) unframe(data []byte) ([]byte, bool) {
+	l := c.l
+	plain, pong, res := c.ws.unframe(data, l.wsPlain[:0], nil)
+	l.wsPlain = plain
+	switch res {
+	case wsFailed:
+		c.note("websocket: upgrade refused or bad frame")
+		c.lost()
+		return nil, false
+	case wsClosed:
+		c.note("websocket: close frame from the broker")
+		c.lost()
+		return nil, false
+	case wsUpgraded:
+		c.sendConnect()
+	}
+	if len(pong) > 0 {
+		c.out, l.wsScratch = c.ws.frameOut(c.out, l.wsScratch)
+		c.out = append(c.out, pong...)
+		c.ws.framed = len(c.out)
+		l.markDirty(c)
+	}
+	return plain, true
 }
 
 // parse handles every whole packet at the start of b and returns how many
@@ -433,6 +484,7 @@ func (c *conn) rejoin() {
 		c.closeFD()
 	}
 	c.in, c.out, c.woff = c.in[:0], c.out[:0], 0
+	c.ws = nil // a new connection, a new upgrade
 	c.tls = nil
 	c.state, c.returning = stateIdle, true
 	c.l.connecting++
@@ -443,8 +495,14 @@ func (c *conn) rejoin() {
 
 // flush writes pending output; on a full socket it waits to be writable.
 func (c *conn) flush() {
+	if c.ws != nil && c.ws.upgraded {
+		c.out, c.l.wsScratch = c.ws.frameOut(c.out, c.l.wsScratch)
+	}
 	if c.tls != nil {
 		c.seal()
+		if c.ws != nil {
+			c.ws.framed = 0 // sealed: out is empty
+		}
 		c.flushSealed()
 		return
 	}
@@ -466,6 +524,9 @@ func (c *conn) flush() {
 		c.l.acc.bytesOut += int64(n)
 	}
 	c.out, c.woff = c.out[:0], 0
+	if c.ws != nil {
+		c.ws.framed = 0
+	}
 	c.lastOut = c.l.now
 	c.l.setEvents(c, c.wantEvents())
 }

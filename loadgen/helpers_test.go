@@ -29,6 +29,13 @@ func freePort(t *testing.T) int {
 // missing, unless CI=true.
 func startMosquitto(t *testing.T) string {
 	t.Helper()
+	return startMosquittoListener(t, "")
+}
+
+// startMosquittoListener is startMosquitto with extra lines in the
+// listener's block (such as "protocol websockets").
+func startMosquittoListener(t *testing.T, extra string) string {
+	t.Helper()
 	if _, err := os.Stat(mosquittoBin); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("mosquitto missing at %s", mosquittoBin)
@@ -37,8 +44,13 @@ func startMosquitto(t *testing.T) string {
 	}
 	port := freePort(t)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	body := "listener " + strconv.Itoa(port) + " 127.0.0.1\nallow_anonymous true\n" +
+	body := "listener " + strconv.Itoa(port) + " 127.0.0.1\n" + extra + "allow_anonymous true\n" +
 		"max_queued_messages 0\nmax_inflight_messages 0\npersistence false\nlog_dest none\n"
+	if extra != "" {
+		// Mosquitto 2.0.11 exits when its only listener is a websockets
+		// one ("Unable to start any listening sockets"): add a plain one.
+		body = "listener " + strconv.Itoa(freePort(t)) + " 127.0.0.1\n" + body
+	}
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

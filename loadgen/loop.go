@@ -40,10 +40,13 @@ type loop struct {
 	pubs  []*conn
 	rbuf  []byte
 	plain []byte // decrypted bytes of one TLS record (tls.go)
-	dirty []*conn
-	st    *loopStats
-	acc   accum        // counts of this turn, published to st once per turn
-	turns atomic.Int64 // completed turns; lets the runner wait for counts to settle
+	// wsPlain and wsScratch are WebSocket clients' scratch: the payload
+	// of one read, the bytes of one frame being masked.
+	wsPlain, wsScratch []byte
+	dirty              []*conn
+	st                 *loopStats
+	acc                accum        // counts of this turn, published to st once per turn
+	turns              atomic.Int64 // completed turns; lets the runner wait for counts to settle
 
 	// awaySeen and backSeen record that this loop has acted on the
 	// runner's away and back flags (Offline).

@@ -41,6 +41,7 @@ func runBench(args []string) int {
 	var targets targetList
 	fs.Var(&targets, "target", "target to compare: gust, mosquitto, mochi, http, "+bench.NameGustDisk+" (Gust on its disk store, --fsync always), "+
 		bench.NameMosquittoPersist+" (Mosquitto with persistence), name=host:port, or name=gust:FLAGS for a Gust with extra serve flags (repeatable; default gust, mosquitto, mochi)")
+	wsFlag := fs.Bool("ws", false, "run every client over WebSocket (gust and mosquitto targets: each gets a ws listener)")
 	claims := fs.Bool("claims", false, "also run the MQTT-vs-HTTP claims table")
 	serveHTTP := fs.String("serve-http", "", "run only the HTTP baseline broker on this address (used by the harness)")
 	fs.IntVar(&cfg.Reps, "reps", 3, "repetitions per target (targets alternate within each)")
@@ -82,6 +83,7 @@ func runBench(args []string) int {
 		return 0
 	}
 	cfg.Size, cfg.Plots, cfg.Log, cfg.Args, cfg.Claims = bench.Standard, !*noPlots, os.Stderr, args, *claims
+	cfg.WebSocket = *wsFlag
 	if *quick {
 		cfg.Size, cfg.Scenarios, cfg.QoS = bench.Quick, bench.QuickSet(), []byte{0, 1}
 		if !flagSet(fs, "reps") {

@@ -30,6 +30,9 @@ func runLoad(args []string) int {
 	jsonOut := fs.Bool("json", false, "write JSON lines (progress and result) to stdout")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "broker address: host:port, tcp://host:port or mqtt://host:port")
+	fs.BoolVar(&cfg.WebSocket, "ws", false, "speak MQTT over WebSocket (--addr is the ws listener's host:port)")
+	wss := fs.Bool("wss", false, "speak MQTT over secure WebSocket: --ws over --tls (--addr is the wss listener's host:port)")
+	fs.StringVar(&cfg.WSPath, "ws-path", "/mqtt", "WebSocket request path (with --ws or --wss)")
 	fs.IntVar(&cfg.Publishers, "pubs", cfg.Publishers, "publisher connections")
 	fs.IntVar(&cfg.Subscribers, "subs", cfg.Subscribers, "subscriber connections")
 	fs.IntVar(&cfg.SlowSubscribers, "slow-subs", 0, "subscribers that stop reading after SUBACK")
@@ -76,6 +79,9 @@ func runLoad(args []string) int {
 		return 2
 	}
 	cfg.Addr = addr
+	if *wss {
+		cfg.WebSocket, tf.on = true, true
+	}
 	if cfg.TLS, err = tf.config(addr); err != nil {
 		fmt.Fprintln(os.Stderr, "gust load:", err)
 		return 2

@@ -4,6 +4,10 @@
 //
 //   node scenarios.js <host:port> <auth host:port> <scenario>/<3|4|5>...
 //
+// An address may be a URL instead (ws://host:port/mqtt, wss://...): the
+// clients then speak MQTT over WebSocket (MQTT.js uses the ws package,
+// which offers permessage-deflate).
+//
 // Runs the named scenarios concurrently (they use distinct topics and client
 // ids), each with MQTT protocol version 3 (3.1), 4 (3.1.1) or 5; the auth scenario talks to
 // the second broker, which requires USER/PASSWORD, the others to the first.
@@ -25,6 +29,10 @@ const TOTAL_MS = 15000; // all scenarios
 // A user of the Go test's password file (startAuthBroker).
 const USER = 'alice';
 const PASSWORD = 's3cret';
+
+// GUST_CA names the PEM CA file that signed the broker's certificate, for
+// wss:// and mqtts:// addresses.
+const CA = process.env.GUST_CA ? require('fs').readFileSync(process.env.GUST_CA) : undefined;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,7 +75,9 @@ class Run {
   // that queued messages sent right after CONNACK are not missed.
   open(role, extra = {}) {
     return new Promise((resolve, reject) => {
-      const client = mqtt.connect(`mqtt://${this.addr}`, {
+      const url = this.addr.includes('://') ? this.addr : `mqtt://${this.addr}`;
+      const client = mqtt.connect(url, {
+        ...(CA ? { ca: CA } : {}),
         protocolVersion: this.version,
         clientId: `js-${this.scenario}-v${this.version}-${role}`,
         reconnectPeriod: 0,
