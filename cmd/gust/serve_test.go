@@ -628,10 +628,15 @@ func TestServeConnectionLogOff(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-p.exited; err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
+	select {
+	case err := <-p.exited:
+		p.exited <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no exit 20 s after SIGTERM (shutdown grace is %v):\n%s", shutdownGrace, p.stderr.String())
 	}
-	p.exited <- nil
 	out := p.stderr.String()
 	if !strings.Contains(out, "msg=\"broker stopped\"") {
 		t.Fatalf("no text log line of the stop:\n%s", out)
