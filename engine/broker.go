@@ -60,6 +60,11 @@ type Broker struct {
 	wills          delayedWills  // v5 wills waiting for their delay (will.go)
 	partial        partialBudget // partial-packet buffers in use (partial.go)
 	takeoverClosed atomic.Uint64 // connections closed for input past MaxTakeoverBytes
+	// sessionsExpired counts offline sessions ended by their expiry.
+	sessionsExpired atomic.Uint64
+	// sysLoad is the $SYS load averages' state, touched only by
+	// publishSys on the first loop (sysload.go).
+	sysLoad        sysLoad
 	msgSeq, delSeq atomic.Uint64 // last ids of stored messages and deliveries (durqueue.go)
 	takeoverLog    limitLog
 	startedAt      time.Time

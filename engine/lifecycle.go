@@ -165,6 +165,7 @@ func (b *Broker) expireSessions() {
 		if s.owner.Load() == nil && s.sessionExt != nil && s.expiresAt != 0 && now > s.expiresAt {
 			orphans = takeOrphans(s, orphans)
 			b.dropSessionLocked(s, pb)
+			b.sessionsExpired.Add(1)
 		}
 		s.mu.Unlock()
 	})

@@ -13,6 +13,7 @@ type SysStats struct {
 	ClientsTotal        int64 // connected plus offline persistent sessions
 	ClientsMaximum      int64
 	Connects            uint64 // CONNECTs accepted since start
+	ClientsExpired      uint64 // offline sessions ended by their expiry
 	MessagesReceived    uint64 // MQTT packets of any type
 	MessagesSent        uint64
 	PublishReceived     uint64
@@ -111,6 +112,7 @@ func (b *Broker) Stats() SysStats {
 	s.ClientsConnected = b.connected.Load()
 	s.ClientsMaximum = b.maxConnected.Load()
 	s.Connects = b.totalConnects.Load()
+	s.ClientsExpired = b.sessionsExpired.Load()
 	s.ClientsTotal = int64(b.sessions.len())
 	if s.ClientsTotal < s.ClientsConnected {
 		s.ClientsTotal = s.ClientsConnected
@@ -183,6 +185,8 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/clients/disconnected", i(st.ClientsTotal - st.ClientsConnected)},
 		{"$SYS/broker/clients/inactive", i(st.ClientsTotal - st.ClientsConnected)},
 		{"$SYS/broker/clients/maximum", i(st.ClientsMaximum)},
+		{"$SYS/broker/clients/expired", u(st.ClientsExpired)},
+		{"$SYS/broker/heap/current", u(heapBytes())},
 		{"$SYS/broker/messages/received", u(st.MessagesReceived)},
 		{"$SYS/broker/messages/sent", u(st.MessagesSent)},
 		{"$SYS/broker/publish/messages/received", u(st.PublishReceived)},
@@ -229,6 +233,8 @@ func (l *loop) publishSys() {
 	for _, t := range topics {
 		l.publishSysTopic(t.t, t.v)
 	}
+	l.b.sysLoad.update(&st, l.b.startedAt, time.Now())
+	l.b.sysLoad.publish(l)
 	if l.b.store != nil {
 		s := &st.Store
 		for _, t := range [...]struct{ t, v string }{

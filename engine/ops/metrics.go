@@ -33,7 +33,7 @@ type descs struct {
 	pktIn, pktBytesIn, pubIn, pubBytesIn, pubOut, pubBytesOut *prometheus.Desc
 	dropped                                                   *prometheus.Desc
 	retained, retainedBytes, retainedRefused                  *prometheus.Desc
-	sessions, sessionsEvicted, sessionsRefused                *prometheus.Desc
+	sessions, sessionsEvicted, sessionsRefused, expired       *prometheus.Desc
 	subs, subsRefused                                         *prometheus.Desc
 	queued, inflight, queuedBytes                             *prometheus.Desc
 	slowClosed, throttled, throttleHolds, kicked              *prometheus.Desc
@@ -79,6 +79,7 @@ func newCollector(b *engine.Broker, s *Server, log *slog.Logger) *collector {
 		sessions:        d("sessions", "Sessions, by state: online (a client connected) or offline (persistent, kept).", "state"),
 		sessionsEvicted: d("sessions_evicted_total", "Offline sessions discarded for max_sessions."),
 		sessionsRefused: d("sessions_refused_total", "CONNECTs refused for max_sessions."),
+		expired:         d("sessions_expired_total", "Offline sessions ended by their expiry."),
 		subs:            d("subscriptions", "Subscriptions held by all sessions."),
 		subsRefused:     d("subscriptions_refused_total", "SUBSCRIBE filters refused for a limit."),
 		queued:          d("queued_messages", "QoS 1/2 messages queued for online sessions."),
@@ -157,6 +158,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.sessions, float64(st.ClientsTotal-st.ClientsConnected), "offline")
 	counter(d.sessionsEvicted, st.SessionsEvicted)
 	counter(d.sessionsRefused, st.SessionsRefused)
+	counter(d.expired, st.ClientsExpired)
 	gauge(d.subs, float64(st.Subscriptions))
 	counter(d.subsRefused, st.SubscriptionsRefused)
 	gauge(d.queuedBytes, float64(st.QueuedBytes))
