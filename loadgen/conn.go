@@ -3,8 +3,9 @@ package loadgen
 import (
 	"time"
 
-	"github.com/gust-mqtt/gust/codec"
 	"golang.org/x/sys/unix"
+
+	"github.com/gust-mqtt/gust/codec"
 )
 
 // connState is where a client is in its life.

@@ -9,8 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gust-mqtt/gust/codec"
 	"golang.org/x/sys/unix"
+
+	"github.com/gust-mqtt/gust/codec"
 )
 
 // scratch holds one loop's reusable decode targets.

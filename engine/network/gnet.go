@@ -321,13 +321,7 @@ func PeerAddr(c Conn) net.Addr {
 	if a := c.RemoteAddr(); a != nil {
 		return a
 	}
-	for {
-		ly, ok := c.(Layer)
-		if !ok {
-			break
-		}
-		c = ly.Under()
-	}
+	c = rawConn(c)
 	fc, ok := c.(interface{ Fd() int })
 	if !ok {
 		return nil

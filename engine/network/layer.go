@@ -77,3 +77,15 @@ type Opened interface {
 type Identified interface {
 	PeerIdentity() string
 }
+
+// rawConn returns the raw connection under c's Layers, c itself if it has
+// none.
+func rawConn(c Conn) Conn {
+	for {
+		ly, ok := c.(Layer)
+		if !ok {
+			return c
+		}
+		c = ly.Under()
+	}
+}

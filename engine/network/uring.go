@@ -757,13 +757,16 @@ func (l *uringLoop) live() int {
 var ErrStopped = errors.New("network: event loops stopped")
 
 // Execute queues fn for the loop.
-func (l *uringLoop) Execute(fn func()) error {
+func (l *uringLoop) Execute(fn func()) error { return l.queue(uringTask{fn: fn}) }
+
+// queue adds t to the loop's tasks and rings it.
+func (l *uringLoop) queue(t uringTask) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return ErrStopped
 	}
-	l.tasks = append(l.tasks, uringTask{fn: fn})
+	l.tasks = append(l.tasks, t)
 	l.mu.Unlock()
 	l.ringBell()
 	return nil
@@ -791,28 +794,13 @@ var wakeOne = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 
 // Adopt queues fd for the loop.
 func (l *uringLoop) Adopt(fd int, sa unix.Sockaddr, local net.Addr, wrap Wrap, failed func(error)) error {
-	a := &uringAdopt{fd: fd, wrap: wrap, local: local, failed: failed}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return ErrStopped
-	}
-	l.tasks = append(l.tasks, uringTask{adopt: a})
-	l.mu.Unlock()
-	l.ringBell()
-	return nil
+	return l.queue(uringTask{adopt: &uringAdopt{fd: fd, wrap: wrap, local: local, failed: failed}})
 }
 
 // PauseRead cancels c's RECV (paused) or arms it again: while paused, the
 // peer's bytes wait in the kernel. Loop-only.
 func (l *uringLoop) PauseRead(c Conn, paused bool) bool {
-	for {
-		ly, ok := c.(Layer)
-		if !ok {
-			break
-		}
-		c = ly.Under()
-	}
+	c = rawConn(c)
 	uc, ok := c.(*uringConn)
 	if !ok || uc.l != l || !uc.open {
 		return false
@@ -840,13 +828,7 @@ func (l *uringLoop) PauseRead(c Conn, paused bool) bool {
 // Close closes c (or the connection under the Layer c), calling OnClose
 // before it returns. Loop-only.
 func (l *uringLoop) Close(c Conn) error {
-	for {
-		ly, ok := c.(Layer)
-		if !ok {
-			break
-		}
-		c = ly.Under()
-	}
+	c = rawConn(c)
 	uc, ok := c.(*uringConn)
 	if !ok || uc.l != l {
 		return fmt.Errorf("network: %T is not a connection of this io_uring loop", c)
