@@ -53,12 +53,15 @@ func runServe(args []string) int {
 			return 1
 		}
 	}
+	// Before Start, which logs that the broker listens: a signal sent as
+	// soon as that line appears is handled, not fatal.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	if err := b.Start(); err != nil {
+		signal.Stop(sig)
 		fmt.Fprintln(os.Stderr, "gust serve:", err)
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	failed := waitSignals(b, sig, oc.Users, cfg.PasswordFile)
 	signal.Stop(sig)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
