@@ -213,8 +213,13 @@ func (c *client) clientInfo() *ClientInfo {
 }
 
 // pendingCap bounds the capacity a client keeps in pending between rounds,
-// so idle connections hold little memory.
-const pendingCap = 64 << 10
+// so idle connections hold little memory; a buffer over pendingMax is
+// never kept past its flush (one round's burst, such as a hand-over batch
+// of large messages, does not stay resident when the traffic stops).
+const (
+	pendingCap = 64 << 10
+	pendingMax = 1 << 20
+)
 
 // onTraffic decodes every whole packet in the connection's input buffer in place and
 // handles it; a partial packet waits for the rest (partial.go). Loop-only.
@@ -389,8 +394,8 @@ func (c *client) flush() {
 		_, _ = c.nc.Write(c.pending) // on error the connection closes (OnClose)
 		// Keep a big buffer while rounds keep filling it (a busy subscriber
 		// would otherwise regrow it every round); give it back once a round
-		// uses under a quarter of it.
-		if cap(c.pending) > pendingCap && n < cap(c.pending)/4 {
+		// uses under a quarter of it, or at once past pendingMax.
+		if cap(c.pending) > pendingMax || cap(c.pending) > pendingCap && n < cap(c.pending)/4 {
 			c.pending = nil
 		} else {
 			c.pending = c.pending[:0]

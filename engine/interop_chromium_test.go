@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,9 +89,11 @@ func TestInteropChromiumWebSocket(t *testing.T) {
 	var logb syncBuffer
 	cmd.Stdout, cmd.Stderr = &logb, &logb
 	cmd.WaitDelay = 2 * time.Second
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	reapGroup(t, cmd)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
@@ -116,4 +119,26 @@ func TestInteropChromiumWebSocket(t *testing.T) {
 		t.Fatalf("upgrades %d, with deflate %d: want 1 and 1", st.WSUpgrades, st.WSDeflated)
 	}
 	t.Log("screenshot:", shot)
+}
+
+// ownGroup makes cmd, not yet started, the leader of a process group, so
+// that reapGroup can end Chromium's helper processes too.
+func ownGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
+
+// reapGroup kills the process group of the started cmd and waits until
+// no process of it is left: Chromium's helpers write into the profile
+// directory, which t.TempDir removes after this cleanup.
+func reapGroup(t *testing.T, cmd *exec.Cmd) {
+	t.Cleanup(func() {
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if syscall.Kill(-pgid, 0) == syscall.ESRCH {
+				return
+			}
+		}
+		t.Logf("chromium process group %d still has processes after 10 s", pgid)
+	})
 }

@@ -108,9 +108,11 @@ func startChromium(t *testing.T) *cdp {
 		t.Fatal(err)
 	}
 	cmd.WaitDelay = 5 * time.Second
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	reapGroup(t, cmd)
 	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
 	found := make(chan string, 1)
 	go func() {
@@ -282,4 +284,26 @@ func shot(t *testing.T, page *cdp, name string) {
 		t.Fatal(err)
 	}
 	t.Log("screenshot: " + path + fmt.Sprintf(" (%d bytes)", len(png)))
+}
+
+// ownGroup makes cmd, not yet started, the leader of a process group, so
+// that reapGroup can end Chromium's helper processes too.
+func ownGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
+
+// reapGroup kills the process group of the started cmd and waits until
+// no process of it is left: Chromium's helpers write into the profile
+// directory, which t.TempDir removes after this cleanup.
+func reapGroup(t *testing.T, cmd *exec.Cmd) {
+	t.Cleanup(func() {
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if syscall.Kill(-pgid, 0) == syscall.ESRCH {
+				return
+			}
+		}
+		t.Logf("chromium process group %d still has processes after 10 s", pgid)
+	})
 }

@@ -316,7 +316,7 @@ func TestAmplifyMatchCacheLongTopics(t *testing.T) {
 			pingRoundTrip(t, c)
 		},
 	}
-	b := startBroker(t, brokerOpts{Flags: []string{"--max-topic-length", "65535"}})
+	b := startBroker(t, brokerOpts{Flags: []string{"--max-topic-length", "65535", "--max-outbound-bytes", "262144"}})
 	r := runAmplification(t, b, a)
 	t.Logf("gust: %d publishes to distinct %d-byte topics: %v", pubs, size, r)
 	checkAmplification(t, b, r)
@@ -421,7 +421,9 @@ func (c *mqttConn) pingOK() bool {
 
 // TestAmplifyTopicAliases: 10 MQTT 5 subscribers taking up to 1024 topic
 // aliases each receive 512 distinct 65,000-byte topics. Each connection's
-// alias topics are bounded by topic_alias_bytes.
+// alias topics are bounded by topic_alias_bytes. max_outbound_bytes is
+// small so that the subscribers' unsent bytes (bounded by it, and by
+// design up to 4 MiB each) do not hide what the alias tables keep.
 func TestAmplifyTopicAliases(t *testing.T) {
 	const subs, topics, size = 10, 512, 65000
 	a := amplification{
@@ -453,10 +455,13 @@ func TestAmplifyTopicAliases(t *testing.T) {
 			time.Sleep(time.Second)
 		},
 	}
-	b := startBroker(t, brokerOpts{Flags: []string{"--max-topic-length", "65535"}})
+	b := startBroker(t, brokerOpts{Flags: []string{"--max-topic-length", "65535", "--max-outbound-bytes", "262144"}})
 	r := runAmplification(t, b, a)
 	t.Logf("gust: %d alias-taking subscribers, %d distinct %d-byte topics: %v", subs, topics, size, r)
 	checkAmplification(t, b, r)
+	if !strings.Contains(b.Log(), "topic aliases full") {
+		t.Errorf("the alias bound was not reached: no \"topic aliases full\" in the log")
+	}
 	peer(t, a)
 }
 

@@ -127,6 +127,7 @@ type uringConn struct {
 
 	recvArmed   bool
 	paused      bool // PauseRead: no RECV is armed again until resumed
+	shutWrite   bool // CloseWrite: shut the write side once the queued bytes are sent
 	closingDone bool // the Layer's Closing has run, or must not
 	open        bool // false once closed: OnClose has run
 	released    bool
@@ -511,6 +512,8 @@ func (l *uringLoop) sent(c *uringConn, cqe *uring.CQE) {
 	}
 	if len(c.queued) > 0 {
 		l.markDirty(c)
+	} else if c.shutWrite {
+		_ = unix.Shutdown(c.fd, unix.SHUT_WR)
 	}
 }
 
@@ -908,6 +911,19 @@ func (c *uringConn) SetLinger(sec int) error {
 // RemoteAddr is nil: the connection keeps no peer address (PeerAddr
 // reads it from the socket).
 func (c *uringConn) RemoteAddr() net.Addr { return nil }
+
+// CloseWrite shuts the write side of the socket once every byte written
+// before it has been sent (network.CloseWrite).
+func (c *uringConn) CloseWrite() error {
+	if !c.open {
+		return net.ErrClosed
+	}
+	c.shutWrite = true
+	if !c.sendBusy && len(c.queued) == 0 {
+		return unix.Shutdown(c.fd, unix.SHUT_WR)
+	}
+	return nil
+}
 
 // Fd is the connection's socket.
 func (c *uringConn) Fd() int            { return c.fd }
