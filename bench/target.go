@@ -36,6 +36,10 @@ const (
 	// same throw-away certificates (certs.go); the generator verifies them.
 	NameGustTLS      = "gust-tls"
 	NameMosquittoTLS = "mosquitto-tls"
+	// NameGustScraped is Gust with its HTTP operations listener on and
+	// /metrics scraped every second while it runs, to set against plain
+	// gust in the same run (scrape.go).
+	NameGustScraped = "gust-scraped"
 )
 
 // MosquittoPath is where Debian installs the broker.
@@ -64,6 +68,9 @@ type Target struct {
 	Persist bool
 	// TLS serves MQTT over TLS only, with the harness's certificates.
 	TLS bool
+	// Scrape turns a gust target's HTTP operations listener on and
+	// scrapes its /metrics every scrapeEvery while it runs.
+	Scrape bool
 	// bin is the prepared executable of a started target.
 	bin string
 }
@@ -90,6 +97,8 @@ func ParseTarget(s string) (Target, error) {
 		return Target{Name: s, Kind: KindMosquitto, Persist: true}, nil
 	case NameGustTLS:
 		return Target{Name: s, Kind: KindGust, TLS: true}, nil
+	case NameGustScraped:
+		return Target{Name: s, Kind: KindGust, Scrape: true}, nil
 	case NameMosquittoTLS:
 		return Target{Name: s, Kind: KindMosquitto, TLS: true}, nil
 	}
@@ -192,6 +201,8 @@ type running struct {
 	pid    int
 	// dirs are the data directories made for this start, removed by stop.
 	dirs []string
+	// scraper reads /metrics of a Scrape target until stop.
+	scraper *scraper
 }
 
 // start launches the target on a free loopback port (and a WebSocket
@@ -236,6 +247,16 @@ func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running,
 		r.removeDirs()
 		return nil, err
 	}
+	httpAddr := ""
+	if t.Scrape && t.Kind == KindGust {
+		hp, err := freePort()
+		if err != nil {
+			r.removeDirs()
+			return nil, err
+		}
+		httpAddr = "127.0.0.1:" + strconv.Itoa(hp)
+		args = append(args, "--http-listen", httpAddr)
+	}
 	if pin != "" {
 		if tp, err := exec.LookPath("taskset"); err == nil {
 			args = append([]string{tp, "-c", pin}, args...)
@@ -249,7 +270,7 @@ func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running,
 		return nil, err
 	}
 	r.cmd, r.pid = cmd, cmd.Process.Pid
-	for _, a := range []string{addr, r.wsAddr} {
+	for _, a := range []string{addr, r.wsAddr, httpAddr} {
 		if a == "" {
 			continue
 		}
@@ -257,6 +278,9 @@ func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running,
 			r.stop()
 			return nil, fmt.Errorf("%w: %s at %s", ErrNotListening, t.Name, a)
 		}
+	}
+	if httpAddr != "" {
+		r.scraper = startScraper("http://"+httpAddr+"/metrics", scrapeEvery)
 	}
 	return r, nil
 }
@@ -395,6 +419,12 @@ func MosquittoPersistConfig(port int, dir string) string {
 // removes its data directories.
 func (r *running) stop() {
 	defer r.removeDirs()
+	if r.scraper != nil {
+		if n, err := r.scraper.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: /metrics scrapes: %d good, last error: %v\n", n, err)
+		}
+		r.scraper = nil
+	}
 	if r.cmd == nil {
 		return
 	}
