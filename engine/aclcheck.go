@@ -208,6 +208,15 @@ func (c *client) mayPublishWill(w *message) bool {
 	return true
 }
 
+// aclDenyCode is the v5 reason code of an ACL refusal
+// (Config.ACLDenyReason).
+func (b *Broker) aclDenyCode() codec.ReasonCode {
+	if b.cfg.ACLDenyReason == ACLDenyUnspecified {
+		return codec.ReasonUnspecifiedError
+	}
+	return codec.ReasonNotAuthorized
+}
+
 // aclDenied logs a refusal at debug level. Loop-only.
 func (c *client) aclDenied(what string, topic []byte) {
 	if b := c.l.b; b.debug() {

@@ -244,6 +244,15 @@ type Config struct {
 	// published. Publish decisions are cached per event loop (aclCacheBytes).
 	ACLFile string `toml:"acl_file"`
 
+	// ACLDenyReason is what an MQTT 5 client is told of an ACL refusal:
+	// ACLDenyNotAuthorized (SUBACK, PUBACK or PUBREC 0x87 Not authorized,
+	// with a Reason String) or ACLDenyUnspecified (0x80 Unspecified error
+	// without a Reason String: the client learns nothing of the rules, as
+	// MQTT 5 allows a server that does not wish to reveal the reason; no
+	// 0x80 acknowledgement carries a Reason String then). 3.1.1 has only
+	// 0x80 for a refused filter either way.
+	ACLDenyReason string `toml:"acl_deny_reason"`
+
 	// Store is where durable state goes: StoreMemory (nothing survives a
 	// restart) or StoreDisk (under DataDir): retained messages, persistent
 	// sessions with their subscriptions, wills and queued and in-flight
@@ -454,6 +463,7 @@ func DefaultConfig() Config {
 		TLSHandshakes:           1024,
 		Loops:                   0,
 		IO:                      IOEpoll,
+		ACLDenyReason:           ACLDenyNotAuthorized,
 		MaxConnections:          0,
 		MaxPacketSize:           1 << 20, // like EMQX's 1 MiB max_packet_size
 		MaxInflight:             20,      // Mosquitto max_inflight_messages
@@ -542,6 +552,8 @@ func (c Config) Validate() error {
 		{c.TrimIdle >= 0, "trim_idle", c.TrimIdle, ">= 0"},
 		{c.Logger != nil || validLevel(c.LogLevel), "log_level", c.LogLevel, "debug, info, warn or error"},
 		{c.IO == IOEpoll || c.IO == IOUring || c.IO == IOAuto, "io", c.IO, "epoll, io_uring or auto"},
+		{c.ACLDenyReason == ACLDenyNotAuthorized || c.ACLDenyReason == ACLDenyUnspecified, "acl_deny_reason", c.ACLDenyReason,
+			ACLDenyNotAuthorized + " or " + ACLDenyUnspecified},
 		{c.Logger != nil || c.LogFormat == "" || c.LogFormat == "text" || c.LogFormat == "json", "log_format", c.LogFormat, "text or json"},
 		{c.Store == StoreMemory || c.Store == StoreDisk, "store", c.Store, "memory or disk"},
 		{c.Store != StoreDisk || c.DataDir != "", "data_dir", c.DataDir, "a directory path"},
@@ -606,6 +618,12 @@ func slogLevel(s string) slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// The values of Config.ACLDenyReason.
+const (
+	ACLDenyNotAuthorized = "not-authorized"
+	ACLDenyUnspecified   = "unspecified"
+)
 
 // The values of Config.IO.
 const (

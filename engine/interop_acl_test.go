@@ -888,3 +888,42 @@ func TestACLReadCheckAfterRestart(t *testing.T) {
 		t.Errorf("alice resumed and received %q, want [a/x]", topics)
 	}
 }
+
+// TestACLDenyReasonUnspecified: with acl_deny_reason unspecified an MQTT 5
+// client (paho.golang) gets 0x80 without a Reason String for a refused
+// filter and a denied QoS 1 PUBLISH, where not-authorized gives 0x87 with
+// one.
+func TestACLDenyReasonUnspecified(t *testing.T) {
+	for _, tc := range []struct {
+		reason string
+		code   byte
+		text   bool
+	}{
+		{reason: ACLDenyNotAuthorized, code: 0x87, text: true},
+		{reason: ACLDenyUnspecified, code: 0x80},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			b, _ := startACLBroker(t, func(c *Config) { c.ACLDenyReason = tc.reason })
+			bob := dialPahoV5Addr(t, b.Addr().String(), "bob", func(cp *paho.Connect) {
+				cp.UsernameFlag, cp.Username = true, "bob"
+				cp.PasswordFlag, cp.Password = true, []byte("bob-pw")
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			sa, _ := bob.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "a/#", QoS: 1}}})
+			if sa == nil || len(sa.Reasons) != 1 || sa.Reasons[0] != tc.code {
+				t.Fatalf("SUBACK %+v, want reason %#x", sa, tc.code)
+			}
+			if got := sa.Properties != nil && sa.Properties.ReasonString != ""; got != tc.text {
+				t.Errorf("SUBACK Reason String present %v, want %v", got, tc.text)
+			}
+			r, _ := bob.c.Publish(ctx, &paho.Publish{Topic: "a/b", QoS: 1, Payload: []byte("x")})
+			if r == nil || r.ReasonCode != tc.code {
+				t.Fatalf("PUBACK %+v, want reason %#x", r, tc.code)
+			}
+			if got := r.Properties != nil && r.Properties.ReasonString != ""; got != tc.text {
+				t.Errorf("PUBACK Reason String present %v, want %v", got, tc.text)
+			}
+		})
+	}
+}

@@ -164,7 +164,7 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 	}
 	grant := c.maySubscribe(filter, f) // ACL and Authoriser (aclcheck.go)
 	if grant == subRefused {
-		return failCode(c.version, codec.ReasonNotAuthorized), false
+		return failCode(c.version, b.aclDenyCode()), false
 	}
 	qos := min(f.QoS, byte(b.cfg.MaximumQoS)) // [MQTT-3.2.2-10] accepted, granted at most MaximumQoS
 	// The subscriber state and its id exist before a producer can match s

@@ -263,6 +263,7 @@ func newServeFlagsWith(cfg *engine.Config, oc *ops.Config, lf *listenFlags, stde
 	fs.IntVar(&cfg.AuthWorkers, "auth-workers", cfg.AuthWorkers, "goroutines checking passwords off the event loops (0 = half the CPUs, at least 1)")
 	fs.IntVar(&cfg.AuthQueue, "auth-queue", cfg.AuthQueue, "logins waiting for a password check; past it CONNECT is refused as server busy")
 	fs.StringVar(&cfg.ACLFile, "acl-file", cfg.ACLFile, "access control list `file` in Mosquitto's format (topic/pattern/user lines): who may publish and subscribe where; reloaded on SIGHUP")
+	fs.StringVar(&cfg.ACLDenyReason, "acl-deny-reason", cfg.ACLDenyReason, "what an MQTT 5 client hears of an ACL refusal: not-authorized (0x87 with a Reason String) or unspecified (0x80, nothing more)")
 	fs.BoolVar(&cfg.AllowZeroLengthClientID, "allow-zero-length-client-id", cfg.AllowZeroLengthClientID, "assign an id to clean-session clients that send none")
 	fs.IntVar(&cfg.MaxClientIDLength, "max-client-id-length", cfg.MaxClientIDLength, "longest accepted client id in bytes")
 	fs.IntVar(&cfg.ReceiveMaximum, "receive-maximum", cfg.ReceiveMaximum, "unacknowledged QoS 1/2 messages a client may send at once")
