@@ -267,6 +267,12 @@ type Config struct {
 	// go), a duration such as "10ms" (at most that window), or "never"
 	// (the operating system decides). Default always.
 	Fsync string `toml:"fsync"`
+	// StoreMemTableBytes is the size of the disk store's in-memory table,
+	// where records wait for a flush to the store's files; up to four take
+	// memory at once. A larger one lets more short-lived records (a queued
+	// message and its acknowledgement) meet in memory; a smaller one keeps
+	// each write's insert cheaper.
+	StoreMemTableBytes int64 `toml:"store_memtable_bytes"`
 	// Persist, if set, is the store to use instead of the one Store names
 	// (tests); the caller keeps it open.
 	Persist persist.Store `toml:"-"`
@@ -482,6 +488,7 @@ func DefaultConfig() Config {
 		Store:                   StoreMemory,
 		DataDir:                 "gust-data",
 		Fsync:                   "always",
+		StoreMemTableBytes:      persist.DefaultMemTableSize,
 		AllowAnonymous:          true,
 		AllowZeroLengthClientID: true,
 		MaxClientIDLength:       65535,
@@ -558,6 +565,7 @@ func (c Config) Validate() error {
 		{c.Store == StoreMemory || c.Store == StoreDisk, "store", c.Store, "memory or disk"},
 		{c.Store != StoreDisk || c.DataDir != "", "data_dir", c.DataDir, "a directory path"},
 		{validFsync(c.Fsync), "fsync", c.Fsync, "always, never, or a duration such as 10ms"},
+		{c.StoreMemTableBytes >= 1<<20 && c.StoreMemTableBytes <= 1<<30, "store_memtable_bytes", c.StoreMemTableBytes, "1048576 (1 MiB) to 1073741824 (1 GiB)"},
 		{c.MaxClientIDLength >= 23 && c.MaxClientIDLength <= 65535, "max_client_id_length", c.MaxClientIDLength, "23..65535"},
 		{c.MaxSessionExpiry >= 0, "max_session_expiry", c.MaxSessionExpiry, ">= 0"},
 		{c.ReceiveMaximum >= 1 && c.ReceiveMaximum <= 65535, "receive_maximum", c.ReceiveMaximum, "1..65535"},

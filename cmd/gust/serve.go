@@ -259,6 +259,7 @@ func newServeFlagsWith(cfg *engine.Config, oc *ops.Config, lf *listenFlags, stde
 	fs.StringVar(&cfg.PasswordFile, "password-file", cfg.PasswordFile, "users `file` written by 'gust passwd': user name/password and MQTT 5 SCRAM-SHA-256 logins are checked against it; clients without a user name are then refused unless allow-anonymous is set explicitly")
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "where durable state goes: disk (under data-dir: retained messages, persistent sessions and their queued messages survive a restart or crash) or memory (lost on restart)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the disk store")
+	fs.Int64Var(&cfg.StoreMemTableBytes, "store-memtable-bytes", cfg.StoreMemTableBytes, "size of the disk store's in-memory table in bytes (up to four take memory at once)")
 	fs.StringVar(&cfg.Fsync, "fsync", cfg.Fsync, "what a crash may lose of what was acknowledged: always (nothing), a window such as 10ms, or never (the OS decides)")
 	fs.IntVar(&cfg.AuthWorkers, "auth-workers", cfg.AuthWorkers, "goroutines checking passwords off the event loops (0 = half the CPUs, at least 1)")
 	fs.IntVar(&cfg.AuthQueue, "auth-queue", cfg.AuthQueue, "logins waiting for a password check; past it CONNECT is refused as server busy")
