@@ -36,10 +36,41 @@ func startBroker(t testing.TB, mod func(*Config)) *Broker {
 	return b
 }
 
+// tryStartBroker is startBroker returning New's or Start's error.
+func tryStartBroker(t testing.TB, mod func(*Config)) (*Broker, error) {
+	t.Helper()
+	b, err := newTestBroker(mod)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Start(); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	})
+	return b, nil
+}
+
 // startBrokerNoCleanup is startBroker for a test that shuts the broker
 // down itself.
 func startBrokerNoCleanup(t testing.TB, mod func(*Config)) *Broker {
 	t.Helper()
+	b, err := newTestBroker(mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newTestBroker makes a broker with the tests' settings (a free loopback
+// port, two loops, the backend GUST_IO names) and mod's.
+func newTestBroker(mod func(*Config)) (*Broker, error) {
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Loops = 2
@@ -55,14 +86,7 @@ func startBrokerNoCleanup(t testing.TB, mod func(*Config)) *Broker {
 	if mod != nil {
 		mod(&cfg)
 	}
-	b, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return New(cfg)
 }
 
 // waitFor polls cond for up to 10 s.

@@ -104,6 +104,9 @@ var listeningRE = regexp.MustCompile(`broker listening.* addr=(\S+)`)
 func startBroker(t testing.TB, o brokerOpts) *broker {
 	t.Helper()
 	args := []string{gustBin, "serve", "--listen", "127.0.0.1:0", "--log-level", "info", "--allow-anonymous", "--store", "memory"}
+	if v := os.Getenv("GUST_IO"); v != "" {
+		args = append(args, "--io", v) // the suite runs on either network backend
+	}
 	args = append(args, o.Flags...)
 	b := launch(t, "gust", args, o.NoFile)
 	deadline := time.Now().Add(15 * time.Second)
