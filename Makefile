@@ -28,10 +28,11 @@ run:
 test:
 	$(GO) test -count=1 -timeout 20m ./...
 
-## test-io_uring: the engine's and the network seam's tests again on the io_uring backend.
+## test-io_uring: the engine's, the network seam's and the hostile-client tests again on the io_uring
+## backend.
 .PHONY: test-io_uring
 test-io_uring:
-	GUST_IO=io_uring $(GO) test -count=1 -timeout 20m ./engine/ ./engine/network/...
+	GUST_IO=io_uring $(GO) test -count=1 -timeout 20m ./engine/ ./engine/network/... ./engine/hostile/
 
 ## race: the concurrent packages under the race detector.
 race:

@@ -358,3 +358,43 @@ func TestPollerPauseRead(t *testing.T) {
 		}
 	})
 }
+
+// TestPollerPauseResumeAtOnce pauses a connection and resumes it in the
+// same loop callback, before the backend has finished pausing (on
+// io_uring the RECV's cancellation is still in flight), many times over:
+// reading goes on, every byte the peer sends is read.
+func TestPollerPauseResumeAtOnce(t *testing.T) {
+	eachPoller(t, func(t *testing.T, mk func(*slog.Logger) Poller) {
+		r := &counter{recorder: newRecorder()}
+		loops := startPoller(t, mk(slog.New(slog.NewTextHandler(io.Discard, nil))), r, 1)
+		cl, fd, sa, local := accepted(t)
+		if err := loops[0].Adopt(fd, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, r.opened, "OnOpen")
+		c := recv(t, r.conns, "Conn")
+		var sent int64
+		for i := range 200 {
+			done := make(chan bool, 1)
+			if err := loops[0].Execute(func() {
+				ok := loops[0].PauseRead(c, true)
+				done <- ok && loops[0].PauseRead(c, false)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !recv(t, done, "PauseRead") {
+				t.Fatal("PauseRead failed")
+			}
+			n, err := cl.Write(make([]byte, 1000+i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent += int64(n)
+			for deadline := time.Now().Add(5 * time.Second); r.n.Load() < sent; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("round %d: read %d of %d bytes", i, r.n.Load(), sent)
+				}
+			}
+		}
+	})
+}

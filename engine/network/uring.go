@@ -125,9 +125,12 @@ type uringConn struct {
 	sendBusy bool
 	isDirty  bool
 
-	recvArmed   bool
-	paused      bool // PauseRead: no RECV is armed again until resumed
-	shutWrite   bool // CloseWrite: shut the write side once the queued bytes are sent
+	recvArmed bool
+	paused    bool // PauseRead: no RECV is armed again until resumed
+	shutWrite bool // CloseWrite: shut the write side once the queued bytes are sent
+	// behind: the queued bytes waited behind a SEND that has completed;
+	// they count as unsent until their own SEND is submitted.
+	behind      bool
 	closingDone bool // the Layer's Closing has run, or must not
 	open        bool // false once closed: OnClose has run
 	released    bool
@@ -421,6 +424,11 @@ func (l *uringLoop) received(c *uringConn, cqe *uring.CQE) {
 				l.rearm = append(l.rearm, c)
 			}
 		case unix.ECANCELED:
+			// PauseRead's cancel; a resume that came before this
+			// completion found the RECV still armed, so arm it now.
+			if c.open && !c.paused {
+				l.rearm = append(l.rearm, c)
+			}
 		default:
 			c.closingDone = true
 			l.closeConn(c, fmt.Errorf("recv: %w", errno))
@@ -511,6 +519,7 @@ func (l *uringLoop) sent(c *uringConn, cqe *uring.CQE) {
 		return
 	}
 	if len(c.queued) > 0 {
+		c.behind = true
 		l.markDirty(c)
 	} else if c.shutWrite {
 		_ = unix.Shutdown(c.fd, unix.SHUT_WR)
@@ -545,7 +554,7 @@ func (l *uringLoop) submitSend(c *uringConn) {
 	e.Len = uint32(len(rest))
 	e.OpFlags = unix.MSG_NOSIGNAL
 	e.UserData = userData(kindSend, c.slot, c.gen)
-	c.sendBusy = true
+	c.sendBusy, c.behind = true, false
 }
 
 func (l *uringLoop) markDirty(c *uringConn) {
@@ -891,11 +900,12 @@ func (c *uringConn) Write(p []byte) (int, error) {
 }
 
 // OutboundBuffered counts the bytes of a SEND the kernel has not completed
-// and those queued behind it. Bytes written this round with no SEND in
-// flight are not counted: nothing has refused them yet (on epoll they
-// would be in the socket already).
+// and those queued behind it (also once that SEND completed, until their
+// own is submitted). Bytes written this round with no SEND before them
+// are not counted: nothing has refused them yet (on epoll they would be
+// in the socket already).
 func (c *uringConn) OutboundBuffered() int {
-	if !c.sendBusy {
+	if !c.sendBusy && !c.behind {
 		return 0
 	}
 	return len(c.queued) + len(c.sending) - c.sendOff
