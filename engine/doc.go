@@ -27,7 +27,8 @@
 //     Execute (loop.run logs one that cannot run).
 //   - The acceptor goroutine (listener.go) owns the TCP listener: it
 //     accepts, admits a connection while fewer than max_connections are
-//     open (Broker.open, counted from accept to close), and hands it to a
+//     open (Broker.open, counted from accept to close) and fewer than its
+//     listener's own max_connections (listener.open), and hands it to a
 //     loop, round robin (Broker.handOff, listeners.go: network.Loop Adopt queues
 //     it on the loop, which registers it and runs OnOpen).
 //   - There is one acceptor per listener (listeners.go). A TLS listener's

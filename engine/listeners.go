@@ -55,6 +55,13 @@ type Listener struct {
 
 	// Path is the HTTP path of a ws or wss listener; "" means "/mqtt".
 	Path string `toml:"path"`
+
+	// MaxConnections caps the connections open through this listener
+	// (0: no cap of its own), under the broker's max_connections: past
+	// it a connection is closed at accept, counted (Stats.Listeners,
+	// /metrics gust_listener_connections_refused_total) and logged, as
+	// at the broker's bound.
+	MaxConnections int `toml:"max_connections"`
 }
 
 func (l *Listener) isTLS() bool {
@@ -96,6 +103,9 @@ func (c *Config) validateListeners() error {
 		if l.Path != "" && (l.Transport == TransportTCP || l.Transport == TransportTLS) {
 			return fmt.Errorf("%w: %s: path applies to ws and wss listeners only", ErrConfig, at)
 		}
+		if l.MaxConnections < 0 {
+			return fmt.Errorf("%w: %s: max_connections %d, want 0 (only the broker's max_connections) or a count", ErrConfig, at, l.MaxConnections)
+		}
 		if l.Path != "" && !strings.HasPrefix(l.Path, "/") {
 			return fmt.Errorf("%w: %s: path %q, want an absolute path such as /mqtt", ErrConfig, at, l.Path)
 		}
@@ -107,6 +117,9 @@ func (c *Config) validateListeners() error {
 type listener struct {
 	cfg  Listener
 	addr net.Addr
+	// open counts the connections open through this listener, from
+	// admission to close, as Broker.open counts all of them.
+	open atomic.Int64
 	acc  atomic.Pointer[acceptor] // set by Start
 	tls  *transport.TLSServer     // tls, wss
 	// ws builds the WebSocket Layer over a connection's raw or TLS one.
@@ -172,6 +185,7 @@ func (b *Broker) startAcceptors(files []*os.File, loops []*loop, maxConns int64)
 			}
 			return err
 		}
+		acc.lnMax, acc.lnOpen, acc.addr = int64(ln.cfg.MaxConnections), &ln.open, ln.addr
 		ln.acc.Store(acc)
 		go acc.run()
 	}
@@ -206,12 +220,14 @@ func (b *Broker) handOff(ln *listener, loops []*loop, next *atomic.Uint64) handO
 		}
 		failed := func(err error) {
 			b.open.Add(-1)
+			ln.open.Add(-1)
 			b.tlsLogs.failed(ln, a.Remote, err)
 		}
 		err := b.handshakes.Start(ln.tls, a, adopt, failed)
 		if errors.Is(err, transport.ErrHandshakesFull) {
 			_ = unix.Close(fd)
 			b.open.Add(-1)
+			ln.open.Add(-1)
 			b.tlsLogs.full.note(1, "tls_handshakes", b.cfg.TLSHandshakes, "refused_total", b.handshakes.Refused.Load())
 			return nil
 		}
@@ -240,6 +256,57 @@ func (b *Broker) ReloadTLS() error {
 		b.log.Info("TLS certificates reloaded", "listener", ln.cfg.Addr, "cert", ln.cfg.CertFile)
 	}
 	return first
+}
+
+// listenerOf returns the listener nc was accepted from, nil for a
+// connection of no listener (the tests' in-memory ones). Loop-only.
+func (b *Broker) listenerOf(nc network.Conn) *listener {
+	local := network.LocalAddr(nc)
+	if local == nil {
+		return nil
+	}
+	for _, ln := range b.lns {
+		if ln.addr == local { // the very net.Addr the listener handed to Adopt
+			return ln
+		}
+	}
+	return nil
+}
+
+// connClosed accounts for the close of a connection admitted through ln
+// (nil: none). Safe from any goroutine.
+func (b *Broker) connClosed(ln *listener) {
+	b.open.Add(-1)
+	if ln != nil {
+		ln.open.Add(-1)
+	}
+}
+
+// ListenerStats is one listener's connection counts.
+type ListenerStats struct {
+	Transport, Addr string // as configured; Addr is the bound address once started
+	Open            int64  // connections open through it, connected or not
+	MaxConnections  int    // its own cap, 0 for none
+	Refused         uint64 // connections closed at accept (its cap, the broker's, out of descriptors)
+}
+
+// ListenerStats returns the connection counts of each listener, in
+// Config.Listeners order, nil before Start. Safe from any goroutine.
+func (b *Broker) ListenerStats() []ListenerStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.started {
+		return nil
+	}
+	st := make([]ListenerStats, len(b.lns))
+	for i, ln := range b.lns {
+		st[i] = ListenerStats{Transport: ln.cfg.Transport, Addr: ln.addr.String(), Open: ln.open.Load(),
+			MaxConnections: ln.cfg.MaxConnections}
+		if a := ln.acc.Load(); a != nil {
+			st[i].Refused = a.refused.Load()
+		}
+	}
+	return st
 }
 
 // ListenerAddrs returns the bound address of each listener, in

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine/transport/certgen"
 )
@@ -72,6 +74,7 @@ func TestListenersConfigErrors(t *testing.T) {
 		{name: "require without ca", l: Listener{Transport: "tls", Addr: ":1", CertFile: set.Server, KeyFile: set.ServerKey, RequireCertificate: true}, want: "need tls_ca"},
 		{name: "cert on tcp", l: Listener{Transport: "tcp", Addr: ":1", CertFile: set.Server}, want: "tls and wss listeners only"},
 		{name: "ws path", l: Listener{Transport: "ws", Addr: ":1", Path: "mqtt"}, want: "want an absolute path"},
+		{name: "max connections", l: Listener{Transport: "tcp", Addr: ":1", MaxConnections: -1}, want: "max_connections -1, want 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -265,4 +268,62 @@ func TestTLSSlowConsumer(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestListenerMaxConnections: a TLS listener with max_connections 2 serves
+// two paho clients over ssl:// and closes the third at accept (counted for
+// that listener, logged), while the plain TCP listener of the same broker
+// still serves; once a TLS client leaves, a new one is served.
+func TestListenerMaxConnections(t *testing.T) {
+	set, err := certgen.WriteSet(t.TempDir(), []string{"127.0.0.1"}, "c", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs *syncBuffer
+	b := startBroker(t, func(c *Config) {
+		logs = captureLog(c)
+		c.Listeners = []Listener{
+			{Transport: TransportTCP, Addr: "127.0.0.1:0"},
+			{Transport: TransportTLS, Addr: "127.0.0.1:0", CertFile: set.Server, KeyFile: set.ServerKey, MaxConnections: 2},
+		}
+	})
+	tlsAddr := b.ListenerAddrs()[1].String()
+	overTLS := func(o *mqtt.ClientOptions) {
+		o.Servers = nil
+		o.AddBroker("ssl://" + tlsAddr)
+		o.SetTLSConfig(clientTLS(t, set, false))
+	}
+	first := pahoClient(t, b, "tls-1", overTLS)
+	pahoClient(t, b, "tls-2", overTLS)
+
+	o := mqtt.NewClientOptions().SetClientID("tls-3").SetAutoReconnect(false).SetConnectRetry(false).
+		SetConnectTimeout(5 * time.Second).SetProtocolVersion(4)
+	overTLS(o)
+	third := mqtt.NewClient(o)
+	if tok := third.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() == nil {
+		third.Disconnect(0)
+		t.Fatal("a third client was served by a TLS listener with max_connections 2")
+	}
+	st := b.ListenerStats()
+	if st[1].Refused != 1 || st[1].Open != 2 || st[1].MaxConnections != 2 {
+		t.Fatalf("TLS listener stats %+v, want 1 refused, 2 open, max 2", st[1])
+	}
+	if st[0].Refused != 0 {
+		t.Fatalf("TCP listener stats %+v, want none refused", st[0])
+	}
+	if got := b.Stats().ConnectionsRefused; got != 1 {
+		t.Fatalf("Stats.ConnectionsRefused %d, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "connection refused: the listener's max_connections reached") ||
+		!strings.Contains(logs.String(), "max_connections=2") {
+		t.Fatalf("no log line for the listener's bound:\n%s", logs.String())
+	}
+
+	plain := pahoClient(t, b, "tcp-1", nil)
+	if !plain.IsConnected() {
+		t.Fatal("the TCP listener refused a client while the TLS one was full")
+	}
+	first.Disconnect(50)
+	waitFor(t, "the TLS listener's count to fall", func() bool { return b.ListenerStats()[1].Open == 1 })
+	pahoClient(t, b, "tls-4", overTLS)
 }

@@ -22,6 +22,8 @@ const exampleListeners = `
 # transport: tcp, tls, ws or wss. tls and wss take tls_cert, tls_key (reloaded on SIGHUP),
 # tls_ca (client certificates), require_certificate, use_identity_as_username,
 # tls_min_version ("1.2" or "1.3") and tls_cipher_suites; ws and wss take path ("/mqtt").
+# Any listener takes max_connections: a cap of its own under the broker's max_connections
+# (0: none); past it a connection is closed at accept, counted and logged.
 #
 #   [[listener]]
 #   transport = "tcp"
@@ -35,6 +37,7 @@ const exampleListeners = `
 #   tls_ca = "/etc/gust/ca.pem"
 #   require_certificate = true
 #   use_identity_as_username = true
+#   max_connections = 10000
 `
 
 // listenFlags are the flag form of the common listeners: plain TCP on
@@ -74,7 +77,7 @@ func readListenerBlocks(path string) ([]engine.Listener, error) {
 	}
 	for _, k := range md.Undecoded() {
 		if len(k) > 1 && k[0] == listenerTable {
-			return nil, fmt.Errorf("config file %s: [[listener]] %s: unknown setting (transport, addr, tls_cert, tls_key, tls_ca, require_certificate, use_identity_as_username, tls_min_version, tls_cipher_suites, path)", path, k[len(k)-1])
+			return nil, fmt.Errorf("config file %s: [[listener]] %s: unknown setting (transport, addr, tls_cert, tls_key, tls_ca, require_certificate, use_identity_as_username, tls_min_version, tls_cipher_suites, path, max_connections)", path, k[len(k)-1])
 		}
 	}
 	return file.Listener, nil

@@ -93,6 +93,8 @@ func TestServeSettingErrors(t *testing.T) {
 			want: []string{"[[listener]] port", "unknown setting"}},
 		{name: "listener transport", args: []string{"--config", writeFile(t, "[[listener]]\ntransport = \"quic\"\naddr = \":1\"\n")},
 			want: []string{"transport \"quic\"", "want tcp, tls, ws or wss"}},
+		{name: "listener max connections", args: []string{"--config", writeFile(t, "[[listener]]\ntransport = \"tcp\"\naddr = \":1\"\nmax_connections = -5\n")},
+			want: []string{"max_connections -5", "want 0 (only the broker's max_connections) or a count"}},
 		{name: "tls files without listener", args: []string{"--tls-cert", "x.pem"},
 			want: []string{"need listen-tls or listen-wss"}},
 		{name: "toml config key", args: []string{"--config", writeFile(t, "config = \"other.toml\"\n")},
