@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -55,6 +56,31 @@ type Listener struct {
 
 	// Path is the HTTP path of a ws or wss listener; "" means "/mqtt".
 	Path string `toml:"path"`
+	// WSMaxFrameSize bounds a WebSocket data frame's payload (ws, wss);
+	// 0 means 4 max_packet_size, at least 16 MiB (a client may join many
+	// packets in one frame). Past it the connection is closed (1009).
+	WSMaxFrameSize ByteSize `toml:"ws_max_frame_size"`
+	// WSMaxMessageSize bounds a compressed (permessage-deflate) message on
+	// the wire, WSMaxInflatedSize the same message inflated (the bound of
+	// a compression bomb); 0 means max_packet_size + 4 KiB, at least 64
+	// KiB. Past either the connection is closed (1009). Uncompressed
+	// messages are streamed: only their frames are bounded.
+	WSMaxMessageSize  ByteSize `toml:"ws_max_message_size"`
+	WSMaxInflatedSize ByteSize `toml:"ws_max_inflated_size"`
+	// WSMaxHeaderSize bounds the HTTP upgrade request; 0 means 8 KiB.
+	// Past it the request is refused (431).
+	WSMaxHeaderSize ByteSize `toml:"ws_max_header_size"`
+	// WSDeflate accepts permessage-deflate when the client offers it; nil
+	// means true.
+	WSDeflate *bool `toml:"ws_deflate"`
+	// WSCompressThreshold: messages to a client shorter than this are sent
+	// uncompressed; 0 means 256 bytes.
+	WSCompressThreshold ByteSize `toml:"ws_compress_threshold"`
+	// WSOrigins, when not empty, are the Origin header values a WebSocket
+	// upgrade is accepted with (scheme://host[:port], or "null"); an
+	// upgrade with another Origin is refused (403), one with none (not
+	// from a browser) accepted. Empty: no check.
+	WSOrigins []string `toml:"ws_origins"`
 
 	// MaxConnections caps the connections open through this listener
 	// (0: no cap of its own), under the broker's max_connections: past
@@ -100,17 +126,65 @@ func (c *Config) validateListeners() error {
 		if !l.isTLS() && (l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" || l.RequireCertificate || l.UseIdentityAsUsername) {
 			return fmt.Errorf("%w: %s: tls_cert, tls_key, tls_ca, require_certificate and use_identity_as_username apply to tls and wss listeners only", ErrConfig, at)
 		}
-		if l.Path != "" && (l.Transport == TransportTCP || l.Transport == TransportTLS) {
-			return fmt.Errorf("%w: %s: path applies to ws and wss listeners only", ErrConfig, at)
-		}
 		if l.MaxConnections < 0 {
 			return fmt.Errorf("%w: %s: max_connections %d, want 0 (only the broker's max_connections) or a count", ErrConfig, at, l.MaxConnections)
 		}
-		if l.Path != "" && !strings.HasPrefix(l.Path, "/") {
-			return fmt.Errorf("%w: %s: path %q, want an absolute path such as /mqtt", ErrConfig, at, l.Path)
+		if err := l.validateWS(); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrConfig, at, err)
 		}
 	}
 	return nil
+}
+
+// isWS reports whether l carries WebSocket.
+func (l *Listener) isWS() bool {
+	return l.Transport == TransportWS || l.Transport == TransportWSS
+}
+
+// validateWS checks l's WebSocket settings.
+func (l *Listener) validateWS() error {
+	if !l.isWS() {
+		if l.Path != "" || l.WSMaxFrameSize != 0 || l.WSMaxMessageSize != 0 || l.WSMaxInflatedSize != 0 ||
+			l.WSMaxHeaderSize != 0 || l.WSDeflate != nil || l.WSCompressThreshold != 0 || len(l.WSOrigins) > 0 {
+			return errors.New("path and the ws_* settings apply to ws and wss listeners only")
+		}
+		return nil
+	}
+	if l.Path != "" && !strings.HasPrefix(l.Path, "/") {
+		return fmt.Errorf("path %q, want an absolute path such as /mqtt", l.Path)
+	}
+	for _, sz := range []struct {
+		name string
+		v    ByteSize
+		min  ByteSize
+	}{
+		{name: "ws_max_frame_size", v: l.WSMaxFrameSize, min: 16},
+		{name: "ws_max_message_size", v: l.WSMaxMessageSize, min: 16},
+		{name: "ws_max_inflated_size", v: l.WSMaxInflatedSize, min: 16},
+		{name: "ws_max_header_size", v: l.WSMaxHeaderSize, min: 256},
+		{name: "ws_compress_threshold", v: l.WSCompressThreshold, min: 1},
+	} {
+		if sz.v != 0 && (sz.v < sz.min || sz.v > 1<<30) {
+			return fmt.Errorf("%s %d, want 0 (the default) or a size from %d bytes to 1GiB, such as 64KiB", sz.name, int64(sz.v), int64(sz.min))
+		}
+	}
+	for _, o := range l.WSOrigins {
+		if !validOrigin(o) {
+			return fmt.Errorf("ws_origins %q, want origins such as https://example.com or http://localhost:8080 (scheme://host[:port], no path), or null", o)
+		}
+	}
+	return nil
+}
+
+// validOrigin reports whether o is written as an Origin header is
+// (RFC 6454): "null", or scheme://host with an optional port.
+func validOrigin(o string) bool {
+	if o == "null" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Scheme != "" && u.Host != "" && u.Path == "" && u.RawQuery == "" &&
+		u.Fragment == "" && u.User == nil && u.Hostname() != ""
 }
 
 // listener is one of the broker's listeners once started.
@@ -138,7 +212,7 @@ func (b *Broker) prepareListeners() error {
 			}
 			ln.tls = srv
 		}
-		if lc.Transport == TransportWS || lc.Transport == TransportWSS {
+		if lc.isWS() {
 			newWS := b.cfg.WebSocket
 			if newWS == nil {
 				newWS = b.webSocket
