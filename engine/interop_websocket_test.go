@@ -463,3 +463,78 @@ func TestWebSocketListenerSettings(t *testing.T) {
 		t.Fatal("no log line for the inflated bound")
 	}
 }
+
+// wsClientConn is MQTT over WebSocket as a net.Conn for the raw test
+// client (rawConn): each Write is one masked binary frame, Read returns
+// the payload of the server's data frames; a close frame ends the stream.
+// Deadlines are the underlying connection's.
+type wsClientConn struct {
+	net.Conn
+	r    *bufio.Reader // over Conn, holding what followed the upgrade response
+	left int           // payload bytes of the current data frame not yet read
+}
+
+func (c *wsClientConn) Write(p []byte) (int, error) {
+	if _, err := c.Conn.Write(wsFrame(ws.OpBinary, false, p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *wsClientConn) Read(p []byte) (int, error) {
+	for c.left == 0 {
+		var h [2]byte
+		if _, err := io.ReadFull(c.r, h[:]); err != nil {
+			return 0, err
+		}
+		n := int(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var e [2]byte
+			if _, err := io.ReadFull(c.r, e[:]); err != nil {
+				return 0, err
+			}
+			n = int(e[0])<<8 | int(e[1])
+		case 127:
+			var e [8]byte
+			if _, err := io.ReadFull(c.r, e[:]); err != nil {
+				return 0, err
+			}
+			n = 0
+			for _, x := range e {
+				n = n<<8 | int(x)
+			}
+		}
+		switch op := ws.Opcode(h[0] & 0xf); {
+		case op == ws.OpClose:
+			return 0, io.EOF
+		case op.IsControl():
+			if _, err := c.r.Discard(n); err != nil {
+				return 0, err
+			}
+		default:
+			c.left = n
+		}
+	}
+	k, err := c.r.Read(p[:min(len(p), c.left)])
+	c.left -= k
+	return k, err
+}
+
+// upgradeWS sends the WebSocket upgrade for /mqtt over nc and returns a
+// raw client speaking MQTT in binary frames over it.
+func upgradeWS(t testing.TB, nc net.Conn) *rawConn {
+	t.Helper()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Write([]byte(wsUpgrade + "\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	wc := &wsClientConn{Conn: nc, r: r}
+	return &rawConn{t: t, nc: wc, r: bufio.NewReader(wc)}
+}
