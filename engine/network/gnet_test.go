@@ -358,3 +358,39 @@ func TestPollerPauseRead(t *testing.T) {
 		}
 	})
 }
+
+// TestPollerPauseResumeAtOnce pauses and restarts a connection in one
+// loop task (on io_uring: before the cancel of its receive completes):
+// what the peer sends next is still read.
+func TestPollerPauseResumeAtOnce(t *testing.T) {
+	eachPoller(t, func(t *testing.T, mk func(*slog.Logger) Poller) {
+		r := &counter{recorder: newRecorder()}
+		loops := startPoller(t, mk(slog.New(slog.NewTextHandler(io.Discard, nil))), r, 1)
+		cl, fd, sa, local := accepted(t)
+		if err := loops[0].Adopt(fd, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, r.opened, "OnOpen")
+		c := recv(t, r.conns, "Conn")
+		for round := 1; round <= 3; round++ {
+			done := make(chan bool, 1)
+			if err := loops[0].Execute(func() { done <- loops[0].PauseRead(c, true) && loops[0].PauseRead(c, false) }); err != nil {
+				t.Fatal(err)
+			}
+			if !recv(t, done, "PauseRead") {
+				t.Fatal("PauseRead cannot pause")
+			}
+			time.Sleep(10 * time.Millisecond) // the cancel completes
+			if _, err := cl.Write(make([]byte, 1000)); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for r.n.Load() < int64(round*1000) && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if got := r.n.Load(); got != int64(round*1000) {
+				t.Fatalf("round %d: read %d of %d bytes after a pause and restart", round, got, round*1000)
+			}
+		}
+	})
+}

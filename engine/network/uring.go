@@ -421,6 +421,12 @@ func (l *uringLoop) received(c *uringConn, cqe *uring.CQE) {
 				l.rearm = append(l.rearm, c)
 			}
 		case unix.ECANCELED:
+			// PauseRead cancelled it; read again if the connection was
+			// resumed before the cancel completed (PauseRead then saw the
+			// receive still armed and armed none).
+			if c.open && !c.paused {
+				l.rearm = append(l.rearm, c)
+			}
 		default:
 			c.closingDone = true
 			l.closeConn(c, fmt.Errorf("recv: %w", errno))
