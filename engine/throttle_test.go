@@ -70,7 +70,9 @@ func TestStuckSubscriberBoundedStall(t *testing.T) {
 func TestThrottleBoundsSlowSubscriberQueue(t *testing.T) {
 	const window = 4
 	overTransports(t, func(c *Config) { c.MaxInflight = window; c.MaxQueuedMessages = 100_000_000 },
-		func(t *testing.T, b *Broker, dial func() *rawConn) { throttleBoundsSlowSubscriberQueue(t, b, dial, window) })
+		func(t *testing.T, b *Broker, dial func() *rawConn) {
+			throttleBoundsSlowSubscriberQueue(t, b, dial, window)
+		})
 }
 
 func throttleBoundsSlowSubscriberQueue(t *testing.T, b *Broker, dial func() *rawConn, window int) {
