@@ -27,7 +27,8 @@
 //     Execute (loop.run logs one that cannot run).
 //   - The acceptor goroutine (listener.go) owns the TCP listener: it
 //     accepts, admits a connection while fewer than max_connections are
-//     open (Broker.open, counted from accept to close), and hands it to a
+//     open (Broker.open, counted from accept to close) and fewer than its
+//     listener's own max_connections (listener.open), and hands it to a
 //     loop, round robin (Broker.handOff, listeners.go: network.Loop Adopt queues
 //     it on the loop, which registers it and runs OnOpen).
 //   - There is one acceptor per listener (listeners.go). A TLS listener's
@@ -117,10 +118,13 @@
 // operating system after a spike.
 //
 // On a ws or wss listener (websocket.go, engine/transport) the upgrade
-// request is bounded by 8 KiB, a frame by 4 packets (at least 16 MiB), a
-// compressed message by Config.MaxPacketSize + 4 KiB on the wire and
-// inflated; past any of them the connection alone is closed (HTTP status
-// or close code), logged at most 10 lines a second and counted in Stats.
+// request is bounded by ws_max_header_size (8 KiB), a frame by
+// ws_max_frame_size (4 packets, at least 16 MiB), a compressed message by
+// ws_max_message_size on the wire and ws_max_inflated_size inflated (both
+// Config.MaxPacketSize + 4 KiB, at least 64 KiB), each a Listener setting
+// (defaults in brackets); past any of them the connection alone is closed
+// (HTTP status or close code), logged at most 10 lines a second and
+// counted in Stats.
 //
 // # Allocation
 //

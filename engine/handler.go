@@ -85,7 +85,7 @@ type handler struct{ b *Broker }
 func (h handler) OnOpen(idx int, nc network.Conn) network.Action {
 	b := h.b
 	if b.closing.Load() {
-		b.open.Add(-1) // counted by the acceptor, never a client
+		b.connClosed(b.listenerOf(nc)) // counted by the acceptor, never a client
 		return network.Close
 	}
 	l := b.loops[idx]
@@ -123,7 +123,7 @@ func (h handler) OnTraffic(nc network.Conn) network.Action {
 func (h handler) OnClose(nc network.Conn, _ error) {
 	if c, ok := nc.Context().(*client); ok {
 		if c.state != stateClosed || c.lingering() {
-			h.b.open.Add(-1)
+			h.b.connClosed(h.b.listenerOf(nc))
 			h.b.churn.Add(1)
 		}
 		if c.lingering() {

@@ -376,3 +376,165 @@ func TestLoadWebSocket(t *testing.T) {
 		t.Fatalf("broken %d refused %d", st.WSBroken, st.WSRefused)
 	}
 }
+
+// TestWebSocketListenerSettings: a ws listener's own settings hold for a
+// real client and for hand-made upgrades: its path (paho over ws:// on
+// it; /mqtt is 404), its allowed origins (another is 403, none or the
+// allowed one in another case is served), permessage-deflate off (not
+// agreed when offered), its frame bound, and on a second listener the
+// inflated-size bound, tripped by a message small on the wire.
+func TestWebSocketListenerSettings(t *testing.T) {
+	off := false
+	logs := new(syncBuffer)
+	b := startBroker(t, func(c *Config) {
+		c.Logger = logTo(logs)
+		c.Listeners = []Listener{
+			{Transport: TransportWS, Addr: "127.0.0.1:0", Path: "/custom", WSDeflate: &off,
+				WSOrigins: []string{"https://ok.example"}, WSMaxFrameSize: 64 << 10},
+			{Transport: TransportWS, Addr: "127.0.0.1:0", WSMaxInflatedSize: 32 << 10},
+		}
+	})
+	addrs := b.ListenerAddrs()
+	first, second := addrs[0].String(), addrs[1].String()
+	sub := pahoClient(t, b, "custom-path", func(o *mqtt.ClientOptions) {
+		o.Servers = nil
+		o.AddBroker("ws://" + first + "/custom")
+	})
+	col := newCollector()
+	subscribe(t, sub, "s", 1, col)
+	pub := pahoClient(t, b, "default-path", func(o *mqtt.ClientOptions) {
+		o.Servers = nil
+		o.AddBroker("ws://" + second + "/mqtt")
+	})
+	publish(t, pub, "s", 1, false, "through both listeners")
+	if m := col.wait(t, 1, 5*time.Second); string(m[0].Payload()) != "through both listeners" {
+		t.Fatalf("got %q", m[0].Payload())
+	}
+
+	custom := strings.Replace(wsUpgrade, "GET /mqtt", "GET /custom", 1)
+	offer := "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+	for _, tc := range []struct {
+		name, req string
+		status    int
+	}{
+		{name: "default path", req: wsUpgrade + "\r\n", status: 404},
+		{name: "other origin", req: custom + "Origin: https://evil.example\r\n\r\n", status: 403},
+		{name: "allowed origin", req: custom + "Origin: https://OK.example\r\n" + offer + "\r\n", status: 101},
+		{name: "no origin", req: custom + offer + "\r\n", status: 101},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.ReadResponse(bufio.NewReader(wsDial(t, first, tc.req)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+				t.Fatalf("extension %q agreed with ws_deflate false", ext)
+			}
+		})
+	}
+
+	closeCode := func(t *testing.T, addr, req string, frames ...[]byte) uint16 {
+		t.Helper()
+		c := wsDial(t, addr, req)
+		r := bufio.NewReader(c)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil || resp.StatusCode != 101 {
+			t.Fatalf("upgrade: %v %v", resp, err)
+		}
+		for _, f := range frames {
+			if _, err := c.Write(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return wsCloseCode(t, r)
+	}
+	connect := wsFrame(ws.OpBinary, false, connectBytes("bounded", 0))
+	if got := closeCode(t, first, custom+"\r\n", connect, ws.AppendClientHeader(nil, ws.OpBinary, true, false, 64<<10+1, wsKey)); got != ws.CloseMessageTooBig {
+		t.Fatalf("frame of ws_max_frame_size + 1: close code %d, want %d", got, ws.CloseMessageTooBig)
+	}
+	bomb := deflateZeros(40 << 10) // well under the message bound on the wire
+	if got := closeCode(t, second, wsUpgrade+offer+"\r\n", connect, wsFrame(ws.OpBinary, true, bomb)); got != ws.CloseMessageTooBig {
+		t.Fatalf("message inflating past ws_max_inflated_size: close code %d, want %d", got, ws.CloseMessageTooBig)
+	}
+	if !strings.Contains(logs.String(), "message over the size limit") {
+		t.Fatal("no log line for the inflated bound")
+	}
+}
+
+// wsClientConn is MQTT over WebSocket as a net.Conn for the raw test
+// client (rawConn): each Write is one masked binary frame, Read returns
+// the payload of the server's data frames; a close frame ends the stream.
+// Deadlines are the underlying connection's.
+type wsClientConn struct {
+	net.Conn
+	r    *bufio.Reader // over Conn, holding what followed the upgrade response
+	left int           // payload bytes of the current data frame not yet read
+}
+
+func (c *wsClientConn) Write(p []byte) (int, error) {
+	if _, err := c.Conn.Write(wsFrame(ws.OpBinary, false, p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *wsClientConn) Read(p []byte) (int, error) {
+	for c.left == 0 {
+		var h [2]byte
+		if _, err := io.ReadFull(c.r, h[:]); err != nil {
+			return 0, err
+		}
+		n := int(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var e [2]byte
+			if _, err := io.ReadFull(c.r, e[:]); err != nil {
+				return 0, err
+			}
+			n = int(e[0])<<8 | int(e[1])
+		case 127:
+			var e [8]byte
+			if _, err := io.ReadFull(c.r, e[:]); err != nil {
+				return 0, err
+			}
+			n = 0
+			for _, x := range e {
+				n = n<<8 | int(x)
+			}
+		}
+		switch op := ws.Opcode(h[0] & 0xf); {
+		case op == ws.OpClose:
+			return 0, io.EOF
+		case op.IsControl():
+			if _, err := c.r.Discard(n); err != nil {
+				return 0, err
+			}
+		default:
+			c.left = n
+		}
+	}
+	k, err := c.r.Read(p[:min(len(p), c.left)])
+	c.left -= k
+	return k, err
+}
+
+// upgradeWS sends the WebSocket upgrade for /mqtt over nc and returns a
+// raw client speaking MQTT in binary frames over it.
+func upgradeWS(t testing.TB, nc net.Conn) *rawConn {
+	t.Helper()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Write([]byte(wsUpgrade + "\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	wc := &wsClientConn{Conn: nc, r: r}
+	return &rawConn{t: t, nc: wc, r: bufio.NewReader(wc)}
+}

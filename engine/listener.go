@@ -64,10 +64,15 @@ type handOffFunc func(fd int, sa unix.Sockaddr, lost func(error)) error
 // Its counters and lost are safe from any goroutine; everything else
 // belongs to the run goroutine.
 type acceptor struct {
-	ln      *os.File // the listening socket, in Go's poller to wait on
-	raw     syscall.RawConn
-	max     int64 // 0: no cap
-	open    *atomic.Int64
+	ln   *os.File // the listening socket, in Go's poller to wait on
+	raw  syscall.RawConn
+	max  int64 // 0: no cap
+	open *atomic.Int64
+	// lnMax and lnOpen are the listener's own cap (0: none) and count,
+	// addr its address for the log; set before run.
+	lnMax   int64
+	lnOpen  *atomic.Int64
+	addr    net.Addr
 	handOff handOffFunc
 	onFatal func(error)
 	logs    *acceptLogs
@@ -95,8 +100,9 @@ func newAcceptor(ln *os.File, maxConns int64, open *atomic.Int64, handOff handOf
 	}
 	a := &acceptor{
 		ln: ln, raw: raw, max: maxConns, open: open, handOff: handOff, onFatal: onFatal, logs: logs,
-		spare: openSpare(),
-		quit:  make(chan struct{}), done: make(chan struct{}),
+		lnOpen: new(atomic.Int64),
+		spare:  openSpare(),
+		quit:   make(chan struct{}), done: make(chan struct{}),
 	}
 	a.acceptSome = a.accept
 	a.lostFunc = a.lost
@@ -105,20 +111,22 @@ func newAcceptor(ln *os.File, maxConns int64, open *atomic.Int64, handOff handOf
 
 // acceptLogs are the acceptor's rate-limited log lines.
 type acceptLogs struct {
-	full, err, lost *rateLog
+	full, lnFull, err, lost *rateLog
 }
 
 func newAcceptLogs(log *slog.Logger) *acceptLogs {
 	return &acceptLogs{
-		full: newRateLog(log, "connection refused: max_connections reached"),
-		err:  newRateLog(log, "accept failed; backing off"),
-		lost: newRateLog(log, "connection refused: no event loop took it"),
+		full:   newRateLog(log, "connection refused: max_connections reached"),
+		lnFull: newRateLog(log, "connection refused: the listener's max_connections reached"),
+		err:    newRateLog(log, "accept failed; backing off"),
+		lost:   newRateLog(log, "connection refused: no event loop took it"),
 	}
 }
 
 // flush writes what the rate limit held back. Safe from any goroutine.
 func (l *acceptLogs) flush() {
 	l.full.flush()
+	l.lnFull.flush()
 	l.err.flush()
 	l.lost.flush()
 }
@@ -188,7 +196,14 @@ func (a *acceptor) admit(fd int, sa unix.Sockaddr) {
 		a.logs.full.note(1, "max_connections", a.max, "refused_total", a.refused.Load())
 		return
 	}
+	if a.lnMax > 0 && a.lnOpen.Load() >= a.lnMax {
+		a.refused.Add(1)
+		_ = unix.Close(fd)
+		a.logs.lnFull.note(1, "listener", a.addr, "max_connections", a.lnMax, "refused_total", a.refused.Load())
+		return
+	}
 	a.open.Add(1)
+	a.lnOpen.Add(1)
 	if err := a.handOff(fd, sa, a.lostFunc); err != nil {
 		_ = unix.Close(fd)
 		a.lost(err)
@@ -199,6 +214,7 @@ func (a *acceptor) admit(fd int, sa unix.Sockaddr) {
 // descriptor closed). Safe from any goroutine.
 func (a *acceptor) lost(err error) {
 	a.open.Add(-1)
+	a.lnOpen.Add(-1)
 	a.refused.Add(1)
 	a.logs.lost.note(1, "err", err, "refused_total", a.refused.Load())
 }

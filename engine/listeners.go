@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -55,6 +56,38 @@ type Listener struct {
 
 	// Path is the HTTP path of a ws or wss listener; "" means "/mqtt".
 	Path string `toml:"path"`
+	// WSMaxFrameSize bounds a WebSocket data frame's payload (ws, wss);
+	// 0 means 4 max_packet_size, at least 16 MiB (a client may join many
+	// packets in one frame). Past it the connection is closed (1009).
+	WSMaxFrameSize ByteSize `toml:"ws_max_frame_size"`
+	// WSMaxMessageSize bounds a compressed (permessage-deflate) message on
+	// the wire, WSMaxInflatedSize the same message inflated (the bound of
+	// a compression bomb); 0 means max_packet_size + 4 KiB, at least 64
+	// KiB. Past either the connection is closed (1009). Uncompressed
+	// messages are streamed: only their frames are bounded.
+	WSMaxMessageSize  ByteSize `toml:"ws_max_message_size"`
+	WSMaxInflatedSize ByteSize `toml:"ws_max_inflated_size"`
+	// WSMaxHeaderSize bounds the HTTP upgrade request; 0 means 8 KiB.
+	// Past it the request is refused (431).
+	WSMaxHeaderSize ByteSize `toml:"ws_max_header_size"`
+	// WSDeflate accepts permessage-deflate when the client offers it; nil
+	// means true.
+	WSDeflate *bool `toml:"ws_deflate"`
+	// WSCompressThreshold: messages to a client shorter than this are sent
+	// uncompressed; 0 means 256 bytes.
+	WSCompressThreshold ByteSize `toml:"ws_compress_threshold"`
+	// WSOrigins, when not empty, are the Origin header values a WebSocket
+	// upgrade is accepted with (scheme://host[:port], or "null"); an
+	// upgrade with another Origin is refused (403), one with none (not
+	// from a browser) accepted. Empty: no check.
+	WSOrigins []string `toml:"ws_origins"`
+
+	// MaxConnections caps the connections open through this listener
+	// (0: no cap of its own), under the broker's max_connections: past
+	// it a connection is closed at accept, counted (Stats.Listeners,
+	// /metrics gust_listener_connections_refused_total) and logged, as
+	// at the broker's bound.
+	MaxConnections int `toml:"max_connections"`
 }
 
 func (l *Listener) isTLS() bool {
@@ -93,20 +126,74 @@ func (c *Config) validateListeners() error {
 		if !l.isTLS() && (l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" || l.RequireCertificate || l.UseIdentityAsUsername) {
 			return fmt.Errorf("%w: %s: tls_cert, tls_key, tls_ca, require_certificate and use_identity_as_username apply to tls and wss listeners only", ErrConfig, at)
 		}
-		if l.Path != "" && (l.Transport == TransportTCP || l.Transport == TransportTLS) {
-			return fmt.Errorf("%w: %s: path applies to ws and wss listeners only", ErrConfig, at)
+		if l.MaxConnections < 0 {
+			return fmt.Errorf("%w: %s: max_connections %d, want 0 (only the broker's max_connections) or a count", ErrConfig, at, l.MaxConnections)
 		}
-		if l.Path != "" && !strings.HasPrefix(l.Path, "/") {
-			return fmt.Errorf("%w: %s: path %q, want an absolute path such as /mqtt", ErrConfig, at, l.Path)
+		if err := l.validateWS(); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrConfig, at, err)
 		}
 	}
 	return nil
+}
+
+// isWS reports whether l carries WebSocket.
+func (l *Listener) isWS() bool {
+	return l.Transport == TransportWS || l.Transport == TransportWSS
+}
+
+// validateWS checks l's WebSocket settings.
+func (l *Listener) validateWS() error {
+	if !l.isWS() {
+		if l.Path != "" || l.WSMaxFrameSize != 0 || l.WSMaxMessageSize != 0 || l.WSMaxInflatedSize != 0 ||
+			l.WSMaxHeaderSize != 0 || l.WSDeflate != nil || l.WSCompressThreshold != 0 || len(l.WSOrigins) > 0 {
+			return errors.New("path and the ws_* settings apply to ws and wss listeners only")
+		}
+		return nil
+	}
+	if l.Path != "" && !strings.HasPrefix(l.Path, "/") {
+		return fmt.Errorf("path %q, want an absolute path such as /mqtt", l.Path)
+	}
+	for _, sz := range []struct {
+		name string
+		v    ByteSize
+		min  ByteSize
+	}{
+		{name: "ws_max_frame_size", v: l.WSMaxFrameSize, min: 16},
+		{name: "ws_max_message_size", v: l.WSMaxMessageSize, min: 16},
+		{name: "ws_max_inflated_size", v: l.WSMaxInflatedSize, min: 16},
+		{name: "ws_max_header_size", v: l.WSMaxHeaderSize, min: 256},
+		{name: "ws_compress_threshold", v: l.WSCompressThreshold, min: 1},
+	} {
+		if sz.v != 0 && (sz.v < sz.min || sz.v > 1<<30) {
+			return fmt.Errorf("%s %d, want 0 (the default) or a size from %d bytes to 1GiB, such as 64KiB", sz.name, int64(sz.v), int64(sz.min))
+		}
+	}
+	for _, o := range l.WSOrigins {
+		if !validOrigin(o) {
+			return fmt.Errorf("ws_origins %q, want origins such as https://example.com or http://localhost:8080 (scheme://host[:port], no path), or null", o)
+		}
+	}
+	return nil
+}
+
+// validOrigin reports whether o is written as an Origin header is
+// (RFC 6454): "null", or scheme://host with an optional port.
+func validOrigin(o string) bool {
+	if o == "null" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Scheme != "" && u.Host != "" && u.Path == "" && u.RawQuery == "" &&
+		u.Fragment == "" && u.User == nil && u.Hostname() != ""
 }
 
 // listener is one of the broker's listeners once started.
 type listener struct {
 	cfg  Listener
 	addr net.Addr
+	// open counts the connections open through this listener, from
+	// admission to close, as Broker.open counts all of them.
+	open atomic.Int64
 	acc  atomic.Pointer[acceptor] // set by Start
 	tls  *transport.TLSServer     // tls, wss
 	// ws builds the WebSocket Layer over a connection's raw or TLS one.
@@ -125,7 +212,7 @@ func (b *Broker) prepareListeners() error {
 			}
 			ln.tls = srv
 		}
-		if lc.Transport == TransportWS || lc.Transport == TransportWSS {
+		if lc.isWS() {
 			newWS := b.cfg.WebSocket
 			if newWS == nil {
 				newWS = b.webSocket
@@ -172,6 +259,7 @@ func (b *Broker) startAcceptors(files []*os.File, loops []*loop, maxConns int64)
 			}
 			return err
 		}
+		acc.lnMax, acc.lnOpen, acc.addr = int64(ln.cfg.MaxConnections), &ln.open, ln.addr
 		ln.acc.Store(acc)
 		go acc.run()
 	}
@@ -206,12 +294,14 @@ func (b *Broker) handOff(ln *listener, loops []*loop, next *atomic.Uint64) handO
 		}
 		failed := func(err error) {
 			b.open.Add(-1)
+			ln.open.Add(-1)
 			b.tlsLogs.failed(ln, a.Remote, err)
 		}
 		err := b.handshakes.Start(ln.tls, a, adopt, failed)
 		if errors.Is(err, transport.ErrHandshakesFull) {
 			_ = unix.Close(fd)
 			b.open.Add(-1)
+			ln.open.Add(-1)
 			b.tlsLogs.full.note(1, "tls_handshakes", b.cfg.TLSHandshakes, "refused_total", b.handshakes.Refused.Load())
 			return nil
 		}
@@ -240,6 +330,57 @@ func (b *Broker) ReloadTLS() error {
 		b.log.Info("TLS certificates reloaded", "listener", ln.cfg.Addr, "cert", ln.cfg.CertFile)
 	}
 	return first
+}
+
+// listenerOf returns the listener nc was accepted from, nil for a
+// connection of no listener (the tests' in-memory ones). Loop-only.
+func (b *Broker) listenerOf(nc network.Conn) *listener {
+	local := network.LocalAddr(nc)
+	if local == nil {
+		return nil
+	}
+	for _, ln := range b.lns {
+		if ln.addr == local { // the very net.Addr the listener handed to Adopt
+			return ln
+		}
+	}
+	return nil
+}
+
+// connClosed accounts for the close of a connection admitted through ln
+// (nil: none). Safe from any goroutine.
+func (b *Broker) connClosed(ln *listener) {
+	b.open.Add(-1)
+	if ln != nil {
+		ln.open.Add(-1)
+	}
+}
+
+// ListenerStats is one listener's connection counts.
+type ListenerStats struct {
+	Transport, Addr string // as configured; Addr is the bound address once started
+	Open            int64  // connections open through it, connected or not
+	MaxConnections  int    // its own cap, 0 for none
+	Refused         uint64 // connections closed at accept (its cap, the broker's, out of descriptors)
+}
+
+// ListenerStats returns the connection counts of each listener, in
+// Config.Listeners order, nil before Start. Safe from any goroutine.
+func (b *Broker) ListenerStats() []ListenerStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.started {
+		return nil
+	}
+	st := make([]ListenerStats, len(b.lns))
+	for i, ln := range b.lns {
+		st[i] = ListenerStats{Transport: ln.cfg.Transport, Addr: ln.addr.String(), Open: ln.open.Load(),
+			MaxConnections: ln.cfg.MaxConnections}
+		if a := ln.acc.Load(); a != nil {
+			st[i].Refused = a.refused.Load()
+		}
+	}
+	return st
 }
 
 // ListenerAddrs returns the bound address of each listener, in

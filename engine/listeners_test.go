@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine/transport/certgen"
 )
@@ -72,6 +74,7 @@ func TestListenersConfigErrors(t *testing.T) {
 		{name: "require without ca", l: Listener{Transport: "tls", Addr: ":1", CertFile: set.Server, KeyFile: set.ServerKey, RequireCertificate: true}, want: "need tls_ca"},
 		{name: "cert on tcp", l: Listener{Transport: "tcp", Addr: ":1", CertFile: set.Server}, want: "tls and wss listeners only"},
 		{name: "ws path", l: Listener{Transport: "ws", Addr: ":1", Path: "mqtt"}, want: "want an absolute path"},
+		{name: "max connections", l: Listener{Transport: "tcp", Addr: ":1", MaxConnections: -1}, want: "max_connections -1, want 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -233,36 +236,139 @@ func TestTLSReload(t *testing.T) {
 	}
 }
 
-// TestTLSSlowConsumer: a TLS subscriber that stops reading is closed as a
-// slow consumer, as on plain TCP: the outbound bound counts sealed bytes.
-func TestTLSSlowConsumer(t *testing.T) {
-	b, set := tlsBroker(t, func(c *Config, _ *Listener) {
+// TestSlowConsumerTransports: on every transport a subscriber that stops
+// reading has the QoS 0 messages past max_outbound_bytes dropped
+// (counted) and is closed as a slow consumer, as on plain TCP: the
+// outbound bound counts the bytes the transport wrote (sealed records,
+// frames).
+func TestSlowConsumerTransports(t *testing.T) {
+	overTransports(t, func(c *Config) {
 		c.MaxOutboundBytes = 64 << 10
 		c.SlowConsumerTimeout = 300 * time.Millisecond
+	}, func(t *testing.T, b *Broker, dial func() *rawConn) {
+		slow := dial()
+		slow.connect(&codec.Connect{ClientID: []byte("slow"), CleanStart: true})
+		slow.subscribe(1, "flood", 0)
+		pub := dial()
+		pub.connect(&codec.Connect{ClientID: []byte("flooder"), CleanStart: true})
+		payload := make([]byte, 8<<10)
+		pkt := codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("flood"), Payload: payload})
+		deadline := time.Now().Add(15 * time.Second)
+		for b.Stats().SlowConsumersClosed == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("a subscriber that does not read was not closed as a slow consumer")
+			}
+			for range 64 {
+				pub.write(pkt)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if st := b.Stats(); st.PublishDropped == 0 || st.SlowConsumersClosed != 1 {
+			t.Fatalf("dropped %d, slow consumers closed %d: want drops past max_outbound_bytes and one closed",
+				st.PublishDropped, st.SlowConsumersClosed)
+		}
+		// The publisher is served throughout.
+		pub.publish(&codec.Publish{Topic: []byte("after"), QoS: 1, PacketID: 1, Payload: []byte("x")})
+		pub.readAck(codec.TypePuback)
 	})
-	slow, err := dialTLS(t, b, clientTLS(t, set, false))
+}
+
+// TestListenerMaxConnections: a TLS listener with max_connections 2 serves
+// two paho clients over ssl:// and closes the third at accept (counted for
+// that listener, logged), while the plain TCP listener of the same broker
+// still serves; once a TLS client leaves, a new one is served.
+func TestListenerMaxConnections(t *testing.T) {
+	set, err := certgen.WriteSet(t.TempDir(), []string{"127.0.0.1"}, "c", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow.write(connectBytes("slow", 0))
-	slow.mustRead(codec.TypeConnack)
-	slow.subscribe(1, "flood", 0)
-	pub, err := dialTLS(t, b, clientTLS(t, set, false))
+	var logs *syncBuffer
+	b := startBroker(t, func(c *Config) {
+		logs = captureLog(c)
+		c.Listeners = []Listener{
+			{Transport: TransportTCP, Addr: "127.0.0.1:0"},
+			{Transport: TransportTLS, Addr: "127.0.0.1:0", CertFile: set.Server, KeyFile: set.ServerKey, MaxConnections: 2},
+		}
+	})
+	tlsAddr := b.ListenerAddrs()[1].String()
+	overTLS := func(o *mqtt.ClientOptions) {
+		o.Servers = nil
+		o.AddBroker("ssl://" + tlsAddr)
+		o.SetTLSConfig(clientTLS(t, set, false))
+	}
+	first := pahoClient(t, b, "tls-1", overTLS)
+	pahoClient(t, b, "tls-2", overTLS)
+
+	o := mqtt.NewClientOptions().SetClientID("tls-3").SetAutoReconnect(false).SetConnectRetry(false).
+		SetConnectTimeout(5 * time.Second).SetProtocolVersion(4)
+	overTLS(o)
+	third := mqtt.NewClient(o)
+	if tok := third.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() == nil {
+		third.Disconnect(0)
+		t.Fatal("a third client was served by a TLS listener with max_connections 2")
+	}
+	st := b.ListenerStats()
+	if st[1].Refused != 1 || st[1].Open != 2 || st[1].MaxConnections != 2 {
+		t.Fatalf("TLS listener stats %+v, want 1 refused, 2 open, max 2", st[1])
+	}
+	if st[0].Refused != 0 {
+		t.Fatalf("TCP listener stats %+v, want none refused", st[0])
+	}
+	if got := b.Stats().ConnectionsRefused; got != 1 {
+		t.Fatalf("Stats.ConnectionsRefused %d, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "connection refused: the listener's max_connections reached") ||
+		!strings.Contains(logs.String(), "max_connections=2") {
+		t.Fatalf("no log line for the listener's bound:\n%s", logs.String())
+	}
+
+	plain := pahoClient(t, b, "tcp-1", nil)
+	if !plain.IsConnected() {
+		t.Fatal("the TCP listener refused a client while the TLS one was full")
+	}
+	first.Disconnect(50)
+	waitFor(t, "the TLS listener's count to fall", func() bool { return b.ListenerStats()[1].Open == 1 })
+	pahoClient(t, b, "tls-4", overTLS)
+}
+
+// overTransports runs test once per transport (tcp, tls, ws, wss) against
+// a broker whose one listener is of that transport (cfg adjusted by mod);
+// dial opens a raw client to it, speaking MQTT over the transport.
+func overTransports(t *testing.T, mod func(*Config), test func(t *testing.T, b *Broker, dial func() *rawConn)) {
+	set, err := certgen.WriteSet(t.TempDir(), []string{"127.0.0.1"}, "c", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub.write(connectBytes("flooder", 0))
-	pub.mustRead(codec.TypeConnack)
-	payload := make([]byte, 8<<10)
-	pkt := codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("flood"), Payload: payload})
-	deadline := time.Now().Add(15 * time.Second)
-	for b.Stats().SlowConsumersClosed == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("TLS subscriber that does not read was not closed as a slow consumer")
-		}
-		for range 64 {
-			pub.write(pkt)
-		}
-		time.Sleep(20 * time.Millisecond)
+	for _, tr := range []string{TransportTCP, TransportTLS, TransportWS, TransportWSS} {
+		t.Run(tr, func(t *testing.T) {
+			l := Listener{Transport: tr, Addr: "127.0.0.1:0"}
+			if l.isTLS() {
+				l.CertFile, l.KeyFile = set.Server, set.ServerKey
+			}
+			b := startBroker(t, func(c *Config) {
+				c.Listeners = []Listener{l}
+				if mod != nil {
+					mod(c)
+				}
+			})
+			dial := func() *rawConn {
+				var nc net.Conn
+				var err error
+				if l.isTLS() {
+					nc, err = tls.Dial("tcp", b.Addr().String(), clientTLS(t, set, false))
+				} else {
+					nc, err = net.DialTimeout("tcp", b.Addr().String(), 5*time.Second)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = nc.Close() })
+				if l.isWS() {
+					return upgradeWS(t, nc)
+				}
+				return &rawConn{t: t, nc: nc, r: bufio.NewReader(nc)}
+			}
+			test(t, b, dial)
+		})
 	}
 }

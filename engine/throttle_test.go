@@ -67,17 +67,25 @@ func TestStuckSubscriberBoundedStall(t *testing.T) {
 // queue to the resume mark takes longer than throttleMax: the session's
 // backlog stays bounded. Then the subscriber speeds up and every message
 // the broker acknowledged arrives, in order [MQTT-4.3.2-4] [MQTT-4.6.0-2].
+// It holds on every transport: TLS and WebSocket Layers write through
+// the same outbound path, so the throttle sees the same backlog.
 func TestThrottleBoundsSlowSubscriberQueue(t *testing.T) {
+	const window = 4
+	overTransports(t, func(c *Config) { c.MaxInflight = window; c.MaxQueuedMessages = 100_000_000 },
+		func(t *testing.T, b *Broker, dial func() *rawConn) {
+			throttleBoundsSlowSubscriberQueue(t, b, dial, window)
+		})
+}
+
+func throttleBoundsSlowSubscriberQueue(t *testing.T, b *Broker, dial func() *rawConn, window int) {
 	const (
-		n      = 3000
-		window = 4
-		slow   = 2500 * time.Millisecond // 40 msg/s: 48 messages take 1.2 s
+		n    = 3000
+		slow = 2500 * time.Millisecond // 40 msg/s: 48 messages take 1.2 s
 	)
-	b := startBroker(t, func(c *Config) { c.MaxInflight = window; c.MaxQueuedMessages = 100_000_000 })
-	sub := dialRaw(t, b)
+	sub := dial()
 	sub.connect(&codec.Connect{ClientID: []byte("slowsub"), CleanStart: true})
 	sub.subscribe(1, "fl", 1)
-	pub := dialRaw(t, b)
+	pub := dial()
 	pub.connect(&codec.Connect{ClientID: []byte("floodpub"), CleanStart: true})
 	go func() { // drain PUBACKs so the publisher's socket never blocks
 		for {

@@ -14,16 +14,28 @@ const wsSlack = 4 << 10
 const wsMinFrame = 16 << 20
 
 // webSocket is the default Config.WebSocket: package transport's
-// WebSocket on the listener's path, permessage-deflate accepted when
-// offered, a compressed message bounded by max_packet_size (plus wsSlack,
-// at least 64 KiB, the bound of its inflation) and a frame by 4 packets
-// (at least wsMinFrame), logging on the broker's log.
+// WebSocket with the listener's ws_* settings, logging on the broker's
+// log. By default permessage-deflate is accepted when offered, a
+// compressed message is bounded by max_packet_size (plus wsSlack, at
+// least 64 KiB) on the wire and inflated, and a frame by 4 packets (at
+// least wsMinFrame).
 func (b *Broker) webSocket(l Listener) (func(under network.Conn) network.Layer, error) {
+	orDefault := func(v ByteSize, def int) int {
+		if v > 0 {
+			return int(v)
+		}
+		return def
+	}
+	message := max(b.cfg.MaxPacketSize+wsSlack, 64<<10)
 	srv, err := transport.NewWSServer(transport.WSOptions{
-		Path:       l.Path,
-		MaxMessage: max(b.cfg.MaxPacketSize+wsSlack, 64<<10),
-		MaxFrame:   max(4*b.cfg.MaxPacketSize, wsMinFrame),
-		Deflate:    true,
+		Path:              l.Path,
+		MaxHeaderBytes:    int(l.WSMaxHeaderSize),
+		MaxMessage:        orDefault(l.WSMaxMessageSize, message),
+		MaxInflated:       orDefault(l.WSMaxInflatedSize, message),
+		MaxFrame:          orDefault(l.WSMaxFrameSize, max(4*b.cfg.MaxPacketSize, wsMinFrame)),
+		Deflate:           l.WSDeflate == nil || *l.WSDeflate,
+		CompressThreshold: int(l.WSCompressThreshold),
+		Origins:           l.WSOrigins,
 	}, b.log)
 	if err != nil {
 		return nil, err

@@ -33,6 +33,9 @@ type clientFlags struct {
 	connectTimeout time.Duration
 	quiet          bool
 	props          []property // from -D
+	tls            tlsFlags
+	ws, wss        bool
+	wsPath         string
 }
 
 // property is one -D COMMAND IDENTIFIER VALUE [VALUE2].
@@ -44,9 +47,13 @@ type property struct {
 func (cf *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.host, "host", "localhost", "broker host (mosquitto's -h: -h HOST works when a value follows; -h alone is help)")
 	fs.StringVar(&cf.host, "H", "localhost", "broker host (same as --host)")
-	fs.IntVar(&cf.port, "p", 1883, "broker port")
-	fs.IntVar(&cf.port, "port", 1883, "broker port (same as -p)")
-	fs.StringVar(&cf.addr, "addr", "", "broker address host:port, tcp://host:port or mqtt://host:port (instead of -h and -p)")
+	fs.IntVar(&cf.port, "p", 0, "broker port (default 1883; 8883 with TLS, 80 with --ws, 443 with --wss)")
+	fs.IntVar(&cf.port, "port", 0, "broker port (same as -p)")
+	fs.StringVar(&cf.addr, "addr", "", "broker address host:port, or a URL naming the transport: tcp:// or mqtt://, mqtts:// (TLS), ws:// or wss://host:port/path (WebSocket, path /mqtt by default) (instead of -h and -p)")
+	cf.tls.bind(fs)
+	fs.BoolVar(&cf.ws, "ws", false, "speak MQTT over WebSocket (path --ws-path)")
+	fs.BoolVar(&cf.wss, "wss", false, "speak MQTT over WebSocket over TLS (as --ws --tls)")
+	fs.StringVar(&cf.wsPath, "ws-path", "", "WebSocket request path (default /mqtt, or the path of a ws:// or wss:// --addr)")
 	fs.StringVar(&cf.version, "V", "311", "MQTT version: 311 (mqttv311) or 5 (mqttv5)")
 	fs.StringVar(&cf.version, "protocol-version", "311", "MQTT version (same as -V)")
 	fs.StringVar(&cf.id, "i", "", "client id (default: a prefix and the process id)")
@@ -107,11 +114,10 @@ func mosquittoArgs(args []string) ([]string, []property, error) {
 // options builds the connection options; role names the tool in the
 // default client id ("pub" or "sub").
 func (cf *clientFlags) options(role string) (client.Options, error) {
-	addr := cf.addr
-	if addr == "" {
-		addr = net.JoinHostPort(cf.host, strconv.Itoa(cf.port))
+	o, err := cf.transport()
+	if err != nil {
+		return o, err
 	}
-	o := client.DefaultOptions(addr)
 	o.DialTimeout = cf.connectTimeout
 	switch strings.ToLower(cf.version) {
 	case "311", "3.1.1", "mqttv311", "4":
@@ -165,6 +171,56 @@ func (cf *clientFlags) options(role string) (client.Options, error) {
 	}
 	if len(cf.props) > 0 && o.Version != codec.V5 {
 		return o, errors.New("-D (MQTT 5 properties) needs -V 5")
+	}
+	return o, nil
+}
+
+// transport returns the default options for the broker address and
+// transport the flags name: -h and -p, or --addr (whose URL scheme may
+// name TLS or WebSocket), with --tls, --cafile, --cert, --key,
+// --insecure, --ws, --wss and --ws-path.
+func (cf *clientFlags) transport() (client.Options, error) {
+	tlsOn := cf.tls.on || cf.tls.caFile != "" || cf.tls.cert != "" || cf.wss
+	addr := cf.addr
+	if addr == "" {
+		port := cf.port
+		switch {
+		case port != 0:
+		case cf.wss:
+			port = 443
+		case cf.ws:
+			port = 80
+		case tlsOn:
+			port = 8883
+		default:
+			port = 1883
+		}
+		addr = net.JoinHostPort(cf.host, strconv.Itoa(port))
+	}
+	ep, err := client.ParseEndpoint(addr)
+	if err != nil {
+		return client.Options{}, errors.New(strings.TrimPrefix(err.Error(), "client: "))
+	}
+	if ep.TLS {
+		tlsOn = true
+	}
+	cf.tls.on = tlsOn
+	o := client.DefaultOptions(addr)
+	if o.TLS, err = cf.tls.config(ep.HostPort); err != nil {
+		return o, err
+	}
+	if (ep.WebSocket || cf.ws || cf.wss) && o.TLS != nil {
+		o.TLS.NextProtos = nil // ALPN mqtt is for MQTT straight over TLS
+	}
+	o.WebSocket = cf.ws || cf.wss
+	if cf.wsPath != "" {
+		if !o.WebSocket && !ep.WebSocket {
+			return o, errors.New("--ws-path needs --ws, --wss or a ws:// or wss:// --addr")
+		}
+		if !strings.HasPrefix(cf.wsPath, "/") {
+			return o, fmt.Errorf("--ws-path %q: want an absolute path such as /mqtt", cf.wsPath)
+		}
+		o.WSPath = cf.wsPath
 	}
 	return o, nil
 }

@@ -1,6 +1,9 @@
 package network
 
-import "time"
+import (
+	"net"
+	"time"
+)
 
 // A transport (TLS, WebSocket) is a Layer: a Conn built over the raw
 // connection of a loop. The Handler sees only the Layer, so the engine
@@ -88,4 +91,14 @@ func rawConn(c Conn) Conn {
 		}
 		c = ly.Under()
 	}
+}
+
+// LocalAddr returns the address c was accepted on (the local given to
+// Loop.Adopt), through any Layers; nil if its raw connection keeps none.
+// Loop-only.
+func LocalAddr(c Conn) net.Addr {
+	if la, ok := rawConn(c).(interface{ LocalAddr() net.Addr }); ok {
+		return la.LocalAddr()
+	}
+	return nil
 }

@@ -922,6 +922,9 @@ func (c *uringConn) SetLinger(sec int) error {
 // reads it from the socket).
 func (c *uringConn) RemoteAddr() net.Addr { return nil }
 
+// LocalAddr is the address the connection was accepted on (Adopt's local).
+func (c *uringConn) LocalAddr() net.Addr { return c.local }
+
 // CloseWrite shuts the write side of the socket once every byte written
 // before it has been sent (network.CloseWrite).
 func (c *uringConn) CloseWrite() error {

@@ -42,6 +42,7 @@ type descs struct {
 	storeCommits, storeSyncs, storeBytes, storeFailures       *prometheus.Desc
 	storeElided, storeDisk, storeRecovery                     *prometheus.Desc
 	httpRejected, httpDenied, scrapeErrors                    *prometheus.Desc
+	lnOpen, lnMax, lnRefused                                  *prometheus.Desc
 }
 
 func newCollector(b *engine.Broker, s *Server, log *slog.Logger) *collector {
@@ -59,6 +60,9 @@ func newCollector(b *engine.Broker, s *Server, log *slog.Logger) *collector {
 		connMax:         d("connections_maximum", "Most clients connected at once since start."),
 		connRefused:     d("connections_refused_total", "Connections refused: at accept (reason accept: max_connections, out of descriptors) or by CONNACK reason (bad_user_name_or_password, server_busy...).", "reason"),
 		acceptErr:       d("accept_errors_total", "Failed accept calls."),
+		lnOpen:          d("listener_connections", "Connections open through a listener, connected or not.", "transport", "addr"),
+		lnMax:           d("listener_max_connections", "A listener's own max_connections (0: only the broker's).", "transport", "addr"),
+		lnRefused:       d("listener_connections_refused_total", "Connections a listener closed at accept: its max_connections, the broker's, or out of descriptors.", "transport", "addr"),
 		authFailures:    d("auth_failures_total", "CONNECTs refused for their credentials (bad user name or password, not authorized, bad authentication method)."),
 		authChecks:      d("auth_checks_total", "Full password checks run off the event loops."),
 		authQueueFull:   d("auth_queue_full_total", "CONNECTs refused because auth_queue was full."),
@@ -187,6 +191,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(d.scrapeErrors, c.s.scrapeErrors.Load())
 	counter(d.connRefused, st.ConnectionsRefused, "accept")
+	for _, l := range c.b.ListenerStats() {
+		gauge(d.lnOpen, float64(l.Open), l.Transport, l.Addr)
+		gauge(d.lnMax, float64(l.MaxConnections), l.Transport, l.Addr)
+		counter(d.lnRefused, l.Refused, l.Transport, l.Addr)
+	}
 	c.collectLoops(ch, loops)
 }
 

@@ -156,3 +156,41 @@ func TestMetricsAuthFailures(t *testing.T) {
 type denyAll struct{}
 
 func (denyAll) Authenticate(*engine.ConnectInfo) error { return engine.ErrBadCredentials }
+
+// TestMetricsListenerMaxConnections: a listener with max_connections 1
+// serves one paho client and closes the next at accept; /metrics reports
+// the listener's open connections, its bound and its refusal.
+func TestMetricsListenerMaxConnections(t *testing.T) {
+	b := newBroker(t, func(c *engine.Config) {
+		c.Listeners = []engine.Listener{{Transport: engine.TransportTCP, Addr: "127.0.0.1:0", MaxConnections: 1}}
+	})
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startOps(t, b, nil)
+	pahoV3(t, b, "first", nil)
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + b.Addr().String()).SetClientID("second").
+		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second).SetProtocolVersion(4)
+	second := mqtt.NewClient(o)
+	if tok := second.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() == nil {
+		second.Disconnect(0)
+		t.Fatal("a second client was served by a listener with max_connections 1")
+	}
+	mf := scrape(t, base)
+	lb := []string{"transport", "tcp", "addr", b.Addr().String()}
+	for _, m := range []struct {
+		name string
+		want float64
+	}{
+		{name: "gust_listener_connections", want: 1},
+		{name: "gust_listener_max_connections", want: 1},
+		{name: "gust_listener_connections_refused_total", want: 1},
+	} {
+		if got := value(mf, m.name, lb...); got != m.want {
+			t.Errorf("%s%v = %v, want %v", m.name, lb, got, m.want)
+		}
+	}
+	if got := value(mf, "gust_connections_refused_total", "reason", "accept"); got != 1 {
+		t.Errorf("gust_connections_refused_total{reason=accept} = %v, want 1", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,17 +25,21 @@ type WSOptions struct {
 	// MaxHeaderBytes bounds the upgrade request; 0 means
 	// ws.DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
-	// MaxMessage bounds a compressed WebSocket message, on the wire and
-	// inflated; MaxFrame a frame (0 means MaxMessage). A peer past either
-	// is closed with 1009. Uncompressed messages are streamed: only their
-	// frames are bounded.
-	MaxMessage, MaxFrame int
+	// MaxMessage bounds a compressed WebSocket message on the wire,
+	// MaxInflated the same message inflated (0 means MaxMessage) and
+	// MaxFrame a frame (0 means MaxMessage). A peer past any is closed
+	// with 1009. Uncompressed messages are streamed: only their frames are
+	// bounded.
+	MaxMessage, MaxInflated, MaxFrame int
 	// Deflate accepts permessage-deflate when the client offers it.
 	Deflate bool
 	// CompressThreshold: messages to the client shorter than this are not
 	// compressed; 0 means ws.DefaultCompressThreshold.
 	CompressThreshold int
-	// Origins, when not empty, are the Origin header values accepted.
+	// Origins, when not empty, are the Origin header values accepted
+	// (compared without regard to case). A request with no Origin is not
+	// from a browser and is accepted: the check keeps other sites' pages
+	// from reaching the broker through their visitors' browsers.
 	Origins []string
 }
 
@@ -70,12 +75,15 @@ func NewWSServer(opts WSOptions, log *slog.Logger) (*WSServer, error) {
 	if opts.MaxFrame == 0 {
 		opts.MaxFrame = opts.MaxMessage
 	}
-	if opts.MaxMessage < 16 || opts.MaxFrame < 16 {
-		return nil, errors.Join(ErrWSOptions, errors.New("max message or frame size under 16 bytes"))
+	if opts.MaxInflated == 0 {
+		opts.MaxInflated = opts.MaxMessage
+	}
+	if opts.MaxMessage < 16 || opts.MaxFrame < 16 || opts.MaxInflated < 16 {
+		return nil, errors.Join(ErrWSOptions, errors.New("max message, inflated or frame size under 16 bytes"))
 	}
 	s := &WSServer{
 		cfg:    ws.Config{Path: opts.Path, MaxHeaderBytes: opts.MaxHeaderBytes, Deflate: opts.Deflate},
-		limits: ws.Limits{MaxFrame: opts.MaxFrame, MaxMessage: opts.MaxMessage},
+		limits: ws.Limits{MaxFrame: opts.MaxFrame, MaxMessage: opts.MaxMessage, MaxInflated: opts.MaxInflated},
 		thresh: opts.CompressThreshold,
 		log:    log,
 	}
@@ -85,9 +93,9 @@ func NewWSServer(opts WSOptions, log *slog.Logger) (*WSServer, error) {
 	if len(opts.Origins) > 0 {
 		allowed := make(map[string]bool, len(opts.Origins))
 		for _, o := range opts.Origins {
-			allowed[o] = true
+			allowed[strings.ToLower(o)] = true
 		}
-		s.cfg.CheckOrigin = func(o string) bool { return allowed[o] }
+		s.cfg.CheckOrigin = func(o string) bool { return o == "" || allowed[strings.ToLower(o)] }
 	}
 	return s, nil
 }

@@ -41,3 +41,33 @@ func TestParseAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestParseEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Endpoint
+		err  string
+	}{
+		{in: "localhost", want: Endpoint{HostPort: "localhost:1883"}},
+		{in: "mqtts://example.com", want: Endpoint{HostPort: "example.com:8883", TLS: true}},
+		{in: "ssl://example.com:9883", want: Endpoint{HostPort: "example.com:9883", TLS: true}},
+		{in: "ws://example.com", want: Endpoint{HostPort: "example.com:80", WebSocket: true, Path: "/mqtt"}},
+		{in: "ws://example.com:8080/broker/mqtt", want: Endpoint{HostPort: "example.com:8080", WebSocket: true, Path: "/broker/mqtt"}},
+		{in: "WSS://[::1]", want: Endpoint{HostPort: "[::1]:443", TLS: true, WebSocket: true, Path: "/mqtt"}},
+		{in: "mqtts://example.com/path", err: "only a host and port"},
+		{in: "ws://example.com/x?y=1", err: "only a host and port"},
+		{in: "http://example.com", err: "unknown scheme"},
+		{in: "wss://", err: "no host"},
+	} {
+		got, err := ParseEndpoint(tc.in)
+		if tc.err != "" {
+			if err == nil || !errors.Is(err, ErrAddr) || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseEndpoint(%q) = %+v, %v; want an ErrAddr saying %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseEndpoint(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -57,7 +58,7 @@ type reply struct {
 // refusal is a *ConnackError; a TCP failure is the dial error (such as
 // connection refused) naming the address.
 func Dial(ctx context.Context, opts Options) (*Client, error) {
-	addr, err := ParseAddr(opts.Addr)
+	ep, err := ParseEndpoint(opts.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +77,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if opts.MessageBuffer <= 0 {
 		opts.MessageBuffer = 64
 	}
-	d := net.Dialer{Timeout: opts.DialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dialTransport(ctx, ep, &opts)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +100,54 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		go c.keepAliveLoop(ka)
 	}
 	return c, nil
+}
+
+// dialTransport connects to ep and sets up its transport (TLS, the
+// WebSocket upgrade) within DialTimeout.
+func dialTransport(ctx context.Context, ep Endpoint, opts *Options) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+	defer cancel()
+	d := net.Dialer{}
+	conn, err := d.DialContext(ctx, "tcp", ep.HostPort)
+	if err != nil {
+		return nil, err
+	}
+	host, _, _ := net.SplitHostPort(ep.HostPort)
+	if ep.TLS || opts.TLS != nil {
+		cfg := &tls.Config{}
+		if opts.TLS != nil {
+			cfg = opts.TLS.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = host
+		}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("client: TLS handshake with %s: %w", ep.HostPort, err)
+		}
+		conn = tc
+	}
+	if !ep.WebSocket && !opts.WebSocket {
+		return conn, nil
+	}
+	path := opts.WSPath
+	if path == "" {
+		path = ep.Path
+	}
+	if path == "" {
+		path = DefaultWSPath
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	wc, err := upgradeWebSocket(conn, ep.HostPort, path)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return wc, nil
 }
 
 // handshake sends CONNECT and reads CONNACK within DialTimeout.

@@ -9,9 +9,11 @@ import (
 
 // Errors returned by the client.
 var (
-	// ErrAddr means an address is not host[:port], tcp://host[:port] or
-	// mqtt://host[:port].
+	// ErrAddr means an address is none of the forms ParseEndpoint takes.
 	ErrAddr = errors.New("client: bad address")
+	// ErrWebSocket means the WebSocket upgrade was refused or the broker
+	// broke the WebSocket protocol.
+	ErrWebSocket = errors.New("client: websocket")
 	// ErrClosed means the broker closed the connection without a reason.
 	ErrClosed = errors.New("client: connection closed by the broker")
 	// ErrNoConnack means the broker closed the connection before CONNACK.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"time"
 
 	"github.com/gust-mqtt/gust/codec"
@@ -9,8 +10,19 @@ import (
 // Options configures a connection. The zero value is not usable: Addr is
 // required; DefaultOptions fills the rest.
 type Options struct {
-	// Addr is the broker: host:port, tcp://host:port or mqtt://host:port.
+	// Addr is the broker: host:port, or a URL whose scheme names the
+	// transport (ParseEndpoint): tcp://, mqtt://, mqtts://, ws://, wss://.
 	Addr string
+	// TLS is the client's TLS configuration. Set, the connection uses TLS
+	// whatever Addr's scheme; nil, only a TLS scheme (mqtts://, wss://)
+	// does, verifying the broker against the system's roots. An empty
+	// ServerName is taken from Addr's host.
+	TLS *tls.Config
+	// WebSocket carries MQTT in WebSocket binary frames (also set by a
+	// ws:// or wss:// Addr); WSPath is the request path, default the
+	// URL's or "/mqtt". permessage-deflate is not offered.
+	WebSocket bool
+	WSPath    string
 	// Version is codec.V311 (the default) or codec.V5.
 	Version codec.Version
 	// ClientID is the client identifier; empty asks the broker to assign

@@ -13,8 +13,11 @@ import (
 type Limits struct {
 	// MaxFrame bounds a data frame's payload on the wire.
 	MaxFrame int
-	// MaxMessage bounds a compressed message, on the wire and inflated.
+	// MaxMessage bounds a compressed message on the wire.
 	MaxMessage int
+	// MaxInflated bounds a compressed message once inflated (the bound of
+	// a deflate bomb); 0 means MaxMessage.
+	MaxInflated int
 }
 
 // Control is a whole control frame the Decoder read. Payload aliases the
@@ -187,7 +190,11 @@ func (d *Decoder) control() (Control, error) {
 
 // inflate appends the inflated compressed message to dst.
 func (d *Decoder) inflate(dst []byte) ([]byte, error) {
-	dst, err := inflate(dst, d.z, d.Limits.MaxMessage)
+	limit := d.Limits.MaxInflated
+	if limit <= 0 {
+		limit = d.Limits.MaxMessage
+	}
+	dst, err := inflate(dst, d.z, limit)
 	if cap(d.z) > zKeep {
 		d.z = nil
 	} else {
