@@ -223,6 +223,14 @@ func (h *harness) runAll(ctx context.Context) []Record {
 					if t.Kind == KindHTTP && (q != 0 || !isCore(s.Name)) {
 						continue // the HTTP baseline only does fanin, fanout, p2p without QoS
 					}
+					if why := notRun(t, s, q); why != "" {
+						if rep == 0 {
+							rec := Record{Scenario: s.Name, QoS: int(q), Target: t.Name, Rep: rep, Error: NotRunPrefix + why}
+							h.logRecord(rec)
+							out = append(out, rec)
+						}
+						continue
+					}
 					rec := h.runOne(ctx, s, q, t, rep)
 					h.logRecord(rec)
 					out = append(out, rec)
@@ -231,6 +239,18 @@ func (h *harness) runAll(ctx context.Context) []Record {
 		}
 	}
 	return out
+}
+
+// NotRunPrefix starts the error of a record the harness did not run
+// because the target cannot express the scenario; the reason follows.
+const NotRunPrefix = "not run: "
+
+// notRun returns why t cannot run s at qos, or "".
+func notRun(t *Target, s Scenario, qos byte) string {
+	if t.Kind == KindFloor && (!isCore(s.Name) || qos > 1) {
+		return "the floor relays fanin, fanout, p2p at QoS 0 and 1 only"
+	}
+	return ""
 }
 
 // runOne starts a fresh broker, runs the setup and the measured load
