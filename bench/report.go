@@ -265,6 +265,9 @@ func (h *harness) summary(groups []*group, plots []string) string {
 		}
 		switch {
 		case s.PerConn:
+			if h.cfg.NoWarmUp {
+				b.WriteString("Without the warm-up (--no-warmup): the RSS baseline is the freshly started broker's, so what a broker touches once is charged to the connections.\n\n")
+			}
 			connTable(&b, g)
 		case s.Load.ExpectRetained > 0:
 			retainedTable(&b, g)

@@ -47,6 +47,8 @@ func runBench(args []string) int {
 	serveFloor := fs.String("serve-floor", "", "run only the floor relay on this address (used by the harness)")
 	fs.IntVar(&cfg.Reps, "reps", 3, "repetitions per target (targets alternate within each)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "override each scenario's measured duration")
+	fs.IntVar(&cfg.Conns, "conns", 0, "connections of the conn scenario (default 19000, quick 5000)")
+	fs.BoolVar(&cfg.NoWarmUp, "no-warmup", false, "conn scenario: read the RSS baseline on the fresh broker, without the warm-up of "+strconv.Itoa(bench.ConnWarmUp)+" connections")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second per publisher (default: flat out)")
 	fs.StringVar(&cfg.ResultsDir, "results", "", "results directory (default <repo>/results/"+bench.LocalResults+", ignored by git; with --publish <repo>/results)")
 	fs.BoolVar(&cfg.Publish, "publish", false, "write the run into <repo>/results and regenerate results/README.md, the repository's headline (make bench-publish)")
