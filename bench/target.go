@@ -38,6 +38,10 @@ const (
 	// same throw-away certificates (certs.go); the generator verifies them.
 	NameGustTLS      = "gust-tls"
 	NameMosquittoTLS = "mosquitto-tls"
+	// NameGustScraped is Gust with its HTTP operations listener on and
+	// /metrics scraped every second while it runs, to set against plain
+	// gust in the same run (scrape.go).
+	NameGustScraped = "gust-scraped"
 )
 
 // MosquittoPath is where Debian installs the broker.
@@ -66,6 +70,9 @@ type Target struct {
 	Persist bool
 	// TLS serves MQTT over TLS only, with the harness's certificates.
 	TLS bool
+	// Scrape turns a gust target's HTTP operations listener on and
+	// scrapes its /metrics every scrapeEvery while it runs.
+	Scrape bool
 	// bin is the prepared executable of a started target.
 	bin string
 }
@@ -92,6 +99,8 @@ func ParseTarget(s string) (Target, error) {
 		return Target{Name: s, Kind: KindMosquitto, Persist: true}, nil
 	case NameGustTLS:
 		return Target{Name: s, Kind: KindGust, TLS: true}, nil
+	case NameGustScraped:
+		return Target{Name: s, Kind: KindGust, Scrape: true}, nil
 	case NameMosquittoTLS:
 		return Target{Name: s, Kind: KindMosquitto, TLS: true}, nil
 	}
@@ -208,6 +217,8 @@ type running struct {
 	pid    int
 	// dirs are the data directories made for this start, removed by stop.
 	dirs []string
+	// scraper reads /metrics of a Scrape target until stop.
+	scraper *scraper
 }
 
 // start launches the target on a free loopback port (and a WebSocket
@@ -252,6 +263,16 @@ func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running,
 		r.removeDirs()
 		return nil, err
 	}
+	httpAddr := ""
+	if t.Scrape && t.Kind == KindGust {
+		hp, err := freePort()
+		if err != nil {
+			r.removeDirs()
+			return nil, err
+		}
+		httpAddr = "127.0.0.1:" + strconv.Itoa(hp)
+		args = append(args, "--http-listen", httpAddr)
+	}
 	if pin != "" {
 		if tp, err := exec.LookPath("taskset"); err == nil {
 			args = append([]string{tp, "-c", pin}, args...)
@@ -265,7 +286,7 @@ func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running,
 		return nil, err
 	}
 	r.cmd, r.pid = cmd, cmd.Process.Pid
-	for _, a := range []string{addr, r.wsAddr} {
+	for _, a := range []string{addr, r.wsAddr, httpAddr} {
 		if a == "" {
 			continue
 		}
@@ -273,6 +294,9 @@ func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running,
 			r.stop()
 			return nil, fmt.Errorf("%w: %s at %s", ErrNotListening, t.Name, a)
 		}
+	}
+	if httpAddr != "" {
+		r.scraper = startScraper("http://"+httpAddr+"/metrics", scrapeEvery)
 	}
 	return r, nil
 }
@@ -420,6 +444,12 @@ func MosquittoPersistConfig(port int, dir string) string {
 // removes its data directories.
 func (r *running) stop() {
 	defer r.removeDirs()
+	if r.scraper != nil {
+		if n, err := r.scraper.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: /metrics scrapes: %d good, last error: %v\n", n, err)
+		}
+		r.scraper = nil
+	}
 	if r.cmd == nil {
 		return
 	}

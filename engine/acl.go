@@ -35,12 +35,14 @@ import (
 // start with '$'. Nothing matched means denied. A client whose id or user
 // name holds '+' or '#' is denied whatever the patterns would decide.
 //
-// write governs PUBLISH and wills. read governs SUBSCRIBE: a filter is
-// granted only if every topic it matches is readable, that is a read rule
-// covers the whole filter and no deny rule of the deciding section overlaps
-// it; so a subscriber never receives a message it may not read, retained
-// ones included. (Mosquitto grants every SUBSCRIBE and drops unreadable
-// messages at delivery instead.)
+// write governs PUBLISH and wills. read governs SUBSCRIBE and delivery: a
+// filter is refused when no topic it matches can be readable (a deny rule
+// covers it, or no read rule overlaps it), granted outright when every
+// topic it matches is readable (a read rule covers it and no deny rule
+// overlaps it), and otherwise granted with a read check of each message
+// delivered through it (retained ones included), as Mosquitto checks every
+// delivery: a subscription to '#' beside `pattern deny secret/#` receives
+// everything but secret/#.
 //
 // An ACL is immutable once parsed. Safe from any goroutine.
 type ACL struct {
@@ -193,11 +195,71 @@ func (a *ACL) canWrite(who *aclSubject, topic string) bool {
 	return a.decide(who, topic, aclWrite, aclMatch, aclMatch)
 }
 
-// canSubscribe reports whether who may subscribe to filter (without a
-// $share prefix): a read rule covers it and no deny of the deciding
-// section overlaps it.
-func (a *ACL) canSubscribe(who *aclSubject, filter string) bool {
-	return a.decide(who, filter, aclRead, aclCovers, aclOverlaps)
+// canRead reports whether who may receive a message published to topic.
+func (a *ACL) canRead(who *aclSubject, topic string) bool {
+	return a.decide(who, topic, aclRead, aclMatch, aclMatch)
+}
+
+// subGrant is the ACL's answer to a SUBSCRIBE.
+type subGrant uint8
+
+const (
+	subRefused subGrant = iota // no topic the filter matches is readable
+	subGranted                 // every topic it matches is readable
+	subChecked                 // granted; each delivery is checked (canRead)
+)
+
+// canSubscribe decides whether who may subscribe to filter (without a
+// $share prefix): granted if a read rule covers it and no deny of the
+// deciding section overlaps it, refused if no topic it matches can be
+// read, else granted with a check per delivery.
+func (a *ACL) canSubscribe(who *aclSubject, filter string) subGrant {
+	if a.decide(who, filter, aclRead, aclCovers, aclOverlaps) {
+		return subGranted
+	}
+	if a.mayReadSome(who, filter) {
+		return subChecked
+	}
+	return subRefused
+}
+
+// mayReadSome reports whether some topic filter matches may be readable
+// for who: who's section does not deny all of it, and a read rule of the
+// section, or of the patterns when the section does not grant, overlaps
+// it without a pattern deny covering it.
+func (a *ACL) mayReadSome(who *aclSubject, filter string) bool {
+	sec := a.section(who)
+	for i := range sec {
+		if r := &sec[i]; r.access == aclDeny && aclCovers(r.filter, filter) {
+			return false
+		}
+	}
+	for i := range sec {
+		if r := &sec[i]; r.access&aclRead != 0 && aclOverlaps(r.filter, filter) {
+			return true
+		}
+	}
+	if len(a.patterns) == 0 || strings.ContainsAny(who.id, "+#") || strings.ContainsAny(who.user, "+#") {
+		return false
+	}
+	some := false
+	for i := range a.patterns {
+		r := &a.patterns[i]
+		if r.user && who.anon {
+			continue
+		}
+		f := r.filter
+		if r.subst {
+			f = expandPattern(f, who)
+		}
+		switch {
+		case r.access == aclDeny && aclCovers(f, filter):
+			return false
+		case r.access&aclRead != 0 && aclOverlaps(f, filter):
+			some = true
+		}
+	}
+	return some
 }
 
 // decide runs who's section and then the patterns over s, deny first: a

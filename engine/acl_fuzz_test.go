@@ -26,9 +26,14 @@ func FuzzACL(f *testing.F) {
 		if trie.ValidTopicFilter([]byte(filter)) != nil || trie.ValidTopicName([]byte(topic)) != nil {
 			return
 		}
-		if a.canSubscribe(&who, filter) && aclMatch(filter, topic) &&
-			!a.decide(&who, topic, aclRead, aclMatch, aclMatch) {
+		if !aclMatch(filter, topic) {
+			return
+		}
+		switch g, read := a.canSubscribe(&who, filter), a.canRead(&who, topic); {
+		case g == subGranted && !read:
 			t.Fatalf("filter %q granted but its topic %q is not readable", filter, topic)
+		case g == subRefused && read:
+			t.Fatalf("filter %q refused but its topic %q is readable", filter, topic)
 		}
 	})
 }

@@ -91,33 +91,36 @@ func TestACLDecisions(t *testing.T) {
 	for _, tc := range []struct {
 		who    aclSubject
 		filter string
-		ok     bool
+		want   subGrant
 	}{
-		{who: anon, filter: "pub/x", ok: true},
-		{who: anon, filter: "pub/+/y", ok: true},
-		{who: anon, filter: "pub/#"},      // overlaps the deny of pub/secret
-		{who: anon, filter: "pub/+"},      // so does this
-		{who: anon, filter: "pub/secret"}, // denied outright
-		{who: anon, filter: "#"},
-		{who: alice, filter: "a/+"}, // matches a/secret, which a/secret/# denies
-		{who: alice, filter: "a/c/+", ok: true},
-		{who: alice, filter: "a/b/#", ok: true},
-		{who: alice, filter: "a/#"}, // overlaps a/secret/#
-		{who: alice, filter: "w/only"},
-		{who: alice, filter: "r/only/+", ok: true},
-		{who: alice, filter: "clients/c1/#", ok: true}, // pattern %c
-		{who: alice, filter: "clients/+/#"},
-		{who: alice, filter: "x/alice/#", ok: true},
-		{who: bob, filter: "b/#", ok: true}, // section grants b/#: the pattern deny does not count
-		{who: bob, filter: "$SYS/#", ok: true},
-		{who: bob, filter: "#"},
-		{who: bob, filter: "+/x"},
-		{who: carol, filter: "x/carol/+", ok: true},
-		{who: carol, filter: "b/+"},
-		{who: evil, filter: "clients/c5/#"},
+		{who: anon, filter: "pub/x", want: subGranted},
+		{who: anon, filter: "pub/+/y", want: subGranted},
+		{who: anon, filter: "pub/#", want: subChecked},      // overlaps the deny of pub/secret
+		{who: anon, filter: "pub/+", want: subChecked},      // so does this
+		{who: anon, filter: "pub/secret", want: subRefused}, // denied outright
+		{who: anon, filter: "#", want: subChecked},          // pub/# is readable
+		{who: anon, filter: "other/#", want: subRefused},    // nothing readable
+		{who: alice, filter: "a/+", want: subChecked},       // matches a/secret, which a/secret/# denies
+		{who: alice, filter: "a/c/+", want: subGranted},
+		{who: alice, filter: "a/b/#", want: subGranted},
+		{who: alice, filter: "a/#", want: subChecked}, // overlaps a/secret/#
+		{who: alice, filter: "a/secret/+", want: subRefused},
+		{who: alice, filter: "w/only", want: subRefused}, // write only
+		{who: alice, filter: "r/only/+", want: subGranted},
+		{who: alice, filter: "clients/c1/#", want: subGranted}, // pattern %c
+		{who: alice, filter: "clients/+/#", want: subChecked},
+		{who: alice, filter: "x/alice/#", want: subGranted},
+		{who: bob, filter: "b/#", want: subGranted}, // section grants b/#: the pattern deny does not count
+		{who: bob, filter: "$SYS/#", want: subGranted},
+		{who: bob, filter: "#", want: subChecked},
+		{who: bob, filter: "+/x", want: subChecked},
+		{who: carol, filter: "x/carol/+", want: subGranted},
+		{who: carol, filter: "b/+", want: subRefused}, // b/%u is write only
+		{who: carol, filter: "b/denied", want: subRefused},
+		{who: evil, filter: "clients/c5/#", want: subRefused},
 	} {
-		if got := a.canSubscribe(&tc.who, tc.filter); got != tc.ok {
-			t.Errorf("%+v subscribe %q = %v, want %v", tc.who, tc.filter, got, tc.ok)
+		if got := a.canSubscribe(&tc.who, tc.filter); got != tc.want {
+			t.Errorf("%+v subscribe %q = %v, want %v", tc.who, tc.filter, got, tc.want)
 		}
 	}
 }
@@ -130,7 +133,7 @@ func TestACLSectionGrantBeatsPatternDeny(t *testing.T) {
 	if !a.canWrite(&bob, "b/denied") {
 		t.Error("section grant lost to a pattern deny")
 	}
-	if !a.canSubscribe(&bob, "b/#") {
+	if a.canSubscribe(&bob, "b/#") != subGranted {
 		t.Error("subscribe b/# refused though the section grants it")
 	}
 }
@@ -160,7 +163,7 @@ func TestACLParseErrors(t *testing.T) {
 func TestACLEmptyDeniesAll(t *testing.T) {
 	a := parseTestACL(t, "# nothing\n\n")
 	who := aclSubject{anon: true, id: "x"}
-	if a.canWrite(&who, "a") || a.canSubscribe(&who, "a") {
+	if a.canWrite(&who, "a") || a.canSubscribe(&who, "a") != subRefused {
 		t.Error("empty ACL granted access")
 	}
 }

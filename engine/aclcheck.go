@@ -52,7 +52,10 @@ func (ac *aclCache) canWrite(c *client, a *ACL, topic []byte) bool {
 	if ca.acl == a && bytes.Equal(ca.last, topic) {
 		return ca.ok // the common case: a publisher repeats its topic
 	}
-	ok := ac.lookup(c, ca.id, a, topic)
+	ok := ac.decide(ca.id, topic, func() bool {
+		who := c.aclSubject()
+		return a.canWrite(&who, string(topic))
+	})
 	ca.last = append(ca.last[:0], topic...)
 	ca.ok, ca.acl = ok, a
 	return ok
@@ -67,17 +70,16 @@ type clientACL struct {
 	acl  *ACL   // the rules it was made under
 }
 
-// lookup is canWrite past the client's last decision: the loop's map,
-// else the rules. Loop-only.
-func (ac *aclCache) lookup(c *client, id uint64, a *ACL, topic []byte) bool {
+// decide returns the cached decision for the subject numbered id and
+// topic, else rules() cached. A hit allocates nothing. Loop-only.
+func (ac *aclCache) decide(id uint64, topic []byte, rules func() bool) bool {
 	k := binary.LittleEndian.AppendUint64(ac.key[:0], id)
 	k = append(k, topic...)
 	ac.key = k
 	if ok, hit := ac.m[string(k)]; hit {
 		return ok
 	}
-	who := c.aclSubject()
-	ok := a.canWrite(&who, string(topic))
+	ok := rules()
 	n := len(k) + aclEntryBytes
 	if ac.bytes+n > aclCacheBytes {
 		clear(ac.m)
@@ -120,20 +122,74 @@ func (c *client) mayPublish(p *codec.Publish) bool {
 	return true
 }
 
-// maySubscribe reports whether c may subscribe to f, whose filter without
-// a $share prefix is filter: the ACL and then the Authoriser. Loop-only.
-func (c *client) maySubscribe(filter string, f *codec.Subscription) bool {
+// maySubscribe decides whether c may subscribe to f, whose filter
+// without a $share prefix is filter: the ACL and then the Authoriser.
+// subChecked asks for a read check of each delivery (aclReader).
+// Loop-only.
+func (c *client) maySubscribe(filter string, f *codec.Subscription) subGrant {
 	b := c.l.b
+	g := subGranted
 	if a := b.acl.Load(); a != nil {
-		if who := c.aclSubject(); !a.canSubscribe(&who, filter) {
+		who := c.aclSubject()
+		if g = a.canSubscribe(&who, filter); g == subRefused {
 			c.aclDenied("subscribe", f.Filter)
-			return false
+			return subRefused
 		}
 	}
-	if az := b.cfg.Authoriser; az != nil {
-		return az.CanSubscribe(c.clientInfo(), f.Filter, f.QoS)
+	if az := b.cfg.Authoriser; az != nil && !az.CanSubscribe(c.clientInfo(), f.Filter, f.QoS) {
+		return subRefused
 	}
-	return true
+	return g
+}
+
+// aclReader is the subject whose read access the deliveries to a session
+// are checked against, set while the session holds a subscription the
+// ACL granted with a check per delivery (subChecked). Immutable.
+type aclReader struct {
+	who aclSubject
+	id  uint64 // its number in the loops' caches, never reused
+}
+
+// checkReads makes the deliveries to c's session subject to c's read
+// access. Loop-only.
+func (c *client) checkReads(st *subState) {
+	who := c.aclSubject()
+	if r := st.reader.Load(); r != nil && r.who == who {
+		return
+	}
+	st.reader.Store(&aclReader{who: who, id: c.l.b.aclSeq.Add(1)})
+}
+
+// mayDeliver reports whether s may receive a message published to topic
+// under the rules a (nil: no ACL): always, unless s holds a subscription
+// granted with a read check; then by the reader's read access, cached
+// per loop. Loop-only.
+func (l *loop) mayDeliver(a *ACL, s *session, topic []byte) bool {
+	if a == nil {
+		return true
+	}
+	st := s.sub.Load()
+	if st == nil {
+		return true
+	}
+	r := st.reader.Load()
+	if r == nil {
+		return true
+	}
+	if l.acl.canRead(r, a, topic) {
+		return true
+	}
+	l.tot.aclReadDenied++
+	return false
+}
+
+// canRead is mayDeliver's cached decision for reader r. Loop-only.
+func (ac *aclCache) canRead(r *aclReader, a *ACL, topic []byte) bool {
+	if ac.acl != a {
+		clear(ac.m)
+		ac.bytes, ac.acl = 0, a
+	}
+	return ac.decide(r.id, topic, func() bool { return a.canRead(&r.who, string(topic)) })
 }
 
 // mayPublishWill reports whether c's will w may be published: the client
@@ -150,6 +206,15 @@ func (c *client) mayPublishWill(w *message) bool {
 		return az.CanPublish(c.clientInfo(), w.topic, w.qos, w.retain)
 	}
 	return true
+}
+
+// aclDenyCode is the v5 reason code of an ACL refusal
+// (Config.ACLDenyReason).
+func (b *Broker) aclDenyCode() codec.ReasonCode {
+	if b.cfg.ACLDenyReason == ACLDenyUnspecified {
+		return codec.ReasonUnspecifiedError
+	}
+	return codec.ReasonNotAuthorized
 }
 
 // aclDenied logs a refusal at debug level. Loop-only.
@@ -223,15 +288,40 @@ func (b *Broker) ReloadACLFile() error {
 
 // recheckResumed drops the subscriptions of c's resumed session that the
 // ACL does not grant c: they were made under older rules, or by another
-// user with the same client id. Loop-only; c is connected.
+// user with the same client id; and, when a subscription left needs a
+// read check, the queued messages c may not read (queued while no client
+// was there to check them for, such as after a restart). Loop-only; c is
+// connected.
 func (c *client) recheckResumed() {
 	b := c.l.b
-	if a := b.acl.Load(); a != nil {
-		if n := c.revokeSubscriptions(a); n > 0 {
-			b.log.Info("acl: subscriptions of a resumed session not granted to its client dropped",
-				"client", c.clientID(), "user", c.aclSubject().user, "subscriptions", n)
-		}
+	a := b.acl.Load()
+	if a == nil {
+		return
 	}
+	if n := c.revokeSubscriptions(a); n > 0 {
+		b.log.Info("acl: subscriptions of a resumed session not granted to its client dropped",
+			"client", c.clientID(), "user", c.aclSubject().user, "subscriptions", n)
+	}
+	s := c.sess
+	st := s.sub.Load()
+	if st == nil || st.reader.Load() == nil || s.sessionExt == nil || len(s.queue) == 0 {
+		return
+	}
+	l := c.l
+	keep := s.queue[:0]
+	for i := range s.queue {
+		om := s.queue[i]
+		if l.mayDeliver(a, s, om.m.topic) {
+			keep = append(keep, om)
+			continue
+		}
+		n := heldSize(om.m)
+		s.held -= n
+		l.heldDelta -= n
+		l.dropDelivery(s, &om)
+	}
+	clear(s.queue[len(keep):])
+	s.queue = keep
 }
 
 // revokeSubscriptions drops, as an UNSUBSCRIBE would, the subscriptions
@@ -245,10 +335,14 @@ func (c *client) revokeSubscriptions(a *ACL) int {
 	}
 	l, b := c.l, c.l.b
 	who := c.aclSubject()
-	n := 0
+	n, checked := 0, false
 	for i := len(st.subs.list) - 1; i >= 0; i-- { // remove moves the last entry to i: already seen
 		e := &st.subs.list[i]
-		if a.canSubscribe(&who, e.sub.Filter) {
+		switch a.canSubscribe(&who, e.sub.Filter) {
+		case subGranted:
+			continue
+		case subChecked:
+			checked = true
 			continue
 		}
 		b.trie.Unsubscribe(st.id, e.sub.Filter, e.sub.Group)
@@ -258,6 +352,11 @@ func (c *client) revokeSubscriptions(a *ACL) int {
 		st.subs.remove(i)
 		b.subCount.Add(-1)
 		n++
+	}
+	if checked {
+		c.checkReads(st)
+	} else {
+		st.reader.Store(nil)
 	}
 	return n
 }

@@ -53,8 +53,9 @@ type LoopStats struct {
 	// return code counts as its v5 equivalent).
 	Refused map[codec.ReasonCode]uint64
 	// ThrottleHolds counts the times a publisher was held; Kicked the
-	// clients closed by Kick.
-	ThrottleHolds, Kicked uint64
+	// clients closed by Kick; ACLReadDenied the deliveries withheld by
+	// the ACL's read check.
+	ThrottleHolds, Kicked, ACLReadDenied uint64
 }
 
 // LoopStats returns the counters of every loop, read on each loop. It
@@ -73,7 +74,7 @@ func (b *Broker) LoopStats(ctx context.Context) ([]LoopStats, error) {
 				Loop: l.idx, Clients: len(l.clients),
 				Busy: time.Duration(t.busy), Handovers: t.handovers, HandoverItems: t.handoverItems,
 				InboxBytes: l.in.bytes.Load(), PacketsIn: t.pktIn, BytesIn: t.pktBytesIn,
-				ThrottleHolds: t.throttled, Kicked: t.kicked,
+				ThrottleHolds: t.throttled, Kicked: t.kicked, ACLReadDenied: t.aclReadDenied,
 			}
 			copy(st.PublishIn[:], t.pubIn[:])
 			copy(st.PublishBytesIn[:], t.pubBytesIn[:])

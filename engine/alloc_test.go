@@ -38,6 +38,46 @@ func TestAllocsQoS0PublishPath(t *testing.T) {
 	}
 }
 
+// TestAllocsQoS0ReadChecked: deliveries through subscriptions the ACL
+// granted with a read check (a/# and a/+/c beside a deny of a/secret)
+// allocate nothing once the loop's cache holds the decision, and the
+// denied topic is withheld.
+func TestAllocsQoS0ReadChecked(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates; run without -race")
+	}
+	file := writeACLFile(t, "topic readwrite a/#\ntopic deny a/secret\n")
+	hs := newHarness(t, 2, func(c *Config) { c.ACLFile = file })
+	pub := hs.conn(0, "pub")
+	same := hs.conn(0, "same")
+	other := hs.conn(1, "other")
+	hs.subscribe(same, "a/+/c", 0)
+	hs.subscribe(other, "a/#", 0)
+	secret := codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("a/secret"), Payload: make([]byte, 64)})
+	o0 := other.written
+	hs.send(pub, secret)
+	hs.pump()
+	if other.written != o0 {
+		t.Fatal("a/secret delivered through a/#")
+	}
+	pkt := codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("a/b/c"), Payload: make([]byte, 64)})
+	run := func() {
+		hs.send(pub, pkt)
+		hs.pump()
+	}
+	for i := 0; i < 100; i++ {
+		run()
+	}
+	s0, o0 := same.written, other.written
+	allocs := testing.AllocsPerRun(1000, run)
+	if same.written == s0 || other.written == o0 {
+		t.Fatalf("no delivery: same %d->%d, other %d->%d", s0, same.written, o0, other.written)
+	}
+	if allocs != 0 {
+		t.Fatalf("read-checked QoS 0 publish path: %v allocs per message, want 0", allocs)
+	}
+}
+
 // aliasAllocs measures the allocations per QoS 0 message from a v5
 // publisher on loop 0 to one v5 subscriber on loop subLoop whose CONNECT
 // allows Topic Aliases, and checks the later copies go by alias alone.

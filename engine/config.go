@@ -244,6 +244,15 @@ type Config struct {
 	// published. Publish decisions are cached per event loop (aclCacheBytes).
 	ACLFile string `toml:"acl_file"`
 
+	// ACLDenyReason is what an MQTT 5 client is told of an ACL refusal:
+	// ACLDenyNotAuthorized (SUBACK, PUBACK or PUBREC 0x87 Not authorized,
+	// with a Reason String) or ACLDenyUnspecified (0x80 Unspecified error
+	// without a Reason String: the client learns nothing of the rules, as
+	// MQTT 5 allows a server that does not wish to reveal the reason; no
+	// 0x80 acknowledgement carries a Reason String then). 3.1.1 has only
+	// 0x80 for a refused filter either way.
+	ACLDenyReason string `toml:"acl_deny_reason"`
+
 	// Store is where durable state goes: StoreMemory (nothing survives a
 	// restart) or StoreDisk (under DataDir): retained messages, persistent
 	// sessions with their subscriptions, wills and queued and in-flight
@@ -258,6 +267,12 @@ type Config struct {
 	// go), a duration such as "10ms" (at most that window), or "never"
 	// (the operating system decides). Default always.
 	Fsync string `toml:"fsync"`
+	// StoreMemTableBytes is the size of the disk store's in-memory table,
+	// where records wait for a flush to the store's files; up to four take
+	// memory at once. A larger one lets more short-lived records (a queued
+	// message and its acknowledgement) meet in memory; a smaller one keeps
+	// each write's insert cheaper.
+	StoreMemTableBytes int64 `toml:"store_memtable_bytes"`
 	// Persist, if set, is the store to use instead of the one Store names
 	// (tests); the caller keeps it open.
 	Persist persist.Store `toml:"-"`
@@ -454,6 +469,7 @@ func DefaultConfig() Config {
 		TLSHandshakes:           1024,
 		Loops:                   0,
 		IO:                      IOEpoll,
+		ACLDenyReason:           ACLDenyNotAuthorized,
 		MaxConnections:          0,
 		MaxPacketSize:           1 << 20, // like EMQX's 1 MiB max_packet_size
 		MaxInflight:             20,      // Mosquitto max_inflight_messages
@@ -472,6 +488,7 @@ func DefaultConfig() Config {
 		Store:                   StoreMemory,
 		DataDir:                 "gust-data",
 		Fsync:                   "always",
+		StoreMemTableBytes:      persist.DefaultMemTableSize,
 		AllowAnonymous:          true,
 		AllowZeroLengthClientID: true,
 		MaxClientIDLength:       65535,
@@ -542,10 +559,13 @@ func (c Config) Validate() error {
 		{c.TrimIdle >= 0, "trim_idle", c.TrimIdle, ">= 0"},
 		{c.Logger != nil || validLevel(c.LogLevel), "log_level", c.LogLevel, "debug, info, warn or error"},
 		{c.IO == IOEpoll || c.IO == IOUring || c.IO == IOAuto, "io", c.IO, "epoll, io_uring or auto"},
+		{c.ACLDenyReason == ACLDenyNotAuthorized || c.ACLDenyReason == ACLDenyUnspecified, "acl_deny_reason", c.ACLDenyReason,
+			ACLDenyNotAuthorized + " or " + ACLDenyUnspecified},
 		{c.Logger != nil || c.LogFormat == "" || c.LogFormat == "text" || c.LogFormat == "json", "log_format", c.LogFormat, "text or json"},
 		{c.Store == StoreMemory || c.Store == StoreDisk, "store", c.Store, "memory or disk"},
 		{c.Store != StoreDisk || c.DataDir != "", "data_dir", c.DataDir, "a directory path"},
 		{validFsync(c.Fsync), "fsync", c.Fsync, "always, never, or a duration such as 10ms"},
+		{c.StoreMemTableBytes >= 1<<20 && c.StoreMemTableBytes <= 1<<30, "store_memtable_bytes", c.StoreMemTableBytes, "1048576 (1 MiB) to 1073741824 (1 GiB)"},
 		{c.MaxClientIDLength >= 23 && c.MaxClientIDLength <= 65535, "max_client_id_length", c.MaxClientIDLength, "23..65535"},
 		{c.MaxSessionExpiry >= 0, "max_session_expiry", c.MaxSessionExpiry, ">= 0"},
 		{c.ReceiveMaximum >= 1 && c.ReceiveMaximum <= 65535, "receive_maximum", c.ReceiveMaximum, "1..65535"},
@@ -606,6 +626,12 @@ func slogLevel(s string) slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// The values of Config.ACLDenyReason.
+const (
+	ACLDenyNotAuthorized = "not-authorized"
+	ACLDenyUnspecified   = "unspecified"
+)
 
 // The values of Config.IO.
 const (

@@ -303,7 +303,7 @@ func (b *Broker) openStore() error {
 		if err != nil {
 			return err // Validate has checked it
 		}
-		d, err := persist.OpenDisk(b.cfg.DataDir, persist.DiskOptions{Sync: sync, Log: b.log})
+		d, err := persist.OpenDisk(b.cfg.DataDir, persist.DiskOptions{Sync: sync, MemTableSize: b.cfg.StoreMemTableBytes, Log: b.log})
 		if err != nil {
 			return err
 		}

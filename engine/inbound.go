@@ -144,7 +144,7 @@ func (c *client) handlePublish(pkt []byte) error {
 	l.tot.pubBytesIn[p.QoS&3] += uint64(len(pkt))
 	allowed := c.mayPublish(p) // ACL and Authoriser (aclcheck.go) [MQTT-3.3.5-2]
 	if !allowed && rc == codec.ReasonSuccess && c.version == codec.V5 {
-		rc = codec.ReasonNotAuthorized // v5 PUBACK/PUBREC 0x87
+		rc = c.l.b.aclDenyCode() // v5 PUBACK/PUBREC 0x87 (or 0x80)
 	}
 	dup := false
 	if p.QoS == 2 {

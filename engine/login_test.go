@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -30,12 +32,19 @@ func plainConnack(t *testing.T, b *Broker, user, pass string) codec.ReasonCode {
 type countingAuth struct {
 	*auth.Users
 	running, peak, calls atomic.Int64
+	// onLoop counts the checks called from an event loop's packet
+	// handling (client.onTraffic on the stack).
+	onLoop atomic.Int64
 }
 
 func (a *countingAuth) Authenticate(info *ConnectInfo) error {
 	n := a.running.Add(1)
 	defer a.running.Add(-1)
 	a.calls.Add(1)
+	buf := make([]byte, 16<<10)
+	if bytes.Contains(buf[:runtime.Stack(buf, false)], []byte("engine.(*client).onTraffic")) {
+		a.onLoop.Add(1)
+	}
 	for p := a.peak.Load(); n > p && !a.peak.CompareAndSwap(p, n); p = a.peak.Load() {
 	}
 	return a.Users.Authenticate(info)
@@ -306,9 +315,14 @@ func TestLoginFloodKeepsLoopResponsive(t *testing.T) {
 	t.Logf("flood CONNACKs %v, without CONNACK %d; checks %d, at once at most %d; queue full %d",
 		f.codes, f.failures, st.AuthChecks, a.peak.Load(), st.AuthQueueFull)
 
-	const bound = 50 * time.Millisecond
-	if f.p(0.99) >= bound {
-		t.Fatal("probe p99 under the flood", f.p(0.99), "over", bound)
+	// No check runs on the loop; and the probe's typical round trip stays
+	// under one check's time (its tail depends on how loaded the machine
+	// is: the flood's clients and the workers take both cores).
+	if n := a.onLoop.Load(); n != 0 {
+		t.Fatal(n, "password checks ran on the event loop")
+	}
+	if bound := 15 * time.Millisecond; f.p(0.5) >= bound {
+		t.Fatal("probe p50 under the flood", f.p(0.5), "over", bound)
 	}
 	if !(a.peak.Load() >= 1 && a.peak.Load() <= workers) {
 		t.Fatal("checks at once:", a.peak.Load(), "workers:", workers)

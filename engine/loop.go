@@ -38,6 +38,7 @@ type loopTotals struct {
 	handovers, handoverItems uint64
 	throttled                uint64 // publishers held by the throttle
 	kicked                   uint64 // clients closed by Broker.Kick
+	aclReadDenied            uint64 // deliveries the ACL's read check withheld
 	busy                     int64  // nanoseconds spent in the loop's callbacks
 }
 

@@ -41,6 +41,15 @@ func reasonText(rc codec.ReasonCode) []byte {
 	return reasonTexts[rc]
 }
 
+// reasonTextFor is reasonText as c's broker sends it: 0x80 Unspecified
+// error goes bare when ACL refusals take it (ACLDenyUnspecified).
+func (c *client) reasonTextFor(rc codec.ReasonCode) []byte {
+	if rc == codec.ReasonUnspecifiedError && c.l.b.cfg.ACLDenyReason == ACLDenyUnspecified {
+		return nil
+	}
+	return reasonText(rc)
+}
+
 // problem adds to pr the Reason String of the first failure among codes,
 // unless the client asked for no problem information [MQTT-3.1.2-29] or the
 // packet could exceed its Maximum Packet Size. Loop-only.
@@ -49,7 +58,7 @@ func (c *client) problem(pr *codec.Properties, codes []codec.ReasonCode) {
 		return
 	}
 	for _, rc := range codes {
-		if txt := reasonText(rc); txt != nil {
+		if txt := c.reasonTextFor(rc); txt != nil {
 			if limit := c.maxOut(); limit > 0 && limit < len(txt)+len(codes)+16 {
 				return
 			}

@@ -116,10 +116,11 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 	res := l.match(topic)
 	l.seq++
 	f := fanout{topic: topic, payload: payload, qos: qos, retain: retain, from: from, props: props, seq: l.seq}
+	acl := l.b.acl.Load()
 	for i := range res.Deliveries {
 		d := &res.Deliveries[i]
 		s := l.b.table.get(d.Subscriber)
-		if s == nil {
+		if s == nil || acl != nil && !l.mayDeliver(acl, s, topic) {
 			continue
 		}
 		q := d.QoS
@@ -146,7 +147,7 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 			sub, ids, ok = g.PickMember(nil)
 		}
 		if ok {
-			if s := l.b.table.get(sub.Subscriber); s != nil {
+			if s := l.b.table.get(sub.Subscriber); s != nil && (acl == nil || l.mayDeliver(acl, s, topic)) {
 				f.group = g
 				l.deliverTo(&f, s, min(sub.QoS, qos), ids, sub.RetainAsPublished && retain) // [MQTT-4.8.2-3]
 				f.group = nil

@@ -192,6 +192,9 @@ type subState struct {
 	// assigned by the owner loop before the first subscription is
 	// inserted; 0 until then. Owner loop, or mu while offline.
 	id trie.SubscriberID
+	// reader, when set, is whose read access each delivery is checked
+	// against (aclcheck.go); written by the owner loop.
+	reader atomic.Pointer[aclReader]
 }
 
 // subscriber returns s's subscriber state, creating it if need be. Safe

@@ -162,8 +162,9 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 		// Available 0 (MQTT 5 3.2.2.3.11), SUBACK 0xA2.
 		return failCode(c.version, codec.ReasonWildcardSubscriptionsNotSupported), false
 	}
-	if !c.maySubscribe(filter, f) { // ACL and Authoriser (aclcheck.go)
-		return failCode(c.version, codec.ReasonNotAuthorized), false
+	grant := c.maySubscribe(filter, f) // ACL and Authoriser (aclcheck.go)
+	if grant == subRefused {
+		return failCode(c.version, b.aclDenyCode()), false
 	}
 	qos := min(f.QoS, byte(b.cfg.MaximumQoS)) // [MQTT-3.2.2-10] accepted, granted at most MaximumQoS
 	// The subscriber state and its id exist before a producer can match s
@@ -191,6 +192,9 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 	}
 	if c.version == codec.V5 && len(c.l.scratch.sub.Props.SubscriptionIDs) > 0 {
 		sub.Identifier = c.l.scratch.sub.Props.SubscriptionIDs[0]
+	}
+	if grant == subChecked {
+		c.checkReads(st) // before the trie can match it
 	}
 	existed, err := b.trie.Subscribe(sub) // [MQTT-3.8.4-3] replaces the same filter
 	if err != nil {
@@ -275,9 +279,13 @@ func (l *loop) sendRetained(c *client, full string, granted byte, ids []uint32) 
 	}
 	s := c.sess
 	now := l.b.now()
+	a := l.b.acl.Load()
 	l.b.retained.Match([]byte(filter), func(_ string, m *message) bool {
 		if m.expired(now) {
 			return true // [MQTT-3.3.2-5]
+		}
+		if !l.mayDeliver(a, s, m.topic) {
+			return true
 		}
 		qos := min(m.qos, granted)
 		over := c.overBudget(len(m.topic) + len(m.payload) + 8)

@@ -18,9 +18,11 @@ import (
 // TestThrottleLapsesWhenSubscriberStops covers one that stops later).
 func TestStuckSubscriberBoundedStall(t *testing.T) {
 	const n = 2000
-	// A queue bound well under n, so the stuck subscriber drops, with room
-	// for the healthy one to pause under -race without dropping.
-	b := startBroker(t, func(c *Config) { c.MaxQueuedMessages = 500 })
+	// A queue bound under n, so the stuck subscriber drops, with room for
+	// the healthy one to pause on a loaded machine or under -race without
+	// dropping: a pause past throttleMax ends the throttle, and the
+	// publisher's excess then queues up to this bound.
+	b := startBroker(t, func(c *Config) { c.MaxQueuedMessages = 1500 })
 	defer func() {
 		if t.Failed() {
 			t.Logf("broker dropped %d messages", b.Stats().PublishDropped)

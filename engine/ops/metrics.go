@@ -36,7 +36,7 @@ type descs struct {
 	sessions, sessionsEvicted, sessionsRefused, expired       *prometheus.Desc
 	subs, subsRefused                                         *prometheus.Desc
 	queued, inflight, queuedBytes                             *prometheus.Desc
-	slowClosed, throttled, throttleHolds, kicked              *prometheus.Desc
+	slowClosed, throttled, throttleHolds, kicked, aclRead     *prometheus.Desc
 	loopBusy, loopHandovers, loopItems, loopInbox, loopConns  *prometheus.Desc
 	delayedWills, partialBytes, partialRefused, takeoverClose *prometheus.Desc
 	storeCommits, storeSyncs, storeBytes, storeFailures       *prometheus.Desc
@@ -89,6 +89,7 @@ func newCollector(b *engine.Broker, s *Server, log *slog.Logger) *collector {
 		throttled:       d("throttled_publishers", "Publishers the throttle holds now."),
 		throttleHolds:   d("throttle_holds_total", "Times a publisher was held by the throttle."),
 		kicked:          d("clients_kicked_total", "Clients disconnected through the admin API."),
+		aclRead:         d("acl_read_denied_total", "Deliveries withheld because the subscriber may not read the topic (ACL)."),
 		loopBusy:        d("loop_busy_seconds_total", "Time each event loop spent in its callbacks.", "loop"),
 		loopHandovers:   d("loop_handovers_total", "Batches each event loop handed to other loops.", "loop"),
 		loopItems:       d("loop_handover_items_total", "Items in the batches each event loop handed to other loops.", "loop"),
@@ -214,6 +215,7 @@ func (c *collector) collectLoops(ch chan<- prometheus.Metric, loops []engine.Loo
 		sum.Throttled += l.Throttled
 		sum.ThrottleHolds += l.ThrottleHolds
 		sum.Kicked += l.Kicked
+		sum.ACLReadDenied += l.ACLReadDenied
 		lb := strconv.Itoa(l.Loop)
 		ch <- prometheus.MustNewConstMetric(d.loopBusy, prometheus.CounterValue, l.Busy.Seconds(), lb)
 		ch <- prometheus.MustNewConstMetric(d.loopHandovers, prometheus.CounterValue, float64(l.Handovers), lb)
@@ -250,4 +252,5 @@ func (c *collector) collectLoops(ch chan<- prometheus.Metric, loops []engine.Loo
 	ch <- prometheus.MustNewConstMetric(d.throttled, prometheus.GaugeValue, float64(sum.Throttled))
 	ch <- prometheus.MustNewConstMetric(d.throttleHolds, prometheus.CounterValue, float64(sum.ThrottleHolds))
 	ch <- prometheus.MustNewConstMetric(d.kicked, prometheus.CounterValue, float64(sum.Kicked))
+	ch <- prometheus.MustNewConstMetric(d.aclRead, prometheus.CounterValue, float64(sum.ACLReadDenied))
 }

@@ -2,6 +2,7 @@ package persist
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -70,15 +71,20 @@ type DiskOptions struct {
 	// ReclaimEvery is how often the store looks for deleted data to
 	// compact away (DefaultReclaimEvery if 0; negative: never).
 	ReclaimEvery time.Duration
+	// MemTableSize is the size of the store's in-memory table
+	// (DefaultMemTableSize if 0); up to memTables of them take memory at
+	// once.
+	MemTableSize int64
 	Log          *slog.Logger
 }
 
-// The memtable's size and how many may be queued: at most their product
-// of memory.
-const (
-	memTableSize = 64 << 20
-	memTables    = 4
-)
+// DefaultMemTableSize is the default DiskOptions.MemTableSize.
+const DefaultMemTableSize = 64 << 20
+
+// memTables is how many memtables may exist at once (one taking writes,
+// the rest waiting for their flush): the store's memory is at most
+// memTables times MemTableSize.
+const memTables = 4
 
 // DefaultReclaimEvery is the default period of the store's look for
 // deleted data to compact away.
@@ -129,7 +135,7 @@ func OpenDisk(dir string, o DiskOptions) (*Disk, error) {
 		// subscriber acknowledges it): a large memtable lets the record
 		// and its deletion meet in memory, so flushes and compactions
 		// write little. Up to memTables of them may wait for a flush.
-		MemTableSize:                memTableSize,
+		MemTableSize:                uint64(cmp.Or(o.MemTableSize, DefaultMemTableSize)),
 		MemTableStopWritesThreshold: memTables,
 	}
 	db, err := pebble.Open(dir, opts)
