@@ -25,7 +25,8 @@ import (
 //
 // Each connection has a reader goroutine and a writer goroutine: a
 // benchmark tool, not the broker's data path. A reader appends the frames
-// of one read to the outboxes they go to and wakes each outbox's writer
+// of one read to the outboxes they go to, consecutive frames with the same
+// destinations in one append per outbox, and wakes each outbox's writer
 // once, so one write carries everything that arrived meanwhile.
 type FloorRelay struct {
 	mu   sync.RWMutex
@@ -162,6 +163,11 @@ type floorConn struct {
 	gen     uint64
 	routes  map[string][]*outbox // topic -> outboxes, valid while gen is f.gen
 	touched []*outbox
+	// run is consecutive PUBLISH frames of the current read with the same
+	// destinations (runOuts), not yet appended to them.
+	run     []byte
+	runOuts []*outbox
+	acks    []byte // PUBACKs of the current read, not yet appended to out
 }
 
 func (f *FloorRelay) serveConn(c net.Conn) {
@@ -216,10 +222,28 @@ func (fc *floorConn) frames(b []byte) (int, error) {
 }
 
 func (fc *floorConn) flush() {
+	fc.flushRun()
+	if len(fc.acks) > 0 {
+		fc.send(fc.out, fc.acks)
+		fc.acks = fc.acks[:0]
+	}
 	for _, o := range fc.touched {
 		o.kick()
 	}
 	fc.touched = fc.touched[:0]
+}
+
+// flushRun appends the pending run of frames to its outboxes.
+func (fc *floorConn) flushRun() {
+	for _, o := range fc.runOuts {
+		fc.send(o, fc.run)
+	}
+	fc.run, fc.runOuts = nil, nil
+}
+
+// sameOuts reports whether a and b are the same cached route.
+func sameOuts(a, b []*outbox) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func (fc *floorConn) send(o *outbox, frame []byte) {
@@ -231,6 +255,9 @@ func (fc *floorConn) send(o *outbox, frame []byte) {
 // frame handles one whole frame pkt of type t.
 func (fc *floorConn) frame(t codec.Type, pkt []byte) error {
 	body := pkt[headerLen(pkt):]
+	if t != codec.TypePublish {
+		fc.flush() // in order with the frames before it
+	}
 	switch t {
 	case codec.TypeConnect:
 		// Protocol name (2-byte length + bytes), then the level.
@@ -291,7 +318,7 @@ func (fc *floorConn) publish(pkt, body []byte) error {
 		if len(body) < 4+tl {
 			return errFloorFrame
 		}
-		fc.send(fc.out, []byte{0x40, 2, body[2+tl], body[3+tl]})
+		fc.acks = append(fc.acks, 0x40, 2, body[2+tl], body[3+tl])
 	}
 	if g := fc.f.gen.Load(); g != fc.gen {
 		clear(fc.routes)
@@ -302,9 +329,14 @@ func (fc *floorConn) publish(pkt, body []byte) error {
 		outs = fc.f.match(string(topic))
 		fc.routes[string(topic)] = outs
 	}
-	for _, o := range outs {
-		fc.send(o, pkt)
+	// pkt lies in the read buffer right after the run when they are
+	// consecutive frames of this read.
+	if len(fc.run) > 0 && cap(fc.run) > len(fc.run) && sameOuts(outs, fc.runOuts) && &fc.run[:len(fc.run)+1][len(fc.run)] == &pkt[0] {
+		fc.run = fc.run[:len(fc.run)+len(pkt)]
+		return nil
 	}
+	fc.flushRun()
+	fc.run, fc.runOuts = pkt, outs
 	return nil
 }
 
