@@ -155,7 +155,8 @@ func dialIdle(addr, id string) (net.Conn, error) {
 		CleanStart: true, KeepAlive: 600, ClientID: []byte(id)})
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	var ack [4]byte
-	if _, err := c.Write(pkt); err == nil {
+	_, err = c.Write(pkt)
+	if err == nil {
 		_, err = io.ReadFull(c, ack[:])
 	}
 	if err == nil && (ack[0] != 0x20 || ack[3] != 0) {
