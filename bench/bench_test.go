@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -13,14 +14,25 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gust-mqtt/gust/loadgen"
 )
 
-// TestMain lets the test binary play the HTTP baseline process the
-// harness starts as `<exe> --serve-http ADDR`.
+// TestMain lets the test binary play the HTTP baseline and the floor
+// processes the harness starts as `<exe> --serve-http ADDR` and
+// `<exe> --serve-floor ADDR`.
 func TestMain(m *testing.M) {
 	if len(os.Args) == 3 && os.Args[1] == "--serve-http" {
 		if err := ServeHTTPBaseline(context.Background(), os.Args[2]); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if len(os.Args) == 3 && os.Args[1] == "--serve-floor" {
+		ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM)
+		defer stop()
+		if err := ServeFloor(ctx, os.Args[2]); err != nil {
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -160,7 +172,9 @@ func TestParseTarget(t *testing.T) {
 		{in: "gust1=gust:--loops 1", kind: KindGust},
 		{in: NameGustDisk, kind: KindGust},
 		{in: NameMosquittoPersist, kind: KindMosquitto},
-		{in: "nats", wantErr: true},
+		{in: "nats", kind: KindNATS},
+		{in: "floor", kind: KindFloor},
+		{in: "rabbit", wantErr: true},
 	} {
 		got, err := ParseTarget(tc.in)
 		if (err != nil) != tc.wantErr || (err == nil && got.Kind != tc.kind) {

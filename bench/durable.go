@@ -110,7 +110,7 @@ func durableTable(b *strings.Builder, g *group, s Scenario, ref string) {
 			continue
 		}
 		if _, ok := median(rs, mRate); !ok {
-			fmt.Fprintf(b, "| %s | error: %s |%s\n", t, oneLine(firstError(rs)), strings.Repeat("|", cols-1))
+			fmt.Fprintf(b, "| %s | %s |%s\n", t, errorCell(rs), strings.Repeat("|", cols-1))
 			continue
 		}
 		fmt.Fprintf(b, "| %s |", t)

@@ -61,6 +61,11 @@ type Config struct {
 	Args []string
 	// Claims adds the MQTT-vs-HTTP claims table (claims.md).
 	Claims bool
+	// Conns, when non-zero, replaces the conn scenario's connection count.
+	Conns int
+	// NoWarmUp skips the conn scenario's warm-up, so its RSS baseline is
+	// the freshly started broker's.
+	NoWarmUp bool
 	// WebSocket runs every client over WebSocket: Gust gets a ws listener
 	// (--listen-ws), Mosquitto a websockets one, and the generator speaks
 	// WebSocket to it (loadgen.Config.WebSocket). Only gust and mosquitto
@@ -223,6 +228,14 @@ func (h *harness) runAll(ctx context.Context) []Record {
 					if t.Kind == KindHTTP && (q != 0 || !isCore(s.Name)) {
 						continue // the HTTP baseline only does fanin, fanout, p2p without QoS
 					}
+					if why := notRun(t, s, q); why != "" {
+						if rep == 0 {
+							rec := Record{Scenario: s.Name, QoS: int(q), Target: t.Name, Rep: rep, Error: NotRunPrefix + why}
+							h.logRecord(rec)
+							out = append(out, rec)
+						}
+						continue
+					}
 					rec := h.runOne(ctx, s, q, t, rep)
 					h.logRecord(rec)
 					out = append(out, rec)
@@ -231,6 +244,21 @@ func (h *harness) runAll(ctx context.Context) []Record {
 		}
 	}
 	return out
+}
+
+// NotRunPrefix starts the error of a record the harness did not run
+// because the target cannot express the scenario; the reason follows.
+const NotRunPrefix = "not run: "
+
+// notRun returns why t cannot run s at qos, or "".
+func notRun(t *Target, s Scenario, qos byte) string {
+	if t.Kind == KindFloor && (!isCore(s.Name) || qos > 1) {
+		return "the floor relays fanin, fanout, p2p at QoS 0 and 1 only"
+	}
+	if t.Kind == KindNATS && s.Load.SubTopic != "" && strings.HasPrefix(s.Load.SubTopic, "$share/") {
+		return "nats-server's MQTT has no shared subscriptions ($share/ is a plain filter there)"
+	}
+	return ""
 }
 
 // runOne starts a fresh broker, runs the setup and the measured load
@@ -244,7 +272,7 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	}
 	defer r.stop()
 	prefix := fmt.Sprintf("b%d%s%d", rep, t.Name, time.Now().UnixNano()%1e6)
-	if s.Setup != nil {
+	if s.Setup != nil && !(s.PerConn && h.cfg.NoWarmUp) {
 		setup := *s.Setup
 		setup.Addr, setup.ClientPrefix, setup.TLS = r.addr, prefix+"s", r.tls
 		if h.cfg.WebSocket {
@@ -262,6 +290,9 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	}
 	if !s.PerConn {
 		load.QoS = qos
+	}
+	if s.PerConn && h.cfg.Conns > 0 {
+		load.Conns = h.cfg.Conns
 	}
 	if h.cfg.Duration > 0 && !s.PerConn && load.ExpectRetained == 0 && !load.Offline {
 		load.Duration = h.cfg.Duration

@@ -265,6 +265,9 @@ func (h *harness) summary(groups []*group, plots []string) string {
 		}
 		switch {
 		case s.PerConn:
+			if h.cfg.NoWarmUp {
+				b.WriteString("Without the warm-up (--no-warmup): the RSS baseline is the freshly started broker's, so what a broker touches once is charged to the connections.\n\n")
+			}
 			connTable(&b, g)
 		case s.Load.ExpectRetained > 0:
 			retainedTable(&b, g)
@@ -272,6 +275,7 @@ func (h *harness) summary(groups []*group, plots []string) string {
 			durableTable(&b, g, s, h.ratioRef(g, s))
 		default:
 			msgTable(&b, g)
+			b.WriteString("\n" + floorNote(g))
 		}
 		for _, p := range plots {
 			if strings.HasPrefix(p, fmt.Sprintf("%s-qos%d-", g.Scenario, g.QoS)) || (s.PerConn && strings.HasPrefix(p, g.Scenario+"-")) {
@@ -286,9 +290,17 @@ func (h *harness) summary(groups []*group, plots []string) string {
 
 func msgTable(b *strings.Builder, g *group) {
 	ref, hasRef := median(g.By[refTarget(g)], mRate)
+	fl := floorOf(g)
 	fmt.Fprintf(b, "| target | delivered msg/s | %s ÷ target |", refTarget(g))
+	if fl.ok {
+		b.WriteString(" msg/s ÷ floor's | CPU per msg ÷ floor's |")
+	}
 	b.WriteString(" accepted msg/s | delivered ÷ expected | p50 µs | p99 µs | sent | lost | dup | out of order | broker CPU-s per M msgs | broker RSS peak MiB | generator CPU-s | other CPU-s | stolen CPU-s | disk bytes written per msg | fsyncs/s |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	if fl.ok {
+		b.WriteString("---:|---:|")
+	}
+	b.WriteString("\n")
 	for _, t := range g.Targets {
 		rs := g.By[t]
 		if len(rs) == 0 {
@@ -296,7 +308,7 @@ func msgTable(b *strings.Builder, g *group) {
 		}
 		rate, ok := median(rs, mRate)
 		if !ok {
-			fmt.Fprintf(b, "| %s | error: %s |||||||||||||||||\n", t, oneLine(firstError(rs)))
+			fmt.Fprintf(b, "| %s | %s |||||||||||||||||\n", t, errorCell(rs))
 			continue
 		}
 		ratio := "—"
@@ -315,6 +327,9 @@ func msgTable(b *strings.Builder, g *group) {
 		if exp := sumOK(rs, func(r Record) int64 { return r.Result.Expected }); exp > 0 {
 			share = fmt.Sprintf("%.1f%%", 100*float64(sumOK(rs, func(r Record) int64 { return r.Result.Delivered }))/float64(exp))
 		}
+		if fl.ok {
+			ratio += " | " + fl.cells(rate, cpu)
+		}
 		fmt.Fprintf(b, "| %s | %.0f | %s | %.0f | %s | %.0f | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.2f | %.2f | %.2f | %s | %s |\n",
 			t, rate, ratio, accepted, share, p50, p99,
 			sumOK(rs, func(r Record) int64 { return r.Result.Sent }),
@@ -323,6 +338,45 @@ func msgTable(b *strings.Builder, g *group) {
 			sumOK(rs, func(r Record) int64 { return r.Result.OutOfOrder }),
 			cpu, rss/(1<<20), gen, other, stolen, medianCell(rs, mDisk, 1), medianCell(rs, mFsync, 0))
 	}
+}
+
+// floorRef is the floor relay's medians in one group.
+type floorRef struct {
+	ok        bool
+	rate, cpu float64
+}
+
+// floorOf returns the medians of g's floor target, if it ran.
+func floorOf(g *group) floorRef {
+	rs := g.By[KindFloor]
+	rate, ok := median(rs, mRate)
+	if !ok || rate <= 0 {
+		return floorRef{}
+	}
+	cpu, _ := median(rs, mCPU)
+	return floorRef{ok: true, rate: rate, cpu: cpu}
+}
+
+// cells are a target's msg/s as a share of the floor's and its broker CPU
+// per message as a multiple of the floor's.
+func (f floorRef) cells(rate, cpu float64) string {
+	c := "—"
+	if f.cpu > 0 && cpu > 0 {
+		c = fmt.Sprintf("%.1fx", cpu/f.cpu)
+	}
+	return fmt.Sprintf("%.0f%% | %s", 100*rate/f.rate, c)
+}
+
+// floorNote says how close Gust came to the floor in g, or "".
+func floorNote(g *group) string {
+	fl := floorOf(g)
+	gust, ok := median(g.By[refTarget(g)], mRate)
+	if !fl.ok || !ok || refTarget(g) == KindFloor {
+		return ""
+	}
+	cpu, _ := median(g.By[refTarget(g)], mCPU)
+	return fmt.Sprintf("The floor (a relay of frames by topic, no broker work) delivered %.0f msg/s at %.2f CPU-s per million: "+
+		"%s reached %.0f%% of its msg/s with %.1fx its CPU per message.\n\n", fl.rate, fl.cpu, refTarget(g), 100*gust/fl.rate, cpu/max(fl.cpu, 1e-9))
 }
 
 func connTable(b *strings.Builder, g *group) {
@@ -335,7 +389,7 @@ func connTable(b *strings.Builder, g *group) {
 		}
 		conn, ok := median(rs, func(r Record) float64 { return float64(r.Result.Connected) })
 		if !ok {
-			fmt.Fprintf(b, "| %s | error: %s ||||||||\n", t, oneLine(firstError(rs)))
+			fmt.Fprintf(b, "| %s | %s ||||||||\n", t, errorCell(rs))
 			continue
 		}
 		failed, _ := median(rs, func(r Record) float64 { return float64(r.Result.ConnectFailed) })
@@ -359,7 +413,7 @@ func retainedTable(b *strings.Builder, g *group) {
 		}
 		done, ok := median(rs, func(r Record) float64 { return float64(r.Result.RetainedDone) })
 		if !ok {
-			fmt.Fprintf(b, "| %s | error: %s ||||||\n", t, oneLine(firstError(rs)))
+			fmt.Fprintf(b, "| %s | %s ||||||\n", t, errorCell(rs))
 			continue
 		}
 		p50, _ := median(rs, mP50)
@@ -388,6 +442,16 @@ func refTarget(g *group) string {
 		return g.Targets[0]
 	}
 	return ""
+}
+
+// errorCell says why rs has no figures: the reason a target was not run,
+// or the first error.
+func errorCell(rs []Record) string {
+	e := oneLine(firstError(rs))
+	if strings.HasPrefix(e, NotRunPrefix) {
+		return e
+	}
+	return "error: " + e
 }
 
 func oneLine(s string) string {

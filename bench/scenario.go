@@ -54,9 +54,9 @@ func base(size Size) loadgen.Config {
 	return c
 }
 
-// connWarmUp is how many connections the conn scenario opens and closes
+// ConnWarmUp is how many connections the conn scenario opens and closes
 // before its RSS baseline.
-const connWarmUp = 1000
+const ConnWarmUp = 1000
 
 // Scenarios returns every named scenario at the given size.
 func Scenarios(size Size) map[string]Scenario {
@@ -104,7 +104,7 @@ func Scenarios(size Size) map[string]Scenario {
 	// per-connection figures are the marginal cost, the one to multiply
 	// for 1M connections.
 	warm := conn
-	warm.Conns = connWarmUp
+	warm.Conns = ConnWarmUp
 	warm.Duration = time.Second
 	add(Scenario{Name: "conn", QoS: []byte{0}, Load: conn, PerConn: true, Setup: &warm,
 		Description: "connection storm as fast as possible, then idle connections held: connect rate, RSS per connection at the storm's peak and while held idle, above the RSS after a warm-up of 1,000 connections opened and closed (the marginal cost per connection)"})

@@ -22,8 +22,10 @@ const (
 	KindGust      = "gust"
 	KindMosquitto = "mosquitto"
 	KindMochi     = "mochi"
-	KindAddr      = "addr" // an already running broker at an address
-	KindHTTP      = "http" // the HTTP baseline (see httpbase.go)
+	KindAddr      = "addr"  // an already running broker at an address
+	KindHTTP      = "http"  // the HTTP baseline (see httpbase.go)
+	KindNATS      = "nats"  // nats-server's MQTT listener (bench/peers/nats)
+	KindFloor     = "floor" // not a broker: the relay of floor.go
 )
 
 // Names of the built-in targets of the durable comparison.
@@ -75,8 +77,8 @@ type Target struct {
 	bin string
 }
 
-// ParseTarget parses a --target value: gust, mosquitto, mochi, http,
-// name=host:port, or name=gust:FLAGS (a Gust started with extra serve
+// ParseTarget parses a --target value: gust, mosquitto, mochi, nats,
+// floor, http, name=host:port, or name=gust:FLAGS (a Gust started with extra serve
 // flags, to compare settings side by side).
 func ParseTarget(s string) (Target, error) {
 	if name, flags, ok := strings.Cut(s, "=gust:"); ok && name != "" {
@@ -89,7 +91,7 @@ func ParseTarget(s string) (Target, error) {
 		return Target{Name: name, Kind: KindAddr, Addr: addr, Version: "external at " + addr}, nil
 	}
 	switch s {
-	case KindGust, KindMosquitto, KindMochi, KindHTTP:
+	case KindGust, KindMosquitto, KindMochi, KindHTTP, KindNATS, KindFloor:
 		return Target{Name: s, Kind: s}, nil
 	case NameGustDisk:
 		return Target{Name: s, Kind: KindGust, Args: []string{"--store", "disk", "--fsync", "always"}}, nil
@@ -125,7 +127,13 @@ func (t *Target) prepare(ctx context.Context, root, dir string) error {
 		if out, err := goBuild(ctx, filepath.Join(root, "bench", "peers", "mochi"), t.bin, "."); err != nil {
 			return fmt.Errorf("build mochi peer: %v: %s", err, out)
 		}
-		t.Version = "mochi-mqtt " + mochiVersion(root)
+		t.Version = "mochi-mqtt " + peerVersion(root, "mochi", "github.com/mochi-mqtt/server")
+	case KindNATS:
+		t.bin = filepath.Join(dir, "nats")
+		if out, err := goBuild(ctx, filepath.Join(root, "bench", "peers", "nats"), t.bin, "."); err != nil {
+			return fmt.Errorf("build nats peer: %v: %s", err, out)
+		}
+		t.Version = "nats-server " + peerVersion(root, "nats", "github.com/nats-io/nats-server")
 	case KindMosquitto:
 		if _, err := os.Stat(MosquittoPath); err != nil {
 			return fmt.Errorf("mosquitto not installed at %s", MosquittoPath)
@@ -140,6 +148,13 @@ func (t *Target) prepare(ctx context.Context, root, dir string) error {
 		}
 		t.bin = exe
 		t.Version = "Gust HTTP/1.1 baseline (net/http, POST publish, SSE delivery)"
+	case KindFloor:
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		t.bin = exe
+		t.Version = "floor: a Go relay of MQTT frames by topic, not a broker (bench/floor.go)"
 	}
 	return nil
 }
@@ -150,14 +165,15 @@ func goBuild(ctx context.Context, dir, out, pkg string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// mochiVersion reads the mochi version the peer module requires.
-func mochiVersion(root string) string {
-	b, err := os.ReadFile(filepath.Join(root, "bench", "peers", "mochi", "go.mod"))
+// peerVersion reads the version of module (a path prefix) that the peer
+// module bench/peers/<peer> requires.
+func peerVersion(root, peer, module string) string {
+	b, err := os.ReadFile(filepath.Join(root, "bench", "peers", peer, "go.mod"))
 	if err != nil {
 		return "unknown"
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[len(f)-2], "github.com/mochi-mqtt/server") {
+		if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[len(f)-2], module) {
 			return f[len(f)-1]
 		}
 	}
@@ -315,8 +331,17 @@ func (t *Target) command(r *running, addr string, port, wsPort int, dir string, 
 		return append(args, t.Args...), nil
 	case KindMochi:
 		return []string{t.bin, "-listen", addr}, nil
+	case KindNATS:
+		d, err := os.MkdirTemp(dir, "nats-store-")
+		if err != nil {
+			return nil, err
+		}
+		r.dirs = append(r.dirs, d)
+		return []string{t.bin, "-listen", addr, "-store", d, "-max-inflight", "64"}, nil
 	case KindHTTP:
 		return []string{t.bin, "--serve-http", addr}, nil
+	case KindFloor:
+		return []string{t.bin, "--serve-floor", addr}, nil
 	case KindMosquitto:
 		body := MosquittoConfig(port)
 		if t.Persist {

@@ -9,6 +9,10 @@ package engine
 //   - gnet, fixed: conn 240 B, remote address as unix.Sockaddr 32 B and
 //     net.TCPAddr 48 B, its processIO closure 16 B, its connection map
 //     about 31 B.
+//   - or, with the io_uring backend (engine/network/uring.go): uringConn
+//     160 B (the buffer being handed to OnTraffic lives in the loop), the
+//     loop's slot tables about 13 B, and the 16 B send buffer the CONNACK
+//     left, kept for the next write.
 //   - client 96 B: MQTT 5 options, topic aliases, enhanced authentication,
 //     the user name and the slow-consumer clock live in clientExt,
 //     allocated on first use; keep alive in milliseconds; the client id

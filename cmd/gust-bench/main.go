@@ -39,13 +39,16 @@ func runBench(args []string) int {
 		"; "+bench.DurableGroup+" stands for "+strings.Join(bench.DurableSet(), ","))
 	qos := fs.String("qos", "", "comma-separated QoS levels to run (default: each scenario's own)")
 	var targets targetList
-	fs.Var(&targets, "target", "target to compare: gust, mosquitto, mochi, http, "+bench.NameGustDisk+" (Gust on its disk store, --fsync always), "+
+	fs.Var(&targets, "target", "target to compare: gust, mosquitto, mochi, nats (nats-server's MQTT), floor (a frame relay, not a broker: the generator's and kernel's limit), http, "+bench.NameGustDisk+" (Gust on its disk store, --fsync always), "+
 		bench.NameMosquittoPersist+" (Mosquitto with persistence), "+bench.NameGustScraped+" (Gust with /metrics scraped every second), name=host:port, or name=gust:FLAGS for a Gust with extra serve flags (repeatable; default gust, mosquitto, mochi)")
 	wsFlag := fs.Bool("ws", false, "run every client over WebSocket (gust and mosquitto targets: each gets a ws listener)")
 	claims := fs.Bool("claims", false, "also run the MQTT-vs-HTTP claims table")
 	serveHTTP := fs.String("serve-http", "", "run only the HTTP baseline broker on this address (used by the harness)")
+	serveFloor := fs.String("serve-floor", "", "run only the floor relay on this address (used by the harness)")
 	fs.IntVar(&cfg.Reps, "reps", 3, "repetitions per target (targets alternate within each)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "override each scenario's measured duration")
+	fs.IntVar(&cfg.Conns, "conns", 0, "connections of the conn scenario (default 19000, quick 5000)")
+	fs.BoolVar(&cfg.NoWarmUp, "no-warmup", false, "conn scenario: read the RSS baseline on the fresh broker, without the warm-up of "+strconv.Itoa(bench.ConnWarmUp)+" connections")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second per publisher (default: flat out)")
 	fs.StringVar(&cfg.ResultsDir, "results", "", "results directory (default <repo>/results/"+bench.LocalResults+", ignored by git; with --publish <repo>/results)")
 	fs.BoolVar(&cfg.Publish, "publish", false, "write the run into <repo>/results and regenerate results/README.md, the repository's headline (make bench-publish)")
@@ -77,6 +80,13 @@ func runBench(args []string) int {
 	}
 	if *serveHTTP != "" {
 		if err := bench.ServeHTTPBaseline(ctx, *serveHTTP); err != nil {
+			fmt.Fprintln(os.Stderr, "gust bench:", err)
+			return 1
+		}
+		return 0
+	}
+	if *serveFloor != "" {
+		if err := bench.ServeFloor(ctx, *serveFloor); err != nil {
 			fmt.Fprintln(os.Stderr, "gust bench:", err)
 			return 1
 		}

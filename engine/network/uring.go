@@ -92,6 +92,14 @@ type uringLoop struct {
 	dirty []*uringConn // connections with writes to submit
 	rearm []*uringConn // RECVs ended by a lack of buffers
 	woken bool
+
+	// view is the provided buffer being handed to viewConn's OnTraffic
+	// when it had no bytes left over (traffic), consumed up to viewOff.
+	// It lives in the loop, not in every connection: a connection has
+	// one only during its callback, and a loop runs one at a time.
+	view     []byte
+	viewOff  int
+	viewConn *uringConn
 }
 
 // uringTask is an Execute function or an adoption.
@@ -109,15 +117,12 @@ type uringAdopt struct {
 
 // uringConn is a connection of a uringLoop. Loop-only.
 type uringConn struct {
-	l    *uringLoop
-	fd   int
-	slot uint32
-	gen  uint32
-
-	in    []byte // inbound bytes that outlived a callback, consumed up to inOff
-	inOff int
-	view  []byte // the provided buffer being handed to OnTraffic, if in is empty
-	off   int    // consumed bytes of view
+	l     *uringLoop
+	fd    int32
+	slot  uint32
+	gen   uint32
+	inOff int32  // consumed bytes of in (at most the inbound bound the Handler keeps)
+	in    []byte // inbound bytes that outlived a callback (the loop's view holds fresh ones)
 
 	queued   []byte // written, not yet submitted
 	sending  []byte // in flight from sendOff on
@@ -449,14 +454,14 @@ func (l *uringLoop) traffic(c *uringConn, p []byte) {
 	if len(c.in) > 0 {
 		c.in = append(c.in, p...)
 	} else {
-		c.view, c.off = p, 0
+		l.view, l.viewOff, l.viewConn = p, 0, c
 	}
 	act, err := l.deliver(c)
-	if c.view != nil { // keep what the handler left
-		if rest := c.view[c.off:]; len(rest) > 0 && c.open {
+	if l.viewConn == c { // keep what the handler left
+		if rest := l.view[l.viewOff:]; len(rest) > 0 && c.open {
 			c.in = append(c.in[:0], rest...)
 		}
-		c.view, c.off = nil, 0
+		l.view, l.viewOff, l.viewConn = nil, 0, nil
 	}
 	if act == Close {
 		l.closeConn(c, err)
@@ -522,7 +527,7 @@ func (l *uringLoop) sent(c *uringConn, cqe *uring.CQE) {
 		c.behind = true
 		l.markDirty(c)
 	} else if c.shutWrite {
-		_ = unix.Shutdown(c.fd, unix.SHUT_WR)
+		_ = unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	}
 }
 
@@ -549,7 +554,7 @@ func (l *uringLoop) submitSend(c *uringConn) {
 	}
 	rest := c.sending[c.sendOff:]
 	e.Opcode = uring.OpSend
-	e.Fd = int32(c.fd)
+	e.Fd = c.fd
 	e.Addr = uint64(uintptr(unsafe.Pointer(&rest[0])))
 	e.Len = uint32(len(rest))
 	e.OpFlags = unix.MSG_NOSIGNAL
@@ -571,7 +576,7 @@ func (l *uringLoop) armRecv(c *uringConn) {
 		return
 	}
 	e.Opcode = uring.OpRecv
-	e.Fd = int32(c.fd)
+	e.Fd = c.fd
 	e.Flags = uring.SqeBufferSelect
 	e.Ioprio = uring.RecvMultishot
 	e.BufGroup = l.bufs.Group
@@ -614,7 +619,7 @@ func (l *uringLoop) adopt(a *uringAdopt, stopping bool) {
 		a.failed(fmt.Errorf("network: adopt: %w", err))
 		return
 	}
-	c := &uringConn{l: l, fd: a.fd, local: a.local, open: true}
+	c := &uringConn{l: l, fd: int32(a.fd), local: a.local, open: true}
 	if n := len(l.free); n > 0 {
 		c.slot = l.free[n-1]
 		l.free = l.free[:n-1]
@@ -672,7 +677,7 @@ func (l *uringLoop) closeConn(c *uringConn, err error) {
 	if c.recvArmed || c.sendBusy {
 		if e := l.sqe(); e != nil {
 			e.Opcode = uring.OpAsyncCancel
-			e.Fd = int32(c.fd)
+			e.Fd = c.fd
 			e.OpFlags = 1<<0 | 1<<1 // IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD
 			e.UserData = userData(kindCancel, c.slot, c.gen)
 		}
@@ -686,7 +691,7 @@ func (l *uringLoop) closeConn(c *uringConn, err error) {
 func (l *uringLoop) writeNow(c *uringConn) {
 	for _, p := range [2][]byte{c.sending[min(c.sendOff, len(c.sending)):], c.queued} {
 		for len(p) > 0 {
-			n, err := unix.Write(c.fd, p)
+			n, err := unix.Write(int(c.fd), p)
 			if err != nil || n <= 0 {
 				break
 			}
@@ -706,8 +711,11 @@ func (l *uringLoop) maybeRelease(c *uringConn) {
 		l.writeNow(c)
 	}
 	c.released = true
-	_ = unix.Close(c.fd)
-	c.in, c.view, c.queued, c.sending = nil, nil, nil, nil
+	_ = unix.Close(int(c.fd))
+	c.in, c.queued, c.sending = nil, nil, nil
+	if l.viewConn == c {
+		l.view, l.viewOff, l.viewConn = nil, 0, nil
+	}
 	if l.conns[c.slot] == c {
 		l.conns[c.slot] = nil
 		l.free = append(l.free, c.slot)
@@ -851,8 +859,8 @@ func (l *uringLoop) Close(c Conn) error {
 
 // cur is c's unconsumed inbound bytes.
 func (c *uringConn) cur() []byte {
-	if c.view != nil {
-		return c.view[c.off:]
+	if l := c.l; l.viewConn == c {
+		return l.view[l.viewOff:]
 	}
 	return c.in[c.inOff:]
 }
@@ -875,9 +883,9 @@ func (c *uringConn) Discard(n int) (int, error) {
 	if n <= 0 || n > len(p) {
 		n = len(p)
 	}
-	if c.view != nil {
-		c.off += n
-	} else if c.inOff += n; c.inOff == len(c.in) {
+	if l := c.l; l.viewConn == c {
+		l.viewOff += n
+	} else if c.inOff += int32(n); int(c.inOff) == len(c.in) {
 		c.in, c.inOff = c.in[:0], 0
 	}
 	return n, nil
@@ -915,7 +923,7 @@ func (c *uringConn) SetLinger(sec int) error {
 	if c.released {
 		return net.ErrClosed
 	}
-	return unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: int32(sec)})
+	return unix.SetsockoptLinger(int(c.fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: int32(sec)})
 }
 
 // RemoteAddr is nil: the connection keeps no peer address (PeerAddr
@@ -933,12 +941,12 @@ func (c *uringConn) CloseWrite() error {
 	}
 	c.shutWrite = true
 	if !c.sendBusy && len(c.queued) == 0 {
-		return unix.Shutdown(c.fd, unix.SHUT_WR)
+		return unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	}
 	return nil
 }
 
 // Fd is the connection's socket.
-func (c *uringConn) Fd() int            { return c.fd }
+func (c *uringConn) Fd() int            { return int(c.fd) }
 func (c *uringConn) Context() any       { return c.ctx }
 func (c *uringConn) SetContext(ctx any) { c.ctx = ctx }
