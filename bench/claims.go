@@ -93,7 +93,7 @@ const idleConnTarget = 512
 
 func isCore(s string) bool {
 	switch s {
-	case "fanin", "fanout", "p2p", "fanin-steady", "fanout-steady", "p2p-steady":
+	case "fanin", "fanout", "p2p", "fanin-steady", "fanout-steady", "p2p-steady", "fanout-wide-steady":
 		return true
 	}
 	return false
