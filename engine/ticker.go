@@ -94,7 +94,10 @@ func (l *loop) housekeeping() {
 				c.closeNow(closeKeepAlive)
 				continue
 			}
-			if c.slowSince() != 0 {
+			// The clock also starts here: on io_uring the kernel refuses
+			// bytes when a SEND completes, after the write that queued
+			// them, and a connection dropping everything gets no write.
+			if c.slowSince() != 0 || c.nc.OutboundBuffered() >= b.cfg.MaxOutboundBytes/4*3 {
 				c.checkSlow()
 			}
 			// A congestion none of whose messages reached the window (they

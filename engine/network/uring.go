@@ -53,6 +53,10 @@ const (
 	uringBufSize    = 16 << 10
 	uringBufGroup   = 1
 	uringKeepBuffer = 64 << 10 // larger idle write and read buffers are released
+	// uringRoundWrite is how many bytes a connection may have queued in a
+	// round, with no SEND before them, before the excess counts as
+	// outbound: about what a socket with room takes at once.
+	uringRoundWrite = 64 << 10
 )
 
 // User data of a request: kind in the top byte, then the connection's
@@ -909,12 +913,14 @@ func (c *uringConn) Write(p []byte) (int, error) {
 
 // OutboundBuffered counts the bytes of a SEND the kernel has not completed
 // and those queued behind it (also once that SEND completed, until their
-// own is submitted). Bytes written this round with no SEND before them
-// are not counted: nothing has refused them yet (on epoll they would be
-// in the socket already).
+// own is submitted). Of the bytes written this round with no SEND before
+// them the first uringRoundWrite are not counted: nothing has refused them
+// yet (on epoll they would be in the socket already); the rest are, so a
+// round that takes in much for one connection (many receive completions)
+// is held to the outbound bound as epoll's writes are.
 func (c *uringConn) OutboundBuffered() int {
 	if !c.sendBusy && !c.behind {
-		return 0
+		return max(0, len(c.queued)-uringRoundWrite)
 	}
 	return len(c.queued) + len(c.sending) - c.sendOff
 }
