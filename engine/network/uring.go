@@ -126,7 +126,7 @@ type uringConn struct {
 
 	queued   []byte // written, not yet submitted
 	sending  []byte // in flight from sendOff on
-	sendOff  int
+	sendOff  int32  // the outbound bound keeps a SEND under 2 GiB
 	sendBusy bool
 	isDirty  bool
 
@@ -507,8 +507,8 @@ func (l *uringLoop) sent(c *uringConn, cqe *uring.CQE) {
 		l.maybeRelease(c)
 		return
 	}
-	c.sendOff += int(cqe.Res)
-	if c.sendOff < len(c.sending) {
+	c.sendOff += cqe.Res
+	if int(c.sendOff) < len(c.sending) {
 		if c.open {
 			l.submitSend(c)
 			return
@@ -689,7 +689,7 @@ func (l *uringLoop) closeConn(c *uringConn, err error) {
 // last words, as epoll's loops do).
 // What cannot be written at once is dropped.
 func (l *uringLoop) writeNow(c *uringConn) {
-	for _, p := range [2][]byte{c.sending[min(c.sendOff, len(c.sending)):], c.queued} {
+	for _, p := range [2][]byte{c.sending[min(int(c.sendOff), len(c.sending)):], c.queued} {
 		for len(p) > 0 {
 			n, err := unix.Write(int(c.fd), p)
 			if err != nil || n <= 0 {
@@ -707,7 +707,7 @@ func (l *uringLoop) maybeRelease(c *uringConn) {
 	if c.open || c.recvArmed || c.sendBusy || c.released {
 		return
 	}
-	if len(c.sending) > c.sendOff || len(c.queued) > 0 {
+	if len(c.sending) > int(c.sendOff) || len(c.queued) > 0 {
 		l.writeNow(c)
 	}
 	c.released = true
@@ -916,7 +916,7 @@ func (c *uringConn) OutboundBuffered() int {
 	if !c.sendBusy && !c.behind {
 		return 0
 	}
-	return len(c.queued) + len(c.sending) - c.sendOff
+	return len(c.queued) + len(c.sending) - int(c.sendOff)
 }
 
 func (c *uringConn) SetLinger(sec int) error {
