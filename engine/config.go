@@ -83,7 +83,7 @@ type Config struct {
 
 	// MaxOutboundBytes bounds the bytes written to one connection that the
 	// kernel has not yet accepted. Past it QoS 0 messages are dropped and
-	// counted and QoS 1/2 messages wait in the session queue.
+	// counted and QoS 1/2 messages wait in the session queue. At most 1 GiB.
 	MaxOutboundBytes int `toml:"max_outbound_bytes"`
 
 	// ConnectTimeout is how long a new connection may take to send its
@@ -548,7 +548,7 @@ func (c Config) Validate() error {
 		{c.MaxPacketSize >= 16 && c.MaxPacketSize <= MaxPacketSizeLimit, "max_packet_size", c.MaxPacketSize, "16..268435460"},
 		{c.MaxInflight >= 1 && c.MaxInflight <= 65535, "max_inflight", c.MaxInflight, "1..65535"},
 		{c.MaxQueuedMessages >= 0, "max_queued_messages", c.MaxQueuedMessages, ">= 0"},
-		{c.MaxOutboundBytes >= 1024, "max_outbound_bytes", c.MaxOutboundBytes, ">= 1024"},
+		{c.MaxOutboundBytes >= 1024 && c.MaxOutboundBytes <= 1<<30, "max_outbound_bytes", c.MaxOutboundBytes, "1024..1073741824"},
 		{c.SlowConsumerTimeout > 0, "slow_consumer_timeout", c.SlowConsumerTimeout, "> 0"},
 		{c.ConnectTimeout > 0, "connect_timeout", c.ConnectTimeout, "> 0"},
 		{c.TLSHandshakes >= 1 && c.TLSHandshakes <= 1<<20, "tls_handshakes", c.TLSHandshakes, "1..1048576"},

@@ -24,6 +24,7 @@ func TestConfigValidate(t *testing.T) {
 		{field: "max_inflight", mod: func(c *Config) { c.MaxInflight = 0 }},
 		{field: "max_queued_messages", mod: func(c *Config) { c.MaxQueuedMessages = -1 }},
 		{field: "max_outbound_bytes", mod: func(c *Config) { c.MaxOutboundBytes = 10 }},
+		{field: "max_outbound_bytes", mod: func(c *Config) { c.MaxOutboundBytes = 1<<30 + 1 }},
 		{field: "slow_consumer_timeout", mod: func(c *Config) { c.SlowConsumerTimeout = 0 }},
 		{field: "connect_timeout", mod: func(c *Config) { c.ConnectTimeout = 0 }},
 		{field: "keep_alive_min", mod: func(c *Config) { c.KeepAliveMin, c.KeepAliveMax = time.Minute, time.Second }},

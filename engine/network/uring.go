@@ -130,7 +130,7 @@ type uringConn struct {
 
 	queued   []byte // written, not yet submitted
 	sending  []byte // in flight from sendOff on
-	sendOff  int
+	sendOff  int32  // the outbound bound keeps a SEND under 2 GiB
 	sendBusy bool
 	isDirty  bool
 
@@ -511,8 +511,8 @@ func (l *uringLoop) sent(c *uringConn, cqe *uring.CQE) {
 		l.maybeRelease(c)
 		return
 	}
-	c.sendOff += int(cqe.Res)
-	if c.sendOff < len(c.sending) {
+	c.sendOff += cqe.Res
+	if int(c.sendOff) < len(c.sending) {
 		if c.open {
 			l.submitSend(c)
 			return
@@ -693,7 +693,7 @@ func (l *uringLoop) closeConn(c *uringConn, err error) {
 // last words, as epoll's loops do).
 // What cannot be written at once is dropped.
 func (l *uringLoop) writeNow(c *uringConn) {
-	for _, p := range [2][]byte{c.sending[min(c.sendOff, len(c.sending)):], c.queued} {
+	for _, p := range [2][]byte{c.sending[min(int(c.sendOff), len(c.sending)):], c.queued} {
 		for len(p) > 0 {
 			n, err := unix.Write(int(c.fd), p)
 			if err != nil || n <= 0 {
@@ -711,7 +711,7 @@ func (l *uringLoop) maybeRelease(c *uringConn) {
 	if c.open || c.recvArmed || c.sendBusy || c.released {
 		return
 	}
-	if len(c.sending) > c.sendOff || len(c.queued) > 0 {
+	if len(c.sending) > int(c.sendOff) || len(c.queued) > 0 {
 		l.writeNow(c)
 	}
 	c.released = true
@@ -922,7 +922,7 @@ func (c *uringConn) OutboundBuffered() int {
 	if !c.sendBusy && !c.behind {
 		return max(0, len(c.queued)-uringRoundWrite)
 	}
-	return len(c.queued) + len(c.sending) - c.sendOff
+	return len(c.queued) + len(c.sending) - int(c.sendOff)
 }
 
 func (c *uringConn) SetLinger(sec int) error {
