@@ -518,8 +518,13 @@ func (l *uringLoop) sent(c *uringConn, cqe *uring.CQE) {
 			return
 		}
 	} else {
+		// A busy connection swaps its two buffers round after round and
+		// would regrow a released one each time: a large buffer is kept
+		// while the SENDs fill it, and released once one uses under a
+		// quarter of it.
+		n := len(c.sending)
 		c.sending, c.sendOff = c.sending[:0], 0
-		if cap(c.sending) > uringKeepBuffer {
+		if cap(c.sending) > uringKeepBuffer && n < cap(c.sending)/4 {
 			c.sending = nil
 		}
 	}
