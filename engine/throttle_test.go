@@ -161,7 +161,7 @@ func sampleBacklog(b *Broker, id string, stop <-chan struct{}) int {
 		}
 		got := make(chan int, 1)
 		err := owner.nl.Execute(func() {
-			got <- s.queued() + int(s.subscriber().thr.handedIn.Load())
+			got <- s.queued() + int(uint32(s.subscriber().thr.transit.Load()))
 		})
 		if err != nil {
 			continue
