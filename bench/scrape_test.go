@@ -18,8 +18,8 @@ func TestScraperCountsAndFails(t *testing.T) {
 		_, _ = w.Write([]byte("gust_up 1\n"))
 	}))
 	defer ok.Close()
-	s := startScraper(ok.URL, 20*time.Millisecond)
-	time.Sleep(150 * time.Millisecond)
+	s := startScraper(ok.URL, 100*time.Millisecond) // the interval is also each read's timeout
+	time.Sleep(700 * time.Millisecond)
 	n, err := s.stop()
 	if err != nil || n < 3 || int64(n) != hits.Load() {
 		t.Fatalf("good scrapes %d (server saw %d), err %v", n, hits.Load(), err)

@@ -152,11 +152,10 @@ func (b *Broker) debug() bool {
 func (b *Broker) now() int64 { return b.clock.Load() }
 
 // refreshClock reads the real time, moves the coarse clock forward to it
-// and returns it. Used once per connection (OnOpen, CONNECT): a ticker
-// starved for a while leaves the coarse clock behind, and a client stamped
-// with it would look silent for that long when the ticker catches up (a
-// keep alive of 1 s closed 96 ms after CONNECT under a loaded -race run).
-// Safe from any goroutine.
+// and returns it. Used where a few events per connection start a deadline
+// (OnOpen, CONNECT, a delayed will): a ticker starved for a while leaves
+// the coarse clock behind, and a deadline stamped with it would pass that
+// much early once the ticker catches up. Safe from any goroutine.
 func (b *Broker) refreshClock() int64 {
 	now := time.Now().UnixNano()
 	for {

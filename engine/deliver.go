@@ -9,6 +9,19 @@ import (
 // Delivery of a message to one session, by where the session is: on this
 // loop, on another loop, or offline; and the in-flight window.
 
+// deliverRouted is deliver for a message just routed here: a QoS 1/2
+// one to a session whose earlier deliveries are still on their way to
+// another loop follows them there (inTransit). Loop-only.
+func (l *loop) deliverRouted(s *session, m *message, qos byte, ids []uint32, retain bool, g *trie.Group) (congested bool) {
+	if qos > 0 {
+		if via := l.inTransit(s); via != nil {
+			om := outMsg{m: m, qos: qos, subIDs: ids, retain: retain, group: g}
+			return l.deliverRemote(via, s, &om)
+		}
+	}
+	return l.deliver(s, m, qos, ids, retain, g, 0)
+}
+
 // deliver hands m to s at qos, wherever s lives: on this loop it is sent or
 // queued (deliverLocal), on another loop it joins that loop's batch
 // (deliverRemote), offline it is queued under s.mu (deliverOffline). g is
@@ -85,7 +98,7 @@ func (l *loop) deliverRemote(owner *loop, s *session, om *outMsg) (congested boo
 		if om.dseq == 0 && l.stores(s) {
 			l.storeDelivery(s, om, persist.Queued)
 		}
-		congested = l.thr.handedIn(s)
+		congested = l.thr.handedIn(s, owner)
 	} else if l.full(bt, len(om.m.topic)+len(om.m.payload)) {
 		return false // the owner loop lags: QoS 0 is dropped (MaxHandoverBytes)
 	}

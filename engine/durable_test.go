@@ -322,9 +322,9 @@ func TestDelayedWillSurvivesRestart(t *testing.T) {
 		cp.WillProps.WillDelay = 1
 		cp.WillProps.Set(codec.PropWillDelay)
 	})
-	_ = w.nc.Close() // no DISCONNECT: the will waits for its delay
+	left := time.Now() // the broker sees it go after this
+	_ = w.nc.Close()   // no DISCONNECT: the will waits for its delay
 	waitOffline(t, b, "w")
-	left := time.Now()
 	shutdown(t, b)
 
 	b = startBrokerNoCleanup(t, st)

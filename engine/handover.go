@@ -223,9 +223,6 @@ func (l *loop) apply(bt *batch) {
 				c.writeQoS0(bt.buf[it.off : it.off+it.n])
 			}
 		case itemMessage:
-			if it.qos > 0 {
-				l.thr.applied(it.s)
-			}
 			var prev *message
 			if it.dseq != 0 {
 				prev = l.beginStore(it.m) // its record may name m again (redirect)
@@ -233,6 +230,9 @@ func (l *loop) apply(bt *batch) {
 			l.deliver(it.s, it.m, it.qos, it.ids, it.retain, it.group, it.dseq)
 			if it.dseq != 0 {
 				l.endStore(it.m, prev, false)
+			}
+			if it.qos > 0 {
+				l.thr.applied(it.s) // after: a later one may go straight to the queue now
 			}
 		case itemTakeover:
 			l.takeover(it.s, it.c)

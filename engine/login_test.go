@@ -91,6 +91,26 @@ func (a *gatedAuth) waitEntered(t *testing.T, user string) {
 	}
 }
 
+// dialChecked sends login on a new connection and returns it once its
+// check has started. The worker takes the next check only once it is back
+// from the last one, after that one's CONNACK went out: a login that comes
+// before is refused as Server busy, and is sent again.
+func (a *gatedAuth) dialChecked(t *testing.T, b *Broker, login []byte) *rawConn {
+	t.Helper()
+	for range 10 {
+		c := dialRaw(t, b)
+		c.write(login)
+		select {
+		case <-a.entered:
+			return c
+		case <-time.After(time.Second):
+			_ = c.nc.Close()
+		}
+	}
+	t.Fatal("no check started")
+	return nil
+}
+
 // loginPacket is an MQTT CONNECT of id as user/pass, v5 or 3.1.1.
 func loginPacket(id, user, pass string, v5 bool) []byte {
 	p := &codec.Connect{Version: codec.V311, ProtocolName: []byte("MQTT"), ClientID: []byte(id), CleanStart: true,
@@ -411,9 +431,7 @@ func TestLoginCodesAfterCheck(t *testing.T) {
 	good.mustRead(codec.TypeSuback) // sent before the CONNACK, handled after it
 
 	for _, v5 := range []bool{true, false} {
-		bad := dialRaw(t, b)
-		bad.write(loginPacket("bad", "alice", "wrong", v5))
-		a.waitEntered(t, "alice")
+		bad := a.dialChecked(t, b, loginPacket("bad", "alice", "wrong", v5))
 		a.release <- struct{}{}
 		if v5 {
 			if got := bad.readConnack(codec.V5); got != codec.ReasonBadUsernameOrPassword {

@@ -183,7 +183,7 @@ func (l *loop) deliverTo(f *fanout, s *session, qos byte, ids []uint32, retain b
 		if !f.congested && s.throttles() { // one is enough: skip the clock
 			f.congested = true
 		}
-		if l.deliver(s, f.message(l), qos, ids, retain, f.group, 0) {
+		if l.deliverRouted(s, f.message(l), qos, ids, retain, f.group) {
 			f.congested = true
 		}
 		return

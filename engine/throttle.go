@@ -144,9 +144,13 @@ func (t *clientThrottle) set(f clientThrottle, on bool) {
 type subThrottle struct {
 	congested atomic.Int64 // coarse clock when congestion began; 0 if not
 	progress  atomic.Int64 // fineNow of the last queue move while congested
-	handedIn  atomic.Int32 // QoS 1/2 deliveries handed to the owner loop, not yet applied
-	bound     atomic.Int32 // congestion bound from the delivery rate; 0 until measured
-	busy0     atomic.Bool  // its client's outbound is past half of MaxOutboundBytes (QoS 0)
+	// transit counts the QoS 1/2 deliveries handed over to another
+	// loop and not yet applied (low 32 bits), and names the loop the
+	// first of them went to (high 32 bits: its index + 1), which stays
+	// the way in while the count is above 0 (loop.inTransit).
+	transit atomic.Uint64
+	bound   atomic.Int32 // congestion bound from the delivery rate; 0 until measured
+	busy0   atomic.Bool  // its client's outbound is past half of MaxOutboundBytes (QoS 0)
 }
 
 // deliveryRate is a session's delivery rate measure, in its sessionExt,
@@ -313,23 +317,57 @@ func (t *throttle) overflow(c *client) {
 	t.unpause(c)
 }
 
-// handedIn counts a QoS 1/2 delivery handed over to s's owner loop, and
+// handedIn counts a QoS 1/2 delivery for s handed over to loop to, and
 // reports whether it congests s: when the owner lags the congestion bound
 // behind, s counts as congested, the queue cannot tell yet. On the
 // producer's loop.
-func (t *throttle) handedIn(s *session) bool {
+func (t *throttle) handedIn(s *session, to *loop) bool {
 	st := s.subscriber()
-	if st.thr.handedIn.Add(1) > int32(s.congestAt(t.l.b)) && st.thr.congested.Load() == 0 {
+	var n uint32
+	for {
+		w := st.thr.transit.Load()
+		n = uint32(w) + 1
+		via := w >> 32
+		if n == 1 {
+			via = uint64(to.idx) + 1
+		}
+		if st.thr.transit.CompareAndSwap(w, via<<32|uint64(n)) {
+			break
+		}
+	}
+	if int64(n) > int64(s.congestAt(t.l.b)) && st.thr.congested.Load() == 0 {
 		st.thr.congested.CompareAndSwap(0, t.l.b.now())
 		return true
 	}
 	return false
 }
 
-// applied counts a QoS 1/2 delivery handed in by handedIn as applied. Owner
-// loop only.
+// applied counts a QoS 1/2 delivery handed in by handedIn as applied,
+// once it is delivered or queued. On the loop it was handed to.
 func (t *throttle) applied(s *session) {
-	s.subscriber().thr.handedIn.Add(-1)
+	s.subscriber().thr.transit.Add(^uint64(0)) // the count is at least 1
+}
+
+// inTransit returns the loop that QoS 1/2 deliveries to s are still on
+// their way to, when it is neither l nor s's owner: s's client went
+// offline or moved since they were handed over. A later delivery from l
+// follows them there (that loop passes it on in turn), so it cannot
+// overtake one from the same publisher [MQTT-4.6.0-6]. nil otherwise.
+// Safe from any loop.
+func (l *loop) inTransit(s *session) *loop {
+	st := s.sub.Load()
+	if st == nil {
+		return nil
+	}
+	w := st.thr.transit.Load()
+	if uint32(w) == 0 {
+		return nil
+	}
+	v := l.b.loops[w>>32-1]
+	if v == l || v == s.owner.Load() {
+		return nil
+	}
+	return v
 }
 
 // queued records that s's queue reached the congestion bound, or that s

@@ -189,7 +189,7 @@ func (c *client) closeWill(w *message) {
 	if lt := int64(b.sessionLifetime(s.expiry)); lt > 0 && lt < d {
 		d = lt // the session ends first [MQTT-3.1.3-9]
 	}
-	if setting := b.delayWill(s, w, b.now()+d); setting != "" {
+	if setting := b.delayWill(s, w, b.refreshClock()+d); setting != "" { // not early by the coarse clock's lag
 		limit := b.cfg.MaxDelayedWills
 		if setting == "max_delayed_will_bytes" {
 			limit = b.cfg.MaxDelayedWillBytes
