@@ -40,7 +40,7 @@ func runBench(args []string) int {
 	qos := fs.String("qos", "", "comma-separated QoS levels to run (default: each scenario's own)")
 	var targets targetList
 	fs.Var(&targets, "target", "target to compare: gust, mosquitto, mochi, nats (nats-server's MQTT), floor (a frame relay, not a broker: the generator's and kernel's limit), http, "+bench.NameGustDisk+" (Gust on its disk store, --fsync always), "+
-		bench.NameMosquittoPersist+" (Mosquitto with persistence), "+bench.NameGustScraped+" (Gust with /metrics scraped every second), name=host:port, or name=gust:FLAGS for a Gust with extra serve flags (repeatable; default gust, mosquitto, mochi)")
+		bench.NameMosquittoPersist+" (Mosquitto with persistence), "+bench.NameGustScraped+" (Gust with /metrics scraped every second), name=host:port, name=gust:FLAGS for a Gust with extra serve flags, or name=gust-bin:PATH [FLAGS] for a prebuilt gust executable such as an earlier commit's (repeatable; default gust, mosquitto, mochi)")
 	wsFlag := fs.Bool("ws", false, "run every client over WebSocket (gust and mosquitto targets: each gets a ws listener)")
 	claims := fs.Bool("claims", false, "also run the MQTT-vs-HTTP claims table")
 	serveHTTP := fs.String("serve-http", "", "run only the HTTP baseline broker on this address (used by the harness)")
@@ -132,7 +132,7 @@ func runBench(args []string) int {
 			fmt.Fprintln(os.Stderr, "gust bench:", err)
 			return 2
 		}
-		if tg.Kind == bench.KindGust {
+		if tg.Kind == bench.KindGust && tg.Bin == "" {
 			tg.Bin = *gustBin
 		}
 		cfg.Targets = append(cfg.Targets, tg)
