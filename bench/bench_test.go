@@ -175,6 +175,8 @@ func TestParseTarget(t *testing.T) {
 		{in: "nats", kind: KindNATS},
 		{in: "floor", kind: KindFloor},
 		{in: "rabbit", wantErr: true},
+		{in: "old=gust-bin:/tmp/gust-old --loops 1", kind: KindGust},
+		{in: "old=gust-bin:", wantErr: true},
 	} {
 		got, err := ParseTarget(tc.in)
 		if (err != nil) != tc.wantErr || (err == nil && got.Kind != tc.kind) {
@@ -183,6 +185,9 @@ func TestParseTarget(t *testing.T) {
 	}
 	if g, _ := ParseTarget("gust1=gust:--loops 1"); g.Name != "gust1" || len(g.Args) != 2 || g.Args[1] != "1" {
 		t.Errorf("gust with flags: %+v", g)
+	}
+	if g, _ := ParseTarget("old=gust-bin:/tmp/gust-old --loops 1"); g.Name != "old" || g.Bin != "/tmp/gust-old" || len(g.Args) != 2 || g.Args[0] != "--loops" {
+		t.Errorf("prebuilt gust: %+v", g)
 	}
 }
 

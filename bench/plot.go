@@ -147,8 +147,20 @@ func latencyPlot(dir, name string, g *group) (string, error) {
 }
 
 // Replot draws the plots of the run in dir again from its raw.jsonl, with
-// the plotting of this build; summary.md names them already.
+// the plotting of this build, and renders its page (index.html) again
+// when it has a summary.md.
 func Replot(dir string) ([]string, error) {
+	names, err := replot(dir)
+	if err != nil {
+		return names, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "summary.md")); err == nil {
+		return names, RenderHTML(dir)
+	}
+	return names, nil
+}
+
+func replot(dir string) ([]string, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "raw.jsonl"))
 	if err != nil {
 		return nil, err

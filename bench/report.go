@@ -15,8 +15,8 @@ import (
 // are published (Config.Publish); .gitignore lists it.
 const LocalResults = "local"
 
-// write creates the run directory with env.txt, raw.jsonl, summary.md and
-// plots, then regenerates the index (README.md) of the directory it is in,
+// write creates the run directory with env.txt, raw.jsonl, summary.md,
+// plots and the page of them all (index.html), then regenerates the index (README.md) of the directory it is in,
 // unless that is the tracked results directory and the run is not
 // published.
 func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
@@ -80,6 +80,9 @@ func (h *harness) write(records []Record, claims []ClaimRow) (string, error) {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(sum), 0o644); err != nil {
+		return dir, err
+	}
+	if err := RenderHTML(dir); err != nil {
 		return dir, err
 	}
 	if !h.cfg.Publish && sameDir(base, tracked) {

@@ -78,9 +78,18 @@ type Target struct {
 }
 
 // ParseTarget parses a --target value: gust, mosquitto, mochi, nats,
-// floor, http, name=host:port, or name=gust:FLAGS (a Gust started with extra serve
-// flags, to compare settings side by side).
+// floor, http, name=host:port, name=gust:FLAGS (a Gust started with extra serve
+// flags, to compare settings side by side), or name=gust-bin:PATH [FLAGS] (a
+// prebuilt Gust executable, such as an earlier commit's, started as the gust
+// target is).
 func ParseTarget(s string) (Target, error) {
+	if name, rest, ok := strings.Cut(s, "=gust-bin:"); ok && name != "" {
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			return Target{}, fmt.Errorf("%w: %q (want name=gust-bin:PATH [FLAGS])", ErrUnknownTarget, s)
+		}
+		return Target{Name: name, Kind: KindGust, Bin: f[0], Args: f[1:]}, nil
+	}
 	if name, flags, ok := strings.Cut(s, "=gust:"); ok && name != "" {
 		return Target{Name: name, Kind: KindGust, Args: strings.Fields(flags)}, nil
 	}

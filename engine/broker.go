@@ -148,6 +148,15 @@ func (b *Broker) debug() bool {
 	return b.log.Enabled(context.Background(), slog.LevelDebug)
 }
 
+// connLines reports whether connection messages are written: on
+// (Config.ConnectionMessages) and at a level the logger keeps. The
+// connection path tests it first, as debug: the arguments of a line (the
+// remote address is a getpeername call and two allocations) are built
+// even when the level drops it. Safe from any goroutine.
+func (b *Broker) connLines() bool {
+	return b.cfg.ConnectionMessages && b.log.Enabled(context.Background(), slog.LevelInfo)
+}
+
 // now returns the coarse clock in unix nanoseconds. Safe from any goroutine.
 func (b *Broker) now() int64 { return b.clock.Load() }
 

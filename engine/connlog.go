@@ -9,7 +9,7 @@ import (
 // Connection messages (Config.ConnectionMessages): one info line per client
 // connected, refused or disconnected, as Mosquitto's connection_messages.
 // They are written on the connection's loop at CONNECT and close, never
-// per message.
+// per message, and cost nothing when the log level drops them.
 
 // versionName is the protocol version as users write it.
 func versionName(v codec.Version) string {
@@ -28,7 +28,7 @@ func versionName(v codec.Version) string {
 // Loop-only.
 func (c *client) logConnected(p *codec.Connect, id string, present bool) {
 	b := c.l.b
-	if !b.cfg.ConnectionMessages {
+	if !b.connLines() {
 		return
 	}
 	b.log.Info("client connected", "client", id, "remote", addrString(c),
@@ -41,7 +41,7 @@ func (c *client) logConnected(p *codec.Connect, id string, present bool) {
 // Loop-only.
 func (c *client) logRefused(rc codec.ReasonCode) {
 	b := c.l.b
-	if !b.cfg.ConnectionMessages {
+	if !b.connLines() {
 		return
 	}
 	p := &c.l.scratch.conn
@@ -81,7 +81,7 @@ func connackV3Text(rc byte) string {
 // onClose.
 func (c *client) logClosed(wasConnected bool) {
 	b := c.l.b
-	if !b.cfg.ConnectionMessages {
+	if !b.connLines() {
 		if wasConnected && b.debug() {
 			b.log.Debug("client disconnected", "client", c.clientID(), "remote", addrString(c), "reason", c.closeText())
 		}

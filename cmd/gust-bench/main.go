@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -40,7 +41,7 @@ func runBench(args []string) int {
 	qos := fs.String("qos", "", "comma-separated QoS levels to run (default: each scenario's own)")
 	var targets targetList
 	fs.Var(&targets, "target", "target to compare: gust, mosquitto, mochi, nats (nats-server's MQTT), floor (a frame relay, not a broker: the generator's and kernel's limit), http, "+bench.NameGustDisk+" (Gust on its disk store, --fsync always), "+
-		bench.NameMosquittoPersist+" (Mosquitto with persistence), "+bench.NameGustScraped+" (Gust with /metrics scraped every second), name=host:port, or name=gust:FLAGS for a Gust with extra serve flags (repeatable; default gust, mosquitto, mochi)")
+		bench.NameMosquittoPersist+" (Mosquitto with persistence), "+bench.NameGustScraped+" (Gust with /metrics scraped every second), name=host:port, name=gust:FLAGS for a Gust with extra serve flags, or name=gust-bin:PATH [FLAGS] for a prebuilt gust executable such as an earlier commit's (repeatable; default gust, mosquitto, mochi)")
 	wsFlag := fs.Bool("ws", false, "run every client over WebSocket (gust and mosquitto targets: each gets a ws listener)")
 	claims := fs.Bool("claims", false, "also run the MQTT-vs-HTTP claims table")
 	serveHTTP := fs.String("serve-http", "", "run only the HTTP baseline broker on this address (used by the harness)")
@@ -58,7 +59,8 @@ func runBench(args []string) int {
 	generator := fs.String("generator", bench.GeneratorGust, "clients of the message scenarios: "+bench.GeneratorGust+" (loadgen, many messages in flight) or "+
 		bench.GeneratorPaho+" (paho.mqtt.golang, a goroutine per client, each publish waited for, as mqtt-benchmark; "+bench.GeneratorMQTTBenchmark+" itself is not on the module proxy)")
 	noPlots := fs.Bool("no-plots", false, "skip SVG plots")
-	replot := fs.String("replot", "", "draw the plots of this run directory again from its raw.jsonl, and run nothing")
+	replot := fs.String("replot", "", "draw the plots of this run directory again from its raw.jsonl (and its page, index.html), and run nothing")
+	render := fs.String("render", "", "write the page (index.html: tables and plots) of this run directory again from its summary.md and plots, and run nothing")
 	gustBin := fs.String("gust-bin", "", "prebuilt gust binary for the gust target (default: go build ./cmd/gust)")
 	profile := fs.String("profile", "", "profile Gust in-process under this scenario (first -qos level) and write cpu.pprof and heap.pprof to -results")
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +78,14 @@ func runBench(args []string) int {
 			return 1
 		}
 		fmt.Println(strings.Join(names, "\n"))
+		return 0
+	}
+	if *render != "" {
+		if err := bench.RenderHTML(*render); err != nil {
+			fmt.Fprintln(os.Stderr, "gust bench:", err)
+			return 1
+		}
+		fmt.Println(filepath.Join(*render, bench.HTMLPage))
 		return 0
 	}
 	if *serveHTTP != "" {
@@ -132,7 +142,7 @@ func runBench(args []string) int {
 			fmt.Fprintln(os.Stderr, "gust bench:", err)
 			return 2
 		}
-		if tg.Kind == bench.KindGust {
+		if tg.Kind == bench.KindGust && tg.Bin == "" {
 			tg.Bin = *gustBin
 		}
 		cfg.Targets = append(cfg.Targets, tg)
