@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"github.com/gust-mqtt/gust/engine/cluster"
 	"fmt"
+	"github.com/gust-mqtt/gust/engine/cluster"
 	"log/slog"
 	"net"
 	"strings"

@@ -75,11 +75,11 @@ type Node struct {
 	interest  map[string]*subject
 	goneDrops uint64 // drops of subscriptions since removed
 
-	pending                              atomic.Int64 // bytes handed to the engine, not yet Done
+	pending                               atomic.Int64 // bytes handed to the engine, not yet Done
 	sent, failed, received, waits, synced atomic.Uint64
-	answered                             atomic.Uint64
-	dropped                              atomic.Uint64
-	lastFail                             atomic.Int64 // unix nanos of the last send failure logged
+	answered                              atomic.Uint64
+	dropped                               atomic.Uint64
+	lastFail                              atomic.Int64 // unix nanos of the last send failure logged
 }
 
 type subject struct {
@@ -168,8 +168,8 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 		Port:          server.RANDOM_PORT,
 		Authorization: token,
 		NoSigs:        true,
-		MaxPayload: int32(max(maxRecord, 1<<20)),
-		Cluster:    server.ClusterOpts{Name: cfg.Name, Host: host, Port: port},
+		MaxPayload:    int32(max(maxRecord, 1<<20)),
+		Cluster:       server.ClusterOpts{Name: cfg.Name, Host: host, Port: port},
 	}
 	if len(routes) > 0 {
 		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
@@ -447,5 +447,3 @@ func (g natsLog) Fatalf(f string, v ...any)  { g.l.Error("nats: " + fmt.Sprintf(
 func (g natsLog) Errorf(f string, v ...any)  { g.l.Warn("nats: " + fmt.Sprintf(f, v...)) }
 func (g natsLog) Debugf(string, ...any)      {}
 func (g natsLog) Tracef(string, ...any)      {}
-
-
