@@ -19,18 +19,18 @@ import (
 
 // clusterNode is one `gust serve --cluster` process of a test cluster.
 type clusterNode struct {
-	name, mqtt, route string
+	cluster, name, mqtt, route string
 	log               *lockedBuffer
 }
 
-// startClusterNode runs one node on free loopback ports, joining through
-// routes, and returns once it accepts MQTT connections (it has joined
-// and taken a peer's retained state by then).
-func startClusterNode(t *testing.T, cluster, name string, routes []string, extra ...string) *clusterNode {
+// startClusterNode runs one node of cluster with its route address
+// route, on a free loopback MQTT port, joining through routes, and
+// returns once it accepts MQTT connections (it has joined and taken a
+// peer's retained state by then).
+func startClusterNode(t *testing.T, cluster, name, route string, routes []string, extra ...string) *clusterNode {
 	t.Helper()
-	n := &clusterNode{name: name, log: new(lockedBuffer),
-		mqtt:  "127.0.0.1:" + strconv.Itoa(freePort(t)),
-		route: "127.0.0.1:" + strconv.Itoa(freePort(t))}
+	n := &clusterNode{cluster: cluster, name: name, log: new(lockedBuffer), route: route,
+		mqtt: "127.0.0.1:" + strconv.Itoa(freePort(t))}
 	args := append([]string{"serve", "--listen", n.mqtt, "--store", "memory", "--sys-interval", "0", "--log-level", "warn",
 		"--cluster", "--cluster-name", cluster, "--cluster-node", name, "--cluster-listen", n.route,
 		"--cluster-routes", strings.Join(routes, ",")}, extra...)
@@ -42,6 +42,9 @@ func startClusterNode(t *testing.T, cluster, name string, routes []string, extra
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
+		if t.Failed() { // its goroutines, in the log printed below
+			_ = cmd.Process.Signal(syscall.SIGQUIT)
+		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
@@ -55,9 +58,13 @@ func startClusterNode(t *testing.T, cluster, name string, routes []string, extra
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", n.mqtt, time.Second)
-		if err == nil {
-			_ = c.Close()
+		// Served once CONNECT is answered: the listener is bound before
+		// the node has joined.
+		o := mqtt.NewClientOptions().AddBroker("tcp://" + n.mqtt).SetClientID("ready").
+			SetAutoReconnect(false).SetConnectTimeout(time.Second).SetConnectRetry(false)
+		c := mqtt.NewClient(o)
+		if tok := c.Connect(); tok.WaitTimeout(2*time.Second) && tok.Error() == nil {
+			c.Disconnect(0)
 			return n
 		}
 		select {
@@ -78,25 +85,18 @@ func startCluster(t *testing.T, k int, extra ...string) []*clusterNode {
 	t.Helper()
 	cluster := "t" + strconv.Itoa(freePort(t))
 	routes := make([]string, k)
-	ports := make([]int, k)
 	for i := range routes {
-		ports[i] = freePort(t)
-		routes[i] = "127.0.0.1:" + strconv.Itoa(ports[i])
+		routes[i] = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	}
 	nodes := make([]*clusterNode, k)
+	start := time.Now()
 	for i := range nodes {
-		// Each node's route address is fixed ahead so that the seed list
-		// names them all.
-		nodes[i] = startClusterNodeAt(t, cluster, "n"+strconv.Itoa(i), routes[i], routes, extra...)
+		nodes[i] = startClusterNode(t, cluster, "n"+strconv.Itoa(i), routes[i], routes, extra...)
 	}
+	started := time.Since(start)
 	waitMesh(t, nodes)
+	t.Logf("%d nodes started in %v, meshed in %v", k, started.Round(time.Millisecond), (time.Since(start) - started).Round(time.Millisecond))
 	return nodes
-}
-
-// startClusterNodeAt is startClusterNode with its route address given.
-func startClusterNodeAt(t *testing.T, cluster, name, route string, routes []string, extra ...string) *clusterNode {
-	t.Helper()
-	return startClusterNode(t, cluster, name, routes, append([]string{"--cluster-listen", route}, extra...)...)
 }
 
 // pahoV3 connects a paho.mqtt.golang client (MQTT 3.1.1) to addr.
@@ -385,5 +385,136 @@ func TestClusterNoLocalRetainAsPublished(t *testing.T) {
 	}
 	if p.Properties == nil || p.Properties.SubscriptionIdentifier == nil || *p.Properties.SubscriptionIdentifier != 7 {
 		t.Fatalf("plain subscriber: subscription identifiers %+v, want 7", p.Properties)
+	}
+}
+
+// retainedOn subscribes to filter on addr and returns the retained
+// messages it gets within 300 ms, "topic payload" each.
+func retainedOn(t *testing.T, addr, filter string) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	c := pahoV3(t, addr, "r"+strconv.Itoa(freePort(t)), func(_ mqtt.Client, m mqtt.Message) {
+		if m.Retained() {
+			mu.Lock()
+			got = append(got, m.Topic()+" "+string(m.Payload()))
+			mu.Unlock()
+		}
+	})
+	wait(t, c.Subscribe(filter, 1, nil), "subscribe")
+	time.Sleep(300 * time.Millisecond)
+	c.Disconnect(0)
+	mu.Lock()
+	defer mu.Unlock()
+	return got
+}
+
+// eventually retries check every 100 ms for 10 s.
+func eventually(t *testing.T, what string, check func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !check() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 10 s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestClusterRetained: a retained message set on one node is seen from
+// another, its clear from a third removes it everywhere, and a node that
+// joins later starts with the retained state of its peers.
+func TestClusterRetained(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a := pahoV3(t, nodes[0].mqtt, "a", nil)
+	wait(t, a.Publish("ret/a", 1, true, "one"), "publish")
+	wait(t, a.Publish("ret/b", 1, true, "two"), "publish")
+	eventually(t, "retained ret/a on node 2", func() bool {
+		got := retainedOn(t, nodes[2].mqtt, "ret/#")
+		return len(got) == 2
+	})
+	if got := retainedOn(t, nodes[2].mqtt, "ret/a"); len(got) != 1 || got[0] != "ret/a one" {
+		t.Fatalf("node 2 retained %q, want [ret/a one]", got)
+	}
+	b := pahoV3(t, nodes[1].mqtt, "b", nil)
+	wait(t, b.Publish("ret/a", 1, true, ""), "clear")
+	for _, n := range nodes {
+		eventually(t, "ret/a cleared on "+n.name, func() bool {
+			got := retainedOn(t, n.mqtt, "ret/#")
+			return len(got) == 1 && got[0] == "ret/b two"
+		})
+	}
+	// A fourth node, seeded with the first only: its first subscriber
+	// gets the state at once.
+	late := startClusterNode(t, nodes[0].cluster, "late", "127.0.0.1:"+strconv.Itoa(freePort(t)), []string{nodes[0].route})
+	if got := retainedOn(t, late.mqtt, "ret/#"); len(got) != 1 || got[0] != "ret/b two" {
+		t.Fatalf("late node retained %q, want [ret/b two]", got)
+	}
+}
+
+// sysValue reads one retained $SYS value of a node.
+func sysValue(t *testing.T, addr, topic string) int {
+	t.Helper()
+	got := retainedOn(t, addr, topic)
+	if len(got) != 1 {
+		t.Fatalf("%s on %s: %q", topic, addr, got)
+	}
+	v, err := strconv.Atoi(strings.TrimPrefix(got[0], topic+" "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestClusterUnsubscribeStopsInterest: a node receives another node's
+// messages only while it has a matching subscription: once its last
+// subscriber unsubscribes, its NATS interest goes and the messages no
+// longer reach it (its $SYS received count stays).
+func TestClusterUnsubscribeStopsInterest(t *testing.T) {
+	nodes := startCluster(t, 3, "--sys-interval", "1s")
+	const recv = "$SYS/broker/cluster/messages/received"
+	const subjects = "$SYS/broker/cluster/subjects"
+	base := sysValue(t, nodes[1].mqtt, subjects)
+	got := make(chan string, 64)
+	sub := pahoV3(t, nodes[1].mqtt, "u", func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) })
+	wait(t, sub.Subscribe("u/1", 1, nil), "subscribe")
+	pub := pahoV3(t, nodes[0].mqtt, "p", nil)
+	eventually(t, "message through the cluster", func() bool {
+		wait(t, pub.Publish("u/1", 1, false, "m"), "publish")
+		select {
+		case <-got:
+			return true
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
+	eventually(t, "$SYS subjects counts the subscription", func() bool { return sysValue(t, nodes[1].mqtt, subjects) == base+1 })
+	wait(t, sub.Unsubscribe("u/1"), "unsubscribe")
+	eventually(t, "$SYS subjects back to "+strconv.Itoa(base), func() bool { return sysValue(t, nodes[1].mqtt, subjects) == base })
+	before := sysValue(t, nodes[1].mqtt, recv)
+	for i := 0; i < 50; i++ {
+		wait(t, pub.Publish("u/1", 1, false, "after"), "publish")
+	}
+	// A control: another node with interest gets them meanwhile.
+	ctl := make(chan string, 64)
+	c2 := pahoV3(t, nodes[2].mqtt, "ctl", func(_ mqtt.Client, m mqtt.Message) { ctl <- string(m.Payload()) })
+	wait(t, c2.Subscribe("u/1", 1, nil), "subscribe")
+	eventually(t, "the control subscriber on node 2 gets them", func() bool {
+		wait(t, pub.Publish("u/1", 1, false, "after"), "publish")
+		select {
+		case <-ctl:
+			return true
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
+	time.Sleep(2500 * time.Millisecond) // two $SYS periods
+	if after := sysValue(t, nodes[1].mqtt, recv); after != before {
+		t.Fatalf("node 1 received %d messages from other nodes after its interest went", after-before)
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("unsubscribed client got %q", m)
+	default:
 	}
 }

@@ -56,8 +56,14 @@ type Stats struct {
 // batchMax is the most records handed to the engine at once.
 const batchMax = 256
 
-// syncTimeout bounds a joining node's wait for a peer's retained state.
-const syncTimeout = 5 * time.Second
+// A joining node waits up to routeWait for a route to another node, then
+// up to syncTimeout for a peer's retained state, asking again after each
+// syncTry without an answer.
+const (
+	routeWait   = 2 * time.Second
+	syncTimeout = 5 * time.Second
+	syncTry     = 500 * time.Millisecond
+)
 
 // Node is one node's link to the cluster.
 type Node struct {
@@ -93,6 +99,10 @@ type subject struct {
 // maxRecord is the largest record the engine sends. cfg must have passed
 // Validate.
 func Start(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, error) {
+	return startWith(cfg, eng, maxRecord, log)
+}
+
+func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, error) {
 	cfg = cfg.withDefaults()
 	n := &Node{
 		cfg: cfg, log: log.With("node", cfg.Node), prefix: "gust." + cfg.Name + ".", eng: eng,
@@ -139,11 +149,14 @@ func Start(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, erro
 	n.wg.Add(2)
 	go n.receive()
 	go n.watch()
-	n.syncRetained()
+	// Answering before asking: nodes that start together each find the
+	// others' answers (empty then); NoEcho keeps a node from answering
+	// itself.
 	if _, err := nc.QueueSubscribe(n.prefix+"sync", "sync", n.answerSync); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("cluster: subscribing to retained state requests: %w", err)
 	}
+	n.syncRetained()
 	n.log.Info("cluster: joined", "cluster", cfg.Name, "listen", cfg.Listen, "routes", cfg.Routes, "nats_url", cfg.NATSURL)
 	return n, nil
 }
@@ -350,16 +363,27 @@ func (n *Node) answerSync(m *nats.Msg) {
 	n.answered.Add(1)
 }
 
-// syncRetained asks a peer for the retained messages, retrying while
-// there is none (routes still connecting) for up to syncTimeout when
-// there are routes to connect to. A node alone has nothing to learn.
+// syncRetained asks a peer for the retained messages. With the
+// embedded server it first waits, up to routeWait, for a route: a node
+// that finds none is the first of its cluster, with nothing to learn.
+// It retries while no peer answers, up to syncTimeout.
 func (n *Node) syncRetained() {
-	if n.srv != nil && n.cfg.Routes == "" {
-		return
+	if n.srv != nil {
+		if n.cfg.Routes == "" {
+			return
+		}
+		deadline := time.Now().Add(routeWait)
+		for n.srv.NumRoutes() == 0 {
+			if time.Now().After(deadline) {
+				n.log.Info("cluster: no other node reachable yet; starting as the first")
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	deadline := time.Now().Add(syncTimeout)
 	for {
-		done, err := n.syncOnce(time.Until(deadline))
+		done, err := n.syncOnce(syncTry)
 		if done {
 			return
 		}
@@ -384,9 +408,12 @@ func (n *Node) syncOnce(wait time.Duration) (bool, error) {
 	if err := n.nc.PublishRequest(n.prefix+"sync", inbox, nil); err != nil {
 		return false, err
 	}
-	for {
+	for got := false; ; got = true {
 		m, err := sub.NextMsg(wait)
 		if err != nil {
+			if got {
+				return false, fmt.Errorf("retained state cut short: %w", err)
+			}
 			return false, err
 		}
 		if m.Header.Get("Status") == "503" {
