@@ -20,7 +20,7 @@ import (
 // clusterNode is one `gust serve --cluster` process of a test cluster.
 type clusterNode struct {
 	cluster, name, mqtt, route string
-	log               *lockedBuffer
+	log                        *lockedBuffer
 }
 
 // startClusterNode runs one node of cluster with its route address
