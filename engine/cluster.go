@@ -152,6 +152,9 @@ func decodeRecord(rec []byte, r *record) error {
 	if _, err := codec.DecodePublish(rec[i:], codec.V5, &r.pub); err != nil {
 		return err
 	}
+	if len(r.pub.Topic) == 0 || !codec.ValidTopicName(r.pub.Topic) {
+		return errBadRecord // a node sends resolved, checked topics only
+	}
 	return nil
 }
 
