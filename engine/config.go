@@ -2,13 +2,13 @@ package engine
 
 import (
 	"fmt"
-	"github.com/gust-mqtt/gust/engine/cluster"
 	"log/slog"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/gust-mqtt/gust/engine/auth"
+	"github.com/gust-mqtt/gust/engine/cluster"
 	"github.com/gust-mqtt/gust/engine/network"
 	"github.com/gust-mqtt/gust/engine/persist"
 )
