@@ -161,12 +161,13 @@ func decodeRecord(rec []byte, r *record) error {
 // clusterEngine is the Broker as cluster.Engine.
 type clusterEngine struct{ b *Broker }
 
-// clusterSeed spreads records over the loops by topic, so that the
-// messages of one topic keep their order [MQTT-4.6.0-5].
+// clusterSeed spreads records over the loops by publisher (origin node
+// and client id), so that one publisher's messages keep their order, as
+// on one node [MQTT-4.6.0-5].
 var clusterSeed = maphash.MakeSeed()
 
 // Deliver routes a batch of records from other nodes: each goes to the
-// loop its topic hashes to, one Execute per loop. Called by the node's
+// loop its publisher hashes to, one Execute per loop. Called by the node's
 // receiver goroutine.
 func (e clusterEngine) Deliver(batch [][]byte) {
 	b := e.b
@@ -192,7 +193,8 @@ func (e clusterEngine) Deliver(batch [][]byte) {
 			}
 			continue
 		}
-		i := int(maphash.Bytes(clusterSeed, r.pub.Topic) % uint64(len(loops)))
+		h := maphash.Bytes(clusterSeed, r.node) ^ maphash.Bytes(clusterSeed, r.clientID)
+		i := int(h % uint64(len(loops)))
 		per[i] = append(per[i], rec)
 	}
 	for i, recs := range per {

@@ -72,7 +72,7 @@
 //
 // With Config.Cluster a message published here is also sent once to the
 // other nodes (cluster.go, engine/cluster); the records they send are
-// routed on the loop their topic hashes to, through Execute, one batch
+// routed on the loop their publisher hashes to, through Execute, one batch
 // per loop, by the same route as a local PUBLISH, and never sent on.
 //
 // # Outbound bounds

@@ -14,7 +14,7 @@ func TestAppendSubject(t *testing.T) {
 		{"a/b/c", "p.m.a.b.c"},
 		{"a", "p.m.a"},
 		{"/a", "p.m.~.a"},
-		{"a//b/", "p.m.a.~.~.b.~"},
+		{"a//b/", "p.m.a.~.b.~"},
 		{"a.b/c d", "p.m.~612e62.~632064"},
 		{"a/*/>", "p.m.a.~2a.~3e"},
 		{"~x", "p.m.~7e78"},
