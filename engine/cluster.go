@@ -55,7 +55,9 @@ func (b *Broker) startCluster() error {
 	b.sessions.each(func(s *session) {
 		if st := s.sub.Load(); st != nil {
 			for _, e := range st.subs.list {
-				n.Interest(e.sub.Filter, true)
+				if !nodeLocal(e.sub.Filter) {
+					n.Interest(e.sub.Filter, true)
+				}
 			}
 		}
 	})
@@ -75,7 +77,7 @@ func (b *Broker) stopCluster() {
 // cluster.
 func (b *Broker) subscribeTrie(sub trie.Subscription) (existed bool, err error) {
 	existed, err = b.trie.Subscribe(sub)
-	if err == nil && !existed {
+	if err == nil && !existed && !nodeLocal(sub.Filter) {
 		if n := b.cluster.Load(); n != nil {
 			n.Interest(sub.Filter, true)
 		}
@@ -86,17 +88,27 @@ func (b *Broker) subscribeTrie(sub trie.Subscription) (existed bool, err error) 
 // unsubscribeTrie removes a subscription from the trie, and its interest
 // from the cluster.
 func (b *Broker) unsubscribeTrie(id trie.SubscriberID, filter, group string) {
-	if b.trie.Unsubscribe(id, filter, group) {
+	if b.trie.Unsubscribe(id, filter, group) && !nodeLocal(filter) {
 		if n := b.cluster.Load(); n != nil {
 			n.Interest(filter, false)
 		}
 	}
 }
 
+// nodeLocal reports whether a topic or filter is in $SYS, which is each
+// node's own: its messages do not cross, and its subscriptions declare
+// no interest.
+func nodeLocal[T string | []byte](topic T) bool {
+	return len(topic) >= 4 && string(topic[:4]) == "$SYS"
+}
+
 // toCluster sends a message published on this node to the other nodes:
-// a retained one to all, any other to those with interest. clientID is
-// the publisher's ("" for a will). Loop-only.
+// a retained one to all, any other to those with interest; nothing in
+// $SYS. clientID is the publisher's ("" for a will). Loop-only.
 func (l *loop) toCluster(n *cluster.Node, topic, payload []byte, qos byte, retain bool, clientID string, props *codec.Properties) {
+	if nodeLocal(topic) {
+		return
+	}
 	var flags byte
 	if retain && l.b.cfg.RetainAvailable {
 		flags = recordRetained
@@ -249,7 +261,7 @@ func (e clusterEngine) Snapshot(emit func(record []byte)) {
 	now := b.now()
 	var rec []byte
 	b.retained.Range(func(topic string, m *message) bool {
-		if m.expired(now) || len(topic) > 0 && topic[0] == '$' {
+		if m.expired(now) || nodeLocal(topic) {
 			return true // $SYS is each node's own
 		}
 		rec = append(rec[:0], recordVersion, recordRetained, 0, 0)
