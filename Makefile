@@ -8,9 +8,12 @@ FUZZTIME        ?= 30s
 # Packages where concurrency lives: run under the race detector.
 RACE_PKGS       := ./engine/... ./trie/... ./loadgen/... ./bench/...
 GUST_FLAGS      ?=
+# make cluster: the first node's MQTT and NATS route ports; the others take the next two.
+CLUSTER_MQTT    ?= 1883
+CLUSTER_ROUTE   ?= 6222
 
 .PHONY: all build run test race fuzz bench microbench lint fmt vet tidy staticcheck cross interop hostile crash check clean conformance
-.PHONY: release install example-config
+.PHONY: release install example-config cluster
 
 all: build
 
@@ -23,6 +26,19 @@ build:
 run:
 	$(GO) build -o bin/gust ./cmd/gust
 	./bin/gust serve $(GUST_FLAGS)
+
+## cluster: three nodes of one cluster on loopback, each its own gust serve process: MQTT on ports 1883, 1884 and
+## 1885, NATS routes on 6222-6224 (CLUSTER_MQTT and CLUSTER_ROUTE move them), state in memory. Ctrl-C stops them.
+cluster:
+	$(GO) build -o bin/gust ./cmd/gust
+	@m=$(CLUSTER_MQTT); r=$(CLUSTER_ROUTE); routes=127.0.0.1:$$r,127.0.0.1:$$((r+1)),127.0.0.1:$$((r+2)); pids=; \
+	trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; \
+	for i in 0 1 2; do \
+		./bin/gust serve --listen 127.0.0.1:$$((m+i)) --store memory --cluster --cluster-node node$$i \
+			--cluster-listen 127.0.0.1:$$((r+i)) --cluster-routes $$routes $(GUST_FLAGS) & pids="$$pids $$!"; \
+	done; \
+	sleep 3; echo "three nodes on 127.0.0.1:$$m, $$((m+1)) and $$((m+2)); try: mosquitto_sub -p $$((m+1)) -t 'demo/#' -v & mosquitto_pub -p $$m -t demo/x -m hello"; \
+	wait
 
 ## test: every test of the module (interop tests skip a missing peer unless CI=true).
 test:

@@ -345,7 +345,7 @@ func (c *client) revokeSubscriptions(a *ACL) int {
 			checked = true
 			continue
 		}
-		b.trie.Unsubscribe(st.id, e.sub.Filter, e.sub.Group)
+		b.unsubscribeTrie(st.id, e.sub.Filter, e.sub.Group)
 		if s.durable() && l.dur != nil {
 			l.dur.batch().DeleteSubscription(s.clientID, []byte(e.full))
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gust-mqtt/gust/engine/auth"
+	"github.com/gust-mqtt/gust/engine/cluster"
 	"github.com/gust-mqtt/gust/engine/network"
 	"github.com/gust-mqtt/gust/engine/persist"
 	"github.com/gust-mqtt/gust/engine/transport"
@@ -68,6 +69,11 @@ type Broker struct {
 	msgSeq, delSeq atomic.Uint64 // last ids of stored messages and deliveries (durqueue.go)
 	takeoverLog    limitLog
 	startedAt      time.Time
+	// cluster is this node's link to the other nodes (cluster.go); nil
+	// without a cluster. Set by Start before clients are accepted.
+	cluster    atomic.Pointer[cluster.Node]
+	clusterBad atomic.Uint64 // malformed records from other nodes dropped
+	clusterLog limitLog
 	// authPool runs the full password checks (login.go); nil without an
 	// auth.CachedAuthenticator. Set by Start before the loops run.
 	authPool *auth.Pool
@@ -217,8 +223,18 @@ func (b *Broker) Start() error {
 		b.closeStore()
 		return err
 	}
+	if err := b.startCluster(); err != nil {
+		for _, f := range files {
+			_ = f.Close()
+		}
+		b.stopAuthPool()
+		_ = b.poller.Stop(context.Background())
+		b.closeStore()
+		return err
+	}
 	maxConns := connectionCap(b.cfg.MaxConnections, len(loops), b.log)
 	if err := b.startAcceptors(files, loops, maxConns); err != nil {
+		b.stopCluster()
 		b.stopAuthPool()
 		b.closeStore()
 		return err
@@ -317,6 +333,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	for b.open.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
+	b.stopCluster()  // after the wills, which other nodes get too
 	b.stopAuthPool() // its clients are gone: waits for the checks running
 	err := b.poller.Stop(ctx)
 	b.closeStore() // after the loops: the commits they queued are written

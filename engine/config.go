@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gust-mqtt/gust/engine/auth"
+	"github.com/gust-mqtt/gust/engine/cluster"
 	"github.com/gust-mqtt/gust/engine/network"
 	"github.com/gust-mqtt/gust/engine/persist"
 )
@@ -41,6 +42,12 @@ type Config struct {
 	// Start with the listener's settings and returns the listener's Wrap
 	// builder; nil means package transport's (Broker.webSocket).
 	WebSocket func(l Listener) (func(under network.Conn) network.Layer, error) `toml:"-"`
+
+	// Cluster joins this broker to other nodes over NATS
+	// (engine/cluster): messages, retained messages and their clears
+	// published on any node reach the matching subscribers of every node.
+	// Off by default.
+	Cluster cluster.Config `toml:"-"`
 
 	// Loops is the number of event loops; 0 means one per CPU core.
 	Loops int `toml:"loops"`
@@ -466,6 +473,7 @@ const MaxPacketSizeLimit = 1 + 4 + 268435455
 func DefaultConfig() Config {
 	return Config{
 		Listen:                  "127.0.0.1:1883",
+		Cluster:                 cluster.Config{PendingMessages: cluster.DefaultPendingMessages, PendingBytes: cluster.DefaultPendingBytes},
 		TLSHandshakes:           1024,
 		Loops:                   0,
 		IO:                      IOEpoll,
@@ -536,6 +544,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateListeners(); err != nil {
 		return err
+	}
+	if err := c.Cluster.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	checks := []struct {
 		ok   bool

@@ -68,6 +68,13 @@
 // that reaches a member already gone is redirected on the member's loop
 // (shared.go).
 //
+// # Cluster
+//
+// With Config.Cluster a message published here is also sent once to the
+// other nodes (cluster.go, engine/cluster); the records they send are
+// routed on the loop their publisher hashes to, through Execute, one batch
+// per loop, by the same route as a local PUBLISH, and never sent on.
+//
 // # Outbound bounds
 //
 // Each connection's unsent bytes (its pending round buffer plus the
@@ -157,6 +164,8 @@
 //	  session.mu        (one session)
 //	    trie shard locks (inside trie.Subscribe/Unsubscribe)
 //	    sessionTable.mu
+//	      cluster.Node.mu (NATS interest, from subscribeTrie and
+//	      unsubscribeTrie; takes only nats.go's own locks)
 //	inbox.mu, Broker.mu, Broker.wills.mu: leaf locks,
 //	nothing is taken while holding them.
 //

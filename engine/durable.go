@@ -546,7 +546,7 @@ func (r *recoverer) Subscription(rs *persist.Subscription) error {
 	}
 	sub := trie.Subscription{Subscriber: st.id, Filter: filter, Group: group, QoS: rs.QoS,
 		NoLocal: rs.NoLocal, RetainAsPublished: rs.RetainAsPublished, RetainHandling: rs.RetainHandling, Identifier: rs.ID}
-	if _, err := b.trie.Subscribe(sub); err != nil {
+	if _, err := b.subscribeTrie(sub); err != nil {
 		return fmt.Errorf("subscription %q of %q: %w", rs.Filter, rs.ClientID, err)
 	}
 	if !st.subs.put(subEntry{full: full, sub: sub}) {

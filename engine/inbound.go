@@ -207,6 +207,9 @@ func (c *client) handlePublish(pkt []byte) error {
 	if !allowed || rc >= 0x80 {
 		return nil
 	}
+	if n := l.b.cluster.Load(); n != nil {
+		l.toCluster(n, p.Topic, p.Payload, p.QoS, p.Retain, c.sess.clientID, props)
+	}
 	if l.dur == nil || p.QoS == 0 {
 		congested := l.route(p.Topic, p.Payload, p.QoS, p.Retain, c.sess, props)
 		l.thr.afterRoute(c, p.QoS, congested)

@@ -97,7 +97,7 @@ func (b *Broker) dropSessionLocked(s *session, pb *persist.Batch) {
 		return // never subscribed: not in the trie nor the table
 	}
 	for _, e := range st.subs.list {
-		b.trie.Unsubscribe(st.id, e.sub.Filter, e.sub.Group)
+		b.unsubscribeTrie(st.id, e.sub.Filter, e.sub.Group)
 	}
 	b.subCount.Add(int64(-len(st.subs.list)))
 	st.subs = subList{}

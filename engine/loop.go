@@ -90,6 +90,10 @@ type loopScratch struct {
 	retainIdx map[string]int     // retainQ positions of one large SUBSCRIBE (queueRetained)
 	info      ClientInfo         // for the Authoriser (client.clientInfo)
 	slab      []byte             // what is left of the chunk smallPending carves from
+
+	clusterRec  []byte // a record for the other nodes (cluster.go)
+	clusterSubj []byte // its NATS subject
+	clusterIn   record // a record from another node, decoded
 }
 
 // loopCounters are a loop's statistics: the round's counters (st), added

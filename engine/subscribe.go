@@ -196,7 +196,7 @@ func (c *client) subscribe(s *session, f *codec.Subscription) (codec.ReasonCode,
 	if grant == subChecked {
 		c.checkReads(st) // before the trie can match it
 	}
-	existed, err := b.trie.Subscribe(sub) // [MQTT-3.8.4-3] replaces the same filter
+	existed, err := b.subscribeTrie(sub) // [MQTT-3.8.4-3] replaces the same filter
 	if err != nil {
 		return failCode(c.version, codec.ReasonTopicFilterInvalid), false
 	}
@@ -240,7 +240,7 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 		}
 		if i >= 0 {
 			e := &st.subs.list[i]
-			b.trie.Unsubscribe(st.id, e.sub.Filter, e.sub.Group) // [MQTT-3.10.4-2]
+			b.unsubscribeTrie(st.id, e.sub.Filter, e.sub.Group) // [MQTT-3.10.4-2]
 			if s.durable() && l.dur != nil {
 				l.dur.batch().DeleteSubscription(s.clientID, f)
 			}

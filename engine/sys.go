@@ -249,6 +249,23 @@ func (l *loop) publishSys() {
 			l.publishSysTopic(t.t, t.v)
 		}
 	}
+	if n := l.b.cluster.Load(); n != nil {
+		cs := n.Stats()
+		for _, t := range [...]struct{ t, v string }{
+			{"$SYS/broker/cluster/node", cs.Node},
+			{"$SYS/broker/cluster/routes", strconv.Itoa(cs.Routes)},
+			{"$SYS/broker/cluster/subjects", strconv.Itoa(cs.Subjects)},
+			{"$SYS/broker/cluster/messages/sent", u(cs.Sent)},
+			{"$SYS/broker/cluster/messages/send failed", u(cs.SendFailed)},
+			{"$SYS/broker/cluster/messages/received", u(cs.Received)},
+			{"$SYS/broker/cluster/messages/dropped", u(cs.Dropped)},
+			{"$SYS/broker/cluster/messages/malformed", u(l.b.clusterBad.Load())},
+			{"$SYS/broker/cluster/receiver waits", u(cs.Waits)},
+			{"$SYS/broker/cluster/retained restored", u(cs.RetainedSync)},
+		} {
+			l.publishSysTopic(t.t, t.v)
+		}
+	}
 	l.finish()
 }
 

@@ -210,5 +210,8 @@ func (l *loop) publishWill(w *message) {
 	if w.retain {
 		l.b.storeRetained(w.topic, w.payload, w.qos, props, false, l.durBatch()) // past a limit: delivered, not stored
 	}
+	if n := l.b.cluster.Load(); n != nil {
+		l.toCluster(n, w.topic, w.payload, w.qos, w.retain, "", props)
+	}
 	l.route(w.topic, w.payload, w.qos, w.retain, nil, props)
 }

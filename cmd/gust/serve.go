@@ -294,6 +294,15 @@ func newServeFlagsWith(cfg *engine.Config, oc *ops.Config, lf *listenFlags, stde
 	fs.IntVar(&cfg.MaxTakeoverBytes, "max-takeover-bytes", cfg.MaxTakeoverBytes, "bytes a connection may send after its CONNECT while its session takeover is pending")
 	fs.Var(&cfg.MemoryLimit, "memory-limit", "Go runtime soft memory limit: auto (3/4 of the machine's or cgroup's memory), 0 (none), or a size such as 512MiB; GOMEMLIMIT overrides it")
 	fs.IntVar(&cfg.TrimExcess, "trim-excess", cfg.TrimExcess, "return memory to the OS when the runtime holds this many bytes over twice the live heap, or after many connections closed (0 = off)")
+	// Cluster (engine/cluster).
+	fs.BoolVar(&cfg.Cluster.Enabled, "cluster", cfg.Cluster.Enabled, "join other Gust nodes over NATS as one broker: messages and retained messages published on any node reach the subscribers of every node")
+	fs.StringVar(&cfg.Cluster.Name, "cluster-name", cfg.Cluster.Name, "name of the cluster, the same on every node: letters, digits, - and _ (empty = gust)")
+	fs.StringVar(&cfg.Cluster.Node, "cluster-node", cfg.Cluster.Node, "name of this node, unique in the cluster: letters, digits, - and _ (empty = host-pid)")
+	fs.StringVar(&cfg.Cluster.Listen, "cluster-listen", cfg.Cluster.Listen, "route address of the embedded NATS server, `host:port`, where the other nodes connect (empty = 127.0.0.1:6222; :6222 for every interface)")
+	fs.StringVar(&cfg.Cluster.Routes, "cluster-routes", cfg.Cluster.Routes, "route addresses of other nodes to join through, `host:port` or nats-route://host:port, comma separated; one live node is enough, the others are learnt from it")
+	fs.StringVar(&cfg.Cluster.NATSURL, "cluster-nats-url", cfg.Cluster.NATSURL, "use an existing NATS server or cluster instead of embedding one: `nats://host:port`, comma separated for several")
+	fs.IntVar(&cfg.Cluster.PendingMessages, "cluster-pending-messages", cfg.Cluster.PendingMessages, "messages from other nodes received and not yet routed; past it NATS drops them for this node (counted, logged as a slow node)")
+	fs.IntVar(&cfg.Cluster.PendingBytes, "cluster-pending-bytes", cfg.Cluster.PendingBytes, "bytes of messages from other nodes handed to the event loops and not yet routed; past it the receiver waits")
 	// The HTTP listener for operations (engine/ops).
 	fs.StringVar(&oc.Listen, "http-listen", oc.Listen, "HTTP address for operations, `host:port` such as 127.0.0.1:8080: /metrics (Prometheus), /healthz, /readyz, the admin API under /api/v1/ and the dashboard at / (empty = off); off loopback, http-token or password-file must be set")
 	fs.StringVar(&oc.Token, "http-token", oc.Token, "bearer token the HTTP listener asks for everything but /healthz and /readyz (Authorization: Bearer, or ?token= on the dashboard); users of password-file may also log in with basic authentication")
