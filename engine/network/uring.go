@@ -94,8 +94,15 @@ type uringLoop struct {
 	gens  []uint32     // by slot: the generation of its last connection
 	free  []uint32
 	dirty []*uringConn // connections with writes to submit
-	rearm []*uringConn // RECVs ended by a lack of buffers
-	woken bool
+	// The RECVs that ended are armed again at the end of the round:
+	// first those that found no buffer (starved, oldest first), for one
+	// buffer each, then those that ended with bytes (fed), multishot. A
+	// RECV submitted earlier takes buffers first, and a multishot one
+	// takes many: in this order every starved connection gets a buffer
+	// within a few rounds, however many others keep bytes waiting.
+	starved []*uringConn
+	fed     []*uringConn
+	woken   bool
 
 	// view is the provided buffer being handed to viewConn's OnTraffic
 	// when it had no bytes left over (traffic), consumed up to viewOff.
@@ -351,13 +358,8 @@ func (l *uringLoop) serve() error {
 			l.complete(&cqe)
 		}
 		l.bufs.Publish()
-		for i, c := range l.rearm {
-			l.rearm[i] = nil
-			if c.open && !c.recvArmed && !c.paused {
-				l.armRecv(c)
-			}
-		}
-		l.rearm = l.rearm[:0]
+		l.starved = l.rearmAll(l.starved, false)
+		l.fed = l.rearmAll(l.fed, true)
 		if l.woken {
 			l.woken = false
 			l.rung.Store(false)
@@ -430,13 +432,13 @@ func (l *uringLoop) received(c *uringConn, cqe *uring.CQE) {
 		switch errno := unix.Errno(-cqe.Res); errno {
 		case unix.ENOBUFS:
 			if c.open {
-				l.rearm = append(l.rearm, c)
+				l.starved = append(l.starved, c)
 			}
 		case unix.ECANCELED:
 			// PauseRead's cancel; a resume that came before this
 			// completion found the RECV still armed, so arm it now.
 			if c.open && !c.paused {
-				l.rearm = append(l.rearm, c)
+				l.starved = append(l.starved, c)
 			}
 		default:
 			c.closingDone = true
@@ -444,7 +446,7 @@ func (l *uringLoop) received(c *uringConn, cqe *uring.CQE) {
 		}
 	}
 	if c.open && !c.recvArmed && !c.paused && cqe.Res > 0 {
-		l.armRecv(c)
+		l.fed = append(l.fed, c)
 	}
 	l.maybeRelease(c)
 }
@@ -581,7 +583,24 @@ func (l *uringLoop) markDirty(c *uringConn) {
 	}
 }
 
-func (l *uringLoop) armRecv(c *uringConn) {
+// rearmAll arms a RECV, multishot or for one buffer, for each connection
+// of cs still open, unpaused and without one, and returns cs emptied.
+func (l *uringLoop) rearmAll(cs []*uringConn, multishot bool) []*uringConn {
+	for i, c := range cs {
+		cs[i] = nil
+		if c.open && !c.recvArmed && !c.paused {
+			l.armRecvShot(c, multishot)
+		}
+	}
+	return cs[:0]
+}
+
+func (l *uringLoop) armRecv(c *uringConn) { l.armRecvShot(c, true) }
+
+// armRecvShot arms c's RECV: multishot, or for one buffer (for a
+// connection whose RECV found none: it takes its one buffer before the
+// multishot RECVs submitted after it take the rest).
+func (l *uringLoop) armRecvShot(c *uringConn, multishot bool) {
 	e := l.sqe()
 	if e == nil {
 		l.closeConn(c, errors.New("io_uring submission queue full"))
@@ -590,7 +609,9 @@ func (l *uringLoop) armRecv(c *uringConn) {
 	e.Opcode = uring.OpRecv
 	e.Fd = c.fd
 	e.Flags = uring.SqeBufferSelect
-	e.Ioprio = uring.RecvMultishot
+	if multishot {
+		e.Ioprio = uring.RecvMultishot
+	}
 	e.BufGroup = l.bufs.Group
 	e.UserData = userData(kindRecv, c.slot, c.gen)
 	c.recvArmed = true

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -264,5 +265,108 @@ func TestUringRoundWriteCounted(t *testing.T) {
 	want := uringRoundWrite + 2*len(chunk) - 100
 	if ob := c.OutboundBuffered(); ob != want {
 		t.Fatalf("SEND in flight: outbound %d, want %d", ob, want)
+	}
+}
+
+// floodHandler discards every byte; it counts the bytes of the flooding
+// connections and reports when the probe's first byte arrives, with the
+// flood's count then.
+type floodHandler struct {
+	probe   Conn
+	flooded atomic.Int64
+	atProbe chan int64
+}
+
+func (h *floodHandler) OnOpen(int, Conn) Action { return None }
+func (h *floodHandler) OnTraffic(c Conn) Action {
+	n, _ := c.Discard(-1)
+	if c == h.probe {
+		select {
+		case h.atProbe <- h.flooded.Load():
+		default:
+		}
+		return None
+	}
+	h.flooded.Add(int64(n))
+	return None
+}
+func (h *floodHandler) OnClose(Conn, error) {}
+func (h *floodHandler) OnWake(int)          {}
+
+// TestUringStarvedRecvServed: while many connections keep more bytes
+// waiting than the loop's provided buffers hold, a connection whose RECV
+// found no buffer is served within a few rounds (each at most
+// uringBufCount buffers), not after every busier connection had its fill
+// again and again.
+func TestUringStarvedRecvServed(t *testing.T) {
+	const floods, chunk = 96, 64 << 10
+	const perConn = 32 << 20                       // each flooder's bound
+	const bound = 8 * uringBufCount * uringBufSize // flood bytes read before the probe's byte
+	h := &floodHandler{atProbe: make(chan int64, 1)}
+	_, loops := startUring(t, h, 1)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	for range floods {
+		cl, fd, sa, local := accepted(t)
+		if err := loops[0].Adopt(fd, sa, local, nil, func(err error) { t.Error(err) }); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := make([]byte, chunk)
+			for sent := 0; sent < perConn; sent += chunk {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = cl.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if _, err := cl.Write(p); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	pcl, pfd, psa, plocal := accepted(t)
+	adopted := make(chan struct{})
+	if err := loops[0].Adopt(pfd, psa, plocal, nil, func(err error) { t.Error(err) }); err != nil {
+		t.Fatal(err)
+	}
+	// The probe is the connection adopted last: find it on the loop.
+	if err := loops[0].Execute(func() {
+		l := loops[0].(*uringLoop)
+		for _, c := range l.conns {
+			if c != nil && int(c.fd) == pfd {
+				h.probe = c
+			}
+		}
+		close(adopted)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-adopted
+	if h.probe == nil {
+		t.Fatal("probe connection not found on the loop")
+	}
+	for deadline := time.Now().Add(20 * time.Second); h.flooded.Load() < 4*bound; {
+		if time.Now().After(deadline) {
+			t.Fatalf("flood read %d B, want %d B under way", h.flooded.Load(), 4*bound)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	before := h.flooded.Load()
+	if _, err := pcl.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-h.atProbe:
+		t.Logf("flood read %d KiB before the probe's byte (bound %d KiB)", (at-before)>>10, bound>>10)
+		if at-before > bound {
+			t.Errorf("the loop read %d KiB of the flood before the probe's byte, want at most %d KiB", (at-before)>>10, bound>>10)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("probe's byte not read; the loop read %d KiB of the flood meanwhile", (h.flooded.Load()-before)>>10)
 	}
 }
