@@ -80,8 +80,9 @@ const qos0Pause = time.Millisecond
 //     message met congestion, as route reports it: a session that
 //     throttles (session.throttles), or one a hand-over congested
 //     (handedIn);
-//   - handedIn when a QoS 1/2 delivery is handed over to its session's
-//     owner loop, applied when that loop takes it in;
+//   - handedIn when a QoS 1/2 delivery is handed over to another loop
+//     (its session's owner, or where earlier ones went: inTransit),
+//     applied once that loop has delivered or queued it;
 //   - queued when the owner loop queues a QoS 1/2 message for a session;
 //   - pumped when a session's queue moved into its window;
 //   - detach when a session goes offline;
