@@ -30,7 +30,7 @@ const acceptBatch = 64
 const shedBatch = 256
 
 // handOffFunc gives an accepted socket (non-blocking, close-on-exec; sa
-// its peer) to an event loop. It returns an error if no loop took it, the
+// its peer if the acceptor's peer is set, else nil) to an event loop. It returns an error if no loop took it, the
 // caller then closing fd; a loop that took it but fails to register it
 // calls lost (from the loop), having closed fd.
 type handOffFunc func(fd int, sa unix.Sockaddr, lost func(error)) error
@@ -70,9 +70,13 @@ type acceptor struct {
 	open *atomic.Int64
 	// lnMax and lnOpen are the listener's own cap (0: none) and count,
 	// addr its address for the log; set before run.
-	lnMax   int64
-	lnOpen  *atomic.Int64
-	addr    net.Addr
+	lnMax  int64
+	lnOpen *atomic.Int64
+	addr   net.Addr
+	// peer says the hand-off reads the peer's address (a TLS listener's
+	// handshake log); without it accept asks the kernel for none. Set
+	// before run.
+	peer    bool
 	handOff handOffFunc
 	onFatal func(error)
 	logs    *acceptLogs
@@ -167,7 +171,7 @@ func (a *acceptor) run() {
 // the end of a batch or on an error (left in a.err).
 func (a *acceptor) accept(fd uintptr) bool {
 	for i := 0; i < acceptBatch; {
-		nfd, sa, err := acceptSocket(int(fd))
+		nfd, sa, err := acceptSocket(int(fd), a.peer)
 		switch err {
 		case nil:
 			i++

@@ -259,7 +259,7 @@ func (b *Broker) startAcceptors(files []*os.File, loops []*loop, maxConns int64)
 			}
 			return err
 		}
-		acc.lnMax, acc.lnOpen, acc.addr = int64(ln.cfg.MaxConnections), &ln.open, ln.addr
+		acc.lnMax, acc.lnOpen, acc.addr, acc.peer = int64(ln.cfg.MaxConnections), &ln.open, ln.addr, ln.tls != nil
 		ln.acc.Store(acc)
 		go acc.run()
 	}

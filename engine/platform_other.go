@@ -20,8 +20,9 @@ func CheckPlatform() error {
 
 // acceptSocket accepts one connection from the listening socket fd, the
 // new socket non-blocking and close-on-exec (set after accept, under the
-// fork lock as in bellPair).
-func acceptSocket(fd int) (int, unix.Sockaddr, error) {
+// fork lock as in bellPair), with its peer's address (peer is Linux's
+// saving).
+func acceptSocket(fd int, _ bool) (int, unix.Sockaddr, error) {
 	syscall.ForkLock.RLock()
 	nfd, sa, err := unix.Accept(fd)
 	if err == nil {
