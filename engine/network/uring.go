@@ -63,11 +63,6 @@ const (
 	uringChunkPool = 1024
 	uringSendIovs  = 64
 	uringIovs      = 4096
-	// uringFixedFiles registers each connection as a direct descriptor
-	// (a slot of the ring's file table, up to uringMaxFixed) so that its
-	// requests skip the lookup in the process's descriptor table.
-	uringFixedFiles = true
-	uringMaxFixed   = 1 << 20
 	// uringRoundWrite is how many bytes a connection may have queued in a
 	// round, with no SEND before them, before the excess counts as
 	// outbound: about what a socket with room takes at once.
@@ -81,7 +76,6 @@ const (
 	kindSend
 	kindWake
 	kindCancel
-	kindFiles
 )
 
 func userData(kind uint64, slot, gen uint32) uint64 {
@@ -126,14 +120,8 @@ type uringLoop struct {
 	// submission), so they are reused from the start once it has.
 	iovs    *[uringIovs]unix.Iovec
 	msgs    *[uringSQEntries]unix.Msghdr
-	fds     *[uringSQEntries]int32 // descriptors of FILES_UPDATEs, the same way
 	iovUsed int
 	msgUsed int
-	fdUsed  int
-	// fixedN is the size of the ring's table of direct descriptors, 0
-	// without one: a connection whose slot is below it is registered
-	// there and named by its slot in its requests.
-	fixedN uint32
 
 	// view is the provided buffer being handed to viewConn's OnTraffic
 	// when it had no bytes left over (traffic), consumed up to viewOff.
@@ -290,23 +278,8 @@ func (l *uringLoop) setup() error {
 	}
 	l.bufs = b
 	l.chunks = make([][]byte, 0, uringChunkPool)
-	if uringFixedFiles {
-		// One entry per descriptor the process may open at most: no loop
-		// can have more connections. Without the table, requests name
-		// descriptors as they are.
-		var lim unix.Rlimit
-		if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil {
-			n := uint32(min(lim.Cur, uringMaxFixed))
-			if r.RegisterSparseFiles(n) == nil {
-				l.fixedN = n
-			} else {
-				l.u.log.Debug("io_uring: no direct descriptors", "loop", l.idx)
-			}
-		}
-	}
 	l.iovs = new([uringIovs]unix.Iovec)
 	l.msgs = new([uringSQEntries]unix.Msghdr)
-	l.fds = new([uringSQEntries]int32)
 	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("network: eventfd: %w", err)
@@ -345,12 +318,11 @@ func (l *uringLoop) sqe() *uring.SQE {
 }
 
 // enter is Ring.Enter; once the kernel has taken every prepared entry the
-// scratch they point to (SENDMSG headers and iovecs, FILES_UPDATE
-// descriptors) is free again.
+// SENDMSG headers and iovecs are free again.
 func (l *uringLoop) enter(wait uint32) error {
 	err := l.ring.Enter(wait)
 	if l.ring.Taken() {
-		l.iovUsed, l.msgUsed, l.fdUsed = 0, 0, 0
+		l.iovUsed, l.msgUsed = 0, 0
 	}
 	return err
 }
@@ -443,10 +415,6 @@ func (l *uringLoop) complete(cqe *uring.CQE) {
 		l.sent(c, cqe)
 	case kindCancel:
 		// the cancelled requests complete on their own
-	case kindFiles: // only a failure completes (CQE skipped on success)
-		if cqe.Res < 0 && c.open {
-			l.closeConn(c, fmt.Errorf("register descriptor: %w", unix.Errno(-cqe.Res)))
-		}
 	}
 }
 
@@ -607,7 +575,7 @@ func (l *uringLoop) submitSend(c *uringConn) {
 		return
 	}
 	first := c.out[0][c.outOff:]
-	l.target(e, c)
+	e.Fd = c.fd
 	e.OpFlags = unix.MSG_NOSIGNAL
 	e.UserData = userData(kindSend, c.slot, c.gen)
 	if n == 1 {
@@ -638,44 +606,6 @@ func (l *uringLoop) submitSend(c *uringConn) {
 		c.flight = int32(total)
 	}
 	c.sendBusy, c.behind = true, false
-}
-
-// target names c's socket in e: its slot in the ring's table of direct
-// descriptors when it has one, else its descriptor.
-func (l *uringLoop) target(e *uring.SQE, c *uringConn) {
-	if c.fixed {
-		e.Fd = int32(c.slot)
-		e.Flags |= uring.SqeFixedFile
-	} else {
-		e.Fd = c.fd
-	}
-}
-
-// setFixed puts fd (-1: none) in c's slot of the ring's table of direct
-// descriptors, in order with the requests around it; only a failure
-// completes. The kernel reads fd from the loop's scratch when it takes
-// the request.
-func (l *uringLoop) setFixed(c *uringConn, fd int32) bool {
-	if l.fdUsed == len(l.fds) {
-		_ = l.enter(0)
-		if l.fdUsed == len(l.fds) {
-			return false
-		}
-	}
-	e := l.sqe()
-	if e == nil {
-		return false
-	}
-	p := &l.fds[l.fdUsed]
-	l.fdUsed++
-	*p = fd
-	e.Opcode = uring.OpFilesUpdate
-	e.Flags = uring.SqeCQESkip
-	e.Addr = uint64(uintptr(unsafe.Pointer(p)))
-	e.Len = 1
-	e.Off = uint64(c.slot)
-	e.UserData = userData(kindFiles, c.slot, c.gen)
-	return true
 }
 
 func (l *uringLoop) markDirty(c *uringConn) {
@@ -709,8 +639,8 @@ func (l *uringLoop) armRecvShot(c *uringConn, multishot bool) {
 		return
 	}
 	e.Opcode = uring.OpRecv
-	l.target(e, c)
-	e.Flags |= uring.SqeBufferSelect
+	e.Fd = c.fd
+	e.Flags = uring.SqeBufferSelect
 	if multishot {
 		e.Ioprio = uring.RecvMultishot
 	}
@@ -767,8 +697,6 @@ func (l *uringLoop) adopt(a *uringAdopt, stopping bool) {
 	}
 	l.gens[c.slot] = c.gen
 	l.conns[c.slot] = c
-	// The update is taken before any request that names the slot.
-	c.fixed = c.slot < l.fixedN && l.setFixed(c, c.fd)
 	if a.wrap != nil {
 		c.layer = a.wrap(c)
 	}
@@ -816,10 +744,6 @@ func (l *uringLoop) closeConn(c *uringConn, err error) {
 			e.Opcode = uring.OpAsyncCancel
 			e.Fd = c.fd
 			e.OpFlags = 1<<0 | 1<<1 // IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD
-			if c.fixed {
-				e.Fd = int32(c.slot)
-				e.OpFlags |= 1 << 3 // IORING_ASYNC_CANCEL_FD_FIXED
-			}
 			e.UserData = userData(kindCancel, c.slot, c.gen)
 		}
 	}
@@ -856,12 +780,6 @@ func (l *uringLoop) maybeRelease(c *uringConn) {
 		l.writeNow(c)
 	}
 	c.released = true
-	if c.fixed {
-		// The table holds the socket open until the update is taken,
-		// at the end of the round.
-		l.setFixed(c, -1)
-		c.fixed = false
-	}
 	_ = unix.Close(int(c.fd))
 	c.in, c.out = nil, nil
 	if l.viewConn == c {

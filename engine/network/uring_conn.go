@@ -41,7 +41,6 @@ type uringConn struct {
 	closingDone bool // the Layer's Closing has run, or must not
 	open        bool // false once closed: OnClose has run
 	released    bool
-	fixed       bool // registered in the ring's table of direct descriptors, at slot
 
 	ctx   any
 	local net.Addr

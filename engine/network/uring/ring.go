@@ -4,8 +4,7 @@
 // set-up, the submission and completion queues, io_uring_enter, and
 // provided-buffer rings. It is written on the raw system calls of
 // golang.org/x/sys/unix and covers only what the loops use: RECV (multishot,
-// with buffer select), SEND, SENDMSG, READ (the loop's eventfd),
-// ASYNC_CANCEL, FILES_UPDATE (direct descriptors) and NOP.
+// with buffer select), SEND, SENDMSG, READ (the loop's eventfd), ASYNC_CANCEL and NOP.
 //
 // A Ring belongs to one goroutine, locked to its thread: it is created with
 // IORING_SETUP_SINGLE_ISSUER and IORING_SETUP_DEFER_TASKRUN where the
@@ -35,7 +34,6 @@ const (
 	OpNop         uint8 = 0
 	OpSendmsg     uint8 = 9
 	OpAsyncCancel uint8 = 14
-	OpFilesUpdate uint8 = 20
 	OpRead        uint8 = 22
 	OpSend        uint8 = 26
 	OpRecv        uint8 = 27
@@ -44,7 +42,6 @@ const (
 
 // Submission entry flags (IOSQE_*).
 const (
-	SqeFixedFile    uint8 = 1 << 0
 	SqeBufferSelect uint8 = 1 << 5
 	SqeCQESkip      uint8 = 1 << 6
 )
@@ -89,7 +86,6 @@ const (
 	registerPbufRing   = 22
 	unregisterPbufRing = 23
 	registerProbe      = 8
-	registerFiles2     = 13
 
 	sqeSize = 64
 	cqeSize = 16
@@ -346,19 +342,6 @@ func (r *Ring) register(op uintptr, arg unsafe.Pointer, n uintptr) error {
 		return errno
 	}
 	return nil
-}
-
-// RegisterSparseFiles registers a table of n empty direct descriptors
-// (IORING_REGISTER_FILES2 with IORING_RSRC_REGISTER_SPARSE), filled and
-// emptied with OpFilesUpdate; a request names one by its index, with
-// SqeFixedFile, and skips looking the file up in the process's table.
-func (r *Ring) RegisterSparseFiles(n uint32) error {
-	// struct io_uring_rsrc_register { u32 nr; u32 flags; u64 resv2; u64 data; u64 tags; }
-	reg := struct {
-		nr, flags        uint32
-		resv2, data, tag uint64
-	}{nr: n, flags: 1}
-	return r.register(registerFiles2, unsafe.Pointer(&reg), unsafe.Sizeof(reg))
 }
 
 // ProbeOps reports whether the kernel supports every opcode in ops.
