@@ -23,10 +23,11 @@ import (
 // deferred task work) on a goroutine locked to its thread. A connection
 // has one multishot RECV armed that picks its buffers from the loop's
 // provided-buffer ring, so an idle connection holds no receive buffer; the
-// engine's writes of a loop round are queued per connection and submitted
-// together, as one SEND per connection, with the round's single
-// io_uring_enter (which also waits for the next completions). Wake writes
-// the loop's eventfd, on which a READ is always armed.
+// engine's writes of a loop round are copied into fixed-size chunks from
+// the loop's pool, queued per connection, and submitted together, as one
+// SEND (one chunk) or SENDMSG (several) per connection, with the round's
+// single io_uring_enter (which also waits for the next completions). Wake
+// writes the loop's eventfd, on which a READ is always armed.
 type Uring struct {
 	log *slog.Logger
 
@@ -52,7 +53,16 @@ const (
 	uringBufCount   = 128
 	uringBufSize    = 16 << 10
 	uringBufGroup   = 1
-	uringKeepBuffer = 64 << 10 // larger idle write and read buffers are released
+	uringKeepBuffer = 64 << 10 // a larger idle read buffer is released
+	// Outbound bytes wait in chunks of uringChunk; a loop keeps up to
+	// uringChunkPool free ones for reuse. A SEND takes at most
+	// uringSendIovs chunks (one io_uring SENDMSG), and a submission batch
+	// at most uringIovs of them in all (the iovecs the loop keeps for
+	// the kernel to read when it takes the batch).
+	uringChunk     = 16 << 10
+	uringChunkPool = 1024
+	uringSendIovs  = 64
+	uringIovs      = 4096
 	// uringRoundWrite is how many bytes a connection may have queued in a
 	// round, with no SEND before them, before the excess counts as
 	// outbound: about what a socket with room takes at once.
@@ -103,6 +113,15 @@ type uringLoop struct {
 	starved []*uringConn
 	fed     []*uringConn
 	woken   bool
+
+	chunks [][]byte // free outbound chunks
+	// iovs and msgs back the SENDMSGs prepared since the kernel last took
+	// every entry; the kernel copies them when it takes one (stable
+	// submission), so they are reused from the start once it has.
+	iovs    *[uringIovs]unix.Iovec
+	msgs    *[uringSQEntries]unix.Msghdr
+	iovUsed int
+	msgUsed int
 
 	// view is the provided buffer being handed to viewConn's OnTraffic
 	// when it had no bytes left over (traffic), consumed up to viewOff.
@@ -250,7 +269,7 @@ func (l *uringLoop) setup() error {
 		return err
 	}
 	l.ring = r
-	if err := r.ProbeOps(uring.OpRecv, uring.OpSend, uring.OpRead, uring.OpAsyncCancel); err != nil {
+	if err := r.ProbeOps(uring.OpRecv, uring.OpSend, uring.OpSendmsg, uring.OpRead, uring.OpAsyncCancel); err != nil {
 		return err
 	}
 	b, err := r.NewBufRing(uringBufGroup, uringBufCount, uringBufSize)
@@ -258,6 +277,9 @@ func (l *uringLoop) setup() error {
 		return err
 	}
 	l.bufs = b
+	l.chunks = make([][]byte, 0, uringChunkPool)
+	l.iovs = new([uringIovs]unix.Iovec)
+	l.msgs = new([uringSQEntries]unix.Msghdr)
 	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("network: eventfd: %w", err)
@@ -287,12 +309,40 @@ func (l *uringLoop) sqe() *uring.SQE {
 		return e
 	}
 	for {
-		err := l.ring.Enter(0)
+		err := l.enter(0)
 		if err == nil || err != unix.EINTR {
 			break
 		}
 	}
 	return l.ring.GetSQE()
+}
+
+// enter is Ring.Enter; once the kernel has taken every prepared entry the
+// SENDMSG headers and iovecs are free again.
+func (l *uringLoop) enter(wait uint32) error {
+	err := l.ring.Enter(wait)
+	if l.ring.Taken() {
+		l.iovUsed, l.msgUsed = 0, 0
+	}
+	return err
+}
+
+// getChunk returns an empty outbound chunk.
+func (l *uringLoop) getChunk() []byte {
+	if n := len(l.chunks); n > 0 {
+		b := l.chunks[n-1]
+		l.chunks[n-1] = nil
+		l.chunks = l.chunks[:n-1]
+		return b
+	}
+	return make([]byte, 0, uringChunk)
+}
+
+// putChunk keeps b for reuse while the pool has room.
+func (l *uringLoop) putChunk(b []byte) {
+	if len(l.chunks) < cap(l.chunks) {
+		l.chunks = append(l.chunks, b[:0])
+	}
 }
 
 func (l *uringLoop) armWake() bool {
@@ -311,7 +361,7 @@ func (l *uringLoop) armWake() bool {
 // serve runs rounds until the Poller stops.
 func (l *uringLoop) serve() error {
 	for {
-		if err := l.ring.Enter(1); err != nil && err != unix.EINTR && err != unix.EBUSY && err != unix.EAGAIN {
+		if err := l.enter(1); err != nil && err != unix.EINTR && err != unix.EBUSY && err != unix.EAGAIN {
 			return fmt.Errorf("io_uring_enter: %w", err)
 		}
 		for c := l.ring.Next(); c != nil; c = l.ring.Next() {
@@ -468,41 +518,30 @@ func (l *uringLoop) deliver(c *uringConn) (Action, error) {
 // sent handles a SEND completion of c.
 func (l *uringLoop) sent(c *uringConn, cqe *uring.CQE) {
 	c.sendBusy = false
+	flight := c.flight
+	c.flight = 0
 	if cqe.Res < 0 {
 		errno := unix.Errno(-cqe.Res)
 		if c.open {
 			c.closingDone = true
 			l.closeConn(c, fmt.Errorf("send: %w", errno))
 		}
-		c.sending, c.sendOff = c.sending[:0], 0
+		c.dropOut()
 		l.maybeRelease(c)
 		return
 	}
-	c.sendOff += cqe.Res
-	if int(c.sendOff) < len(c.sending) {
-		if c.open {
-			l.submitSend(c)
-			return
-		}
-	} else {
-		// A busy connection swaps its two buffers round after round and
-		// would regrow a released one each time: a large buffer is kept
-		// while the SENDs fill it, and released once one uses under a
-		// quarter of it.
-		n := len(c.sending)
-		c.sending, c.sendOff = c.sending[:0], 0
-		if cap(c.sending) > uringKeepBuffer && n < cap(c.sending)/4 {
-			c.sending = nil
-		}
-	}
+	c.consume(int(cqe.Res))
 	if !c.open {
 		l.maybeRelease(c)
 		return
 	}
-	if len(c.queued) > 0 {
+	switch {
+	case cqe.Res < flight: // the rest of the SEND, and what queued behind it
+		l.submitSend(c)
+	case c.outLen > 0:
 		c.behind = true
 		l.markDirty(c)
-	} else if c.shutWrite {
+	case c.shutWrite:
 		_ = unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	}
 }
@@ -512,29 +551,60 @@ func (l *uringLoop) flush() {
 	for i, c := range l.dirty {
 		l.dirty[i] = nil
 		c.isDirty = false
-		if !c.open || c.sendBusy || len(c.queued) == 0 {
+		if !c.open || c.sendBusy || c.outLen == 0 {
 			continue
 		}
-		c.sending, c.queued = c.queued, c.sending[:0]
-		c.sendOff = 0
 		l.submitSend(c)
 	}
 	l.dirty = l.dirty[:0]
 }
 
+// submitSend submits c's unsent bytes, up to uringSendIovs chunks: a SEND
+// from one chunk, a SENDMSG over several.
 func (l *uringLoop) submitSend(c *uringConn) {
+	n := min(len(c.out), uringSendIovs)
+	if n > 1 && (l.iovUsed+n > len(l.iovs) || l.msgUsed == len(l.msgs)) {
+		_ = l.enter(0) // the kernel takes the batch; its iovecs are free
+		if l.iovUsed+n > len(l.iovs) || l.msgUsed == len(l.msgs) {
+			n = 1
+		}
+	}
 	e := l.sqe()
 	if e == nil {
 		l.closeConn(c, errors.New("io_uring submission queue full"))
 		return
 	}
-	rest := c.sending[c.sendOff:]
-	e.Opcode = uring.OpSend
+	first := c.out[0][c.outOff:]
 	e.Fd = c.fd
-	e.Addr = uint64(uintptr(unsafe.Pointer(&rest[0])))
-	e.Len = uint32(len(rest))
 	e.OpFlags = unix.MSG_NOSIGNAL
 	e.UserData = userData(kindSend, c.slot, c.gen)
+	if n == 1 {
+		e.Opcode = uring.OpSend
+		e.Addr = uint64(uintptr(unsafe.Pointer(&first[0])))
+		e.Len = uint32(len(first))
+		c.flight = int32(len(first))
+	} else {
+		iov := l.iovs[l.iovUsed : l.iovUsed+n]
+		l.iovUsed += n
+		total := 0
+		for i := range iov {
+			b := c.out[i]
+			if i == 0 {
+				b = first
+			}
+			iov[i].Base = &b[0]
+			iov[i].SetLen(len(b))
+			total += len(b)
+		}
+		m := &l.msgs[l.msgUsed]
+		l.msgUsed++
+		*m = unix.Msghdr{Iov: &iov[0]}
+		m.SetIovlen(n)
+		e.Opcode = uring.OpSendmsg
+		e.Addr = uint64(uintptr(unsafe.Pointer(m)))
+		e.Len = 1
+		c.flight = int32(total)
+	}
 	c.sendBusy, c.behind = true, false
 }
 
@@ -684,16 +754,20 @@ func (l *uringLoop) closeConn(c *uringConn, err error) {
 // last words, as epoll's loops do).
 // What cannot be written at once is dropped.
 func (l *uringLoop) writeNow(c *uringConn) {
-	for _, p := range [2][]byte{c.sending[min(int(c.sendOff), len(c.sending)):], c.queued} {
+write:
+	for i, p := range c.out {
+		if i == 0 {
+			p = p[c.outOff:]
+		}
 		for len(p) > 0 {
 			n, err := unix.Write(int(c.fd), p)
 			if err != nil || n <= 0 {
-				break
+				break write
 			}
 			p = p[n:]
 		}
 	}
-	c.sending, c.sendOff, c.queued = c.sending[:0], 0, c.queued[:0]
+	c.dropOut()
 }
 
 // maybeRelease closes c's descriptor and frees its slot once c is closed
@@ -702,12 +776,12 @@ func (l *uringLoop) maybeRelease(c *uringConn) {
 	if c.open || c.recvArmed || c.sendBusy || c.released {
 		return
 	}
-	if len(c.sending) > int(c.sendOff) || len(c.queued) > 0 {
+	if c.outLen > 0 {
 		l.writeNow(c)
 	}
 	c.released = true
 	_ = unix.Close(int(c.fd))
-	c.in, c.queued, c.sending = nil, nil, nil
+	c.in, c.out = nil, nil
 	if l.viewConn == c {
 		l.view, l.viewOff, l.viewConn = nil, 0, nil
 	}
@@ -727,7 +801,7 @@ func (l *uringLoop) shutdown() {
 	}
 	// Drain: cancellations complete promptly; a bounded number of rounds.
 	for i := 0; i < 100 && l.live() > 0; i++ {
-		if err := l.ring.Enter(1); err != nil && err != unix.EINTR {
+		if err := l.enter(1); err != nil && err != unix.EINTR {
 			break
 		}
 		for c := l.ring.Next(); c != nil; c = l.ring.Next() {

@@ -18,9 +18,17 @@ type uringConn struct {
 	inOff int32  // consumed bytes of in (at most the inbound bound the Handler keeps)
 	in    []byte // inbound bytes that outlived a callback (the loop's view holds fresh ones)
 
-	queued   []byte // written, not yet submitted
-	sending  []byte // in flight from sendOff on
-	sendOff  int32  // the outbound bound keeps a SEND under 2 GiB
+	// out holds the unsent bytes in chunks of uringChunk from the loop's
+	// pool: out[0][outOff:], then the others whole; the first flight
+	// bytes of them are in the SEND in flight, what follows is queued.
+	// Chunks never move or grow, so a write behind a SEND in flight copies
+	// its bytes once, and a sent chunk goes back to the pool: an idle
+	// connection holds none. The outbound bound keeps the counts under
+	// 2 GiB.
+	out      [][]byte
+	outOff   int32
+	outLen   int32
+	flight   int32
 	sendBusy bool
 	isDirty  bool
 
@@ -87,14 +95,57 @@ func (c *uringConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Write queues p for the round's SEND.
+// Write copies p behind c's unsent bytes, for the round's SEND.
 func (c *uringConn) Write(p []byte) (int, error) {
 	if !c.open {
 		return 0, net.ErrClosed
 	}
-	c.queued = append(c.queued, p...)
+	n := len(p)
+	for len(p) > 0 {
+		last := len(c.out) - 1
+		if last < 0 || len(c.out[last]) == cap(c.out[last]) {
+			c.out = append(c.out, c.l.getChunk())
+			last++
+		}
+		b := c.out[last]
+		k := copy(b[len(b):cap(b)], p)
+		c.out[last] = b[:len(b)+k]
+		p = p[k:]
+	}
+	c.outLen += int32(n)
 	c.l.markDirty(c)
-	return len(p), nil
+	return n, nil
+}
+
+// consume drops the first n unsent bytes, which the kernel has taken,
+// and gives the chunks they emptied back to the loop.
+func (c *uringConn) consume(n int) {
+	c.outLen -= int32(n)
+	if c.outLen <= 0 {
+		c.dropOut()
+		return
+	}
+	off, i := int(c.outOff)+n, 0
+	for off >= len(c.out[i]) { // never the last: bytes remain
+		off -= len(c.out[i])
+		c.l.putChunk(c.out[i])
+		i++
+	}
+	if i > 0 {
+		k := copy(c.out, c.out[i:])
+		clear(c.out[k:])
+		c.out = c.out[:k]
+	}
+	c.outOff = int32(off)
+}
+
+// dropOut gives every chunk of c back to the loop, sent or not.
+func (c *uringConn) dropOut() {
+	for i, b := range c.out {
+		c.l.putChunk(b)
+		c.out[i] = nil
+	}
+	c.out, c.outOff, c.outLen = c.out[:0], 0, 0
 }
 
 // OutboundBuffered counts the bytes of a SEND the kernel has not completed
@@ -106,9 +157,9 @@ func (c *uringConn) Write(p []byte) (int, error) {
 // is held to the outbound bound as epoll's writes are.
 func (c *uringConn) OutboundBuffered() int {
 	if !c.sendBusy && !c.behind {
-		return max(0, len(c.queued)-uringRoundWrite)
+		return max(0, int(c.outLen)-uringRoundWrite)
 	}
-	return len(c.queued) + len(c.sending) - int(c.sendOff)
+	return int(c.outLen)
 }
 
 func (c *uringConn) SetLinger(sec int) error {
@@ -132,7 +183,7 @@ func (c *uringConn) CloseWrite() error {
 		return net.ErrClosed
 	}
 	c.shutWrite = true
-	if !c.sendBusy && len(c.queued) == 0 {
+	if !c.sendBusy && c.outLen == 0 {
 		return unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	}
 	return nil

@@ -4,7 +4,7 @@
 // set-up, the submission and completion queues, io_uring_enter, and
 // provided-buffer rings. It is written on the raw system calls of
 // golang.org/x/sys/unix and covers only what the loops use: RECV (multishot,
-// with buffer select), SEND, READ (the loop's eventfd), ASYNC_CANCEL and NOP.
+// with buffer select), SEND, SENDMSG, READ (the loop's eventfd), ASYNC_CANCEL and NOP.
 //
 // A Ring belongs to one goroutine, locked to its thread: it is created with
 // IORING_SETUP_SINGLE_ISSUER and IORING_SETUP_DEFER_TASKRUN where the
@@ -32,6 +32,7 @@ import (
 // Opcodes (enum io_uring_op).
 const (
 	OpNop         uint8 = 0
+	OpSendmsg     uint8 = 9
 	OpAsyncCancel uint8 = 14
 	OpRead        uint8 = 22
 	OpSend        uint8 = 26
@@ -69,9 +70,10 @@ const (
 
 // Features (IORING_FEAT_*).
 const (
-	featSingleMmap uint32 = 1 << 0
-	featNoDrop     uint32 = 1 << 1
-	featFastPoll   uint32 = 1 << 5
+	featSingleMmap   uint32 = 1 << 0
+	featNoDrop       uint32 = 1 << 1
+	featSubmitStable uint32 = 1 << 2
+	featFastPoll     uint32 = 1 << 5
 )
 
 const (
@@ -170,9 +172,9 @@ func New(sqEntries, cqEntries uint32) (*Ring, error) {
 		return nil, fmt.Errorf("%w: io_uring_setup: %v", ErrUnsupported, err)
 	}
 	r := &Ring{fd: fd, features: p.features}
-	if p.features&featSingleMmap == 0 || p.features&featNoDrop == 0 || p.features&featFastPoll == 0 {
+	if need := featSingleMmap | featNoDrop | featSubmitStable | featFastPoll; p.features&need != need {
 		_ = unix.Close(fd)
-		return nil, fmt.Errorf("%w: kernel lacks single mmap, no-drop or fast poll (features %#x)", ErrUnsupported, p.features)
+		return nil, fmt.Errorf("%w: kernel lacks single mmap, no-drop, stable submission or fast poll (features %#x)", ErrUnsupported, p.features)
 	}
 	if err := r.mmap(&p); err != nil {
 		r.Close()
@@ -251,6 +253,11 @@ func (r *Ring) GetSQE() *SQE {
 	r.sqTailLocal++
 	return e
 }
+
+// Taken reports whether the kernel has consumed every prepared entry:
+// with stable submission (IORING_FEAT_SUBMIT_STABLE) what an entry points
+// to (a SENDMSG's message header and iovecs) may then be reused.
+func (r *Ring) Taken() bool { return atomic.LoadUint32(r.sqHead) == r.sqTailLocal }
 
 // Pending is the number of prepared entries not yet submitted.
 func (r *Ring) Pending() uint32 { return r.sqTailLocal - atomic.LoadUint32(r.sqTail) }
