@@ -80,6 +80,11 @@ type Config struct {
 	// (retained messages delivered on subscribe) instead of for publishers.
 	ExpectRetained int
 
+	// Settle is a pause between every client being ready and the first
+	// publish: time for subscriptions to reach the other nodes of a
+	// cluster, which a SUBACK from one node does not wait for.
+	Settle time.Duration
+
 	// ConnectRate is the connection rate in connections per second over
 	// all clients (0: as fast as possible, at most ConnectBurst pending).
 	ConnectRate float64

@@ -317,6 +317,9 @@ func (r *runner) phases(ctx context.Context, start time.Time) phaseTimes {
 	if cfg.Offline {
 		r.sendAway(ctx, ph.ready.Add(cfg.ConnectTimeout))
 	}
+	if cfg.Settle > 0 {
+		wait(ctx, time.Now().Add(cfg.Settle), func() bool { return false })
+	}
 	ph.pubStart = time.Now()
 	r.publishing.Store(true)
 	switch {
