@@ -72,14 +72,14 @@ type ScaleNode struct {
 
 // ScaleResult is the outcome of RunClusterScale.
 type ScaleResult struct {
-	Nodes     []ScaleNode `json:"nodes"`
-	Conns     int64       `json:"subscribers_ready"`
-	Messages  int         `json:"broadcasts"`
-	Acked     int64       `json:"broadcasts_acked"`
-	Expected  int64       `json:"expected_deliveries"`
-	Delivered int64       `json:"delivered"`
-	ConnectSecs float64 `json:"connect_secs"`
-	Error       string  `json:"error,omitempty"`
+	Nodes       []ScaleNode `json:"nodes"`
+	Conns       int64       `json:"subscribers_ready"`
+	Messages    int         `json:"broadcasts"`
+	Acked       int64       `json:"broadcasts_acked"`
+	Expected    int64       `json:"expected_deliveries"`
+	Delivered   int64       `json:"delivered"`
+	ConnectSecs float64     `json:"connect_secs"`
+	Error       string      `json:"error,omitempty"`
 }
 
 // scaleLoaderSlack is what a loader process keeps of its open-file
