@@ -80,6 +80,19 @@ bench-publish:
 bench-durable:
 	$(GO) run ./cmd/gust-bench --quick --scenarios durable --target gust --target gust-disk --target mosquitto --target mosquitto-persist
 
+## bench-cluster: the cluster group (cross-node p2p, fan-out over three nodes, same-node pairs) on one Gust node,
+## three Gust nodes and three nats-server nodes (JetStream clustered, MQTT on each), 3 repetitions, medians.
+.PHONY: bench-cluster
+bench-cluster:
+	$(GO) run ./cmd/gust-bench --scenarios cluster --target gust --target gust-cluster --target nats-cluster --reps 3
+
+## cluster-scale: five gust serve --cluster processes hold 90,000 subscribers together (a process may open 20,000
+## files here), one loader process per node; broadcasts published on the first node are counted at every
+## subscriber, with RSS per connection per node. Heavy (about 2 GiB, a minute or two): not part of make test.
+.PHONY: cluster-scale
+cluster-scale:
+	$(GO) run ./cmd/gust-bench --cluster-scale $(or $(SCALE_CONNS),90000) --cluster-nodes $(or $(SCALE_NODES),5)
+
 ## microbench: the Go benchmarks (codec, trie, engine) with allocation counts.
 microbench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./codec/... ./trie/... ./engine/...

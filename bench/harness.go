@@ -154,7 +154,7 @@ func newHarness(cfg Config) (*harness, error) {
 	all := Scenarios(cfg.Size)
 	for _, n := range cfg.Scenarios {
 		if _, ok := all[n]; !ok {
-			return nil, fmt.Errorf("%w: %q (have %s, and the group %s)", ErrUnknownScenario, n, strings.Join(Names(), ", "), DurableGroup)
+			return nil, fmt.Errorf("%w: %q (have %s, and the groups %s, %s)", ErrUnknownScenario, n, strings.Join(Names(), ", "), DurableGroup, ClusterGroup)
 		}
 	}
 	root := cfg.Root
@@ -285,6 +285,7 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	}
 	load := s.Load
 	load.Addr, load.ClientPrefix, load.TLS = r.addr, prefix, r.tls
+	place(&load, s.Place, r.nodes)
 	if h.cfg.WebSocket {
 		load.Addr, load.WebSocket = r.wsAddr, true
 	}
@@ -303,10 +304,10 @@ func (h *harness) runOne(ctx context.Context, s Scenario, qos byte, t *Target, r
 	if h.cfg.Tune != nil {
 		h.cfg.Tune(&load)
 	}
-	var sampler *Sampler
+	var sampler multiSampler
 	var hold *holdProbe
 	if r.pid > 0 {
-		sampler = StartSampler(r.pid, 100*time.Millisecond)
+		sampler = startSamplers(r.pids(), 100*time.Millisecond)
 		if s.PerConn && load.JSON == nil {
 			hold = &holdProbe{pid: r.pid, want: int64(load.Conns)}
 			load.JSON = hold

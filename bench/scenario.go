@@ -28,6 +28,9 @@ type Scenario struct {
 	// Durable marks the durable group: QoS 1 into persistent sessions and
 	// retained messages, the work a broker's store does (DurableSet).
 	Durable bool
+	// Place says how the clients are spread over the nodes of a cluster
+	// target (PlaceLocal, PlaceCross, PlaceSpread; cluster.go).
+	Place string
 }
 
 // Size scales scenarios: Quick is for `make bench` (a few minutes on two
@@ -150,6 +153,7 @@ func Scenarios(size Size) map[string]Scenario {
 		Description: "one publisher at a fixed 200 msg/s to ten times as many subscribers as fanout (500 at the standard size): each message a separate write to every subscriber, the per-delivery syscall cost"})
 	addOMB(add, size)
 	addDurable(add, size)
+	addCluster(add, size)
 	return m
 }
 
@@ -210,8 +214,12 @@ func DurableSet() []string {
 func expandGroups(names []string) []string {
 	var out []string
 	for _, n := range names {
-		if n == DurableGroup {
+		switch n {
+		case DurableGroup:
 			out = append(out, DurableSet()...)
+			continue
+		case ClusterGroup:
+			out = append(out, ClusterSet()...)
 			continue
 		}
 		out = append(out, n)

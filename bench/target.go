@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -73,6 +74,9 @@ type Target struct {
 	// Scrape turns a gust target's HTTP operations listener on and
 	// scrapes its /metrics every scrapeEvery while it runs.
 	Scrape bool
+	// Nodes, when above 1, runs the target as a cluster of this many
+	// processes on loopback (gust-cluster, nats-cluster; cluster.go).
+	Nodes int
 	// bin is the prepared executable of a started target.
 	bin string
 }
@@ -112,6 +116,10 @@ func ParseTarget(s string) (Target, error) {
 		return Target{Name: s, Kind: KindGust, Scrape: true}, nil
 	case NameMosquittoTLS:
 		return Target{Name: s, Kind: KindMosquitto, TLS: true}, nil
+	case NameGustCluster:
+		return Target{Name: s, Kind: KindGust, Nodes: clusterNodes}, nil
+	case NameNATSCluster:
+		return Target{Name: s, Kind: KindNATS, Nodes: clusterNodes}, nil
 	}
 	return Target{}, fmt.Errorf("%w: %q", ErrUnknownTarget, s)
 }
@@ -228,6 +236,24 @@ type running struct {
 	dirs []string
 	// scraper reads /metrics of a Scrape target until stop.
 	scraper *scraper
+	// nodes are the MQTT addresses of every node of a cluster target,
+	// addr the first; others are the processes of the nodes after the
+	// first, stopped with it.
+	nodes  []string
+	others []*running
+}
+
+// pids returns the broker processes of r: one, every node's for a
+// cluster, none for an external broker.
+func (r *running) pids() []int {
+	var out []int
+	if r.pid > 0 {
+		out = append(out, r.pid)
+	}
+	for _, o := range r.others {
+		out = append(out, o.pid)
+	}
+	return out
 }
 
 // start launches the target on a free loopback port (and a WebSocket
@@ -239,6 +265,12 @@ func (t *Target) start(ctx context.Context, dir, pin string, ws bool) (*running,
 	}
 	if t.Kind == KindAddr {
 		return &running{addr: t.Addr}, nil
+	}
+	if t.Nodes > 1 {
+		if ws || t.TLS || t.Scrape {
+			return nil, fmt.Errorf("%w: %s runs plain MQTT only", ErrUnknownTarget, t.Name)
+		}
+		return t.startCluster(ctx, dir, pin)
 	}
 	port, err := freePort()
 	if err != nil {
@@ -453,6 +485,12 @@ func MosquittoPersistConfig(port int, dir string) string {
 // removes its data directories.
 func (r *running) stop() {
 	defer r.removeDirs()
+	var wg sync.WaitGroup
+	for _, o := range r.others {
+		wg.Add(1)
+		go func() { defer wg.Done(); o.stop() }()
+	}
+	defer wg.Wait()
 	if r.scraper != nil {
 		if n, err := r.scraper.stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: /metrics scrapes: %d good, last error: %v\n", n, err)

@@ -80,6 +80,11 @@ type Config struct {
 	// (retained messages delivered on subscribe) instead of for publishers.
 	ExpectRetained int
 
+	// Settle is a pause between every client being ready and the first
+	// publish: time for subscriptions to reach the other nodes of a
+	// cluster, which a SUBACK from one node does not wait for.
+	Settle time.Duration
+
 	// ConnectRate is the connection rate in connections per second over
 	// all clients (0: as fast as possible, at most ConnectBurst pending).
 	ConnectRate float64
@@ -129,6 +134,12 @@ type Config struct {
 	WebSocket bool
 	// WSPath is the WebSocket request path (default "/mqtt").
 	WSPath string
+	// PubAddrs and SubAddrs, when not empty, spread the publishers and the
+	// subscribers over several brokers (the nodes of a cluster): publisher
+	// i connects to PubAddrs[i % len], subscriber i to SubAddrs[i % len];
+	// an empty list leaves that role on Addr. ConnAddrs does the same for
+	// the idle connections of conn mode.
+	PubAddrs, SubAddrs, ConnAddrs []string
 	// LocalAddrs are source IPs spread over the connections (round-robin),
 	// needed past about 64k connections to one broker address.
 	LocalAddrs []string
@@ -227,6 +238,13 @@ func (c *Config) Normalize() error {
 	if c.Offline && (!c.PersistentSubs || c.QoS == 0 || c.Count <= 0 || c.Mode != ModePubSub ||
 		c.Publishers <= 0 || c.Subscribers <= 0 || c.SlowSubscribers > 0) {
 		return ErrOffline
+	}
+	for _, list := range [][]string{c.PubAddrs, c.SubAddrs, c.ConnAddrs} {
+		for _, a := range list {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return ErrRoleAddr
+			}
+		}
 	}
 	for _, a := range c.LocalAddrs {
 		if net.ParseIP(a) == nil {

@@ -41,6 +41,7 @@ type conn struct {
 	fd     int
 	events interest
 	local  unix.Sockaddr // source address to bind, or nil
+	remote unix.Sockaddr // broker address of this client, or nil for the loop's
 	dirty  bool
 	slow   bool // subscriber that stops reading once subscribed
 	// returning marks a persistent subscriber reconnecting after being
@@ -103,7 +104,11 @@ func (c *conn) dial() error {
 			return err
 		}
 	}
-	if err := unix.Connect(fd, c.l.sa); err != nil && err != unix.EINPROGRESS {
+	sa := c.l.sa
+	if c.remote != nil {
+		sa = c.remote
+	}
+	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
 		return err
 	}
 	c.state = stateDialing

@@ -18,6 +18,9 @@ var (
 	ErrUnbounded = errors.New("loadgen: a run needs a duration or a message count")
 	// ErrVersion means Config.Version is not 3.1.1 (4) or 5.
 	ErrVersion = errors.New("loadgen: protocol version must be 4 (3.1.1) or 5")
+	// ErrRoleAddr means an entry of Config.PubAddrs, SubAddrs or
+	// ConnAddrs is not a host:port.
+	ErrRoleAddr = errors.New("loadgen: bad publisher, subscriber or connection address (want host:port)")
 	// ErrLocalAddr means an entry of Config.LocalAddrs is not an IP address.
 	ErrLocalAddr = errors.New("loadgen: bad local address")
 	// ErrFileLimit means the open-file limit is too low for the connections asked for.

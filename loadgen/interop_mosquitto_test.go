@@ -113,3 +113,31 @@ func TestInteropMosquittoTopicCycle(t *testing.T) {
 		t.Fatalf("retained delivered %d (done %d), want 20 topics", got.Delivered, got.RetainedDone)
 	}
 }
+
+// TestInteropRoleAddrs checks that PubAddrs and SubAddrs send each role
+// to its own broker: with Addr on a closed port and both roles on one
+// Mosquitto every message arrives, and with the roles on two unbridged
+// Mosquittos every client connects and no message arrives.
+func TestInteropRoleAddrs(t *testing.T) {
+	a, b := startMosquitto(t), startMosquitto(t)
+	closed := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	run := func(pub, sub string) *Result {
+		t.Helper()
+		cfg := DefaultConfig()
+		cfg.Addr, cfg.PubAddrs, cfg.SubAddrs = closed, []string{pub}, []string{sub}
+		cfg.QoS, cfg.Publishers, cfg.Subscribers, cfg.Count = 1, 2, 2, 100
+		cfg.PubTopic, cfg.SubTopic = "roles/%i", "roles/#"
+		cfg.Duration, cfg.Drain, cfg.ConnectTimeout = 10*time.Second, time.Second, 5*time.Second
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := run(a, a); res.Connected != 4 || res.Acked != 200 || res.Delivered != 400 {
+		t.Fatalf("one broker for both roles: connected %d, acked %d, delivered %d; want 4, 200, 400", res.Connected, res.Acked, res.Delivered)
+	}
+	if res := run(a, b); res.Connected != 4 || res.Acked != 200 || res.Delivered != 0 || res.Lost != 400 {
+		t.Fatalf("roles on two brokers: connected %d, acked %d, delivered %d, lost %d; want 4, 200, 0, 400", res.Connected, res.Acked, res.Delivered, res.Lost)
+	}
+}

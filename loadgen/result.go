@@ -227,6 +227,7 @@ func (rp *reporter) tick() {
 	for _, l := range r.loops {
 		s := l.st
 		p.Connected += s.connected.Load()
+		p.Ready += s.ready.Load()
 		p.Sent += s.sent.Load()
 		p.Delivered += s.delivered.Load()
 		p.Errors += s.errors.Load() + s.connFailed.Load()

@@ -26,9 +26,12 @@ type scratch struct {
 
 // runner is the state shared by the loops of one run.
 type runner struct {
-	cfg     *Config
-	family  int
-	sa      unix.Sockaddr
+	cfg    *Config
+	family int
+	sa     unix.Sockaddr
+	// roleSA are the resolved SubAddrs, PubAddrs and ConnAddrs, in that
+	// order (empty: the role connects to sa).
+	roleSA  [3][]unix.Sockaddr
 	loops   []*loop
 	scratch []scratch
 	clients int
@@ -99,22 +102,49 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// resolve turns cfg.Addr into a socket address.
+// resolve turns cfg.Addr, and the role addresses, into socket addresses.
 func (r *runner) resolve() error {
-	ta, err := net.ResolveTCPAddr("tcp", r.cfg.Addr)
+	var err error
+	if r.sa, err = resolveAddr(r.cfg.Addr); err != nil {
+		return err
+	}
+	r.family = familyOf(r.sa)
+	for role, list := range [][]string{r.cfg.SubAddrs, r.cfg.PubAddrs, r.cfg.ConnAddrs} {
+		for _, a := range list {
+			sa, err := resolveAddr(a)
+			if err != nil {
+				return err
+			}
+			if familyOf(sa) != r.family {
+				return fmt.Errorf("%w: %s is not of the family of %s", ErrRoleAddr, a, r.cfg.Addr)
+			}
+			r.roleSA[role] = append(r.roleSA[role], sa)
+		}
+	}
+	return nil
+}
+
+// resolveAddr turns a host:port into a socket address.
+func resolveAddr(addr string) (unix.Sockaddr, error) {
+	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("loadgen: resolve %s: %w", r.cfg.Addr, err)
+		return nil, fmt.Errorf("loadgen: resolve %s: %w", addr, err)
 	}
 	if ip4 := ta.IP.To4(); ip4 != nil {
 		sa := &unix.SockaddrInet4{Port: ta.Port}
 		copy(sa.Addr[:], ip4)
-		r.family, r.sa = unix.AF_INET, sa
-		return nil
+		return sa, nil
 	}
 	sa := &unix.SockaddrInet6{Port: ta.Port}
 	copy(sa.Addr[:], ta.IP.To16())
-	r.family, r.sa = unix.AF_INET6, sa
-	return nil
+	return sa, nil
+}
+
+func familyOf(sa unix.Sockaddr) int {
+	if _, ok := sa.(*unix.SockaddrInet4); ok {
+		return unix.AF_INET
+	}
+	return unix.AF_INET6
 }
 
 // localAddrs returns the source addresses to spread clients over: the
@@ -180,6 +210,15 @@ func (r *runner) build() error {
 			perLoop[i] = append(perLoop[i], cloneSockaddr(sa))
 		}
 	}
+	var remotes [3][][]unix.Sockaddr // [role][loop][i], per-loop copies as locals
+	for role, list := range r.roleSA {
+		remotes[role] = make([][]unix.Sockaddr, n)
+		for i := range remotes[role] {
+			for _, sa := range list {
+				remotes[role][i] = append(remotes[role][i], cloneSockaddr(sa))
+			}
+		}
+	}
 	recv := newReceivers(cfg)
 	k := 0
 	add := func(c *conn) {
@@ -187,6 +226,9 @@ func (r *runner) build() error {
 		c.l, c.slot, c.fd = l, len(l.conns), -1
 		if len(locals) > 0 {
 			c.local = perLoop[k%n][k%len(locals)]
+		}
+		if list := remotes[roleIndex(c.role)][k%n]; len(list) > 0 {
+			c.remote = list[c.idx%len(list)]
 		}
 		l.conns = append(l.conns, c)
 		if c.role == rolePub {
@@ -205,6 +247,17 @@ func (r *runner) build() error {
 		add(&conn{role: roleIdle, idx: i})
 	}
 	return nil
+}
+
+// roleIndex is the index of a role's addresses in runner.roleSA.
+func roleIndex(r role) int {
+	switch r {
+	case roleSub:
+		return 0
+	case rolePub:
+		return 1
+	}
+	return 2
 }
 
 // newPublisher prepares publisher i: topic, payload, packet ids.
@@ -263,6 +316,9 @@ func (r *runner) phases(ctx context.Context, start time.Time) phaseTimes {
 	ph.ready = time.Now()
 	if cfg.Offline {
 		r.sendAway(ctx, ph.ready.Add(cfg.ConnectTimeout))
+	}
+	if cfg.Settle > 0 {
+		wait(ctx, time.Now().Add(cfg.Settle), func() bool { return false })
 	}
 	ph.pubStart = time.Now()
 	r.publishing.Store(true)

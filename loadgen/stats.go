@@ -184,9 +184,12 @@ func (r *Result) addNote(s string) {
 
 // Progress is one per-second JSON line.
 type Progress struct {
-	Type        string  `json:"type"` // always "progress"
-	Elapsed     float64 `json:"elapsed_secs"`
-	Connected   int64   `json:"connected"`
+	Type      string  `json:"type"` // always "progress"
+	Elapsed   float64 `json:"elapsed_secs"`
+	Connected int64   `json:"connected"`
+	// Ready counts the clients ready to work: subscribers once their
+	// SUBACK is in, the others once connected.
+	Ready       int64   `json:"ready"`
 	Sent        int64   `json:"sent"`
 	Delivered   int64   `json:"delivered"`
 	SendRate    float64 `json:"send_rate"`

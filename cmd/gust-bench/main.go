@@ -37,11 +37,12 @@ func runBench(args []string) int {
 	fs := flag.NewFlagSet("gust-bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "quick comparison (make bench): small scenarios, QoS 0 and 1, one repetition")
 	scen := fs.String("scenarios", "", "comma-separated scenarios (default: all; quick: "+strings.Join(bench.QuickSet(), ",")+"); have "+strings.Join(bench.Names(), ", ")+
-		"; "+bench.DurableGroup+" stands for "+strings.Join(bench.DurableSet(), ","))
+		"; "+bench.DurableGroup+" stands for "+strings.Join(bench.DurableSet(), ",")+", "+bench.ClusterGroup+" for "+strings.Join(bench.ClusterSet(), ","))
 	qos := fs.String("qos", "", "comma-separated QoS levels to run (default: each scenario's own)")
 	var targets targetList
 	fs.Var(&targets, "target", "target to compare: gust, mosquitto, mochi, nats (nats-server's MQTT), floor (a frame relay, not a broker: the generator's and kernel's limit), http, "+bench.NameGustDisk+" (Gust on its disk store, --fsync always), "+
-		bench.NameMosquittoPersist+" (Mosquitto with persistence), "+bench.NameGustScraped+" (Gust with /metrics scraped every second), name=host:port, name=gust:FLAGS for a Gust with extra serve flags, or name=gust-bin:PATH [FLAGS] for a prebuilt gust executable such as an earlier commit's (repeatable; default gust, mosquitto, mochi)")
+		bench.NameMosquittoPersist+" (Mosquitto with persistence), "+bench.NameGustScraped+" (Gust with /metrics scraped every second), "+
+		bench.NameGustCluster+" (three gust serve --cluster nodes), "+bench.NameNATSCluster+" (three nats-server nodes, JetStream clustered, MQTT on each), name=host:port, name=gust:FLAGS for a Gust with extra serve flags, or name=gust-bin:PATH [FLAGS] for a prebuilt gust executable such as an earlier commit's (repeatable; default gust, mosquitto, mochi)")
 	wsFlag := fs.Bool("ws", false, "run every client over WebSocket (gust and mosquitto targets: each gets a ws listener)")
 	claims := fs.Bool("claims", false, "also run the MQTT-vs-HTTP claims table")
 	serveHTTP := fs.String("serve-http", "", "run only the HTTP baseline broker on this address (used by the harness)")
@@ -63,6 +64,9 @@ func runBench(args []string) int {
 	render := fs.String("render", "", "write the page (index.html: tables and plots) of this run directory again from its summary.md and plots, and run nothing")
 	gustBin := fs.String("gust-bin", "", "prebuilt gust binary for the gust target (default: go build ./cmd/gust)")
 	profile := fs.String("profile", "", "profile Gust in-process under this scenario (first -qos level) and write cpu.pprof and heap.pprof to -results")
+	scaleConns := fs.Int("cluster-scale", 0, "run only the connection scale test: this many subscribers over --cluster-nodes gust serve --cluster processes, one loader process per node, each receiving broadcasts published on the first node (make cluster-scale)")
+	scaleNodes := fs.Int("cluster-nodes", 5, "nodes of --cluster-scale")
+	scaleMsgs := fs.Int("cluster-broadcasts", 3, "broadcasts of --cluster-scale, one a second")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -98,6 +102,20 @@ func runBench(args []string) int {
 	if *serveFloor != "" {
 		if err := bench.ServeFloor(ctx, *serveFloor); err != nil {
 			fmt.Fprintln(os.Stderr, "gust bench:", err)
+			return 1
+		}
+		return 0
+	}
+	if *scaleConns > 0 {
+		dir, res, err := bench.RunClusterScale(ctx, bench.ScaleConfig{Nodes: *scaleNodes, Conns: *scaleConns,
+			Messages: *scaleMsgs, ResultsDir: cfg.ResultsDir, Publish: cfg.Publish, Log: os.Stderr})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gust bench:", err)
+			return 1
+		}
+		fmt.Println(dir)
+		if res.Error != "" || res.Delivered < res.Expected {
+			fmt.Fprintf(os.Stderr, "gust bench: cluster scale: %d of %d deliveries; %s\n", res.Delivered, res.Expected, res.Error)
 			return 1
 		}
 		return 0

@@ -27,6 +27,10 @@ func runLoad(args []string) int {
 	version := fs.Int("version", int(cfg.Version), "MQTT protocol level: 4 (3.1.1) or 5")
 	qos := fs.Uint("qos", 0, "QoS of publishes and subscriptions (0, 1, 2)")
 	locals := fs.String("local-addrs", "", "comma-separated source IPs to spread connections over")
+	pubAddrs := fs.String("pub-addrs", "", "comma-separated broker addresses to spread the publishers over, round-robin (the nodes of a cluster; empty: --addr)")
+	subAddrs := fs.String("sub-addrs", "", "comma-separated broker addresses to spread the subscribers over, round-robin (empty: --addr)")
+	connAddrs := fs.String("conn-addrs", "", "comma-separated broker addresses to spread the idle connections of conn mode over (empty: --addr)")
+	fs.DurationVar(&cfg.Settle, "settle", 0, "pause between every client being ready and the first publish (time for subscriptions to reach a cluster's other nodes)")
 	jsonOut := fs.Bool("json", false, "write JSON lines (progress and result) to stdout")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "broker address: host:port, tcp://host:port or mqtt://host:port")
@@ -92,6 +96,14 @@ func runLoad(args []string) int {
 	cfg.KeepAlive = uint16(*ka)
 	cfg.SessionExpiry = uint32(*sessExp)
 	cfg.SubSessionExpiry = uint32(*subExp)
+	for _, ra := range []struct {
+		list *string
+		to   *[]string
+	}{{pubAddrs, &cfg.PubAddrs}, {subAddrs, &cfg.SubAddrs}, {connAddrs, &cfg.ConnAddrs}} {
+		if *ra.list != "" {
+			*ra.to = strings.Split(*ra.list, ",")
+		}
+	}
 	if *locals != "" {
 		cfg.LocalAddrs = strings.Split(*locals, ",")
 	}
