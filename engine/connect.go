@@ -86,6 +86,11 @@ func (c *client) handleConnect(pkt []byte) error {
 		}
 	}
 
+	if n := b.cluster.Load(); n != nil {
+		if owned, err := c.clusterClaim(n, id, p); !owned {
+			return err // parked until the claim's verdict (cluster_session.go), or refused
+		}
+	}
 	s, present, busy := b.openSession(l, c, id, p)
 	if busy == l {
 		// Same loop: close the old connection now and retry.

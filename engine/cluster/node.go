@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +87,10 @@ type Node struct {
 	answered                              atomic.Uint64
 	dropped                               atomic.Uint64
 	lastFail                              atomic.Int64 // unix nanos of the last send failure logged
+
+	own      owners      // session ownership (session.go)
+	watching atomic.Bool // the ownership bucket is bound and watched
+	storeDir string      // the embedded JetStream's directory, removed at Close
 }
 
 type subject struct {
@@ -130,6 +135,7 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 			return nil, err
 		}
 		n.srv = srv
+		n.storeDir = srv.JetStreamConfig().StoreDir
 		opts = append(opts, nats.InProcessServer(srv), nats.Token(token))
 	}
 	nc, err := nats.Connect(url, opts...)
@@ -149,6 +155,10 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 	n.wg.Add(2)
 	go n.receive()
 	go n.watch()
+	if err := n.startOwners(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	// Answering before asking: nodes that start together each find the
 	// others' answers (empty then); NoEcho keeps a node from answering
 	// itself.
@@ -172,6 +182,15 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 	for _, r := range splitList(cfg.Routes) {
 		routes = append(routes, routeURL(r))
 	}
+	if len(routes) == 0 {
+		// JetStream clustering wants a configured route: a first node's
+		// own address serves (NATS skips a route to itself).
+		routes = append(routes, routeURL(cfg.Listen))
+	}
+	dir, err := os.MkdirTemp("", "gust-nats-"+cfg.Node+"-")
+	if err != nil {
+		return nil, fmt.Errorf("cluster: the embedded JetStream's directory: %w", err)
+	}
 	opts := &server.Options{
 		ServerName: cfg.Node,
 		// Routing waits for the client listener to be up, so there is
@@ -183,24 +202,27 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 		NoSigs:        true,
 		MaxPayload:    int32(max(maxRecord, 1<<20)),
 		Cluster:       server.ClusterOpts{Name: cfg.Name, Host: host, Port: port},
-	}
-	if len(routes) > 0 {
-		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		JetStream:     true,
+		StoreDir:      dir,
+		Routes:        server.RoutesFromStr(strings.Join(routes, ",")),
 	}
 	// Bound first, so that an address in use is told at once.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("cluster_listen %s: %w", cfg.Listen, err)
 	}
 	_ = ln.Close()
 	srv, err := server.NewServer(opts)
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("cluster: embedded NATS server: %w", err)
 	}
 	srv.SetLogger(natsLog{log}, false, false)
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("cluster_listen %s: the embedded NATS server did not start (is the address in use?)", cfg.Listen)
 	}
 	return srv, nil
@@ -462,6 +484,9 @@ func (n *Node) shutdownServer() {
 	if n.srv != nil {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()
+	}
+	if n.storeDir != "" {
+		_ = os.RemoveAll(n.storeDir)
 	}
 }
 
