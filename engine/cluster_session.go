@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine/cluster"
+	"github.com/gust-mqtt/gust/engine/persist"
+	"github.com/gust-mqtt/gust/trie"
 )
 
 // The engine's side of session ownership across nodes (engine/cluster,
@@ -33,10 +37,11 @@ import (
 
 // claimState is a connection's claim of its session's ownership.
 type claimState struct {
-	id   string // the client id claimed
-	done bool   // the verdict is in
-	rev  uint64 // the claim's revision, once won
-	err  error  // why it was not won
+	id     string // the client id claimed
+	done   bool   // the verdict is in
+	token  uint64 // the claim's token, once won
+	record []byte // the session record the previous owner left, nil if none
+	err    error  // why it was not won
 }
 
 // clusterClaim makes sure this node owns client id's session before the
@@ -55,10 +60,10 @@ func (c *client) clusterClaim(n *cluster.Node, id string, p *codec.Connect) (boo
 	x.claim = cl
 	l := c.l
 	b := l.b
-	ok := n.Claim(id, p.CleanStart, func(rev uint64, err error) { // on a claim worker
-		if xerr := l.nl.Execute(func() { c.claimDone(n, cl, rev, err) }); xerr != nil {
+	ok := n.Claim(id, p.CleanStart, func(token uint64, rec []byte, err error) { // on a claim worker
+		if xerr := l.nl.Execute(func() { c.claimDone(n, cl, token, rec, err) }); xerr != nil {
 			if err == nil {
-				n.Release(id, rev) // the loops have stopped: nobody holds it
+				n.Release(id, token) // the loops have stopped: nobody holds it
 			}
 		}
 	})
@@ -77,14 +82,14 @@ var errClaimQueueFull = errors.New("cluster: claim queue full (cluster_claim_que
 // claimDone takes the verdict of c's claim on c's loop: unless c closed
 // or timed out meanwhile, it reads c's CONNECT again, which finds the
 // verdict. Loop-only.
-func (c *client) claimDone(n *cluster.Node, cl *claimState, rev uint64, err error) {
+func (c *client) claimDone(n *cluster.Node, cl *claimState, token uint64, rec []byte, err error) {
 	if c.state != stateAuthCheck || c.ext == nil || c.ext.claim != cl {
 		if err == nil {
-			n.Release(cl.id, rev) // closed meanwhile: this node holds no session for it
+			n.Release(cl.id, token) // closed meanwhile: this node holds no session for it
 		}
 		return
 	}
-	cl.done, cl.rev, cl.err = true, rev, err
+	cl.done, cl.token, cl.record, cl.err = true, token, rec, err
 	if err != nil {
 		c.l.b.clusterClaimsRefused.Add(1)
 	}
@@ -113,17 +118,18 @@ func (b *Broker) releaseClaim(id string, rev uint64) {
 	}
 }
 
-// claimRev is the revision of c's claim, 0 if none.
-func (c *client) claimRev() uint64 {
+// claimToken is the token of c's claim, 0 if none.
+func (c *client) claimToken() uint64 {
 	if c.ext != nil && c.ext.claim != nil && c.ext.claim.done {
-		return c.ext.claim.rev
+		return c.ext.claim.token
 	}
 	return 0
 }
 
 // TakenOver closes and drops the session of id here: another node
-// claimed it at rev. Called by the node's watcher goroutine.
-func (e clusterEngine) TakenOver(id string, rev uint64, clean bool) {
+// claimed it after this node's claim token. Called by the node's watcher
+// goroutine.
+func (e clusterEngine) TakenOver(id string, token uint64, clean bool) {
 	b := e.b
 	loops := b.loopSnapshot()
 	if len(loops) == 0 || b.closing.Load() {
@@ -139,20 +145,20 @@ func (e clusterEngine) TakenOver(id string, rev uint64, clean bool) {
 	if l == nil {
 		l = loops[0] // offline: any loop drops it
 	}
-	_ = l.nl.Execute(func() { l.remoteTakeover(s, rev, clean) })
+	_ = l.nl.Execute(func() { l.remoteTakeover(s, token, clean) })
 }
 
 // remoteTakeover closes s's connection if it is on l, and drops s: another
-// node claimed it at rev. A session that moved to another loop meanwhile
-// is followed there. Loop-only (l).
-func (l *loop) remoteTakeover(s *session, rev uint64, clean bool) {
+// node claimed it after this node's claim token. A session that moved to
+// another loop meanwhile is followed there. Loop-only (l).
+func (l *loop) remoteTakeover(s *session, token uint64, clean bool) {
 	b := l.b
 	if o := s.owner.Load(); o != nil && o != l {
-		_ = o.nl.Execute(func() { o.remoteTakeover(s, rev, clean) })
+		_ = o.nl.Execute(func() { o.remoteTakeover(s, token, clean) })
 		return
 	}
 	if c := s.c; c != nil && s.owner.Load() == l {
-		if r := c.claimRev(); r > rev {
+		if t := c.claimToken(); t > token {
 			return // connected again here since, by a later claim
 		}
 		b.clusterTakenOver.Add(1)
@@ -173,4 +179,152 @@ func (l *loop) remoteTakeover(s *session, rev uint64, clean bool) {
 	b.sessions.mu.Unlock()
 	l.adoptOrphans()
 	l.finish()
+}
+
+// The session record another node needs to resume a persistent session:
+// version (1), Session Expiry Interval (4, big endian), then each
+// subscription: its filter as subscribed ($share/group/ included; a
+// uvarint length and its bytes), granted QoS, options (bit 0 No Local,
+// bit 1 Retain As Published, bits 2-3 Retain Handling) and Subscription
+// Identifier (uvarint). It carries the shape of persist.Session and
+// persist.Subscription, so that the single-node store's records could
+// travel the same way.
+const sessionRecordVersion = 1
+
+var errBadSessionRecord = errors.New("cluster: malformed session record")
+
+// encodeSessionRecord appends s's record to dst. s is owned by the
+// caller's loop.
+func encodeSessionRecord(dst []byte, s *session) []byte {
+	dst = append(dst, sessionRecordVersion)
+	dst = binary.BigEndian.AppendUint32(dst, s.expiry)
+	if st := s.sub.Load(); st != nil {
+		for _, e := range st.subs.list {
+			dst = binary.AppendUvarint(dst, uint64(len(e.full)))
+			dst = append(dst, e.full...)
+			var opts byte
+			if e.sub.NoLocal {
+				opts |= 1
+			}
+			if e.sub.RetainAsPublished {
+				opts |= 2
+			}
+			opts |= e.sub.RetainHandling << 2
+			dst = append(dst, e.sub.QoS, opts)
+			dst = binary.AppendUvarint(dst, uint64(e.sub.Identifier))
+		}
+	}
+	return dst
+}
+
+// decodeSessionRecord calls fn with each subscription of rec.
+func decodeSessionRecord(rec []byte, fn func(sub *persist.Subscription)) error {
+	if len(rec) < 5 || rec[0] != sessionRecordVersion {
+		return errBadSessionRecord
+	}
+	i := 5
+	for i < len(rec) {
+		n, k := binary.Uvarint(rec[i:])
+		if k <= 0 || n > uint64(len(rec)-i-k) {
+			return errBadSessionRecord
+		}
+		f := rec[i+k : i+k+int(n)]
+		i += k + int(n)
+		if len(rec)-i < 2 {
+			return errBadSessionRecord
+		}
+		qos, opts := rec[i], rec[i+1]
+		i += 2
+		id, k := binary.Uvarint(rec[i:])
+		if k <= 0 || id > 268435455 || qos > 2 || opts>>2 > 2 {
+			return errBadSessionRecord
+		}
+		i += k
+		fn(&persist.Subscription{Filter: f, QoS: qos, NoLocal: opts&1 != 0, RetainAsPublished: opts&2 != 0,
+			RetainHandling: opts >> 2, ID: uint32(id)})
+	}
+	return nil
+}
+
+// clusterSession runs once c's CONNECT has opened its session s on a
+// clustered node: a session new here, not a clean start, whose claim
+// brought the previous owner's record, gets that record's subscriptions
+// back and counts as present; a persistent session's record is then
+// queued for the bucket. It returns the CONNACK's Session Present.
+// Loop-only.
+func (c *client) clusterSession(n *cluster.Node, s *session, p *codec.Connect, present bool) bool {
+	cl := c.ext.claim
+	if cl != nil && len(cl.record) > 0 {
+		if !present && !p.CleanStart {
+			if err := c.restoreSubscriptions(s, cl.record); err != nil {
+				c.l.b.log.Warn("cluster: session record from the previous owner not applied", "client", s.clientID, "err", err)
+			} else {
+				present = true // [MQTT-3.2.2-2]
+			}
+		}
+		cl.record = nil
+	}
+	if s.expiry != 0 {
+		n.SaveSession(s.clientID, encodeSessionRecord(nil, s))
+	}
+	return present
+}
+
+// shareSession queues the record of c's persistent session after a
+// SUBSCRIBE or UNSUBSCRIBE changed it. Loop-only.
+func (c *client) shareSession(n *cluster.Node) {
+	if s := c.sess; s != nil && s.expiry != 0 {
+		n.SaveSession(s.clientID, encodeSessionRecord(nil, s))
+	}
+}
+
+// restoreSubscriptions subscribes s, attached to c on this loop, to the
+// subscriptions of rec, under the limits and checks of a SUBSCRIBE but
+// the ACL's (the recheck of a resumed session, recheckResumed, applies).
+// No retained message is sent, as for a resumed session. Loop-only.
+func (c *client) restoreSubscriptions(s *session, rec []byte) error {
+	b := c.l.b
+	var bad error
+	err := decodeSessionRecord(rec, func(rs *persist.Subscription) {
+		full := string(rs.Filter)
+		group, filter, shared, err := trie.ParseShared(full)
+		if err == nil {
+			err = trie.ValidTopicFilter([]byte(filter))
+		}
+		if err == nil && shared && !b.cfg.SharedSubAvailable {
+			err = errors.New("shared subscriptions are off")
+		}
+		if err != nil {
+			bad = fmt.Errorf("filter %q: %w", rs.Filter, err)
+			return
+		}
+		st := s.subscriber()
+		if len(st.subs.list) >= b.cfg.MaxSubscriptionsPerClient && st.subs.find(rs.Filter) < 0 {
+			b.limits.subsRefused.Add(1)
+			b.logLimit(&b.limits.logSubs, 1, "subscription limit: a subscription of a session resumed from another node dropped",
+				"max_subscriptions_per_client", b.cfg.MaxSubscriptionsPerClient, s.clientID)
+			return
+		}
+		if st.id == 0 {
+			id, ok := b.table.add(s)
+			if !ok {
+				bad = errors.New("every subscriber id is in use")
+				return
+			}
+			st.id = id
+		}
+		sub := trie.Subscription{Subscriber: st.id, Filter: filter, Group: group, QoS: min(rs.QoS, byte(b.cfg.MaximumQoS)),
+			NoLocal: rs.NoLocal, RetainAsPublished: rs.RetainAsPublished, RetainHandling: rs.RetainHandling, Identifier: rs.ID}
+		if _, err := b.subscribeTrie(sub); err != nil {
+			bad = fmt.Errorf("filter %q: %w", rs.Filter, err)
+			return
+		}
+		if !st.subs.put(subEntry{full: full, sub: sub}) {
+			b.subCount.Add(1)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return bad
 }

@@ -117,6 +117,9 @@ func (c *client) handleConnect(pkt []byte) error {
 		return nil
 	}
 	c.sess = s
+	if n := b.cluster.Load(); n != nil {
+		present = c.clusterSession(n, s, p, present) // cluster_session.go
+	}
 	holdConnack := l.dur != nil && l.sessionConnected(s, c)
 	if c.ext != nil {
 		c.ext.maxOut = 0

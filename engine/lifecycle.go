@@ -120,7 +120,7 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 		s.owner.Store(nil)
 		if s.clean() {
 			b.dropSessionLocked(s, l.durBatch()) // [MQTT-4.1.0-2] interval 0
-			b.releaseClaim(s.clientID, c.claimRev())
+			b.releaseClaim(s.clientID, c.claimToken())
 		} else {
 			s.useExt()
 			if d := b.sessionLifetime(s.expiry); d > 0 {

@@ -281,3 +281,68 @@ func TestClusterPartitionSIGSTOP(t *testing.T) {
 	stopped = nil
 	waitClaims(t, nodes)
 }
+
+// resumeV5 connects id to addr without clean start, retrying while the
+// node refuses with 0x88 (the bucket's leader moving after a node died),
+// and checks that the CONNACK says the session is present.
+func resumeV5(t *testing.T, n *clusterNode, id string) *sessV5 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, ack, err := connectV5(t, n.mqtt, id, false, 600)
+		if err == nil {
+			if !ack.SessionPresent {
+				t.Fatalf("%s on node %s: CONNACK Session Present 0, want 1 (the session resumed from another node)", id, n.name)
+			}
+			return v
+		}
+		if ack == nil || ack.ReasonCode != 0x88 || time.Now().After(deadline) {
+			t.Fatalf("%s on node %s: %v (ack %+v)", id, n.name, err, ack)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestClusterPersistentSession: a persistent session (paho.golang, Session
+// Expiry 600 s) subscribed on node A moves to node B after a DISCONNECT,
+// and to node C after B is killed with SIGKILL: each time the CONNACK says
+// Session Present and the subscriptions, with their Subscription
+// Identifier and QoS, deliver what is published after the resume.
+func TestClusterPersistentSession(t *testing.T) {
+	nodes := startCluster(t, 3)
+	pub := dialV5(t, nodes[2].mqtt, "ps-pub")
+
+	a := mustConnectV5(t, nodes[0].mqtt, "ps", true, 600)
+	a.sub(t, paho.SubscribeOptions{Topic: "ps/#", QoS: 1}, 5)
+	a.sub(t, paho.SubscribeOptions{Topic: "other/+", QoS: 0}, 0)
+	// The record goes to the bucket after the SUBACK, off the loop.
+	time.Sleep(time.Second)
+	if err := a.c.Disconnect(&paho.Disconnect{}); err != nil {
+		t.Fatal(err)
+	}
+
+	b := resumeV5(t, nodes[1], "ps")
+	eventuallyGot(t, pub, b, "ps/probe")
+	check := func(v *sessV5, where string) {
+		t.Helper()
+		pub.pub(t, "ps/x", where, 1, false)
+		p := v.next(t)
+		if p.Topic != "ps/x" || string(p.Payload) != where || p.QoS != 1 {
+			t.Fatalf("%s: got %s %q qos %d, want ps/x %q qos 1", where, p.Topic, p.Payload, p.QoS, where)
+		}
+		if p.Properties == nil || p.Properties.SubscriptionIdentifier == nil || *p.Properties.SubscriptionIdentifier != 5 {
+			t.Fatalf("%s: subscription identifier %+v, want 5", where, p.Properties)
+		}
+		pub.pub(t, "other/y", where, 0, false)
+		if p := v.next(t); p.Topic != "other/y" {
+			t.Fatalf("%s: got %s, want other/y", where, p.Topic)
+		}
+	}
+	check(b, "on B after a move")
+
+	time.Sleep(time.Second) // B's record of the resumed session
+	nodes[1].signal(t, syscall.SIGKILL)
+	c := resumeV5(t, nodes[2], "ps")
+	eventuallyGot(t, pub, c, "ps/probe")
+	check(c, "on C after B was killed")
+}

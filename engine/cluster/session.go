@@ -34,10 +34,10 @@ import (
 // SessionEngine is what session ownership needs of the broker. An Engine
 // passed to Start that implements it is told of takeovers.
 type SessionEngine interface {
-	// TakenOver says that node claimed the session of clientID at
-	// revision rev, above this node's claim; clean is its CONNECT's Clean
-	// Start. Called by the watcher goroutine.
-	TakenOver(clientID string, rev uint64, clean bool)
+	// TakenOver says that another node claimed the session of clientID
+	// after this node's claim token; clean is its CONNECT's Clean Start.
+	// Called by the watcher goroutine.
+	TakenOver(clientID string, token uint64, clean bool)
 }
 
 // Errors of a claim.
@@ -70,12 +70,23 @@ type SessionStats struct {
 	Refused   uint64 // claims that failed (unreachable, lost, queue full)
 	TakenOver uint64 // sessions of this node claimed by another
 	Owned     int    // client ids this node holds a claim on
+	Records   uint64 // session records written
+	Failed    uint64 // session records not written (bucket unreachable)
 }
 
 type claimReq struct {
 	id    string
 	clean bool
-	done  func(rev uint64, err error)
+	done  func(token uint64, record []byte, err error)
+}
+
+// held is this node's claim of a client id: the entry's revision, which
+// each write of the session's record moves on, and the claim's token,
+// which does not.
+type held struct {
+	rev, token uint64
+	record     bool // the entry holds a session record
+	release    bool // forget the claim once the record is cleared
 }
 
 // owners is a node's side of session ownership.
@@ -87,11 +98,15 @@ type owners struct {
 	kv atomic.Pointer[nats.KeyValue] // set once bound and watched
 
 	mu      sync.Mutex
-	owned   map[string]uint64 // client id -> revision of this node's claim
+	owned   map[string]held   // client id -> this node's claim
 	pending map[string]int    // client id -> claims of it running here
 	lost    map[string]uint64 // client id -> highest other node's revision seen while pending
+	tokens  uint64            // claims made
+	dirty   map[string][]byte // client id -> session record to write (session_records.go)
+	wake    chan struct{}     // the record writer has work
 
 	claims, refused, takenOver atomic.Uint64
+	written, writeFailed       atomic.Uint64 // session records
 }
 
 // startOwners sets up session ownership: with an external NATS it checks
@@ -103,7 +118,9 @@ func (n *Node) startOwners() error {
 	o.eng, _ = n.eng.(SessionEngine)
 	o.bucket = "gust_" + n.cfg.Name + "_owners"
 	o.q = make(chan claimReq, n.cfg.ClaimQueue)
-	o.owned = make(map[string]uint64)
+	o.owned = make(map[string]held)
+	o.dirty = make(map[string][]byte)
+	o.wake = make(chan struct{}, 1)
 	o.pending = make(map[string]int)
 	o.lost = make(map[string]uint64)
 	if n.srv == nil {
@@ -119,16 +136,20 @@ func (n *Node) startOwners() error {
 		}
 		n.log.Info("cluster: the external NATS has JetStream; session ownership in bucket " + o.bucket)
 	}
-	n.wg.Add(claimWorkers + 1)
+	n.wg.Add(claimWorkers + 2)
 	for range claimWorkers {
 		go n.claimWorker()
 	}
+	go n.writeRecords()
 	go n.bindAndWatch()
 	return nil
 }
 
 // replicas is the bucket's number of copies: Config.Replicas, or
-// min(3, nodes) with nodes the JetStream peers known now.
+// min(3, nodes) with nodes the larger of the JetStream peers known now and
+// the nodes named by this node's address and its seed routes. (JetStream
+// refuses to place more copies than it has peers: the binder retries
+// until they have joined.)
 func (n *Node) replicas() int {
 	if n.cfg.Replicas > 0 {
 		return n.cfg.Replicas
@@ -136,8 +157,13 @@ func (n *Node) replicas() int {
 	nodes := 1
 	if n.srv != nil {
 		nodes = max(nodes, len(n.srv.JetStreamClusterPeers()))
-	} else if r := len(n.nc.Servers()); r > 0 {
-		nodes = r
+		seeds := map[string]bool{routeURL(n.cfg.Listen): true}
+		for _, r := range splitList(n.cfg.Routes) {
+			seeds[routeURL(r)] = true
+		}
+		nodes = max(nodes, len(seeds))
+	} else {
+		nodes = max(nodes, len(n.nc.Servers()))
 	}
 	return min(3, nodes)
 }
@@ -227,10 +253,11 @@ func (n *Node) seen(e nats.KeyValueEntry) {
 	o := &n.own
 	rev := e.Revision()
 	o.mu.Lock()
-	mine, held := o.owned[string(id)]
-	take := held && mine < rev
+	mine, ok := o.owned[string(id)]
+	take := ok && mine.rev < rev
 	if take {
 		delete(o.owned, string(id))
+		delete(o.dirty, string(id))
 	}
 	if o.pending[string(id)] > 0 && o.lost[string(id)] < rev {
 		o.lost[string(id)] = rev
@@ -239,16 +266,18 @@ func (n *Node) seen(e nats.KeyValueEntry) {
 	if take {
 		o.takenOver.Add(1)
 		if o.eng != nil {
-			o.eng.TakenOver(string(id), rev, clean)
+			o.eng.TakenOver(string(id), mine.token, clean)
 		}
 	}
 }
 
 // Claim makes this node the owner of clientID's session, off the
-// caller's goroutine: done gets the claim's revision, or ErrUnavailable or
-// ErrClaimLost, on a claim worker. It reports false, without calling done,
-// when Config.ClaimQueue claims wait already. Any goroutine.
-func (n *Node) Claim(clientID string, clean bool, done func(rev uint64, err error)) bool {
+// caller's goroutine: done gets, on a claim worker, the claim's token and
+// the session record the previous owner left (nil if none, or for a
+// clean start), or ErrUnavailable or ErrClaimLost. It reports false,
+// without calling done, when Config.ClaimQueue claims wait already. Any
+// goroutine.
+func (n *Node) Claim(clientID string, clean bool, done func(token uint64, record []byte, err error)) bool {
 	select {
 	case n.own.q <- claimReq{id: clientID, clean: clean, done: done}:
 		return true
@@ -265,24 +294,25 @@ func (n *Node) claimWorker() {
 		case <-n.quit:
 			return
 		case r := <-n.own.q:
-			rev, err := n.claim(r.id, r.clean)
+			token, rec, err := n.claim(r.id, r.clean)
 			if err != nil {
 				n.own.refused.Add(1)
 			} else {
 				n.own.claims.Add(1)
 			}
-			r.done(rev, err)
+			r.done(token, rec, err)
 		}
 	}
 }
 
 // claim does the compare-and-set of id's entry: Create when there is
 // none, Update at the revision read otherwise; a lost race reads again.
-func (n *Node) claim(id string, clean bool) (uint64, error) {
+// Unless clean, the entry keeps the session record it had.
+func (n *Node) claim(id string, clean bool) (uint64, []byte, error) {
 	o := &n.own
 	kvp := o.kv.Load()
 	if kvp == nil {
-		return 0, fmt.Errorf("%w: not bound yet (JetStream waits for its quorum)", ErrUnavailable)
+		return 0, nil, fmt.Errorf("%w: not bound yet (JetStream waits for its quorum)", ErrUnavailable)
 	}
 	kv := *kvp
 	o.mu.Lock()
@@ -296,48 +326,68 @@ func (n *Node) claim(id string, clean bool) (uint64, error) {
 		}
 		o.mu.Unlock()
 	}()
-	key := base64.RawURLEncoding.EncodeToString([]byte(id))
-	val := ownerValue(n.cfg.Node, clean)
+	key := ownerKey(id)
 	for range claimTries {
 		var rev uint64
+		var rec []byte
 		e, err := kv.Get(key)
 		switch {
 		case errors.Is(err, nats.ErrKeyNotFound):
-			rev, err = kv.Create(key, val)
+			rev, err = kv.Create(key, ownerValue(n.cfg.Node, clean, nil))
 		case err != nil:
-			return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return 0, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		default:
-			rev, err = kv.Update(key, val, e.Revision())
+			if !clean {
+				rec = recordOf(e.Value())
+			}
+			rev, err = kv.Update(key, ownerValue(n.cfg.Node, clean, rec), e.Revision())
 		}
 		if errors.Is(err, nats.ErrKeyExists) {
 			continue // claimed by another node between the read and the write
 		}
 		if err != nil {
-			return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return 0, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		if o.lost[id] > rev {
-			return 0, ErrClaimLost // a later claim elsewhere, seen before this one returned
+			return 0, nil, ErrClaimLost // a later claim elsewhere, seen before this one returned
 		}
-		if o.owned[id] < rev {
-			o.owned[id] = rev
-		}
-		return rev, nil
+		o.tokens++
+		o.owned[id] = held{rev: rev, token: o.tokens, record: len(rec) > 0}
+		delete(o.dirty, id) // a record queued for an earlier claim
+		return o.tokens, rec, nil
 	}
-	return 0, ErrClaimLost
+	return 0, nil, ErrClaimLost
 }
 
-// Release forgets this node's claim rev of clientID (0: whatever its
+// Release forgets this node's claim token of clientID (0: whatever its
 // claim): its session ended here. A newer claim of the same id stays. Any
 // goroutine.
-func (n *Node) Release(clientID string, rev uint64) {
+func (n *Node) Release(clientID string, token uint64) {
 	o := &n.own
 	o.mu.Lock()
-	if r, ok := o.owned[clientID]; ok && (r == rev || rev == 0) {
-		delete(o.owned, clientID)
+	h, ok := o.owned[clientID]
+	if !ok || h.token != token && token != 0 {
+		o.mu.Unlock()
+		return
 	}
+	if !h.record {
+		delete(o.owned, clientID)
+		delete(o.dirty, clientID)
+		o.mu.Unlock()
+		return
+	}
+	// The session ended: its record goes first, so that no node resumes
+	// it; the writer then forgets the claim.
+	h.release = true
+	o.owned[clientID] = h
+	o.dirty[clientID] = nil
 	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
 }
 
 // SessionStats returns the counters of session ownership. Any goroutine.
@@ -347,17 +397,39 @@ func (n *Node) SessionStats() SessionStats {
 	owned := len(o.owned)
 	o.mu.Unlock()
 	return SessionStats{Bound: n.watching.Load(), Claims: o.claims.Load(), Refused: o.refused.Load(),
-		TakenOver: o.takenOver.Load(), Owned: owned}
+		TakenOver: o.takenOver.Load(), Owned: owned, Records: o.written.Load(), Failed: o.writeFailed.Load()}
 }
 
-func ownerValue(node string, clean bool) []byte {
+func ownerKey(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+// ownerValue is an entry: "<node>/<c|p>", then a newline and the session
+// record if there is one.
+func ownerValue(node string, clean bool, record []byte) []byte {
+	f := "/p"
 	if clean {
-		return []byte(node + "/c")
+		f = "/c"
 	}
-	return []byte(node + "/p")
+	v := append(make([]byte, 0, len(node)+3+len(record)), node...)
+	v = append(v, f...)
+	if len(record) > 0 {
+		v = append(v, '\n')
+		v = append(v, record...)
+	}
+	return v
 }
 
 func parseOwner(v []byte) (node string, clean, ok bool) {
-	node, f, ok := strings.Cut(string(v), "/")
-	return node, f == "c", ok && node != ""
+	head, _, _ := strings.Cut(string(v), "\n")
+	node, f, ok := strings.Cut(head, "/")
+	return node, strings.HasPrefix(f, "c"), ok && node != ""
+}
+
+// recordOf is the session record of an entry, nil if none.
+func recordOf(v []byte) []byte {
+	for i, b := range v {
+		if b == '\n' {
+			return append([]byte(nil), v[i+1:]...)
+		}
+	}
+	return nil
 }
