@@ -142,8 +142,8 @@ func TestClusterTakeover(t *testing.T) {
 		t.Skip("mosquitto_sub not installed")
 	}
 	lost := make(chan error, 1)
-	o := mqtt.NewClientOptions().AddBroker("tcp://" + nodes[0].mqtt).SetClientID("tk3").SetCleanSession(true).
-		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).SetWill("will/tk3", "gone", 1, false).
+	o := mqtt.NewClientOptions().AddBroker("tcp://"+nodes[0].mqtt).SetClientID("tk3").SetCleanSession(true).
+		SetAutoReconnect(false).SetConnectTimeout(5*time.Second).SetWill("will/tk3", "gone", 1, false).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { lost <- err })
 	old := mqtt.NewClient(o)
 	wait(t, old.Connect(), "paho 3.1.1 connect on A")
