@@ -45,16 +45,25 @@ type claimState struct {
 }
 
 // clusterClaim makes sure this node owns client id's session before the
-// CONNECT goes on: true when it does; false with c parked (nil) or
-// refused (errCloseQuiet) otherwise. Loop-only.
-func (c *client) clusterClaim(n *cluster.Node, id string, p *codec.Connect) (bool, error) {
+// CONNECT goes on: true when it does, with the id (an id the broker
+// assigns gets the node's name, to be unique cluster-wide, and is kept
+// for the CONNECT read again); false with c parked (nil) or refused
+// (errCloseQuiet) otherwise. Loop-only.
+func (c *client) clusterClaim(n *cluster.Node, id string, p *codec.Connect) (string, bool, error) {
 	x := c.x()
+	if len(p.ClientID) == 0 {
+		if x.claim != nil {
+			id = x.claim.id // assigned at the first reading
+		} else {
+			id += "-" + n.Name()
+		}
+	}
 	if cl := x.claim; cl != nil && cl.id == id && cl.done {
 		if cl.err == nil {
-			return true, nil
+			return id, true, nil
 		}
 		c.refuseClaim(cl.err)
-		return false, errCloseQuiet
+		return id, false, errCloseQuiet
 	}
 	cl := &claimState{id: id}
 	x.claim = cl
@@ -71,10 +80,10 @@ func (c *client) clusterClaim(n *cluster.Node, id string, p *codec.Connect) (boo
 		cl.done, cl.err = true, errClaimQueueFull
 		b.clusterClaimsRefused.Add(1)
 		c.refuseClaim(cl.err)
-		return false, errCloseQuiet
+		return id, false, errCloseQuiet
 	}
 	c.state = stateAuthCheck
-	return false, nil
+	return id, false, nil
 }
 
 var errClaimQueueFull = errors.New("cluster: claim queue full (cluster_claim_queue)")

@@ -87,7 +87,9 @@ func (c *client) handleConnect(pkt []byte) error {
 	}
 
 	if n := b.cluster.Load(); n != nil {
-		if owned, err := c.clusterClaim(n, id, p); !owned {
+		var owned bool
+		var err error
+		if id, owned, err = c.clusterClaim(n, id, p); !owned {
 			return err // parked until the claim's verdict (cluster_session.go), or refused
 		}
 	}

@@ -84,8 +84,14 @@ func TestNodesSessionOwnership(t *testing.T) {
 	var n1, n2 *Node
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); n1 = startOwnerNode(t, Config{Name: "own", Node: "a", Listen: r1, Routes: routes}, e1) }()
-	go func() { defer wg.Done(); n2 = startOwnerNode(t, Config{Name: "own", Node: "b", Listen: r2, Routes: routes}, e2) }()
+	go func() {
+		defer wg.Done()
+		n1 = startOwnerNode(t, Config{Name: "own", Node: "a", Listen: r1, Routes: routes}, e1)
+	}()
+	go func() {
+		defer wg.Done()
+		n2 = startOwnerNode(t, Config{Name: "own", Node: "b", Listen: r2, Routes: routes}, e2)
+	}()
 	wg.Wait()
 	if n1 == nil || n2 == nil {
 		t.FailNow()
