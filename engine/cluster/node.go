@@ -6,10 +6,12 @@
 // to the nodes with a matching subscription.
 //
 // The package moves opaque records; the engine encodes and routes them
-// (engine/cluster.go). A Node has three goroutines besides NATS's own:
+// (engine/cluster.go). A Node has these goroutines besides NATS's own:
 // the receiver, which hands the records from every subscription to the
-// engine in batches; the retained-state responder; and a once-a-second
-// watcher of drops. None is per connection or per message.
+// engine in batches; the retained-state responder; a once-a-second
+// watcher of drops; and, for session ownership (session.go), the claim
+// workers, the bucket's binder and watcher, and the session record
+// writer. None is per connection or per message.
 package cluster
 
 import (
