@@ -465,6 +465,7 @@ func TestClusterRetained(t *testing.T) {
 	// A fourth node, seeded with the first only: its first subscriber
 	// gets the state at once.
 	late := startClusterNode(t, nodes[0].cluster, "late", "127.0.0.1:"+strconv.Itoa(freePort(t)), []string{nodes[0].route})
+	waitClaims(t, []*clusterNode{late})
 	if got := retainedOn(t, late.mqtt, "ret/#"); len(got) != 1 || got[0] != "ret/b two" {
 		t.Fatalf("late node retained %q, want [ret/b two]", got)
 	}
