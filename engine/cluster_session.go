@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/gust-mqtt/gust/codec"
 	"github.com/gust-mqtt/gust/engine/cluster"
@@ -336,4 +337,21 @@ func (c *client) restoreSubscriptions(s *session, rec []byte) error {
 		return err
 	}
 	return bad
+}
+
+// publishSessionSys publishes the counters of session ownership under
+// $SYS/broker/cluster/sessions/. Loop-only.
+func (l *loop) publishSessionSys(n *cluster.Node) {
+	ss := n.SessionStats()
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	for _, t := range [...]struct{ t, v string }{
+		{"$SYS/broker/cluster/sessions/owned", strconv.Itoa(ss.Owned)},
+		{"$SYS/broker/cluster/sessions/claims", u(ss.Claims)},
+		{"$SYS/broker/cluster/sessions/claims refused", u(l.b.clusterClaimsRefused.Load())},
+		{"$SYS/broker/cluster/sessions/taken over", u(l.b.clusterTakenOver.Load())},
+		{"$SYS/broker/cluster/sessions/records written", u(ss.Records)},
+		{"$SYS/broker/cluster/sessions/records failed", u(ss.Failed)},
+	} {
+		l.publishSysTopic(t.t, t.v)
+	}
 }
