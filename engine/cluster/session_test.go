@@ -4,9 +4,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // ownerEngine is a fakeEngine that records takeovers.
@@ -166,5 +169,39 @@ func TestOwnerValue(t *testing.T) {
 	}
 	if _, _, ok := parseOwner([]byte("garbage")); ok {
 		t.Fatal("parseOwner took a value without a node")
+	}
+}
+
+// TestExternalNATSNeedsJetStream: with cluster_nats_url, a NATS without
+// JetStream stops start-up with a message that says so; one with
+// JetStream is taken.
+func TestExternalNATSNeedsJetStream(t *testing.T) {
+	for _, js := range []bool{false, true} {
+		opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
+			JetStream: js, StoreDir: t.TempDir()}
+		srv, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Start()
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server not ready")
+		}
+		cfg := Config{Enabled: true, Name: "ext", Node: "a", NATSURL: srv.ClientURL(), PendingMessages: 16, PendingBytes: 1 << 20}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		n, err := startWith(cfg, &fakeEngine{}, 1<<20, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		switch {
+		case !js && (err == nil || !strings.Contains(err.Error(), "JetStream is not enabled")):
+			t.Errorf("without JetStream: err %v, want one saying JetStream is not enabled", err)
+		case js && err != nil:
+			t.Errorf("with JetStream: %v", err)
+		}
+		if n != nil {
+			n.Close()
+		}
+		srv.Shutdown()
+		srv.WaitForShutdown()
 	}
 }
