@@ -137,34 +137,44 @@ func (c *client) claimToken() uint64 {
 }
 
 // TakenOver closes and drops the session of id here: another node
-// claimed it after this node's claim token. Called by the node's watcher
-// goroutine.
-func (e clusterEngine) TakenOver(id string, token uint64, clean bool) {
+// claimed it after this node's claim token; done (if not nil) follows.
+// Called by the node's watcher goroutine, or its release responder.
+func (e clusterEngine) TakenOver(id string, token uint64, clean bool, done func()) {
+	if done == nil {
+		done = func() {}
+	}
 	b := e.b
 	loops := b.loopSnapshot()
 	if len(loops) == 0 || b.closing.Load() {
+		done()
 		return
 	}
 	b.sessions.mu.Lock()
 	s := b.sessions.get(id)
 	b.sessions.mu.Unlock()
 	if s == nil {
+		done()
 		return
 	}
 	l := s.owner.Load()
 	if l == nil {
 		l = loops[0] // offline: any loop drops it
 	}
-	_ = l.nl.Execute(func() { l.remoteTakeover(s, token, clean) })
+	if l.nl.Execute(func() { l.remoteTakeover(s, token, clean, done) }) != nil {
+		done()
+	}
 }
 
 // remoteTakeover closes s's connection if it is on l, and drops s: another
 // node claimed it after this node's claim token. A session that moved to
 // another loop meanwhile is followed there. Loop-only (l).
-func (l *loop) remoteTakeover(s *session, token uint64, clean bool) {
+func (l *loop) remoteTakeover(s *session, token uint64, clean bool, done func()) {
 	b := l.b
+	defer func() { done() }()
 	if o := s.owner.Load(); o != nil && o != l {
-		_ = o.nl.Execute(func() { o.remoteTakeover(s, token, clean) })
+		if o.nl.Execute(func() { o.remoteTakeover(s, token, clean, done) }) == nil {
+			done = func() {} // the owner loop calls it
+		}
 		return
 	}
 	if c := s.c; c != nil && s.owner.Load() == l {

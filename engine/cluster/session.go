@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,7 +38,9 @@ type SessionEngine interface {
 	// TakenOver says that another node claimed the session of clientID
 	// after this node's claim token; clean is its CONNECT's Clean Start.
 	// Called by the watcher goroutine.
-	TakenOver(clientID string, token uint64, clean bool)
+	// done, if not nil, is called once the session's connection is closed
+	// and the session dropped.
+	TakenOver(clientID string, token uint64, clean bool, done func())
 }
 
 // Errors of a claim.
@@ -107,6 +110,7 @@ type owners struct {
 	wake    chan struct{}     // the record writer has work
 
 	claims, refused, takenOver atomic.Uint64
+	releaseUnanswered          atomic.Uint64 // askRelease without an answer
 	written, writeFailed       atomic.Uint64 // session records
 }
 
@@ -143,6 +147,9 @@ func (n *Node) startOwners() error {
 	}
 	go n.writeRecords()
 	go n.bindAndWatch()
+	if _, err := n.nc.Subscribe(n.prefix+"release."+n.cfg.Node, n.answerRelease); err != nil {
+		return fmt.Errorf("cluster: subscribing to release requests: %w", err)
+	}
 	return nil
 }
 
@@ -251,25 +258,71 @@ func (n *Node) seen(e nats.KeyValueEntry) {
 	if err != nil {
 		return
 	}
+	n.lose(string(id), e.Revision(), clean, nil)
+}
+
+// lose takes another node's claim of id at rev: if this node holds an
+// older claim, the engine is told of the takeover; done, if not nil, is
+// called once the engine has closed and dropped the session (or at once
+// when there was nothing to do).
+func (n *Node) lose(id string, rev uint64, clean bool, done func()) {
 	o := &n.own
-	rev := e.Revision()
 	o.mu.Lock()
-	mine, ok := o.owned[string(id)]
+	mine, ok := o.owned[id]
 	take := ok && mine.rev < rev
 	if take {
-		delete(o.owned, string(id))
-		delete(o.dirty, string(id))
+		delete(o.owned, id)
+		delete(o.dirty, id)
 	}
-	if o.pending[string(id)] > 0 && o.lost[string(id)] < rev {
-		o.lost[string(id)] = rev
+	if o.pending[id] > 0 && o.lost[id] < rev {
+		o.lost[id] = rev
 	}
 	o.mu.Unlock()
-	if take {
+	if take && o.eng != nil {
 		o.takenOver.Add(1)
-		if o.eng != nil {
-			o.eng.TakenOver(string(id), mine.token, clean)
-		}
+		o.eng.TakenOver(id, mine.token, clean, done)
+		return
 	}
+	if done != nil {
+		done()
+	}
+}
+
+// releaseWait bounds how long a claim waits for the previous owner to
+// close the session's connection (releaseAsk); past it, or with no
+// owner to answer, the claim stands and the watch closes it later.
+const releaseWait = time.Second
+
+// askRelease asks node, which held id before this node's claim at rev,
+// to close and drop the session now, and waits up to releaseWait for it:
+// so that, when the old owner is reachable, its connection is closed (and
+// a will published) before this node's CONNACK. On a claim worker.
+func (n *Node) askRelease(node, id string, rev uint64, clean bool) {
+	msg := strconv.FormatUint(rev, 10) + " " + flagOf(clean) + " " + ownerKey(id)
+	if _, err := n.nc.Request(n.prefix+"release."+node, []byte(msg), releaseWait); err != nil {
+		n.own.releaseUnanswered.Add(1) // dead (no responders) or cut off (timeout)
+	}
+}
+
+// answerRelease is a node's side of askRelease.
+func (n *Node) answerRelease(m *nats.Msg) {
+	f := strings.SplitN(string(m.Data), " ", 3)
+	if len(f) != 3 {
+		return
+	}
+	rev, err := strconv.ParseUint(f[0], 10, 64)
+	id, err2 := base64.RawURLEncoding.DecodeString(f[2])
+	if err != nil || err2 != nil {
+		return
+	}
+	n.lose(string(id), rev, f[1] == "c", func() { _ = m.Respond(nil) })
+}
+
+func flagOf(clean bool) string {
+	if clean {
+		return "c"
+	}
+	return "p"
 }
 
 // Claim makes this node the owner of clientID's session, off the
@@ -331,6 +384,7 @@ func (n *Node) claim(id string, clean bool) (uint64, []byte, error) {
 	for range claimTries {
 		var rev uint64
 		var rec []byte
+		var prev string
 		e, err := kv.Get(key)
 		switch {
 		case errors.Is(err, nats.ErrKeyNotFound):
@@ -341,6 +395,7 @@ func (n *Node) claim(id string, clean bool) (uint64, []byte, error) {
 			if !clean {
 				rec = recordOf(e.Value())
 			}
+			prev, _, _ = parseOwner(e.Value())
 			rev, err = kv.Update(key, ownerValue(n.cfg.Node, clean, rec), e.Revision())
 		}
 		if errors.Is(err, nats.ErrKeyExists) {
@@ -350,14 +405,19 @@ func (n *Node) claim(id string, clean bool) (uint64, []byte, error) {
 			return 0, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 		o.mu.Lock()
-		defer o.mu.Unlock()
 		if o.lost[id] > rev {
+			o.mu.Unlock()
 			return 0, nil, ErrClaimLost // a later claim elsewhere, seen before this one returned
 		}
 		o.tokens++
-		o.owned[id] = held{rev: rev, token: o.tokens, record: len(rec) > 0}
+		token := o.tokens
+		o.owned[id] = held{rev: rev, token: token, record: len(rec) > 0}
 		delete(o.dirty, id) // a record queued for an earlier claim
-		return o.tokens, rec, nil
+		o.mu.Unlock()
+		if prev != "" && prev != n.cfg.Node {
+			n.askRelease(prev, id, rev, clean)
+		}
+		return token, rec, nil
 	}
 	return 0, nil, ErrClaimLost
 }

@@ -19,10 +19,13 @@ type ownerEngine struct {
 	taken []string
 }
 
-func (e *ownerEngine) TakenOver(id string, token uint64, clean bool) {
+func (e *ownerEngine) TakenOver(id string, token uint64, clean bool, done func()) {
 	e.mu.Lock()
 	e.taken = append(e.taken, id)
 	e.mu.Unlock()
+	if done != nil {
+		done()
+	}
 }
 
 func (e *ownerEngine) takenOver() []string {
@@ -77,7 +80,8 @@ func claimWait(t *testing.T, n *Node, id string, clean bool) claimed {
 
 // TestNodesSessionOwnership: two embedded nodes share the ownership
 // bucket. A claim of a client id on the second node tells the first,
-// which held it, that its session was taken over; the session record the
+// which held it, that its session was taken over, before the claim
+// returns; the session record the
 // first wrote comes with a claim that is not a clean start, and not with
 // a clean one.
 func TestNodesSessionOwnership(t *testing.T) {
@@ -117,7 +121,10 @@ func TestNodesSessionOwnership(t *testing.T) {
 	if string(c2.rec) != "subs-of-dev-1" {
 		t.Fatalf("claim on b brought record %q, want a's", c2.rec)
 	}
-	waitFor(t, "a told of the takeover", func() bool { return len(e1.takenOver()) == 1 })
+	// b's claim asked a to let go and waited for it.
+	if got := e1.takenOver(); len(got) != 1 {
+		t.Fatalf("a told of takeovers %v when b's claim returned, want [dev-1]", got)
+	}
 	if got := n1.SessionStats().Owned; got != 0 {
 		t.Fatalf("a still holds %d claims", got)
 	}
