@@ -132,12 +132,12 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 	url := cfg.NATSURL
 	if url == "" {
 		token := rand.Text()
-		srv, err := startServer(cfg, token, maxRecord, n.log)
+		srv, dir, err := startServer(cfg, token, maxRecord, n.log)
 		if err != nil {
 			return nil, err
 		}
 		n.srv = srv
-		n.storeDir = srv.JetStreamConfig().StoreDir
+		n.storeDir = dir
 		opts = append(opts, nats.InProcessServer(srv), nats.Token(token))
 	}
 	nc, err := nats.Connect(url, opts...)
@@ -175,7 +175,7 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 
 // startServer starts the embedded NATS server: a route listener on
 // cfg.Listen, routes to cfg.Routes, clients with token only.
-func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*server.Server, error) {
+func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*server.Server, string, error) {
 	host, port, _ := splitPort(cfg.Listen)
 	if host == "" {
 		host = "0.0.0.0"
@@ -191,7 +191,7 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 	}
 	dir, err := os.MkdirTemp("", "gust-nats-"+cfg.Node+"-")
 	if err != nil {
-		return nil, fmt.Errorf("cluster: the embedded JetStream's directory: %w", err)
+		return nil, "", fmt.Errorf("cluster: the embedded JetStream's directory: %w", err)
 	}
 	opts := &server.Options{
 		ServerName: cfg.Node,
@@ -212,22 +212,22 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("cluster_listen %s: %w", cfg.Listen, err)
+		return nil, "", fmt.Errorf("cluster_listen %s: %w", cfg.Listen, err)
 	}
 	_ = ln.Close()
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("cluster: embedded NATS server: %w", err)
+		return nil, "", fmt.Errorf("cluster: embedded NATS server: %w", err)
 	}
 	srv.SetLogger(natsLog{log}, false, false)
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("cluster_listen %s: the embedded NATS server did not start (is the address in use?)", cfg.Listen)
+		return nil, "", fmt.Errorf("cluster_listen %s: the embedded NATS server did not start (is the address in use?)", cfg.Listen)
 	}
-	return srv, nil
+	return srv, dir, nil
 }
 
 // Prefix is the subjects' prefix, for AppendSubject.
