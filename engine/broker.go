@@ -74,6 +74,12 @@ type Broker struct {
 	cluster    atomic.Pointer[cluster.Node]
 	clusterBad atomic.Uint64 // malformed records from other nodes dropped
 	clusterLog limitLog
+	// clusterClaimsRefused counts the CONNECTs refused because their
+	// session's ownership could not be claimed, clusterTakenOver the
+	// connections closed because another node claimed their session
+	// (cluster_session.go).
+	clusterClaimsRefused, clusterTakenOver atomic.Uint64
+	clusterClaimLog                        limitLog
 	// authPool runs the full password checks (login.go); nil without an
 	// auth.CachedAuthenticator. Set by Start before the loops run.
 	authPool *auth.Pool

@@ -115,6 +115,9 @@ type clientExt struct {
 	// check is the password check of the CONNECT, from when it is handed
 	// to the pool until the connection closes (login.go).
 	check *auth.Check
+	// claim is the claim of the session's ownership in the cluster, from
+	// the CONNECT until the connection closes (cluster_session.go).
+	claim *claimState
 	// username is kept for the Authoriser and the ACL only (clientInfo).
 	username string
 	// acl is the connection's side of the ACL's PUBLISH decisions, nil

@@ -45,12 +45,17 @@ func TestAllocsQoS0PublishPathCluster(t *testing.T) {
 		t.Skip("the race detector's instrumentation allocates; run without -race")
 	}
 	hs := newHarness(t, 2)
-	n := joinTestCluster(t, hs)
+	// Connected before the node joins: on a node, a CONNECT first claims
+	// its session in the cluster's bucket (cluster_session.go), which a
+	// one-node JetStream binds only seconds later.
 	pub := hs.conn(0, "pub")
 	same := hs.conn(0, "same")
 	other := hs.conn(1, "other")
 	hs.subscribe(same, "a/+/c", 0)
 	hs.subscribe(other, "a/#", 0)
+	n := joinTestCluster(t, hs)
+	n.Interest("a/+/c", true) // as startCluster declares the sessions' filters
+	n.Interest("a/#", true)
 	pkt := codec.AppendPublish(nil, codec.V311, &codec.Publish{Topic: []byte("a/b/c"), Payload: make([]byte, 64)})
 	run := func() {
 		hs.send(pub, pkt)

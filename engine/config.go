@@ -472,8 +472,9 @@ const MaxPacketSizeLimit = 1 + 4 + 268435455
 // loop per core, limits close to Mosquitto's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Listen:                  "127.0.0.1:1883",
-		Cluster:                 cluster.Config{PendingMessages: cluster.DefaultPendingMessages, PendingBytes: cluster.DefaultPendingBytes},
+		Listen: "127.0.0.1:1883",
+		Cluster: cluster.Config{PendingMessages: cluster.DefaultPendingMessages, PendingBytes: cluster.DefaultPendingBytes,
+			ClaimQueue: cluster.DefaultClaimQueue},
 		TLSHandshakes:           1024,
 		Loops:                   0,
 		IO:                      IOEpoll,

@@ -86,6 +86,13 @@ func (c *client) handleConnect(pkt []byte) error {
 		}
 	}
 
+	if n := b.cluster.Load(); n != nil {
+		var owned bool
+		var err error
+		if id, owned, err = c.clusterClaim(n, id, p); !owned {
+			return err // parked until the claim's verdict (cluster_session.go), or refused
+		}
+	}
 	s, present, busy := b.openSession(l, c, id, p)
 	if busy == l {
 		// Same loop: close the old connection now and retry.
@@ -112,6 +119,9 @@ func (c *client) handleConnect(pkt []byte) error {
 		return nil
 	}
 	c.sess = s
+	if n := b.cluster.Load(); n != nil {
+		present = c.clusterSession(n, s, p, present) // cluster_session.go
+	}
 	holdConnack := l.dur != nil && l.sessionConnected(s, c)
 	if c.ext != nil {
 		c.ext.maxOut = 0

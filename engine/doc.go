@@ -73,7 +73,13 @@
 // With Config.Cluster a message published here is also sent once to the
 // other nodes (cluster.go, engine/cluster); the records they send are
 // routed on the loop their publisher hashes to, through Execute, one batch
-// per loop, by the same route as a local PUBLISH, and never sent on.
+// per loop, by the same route as a local PUBLISH, and never sent on. A
+// CONNECT claims its session's ownership in the cluster before its session
+// is opened: the claim runs on the node's claim workers while the client
+// is parked as for a password check, and its verdict returns with
+// Execute; a takeover seen by the node's watcher goroutine closes and
+// drops the session on its owner loop, through Execute
+// (cluster_session.go).
 //
 // # Outbound bounds
 //

@@ -67,6 +67,7 @@ func (b *Broker) evictLocked(l *loop) bool {
 	l.shared.orphans = takeOrphans(s, l.shared.orphans)
 	b.dropSessionLocked(s, l.durBatch())
 	s.mu.Unlock()
+	b.releaseClaim(s.clientID, 0)
 	b.limits.sessionsEvicted.Add(1)
 	b.logLimit(&b.limits.logSessions, 1, "session limit: the oldest offline session discarded for a new one",
 		"max_sessions", b.cfg.MaxSessions, s.clientID)
@@ -119,6 +120,7 @@ func (b *Broker) detach(l *loop, s *session, c *client) {
 		s.owner.Store(nil)
 		if s.clean() {
 			b.dropSessionLocked(s, l.durBatch()) // [MQTT-4.1.0-2] interval 0
+			b.releaseClaim(s.clientID, c.claimToken())
 		} else {
 			s.useExt()
 			if d := b.sessionLifetime(s.expiry); d > 0 {
@@ -165,6 +167,7 @@ func (b *Broker) expireSessions() {
 		if s.owner.Load() == nil && s.sessionExt != nil && s.expiresAt != 0 && now > s.expiresAt {
 			orphans = takeOrphans(s, orphans)
 			b.dropSessionLocked(s, pb)
+			b.releaseClaim(s.clientID, 0)
 			b.sessionsExpired.Add(1)
 		}
 		s.mu.Unlock()

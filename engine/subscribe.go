@@ -69,6 +69,9 @@ func (c *client) handleSubscribe(pkt []byte) error {
 	clear(l.scratch.retainQ)
 	l.scratch.retainQ = l.scratch.retainQ[:0]
 	l.scratch.retainIdx = nil
+	if n := l.b.cluster.Load(); n != nil {
+		c.shareSession(n) // for the node that takes it over (cluster_session.go)
+	}
 	return nil
 }
 
@@ -262,6 +265,9 @@ func (c *client) handleUnsubscribe(pkt []byte) error {
 	}
 	c.pending = codec.AppendUnsuback(c.pending, c.version, &ack)
 	l.markDirty(c)
+	if n := b.cluster.Load(); n != nil {
+		c.shareSession(n)
+	}
 	return nil
 }
 

@@ -265,6 +265,7 @@ func (l *loop) publishSys() {
 		} {
 			l.publishSysTopic(t.t, t.v)
 		}
+		l.publishSessionSys(n) // cluster_session.go
 	}
 	l.finish()
 }

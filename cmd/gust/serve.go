@@ -303,6 +303,8 @@ func newServeFlagsWith(cfg *engine.Config, oc *ops.Config, lf *listenFlags, stde
 	fs.StringVar(&cfg.Cluster.NATSURL, "cluster-nats-url", cfg.Cluster.NATSURL, "use an existing NATS server or cluster instead of embedding one: `nats://host:port`, comma separated for several")
 	fs.IntVar(&cfg.Cluster.PendingMessages, "cluster-pending-messages", cfg.Cluster.PendingMessages, "messages from other nodes received and not yet routed; past it NATS drops them for this node (counted, logged as a slow node)")
 	fs.IntVar(&cfg.Cluster.PendingBytes, "cluster-pending-bytes", cfg.Cluster.PendingBytes, "bytes of messages from other nodes handed to the event loops and not yet routed; past it the receiver waits")
+	fs.IntVar(&cfg.Cluster.Replicas, "cluster-replicas", cfg.Cluster.Replicas, "copies JetStream keeps of the session ownership bucket, 1 to 5 (0 = min(3, nodes), counted when the first node creates it)")
+	fs.IntVar(&cfg.Cluster.ClaimQueue, "cluster-claim-queue", cfg.Cluster.ClaimQueue, "CONNECTs waiting for their claim of the session in the cluster; past it a CONNECT is refused with Server unavailable")
 	// The HTTP listener for operations (engine/ops).
 	fs.StringVar(&oc.Listen, "http-listen", oc.Listen, "HTTP address for operations, `host:port` such as 127.0.0.1:8080: /metrics (Prometheus), /healthz, /readyz, the admin API under /api/v1/ and the dashboard at / (empty = off); off loopback, http-token or password-file must be set")
 	fs.StringVar(&oc.Token, "http-token", oc.Token, "bearer token the HTTP listener asks for everything but /healthz and /readyz (Authorization: Bearer, or ?token= on the dashboard); users of password-file may also log in with basic authentication")

@@ -45,6 +45,14 @@ type Config struct {
 	// (cluster_pending_bytes); past it the receiver waits, so that
 	// PendingMessages fills and NATS drops.
 	PendingBytes int `toml:"cluster_pending_bytes"`
+	// Replicas is the copies JetStream keeps of the session ownership
+	// bucket (cluster_replicas); 0 means min(3, nodes) with nodes the
+	// JetStream peers when the first node creates it.
+	Replicas int `toml:"cluster_replicas"`
+	// ClaimQueue bounds the CONNECTs waiting for their claim of the
+	// session's ownership (cluster_claim_queue); past it a CONNECT is
+	// refused with Server unavailable.
+	ClaimQueue int `toml:"cluster_claim_queue"`
 }
 
 // Defaults of the settings left empty.
@@ -53,6 +61,7 @@ const (
 	DefaultListen          = "127.0.0.1:6222"
 	DefaultPendingMessages = 65536
 	DefaultPendingBytes    = 64 << 20
+	DefaultClaimQueue      = 4096
 )
 
 // DefaultNode is the node name used when none is set: host-pid.
@@ -89,6 +98,12 @@ func (c *Config) Validate() error {
 	}
 	if c.PendingBytes <= 0 {
 		return fmt.Errorf("cluster_pending_bytes %d: want a whole number, 1 or more", c.PendingBytes)
+	}
+	if c.Replicas < 0 || c.Replicas > 5 {
+		return fmt.Errorf("cluster_replicas %d: want 0 (min(3, nodes)) or 1 to 5", c.Replicas)
+	}
+	if c.ClaimQueue < 0 {
+		return fmt.Errorf("cluster_claim_queue %d: want a whole number, 1 or more (0 for %d)", c.ClaimQueue, DefaultClaimQueue)
 	}
 	if c.NATSURL != "" {
 		if c.Listen != "" || c.Routes != "" {
@@ -128,6 +143,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Listen == "" && c.NATSURL == "" {
 		c.Listen = DefaultListen
+	}
+	if c.ClaimQueue == 0 {
+		c.ClaimQueue = DefaultClaimQueue
 	}
 	return c
 }

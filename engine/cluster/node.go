@@ -6,10 +6,12 @@
 // to the nodes with a matching subscription.
 //
 // The package moves opaque records; the engine encodes and routes them
-// (engine/cluster.go). A Node has three goroutines besides NATS's own:
+// (engine/cluster.go). A Node has these goroutines besides NATS's own:
 // the receiver, which hands the records from every subscription to the
-// engine in batches; the retained-state responder; and a once-a-second
-// watcher of drops. None is per connection or per message.
+// engine in batches; the retained-state responder; a once-a-second
+// watcher of drops; and, for session ownership (session.go), the claim
+// workers, the bucket's binder and watcher, and the session record
+// writer. None is per connection or per message.
 package cluster
 
 import (
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +89,10 @@ type Node struct {
 	answered                              atomic.Uint64
 	dropped                               atomic.Uint64
 	lastFail                              atomic.Int64 // unix nanos of the last send failure logged
+
+	own      owners      // session ownership (session.go)
+	watching atomic.Bool // the ownership bucket is bound and watched
+	storeDir string      // the embedded JetStream's directory, removed at Close
 }
 
 type subject struct {
@@ -125,11 +132,12 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 	url := cfg.NATSURL
 	if url == "" {
 		token := rand.Text()
-		srv, err := startServer(cfg, token, maxRecord, n.log)
+		srv, dir, err := startServer(cfg, token, maxRecord, n.log)
 		if err != nil {
 			return nil, err
 		}
 		n.srv = srv
+		n.storeDir = dir
 		opts = append(opts, nats.InProcessServer(srv), nats.Token(token))
 	}
 	nc, err := nats.Connect(url, opts...)
@@ -149,6 +157,10 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 	n.wg.Add(2)
 	go n.receive()
 	go n.watch()
+	if err := n.startOwners(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	// Answering before asking: nodes that start together each find the
 	// others' answers (empty then); NoEcho keeps a node from answering
 	// itself.
@@ -163,7 +175,7 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 
 // startServer starts the embedded NATS server: a route listener on
 // cfg.Listen, routes to cfg.Routes, clients with token only.
-func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*server.Server, error) {
+func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*server.Server, string, error) {
 	host, port, _ := splitPort(cfg.Listen)
 	if host == "" {
 		host = "0.0.0.0"
@@ -171,6 +183,15 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 	var routes []string
 	for _, r := range splitList(cfg.Routes) {
 		routes = append(routes, routeURL(r))
+	}
+	if len(routes) == 0 {
+		// JetStream clustering wants a configured route: a first node's
+		// own address serves (NATS skips a route to itself).
+		routes = append(routes, routeURL(cfg.Listen))
+	}
+	dir, err := os.MkdirTemp("", "gust-nats-"+cfg.Node+"-")
+	if err != nil {
+		return nil, "", fmt.Errorf("cluster: the embedded JetStream's directory: %w", err)
 	}
 	opts := &server.Options{
 		ServerName: cfg.Node,
@@ -183,27 +204,30 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 		NoSigs:        true,
 		MaxPayload:    int32(max(maxRecord, 1<<20)),
 		Cluster:       server.ClusterOpts{Name: cfg.Name, Host: host, Port: port},
-	}
-	if len(routes) > 0 {
-		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		JetStream:     true,
+		StoreDir:      dir,
+		Routes:        server.RoutesFromStr(strings.Join(routes, ",")),
 	}
 	// Bound first, so that an address in use is told at once.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("cluster_listen %s: %w", cfg.Listen, err)
+		_ = os.RemoveAll(dir)
+		return nil, "", fmt.Errorf("cluster_listen %s: %w", cfg.Listen, err)
 	}
 	_ = ln.Close()
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: embedded NATS server: %w", err)
+		_ = os.RemoveAll(dir)
+		return nil, "", fmt.Errorf("cluster: embedded NATS server: %w", err)
 	}
 	srv.SetLogger(natsLog{log}, false, false)
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
-		return nil, fmt.Errorf("cluster_listen %s: the embedded NATS server did not start (is the address in use?)", cfg.Listen)
+		_ = os.RemoveAll(dir)
+		return nil, "", fmt.Errorf("cluster_listen %s: the embedded NATS server did not start (is the address in use?)", cfg.Listen)
 	}
-	return srv, nil
+	return srv, dir, nil
 }
 
 // Prefix is the subjects' prefix, for AppendSubject.
@@ -462,6 +486,9 @@ func (n *Node) shutdownServer() {
 	if n.srv != nil {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()
+	}
+	if n.storeDir != "" {
+		_ = os.RemoveAll(n.storeDir)
 	}
 }
 
