@@ -73,7 +73,10 @@ type Broker struct {
 	// without a cluster. Set by Start before clients are accepted.
 	cluster    atomic.Pointer[cluster.Node]
 	clusterBad atomic.Uint64 // malformed records from other nodes dropped
-	clusterLog limitLog
+	// clusterSharedLost counts shared records whose group had no member
+	// here any more.
+	clusterSharedLost atomic.Uint64
+	clusterLog        limitLog
 	// authPool runs the full password checks (login.go); nil without an
 	// auth.CachedAuthenticator. Set by Start before the loops run.
 	authPool *auth.Pool

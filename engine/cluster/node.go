@@ -32,6 +32,9 @@ type Engine interface {
 	// Deliver takes a batch of records from other nodes. The engine owns
 	// the slice and calls Node.Done with their total size once routed.
 	Deliver(batch [][]byte)
+	// DeliverShared takes a batch of records for local shared groups
+	// (shared.go), as Deliver does.
+	DeliverShared(batch []Shared)
 	// Snapshot calls emit with a record of each retained message, for a
 	// node that joins. Any goroutine.
 	Snapshot(emit func(record []byte))
@@ -44,6 +47,8 @@ type Stats struct {
 	Node          string
 	Routes        int    // route connections of the embedded NATS server
 	Subjects      int    // NATS subscriptions held for local interest
+	SharedQueues  int    // NATS queue subscriptions held for local shared groups
+	SharedLost    uint64 // shared records that found their group gone
 	Sent          uint64 // records published
 	SendFailed    uint64 // records NATS refused (closed, or past its max payload)
 	Received      uint64 // records handed to the engine
@@ -73,18 +78,22 @@ type Node struct {
 	eng    Engine
 	srv    *server.Server // nil with Config.NATSURL
 	nc     *nats.Conn
+	nq     *nats.Conn // echoing connection of the shared groups' queue subscriptions
 	in     chan *nats.Msg
 	quit   chan struct{}
 	wg     sync.WaitGroup
 
-	mu        sync.Mutex // guards interest and goneDrops
+	mu        sync.Mutex // guards interest, shared, sharedBy and goneDrops
 	interest  map[string]*subject
+	shared    map[string]*sharedSub // by queue and subject
+	sharedBy  map[*nats.Subscription]*sharedSub
 	goneDrops uint64 // drops of subscriptions since removed
 
 	pending                               atomic.Int64 // bytes handed to the engine, not yet Done
 	sent, failed, received, waits, synced atomic.Uint64
 	answered                              atomic.Uint64
 	dropped                               atomic.Uint64
+	sharedLost                            atomic.Uint64
 	lastFail                              atomic.Int64 // unix nanos of the last send failure logged
 }
 
@@ -107,9 +116,10 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 	n := &Node{
 		cfg: cfg, log: log.With("node", cfg.Node), prefix: "gust." + cfg.Name + ".", eng: eng,
 		in: make(chan *nats.Msg, cfg.PendingMessages), quit: make(chan struct{}), interest: make(map[string]*subject),
+		shared: make(map[string]*sharedSub), sharedBy: make(map[*nats.Subscription]*sharedSub),
 	}
 	opts := []nats.Option{
-		nats.Name("gust " + cfg.Node), nats.NoEcho(), nats.MaxReconnects(-1),
+		nats.MaxReconnects(-1),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if !errors.Is(err, nats.ErrSlowConsumer) { // counted and logged by watch
 				n.log.Warn("cluster: NATS error", "err", err)
@@ -132,12 +142,18 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 		n.srv = srv
 		opts = append(opts, nats.InProcessServer(srv), nats.Token(token))
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, append(opts, nats.Name("gust "+cfg.Node), nats.NoEcho())...)
 	if err != nil {
 		n.shutdownServer()
 		return nil, fmt.Errorf("cluster: connecting to NATS: %w", err)
 	}
 	n.nc = nc
+	nq, err := nats.Connect(url, append(opts, nats.Name("gust "+cfg.Node+" shared"))...)
+	if err != nil {
+		n.Close()
+		return nil, fmt.Errorf("cluster: connecting to NATS: %w", err)
+	}
+	n.nq = nq
 	if _, err := nc.ChanSubscribe(n.prefix+"r", n.in); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("cluster: subscribing to retained updates: %w", err)
@@ -285,15 +301,29 @@ func (n *Node) receive() {
 		case <-n.quit:
 			return
 		}
-		batch := make([][]byte, 1, batchMax)
-		batch[0] = m.Data
-		size := len(m.Data)
+		var batch [][]byte
+		var shared []Shared
+		size := 0
+		take := func(m *nats.Msg) {
+			if m.Sub != nil && m.Sub.Queue != "" {
+				if sh, ok := n.sharedOf(m); ok {
+					shared = append(shared, sh)
+					size += len(m.Data)
+				}
+				return
+			}
+			if batch == nil {
+				batch = make([][]byte, 0, batchMax)
+			}
+			batch = append(batch, m.Data)
+			size += len(m.Data)
+		}
+		take(m)
 	more:
-		for len(batch) < batchMax {
+		for len(batch)+len(shared) < batchMax {
 			select {
 			case m = <-n.in:
-				batch = append(batch, m.Data)
-				size += len(m.Data)
+				take(m)
 			default:
 				break more
 			}
@@ -309,8 +339,13 @@ func (n *Node) receive() {
 			}
 		}
 		n.pending.Add(int64(size))
-		n.received.Add(uint64(len(batch)))
-		n.eng.Deliver(batch)
+		n.received.Add(uint64(len(batch) + len(shared)))
+		if len(batch) > 0 {
+			n.eng.Deliver(batch)
+		}
+		if len(shared) > 0 {
+			n.eng.DeliverShared(shared)
+		}
 	}
 }
 
@@ -330,6 +365,13 @@ func (n *Node) watch() {
 		n.mu.Lock()
 		total := n.goneDrops
 		for _, e := range n.interest {
+			if e.sub != nil {
+				if d, err := e.sub.Dropped(); err == nil {
+					total += uint64(d)
+				}
+			}
+		}
+		for _, e := range n.shared {
 			if e.sub != nil {
 				if d, err := e.sub.Dropped(); err == nil {
 					total += uint64(d)
@@ -432,13 +474,14 @@ func (n *Node) syncOnce(wait time.Duration) (bool, error) {
 func (n *Node) Stats() Stats {
 	st := Stats{
 		Node: n.cfg.Node, Sent: n.sent.Load(), SendFailed: n.failed.Load(), Received: n.received.Load(),
-		Dropped: n.dropped.Load(), Waits: n.waits.Load(), RetainedSync: n.synced.Load(), SyncsAnswered: n.answered.Load(),
+		Dropped: n.dropped.Load(), SharedLost: n.sharedLost.Load(), Waits: n.waits.Load(), RetainedSync: n.synced.Load(), SyncsAnswered: n.answered.Load(),
 	}
 	if n.srv != nil {
 		st.Routes = n.srv.NumRoutes()
 	}
 	n.mu.Lock()
 	st.Subjects = len(n.interest)
+	st.SharedQueues = len(n.shared)
 	n.mu.Unlock()
 	return st
 }
@@ -446,6 +489,9 @@ func (n *Node) Stats() Stats {
 // Close leaves the cluster: the NATS connection, then the embedded
 // server, then the node's goroutines.
 func (n *Node) Close() {
+	if n.nq != nil {
+		n.nq.Close()
+	}
 	if n.nc != nil {
 		n.nc.Close()
 	}
