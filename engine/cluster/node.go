@@ -18,7 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +46,10 @@ type Engine interface {
 type Stats struct {
 	Node          string
 	Routes        int    // route connections of the embedded NATS server
+	Nodes         int    // nodes up, this one included (1 with cluster_nats_url: not known)
+	RoutePending  int    // bytes the routes hold unsent
+	RouteStale    uint64 // routes closed for unanswered pings
+	RouteSlow     uint64 // routes closed for a blocked write (slow or stopped peer)
 	Subjects      int    // NATS subscriptions held for local interest
 	SharedQueues  int    // NATS queue subscriptions held for local shared groups
 	SharedLost    uint64 // shared records that found their group gone
@@ -54,6 +58,7 @@ type Stats struct {
 	Received      uint64 // records handed to the engine
 	Dropped       uint64 // records NATS dropped for this node (cluster_pending_messages)
 	Waits         uint64 // receiver waits for the engine (cluster_pending_bytes)
+	PendingBytes  int64  // bytes handed to the engine and not yet routed (cluster_pending_bytes)
 	RetainedSync  uint64 // retained records restored at start-up
 	SyncsAnswered uint64 // snapshots sent to joining nodes
 }
@@ -87,7 +92,8 @@ type Node struct {
 	interest  map[string]*subject
 	shared    map[string]*sharedSub // by queue and subject
 	sharedBy  map[*nats.Subscription]*sharedSub
-	goneDrops uint64 // drops of subscriptions since removed
+	peers     map[string]*peerState // members.go
+	goneDrops uint64                // drops of subscriptions since removed
 
 	pending                               atomic.Int64 // bytes handed to the engine, not yet Done
 	sent, failed, received, waits, synced atomic.Uint64
@@ -117,6 +123,7 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 		cfg: cfg, log: log.With("node", cfg.Node), prefix: "gust." + cfg.Name + ".", eng: eng,
 		in: make(chan *nats.Msg, cfg.PendingMessages), quit: make(chan struct{}), interest: make(map[string]*subject),
 		shared: make(map[string]*sharedSub), sharedBy: make(map[*nats.Subscription]*sharedSub),
+		peers: make(map[string]*peerState),
 	}
 	opts := []nats.Option{
 		nats.MaxReconnects(-1),
@@ -188,6 +195,12 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 	for _, r := range splitList(cfg.Routes) {
 		routes = append(routes, routeURL(r))
 	}
+	cluster := server.ClusterOpts{Name: cfg.Name, Host: host, Port: port,
+		PingInterval: routePingInterval, MaxPingsOut: routeMaxPings, WriteDeadline: routeWriteDeadline}
+	if cfg.Token != "" {
+		routes = withToken(routes, cfg.Token)
+		cluster.Username, cluster.Password = routeUser, cfg.Token
+	}
 	opts := &server.Options{
 		ServerName: cfg.Node,
 		// Routing waits for the client listener to be up, so there is
@@ -198,10 +211,14 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 		Authorization: token,
 		NoSigs:        true,
 		MaxPayload:    int32(max(maxRecord, 1<<20)),
-		Cluster:       server.ClusterOpts{Name: cfg.Name, Host: host, Port: port},
+		Cluster:       cluster,
 	}
-	if len(routes) > 0 {
-		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+	for _, r := range routes {
+		u, err := url.Parse(r)
+		if err != nil {
+			return nil, fmt.Errorf("cluster_routes %q: %w", r, err)
+		}
+		opts.Routes = append(opts.Routes, u)
 	}
 	// Bound first, so that an address in use is told at once.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -360,7 +377,8 @@ func (n *Node) watch() {
 		select {
 		case <-n.quit:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			n.watchPeers(now)
 		}
 		n.mu.Lock()
 		total := n.goneDrops
@@ -406,12 +424,17 @@ func (n *Node) answerSync(m *nats.Msg) {
 }
 
 // syncRetained asks a peer for the retained messages. With the
-// embedded server it first waits, up to routeWait, for a route: a node
-// that finds none is the first of its cluster, with nothing to learn.
+// embedded server it first probes the seeds (startup.go), then waits, up
+// to routeWait, for a route: a node that finds none is the first of its
+// cluster, with nothing to learn.
 // It retries while no peer answers, up to syncTimeout.
 func (n *Node) syncRetained() {
 	if n.srv != nil {
 		if n.cfg.Routes == "" {
+			return
+		}
+		if !n.anySeedListening() {
+			n.log.Info("cluster: no other node listening on the seed routes; starting as the first")
 			return
 		}
 		deadline := time.Now().Add(routeWait)
@@ -474,12 +497,21 @@ func (n *Node) syncOnce(wait time.Duration) (bool, error) {
 func (n *Node) Stats() Stats {
 	st := Stats{
 		Node: n.cfg.Node, Sent: n.sent.Load(), SendFailed: n.failed.Load(), Received: n.received.Load(),
-		Dropped: n.dropped.Load(), SharedLost: n.sharedLost.Load(), Waits: n.waits.Load(), RetainedSync: n.synced.Load(), SyncsAnswered: n.answered.Load(),
+		Dropped: n.dropped.Load(), SharedLost: n.sharedLost.Load(), PendingBytes: n.pending.Load(), Waits: n.waits.Load(), RetainedSync: n.synced.Load(), SyncsAnswered: n.answered.Load(),
 	}
+	st.Nodes = 1
 	if n.srv != nil {
 		st.Routes = n.srv.NumRoutes()
+		st.RouteStale = n.srv.NumStaleConnectionsRoutes()
+		st.RouteSlow = n.srv.NumSlowConsumersRoutes()
 	}
 	n.mu.Lock()
+	for _, p := range n.peers {
+		if p.up {
+			st.Nodes++
+			st.RoutePending += p.bytes
+		}
+	}
 	st.Subjects = len(n.interest)
 	st.SharedQueues = len(n.shared)
 	n.mu.Unlock()
