@@ -223,7 +223,7 @@ func (e clusterEngine) Deliver(batch [][]byte) {
 			sz += len(rec)
 		}
 		size -= sz
-		if err := l.nl.Execute(func() { l.fromCluster(n, recs, sz) }); err != nil {
+		if err := l.runCluster(func() { l.fromCluster(n, recs, sz) }); err != nil {
 			n.Done(sz) // the loops have stopped
 		}
 	}

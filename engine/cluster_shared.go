@@ -74,7 +74,7 @@ func (e clusterEngine) DeliverShared(batch []cluster.Shared) {
 			sz += len(sh.Record)
 		}
 		size -= sz
-		if err := l.nl.Execute(func() { l.fromClusterShared(n, recs, sz) }); err != nil {
+		if err := l.runCluster(func() { l.fromClusterShared(n, recs, sz) }); err != nil {
 			n.Done(sz) // the loops have stopped
 		}
 	}

@@ -72,8 +72,9 @@
 //
 // With Config.Cluster a message published here is also sent once to the
 // other nodes (cluster.go, engine/cluster); the records they send are
-// routed on the loop their publisher hashes to, through Execute, one batch
-// per loop, by the same route as a local PUBLISH, and never sent on.
+// routed on the loop their publisher hashes to, one batch per loop through
+// the loop's FIFO clusterInbox (Execute alone does not keep order), by the
+// same route as a local PUBLISH, and never sent on.
 //
 // # Outbound bounds
 //
@@ -166,7 +167,7 @@
 //	    sessionTable.mu
 //	      cluster.Node.mu (NATS interest, from subscribeTrie and
 //	      unsubscribeTrie; takes only nats.go's own locks)
-//	inbox.mu, Broker.mu, Broker.wills.mu: leaf locks,
+//	inbox.mu, clusterInbox.mu, Broker.mu, Broker.wills.mu: leaf locks,
 //	nothing is taken while holding them.
 //
 // trie.Match, trie.Retained reads, the session table lookup and

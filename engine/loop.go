@@ -50,6 +50,8 @@ type loop struct {
 	idx int
 	nl  network.Loop // the event loop this runs on
 
+	clusterIn clusterInbox // batches from other nodes, in order (cluster_inbox.go)
+
 	handover           // what other loops hand to this one, and what it hands them
 	dirty    []*client // clients with pending bytes this round
 	depth    int       // finish re-entrancy guard
