@@ -35,6 +35,10 @@ const (
 	// topic's subject for the shared groups (cluster_shared.go), which
 	// plain subscriptions skip: they have it from the retained subject.
 	recordShared = 2
+	// recordGroupsHere says the origin node delivered to its shared groups
+	// itself, all of them living on it only (cluster_shared.go): its own
+	// queue subscriptions skip the record.
+	recordGroupsHere = 4
 	// recordOverhead bounds a record's bytes besides its PUBLISH packet:
 	// version, flags, and two lengths of at most 65535-byte strings.
 	recordOverhead = 2 + 3 + 3
@@ -136,6 +140,9 @@ func (l *loop) toCluster(n *cluster.Node, topic, payload []byte, qos byte, retai
 	if flags&recordRetained != 0 {
 		n.PublishRetained(rec)
 		rec[1] |= recordShared // the shared groups' copy
+	}
+	if l.groupsHere = l.groupsLocalOnly(n, topic); l.groupsHere {
+		rec[1] |= recordGroupsHere
 	}
 	// NATS copies the subject into its write buffer before Publish
 	// returns: a string over the scratch bytes does not outlive them.

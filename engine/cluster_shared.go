@@ -28,6 +28,22 @@ func declareInterest(n *cluster.Node, filter, group string, add bool) {
 	n.Interest(filter, add)
 }
 
+// groupsLocalOnly reports whether topic has shared groups here and every
+// one of them has its members on this node only: route then serves them,
+// as without a cluster, and the record says so. Loop-only.
+func (l *loop) groupsLocalOnly(n *cluster.Node, topic []byte) bool {
+	res := l.match(topic)
+	if len(res.Groups) == 0 {
+		return false
+	}
+	for _, g := range res.Groups {
+		if !n.GroupLocalOnly(g.Name, g.Filter) {
+			return false
+		}
+	}
+	return true
+}
+
 // groupsByCluster reports whether the shared groups of topic are served
 // through the cluster rather than by route. Loop-only.
 func (l *loop) groupsByCluster(topic []byte) bool {
@@ -58,6 +74,11 @@ func (e clusterEngine) DeliverShared(batch []cluster.Shared) {
 			if ok, _ := b.clusterLog.allow(time.Now().UnixNano(), 1); ok {
 				b.log.Warn("cluster: malformed record from another node dropped", "dropped", b.clusterBad.Load())
 			}
+			continue
+		}
+		if r.flags&recordGroupsHere != 0 && string(r.node) == n.Name() {
+			size -= len(sh.Record)
+			n.Done(len(sh.Record)) // delivered here by the publishing loop
 			continue
 		}
 		h := maphash.Bytes(clusterSeed, r.node) ^ maphash.Bytes(clusterSeed, r.clientID)

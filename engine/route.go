@@ -114,6 +114,8 @@ type fanout struct {
 // throttled then (throttle.go).
 func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session, props *codec.Properties) (congested bool) {
 	res := l.match(topic)
+	groupsHere := l.groupsHere
+	l.groupsHere = false
 	l.seq++
 	f := fanout{topic: topic, payload: payload, qos: qos, retain: retain, from: from, props: props, seq: l.seq}
 	acl := l.b.acl.Load()
@@ -132,7 +134,7 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 		}
 		l.deliverTo(&f, s, min(q, qos), d.Identifiers, d.RetainAsPublished && retain)
 	}
-	if len(res.Groups) > 0 && !l.groupsByCluster(topic) {
+	if len(res.Groups) > 0 && (groupsHere || !l.groupsByCluster(topic)) {
 		for _, g := range res.Groups {
 			l.deliverGroup(&f, g, acl)
 		}

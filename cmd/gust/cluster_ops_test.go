@@ -342,3 +342,55 @@ func TestClusterTokenAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterSharedLocalThenSpread: a group whose members are all on the
+// publishing node gets each message once (served by that node without
+// NATS); once a member joins on another node, the messages spread over
+// both nodes, still once each.
+func TestClusterSharedLocalThenSpread(t *testing.T) {
+	nodes := startCluster(t, 2)
+	tally := &sharedTally{got: map[string]map[string]int{}}
+	for i := 0; i < 2; i++ {
+		member := "n0-" + strconv.Itoa(i)
+		c := pahoV3(t, nodes[0].mqtt, member, func(_ mqtt.Client, m mqtt.Message) { tally.add(member, string(m.Payload())) })
+		wait(t, c.Subscribe("$share/g/loc/#", 1, nil), "shared subscribe")
+	}
+	pub := pahoV3(t, nodes[0].mqtt, "pub", nil)
+	const total = 200
+	for i := 0; i < total; i++ {
+		wait(t, pub.Publish("loc/"+strconv.Itoa(i%3), 1, false, "a"+strconv.Itoa(i)), "publish")
+	}
+	eventually(t, "every message delivered", func() bool { n, _, _ := tally.count("a"); return n == total })
+	time.Sleep(300 * time.Millisecond)
+	if n, per, dup := tally.count("a"); dup != "" || n != total {
+		t.Fatalf("local group: %d of %d, %q more than once; per member %v", n, total, dup, per)
+	}
+
+	h, p, _ := net.SplitHostPort(nodes[1].mqtt)
+	sub := lines(t, "mosquitto_sub", "-h", h, "-p", p, "-t", "$share/g/loc/#", "-q", "1", "-F", "%p", "-i", "n1")
+	go func() {
+		for l := range sub {
+			tally.add("n1", l)
+		}
+	}()
+	eventually(t, "the remote member gets probes", func() bool {
+		for i := 0; i < 10; i++ {
+			wait(t, pub.Publish("loc/probe", 1, false, "probe"), "probe")
+		}
+		_, per, _ := tally.count("probe")
+		return per["n1"] > 0
+	})
+	for i := 0; i < total; i++ {
+		wait(t, pub.Publish("loc/"+strconv.Itoa(i%3), 1, false, "b"+strconv.Itoa(i)), "publish")
+	}
+	eventually(t, "every message delivered", func() bool { n, _, _ := tally.count("b"); return n == total })
+	time.Sleep(300 * time.Millisecond)
+	n, per, dup := tally.count("b")
+	if dup != "" {
+		t.Fatalf("%s delivered more than once; per member %v", dup, per)
+	}
+	if per["n1"] == 0 || per["n0-0"]+per["n0-1"] == 0 {
+		t.Fatalf("not spread over both nodes: %v", per)
+	}
+	t.Logf("%d messages, per member %v", n, per)
+}

@@ -88,12 +88,15 @@ type Node struct {
 	quit   chan struct{}
 	wg     sync.WaitGroup
 
-	mu        sync.Mutex // guards interest, shared, sharedBy and goneDrops
-	interest  map[string]*subject
-	shared    map[string]*sharedSub // by queue and subject
-	sharedBy  map[*nats.Subscription]*sharedSub
-	peers     map[string]*peerState // members.go
-	goneDrops uint64                // drops of subscriptions since removed
+	mu       sync.Mutex // guards interest, shared, sharedBy and goneDrops
+	interest map[string]*subject
+	shared   map[string]*sharedSub // by queue and subject
+	sharedBy map[*nats.Subscription]*sharedSub
+	peers    map[string]*peerState  // members.go
+	presence map[groupKey]*presence // shared.go
+
+	presenceSnap atomic.Pointer[map[groupKey]string] // presence subjects, for GroupLocalOnly
+	goneDrops    uint64                              // drops of subscriptions since removed
 
 	pending                               atomic.Int64 // bytes handed to the engine, not yet Done
 	sent, failed, received, waits, synced atomic.Uint64
@@ -123,7 +126,7 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 		cfg: cfg, log: log.With("node", cfg.Node), prefix: "gust." + cfg.Name + ".", eng: eng,
 		in: make(chan *nats.Msg, cfg.PendingMessages), quit: make(chan struct{}), interest: make(map[string]*subject),
 		shared: make(map[string]*sharedSub), sharedBy: make(map[*nats.Subscription]*sharedSub),
-		peers: make(map[string]*peerState),
+		peers: make(map[string]*peerState), presence: make(map[groupKey]*presence),
 	}
 	opts := []nats.Option{
 		nats.MaxReconnects(-1),

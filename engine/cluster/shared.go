@@ -19,6 +19,26 @@ import (
 // node's own members are among the candidates: the engine then delivers
 // to shared groups only what arrives through them, never directly.
 
+// A group whose members are all on this node is served here without
+// NATS: each node with members of a group also holds a plain subscription
+// on the group's presence subject (gust.<name>.g.<queue>), and while the
+// embedded server sees no other node's interest in it (GroupLocalOnly),
+// the engine delivers to the group itself and flags the record it sends,
+// so that the copy NATS hands back to this node's own queue subscription
+// is skipped. A node that takes members of the group meanwhile may get a
+// copy too during the moment its interest takes to reach the publishing
+// node's server.
+
+// groupKey names a shared group.
+type groupKey struct{ group, filter string }
+
+// presence is a group's presence subscription.
+type presence struct {
+	refs    int
+	subject string
+	sub     *nats.Subscription
+}
+
 // Shared is a record delivered to this node for one of its shared groups.
 type Shared struct {
 	Group, Filter string // the group's name and filter (no $share part)
@@ -51,6 +71,7 @@ func (n *Node) SharedInterest(group, filter string, add bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	queue := queueName(group, filter)
+	n.presenceLocked(groupKey{group, filter}, queue, add)
 	for _, s := range FilterSubjects(n.prefix, filter) {
 		key := queue + " " + s
 		e := n.shared[key]
@@ -97,4 +118,68 @@ func (n *Node) sharedOf(m *nats.Msg) (Shared, bool) {
 		return Shared{}, false
 	}
 	return Shared{Group: e.group, Filter: e.filter, Record: m.Data}, true
+}
+
+// presenceLocked counts a member of a group in or out, holding the
+// group's presence subscription from the first to the last. Caller holds
+// n.mu.
+func (n *Node) presenceLocked(k groupKey, queue string, add bool) {
+	p := n.presence[k]
+	if add {
+		if p == nil {
+			p = &presence{subject: n.prefix + "g." + queue}
+			sub, err := n.nc.Subscribe(p.subject, func(*nats.Msg) {}) // interest only: nothing is sent on it
+			if err != nil {
+				n.log.Warn("cluster: subscribing on NATS", "subject", p.subject, "group", k.group, "err", err)
+			}
+			p.sub = sub
+			n.presence[k] = p
+			n.publishPresenceLocked()
+		}
+		p.refs++
+		return
+	}
+	if p == nil {
+		return
+	}
+	if p.refs--; p.refs == 0 {
+		if p.sub != nil {
+			_ = p.sub.Unsubscribe()
+		}
+		delete(n.presence, k)
+		n.publishPresenceLocked()
+	}
+}
+
+// publishPresenceLocked publishes a new snapshot of the presence subjects
+// for GroupLocalOnly. Caller holds n.mu.
+func (n *Node) publishPresenceLocked() {
+	m := make(map[groupKey]string, len(n.presence))
+	for k, p := range n.presence {
+		if p.sub != nil {
+			m[k] = p.subject
+		}
+	}
+	n.presenceSnap.Store(&m)
+}
+
+// GroupLocalOnly reports whether no other node has members of group on
+// filter, as far as the embedded server knows: its only interest in the
+// group's presence subject is this node's own. False with
+// cluster_nats_url (not known) and for a group this node has no member of.
+// Any goroutine; allocates nothing.
+func (n *Node) GroupLocalOnly(group, filter string) bool {
+	if n.srv == nil {
+		return false
+	}
+	m := n.presenceSnap.Load()
+	if m == nil {
+		return false
+	}
+	subj, ok := (*m)[groupKey{group, filter}]
+	if !ok {
+		return false
+	}
+	acc := n.srv.GlobalAccount()
+	return acc != nil && acc.Interest(subj) == 1
 }

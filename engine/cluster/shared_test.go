@@ -106,3 +106,36 @@ func TestSharedQueueOncePerGroup(t *testing.T) {
 		t.Fatalf("node 1 holds %d queue subscriptions, want 1 (g x/y)", st.SharedQueues)
 	}
 }
+
+// TestGroupLocalOnly: a group is local-only while no other node has
+// members of it, and not once one has; a group with no member here never
+// is.
+func TestGroupLocalOnly(t *testing.T) {
+	name := "t" + strconv.Itoa(time.Now().Nanosecond())
+	addrs := []string{freeAddr(t), freeAddr(t)}
+	routes := strings.Join(addrs, ",")
+	a := startNode(t, Config{Name: name, Node: "a", Listen: addrs[0], Routes: routes}, new(fakeEngine))
+	b := startNode(t, Config{Name: name, Node: "b", Listen: addrs[1], Routes: routes}, new(fakeEngine))
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 10 s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if a.GroupLocalOnly("g", "x/#") {
+		t.Fatal("a group without a member here is local-only")
+	}
+	a.SharedInterest("g", "x/#", true)
+	until("local-only with members on a only", func() bool { return a.GroupLocalOnly("g", "x/#") })
+	b.SharedInterest("g", "x/#", true)
+	until("not local-only once b has a member", func() bool { return !a.GroupLocalOnly("g", "x/#") })
+	if a.GroupLocalOnly("g", "x/y") || a.GroupLocalOnly("h", "x/#") {
+		t.Fatal("another group counted as local-only")
+	}
+	b.SharedInterest("g", "x/#", false)
+	until("local-only again once b's member left", func() bool { return a.GroupLocalOnly("g", "x/#") })
+}
