@@ -74,7 +74,10 @@
 // other nodes (cluster.go, engine/cluster); the records they send are
 // routed on the loop their publisher hashes to, one batch per loop through
 // the loop's FIFO clusterInbox (Execute alone does not keep order), by the
-// same route as a local PUBLISH, and never sent on.
+// same route as a local PUBLISH, and never sent on. Shared groups are
+// served through NATS queue subscriptions, one node per message
+// (cluster_shared.go): route leaves them out unless every group of the
+// topic lives on this node only.
 //
 // # Outbound bounds
 //
