@@ -17,7 +17,8 @@ import (
 // receiving node hands it to one of its members. The queue subscriptions
 // are on a second NATS connection, without NoEcho, so that the publishing
 // node's own members are among the candidates: the engine then delivers
-// to shared groups only what arrives through them, never directly.
+// to shared groups what arrives through them, and directly only the
+// groups that live on this node alone (below).
 
 // A group whose members are all on this node is served here without
 // NATS: each node with members of a group also holds a plain subscription
