@@ -88,7 +88,7 @@ type Node struct {
 	quit   chan struct{}
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex // guards interest, shared, sharedBy and goneDrops
+	mu       sync.Mutex // guards interest, shared, sharedBy, peers, presence and goneDrops
 	interest map[string]*subject
 	shared   map[string]*sharedSub // by queue and subject
 	sharedBy map[*nats.Subscription]*sharedSub
