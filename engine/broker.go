@@ -80,6 +80,9 @@ type Broker struct {
 	// (cluster_session.go).
 	clusterClaimsRefused, clusterTakenOver atomic.Uint64
 	clusterClaimLog                        limitLog
+	// clusterSharedLost counts shared records whose group had no member
+	// here any more.
+	clusterSharedLost atomic.Uint64
 	// authPool runs the full password checks (login.go); nil without an
 	// auth.CachedAuthenticator. Set by Start before the loops run.
 	authPool *auth.Pool

@@ -31,6 +31,14 @@ import (
 const (
 	recordVersion  = 1
 	recordRetained = 1 // the record is a retained message (or clear) to store
+	// recordShared marks the copy of a retained message sent on its
+	// topic's subject for the shared groups (cluster_shared.go), which
+	// plain subscriptions skip: they have it from the retained subject.
+	recordShared = 2
+	// recordGroupsHere says the origin node delivered to its shared groups
+	// itself, all of them living on it only (cluster_shared.go): its own
+	// queue subscriptions skip the record.
+	recordGroupsHere = 4
 	// recordOverhead bounds a record's bytes besides its PUBLISH packet:
 	// version, flags, and two lengths of at most 65535-byte strings.
 	recordOverhead = 2 + 3 + 3
@@ -56,7 +64,7 @@ func (b *Broker) startCluster() error {
 		if st := s.sub.Load(); st != nil {
 			for _, e := range st.subs.list {
 				if !nodeLocal(e.sub.Filter) {
-					n.Interest(e.sub.Filter, true)
+					declareInterest(n, e.sub.Filter, e.sub.Group, true)
 				}
 			}
 		}
@@ -79,7 +87,7 @@ func (b *Broker) subscribeTrie(sub trie.Subscription) (existed bool, err error) 
 	existed, err = b.trie.Subscribe(sub)
 	if err == nil && !existed && !nodeLocal(sub.Filter) {
 		if n := b.cluster.Load(); n != nil {
-			n.Interest(sub.Filter, true)
+			declareInterest(n, sub.Filter, sub.Group, true)
 		}
 	}
 	return existed, err
@@ -90,7 +98,7 @@ func (b *Broker) subscribeTrie(sub trie.Subscription) (existed bool, err error) 
 func (b *Broker) unsubscribeTrie(id trie.SubscriberID, filter, group string) {
 	if b.trie.Unsubscribe(id, filter, group) && !nodeLocal(filter) {
 		if n := b.cluster.Load(); n != nil {
-			n.Interest(filter, false)
+			declareInterest(n, filter, group, false)
 		}
 	}
 }
@@ -127,12 +135,15 @@ func (l *loop) toCluster(n *cluster.Node, topic, payload []byte, qos byte, retai
 	}
 	rec = codec.AppendPublish(rec, codec.V5, &p)
 	l.scratch.clusterRec = rec
-	if flags&recordRetained != 0 {
-		n.PublishRetained(rec)
-		return
-	}
 	subj := cluster.AppendSubject(l.scratch.clusterSubj[:0], n.Prefix(), topic)
 	l.scratch.clusterSubj = subj
+	if flags&recordRetained != 0 {
+		n.PublishRetained(rec)
+		rec[1] |= recordShared // the shared groups' copy
+	}
+	if l.groupsHere = l.groupsLocalOnly(n, topic); l.groupsHere {
+		rec[1] |= recordGroupsHere
+	}
 	// NATS copies the subject into its write buffer before Publish
 	// returns: a string over the scratch bytes does not outlive them.
 	n.Publish(unsafe.String(unsafe.SliceData(subj), len(subj)), rec)
@@ -219,7 +230,7 @@ func (e clusterEngine) Deliver(batch [][]byte) {
 			sz += len(rec)
 		}
 		size -= sz
-		if err := l.nl.Execute(func() { l.fromCluster(n, recs, sz) }); err != nil {
+		if err := l.runCluster(func() { l.fromCluster(n, recs, sz) }); err != nil {
 			n.Done(sz) // the loops have stopped
 		}
 	}
@@ -232,7 +243,7 @@ func (e clusterEngine) Deliver(batch [][]byte) {
 func (l *loop) fromCluster(n *cluster.Node, recs [][]byte, size int) {
 	r := &l.scratch.clusterIn
 	for _, rec := range recs {
-		if decodeRecord(rec, r) != nil || string(r.node) == n.Name() {
+		if decodeRecord(rec, r) != nil || string(r.node) == n.Name() || r.flags&recordShared != 0 {
 			continue
 		}
 		p := &r.pub

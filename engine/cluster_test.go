@@ -87,12 +87,12 @@ func TestClusterRecordRoundTrip(t *testing.T) {
 	props := &codec.Properties{ContentType: []byte("text/plain"), User: []codec.UserProperty{{Key: []byte("k"), Value: []byte("v")}}}
 	props.Set(codec.PropContentType)
 	l.toCluster(n, []byte("a/b"), []byte("hello"), 2, true, "client-1", props)
-	var r record
+	var r record // the last one sent: the shared groups' copy
 	if err := decodeRecord(l.scratch.clusterRec, &r); err != nil {
 		t.Fatal(err)
 	}
 	p := &r.pub
-	if string(p.Topic) != "a/b" || string(p.Payload) != "hello" || p.QoS != 2 || !p.Retain || r.flags != recordRetained ||
+	if string(p.Topic) != "a/b" || string(p.Payload) != "hello" || p.QoS != 2 || !p.Retain || r.flags != recordRetained|recordShared ||
 		string(r.clientID) != "client-1" || string(r.node) != "a" || string(p.Props.ContentType) != "text/plain" ||
 		len(p.Props.User) != 1 || string(p.Props.User[0].Value) != "v" {
 		t.Fatalf("decoded %+v", r)

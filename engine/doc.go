@@ -72,12 +72,15 @@
 //
 // With Config.Cluster a message published here is also sent once to the
 // other nodes (cluster.go, engine/cluster); the records they send are
-// routed on the loop their publisher hashes to, through Execute, one batch
-// per loop, by the same route as a local PUBLISH, and never sent on. A
-// CONNECT claims its session's ownership in the cluster before its session
-// is opened: the claim runs on the node's claim workers while the client
-// is parked as for a password check, and its verdict returns with
-// Execute; a takeover seen by the node's watcher goroutine closes and
+// routed on the loop their publisher hashes to, one batch per loop through
+// the loop's FIFO clusterInbox (Execute alone does not keep order), by the
+// same route as a local PUBLISH, and never sent on. Shared groups are
+// served through NATS queue subscriptions, one node per message
+// (cluster_shared.go): route leaves them out unless every group of the
+// topic lives on this node only. A CONNECT claims its session's
+// ownership in the cluster before its session is opened: the claim runs
+// on the node's claim workers while the client is parked as for a
+// password check, and its verdict returns with Execute; a takeover seen by the node's watcher goroutine closes and
 // drops the session on its owner loop, through Execute
 // (cluster_session.go).
 //
@@ -172,7 +175,7 @@
 //	    sessionTable.mu
 //	      cluster.Node.mu (NATS interest, from subscribeTrie and
 //	      unsubscribeTrie; takes only nats.go's own locks)
-//	inbox.mu, Broker.mu, Broker.wills.mu: leaf locks,
+//	inbox.mu, clusterInbox.mu, Broker.mu, Broker.wills.mu: leaf locks,
 //	nothing is taken while holding them.
 //
 // trie.Match, trie.Retained reads, the session table lookup and

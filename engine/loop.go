@@ -50,6 +50,12 @@ type loop struct {
 	idx int
 	nl  network.Loop // the event loop this runs on
 
+	clusterIn clusterInbox // batches from other nodes, in order (cluster_inbox.go)
+	// groupsHere is set by toCluster for the route that follows it: the
+	// topic's shared groups all live on this node only, so route serves
+	// them (cluster_shared.go).
+	groupsHere bool
+
 	handover           // what other loops hand to this one, and what it hands them
 	dirty    []*client // clients with pending bytes this round
 	depth    int       // finish re-entrancy guard

@@ -114,6 +114,8 @@ type fanout struct {
 // throttled then (throttle.go).
 func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session, props *codec.Properties) (congested bool) {
 	res := l.match(topic)
+	groupsHere := l.groupsHere
+	l.groupsHere = false
 	l.seq++
 	f := fanout{topic: topic, payload: payload, qos: qos, retain: retain, from: from, props: props, seq: l.seq}
 	acl := l.b.acl.Load()
@@ -132,26 +134,9 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 		}
 		l.deliverTo(&f, s, min(q, qos), d.Identifiers, d.RetainAsPublished && retain)
 	}
-	for _, g := range res.Groups {
-		// ids: the chosen member's own Subscription Identifier [MQTT-3.3.4-3].
-		// A member with room first: a congested one would throttle the
-		// publisher while the others idle; if all are congested, any online
-		// member; if none is online, any member.
-		sub, ids, ok := g.PickMember(l.b.unloaded)
-		if !ok {
-			sub, ids, ok = g.PickMember(l.b.online)
-		}
-		if !ok && qos > 0 {
-			// No member is online: a persistent one keeps it for its
-			// return (deliverOffline queues what is not QoS 0).
-			sub, ids, ok = g.PickMember(nil)
-		}
-		if ok {
-			if s := l.b.table.get(sub.Subscriber); s != nil && (acl == nil || l.mayDeliver(acl, s, topic)) {
-				f.group = g
-				l.deliverTo(&f, s, min(sub.QoS, qos), ids, sub.RetainAsPublished && retain) // [MQTT-4.8.2-3]
-				f.group = nil
-			}
+	if len(res.Groups) > 0 && (groupsHere || !l.groupsByCluster(topic)) {
+		for _, g := range res.Groups {
+			l.deliverGroup(&f, g, acl)
 		}
 	}
 	if f.m != nil {
@@ -161,6 +146,30 @@ func (l *loop) route(topic, payload []byte, qos byte, retain bool, from *session
 		return true // every subscriber of a QoS 0 message is congested
 	}
 	return f.congested
+}
+
+// deliverGroup delivers f to one member of the shared group g. Loop-only.
+func (l *loop) deliverGroup(f *fanout, g *trie.Group, acl *ACL) {
+	// ids: the chosen member's own Subscription Identifier [MQTT-3.3.4-3].
+	// A member with room first: a congested one would throttle the
+	// publisher while the others idle; if all are congested, any online
+	// member; if none is online, any member.
+	sub, ids, ok := g.PickMember(l.b.unloaded)
+	if !ok {
+		sub, ids, ok = g.PickMember(l.b.online)
+	}
+	if !ok && f.qos > 0 {
+		// No member is online: a persistent one keeps it for its
+		// return (deliverOffline queues what is not QoS 0).
+		sub, ids, ok = g.PickMember(nil)
+	}
+	if ok {
+		if s := l.b.table.get(sub.Subscriber); s != nil && (acl == nil || l.mayDeliver(acl, s, f.topic)) {
+			f.group = g
+			l.deliverTo(f, s, min(sub.QoS, f.qos), ids, sub.RetainAsPublished && f.retain) // [MQTT-4.8.2-3]
+			f.group = nil
+		}
+	}
 }
 
 // message returns f's message record, built on first use; l may store it

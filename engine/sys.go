@@ -262,10 +262,14 @@ func (l *loop) publishSys() {
 			{"$SYS/broker/cluster/messages/malformed", u(l.b.clusterBad.Load())},
 			{"$SYS/broker/cluster/receiver waits", u(cs.Waits)},
 			{"$SYS/broker/cluster/retained restored", u(cs.RetainedSync)},
+			{"$SYS/broker/cluster/nodes", strconv.Itoa(cs.Nodes)},
+			{"$SYS/broker/cluster/route pending bytes", strconv.Itoa(cs.RoutePending)},
+			{"$SYS/broker/cluster/shared lost", u(cs.SharedLost + l.b.clusterSharedLost.Load())},
 		} {
 			l.publishSysTopic(t.t, t.v)
 		}
 		l.publishSessionSys(n) // cluster_session.go
+		l.publishPeers(n)
 	}
 	l.finish()
 }

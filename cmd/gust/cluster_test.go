@@ -24,6 +24,7 @@ type clusterNode struct {
 	cluster, name, mqtt, route string
 	log                        *lockedBuffer
 	pid                        int
+	cmd                        *exec.Cmd
 }
 
 // startClusterNode runs one node of cluster with its route address
@@ -39,6 +40,7 @@ func startClusterNode(t *testing.T, cluster, name, route string, routes []string
 		"--cluster-routes", strings.Join(routes, ",")}, extra...)
 	cmd := exec.Command(gustBinary(t), args...)
 	cmd.Stderr = n.log
+	n.cmd = cmd
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +51,7 @@ func startClusterNode(t *testing.T, cluster, name, route string, routes []string
 		if t.Failed() { // its goroutines, in the log printed below
 			_ = cmd.Process.Signal(syscall.SIGQUIT)
 		}
+		_ = cmd.Process.Signal(syscall.SIGCONT) // if a test stopped it
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:

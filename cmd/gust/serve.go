@@ -300,6 +300,7 @@ func newServeFlagsWith(cfg *engine.Config, oc *ops.Config, lf *listenFlags, stde
 	fs.StringVar(&cfg.Cluster.Node, "cluster-node", cfg.Cluster.Node, "name of this node, unique in the cluster: letters, digits, - and _ (empty = host-pid)")
 	fs.StringVar(&cfg.Cluster.Listen, "cluster-listen", cfg.Cluster.Listen, "route address of the embedded NATS server, `host:port`, where the other nodes connect (empty = 127.0.0.1:6222; :6222 for every interface)")
 	fs.StringVar(&cfg.Cluster.Routes, "cluster-routes", cfg.Cluster.Routes, "route addresses of other nodes to join through, `host:port` or nats-route://host:port, comma separated; one live node is enough, the others are learnt from it")
+	fs.StringVar(&cfg.Cluster.Token, "cluster-token", cfg.Cluster.Token, "secret every node of the cluster shares: a route from a node without it is refused (empty = routes unauthenticated; not used with cluster_nats_url, whose URL carries its credentials)")
 	fs.StringVar(&cfg.Cluster.NATSURL, "cluster-nats-url", cfg.Cluster.NATSURL, "use an existing NATS server or cluster instead of embedding one: `nats://host:port`, comma separated for several")
 	fs.IntVar(&cfg.Cluster.PendingMessages, "cluster-pending-messages", cfg.Cluster.PendingMessages, "messages from other nodes received and not yet routed; past it NATS drops them for this node (counted, logged as a slow node)")
 	fs.IntVar(&cfg.Cluster.PendingBytes, "cluster-pending-bytes", cfg.Cluster.PendingBytes, "bytes of messages from other nodes handed to the event loops and not yet routed; past it the receiver waits")

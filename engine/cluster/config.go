@@ -31,6 +31,10 @@ type Config struct {
 	// host:port or nats-route://host:port (cluster_routes). A node needs
 	// one live seed to join; the others are learnt from it.
 	Routes string `toml:"cluster_routes"`
+	// Token is the secret the nodes' routes authenticate with
+	// (cluster_token): a route from a node without it is refused. ""
+	// means routes are not authenticated.
+	Token string `toml:"cluster_token"`
 	// NATSURL is an existing NATS server or cluster to use instead of
 	// embedding one (cluster_nats_url): nats://host:port, comma
 	// separated for several.
@@ -79,7 +83,7 @@ func (c *Config) Validate() error {
 	if !c.Enabled {
 		for _, s := range [...]struct{ name, v string }{
 			{"cluster_name", c.Name}, {"cluster_node", c.Node}, {"cluster_listen", c.Listen},
-			{"cluster_routes", c.Routes}, {"cluster_nats_url", c.NATSURL},
+			{"cluster_routes", c.Routes}, {"cluster_nats_url", c.NATSURL}, {"cluster_token", c.Token},
 		} {
 			if s.v != "" {
 				return fmt.Errorf("%s is set but clustering is off: set cluster = true (--cluster)", s.name)
@@ -106,9 +110,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("cluster_claim_queue %d: want a whole number, 1 or more (0 for %d)", c.ClaimQueue, DefaultClaimQueue)
 	}
 	if c.NATSURL != "" {
-		if c.Listen != "" || c.Routes != "" {
+		if c.Listen != "" || c.Routes != "" || c.Token != "" {
 			name := "cluster_listen"
-			if c.Listen == "" {
+			if c.Token != "" {
+				name = "cluster_token"
+			} else if c.Listen == "" {
 				name = "cluster_routes"
 			}
 			return fmt.Errorf("%s: not used with cluster_nats_url (the external NATS has its own routes)", name)
@@ -124,6 +130,9 @@ func (c *Config) Validate() error {
 		if _, _, err := splitPort(c.Listen); err != nil {
 			return fmt.Errorf("cluster_listen %q: %v; want host:port such as 127.0.0.1:6222 or :6222", c.Listen, err)
 		}
+	}
+	if strings.ContainsAny(c.Token, " \t\r\n") {
+		return errors.New("cluster_token: white space is not allowed; want one word, the same on every node")
 	}
 	for _, r := range splitList(c.Routes) {
 		if err := checkRoute(r); err != nil {

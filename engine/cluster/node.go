@@ -20,8 +20,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +35,9 @@ type Engine interface {
 	// Deliver takes a batch of records from other nodes. The engine owns
 	// the slice and calls Node.Done with their total size once routed.
 	Deliver(batch [][]byte)
+	// DeliverShared takes a batch of records for local shared groups
+	// (shared.go), as Deliver does.
+	DeliverShared(batch []Shared)
 	// Snapshot calls emit with a record of each retained message, for a
 	// node that joins. Any goroutine.
 	Snapshot(emit func(record []byte))
@@ -46,12 +49,19 @@ type Engine interface {
 type Stats struct {
 	Node          string
 	Routes        int    // route connections of the embedded NATS server
+	Nodes         int    // nodes up, this one included (1 with cluster_nats_url: not known)
+	RoutePending  int    // bytes the routes hold unsent
+	RouteStale    uint64 // routes closed for unanswered pings
+	RouteSlow     uint64 // routes closed for a blocked write (slow or stopped peer)
 	Subjects      int    // NATS subscriptions held for local interest
+	SharedQueues  int    // NATS queue subscriptions held for local shared groups
+	SharedLost    uint64 // shared records that found their group gone
 	Sent          uint64 // records published
 	SendFailed    uint64 // records NATS refused (closed, or past its max payload)
 	Received      uint64 // records handed to the engine
 	Dropped       uint64 // records NATS dropped for this node (cluster_pending_messages)
 	Waits         uint64 // receiver waits for the engine (cluster_pending_bytes)
+	PendingBytes  int64  // bytes handed to the engine and not yet routed (cluster_pending_bytes)
 	RetainedSync  uint64 // retained records restored at start-up
 	SyncsAnswered uint64 // snapshots sent to joining nodes
 }
@@ -76,18 +86,26 @@ type Node struct {
 	eng    Engine
 	srv    *server.Server // nil with Config.NATSURL
 	nc     *nats.Conn
+	nq     *nats.Conn // echoing connection of the shared groups' queue subscriptions
 	in     chan *nats.Msg
 	quit   chan struct{}
 	wg     sync.WaitGroup
 
-	mu        sync.Mutex // guards interest and goneDrops
-	interest  map[string]*subject
-	goneDrops uint64 // drops of subscriptions since removed
+	mu       sync.Mutex // guards interest, shared, sharedBy, peers, presence and goneDrops
+	interest map[string]*subject
+	shared   map[string]*sharedSub // by queue and subject
+	sharedBy map[*nats.Subscription]*sharedSub
+	peers    map[string]*peerState  // members.go
+	presence map[groupKey]*presence // shared.go
+
+	presenceSnap atomic.Pointer[map[groupKey]string] // presence subjects, for GroupLocalOnly
+	goneDrops    uint64                              // drops of subscriptions since removed
 
 	pending                               atomic.Int64 // bytes handed to the engine, not yet Done
 	sent, failed, received, waits, synced atomic.Uint64
 	answered                              atomic.Uint64
 	dropped                               atomic.Uint64
+	sharedLost                            atomic.Uint64
 	lastFail                              atomic.Int64 // unix nanos of the last send failure logged
 
 	own      owners      // session ownership (session.go)
@@ -114,9 +132,11 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 	n := &Node{
 		cfg: cfg, log: log.With("node", cfg.Node), prefix: "gust." + cfg.Name + ".", eng: eng,
 		in: make(chan *nats.Msg, cfg.PendingMessages), quit: make(chan struct{}), interest: make(map[string]*subject),
+		shared: make(map[string]*sharedSub), sharedBy: make(map[*nats.Subscription]*sharedSub),
+		peers: make(map[string]*peerState), presence: make(map[groupKey]*presence),
 	}
 	opts := []nats.Option{
-		nats.Name("gust " + cfg.Node), nats.NoEcho(), nats.MaxReconnects(-1),
+		nats.MaxReconnects(-1),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if !errors.Is(err, nats.ErrSlowConsumer) { // counted and logged by watch
 				n.log.Warn("cluster: NATS error", "err", err)
@@ -140,12 +160,18 @@ func startWith(cfg Config, eng Engine, maxRecord int, log *slog.Logger) (*Node, 
 		n.storeDir = dir
 		opts = append(opts, nats.InProcessServer(srv), nats.Token(token))
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, append(opts, nats.Name("gust "+cfg.Node), nats.NoEcho())...)
 	if err != nil {
 		n.shutdownServer()
 		return nil, fmt.Errorf("cluster: connecting to NATS: %w", err)
 	}
 	n.nc = nc
+	nq, err := nats.Connect(url, append(opts, nats.Name("gust "+cfg.Node+" shared"))...)
+	if err != nil {
+		n.Close()
+		return nil, fmt.Errorf("cluster: connecting to NATS: %w", err)
+	}
+	n.nq = nq
 	if _, err := nc.ChanSubscribe(n.prefix+"r", n.in); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("cluster: subscribing to retained updates: %w", err)
@@ -189,6 +215,12 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 		// own address serves (NATS skips a route to itself).
 		routes = append(routes, routeURL(cfg.Listen))
 	}
+	cluster := server.ClusterOpts{Name: cfg.Name, Host: host, Port: port,
+		PingInterval: routePingInterval, MaxPingsOut: routeMaxPings, WriteDeadline: routeWriteDeadline}
+	if cfg.Token != "" {
+		routes = withToken(routes, cfg.Token)
+		cluster.Username, cluster.Password = routeUser, cfg.Token
+	}
 	dir, err := os.MkdirTemp("", "gust-nats-"+cfg.Node+"-")
 	if err != nil {
 		return nil, "", fmt.Errorf("cluster: the embedded JetStream's directory: %w", err)
@@ -203,10 +235,17 @@ func startServer(cfg Config, token string, maxRecord int, log *slog.Logger) (*se
 		Authorization: token,
 		NoSigs:        true,
 		MaxPayload:    int32(max(maxRecord, 1<<20)),
-		Cluster:       server.ClusterOpts{Name: cfg.Name, Host: host, Port: port},
+		Cluster:       cluster,
 		JetStream:     true,
 		StoreDir:      dir,
-		Routes:        server.RoutesFromStr(strings.Join(routes, ",")),
+	}
+	for _, r := range routes {
+		u, err := url.Parse(r)
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, "", fmt.Errorf("cluster_routes %q: %w", r, err)
+		}
+		opts.Routes = append(opts.Routes, u)
 	}
 	// Bound first, so that an address in use is told at once.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -309,15 +348,29 @@ func (n *Node) receive() {
 		case <-n.quit:
 			return
 		}
-		batch := make([][]byte, 1, batchMax)
-		batch[0] = m.Data
-		size := len(m.Data)
+		var batch [][]byte
+		var shared []Shared
+		size := 0
+		take := func(m *nats.Msg) {
+			if m.Sub != nil && m.Sub.Queue != "" {
+				if sh, ok := n.sharedOf(m); ok {
+					shared = append(shared, sh)
+					size += len(m.Data)
+				}
+				return
+			}
+			if batch == nil {
+				batch = make([][]byte, 0, batchMax)
+			}
+			batch = append(batch, m.Data)
+			size += len(m.Data)
+		}
+		take(m)
 	more:
-		for len(batch) < batchMax {
+		for len(batch)+len(shared) < batchMax {
 			select {
 			case m = <-n.in:
-				batch = append(batch, m.Data)
-				size += len(m.Data)
+				take(m)
 			default:
 				break more
 			}
@@ -333,8 +386,13 @@ func (n *Node) receive() {
 			}
 		}
 		n.pending.Add(int64(size))
-		n.received.Add(uint64(len(batch)))
-		n.eng.Deliver(batch)
+		n.received.Add(uint64(len(batch) + len(shared)))
+		if len(batch) > 0 {
+			n.eng.Deliver(batch)
+		}
+		if len(shared) > 0 {
+			n.eng.DeliverShared(shared)
+		}
 	}
 }
 
@@ -349,11 +407,19 @@ func (n *Node) watch() {
 		select {
 		case <-n.quit:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			n.watchPeers(now)
 		}
 		n.mu.Lock()
 		total := n.goneDrops
 		for _, e := range n.interest {
+			if e.sub != nil {
+				if d, err := e.sub.Dropped(); err == nil {
+					total += uint64(d)
+				}
+			}
+		}
+		for _, e := range n.shared {
 			if e.sub != nil {
 				if d, err := e.sub.Dropped(); err == nil {
 					total += uint64(d)
@@ -388,12 +454,17 @@ func (n *Node) answerSync(m *nats.Msg) {
 }
 
 // syncRetained asks a peer for the retained messages. With the
-// embedded server it first waits, up to routeWait, for a route: a node
-// that finds none is the first of its cluster, with nothing to learn.
+// embedded server it first probes the seeds (startup.go), then waits, up
+// to routeWait, for a route: a node that finds none is the first of its
+// cluster, with nothing to learn.
 // It retries while no peer answers, up to syncTimeout.
 func (n *Node) syncRetained() {
 	if n.srv != nil {
 		if n.cfg.Routes == "" {
+			return
+		}
+		if !n.anySeedListening() {
+			n.log.Info("cluster: no other node listening on the seed routes; starting as the first")
 			return
 		}
 		deadline := time.Now().Add(routeWait)
@@ -456,13 +527,23 @@ func (n *Node) syncOnce(wait time.Duration) (bool, error) {
 func (n *Node) Stats() Stats {
 	st := Stats{
 		Node: n.cfg.Node, Sent: n.sent.Load(), SendFailed: n.failed.Load(), Received: n.received.Load(),
-		Dropped: n.dropped.Load(), Waits: n.waits.Load(), RetainedSync: n.synced.Load(), SyncsAnswered: n.answered.Load(),
+		Dropped: n.dropped.Load(), SharedLost: n.sharedLost.Load(), PendingBytes: n.pending.Load(), Waits: n.waits.Load(), RetainedSync: n.synced.Load(), SyncsAnswered: n.answered.Load(),
 	}
+	st.Nodes = 1
 	if n.srv != nil {
 		st.Routes = n.srv.NumRoutes()
+		st.RouteStale = n.srv.NumStaleConnectionsRoutes()
+		st.RouteSlow = n.srv.NumSlowConsumersRoutes()
 	}
 	n.mu.Lock()
+	for _, p := range n.peers {
+		if p.up {
+			st.Nodes++
+			st.RoutePending += p.bytes
+		}
+	}
 	st.Subjects = len(n.interest)
+	st.SharedQueues = len(n.shared)
 	n.mu.Unlock()
 	return st
 }
@@ -470,6 +551,9 @@ func (n *Node) Stats() Stats {
 // Close leaves the cluster: the NATS connection, then the embedded
 // server, then the node's goroutines.
 func (n *Node) Close() {
+	if n.nq != nil {
+		n.nq.Close()
+	}
 	if n.nc != nil {
 		n.nc.Close()
 	}

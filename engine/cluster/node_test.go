@@ -17,6 +17,7 @@ type fakeEngine struct {
 	got      []string
 	retained []string
 	restored []string
+	shared   []string // "group filter record"
 }
 
 func (e *fakeEngine) Deliver(batch [][]byte) {
@@ -25,6 +26,20 @@ func (e *fakeEngine) Deliver(batch [][]byte) {
 	for _, r := range batch {
 		e.got = append(e.got, string(r))
 		size += len(r)
+	}
+	n := e.n
+	e.mu.Unlock()
+	if n != nil {
+		n.Done(size)
+	}
+}
+
+func (e *fakeEngine) DeliverShared(batch []Shared) {
+	e.mu.Lock()
+	size := 0
+	for _, r := range batch {
+		e.shared = append(e.shared, r.Group+" "+r.Filter+" "+string(r.Record))
+		size += len(r.Record)
 	}
 	n := e.n
 	e.mu.Unlock()

@@ -43,6 +43,7 @@ type descs struct {
 	storeElided, storeDisk, storeRecovery                     *prometheus.Desc
 	httpRejected, httpDenied, scrapeErrors                    *prometheus.Desc
 	lnOpen, lnMax, lnRefused                                  *prometheus.Desc
+	cluster                                                   clusterDescs
 }
 
 func newCollector(b *engine.Broker, s *Server, log *slog.Logger) *collector {
@@ -114,6 +115,7 @@ func newCollector(b *engine.Broker, s *Server, log *slog.Logger) *collector {
 		httpDenied:      d("http_unauthorized_total", "HTTP requests refused for missing or wrong credentials."),
 		scrapeErrors:    d("scrape_loop_errors_total", "Scrapes whose per-loop counters could not be read in time."),
 	}
+	c.d.cluster = newClusterDescs(d)
 	return c
 }
 
@@ -197,6 +199,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.lnRefused, l.Refused, l.Transport, l.Addr)
 	}
 	c.collectLoops(ch, loops)
+	c.collectCluster(counter, gauge)
 }
 
 // collectLoops sends the metrics summed over loops, and those per loop.
